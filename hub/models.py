@@ -1,0 +1,253 @@
+"""The hub's registry and event store (SQLAlchemy 2). Schema changes go through Alembic."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both SQLite (which stores naive) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+
+
+class Building(Base):
+    __tablename__ = "buildings"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("building_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
+    number: Mapped[str] = mapped_column(String(32))
+    floor: Mapped[int | None] = mapped_column(Integer)
+
+
+resident_groups = Table(
+    "resident_groups",
+    Base.metadata,
+    Column("resident_id", ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("access_groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+group_doors = Table(
+    "access_group_doors",
+    Base.metadata,
+    Column("group_id", ForeignKey("access_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("door_id", ForeignKey("doors.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    groups: Mapped[list["AccessGroup"]] = relationship(secondary=resident_groups)
+    cards: Mapped[list["CardCredential"]] = relationship(back_populates="resident")
+
+
+class CardCredential(Base):
+    __tablename__ = "card_credentials"
+    __table_args__ = (UniqueConstraint("site_id", "card_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    card_number: Mapped[str] = mapped_column(String(64))
+    facility_code: Mapped[int | None] = mapped_column(Integer)
+    # active / revoked / lost / suspended
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    resident: Mapped[Resident] = relationship(back_populates="cards")
+
+
+class Schedule(Base):
+    """A weekly schedule: `windows` is a list of wire.TimeWindow dicts, in site local time."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class AccessGroup(Base):
+    __tablename__ = "access_groups"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    schedule: Mapped[Schedule | None] = relationship()
+    doors: Mapped[list["Door"]] = relationship(secondary=group_doors)
+
+
+class Edge(Base):
+    __tablename__ = "edges"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    # what the edge last reported on `state`
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    agent_version: Mapped[str | None] = mapped_column(String(64))
+    perm_version_held: Mapped[int | None] = mapped_column(Integer)
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Door(Base):
+    __tablename__ = "doors"
+    # door ids are names such as "B1-main", unique within a site
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    mode: Mapped[str] = mapped_column(String(16), default="normal")
+
+
+class PermissionVersion(Base):
+    """The last snapshot published to an edge: versions only grow, across hub workers."""
+
+    __tablename__ = "permission_versions"
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EventLog(Base):
+    """Every event received, stored once by its id whatever the broker redelivers."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (Index("ix_event_log_edge_seq", "site_id", "edge", "seq"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    site_id: Mapped[str] = mapped_column(String(64))
+    edge: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AccessEvent(Base):
+    """Access decisions, denormalised for the access log's filters and keyset paging."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        Index("ix_access_events_ts_id", "ts", "id"),
+        Index("ix_access_events_door_ts", "door", "ts"),
+        Index("ix_access_events_resident_ts", "resident_id", "ts"),
+    )
+    id: Mapped[str] = mapped_column(ForeignKey("event_log.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64), index=True)
+    edge: Mapped[str] = mapped_column(String(64))
+    door: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    credential_type: Mapped[str] = mapped_column(String(16))
+    credential: Mapped[str] = mapped_column(String(128))
+    resident_id: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    decision_us: Mapped[int] = mapped_column(Integer)
+
+
+class DeadLetter(Base):
+    """A message the hub could not accept, kept with the reason; nothing else changes."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # admin / manager / guard / technician / resident
+    role: Mapped[str] = mapped_column(String(16))
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """Bearer tokens are stored as SHA-256 hashes; the plain token is shown once at login."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    user: Mapped[User] = relationship()

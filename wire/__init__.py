@@ -1,0 +1,54 @@
+"""The one contract between edge and hub: MQTT topics and message models.
+
+Everything here depends on pydantic only, so both sides can import it without
+importing each other.
+"""
+
+from wire.commands import CommandAck, EdgeCommand
+from wire.errors import WireError
+from wire.events import (
+    AccessData,
+    AccessEvent,
+    AgentData,
+    AgentEvent,
+    DoorData,
+    DoorEvent,
+    Event,
+    new_event_id,
+    parse_event,
+)
+from wire.permissions import (
+    AccessGroupRule,
+    CardCredential,
+    DoorInfo,
+    PermissionSnapshot,
+    Schedule,
+    SnapshotContent,
+    TimeWindow,
+)
+from wire.state import EdgeState
+from wire import topics
+
+__all__ = [
+    "AccessData",
+    "AccessEvent",
+    "AgentEvent",
+    "DoorEvent",
+    "AccessGroupRule",
+    "AgentData",
+    "CardCredential",
+    "CommandAck",
+    "DoorData",
+    "DoorInfo",
+    "EdgeCommand",
+    "EdgeState",
+    "Event",
+    "PermissionSnapshot",
+    "Schedule",
+    "SnapshotContent",
+    "TimeWindow",
+    "WireError",
+    "new_event_id",
+    "parse_event",
+    "topics",
+]

@@ -1,0 +1,137 @@
+"""Event envelope and the typed data of each event kind."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+
+from wire._base import Name, UtcDatetime, WireModel, describe
+from wire.errors import WireError
+from wire.topics import TopicParts
+
+EventId = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
+]
+
+AccessReason = Literal[
+    "granted",
+    "unknown_card",
+    "revoked",
+    "lost",
+    "suspended",
+    "expired",
+    "not_yet_valid",
+    "outside_schedule",
+    "not_permitted",
+    "door_locked_down",
+    "unknown_door",
+]
+CredentialType = Literal["card", "qr", "ble"]
+
+
+def new_event_id() -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds then randomness, so ids sort by time."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= 0b10 << 62  # variant
+    value |= rand & ((1 << 62) - 1)  # rand_b
+    return str(uuid.UUID(int=value))
+
+
+class AccessData(WireModel):
+    door: Name
+    credential_type: CredentialType = "card"
+    credential: str = Field(min_length=1, max_length=128, description="as read, e.g. the card number")
+    resident_id: int | None = None
+    result: Literal["granted", "denied"]
+    reason: AccessReason
+    decision_us: int = Field(ge=0, description="time taken by the decision, microseconds")
+
+    @model_validator(mode="after")
+    def _result_matches_reason(self) -> "AccessData":
+        if (self.result == "granted") != (self.reason == "granted"):
+            raise ValueError(f"result {self.result!r} contradicts reason {self.reason!r}")
+        return self
+
+
+DoorEventType = Literal[
+    "unlocked", "locked", "opened", "closed", "held_open", "forced_open", "rex",
+    "lockdown", "released",
+]
+
+
+class DoorData(WireModel):
+    door: Name
+    event: DoorEventType
+    cause: Literal["grant", "rex", "remote", "schedule", "lockdown", "fire"] | None = None
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class AgentData(WireModel):
+    event: Literal[
+        "started", "stopping", "perm_applied", "perm_rejected", "device_online",
+        "device_offline", "command",
+    ]
+    detail: str = Field(default="", max_length=2000)
+    perm_version: int | None = Field(default=None, ge=0)
+
+
+class _Envelope(WireModel):
+    id: EventId
+    ts: UtcDatetime = Field(description="time at the edge, UTC")
+    site: Name
+    edge: Name
+    device: Name
+    seq: int = Field(ge=0, description="per-edge monotonic sequence number")
+
+
+class AccessEvent(_Envelope):
+    kind: Literal["access"] = "access"
+    data: AccessData
+
+
+class DoorEvent(_Envelope):
+    kind: Literal["door"] = "door"
+    data: DoorData
+
+
+class AgentEvent(_Envelope):
+    kind: Literal["agent"] = "agent"
+    data: AgentData
+
+
+Event = Annotated[Union[AccessEvent, DoorEvent, AgentEvent], Field(discriminator="kind")]
+_EVENT = TypeAdapter(Event)
+
+
+def parse_event(raw: bytes | str, topic: TopicParts | None = None) -> Event:
+    """Parse and validate an event; with `topic`, also check it was published where it claims.
+
+    Raises WireError naming the field and the reason; nothing is half-accepted.
+    """
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WireError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from exc
+    try:
+        event = _EVENT.validate_json(raw)
+    except ValidationError as exc:
+        raise WireError(f"invalid event: {describe(exc)}") from exc
+    if topic is not None:
+        claimed = (event.site, event.edge, event.kind)
+        actual = (topic.site, topic.edge, topic.kind)
+        if claimed != actual:
+            raise WireError(
+                f"event claims site/edge/kind {'/'.join(claimed)} "
+                f"but was published on {'/'.join(str(a) for a in actual)}"
+            )
+    return event

@@ -1,0 +1,76 @@
+"""MQTT topic names, all under `lintel/v1/{site}/{edge}/`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from wire.errors import WireError
+
+ROOT = "lintel/v1"
+EVENT_KINDS = ("access", "door", "device", "telemetry", "camera", "agent")
+HUB_SHARE_GROUP = "hub"
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+_EDGE_TOPIC = re.compile(rf"^{ROOT}/(?P<site>{_NAME})/(?P<edge>{_NAME})/(?P<rest>.+)$")
+
+
+def prefix(site: str, edge: str) -> str:
+    return f"{ROOT}/{site}/{edge}"
+
+
+def event(site: str, edge: str, kind: str) -> str:
+    if kind not in EVENT_KINDS:
+        raise WireError(f"unknown event kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+    return f"{prefix(site, edge)}/evt/{kind}"
+
+
+def state(site: str, edge: str) -> str:
+    return f"{prefix(site, edge)}/state"
+
+
+def perm(site: str, edge: str) -> str:
+    return f"{prefix(site, edge)}/perm"
+
+
+def cmd(site: str, edge: str) -> str:
+    return f"{prefix(site, edge)}/cmd"
+
+
+def cmd_ack(site: str, edge: str) -> str:
+    return f"{prefix(site, edge)}/cmd/ack"
+
+
+# Filters the hub subscribes to. Events go through a shared subscription so that
+# several hub workers split the stream; state and acks are small and go to all.
+HUB_EVENTS = f"{ROOT}/+/+/evt/+"
+HUB_STATE = f"{ROOT}/+/+/state"
+HUB_CMD_ACK = f"{ROOT}/+/+/cmd/ack"
+
+
+def shared(topic_filter: str, group: str = HUB_SHARE_GROUP) -> str:
+    return f"$share/{group}/{topic_filter}"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicParts:
+    site: str
+    edge: str
+    channel: str  # "evt", "state", "perm", "cmd", "cmd/ack"
+    kind: str | None = None  # the event kind, for "evt"
+
+
+def parse(topic: str) -> TopicParts:
+    """Split a Lintel topic into its parts, or raise WireError saying why it is not one."""
+    match = _EDGE_TOPIC.match(topic)
+    if not match:
+        raise WireError(f"topic {topic!r} is not under {ROOT}/<site>/<edge>/")
+    site, edge, rest = match["site"], match["edge"], match["rest"]
+    if rest.startswith("evt/"):
+        kind = rest[4:]
+        if kind not in EVENT_KINDS:
+            raise WireError(f"topic {topic!r}: unknown event kind {kind!r}")
+        return TopicParts(site, edge, "evt", kind)
+    if rest in ("state", "perm", "cmd", "cmd/ack"):
+        return TopicParts(site, edge, rest)
+    raise WireError(f"topic {topic!r}: unknown channel {rest!r}")
