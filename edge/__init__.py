@@ -1,0 +1,3 @@
+"""The Lintel edge agent: one per building."""
+
+__version__ = "0.1.0"

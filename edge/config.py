@@ -1,0 +1,112 @@
+"""The edge agent's configuration: one YAML file, validated strictly at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.errors import ConfigError
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = Field(default=None, description="this edge's own broker account")
+    password: str | None = None
+    keepalive_s: int = Field(default=15, ge=5, le=600)
+    backoff_min_s: float = Field(default=0.2, gt=0, description="first reconnect delay")
+    backoff_max_s: float = Field(default=10.0, gt=0, description="cap of the reconnect delay")
+    inflight: int = Field(default=100, ge=1, le=1000, description="unacknowledged publishes at once")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "MqttConfig":
+        if self.backoff_max_s < self.backoff_min_s:
+            raise ValueError("backoff_max_s is below backoff_min_s")
+        return self
+
+
+class ReaderConfig(_Strict):
+    port: str = Field(description="serial device of the RS-485 line, e.g. /dev/ttyUSB0")
+    address: int = Field(default=101, ge=0, le=126, description="OSDP address of the reader")
+    scbk: str = Field(description="secure channel base key, 32 hex digits, per device")
+    baudrate: int = Field(default=115200)
+
+    @field_validator("scbk")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        try:
+            key = bytes.fromhex(value)
+        except ValueError as exc:
+            raise ValueError("scbk must be hexadecimal") from exc
+        if len(key) != 16:
+            raise ValueError(f"scbk must be 16 bytes (32 hex digits), got {len(key)}")
+        return value.lower()
+
+    @property
+    def key(self) -> bytes:
+        return bytes.fromhex(self.scbk)
+
+
+class DoorConfig(_Strict):
+    id: Name
+    name: str = ""
+    reader: ReaderConfig
+    relay_output: int = Field(default=0, ge=0, le=15, description="controller output driving the lock")
+    contact_input: int = Field(default=0, ge=0, le=15, description="door contact input (active = open)")
+    rex_input: int | None = Field(default=1, ge=0, le=15, description="request-to-exit button input")
+    unlock_s: float = Field(default=5.0, gt=0, le=300, description="unlock pulse length")
+    held_open_s: float = Field(default=30.0, gt=0, le=3600, description="open longer raises held_open")
+
+
+class EdgeConfig(_Strict):
+    site: Name
+    edge: Name
+    data_dir: Path = Field(description="outbox and permission cache live here")
+    mqtt: MqttConfig = MqttConfig()
+    doors: list[DoorConfig] = Field(default_factory=list)
+    tick_s: float = Field(default=0.05, gt=0, le=1, description="door timer resolution")
+
+    @model_validator(mode="after")
+    def _unique(self) -> "EdgeConfig":
+        ids = [d.id for d in self.doors]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"door ids repeated: {', '.join(dupes)}")
+        readers = [(d.reader.port, d.reader.address) for d in self.doors]
+        if len(set(readers)) != len(readers):
+            raise ValueError("two doors share one reader (same port and address)")
+        return self
+
+
+def load_config(path: Path | str) -> EdgeConfig:
+    """Read and validate the YAML file; errors name the file, the key path and the reason."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: object, source: str = "config") -> EdgeConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        return EdgeConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError(f"{source}: " + "; ".join(problems)) from exc

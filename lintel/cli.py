@@ -1,0 +1,156 @@
+"""`lintel demo | hub | edge | sim ...` — each side's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+DEFAULT_DEMO_DIR = Path("demo-data")
+
+
+async def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)`; SIGINT/SIGTERM set `stop` so everything closes cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await main(stop)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lintel.demo import run_demo
+
+    asyncio.run(run_until_signalled(
+        lambda stop: run_demo(args.data, stop, http_port=args.http_port, mqtt_port=args.mqtt_port)
+    ))
+    return 0
+
+
+def _cmd_hub(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from hub.service import Hub
+    from hub.settings import HubSettings
+
+    try:
+        settings = HubSettings()
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"])
+            print(f"lintel hub: setting {key}: {err['msg']}", file=sys.stderr)
+        return 2
+
+    async def main(stop: asyncio.Event) -> None:
+        async with Hub(settings) as hub:
+            print(f"hub serving {hub.url}", flush=True)
+            await stop.wait()
+
+    asyncio.run(run_until_signalled(main))
+    return 0
+
+
+def _cmd_edge(args: argparse.Namespace) -> int:
+    from edge.agent import EdgeAgent
+    from edge.config import load_config
+    from edge.errors import ConfigError
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"lintel edge: {exc}", file=sys.stderr)
+        return 2
+
+    async def main(stop: asyncio.Event) -> None:
+        async with EdgeAgent(config):
+            print(f"edge {config.site}/{config.edge} running {len(config.doors)} doors", flush=True)
+            await stop.wait()
+
+    asyncio.run(run_until_signalled(main))
+    return 0
+
+
+def _control_url(args: argparse.Namespace) -> str:
+    if args.control:
+        return str(args.control)
+    info = Path(args.data) / "sim.json"
+    try:
+        return str(json.loads(info.read_text())["control_url"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(
+            f"lintel sim: no running simulator found ({info}: {exc}); start `lintel demo` "
+            "or pass --control URL"
+        ) from exc
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from simulators import control
+
+    url = _control_url(args)
+    try:
+        if args.sim_command == "swipe":
+            result = asyncio.run(control.swipe(url, args.door, args.card))
+        elif args.sim_command == "door":
+            result = asyncio.run(control.contact(url, args.door, args.state == "open"))
+        elif args.sim_command == "exit":
+            result = asyncio.run(control.press_exit(url, args.door))
+        else:
+            result = asyncio.run(control.doors(url))
+    except control.ControlError as exc:
+        print(f"lintel sim: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lintel", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="broker, hub, one simulated building and its edge")
+    demo.add_argument("--data", type=Path, default=DEFAULT_DEMO_DIR, help="data folder")
+    demo.add_argument("--http-port", type=int, default=8080)
+    demo.add_argument("--mqtt-port", type=int, default=1883)
+    demo.set_defaults(func=_cmd_demo)
+
+    hub = sub.add_parser("hub", help="run the hub (settings from LINTEL_HUB_* or LINTEL_HUB_CONFIG)")
+    hub.set_defaults(func=_cmd_hub)
+
+    edge = sub.add_parser("edge", help="run an edge agent")
+    edge.add_argument("--config", type=Path, required=True, help="the agent's YAML file")
+    edge.set_defaults(func=_cmd_edge)
+
+    sim = sub.add_parser("sim", help="drive the simulated hardware of a running demo")
+    sim.add_argument("--data", type=Path, default=DEFAULT_DEMO_DIR, help="the demo's data folder")
+    sim.add_argument("--control", help="simulator control URL (default: read from the data folder)")
+    simsub = sim.add_subparsers(dest="sim_command", required=True)
+    swipe = simsub.add_parser("swipe", help="present a card at a door's reader")
+    swipe.add_argument("--door", required=True)
+    swipe.add_argument("--card", required=True)
+    door = simsub.add_parser("door", help="open or close a door (its contact)")
+    door.add_argument("--door", required=True)
+    door.add_argument("state", choices=["open", "close"])
+    ex = simsub.add_parser("exit", help="press a door's request-to-exit button")
+    ex.add_argument("--door", required=True)
+    simsub.add_parser("status", help="each simulated door's relay and reader state")
+    sim.set_defaults(func=_cmd_sim)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
