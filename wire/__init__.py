@@ -4,6 +4,7 @@ Everything here depends on pydantic only, so both sides can import it without
 importing each other.
 """
 
+from wire import topics
 from wire.commands import CommandAck, EdgeCommand
 from wire.errors import WireError
 from wire.events import (
@@ -27,18 +28,17 @@ from wire.permissions import (
     TimeWindow,
 )
 from wire.state import EdgeState
-from wire import topics
 
 __all__ = [
     "AccessData",
     "AccessEvent",
-    "AgentEvent",
-    "DoorEvent",
     "AccessGroupRule",
     "AgentData",
+    "AgentEvent",
     "CardCredential",
     "CommandAck",
     "DoorData",
+    "DoorEvent",
     "DoorInfo",
     "EdgeCommand",
     "EdgeState",

@@ -22,7 +22,7 @@ class EdgeCommand(WireModel):
     duration_s: float | None = Field(default=None, gt=0, le=3600)
 
     @model_validator(mode="after")
-    def _door_when_needed(self) -> "EdgeCommand":
+    def _door_when_needed(self) -> EdgeCommand:
         if self.command in _NEEDS_DOOR and self.door is None:
             raise ValueError(f"command {self.command!r} needs a door")
         return self

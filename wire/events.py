@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
@@ -56,7 +56,7 @@ class AccessData(WireModel):
     decision_us: int = Field(ge=0, description="time taken by the decision, microseconds")
 
     @model_validator(mode="after")
-    def _result_matches_reason(self) -> "AccessData":
+    def _result_matches_reason(self) -> AccessData:
         if (self.result == "granted") != (self.reason == "granted"):
             raise ValueError(f"result {self.result!r} contradicts reason {self.reason!r}")
         return self
@@ -68,10 +68,13 @@ DoorEventType = Literal[
 ]
 
 
+DoorCause = Literal["grant", "rex", "remote", "schedule", "lockdown", "fire"]
+
+
 class DoorData(WireModel):
     door: Name
     event: DoorEventType
-    cause: Literal["grant", "rex", "remote", "schedule", "lockdown", "fire"] | None = None
+    cause: DoorCause | None = None
     detail: str | None = Field(default=None, max_length=500)
 
 
@@ -108,7 +111,7 @@ class AgentEvent(_Envelope):
     data: AgentData
 
 
-Event = Annotated[Union[AccessEvent, DoorEvent, AgentEvent], Field(discriminator="kind")]
+Event = Annotated[AccessEvent | DoorEvent | AgentEvent, Field(discriminator="kind")]
 _EVENT = TypeAdapter(Event)
 
 

@@ -43,7 +43,7 @@ class TimeWindow(WireModel):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> "TimeWindow":
+    def _ordered(self) -> TimeWindow:
         if minutes(self.end) <= minutes(self.start):
             raise ValueError(f"end {self.end} is not after start {self.start}")
         return self
@@ -96,7 +96,7 @@ class SnapshotContent(WireModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SnapshotContent":
+    def _consistent(self) -> SnapshotContent:
         schedules = {s.id for s in self.schedules}
         groups = {g.id for g in self.groups}
         for group in self.groups:
@@ -121,13 +121,13 @@ class PermissionSnapshot(SnapshotContent):
     issued_at: UtcDatetime
 
     @model_validator(mode="after")
-    def _hash_matches(self) -> "PermissionSnapshot":
+    def _hash_matches(self) -> PermissionSnapshot:
         if self.hash != self.content_hash():
             raise ValueError("hash does not match the snapshot's content")
         return self
 
     @classmethod
-    def build(cls, content: SnapshotContent, version: int, issued_at: datetime) -> "PermissionSnapshot":
+    def build(cls, content: SnapshotContent, version: int, issued_at: datetime) -> PermissionSnapshot:
         """Seal validated content with its version and hash."""
         fields = {name: getattr(content, name) for name in SnapshotContent.model_fields}
         return cls.model_construct(
