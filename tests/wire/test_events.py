@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ def access_event(**data_overrides: object) -> wire.AccessEvent:
     data = {"door": "B1-main", "credential": "1001", "result": "granted", "reason": "granted",
             "decision_us": 40, **data_overrides}
     return wire.AccessEvent(
-        id=wire.new_event_id(), ts=datetime.now(timezone.utc), site="demo", edge="b1-edge",
+        id=wire.new_event_id(), ts=datetime.now(UTC), site="demo", edge="b1-edge",
         device="B1-main", seq=7, data=wire.AccessData(**data),
     )
 
@@ -84,7 +84,7 @@ def test_topic_parsing() -> None:
 
 
 def test_command_needs_a_door_for_unlock() -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with pytest.raises(ValueError, match="needs a door"):
         wire.EdgeCommand(id="c1", ts=now, command="unlock")
     assert wire.EdgeCommand(id="c1", ts=now, command="lockdown").door is None

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -22,14 +22,14 @@ def content(**overrides: object) -> wire.SnapshotContent:
 
 
 def test_sealed_snapshot_validates_and_round_trips() -> None:
-    snap = wire.PermissionSnapshot.build(content(), 3, datetime.now(timezone.utc))
+    snap = wire.PermissionSnapshot.build(content(), 3, datetime.now(UTC))
     again = wire.PermissionSnapshot.model_validate_json(snap.model_dump_json())
     assert again.version == 3 and again.hash == snap.hash
     assert again.doors[0].name == "1号楼 正门"
 
 
 def test_hash_covers_content_not_version() -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     a = wire.PermissionSnapshot.build(content(), 1, now)
     b = wire.PermissionSnapshot.build(content(), 2, now)
     c = wire.PermissionSnapshot.build(
@@ -39,7 +39,7 @@ def test_hash_covers_content_not_version() -> None:
 
 
 def test_tampered_snapshot_is_refused() -> None:
-    snap = wire.PermissionSnapshot.build(content(), 1, datetime.now(timezone.utc))
+    snap = wire.PermissionSnapshot.build(content(), 1, datetime.now(UTC))
     body = json.loads(snap.model_dump_json())
     body["credentials"][0]["status"] = "active"
     body["credentials"][0]["card"] = "9999"
