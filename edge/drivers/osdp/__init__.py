@@ -1,0 +1,15 @@
+"""OSDP driver: card readers and door controllers on an RS-485 line, via libosdp."""
+
+from edge.drivers.osdp.bus import OsdpBus
+from edge.drivers.osdp.errors import OsdpError
+from edge.drivers.osdp.models import BusEvent, CardRead, InputChanged, ReaderConfig, ReaderStatus
+
+__all__ = [
+    "BusEvent",
+    "CardRead",
+    "InputChanged",
+    "OsdpBus",
+    "OsdpError",
+    "ReaderConfig",
+    "ReaderStatus",
+]

@@ -1,0 +1,360 @@
+"""One OSDP serial line driven as a control panel (CP), with one or more readers on it.
+
+libosdp is not thread-safe and wants `refresh()` at least every 50 ms. The wrapper's own
+thread sleeps 20 ms between refreshes, which costs tens of milliseconds per direction on a
+card-to-relay round trip, so the bus owns its refresh thread: it waits on the serial port
+and on a wake-up pipe, refreshes as soon as bytes arrive or a command is submitted, and at
+least every `_TICK` seconds otherwise.
+
+libosdp 3.2 declares a silent reader offline after about 8 s of probing and then waits
+300 s before it tries again. The bus takes the retry over: when libosdp reports a reader
+offline it restarts that reader (disable, enable) on its own capped, jittered backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import select
+import threading
+import time
+from types import TracebackType
+from typing import Any, Self
+
+import osdp
+import osdp_sys
+import serial
+
+from edge.drivers.osdp.channel import SerialChannel
+from edge.drivers.osdp.errors import OsdpError
+from edge.drivers.osdp.models import BusEvent, CardRead, InputChanged, ReaderConfig, ReaderStatus
+
+_TICK = 0.005
+_REOPEN_MIN = 0.1
+_REOPEN_MAX = 5.0
+
+# OSDP osdp_OUT control codes
+_OUT_OFF, _OUT_ON, _OUT_TEMP_ON, _OUT_TEMP_OFF = 1, 2, 5, 6
+_TIMER_UNIT_MS = 100  # output, LED and buzzer timers count in 100 ms units
+_TIMER_MAX = 255  # the Python binding packs timers into one byte
+
+_LED_COLORS = {
+    "off": osdp.CommandLEDColor.Black,
+    "red": osdp.CommandLEDColor.Red,
+    "green": osdp.CommandLEDColor.Green,
+    "amber": osdp.CommandLEDColor.Amber,
+}
+
+
+class OsdpBus:
+    """An `async with` OSDP control panel on one serial line.
+
+    Events (card reads, input changes, reader online/offline) come out of `next_event()`;
+    `output`, `led` and `buzz` queue commands and may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        port: str,
+        readers: list[ReaderConfig],
+        *,
+        baudrate: int = 115200,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
+    ) -> None:
+        if not readers:
+            raise OsdpError(f"{port}: an OSDP bus needs at least one reader")
+        addresses = [r.address for r in readers]
+        if len(set(addresses)) != len(addresses):
+            raise OsdpError(f"{port}: duplicate reader addresses {addresses}")
+        self.port = port
+        self.readers = list(readers)
+        self._index = {r.address: i for i, r in enumerate(readers)}
+        self._channel = SerialChannel(port, baudrate)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = -1, -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: asyncio.Queue[BusEvent] = asyncio.Queue()
+        self._cp: Any = None
+        self._state: dict[int, tuple[bool, bool]] = {a: (False, False) for a in addresses}
+        self._ever_online: set[int] = set()
+        self._inputs: dict[int, bytes] = {}
+        self._reconnects = 0
+        self._retry_min, self._retry_max = retry_min, retry_max
+        self._retry_delay = {a: retry_min for a in addresses}
+        self._retry_at: dict[int, float] = {}
+        self._port_reopens = 0
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Frames and garbled stretches received, bytes each way, reader reconnects, port reopens."""
+        frames = self._channel.frames
+        return {
+            "frames": frames.frames,
+            "errors": frames.errors,
+            "garbage_bytes": frames.garbage_bytes,
+            "bytes_rx": self._channel.bytes_rx,
+            "bytes_tx": self._channel.bytes_tx,
+            "reconnects": self._reconnects,
+            "port_reopens": self._port_reopens,
+        }
+
+    async def __aenter__(self) -> Self:
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._channel.open()
+        except serial.SerialException as exc:
+            raise OsdpError(f"cannot open OSDP port {self.port}") from exc
+        osdp_sys.set_loglevel(osdp.LogLevel.Error)
+        infos = [
+            osdp.PDInfo(
+                r.address,
+                self._channel,
+                scbk=r.scbk,
+                name=r.name or f"reader-{r.address}",
+                # notifications tell us when libosdp gives a reader up, even one never online
+                flags=[osdp.LibFlag.EnforceSecure, osdp.LibFlag.EnableNotification],
+            ).get()
+            for r in self.readers
+        ]
+        self._cp = osdp_sys.ControlPanel(infos)
+        self._cp.set_event_callback(self._on_event)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"osdp-cp {self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._wake()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+        self._channel.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self._cp = None
+
+    async def next_event(self) -> CardRead | InputChanged | ReaderStatus:
+        return await self._events.get()
+
+    def is_online(self, address: int) -> bool:
+        self._pd(address)
+        online, secure = self._state[address]
+        return online and secure
+
+    def output(
+        self, address: int, output_no: int, on: bool, *, timer_ms: int | None = None
+    ) -> None:
+        """Switch an output (relay); with `timer_ms` it reverts on its own after that long."""
+        if timer_ms is None:
+            code, ticks = (_OUT_ON if on else _OUT_OFF), 0
+        else:
+            code, ticks = (_OUT_TEMP_ON if on else _OUT_TEMP_OFF), _ticks(timer_ms, "timer_ms")
+        self._submit(
+            address,
+            "output",
+            {
+                "command": osdp.Command.Output,
+                "output_no": output_no,
+                "control_code": code,
+                "timer_count": ticks,
+            },
+        )
+
+    def led(self, address: int, color: str, *, on_ms: int = 500) -> None:
+        """Light the reader LED in `color` for `on_ms`, then back to its resting state; "off" clears it."""
+        if color not in _LED_COLORS:
+            raise OsdpError(
+                f"reader {address}: LED color {color!r} is not one of {sorted(_LED_COLORS)}"
+            )
+        if color == "off":
+            cmd = {"temporary": False, "control_code": 1, "on_count": 0, "off_count": 0}
+        else:
+            ticks = _ticks(on_ms, "on_ms")
+            cmd = {
+                "temporary": True,
+                "control_code": 2,
+                "on_count": ticks,
+                "off_count": 0,
+                "timer_count": ticks,
+            }
+        cmd |= {
+            "command": osdp.Command.LED,
+            "reader": 0,
+            "led_number": 0,
+            "on_color": _LED_COLORS[color],
+            "off_color": osdp.CommandLEDColor.Black,
+        }
+        self._submit(address, "LED", cmd)
+
+    def buzz(self, address: int, *, on_ms: int = 200) -> None:
+        self._submit(
+            address,
+            "buzzer",
+            {
+                "command": osdp.Command.Buzzer,
+                "reader": 0,
+                "control_code": 2,  # default tone
+                "on_count": _ticks(on_ms, "on_ms"),
+                "off_count": 0,
+                "rep_count": 1,
+            },
+        )
+
+    def _pd(self, address: int) -> int:
+        try:
+            return self._index[address]
+        except KeyError:
+            raise OsdpError(f"{self.port}: no reader at address {address}") from None
+
+    def _submit(self, address: int, what: str, cmd: dict[str, Any]) -> None:
+        pd = self._pd(address)
+        if self._cp is None:
+            raise OsdpError(f"{self.port}: bus is not running")
+        # libosdp refuses commands for a reader that is not online: say so plainly
+        if not self.is_online(address):
+            raise OsdpError(f"reader {address} on {self.port} is offline; {what} not sent")
+        with self._lock:
+            ok = self._cp.submit_command(pd, cmd)
+        if not ok:
+            raise OsdpError(f"reader {address} on {self.port} refused the {what} command")
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # a wake-up is already pending, or the bus is closing
+
+    # --- refresh thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        watch_port = True
+        backoff = _REOPEN_MIN
+        while not self._stop.is_set():
+            if self._channel.broken:
+                backoff = self._reopen(backoff)
+                continue
+            fds = [self._wake_r]
+            port_fd = self._channel.fileno()
+            if watch_port and port_fd is not None:
+                fds.append(port_fd)
+            readable, _, _ = select.select(fds, [], [], _TICK)
+            if self._wake_r in readable:
+                try:
+                    os.read(self._wake_r, 512)
+                except BlockingIOError:
+                    pass
+            rx_before = self._channel.bytes_rx
+            with self._lock:
+                self._cp.refresh()
+                status, sc_status = self._cp.status(), self._cp.sc_status()
+            # libosdp reads only while it awaits a reply; don't spin on bytes it leaves
+            watch_port = port_fd not in readable or self._channel.bytes_rx != rx_before
+            self._track_status(status, sc_status)
+            self._retry_offline()
+            if not self._channel.broken:
+                backoff = _REOPEN_MIN
+
+    def _reopen(self, backoff: float) -> float:
+        self._channel.close()
+        self._track_status(0, 0)
+        if self._stop.wait(backoff * random.uniform(0.5, 1.0)):
+            return backoff
+        try:
+            self._channel.open()
+        except serial.SerialException:
+            self._channel.broken = True
+            return min(backoff * 2, _REOPEN_MAX)
+        self._port_reopens += 1
+        return _REOPEN_MIN
+
+    def _track_status(self, status: int, sc_status: int) -> None:
+        now = time.monotonic()
+        for address, pd in self._index.items():
+            state = (bool(status >> pd & 1), bool(sc_status >> pd & 1))
+            if state == self._state[address]:
+                continue
+            self._state[address] = state
+            online, secure = state
+            if online:
+                self._retry_at.pop(address, None)
+                self._retry_delay[address] = self._retry_min
+                if address in self._ever_online:
+                    self._reconnects += 1
+                self._ever_online.add(address)
+            self._emit(ReaderStatus(address=address, online=online, secure=secure, at=now))
+
+    def _schedule_retry(self, address: int) -> None:
+        delay = self._retry_delay[address]
+        self._retry_at[address] = time.monotonic() + delay * random.uniform(0.5, 1.0)
+        self._retry_delay[address] = min(delay * 2, self._retry_max)
+
+    def _retry_offline(self) -> None:
+        now = time.monotonic()
+        for address, at in list(self._retry_at.items()):
+            if now < at:
+                continue
+            del self._retry_at[address]
+            pd = self._index[address]
+            # enable_pd is refused until a refresh has carried the disable through
+            with self._lock:
+                self._cp.disable_pd(pd)
+                self._cp.refresh()
+                self._cp.enable_pd(pd)
+
+    def _on_event(self, pd: int, event: dict[str, Any]) -> int:
+        # Called by libosdp inside refresh(), on the refresh thread.
+        now = time.monotonic()
+        address = self.readers[pd].address
+        kind = event.get("event")
+        if kind == osdp.Event.CardRead:
+            bits = int(event.get("length", 0))
+            card = str(int.from_bytes(event.get("data", b""), "big"))
+            self._emit(CardRead(address=address, card=card, bits=bits, at=now))
+        elif kind == osdp.Event.Status and event.get("type") == osdp.StatusReportType.Input:
+            self._input_report(address, bytes(event.get("report", b"")), now)
+        elif (
+            kind == osdp.Event.Notification
+            and event.get("type") == osdp.EventNotification.PeripheralDeviceStatus
+            and not event.get("arg0")
+        ):
+            self._schedule_retry(address)
+        return 0
+
+    def _input_report(self, address: int, report: bytes, now: float) -> None:
+        before = self._inputs.get(address, b"")
+        self._inputs[address] = report
+        for input_no, value in enumerate(report):
+            was = before[input_no] if input_no < len(before) else 0
+            if bool(value) != bool(was):
+                self._emit(
+                    InputChanged(address=address, input_no=input_no, active=bool(value), at=now)
+                )
+
+    def _emit(self, event: BusEvent) -> None:
+        if self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._events.put_nowait, event)
+        except RuntimeError:
+            pass  # the event loop has closed: the bus is shutting down
+
+
+def _ticks(ms: int, name: str) -> int:
+    ticks = -(-ms // _TIMER_UNIT_MS)  # round up: never shorter than asked
+    if not 0 < ticks <= _TIMER_MAX:
+        raise OsdpError(f"{name}={ms} is outside 1..{_TIMER_MAX * _TIMER_UNIT_MS} ms")
+    return ticks

@@ -1,0 +1,53 @@
+"""Reader configuration and the events an OSDP bus yields: frozen, keyword-only records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderConfig:
+    """One OSDP peripheral device (card reader / door controller) on a bus."""
+
+    address: int
+    scbk: bytes = field(repr=False)  # secure channel base key: never in logs
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.address <= 126:
+            raise ValueError(f"OSDP address {self.address} is outside 0..126")
+        if len(self.scbk) != 16:
+            raise ValueError(f"reader {self.address}: scbk must be 16 bytes, got {len(self.scbk)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardRead:
+    """A card presented at a reader; `card` is the decimal card number."""
+
+    address: int
+    card: str
+    bits: int
+    at: float  # time.monotonic() when the driver received it
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputChanged:
+    """A PD input changed state (for a door controller: 0 = door contact, 1 = exit button)."""
+
+    address: int
+    input_no: int
+    active: bool
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderStatus:
+    """A reader came online or went offline."""
+
+    address: int
+    online: bool
+    secure: bool
+    at: float
+
+
+BusEvent = CardRead | InputChanged | ReaderStatus

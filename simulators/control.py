@@ -1,0 +1,154 @@
+"""HTTP control of running door simulators, so a CLI in another process can drive them.
+
+Serve `create_control_app(doors)` on 127.0.0.1 only: it moves doors and presents cards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from simulators.osdp_door import OsdpDoorSimulator
+
+DOORS = web.AppKey("doors", dict[str, OsdpDoorSimulator])
+_RECENT_CHANGES = 10
+
+
+def create_control_app(doors: dict[str, OsdpDoorSimulator]) -> web.Application:
+    app = web.Application()
+    app[DOORS] = doors
+    app.router.add_get("/doors", _list_doors)
+    app.router.add_post("/doors/{door}/swipe", _swipe)
+    app.router.add_post("/doors/{door}/contact", _contact)
+    app.router.add_post("/doors/{door}/exit", _exit)
+    return app
+
+
+class ControlError(Exception):
+    """The control server refused a request or could not be reached."""
+
+
+async def _request(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    try:
+        async with aiohttp.ClientSession() as session, session.request(
+            method, url, json=body
+        ) as resp:
+            reply: dict[str, Any] = await resp.json()
+            if resp.status >= 400:
+                raise ControlError(f"{method} {url} failed ({resp.status}): {reply.get('error')}")
+            return reply
+    except aiohttp.ClientError as exc:
+        raise ControlError(f"cannot reach the simulator at {url}: {exc}") from exc
+
+
+async def swipe(control_url: str, door: str, card: str) -> dict[str, Any]:
+    """Present `card` at `door` through a running control server; returns its reply."""
+    return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/swipe", {"card": card})
+
+
+async def contact(control_url: str, door: str, is_open: bool) -> dict[str, Any]:
+    """Open or close `door` (its contact input)."""
+    return await _request(
+        "POST", f"{control_url.rstrip('/')}/doors/{door}/contact", {"open": is_open}
+    )
+
+
+async def press_exit(control_url: str, door: str) -> dict[str, Any]:
+    """Press the request-to-exit button of `door`."""
+    return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/exit")
+
+
+async def doors(control_url: str) -> dict[str, Any]:
+    """Every simulated door's relay and reader state."""
+    return await _request("GET", f"{control_url.rstrip('/')}/doors")
+
+
+def door_state(name: str, door: OsdpDoorSimulator) -> dict[str, Any]:
+    return {
+        "door": name,
+        "address": door.address,
+        "port": door.port,
+        "online": door.online,
+        "relay": door.relay,
+        "inputs": door.inputs,
+        "relay_changes": [{"at": at, "on": on} for at, on in door.relay_changes[-_RECENT_CHANGES:]],
+        "last_led": door.last_led,
+        "beeps": len(door.beeps),
+    }
+
+
+async def _list_doors(request: web.Request) -> web.Response:
+    doors = request.app[DOORS]
+    return web.json_response({"doors": [door_state(n, d) for n, d in sorted(doors.items())]})
+
+
+async def _swipe(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    body = await _body(request)
+    card = body.get("card")
+    if not isinstance(card, str) or not card.isdigit():
+        raise _unprocessable("card", 'must be a string of decimal digits, e.g. "1001"')
+    await _act(name, door.present_card, card)
+    return web.json_response({"door": name, "card": card, "presented": True})
+
+
+async def _contact(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    body = await _body(request)
+    is_open = body.get("open")
+    if not isinstance(is_open, bool):
+        raise _unprocessable("open", "must be true or false")
+    await _act(name, door.set_door_contact, is_open)
+    return web.json_response({"door": name, "open": is_open})
+
+
+async def _exit(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    await _act(name, door.press_exit)
+    return web.json_response({"door": name, "exit_pressed": True})
+
+
+def _door(request: web.Request) -> tuple[str, OsdpDoorSimulator]:
+    name = request.match_info["door"]
+    door = request.app[DOORS].get(name)
+    if door is None:
+        raise web.HTTPNotFound(
+            text=_json_text({"error": f"no door named {name!r}", "door": name}),
+            content_type="application/json",
+        )
+    return name, door
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _unprocessable("body", "must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise _unprocessable("body", "must be a JSON object")
+    return body
+
+
+async def _act(name: str, action: Callable[..., None], *args: Any) -> None:
+    try:
+        await asyncio.to_thread(action, *args)
+    except RuntimeError as exc:  # the simulator is stopped or libosdp refused the event
+        raise web.HTTPConflict(
+            text=_json_text({"error": str(exc), "door": name}), content_type="application/json"
+        ) from exc
+
+
+def _unprocessable(field: str, reason: str) -> web.HTTPUnprocessableEntity:
+    return web.HTTPUnprocessableEntity(
+        text=_json_text({"error": f"{field} {reason}", "field": field}),
+        content_type="application/json",
+    )
+
+
+def _json_text(data: dict[str, Any]) -> str:
+    return json.dumps(data)
