@@ -11,7 +11,7 @@ import asyncio
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from edge.drivers.osdp import CardRead, OsdpBus, ReaderConfig
 from simulators.osdp_door import OsdpDoorSimulator
@@ -20,14 +20,20 @@ _ADDRESS = 101
 _STEP_TIMEOUT = 2.0
 
 
-def measure_card_to_relay(n: int = 200, decide: Callable[[str], bool] | None = None) -> list[float]:
+def measure_card_to_relay(
+    n: int = 200,
+    decide: Callable[[str], bool] | None = None,
+    cards: Sequence[str] | None = None,
+) -> list[float]:
     """Seconds from `present_card` to relay on, for each of `n` swipes that `decide` grants
-    (default: grant all)."""
-    return asyncio.run(measure_card_to_relay_async(n, decide))
+    (default: grant all). Cards are taken in turn from `cards` (default: made up)."""
+    return asyncio.run(measure_card_to_relay_async(n, decide, cards))
 
 
 async def measure_card_to_relay_async(
-    n: int = 200, decide: Callable[[str], bool] | None = None
+    n: int = 200,
+    decide: Callable[[str], bool] | None = None,
+    cards: Sequence[str] | None = None,
 ) -> list[float]:
     scbk = os.urandom(16)
     latencies: list[float] = []
@@ -35,7 +41,7 @@ async def measure_card_to_relay_async(
         async with OsdpBus(door.port, [ReaderConfig(address=_ADDRESS, scbk=scbk)]) as bus:
             await _until_online(bus)
             for i in range(n):
-                card = str(100_000 + i)
+                card = cards[i % len(cards)] if cards else str(100_000 + i)
                 start = time.monotonic()
                 door.present_card(card)
                 event = await _next_card(bus)
