@@ -182,5 +182,8 @@ class Uplink:
                 self._inflight[info.mid] = message.seq
                 self._cursor = message.seq
             if not batch or room <= 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                # that lands as the wait completes, and the agent would never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()

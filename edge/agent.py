@@ -1,0 +1,311 @@
+"""The edge agent: readers and doors in, decisions at the door, events out through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+
+from pydantic import ValidationError
+
+from wire import (
+    AccessData,
+    AgentData,
+    CommandAck,
+    DoorData,
+    EdgeCommand,
+    EdgeState,
+    PermissionSnapshot,
+    WireError,
+    topics,
+)
+from wire._base import describe
+
+from edge import __version__
+from edge.access.cache import PermissionCache
+from edge.access.decision import AccessDecider
+from edge.access.door import DoorStateMachine, Emit, SetLock
+from edge.access.errors import AccessError
+from edge.config import DoorConfig, EdgeConfig
+from edge.drivers.osdp import (
+    CardRead,
+    InputChanged,
+    OsdpBus,
+    OsdpError,
+    ReaderConfig,
+    ReaderStatus,
+)
+from edge.outbox import Outbox
+from edge.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Door:
+    config: DoorConfig
+    bus: OsdpBus
+    fsm: DoorStateMachine
+    online: bool = False
+    counters: dict[str, int] = field(default_factory=lambda: {"granted": 0, "denied": 0})
+
+
+class EdgeAgent:
+    """`async with EdgeAgent(config) as agent:` runs the building's doors until exit."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.doors: dict[str, _Door] = {}
+        self._by_reader: dict[tuple[str, int], _Door] = {}
+
+    # --- lifecycle -------------------------------------------------------------------
+    async def __aenter__(self) -> "EdgeAgent":
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(cfg.data_dir / "outbox.db", site=cfg.site, edge=cfg.edge)
+        self._stack.callback(self.outbox.close)
+        self.cache = PermissionCache(cfg.data_dir / "permissions.db")
+        self._stack.callback(self.cache.close)
+        self.decider = AccessDecider(self.cache)
+        try:
+            buses: dict[str, list[DoorConfig]] = {}
+            for door in cfg.doors:
+                buses.setdefault(door.reader.port, []).append(door)
+            for port, doors in buses.items():
+                readers = [
+                    ReaderConfig(address=d.reader.address, scbk=d.reader.key, name=d.id) for d in doors
+                ]
+                bus = await self._stack.enter_async_context(
+                    OsdpBus(port, readers, baudrate=doors[0].reader.baudrate)
+                )
+                for d in doors:
+                    fsm = DoorStateMachine(
+                        unlock_s=d.unlock_s, held_open_s=d.held_open_s, now=time.monotonic()
+                    )
+                    runtime = _Door(d, bus, fsm)
+                    self.doors[d.id] = runtime
+                    self._by_reader[(port, d.reader.address)] = runtime
+                self._spawn(self._pump(port, bus), f"osdp-{port}")
+            self.uplink = await self._stack.enter_async_context(
+                Uplink(cfg, self.outbox, state=self.state, version=__version__)
+            )
+            self._spawn(self._incoming(), "incoming")
+            self._spawn(self._timers(), "door-timers")
+            self._agent_event("started", f"lintel edge {__version__}, {len(self.doors)} doors")
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._agent_event("stopping", "agent stopping")
+        await self._close()
+
+    async def _close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self._stack.aclose()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(self._guard(coro, name), name=name))
+
+    @staticmethod
+    async def _guard(coro: Any, name: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("edge task %s crashed", name)
+            raise
+
+    def state(self) -> EdgeState:
+        return EdgeState(
+            status="online", agent_version=__version__,
+            perm_version=self.cache.version, perm_hash=self.cache.hash,
+        )
+
+    # --- readers and doors -----------------------------------------------------------
+    async def _pump(self, port: str, bus: OsdpBus) -> None:
+        while True:
+            event = await bus.next_event()
+            door = self._by_reader.get((port, event.address))
+            if door is None:
+                log.warning("event from unconfigured reader %s@%s ignored", event.address, port)
+                continue
+            try:
+                if isinstance(event, CardRead):
+                    self.card_read(door, event.card)
+                elif isinstance(event, InputChanged):
+                    self._input(door, event)
+                elif isinstance(event, ReaderStatus):
+                    self._reader_status(door, event)
+            except Exception:  # one bad event must not stop the door
+                log.exception("door %s: event %r failed", door.config.id, event)
+
+    def card_read(self, door: _Door, card: str) -> None:
+        decision = self.decider.decide_card(
+            door.config.id, card, datetime.now(timezone.utc),
+            locked_down=door.fsm.mode == "locked_down",
+        )
+        granted = decision.result == "granted"
+        if granted:
+            # The relay first: the person is waiting at the door.
+            self._apply(door, door.fsm.grant(time.monotonic()))
+        door.counters[decision.result] += 1
+        address = door.config.reader.address
+        self._drive(door, door.bus.led, address, "green" if granted else "red")
+        if not granted:
+            self._drive(door, door.bus.buzz, address, on_ms=300)
+        self.outbox.add_event(
+            door.config.id,
+            AccessData(
+                door=door.config.id, credential_type="card", credential=card,
+                resident_id=decision.resident_id, result=decision.result,
+                reason=decision.reason, decision_us=decision.decision_us,
+            ),
+        )
+        self.uplink.wake()
+
+    def _input(self, door: _Door, event: InputChanged) -> None:
+        now = time.monotonic()
+        if event.input_no == door.config.contact_input:
+            self._apply(door, door.fsm.contact(event.active, now))
+        elif event.input_no == door.config.rex_input and event.active:
+            self._apply(door, door.fsm.rex(now))
+
+    def _reader_status(self, door: _Door, event: ReaderStatus) -> None:
+        if event.online == door.online:
+            return
+        door.online = event.online
+        if event.online:
+            # The controller may have restarted: put the lock back where the door wants it.
+            self._set_relay(door, locked=door.fsm.locked)
+        kind = "device_online" if event.online else "device_offline"
+        detail = f"reader {door.config.id} at OSDP address {event.address}"
+        self._agent_event(kind, detail, device=door.config.id)
+
+    def _apply(self, door: _Door, actions: list[Any]) -> None:
+        for action in actions:
+            if isinstance(action, SetLock):
+                self._set_relay(door, locked=action.locked)
+            elif isinstance(action, Emit):
+                self.outbox.add_event(
+                    door.config.id,
+                    DoorData(door=door.config.id, event=action.event, cause=action.cause),
+                )
+                self.uplink.wake()
+
+    def _set_relay(self, door: _Door, *, locked: bool) -> None:
+        self._drive(door, door.bus.output, door.config.reader.address, door.config.relay_output,
+                    not locked)
+
+    def _drive(self, door: _Door, command: Any, *args: Any, **kwargs: Any) -> None:
+        """Send one command to a door's controller; an offline reader is logged, not fatal."""
+        try:
+            command(*args, **kwargs)
+        except OsdpError as exc:
+            log.warning("door %s: %s", door.config.id, exc)
+
+    async def _timers(self) -> None:
+        while True:
+            now = time.monotonic()
+            for door in self.doors.values():
+                self._apply(door, door.fsm.tick(now))
+            deadlines = [d for door in self.doors.values() if (d := door.fsm.next_deadline()) is not None]
+            delay = min([self.config.tick_s, *[max(0.0, d - now) for d in deadlines]])
+            await asyncio.sleep(delay)
+
+    # --- messages from the hub ---------------------------------------------------------
+    async def _incoming(self) -> None:
+        site, edge = self.config.site, self.config.edge
+        while True:
+            topic, payload = await self.uplink.incoming.get()
+            try:
+                if topic == topics.perm(site, edge):
+                    await self._permissions(payload)
+                elif topic == topics.cmd(site, edge):
+                    self._command(payload)
+            except Exception:
+                log.exception("message on %s failed", topic)
+
+    async def _permissions(self, payload: bytes) -> None:
+        if not payload:
+            return  # a cleared retained message
+        try:
+            # Validating 100,000 credentials takes a while: keep the doors responsive.
+            snapshot = await asyncio.to_thread(PermissionSnapshot.model_validate_json, payload)
+            if snapshot.site != self.config.site or snapshot.edge != self.config.edge:
+                raise WireError(f"snapshot is for {snapshot.site}/{snapshot.edge}")
+            if snapshot.version == self.cache.version and snapshot.hash == self.cache.hash:
+                return
+            await asyncio.to_thread(self.cache.apply, snapshot)
+        except ValidationError as exc:
+            self._agent_event("perm_rejected", f"invalid snapshot: {describe(exc)}"[:2000])
+            return
+        except (WireError, AccessError) as exc:
+            self._agent_event("perm_rejected", str(exc)[:2000])
+            return
+        self._agent_event(
+            "perm_applied", f"{len(snapshot.credentials)} credentials", perm_version=snapshot.version
+        )
+        self.uplink.publish_state()
+
+    def _command(self, payload: bytes) -> None:
+        site, edge = self.config.site, self.config.edge
+        try:
+            command = EdgeCommand.model_validate_json(payload)
+        except ValidationError as exc:
+            self._agent_event("command", f"command refused: {describe(exc)}"[:2000])
+            return
+        result, reason = self.execute(command)
+        ack = CommandAck(id=command.id, ts=datetime.now(timezone.utc), result=result, reason=reason)
+        self.outbox.add_message(topics.cmd_ack(site, edge), ack.model_dump_json().encode())
+        self._agent_event("command", f"{command.command} {command.door or ''}: {result} {reason}".strip())
+
+    def execute(self, command: EdgeCommand) -> tuple[str, str]:
+        now = time.monotonic()
+        if command.command in ("unlock", "lock"):
+            door = self.doors.get(command.door or "")
+            if door is None:
+                return "rejected", f"unknown door {command.door}"
+            if command.command == "unlock":
+                duration = command.duration_s or door.config.unlock_s
+                self._apply(door, door.fsm.remote_unlock(now, duration))
+            else:
+                self._apply(door, door.fsm.relock(now))
+            return "ok", command.reason or ""
+        if command.command in ("lockdown", "release"):
+            for door in self.doors.values():
+                step = door.fsm.lockdown if command.command == "lockdown" else door.fsm.release
+                self._apply(door, step(now))
+            return "ok", command.reason or ""
+        if command.command == "resync":
+            self.uplink.publish_state()
+            return "ok", "state republished"
+        return "rejected", f"{command.command} is not supported by this edge"
+
+    def _agent_event(self, event: str, detail: str, *, device: str | None = None,
+                     perm_version: int | None = None) -> None:
+        self.outbox.add_event(
+            device or self.config.edge,
+            AgentData(event=event, detail=detail, perm_version=perm_version),  # type: ignore[arg-type]
+        )
+        if hasattr(self, "uplink"):
+            self.uplink.wake()

@@ -1,0 +1,51 @@
+"""The API application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.api import cards, events, groups, login, meta, registry, residents, schedules
+from hub.api.endpoints import ENDPOINTS, Endpoint
+from hub.api.keys import PUBLISHER, SESSIONS, TOKEN_TTL_S
+from hub.api.middleware import error_middleware
+from hub.api.openapi import build_openapi
+
+API_PREFIX = "/api/v1"
+
+
+def all_endpoints() -> list[Endpoint]:
+    return [
+        *meta.routes,
+        *login.routes,
+        *residents.routes,
+        *cards.routes,
+        *schedules.routes,
+        *groups.routes,
+        *registry.routes,
+        *events.routes,
+    ]
+
+
+def create_app(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Any,
+    token_ttl_s: int = 86400,
+) -> web.Application:
+    """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
+    committed registry change; the caller owns the engine behind `sessions`."""
+    if token_ttl_s <= 0:
+        raise ValueError(f"token_ttl_s must be positive, not {token_ttl_s}")
+    app = web.Application(middlewares=[error_middleware])
+    app[SESSIONS] = sessions
+    app[PUBLISHER] = publisher
+    app[TOKEN_TTL_S] = token_ttl_s
+    endpoints = all_endpoints()
+    for ep in endpoints:
+        app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)
+    app[ENDPOINTS] = endpoints
+    app[meta.OPENAPI] = build_openapi(endpoints, API_PREFIX)
+    return app

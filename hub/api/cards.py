@@ -1,0 +1,136 @@
+"""Card credentials. Revoking is `PATCH {"status": "revoked"}`: the row stays for history."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.api.endpoints import EndpointTable, path_id
+from hub.api.errors import ConflictError, InvalidError
+from hub.api.schemas import CardCreate, CardList, CardOut, CardQuery, CardUpdate
+from hub.api.store import get_or_404, reading, writing
+from hub.models import CardCredential, Resident
+
+routes = EndpointTable(tag="cards")
+_ITEM = r"/cards/{id:\d+}"
+
+
+def card_out(card: CardCredential) -> CardOut:
+    return CardOut(
+        id=card.id,
+        site_id=card.site_id,
+        resident_id=card.resident_id,
+        card_number=card.card_number,
+        facility_code=card.facility_code,
+        status=card.status,  # type: ignore[arg-type]  # the column holds one of CardStatus
+        valid_from=card.valid_from,
+        valid_until=card.valid_until,
+        created_at=card.created_at,
+        updated_at=card.updated_at,
+    )
+
+
+async def _resident(session: AsyncSession, resident_id: int) -> Resident:
+    resident = await session.get(Resident, resident_id)
+    if resident is None:
+        raise InvalidError.one("resident_id", f"unknown resident {resident_id}")
+    return resident
+
+
+async def _refuse_duplicate(
+    session: AsyncSession, site_id: str, card_number: str, except_id: int | None = None
+) -> None:
+    stmt = select(CardCredential.id).where(
+        CardCredential.site_id == site_id, CardCredential.card_number == card_number
+    )
+    if except_id is not None:
+        stmt = stmt.where(CardCredential.id != except_id)
+    existing = await session.scalar(stmt)
+    if existing is not None:
+        raise ConflictError(
+            f"card number {card_number} is already card {existing} in site {site_id!r}"
+        )
+
+
+async def _reload(session: AsyncSession, card_id: int) -> CardCredential:
+    card = await session.scalar(
+        select(CardCredential)
+        .where(CardCredential.id == card_id)
+        .execution_options(populate_existing=True)
+    )
+    assert card is not None  # written in this very transaction
+    return card
+
+
+@routes.get("/cards", query=CardQuery, response=CardList)
+async def list_cards(request: web.Request, query: CardQuery) -> CardList:
+    """List cards, filtered by site, resident or status."""
+    stmt = select(CardCredential).order_by(CardCredential.id)
+    if query.site_id is not None:
+        stmt = stmt.where(CardCredential.site_id == query.site_id)
+    if query.resident_id is not None:
+        stmt = stmt.where(CardCredential.resident_id == query.resident_id)
+    if query.status is not None:
+        stmt = stmt.where(CardCredential.status == query.status)
+    async with reading(request) as session:
+        return CardList(items=[card_out(c) for c in await session.scalars(stmt)])
+
+
+@routes.post("/cards", body=CardCreate, response=CardOut, status=201)
+async def create_card(request: web.Request, body: CardCreate) -> CardOut:
+    """Issue a card to a resident; the card belongs to the resident's site."""
+    async with writing(request) as change:
+        session = change.session
+        resident = await _resident(session, body.resident_id)
+        await _refuse_duplicate(session, resident.site_id, body.card_number)
+        card = CardCredential(site_id=resident.site_id, **body.model_dump())
+        session.add(card)
+        await session.flush()
+        change.sites.add(card.site_id)
+        return card_out(await _reload(session, card.id))
+
+
+@routes.get(_ITEM, response=CardOut)
+async def get_card(request: web.Request) -> CardOut:
+    """One card."""
+    async with reading(request) as session:
+        return card_out(await get_or_404(session, CardCredential, path_id(request, "card"), "card"))
+
+
+@routes.patch(_ITEM, body=CardUpdate, response=CardOut)
+async def update_card(request: web.Request, body: CardUpdate) -> CardOut:
+    """Change a card: status (revoke, report lost, suspend), validity, number or holder."""
+    async with writing(request) as change:
+        session = change.session
+        card = await get_or_404(session, CardCredential, path_id(request, "card"), "card")
+        given = body.model_fields_set
+        if "resident_id" in given and body.resident_id != card.resident_id:
+            assert body.resident_id is not None  # refused as null by the model
+            resident = await _resident(session, body.resident_id)
+            if resident.site_id != card.site_id:
+                raise InvalidError.one(
+                    "resident_id",
+                    f"resident {resident.id} is in another site than {card.site_id!r}",
+                )
+        if "card_number" in given and body.card_number != card.card_number:
+            assert body.card_number is not None
+            await _refuse_duplicate(session, card.site_id, body.card_number, except_id=card.id)
+        valid_from = body.valid_from if "valid_from" in given else card.valid_from
+        valid_until = body.valid_until if "valid_until" in given else card.valid_until
+        if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+            raise InvalidError.one("valid_until", "valid_until must be after valid_from")
+        for name in sorted(given):
+            setattr(card, name, getattr(body, name))
+        await session.flush()
+        change.sites.add(card.site_id)
+        return card_out(await _reload(session, card.id))
+
+
+@routes.delete(_ITEM)
+async def delete_card(request: web.Request) -> None:
+    """Remove a card outright (prefer revoking, which keeps it on record)."""
+    async with writing(request) as change:
+        card = await get_or_404(change.session, CardCredential, path_id(request, "card"), "card")
+        await change.session.delete(card)
+        change.sites.add(card.site_id)

@@ -1,0 +1,87 @@
+"""The API's own errors: raised by views, turned into HTTP answers once, in `middleware`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    reason: str
+
+
+class ApiError(Exception):
+    """Base of every error the API answers deliberately; `status` and `code` shape the reply."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequestError(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class UnauthorizedError(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class UnavailableError(ApiError):
+    status = 503
+    code = "unavailable"
+
+
+class NotFoundError(ApiError):
+    status = 404
+    code = "not_found"
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"{what} {key} not found")
+        self.what = what
+        self.key = key
+
+
+class ConflictError(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidError(ApiError):
+    """422: the request is well formed but names bad values; each problem names its field."""
+
+    status = 422
+    code = "validation"
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def one(cls, field: str, reason: str) -> InvalidError:
+        return cls([FieldProblem(field, reason)])
+
+    @classmethod
+    def from_pydantic(cls, exc: ValidationError) -> InvalidError:
+        problems = []
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"]) or "(body)"
+            reason = err["msg"]
+            if err["type"] == "extra_forbidden":
+                reason = "unknown field"
+            # pydantic prefixes our own ValueErrors; the field already says where
+            reason = reason.removeprefix("Value error, ")
+            problems.append(FieldProblem(field, reason))
+        return cls(problems)

@@ -1,0 +1,117 @@
+"""The access log and the dead letters, newest first, with keyset paging.
+
+Keyset rather than offset paging: pages stay stable while new events arrive, and each page
+is an index range scan on (ts, id) however deep the reader goes.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from aiohttp import web
+from sqlalchemy import and_, or_, select
+
+from hub.api.endpoints import EndpointTable
+from hub.api.paging import decode_cursor, encode_cursor
+from hub.api.schemas import (
+    AccessEventOut,
+    AccessEventPage,
+    AccessEventQuery,
+    DeadLetterOut,
+    DeadLetterPage,
+    DeadLetterQuery,
+)
+from hub.api.store import reading
+from hub.models import AccessEvent, DeadLetter
+
+routes = EndpointTable(tag="events")
+
+
+@routes.get("/access-events", query=AccessEventQuery, response=AccessEventPage)
+async def list_access_events(request: web.Request, query: AccessEventQuery) -> AccessEventPage:
+    """The access log, newest first; pass `next_cursor` back as `cursor` for the next page."""
+    stmt = select(AccessEvent)
+    for column, value in (
+        (AccessEvent.site_id, query.site),
+        (AccessEvent.door, query.door),
+        (AccessEvent.resident_id, query.resident_id),
+        (AccessEvent.result, query.result),
+        (AccessEvent.reason, query.reason),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.since is not None:
+        stmt = stmt.where(AccessEvent.ts >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(AccessEvent.ts < query.until)
+    if query.cursor is not None:
+        ts, last_id = decode_cursor(query.cursor, str)  # checked by the query model
+        stmt = stmt.where(
+            or_(AccessEvent.ts < ts, and_(AccessEvent.ts == ts, AccessEvent.id < last_id))
+        )
+    # one extra row tells whether another page follows
+    stmt = stmt.order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(query.limit + 1)
+    async with reading(request) as session:
+        rows = list(await session.scalars(stmt))
+    page, more = rows[: query.limit], len(rows) > query.limit
+    return AccessEventPage(
+        items=[
+            AccessEventOut(
+                id=e.id,
+                ts=e.ts,
+                site=e.site_id,
+                edge=e.edge,
+                door=e.door,
+                credential_type=e.credential_type,  # type: ignore[arg-type]
+                credential=e.credential,
+                resident_id=e.resident_id,
+                result=e.result,  # type: ignore[arg-type]
+                reason=e.reason,
+                decision_us=e.decision_us,
+            )
+            for e in page
+        ],
+        next_cursor=encode_cursor(page[-1].ts, page[-1].id) if more else None,
+    )
+
+
+def _payload_text(payload: bytes) -> tuple[str, str]:
+    try:
+        return payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(payload).decode("ascii"), "base64"
+
+
+@routes.get("/dead-letters", query=DeadLetterQuery, response=DeadLetterPage)
+async def list_dead_letters(request: web.Request, query: DeadLetterQuery) -> DeadLetterPage:
+    """Messages the hub refused, with the reason, newest first."""
+    stmt = select(DeadLetter)
+    if query.cursor is not None:
+        ts, last_seen = decode_cursor(query.cursor, int)
+        stmt = stmt.where(
+            or_(
+                DeadLetter.received_at < ts,
+                and_(DeadLetter.received_at == ts, DeadLetter.id < last_seen),
+            )
+        )
+    stmt = stmt.order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc()).limit(query.limit + 1)
+    async with reading(request) as session:
+        rows = list(await session.scalars(stmt))
+    page, more = rows[: query.limit], len(rows) > query.limit
+    items = []
+    for d in page:
+        text, encoding = _payload_text(d.payload)
+        items.append(
+            DeadLetterOut(
+                id=d.id,
+                received_at=d.received_at,
+                topic=d.topic,
+                payload=text,
+                payload_encoding=encoding,  # type: ignore[arg-type]
+                reason=d.reason,
+            )
+        )
+    return DeadLetterPage(
+        items=items,
+        next_cursor=encode_cursor(page[-1].received_at, page[-1].id) if more else None,
+    )

@@ -1,0 +1,150 @@
+"""Access groups: which doors, on which schedule; residents join them by id."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from hub.api.endpoints import EndpointTable, path_id
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.schemas import (
+    AccessGroupCreate,
+    AccessGroupList,
+    AccessGroupOut,
+    AccessGroupUpdate,
+    SiteQuery,
+)
+from hub.api.store import reading, require_site, writing
+from hub.models import AccessGroup, Door, Schedule, resident_groups
+
+routes = EndpointTable(tag="access-groups")
+_ITEM = r"/access-groups/{id:\d+}"
+
+
+def group_out(group: AccessGroup) -> AccessGroupOut:
+    return AccessGroupOut(
+        id=group.id,
+        site_id=group.site_id,
+        name=group.name,
+        doors=sorted(d.name for d in group.doors),
+        schedule_id=group.schedule_id,
+    )
+
+
+async def _load(session: AsyncSession, group_id: int) -> AccessGroup:
+    group = await session.scalar(
+        select(AccessGroup)
+        .options(selectinload(AccessGroup.doors))
+        .where(AccessGroup.id == group_id)
+        .execution_options(populate_existing=True)
+    )
+    if group is None:
+        raise NotFoundError("access group", group_id)
+    return group
+
+
+async def _doors(session: AsyncSession, names: list[str], site_id: str) -> list[Door]:
+    wanted = sorted(set(names))
+    found = {
+        d.name: d
+        for d in await session.scalars(
+            select(Door).where(Door.site_id == site_id, Door.name.in_(wanted))
+        )
+    }
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        raise InvalidError.one("doors", f"unknown door {listed} in site {site_id!r}")
+    return [found[n] for n in wanted]
+
+
+async def _check_schedule(session: AsyncSession, schedule_id: int, site_id: str) -> None:
+    schedule_site = await session.scalar(select(Schedule.site_id).where(Schedule.id == schedule_id))
+    if schedule_site is None:
+        raise InvalidError.one("schedule_id", f"unknown schedule {schedule_id}")
+    if schedule_site != site_id:
+        raise InvalidError.one("schedule_id", f"schedule {schedule_id} belongs to another site")
+
+
+async def _refuse_duplicate(
+    session: AsyncSession, site_id: str, name: str, except_id: int | None = None
+) -> None:
+    stmt = select(AccessGroup.id).where(AccessGroup.site_id == site_id, AccessGroup.name == name)
+    if except_id is not None:
+        stmt = stmt.where(AccessGroup.id != except_id)
+    existing = await session.scalar(stmt)
+    if existing is not None:
+        raise ConflictError(
+            f"access group {existing} in site {site_id!r} is already named {name!r}"
+        )
+
+
+@routes.get("/access-groups", query=SiteQuery, response=AccessGroupList)
+async def list_groups(request: web.Request, query: SiteQuery) -> AccessGroupList:
+    """List access groups, optionally of one site."""
+    stmt = select(AccessGroup).options(selectinload(AccessGroup.doors)).order_by(AccessGroup.id)
+    if query.site_id is not None:
+        stmt = stmt.where(AccessGroup.site_id == query.site_id)
+    async with reading(request) as session:
+        return AccessGroupList(items=[group_out(g) for g in await session.scalars(stmt)])
+
+
+@routes.post("/access-groups", body=AccessGroupCreate, response=AccessGroupOut, status=201)
+async def create_group(request: web.Request, body: AccessGroupCreate) -> AccessGroupOut:
+    """Add an access group."""
+    async with writing(request) as change:
+        session = change.session
+        await require_site(session, body.site_id)
+        doors = await _doors(session, body.doors, body.site_id)
+        if body.schedule_id is not None:
+            await _check_schedule(session, body.schedule_id, body.site_id)
+        await _refuse_duplicate(session, body.site_id, body.name)
+        group = AccessGroup(
+            site_id=body.site_id, name=body.name, schedule_id=body.schedule_id, doors=doors
+        )
+        session.add(group)
+        await session.flush()
+        change.sites.add(group.site_id)
+        return group_out(await _load(session, group.id))
+
+
+@routes.get(_ITEM, response=AccessGroupOut)
+async def get_group(request: web.Request) -> AccessGroupOut:
+    """One access group."""
+    async with reading(request) as session:
+        return group_out(await _load(session, path_id(request, "access group")))
+
+
+@routes.patch(_ITEM, body=AccessGroupUpdate, response=AccessGroupOut)
+async def update_group(request: web.Request, body: AccessGroupUpdate) -> AccessGroupOut:
+    """Change an access group; `doors` replaces the door list, `schedule_id: null` = always."""
+    async with writing(request) as change:
+        session = change.session
+        group = await _load(session, path_id(request, "access group"))
+        given = body.model_fields_set
+        if body.name is not None and body.name != group.name:
+            await _refuse_duplicate(session, group.site_id, body.name, except_id=group.id)
+            group.name = body.name
+        if body.doors is not None:
+            group.doors = await _doors(session, body.doors, group.site_id)
+        if "schedule_id" in given:
+            if body.schedule_id is not None:
+                await _check_schedule(session, body.schedule_id, group.site_id)
+            group.schedule_id = body.schedule_id
+        await session.flush()
+        change.sites.add(group.site_id)
+        return group_out(await _load(session, group.id))
+
+
+@routes.delete(_ITEM)
+async def delete_group(request: web.Request) -> None:
+    """Remove an access group; its members simply lose it."""
+    async with writing(request) as change:
+        session = change.session
+        group = await _load(session, path_id(request, "access group"))
+        # explicit, so SQLite without foreign-key enforcement ends up the same as PostgreSQL
+        await session.execute(delete(resident_groups).where(resident_groups.c.group_id == group.id))
+        await session.delete(group)
+        change.sites.add(group.site_id)

@@ -1,0 +1,109 @@
+"""The OpenAPI 3.1 document, generated from the endpoint table and its pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from hub.api.endpoints import Endpoint
+from hub.api.schemas import ErrorOut, ValidationErrorOut
+
+_PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_REF = "#/components/schemas/{model}"
+
+
+def openapi_path(path: str) -> str:
+    """aiohttp's `/cards/{id:\\d+}` spelled the OpenAPI way, `/cards/{id}`."""
+    return _PATH_PARAM.sub(r"{\1}", path)
+
+
+def _error(description: str, model: type[BaseModel], refs: dict[Any, Any]) -> dict[str, Any]:
+    schema = refs[(model, "serialization")]
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") -> dict[str, Any]:
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (ErrorOut, "serialization"),
+        (ValidationErrorOut, "serialization"),
+    ]
+    for ep in endpoints:
+        wanted += [(m, "validation") for m in (ep.body, ep.query) if m is not None]
+        if ep.response is not None:
+            wanted.append((ep.response, "serialization"))
+    refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=_REF)
+    schemas: dict[str, Any] = top.get("$defs", {})
+
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        path = openapi_path(prefix + ep.path)
+        op: dict[str, Any] = {
+            "operationId": ep.view.__name__,
+            "summary": ep.summary,
+            "tags": [ep.tag],
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+                for name in _PATH_PARAM.findall(ep.path)
+            ],
+            "responses": {},
+        }
+        if ep.query is not None:
+            name = refs[(ep.query, "validation")]["$ref"].rsplit("/", 1)[-1]
+            props = schemas[name].get("properties", {})
+            for field, info in ep.query.model_fields.items():
+                param = {
+                    "name": field,
+                    "in": "query",
+                    "required": info.is_required(),
+                    "schema": props[field],
+                }
+                if info.description:
+                    param["description"] = info.description
+                op["parameters"].append(param)
+        if ep.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+            }
+        responses = op["responses"]
+        if ep.response is not None:
+            responses[str(ep.status)] = {
+                "description": "success",
+                "content": {"application/json": {"schema": refs[(ep.response, "serialization")]}},
+            }
+        elif ep.view.__name__ == "get_openapi":
+            responses["200"] = {
+                "description": "this document",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        else:
+            responses["204"] = {"description": "done"}
+        if ep.body is not None:
+            responses["400"] = _error("the body is not JSON", ErrorOut, refs)
+        if not ep.public:
+            responses["401"] = _error("no valid bearer token", ErrorOut, refs)
+            responses["403"] = _error("the role may not do this", ErrorOut, refs)
+            op["security"] = [{"bearerAuth": []}]
+        else:
+            op["security"] = []
+        if "{id" in ep.path:
+            responses["404"] = _error("no such record", ErrorOut, refs)
+        if ep.method in ("POST", "PATCH", "DELETE") and not ep.public:
+            responses["409"] = _error("conflicts with existing data", ErrorOut, refs)
+        if ep.body is not None or ep.query is not None:
+            responses["422"] = _error("a field is invalid", ValidationErrorOut, refs)
+        paths.setdefault(path, {})[ep.method.lower()] = op
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Lintel hub API", "version": version},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,82 @@
+"""The read-only registry: sites, doors and edges (kept by provisioning and MQTT ingest)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.api.endpoints import EndpointTable
+from hub.api.schemas import (
+    DoorList,
+    DoorOut,
+    EdgeList,
+    EdgeOut,
+    SiteList,
+    SiteOut,
+    SiteQuery,
+)
+from hub.api.store import reading
+from hub.models import Door, Edge, Site
+
+routes = EndpointTable(tag="registry")
+
+
+@routes.get("/sites", response=SiteList)
+async def list_sites(request: web.Request) -> SiteList:
+    """List sites."""
+    async with reading(request) as session:
+        sites = await session.scalars(select(Site).order_by(Site.id))
+        return SiteList(items=[SiteOut(id=s.id, name=s.name, timezone=s.timezone) for s in sites])
+
+
+@routes.get("/doors", query=SiteQuery, response=DoorList)
+async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
+    """List doors with the edge that drives each and its mode."""
+    stmt = (
+        select(Door, Edge.name)
+        .join(Edge, Edge.id == Door.edge_id)
+        .order_by(Door.site_id, Door.name)
+    )
+    if query.site_id is not None:
+        stmt = stmt.where(Door.site_id == query.site_id)
+    async with reading(request) as session:
+        rows = (await session.execute(stmt)).all()
+    return DoorList(
+        items=[
+            DoorOut(
+                id=door.id,
+                site_id=door.site_id,
+                name=door.name,
+                label=door.label,
+                mode=door.mode,
+                edge_id=door.edge_id,
+                edge=edge_name,
+            )
+            for door, edge_name in rows
+        ]
+    )
+
+
+@routes.get("/edges", query=SiteQuery, response=EdgeList)
+async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
+    """List edges with what each last reported: status, last seen, permission version held."""
+    stmt = select(Edge).order_by(Edge.site_id, Edge.name)
+    if query.site_id is not None:
+        stmt = stmt.where(Edge.site_id == query.site_id)
+    async with reading(request) as session:
+        edges = list(await session.scalars(stmt))
+    return EdgeList(
+        items=[
+            EdgeOut(
+                id=e.id,
+                site_id=e.site_id,
+                name=e.name,
+                building_id=e.building_id,
+                status=e.status,
+                agent_version=e.agent_version,
+                perm_version_held=e.perm_version_held,
+                last_seen=e.last_seen,
+            )
+            for e in edges
+        ]
+    )

@@ -1,0 +1,363 @@
+"""Request and response models: the views validate with them and OpenAPI is built from them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from hub.api.paging import decode_cursor
+from wire import TimeWindow
+from wire.events import AccessReason, CredentialType
+
+SiteId = Annotated[str, Field(min_length=1, max_length=64, description="site id, e.g. 'sunrise'")]
+# the same spelling rules as door, edge and schedule names on the wire
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 ()-]*$")]
+CardNumber = Annotated[
+    str, Field(pattern=r"^[0-9]{1,20}$", description="digits only, 1 to 20 of them")
+]
+CardStatus = Literal["active", "revoked", "lost", "suspended"]
+FacilityCode = Annotated[int, Field(ge=0, le=65535)]
+Limit = Annotated[int, Field(ge=1, le=500, description="page size")]
+
+_OFFSET_AS_SPACE = re.compile(r"T.* (\d\d(:?\d\d)?)$")
+
+
+def _plus_from_query(value: Any) -> Any:
+    # An unencoded "+01:00" in a query string arrives as " 01:00"; put the plus back.
+    if isinstance(value, str) and _OFFSET_AS_SPACE.search(value):
+        head, _, offset = value.rpartition(" ")
+        return f"{head}+{offset}"
+    return value
+
+
+QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_plus_from_query)]
+
+
+def _cursor_of(key_type: type) -> Any:
+    def check(value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value, key_type)
+        return value
+
+    return check
+
+
+class Strict(BaseModel):
+    """Requests refuse unknown keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may not be null")
+    return value
+
+
+# --- auth and health -------------------------------------------------------------------------
+
+
+class LoginRequest(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    expires_at: datetime
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+
+
+class FieldProblemOut(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+
+
+class ValidationErrorOut(BaseModel):
+    error: Literal["validation"] = "validation"
+    detail: list[FieldProblemOut]
+
+
+# --- cards -----------------------------------------------------------------------------------
+
+
+def _until_after_from(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    start = info.data.get("valid_from")
+    if value is not None and start is not None and value <= start:
+        raise ValueError("valid_until must be after valid_from")
+    return value
+
+
+class CardCreate(Strict):
+    resident_id: int
+    card_number: CardNumber
+    facility_code: FacilityCode | None = None
+    status: CardStatus = "active"
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+    _ordered = field_validator("valid_until")(_until_after_from)
+
+
+class CardUpdate(Strict):
+    """Only the keys given change; `status: "revoked"` revokes and keeps the card's history."""
+
+    resident_id: int | None = None
+    card_number: CardNumber | None = None
+    facility_code: FacilityCode | None = None
+    status: CardStatus | None = None
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+    _not_null = field_validator("resident_id", "card_number", "status")(_refuse_null)
+    _ordered = field_validator("valid_until")(_until_after_from)
+
+
+class CardOut(BaseModel):
+    id: int
+    site_id: str
+    resident_id: int
+    card_number: str
+    facility_code: int | None
+    status: CardStatus
+    valid_from: datetime | None
+    valid_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CardList(BaseModel):
+    items: list[CardOut]
+
+
+class CardQuery(Strict):
+    site_id: SiteId | None = None
+    resident_id: int | None = None
+    status: CardStatus | None = None
+
+
+# --- residents -------------------------------------------------------------------------------
+
+
+class ResidentCreate(Strict):
+    site_id: SiteId
+    name: str = Field(min_length=1, max_length=200)
+    phone: Phone | None = None
+    unit_id: int | None = None
+    groups: list[int] = Field(default_factory=list, description="access group ids, same site")
+
+
+class ResidentUpdate(Strict):
+    """Only the keys given change; `groups` replaces the whole membership."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: Phone | None = None
+    unit_id: int | None = None
+    groups: list[int] | None = None
+
+    _not_null = field_validator("name", "groups")(_refuse_null)
+
+
+class ResidentOut(BaseModel):
+    id: int
+    site_id: str
+    unit_id: int | None
+    name: str
+    phone: str | None
+    groups: list[int]
+    cards: list[CardOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ResidentList(BaseModel):
+    items: list[ResidentOut]
+
+
+class ResidentQuery(Strict):
+    site_id: SiteId | None = None
+    unit_id: int | None = None
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+class ScheduleCreate(Strict):
+    site_id: SiteId
+    name: Name
+    windows: list[TimeWindow] = Field(min_length=1, description="weekly windows, site local time")
+
+
+class ScheduleUpdate(Strict):
+    name: Name | None = None
+    windows: list[TimeWindow] | None = Field(default=None, min_length=1)
+
+    _not_null = field_validator("name", "windows")(_refuse_null)
+
+
+class ScheduleOut(BaseModel):
+    id: int
+    site_id: str
+    name: str
+    windows: list[TimeWindow]
+
+
+class ScheduleList(BaseModel):
+    items: list[ScheduleOut]
+
+
+class SiteQuery(Strict):
+    site_id: SiteId | None = None
+
+
+# --- access groups ---------------------------------------------------------------------------
+
+
+class AccessGroupCreate(Strict):
+    site_id: SiteId
+    name: str = Field(min_length=1, max_length=200)
+    doors: list[Name] = Field(default_factory=list, description="door names in the same site")
+    schedule_id: int | None = Field(default=None, description="null: at all times")
+
+
+class AccessGroupUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    doors: list[Name] | None = None
+    schedule_id: int | None = Field(default=None, description="null: at all times")
+
+    _not_null = field_validator("name", "doors")(_refuse_null)
+
+
+class AccessGroupOut(BaseModel):
+    id: int
+    site_id: str
+    name: str
+    doors: list[str]
+    schedule_id: int | None
+
+
+class AccessGroupList(BaseModel):
+    items: list[AccessGroupOut]
+
+
+# --- read-only registry ----------------------------------------------------------------------
+
+
+class SiteOut(BaseModel):
+    id: str
+    name: str
+    timezone: str
+
+
+class SiteList(BaseModel):
+    items: list[SiteOut]
+
+
+class DoorOut(BaseModel):
+    id: int
+    site_id: str
+    name: str
+    label: str
+    mode: str
+    edge_id: int
+    edge: str
+
+
+class DoorList(BaseModel):
+    items: list[DoorOut]
+
+
+class EdgeOut(BaseModel):
+    id: int
+    site_id: str
+    name: str
+    building_id: int | None
+    status: str
+    agent_version: str | None
+    perm_version_held: int | None
+    last_seen: datetime | None
+
+
+class EdgeList(BaseModel):
+    items: list[EdgeOut]
+
+
+# --- access events and dead letters ----------------------------------------------------------
+
+
+class AccessEventQuery(Strict):
+    site: SiteId | None = None
+    door: str | None = Field(default=None, max_length=64)
+    resident_id: int | None = None
+    result: Literal["granted", "denied"] | None = None
+    reason: AccessReason | None = None
+    since: QueryDatetime | None = Field(default=None, description="inclusive, with a zone")
+    until: QueryDatetime | None = Field(default=None, description="exclusive, with a zone")
+    limit: Limit = 50
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+
+    _cursor = field_validator("cursor")(_cursor_of(str))
+
+
+class AccessEventOut(BaseModel):
+    id: str
+    ts: datetime
+    site: str
+    edge: str
+    door: str
+    credential_type: CredentialType
+    credential: str
+    resident_id: int | None
+    result: Literal["granted", "denied"]
+    reason: str
+    decision_us: int
+
+
+class AccessEventPage(BaseModel):
+    items: list[AccessEventOut]
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class DeadLetterQuery(Strict):
+    limit: Limit = 50
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+
+    _cursor = field_validator("cursor")(_cursor_of(int))
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+    reason: str
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    next_cursor: str | None
+
+
+__all__ = [name for name in dir() if name[0].isupper()]

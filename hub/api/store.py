@@ -1,0 +1,63 @@
+"""Database helpers shared by the views: one transaction per write, then the publisher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.api.errors import InvalidError, NotFoundError
+from hub.api.keys import PUBLISHER, SESSIONS
+from hub.models import Base, Site
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=Base)
+
+
+@dataclass
+class Change:
+    """A write in progress: its session and the sites whose permissions it touches."""
+
+    session: AsyncSession
+    sites: set[str] = field(default_factory=set)
+
+
+@asynccontextmanager
+async def reading(request: web.Request) -> AsyncIterator[AsyncSession]:
+    async with request.app[SESSIONS]() as session:
+        yield session
+
+
+@asynccontextmanager
+async def writing(request: web.Request) -> AsyncIterator[Change]:
+    """Commit everything or nothing; only after the commit, tell the publisher which sites
+    changed (an error anywhere inside rolls back and publishes nothing)."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        change = Change(session)
+        yield change
+    publisher = request.app[PUBLISHER]
+    for site_id in sorted(change.sites):
+        try:
+            publisher.registry_changed(site_id)
+        except Exception:  # the write is committed; a publisher fault must not undo the answer
+            log.exception("registry_changed(%r) failed", site_id)
+
+
+async def get_or_404(session: AsyncSession, model: type[T], key: object, what: str) -> T:
+    row = await session.get(model, key)
+    if row is None:
+        raise NotFoundError(what, key)
+    return row
+
+
+async def require_site(session: AsyncSession, site_id: str, field: str = "site_id") -> Site:
+    site = await session.scalar(select(Site).where(Site.id == site_id))
+    if site is None:
+        raise InvalidError.one(field, f"unknown site {site_id!r}")
+    return site

@@ -1,0 +1,58 @@
+"""The hub's exception tree. Convert once, at the boundary: NotFound becomes a 404 in the API."""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """Settings that cannot be used; `key` is the dotted path of the bad value."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class NotFound(HubError):
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"{what} {key!r} not found")
+        self.what = what
+        self.key = key
+
+
+class Conflict(HubError):
+    """The change contradicts what is stored (duplicate name, stale version, ...)."""
+
+
+class InvalidInput(HubError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class DatabaseError(HubError):
+    """The database refused or could not be reached."""
+
+
+class MqttError(HubError):
+    """The broker could not be reached or refused an operation."""
+
+
+class PublishError(MqttError):
+    """A publish was not acknowledged by the broker."""
+
+
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "DatabaseError",
+    "HubError",
+    "InvalidInput",
+    "MqttError",
+    "NotFound",
+    "PublishError",
+]

@@ -1,0 +1,316 @@
+"""MQTT ingest: events, edge state and command acks in; stored once, then acknowledged.
+
+A batch of waiting messages is validated, written in one transaction (events idempotently
+by id with INSERT .. ON CONFLICT DO NOTHING, so redeliveries and racing hub workers are
+harmless), committed, and only then acknowledged to the broker, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, cast
+
+from sqlalchemy import CursorResult, Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.models import AccessEvent as AccessEventRow
+from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
+from hub.mqtt import Message, MqttClient, backoff_delay
+from wire import CommandAck, EdgeState, WireError, parse_event, topics
+from wire._base import parse_model
+from wire.events import AccessEvent
+
+log = logging.getLogger(__name__)
+
+INT32_MAX = 2**31 - 1
+LINGER_BELOW = 64
+LINGER_S = 0.003
+INT64_MAX = 2**63 - 1
+
+CommandAckListener = Callable[[topics.TopicParts, CommandAck], None]
+
+
+def hub_subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
+    """Events through a shared subscription (when the broker has them); state and acks to all."""
+    events = topics.shared(topics.HUB_EVENTS, shared_group) if shared_group else topics.HUB_EVENTS
+    return [(events, 1), (topics.HUB_STATE, 1), (topics.HUB_CMD_ACK, 1)]
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    events: int = 0  # accepted (including redelivered duplicates, which change nothing)
+    states: int = 0
+    command_acks: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    db_retries: int = 0
+
+
+@dataclass
+class _Batch:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    access: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+    states: list[tuple[Message, topics.TopicParts, EdgeState]] = field(default_factory=list)
+    acks: list[tuple[topics.TopicParts, CommandAck]] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)
+
+
+class _Rejected(Exception):
+    """A message that goes to the dead letters; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Ingest:
+    """`async with Ingest(sessions, mqtt):` consumes `mqtt.messages` until exit."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        mqtt: MqttClient,
+        *,
+        batch_max: int = 1000,
+        retry_max_s: float = 10.0,
+    ) -> None:
+        self._sessions = sessions
+        self._mqtt = mqtt
+        self._batch_max = batch_max
+        self._retry_max_s = retry_max_s
+        self._known_sites: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.command_ack_listeners: list[CommandAckListener] = []
+        self.stats = IngestStats()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name="hub-ingest")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            # Messages taken but not committed are not acked: the broker redelivers them.
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until nothing is waiting in the queue or being written (for tests and shutdown)."""
+        async def idle() -> None:
+            while not (self._idle.is_set() and self._mqtt.messages.empty()):
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(idle(), timeout)
+
+    async def _run(self) -> None:
+        queue = self._mqtt.messages
+        while True:
+            first = await queue.get()
+            self._idle.clear()
+            batch = [first]
+            while len(batch) < self._batch_max and not queue.empty():
+                batch.append(queue.get_nowait())
+            if 1 < len(batch) < LINGER_BELOW:
+                # More are arriving: a moment's wait makes one commit instead of several.
+                await asyncio.sleep(LINGER_S)
+                while len(batch) < self._batch_max and not queue.empty():
+                    batch.append(queue.get_nowait())
+            try:
+                await self.handle(batch)
+            except Exception:  # never let one bad batch stop the ingest
+                log.exception("ingest batch of %d failed; not acknowledged", len(batch))
+            finally:
+                self._idle.set()
+
+    async def handle(self, messages: Sequence[Message]) -> None:
+        """Store a batch, commit, then acknowledge every message in order."""
+        self.stats.received += len(messages)
+        attempt = 0
+        while True:
+            try:
+                acks = await self._store(messages)
+                break
+            except (OperationalError, InterfaceError) as exc:
+                # The database is away or busy: keep the messages unacknowledged and retry.
+                self.stats.db_retries += 1
+                delay = backoff_delay(attempt, 0.1, self._retry_max_s)
+                attempt += 1
+                log.warning("ingest: database error (%s); retry in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+            except (DataError, IntegrityError) as exc:
+                if len(messages) == 1:
+                    acks = await self._store_dead(messages[0], f"rejected by the database: {exc.orig}")
+                    break
+                # One message poisons the batch: store them one by one to find it.
+                acks = []
+                for message in messages:
+                    await self.handle([message])
+                return
+        for message in messages:
+            self._mqtt.ack(message)
+        self.stats.batches += 1
+        for parts, ack in acks:
+            for listener in self.command_ack_listeners:
+                try:
+                    listener(parts, ack)
+                except Exception:
+                    log.exception("command ack listener failed")
+
+    # -- storing ---------------------------------------------------------------------------
+
+    async def _store(self, messages: Sequence[Message]) -> list[tuple[topics.TopicParts, CommandAck]]:
+        batch = _Batch()
+        now = utcnow()
+        for message in messages:
+            try:
+                self._classify(message, batch, now)
+            except _Rejected as exc:
+                batch.dead.append(_dead_row(message, exc.reason, now))
+        async with self._sessions() as session, session.begin():
+            await self._drop_unknown_sites(session, batch, now)
+            dialect = session.get_bind().dialect.name
+            if batch.events:
+                await session.execute(_insert_ignore(dialect, EventLog), batch.events)
+            if batch.access:
+                await session.execute(_insert_ignore(dialect, AccessEventRow), batch.access)
+            for message, parts, state in batch.states:
+                if not await _update_edge(session, parts, state, now):
+                    batch.dead.append(_dead_row(
+                        message, f"unknown edge {parts.site}/{parts.edge}", now))
+            if batch.dead:
+                await session.execute(insert(_table(DeadLetter)), batch.dead)
+        self.stats.events += len(batch.events)
+        self.stats.states += len(batch.states)
+        self.stats.command_acks += len(batch.acks)
+        self.stats.dead_letters += len(batch.dead)
+        for row in batch.dead:
+            log.warning("dead letter on %s: %s", row["topic"], row["reason"])
+        return batch.acks
+
+    async def _store_dead(self, message: Message, reason: str) -> list[Any]:
+        async with self._sessions() as session, session.begin():
+            await session.execute(insert(_table(DeadLetter)), [_dead_row(message, reason, utcnow())])
+        self.stats.dead_letters += 1
+        log.warning("dead letter on %s: %s", message.topic, reason)
+        return []
+
+    def _classify(self, message: Message, batch: _Batch, now: datetime) -> None:
+        try:
+            parts = topics.parse(message.topic)
+        except WireError as exc:
+            raise _Rejected(exc.reason) from exc
+        if parts.channel == "evt":
+            self._add_event(message, parts, batch, now)
+        elif parts.channel == "state":
+            if not message.payload:
+                return  # a cleared retained state: nothing to record
+            try:
+                state = parse_model(EdgeState, message.payload)
+            except WireError as exc:
+                raise _Rejected(exc.reason) from exc
+            batch.states.append((message, parts, state))
+        elif parts.channel == "cmd/ack":
+            try:
+                batch.acks.append((parts, parse_model(CommandAck, message.payload)))
+            except WireError as exc:
+                raise _Rejected(exc.reason) from exc
+        else:
+            raise _Rejected(f"the hub does not consume {parts.channel!r} messages")
+
+    def _add_event(self, message: Message, parts: topics.TopicParts, batch: _Batch,
+                   now: datetime) -> None:
+        try:
+            event = parse_event(message.payload, parts)
+        except WireError as exc:
+            raise _Rejected(exc.reason) from exc
+        # Bounds the wire leaves open but the columns do not (PostgreSQL would refuse them).
+        if event.seq > INT64_MAX:
+            raise _Rejected(f"seq {event.seq} is out of range")
+        if isinstance(event, AccessEvent):
+            data = event.data
+            if data.decision_us > INT32_MAX:
+                raise _Rejected(f"data.decision_us {data.decision_us} is out of range")
+            if data.resident_id is not None and abs(data.resident_id) > INT32_MAX:
+                raise _Rejected(f"data.resident_id {data.resident_id} is out of range")
+        if event.id in batch.seen_ids:
+            return  # the same event twice in one batch
+        batch.seen_ids.add(event.id)
+        batch.events.append({
+            "id": event.id, "kind": event.kind, "site_id": event.site, "edge": event.edge,
+            "device": event.device, "seq": event.seq, "ts": event.ts, "received_at": now,
+            "data": event.data.model_dump(mode="json"), "_message": message,
+        })
+        if isinstance(event, AccessEvent):
+            batch.access.append({
+                "id": event.id, "site_id": event.site, "edge": event.edge,
+                "door": event.data.door, "ts": event.ts,
+                "credential_type": event.data.credential_type,
+                "credential": event.data.credential, "resident_id": event.data.resident_id,
+                "result": event.data.result, "reason": event.data.reason,
+                "decision_us": event.data.decision_us,
+            })
+
+    async def _drop_unknown_sites(self, session: AsyncSession, batch: _Batch, now: datetime) -> None:
+        """Events of a site the registry does not know become dead letters."""
+        claimed = {row["site_id"] for row in batch.events} - self._known_sites
+        if claimed:
+            found = await session.scalars(select(Site.id).where(Site.id.in_(claimed)))
+            self._known_sites.update(found)
+        unknown = {row["id"] for row in batch.events if row["site_id"] not in self._known_sites}
+        kept = []
+        for row in batch.events:
+            message: Message = row.pop("_message")
+            if row["id"] in unknown:
+                batch.dead.append(_dead_row(message, f"unknown site {row['site_id']!r}", now))
+            else:
+                kept.append(row)
+        batch.events = kept
+        batch.access = [row for row in batch.access if row["id"] not in unknown]
+
+
+def _table(model: type[Base]) -> Table:
+    # Core statements on the table: plain executemany, no ORM bookkeeping per row.
+    return cast(Table, model.__table__)
+
+
+def _insert_ignore(dialect: str, model: type[Base]) -> Any:
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(_table(model)).on_conflict_do_nothing(index_elements=["id"])
+
+
+async def _update_edge(session: AsyncSession, parts: topics.TopicParts, state: EdgeState,
+                       now: datetime) -> bool:
+    result = await session.execute(
+        update(Edge)
+        .where(Edge.site_id == parts.site, Edge.name == parts.edge)
+        .values(status=state.status, agent_version=state.agent_version,
+                perm_version_held=state.perm_version, last_seen=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def _dead_row(message: Message, reason: str, now: datetime) -> dict[str, Any]:
+    return {"received_at": now, "topic": message.topic, "payload": message.payload,
+            "reason": reason[:2000]}
+
+
+__all__ = ["CommandAckListener", "Ingest", "IngestStats", "hub_subscriptions"]

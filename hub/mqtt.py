@@ -1,0 +1,280 @@
+"""A small asyncio wrapper over paho-mqtt 2 for the hub.
+
+The paho network loop runs in one thread owned by `MqttClient`; received messages are
+handed to asyncio with `loop.call_soon_threadsafe`. The session is persistent
+(clean_session=False, fixed client id) and acknowledgement is manual, so a QoS 1 message
+is acknowledged only when the caller says it is safely stored, and the broker keeps
+queueing while the hub is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from hub.errors import MqttError, PublishError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+    # which connection delivered it: an ack is only valid on that same connection
+    generation: int
+
+
+def backoff_delay(attempt: int, low: float, high: float) -> float:
+    """Capped exponential backoff with full jitter: uniform in [low, min(high, low*2^n)]."""
+    cap = min(high, low * (2 ** min(attempt, 30)))
+    return random.uniform(low, max(low, cap))
+
+
+class MqttClient:
+    """`async with MqttClient(...) as client:` connects (retrying in the background).
+
+    `messages` receives every message of the subscriptions; call `ack(message)` once it is
+    handled (QoS 1). `publish()` returns once the broker has acknowledged (PUBACK).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        username: str | None = None,
+        password: str | None = None,
+        clean_session: bool = False,
+        keepalive: int = 30,
+        backoff_min_s: float = 0.2,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.client_id = client_id
+        self.subscriptions = list(subscriptions)
+        self._keepalive = keepalive
+        self._backoff = (backoff_min_s, backoff_max_s)
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+            manual_ack=True,
+        )
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        # Outgoing: keep many publishes in flight (snapshots for many edges) and never drop.
+        self._client.max_inflight_messages_set(100)
+        self._client.max_queued_messages_set(0)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
+
+        self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._generation = 0
+        self._connected_once = False
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._sub_mids: set[int] = set()
+        self._ready = asyncio.Event()  # connected and subscribed
+        self._connected = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(
+            target=self._run, name=f"mqtt-{self.client_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Disconnect cleanly; the broker keeps the persistent session and queues for it."""
+        self._stopping.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)
+            self._thread = None
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(PublishError("client closed before the broker acknowledged"))
+        self._pending.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until connected and every subscription is acknowledged."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError as exc:
+            raise MqttError(f"broker {self.host}:{self.port} not ready after {timeout}s") from exc
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def publish(
+        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Publish and wait for the broker's acknowledgement (QoS 1/2); paho keeps a
+        message that could not be sent yet and sends it after reconnecting."""
+        loop = asyncio.get_running_loop()
+        # No await between publish() and storing the future: PUBACKs are resolved on this
+        # same event loop (see _on_publish), so none can slip in between.
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            raise PublishError(f"publish to {topic!r} refused: {paho.error_string(info.rc)}")
+        if qos == 0:
+            return
+        fut: asyncio.Future[None] = loop.create_future()
+        self._pending[info.mid] = fut
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError as exc:
+            raise PublishError(f"no PUBACK for {topic!r} within {timeout}s") from exc
+        finally:
+            self._pending.pop(info.mid, None)
+
+    def ack(self, message: Message) -> None:
+        """Acknowledge a QoS 1 message. An ack for a message of an earlier connection is
+        dropped: the broker redelivers it on the new connection (storage is idempotent)."""
+        if message.qos == 0:
+            return
+        if message.generation != self._generation:
+            return
+        self._client.ack(message.mid, message.qos)
+
+    # -- the network thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        attempt = 0
+        client = self._client
+        # paho writes from the calling thread when it believes no loop thread exists; mark
+        # this one as the loop thread so every socket write happens here.
+        client._thread = threading.current_thread()
+        while not self._stopping.is_set():
+            try:
+                if self._connected_once:
+                    client.reconnect()
+                else:
+                    client.connect(self.host, self.port, self._keepalive)
+                    self._connected_once = True
+            except (OSError, paho.WebsocketConnectionError) as exc:
+                delay = backoff_delay(attempt, *self._backoff)
+                attempt += 1
+                log.info("mqtt %s:%s unreachable (%s); retry in %.2fs",
+                         self.host, self.port, exc, delay)
+                self._stopping.wait(delay)
+                continue
+            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+            while not self._stopping.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                rc = client.loop(timeout=0.2)
+            if self._stopping.is_set():
+                break
+            if self._connected:
+                attempt = 0  # it had worked: start the backoff from the bottom again
+            self._set_disconnected()
+            delay = backoff_delay(attempt, *self._backoff)
+            attempt += 1
+            log.warning("mqtt connection lost (%s); reconnect in %.2fs",
+                        paho.error_string(rc), delay)
+            self._stopping.wait(delay)
+        # Clean DISCONNECT: the broker keeps the session (and its queue) for next time.
+        if self._connected:
+            client.disconnect()
+            for _ in range(20):
+                if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+        self._set_disconnected()
+        client._reset_sockets()
+        client._thread = None
+
+    def _set_disconnected(self) -> None:
+        self._connected = False
+        self._call(self._ready.clear)
+
+    def _call(self, fn: Any, *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(fn, *args)
+            except RuntimeError:  # loop closed between the check and the call
+                pass
+
+    # -- paho callbacks (network thread) ---------------------------------------------------
+
+    def _on_connect(self, client: paho.Client, _ud: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("mqtt connect refused: %s", reason)
+            return
+        self._generation += 1
+        self._connected = True
+        log.info("mqtt connected to %s:%s as %s (session present: %s)",
+                 self.host, self.port, self.client_id, flags.session_present)
+        if not self.subscriptions:
+            self._call(self._ready.set)
+            return
+        # Subscribe on every connect: harmless with a present session, needed without one.
+        rc, mid = client.subscribe(self.subscriptions)
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+            self._sub_mids.add(mid)
+
+    def _on_subscribe(self, _c: paho.Client, _ud: Any, mid: int, codes: Any, _p: Any) -> None:
+        failed = [c for c in codes if c.is_failure]
+        if failed:
+            log.error("mqtt subscription refused: %s", failed)
+            return
+        if mid in self._sub_mids:
+            self._sub_mids.discard(mid)
+            self._call(self._ready.set)
+
+    def _on_disconnect(self, _c: paho.Client, _ud: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._connected = False
+
+    def _on_message(self, _c: paho.Client, _ud: Any, msg: paho.MQTTMessage) -> None:
+        # The raw topic bytes: a topic that is not UTF-8 must reach the dead letters, not crash.
+        topic = msg._topic.decode("utf-8", "replace")
+        message = Message(topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid,
+                          self._generation)
+        self._call(self.messages.put_nowait, message)
+
+    def _on_publish(self, _c: paho.Client, _ud: Any, mid: int, reason: Any, _p: Any) -> None:
+        # Called with paho's message lock held: take no lock here, resolve on the loop.
+        self._call(self._published, mid)
+
+    def _published(self, mid: int) -> None:
+        fut = self._pending.get(mid)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+
+__all__ = ["Message", "MqttClient", "backoff_delay"]

@@ -1,0 +1,78 @@
+"""Demo data for `lintel demo` and the tests. Idempotent: running it twice changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.models import (
+    AccessGroup,
+    Base,
+    Building,
+    CardCredential,
+    Door,
+    Edge,
+    Resident,
+    Schedule,
+    Site,
+    Unit,
+)
+
+DEMO_SITE = "demo"
+DEMO_EDGE = "b1-edge"
+ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}]
+
+M = TypeVar("M", bound=Base)
+
+
+async def _get_or_add(session: AsyncSession, model: type[M], where: dict[str, Any],
+                      **values: Any) -> M:
+    row = (await session.execute(select(model).filter_by(**where))).scalar_one_or_none()
+    if row is None:
+        row = model(**where, **values)
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Site `demo`: building B1 with units, edge `b1-edge`, doors B1-main and B1-garage,
+    schedule `always`, group "B1 main door" (B1-main, always); 张伟 holds card 1001 in that
+    group, 李娜 holds card 1002 in no group. There is no card 9999."""
+    async with sessions() as session, session.begin():
+        site = await _get_or_add(session, Site, {"id": DEMO_SITE},
+                                 name="演示小区 Demo Compound", timezone="Asia/Shanghai")
+        b1 = await _get_or_add(session, Building, {"site_id": site.id, "code": "B1"}, name="1号楼")
+        units = {}
+        for number, floor in (("101", 1), ("102", 1), ("201", 2), ("202", 2)):
+            units[number] = await _get_or_add(session, Unit, {"building_id": b1.id, "number": number},
+                                              floor=floor)
+        edge = await _get_or_add(session, Edge, {"site_id": site.id, "name": DEMO_EDGE},
+                                 building_id=b1.id)
+        main = await _get_or_add(session, Door, {"site_id": site.id, "name": "B1-main"},
+                                 edge_id=edge.id, label="1号楼 正门")
+        await _get_or_add(session, Door, {"site_id": site.id, "name": "B1-garage"},
+                          edge_id=edge.id, label="1号楼 车库门")
+        always = await _get_or_add(session, Schedule, {"site_id": site.id, "name": "always"},
+                                   windows=ALWAYS)
+        group = await _get_or_add(session, AccessGroup, {"site_id": site.id, "name": "B1 main door"},
+                                  schedule_id=always.id)
+        await session.refresh(group, ["doors"])
+        if main not in group.doors:
+            group.doors.append(main)
+        zhang = await _get_or_add(session, Resident, {"site_id": site.id, "name": "张伟"},
+                                  unit_id=units["101"].id, phone="13800000001")
+        await session.refresh(zhang, ["groups"])
+        if group not in zhang.groups:
+            zhang.groups.append(group)
+        li = await _get_or_add(session, Resident, {"site_id": site.id, "name": "李娜"},
+                               unit_id=units["102"].id, phone="13800000002")
+        await _get_or_add(session, CardCredential, {"site_id": site.id, "card_number": "1001"},
+                          resident_id=zhang.id)
+        await _get_or_add(session, CardCredential, {"site_id": site.id, "card_number": "1002"},
+                          resident_id=li.id)
+
+
+__all__ = ["DEMO_EDGE", "DEMO_SITE", "seed_demo"]

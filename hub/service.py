@@ -1,0 +1,161 @@
+"""The hub process: `async with Hub(settings) as hub:` runs everything until exit."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self, TypeVar
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hub.api.app import create_app
+from hub.api.auth import create_user
+from hub.compiler import PermissionPublisher
+from hub.db import create_engine, create_sessionmaker, migrate
+from hub.errors import MqttError
+from hub.ingest import Ingest, hub_subscriptions
+from hub.models import User
+from hub.mqtt import MqttClient
+from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+MQTT_START_WAIT_S = 10.0
+T = TypeVar("T")
+
+
+async def bootstrap_admin(sessions: async_sessionmaker[AsyncSession], username: str,
+                          password: str) -> bool:
+    """Create the first admin if there is no user at all; True if one was created."""
+    async with sessions() as session:
+        if (await session.execute(select(User.id).limit(1))).first() is not None:
+            return False
+        try:
+            await create_user(session, username, password, "admin")
+            await session.commit()
+        except IntegrityError:  # another hub worker created it first
+            return False
+    return True
+
+
+def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionPublisher,
+              settings: HubSettings) -> web.Application:
+    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s)
+
+
+class Hub:
+    """Migrations, database, bootstrap admin, MQTT ingest, permission publisher, HTTP API."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        self.settings = settings
+        self.admin_password: str | None = None  # set when a password had to be generated
+        self._stack: AsyncExitStack | None = None
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._mqtt: MqttClient | None = None
+        self._ingest: Ingest | None = None
+        self._publisher: PermissionPublisher | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """Base HTTP URL, e.g. http://127.0.0.1:8080 (the real port when http_port is 0)."""
+        return _started(self._url)
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return _started(self._sessions)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return _started(self._engine)
+
+    @property
+    def mqtt(self) -> MqttClient:
+        return _started(self._mqtt)
+
+    @property
+    def ingest(self) -> Ingest:
+        return _started(self._ingest)
+
+    @property
+    def publisher(self) -> PermissionPublisher:
+        return _started(self._publisher)
+
+    async def __aenter__(self) -> Self:
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            await self._start(stack)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        s = self.settings
+        await migrate(s.database_url)
+        self._engine = create_engine(s.database_url)
+        stack.push_async_callback(self._engine.dispose)
+        self._sessions = create_sessionmaker(self._engine)
+
+        password = s.admin_password.get_secret_value() if s.admin_password else None
+        generated = password is None
+        password = password or secrets.token_urlsafe(12)
+        created = await bootstrap_admin(self._sessions, s.admin_username, password)
+        if created and generated:
+            self.admin_password = password
+            log.warning("created admin %r with password %s", s.admin_username, password)
+
+        # Exit order is the reverse: HTTP, publisher, ingest, then the MQTT disconnect.
+        self._mqtt = await stack.enter_async_context(MqttClient(
+            host=s.mqtt_host, port=s.mqtt_port, client_id=s.mqtt_client_id,
+            subscriptions=hub_subscriptions(s.mqtt_shared_group),
+            username=s.mqtt_username,
+            password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            keepalive=s.mqtt_keepalive_s,
+            backoff_min_s=s.mqtt_backoff_min_s, backoff_max_s=s.mqtt_backoff_max_s,
+        ))
+        self._ingest = await stack.enter_async_context(
+            Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max))
+        try:
+            await self._mqtt.wait_ready(MQTT_START_WAIT_S)
+        except MqttError:
+            log.warning("broker %s:%s not reachable yet; retrying in the background",
+                        s.mqtt_host, s.mqtt_port)
+        self._publisher = await stack.enter_async_context(
+            PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s))
+
+        app = build_app(self._sessions, self._publisher, s)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, s.http_host, s.http_port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        self._url = f"http://{host}:{port}"
+        log.info("hub serving %s", self._url)
+
+
+def _started(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("the hub is not running (use `async with Hub(settings) as hub:`)")
+    return value
+
+
+__all__ = ["Hub", "bootstrap_admin", "build_app"]

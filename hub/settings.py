@@ -1,0 +1,109 @@
+"""Hub settings: environment (`LINTEL_HUB_*`) over an optional YAML/TOML file (`LINTEL_HUB_CONFIG`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from hub.errors import ConfigError
+
+CONFIG_ENV = "LINTEL_HUB_CONFIG"
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINTEL_HUB_", extra="forbid")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./lintel-hub.db",
+        description="async SQLAlchemy URL: sqlite+aiosqlite:///... or postgresql+psycopg://...",
+    )
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_client_id: str = Field(default="hub-1", min_length=1, max_length=23)
+    mqtt_shared_group: str | None = Field(
+        default="hub", description="`$share/<group>/` for events; empty or None = plain (amqtt)"
+    )
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    mqtt_backoff_min_s: float = Field(default=0.2, gt=0)
+    mqtt_backoff_max_s: float = Field(default=30.0, gt=0)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port")
+    token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    admin_username: str = Field(default="admin", min_length=1, max_length=64)
+    admin_password: SecretStr | None = Field(
+        default=None, description="bootstrap admin; a random one is generated and logged if unset"
+    )
+    data_dir: Path = Path("./lintel-data")
+    ingest_batch_max: int = Field(default=1000, ge=1, le=100_000)
+    publish_debounce_s: float = Field(default=0.2, ge=0)
+
+    @field_validator("mqtt_shared_group")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        if value is not None and ("/" in value or "+" in value or "#" in value):
+            raise ValueError("must not contain '/', '+' or '#'")
+        return value or None
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ValueError("use sqlite+aiosqlite:// or postgresql+psycopg://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            sources.append(_file_source(settings_cls, Path(path)))
+        return tuple(sources)
+
+
+def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
+    if not path.is_file():
+        raise ConfigError(CONFIG_ENV, f"no such file {str(path)!r}")
+    if path.suffix in (".yaml", ".yml"):
+        return YamlConfigSettingsSource(settings_cls, yaml_file=path)
+    if path.suffix == ".toml":
+        return TomlConfigSettingsSource(settings_cls, toml_file=path)
+    raise ConfigError(CONFIG_ENV, f"{path.name}: expected a .yaml, .yml or .toml file")
+
+
+def load_settings(**overrides: Any) -> HubSettings:
+    """Validate the settings or raise ConfigError naming the first bad key path."""
+    try:
+        return HubSettings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        raise ConfigError(key, err["msg"]) from exc
+
+
+def load_settings_or_exit(**overrides: Any) -> HubSettings:
+    """For the command line: a bad value exits with status 2 and its key path."""
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        print(f"lintel hub: bad setting {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc

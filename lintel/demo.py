@@ -1,0 +1,116 @@
+"""`lintel demo`: the embedded broker, the hub on SQLite, one simulated building and its edge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from edge.agent import EdgeAgent
+from edge.config import EdgeConfig
+from hub.seed import seed_demo
+from hub.service import Hub
+from hub.settings import HubSettings
+from lintel.broker import EmbeddedBroker
+from simulators.control import create_control_app
+from simulators.osdp_door import OsdpDoorSimulator
+
+SITE = "demo"
+EDGE = "b1-edge"
+# The demo building: door id, OSDP address, label.
+DOORS = [("B1-main", 101, "1号楼 正门"), ("B1-garage", 102, "1号楼 车库门")]
+ADMIN = "admin"
+
+
+def _port_or_free(preferred: int) -> int:
+    """The preferred port if it is free on loopback, else any free one."""
+    for candidate in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+def _secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+    """A per-installation secret kept in the data folder, so restarts keep working."""
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    path.write_text(value)
+    os.chmod(path, 0o600)
+    return value
+
+
+async def _login(url: str, password: str) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/v1/auth/login",
+                             json={"username": ADMIN, "password": password}) as resp:
+            resp.raise_for_status()
+            return str((await resp.json())["token"])
+
+
+async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
+                   mqtt_port: int = 1883) -> None:
+    data = data.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    mqtt_port = _port_or_free(mqtt_port)
+    http_port = _port_or_free(http_port)
+    password = _secret(data / "admin-password", lambda: secrets.token_urlsafe(12))
+    keys = {door: _secret(data / f"scbk-{door}", lambda: secrets.token_hex(16)) for door, _, _ in DOORS}
+
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(EmbeddedBroker(port=mqtt_port))
+        settings = HubSettings(
+            database_url=f"sqlite+aiosqlite:///{data / 'hub.db'}",
+            mqtt_host="127.0.0.1", mqtt_port=mqtt_port, mqtt_username="hub",
+            mqtt_shared_group=None, http_host="127.0.0.1", http_port=http_port,
+            admin_username=ADMIN, admin_password=password, data_dir=data,
+        )
+        hub = await stack.enter_async_context(Hub(settings))
+        await seed_demo(hub.sessions)
+        await hub.publisher.publish_site(SITE)
+
+        sims: dict[str, OsdpDoorSimulator] = {}
+        for door, address, _ in DOORS:
+            sim = OsdpDoorSimulator(address=address, scbk=bytes.fromhex(keys[door]), name=door)
+            sim.start()
+            stack.callback(sim.close)
+            sims[door] = sim
+        runner = web.AppRunner(create_control_app(sims))
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        control_port = _port_or_free(0)
+        await web.TCPSite(runner, "127.0.0.1", control_port).start()
+        (data / "sim.json").write_text(json.dumps({"control_url": f"http://127.0.0.1:{control_port}"}))
+        stack.callback((data / "sim.json").unlink, missing_ok=True)
+
+        edge_config = EdgeConfig.model_validate({
+            "site": SITE, "edge": EDGE, "data_dir": str(data / "edge"),
+            "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "username": EDGE},
+            "doors": [
+                {"id": door, "name": label,
+                 "reader": {"port": sims[door].port, "address": address, "scbk": keys[door]}}
+                for door, address, label in DOORS
+            ],
+        })
+        await stack.enter_async_context(EdgeAgent(edge_config))
+        token = await _login(hub.url, password)
+        print(f"Lintel demo is running (data in {data}).", flush=True)
+        print(f"web: {hub.url}", flush=True)
+        print(f"login: {ADMIN} / {password}", flush=True)
+        print(f"token: {token}", flush=True)
+        print("try:  lintel sim swipe --door B1-main --card 1001", flush=True)
+        print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/access-events",
+              flush=True)
+        await stop.wait()
+        print("stopping", flush=True)

@@ -1,0 +1,265 @@
+"""The first door, end to end, on real parts: a card at a libosdp reader → the decision at the
+edge → the relay → the event at the hub, readable through the API. Run against Mosquitto +
+PostgreSQL and against the embedded path (amqtt + SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import func, select
+
+from edge.agent import EdgeAgent
+from edge.config import EdgeConfig
+from hub.models import AccessEvent, DeadLetter, EventLog
+from hub.seed import seed_demo
+from hub.service import Hub
+from hub.settings import HubSettings
+from lintel.broker import EmbeddedBroker
+from simulators.osdp_door import OsdpDoorSimulator
+from tests.support.services import MosquittoServer, PostgresServer, free_port
+from wire import topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Stack:
+    hub: Hub
+    settings: HubSettings
+    agent: EdgeAgent
+    sim: OsdpDoorSimulator
+    http: aiohttp.ClientSession
+    mqtt_port: int
+
+    @property
+    def api(self) -> str:
+        return f"{self.hub.url}/api/v1"
+
+    async def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        async with self.http.request(method, f"{self.api}{path}", json=body) as resp:
+            payload = await resp.json()
+            assert resp.status == status, (resp.status, payload)
+            return payload
+
+    async def wait_perm_change(self, old_hash: str | None, timeout: float) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.agent.cache.hash not in (None, old_hash):
+                return time.monotonic() - start
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"edge did not apply a new snapshot within {timeout}s")
+
+    async def events(self, **query: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params = {**query, "limit": "500", **({"cursor": cursor} if cursor else {})}
+            async with self.http.get(f"{self.api}/access-events", params=params) as resp:
+                page = await resp.json()
+                assert resp.status == 200, page
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
+
+    async def restart_hub(self) -> None:
+        await self.hub.__aexit__(None, None, None)
+        self.hub = Hub(self.settings)
+        await self.hub.__aenter__()
+
+
+@contextlib.asynccontextmanager
+async def broker(kind: str) -> AsyncIterator[int]:
+    if kind == "mosquitto":
+        server = MosquittoServer()
+        server.start()
+        try:
+            yield server.port
+        finally:
+            server.cleanup()
+    else:
+        port = free_port()
+        async with EmbeddedBroker(port=port):
+            yield port
+
+
+@pytest.fixture(params=["mosquitto+postgres", "amqtt+sqlite"])
+async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stack]:
+    broker_kind, db_kind = request.param.split("+")
+    if db_kind == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        database_url = server.create_database(f"e2e_{secrets.token_hex(4)}")
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    async with broker(broker_kind) as mqtt_port, contextlib.AsyncExitStack() as stack:
+        settings = HubSettings(
+            database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
+            mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
+            mqtt_shared_group="hub" if broker_kind == "mosquitto" else None,
+            http_host="127.0.0.1", http_port=free_port(),
+            admin_username="admin", admin_password=ADMIN_PASSWORD, data_dir=tmp_path,
+        )
+        hub = Hub(settings)
+        await hub.__aenter__()
+        await seed_demo(hub.sessions)
+        await hub.publisher.publish_site("demo")
+        key = secrets.token_bytes(16)
+        sim = OsdpDoorSimulator(address=101, scbk=key, name="B1-main")
+        sim.start()
+        stack.callback(sim.stop)
+        config = EdgeConfig.model_validate({
+            "site": "demo", "edge": "b1-edge", "data_dir": str(tmp_path / "edge"),
+            "mqtt": {"port": mqtt_port, "username": "b1-edge", "backoff_min_s": 1,
+                     "backoff_max_s": 2},
+            "doors": [{"id": "B1-main", "unlock_s": 1.0,
+                       "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
+        })
+        agent = await stack.enter_async_context(EdgeAgent(config))
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        s = Stack(hub, settings, agent, sim, http, mqtt_port)
+        login = await s.call("POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})
+        http.headers["Authorization"] = f"Bearer {login['token']}"
+        # the reader is online and the edge holds the seeded permissions
+        deadline = time.monotonic() + 15
+        while not (sim.online and agent.cache.version):
+            assert time.monotonic() < deadline, "reader or permissions never came up"
+            await asyncio.sleep(0.05)
+        try:
+            yield s
+        finally:
+            await stack.aclose()
+            await s.hub.__aexit__(None, None, None)
+
+
+async def wait_for_event(s: Stack, card: str, since_count: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = await s.events(door="B1-main")
+        mine = [e for e in items if e["credential"] == card]
+        if len(mine) > since_count:
+            return mine[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no access event for card {card} within {timeout}s")
+
+
+async def test_grant_swipe_relay_and_event(stack: Stack) -> None:
+    s = stack
+    groups = await s.call("GET", "/access-groups")
+    main_group = next(g for g in groups["items"] if "B1-main" in g["doors"])
+    resident = await s.call("POST", "/residents", {"site_id": "demo", "name": "李娜",
+                                                    "groups": [main_group["id"]]}, status=201)
+    old_hash = s.agent.cache.hash
+    await s.call("POST", "/cards", {"resident_id": resident["id"], "card_number": "4242"}, status=201)
+    await s.wait_perm_change(old_hash, timeout=2.0)
+
+    start = time.monotonic()
+    s.sim.present_card("4242")
+    relay_at = await asyncio.to_thread(s.sim.wait_relay, True, 1.0)
+    assert relay_at is not None, "relay never switched on"
+    event = await wait_for_event(s, "4242", 0, timeout=1.0)
+    assert time.monotonic() - start <= 1.0 + 0.2  # API polling granularity
+    assert event["result"] == "granted" and event["reason"] == "granted"
+    assert event["resident_id"] == resident["id"]
+    # the pulse ends and the relay relocks by itself (unlock_s = 1)
+    assert await asyncio.to_thread(s.sim.wait_relay, False, 3.0) is not None
+
+    # an unknown card is denied, and the relay stays off
+    s.sim.present_card("9999")
+    denied = await wait_for_event(s, "9999", 0, timeout=2.0)
+    assert (denied["result"], denied["reason"]) == ("denied", "unknown_card")
+    assert s.sim.relay is False
+
+
+async def test_revoked_card_is_denied_within_two_seconds(stack: Stack) -> None:
+    s = stack
+    cards = await s.call("GET", "/cards")
+    card = next(c for c in cards["items"] if c["card_number"] == "1001")
+    s.sim.present_card("1001")
+    assert (await wait_for_event(s, "1001", 0, 2.0))["result"] == "granted"
+
+    old_hash = s.agent.cache.hash
+    await s.call("PATCH", f"/cards/{card['id']}", {"status": "revoked"})
+    took = await s.wait_perm_change(old_hash, timeout=2.0)
+    assert took <= 2.0
+    s.sim.present_card("1001")
+    event = await wait_for_event(s, "1001", 1, 2.0)
+    assert (event["result"], event["reason"]) == ("denied", "revoked")
+
+
+async def test_hub_down_500_swipes_arrive_once(stack: Stack) -> None:
+    s = stack
+    await s.hub.__aexit__(None, None, None)
+    for i in range(500):
+        s.sim.present_card("9999" if i % 2 else "1002")
+    # every read reaches the edge and waits in the broker's queue for the hub
+    deadline = time.monotonic() + 60
+    while sum(d.counters["denied"] for d in s.agent.doors.values()) < 500:
+        assert time.monotonic() < deadline, s.agent.doors["B1-main"].counters
+        await asyncio.sleep(0.1)
+    s.hub = Hub(s.settings)
+    await s.hub.__aenter__()
+    deadline = time.monotonic() + 30
+    while True:
+        items = await s.events(door="B1-main")
+        if len(items) >= 500 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert len(items) == 500
+    assert len({e["id"] for e in items}) == 500
+    assert sorted(e["credential"] for e in items).count("9999") == 250
+    async with s.hub.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(AccessEvent)) == 500
+
+
+async def test_malformed_payloads_become_dead_letters(stack: Stack) -> None:
+    s = stack
+    async with s.hub.sessions() as db:
+        events_before = await db.scalar(select(func.count()).select_from(EventLog))
+    good_topic = topics.event("demo", "b1-edge", "access")
+    payloads = [
+        (good_topic, b"{not json"),
+        (good_topic, b"\xff\xfe\x00"),
+        (good_topic, b'{"kind": "access"}'),
+        (topics.event("demo", "b1-edge", "door"), b'{"id": "x", "kind": "door"}'),
+        (topics.event("demo", "other-edge", "agent"), b"[]"),
+    ]
+    def vandalise() -> None:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="vandal")
+        client.username_pw_set("vandal", "x")
+        client.connect("127.0.0.1", s.mqtt_port)
+        client.loop_start()
+        try:
+            for topic, payload in payloads:
+                info = client.publish(topic, payload, qos=1)
+                info.wait_for_publish(5)
+                assert info.is_published()
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    # In a thread: the embedded broker runs on this event loop and must keep serving.
+    await asyncio.to_thread(vandalise)
+    deadline = time.monotonic() + 5
+    while True:
+        async with s.hub.sessions() as db:
+            letters = (await db.execute(select(DeadLetter))).scalars().all()
+        if len(letters) >= len(payloads) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert len(letters) == len(payloads)
+    assert all(letter.reason for letter in letters)
+    assert {bytes(letter.payload) for letter in letters} == {p for _, p in payloads}
+    async with s.hub.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(EventLog)) == events_before
