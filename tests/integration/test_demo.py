@@ -1,0 +1,95 @@
+"""`lintel demo` and `lintel sim swipe` as a user runs them: separate processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LINTEL = [sys.executable, "-m", "lintel.cli"]
+
+
+def _get(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    demo = subprocess.Popen(
+        [*LINTEL, "demo", "--data", str(data), "--http-port", str(free_port()),
+         "--mqtt-port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        lines: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        assert demo.stdout is not None
+        while "token" not in lines:
+            assert time.monotonic() < deadline, "the demo never printed its token"
+            line = demo.stdout.readline()
+            assert line, f"the demo exited early with {demo.poll()}"
+            key, sep, value = line.partition(":")
+            if sep and key in ("web", "token", "login"):
+                lines[key] = value.strip()
+        web, token = lines["web"], lines["token"]
+
+        for card in ("1001", "9999"):
+            swipe = subprocess.run(
+                [*LINTEL, "sim", "--data", str(data), "swipe", "--door", "B1-main", "--card", card],
+                capture_output=True, text=True, timeout=30,
+            )
+            assert swipe.returncode == 0, swipe.stderr
+        deadline = time.monotonic() + 5
+        while True:
+            items = _get(f"{web}/api/v1/access-events?door=B1-main", token)["items"]
+            if len(items) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        got = {(e["credential"], e["result"], e["reason"]) for e in items}
+        assert got == {("1001", "granted", "granted"), ("9999", "denied", "unknown_card")}
+
+        bad = subprocess.run(
+            [*LINTEL, "sim", "--data", str(data), "swipe", "--door", "B9-nowhere", "--card", "1"],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert bad.returncode == 1 and "B9-nowhere" in bad.stderr
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            code = demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
+    assert code == 0
+    assert not (data / "sim.json").exists()
+
+
+def test_sim_without_a_running_demo_says_so(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*LINTEL, "sim", "--data", str(tmp_path), "swipe", "--door", "B1-main", "--card", "1"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert "no running simulator" in result.stderr
+
+
+def test_edge_with_a_bad_config_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "edge.yaml"
+    config.write_text("site: demo\nedge: e1\ndata_dir: /tmp/x\ndoors:\n  - id: d1\n"
+                      "    reader: {port: /dev/null, scbk: '00'}\n")
+    result = subprocess.run([*LINTEL, "edge", "--config", str(config)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "doors.0.reader.scbk" in result.stderr and "16 bytes" in result.stderr
