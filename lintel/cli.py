@@ -33,18 +33,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from hub.service import Hub
-    from hub.settings import HubSettings
+    from hub.settings import load_settings_or_exit
 
-    try:
-        settings = HubSettings()
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            key = ".".join(str(p) for p in err["loc"])
-            print(f"lintel hub: setting {key}: {err['msg']}", file=sys.stderr)
-        return 2
+    settings = load_settings_or_exit()
 
     async def main(stop: asyncio.Event) -> None:
         async with Hub(settings) as hub:

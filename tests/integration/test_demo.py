@@ -93,3 +93,12 @@ def test_edge_with_a_bad_config_names_the_key(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "doors.0.reader.scbk" in result.stderr and "16 bytes" in result.stderr
+
+
+def test_hub_with_a_bad_setting_names_it(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "LINTEL_HUB_MQTT_PORT": "seventy", "LINTEL_HUB_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([*LINTEL, "hub"], capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 2
+    assert "mqtt_port" in result.stderr

@@ -263,3 +263,86 @@ async def test_malformed_payloads_become_dead_letters(stack: Stack) -> None:
     assert {bytes(letter.payload) for letter in letters} == {p for _, p in payloads}
     async with s.hub.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(EventLog)) == events_before
+
+
+async def door_events(s: Stack, since: int = 0) -> list[tuple[str, str | None]]:
+    async with s.hub.sessions() as db:
+        rows = (await db.execute(
+            select(EventLog).where(EventLog.kind == "door").order_by(EventLog.seq)
+        )).scalars().all()
+    return [(r.data["event"], r.data.get("cause")) for r in rows][since:]
+
+
+async def wait_door_events(s: Stack, wanted: list[str], since: int = 0,
+                           timeout: float = 5.0) -> list[tuple[str, str | None]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await door_events(s, since)
+        if [e for e, _ in got][: len(wanted)] == wanted or time.monotonic() > deadline:
+            return got
+        await asyncio.sleep(0.05)
+
+
+async def test_door_contact_rex_and_forced_open_reach_the_hub(stack: Stack) -> None:
+    s = stack
+    # opened without a grant or request-to-exit: forced
+    s.sim.set_door_contact(True)
+    got = await wait_door_events(s, ["opened", "forced_open"])
+    assert [e for e, _ in got][:2] == ["opened", "forced_open"]
+    s.sim.set_door_contact(False)
+    got = await wait_door_events(s, ["opened", "forced_open", "closed"])
+    seen = len(got)
+
+    # request-to-exit unlocks, and the opening that follows is legitimate
+    s.sim.press_exit()
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 2.0) is not None
+    s.sim.set_door_contact(True)
+    await asyncio.sleep(0.3)
+    s.sim.set_door_contact(False)
+    got = await wait_door_events(s, ["rex", "unlocked", "opened", "closed", "locked"], since=seen)
+    events = [e for e, _ in got]
+    assert "forced_open" not in events
+    assert ("unlocked", "rex") in got
+    assert events[-1] == "locked" or "locked" in events
+    assert await asyncio.to_thread(s.sim.wait_relay, False, 2.0) is not None
+
+
+async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) -> None:
+    from datetime import datetime, timezone
+
+    from tests.support.mqtt import Collector
+    from wire import CommandAck, EdgeCommand
+
+    s = stack
+    acks = await asyncio.to_thread(
+        Collector, "127.0.0.1", s.mqtt_port, topics.cmd_ack("demo", "b1-edge"), client_id="acks")
+    try:
+        command = EdgeCommand(id="cmd-1", ts=datetime.now(timezone.utc), command="unlock",
+                              door="B1-main", reason="courier at the gate", issued_by="guard-1",
+                              duration_s=1.0)
+        await asyncio.to_thread(acks.publish, topics.cmd("demo", "b1-edge"),
+                                command.model_dump_json().encode())
+        assert await asyncio.to_thread(s.sim.wait_relay, True, 2.0) is not None
+        ack_topic = topics.cmd_ack("demo", "b1-edge")
+
+        async def acks_received(count: int) -> list[bytes]:
+            deadline = time.monotonic() + 5
+            while True:
+                got = [p for t, p, _ in acks.messages if t == ack_topic]
+                if len(got) >= count or time.monotonic() > deadline:
+                    return got
+                await asyncio.sleep(0.05)
+
+        ack = CommandAck.model_validate_json((await acks_received(1))[0])
+        assert (ack.id, ack.result) == ("cmd-1", "ok")
+        assert await asyncio.to_thread(s.sim.wait_relay, False, 3.0) is not None
+
+        # a command for a door this edge does not have is refused with the reason
+        bad = EdgeCommand(id="cmd-2", ts=datetime.now(timezone.utc), command="unlock",
+                          door="B7-side")
+        await asyncio.to_thread(acks.publish, topics.cmd("demo", "b1-edge"),
+                                bad.model_dump_json().encode())
+        ack = CommandAck.model_validate_json((await acks_received(2))[1])
+        assert (ack.id, ack.result) == ("cmd-2", "rejected") and "B7-side" in ack.reason
+    finally:
+        acks.close()
