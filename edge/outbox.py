@@ -17,9 +17,13 @@ from wire.events import (
     AccessEvent,
     AgentData,
     AgentEvent,
+    DeviceData,
+    DeviceEvent,
     DoorData,
     DoorEvent,
     Event,
+    TelemetryData,
+    TelemetryEvent,
     new_event_id,
 )
 
@@ -40,6 +44,8 @@ _ENVELOPES: dict[type[BaseModel], type[BaseModel]] = {
     AccessData: AccessEvent,
     DoorData: DoorEvent,
     AgentData: AgentEvent,
+    DeviceData: DeviceEvent,
+    TelemetryData: TelemetryEvent,
 }
 
 
@@ -73,7 +79,7 @@ class Outbox:
         self._seq = max(row[0] if row else 0, last_row)
 
     def add_event(
-        self, device: str, data: AccessData | DoorData | AgentData, *, ts: datetime | None = None
+        self, device: str, data: AccessData | DoorData | AgentData | DeviceData | TelemetryData, *, ts: datetime | None = None
     ) -> Event:
         """Wrap `data` in an envelope with a new id and the next sequence number, and store it."""
         envelope_type = _ENVELOPES[type(data)]

@@ -73,7 +73,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def run_migrations(url: str, revision: str = "head") -> None:
+def run_migrations(url: str, revision: str = "heads") -> None:
     """`alembic upgrade <revision>` (blocking; call through asyncio.to_thread from async code)."""
     command.upgrade(alembic_config(url), revision)
 
@@ -82,7 +82,7 @@ def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-async def migrate(url: str, revision: str = "head") -> None:
+async def migrate(url: str, revision: str = "heads") -> None:
     await asyncio.to_thread(run_migrations, url, revision)
 
 

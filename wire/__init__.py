@@ -6,15 +6,18 @@ importing each other.
 
 from wire import topics
 from wire.commands import CommandAck, EdgeCommand
+from wire.devices import DeviceData, Reading, TelemetryData
 from wire.errors import WireError
 from wire.events import (
     AccessData,
     AccessEvent,
     AgentData,
     AgentEvent,
+    DeviceEvent,
     DoorData,
     DoorEvent,
     Event,
+    TelemetryEvent,
     new_event_id,
     parse_event,
 )
@@ -39,6 +42,11 @@ __all__ = [
     "CommandAck",
     "DoorData",
     "DoorEvent",
+    "DeviceData",
+    "DeviceEvent",
+    "Reading",
+    "TelemetryData",
+    "TelemetryEvent",
     "DoorInfo",
     "EdgeCommand",
     "EdgeState",

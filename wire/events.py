@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel, describe
+from wire.devices import DeviceData, TelemetryData
 from wire.errors import WireError
 from wire.topics import TopicParts
 
@@ -111,7 +112,20 @@ class AgentEvent(_Envelope):
     data: AgentData
 
 
-Event = Annotated[AccessEvent | DoorEvent | AgentEvent, Field(discriminator="kind")]
+class DeviceEvent(_Envelope):
+    kind: Literal["device"] = "device"
+    data: DeviceData
+
+
+class TelemetryEvent(_Envelope):
+    kind: Literal["telemetry"] = "telemetry"
+    data: TelemetryData
+
+
+Event = Annotated[
+    AccessEvent | DoorEvent | AgentEvent | DeviceEvent | TelemetryEvent,
+    Field(discriminator="kind"),
+]
 _EVENT = TypeAdapter(Event)
 
 
