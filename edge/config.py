@@ -26,6 +26,8 @@ class MqttConfig(_Strict):
     backoff_min_s: float = Field(default=0.2, gt=0, description="first reconnect delay")
     backoff_max_s: float = Field(default=10.0, gt=0, description="cap of the reconnect delay")
     inflight: int = Field(default=100, ge=1, le=1000, description="unacknowledged publishes at once")
+    tls: bool = Field(default=False, description="connect over TLS (port 8883 as a rule)")
+    ca_file: Path | None = Field(default=None, description="CA bundle; None: the system's")
 
     @model_validator(mode="after")
     def _bounds(self) -> "MqttConfig":

@@ -100,6 +100,27 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_provision(args: argparse.Namespace) -> int:
+    from lintel.provision import ProvisionError, provision_edge, provision_hub
+
+    try:
+        if args.what == "edge":
+            identity = provision_edge(args.out, args.site, args.building,
+                                      broker_host=args.broker_host, broker_port=args.broker_port,
+                                      tls=args.tls)
+        else:
+            identity = provision_hub(args.out, args.username)
+    except (ProvisionError, OSError) as exc:
+        print(f"lintel provision: {exc}", file=sys.stderr)
+        return 2
+    print(f"username: {identity.username}")
+    print(f"password: {identity.password}")
+    if identity.config:
+        print(f"config: {identity.config}")
+    print(f"broker files: {args.out / 'mosquitto'} (passwd, acl); reload Mosquitto to apply")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lintel", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -132,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--door", required=True)
     simsub.add_parser("status", help="each simulated door's relay and reader state")
     sim.set_defaults(func=_cmd_sim)
+
+    prov = sub.add_parser("provision", help="broker identities and ACLs for edges and hubs")
+    prov.add_argument("--out", type=Path, default=Path("deploy"), help="deployment folder")
+    provsub = prov.add_subparsers(dest="what", required=True)
+    pedge = provsub.add_parser("edge", help="an edge's account, ACL and config file")
+    pedge.add_argument("site")
+    pedge.add_argument("building")
+    pedge.add_argument("--broker-host", default="mosquitto")
+    pedge.add_argument("--broker-port", type=int, default=1883)
+    pedge.add_argument("--tls", action="store_true", help="connect to the broker over TLS")
+    phub = provsub.add_parser("hub", help="a hub worker's account and ACL")
+    phub.add_argument("--username", default="hub")
+    prov.set_defaults(func=_cmd_provision)
     return parser
 
 

@@ -43,18 +43,20 @@ def _find(binary: str, *extra_dirs: str) -> str:
 class MosquittoServer:
     """Mosquitto with the settings Lintel ships: persistence on, big queues."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, password_file: Path | None = None, acl_file: Path | None = None) -> None:
         self.port = free_port()
         self.host = "127.0.0.1"
         self.dir = Path(tempfile.mkdtemp(prefix="lintel-mosquitto-"))
+        self.password_file = password_file
+        self.acl_file = acl_file
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         conf = self.dir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
+            + self._auth_lines()
+            + "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
@@ -69,6 +71,19 @@ class MosquittoServer:
         self.log = open(self.dir / "mosquitto.log", "wb")
         self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=self.log, stderr=self.log)
         wait_for_port(self.port)
+
+    def _auth_lines(self) -> str:
+        if self.password_file is None:
+            return "allow_anonymous true\n"
+        lines = "allow_anonymous false\n"
+        for name, source in (("password_file", self.password_file), ("acl_file", self.acl_file)):
+            if source is not None:
+                # a copy the broker (which drops to the mosquitto user) may read
+                copy = self.dir / source.name
+                shutil.copyfile(source, copy)
+                os.chmod(copy, 0o644)
+                lines += f"{name} {copy}\n"
+        return lines
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -1,0 +1,98 @@
+"""Least privilege at the broker: each edge's account is confined to its own topic prefix."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+
+from edge.config import load_config
+from lintel.provision import ProvisionError, mosquitto_hash, provision_edge, provision_hub
+from tests.support.services import MosquittoServer
+from wire import topics
+
+pytestmark = pytest.mark.integration
+
+
+def connect(port: int, username: str, password: str) -> tuple[mqtt.Client, list]:
+    received: list = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{username}")
+    client.username_pw_set(username, password)
+    client.on_message = lambda c, u, m: received.append((m.topic, bytes(m.payload)))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client, received
+
+
+def test_password_hash_matches_mosquitto_passwd(tmp_path: Path) -> None:
+    import base64
+    import subprocess
+
+    passwd = tmp_path / "pw"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwd), "alice", "s3cret"], check=True)
+    _, salt_b64 = passwd.read_text().split("$")[2:4]
+    ours = mosquitto_hash("s3cret", salt=base64.b64decode(salt_b64))
+    assert passwd.read_text().strip() == f"alice:{ours}"
+
+
+def test_bad_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ProvisionError, match="site 'a/b'"):
+        provision_edge(tmp_path, "a/b", "B1")
+    with pytest.raises(ProvisionError, match="edge"):
+        provision_edge(tmp_path, "demo", "B1#")
+
+
+def test_an_edge_publishes_only_under_its_own_prefix(tmp_path: Path) -> None:
+    hub = provision_hub(tmp_path)
+    b1 = provision_edge(tmp_path, "demo", "B1")
+    b2 = provision_edge(tmp_path, "demo", "B2")
+    again = provision_edge(tmp_path, "demo", "B2")  # rotating a password keeps one entry
+    assert again.password != b2.password
+    assert (tmp_path / "mosquitto" / "passwd").read_text().count("b2-edge:") == 1
+    config = load_config(b1.config)  # the written config is a valid edge config
+    assert (config.site, config.edge, config.mqtt.username) == ("demo", "b1-edge", "b1-edge")
+    assert yaml.safe_load(b1.config.read_text())["mqtt"]["password"] == b1.password
+
+    broker = MosquittoServer(password_file=tmp_path / "mosquitto" / "passwd",
+                             acl_file=tmp_path / "mosquitto" / "acl")
+    broker.start()
+    try:
+        hub_client, hub_got = connect(broker.port, hub.username, hub.password)
+        hub_client.subscribe(topics.shared(topics.HUB_EVENTS), qos=1)
+        hub_client.subscribe(f"{topics.ROOT}/+/+/state", qos=1)
+        b1_client, b1_got = connect(broker.port, b1.username, b1.password)
+        b1_client.subscribe(topics.perm("demo", "b2-edge"), qos=1)  # not its own: refused
+        b1_client.subscribe(topics.perm("demo", "b1-edge"), qos=1)
+        time.sleep(0.5)
+        b1_client.publish(topics.event("demo", "b1-edge", "access"), b"mine", qos=1).wait_for_publish(5)
+        b1_client.publish(topics.event("demo", "b2-edge", "access"), b"forged", qos=1).wait_for_publish(5)
+        b1_client.publish(topics.state("demo", "b2-edge"), b"forged-state", qos=1).wait_for_publish(5)
+        b1_client.publish(topics.perm("demo", "b1-edge"), b"self-granted", qos=1).wait_for_publish(5)
+        hub_client.publish(topics.perm("demo", "b2-edge"), b"for-b2", qos=1).wait_for_publish(5)
+        hub_client.publish(topics.perm("demo", "b1-edge"), b"for-b1", qos=1).wait_for_publish(5)
+        time.sleep(1.0)
+        assert [p for _, p in hub_got] == [b"mine"]
+        assert [p for _, p in b1_got] == [b"for-b1"]
+
+        # a wrong password and an anonymous client are refused at connect
+        for user, password in (("b1-edge", "guess"), (None, None)):
+            refused = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="intruder")
+            if user:
+                refused.username_pw_set(user, password)
+            result: list = []
+            refused.on_connect = lambda c, u, f, rc, p=None: result.append(rc)
+            refused.connect("127.0.0.1", broker.port)
+            refused.loop_start()
+            deadline = time.monotonic() + 5
+            while not result and time.monotonic() < deadline:
+                time.sleep(0.05)
+            refused.loop_stop()
+            assert result and result[0].is_failure
+        for client in (hub_client, b1_client):
+            client.disconnect()
+            client.loop_stop()
+    finally:
+        broker.cleanup()
