@@ -44,6 +44,7 @@ from edge.outbox import Outbox
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
+COMMAND_MAX_AGE_S = 30.0
 
 
 @dataclass
@@ -274,7 +275,12 @@ class EdgeAgent:
         except ValidationError as exc:
             self._agent_event("command", f"command refused: {describe(exc)}"[:2000])
             return
-        result, reason = self.execute(command)
+        age = (datetime.now(timezone.utc) - command.ts).total_seconds()
+        if age > COMMAND_MAX_AGE_S:
+            # A remote unlock that arrives late is no longer what the guard meant.
+            result, reason = "rejected", f"stale command, issued {age:.0f} s ago"
+        else:
+            result, reason = self.execute(command)
         ack = CommandAck(id=command.id, ts=datetime.now(timezone.utc), result=result, reason=reason)
         self.outbox.add_message(topics.cmd_ack(site, edge), ack.model_dump_json().encode())
         self._agent_event("command", f"{command.command} {command.door or ''}: {result} {reason}".strip())

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.commands import record_acks
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
@@ -195,6 +196,8 @@ class Ingest:
                 if not await _update_edge(session, parts, state, now):
                     batch.dead.append(_dead_row(
                         message, f"unknown edge {parts.site}/{parts.edge}", now))
+            if batch.acks:
+                await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
         self.stats.events += len(batch.events)

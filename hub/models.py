@@ -251,3 +251,22 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     user: Mapped[User] = relationship()
+
+
+class EdgeCommandRow(Base):
+    """A command sent to an edge (remote unlock, lockdown …): who, why, and the edge's answer."""
+
+    __tablename__ = "edge_commands"
+    __table_args__ = (Index("ix_edge_commands_issued_at", "issued_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    edge: Mapped[str] = mapped_column(String(64))
+    door: Mapped[str | None] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500))
+    issued_by: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # sent → ok / failed / rejected (the edge's answer) or unsent (the broker refused it)
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    answer: Mapped[str | None] = mapped_column(String(500))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

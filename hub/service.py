@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.api.app import create_app
 from hub.api.auth import create_user
+from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
@@ -43,8 +44,9 @@ async def bootstrap_admin(sessions: async_sessionmaker[AsyncSession], username: 
 
 
 def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionPublisher,
-              settings: HubSettings) -> web.Application:
-    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s)
+              settings: HubSettings, commands: CommandSender | None = None) -> web.Application:
+    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
+                      commands=commands)
 
 
 class Hub:
@@ -141,7 +143,8 @@ class Hub:
         self._publisher = await stack.enter_async_context(
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s))
 
-        app = build_app(self._sessions, self._publisher, s)
+        app = build_app(self._sessions, self._publisher, s,
+                        CommandSender(self._sessions, self._mqtt))
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,8 +16,16 @@ class RegistryPublisher(Protocol):
     def registry_changed(self, site_id: str) -> None: ...
 
 
+class CommandSender(Protocol):
+    """What the API needs to command edges (hub.commands.CommandSender)."""
+
+    async def send(self, *, site: str, edge: str, command: str, reason: str, issued_by: str,
+                   door: str | None = None, duration_s: float | None = None) -> Any: ...
+
+
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 PUBLISHER = web.AppKey("publisher", RegistryPublisher)
 TOKEN_TTL_S = web.AppKey("token_ttl_s", int)
+COMMANDS = web.AppKey("commands", CommandSender)
 
 CURRENT_USER = web.RequestKey("current_user", User)

@@ -346,3 +346,40 @@ async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) 
         assert (ack.id, ack.result) == ("cmd-2", "rejected") and "B7-side" in ack.reason
     finally:
         acks.close()
+
+
+async def test_guard_opens_a_door_remotely_with_a_reason(stack: Stack) -> None:
+    s = stack
+    doors = await s.call("GET", "/doors")
+    door = next(d for d in doors["items"] if d["name"] == "B1-main")
+    missing = await s.call("POST", f"/doors/{door['id']}/unlock", {"reason": ""}, status=422)
+    assert missing["detail"][0]["field"] == "reason"
+
+    sent = await s.call("POST", f"/doors/{door['id']}/unlock",
+                        {"reason": "resident locked out, ID checked", "duration_s": 1},
+                        status=202)
+    assert sent["status"] == "sent" and sent["issued_by"] == "admin"
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 2.0) is not None
+    deadline = time.monotonic() + 5
+    while True:
+        answered = await s.call("GET", f"/commands/{sent['id']}")
+        if answered["status"] != "sent" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert answered["status"] == "ok"
+    assert answered["reason"] == "resident locked out, ID checked"
+    events = await wait_door_events(s, ["unlocked"])
+    assert ("unlocked", "remote") in events
+
+    edges = await s.call("GET", "/edges")
+    edge = edges["items"][0]
+    await s.call("POST", f"/edges/{edge['id']}/lockdown", {"reason": "drill"}, status=202)
+    deadline = time.monotonic() + 5
+    while s.agent.doors["B1-main"].fsm.mode != "locked_down":
+        assert time.monotonic() < deadline, "lockdown never reached the door"
+        await asyncio.sleep(0.05)
+    s.sim.present_card("1001")
+    denied = await wait_for_event(s, "1001", 0, 3.0)
+    assert (denied["result"], denied["reason"]) == ("denied", "door_locked_down")
+    listed = await s.call("GET", "/commands")
+    assert [c["command"] for c in listed["items"]][:2] == ["lockdown", "unlock"]

@@ -1,0 +1,133 @@
+"""Remote door control: unlock a door, lock down or release a building — each with a reason,
+recorded with who sent it and the edge's answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from hub.api.endpoints import EndpointTable, path_id
+from hub.api.errors import NotFoundError, UnavailableError
+from hub.api.keys import COMMANDS, CURRENT_USER, CommandSender
+from hub.api.schemas import Strict
+from hub.api.store import reading
+from hub.models import Door, Edge, EdgeCommandRow
+
+routes = EndpointTable(tag="commands")
+OPERATORS = frozenset({"admin", "manager", "guard"})
+
+
+class UnlockIn(Strict):
+    reason: str = Field(min_length=1, max_length=500, description="why; kept in the log")
+    duration_s: float | None = Field(default=None, gt=0, le=300,
+                                     description="how long; default: the door's unlock pulse")
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=500, description="why; kept in the log")
+
+
+class CommandQuery(Strict):
+    site_id: str | None = Field(default=None, max_length=64)
+    edge: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class CommandOut(BaseModel):
+    id: str
+    site_id: str
+    edge: str
+    door: str | None
+    command: str
+    reason: str
+    issued_by: str
+    issued_at: datetime
+    status: str = Field(description="sent, then ok / failed / rejected from the edge; unsent")
+    answer: str | None
+    answered_at: datetime | None
+
+
+class CommandList(BaseModel):
+    items: list[CommandOut]
+
+
+def _sender(request: web.Request) -> CommandSender:
+    sender = request.app.get(COMMANDS)
+    if sender is None:
+        raise UnavailableError("this API instance cannot reach the broker to command edges")
+    return sender
+
+
+def _out(row: EdgeCommandRow) -> CommandOut:
+    return CommandOut.model_validate(row, from_attributes=True)
+
+
+@routes.post("/doors/{id:\\d+}/unlock", body=UnlockIn, response=CommandOut, status=202,
+             roles=OPERATORS)
+async def unlock_door(request: web.Request, body: UnlockIn) -> CommandOut:
+    """Open a door remotely, with a reason (logged)."""
+    door_id = path_id(request, "door")
+    async with reading(request) as session:
+        found = (await session.execute(
+            select(Door, Edge).join(Edge, Edge.id == Door.edge_id).where(Door.id == door_id)
+        )).first()
+    if found is None:
+        raise NotFoundError("door", door_id)
+    door, edge = found
+    row = await _sender(request).send(
+        site=door.site_id, edge=edge.name, command="unlock", door=door.name, reason=body.reason,
+        issued_by=request[CURRENT_USER].username, duration_s=body.duration_s)
+    return _out(row)
+
+
+async def _edge_command(request: web.Request, command: str, reason: str) -> CommandOut:
+    edge_id = path_id(request, "edge")
+    async with reading(request) as session:
+        edge = await session.get(Edge, edge_id)
+    if edge is None:
+        raise NotFoundError("edge", edge_id)
+    row = await _sender(request).send(
+        site=edge.site_id, edge=edge.name, command=command, reason=reason,
+        issued_by=request[CURRENT_USER].username)
+    return _out(row)
+
+
+@routes.post("/edges/{id:\\d+}/lockdown", body=ReasonIn, response=CommandOut, status=202,
+             roles=OPERATORS)
+async def lockdown_edge(request: web.Request, body: ReasonIn) -> CommandOut:
+    """Lock down every door of a building's edge: relocked, cards refused until release."""
+    return await _edge_command(request, "lockdown", body.reason)
+
+
+@routes.post("/edges/{id:\\d+}/release", body=ReasonIn, response=CommandOut, status=202,
+             roles=OPERATORS)
+async def release_edge(request: web.Request, body: ReasonIn) -> CommandOut:
+    """End a lockdown."""
+    return await _edge_command(request, "release", body.reason)
+
+
+@routes.get("/commands", query=CommandQuery, response=CommandList, roles=OPERATORS)
+async def list_commands(request: web.Request, query: CommandQuery) -> CommandList:
+    """Commands sent to edges, newest first, with their answers."""
+    stmt = select(EdgeCommandRow).order_by(EdgeCommandRow.issued_at.desc()).limit(query.limit)
+    if query.site_id is not None:
+        stmt = stmt.where(EdgeCommandRow.site_id == query.site_id)
+    if query.edge is not None:
+        stmt = stmt.where(EdgeCommandRow.edge == query.edge)
+    async with reading(request) as session:
+        rows = (await session.scalars(stmt)).all()
+    return CommandList(items=[_out(r) for r in rows])
+
+
+@routes.get("/commands/{id}", response=CommandOut, roles=OPERATORS)
+async def get_command(request: web.Request) -> CommandOut:
+    """One command and the edge's answer."""
+    command_id = request.match_info["id"]
+    async with reading(request) as session:
+        row = await session.get(EdgeCommandRow, command_id)
+    if row is None:
+        raise NotFoundError("command", command_id)
+    return _out(row)
