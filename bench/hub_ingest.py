@@ -1,0 +1,175 @@
+"""Hub ingest throughput on PostgreSQL and Mosquitto, beside the broker's own throughput.
+
+Starts a throwaway Mosquitto and PostgreSQL on loopback, publishes N access events from
+simulated edges (QoS 1), and measures:
+  - broker: a bare subscriber receiving the same stream (messages/s);
+  - hub with 1 and 2 worker processes on the shared subscription: events/s stored in
+    PostgreSQL (first publish to last row committed), checking none lost and none doubled.
+Usage: .venv/bin/python bench/hub_ingest.py [--events 20000] [--edges 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from hub.db import run_migrations  # noqa: E402
+from tests.support.services import MosquittoServer, PostgresServer, free_port  # noqa: E402
+from wire import AccessData, AccessEvent, new_event_id, topics  # noqa: E402
+
+SITE = "bench"
+LOADERS = 4
+
+
+def make_events(n: int, edges: int) -> list[tuple[str, bytes]]:
+    out = []
+    now = datetime.now(timezone.utc)
+    for i in range(n):
+        edge = f"e{i % edges}"
+        event = AccessEvent(
+            id=new_event_id(), ts=now, site=SITE, edge=edge, device="door-1", seq=i // edges + 1,
+            data=AccessData(door="door-1", credential=str(1000 + i % 5000),
+                            result="denied", reason="unknown_card", decision_us=3),
+        )
+        out.append((topics.event(SITE, edge, "access"), event.model_dump_json().encode()))
+    return out
+
+
+def publish_all(port: int, messages: list[tuple[str, bytes]]) -> float:
+    """Publish from LOADERS clients in parallel; returns when every PUBACK is in."""
+    def run(chunk: list[tuple[str, bytes]], n: int) -> None:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"loader-{n}")
+        client.max_inflight_messages_set(1000)
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        infos = [client.publish(t, p, qos=1) for t, p in chunk]
+        for info in infos:
+            info.wait_for_publish(60)
+        client.disconnect()
+        client.loop_stop()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=run, args=(messages[i::LOADERS], i)) for i in range(LOADERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return start
+
+
+def broker_rate(port: int, messages: list[tuple[str, bytes]]) -> float:
+    got = 0
+    done = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        nonlocal got
+        got += 1
+        if got >= len(messages):
+            done.set()
+
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bare-subscriber")
+    sub.on_message = on_message
+    sub.connect("127.0.0.1", port)
+    sub.subscribe(topics.HUB_EVENTS, qos=1)
+    sub.loop_start()
+    time.sleep(0.5)
+    start = publish_all(port, messages)
+    done.wait(120)
+    elapsed = time.monotonic() - start
+    sub.disconnect()
+    sub.loop_stop()
+    if got < len(messages):
+        raise RuntimeError(f"bare subscriber got {got} of {len(messages)}")
+    return len(messages) / elapsed
+
+
+def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
+    url = pg.create_database(name)
+    run_migrations(url)
+    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}",
+                         autocommit=True) as db:
+        db.execute("INSERT INTO sites (id, name, timezone) VALUES (%s, %s, 'Asia/Shanghai')",
+                   (SITE, "bench"))
+        for e in range(edges):
+            db.execute("INSERT INTO edges (site_id, name, status) VALUES (%s, %s, 'unknown')",
+                       (SITE, f"e{e}"))
+    return url
+
+
+def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[str, bytes]],
+             edges: int) -> tuple[float, int, int]:
+    name = f"bench_{workers}w_{os.getpid()}"
+    url = prepare_database(pg, name, edges)
+    procs = []
+    for w in range(workers):
+        env = {**os.environ, "LINTEL_HUB_DATABASE_URL": url,
+               "LINTEL_HUB_MQTT_PORT": str(port), "LINTEL_HUB_MQTT_CLIENT_ID": f"hub-{name}-{w}",
+               # A group of its own: Mosquitto keeps dealing a share to the offline persistent
+               # sessions of an earlier run's workers in the same group.
+               "LINTEL_HUB_MQTT_SHARED_GROUP": f"bench{workers}",
+               "LINTEL_HUB_HTTP_PORT": str(free_port()), "LINTEL_HUB_ADMIN_PASSWORD": "bench-pass",
+               "LINTEL_HUB_DATA_DIR": "/tmp"}
+        proc = subprocess.Popen([sys.executable, "-m", "lintel.cli", "hub"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "hub serving" not in line:
+            raise RuntimeError(f"hub worker {w} did not start: {line!r}")
+        procs.append(proc)
+    time.sleep(1.0)  # subscriptions in place
+    try:
+        start = publish_all(port, messages)
+        dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}"
+        deadline = time.monotonic() + 300
+        with psycopg.connect(dsn, autocommit=True) as db:
+            while True:
+                stored = db.execute("SELECT count(*) FROM event_log").fetchone()[0]
+                if stored >= len(messages) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            elapsed = time.monotonic() - start
+            distinct = db.execute("SELECT count(DISTINCT id) FROM event_log").fetchone()[0]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    return stored / elapsed, stored, distinct
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--edges", type=int, default=50)
+    args = parser.parse_args()
+    messages = make_events(args.events, args.edges)
+    broker, pg = MosquittoServer(), PostgresServer()
+    broker.start()
+    pg.start()
+    try:
+        bare = broker_rate(broker.port, messages)
+        print(f"broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 events, "
+              f"{LOADERS} publishers, 1 bare subscriber)")
+        for workers in (1, 2):
+            rate, stored, distinct = hub_rate(pg, broker.port, workers, messages, args.edges)
+            lost, doubled = args.events - distinct, stored - distinct
+            print(f"hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s stored; "
+                  f"ratio hub/broker {rate / bare:.2f}; lost {lost}, doubled {doubled}")
+    finally:
+        broker.cleanup()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
