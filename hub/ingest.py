@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -35,7 +35,6 @@ LINGER_BELOW = 64
 LINGER_S = 0.003
 INT64_MAX = 2**63 - 1
 
-CommandAckListener = Callable[[topics.TopicParts, CommandAck], None]
 
 
 def hub_subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
@@ -90,7 +89,6 @@ class Ingest:
         self._retry_max_s = retry_max_s
         self._known_sites: set[str] = set()
         self._task: asyncio.Task[None] | None = None
-        self.command_ack_listeners: list[CommandAckListener] = []
         self.stats = IngestStats()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -147,7 +145,7 @@ class Ingest:
         attempt = 0
         while True:
             try:
-                acks = await self._store(messages)
+                await self._store(messages)
                 break
             except (OperationalError, InterfaceError) as exc:
                 # The database is away or busy: keep the messages unacknowledged and retry.
@@ -158,26 +156,19 @@ class Ingest:
                 await asyncio.sleep(delay)
             except (DataError, IntegrityError) as exc:
                 if len(messages) == 1:
-                    acks = await self._store_dead(messages[0], f"rejected by the database: {exc.orig}")
+                    await self._store_dead(messages[0], f"rejected by the database: {exc.orig}")
                     break
                 # One message poisons the batch: store them one by one to find it.
-                acks = []
                 for message in messages:
                     await self.handle([message])
                 return
         for message in messages:
             self._mqtt.ack(message)
         self.stats.batches += 1
-        for parts, ack in acks:
-            for listener in self.command_ack_listeners:
-                try:
-                    listener(parts, ack)
-                except Exception:
-                    log.exception("command ack listener failed")
 
     # -- storing ---------------------------------------------------------------------------
 
-    async def _store(self, messages: Sequence[Message]) -> list[tuple[topics.TopicParts, CommandAck]]:
+    async def _store(self, messages: Sequence[Message]) -> None:
         batch = _Batch()
         now = utcnow()
         for message in messages:
@@ -206,14 +197,12 @@ class Ingest:
         self.stats.dead_letters += len(batch.dead)
         for row in batch.dead:
             log.warning("dead letter on %s: %s", row["topic"], row["reason"])
-        return batch.acks
 
-    async def _store_dead(self, message: Message, reason: str) -> list[Any]:
+    async def _store_dead(self, message: Message, reason: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(insert(_table(DeadLetter)), [_dead_row(message, reason, utcnow())])
         self.stats.dead_letters += 1
         log.warning("dead letter on %s: %s", message.topic, reason)
-        return []
 
     def _classify(self, message: Message, batch: _Batch, now: datetime) -> None:
         try:
@@ -316,4 +305,4 @@ def _dead_row(message: Message, reason: str, now: datetime) -> dict[str, Any]:
             "reason": reason[:2000]}
 
 
-__all__ = ["CommandAckListener", "Ingest", "IngestStats", "hub_subscriptions"]
+__all__ = ["Ingest", "IngestStats", "hub_subscriptions"]
