@@ -83,6 +83,8 @@ def _control_url(args: argparse.Namespace) -> str:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from simulators import control
 
+    if args.sim_command == "serve":
+        return _sim_serve(args)
     url = _control_url(args)
     try:
         if args.sim_command == "swipe":
@@ -121,6 +123,19 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sim_serve(args: argparse.Namespace) -> int:
+    from simulators.serve import DoorSpec, serve
+
+    try:
+        doors = [DoorSpec.parse(text) for text in args.door]
+    except ValueError as exc:
+        print(f"lintel sim serve: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(run_until_signalled(
+        lambda stop: serve(doors, args.data, stop, control_port=args.control_port)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lintel", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -152,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex = simsub.add_parser("exit", help="press a door's request-to-exit button")
     ex.add_argument("--door", required=True)
     simsub.add_parser("status", help="each simulated door's relay and reader state")
+    serve = simsub.add_parser("serve", help="run simulated readers + door controllers on ptys")
+    serve.add_argument("--door", action="append", required=True, metavar="NAME:ADDRESS:SCBK",
+                       help="a door to simulate, e.g. B1-main:101:<32 hex digits>; repeatable")
+    serve.add_argument("--control-port", type=int, default=0, help="control server port")
     sim.set_defaults(func=_cmd_sim)
 
     prov = sub.add_parser("provision", help="broker identities and ACLs for edges and hubs")

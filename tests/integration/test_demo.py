@@ -102,3 +102,55 @@ def test_hub_with_a_bad_setting_names_it(tmp_path: Path) -> None:
     result = subprocess.run([*LINTEL, "hub"], capture_output=True, text=True, timeout=30, env=env)
     assert result.returncode == 2
     assert "mqtt_port" in result.stderr
+
+
+def test_sim_serve_and_an_edge_started_by_hand(tmp_path: Path) -> None:
+    """The parts one by one, as the README's "Running the parts yourself" says."""
+    import secrets
+
+    from tests.support.services import MosquittoServer
+
+    key = secrets.token_hex(16)
+    data = tmp_path / "sim"
+    sim = subprocess.Popen([*LINTEL, "sim", "--data", str(data), "serve", "--door",
+                            f"B1-main:101:{key}"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    broker = MosquittoServer()
+    broker.start()
+    edge = None
+    try:
+        assert sim.stdout is not None
+        door_line = sim.stdout.readline()
+        assert door_line.startswith("door B1-main: OSDP address 101 on /dev/pts/"), door_line
+        port = door_line.rsplit(" ", 1)[1].strip()
+        assert sim.stdout.readline().startswith("control: http://127.0.0.1:")
+        config = tmp_path / "edge.yaml"
+        config.write_text(
+            f"site: demo\nedge: b1-edge\ndata_dir: {tmp_path / 'edge'}\n"
+            f"mqtt: {{port: {broker.port}}}\n"
+            f"doors:\n  - id: B1-main\n    reader: {{port: {port}, address: 101, scbk: {key}}}\n")
+        edge = subprocess.Popen([*LINTEL, "edge", "--config", str(config)],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 20
+        while True:
+            status = subprocess.run([*LINTEL, "sim", "--data", str(data), "status"],
+                                    capture_output=True, text=True, timeout=30)
+            assert status.returncode == 0, status.stderr
+            entry = json.loads(status.stdout)["doors"][0]
+            if entry.get("online") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert entry["online"], entry
+        bad = subprocess.run([*LINTEL, "sim", "--data", str(tmp_path / "x"), "serve", "--door",
+                              "B1-main:101:beef"], capture_output=True, text=True, timeout=30)
+        assert bad.returncode == 2 and "16-byte key" in bad.stderr
+    finally:
+        for proc in (edge, sim):
+            if proc is not None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        broker.cleanup()
+    assert sim.returncode == 0

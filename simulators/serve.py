@@ -1,0 +1,60 @@
+"""Run door simulators on their own (`lintel sim serve`), for an edge started by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from simulators.control import create_control_app
+from simulators.osdp_door import OsdpDoorSimulator
+
+
+@dataclass(frozen=True)
+class DoorSpec:
+    name: str
+    address: int
+    scbk: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> "DoorSpec":
+        """`NAME:ADDRESS:SCBK_HEX`, e.g. `B1-main:101:000102…0f`."""
+        try:
+            name, address, key = text.split(":")
+            spec = cls(name, int(address), bytes.fromhex(key))
+        except ValueError as exc:
+            raise ValueError(f"door {text!r}: expected NAME:ADDRESS:SCBK (32 hex digits)") from exc
+        if len(spec.scbk) != 16 or not 0 <= spec.address <= 126 or not name:
+            raise ValueError(f"door {text!r}: address 0-126 and a 16-byte key are needed")
+        return spec
+
+
+async def serve(doors: list[DoorSpec], data: Path, stop: asyncio.Event,
+                control_port: int = 0) -> None:
+    """Start one simulated reader + door controller per spec on a pty, and the control server;
+    print where each door is, and keep them until `stop` is set."""
+    data.mkdir(parents=True, exist_ok=True)
+    async with contextlib.AsyncExitStack() as stack:
+        sims: dict[str, OsdpDoorSimulator] = {}
+        for spec in doors:
+            sim = OsdpDoorSimulator(address=spec.address, scbk=spec.scbk, name=spec.name)
+            sim.start()
+            stack.callback(sim.close)
+            sims[spec.name] = sim
+            print(f"door {spec.name}: OSDP address {spec.address} on {sim.port}", flush=True)
+        runner = web.AppRunner(create_control_app(sims))
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", control_port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        url = f"http://{host}:{port}"
+        info = data / "sim.json"
+        info.write_text(json.dumps({"control_url": url, "doors": {n: s.port for n, s in sims.items()}}))
+        stack.callback(info.unlink, missing_ok=True)
+        print(f"control: {url}", flush=True)
+        await stop.wait()
