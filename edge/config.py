@@ -23,8 +23,9 @@ class MqttConfig(_Strict):
     username: str | None = Field(default=None, description="this edge's own broker account")
     password: str | None = None
     keepalive_s: int = Field(default=15, ge=5, le=600)
-    backoff_min_s: float = Field(default=0.2, gt=0, description="first reconnect delay")
-    backoff_max_s: float = Field(default=10.0, gt=0, description="cap of the reconnect delay")
+    # whole seconds: paho's reconnect loop (capped exponential) counts in seconds
+    backoff_min_s: int = Field(default=1, ge=1, le=60, description="first reconnect delay")
+    backoff_max_s: int = Field(default=10, ge=1, le=600, description="cap of the reconnect delay")
     inflight: int = Field(default=100, ge=1, le=1000, description="unacknowledged publishes at once")
     tls: bool = Field(default=False, description="connect over TLS (port 8883 as a rule)")
     ca_file: Path | None = Field(default=None, description="CA bundle; None: the system's")

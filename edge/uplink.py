@@ -74,7 +74,7 @@ class Uplink:
         client.will_set(
             topics.state(*self._site_edge), self._state_payload("offline"), qos=1, retain=True
         )
-        client.reconnect_delay_set(min_delay=max(1, int(cfg.backoff_min_s)), max_delay=max(1, int(cfg.backoff_max_s)))
+        client.reconnect_delay_set(min_delay=cfg.backoff_min_s, max_delay=cfg.backoff_max_s)
         client.max_inflight_messages_set(cfg.inflight)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
