@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,12 @@ class RecordingPublisher:
     """Stands in for hub.compiler.PermissionPublisher at the API's edge."""
 
     calls: list[str] = field(default_factory=list)
+    edge_calls: list[tuple[str, list[int]]] = field(default_factory=list)
 
-    def registry_changed(self, site_id: str) -> None:
+    def registry_changed(self, site_id: str, edges: Iterable[int] | None = None) -> None:
         self.calls.append(site_id)
+        if edges is not None:
+            self.edge_calls.append((site_id, sorted(edges)))
 
 
 def _sqlite_fk(dbapi_conn: Any, _record: Any) -> None:
