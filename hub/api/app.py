@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.api import access
 from hub.api import cards, events, groups, login, meta, registry, residents, schedules
 from hub.api.endpoints import ENDPOINTS, Endpoint
 from hub.api.keys import PUBLISHER, SESSIONS, TOKEN_TTL_S
@@ -26,6 +27,7 @@ def all_endpoints() -> list[Endpoint]:
         *groups.routes,
         *registry.routes,
         *events.routes,
+        *access.routes,
     ]
 
 
