@@ -34,6 +34,7 @@ class Endpoint:
     status: int = 200
     public: bool = False
     roles: frozenset[str] | None = None  # None: any staff role (see auth.STAFF_ROLES)
+    errors: frozenset[int] = frozenset()  # further error statuses the view answers on purpose
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self.public:
