@@ -19,7 +19,6 @@ from datetime import date
 from types import TracebackType
 from typing import Any, Self
 
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

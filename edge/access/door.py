@@ -138,9 +138,9 @@ class DoorStateMachine:
         if self.held_by_schedule and not was_held and self._locked:
             self._locked = False
             actions += [SetLock(False), Emit("unlocked", "schedule")]
-        elif was_held and not self.held_by_schedule and not self._locked:
-            if not self._is_open and self._pulse_until is None:
-                actions += self._relock("schedule")
+        elif (was_held and not self.held_by_schedule and not self._locked
+              and not self._is_open and self._pulse_until is None):
+            actions += self._relock("schedule")
         return actions
 
     def relock(self, now: float) -> list[Action]:

@@ -30,6 +30,8 @@ CardNumber = Annotated[
 CardStatus = Literal["active", "revoked", "lost", "suspended"]
 FacilityCode = Annotated[int, Field(ge=0, le=65535)]
 Limit = Annotated[int, Field(ge=1, le=500, description="page size")]
+# a record id: the columns are 32-bit on PostgreSQL, so larger numbers name nothing
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 _OFFSET_AS_SPACE = re.compile(r"T.* (\d\d(:?\d\d)?)$")
 
@@ -110,7 +112,7 @@ def _until_after_from(value: datetime | None, info: ValidationInfo) -> datetime 
 
 
 class CardCreate(Strict):
-    resident_id: int
+    resident_id: RowId
     card_number: CardNumber
     facility_code: FacilityCode | None = None
     status: CardStatus = "active"
@@ -123,7 +125,7 @@ class CardCreate(Strict):
 class CardUpdate(Strict):
     """Only the keys given change; `status: "revoked"` revokes and keeps the card's history."""
 
-    resident_id: int | None = None
+    resident_id: RowId | None = None
     card_number: CardNumber | None = None
     facility_code: FacilityCode | None = None
     status: CardStatus | None = None
@@ -153,7 +155,7 @@ class CardList(BaseModel):
 
 class CardQuery(Strict):
     site_id: SiteId | None = None
-    resident_id: int | None = None
+    resident_id: RowId | None = None
     status: CardStatus | None = None
 
 
@@ -164,8 +166,8 @@ class ResidentCreate(Strict):
     site_id: SiteId
     name: str = Field(min_length=1, max_length=200)
     phone: Phone | None = None
-    unit_id: int | None = None
-    groups: list[int] = Field(default_factory=list, description="access group ids, same site")
+    unit_id: RowId | None = None
+    groups: list[RowId] = Field(default_factory=list, description="access group ids, same site")
 
 
 class ResidentUpdate(Strict):
@@ -173,8 +175,8 @@ class ResidentUpdate(Strict):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: Phone | None = None
-    unit_id: int | None = None
-    groups: list[int] | None = None
+    unit_id: RowId | None = None
+    groups: list[RowId] | None = None
 
     _not_null = field_validator("name", "groups")(_refuse_null)
 
@@ -197,7 +199,7 @@ class ResidentList(BaseModel):
 
 class ResidentQuery(Strict):
     site_id: SiteId | None = None
-    unit_id: int | None = None
+    unit_id: RowId | None = None
 
 
 # --- schedules -------------------------------------------------------------------------------
@@ -245,17 +247,17 @@ class AccessGroupCreate(Strict):
     site_id: SiteId
     name: str = Field(min_length=1, max_length=200)
     doors: list[Name] = Field(default_factory=list, description="door names in the same site")
-    schedule_id: int | None = Field(default=None, description="null: at all times")
+    schedule_id: RowId | None = Field(default=None, description="null: at all times")
     holiday_mode: HolidayModeIn = Field(default="normal", description=_HOLIDAY_MODE)
-    holiday_schedule_id: int | None = Field(default=None, description="with holiday_mode schedule")
+    holiday_schedule_id: RowId | None = Field(default=None, description="with holiday_mode schedule")
 
 
 class AccessGroupUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     doors: list[Name] | None = None
-    schedule_id: int | None = Field(default=None, description="null: at all times")
+    schedule_id: RowId | None = Field(default=None, description="null: at all times")
     holiday_mode: HolidayModeIn | None = Field(default=None, description=_HOLIDAY_MODE)
-    holiday_schedule_id: int | None = None
+    holiday_schedule_id: RowId | None = None
 
     _not_null = field_validator("name", "doors", "holiday_mode")(_refuse_null)
 
@@ -346,7 +348,7 @@ class DoorUpdate(Strict):
 
     label: str | None = Field(default=None, max_length=200)
     mode: DoorModeIn | None = None
-    unlock_schedule_id: int | None = None
+    unlock_schedule_id: RowId | None = None
 
     _not_null = field_validator("label", "mode")(_refuse_null)
 
@@ -392,7 +394,7 @@ class PassbackList(BaseModel):
 class AccessEventQuery(Strict):
     site: SiteId | None = None
     door: str | None = Field(default=None, max_length=64)
-    resident_id: int | None = None
+    resident_id: RowId | None = None
     result: Literal["granted", "denied"] | None = None
     reason: AccessReason | None = None
     since: QueryDatetime | None = Field(default=None, description="inclusive, with a zone")

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 import schemathesis
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,
 )
-from aiohttp import web
 
 from hub.api import create_app
 from hub.db import create_engine, create_sessionmaker, migrate
@@ -104,7 +104,7 @@ def test_api_matches_its_openapi_document(live_api: str) -> None:
 
         try:
             run()
-        except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failure, then report them all
+        except (AssertionError, BaseExceptionGroup) as exc:  # report every operation's failures
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:2000])
         tested.append(operation.label)
     assert len(tested) >= 30, tested  # the run covered the API, not just a corner of it
