@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import defaultdict
-import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -28,9 +28,9 @@ from hub.models import (
     AccessGroup,
     AntiPassbackPair,
     CardCredential,
-    Holiday,
     Door,
     Edge,
+    Holiday,
     PermissionVersion,
     Schedule,
     Site,
