@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub import compiler
 from hub.api import create_app
 from hub.api.auth import create_user
-from hub import compiler
 from hub.compiler import PermissionPublisher, affected_edges, compile_edge
 from hub.models import AccessGroup, Door, Edge, PermissionVersion, Resident, Site
 from hub.mqtt import MqttClient
