@@ -9,6 +9,7 @@ version is bumped with a conditional UPDATE only when the content hash changed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import time
@@ -43,12 +44,12 @@ from wire import (
     AccessGroupRule,
     AntiPassbackRule,
     DoorInfo,
-    PermissionSnapshot,
     SnapshotContent,
     topics,
 )
 from wire import CardCredential as WireCard
 from wire import Schedule as WireSchedule
+from wire.permissions import sealed_payload
 
 log = logging.getLogger(__name__)
 
@@ -367,15 +368,16 @@ class PermissionPublisher:
 
     async def _publish_edge(self, session: AsyncSession, site_id: str, edge_id: int,
                             content: SnapshotContent, force: bool) -> PublishResult:
-        digest = await asyncio.to_thread(content.content_hash)
+        # one serialisation serves the hash and the payload
+        content_json = await asyncio.to_thread(content.content_json)
+        digest = hashlib.sha256(content_json.encode()).hexdigest()
         version = await _bump_version(session, edge_id, digest)
         if version is None:
             if not force:
                 return PublishResult(content.edge, await _current_version(session, edge_id),
                                      digest, False, len(content.credentials))
             version = await _current_version(session, edge_id)
-        snapshot = PermissionSnapshot.build(content, version, utcnow())
-        payload = await asyncio.to_thread(snapshot.model_dump_json)
+        payload = sealed_payload(content_json, version, digest, utcnow())
         await self._mqtt.publish(
             topics.perm(site_id, content.edge), payload, qos=1, retain=True,
             timeout=self._publish_timeout_s,

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import zoneinfo
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -175,11 +175,25 @@ class SnapshotContent(WireModel):
                 raise ValueError(f"credential {cred.card} names unknown groups {missing}")
         return self
 
+    def content_json(self) -> str:
+        """The canonical JSON of the content (not version or time): fields in declaration
+        order, compact, written by pydantic's serialiser in one pass (the compiler sorts every
+        list, so equal content gives equal text)."""
+        return self.model_dump_json(include=_CONTENT_KEYS)
+
     def content_hash(self) -> str:
-        """SHA-256 over the canonical JSON of the content (not version or time)."""
-        body = self.model_dump(mode="json", include=set(SnapshotContent.model_fields))
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """SHA-256 over `content_json()`."""
+        return hashlib.sha256(self.content_json().encode()).hexdigest()
+
+
+_CONTENT_KEYS = set(SnapshotContent.model_fields)
+
+
+def sealed_payload(content_json: str, version: int, digest: str, issued_at: datetime) -> bytes:
+    """A PermissionSnapshot's JSON from its content's JSON, without serialising it again."""
+    tail = json.dumps({"version": version, "hash": digest,
+                       "issued_at": issued_at.astimezone(UTC).isoformat().replace("+00:00", "Z")})
+    return (content_json[:-1] + "," + tail[1:]).encode()
 
 
 class PermissionSnapshot(SnapshotContent):
