@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -31,6 +31,8 @@ from edge.access.cache import PermissionCache
 from edge.access.decision import AccessDecider
 from edge.access.door import DoorStateMachine, Emit, SetLock
 from edge.access.errors import AccessError
+from edge.access.passback import PassbackLog
+from edge.access.schedule import site_local
 from edge.config import DoorConfig, EdgeConfig
 from edge.drivers.osdp import (
     CardRead,
@@ -65,6 +67,8 @@ class EdgeAgent:
         self._tasks: list[asyncio.Task[None]] = []
         self.doors: dict[str, _Door] = {}
         self._by_reader: dict[tuple[str, int], _Door] = {}
+        # wall clock (aware UTC) for decisions and unlock schedules; tests may replace it
+        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
     # --- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> "EdgeAgent":
@@ -74,7 +78,9 @@ class EdgeAgent:
         self._stack.callback(self.outbox.close)
         self.cache = PermissionCache(cfg.data_dir / "permissions.db")
         self._stack.callback(self.cache.close)
-        self.decider = AccessDecider(self.cache)
+        self.passback = PassbackLog(cfg.data_dir / "passback.db")
+        self._stack.callback(self.passback.close)
+        self.decider = AccessDecider(self.cache, self.passback)
         try:
             buses: dict[str, list[DoorConfig]] = {}
             for door in cfg.doors:
@@ -162,7 +168,7 @@ class EdgeAgent:
 
     def card_read(self, door: _Door, card: str) -> None:
         decision = self.decider.decide_card(
-            door.config.id, card, datetime.now(timezone.utc),
+            door.config.id, card, self.clock(),
             locked_down=door.fsm.mode == "locked_down",
         )
         granted = decision.result == "granted"
@@ -180,6 +186,7 @@ class EdgeAgent:
                 door=door.config.id, credential_type="card", credential=card,
                 resident_id=decision.resident_id, result=decision.result,
                 reason=decision.reason, decision_us=decision.decision_us,
+                warning=decision.warning,
             ),
         )
         self.uplink.wake()
@@ -227,11 +234,28 @@ class EdgeAgent:
     async def _timers(self) -> None:
         while True:
             now = time.monotonic()
+            unlocked = self._scheduled_unlocks()
             for door in self.doors.values():
                 self._apply(door, door.fsm.tick(now))
+                self._apply(door, door.fsm.schedule_unlocked(door.config.id in unlocked, now))
             deadlines = [d for door in self.doors.values() if (d := door.fsm.next_deadline()) is not None]
             delay = min([self.config.tick_s, *[max(0.0, d - now) for d in deadlines]])
             await asyncio.sleep(delay)
+
+    def _scheduled_unlocks(self) -> set[str]:
+        """Doors whose snapshot mode is unlocked_on_schedule and whose schedule is open now
+        (never on a site holiday: the building keeps its doors locked then)."""
+        state = self.cache.state
+        if state is None:
+            return set()
+        local = site_local(self.clock(), state.timezone)
+        if local.date() in state.holidays:
+            return set()
+        return {
+            door.id for door in state.doors.values()
+            if door.mode == "unlocked_on_schedule" and door.unlock_schedule is not None
+            and state.schedules[door.unlock_schedule].is_open(local)
+        }
 
     # --- messages from the hub ---------------------------------------------------------
     async def _incoming(self) -> None:

@@ -9,15 +9,17 @@ version is bumped with a conditional UPDATE only when the content hash changed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import date
 from types import TracebackType
 from typing import Any, Self
 
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.errors import NotFound, PublishError
 from hub.models import (
     AccessGroup,
+    AntiPassbackPair,
     CardCredential,
     Door,
     Edge,
+    Holiday,
     PermissionVersion,
     Schedule,
     Site,
@@ -38,13 +42,14 @@ from hub.models import (
 from hub.mqtt import MqttClient, backoff_delay
 from wire import (
     AccessGroupRule,
+    AntiPassbackRule,
     DoorInfo,
-    PermissionSnapshot,
     SnapshotContent,
     topics,
 )
 from wire import CardCredential as WireCard
 from wire import Schedule as WireSchedule
+from wire.permissions import sealed_payload
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +65,36 @@ class PublishResult:
 
 @dataclass
 class _Registry:
-    """Everything of one site that the snapshots need, loaded in a few queries."""
+    """Everything of one site that the snapshots need, loaded in a few queries.
+
+    Loaded for a set of edges (`edge_ids`; None: all): the site-wide parts are small and loaded
+    whole; the cards only of residents whose groups open a door of those edges.
+    """
 
     timezone: str
     edges: list[tuple[int, str]]
-    doors: list[tuple[int, int, str, str, str]]  # id, edge_id, name, label, mode
+    doors: list[tuple[int, int, str, str, str, int | None]]  # id, edge, name, label, mode, sched
     schedules: dict[int, tuple[str, list[dict[str, Any]]]]
-    groups: dict[int, int | None]  # group id -> schedule id
+    groups: dict[int, tuple[int | None, str, int | None]]  # id -> schedule, holiday mode/sched
     group_doors: dict[int, set[int]]
     resident_groups: dict[int, set[int]]
     cards: list[tuple[str, int, str, Any, Any]]  # number, resident, status, from, until
+    holidays: list[date]
+    passback: list[tuple[int, int, int, str, int | None]]  # id, entry, exit door ids, mode, reset
 
 
-async def load_registry(session: AsyncSession, site_id: str) -> _Registry:
+async def load_registry(
+    session: AsyncSession, site_id: str, edge_ids: Collection[int] | None = None
+) -> _Registry:
     site = await session.get(Site, site_id)
     if site is None:
         raise NotFound("site", site_id)
-    edges = (await session.execute(
-        select(Edge.id, Edge.name).where(Edge.site_id == site_id).order_by(Edge.name)
-    )).all()
+    edge_q = select(Edge.id, Edge.name).where(Edge.site_id == site_id).order_by(Edge.name)
+    if edge_ids is not None:
+        edge_q = edge_q.where(Edge.id.in_(sorted(edge_ids)))
+    edges = (await session.execute(edge_q)).all()
     doors = (await session.execute(
-        select(Door.id, Door.edge_id, Door.name, Door.label, Door.mode)
+        select(Door.id, Door.edge_id, Door.name, Door.label, Door.mode, Door.unlock_schedule_id)
         .where(Door.site_id == site_id)
     )).all()
     schedules = {
@@ -88,9 +102,10 @@ async def load_registry(session: AsyncSession, site_id: str) -> _Registry:
             select(Schedule.id, Schedule.name, Schedule.windows).where(Schedule.site_id == site_id)
         )).all()
     }
-    groups = dict((await session.execute(
-        select(AccessGroup.id, AccessGroup.schedule_id).where(AccessGroup.site_id == site_id)
-    )).all())
+    groups = {gid: (sid, mode, hsid) for gid, sid, mode, hsid in (await session.execute(
+        select(AccessGroup.id, AccessGroup.schedule_id, AccessGroup.holiday_mode,
+               AccessGroup.holiday_schedule_id).where(AccessGroup.site_id == site_id)
+    )).all()}
     gd: dict[int, set[int]] = defaultdict(set)
     for gid, did in (await session.execute(
         select(group_doors.c.group_id, group_doors.c.door_id)
@@ -105,41 +120,125 @@ async def load_registry(session: AsyncSession, site_id: str) -> _Registry:
         .where(AccessGroup.site_id == site_id)
     )).all():
         rg[rid].add(gid)
-    cards = (await session.execute(
-        select(CardCredential.card_number, CardCredential.resident_id, CardCredential.status,
-               CardCredential.valid_from, CardCredential.valid_until)
-        .where(CardCredential.site_id == site_id)
+    card_q = select(CardCredential.card_number, CardCredential.resident_id, CardCredential.status,
+                    CardCredential.valid_from, CardCredential.valid_until
+                    ).where(CardCredential.site_id == site_id)
+    if edge_ids is not None:
+        # only the holders some of whose groups open a door of these edges
+        wanted_doors = {d[0] for d in doors if d[1] in set(edge_ids)}
+        wanted_groups = {g for g, ds in gd.items() if ds & wanted_doors}
+        holders = sorted({r for r, gs in rg.items() if gs & wanted_groups})
+        card_q = card_q.where(CardCredential.resident_id.in_(holders))
+    cards = (await session.execute(card_q)).all()
+    holidays = list(await session.scalars(
+        select(Holiday.day).where(Holiday.site_id == site_id).order_by(Holiday.day)
+    ))
+    passback = (await session.execute(
+        select(AntiPassbackPair.id, AntiPassbackPair.entry_door_id, AntiPassbackPair.exit_door_id,
+               AntiPassbackPair.mode, AntiPassbackPair.reset_s)
+        .where(AntiPassbackPair.site_id == site_id)
     )).all()
     return _Registry(
         site.timezone,
         [(eid, name) for eid, name in edges],
-        [(did, eid, name, label, mode) for did, eid, name, label, mode in doors],
+        [(did, eid, name, label, mode, us) for did, eid, name, label, mode, us in doors],
         schedules, groups, gd, rg,
         [(number, rid, status, vf, vu) for number, rid, status, vf, vu in cards],
+        holidays,
+        [(pid, entry, exit_, mode, reset) for pid, entry, exit_, mode, reset in passback],
     )
+
+
+async def affected_edges(
+    session: AsyncSession,
+    *,
+    residents: Iterable[int] = (),
+    groups: Iterable[int] = (),
+    doors: Iterable[int] = (),
+    schedules: Iterable[int] = (),
+) -> set[int]:
+    """The edges whose snapshots a change to these rows can alter: the edges of the doors
+    those residents' groups, those groups and those schedules' groups open, and of the doors
+    themselves (a door's mode or unlock schedule)."""
+    group_ids = set(groups)
+    resident_ids = sorted(set(residents))
+    if resident_ids:
+        group_ids |= set(await session.scalars(
+            select(resident_groups.c.group_id).where(resident_groups.c.resident_id.in_(resident_ids))
+        ))
+    schedule_ids = sorted(set(schedules))
+    door_ids = set(doors)
+    if schedule_ids:
+        group_ids |= set(await session.scalars(select(AccessGroup.id).where(
+            AccessGroup.schedule_id.in_(schedule_ids)
+            | AccessGroup.holiday_schedule_id.in_(schedule_ids)
+        )))
+        door_ids |= set(await session.scalars(
+            select(Door.id).where(Door.unlock_schedule_id.in_(schedule_ids))
+        ))
+    if group_ids:
+        door_ids |= set(await session.scalars(
+            select(group_doors.c.door_id).where(group_doors.c.group_id.in_(sorted(group_ids)))
+        ))
+    if not door_ids:
+        return set()
+    return set(await session.scalars(
+        select(Door.edge_id).where(Door.id.in_(sorted(door_ids))).distinct()
+    ))
+
+
+_CARD = re.compile(r"^[0-9A-Za-z:_-]{1,64}$")
+_STATUSES = frozenset(("active", "revoked", "lost", "suspended"))
+
+
+def _card_ok(number: str, status: str) -> bool:
+    """What wire.CardCredential would accept, checked without building 100,000 models."""
+    return bool(_CARD.match(number)) and status in _STATUSES
+
+
+_CARD_FIELDS = frozenset(WireCard.model_fields)
+_new_card = WireCard.__new__
+_set = object.__setattr__
+
+
+def _card(fields: dict[str, Any]) -> WireCard:
+    """`WireCard.model_construct(**fields)` for all fields given, at a third of its cost (it
+    is most of a 100,000-card compile); tests/hub/test_compiler_cards.py holds them equal."""
+    card = _new_card(WireCard)
+    _set(card, "__dict__", fields)
+    _set(card, "__pydantic_fields_set__", _CARD_FIELDS)
+    _set(card, "__pydantic_extra__", None)
+    _set(card, "__pydantic_private__", None)
+    return card
 
 
 def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: _Registry) -> SnapshotContent:
     """The snapshot content for one edge, in a canonical order so equal content hashes equal."""
     my_doors = {d[0]: d for d in reg.doors if d[1] == edge_id}
-    door_infos = sorted(
-        (DoorInfo.model_validate({"id": name, "name": label, "mode": mode})
-         for _, _, name, label, mode in my_doors.values()),
-        key=lambda d: d.id,
-    )
-    rules: list[AccessGroupRule] = []
     used_schedules: set[int] = set()
+    door_infos = []
+    for _, _, name, label, mode, unlock_sid in sorted(my_doors.values(), key=lambda d: d[2]):
+        unlock = None
+        if mode == "unlocked_on_schedule" and unlock_sid is not None:
+            used_schedules.add(unlock_sid)
+            unlock = reg.schedules[unlock_sid][0]
+        door_infos.append(DoorInfo.model_validate(
+            {"id": name, "name": label, "mode": mode, "unlock_schedule": unlock}))
+    rules: list[AccessGroupRule] = []
     for gid in sorted(reg.groups):
         doors_here = reg.group_doors.get(gid, set()) & my_doors.keys()
         if not doors_here:
             continue
-        sid = reg.groups[gid]
-        if sid is not None:
-            used_schedules.add(sid)
+        sid, holiday_mode, holiday_sid = reg.groups[gid]
+        if holiday_mode != "schedule":
+            holiday_sid = None
+        used_schedules.update(s for s in (sid, holiday_sid) if s is not None)
         rules.append(AccessGroupRule(
             id=gid,
             doors=sorted(my_doors[d][2] for d in doors_here),
             schedule=reg.schedules[sid][0] if sid is not None else None,
+            holiday_mode=holiday_mode,  # type: ignore[arg-type]  # one of HolidayMode
+            holiday_schedule=reg.schedules[holiday_sid][0] if holiday_sid is not None else None,
         ))
     group_ids = {r.id for r in rules}
     schedules = sorted(
@@ -147,24 +246,40 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: _Registry) -> 
          for s in used_schedules),
         key=lambda s: s.id,
     )
+    passback = [
+        AntiPassbackRule(id=pid, entry=my_doors[entry][2], exit=my_doors[exit_][2],
+                         mode=mode, reset_s=reset)  # type: ignore[arg-type]
+        for pid, entry, exit_, mode, reset in sorted(reg.passback)
+        if entry in my_doors and exit_ in my_doors
+    ]
     credentials: list[WireCard] = []
+    shared: dict[frozenset[int], list[int]] = {}
     for number, resident, status, valid_from, valid_until in reg.cards:
-        groups = reg.resident_groups.get(resident, set()) & group_ids
+        groups = reg.resident_groups.get(resident)
         if not groups:
             continue
-        try:
-            credentials.append(WireCard.model_validate({
-                "card": number, "resident_id": resident, "status": status,
-                "valid_from": valid_from, "valid_until": valid_until, "groups": sorted(groups),
-            }))
-        except ValidationError as exc:
+        mine = groups & group_ids
+        if not mine:
+            continue
+        if not _card_ok(number, status):
             # One bad row must not take every door of the edge offline.
-            log.error("card %r of resident %s left out of %s/%s: %s",
-                      number, resident, site_id, edge_name, exc)
+            log.error("card %r (status %r) of resident %s left out of %s/%s", number, status,
+                      resident, site_id, edge_name)
+            continue
+        key = frozenset(mine)
+        group_list = shared.get(key)
+        if group_list is None:
+            group_list = shared[key] = sorted(mine)
+        # checked above; timestamps come from UTC columns (aware)
+        credentials.append(_card({
+            "card": number, "resident_id": resident, "status": status,
+            "valid_from": valid_from, "valid_until": valid_until, "groups": group_list,
+        }))
     credentials.sort(key=lambda c: c.card)
-    return SnapshotContent(
+    return SnapshotContent.model_construct(
         site=site_id, edge=edge_name, timezone=reg.timezone, doors=door_infos,
         schedules=schedules, groups=rules, credentials=credentials,
+        holidays=list(reg.holidays), anti_passback=passback,
     )
 
 
@@ -188,7 +303,8 @@ class PermissionPublisher:
         self._mqtt = mqtt
         self._debounce_s = debounce_s
         self._publish_timeout_s = publish_timeout_s
-        self._pending: set[str] = set()
+        # site -> the edges to recompile (None: every edge of the site)
+        self._pending: dict[str, set[int] | None] = {}
         self._wake = asyncio.Event()
         self._busy = publish_all_on_start
         self._publish_all_on_start = publish_all_on_start
@@ -213,9 +329,16 @@ class PermissionPublisher:
                 pass
             self._task = None
 
-    def registry_changed(self, site_id: str) -> None:
-        """Schedule a compile + publish of `site_id` soon (call after the change committed)."""
-        self._pending.add(site_id)
+    def registry_changed(self, site_id: str, edges: Iterable[int] | None = None) -> None:
+        """Schedule a compile + publish of `site_id` soon (call after the change committed).
+
+        With `edges`, only those edges of the site are recompiled (see `affected_edges`)."""
+        if edges is None:
+            self._pending[site_id] = None
+        elif site_id not in self._pending:
+            self._pending[site_id] = set(edges)
+        elif (held := self._pending[site_id]) is not None:
+            held.update(edges)
         self._wake.set()
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
@@ -235,14 +358,17 @@ class PermissionPublisher:
             results.extend(await self.publish_site(site_id, force=force))
         return results
 
-    async def publish_site(self, site_id: str, *, force: bool = False) -> list[PublishResult]:
-        """Compile every edge of the site; publish (retained, QoS 1) those whose content changed."""
+    async def publish_site(
+        self, site_id: str, *, force: bool = False, edges: Collection[int] | None = None
+    ) -> list[PublishResult]:
+        """Compile the site's edges (all, or those in `edges`); publish (retained, QoS 1) those
+        whose content changed."""
         async with self._site_locks[site_id]:
             started = time.perf_counter()
             results: list[PublishResult] = []
             async with self._sessions() as session, session.begin():
                 await _lock_site(session, site_id)
-                reg = await load_registry(session, site_id)
+                reg = await load_registry(session, site_id, edges)
                 for edge_id, edge_name in reg.edges:
                     # Threads keep the event loop (and so the ingest) responsive meanwhile.
                     content = await asyncio.to_thread(compile_edge, site_id, edge_id,
@@ -258,15 +384,16 @@ class PermissionPublisher:
 
     async def _publish_edge(self, session: AsyncSession, site_id: str, edge_id: int,
                             content: SnapshotContent, force: bool) -> PublishResult:
-        digest = await asyncio.to_thread(content.content_hash)
+        # one serialisation serves the hash and the payload
+        content_json = await asyncio.to_thread(content.content_json)
+        digest = hashlib.sha256(content_json.encode()).hexdigest()
         version = await _bump_version(session, edge_id, digest)
         if version is None:
             if not force:
                 return PublishResult(content.edge, await _current_version(session, edge_id),
                                      digest, False, len(content.credentials))
             version = await _current_version(session, edge_id)
-        snapshot = PermissionSnapshot.build(content, version, utcnow())
-        payload = await asyncio.to_thread(snapshot.model_dump_json)
+        payload = sealed_payload(content_json, version, digest, utcnow())
         await self._mqtt.publish(
             topics.perm(site_id, content.edge), payload, qos=1, retain=True,
             timeout=self._publish_timeout_s,
@@ -290,14 +417,15 @@ class PermissionPublisher:
             await self._wake.wait()
             await asyncio.sleep(self._debounce_s)  # let a burst of changes land first
             self._wake.clear()
-            sites, self._pending = self._pending, set()
+            sites, self._pending = self._pending, {}
             self._busy = True
             try:
                 failed = await self._publish_many(sites)
             finally:
                 self._busy = False
             if failed:
-                self._pending |= failed
+                for site_id in failed:
+                    self.registry_changed(site_id)
                 delay = backoff_delay(attempt, 0.5, 30.0)
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -305,11 +433,14 @@ class PermissionPublisher:
             else:
                 attempt = 0
 
-    async def _publish_many(self, sites: Iterable[str]) -> set[str]:
+    async def _publish_many(self, sites: dict[str, set[int] | None]) -> set[str]:
         failed: set[str] = set()
         for site_id in sorted(sites):
+            edges = sites[site_id]
+            if edges is not None and not edges:
+                continue  # the change touched no edge
             try:
-                await self.publish_site(site_id)
+                await self.publish_site(site_id, edges=edges)
             except NotFound:
                 pass  # the site was deleted: nothing to publish
             except (PublishError, Exception):
@@ -359,4 +490,6 @@ async def _current_version(session: AsyncSession, edge_id: int) -> int:
     )).scalar_one())
 
 
-__all__ = ["PermissionPublisher", "PublishResult", "compile_edge", "load_registry"]
+__all__ = [
+    "PermissionPublisher", "PublishResult", "affected_edges", "compile_edge", "load_registry",
+]

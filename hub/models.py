@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -140,8 +141,11 @@ class AccessGroup(Base):
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
-    schedule: Mapped[Schedule | None] = relationship()
+    schedule: Mapped[Schedule | None] = relationship(foreign_keys=[schedule_id])
     doors: Mapped[list["Door"]] = relationship(secondary=group_doors)
+    # on a site holiday: normal (weekly schedule as usual) / closed / schedule (the one below)
+    holiday_mode: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    holiday_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
 
 
 class Edge(Base):
@@ -167,7 +171,9 @@ class Door(Base):
     edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(200), default="")
-    mode: Mapped[str] = mapped_column(String(16), default="normal")
+    mode: Mapped[str] = mapped_column(String(24), default="normal")
+    # mode unlocked_on_schedule: the edge keeps the lock released during this schedule
+    unlock_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
 
 
 class PermissionVersion(Base):
@@ -270,3 +276,28 @@ class EdgeCommandRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="sent")
     answer: Mapped[str | None] = mapped_column(String(500))
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Holiday(Base):
+    """A date of the site's holiday calendar (site local); groups say how they treat it."""
+
+    __tablename__ = "holidays"
+    __table_args__ = (UniqueConstraint("site_id", "day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AntiPassbackPair(Base):
+    """An entry/exit door pair on one edge; the edge tracks each card's last direction."""
+
+    __tablename__ = "anti_passback_pairs"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    entry_door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
+    exit_door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(8), default="hard")  # hard / soft
+    reset_s: Mapped[int | None] = mapped_column(Integer)

@@ -23,6 +23,7 @@ from wire.events import (
 )
 from wire.permissions import (
     AccessGroupRule,
+    AntiPassbackRule,
     CardCredential,
     DoorInfo,
     PermissionSnapshot,
@@ -56,6 +57,7 @@ __all__ = [
     "SnapshotContent",
     "TimeWindow",
     "WireError",
+    "AntiPassbackRule",
     "new_event_id",
     "parse_event",
     "topics",

@@ -31,6 +31,8 @@ AccessReason = Literal[
     "not_permitted",
     "door_locked_down",
     "unknown_door",
+    "anti_passback",
+    "holiday",
 ]
 CredentialType = Literal["card", "qr", "ble"]
 
@@ -55,6 +57,9 @@ class AccessData(WireModel):
     result: Literal["granted", "denied"]
     reason: AccessReason
     decision_us: int = Field(ge=0, description="time taken by the decision, microseconds")
+    warning: AccessReason | None = Field(
+        default=None, description="a refusal let through, e.g. soft anti_passback"
+    )
 
     @model_validator(mode="after")
     def _result_matches_reason(self) -> AccessData:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -54,16 +54,67 @@ class Schedule(WireModel):
     windows: list[TimeWindow] = Field(min_length=1)
 
 
+DoorModeName = Literal["normal", "locked_down", "unlocked_on_schedule"]
+
+
 class DoorInfo(WireModel):
     id: Name
     name: str = Field(max_length=200)
-    mode: Literal["normal", "locked_down"] = "normal"
+    mode: DoorModeName = "normal"
+    unlock_schedule: Name | None = Field(
+        default=None,
+        description="unlocked_on_schedule: the schedule whose windows keep the door unlocked",
+    )
+
+    @model_validator(mode="after")
+    def _schedule_for_mode(self) -> DoorInfo:
+        if self.mode == "unlocked_on_schedule" and self.unlock_schedule is None:
+            raise ValueError(f"door {self.id}: unlocked_on_schedule needs an unlock_schedule")
+        return self
+
+
+HolidayMode = Literal["normal", "closed", "schedule"]
 
 
 class AccessGroupRule(WireModel):
     id: int
     doors: list[Name]
     schedule: Name | None = Field(default=None, description="None means at all times")
+    holiday_mode: HolidayMode = Field(
+        default="normal",
+        description="on a site holiday: normal = the weekly schedule as usual, closed = no "
+        "access, schedule = holiday_schedule instead of the weekly one",
+    )
+    holiday_schedule: Name | None = None
+
+    @model_validator(mode="after")
+    def _holiday_schedule(self) -> AccessGroupRule:
+        if (self.holiday_mode == "schedule") != (self.holiday_schedule is not None):
+            raise ValueError(
+                f"group {self.id}: holiday_schedule is required with holiday_mode 'schedule' "
+                "and only then"
+            )
+        return self
+
+
+class AntiPassbackRule(WireModel):
+    """An entry/exit door pair: a card must leave through `exit` before entering again.
+
+    hard refuses a second entry (or an exit without entry); soft grants and reports it. A
+    card's last direction is forgotten after `reset_s` (None: never, until it passes the other
+    door)."""
+
+    id: int
+    entry: Name
+    exit: Name
+    mode: Literal["soft", "hard"] = "hard"
+    reset_s: int | None = Field(default=None, ge=1, le=7 * 86400)
+
+    @model_validator(mode="after")
+    def _two_doors(self) -> AntiPassbackRule:
+        if self.entry == self.exit:
+            raise ValueError(f"anti-passback {self.id}: entry and exit are the same door")
+        return self
 
 
 class CardCredential(WireModel):
@@ -85,6 +136,10 @@ class SnapshotContent(WireModel):
     schedules: list[Schedule] = Field(default_factory=list)
     groups: list[AccessGroupRule] = Field(default_factory=list)
     credentials: list[CardCredential] = Field(default_factory=list)
+    holidays: list[date] = Field(
+        default_factory=list, description="the site's holiday dates, site local"
+    )
+    anti_passback: list[AntiPassbackRule] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -102,17 +157,43 @@ class SnapshotContent(WireModel):
         for group in self.groups:
             if group.schedule is not None and group.schedule not in schedules:
                 raise ValueError(f"group {group.id} names unknown schedule {group.schedule!r}")
+            if group.holiday_schedule is not None and group.holiday_schedule not in schedules:
+                raise ValueError(
+                    f"group {group.id} names unknown holiday schedule {group.holiday_schedule!r}"
+                )
+        doors = {d.id for d in self.doors}
+        for door in self.doors:
+            if door.unlock_schedule is not None and door.unlock_schedule not in schedules:
+                raise ValueError(f"door {door.id} names unknown schedule {door.unlock_schedule!r}")
+        for pair in self.anti_passback:
+            missing_doors = [d for d in (pair.entry, pair.exit) if d not in doors]
+            if missing_doors:
+                raise ValueError(f"anti-passback {pair.id} names unknown doors {missing_doors}")
         for cred in self.credentials:
             missing = [g for g in cred.groups if g not in groups]
             if missing:
                 raise ValueError(f"credential {cred.card} names unknown groups {missing}")
         return self
 
+    def content_json(self) -> str:
+        """The canonical JSON of the content (not version or time): fields in declaration
+        order, compact, written by pydantic's serialiser in one pass (the compiler sorts every
+        list, so equal content gives equal text)."""
+        return self.model_dump_json(include=_CONTENT_KEYS)
+
     def content_hash(self) -> str:
-        """SHA-256 over the canonical JSON of the content (not version or time)."""
-        body = self.model_dump(mode="json", include=set(SnapshotContent.model_fields))
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """SHA-256 over `content_json()`."""
+        return hashlib.sha256(self.content_json().encode()).hexdigest()
+
+
+_CONTENT_KEYS = set(SnapshotContent.model_fields)
+
+
+def sealed_payload(content_json: str, version: int, digest: str, issued_at: datetime) -> bytes:
+    """A PermissionSnapshot's JSON from its content's JSON, without serialising it again."""
+    tail = json.dumps({"version": version, "hash": digest,
+                       "issued_at": issued_at.astimezone(UTC).isoformat().replace("+00:00", "Z")})
+    return (content_json[:-1] + "," + tail[1:]).encode()
 
 
 class PermissionSnapshot(SnapshotContent):

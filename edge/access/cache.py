@@ -14,8 +14,8 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal, Self
@@ -25,7 +25,14 @@ from pydantic import ValidationError
 
 from edge.access.errors import CacheStorageError, SnapshotRejectedError
 from edge.access.schedule import WeeklySchedule
-from wire import AccessGroupRule, CardCredential, DoorInfo, PermissionSnapshot, SnapshotContent
+from wire import (
+    AccessGroupRule,
+    AntiPassbackRule,
+    CardCredential,
+    DoorInfo,
+    PermissionSnapshot,
+    SnapshotContent,
+)
 
 CredentialStatus = Literal["active", "revoked", "lost", "suspended"]
 
@@ -76,6 +83,11 @@ class CachedSnapshot:
     schedules: Mapping[str, WeeklySchedule]
     credentials: Mapping[str, CachedCredential]
     door_groups: Mapping[str, frozenset[int]]  # door id -> ids of the groups that include it
+    holidays: frozenset[date] = frozenset()
+    # door id -> the anti-passback pairs it belongs to
+    door_passback: Mapping[str, tuple[AntiPassbackRule, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 class PermissionCache:
@@ -342,6 +354,10 @@ def _index(
     for group in content.groups:
         for door in group.doors:
             door_groups.setdefault(door, set()).add(group.id)
+    door_passback: dict[str, list[AntiPassbackRule]] = {}
+    for pair in content.anti_passback:
+        door_passback.setdefault(pair.entry, []).append(pair)
+        door_passback.setdefault(pair.exit, []).append(pair)
     return CachedSnapshot(
         version=version,
         hash=hash_,
@@ -354,4 +370,6 @@ def _index(
         schedules=MappingProxyType({s.id: WeeklySchedule.from_wire(s) for s in content.schedules}),
         credentials=MappingProxyType(credentials),
         door_groups=MappingProxyType({d: frozenset(ids) for d, ids in door_groups.items()}),
+        holidays=frozenset(content.holidays),
+        door_passback=MappingProxyType({d: tuple(p) for d, p in door_passback.items()}),
     )

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from edge.access.cache import PermissionCache
+from edge.access.cache import CachedSnapshot, PermissionCache
+from edge.access.passback import PassbackLog
 from edge.access.schedule import site_local
+from wire import AntiPassbackRule
 from wire.events import AccessReason
 
 # A credential's status, when it is not active, is itself the reason for the denial.
@@ -25,6 +27,8 @@ class Decision:
     reason: AccessReason
     resident_id: int | None
     decision_us: int  # time taken by the decision, for the access event
+    # a refusal that soft anti-passback let through, reported with the grant
+    warning: AccessReason | None = None
 
     @property
     def granted(self) -> bool:
@@ -34,8 +38,9 @@ class Decision:
 class AccessDecider:
     """Decides card reads at a door from a PermissionCache; with no snapshot held, denies all."""
 
-    def __init__(self, cache: PermissionCache) -> None:
+    def __init__(self, cache: PermissionCache, passback: PassbackLog | None = None) -> None:
         self._cache = cache
+        self._passback = passback
 
     def decide_card(
         self, door: str, card: str, now: datetime, *, locked_down: bool = False
@@ -47,17 +52,33 @@ class AccessDecider:
         A credential is valid from `valid_from` inclusive until `valid_until` exclusive.
         """
         started = time.perf_counter_ns()
-        reason, resident_id = self._reason(door, card, now, locked_down)
-        elapsed_us = (time.perf_counter_ns() - started) // 1000
-        result: Literal["granted", "denied"] = "granted" if reason == "granted" else "denied"
-        return Decision(result, reason, resident_id, elapsed_us)
-
-    def _reason(
-        self, door: str, card: str, now: datetime, locked_down: bool
-    ) -> tuple[AccessReason, int | None]:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("now must be timezone-aware (UTC), not naive")
         state = self._cache.state  # read once: a concurrent apply cannot mix two snapshots
+        reason, resident_id = self._reason(state, door, card, now, locked_down)
+        warning: AccessReason | None = None
+        if reason == "granted" and state is not None and self._passback is not None:
+            pairs = state.door_passback.get(door, ())
+            broken = [p for p in pairs if self._passback.violates(p, door, card, now)]
+            if any(p.mode == "hard" for p in broken):
+                reason = "anti_passback"
+            else:
+                warning = "anti_passback" if broken else None
+                self._record(pairs, door, card, now)
+        elapsed_us = (time.perf_counter_ns() - started) // 1000
+        result: Literal["granted", "denied"] = "granted" if reason == "granted" else "denied"
+        return Decision(result, reason, resident_id, elapsed_us, warning)
+
+    def _record(
+        self, pairs: tuple[AntiPassbackRule, ...], door: str, card: str, now: datetime
+    ) -> None:
+        assert self._passback is not None
+        for pair in pairs:
+            self._passback.record(pair, door, card, now)
+
+    def _reason(
+        self, state: CachedSnapshot | None, door: str, card: str, now: datetime, locked_down: bool
+    ) -> tuple[AccessReason, int | None]:
         if state is None:
             return "unknown_door", None
         info = state.doors.get(door)
@@ -81,8 +102,17 @@ class AccessDecider:
         if not groups:
             return "not_permitted", who
         local = site_local(now, state.timezone)
+        holiday = local.date() in state.holidays
+        closed_for_holiday = False
         for group_id in groups:
-            schedule_id = state.groups[group_id].schedule
+            rule = state.groups[group_id]
+            schedule_id = rule.schedule
+            if holiday and rule.holiday_mode == "closed":
+                closed_for_holiday = True
+                continue
+            if holiday and rule.holiday_mode == "schedule":
+                schedule_id = rule.holiday_schedule
             if schedule_id is None or state.schedules[schedule_id].is_open(local):
                 return "granted", who
-        return "outside_schedule", who
+        # "holiday" when a group of this door was shut for the holiday and no other group opened
+        return ("holiday" if closed_for_holiday else "outside_schedule"), who

@@ -7,6 +7,11 @@ settles whatever fell due before it, so a late tick cannot make a forced opening
 Relock policy: a pulse (grant, rex, remote unlock) relocks when it ends if the door is shut, or
 as soon as the door closes after opening during the pulse. A door still open at the end of its
 pulse stays unlocked until it closes, and the held-open alarm covers a propped door.
+
+Unlocked on schedule: the agent calls `schedule_unlocked(wanted, now)` on every tick; while
+wanted (and not locked down, and not relocked by the hub's `lock` during this window) the lock
+stays released and pulses and closings do not relock it. When the window ends the door relocks,
+or, if it stands open, as soon as it closes.
 """
 
 from __future__ import annotations
@@ -60,6 +65,13 @@ class DoorStateMachine:
         self._pulse_until: float | None = None  # while a pulse holds the lock released
         self._opened_in_pulse = False
         self._rex_until: float | None = None  # an opening before this follows a rex press
+        self._schedule_wanted = False  # the door's unlock schedule is open now
+        self._schedule_overridden = False  # the hub relocked during the current window
+
+    @property
+    def held_by_schedule(self) -> bool:
+        """The lock is released because the door's unlock schedule is open."""
+        return self._schedule_wanted and not self._schedule_overridden and self._mode == "normal"
 
     @property
     def locked(self) -> bool:
@@ -114,10 +126,30 @@ class DoorStateMachine:
             actions += self._unlock(now, self._unlock_s, "rex")
         return actions
 
+    def schedule_unlocked(self, wanted: bool, now: float) -> list[Action]:
+        """Whether the door's unlock schedule is open now; idempotent, call it every tick."""
+        actions = self._settle(now)
+        if wanted == self._schedule_wanted:
+            return actions
+        was_held = self.held_by_schedule
+        self._schedule_wanted = wanted
+        if not wanted:
+            self._schedule_overridden = False
+        if self.held_by_schedule and not was_held and self._locked:
+            self._locked = False
+            actions += [SetLock(False), Emit("unlocked", "schedule")]
+        elif (was_held and not self.held_by_schedule and not self._locked
+              and not self._is_open and self._pulse_until is None):
+            actions += self._relock("schedule")
+        return actions
+
     def relock(self, now: float) -> list[Action]:
-        """The hub's `lock` command: end any pulse and relock now."""
+        """The hub's `lock` command: end any pulse and relock now (also for the rest of an
+        unlock-schedule window)."""
         actions = self._settle(now)
         self._pulse_until = None
+        if self._schedule_wanted:
+            self._schedule_overridden = True
         if not self._locked:
             actions += self._relock("remote")
         return actions
@@ -140,7 +172,11 @@ class DoorStateMachine:
         else:
             actions.append(Emit("closed"))
             self._opened_at = None
-            if not self._locked and (self._pulse_until is None or self._opened_in_pulse):
+            if (
+                not self._locked
+                and not self.held_by_schedule
+                and (self._pulse_until is None or self._opened_in_pulse)
+            ):
                 self._pulse_until = None
                 actions += self._relock(None)
         return actions
@@ -167,6 +203,9 @@ class DoorStateMachine:
             return actions
         self._mode = "normal"
         actions.append(Emit("released"))
+        if self.held_by_schedule and self._locked:
+            self._locked = False
+            actions += [SetLock(False), Emit("unlocked", "schedule")]
         return actions
 
     def _settle(self, now: float) -> list[Action]:
@@ -174,7 +213,7 @@ class DoorStateMachine:
         actions: list[Action] = []
         if self._pulse_until is not None and now >= self._pulse_until:
             self._pulse_until = None
-            if not self._is_open:
+            if not self._is_open and not self.held_by_schedule:
                 actions += self._relock(None)
         if (
             self._opened_at is not None

@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import (
+    access,
     cards,
     commands,
     events,
@@ -37,6 +38,7 @@ def all_endpoints() -> list[Endpoint]:
         *registry.routes,
         *events.routes,
         *commands.routes,
+        *access.routes,
     ]
 
 

@@ -87,7 +87,7 @@ async def create_card(request: web.Request, body: CardCreate) -> CardOut:
         card = CardCredential(site_id=resident.site_id, **body.model_dump())
         session.add(card)
         await session.flush()
-        change.sites.add(card.site_id)
+        await change.touch(card.site_id, residents=[card.resident_id])
         return card_out(await _reload(session, card.id))
 
 
@@ -120,10 +120,11 @@ async def update_card(request: web.Request, body: CardUpdate) -> CardOut:
         valid_until = body.valid_until if "valid_until" in given else card.valid_until
         if valid_from is not None and valid_until is not None and valid_until <= valid_from:
             raise InvalidError.one("valid_until", "valid_until must be after valid_from")
+        holders = {card.resident_id}
         for name in sorted(given):
             setattr(card, name, getattr(body, name))
         await session.flush()
-        change.sites.add(card.site_id)
+        await change.touch(card.site_id, residents=holders | {card.resident_id})
         return card_out(await _reload(session, card.id))
 
 
@@ -132,5 +133,5 @@ async def delete_card(request: web.Request) -> None:
     """Remove a card outright (prefer revoking, which keeps it on record)."""
     async with writing(request) as change:
         card = await get_or_404(change.session, CardCredential, path_id(request, "card"), "card")
+        await change.touch(card.site_id, residents=[card.resident_id])
         await change.session.delete(card)
-        change.sites.add(card.site_id)

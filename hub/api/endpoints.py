@@ -34,6 +34,7 @@ class Endpoint:
     status: int = 200
     public: bool = False
     roles: frozenset[str] | None = None  # None: any staff role (see auth.STAFF_ROLES)
+    errors: frozenset[int] = frozenset()  # further error statuses the view answers on purpose
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self.public:
@@ -106,9 +107,12 @@ class EndpointTable:
 def path_id(request: web.Request, what: str) -> int:
     """The integer `{id}` of the path; routes only match digits, so this is a lookup key."""
     try:
-        return int(request.match_info["id"])
+        value = int(request.match_info["id"])
     except (KeyError, ValueError) as exc:
         raise NotFoundError(what, request.match_info.get("id")) from exc
+    if value > 2**31 - 1:  # beyond the id columns: no such row (and no driver overflow)
+        raise NotFoundError(what, value)
+    return value
 
 
 def _validate(model: type[BaseModel], data: Any) -> BaseModel:

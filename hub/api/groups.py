@@ -30,6 +30,8 @@ def group_out(group: AccessGroup) -> AccessGroupOut:
         name=group.name,
         doors=sorted(d.name for d in group.doors),
         schedule_id=group.schedule_id,
+        holiday_mode=group.holiday_mode,  # type: ignore[arg-type]  # one of HolidayModeIn
+        holiday_schedule_id=group.holiday_schedule_id,
     )
 
 
@@ -60,12 +62,23 @@ async def _doors(session: AsyncSession, names: list[str], site_id: str) -> list[
     return [found[n] for n in wanted]
 
 
-async def _check_schedule(session: AsyncSession, schedule_id: int, site_id: str) -> None:
+async def _check_schedule(
+    session: AsyncSession, schedule_id: int, site_id: str, field: str = "schedule_id"
+) -> None:
     schedule_site = await session.scalar(select(Schedule.site_id).where(Schedule.id == schedule_id))
     if schedule_site is None:
-        raise InvalidError.one("schedule_id", f"unknown schedule {schedule_id}")
+        raise InvalidError.one(field, f"unknown schedule {schedule_id}")
     if schedule_site != site_id:
-        raise InvalidError.one("schedule_id", f"schedule {schedule_id} belongs to another site")
+        raise InvalidError.one(field, f"schedule {schedule_id} belongs to another site")
+
+
+def _check_holiday(mode: str, holiday_schedule_id: int | None) -> None:
+    if mode == "schedule" and holiday_schedule_id is None:
+        raise InvalidError.one("holiday_schedule_id", "holiday_mode 'schedule' needs a schedule")
+    if mode != "schedule" and holiday_schedule_id is not None:
+        raise InvalidError.one(
+            "holiday_schedule_id", f"only with holiday_mode 'schedule', not {mode!r}"
+        )
 
 
 async def _refuse_duplicate(
@@ -100,9 +113,14 @@ async def create_group(request: web.Request, body: AccessGroupCreate) -> AccessG
         doors = await _doors(session, body.doors, body.site_id)
         if body.schedule_id is not None:
             await _check_schedule(session, body.schedule_id, body.site_id)
+        _check_holiday(body.holiday_mode, body.holiday_schedule_id)
+        if body.holiday_schedule_id is not None:
+            await _check_schedule(session, body.holiday_schedule_id, body.site_id,
+                                  "holiday_schedule_id")
         await _refuse_duplicate(session, body.site_id, body.name)
         group = AccessGroup(
-            site_id=body.site_id, name=body.name, schedule_id=body.schedule_id, doors=doors
+            site_id=body.site_id, name=body.name, schedule_id=body.schedule_id, doors=doors,
+            holiday_mode=body.holiday_mode, holiday_schedule_id=body.holiday_schedule_id,
         )
         session.add(group)
         await session.flush()
@@ -133,6 +151,15 @@ async def update_group(request: web.Request, body: AccessGroupUpdate) -> AccessG
             if body.schedule_id is not None:
                 await _check_schedule(session, body.schedule_id, group.site_id)
             group.schedule_id = body.schedule_id
+        mode = body.holiday_mode if body.holiday_mode is not None else group.holiday_mode
+        holiday_sid = (
+            body.holiday_schedule_id if "holiday_schedule_id" in given
+            else group.holiday_schedule_id if mode == "schedule" else None
+        )
+        _check_holiday(mode, holiday_sid)
+        if holiday_sid is not None:
+            await _check_schedule(session, holiday_sid, group.site_id, "holiday_schedule_id")
+        group.holiday_mode, group.holiday_schedule_id = mode, holiday_sid
         await session.flush()
         change.sites.add(group.site_id)
         return group_out(await _load(session, group.id))

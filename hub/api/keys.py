@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -13,7 +14,7 @@ from hub.models import User
 class RegistryPublisher(Protocol):
     """What the API needs from the permission compiler: a non-blocking nudge per site."""
 
-    def registry_changed(self, site_id: str) -> None: ...
+    def registry_changed(self, site_id: str, edges: Iterable[int] | None = None) -> None: ...
 
 
 class CommandSender(Protocol):

@@ -25,7 +25,9 @@ _DUMMY_HASH = (
 )
 
 
-@routes.post("/auth/login", body=LoginRequest, response=TokenOut, public=True)
+@routes.post(
+    "/auth/login", body=LoginRequest, response=TokenOut, public=True, errors=frozenset({401})
+)
 async def login(request: web.Request, body: LoginRequest) -> TokenOut:
     """Exchange a username and password for a bearer token."""
     async with writing(request) as change:

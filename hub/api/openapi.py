@@ -13,6 +13,7 @@ from hub.api.schemas import ErrorOut, ValidationErrorOut
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _REF = "#/components/schemas/{model}"
+_ERROR_TEXT = {401: "wrong username or password", 503: "a service the hub needs is down"}
 
 
 def openapi_path(path: str) -> str:
@@ -95,6 +96,15 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
             responses["409"] = _error("conflicts with existing data", ErrorOut, refs)
         if ep.body is not None or ep.query is not None:
             responses["422"] = _error("a field is invalid", ValidationErrorOut, refs)
+        for status in sorted(ep.errors):
+            if str(status) not in responses:
+                text = _ERROR_TEXT.get(status, "refused")
+                if status == 503 and ep.response is not None:  # health answers its own body
+                    schema = refs[(ep.response, "serialization")]
+                    responses["503"] = {"description": text,
+                                        "content": {"application/json": {"schema": schema}}}
+                else:
+                    responses[str(status)] = _error(text, ErrorOut, refs)
         paths.setdefault(path, {})[ep.method.lower()] = op
 
     return {

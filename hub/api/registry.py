@@ -51,6 +51,7 @@ async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
                 mode=door.mode,
                 edge_id=door.edge_id,
                 edge=edge_name,
+                unlock_schedule_id=door.unlock_schedule_id,
             )
             for door, edge_name in rows
         ]

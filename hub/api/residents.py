@@ -114,7 +114,7 @@ async def create_resident(request: web.Request, body: ResidentCreate) -> Residen
         )
         session.add(resident)
         await session.flush()
-        change.sites.add(body.site_id)
+        await change.touch(body.site_id, groups=body.groups)
         return resident_out(await _load(session, resident.id))
 
 
@@ -135,12 +135,13 @@ async def update_resident(request: web.Request, body: ResidentUpdate) -> Residen
         if "unit_id" in given and body.unit_id is not None:
             await _check_unit(session, body.unit_id, resident.site_id)
         if "groups" in given and body.groups is not None:
+            old_groups = [g.id for g in resident.groups]
             resident.groups = await _groups(session, body.groups, resident.site_id)
+            await change.touch(resident.site_id, groups=[*old_groups, *body.groups])
         for name in ("name", "phone", "unit_id"):
             if name in given:
                 setattr(resident, name, getattr(body, name))
         await session.flush()
-        change.sites.add(resident.site_id)
         return resident_out(await _load(session, resident.id))
 
 
@@ -151,7 +152,7 @@ async def delete_resident(request: web.Request) -> None:
         session = change.session
         resident = await _load(session, path_id(request, "resident"))
         # explicit, so SQLite without foreign-key enforcement ends up the same as PostgreSQL
+        await change.touch(resident.site_id, residents=[resident.id])
         for card in resident.cards:
             await session.delete(card)
         await session.delete(resident)
-        change.sites.add(resident.site_id)

@@ -10,7 +10,7 @@ from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ConflictError
 from hub.api.schemas import ScheduleCreate, ScheduleList, ScheduleOut, ScheduleUpdate, SiteQuery
 from hub.api.store import get_or_404, reading, require_site, writing
-from hub.models import AccessGroup, Schedule
+from hub.models import AccessGroup, Door, Schedule
 from wire import TimeWindow
 
 routes = EndpointTable(tag="schedules")
@@ -100,11 +100,19 @@ async def delete_schedule(request: web.Request) -> None:
         users = list(
             await session.scalars(
                 select(AccessGroup.id)
-                .where(AccessGroup.schedule_id == schedule.id)
+                .where(
+                    (AccessGroup.schedule_id == schedule.id)
+                    | (AccessGroup.holiday_schedule_id == schedule.id)
+                )
                 .order_by(AccessGroup.id)
             )
         )
         if users:
             raise ConflictError(f"schedule {schedule.id} is used by access groups {users}")
+        doors = list(await session.scalars(
+            select(Door.name).where(Door.unlock_schedule_id == schedule.id).order_by(Door.name)
+        ))
+        if doors:
+            raise ConflictError(f"schedule {schedule.id} unlocks doors {doors}")
         await session.delete(schedule)
         change.sites.add(schedule.site_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,6 +30,8 @@ CardNumber = Annotated[
 CardStatus = Literal["active", "revoked", "lost", "suspended"]
 FacilityCode = Annotated[int, Field(ge=0, le=65535)]
 Limit = Annotated[int, Field(ge=1, le=500, description="page size")]
+# a record id: the columns are 32-bit on PostgreSQL, so larger numbers name nothing
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 _OFFSET_AS_SPACE = re.compile(r"T.* (\d\d(:?\d\d)?)$")
 
@@ -110,7 +112,7 @@ def _until_after_from(value: datetime | None, info: ValidationInfo) -> datetime 
 
 
 class CardCreate(Strict):
-    resident_id: int
+    resident_id: RowId
     card_number: CardNumber
     facility_code: FacilityCode | None = None
     status: CardStatus = "active"
@@ -123,7 +125,7 @@ class CardCreate(Strict):
 class CardUpdate(Strict):
     """Only the keys given change; `status: "revoked"` revokes and keeps the card's history."""
 
-    resident_id: int | None = None
+    resident_id: RowId | None = None
     card_number: CardNumber | None = None
     facility_code: FacilityCode | None = None
     status: CardStatus | None = None
@@ -153,7 +155,7 @@ class CardList(BaseModel):
 
 class CardQuery(Strict):
     site_id: SiteId | None = None
-    resident_id: int | None = None
+    resident_id: RowId | None = None
     status: CardStatus | None = None
 
 
@@ -164,8 +166,8 @@ class ResidentCreate(Strict):
     site_id: SiteId
     name: str = Field(min_length=1, max_length=200)
     phone: Phone | None = None
-    unit_id: int | None = None
-    groups: list[int] = Field(default_factory=list, description="access group ids, same site")
+    unit_id: RowId | None = None
+    groups: list[RowId] = Field(default_factory=list, description="access group ids, same site")
 
 
 class ResidentUpdate(Strict):
@@ -173,8 +175,8 @@ class ResidentUpdate(Strict):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: Phone | None = None
-    unit_id: int | None = None
-    groups: list[int] | None = None
+    unit_id: RowId | None = None
+    groups: list[RowId] | None = None
 
     _not_null = field_validator("name", "groups")(_refuse_null)
 
@@ -197,7 +199,7 @@ class ResidentList(BaseModel):
 
 class ResidentQuery(Strict):
     site_id: SiteId | None = None
-    unit_id: int | None = None
+    unit_id: RowId | None = None
 
 
 # --- schedules -------------------------------------------------------------------------------
@@ -234,19 +236,30 @@ class SiteQuery(Strict):
 # --- access groups ---------------------------------------------------------------------------
 
 
+HolidayModeIn = Literal["normal", "closed", "schedule"]
+_HOLIDAY_MODE = (
+    "on a site holiday: normal = weekly schedule as usual, closed = no access, "
+    "schedule = holiday_schedule_id instead"
+)
+
+
 class AccessGroupCreate(Strict):
     site_id: SiteId
     name: str = Field(min_length=1, max_length=200)
     doors: list[Name] = Field(default_factory=list, description="door names in the same site")
-    schedule_id: int | None = Field(default=None, description="null: at all times")
+    schedule_id: RowId | None = Field(default=None, description="null: at all times")
+    holiday_mode: HolidayModeIn = Field(default="normal", description=_HOLIDAY_MODE)
+    holiday_schedule_id: RowId | None = Field(default=None, description="with holiday_mode schedule")
 
 
 class AccessGroupUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     doors: list[Name] | None = None
-    schedule_id: int | None = Field(default=None, description="null: at all times")
+    schedule_id: RowId | None = Field(default=None, description="null: at all times")
+    holiday_mode: HolidayModeIn | None = Field(default=None, description=_HOLIDAY_MODE)
+    holiday_schedule_id: RowId | None = None
 
-    _not_null = field_validator("name", "doors")(_refuse_null)
+    _not_null = field_validator("name", "doors", "holiday_mode")(_refuse_null)
 
 
 class AccessGroupOut(BaseModel):
@@ -255,6 +268,8 @@ class AccessGroupOut(BaseModel):
     name: str
     doors: list[str]
     schedule_id: int | None
+    holiday_mode: HolidayModeIn = "normal"
+    holiday_schedule_id: int | None = None
 
 
 class AccessGroupList(BaseModel):
@@ -282,6 +297,7 @@ class DoorOut(BaseModel):
     mode: str
     edge_id: int
     edge: str
+    unlock_schedule_id: int | None = None
 
 
 class DoorList(BaseModel):
@@ -303,13 +319,82 @@ class EdgeList(BaseModel):
     items: list[EdgeOut]
 
 
+# --- holidays, door modes, anti-passback ------------------------------------------------------
+
+
+class HolidayCreate(Strict):
+    site_id: SiteId
+    day: date = Field(description="YYYY-MM-DD, site local")
+    name: str = Field(default="", max_length=200)
+
+
+class HolidayOut(BaseModel):
+    id: int
+    site_id: str
+    day: date
+    name: str
+
+
+class HolidayList(BaseModel):
+    items: list[HolidayOut]
+
+
+DoorModeIn = Literal["normal", "locked_down", "unlocked_on_schedule"]
+
+
+class DoorUpdate(Strict):
+    """A door's mode; unlocked_on_schedule needs unlock_schedule_id (the edge unlocks the door
+    during that schedule's windows, except on site holidays)."""
+
+    label: str | None = Field(default=None, max_length=200)
+    mode: DoorModeIn | None = None
+    unlock_schedule_id: RowId | None = None
+
+    _not_null = field_validator("label", "mode")(_refuse_null)
+
+
+class PassbackCreate(Strict):
+    site_id: SiteId
+    name: str = Field(min_length=1, max_length=200)
+    entry_door: Name = Field(description="door name; both doors on the same edge")
+    exit_door: Name
+    mode: Literal["soft", "hard"] = Field(
+        default="hard", description="hard refuses a repeated direction, soft grants and reports it"
+    )
+    reset_s: int | None = Field(
+        default=None, ge=1, le=7 * 86400, description="forget a card's direction after this"
+    )
+
+
+class PassbackUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    mode: Literal["soft", "hard"] | None = None
+    reset_s: int | None = Field(default=None, ge=1, le=7 * 86400)
+
+    _not_null = field_validator("name", "mode")(_refuse_null)
+
+
+class PassbackOut(BaseModel):
+    id: int
+    site_id: str
+    name: str
+    entry_door: str
+    exit_door: str
+    mode: Literal["soft", "hard"]
+    reset_s: int | None
+
+
+class PassbackList(BaseModel):
+    items: list[PassbackOut]
+
+
 # --- access events and dead letters ----------------------------------------------------------
 
 
 class AccessEventQuery(Strict):
     site: SiteId | None = None
     door: str | None = Field(default=None, max_length=64)
-    resident_id: int | None = None
+    resident_id: RowId | None = None
     result: Literal["granted", "denied"] | None = None
     reason: AccessReason | None = None
     since: QueryDatetime | None = Field(default=None, description="inclusive, with a zone")

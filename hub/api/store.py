@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.errors import InvalidError, NotFoundError
 from hub.api.keys import PUBLISHER, SESSIONS
+from hub.compiler import affected_edges
 from hub.models import Base, Site
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,20 @@ T = TypeVar("T", bound=Base)
 
 @dataclass
 class Change:
-    """A write in progress: its session and the sites whose permissions it touches."""
+    """A write in progress: its session and the sites whose permissions it touches.
+
+    `sites` recompiles every edge of a site; `edges` only the edges named (per site), as
+    found by `touch` from the rows the write changes."""
 
     session: AsyncSession
     sites: set[str] = field(default_factory=set)
+    edges: dict[str, set[int]] = field(default_factory=dict)
+
+    async def touch(self, site_id: str, **rows: Iterable[int]) -> None:
+        """Mark the edges whose snapshots these rows reach (see compiler.affected_edges);
+        call it before and after the change when the change can move what they reach."""
+        found = await affected_edges(self.session, **rows)
+        self.edges.setdefault(site_id, set()).update(found)
 
 
 @asynccontextmanager
@@ -47,6 +58,13 @@ async def writing(request: web.Request) -> AsyncIterator[Change]:
             publisher.registry_changed(site_id)
         except Exception:  # the write is committed; a publisher fault must not undo the answer
             log.exception("registry_changed(%r) failed", site_id)
+    for site_id, edges in sorted(change.edges.items()):
+        if site_id in change.sites or not edges:
+            continue
+        try:
+            publisher.registry_changed(site_id, edges=sorted(edges))
+        except Exception:
+            log.exception("registry_changed(%r, edges=%s) failed", site_id, sorted(edges))
 
 
 async def get_or_404(session: AsyncSession, model: type[T], key: object, what: str) -> T:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 import hub.api.auth as api_auth
 from hub.api import create_app, create_user
+from hub.commands import CommandSender
 from hub.models import Base, Building, Door, Edge, Site, Unit
 
 PASSWORD = "correct horse battery staple"
@@ -25,9 +26,22 @@ class RecordingPublisher:
     """Stands in for hub.compiler.PermissionPublisher at the API's edge."""
 
     calls: list[str] = field(default_factory=list)
+    edge_calls: list[tuple[str, list[int]]] = field(default_factory=list)
 
-    def registry_changed(self, site_id: str) -> None:
+    def registry_changed(self, site_id: str, edges: Iterable[int] | None = None) -> None:
         self.calls.append(site_id)
+        if edges is not None:
+            self.edge_calls.append((site_id, sorted(edges)))
+
+
+class NoBroker:
+    """Stands in for the hub's MQTT client at the API's edge: commands are recorded, not sent."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes]] = []
+
+    async def publish(self, topic: str, payload: bytes, **_: Any) -> None:
+        self.published.append((topic, payload))
 
 
 def _sqlite_fk(dbapi_conn: Any, _record: Any) -> None:
@@ -120,7 +134,8 @@ def publisher() -> RecordingPublisher:
 async def client(
     sessions: async_sessionmaker[AsyncSession], publisher: RecordingPublisher
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600)
+    commands = CommandSender(sessions, NoBroker())  # type: ignore[arg-type]
+    app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600, commands=commands)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 

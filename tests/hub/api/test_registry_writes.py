@@ -194,8 +194,10 @@ async def test_resident_and_card_round_trip(
     await call(client, auth, "GET", f"/cards/{cid}", 404)
     counts = await count(sessions)
     assert counts["residents"] == counts["card_credentials"] == counts["resident_groups"] == 0
-    # group, resident, card, card patch, resident patch, resident delete
-    assert publisher.calls == ["sunrise"] * 6
+    # group, resident, card, card patch, resident patch; the resident deleted last was in no
+    # group any more, so no edge needed a new snapshot
+    assert publisher.calls == ["sunrise"] * 5
+    assert [site for site, _ in publisher.edge_calls] == ["sunrise"] * 4
 
 
 async def test_card_delete_and_move_between_residents(client: Client, auth: dict[str, str]) -> None:
@@ -241,7 +243,8 @@ async def test_same_card_number_in_two_sites_is_fine_but_not_twice_in_one(
     after = await count(sessions)
     after["card_credentials"] -= 1  # the "43" card
     assert after == before
-    assert publisher.calls == calls + ["sunrise"]
+    # refusals publish nothing; the "43" card's holder is in no group, so it reaches no edge
+    assert publisher.calls == calls
     assert (await call(client, auth, "GET", f"/cards/{first['id']}", 200))["resident_id"] == a["id"]
 
 

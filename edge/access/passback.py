@@ -1,0 +1,106 @@
+"""Anti-passback: each card's last direction through an entry/exit door pair, kept in SQLite.
+
+The decision asks `violates` before granting and calls `record` once it has granted, so a
+card that entered must leave through the pair's exit before it may enter again. A direction
+older than the pair's `reset_s` no longer counts (the card is treated as unknown, and unknown
+passes either way). Records survive a restart of the agent: the file is the edge's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
+
+from edge.access.errors import CacheStorageError
+from wire import AntiPassbackRule
+
+Direction = Literal["in", "out"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS passback (
+    pair INTEGER NOT NULL,
+    card TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    at REAL NOT NULL,  -- Unix seconds of the decision
+    PRIMARY KEY (pair, card)
+) WITHOUT ROWID
+"""
+
+
+def direction_at(pair: AntiPassbackRule, door: str) -> Direction:
+    return "in" if door == pair.entry else "out"
+
+
+class PassbackLog:
+    """Last direction per (pair, card), in memory for the decision and written through."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(_SCHEMA)
+            rows = self._db.execute("SELECT pair, card, direction, at FROM passback").fetchall()
+        except sqlite3.Error as exc:
+            raise CacheStorageError(self._path, f"cannot open the anti-passback log: {exc}") from exc
+        self._last: dict[tuple[int, str], tuple[Direction, float]] = {
+            (pair, card): (direction, at) for pair, card, direction, at in rows
+        }
+
+    def last(self, pair: AntiPassbackRule, card: str, now: datetime) -> Direction | None:
+        """The card's last direction through `pair`, or None if unknown or reset by time."""
+        found = self._last.get((pair.id, card))
+        if found is None:
+            return None
+        direction, at = found
+        if pair.reset_s is not None and now.timestamp() - at >= pair.reset_s:
+            return None
+        return direction
+
+    def violates(self, pair: AntiPassbackRule, door: str, card: str, now: datetime) -> bool:
+        """Would passing `door` now repeat the card's last direction through the pair?"""
+        return self.last(pair, card, now) == direction_at(pair, door)
+
+    def record(self, pair: AntiPassbackRule, door: str, card: str, now: datetime) -> None:
+        direction = direction_at(pair, door)
+        at = now.timestamp()
+        with self._lock:
+            self._last[(pair.id, card)] = (direction, at)
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO passback VALUES (?, ?, ?, ?)",
+                    (pair.id, card, direction, at),
+                )
+            except sqlite3.Error as exc:
+                raise CacheStorageError(self._path, f"recording a passage failed: {exc}") from exc
+
+    def reset(self, card: str | None = None) -> None:
+        """Forget every card's direction (a guard's amnesty), or one card's."""
+        with self._lock:
+            if card is None:
+                self._last.clear()
+                self._db.execute("DELETE FROM passback")
+            else:
+                self._last = {k: v for k, v in self._last.items() if k[1] != card}
+                self._db.execute("DELETE FROM passback WHERE card = ?", (card,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,200 @@
+"""Access control settings beside the groups: the site holiday calendar, door modes and
+anti-passback door pairs. Each write recompiles the snapshots of the edges it reaches."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.api.endpoints import EndpointTable, path_id
+from hub.api.errors import ConflictError, InvalidError
+from hub.api.schemas import (
+    DoorOut,
+    DoorUpdate,
+    HolidayCreate,
+    HolidayList,
+    HolidayOut,
+    PassbackCreate,
+    PassbackList,
+    PassbackOut,
+    PassbackUpdate,
+    SiteQuery,
+)
+from hub.api.store import get_or_404, reading, require_site, writing
+from hub.models import AntiPassbackPair, Door, Edge, Holiday, Schedule
+
+routes = EndpointTable(tag="access")
+_HOLIDAY = r"/holidays/{id:\d+}"
+_DOOR = r"/doors/{id:\d+}"
+_PAIR = r"/anti-passback/{id:\d+}"
+# permissions are kept by admins and site managers; guards and technicians only read them
+_KEEPERS = frozenset({"admin", "manager"})
+
+
+def holiday_out(h: Holiday) -> HolidayOut:
+    return HolidayOut(id=h.id, site_id=h.site_id, day=h.day, name=h.name)
+
+
+@routes.get("/holidays", query=SiteQuery, response=HolidayList)
+async def list_holidays(request: web.Request, query: SiteQuery) -> HolidayList:
+    """List holiday dates, optionally of one site."""
+    stmt = select(Holiday).order_by(Holiday.site_id, Holiday.day)
+    if query.site_id is not None:
+        stmt = stmt.where(Holiday.site_id == query.site_id)
+    async with reading(request) as session:
+        return HolidayList(items=[holiday_out(h) for h in await session.scalars(stmt)])
+
+
+@routes.post("/holidays", body=HolidayCreate, response=HolidayOut, status=201, roles=_KEEPERS)
+async def create_holiday(request: web.Request, body: HolidayCreate) -> HolidayOut:
+    """Add a date to the site's holiday calendar."""
+    async with writing(request) as change:
+        session = change.session
+        await require_site(session, body.site_id)
+        existing = await session.scalar(
+            select(Holiday.id).where(Holiday.site_id == body.site_id, Holiday.day == body.day)
+        )
+        if existing is not None:
+            raise ConflictError(f"{body.day} is already holiday {existing} of {body.site_id!r}")
+        holiday = Holiday(site_id=body.site_id, day=body.day, name=body.name)
+        session.add(holiday)
+        await session.flush()
+        change.sites.add(body.site_id)
+        return holiday_out(holiday)
+
+
+@routes.delete(_HOLIDAY, roles=_KEEPERS)
+async def delete_holiday(request: web.Request) -> None:
+    """Remove a date from the holiday calendar."""
+    async with writing(request) as change:
+        holiday = await get_or_404(change.session, Holiday, path_id(request, "holiday"), "holiday")
+        await change.session.delete(holiday)
+        change.sites.add(holiday.site_id)
+
+
+@routes.patch(_DOOR, body=DoorUpdate, response=DoorOut, roles=_KEEPERS)
+async def update_door(request: web.Request, body: DoorUpdate) -> DoorOut:
+    """Set a door's label or mode: normal, locked_down, unlocked_on_schedule."""
+    async with writing(request) as change:
+        session = change.session
+        door = await get_or_404(session, Door, path_id(request, "door"), "door")
+        given = body.model_fields_set
+        mode = body.mode if body.mode is not None else door.mode
+        unlock = body.unlock_schedule_id if "unlock_schedule_id" in given else door.unlock_schedule_id
+        if mode != "unlocked_on_schedule":
+            if "unlock_schedule_id" in given and unlock is not None:
+                raise InvalidError.one(
+                    "unlock_schedule_id", f"only with mode 'unlocked_on_schedule', not {mode!r}"
+                )
+            unlock = None
+        elif unlock is None:
+            raise InvalidError.one("unlock_schedule_id", "mode 'unlocked_on_schedule' needs one")
+        else:
+            site = await session.scalar(select(Schedule.site_id).where(Schedule.id == unlock))
+            if site != door.site_id:
+                raise InvalidError.one("unlock_schedule_id", f"no schedule {unlock} in this site")
+        if body.label is not None:
+            door.label = body.label
+        door.mode, door.unlock_schedule_id = mode, unlock
+        await session.flush()
+        await change.touch(door.site_id, doors=[door.id])
+        edge_name = await session.scalar(select(Edge.name).where(Edge.id == door.edge_id))
+        return DoorOut(
+            id=door.id, site_id=door.site_id, name=door.name, label=door.label, mode=door.mode,
+            edge_id=door.edge_id, edge=edge_name or "", unlock_schedule_id=door.unlock_schedule_id,
+        )
+
+
+async def _pair_out(session: AsyncSession, pair: AntiPassbackPair) -> PassbackOut:
+    names = dict((await session.execute(
+        select(Door.id, Door.name).where(Door.id.in_([pair.entry_door_id, pair.exit_door_id]))
+    )).all())
+    return PassbackOut(
+        id=pair.id, site_id=pair.site_id, name=pair.name,
+        entry_door=names.get(pair.entry_door_id, ""), exit_door=names.get(pair.exit_door_id, ""),
+        mode=pair.mode,  # type: ignore[arg-type]  # the column holds soft or hard
+        reset_s=pair.reset_s,
+    )
+
+
+@routes.get("/anti-passback", query=SiteQuery, response=PassbackList)
+async def list_passback(request: web.Request, query: SiteQuery) -> PassbackList:
+    """List anti-passback door pairs, optionally of one site."""
+    stmt = select(AntiPassbackPair).order_by(AntiPassbackPair.id)
+    if query.site_id is not None:
+        stmt = stmt.where(AntiPassbackPair.site_id == query.site_id)
+    async with reading(request) as session:
+        return PassbackList(items=[await _pair_out(session, p) for p in await session.scalars(stmt)])
+
+
+@routes.post(
+    "/anti-passback", body=PassbackCreate, response=PassbackOut, status=201, roles=_KEEPERS
+)
+async def create_passback(request: web.Request, body: PassbackCreate) -> PassbackOut:
+    """Pair an entry and an exit door (on one edge) for anti-passback."""
+    async with writing(request) as change:
+        session = change.session
+        await require_site(session, body.site_id)
+        if body.entry_door == body.exit_door:
+            raise InvalidError.one("exit_door", "the exit must be another door than the entry")
+        doors = {d.name: d for d in await session.scalars(select(Door).where(
+            Door.site_id == body.site_id, Door.name.in_([body.entry_door, body.exit_door])))}
+        for field, name in (("entry_door", body.entry_door), ("exit_door", body.exit_door)):
+            if name not in doors:
+                raise InvalidError.one(field, f"unknown door {name!r} in site {body.site_id!r}")
+        entry, exit_ = doors[body.entry_door], doors[body.exit_door]
+        if entry.edge_id != exit_.edge_id:
+            # the edge keeps each card's direction: both doors must be decided by the same edge
+            raise InvalidError.one("exit_door", "entry and exit doors are on different edges")
+        taken = await session.scalar(select(AntiPassbackPair.id).where(
+            AntiPassbackPair.site_id == body.site_id, AntiPassbackPair.name == body.name))
+        if taken is not None:
+            raise ConflictError(f"anti-passback pair {taken} is already named {body.name!r}")
+        pair = AntiPassbackPair(
+            site_id=body.site_id, name=body.name, entry_door_id=entry.id, exit_door_id=exit_.id,
+            mode=body.mode, reset_s=body.reset_s,
+        )
+        session.add(pair)
+        await session.flush()
+        await change.touch(body.site_id, doors=[entry.id])
+        return await _pair_out(session, pair)
+
+
+@routes.get(_PAIR, response=PassbackOut)
+async def get_passback(request: web.Request) -> PassbackOut:
+    """One anti-passback door pair."""
+    async with reading(request) as session:
+        pair = await get_or_404(session, AntiPassbackPair, path_id(request, "pair"), "pair")
+        return await _pair_out(session, pair)
+
+
+@routes.patch(_PAIR, body=PassbackUpdate, response=PassbackOut, roles=_KEEPERS)
+async def update_passback(request: web.Request, body: PassbackUpdate) -> PassbackOut:
+    """Rename a pair or change its mode or reset time (`reset_s: null` = never)."""
+    async with writing(request) as change:
+        session = change.session
+        pair = await get_or_404(session, AntiPassbackPair, path_id(request, "pair"), "pair")
+        given = body.model_fields_set
+        if body.name is not None and body.name != pair.name:
+            taken = await session.scalar(select(AntiPassbackPair.id).where(
+                AntiPassbackPair.site_id == pair.site_id, AntiPassbackPair.name == body.name))
+            if taken is not None:
+                raise ConflictError(f"anti-passback pair {taken} is already named {body.name!r}")
+            pair.name = body.name
+        if body.mode is not None:
+            pair.mode = body.mode
+        if "reset_s" in given:
+            pair.reset_s = body.reset_s
+        await session.flush()
+        await change.touch(pair.site_id, doors=[pair.entry_door_id])
+        return await _pair_out(session, pair)
+
+
+@routes.delete(_PAIR, roles=_KEEPERS)
+async def delete_passback(request: web.Request) -> None:
+    """Remove an anti-passback pair."""
+    async with writing(request) as change:
+        pair = await get_or_404(change.session, AntiPassbackPair, path_id(request, "pair"), "pair")
+        await change.touch(pair.site_id, doors=[pair.entry_door_id])
+        await change.session.delete(pair)

@@ -1,0 +1,177 @@
+"""Access groups beyond the first door, on real parts: holidays, anti-passback and a door
+unlocked on schedule, set through the API, compiled by the hub, published over Mosquitto and
+decided by the edge agent at two libosdp door simulators. The edge's wall clock is controlled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from edge.agent import EdgeAgent
+from edge.config import EdgeConfig
+from hub.seed import seed_demo
+from hub.service import Hub
+from hub.settings import HubSettings
+from simulators.osdp_door import OsdpDoorSimulator
+from tests.support.services import MosquittoServer, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
+PASSWORD = "correct horse battery staple"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class Rig:
+    hub: Hub
+    agent: EdgeAgent
+    main: OsdpDoorSimulator  # entry
+    garage: OsdpDoorSimulator  # exit
+    http: aiohttp.ClientSession
+    now: list[datetime]  # the edge's wall clock
+
+    async def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        async with self.http.request(method, f"{self.hub.url}/api/v1{path}", json=body) as resp:
+            payload = await resp.json() if resp.status != 204 else None
+            assert resp.status == status, (resp.status, payload)
+            return payload
+
+    async def change(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        """An API write, then wait until the edge holds the snapshot it led to."""
+        old = self.agent.cache.hash
+        answer = await self.call(method, path, body, status)
+        deadline = time.monotonic() + 5
+        while self.agent.cache.hash == old:
+            assert time.monotonic() < deadline, f"{method} {path} never reached the edge"
+            await asyncio.sleep(0.02)
+        return answer
+
+    async def swipe(self, sim: OsdpDoorSimulator, card: str) -> tuple[str, str]:
+        """Present `card` and return (result, reason) of the access event the hub stored."""
+        door = sim.name
+        before = len(await self._events(door))
+        sim.present_card(card)
+        deadline = time.monotonic() + 5
+        while True:
+            items = await self._events(door)
+            if len(items) > before:
+                return items[0]["result"], items[0]["reason"]
+            assert time.monotonic() < deadline, f"no access event at {door}"
+            await asyncio.sleep(0.03)
+
+    async def _events(self, door: str) -> list[dict[str, Any]]:
+        page = await self.call("GET", f"/access-events?door={door}&limit=500")
+        return list(page["items"])
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    mosquitto = MosquittoServer()
+    mosquitto.start()
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(mosquitto.cleanup)
+        settings = HubSettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", mqtt_host="127.0.0.1",
+            mqtt_port=mosquitto.port, mqtt_client_id=f"hub-{secrets.token_hex(3)}",
+            mqtt_shared_group="hub", http_host="127.0.0.1", http_port=free_port(),
+            admin_username="admin", admin_password=PASSWORD, data_dir=tmp_path,
+        )
+        hub = await stack.enter_async_context(Hub(settings))
+        await seed_demo(hub.sessions)
+        await hub.publisher.publish_site("demo")
+        sims = []
+        for address, name in ((101, "B1-main"), (102, "B1-garage")):
+            key = secrets.token_bytes(16)
+            sim = OsdpDoorSimulator(address=address, scbk=key, name=name)
+            sim.start()
+            stack.callback(sim.stop)
+            sims.append((sim, key))
+        config = EdgeConfig.model_validate({
+            "site": "demo", "edge": "b1-edge", "data_dir": str(tmp_path / "edge"),
+            "mqtt": {"port": mosquitto.port, "username": "b1-edge"},
+            "doors": [{"id": sim.name, "unlock_s": 0.5,
+                       "reader": {"port": sim.port, "address": sim.address, "scbk": key.hex()}}
+                      for sim, key in sims],
+        })
+        agent = await stack.enter_async_context(EdgeAgent(config))
+        now = [datetime(2026, 11, 23, 2, 0, tzinfo=UTC)]  # a Monday, 10:00 in Shanghai
+        agent.clock = lambda: now[0]
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        rig = Rig(hub, agent, sims[0][0], sims[1][0], http, now)
+        login = await rig.call("POST", "/auth/login", {"username": "admin", "password": PASSWORD})
+        http.headers["Authorization"] = f"Bearer {login['token']}"
+        deadline = time.monotonic() + 15
+        while not (all(s.online for s, _ in sims) and agent.cache.version):
+            assert time.monotonic() < deadline, "readers or permissions never came up"
+            await asyncio.sleep(0.05)
+        yield rig
+
+
+async def test_anti_passback_and_holidays_at_the_door(rig: Rig) -> None:
+    groups = (await rig.call("GET", "/access-groups?site_id=demo"))["items"]
+    group = next(g for g in groups if g["name"] == "B1 main door")
+    await rig.change("PATCH", f"/access-groups/{group['id']}", {"doors": ["B1-main", "B1-garage"]})
+    pair = await rig.change("POST", "/anti-passback", {
+        "site_id": "demo", "name": "lobby", "entry_door": "B1-main", "exit_door": "B1-garage",
+        "mode": "hard", "reset_s": 3600}, status=201)
+    assert (pair["entry_door"], pair["exit_door"]) == ("B1-main", "B1-garage")
+
+    assert await rig.swipe(rig.main, "1001") == ("granted", "granted")
+    assert await rig.swipe(rig.main, "1001") == ("denied", "anti_passback")  # entered twice
+    assert rig.agent.doors["B1-main"].counters == {"granted": 1, "denied": 1}
+    assert await rig.swipe(rig.garage, "1001") == ("granted", "granted")  # out
+    assert await rig.swipe(rig.garage, "1001") == ("denied", "anti_passback")  # out twice
+    assert await rig.swipe(rig.main, "1001") == ("granted", "granted")  # in again
+    rig.now[0] += timedelta(seconds=3600)  # the direction is forgotten after reset_s
+    assert await rig.swipe(rig.main, "1001") == ("granted", "granted")
+
+    # soft mode lets the second entry through (the event carries the warning)
+    await rig.change("PATCH", f"/anti-passback/{pair['id']}", {"mode": "soft"})
+    assert await rig.swipe(rig.main, "1001") == ("granted", "granted")
+
+    # today becomes a holiday and the group is closed on holidays
+    today = rig.now[0].astimezone(SHANGHAI).date().isoformat()
+    await rig.change("POST", "/holidays", {"site_id": "demo", "day": today, "name": "test"},
+                     status=201)
+    assert await rig.swipe(rig.garage, "1001") == ("granted", "granted")  # normal: as usual
+    await rig.change("PATCH", f"/access-groups/{group['id']}", {"holiday_mode": "closed"})
+    assert await rig.swipe(rig.main, "1001") == ("denied", "holiday")
+    rig.now[0] += timedelta(days=1)  # tomorrow is an ordinary Tuesday
+    assert await rig.swipe(rig.main, "1001") == ("granted", "granted")
+
+
+async def test_door_unlocked_on_schedule_by_the_edge(rig: Rig) -> None:
+    schedule = await rig.call("POST", "/schedules", {
+        "site_id": "demo", "name": "office",
+        "windows": [{"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"}]}, status=201)
+    doors = {d["name"]: d for d in (await rig.call("GET", "/doors?site_id=demo"))["items"]}
+    garage = doors["B1-garage"]
+    bad = await rig.call("PATCH", f"/doors/{garage['id']}", {"mode": "unlocked_on_schedule"},
+                         status=422)
+    assert bad["detail"][0]["field"] == "unlock_schedule_id"
+    assert rig.garage.relay is False
+    door = await rig.change("PATCH", f"/doors/{garage['id']}", {
+        "mode": "unlocked_on_schedule", "unlock_schedule_id": schedule["id"]})
+    assert door["mode"] == "unlocked_on_schedule"
+    # Monday 10:00 local: inside the window, the edge releases the lock by itself
+    assert await asyncio.to_thread(rig.garage.wait_relay, True, 3.0) is not None
+    await asyncio.sleep(1.0)  # longer than a grant pulse: the schedule holds it
+    assert rig.garage.relay is True
+    rig.now[0] = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)  # 18:30 local: window closed
+    assert await asyncio.to_thread(rig.garage.wait_relay, False, 3.0) is not None
+    rig.now[0] = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # Tuesday 09:00 local
+    assert await asyncio.to_thread(rig.garage.wait_relay, True, 3.0) is not None
+    # back to normal: the edge relocks, and a card is needed again
+    await rig.change("PATCH", f"/doors/{garage['id']}", {"mode": "normal"})
+    assert await asyncio.to_thread(rig.garage.wait_relay, False, 3.0) is not None
+    assert rig.main.relay is False  # the other door was never touched
