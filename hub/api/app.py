@@ -8,10 +8,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import cards, events, groups, login, meta, registry, residents, schedules
+from hub.api import devices
 from hub.api.endpoints import ENDPOINTS, Endpoint
 from hub.api.keys import PUBLISHER, SESSIONS, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
 from hub.api.openapi import build_openapi
+from hub.telemetry import TelemetrySink
 
 API_PREFIX = "/api/v1"
 
@@ -26,6 +28,7 @@ def all_endpoints() -> list[Endpoint]:
         *groups.routes,
         *registry.routes,
         *events.routes,
+        *devices.routes,
     ]
 
 
@@ -34,6 +37,7 @@ def create_app(
     sessions: async_sessionmaker[AsyncSession],
     publisher: Any,
     token_ttl_s: int = 86400,
+    telemetry_sink: TelemetrySink | None = None,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`."""
@@ -43,6 +47,8 @@ def create_app(
     app[SESSIONS] = sessions
     app[PUBLISHER] = publisher
     app[TOKEN_TTL_S] = token_ttl_s
+    if telemetry_sink is not None:  # else the SQL telemetry tables behind `sessions`
+        app[devices.TELEMETRY_SINK] = telemetry_sink
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)
