@@ -32,7 +32,7 @@ _TABLE = cast(Table, Device.__table__)
 def reading_problem(event: TelemetryEvent) -> str | None:
     """Why a telemetry event cannot be stored (a value no sink can hold), or None."""
     for i, reading in enumerate(event.data.readings):
-        if isinstance(reading.value, str) or isinstance(reading.value, bool):
+        if isinstance(reading.value, str | bool):
             continue
         try:
             finite = math.isfinite(float(reading.value))

@@ -8,7 +8,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import cards, events, groups, login, meta, registry, residents, schedules
-from hub.api import devices
+from hub.api.devices import TELEMETRY_SINK
+from hub.api.devices import routes as device_routes
 from hub.api.endpoints import ENDPOINTS, Endpoint
 from hub.api.keys import PUBLISHER, SESSIONS, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
@@ -28,7 +29,7 @@ def all_endpoints() -> list[Endpoint]:
         *groups.routes,
         *registry.routes,
         *events.routes,
-        *devices.routes,
+        *device_routes,
     ]
 
 
@@ -48,7 +49,7 @@ def create_app(
     app[PUBLISHER] = publisher
     app[TOKEN_TTL_S] = token_ttl_s
     if telemetry_sink is not None:  # else the SQL telemetry tables behind `sessions`
-        app[devices.TELEMETRY_SINK] = telemetry_sink
+        app[TELEMETRY_SINK] = telemetry_sink
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from hub.api.schemas import Limit, Name, QueryDatetime, SiteId, Strict
 from wire.devices import DeviceType, Severity
@@ -76,11 +76,13 @@ class TelemetryQuery(Strict):
     until: QueryDatetime | None = Field(default=None, description="exclusive, with a zone")
     limit: Limit = 100
 
-    @model_validator(mode="after")
-    def _window(self) -> TelemetryQuery:
-        if self.since is not None and self.until is not None and self.until <= self.since:
-            raise ValueError("until must be later than since")
-        return self
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if since is not None and until is not None and until <= since:
+            raise ValueError("must be later than since")
+        return until
 
 
 class TelemetryPointOut(BaseModel):

@@ -56,7 +56,7 @@ class TelemetrySink(Protocol):
         ...
 
 
-def as_value(raw: float | int | bool | str) -> Value:
+def as_value(raw: float | str) -> Value:
     """A wire reading as a sink stores it."""
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0

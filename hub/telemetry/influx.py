@@ -7,7 +7,6 @@ written again is harmless.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
@@ -74,7 +73,7 @@ class InfluxTelemetrySink:
             raise TelemetryWriteError(
                 f"InfluxDB at {self.url} refused {len(points)} points: {exc.status} "
                 f"{exc.reason}") from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise TelemetryWriteError(f"InfluxDB at {self.url} unreachable: {exc!r}") from exc
 
     async def query(self, device: DeviceRef, since: datetime | None, until: datetime | None,

@@ -176,11 +176,10 @@ async def influx_ingest(mosquitto: MosquittoServer, victoria: VictoriaMetricsSer
                         seeded: async_sessionmaker[AsyncSession]) -> AsyncIterator[Ingest]:
     mqtt = MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="hub-1",
                       subscriptions=hub_subscriptions("hub"))
-    async with InfluxTelemetrySink(url=victoria.url, token="t", org="lintel",
-                                   bucket="telemetry") as sink:
-        async with mqtt, Ingest(seeded, mqtt, telemetry_sink=sink) as running:
-            await mqtt.wait_ready(10)
-            yield running
+    sink = InfluxTelemetrySink(url=victoria.url, token="t", org="lintel", bucket="telemetry")
+    async with sink, mqtt, Ingest(seeded, mqtt, telemetry_sink=sink) as running:
+        await mqtt.wait_ready(10)
+        yield running
 
 
 async def test_ingest_sends_telemetry_to_influx_and_keeps_device_state_in_sql(

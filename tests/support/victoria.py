@@ -28,7 +28,7 @@ class VictoriaMetricsServer:
 
     def start(self) -> None:
         binary = _find("victoria-metrics", "/usr/bin")
-        self.log = open(self.dir / "victoria-metrics.log", "wb")
+        self.log = open(self.dir / "victoria-metrics.log", "wb")  # noqa: SIM115 (lives with proc)
         self.proc = subprocess.Popen(
             [binary, f"-httpListenAddr=127.0.0.1:{self.port}",
              f"-storageDataPath={self.dir / 'data'}", "-retentionPeriod=100y"],
