@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.errors import ConfigError
 from hub.ingest import Ingest, hub_subscriptions
 from hub.models import Device, TelemetryHourly, TelemetryRow
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
+from hub.service import Hub
+from hub.settings import HubSettings, load_settings
 from hub.telemetry import (
     DeviceRef,
     Downsampler,
@@ -204,3 +209,49 @@ async def test_ingest_sends_telemetry_to_influx_and_keeps_device_state_in_sql(
     async with seeded() as session:
         lift = (await session.execute(select(Device))).scalar_one()
     assert lift.telemetry is not None and lift.telemetry["floor"]["value"] == 6
+
+
+async def test_hub_configured_for_influxdb_writes_there_and_says_it_cannot_query(
+    mosquitto: MosquittoServer, victoria: VictoriaMetricsServer, tmp_path: Path
+) -> None:
+    settings = HubSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/hub.db", mqtt_port=mosquitto.port,
+        http_port=0, data_dir=tmp_path, admin_password="correct horse",  # type: ignore[arg-type]
+        telemetry_sink="influxdb", influxdb_url=victoria.url, influxdb_org="lintel",
+        influxdb_bucket="telemetry", influxdb_token="secret")  # type: ignore[arg-type]
+    async with Hub(settings) as hub:
+        await seed_demo(hub.sessions)
+        event = telemetry_event(1, {"pressure": 0.42}, ts=datetime.now(UTC), device="pump-1",
+                                device_type="pressure_sensor", model="demo-pressure")
+        async with edge_client(mosquitto.host, mosquitto.port) as edge:
+            await edge.wait_ready(10)
+            await edge.publish(event_topic(event), dumps(event), qos=1)
+
+        async def stored() -> bool:
+            return await count(hub.sessions, Device) == 1
+        await eventually(stored)
+        series = victoria.export_until('{__name__="telemetry_pressure"}', series=1)
+        assert [s["values"] for s in series] == [[0.42]]
+        async with aiohttp.ClientSession(hub.url) as http:
+            login = await http.post("/api/v1/auth/login",
+                                    json={"username": "admin", "password": "correct horse"})
+            auth = {"Authorization": f"Bearer {(await login.json())['token']}"}
+            devices = await (await http.get("/api/v1/devices", headers=auth)).json()
+            pump = devices["items"][0]["id"]
+            resp = await http.get(f"/api/v1/devices/{pump}/telemetry", headers=auth)
+            assert resp.status == 501
+            state = await (await http.get(f"/api/v1/devices/{pump}", headers=auth)).json()
+            assert [(r["name"], r["value"]) for r in state["readings"]] == [("pressure", 0.42)]
+
+
+def test_influxdb_settings_name_the_missing_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(telemetry_sink="influxdb", influxdb_url="http://x:8086",
+                      influxdb_org="lintel")
+    assert err.value.key == "influxdb_bucket"
+    with pytest.raises(ConfigError, match="influxdb_url: .*http://"):
+        load_settings(telemetry_sink="influxdb", influxdb_url="x:8086", influxdb_org="o",
+                      influxdb_bucket="b")
+    with pytest.raises(ConfigError, match="telemetry_raw_days"):
+        load_settings(telemetry_raw_days=0)
+    assert load_settings().telemetry_sink == "sql"
