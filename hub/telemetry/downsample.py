@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +22,8 @@ from hub.models import TelemetryHourly, TelemetryRow, utcnow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# Hub workers each run the job; one at a time, or rows would be counted twice.
+_PG_DOWNSAMPLE_LOCK = 0x4C494E55
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,14 @@ class Downsampler:
         t = TelemetryRow
         async with self._sessions() as session, session.begin():
             dialect = session.get_bind().dialect.name
+            if dialect == "postgresql" and not await session.scalar(
+                    select(func.pg_try_advisory_xact_lock(_PG_DOWNSAMPLE_LOCK))):
+                return DownsampleResult(cutoff, 0, 0)  # another hub worker is at it
+            if dialect == "sqlite":
+                # pysqlite begins a transaction only at the first write: take the write lock
+                # now, so that what is read below cannot change before it is written.
+                await session.execute(update(TelemetryHourly).where(false())
+                                      .values(count=TelemetryHourly.count))
             # Rows committed after this point are left for the next run, not deleted unseen.
             max_id = await session.scalar(select(func.max(t.id)).where(t.ts < cutoff))
             if max_id is None:

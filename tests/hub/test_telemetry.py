@@ -3,6 +3,7 @@ line protocol into a real VictoriaMetrics."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -255,3 +256,18 @@ def test_influxdb_settings_name_the_missing_key() -> None:
     with pytest.raises(ConfigError, match="telemetry_raw_days"):
         load_settings(telemetry_raw_days=0)
     assert load_settings().telemetry_sink == "sql"
+
+
+async def test_two_hub_workers_downsampling_at_once_count_each_row_once(
+    sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await SqlTelemetrySink(sessions).write(
+        [point("pressure", OLD + timedelta(minutes=m), float(m)) for m in range(120)])
+    jobs = [Downsampler(sessions, raw_days=7, clock=Clock(NOW)) for _ in range(2)]
+    results = await asyncio.gather(*(j.downsample_once() for j in jobs), return_exceptions=True)
+    # one rolls; the other finds the work taken (PostgreSQL's lock) or, having waited for
+    # SQLite's write lock, nothing left; an error would only mean a retry at the next interval
+    rolled = [r.rows_rolled for r in results if not isinstance(r, BaseException)]
+    assert sum(rolled) == 120, results
+    assert [(h[1], h[4]) for h in await _hours(sessions)] == [(60, 29.5), (60, 89.5)]
+    assert await _raw(sessions) == []
