@@ -19,7 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.models import Device, DeviceFault, utcnow
-from hub.telemetry import SqlTelemetrySink, TelemetryPoint, TelemetrySink, as_value
+from hub.telemetry import (
+    SqlTelemetrySink,
+    TelemetryPoint,
+    TelemetrySink,
+    TelemetryWriteError,
+    as_value,
+)
 from wire.events import DeviceEvent, TelemetryEvent
 
 log = logging.getLogger(__name__)
@@ -72,8 +78,13 @@ async def apply_device_events(session: AsyncSession,
             _apply_device(session, device, event, faults)
     if sink is None or isinstance(sink, SqlTelemetrySink):
         await SqlTelemetrySink.write_in(session, points)
-    else:
+        return
+    try:
         await sink.write(points)
+    except TelemetryWriteError as exc:
+        # Neither lose the readings nor stall the whole ingest while the sink is away.
+        log.warning("%s; %d telemetry points kept in the SQL table instead", exc, len(points))
+        await SqlTelemetrySink.write_in(session, points)
 
 
 async def _register_and_lock(session: AsyncSession,

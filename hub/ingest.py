@@ -24,7 +24,7 @@ from hub.devices import apply_device_events, reading_problem
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
-from hub.telemetry import TelemetrySink, TelemetryWriteError
+from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
 from wire.events import AccessEvent, DeviceEvent, TelemetryEvent
@@ -153,8 +153,8 @@ class Ingest:
             try:
                 acks = await self._store(messages)
                 break
-            except (OperationalError, InterfaceError, TelemetryWriteError) as exc:
-                # The database (or the telemetry sink) is away or busy: keep the messages unacknowledged and retry.
+            except (OperationalError, InterfaceError) as exc:
+                # The database is away or busy: keep the messages unacknowledged and retry.
                 self.stats.db_retries += 1
                 delay = backoff_delay(attempt, 0.1, self._retry_max_s)
                 attempt += 1

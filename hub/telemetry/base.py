@@ -37,7 +37,7 @@ class TelemetryError(HubError):
 
 
 class TelemetryWriteError(TelemetryError):
-    """The sink refused or could not be reached; the ingest retries, nothing is acknowledged."""
+    """The sink refused or could not be reached (the ingest then keeps the points in SQL)."""
 
 
 class TelemetryQueryUnsupported(TelemetryError):

@@ -7,6 +7,7 @@ written again is harmless.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
@@ -44,9 +45,11 @@ class InfluxTelemetrySink:
     """`async with InfluxTelemetrySink(url=..., token=..., org=..., bucket=...) as sink:`"""
 
     def __init__(self, *, url: str, token: str, org: str, bucket: str,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, cooldown_s: float = 30.0) -> None:
         self.url, self._token, self._org, self._bucket = url, token, org, bucket
         self._timeout_ms = int(timeout_s * 1000)
+        self._cooldown_s = cooldown_s
+        self._failed_at: float | None = None  # after a failure, fail fast for a while
         self._client: InfluxDBClientAsync | None = None
 
     async def __aenter__(self) -> Self:
@@ -66,15 +69,21 @@ class InfluxTelemetrySink:
             return
         if self._client is None:
             raise TelemetryWriteError("the InfluxDB sink is not open (use `async with`)")
+        if self._failed_at is not None and time.monotonic() - self._failed_at < self._cooldown_s:
+            raise TelemetryWriteError(f"InfluxDB at {self.url} failed recently; not retried "
+                                      f"for {self._cooldown_s:g} s")
         try:
             await self._client.write_api().write(bucket=self._bucket, org=self._org,
                                                  record=to_points(points))
         except ApiException as exc:
+            self._failed_at = time.monotonic()
             raise TelemetryWriteError(
                 f"InfluxDB at {self.url} refused {len(points)} points: {exc.status} "
                 f"{exc.reason}") from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._failed_at = time.monotonic()
             raise TelemetryWriteError(f"InfluxDB at {self.url} unreachable: {exc!r}") from exc
+        self._failed_at = None
 
     async def query(self, device: DeviceRef, since: datetime | None, until: datetime | None,
                     limit: int, *, name: str | None = None) -> list[TelemetryPoint]:

@@ -271,3 +271,26 @@ async def test_two_hub_workers_downsampling_at_once_count_each_row_once(
     assert sum(rolled) == 120, results
     assert [(h[1], h[4]) for h in await _hours(sessions)] == [(60, 29.5), (60, 89.5)]
     assert await _raw(sessions) == []
+
+
+async def test_influx_away_keeps_telemetry_in_sql_and_the_ingest_moving(
+    mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession]
+) -> None:
+    mqtt = MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="hub-1",
+                      subscriptions=hub_subscriptions("hub"))
+    sink = InfluxTelemetrySink(url=f"http://127.0.0.1:{free_port()}", token="t", org="lintel",
+                               bucket="telemetry", timeout_s=2)
+    events = [telemetry_event(i, {"floor": i}, ts=NOW + timedelta(seconds=i)) for i in range(3)]
+    async with sink, mqtt, Ingest(seeded, mqtt, telemetry_sink=sink) as ingest:
+        await mqtt.wait_ready(10)
+        async with edge_client(mosquitto.host, mosquitto.port) as edge:
+            await edge.wait_ready(10)
+            for event in events:
+                await edge.publish(event_topic(event), dumps(event), qos=1)
+
+        async def received() -> bool:
+            return ingest.stats.received >= 3
+        await eventually(received)
+        await ingest.wait_idle()
+    assert await _raw(seeded) == [NOW, NOW + timedelta(seconds=1), NOW + timedelta(seconds=2)]
+    assert ingest.stats.dead_letters == 0 and ingest.stats.db_retries == 0
