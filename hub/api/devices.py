@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import and_, case, func, select
 
 from hub.api.device_schemas import (
     DeviceDetail,
@@ -55,7 +55,7 @@ _OPEN = (
 )
 
 
-def _devices() -> Select[Any]:
+def _devices() -> Any:  # a Select; its type parameters differ between SQLAlchemy 2.0 and 2.1
     return (
         select(Device, Edge.status, func.coalesce(_OPEN.c.n, 0))
         .outerjoin(Edge, and_(Edge.site_id == Device.site_id, Edge.name == Device.edge))
@@ -102,7 +102,7 @@ async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
             stmt = stmt.where(column == value)
     async with reading(request) as session:
         rows = (await session.execute(stmt)).all()
-    return DeviceList(items=[DeviceOut(**_out(*row)) for row in rows])
+    return DeviceList(items=[DeviceOut(**_out(d, edge, n)) for d, edge, n in rows])
 
 
 @routes.get(r"/devices/{id:\d+}", response=DeviceDetail)
@@ -117,10 +117,10 @@ async def get_device(request: web.Request) -> DeviceDetail:
             select(DeviceFault)
             .where(DeviceFault.device_id == device_id, DeviceFault.cleared_at.is_(None))
             .order_by(DeviceFault.raised_at.desc(), DeviceFault.id.desc())))
-    device: Device = row[0]
+    device, edge_status, open_faults = row
     readings = [ReadingOut(name=name, value=r["value"], unit=r["unit"], ts=r["ts"])
                 for name, r in sorted((device.telemetry or {}).items())]
-    return DeviceDetail(**_out(*row), counters=device.counters, counters_at=device.counters_at,
+    return DeviceDetail(**_out(device, edge_status, open_faults), counters=device.counters, counters_at=device.counters_at,
                         readings=readings, faults=[_fault(f) for f in faults])
 
 
