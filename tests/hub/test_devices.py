@@ -113,8 +113,7 @@ async def test_older_events_do_not_overwrite_newer_state(
     await settle(ingest, 4)
     async with seeded() as session:
         lift = (await session.execute(select(Device))).scalar_one()
-    # the telemetry at 10 s and the offline at 10 s: status set by the later-applied one of
-    # equal time is either; the older online at 5 s must not win
+    # the state of 10 s stays: the online of 5 s and the floor of 4 s arrive too late to win
     assert lift.status_at == at(10) and lift.last_seen == at(10)
     assert lift.counters == {"polls": 20, "timeouts": 9}
     assert lift.telemetry is not None and lift.telemetry["floor"]["value"] == 7
