@@ -21,12 +21,14 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.commands import record_acks
+from hub.devices import apply_device_events, reading_problem
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
+from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
-from wire.events import AccessEvent
+from wire.events import AccessEvent, DeviceEvent, TelemetryEvent
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class _Batch:
     states: list[tuple[Message, topics.TopicParts, EdgeState]] = field(default_factory=list)
     acks: list[tuple[topics.TopicParts, CommandAck]] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
+    devices: list[DeviceEvent | TelemetryEvent] = field(default_factory=list)
 
 
 class _Rejected(Exception):
@@ -82,11 +85,13 @@ class Ingest:
         *,
         batch_max: int = 1000,
         retry_max_s: float = 10.0,
+        telemetry_sink: TelemetrySink | None = None,
     ) -> None:
         self._sessions = sessions
         self._mqtt = mqtt
         self._batch_max = batch_max
         self._retry_max_s = retry_max_s
+        self._telemetry_sink = telemetry_sink  # None: the SQL table, in the ingest transaction
         self._known_sites: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.stats = IngestStats()
@@ -179,7 +184,13 @@ class Ingest:
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
             dialect = session.get_bind().dialect.name
-            if batch.events:
+            if batch.events and batch.devices:
+                # Device state changes only for events stored now, not for redeliveries.
+                stored = set(await session.scalars(
+                    _insert_ignore(dialect, EventLog).returning(EventLog.id), batch.events))
+                await apply_device_events(
+                    session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)
+            elif batch.events:
                 await session.execute(_insert_ignore(dialect, EventLog), batch.events)
             if batch.access:
                 await session.execute(_insert_ignore(dialect, AccessEventRow), batch.access)
@@ -242,6 +253,8 @@ class Ingest:
                 raise _Rejected(f"data.decision_us {data.decision_us} is out of range")
             if data.resident_id is not None and abs(data.resident_id) > INT32_MAX:
                 raise _Rejected(f"data.resident_id {data.resident_id} is out of range")
+        if isinstance(event, TelemetryEvent) and (problem := reading_problem(event)):
+            raise _Rejected(problem)
         if event.id in batch.seen_ids:
             return  # the same event twice in one batch
         batch.seen_ids.add(event.id)
@@ -250,6 +263,8 @@ class Ingest:
             "device": event.device, "seq": event.seq, "ts": event.ts, "received_at": now,
             "data": event.data.model_dump(mode="json"), "_message": message,
         })
+        if isinstance(event, DeviceEvent | TelemetryEvent):
+            batch.devices.append(event)
         if isinstance(event, AccessEvent):
             batch.access.append({
                 "id": event.id, "site_id": event.site, "edge": event.edge,
@@ -276,6 +291,7 @@ class Ingest:
                 kept.append(row)
         batch.events = kept
         batch.access = [row for row in batch.access if row["id"] not in unknown]
+        batch.devices = [e for e in batch.devices if e.id not in unknown]
 
 
 def _table(model: type[Base]) -> Table:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -301,3 +302,81 @@ class AntiPassbackPair(Base):
     exit_door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
     mode: Mapped[str] = mapped_column(String(8), default="hard")  # hard / soft
     reset_s: Mapped[int | None] = mapped_column(Integer)
+
+
+class Device(Base):
+    """A building device as its edge reports it; registered by its first event."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("site_id", "edge", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    edge: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))  # the events' `device`
+    device_type: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(64))
+    # what the edge last said: online / offline / unknown (never heard either)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    counters: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    counters_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # latest reading per name: {"floor": {"value": 3, "unit": null, "ts": "..."}}
+    telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DeviceFault(Base):
+    """A fault raised by a device; at most one open row (cleared_at null) per device and code."""
+
+    __tablename__ = "device_faults"
+    __table_args__ = (
+        Index("uq_device_faults_open", "device_id", "code", unique=True,
+              sqlite_where=Column("cleared_at").is_(None),
+              postgresql_where=Column("cleared_at").is_(None)),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(String(500))
+    text_zh: Mapped[str | None] = mapped_column(String(500))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    skill: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    raise_count: Mapped[int] = mapped_column(Integer, default=1)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class TelemetryRow(Base):
+    """Raw telemetry (the SQL sink); rolled into `telemetry_hourly` when old."""
+
+    __tablename__ = "telemetry"
+    __table_args__ = (Index("ix_telemetry_series_ts", "site_id", "edge", "device", "name", "ts"),
+                      Index("ix_telemetry_ts", "ts"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    edge: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    value_num: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(16))
+
+
+class TelemetryHourly(Base):
+    """Per-hour min/max/avg of numeric readings older than the raw retention."""
+
+    __tablename__ = "telemetry_hourly"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    min: Mapped[float | None] = mapped_column(Float)
+    max: Mapped[float | None] = mapped_column(Float)
+    avg: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(16))

@@ -23,6 +23,7 @@ from hub.ingest import Ingest, hub_subscriptions
 from hub.models import User
 from hub.mqtt import MqttClient
 from hub.settings import HubSettings
+from hub.telemetry import Downsampler, InfluxTelemetrySink, TelemetrySink
 
 log = logging.getLogger(__name__)
 MQTT_START_WAIT_S = 10.0
@@ -44,9 +45,23 @@ async def bootstrap_admin(sessions: async_sessionmaker[AsyncSession], username: 
 
 
 def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionPublisher,
-              settings: HubSettings, commands: CommandSender | None = None) -> web.Application:
+              settings: HubSettings, commands: CommandSender | None = None,
+              telemetry_sink: TelemetrySink | None = None) -> web.Application:
     return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
-                      commands=commands)
+                      commands=commands, telemetry_sink=telemetry_sink)
+
+
+async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
+                              sessions: async_sessionmaker[AsyncSession]) -> TelemetrySink | None:
+    """InfluxDB when configured; else None (SQL, with the downsampling job running)."""
+    s = settings
+    if s.telemetry_sink == "influxdb":
+        return await stack.enter_async_context(InfluxTelemetrySink(
+            url=str(s.influxdb_url), org=str(s.influxdb_org), bucket=str(s.influxdb_bucket),
+            token=s.influxdb_token.get_secret_value() if s.influxdb_token else ""))
+    await stack.enter_async_context(Downsampler(
+        sessions, raw_days=s.telemetry_raw_days, interval_s=s.telemetry_downsample_interval_s))
+    return None
 
 
 class Hub:
@@ -124,6 +139,7 @@ class Hub:
             self.admin_password = password
             log.warning("created admin %r with password %s", s.admin_username, password)
 
+        telemetry_sink = await open_telemetry_sink(s, stack, self._sessions)
         # Exit order is the reverse: HTTP, publisher, ingest, then the MQTT disconnect.
         self._mqtt = await stack.enter_async_context(MqttClient(
             host=s.mqtt_host, port=s.mqtt_port, client_id=s.mqtt_client_id,
@@ -134,7 +150,8 @@ class Hub:
             backoff_min_s=s.mqtt_backoff_min_s, backoff_max_s=s.mqtt_backoff_max_s,
         ))
         self._ingest = await stack.enter_async_context(
-            Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max))
+            Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max,
+                   telemetry_sink=telemetry_sink))
         try:
             await self._mqtt.wait_ready(MQTT_START_WAIT_S)
         except MqttError:
@@ -144,7 +161,7 @@ class Hub:
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s))
 
         app = build_app(self._sessions, self._publisher, s,
-                        CommandSender(self._sessions, self._mqtt))
+                        CommandSender(self._sessions, self._mqtt), telemetry_sink)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,6 +49,26 @@ class HubSettings(BaseSettings):
     data_dir: Path = Path("./lintel-data")
     ingest_batch_max: int = Field(default=1000, ge=1, le=100_000)
     publish_debounce_s: float = Field(default=0.2, ge=0)
+    telemetry_sink: Literal["sql", "influxdb"] = Field(
+        default="sql", description="where telemetry goes: the hub's database or InfluxDB")
+    influxdb_url: str | None = Field(default=None, validate_default=True,
+                                     description="e.g. http://influxdb:8086")
+    influxdb_token: SecretStr | None = None
+    influxdb_org: str | None = Field(default=None, validate_default=True)
+    influxdb_bucket: str | None = Field(default=None, validate_default=True)
+    telemetry_raw_days: float = Field(
+        default=7, gt=0, description="raw SQL telemetry older than this is rolled into hours")
+    telemetry_downsample_interval_s: float = Field(default=3600, gt=0)
+
+    @field_validator("influxdb_url", "influxdb_org", "influxdb_bucket")
+    @classmethod
+    def _influxdb_complete(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("telemetry_sink") == "influxdb" and not value:
+            raise ValueError("required when telemetry_sink is influxdb")
+        if info.field_name == "influxdb_url" and value and not value.startswith(
+                ("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
 
     @field_validator("mqtt_shared_group")
     @classmethod

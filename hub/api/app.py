@@ -11,6 +11,7 @@ from hub.api import (
     access,
     cards,
     commands,
+    devices,
     events,
     groups,
     login,
@@ -19,10 +20,12 @@ from hub.api import (
     residents,
     schedules,
 )
+from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
 from hub.api.keys import COMMANDS, PUBLISHER, SESSIONS, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
 from hub.api.openapi import build_openapi
+from hub.telemetry import TelemetrySink
 
 API_PREFIX = "/api/v1"
 
@@ -39,6 +42,7 @@ def all_endpoints() -> list[Endpoint]:
         *events.routes,
         *commands.routes,
         *access.routes,
+        *devices.routes,
     ]
 
 
@@ -48,6 +52,7 @@ def create_app(
     publisher: Any,
     token_ttl_s: int = 86400,
     commands: Any = None,
+    telemetry_sink: TelemetrySink | None = None,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`."""
@@ -59,6 +64,8 @@ def create_app(
     app[TOKEN_TTL_S] = token_ttl_s
     if commands is not None:
         app[COMMANDS] = commands
+    if telemetry_sink is not None:  # else the SQL telemetry tables behind `sessions`
+        app[TELEMETRY_SINK] = telemetry_sink
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)
