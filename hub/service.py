@@ -44,7 +44,8 @@ async def bootstrap_admin(sessions: async_sessionmaker[AsyncSession], username: 
 
 def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionPublisher,
               settings: HubSettings) -> web.Application:
-    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s)
+    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
+                      cookie_secure=settings.cookie_secure)
 
 
 class Hub:

@@ -49,6 +49,9 @@ class HubSettings(BaseSettings):
     data_dir: Path = Path("./lintel-data")
     ingest_batch_max: int = Field(default=1000, ge=1, le=100_000)
     publish_debounce_s: float = Field(default=0.2, ge=0)
+    cookie_secure: bool = Field(
+        default=False, description="mark the console's session cookie Secure (HTTPS only)"
+    )
 
     @field_validator("mqtt_shared_group")
     @classmethod

@@ -7,9 +7,22 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api import cards, events, groups, login, meta, registry, residents, schedules
+from hub.api import (
+    buildings,
+    cards,
+    events,
+    groups,
+    households,
+    imports,
+    login,
+    meta,
+    registry,
+    residents,
+    schedules,
+    users,
+)
 from hub.api.endpoints import ENDPOINTS, Endpoint
-from hub.api.keys import PUBLISHER, SESSIONS, TOKEN_TTL_S
+from hub.api.keys import COOKIE_SECURE, PUBLISHER, SESSIONS, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
 from hub.api.openapi import build_openapi
 
@@ -26,6 +39,10 @@ def all_endpoints() -> list[Endpoint]:
         *groups.routes,
         *registry.routes,
         *events.routes,
+        *buildings.routes,
+        *households.routes,
+        *users.routes,
+        *imports.routes,
     ]
 
 
@@ -34,15 +51,18 @@ def create_app(
     sessions: async_sessionmaker[AsyncSession],
     publisher: Any,
     token_ttl_s: int = 86400,
+    cookie_secure: bool = False,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
-    committed registry change; the caller owns the engine behind `sessions`."""
+    committed registry change; the caller owns the engine behind `sessions`. `cookie_secure`
+    marks the session cookie Secure (set it when the console is served over HTTPS)."""
     if token_ttl_s <= 0:
         raise ValueError(f"token_ttl_s must be positive, not {token_ttl_s}")
     app = web.Application(middlewares=[error_middleware])
     app[SESSIONS] = sessions
     app[PUBLISHER] = publisher
     app[TOKEN_TTL_S] = token_ttl_s
+    app[COOKIE_SECURE] = cookie_secure
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)

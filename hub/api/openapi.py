@@ -34,6 +34,7 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
         wanted += [(m, "validation") for m in (ep.body, ep.query) if m is not None]
         if ep.response is not None:
             wanted.append((ep.response, "serialization"))
+        wanted += [(m, "serialization") for m in ep.errors.values()]
     refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=_REF)
     schemas: dict[str, Any] = top.get("$defs", {})
 
@@ -68,6 +69,8 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
                 "required": True,
                 "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
             }
+        elif ep.upload is not None:
+            op["requestBody"] = {"required": True, "content": ep.upload}
         responses = op["responses"]
         if ep.response is not None:
             responses[str(ep.status)] = {
@@ -85,7 +88,7 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
             responses["400"] = _error("the body is not JSON", ErrorOut, refs)
         if not ep.public:
             responses["401"] = _error("no valid bearer token", ErrorOut, refs)
-            responses["403"] = _error("the role may not do this", ErrorOut, refs)
+            responses["403"] = _error("the role or scope may not do this", ErrorOut, refs)
             op["security"] = [{"bearerAuth": []}]
         else:
             op["security"] = []
@@ -95,6 +98,10 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
             responses["409"] = _error("conflicts with existing data", ErrorOut, refs)
         if ep.body is not None or ep.query is not None:
             responses["422"] = _error("a field is invalid", ValidationErrorOut, refs)
+        for status, model in ep.errors.items():
+            responses[str(status)] = _error("refused, with the reasons", model, refs)
+        if ep.upload is not None:
+            responses["400"] = _error("the body is not an upload this takes", ErrorOut, refs)
         paths.setdefault(path, {})[ep.method.lower()] = op
 
     return {
