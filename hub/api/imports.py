@@ -12,10 +12,9 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from aiohttp import BodyPartReader, web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +34,8 @@ from hub.api.store import reading, require_site, writing
 from hub.models import Building, Resident, Unit
 
 routes = EndpointTable(tag="import")
+# aiohttp's own limit on a plain body (client_max_size); an upload gets the same
+MAX_UPLOAD_BYTES = 1024**2
 MAX_PROBLEMS = 500  # enough to fix a file by; the count says how many more there were
 _UPLOAD = {
     "text/csv": {"schema": {"type": "string"}},
@@ -49,12 +50,8 @@ _UPLOAD = {
 
 
 class _Row(BaseModel):
+    # an empty cell is a missing value (see `_rows`): the field's default, or "required"
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_is_missing(cls, value: Any) -> Any:
-        return None if value == "" else value
 
 
 class UnitRow(_Row):
@@ -63,11 +60,6 @@ class UnitRow(_Row):
     floor: int | None = Field(default=None, ge=-10, le=300)
     area: float | None = Field(default=None, gt=0, le=100_000)
     status: UnitStatus = "vacant"
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _default_status(cls, value: Any) -> Any:
-        return "vacant" if value is None else value
 
 
 class ResidentRow(_Row):
@@ -101,8 +93,15 @@ async def _upload(request: web.Request) -> bytes:
     if request.content_type == "multipart/form-data":
         reader = await request.multipart()
         async for part in reader:
-            if isinstance(part, web.BodyPartReader) and (part.filename or part.name == "file"):
-                return bytes(await part.read())
+            if isinstance(part, BodyPartReader) and (part.filename or part.name == "file"):
+                data = bytearray()
+                while chunk := await part.read_chunk():
+                    data += chunk
+                    if len(data) > MAX_UPLOAD_BYTES:
+                        raise web.HTTPRequestEntityTooLarge(
+                            max_size=MAX_UPLOAD_BYTES, actual_size=len(data)
+                        )
+                return bytes(data)
         raise BadRequestError("the multipart body has no file part (name it `file`)")
     if request.content_type in ("text/csv", "text/plain", "application/octet-stream"):
         return await request.read()
@@ -153,7 +152,7 @@ def _rows(
         if len(cells) != len(header):
             problems.add(start, "", f"{len(cells)} fields, the header has {len(header)}")
             continue
-        raw = dict(zip(header, cells, strict=True))
+        raw = {h: c for h, c in zip(header, cells, strict=True) if c.strip()}
         try:
             yield start, model.model_validate(raw), raw
         except ValidationError as exc:
