@@ -139,7 +139,7 @@ async def test_not_utf8_is_refused_with_its_line(
     client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     before = await count(sessions)
-    gbk = "building,number\nB1,601\nB1,602\n".encode() + "张".encode("gbk") + b"\n"
+    gbk = b"building,number\nB1,601\nB1,602\n" + "张".encode("gbk") + b"\n"
     status, body = await _post(client, auth, "/import/units", gbk)
     assert status == 422
     assert body["rows"][0]["line"] == 4 and "not UTF-8" in body["rows"][0]["reason"]
