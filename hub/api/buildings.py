@@ -109,8 +109,12 @@ async def delete_building(request: web.Request) -> None:
     async with writing(request) as change:
         session = change.session
         building = await _building(session, scope_of(request), path_id(request, "building"))
-        units = list(await session.scalars(select(Unit.number).where(Unit.building_id == building.id)))
-        edges = list(await session.scalars(select(Edge.name).where(Edge.building_id == building.id)))
+        units = list(
+            await session.scalars(select(Unit.number).where(Unit.building_id == building.id))
+        )
+        edges = list(
+            await session.scalars(select(Edge.name).where(Edge.building_id == building.id))
+        )
         if units or edges:
             raise ConflictError(
                 f"building {building.id} still has units {units[:10]} and edges {edges}"
@@ -228,7 +232,9 @@ async def delete_unit(request: web.Request) -> None:
         session = change.session
         unit = await _unit(session, scope_of(request), path_id(request, "unit"))
         household = await session.scalar(select(Household.id).where(Household.unit_id == unit.id))
-        residents = list(await session.scalars(select(Resident.id).where(Resident.unit_id == unit.id)))
+        residents = list(
+            await session.scalars(select(Resident.id).where(Resident.unit_id == unit.id))
+        )
         if household is not None or residents:
             raise ConflictError(
                 f"unit {unit.id} still has household {household} and residents {residents}"

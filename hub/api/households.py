@@ -28,7 +28,9 @@ _ITEM = r"/households/{id:\d+}"
 async def unit_site(session: AsyncSession, unit_id: int) -> str | None:
     """The site of a unit (through its building), None for an unknown unit."""
     return await session.scalar(
-        select(Building.site_id).join(Unit, Unit.building_id == Building.id).where(Unit.id == unit_id)
+        select(Building.site_id)
+        .join(Unit, Unit.building_id == Building.id)
+        .where(Unit.id == unit_id)
     )
 
 
@@ -72,9 +74,7 @@ async def list_households(request: web.Request, query: HouseholdQuery) -> Househ
     scope = scope_of(request)
     scope.claim_site(query.site_id)
     stmt = (
-        select(Household)
-        .where(scope.where(Household.site_id, Household.id))
-        .order_by(Household.id)
+        select(Household).where(scope.where(Household.site_id, Household.id)).order_by(Household.id)
     )
     if query.site_id is not None:
         stmt = stmt.where(Household.site_id == query.site_id)

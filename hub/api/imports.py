@@ -197,7 +197,9 @@ async def _check_units(
         elif key in existing:
             problems.add(line, "number", f"unit {row.number} of {row.building} already exists")
         elif key in seen:
-            problems.add(line, "number", f"unit {row.number} of {row.building} is also on line {seen[key]}")
+            problems.add(
+                line, "number", f"unit {row.number} of {row.building} is also on line {seen[key]}"
+            )
         else:
             seen[key] = line
             good.append((line, row))
@@ -234,7 +236,9 @@ async def _check_residents(
         if row.id_number is not None:
             if row.id_number in known_ids:
                 problems.add(
-                    line, "id_number", f"already the ID number of resident {known_ids[row.id_number]}"
+                    line,
+                    "id_number",
+                    f"already the ID number of resident {known_ids[row.id_number]}",
                 )
                 ok = False
             elif row.id_number in seen_ids:

@@ -99,7 +99,14 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
         if ep.body is not None or ep.query is not None:
             responses["422"] = _error("a field is invalid", ValidationErrorOut, refs)
         for status, model in ep.errors.items():
-            responses[str(status)] = _error("refused, with the reasons", model, refs)
+            extra = _error("refused, with the reasons", model, refs)
+            if str(status) in responses:  # either shape may come back
+                schemas_ = [
+                    responses[str(status)]["content"]["application/json"]["schema"],
+                    extra["content"]["application/json"]["schema"],
+                ]
+                extra["content"]["application/json"]["schema"] = {"anyOf": schemas_}
+            responses[str(status)] = extra
         if ep.upload is not None:
             responses["400"] = _error("the body is not an upload this takes", ErrorOut, refs)
         paths.setdefault(path, {})[ep.method.lower()] = op

@@ -72,10 +72,13 @@ async def _place(
     if household_id is not None:
         household = await session.get(Household, household_id)
         if household is None or household.site_id != site_id:
-            raise InvalidError.one("household_id", f"unknown household {household_id} in {site_id!r}")
+            raise InvalidError.one(
+                "household_id", f"unknown household {household_id} in {site_id!r}"
+            )
         if unit_id is not None and unit_id != household.unit_id:
             raise InvalidError.one(
-                "unit_id", f"household {household_id} lives in unit {household.unit_id}, not {unit_id}"
+                "unit_id",
+                f"household {household_id} lives in unit {household.unit_id}, not {unit_id}",
             )
         return household.unit_id, household.id
     if unit_id is None:

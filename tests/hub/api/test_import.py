@@ -103,9 +103,7 @@ async def test_a_file_with_errors_changes_nothing_and_says_where(
     assert await count(sessions) == before  # not even the good row went in
 
 
-async def test_header_problems_are_reported_on_line_1(
-    client: Client, auth: dict[str, str]
-) -> None:
+async def test_header_problems_are_reported_on_line_1(client: Client, auth: dict[str, str]) -> None:
     status, body = await _post(
         client, auth, "/import/units", "building,numero,floor,floor\nB1,1,1,1\n"
     )
@@ -165,9 +163,7 @@ async def test_multipart_upload_and_wrong_content_type(
     form.add_field("file", UNITS.encode(), filename="units.csv", content_type="text/csv")
     resp = await client.post(f"{API}/import/units?site_id=sunrise", data=form, headers=auth)
     assert resp.status == 200 and (await resp.json())["created"] == 3
-    resp = await client.post(
-        f"{API}/import/units?site_id=sunrise", json={"rows": []}, headers=auth
-    )
+    resp = await client.post(f"{API}/import/units?site_id=sunrise", json={"rows": []}, headers=auth)
     assert resp.status == 400
     assert "text/csv or multipart/form-data" in (await resp.json())["detail"]
     resp = await client.post(

@@ -26,26 +26,48 @@ async def test_buildings_units_and_households_round_trip(
     client: Client, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     w = await _world(client, sessions)
-    _, b = await w.call("POST", "/buildings", json={"site_id": "sunrise", "code": "B2",
-                                                    "name": "2号楼"}, status=201)
-    await w.call("POST", "/buildings", json={"site_id": "sunrise", "code": "B2", "name": "x"},
-                 status=409)
-    _, u = await w.call("POST", "/units", json={"building_id": b["id"], "number": "1203",
-                                                "floor": 12, "area": 98.6}, status=201)
-    assert u == {"id": u["id"], "site_id": "sunrise", "building_id": b["id"], "number": "1203",
-                 "floor": 12, "area": 98.6, "status": "vacant", "household_id": None}
+    _, b = await w.call(
+        "POST", "/buildings", json={"site_id": "sunrise", "code": "B2", "name": "2号楼"}, status=201
+    )
+    await w.call(
+        "POST", "/buildings", json={"site_id": "sunrise", "code": "B2", "name": "x"}, status=409
+    )
+    _, u = await w.call(
+        "POST",
+        "/units",
+        json={"building_id": b["id"], "number": "1203", "floor": 12, "area": 98.6},
+        status=201,
+    )
+    assert u == {
+        "id": u["id"],
+        "site_id": "sunrise",
+        "building_id": b["id"],
+        "number": "1203",
+        "floor": 12,
+        "area": 98.6,
+        "status": "vacant",
+        "household_id": None,
+    }
     await w.call("POST", "/units", json={"building_id": b["id"], "number": "1203"}, status=409)
-    _, bad = await w.call("POST", "/units", json={"building_id": b["id"], "number": "1",
-                                                  "status": "haunted", "area": -1}, status=422)
+    _, bad = await w.call(
+        "POST",
+        "/units",
+        json={"building_id": b["id"], "number": "1", "status": "haunted", "area": -1},
+        status=422,
+    )
     assert problem_fields(bad) == ["area", "status"]
     _, u = await w.call("PATCH", f"/units/{u['id']}", json={"status": "occupied"}, status=200)
     assert u["status"] == "occupied" and u["area"] == 98.6
-    _, h = await w.call("POST", "/households", json={"unit_id": u["id"], "name": "陈家"},
-                        status=201)
+    _, h = await w.call(
+        "POST", "/households", json={"unit_id": u["id"], "name": "陈家"}, status=201
+    )
     await w.call("POST", "/households", json={"unit_id": u["id"]}, status=409)
-    _, r = await w.call("POST", "/residents", json={"site_id": "sunrise", "name": "陈明",
-                                                    "unit_id": u["id"], "type": "tenant"},
-                        status=201)
+    _, r = await w.call(
+        "POST",
+        "/residents",
+        json={"site_id": "sunrise", "name": "陈明", "unit_id": u["id"], "type": "tenant"},
+        status=201,
+    )
     assert r["household_id"] == h["id"] and r["type"] == "tenant"
     _, h = await w.call("GET", f"/households/{h['id']}", status=200)
     assert h["residents"] == [{"id": r["id"], "name": "陈明", "type": "tenant"}]
@@ -68,26 +90,49 @@ async def test_a_resident_moves_with_their_unit_or_household(
 ) -> None:
     w = await _world(client, sessions)
     rid = w.ids["residents"]["home"]
-    _, r = await w.call("PATCH", f"/residents/{rid}", json={"unit_id": w.unit["neighbour"]},
-                        status=200)
+    _, r = await w.call(
+        "PATCH", f"/residents/{rid}", json={"unit_id": w.unit["neighbour"]}, status=200
+    )
     assert r["household_id"] == w.ids["households"]["neighbour"]
-    _, r = await w.call("PATCH", f"/residents/{rid}",
-                        json={"household_id": w.ids["households"]["home"]}, status=200)
+    _, r = await w.call(
+        "PATCH", f"/residents/{rid}", json={"household_id": w.ids["households"]["home"]}, status=200
+    )
     assert (r["unit_id"], r["household_id"]) == (101, w.ids["households"]["home"])
-    _, bad = await w.call("PATCH", f"/residents/{rid}",
-                          json={"household_id": w.ids["households"]["away"]}, status=422)
+    _, bad = await w.call(
+        "PATCH", f"/residents/{rid}", json={"household_id": w.ids["households"]["away"]}, status=422
+    )
     assert problem_fields(bad) == ["household_id"]
-    _, bad = await w.call("POST", "/residents", json={
-        "site_id": "sunrise", "name": "x", "unit_id": w.unit["neighbour"],
-        "household_id": w.ids["households"]["home"]}, status=422)
+    _, bad = await w.call(
+        "POST",
+        "/residents",
+        json={
+            "site_id": "sunrise",
+            "name": "x",
+            "unit_id": w.unit["neighbour"],
+            "household_id": w.ids["households"]["home"],
+        },
+        status=422,
+    )
     assert problem_fields(bad) == ["unit_id"]
-    _, bad = await w.call("POST", "/residents", json={
-        "site_id": "sunrise", "name": "x", "id_number": "110105194912310021",
-        "type": "landlord"}, status=422)
+    _, bad = await w.call(
+        "POST",
+        "/residents",
+        json={
+            "site_id": "sunrise",
+            "name": "x",
+            "id_number": "110105194912310021",
+            "type": "landlord",
+        },
+        status=422,
+    )
     assert problem_fields(bad) == ["type", "id_number"]
     # lower-case x is the same check digit
-    _, r = await w.call("POST", "/residents", json={
-        "site_id": "sunrise", "name": "x", "id_number": ID_NUMBER.lower()}, status=201)
+    _, r = await w.call(
+        "POST",
+        "/residents",
+        json={"site_id": "sunrise", "name": "x", "id_number": ID_NUMBER.lower()},
+        status=201,
+    )
     assert r["id_number"] == ID_NUMBER and r["household_id"] is None
 
 
@@ -108,10 +153,30 @@ async def test_users_created_scoped_and_disabled(
         _, answer = await w.call("POST", "/users", "manager", json=body, status=status)
         if field:
             assert problem_fields(answer) == [field]
-    _, guard = await w.call("POST", "/users", "manager", status=201, json={
-        "username": "night-guard", "password": PASSWORD, "role": "guard", "site_id": "sunrise"})
-    await w.call("POST", "/users", "manager", status=409, json={
-        "username": "night-guard", "password": PASSWORD, "role": "guard", "site_id": "sunrise"})
+    _, guard = await w.call(
+        "POST",
+        "/users",
+        "manager",
+        status=201,
+        json={
+            "username": "night-guard",
+            "password": PASSWORD,
+            "role": "guard",
+            "site_id": "sunrise",
+        },
+    )
+    await w.call(
+        "POST",
+        "/users",
+        "manager",
+        status=409,
+        json={
+            "username": "night-guard",
+            "password": PASSWORD,
+            "role": "guard",
+            "site_id": "sunrise",
+        },
+    )
     _, listed = await w.call("GET", "/users", "manager", 200)
     assert {u["site_id"] for u in listed["items"]} == {"sunrise"}
     _, everyone = await w.call("GET", "/users", "admin", 200)
@@ -120,12 +185,12 @@ async def test_users_created_scoped_and_disabled(
     w.tokens["night"] = token
     await w.call("GET", "/access-events", "night", 200)
     # disabling ends the sessions at once and refuses a new login like a wrong password
-    _, off = await w.call("PATCH", f"/users/{guard['id']}", "manager", 200,
-                          json={"disabled": True})
+    _, off = await w.call("PATCH", f"/users/{guard['id']}", "manager", 200, json={"disabled": True})
     assert off["disabled"] is True
     await w.call("GET", "/access-events", "night", 401)
-    resp = await client.post(f"{API}/auth/login",
-                             json={"username": "night-guard", "password": PASSWORD})
+    resp = await client.post(
+        f"{API}/auth/login", json={"username": "night-guard", "password": PASSWORD}
+    )
     assert resp.status == 401
     await w.call("PATCH", f"/users/{guard['id']}", "manager", 200, json={"disabled": False})
     await w.login("night-guard")
@@ -136,28 +201,32 @@ async def test_users_created_scoped_and_disabled(
     _, bad = await w.call("PATCH", f"/users/{admin['id']}", "admin", 422, json={"disabled": True})
     assert problem_fields(bad) == ["disabled"]
     # a new password ends the user's sessions too
-    await w.call("PATCH", f"/users/{guard['id']}", "admin", 200,
-                 json={"password": "another long password"})
+    await w.call(
+        "PATCH", f"/users/{guard['id']}", "admin", 200, json={"password": "another long password"}
+    )
     await w.call("GET", "/auth/me", "night", 401)
 
 
 async def test_the_session_cookie_authenticates_the_console(
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    app = create_app(sessions=sessions, publisher=RecordingPublisher(), token_ttl_s=600,
-                     cookie_secure=True)
+    app = create_app(
+        sessions=sessions, publisher=RecordingPublisher(), token_ttl_s=600, cookie_secure=True
+    )
     # unsafe=True: the jar keeps cookies for 127.0.0.1; the Secure flag is for the browser
     async with TestClient(TestServer(app), cookie_jar=CookieJar(unsafe=True)) as console:
-        resp = await console.post(f"{API}/auth/login",
-                                  json={"username": "admin", "password": PASSWORD})
+        resp = await console.post(
+            f"{API}/auth/login", json={"username": "admin", "password": PASSWORD}
+        )
         assert resp.status == 200
         header = resp.headers["Set-Cookie"]
         assert header.startswith("lintel_session=")
         for attribute in ("HttpOnly", "SameSite=Strict", "Secure", "Max-Age=600", "Path=/"):
             assert attribute in header, (attribute, header)
         # the jar sends it back (over plain HTTP only because the test server is local)
-        console.session.cookie_jar.update_cookies({"lintel_session": resp.cookies[
-            "lintel_session"].value})
+        console.session.cookie_jar.update_cookies(
+            {"lintel_session": resp.cookies["lintel_session"].value}
+        )
         resp = await console.get(f"{API}/auth/me")
         assert resp.status == 200 and (await resp.json())["username"] == "admin"
         # a wrong Authorization header is not overridden by the cookie
@@ -191,19 +260,29 @@ async def test_cards_states_and_several_per_resident(
         ("5004", {"status": "lost"}),
         ("5005", {"status": "revoked", "valid_until": (now - timedelta(days=1)).isoformat()}),
     ):
-        _, card = await w.call("POST", "/cards", json={
-            "resident_id": rid, "card_number": number, "facility_code": 123, **extra},
-            status=201)
+        _, card = await w.call(
+            "POST",
+            "/cards",
+            json={"resident_id": rid, "card_number": number, "facility_code": 123, **extra},
+            status=201,
+        )
         made[number] = card
         assert card["facility_code"] == 123
     assert {n: c["state"] for n, c in made.items()} == {
-        "5001": "active", "5002": "expired", "5003": "not_yet_valid", "5004": "lost",
+        "5001": "active",
+        "5002": "expired",
+        "5003": "not_yet_valid",
+        "5004": "lost",
         "5005": "revoked",
     }
     _, resident = await w.call("GET", f"/residents/{rid}", status=200)
     assert {c["card_number"] for c in resident["cards"]} >= set(made)
-    for state, numbers in (("expired", {"5002"}), ("not_yet_valid", {"5003"}),
-                           ("lost", {"5004"}), ("revoked", {"5005"})):
+    for state, numbers in (
+        ("expired", {"5002"}),
+        ("not_yet_valid", {"5003"}),
+        ("lost", {"5004"}),
+        ("revoked", {"5005"}),
+    ):
         _, listed = await w.call("GET", f"/cards?resident_id={rid}&state={state}", status=200)
         assert {c["card_number"] for c in listed["items"]} == numbers, state
     _, active = await w.call("GET", f"/cards?resident_id={rid}&state=active", status=200)
@@ -213,6 +292,7 @@ async def test_cards_states_and_several_per_resident(
     _, mine = await w.call("GET", "/cards", "resident", 200)
     assert {c["card_number"] for c in mine["items"]} >= set(made)
     before = await count(sessions)
-    await w.call("PATCH", f"/cards/{made['5004']['id']}", "resident", 403,
-                 json={"status": "active"})
+    await w.call(
+        "PATCH", f"/cards/{made['5004']['id']}", "resident", 403, json={"status": "active"}
+    )
     assert await count(sessions) == before

@@ -145,14 +145,16 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/users/{id}"): Case(WRITERS, resource="users", body=lambda w, p: {"disabled": True}),
     ("POST", "/import/units"): Case(
         WRITERS,
-        csv=lambda p: f"building,number,floor\n{'B1' if SITE[p] == 'sunrise' else 'M1'},"
-        f"{unique('i')},3\n",
+        csv=lambda p: (
+            f"building,number,floor\n{'B1' if SITE[p] == 'sunrise' else 'M1'},{unique('i')},3\n"
+        ),
         ok=200,
     ),
     ("POST", "/import/residents"): Case(
         WRITERS,
-        csv=lambda p: "building,unit,name\n"
-        + ("B1,101,张三\n" if SITE[p] == "sunrise" else "M1,901,张三\n"),
+        csv=lambda p: (
+            "building,unit,name\n" + ("B1,101,张三\n" if SITE[p] == "sunrise" else "M1,901,张三\n")
+        ),
         ok=200,
     ),
 }
@@ -244,7 +246,9 @@ async def test_role_matrix(world: World, sessions: async_sessionmaker[AsyncSessi
                 want = expected(method, case, role, place)
                 checked += 1
                 if status != want:
-                    failures.append(f"{role} {method} {concrete} ({place}): {status} != {want} {body}")
+                    failures.append(
+                        f"{role} {method} {concrete} ({place}): {status} != {want} {body}"
+                    )
                     continue
                 if before is not None and status >= 400:
                     after = await count(sessions)
@@ -277,8 +281,11 @@ async def test_a_guard_cannot_change_permissions(world: World) -> None:
         ("PATCH", f"/access-groups/{group}", {"doors": ["B1-main"]}),
         ("PATCH", f"/cards/{card}", {"status": "active"}),
         ("PATCH", f"/residents/{resident}", {"groups": [group]}),
-        ("POST", "/users", {"username": "g2", "password": PASSWORD, "role": "manager",
-                            "site_id": "sunrise"}),
+        (
+            "POST",
+            "/users",
+            {"username": "g2", "password": PASSWORD, "role": "manager", "site_id": "sunrise"},
+        ),
     ):
         status, answer = await world.call(method, path, "guard", json=body)
         assert status == 403 and answer["error"] == "forbidden", (path, answer)
@@ -289,16 +296,15 @@ async def test_id_numbers_are_masked_for_everyone_but_the_admin(world: World) ->
     for role in ROLES:
         _, one = await world.call("GET", f"/residents/{rid}", role, 200)
         _, listed = await world.call("GET", "/residents", role, 200)
-        shown = {one["id_number"]} | {
-            r["id_number"] for r in listed["items"] if r["id"] == rid
-        }
+        shown = {one["id_number"]} | {r["id_number"] for r in listed["items"] if r["id"] == rid}
         if role == "admin":
             assert shown == {"11010519491231002X"}
         else:
             assert shown == {"110105********002X"}, role
     # the answer to a change is masked too
-    _, patched = await world.call("PATCH", f"/residents/{rid}", "manager", 200,
-                                  json={"phone": "13900000001"})
+    _, patched = await world.call(
+        "PATCH", f"/residents/{rid}", "manager", 200, json={"phone": "13900000001"}
+    )
     assert patched["id_number"] == "110105********002X"
 
 

@@ -105,7 +105,12 @@ class World:
             return await self.make(
                 "POST",
                 "/users",
-                {"username": unique("guard"), "password": PASSWORD, "role": "guard", "site_id": site},
+                {
+                    "username": unique("guard"),
+                    "password": PASSWORD,
+                    "role": "guard",
+                    "site_id": site,
+                },
             )
         raise AssertionError(f"no factory for {resource}")
 
@@ -143,13 +148,17 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
             "POST", "/cards", {"resident_id": r["id"], "card_number": unique("")}
         )
     world.ids["residents"], world.ids["households"], world.ids["cards"] = (
-        residents, households, cards,
+        residents,
+        households,
+        cards,
     )
     world.ids["units"] = dict(world.unit)
     world.ids["buildings"] = dict(world.building)
     world.ids["sites"] = dict(SITE)
     for resource in ("schedules", "access-groups"):
-        by_site = {s: await world.fresh(resource, p) for p, s in (("home", "sunrise"), ("away", "moonbay"))}
+        by_site = {
+            s: await world.fresh(resource, p) for p, s in (("home", "sunrise"), ("away", "moonbay"))
+        }
         world.ids[resource] = {p: by_site[SITE[p]] for p in PLACES}
     _, doors = await world.call("GET", "/doors", status=200)
     _, edges = await world.call("GET", "/edges", status=200)
@@ -179,16 +188,30 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
             ts = datetime(2026, 1, 1, 8, seq, tzinfo=UTC)
             session.add(
                 EventLog(
-                    id=event_id, kind="access", site_id=SITE[place], edge=edge, device="d",
-                    seq=seq, ts=ts, data={},
+                    id=event_id,
+                    kind="access",
+                    site_id=SITE[place],
+                    edge=edge,
+                    device="d",
+                    seq=seq,
+                    ts=ts,
+                    data={},
                 )
             )
             await session.flush()
             session.add(
                 AccessEvent(
-                    id=event_id, site_id=SITE[place], edge=edge, door="door", ts=ts,
-                    credential_type="card", credential="1", resident_id=residents[place],
-                    result="granted", reason="granted", decision_us=100,
+                    id=event_id,
+                    site_id=SITE[place],
+                    edge=edge,
+                    door="door",
+                    ts=ts,
+                    credential_type="card",
+                    credential="1",
+                    resident_id=residents[place],
+                    result="granted",
+                    reason="granted",
+                    decision_us=100,
                 )
             )
             events[place] = event_id
