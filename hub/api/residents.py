@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from hub.api.auth import HOUSEHOLD_ROLES
 from hub.api.cards import card_out
 from hub.api.endpoints import EndpointTable, path_id
-from hub.api.errors import InvalidError, NotFoundError
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
 from hub.api.households import household_for_unit
 from hub.api.schemas import (
     ResidentCreate,
@@ -101,6 +101,19 @@ async def _check_unit(session: AsyncSession, unit_id: int, site_id: str) -> None
         )
 
 
+async def _refuse_duplicate_id_number(
+    session: AsyncSession, site_id: str, id_number: str | None, except_id: int | None = None
+) -> None:
+    if id_number is None:
+        return
+    stmt = select(Resident.id).where(Resident.site_id == site_id, Resident.id_number == id_number)
+    if except_id is not None:
+        stmt = stmt.where(Resident.id != except_id)
+    existing = await session.scalar(stmt)
+    if existing is not None:
+        raise ConflictError(f"resident {existing} in site {site_id!r} has this ID number already")
+
+
 async def _groups(session: AsyncSession, ids: list[int], site_id: str) -> list[AccessGroup]:
     wanted = sorted(set(ids))
     found = {
@@ -148,6 +161,7 @@ async def create_resident(request: web.Request, body: ResidentCreate) -> Residen
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)
+        await _refuse_duplicate_id_number(session, body.site_id, body.id_number)
         unit_id, household_id = await _place(
             session, body.site_id, body.unit_id, body.household_id
         )
@@ -194,6 +208,10 @@ async def update_resident(request: web.Request, body: ResidentUpdate) -> Residen
             )
         if "groups" in given and body.groups is not None:
             resident.groups = await _groups(session, body.groups, resident.site_id)
+        if "id_number" in given:
+            await _refuse_duplicate_id_number(
+                session, resident.site_id, body.id_number, except_id=resident.id
+            )
         for name in ("name", "phone", "type", "id_number"):
             if name in given:
                 setattr(resident, name, getattr(body, name))

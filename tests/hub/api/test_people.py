@@ -130,10 +130,16 @@ async def test_a_resident_moves_with_their_unit_or_household(
     _, r = await w.call(
         "POST",
         "/residents",
-        json={"site_id": "sunrise", "name": "x", "id_number": ID_NUMBER.lower()},
+        json={"site_id": "sunrise", "name": "x", "id_number": "44030419900101109x"},
         status=201,
     )
-    assert r["id_number"] == ID_NUMBER and r["household_id"] is None
+    assert r["id_number"] == "44030419900101109X" and r["household_id"] is None
+    # the same person cannot be registered twice in a site (the home resident has ID_NUMBER)
+    body = {"site_id": "sunrise", "name": "y", "id_number": ID_NUMBER}
+    _, dup = await w.call("POST", "/residents", json=body, status=409)
+    assert "ID number" in dup["detail"]
+    await w.call("PATCH", f"/residents/{r['id']}", json={"id_number": ID_NUMBER}, status=409)
+    await w.call("PATCH", f"/residents/{r['id']}", json={"id_number": r["id_number"]}, status=200)
 
 
 async def test_users_created_scoped_and_disabled(
