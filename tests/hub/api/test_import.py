@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,6 +13,8 @@ from tests.hub.api.conftest import count
 from tests.hub.api.world import ID_NUMBER
 
 Client = TestClient[Any, Any]
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]  # SQLite and PostgreSQL
 API = "/api/v1"
 
 UNITS = (

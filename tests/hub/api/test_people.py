@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +16,8 @@ from tests.hub.api.conftest import PASSWORD, RecordingPublisher, count, problem_
 from tests.hub.api.world import ID_NUMBER, World, build_world
 
 Client = TestClient[Any, Any]
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]  # SQLite and PostgreSQL
 API = "/api/v1"
 
 

@@ -32,6 +32,8 @@ from tests.hub.api.world import ALWAYS, PLACES, ROLES, SITE, World, build_world,
 
 Client = TestClient[Any, Any]
 
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]  # SQLite and PostgreSQL
+
 EVERYONE = frozenset(ROLES)
 HOUSEHOLD = EVERYONE  # residents too, within their household
 STAFF = frozenset({"admin", "manager", "guard", "technician"})
