@@ -89,7 +89,8 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
         if not ep.public:
             responses["401"] = _error("no valid bearer token", ErrorOut, refs)
             responses["403"] = _error("the role or scope may not do this", ErrorOut, refs)
-            op["security"] = [{"bearerAuth": []}]
+            op["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
+            op["x-roles"] = sorted(ep.allowed_roles)  # who may call it (then within scope)
         else:
             op["security"] = []
         if "{id" in ep.path:
@@ -118,6 +119,9 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "lintel_session"},
+            },
         },
     }

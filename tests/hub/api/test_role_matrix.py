@@ -199,6 +199,11 @@ async def test_every_endpoint_has_a_line_in_the_matrix(client: Client) -> None:
     declared = {_key(ep.method, ep.path) for ep in client.app[ENDPOINTS]}
     assert declared - CASES.keys() == set(), "endpoints nobody said who may call"
     assert CASES.keys() - declared == set(), "matrix lines for endpoints that are gone"
+    # the OpenAPI document tells the same roles as the matrix expects
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for (method, path), case in CASES.items():
+        op = doc["paths"]["/api/v1" + path][method.lower()]
+        assert op.get("x-roles", []) == sorted(case.roles), (method, path)
 
 
 async def _prepare(
