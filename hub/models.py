@@ -77,6 +77,9 @@ class Unit(Base):
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
     number: Mapped[str] = mapped_column(String(32))
     floor: Mapped[int | None] = mapped_column(Integer)
+    # issue 3: floor area in m² and occupancy (vacant / occupied / rented)
+    area: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="vacant", server_default="vacant")
 
 
 resident_groups = Table(
@@ -105,6 +108,12 @@ class Resident(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     groups: Mapped[list["AccessGroup"]] = relationship(secondary=resident_groups)
     cards: Mapped[list["CardCredential"]] = relationship(back_populates="resident")
+    # issue 3: the household (of the unit) and who the resident is in it
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    # owner / tenant / family_member
+    type: Mapped[str | None] = mapped_column(String(16))
+    # stored in full; every API answer but the admin's shows it masked
+    id_number: Mapped[str | None] = mapped_column(String(32))
 
 
 class CardCredential(Base):
@@ -245,6 +254,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # issue 3: a resident user's scope, and disabling without deleting (history keeps the name)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiToken(Base):
@@ -380,3 +392,14 @@ class TelemetryHourly(Base):
     max: Mapped[float | None] = mapped_column(Float)
     avg: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(16))
+
+
+class Household(Base):
+    """The people living in one unit; resident users are scoped to their household."""
+
+    __tablename__ = "households"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

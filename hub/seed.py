@@ -14,6 +14,7 @@ from hub.models import (
     CardCredential,
     Door,
     Edge,
+    Household,
     Resident,
     Schedule,
     Site,
@@ -69,6 +70,12 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
             zhang.groups.append(group)
         li = await _get_or_add(session, Resident, {"site_id": site.id, "name": "李娜"},
                                unit_id=units["102"].id, phone="13800000002")
+        # issue 3: each resident in their unit's household
+        for resident, number, kind in ((zhang, "101", "owner"), (li, "102", "tenant")):
+            household = await _get_or_add(session, Household, {"unit_id": units[number].id},
+                                          site_id=site.id, name="")
+            resident.household_id, resident.type = household.id, kind
+            units[number].status = "occupied" if kind == "owner" else "rented"
         await _get_or_add(session, CardCredential, {"site_id": site.id, "card_number": "1001"},
                           resident_id=zhang.id)
         await _get_or_add(session, CardCredential, {"site_id": site.id, "card_number": "1002"},

@@ -48,7 +48,8 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
               settings: HubSettings, commands: CommandSender | None = None,
               telemetry_sink: TelemetrySink | None = None) -> web.Application:
     return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
-                      commands=commands, telemetry_sink=telemetry_sink)
+                      commands=commands, telemetry_sink=telemetry_sink,
+                      cookie_secure=settings.cookie_secure)
 
 
 async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,

@@ -70,6 +70,11 @@ class HubSettings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+
+    cookie_secure: bool = Field(
+        default=False, description="mark the console's session cookie Secure (HTTPS only)"
+    )
+
     @field_validator("mqtt_shared_group")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

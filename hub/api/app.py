@@ -9,20 +9,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import (
     access,
+    buildings,
     cards,
     commands,
     devices,
     events,
     groups,
+    households,
+    imports,
     login,
     meta,
     registry,
     residents,
     schedules,
+    users,
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
-from hub.api.keys import COMMANDS, PUBLISHER, SESSIONS, TOKEN_TTL_S
+from hub.api.keys import COMMANDS, COOKIE_SECURE, PUBLISHER, SESSIONS, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
 from hub.api.openapi import build_openapi
 from hub.telemetry import TelemetrySink
@@ -43,6 +47,10 @@ def all_endpoints() -> list[Endpoint]:
         *commands.routes,
         *access.routes,
         *devices.routes,
+        *buildings.routes,
+        *households.routes,
+        *users.routes,
+        *imports.routes,
     ]
 
 
@@ -53,9 +61,11 @@ def create_app(
     token_ttl_s: int = 86400,
     commands: Any = None,
     telemetry_sink: TelemetrySink | None = None,
+    cookie_secure: bool = False,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
-    committed registry change; the caller owns the engine behind `sessions`."""
+    committed registry change; the caller owns the engine behind `sessions`. `cookie_secure`
+    marks the session cookie Secure (set it when the console is served over HTTPS)."""
     if token_ttl_s <= 0:
         raise ValueError(f"token_ttl_s must be positive, not {token_ttl_s}")
     app = web.Application(middlewares=[error_middleware])
@@ -66,6 +76,7 @@ def create_app(
         app[COMMANDS] = commands
     if telemetry_sink is not None:  # else the SQL telemetry tables behind `sessions`
         app[TELEMETRY_SINK] = telemetry_sink
+    app[COOKIE_SECURE] = cookie_secure
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)

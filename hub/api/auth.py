@@ -22,8 +22,15 @@ from hub.api.keys import CURRENT_USER, SESSIONS
 from hub.models import ApiToken, User
 
 ROLES = frozenset({"admin", "manager", "guard", "technician", "resident"})
-# For now every staff user may do everything; endpoints can narrow this with `roles=`.
+# Who may read the registry and the access log (each within its scope, see hub.api.scope).
 STAFF_ROLES = frozenset({"admin", "manager", "guard", "technician"})
+# Who may change the registry and permissions: the default of every non-GET endpoint.
+WRITER_ROLES = frozenset({"admin", "manager"})
+# Reads a resident may make too, limited to their own household.
+HOUSEHOLD_ROLES = STAFF_ROLES | {"resident"}
+ADMIN_ROLES = frozenset({"admin"})
+# The web console's session cookie: the same token as the bearer one, HttpOnly.
+SESSION_COOKIE = "lintel_session"
 
 _default_hasher = PasswordHasher()
 
@@ -50,13 +57,22 @@ async def verify_password(password_hash: str, password: str) -> bool:
 
 
 async def create_user(
-    session: AsyncSession, username: str, password: str, role: str, site_id: str | None = None
+    session: AsyncSession,
+    username: str,
+    password: str,
+    role: str,
+    site_id: str | None = None,
+    household_id: int | None = None,
 ) -> User:
     """Add a user with an argon2 password hash; the caller commits (bootstrap and seeds)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {sorted(ROLES)}")
     user = User(
-        username=username, password_hash=await hash_password(password), role=role, site_id=site_id
+        username=username,
+        password_hash=await hash_password(password),
+        role=role,
+        site_id=site_id,
+        household_id=household_id,
     )
     session.add(user)
     await session.flush()
@@ -64,11 +80,17 @@ async def create_user(
 
 
 def bearer_token(request: web.Request) -> str:
+    """The request's token: `Authorization: Bearer`, or else the console's session cookie."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthorizedError("a bearer token is required (Authorization: Bearer <token>)")
-    return token.strip()
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    cookie = request.cookies.get(SESSION_COOKIE, "").strip()
+    if not header and cookie:
+        return cookie
+    raise UnauthorizedError(
+        "a bearer token is required (Authorization: Bearer <token>, or the session cookie)"
+    )
 
 
 async def authenticate(request: web.Request) -> User:
@@ -82,7 +104,12 @@ async def authenticate(request: web.Request) -> User:
             .options(joinedload(ApiToken.user))
             .where(ApiToken.token_hash == token_hash(token))
         )
-        if row is None or row.revoked_at is not None or row.expires_at <= now:
+        if (
+            row is None
+            or row.revoked_at is not None
+            or row.expires_at <= now
+            or row.user.disabled_at is not None
+        ):
             raise UnauthorizedError("the token is invalid, expired or revoked")
         user = row.user
         session.expunge(user)
@@ -91,6 +118,6 @@ async def authenticate(request: web.Request) -> User:
 
 
 def require_role(user: User, *roles: str) -> None:
-    """Refuse (403) a user whose role is not among `roles`. Site scoping comes later."""
+    """Refuse (403) a user whose role is not among `roles`; scopes are in hub.api.scope."""
     if user.role not in roles:
         raise ForbiddenError(f"role {user.role!r} may not do this; needs one of {sorted(roles)}")

@@ -2,18 +2,71 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.api.auth import HOUSEHOLD_ROLES
 from hub.api.endpoints import EndpointTable, path_id
-from hub.api.errors import ConflictError, InvalidError
-from hub.api.schemas import CardCreate, CardList, CardOut, CardQuery, CardUpdate
-from hub.api.store import get_or_404, reading, writing
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.schemas import CardCreate, CardList, CardOut, CardQuery, CardState, CardUpdate
+from hub.api.scope import Scope, scope_of
+from hub.api.store import reading, writing
 from hub.models import CardCredential, Resident
 
 routes = EndpointTable(tag="cards")
 _ITEM = r"/cards/{id:\d+}"
+
+
+def card_state(card: CardCredential, now: datetime | None = None) -> CardState:
+    """As the edge decides: a non-active status wins, then the validity window."""
+    now = now or datetime.now(UTC)
+    if card.status != "active":
+        return card.status  # type: ignore[return-value]  # the column holds one of CardStatus
+    if card.valid_until is not None and card.valid_until <= now:
+        return "expired"
+    if card.valid_from is not None and card.valid_from > now:
+        return "not_yet_valid"
+    return "active"
+
+
+def _state_clause(state: CardState, now: datetime) -> ColumnElement[bool]:
+    if state == "expired":
+        return and_(CardCredential.status == "active", CardCredential.valid_until <= now)
+    if state == "not_yet_valid":
+        return and_(
+            CardCredential.status == "active",
+            CardCredential.valid_from > now,
+            (CardCredential.valid_until.is_(None)) | (CardCredential.valid_until > now),
+        )
+    if state == "active":
+        return and_(
+            CardCredential.status == "active",
+            (CardCredential.valid_until.is_(None)) | (CardCredential.valid_until > now),
+            (CardCredential.valid_from.is_(None)) | (CardCredential.valid_from <= now),
+        )
+    return CardCredential.status == state
+
+
+def _household_of_card() -> ColumnElement[int | None]:
+    return (
+        select(Resident.household_id)
+        .where(Resident.id == CardCredential.resident_id)
+        .scalar_subquery()
+    )
+
+
+async def _visible(session: AsyncSession, scope: Scope, card_id: int) -> CardCredential:
+    card = await session.get(CardCredential, card_id)
+    if card is None:
+        raise NotFoundError("card", card_id)
+    household = await session.scalar(
+        select(Resident.household_id).where(Resident.id == card.resident_id)
+    )
+    scope.check("card", card_id, card.site_id, household)
+    return card
 
 
 def card_out(card: CardCredential) -> CardOut:
@@ -28,12 +81,13 @@ def card_out(card: CardCredential) -> CardOut:
         valid_until=card.valid_until,
         created_at=card.created_at,
         updated_at=card.updated_at,
+        state=card_state(card),
     )
 
 
-async def _resident(session: AsyncSession, resident_id: int) -> Resident:
+async def _resident(session: AsyncSession, resident_id: int, scope: Scope) -> Resident:
     resident = await session.get(Resident, resident_id)
-    if resident is None:
+    if resident is None or not scope.sees(resident.site_id, resident.household_id):
         raise InvalidError.one("resident_id", f"unknown resident {resident_id}")
     return resident
 
@@ -63,10 +117,19 @@ async def _reload(session: AsyncSession, card_id: int) -> CardCredential:
     return card
 
 
-@routes.get("/cards", query=CardQuery, response=CardList)
+@routes.get("/cards", query=CardQuery, response=CardList, roles=HOUSEHOLD_ROLES)
 async def list_cards(request: web.Request, query: CardQuery) -> CardList:
-    """List cards, filtered by site, resident or status."""
-    stmt = select(CardCredential).order_by(CardCredential.id)
+    """List cards in your scope (a resident: their household's), filtered by site, resident,
+    status or state."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = (
+        select(CardCredential)
+        .where(scope.where(CardCredential.site_id, _household_of_card()))
+        .order_by(CardCredential.id)
+    )
+    if query.state is not None:
+        stmt = stmt.where(_state_clause(query.state, datetime.now(UTC)))
     if query.site_id is not None:
         stmt = stmt.where(CardCredential.site_id == query.site_id)
     if query.resident_id is not None:
@@ -82,7 +145,7 @@ async def create_card(request: web.Request, body: CardCreate) -> CardOut:
     """Issue a card to a resident; the card belongs to the resident's site."""
     async with writing(request) as change:
         session = change.session
-        resident = await _resident(session, body.resident_id)
+        resident = await _resident(session, body.resident_id, scope_of(request))
         await _refuse_duplicate(session, resident.site_id, body.card_number)
         card = CardCredential(site_id=resident.site_id, **body.model_dump())
         session.add(card)
@@ -91,11 +154,11 @@ async def create_card(request: web.Request, body: CardCreate) -> CardOut:
         return card_out(await _reload(session, card.id))
 
 
-@routes.get(_ITEM, response=CardOut)
+@routes.get(_ITEM, response=CardOut, roles=HOUSEHOLD_ROLES)
 async def get_card(request: web.Request) -> CardOut:
     """One card."""
     async with reading(request) as session:
-        return card_out(await get_or_404(session, CardCredential, path_id(request, "card"), "card"))
+        return card_out(await _visible(session, scope_of(request), path_id(request, "card")))
 
 
 @routes.patch(_ITEM, body=CardUpdate, response=CardOut)
@@ -103,11 +166,12 @@ async def update_card(request: web.Request, body: CardUpdate) -> CardOut:
     """Change a card: status (revoke, report lost, suspend), validity, number or holder."""
     async with writing(request) as change:
         session = change.session
-        card = await get_or_404(session, CardCredential, path_id(request, "card"), "card")
+        scope = scope_of(request)
+        card = await _visible(session, scope, path_id(request, "card"))
         given = body.model_fields_set
         if "resident_id" in given and body.resident_id != card.resident_id:
             assert body.resident_id is not None  # refused as null by the model
-            resident = await _resident(session, body.resident_id)
+            resident = await _resident(session, body.resident_id, scope)
             if resident.site_id != card.site_id:
                 raise InvalidError.one(
                     "resident_id",
@@ -132,6 +196,6 @@ async def update_card(request: web.Request, body: CardUpdate) -> CardOut:
 async def delete_card(request: web.Request) -> None:
     """Remove a card outright (prefer revoking, which keeps it on record)."""
     async with writing(request) as change:
-        card = await get_or_404(change.session, CardCredential, path_id(request, "card"), "card")
+        card = await _visible(change.session, scope_of(request), path_id(request, "card"))
         await change.touch(card.site_id, residents=[card.resident_id])
         await change.session.delete(card)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hub.api.auth import STAFF_ROLES, authenticate, require_role
+from hub.api.auth import STAFF_ROLES, WRITER_ROLES, authenticate, require_role
 from hub.api.errors import BadRequestError, InvalidError, NotFoundError
 
 View = Callable[..., Awaitable[BaseModel | web.StreamResponse | None]]
@@ -33,13 +33,24 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     public: bool = False
-    roles: frozenset[str] | None = None  # None: any staff role (see auth.STAFF_ROLES)
-    errors: frozenset[int] = frozenset()  # further error statuses the view answers on purpose
+    # None: GET for any staff role (auth.STAFF_ROLES), other methods for admin and manager
+    # (auth.WRITER_ROLES); each view then limits the answer to the user's scope (hub.api.scope)
+    roles: frozenset[str] | None = None
+    # for views that read their own body (CSV upload): content type -> OpenAPI schema
+    upload: dict[str, Any] | None = None
+    # answers other than the declared success, e.g. {422: ImportRejectedOut}
+    errors: dict[int, type[BaseModel]] = field(default_factory=dict)
+
+    @property
+    def allowed_roles(self) -> frozenset[str]:
+        if self.roles is not None:
+            return self.roles
+        return STAFF_ROLES if self.method == "GET" else WRITER_ROLES
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self.public:
             user = await authenticate(request)
-            require_role(user, *(self.roles or STAFF_ROLES))
+            require_role(user, *self.allowed_roles)
         kwargs: dict[str, Any] = {}
         if self.query is not None:
             kwargs["query"] = _validate(self.query, dict(request.query))

@@ -11,6 +11,7 @@ import base64
 from aiohttp import web
 from sqlalchemy import and_, or_, select
 
+from hub.api.auth import ADMIN_ROLES, HOUSEHOLD_ROLES
 from hub.api.endpoints import EndpointTable
 from hub.api.paging import decode_cursor, encode_cursor
 from hub.api.schemas import (
@@ -21,16 +22,27 @@ from hub.api.schemas import (
     DeadLetterPage,
     DeadLetterQuery,
 )
+from hub.api.scope import scope_of
 from hub.api.store import reading
-from hub.models import AccessEvent, DeadLetter
+from hub.models import AccessEvent, DeadLetter, Resident
 
 routes = EndpointTable(tag="events")
 
 
-@routes.get("/access-events", query=AccessEventQuery, response=AccessEventPage)
+@routes.get(
+    "/access-events", query=AccessEventQuery, response=AccessEventPage, roles=HOUSEHOLD_ROLES
+)
 async def list_access_events(request: web.Request, query: AccessEventQuery) -> AccessEventPage:
-    """The access log, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    stmt = select(AccessEvent)
+    """The access log, newest first; pass `next_cursor` back as `cursor` for the next page.
+    Staff see their site's; a resident sees their own household's entries."""
+    scope = scope_of(request)
+    scope.claim_site(query.site)
+    household = (
+        select(Resident.household_id)
+        .where(Resident.id == AccessEvent.resident_id)
+        .scalar_subquery()
+    )
+    stmt = select(AccessEvent).where(scope.where(AccessEvent.site_id, household))
     for column, value in (
         (AccessEvent.site_id, query.site),
         (AccessEvent.door, query.door),
@@ -82,9 +94,10 @@ def _payload_text(payload: bytes) -> tuple[str, str]:
         return base64.b64encode(payload).decode("ascii"), "base64"
 
 
-@routes.get("/dead-letters", query=DeadLetterQuery, response=DeadLetterPage)
+@routes.get("/dead-letters", query=DeadLetterQuery, response=DeadLetterPage, roles=ADMIN_ROLES)
 async def list_dead_letters(request: web.Request, query: DeadLetterQuery) -> DeadLetterPage:
-    """Messages the hub refused, with the reason, newest first."""
+    """Messages the hub refused, with the reason, newest first (admin: they belong to no
+    site, and may carry anyone's data)."""
     stmt = select(DeadLetter)
     if query.cursor is not None:
         ts, last_seen = decode_cursor(query.cursor, int)

@@ -16,6 +16,7 @@ from hub.api.schemas import (
     AccessGroupUpdate,
     SiteQuery,
 )
+from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, require_site, writing
 from hub.models import AccessGroup, Door, Schedule, resident_groups
 
@@ -35,7 +36,7 @@ def group_out(group: AccessGroup) -> AccessGroupOut:
     )
 
 
-async def _load(session: AsyncSession, group_id: int) -> AccessGroup:
+async def _load(session: AsyncSession, group_id: int, scope: Scope) -> AccessGroup:
     group = await session.scalar(
         select(AccessGroup)
         .options(selectinload(AccessGroup.doors))
@@ -44,6 +45,7 @@ async def _load(session: AsyncSession, group_id: int) -> AccessGroup:
     )
     if group is None:
         raise NotFoundError("access group", group_id)
+    scope.check("access group", group_id, group.site_id)
     return group
 
 
@@ -97,7 +99,14 @@ async def _refuse_duplicate(
 @routes.get("/access-groups", query=SiteQuery, response=AccessGroupList)
 async def list_groups(request: web.Request, query: SiteQuery) -> AccessGroupList:
     """List access groups, optionally of one site."""
-    stmt = select(AccessGroup).options(selectinload(AccessGroup.doors)).order_by(AccessGroup.id)
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = (
+        select(AccessGroup)
+        .options(selectinload(AccessGroup.doors))
+        .where(scope.where(AccessGroup.site_id))
+        .order_by(AccessGroup.id)
+    )
     if query.site_id is not None:
         stmt = stmt.where(AccessGroup.site_id == query.site_id)
     async with reading(request) as session:
@@ -107,6 +116,8 @@ async def list_groups(request: web.Request, query: SiteQuery) -> AccessGroupList
 @routes.post("/access-groups", body=AccessGroupCreate, response=AccessGroupOut, status=201)
 async def create_group(request: web.Request, body: AccessGroupCreate) -> AccessGroupOut:
     """Add an access group."""
+    scope = scope_of(request)
+    scope.claim_site(body.site_id)
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)
@@ -125,22 +136,23 @@ async def create_group(request: web.Request, body: AccessGroupCreate) -> AccessG
         session.add(group)
         await session.flush()
         change.sites.add(group.site_id)
-        return group_out(await _load(session, group.id))
+        return group_out(await _load(session, group.id, scope))
 
 
 @routes.get(_ITEM, response=AccessGroupOut)
 async def get_group(request: web.Request) -> AccessGroupOut:
     """One access group."""
     async with reading(request) as session:
-        return group_out(await _load(session, path_id(request, "access group")))
+        return group_out(await _load(session, path_id(request, "access group"), scope_of(request)))
 
 
 @routes.patch(_ITEM, body=AccessGroupUpdate, response=AccessGroupOut)
 async def update_group(request: web.Request, body: AccessGroupUpdate) -> AccessGroupOut:
     """Change an access group; `doors` replaces the door list, `schedule_id: null` = always."""
+    scope = scope_of(request)
     async with writing(request) as change:
         session = change.session
-        group = await _load(session, path_id(request, "access group"))
+        group = await _load(session, path_id(request, "access group"), scope)
         given = body.model_fields_set
         if body.name is not None and body.name != group.name:
             await _refuse_duplicate(session, group.site_id, body.name, except_id=group.id)
@@ -162,7 +174,7 @@ async def update_group(request: web.Request, body: AccessGroupUpdate) -> AccessG
         group.holiday_mode, group.holiday_schedule_id = mode, holiday_sid
         await session.flush()
         change.sites.add(group.site_id)
-        return group_out(await _load(session, group.id))
+        return group_out(await _load(session, group.id, scope))
 
 
 @routes.delete(_ITEM)
@@ -170,7 +182,7 @@ async def delete_group(request: web.Request) -> None:
     """Remove an access group; its members simply lose it."""
     async with writing(request) as change:
         session = change.session
-        group = await _load(session, path_id(request, "access group"))
+        group = await _load(session, path_id(request, "access group"), scope_of(request))
         # explicit, so SQLite without foreign-key enforcement ends up the same as PostgreSQL
         await session.execute(delete(resident_groups).where(resident_groups.c.group_id == group.id))
         await session.delete(group)

@@ -28,5 +28,6 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 PUBLISHER = web.AppKey("publisher", RegistryPublisher)
 TOKEN_TTL_S = web.AppKey("token_ttl_s", int)
 COMMANDS = web.AppKey("commands", CommandSender)
+COOKIE_SECURE = web.AppKey("cookie_secure", bool)
 
 CURRENT_USER = web.RequestKey("current_user", User)

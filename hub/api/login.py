@@ -1,4 +1,5 @@
-"""Log in (username and password for a bearer token) and log out (revoke that token)."""
+"""Log in (username and password for a bearer token and the console's session cookie) and log
+out (revoke that token and clear the cookie)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.api.auth import bearer_token, token_hash, verify_password
+from hub.api.auth import ROLES, SESSION_COOKIE, bearer_token, token_hash, verify_password
 from hub.api.endpoints import EndpointTable
 from hub.api.errors import UnauthorizedError
-from hub.api.keys import TOKEN_TTL_S
-from hub.api.schemas import LoginRequest, TokenOut
+from hub.api.keys import COOKIE_SECURE, TOKEN_TTL_S
+from hub.api.schemas import ErrorOut, LoginRequest, TokenOut
 from hub.api.store import writing
 from hub.models import ApiToken, User
 
@@ -25,29 +26,47 @@ _DUMMY_HASH = (
 )
 
 
-@routes.post(
-    "/auth/login", body=LoginRequest, response=TokenOut, public=True, errors=frozenset({401})
-)
-async def login(request: web.Request, body: LoginRequest) -> TokenOut:
-    """Exchange a username and password for a bearer token."""
+@routes.post("/auth/login", body=LoginRequest, response=TokenOut, public=True,
+             errors={401: ErrorOut})
+async def login(request: web.Request, body: LoginRequest) -> web.Response:
+    """Exchange a username and password for a bearer token (also set as the console's
+    HttpOnly, SameSite=Strict session cookie)."""
     async with writing(request) as change:
         user = await change.session.scalar(select(User).where(User.username == body.username))
         ok = await verify_password(user.password_hash if user else _DUMMY_HASH, body.password)
-        if user is None or not ok:
+        # a disabled user gets the same answer: the password is not what is wrong, but
+        # telling so would confirm the account exists
+        if user is None or not ok or user.disabled_at is not None:
             raise UnauthorizedError("wrong username or password")
         token = secrets.token_urlsafe(32)
         expires_at = datetime.now(UTC) + timedelta(seconds=request.app[TOKEN_TTL_S])
         change.session.add(
             ApiToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires_at)
         )
-    return TokenOut(token=token, expires_at=expires_at)
+    ttl = request.app[TOKEN_TTL_S]
+    resp = web.json_response(
+        TokenOut(token=token, expires_at=expires_at).model_dump(mode="json"), status=200
+    )
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=ttl,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[COOKIE_SECURE],
+    )
+    return resp
 
 
-@routes.post("/auth/logout")
-async def logout(request: web.Request) -> None:
-    """Revoke the token this request presents."""
+@routes.post("/auth/logout", roles=ROLES)
+async def logout(request: web.Request) -> web.Response:
+    """Revoke the token this request presents (header or cookie) and clear the cookie."""
     presented = token_hash(bearer_token(request))  # the endpoint has authenticated it
     async with writing(request) as change:
         row = await change.session.scalar(select(ApiToken).where(ApiToken.token_hash == presented))
         if row is not None and row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
+    resp = web.Response(status=204)
+    resp.del_cookie(SESSION_COOKIE, path="/", samesite="Strict", secure=request.app[COOKIE_SECURE])
+    return resp

@@ -17,7 +17,7 @@ routes = EndpointTable(tag="meta")
 OPENAPI = web.AppKey("openapi", dict)
 
 
-@routes.get("/health", response=HealthOut, public=True, errors=frozenset({503}))
+@routes.get("/health", response=HealthOut, public=True, errors={503: HealthOut})
 async def health(request: web.Request) -> HealthOut | web.Response:
     """Whether the hub and its database answer."""
     try:

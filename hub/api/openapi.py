@@ -35,6 +35,7 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
         wanted += [(m, "validation") for m in (ep.body, ep.query) if m is not None]
         if ep.response is not None:
             wanted.append((ep.response, "serialization"))
+        wanted += [(m, "serialization") for m in ep.errors.values()]
     refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=_REF)
     schemas: dict[str, Any] = top.get("$defs", {})
 
@@ -69,6 +70,8 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
                 "required": True,
                 "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
             }
+        elif ep.upload is not None:
+            op["requestBody"] = {"required": True, "content": ep.upload}
         responses = op["responses"]
         if ep.response is not None:
             responses[str(ep.status)] = {
@@ -86,8 +89,9 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
             responses["400"] = _error("the body is not JSON", ErrorOut, refs)
         if not ep.public:
             responses["401"] = _error("no valid bearer token", ErrorOut, refs)
-            responses["403"] = _error("the role may not do this", ErrorOut, refs)
-            op["security"] = [{"bearerAuth": []}]
+            responses["403"] = _error("the role or scope may not do this", ErrorOut, refs)
+            op["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
+            op["x-roles"] = sorted(ep.allowed_roles)  # who may call it (then within scope)
         else:
             op["security"] = []
         if "{id" in ep.path:
@@ -96,15 +100,17 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
             responses["409"] = _error("conflicts with existing data", ErrorOut, refs)
         if ep.body is not None or ep.query is not None:
             responses["422"] = _error("a field is invalid", ValidationErrorOut, refs)
-        for status in sorted(ep.errors):
-            if str(status) not in responses:
-                text = _ERROR_TEXT.get(status, "refused")
-                if status == 503 and ep.response is not None:  # health answers its own body
-                    schema = refs[(ep.response, "serialization")]
-                    responses["503"] = {"description": text,
-                                        "content": {"application/json": {"schema": schema}}}
-                else:
-                    responses[str(status)] = _error(text, ErrorOut, refs)
+        for status, model in ep.errors.items():
+            extra = _error(_ERROR_TEXT.get(status, "refused, with the reasons"), model, refs)
+            if str(status) in responses:  # either shape may come back
+                schemas_ = [
+                    responses[str(status)]["content"]["application/json"]["schema"],
+                    extra["content"]["application/json"]["schema"],
+                ]
+                extra["content"]["application/json"]["schema"] = {"anyOf": schemas_}
+            responses[str(status)] = extra
+        if ep.upload is not None:
+            responses["400"] = _error("the body is not an upload this takes", ErrorOut, refs)
         paths.setdefault(path, {})[ep.method.lower()] = op
 
     return {
@@ -114,6 +120,9 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "lintel_session"},
+            },
         },
     }

@@ -1,11 +1,14 @@
-"""The read-only registry: sites, doors and edges (kept by provisioning and MQTT ingest)."""
+"""Sites (the admin adds them), doors and edges (kept by provisioning and MQTT ingest)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import select
 
+from hub.api.auth import ADMIN_ROLES
 from hub.api.endpoints import EndpointTable
+from hub.api.errors import ConflictError
+from hub.api.people_schemas import SiteCreate
 from hub.api.schemas import (
     DoorList,
     DoorOut,
@@ -15,7 +18,8 @@ from hub.api.schemas import (
     SiteOut,
     SiteQuery,
 )
-from hub.api.store import reading
+from hub.api.scope import scope_of
+from hub.api.store import reading, writing
 from hub.models import Door, Edge, Site
 
 routes = EndpointTable(tag="registry")
@@ -23,18 +27,22 @@ routes = EndpointTable(tag="registry")
 
 @routes.get("/sites", response=SiteList)
 async def list_sites(request: web.Request) -> SiteList:
-    """List sites."""
+    """List the sites in your scope."""
+    scope = scope_of(request)
     async with reading(request) as session:
-        sites = await session.scalars(select(Site).order_by(Site.id))
+        sites = await session.scalars(select(Site).where(scope.where(Site.id)).order_by(Site.id))
         return SiteList(items=[SiteOut(id=s.id, name=s.name, timezone=s.timezone) for s in sites])
 
 
 @routes.get("/doors", query=SiteQuery, response=DoorList)
 async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
     """List doors with the edge that drives each and its mode."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
     stmt = (
         select(Door, Edge.name)
         .join(Edge, Edge.id == Door.edge_id)
+        .where(scope.where(Door.site_id))
         .order_by(Door.site_id, Door.name)
     )
     if query.site_id is not None:
@@ -61,7 +69,9 @@ async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
 @routes.get("/edges", query=SiteQuery, response=EdgeList)
 async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
     """List edges with what each last reported: status, last seen, permission version held."""
-    stmt = select(Edge).order_by(Edge.site_id, Edge.name)
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(Edge).where(scope.where(Edge.site_id)).order_by(Edge.site_id, Edge.name)
     if query.site_id is not None:
         stmt = stmt.where(Edge.site_id == query.site_id)
     async with reading(request) as session:
@@ -81,3 +91,13 @@ async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
             for e in edges
         ]
     )
+
+
+@routes.post("/sites", body=SiteCreate, response=SiteOut, status=201, roles=ADMIN_ROLES)
+async def create_site(request: web.Request, body: SiteCreate) -> SiteOut:
+    """Add a site (a compound); its staff are then given `site_id` (admin only)."""
+    async with writing(request) as change:
+        if await change.session.get(Site, body.id) is not None:
+            raise ConflictError(f"site {body.id!r} already exists")
+        change.session.add(Site(id=body.id, name=body.name, timezone=body.timezone))
+    return SiteOut(id=body.id, name=body.name, timezone=body.timezone)

@@ -7,9 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from hub.api.auth import HOUSEHOLD_ROLES
 from hub.api.cards import card_out
 from hub.api.endpoints import EndpointTable, path_id
-from hub.api.errors import InvalidError, NotFoundError
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.households import household_for_unit
 from hub.api.schemas import (
     ResidentCreate,
     ResidentList,
@@ -17,14 +19,15 @@ from hub.api.schemas import (
     ResidentQuery,
     ResidentUpdate,
 )
+from hub.api.scope import Scope, mask_id_number, scope_of
 from hub.api.store import reading, require_site, writing
-from hub.models import AccessGroup, Building, Resident, Unit
+from hub.models import AccessGroup, Building, Household, Resident, Unit
 
 routes = EndpointTable(tag="residents")
 _ITEM = r"/residents/{id:\d+}"
 
 
-def resident_out(resident: Resident) -> ResidentOut:
+def resident_out(resident: Resident, scope: Scope) -> ResidentOut:
     return ResidentOut(
         id=resident.id,
         site_id=resident.site_id,
@@ -35,6 +38,9 @@ def resident_out(resident: Resident) -> ResidentOut:
         cards=[card_out(c) for c in sorted(resident.cards, key=lambda c: c.id)],
         created_at=resident.created_at,
         updated_at=resident.updated_at,
+        household_id=resident.household_id,
+        type=resident.type,  # type: ignore[arg-type]  # the column holds one of ResidentType
+        id_number=mask_id_number(resident.id_number, scope),
     )
 
 
@@ -42,7 +48,7 @@ def _with_relations() -> list:
     return [selectinload(Resident.cards), selectinload(Resident.groups)]
 
 
-async def _load(session: AsyncSession, resident_id: int) -> Resident:
+async def _load(session: AsyncSession, resident_id: int, scope: Scope) -> Resident:
     resident = await session.scalar(
         select(Resident)
         .options(*_with_relations())
@@ -51,7 +57,34 @@ async def _load(session: AsyncSession, resident_id: int) -> Resident:
     )
     if resident is None:
         raise NotFoundError("resident", resident_id)
+    scope.check("resident", resident_id, resident.site_id, resident.household_id)
     return resident
+
+
+async def _place(
+    session: AsyncSession,
+    site_id: str,
+    unit_id: int | None,
+    household_id: int | None,
+) -> tuple[int | None, int | None]:
+    """The (unit, household) a resident lives in: a household implies its unit; a unit
+    alone means the unit's household, made when it has none."""
+    if household_id is not None:
+        household = await session.get(Household, household_id)
+        if household is None or household.site_id != site_id:
+            raise InvalidError.one(
+                "household_id", f"unknown household {household_id} in {site_id!r}"
+            )
+        if unit_id is not None and unit_id != household.unit_id:
+            raise InvalidError.one(
+                "unit_id",
+                f"household {household_id} lives in unit {household.unit_id}, not {unit_id}",
+            )
+        return household.unit_id, household.id
+    if unit_id is None:
+        return None, None
+    await _check_unit(session, unit_id, site_id)
+    return unit_id, (await household_for_unit(session, unit_id, site_id)).id
 
 
 async def _check_unit(session: AsyncSession, unit_id: int, site_id: str) -> None:
@@ -66,6 +99,19 @@ async def _check_unit(session: AsyncSession, unit_id: int, site_id: str) -> None
         raise InvalidError.one(
             "unit_id", f"unit {unit_id} is in site {unit_site!r}, not {site_id!r}"
         )
+
+
+async def _refuse_duplicate_id_number(
+    session: AsyncSession, site_id: str, id_number: str | None, except_id: int | None = None
+) -> None:
+    if id_number is None:
+        return
+    stmt = select(Resident.id).where(Resident.site_id == site_id, Resident.id_number == id_number)
+    if except_id is not None:
+        stmt = stmt.where(Resident.id != except_id)
+    existing = await session.scalar(stmt)
+    if existing is not None:
+        raise ConflictError(f"resident {existing} in site {site_id!r} has this ID number already")
 
 
 async def _groups(session: AsyncSession, ids: list[int], site_id: str) -> list[AccessGroup]:
@@ -85,64 +131,94 @@ async def _groups(session: AsyncSession, ids: list[int], site_id: str) -> list[A
     return [found[i] for i in wanted]
 
 
-@routes.get("/residents", query=ResidentQuery, response=ResidentList)
+@routes.get("/residents", query=ResidentQuery, response=ResidentList, roles=HOUSEHOLD_ROLES)
 async def list_residents(request: web.Request, query: ResidentQuery) -> ResidentList:
-    """List residents, optionally of one site or unit."""
-    stmt = select(Resident).options(*_with_relations()).order_by(Resident.id)
+    """List residents in your scope (a resident: their household), optionally of one site,
+    unit or household."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = (
+        select(Resident)
+        .options(*_with_relations())
+        .where(scope.where(Resident.site_id, Resident.household_id))
+        .order_by(Resident.id)
+    )
     if query.site_id is not None:
         stmt = stmt.where(Resident.site_id == query.site_id)
     if query.unit_id is not None:
         stmt = stmt.where(Resident.unit_id == query.unit_id)
+    if query.household_id is not None:
+        stmt = stmt.where(Resident.household_id == query.household_id)
     async with reading(request) as session:
-        return ResidentList(items=[resident_out(r) for r in await session.scalars(stmt)])
+        return ResidentList(items=[resident_out(r, scope) for r in await session.scalars(stmt)])
 
 
 @routes.post("/residents", body=ResidentCreate, response=ResidentOut, status=201)
 async def create_resident(request: web.Request, body: ResidentCreate) -> ResidentOut:
-    """Add a resident, with access group membership."""
+    """Add a resident, with access group membership; a unit puts them in its household."""
+    scope = scope_of(request)
+    scope.claim_site(body.site_id)
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)
-        if body.unit_id is not None:
-            await _check_unit(session, body.unit_id, body.site_id)
+        await _refuse_duplicate_id_number(session, body.site_id, body.id_number)
+        unit_id, household_id = await _place(
+            session, body.site_id, body.unit_id, body.household_id
+        )
         resident = Resident(
             site_id=body.site_id,
-            unit_id=body.unit_id,
+            unit_id=unit_id,
+            household_id=household_id,
             name=body.name,
             phone=body.phone,
+            type=body.type,
+            id_number=body.id_number,
             groups=await _groups(session, body.groups, body.site_id),
         )
         session.add(resident)
         await session.flush()
         await change.touch(body.site_id, groups=body.groups)
-        return resident_out(await _load(session, resident.id))
+        return resident_out(await _load(session, resident.id, scope), scope)
 
 
-@routes.get(_ITEM, response=ResidentOut)
+@routes.get(_ITEM, response=ResidentOut, roles=HOUSEHOLD_ROLES)
 async def get_resident(request: web.Request) -> ResidentOut:
     """One resident with cards and group ids."""
+    scope = scope_of(request)
     async with reading(request) as session:
-        return resident_out(await _load(session, path_id(request, "resident")))
+        return resident_out(await _load(session, path_id(request, "resident"), scope), scope)
 
 
 @routes.patch(_ITEM, body=ResidentUpdate, response=ResidentOut)
 async def update_resident(request: web.Request, body: ResidentUpdate) -> ResidentOut:
-    """Change a resident; `groups` replaces the membership. The site cannot change."""
+    """Change a resident; `groups` replaces the membership. The site cannot change; a new
+    unit or household moves the resident (unit and household follow each other)."""
+    scope = scope_of(request)
     async with writing(request) as change:
         session = change.session
-        resident = await _load(session, path_id(request, "resident"))
+        resident = await _load(session, path_id(request, "resident"), scope)
         given = body.model_fields_set
-        if "unit_id" in given and body.unit_id is not None:
-            await _check_unit(session, body.unit_id, resident.site_id)
+        if "unit_id" in given or "household_id" in given:
+            unit_id = body.unit_id if "unit_id" in given else None
+            household_id = body.household_id if "household_id" in given else None
+            if "household_id" not in given and body.unit_id == resident.unit_id:
+                household_id = resident.household_id  # same unit: keep the household
+            resident.unit_id, resident.household_id = await _place(
+                session, resident.site_id, unit_id, household_id
+            )
         if "groups" in given and body.groups is not None:
             old_groups = [g.id for g in resident.groups]
             resident.groups = await _groups(session, body.groups, resident.site_id)
             await change.touch(resident.site_id, groups=[*old_groups, *body.groups])
-        for name in ("name", "phone", "unit_id"):
+        if "id_number" in given:
+            await _refuse_duplicate_id_number(
+                session, resident.site_id, body.id_number, except_id=resident.id
+            )
+        for name in ("name", "phone", "type", "id_number"):
             if name in given:
                 setattr(resident, name, getattr(body, name))
         await session.flush()
-        return resident_out(await _load(session, resident.id))
+        return resident_out(await _load(session, resident.id, scope), scope)
 
 
 @routes.delete(_ITEM)
@@ -150,7 +226,7 @@ async def delete_resident(request: web.Request) -> None:
     """Remove a resident with their cards and memberships (the access log keeps its rows)."""
     async with writing(request) as change:
         session = change.session
-        resident = await _load(session, path_id(request, "resident"))
+        resident = await _load(session, path_id(request, "resident"), scope_of(request))
         # explicit, so SQLite without foreign-key enforcement ends up the same as PostgreSQL
         await change.touch(resident.site_id, residents=[resident.id])
         for card in resident.cards:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ConflictError
 from hub.api.schemas import ScheduleCreate, ScheduleList, ScheduleOut, ScheduleUpdate, SiteQuery
+from hub.api.scope import Scope, scope_of
 from hub.api.store import get_or_404, reading, require_site, writing
 from hub.models import AccessGroup, Door, Schedule
 from wire import TimeWindow
@@ -41,10 +42,18 @@ async def _refuse_duplicate(
         raise ConflictError(f"schedule {existing} in site {site_id!r} is already named {name!r}")
 
 
+async def _visible(session: AsyncSession, scope: Scope, schedule_id: int) -> Schedule:
+    schedule = await get_or_404(session, Schedule, schedule_id, "schedule")
+    scope.check("schedule", schedule_id, schedule.site_id)
+    return schedule
+
+
 @routes.get("/schedules", query=SiteQuery, response=ScheduleList)
 async def list_schedules(request: web.Request, query: SiteQuery) -> ScheduleList:
     """List schedules, optionally of one site."""
-    stmt = select(Schedule).order_by(Schedule.id)
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(Schedule).where(scope.where(Schedule.site_id)).order_by(Schedule.id)
     if query.site_id is not None:
         stmt = stmt.where(Schedule.site_id == query.site_id)
     async with reading(request) as session:
@@ -54,6 +63,7 @@ async def list_schedules(request: web.Request, query: SiteQuery) -> ScheduleList
 @routes.post("/schedules", body=ScheduleCreate, response=ScheduleOut, status=201)
 async def create_schedule(request: web.Request, body: ScheduleCreate) -> ScheduleOut:
     """Add a schedule."""
+    scope_of(request).claim_site(body.site_id)
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)
@@ -70,7 +80,7 @@ async def get_schedule(request: web.Request) -> ScheduleOut:
     """One schedule."""
     async with reading(request) as session:
         return schedule_out(
-            await get_or_404(session, Schedule, path_id(request, "schedule"), "schedule")
+            await _visible(session, scope_of(request), path_id(request, "schedule"))
         )
 
 
@@ -79,7 +89,7 @@ async def update_schedule(request: web.Request, body: ScheduleUpdate) -> Schedul
     """Rename a schedule or replace its windows."""
     async with writing(request) as change:
         session = change.session
-        schedule = await get_or_404(session, Schedule, path_id(request, "schedule"), "schedule")
+        schedule = await _visible(session, scope_of(request), path_id(request, "schedule"))
         if body.name is not None and body.name != schedule.name:
             await _refuse_duplicate(session, schedule.site_id, body.name, except_id=schedule.id)
             schedule.name = body.name
@@ -95,7 +105,7 @@ async def delete_schedule(request: web.Request) -> None:
     """Remove a schedule no access group uses (409 names the groups that still do)."""
     async with writing(request) as change:
         session = change.session
-        schedule = await get_or_404(session, Schedule, path_id(request, "schedule"), "schedule")
+        schedule = await _visible(session, scope_of(request), path_id(request, "schedule"))
         # Unlinking would silently widen those groups to "at all times": refuse instead.
         users = list(
             await session.scalars(

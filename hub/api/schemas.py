@@ -28,10 +28,32 @@ CardNumber = Annotated[
     str, Field(pattern=r"^[0-9]{1,20}$", description="digits only, 1 to 20 of them")
 ]
 CardStatus = Literal["active", "revoked", "lost", "suspended"]
+# what the door would make of the card now: its status, or the validity window's verdict
+CardState = Literal["active", "revoked", "lost", "suspended", "expired", "not_yet_valid"]
 FacilityCode = Annotated[int, Field(ge=0, le=65535)]
 Limit = Annotated[int, Field(ge=1, le=500, description="page size")]
 # a record id: the columns are 32-bit on PostgreSQL, so larger numbers name nothing
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+ResidentType = Literal["owner", "tenant", "family_member"]
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _check_id_number(value: str) -> str:
+    """Letters and digits; an 18-character mainland ID must carry its GB 11643 check digit."""
+    value = value.strip().upper()
+    if not re.fullmatch(r"[0-9A-Z]{5,32}", value):
+        raise ValueError("an ID number is 5 to 32 letters or digits")
+    if re.fullmatch(r"[0-9]{17}[0-9X]", value):
+        total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+        if "10X98765432"[total % 11] != value[17]:
+            raise ValueError("the check digit of this 18-digit ID number is wrong")
+    return value
+
+
+IdNumber = Annotated[
+    str, BeforeValidator(lambda v: _check_id_number(v) if isinstance(v, str) else v),
+    Field(description="resident identity card or passport number"),
+]
 
 _OFFSET_AS_SPACE = re.compile(r"T.* (\d\d(:?\d\d)?)$")
 
@@ -147,6 +169,11 @@ class CardOut(BaseModel):
     valid_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    state: CardState = Field(
+        default="active",
+        description="the status, or `expired` / `not_yet_valid` for an active card now outside "
+        "its validity window",
+    )
 
 
 class CardList(BaseModel):
@@ -157,6 +184,7 @@ class CardQuery(Strict):
     site_id: SiteId | None = None
     resident_id: RowId | None = None
     status: CardStatus | None = None
+    state: CardState | None = Field(default=None, description="e.g. `expired`: active but past")
 
 
 # --- residents -------------------------------------------------------------------------------
@@ -168,6 +196,11 @@ class ResidentCreate(Strict):
     phone: Phone | None = None
     unit_id: RowId | None = None
     groups: list[RowId] = Field(default_factory=list, description="access group ids, same site")
+    household_id: RowId | None = Field(
+        default=None, description="default: the household of `unit_id` (made when missing)"
+    )
+    type: ResidentType | None = None
+    id_number: IdNumber | None = None
 
 
 class ResidentUpdate(Strict):
@@ -177,6 +210,9 @@ class ResidentUpdate(Strict):
     phone: Phone | None = None
     unit_id: RowId | None = None
     groups: list[RowId] | None = None
+    household_id: RowId | None = None
+    type: ResidentType | None = None
+    id_number: IdNumber | None = None
 
     _not_null = field_validator("name", "groups")(_refuse_null)
 
@@ -191,6 +227,11 @@ class ResidentOut(BaseModel):
     cards: list[CardOut]
     created_at: datetime
     updated_at: datetime
+    household_id: int | None = None
+    type: ResidentType | None = None
+    id_number: str | None = Field(
+        default=None, description="masked (110101********1234) for every role but admin"
+    )
 
 
 class ResidentList(BaseModel):
@@ -200,6 +241,7 @@ class ResidentList(BaseModel):
 class ResidentQuery(Strict):
     site_id: SiteId | None = None
     unit_id: RowId | None = None
+    household_id: RowId | None = None
 
 
 # --- schedules -------------------------------------------------------------------------------

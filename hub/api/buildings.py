@@ -1,0 +1,242 @@
+"""Buildings and their units: the places residents live in (a manager keeps them)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.api.auth import HOUSEHOLD_ROLES
+from hub.api.endpoints import EndpointTable, path_id
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.people_schemas import (
+    BuildingCreate,
+    BuildingList,
+    BuildingOut,
+    BuildingUpdate,
+    UnitCreate,
+    UnitList,
+    UnitOut,
+    UnitQuery,
+    UnitUpdate,
+)
+from hub.api.schemas import SiteQuery
+from hub.api.scope import Scope, scope_of
+from hub.api.store import reading, require_site, writing
+from hub.models import Building, Edge, Household, Resident, Unit
+
+routes = EndpointTable(tag="buildings")
+_BUILDING = r"/buildings/{id:\d+}"
+_UNIT = r"/units/{id:\d+}"
+
+
+def building_out(b: Building) -> BuildingOut:
+    return BuildingOut(id=b.id, site_id=b.site_id, code=b.code, name=b.name)
+
+
+async def _building(session: AsyncSession, scope: Scope, building_id: int) -> Building:
+    building = await session.get(Building, building_id)
+    if building is None:
+        raise NotFoundError("building", building_id)
+    scope.check("building", building_id, building.site_id)
+    return building
+
+
+async def _refuse_duplicate_code(
+    session: AsyncSession, site_id: str, code: str, except_id: int | None = None
+) -> None:
+    stmt = select(Building.id).where(Building.site_id == site_id, Building.code == code)
+    if except_id is not None:
+        stmt = stmt.where(Building.id != except_id)
+    existing = await session.scalar(stmt)
+    if existing is not None:
+        raise ConflictError(f"building {existing} in site {site_id!r} already has code {code!r}")
+
+
+@routes.get("/buildings", query=SiteQuery, response=BuildingList)
+async def list_buildings(request: web.Request, query: SiteQuery) -> BuildingList:
+    """List buildings, optionally of one site."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(Building).where(scope.where(Building.site_id)).order_by(Building.id)
+    if query.site_id is not None:
+        stmt = stmt.where(Building.site_id == query.site_id)
+    async with reading(request) as session:
+        return BuildingList(items=[building_out(b) for b in await session.scalars(stmt)])
+
+
+@routes.post("/buildings", body=BuildingCreate, response=BuildingOut, status=201)
+async def create_building(request: web.Request, body: BuildingCreate) -> BuildingOut:
+    """Add a building to a site."""
+    scope_of(request).claim_site(body.site_id)
+    async with writing(request) as change:
+        session = change.session
+        await require_site(session, body.site_id)
+        await _refuse_duplicate_code(session, body.site_id, body.code)
+        building = Building(site_id=body.site_id, code=body.code, name=body.name)
+        session.add(building)
+        await session.flush()
+        return building_out(building)
+
+
+@routes.get(_BUILDING, response=BuildingOut)
+async def get_building(request: web.Request) -> BuildingOut:
+    """One building."""
+    async with reading(request) as session:
+        return building_out(
+            await _building(session, scope_of(request), path_id(request, "building"))
+        )
+
+
+@routes.patch(_BUILDING, body=BuildingUpdate, response=BuildingOut)
+async def update_building(request: web.Request, body: BuildingUpdate) -> BuildingOut:
+    """Rename a building or change its code."""
+    async with writing(request) as change:
+        session = change.session
+        building = await _building(session, scope_of(request), path_id(request, "building"))
+        if body.code is not None and body.code != building.code:
+            await _refuse_duplicate_code(session, building.site_id, body.code, building.id)
+            building.code = body.code
+        if body.name is not None:
+            building.name = body.name
+        await session.flush()
+        return building_out(building)
+
+
+@routes.delete(_BUILDING)
+async def delete_building(request: web.Request) -> None:
+    """Remove a building with no units and no edge (409 names what is left)."""
+    async with writing(request) as change:
+        session = change.session
+        building = await _building(session, scope_of(request), path_id(request, "building"))
+        units = list(
+            await session.scalars(select(Unit.number).where(Unit.building_id == building.id))
+        )
+        edges = list(
+            await session.scalars(select(Edge.name).where(Edge.building_id == building.id))
+        )
+        if units or edges:
+            raise ConflictError(
+                f"building {building.id} still has units {units[:10]} and edges {edges}"
+            )
+        await session.delete(building)
+
+
+# --- units -----------------------------------------------------------------------------------
+
+
+def _unit_site() -> ColumnElement[str]:
+    return select(Building.site_id).where(Building.id == Unit.building_id).scalar_subquery()
+
+
+def _unit_household() -> ColumnElement[int | None]:
+    return select(Household.id).where(Household.unit_id == Unit.id).scalar_subquery()
+
+
+async def _unit_out(session: AsyncSession, unit: Unit) -> UnitOut:
+    site_id = await session.scalar(select(Building.site_id).where(Building.id == unit.building_id))
+    household = await session.scalar(select(Household.id).where(Household.unit_id == unit.id))
+    return UnitOut(
+        id=unit.id,
+        site_id=site_id or "",
+        building_id=unit.building_id,
+        number=unit.number,
+        floor=unit.floor,
+        area=unit.area,
+        status=unit.status,  # type: ignore[arg-type]  # the column holds one of UnitStatus
+        household_id=household,
+    )
+
+
+async def _unit(session: AsyncSession, scope: Scope, unit_id: int) -> Unit:
+    unit = await session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFoundError("unit", unit_id)
+    site_id = await session.scalar(select(Building.site_id).where(Building.id == unit.building_id))
+    household = await session.scalar(select(Household.id).where(Household.unit_id == unit.id))
+    scope.check("unit", unit_id, site_id or "", household)
+    return unit
+
+
+async def _refuse_duplicate_number(
+    session: AsyncSession, building_id: int, number: str, except_id: int | None = None
+) -> None:
+    stmt = select(Unit.id).where(Unit.building_id == building_id, Unit.number == number)
+    if except_id is not None:
+        stmt = stmt.where(Unit.id != except_id)
+    existing = await session.scalar(stmt)
+    if existing is not None:
+        raise ConflictError(f"unit {existing} of building {building_id} is already {number!r}")
+
+
+@routes.get("/units", query=UnitQuery, response=UnitList, roles=HOUSEHOLD_ROLES)
+async def list_units(request: web.Request, query: UnitQuery) -> UnitList:
+    """List units in your scope (a resident: their own), by site, building or status."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(Unit).where(scope.where(_unit_site(), _unit_household())).order_by(Unit.id)
+    if query.site_id is not None:
+        stmt = stmt.where(_unit_site() == query.site_id)
+    if query.building_id is not None:
+        stmt = stmt.where(Unit.building_id == query.building_id)
+    if query.status is not None:
+        stmt = stmt.where(Unit.status == query.status)
+    async with reading(request) as session:
+        return UnitList(items=[await _unit_out(session, u) for u in await session.scalars(stmt)])
+
+
+@routes.post("/units", body=UnitCreate, response=UnitOut, status=201)
+async def create_unit(request: web.Request, body: UnitCreate) -> UnitOut:
+    """Add a unit to a building."""
+    scope = scope_of(request)
+    async with writing(request) as change:
+        session = change.session
+        building = await session.get(Building, body.building_id)
+        if building is None or not scope.sees(building.site_id):
+            raise InvalidError.one("building_id", f"unknown building {body.building_id}")
+        await _refuse_duplicate_number(session, building.id, body.number)
+        unit = Unit(**body.model_dump())
+        session.add(unit)
+        await session.flush()
+        return await _unit_out(session, unit)
+
+
+@routes.get(_UNIT, response=UnitOut, roles=HOUSEHOLD_ROLES)
+async def get_unit(request: web.Request) -> UnitOut:
+    """One unit, with its household."""
+    async with reading(request) as session:
+        return await _unit_out(
+            session, await _unit(session, scope_of(request), path_id(request, "unit"))
+        )
+
+
+@routes.patch(_UNIT, body=UnitUpdate, response=UnitOut)
+async def update_unit(request: web.Request, body: UnitUpdate) -> UnitOut:
+    """Change a unit's number, floor, area or status."""
+    async with writing(request) as change:
+        session = change.session
+        unit = await _unit(session, scope_of(request), path_id(request, "unit"))
+        given = body.model_fields_set
+        if body.number is not None and body.number != unit.number:
+            await _refuse_duplicate_number(session, unit.building_id, body.number, unit.id)
+        for name in sorted(given):
+            setattr(unit, name, getattr(body, name))
+        await session.flush()
+        return await _unit_out(session, unit)
+
+
+@routes.delete(_UNIT)
+async def delete_unit(request: web.Request) -> None:
+    """Remove a unit nobody lives in (409 while it has a household or residents)."""
+    async with writing(request) as change:
+        session = change.session
+        unit = await _unit(session, scope_of(request), path_id(request, "unit"))
+        household = await session.scalar(select(Household.id).where(Household.unit_id == unit.id))
+        residents = list(
+            await session.scalars(select(Resident.id).where(Resident.unit_id == unit.id))
+        )
+        if household is not None or residents:
+            raise ConflictError(
+                f"unit {unit.id} still has household {household} and residents {residents}"
+            )
+        await session.delete(unit)

@@ -1,0 +1,204 @@
+"""Request and response models of the people registry: sites, buildings, units, households,
+users and the CSV import. (Residents and cards are in hub.api.schemas.)"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from hub.api.schemas import Name, ResidentType, SiteId, Strict, _refuse_null
+
+UnitStatus = Literal["vacant", "occupied", "rented"]
+Role = Literal["admin", "manager", "guard", "technician", "resident"]
+
+
+class SiteCreate(Strict):
+    id: Name
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+# --- buildings -------------------------------------------------------------------------------
+
+
+class BuildingCreate(Strict):
+    site_id: SiteId
+    code: Name = Field(description="short code unique in the site, e.g. B1")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class BuildingUpdate(Strict):
+    code: Name | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    _not_null = field_validator("code", "name")(_refuse_null)
+
+
+class BuildingOut(BaseModel):
+    id: int
+    site_id: str
+    code: str
+    name: str
+
+
+class BuildingList(BaseModel):
+    items: list[BuildingOut]
+
+
+# --- units -----------------------------------------------------------------------------------
+
+
+class UnitCreate(Strict):
+    building_id: int
+    number: str = Field(min_length=1, max_length=32, description="e.g. 1203; unique per building")
+    floor: int | None = Field(default=None, ge=-10, le=300)
+    area: float | None = Field(default=None, gt=0, le=100_000, description="m²")
+    status: UnitStatus = "vacant"
+
+
+class UnitUpdate(Strict):
+    number: str | None = Field(default=None, min_length=1, max_length=32)
+    floor: int | None = Field(default=None, ge=-10, le=300)
+    area: float | None = Field(default=None, gt=0, le=100_000)
+    status: UnitStatus | None = None
+
+    _not_null = field_validator("number", "status")(_refuse_null)
+
+
+class UnitOut(BaseModel):
+    id: int
+    site_id: str
+    building_id: int
+    number: str
+    floor: int | None
+    area: float | None
+    status: UnitStatus
+    household_id: int | None
+
+
+class UnitList(BaseModel):
+    items: list[UnitOut]
+
+
+class UnitQuery(Strict):
+    site_id: SiteId | None = None
+    building_id: int | None = None
+    status: UnitStatus | None = None
+
+
+# --- households ------------------------------------------------------------------------------
+
+
+class HouseholdCreate(Strict):
+    unit_id: int = Field(description="one household per unit")
+    name: str = Field(default="", max_length=200)
+
+
+class HouseholdUpdate(Strict):
+    name: str | None = Field(default=None, max_length=200)
+
+    _not_null = field_validator("name")(_refuse_null)
+
+
+class HouseholdMember(BaseModel):
+    id: int
+    name: str
+    type: ResidentType | None
+
+
+class HouseholdOut(BaseModel):
+    id: int
+    site_id: str
+    unit_id: int
+    name: str
+    residents: list[HouseholdMember]
+    created_at: datetime
+
+
+class HouseholdList(BaseModel):
+    items: list[HouseholdOut]
+
+
+class HouseholdQuery(Strict):
+    site_id: SiteId | None = None
+    unit_id: int | None = None
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[^\s]+$")
+    password: str = Field(min_length=10, max_length=1024)
+    role: Role
+    site_id: SiteId | None = Field(default=None, description="required for every role but admin")
+    household_id: int | None = Field(default=None, description="required for role resident")
+
+
+class UserUpdate(Strict):
+    """Only the keys given change; `disabled: true` also revokes the user's tokens."""
+
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    role: Role | None = None
+    site_id: SiteId | None = None
+    household_id: int | None = None
+    disabled: bool | None = None
+
+    _not_null = field_validator("password", "role", "disabled")(_refuse_null)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: Role
+    site_id: str | None
+    household_id: int | None
+    disabled: bool
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+
+
+class UserQuery(Strict):
+    site_id: SiteId | None = None
+    role: Role | None = None
+
+
+# --- CSV import ------------------------------------------------------------------------------
+
+
+class ImportQuery(Strict):
+    site_id: SiteId
+    dry_run: bool = Field(default=False, description="check the whole file, change nothing")
+
+
+class ImportOut(BaseModel):
+    dry_run: bool
+    rows: int = Field(description="data rows in the file")
+    created: int = Field(description="records created (or that would be, on a dry run)")
+
+
+class RowProblemOut(BaseModel):
+    line: int = Field(description="1-based line of the file; the header is line 1")
+    column: str = Field(description="the column's header, or '' for the whole row")
+    reason: str
+
+
+class ImportRejectedOut(BaseModel):
+    error: Literal["import_rejected"] = "import_rejected"
+    detail: str
+    rows: list[RowProblemOut]

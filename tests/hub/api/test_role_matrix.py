@@ -1,0 +1,336 @@
+"""The role matrix: every endpoint of the app, called by every role (and by nobody), in every
+place; each answer must be the one this table expects.
+
+The endpoints are enumerated from the running app, and every one must have a line in
+`CASES`: an endpoint added without saying who may call it fails here.
+
+Expected answers:
+- no token: 401 (public endpoints: 200);
+- a role the endpoint is not for: 403;
+- within the role, an object outside the user's scope: 404, as if it did not exist (a
+  resident asking for another household's resident, card, unit or household; a sunrise
+  manager for anything in moonbay) -- so the answer does not even leak existence;
+- a POST naming a site outside the scope: 403 (the caller named it), or 422 where it names
+  an object there (a unit, a resident: "unknown", as for one that does not exist);
+- lists show exactly the scope: staff their site, a resident their household.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.api.endpoints import ENDPOINTS
+from hub.api.openapi import openapi_path
+from tests.hub.api.conftest import PASSWORD, count
+from tests.hub.api.world import ALWAYS, PLACES, ROLES, SITE, World, build_world, unique
+
+Client = TestClient[Any, Any]
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]  # SQLite and PostgreSQL
+
+EVERYONE = frozenset(ROLES)
+HOUSEHOLD = EVERYONE  # residents too, within their household
+STAFF = frozenset({"admin", "manager", "guard", "technician"})
+WRITERS = frozenset({"admin", "manager"})
+ADMIN = frozenset({"admin"})
+
+Body = Callable[[World, str], Any]  # (world, place) -> JSON body
+
+
+@dataclass(frozen=True)
+class Case:
+    roles: frozenset[str] = frozenset()
+    public: bool = False
+    resource: str | None = None  # the ids a list shows, or the object an item path names
+    body: Body | None = None
+    csv: Callable[[str], str] | None = None  # (place) -> CSV text, for the imports
+    away: int = 403  # what a site-scoped writer gets for a POST into another site
+    ok: int | None = None  # the success status when it is not the method's usual one
+
+
+def _resident(w: World, place: str) -> dict[str, Any]:
+    return {"site_id": SITE[place], "name": "新住户", "unit_id": w.unit[place]}
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/health"): Case(public=True),
+    ("GET", "/openapi.json"): Case(public=True),
+    ("POST", "/auth/login"): Case(
+        public=True, body=lambda w, p: {"username": "admin", "password": PASSWORD}, ok=200
+    ),
+    ("POST", "/auth/logout"): Case(EVERYONE, ok=204),
+    ("GET", "/auth/me"): Case(EVERYONE),
+    ("GET", "/sites"): Case(STAFF, resource="sites"),
+    ("POST", "/sites"): Case(ADMIN, body=lambda w, p: {"id": unique("site"), "name": "新小区"}),
+    ("GET", "/doors"): Case(STAFF, resource="doors"),
+    ("GET", "/edges"): Case(STAFF, resource="edges"),
+    ("GET", "/access-events"): Case(HOUSEHOLD, resource="access-events"),
+    ("GET", "/dead-letters"): Case(ADMIN),
+    ("GET", "/residents"): Case(HOUSEHOLD, resource="residents"),
+    ("POST", "/residents"): Case(WRITERS, body=_resident),
+    ("GET", "/residents/{id}"): Case(HOUSEHOLD, resource="residents"),
+    ("PATCH", "/residents/{id}"): Case(
+        WRITERS, resource="residents", body=lambda w, p: {"phone": "13900000000"}
+    ),
+    ("DELETE", "/residents/{id}"): Case(WRITERS, resource="residents"),
+    ("GET", "/cards"): Case(HOUSEHOLD, resource="cards"),
+    ("POST", "/cards"): Case(
+        WRITERS,
+        body=lambda w, p: {"resident_id": w.ids["residents"][p], "card_number": unique("")},
+        away=422,
+    ),
+    ("GET", "/cards/{id}"): Case(HOUSEHOLD, resource="cards"),
+    ("PATCH", "/cards/{id}"): Case(WRITERS, resource="cards", body=lambda w, p: {"status": "lost"}),
+    ("DELETE", "/cards/{id}"): Case(WRITERS, resource="cards"),
+    ("GET", "/schedules"): Case(STAFF, resource="schedules"),
+    ("POST", "/schedules"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "name": unique("s"), "windows": ALWAYS}
+    ),
+    ("GET", "/schedules/{id}"): Case(STAFF, resource="schedules"),
+    ("PATCH", "/schedules/{id}"): Case(
+        WRITERS, resource="schedules", body=lambda w, p: {"name": unique("s")}
+    ),
+    ("DELETE", "/schedules/{id}"): Case(WRITERS, resource="schedules"),
+    ("GET", "/access-groups"): Case(STAFF, resource="access-groups"),
+    ("POST", "/access-groups"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "name": unique("g")}
+    ),
+    ("GET", "/access-groups/{id}"): Case(STAFF, resource="access-groups"),
+    ("PATCH", "/access-groups/{id}"): Case(
+        WRITERS, resource="access-groups", body=lambda w, p: {"name": unique("g")}
+    ),
+    ("DELETE", "/access-groups/{id}"): Case(WRITERS, resource="access-groups"),
+    ("GET", "/buildings"): Case(STAFF, resource="buildings"),
+    ("POST", "/buildings"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "code": unique("B"), "name": "新楼"}
+    ),
+    ("GET", "/buildings/{id}"): Case(STAFF, resource="buildings"),
+    ("PATCH", "/buildings/{id}"): Case(
+        WRITERS, resource="buildings", body=lambda w, p: {"name": "改名"}
+    ),
+    ("DELETE", "/buildings/{id}"): Case(WRITERS, resource="buildings"),
+    ("GET", "/units"): Case(HOUSEHOLD, resource="units"),
+    ("POST", "/units"): Case(
+        WRITERS,
+        body=lambda w, p: {"building_id": w.building[p], "number": unique("u")},
+        away=422,
+    ),
+    ("GET", "/units/{id}"): Case(HOUSEHOLD, resource="units"),
+    ("PATCH", "/units/{id}"): Case(
+        WRITERS, resource="units", body=lambda w, p: {"status": "rented", "area": 88.5}
+    ),
+    ("DELETE", "/units/{id}"): Case(WRITERS, resource="units"),
+    ("GET", "/households"): Case(HOUSEHOLD, resource="households"),
+    ("POST", "/households"): Case(WRITERS, body=None, away=422),  # body needs a fresh unit
+    ("GET", "/households/{id}"): Case(HOUSEHOLD, resource="households"),
+    ("PATCH", "/households/{id}"): Case(
+        WRITERS, resource="households", body=lambda w, p: {"name": "王家"}
+    ),
+    ("DELETE", "/households/{id}"): Case(WRITERS, resource="households"),
+    ("GET", "/users"): Case(WRITERS, resource="users"),
+    ("POST", "/users"): Case(
+        WRITERS,
+        body=lambda w, p: {
+            "username": unique("tech"),
+            "password": PASSWORD,
+            "role": "technician",
+            "site_id": SITE[p],
+        },
+    ),
+    ("GET", "/users/{id}"): Case(WRITERS, resource="users"),
+    ("PATCH", "/users/{id}"): Case(WRITERS, resource="users", body=lambda w, p: {"disabled": True}),
+    ("POST", "/import/units"): Case(
+        WRITERS,
+        csv=lambda p: (
+            f"building,number,floor\n{'B1' if SITE[p] == 'sunrise' else 'M1'},{unique('i')},3\n"
+        ),
+        ok=200,
+    ),
+    ("POST", "/import/residents"): Case(
+        WRITERS,
+        csv=lambda p: (
+            "building,unit,name\n" + ("B1,101,张三\n" if SITE[p] == "sunrise" else "M1,901,张三\n")
+        ),
+        ok=200,
+    ),
+}
+
+
+def visible(role: str) -> set[str]:
+    """The places a role's scope covers."""
+    if role == "admin":
+        return set(PLACES)
+    if role == "resident":
+        return {"home"}
+    return {p for p in PLACES if SITE[p] == "sunrise"}
+
+
+def expected(method: str, case: Case, role: str | None, place: str | None) -> int:
+    ok = case.ok or {"POST": 201, "DELETE": 204}.get(method, 200)
+    if case.public:
+        return ok
+    if role is None:
+        return 401
+    if role not in case.roles:
+        return 403
+    if place is None or place in visible(role):
+        return ok
+    if method == "POST":
+        return case.away
+    return 404
+
+
+@pytest.fixture
+async def world(client: Client, sessions: async_sessionmaker[AsyncSession]) -> World:
+    return await build_world(client, sessions)
+
+
+def _key(method: str, path: str) -> tuple[str, str]:
+    return method, openapi_path(path)
+
+
+async def test_every_endpoint_has_a_line_in_the_matrix(client: Client) -> None:
+    declared = {_key(ep.method, ep.path) for ep in client.app[ENDPOINTS]}
+    assert declared - CASES.keys() == set(), "endpoints nobody said who may call"
+    assert CASES.keys() - declared == set(), "matrix lines for endpoints that are gone"
+    # the OpenAPI document tells the same roles as the matrix expects
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for (method, path), case in CASES.items():
+        op = doc["paths"]["/api/v1" + path][method.lower()]
+        assert op.get("x-roles", []) == sorted(case.roles), (method, path)
+
+
+async def _prepare(
+    world: World, method: str, path: str, case: Case, place: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The path and request options (body, headers) of one call."""
+    kwargs: dict[str, Any] = {}
+    if case.csv is not None:
+        assert place is not None
+        path += f"?site_id={SITE[place]}"
+        kwargs["data"] = case.csv(place).encode()
+        kwargs["headers"] = {"Content-Type": "text/csv"}
+    elif method == "POST" and path == "/households":
+        assert place is not None
+        kwargs["json"] = {"unit_id": await world.fresh("units", place)}
+    elif case.body is not None:
+        kwargs["json"] = case.body(world, place or "home")
+    return path, kwargs
+
+
+async def test_role_matrix(world: World, sessions: async_sessionmaker[AsyncSession]) -> None:
+    failures: list[str] = []
+    checked = 0
+    for ep in world.client.app[ENDPOINTS]:
+        method, path = _key(ep.method, ep.path)
+        case = CASES[(method, path)]
+        is_item = "{id}" in path
+        placed = case.csv is not None or (method == "POST" and path == "/households")
+        placed = placed or (case.body is not None and not case.public)
+        places: tuple[str | None, ...] = PLACES if is_item or placed else (None,)
+        for role in (None, *ROLES):
+            for place in places:
+                concrete = path
+                if is_item:
+                    assert case.resource is not None and place is not None
+                    if method == "GET":
+                        target = world.ids[case.resource][place]
+                    else:  # a change or a removal gets an object of its own
+                        target = await world.fresh(case.resource, place)
+                    concrete = path.replace("{id}", str(target))
+                if method == "POST" and path == "/auth/logout" and role is not None:
+                    world.tokens[role] = await world.login(role)  # this call spends it
+                concrete, kwargs = await _prepare(world, method, concrete, case, place)
+                before = await count(sessions) if method != "GET" else None
+                status, body = await world.call(method, concrete, role=role, **kwargs)
+                world.client.session.cookie_jar.clear()
+                want = expected(method, case, role, place)
+                checked += 1
+                if status != want:
+                    failures.append(
+                        f"{role} {method} {concrete} ({place}): {status} != {want} {body}"
+                    )
+                    continue
+                if before is not None and status >= 400:
+                    after = await count(sessions)
+                    if after != before:
+                        failures.append(f"{role} {method} {concrete}: refused but changed {after}")
+                if method == "GET" and status == 200 and not is_item and case.resource:
+                    shown = {item["id"] for item in body["items"]}
+                    ids = world.ids[case.resource]
+                    mine = {ids[p] for p in visible(role)}
+                    others = {ids[p] for p in PLACES} - mine
+                    if not mine <= shown or shown & others:
+                        failures.append(
+                            f"{role} {method} {path}: shows {sorted(shown, key=str)}, "
+                            f"scope {sorted(mine, key=str)}, never {sorted(others, key=str)}"
+                        )
+        if method == "POST" and path == "/auth/logout":
+            for role in ROLES:
+                world.tokens[role] = await world.login(role)
+    assert not failures, f"{len(failures)} of {checked} answers wrong:\n" + "\n".join(failures)
+    assert checked > 500
+
+
+async def test_a_guard_cannot_change_permissions(world: World) -> None:
+    """The guard reads the registry and the access log, and every permission change is 403."""
+    await world.call("GET", f"/access-groups/{world.ids['access-groups']['home']}", "guard", 200)
+    await world.call("GET", "/access-events", "guard", 200)
+    group, card = world.ids["access-groups"]["home"], world.ids["cards"]["home"]
+    resident = world.ids["residents"]["home"]
+    for method, path, body in (
+        ("PATCH", f"/access-groups/{group}", {"doors": ["B1-main"]}),
+        ("PATCH", f"/cards/{card}", {"status": "active"}),
+        ("PATCH", f"/residents/{resident}", {"groups": [group]}),
+        (
+            "POST",
+            "/users",
+            {"username": "g2", "password": PASSWORD, "role": "manager", "site_id": "sunrise"},
+        ),
+    ):
+        status, answer = await world.call(method, path, "guard", json=body)
+        assert status == 403 and answer["error"] == "forbidden", (path, answer)
+
+
+async def test_id_numbers_are_masked_for_everyone_but_the_admin(world: World) -> None:
+    rid = world.ids["residents"]["home"]
+    for role in ROLES:
+        _, one = await world.call("GET", f"/residents/{rid}", role, 200)
+        _, listed = await world.call("GET", "/residents", role, 200)
+        shown = {one["id_number"]} | {r["id_number"] for r in listed["items"] if r["id"] == rid}
+        if role == "admin":
+            assert shown == {"11010519491231002X"}
+        else:
+            assert shown == {"110105********002X"}, role
+    # the answer to a change is masked too
+    _, patched = await world.call(
+        "PATCH", f"/residents/{rid}", "manager", 200, json={"phone": "13900000001"}
+    )
+    assert patched["id_number"] == "110105********002X"
+
+
+async def test_a_resident_sees_only_their_household(world: World) -> None:
+    _, me = await world.call("GET", "/auth/me", "resident", 200)
+    assert me["role"] == "resident" and me["household_id"] == world.ids["households"]["home"]
+    _, listed = await world.call("GET", "/residents", "resident", 200)
+    assert [r["id"] for r in listed["items"]] == [world.ids["residents"]["home"]]
+    _, cards = await world.call("GET", "/cards", "resident", 200)
+    assert [c["id"] for c in cards["items"]] == [world.ids["cards"]["home"]]
+    # asking for the neighbours by filter shows nothing, and naming them directly is 404
+    _, filtered = await world.call(
+        "GET", f"/residents?household_id={world.ids['households']['neighbour']}", "resident", 200
+    )
+    assert filtered["items"] == []
+    neighbour = world.ids["residents"]["neighbour"]
+    missing = 999_999
+    _, hidden = await world.call("GET", f"/residents/{neighbour}", "resident", 404)
+    _, absent = await world.call("GET", f"/residents/{missing}", "resident", 404)
+    assert hidden["error"] == absent["error"] == "not_found"
+    # and another site named in a filter is refused
+    await world.call("GET", "/residents?site_id=moonbay", "resident", 403)
