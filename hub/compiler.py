@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,6 +44,7 @@ from wire import (
     AccessGroupRule,
     AntiPassbackRule,
     DoorInfo,
+    PermissionDelta,
     SnapshotContent,
     topics,
 )
@@ -283,6 +284,40 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: _Registry) -> 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Published:
+    version: int
+    hash: str
+    content: SnapshotContent
+    cards: dict[str, dict[str, Any]]  # card number -> its fields
+
+
+_HEAD = tuple(sorted(set(SnapshotContent.model_fields) - {"credentials"}))
+
+
+def _by_card(content: SnapshotContent) -> dict[str, dict[str, Any]]:
+    return {c.card: c.__dict__ for c in content.credentials}
+
+
+def _delta(
+    last: _Published, base: tuple[int, str], content: SnapshotContent,
+    cards: dict[str, dict[str, Any]], version: int, digest: str, issued_at: datetime,
+) -> PermissionDelta | None:
+    """The credentials changed since `last`, if `last` is the base the edge should hold (the
+    version and hash the database had) and nothing but credentials changed; else None."""
+    if (last.version, last.hash) != base:
+        return None
+    if any(getattr(last.content, f) != getattr(content, f) for f in _HEAD):
+        return None
+    old = last.cards
+    upsert = [c for c in content.credentials if old.get(c.card) != c.__dict__]
+    remove = sorted(card for card in old if card not in cards)
+    return PermissionDelta.model_construct(
+        site=content.site, edge=content.edge, base_version=base[0], base_hash=base[1],
+        version=version, hash=digest, issued_at=issued_at, upsert=upsert, remove=remove,
+    )
+
+
 class PermissionPublisher:
     """Keeps every edge's retained `perm` snapshot in step with the registry.
 
@@ -309,6 +344,8 @@ class PermissionPublisher:
         self._busy = publish_all_on_start
         self._publish_all_on_start = publish_all_on_start
         self._site_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # what this process last published per edge id, to send the next version as a delta
+        self._last: dict[int, _Published] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
@@ -387,17 +424,33 @@ class PermissionPublisher:
         # one serialisation serves the hash and the payload
         content_json = await asyncio.to_thread(content.content_json)
         digest = hashlib.sha256(content_json.encode()).hexdigest()
+        base = (await session.execute(
+            select(PermissionVersion.version, PermissionVersion.hash)
+            .where(PermissionVersion.edge_id == edge_id)
+        )).one_or_none()
         version = await _bump_version(session, edge_id, digest)
         if version is None:
             if not force:
                 return PublishResult(content.edge, await _current_version(session, edge_id),
                                      digest, False, len(content.credentials))
             version = await _current_version(session, edge_id)
-        payload = sealed_payload(content_json, version, digest, utcnow())
+        issued_at = utcnow()
+        cards = await asyncio.to_thread(_by_card, content)
+        last = self._last.pop(edge_id, None)
+        if last is not None and base is not None and version == base[0] + 1:
+            delta = await asyncio.to_thread(
+                _delta, last, (base[0], base[1]), content, cards, version, digest, issued_at)
+            if delta is not None:
+                await self._mqtt.publish(
+                    topics.perm_delta(site_id, content.edge), delta.model_dump_json(), qos=1,
+                    retain=False, timeout=self._publish_timeout_s,
+                )
+        payload = sealed_payload(content_json, version, digest, issued_at)
         await self._mqtt.publish(
             topics.perm(site_id, content.edge), payload, qos=1, retain=True,
             timeout=self._publish_timeout_s,
         )
+        self._last[edge_id] = _Published(version, digest, content, cards)
         return PublishResult(content.edge, version, digest, True, len(content.credentials))
 
     async def _run(self) -> None:
