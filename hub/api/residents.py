@@ -114,7 +114,7 @@ async def create_resident(request: web.Request, body: ResidentCreate) -> Residen
         )
         session.add(resident)
         await session.flush()
-        await change.touch(body.site_id, groups=body.groups)
+        await change.touch(body.site_id, residents=[resident.id])
         return resident_out(await _load(session, resident.id))
 
 
@@ -135,9 +135,11 @@ async def update_resident(request: web.Request, body: ResidentUpdate) -> Residen
         if "unit_id" in given and body.unit_id is not None:
             await _check_unit(session, body.unit_id, resident.site_id)
         if "groups" in given and body.groups is not None:
-            old_groups = [g.id for g in resident.groups]
+            # the edges of the groups it leaves, then of those it joins
+            await change.touch(resident.site_id, residents=[resident.id])
             resident.groups = await _groups(session, body.groups, resident.site_id)
-            await change.touch(resident.site_id, groups=[*old_groups, *body.groups])
+            await session.flush()
+            await change.touch(resident.site_id, residents=[resident.id])
         for name in ("name", "phone", "unit_id"):
             if name in given:
                 setattr(resident, name, getattr(body, name))

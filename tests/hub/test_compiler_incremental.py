@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub import compiler
 from hub.api import create_app
 from hub.api.auth import create_user
-from hub.compiler import PermissionPublisher, affected_edges, compile_edge
+from hub.compiler import PermissionPublisher, affected_edges, compile_edge, load_registry
+from hub.compiler import _merge as merge
 from hub.models import AccessGroup, Door, Edge, PermissionVersion, Resident, Site
 from hub.mqtt import MqttClient
 from tests.hub.support import edge_client
@@ -133,8 +134,17 @@ async def test_a_card_change_recompiles_only_the_edges_its_holder_reaches(
 async def test_a_revocation_goes_out_as_a_delta_before_the_snapshot(
     api: tuple[TestClient[Any, Any], PermissionPublisher, dict[str, int]],
     mosquitto: MosquittoServer,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client, publisher, ids = api
+    merged: list[str] = []
+
+    def spy(last: Any, part: Any, residents: set[int]) -> Any:
+        merged.append(part.edge)
+        return merge(last, part, residents)
+
+    monkeypatch.setattr(compiler, "_merge", spy)
     resp = await client.post("/api/v1/cards",
                              json={"resident_id": ids["resident_a"], "card_number": "777"})
     card = await resp.json()
@@ -159,6 +169,13 @@ async def test_a_revocation_goes_out_as_a_delta_before_the_snapshot(
     assert delta.remove == []
     full = PermissionSnapshot.model_validate_json(second.payload)
     assert (full.version, full.hash) == (delta.version, delta.hash)
+    # issue and revocation patched edge A's last snapshot; the patch equals a full compile
+    assert merged == ["edge-a", "edge-a"]  # the card issued, then revoked
+    async with sessions() as s:
+        reg = await load_registry(s, "two")
+    fresh = compile_edge("two", ids["edge_a"], "edge-a", reg)
+    assert fresh.content_hash() == full.hash
+    assert [(c.card, c.status) for c in full.credentials] == [("777", "revoked")]
 
 
 async def test_no_delta_when_more_than_credentials_changed(

@@ -35,7 +35,7 @@ EXAMPLES = 15
 
 
 class _Publisher:
-    def registry_changed(self, site_id: str, edges: Any = None) -> None:
+    def registry_changed(self, site_id: str, edges: Any = None, residents: Any = None) -> None:
         pass
 
 
