@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -20,6 +22,7 @@ from wire import (
     DoorData,
     EdgeCommand,
     EdgeState,
+    PermissionDelta,
     PermissionSnapshot,
     WireError,
     topics,
@@ -30,7 +33,7 @@ from edge import __version__
 from edge.access.cache import PermissionCache
 from edge.access.decision import AccessDecider
 from edge.access.door import DoorStateMachine, Emit, SetLock
-from edge.access.errors import AccessError
+from edge.access.errors import AccessError, SnapshotRejectedError
 from edge.access.passback import PassbackLog
 from edge.access.schedule import site_local
 from edge.config import DoorConfig, EdgeConfig
@@ -47,6 +50,8 @@ from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
 COMMAND_MAX_AGE_S = 30.0
+# the hub ends a snapshot's JSON with its version and hash (wire.permissions.sealed_payload)
+_SEAL = re.compile(rb'"version":(\d+),"hash":"([0-9a-f]{64})"')
 
 
 @dataclass
@@ -265,6 +270,8 @@ class EdgeAgent:
             try:
                 if topic == topics.perm(site, edge):
                     await self._permissions(payload)
+                elif topic == topics.perm_delta(site, edge):
+                    await self._permission_delta(payload)
                 elif topic == topics.cmd(site, edge):
                     self._command(payload)
             except Exception:
@@ -273,6 +280,8 @@ class EdgeAgent:
     async def _permissions(self, payload: bytes) -> None:
         if not payload:
             return  # a cleared retained message
+        if self._holds(payload):
+            return  # already applied through its delta: skip parsing every credential again
         try:
             # Validating 100,000 credentials takes a while: keep the doors responsive.
             snapshot = await asyncio.to_thread(PermissionSnapshot.model_validate_json, payload)
@@ -289,6 +298,34 @@ class EdgeAgent:
             return
         self._agent_event(
             "perm_applied", f"{len(snapshot.credentials)} credentials", perm_version=snapshot.version
+        )
+        self.uplink.publish_state()
+
+    def _holds(self, payload: bytes) -> bool:
+        """Does the payload's tail (where the hub writes version and hash) name the snapshot
+        held? A payload that lies about it is one the cache would refuse anyway."""
+        found = _SEAL.search(payload[-300:])
+        return found is not None and (int(found[1]), found[2].decode()) == (
+            self.cache.version, self.cache.hash)
+
+    async def _permission_delta(self, payload: bytes) -> None:
+        try:
+            delta = PermissionDelta.model_validate_json(payload)
+            if delta.site != self.config.site or delta.edge != self.config.edge:
+                raise WireError(f"delta is for {delta.site}/{delta.edge}")
+            await asyncio.to_thread(self.cache.apply_delta, delta)
+        except ValidationError as exc:
+            self._agent_event("perm_rejected", f"invalid delta: {describe(exc)}"[:2000])
+            return
+        except SnapshotRejectedError:
+            return  # not our base: the full snapshot that follows brings us up to date
+        except (WireError, AccessError) as exc:
+            self._agent_event("perm_rejected", str(exc)[:2000])
+            return
+        self._agent_event(
+            "perm_applied",
+            f"delta: {len(delta.upsert)} changed, {len(delta.remove)} removed credentials",
+            perm_version=delta.version,
         )
         self.uplink.publish_state()
 

@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,6 +44,7 @@ from wire import (
     AccessGroupRule,
     AntiPassbackRule,
     DoorInfo,
+    PermissionDelta,
     SnapshotContent,
     topics,
 )
@@ -84,8 +85,11 @@ class _Registry:
 
 
 async def load_registry(
-    session: AsyncSession, site_id: str, edge_ids: Collection[int] | None = None
+    session: AsyncSession, site_id: str, edge_ids: Collection[int] | None = None,
+    residents: Collection[int] | None = None,
 ) -> _Registry:
+    """With `residents`, only those residents' memberships and cards are loaded (the rest of
+    the site whole): the parts an incremental compile needs."""
     site = await session.get(Site, site_id)
     if site is None:
         raise NotFound("site", site_id)
@@ -114,11 +118,12 @@ async def load_registry(
     )).all():
         gd[gid].add(did)
     rg: dict[int, set[int]] = defaultdict(set)
-    for rid, gid in (await session.execute(
-        select(resident_groups.c.resident_id, resident_groups.c.group_id)
-        .join(AccessGroup, AccessGroup.id == resident_groups.c.group_id)
-        .where(AccessGroup.site_id == site_id)
-    )).all():
+    rg_q = (select(resident_groups.c.resident_id, resident_groups.c.group_id)
+            .join(AccessGroup, AccessGroup.id == resident_groups.c.group_id)
+            .where(AccessGroup.site_id == site_id))
+    if residents is not None:
+        rg_q = rg_q.where(resident_groups.c.resident_id.in_(sorted(residents)))
+    for rid, gid in (await session.execute(rg_q)).all():
         rg[rid].add(gid)
     card_q = select(CardCredential.card_number, CardCredential.resident_id, CardCredential.status,
                     CardCredential.valid_from, CardCredential.valid_until
@@ -129,6 +134,8 @@ async def load_registry(
         wanted_groups = {g for g, ds in gd.items() if ds & wanted_doors}
         holders = sorted({r for r, gs in rg.items() if gs & wanted_groups})
         card_q = card_q.where(CardCredential.resident_id.in_(holders))
+    elif residents is not None:
+        card_q = card_q.where(CardCredential.resident_id.in_(sorted(residents)))
     cards = (await session.execute(card_q)).all()
     holidays = list(await session.scalars(
         select(Holiday.day).where(Holiday.site_id == site_id).order_by(Holiday.day)
@@ -283,6 +290,68 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: _Registry) -> 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a burst of changes asks to recompile: None means all edges / unknown residents."""
+
+    edges: set[int] | None
+    residents: set[int] | None
+
+    def merge(self, other: _Scope) -> _Scope:
+        edges = None if self.edges is None or other.edges is None else self.edges | other.edges
+        residents = (None if self.residents is None or other.residents is None
+                     else self.residents | other.residents)
+        return _Scope(edges, None if edges is None else residents)
+
+
+def _merge(last: _Published, part: SnapshotContent, residents: set[int]) -> SnapshotContent | None:
+    """`last` with the cards of `residents` replaced by those in `part` (compiled for just
+    them), or None when anything but their cards differs."""
+    if any(getattr(last.content, f) != getattr(part, f) for f in _HEAD):
+        return None
+    cards = {n: c for n, c in last.cards.items() if c.resident_id not in residents}
+    for cred in part.credentials:
+        cards[cred.card] = cred
+    fields = {f: getattr(part, f) for f in _HEAD}
+    return SnapshotContent.model_construct(
+        **fields, credentials=[cards[n] for n in sorted(cards)])
+
+
+@dataclass(frozen=True, slots=True)
+class _Published:
+    version: int
+    hash: str
+    content: SnapshotContent
+    cards: dict[str, WireCard]  # by card number
+
+
+_HEAD = tuple(sorted(set(SnapshotContent.model_fields) - {"credentials"}))
+
+
+def _by_card(content: SnapshotContent) -> dict[str, WireCard]:
+    return {c.card: c for c in content.credentials}
+
+
+def _delta(
+    last: _Published, base: tuple[int, str], content: SnapshotContent,
+    cards: dict[str, WireCard], version: int, digest: str, issued_at: datetime,
+) -> PermissionDelta | None:
+    """The credentials changed since `last`, if `last` is the base the edge should hold (the
+    version and hash the database had) and nothing but credentials changed; else None."""
+    if (last.version, last.hash) != base:
+        return None
+    if any(getattr(last.content, f) != getattr(content, f) for f in _HEAD):
+        return None
+    old = last.cards
+    upsert = [c for c in content.credentials
+              if (o := old.get(c.card)) is None or (o is not c and o.__dict__ != c.__dict__)]
+    remove = sorted(card for card in old if card not in cards)
+    return PermissionDelta.model_construct(
+        site=content.site, edge=content.edge, base_version=base[0], base_hash=base[1],
+        version=version, hash=digest, issued_at=issued_at, upsert=upsert, remove=remove,
+    )
+
+
 class PermissionPublisher:
     """Keeps every edge's retained `perm` snapshot in step with the registry.
 
@@ -303,12 +372,14 @@ class PermissionPublisher:
         self._mqtt = mqtt
         self._debounce_s = debounce_s
         self._publish_timeout_s = publish_timeout_s
-        # site -> the edges to recompile (None: every edge of the site)
-        self._pending: dict[str, set[int] | None] = {}
+        # site -> what to recompile
+        self._pending: dict[str, _Scope] = {}
         self._wake = asyncio.Event()
         self._busy = publish_all_on_start
         self._publish_all_on_start = publish_all_on_start
         self._site_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # what this process last published per edge id, to send the next version as a delta
+        self._last: dict[int, _Published] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
@@ -329,16 +400,19 @@ class PermissionPublisher:
                 pass
             self._task = None
 
-    def registry_changed(self, site_id: str, edges: Iterable[int] | None = None) -> None:
+    def registry_changed(
+        self, site_id: str, edges: Iterable[int] | None = None,
+        residents: Iterable[int] | None = None,
+    ) -> None:
         """Schedule a compile + publish of `site_id` soon (call after the change committed).
 
-        With `edges`, only those edges of the site are recompiled (see `affected_edges`)."""
-        if edges is None:
-            self._pending[site_id] = None
-        elif site_id not in self._pending:
-            self._pending[site_id] = set(edges)
-        elif (held := self._pending[site_id]) is not None:
-            held.update(edges)
+        With `edges`, only those edges of the site are recompiled (see `affected_edges`); with
+        `residents` too, when only those residents' cards or memberships changed, an edge this
+        process published last is recompiled from its previous snapshot and their cards."""
+        new = _Scope(None if edges is None else set(edges),
+                     None if residents is None or edges is None else set(residents))
+        held = self._pending.get(site_id)
+        self._pending[site_id] = new if held is None else held.merge(new)
         self._wake.set()
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
@@ -359,20 +433,32 @@ class PermissionPublisher:
         return results
 
     async def publish_site(
-        self, site_id: str, *, force: bool = False, edges: Collection[int] | None = None
+        self, site_id: str, *, force: bool = False, edges: Collection[int] | None = None,
+        residents: Collection[int] | None = None,
     ) -> list[PublishResult]:
         """Compile the site's edges (all, or those in `edges`); publish (retained, QoS 1) those
-        whose content changed."""
+        whose content changed. With `residents` (only their cards or memberships changed), an
+        edge whose last snapshot this process published is patched instead of recompiled."""
         async with self._site_locks[site_id]:
             started = time.perf_counter()
             results: list[PublishResult] = []
             async with self._sessions() as session, session.begin():
                 await _lock_site(session, site_id)
-                reg = await load_registry(session, site_id, edges)
-                for edge_id, edge_name in reg.edges:
-                    # Threads keep the event loop (and so the ingest) responsive meanwhile.
-                    content = await asyncio.to_thread(compile_edge, site_id, edge_id,
-                                                      edge_name, reg)
+                patched: dict[int, SnapshotContent] = {}
+                if residents is not None and edges is not None:
+                    patched = await self._patch(session, site_id, edges, residents)
+                rest = None if edges is None else [e for e in edges if e not in patched]
+                reg = await load_registry(session, site_id, rest) if rest != [] else None
+                todo = [(e, None) for e in sorted(patched, key=lambda e: patched[e].edge)]
+                todo += [(e, name) for e, name in (reg.edges if reg is not None else [])]
+                for edge_id, edge_name in todo:
+                    if edge_name is None:
+                        content = patched[edge_id]
+                    else:
+                        assert reg is not None
+                        # Threads keep the event loop (and so the ingest) responsive meanwhile.
+                        content = await asyncio.to_thread(compile_edge, site_id, edge_id,
+                                                          edge_name, reg)
                     results.append(
                         await self._publish_edge(session, site_id, edge_id, content, force)
                     )
@@ -382,22 +468,63 @@ class PermissionPublisher:
                      sum(r.published for r in results))
             return results
 
+    async def _patch(self, session: AsyncSession, site_id: str, edges: Collection[int],
+                     residents: Collection[int]) -> dict[int, SnapshotContent]:
+        """The new content of each edge that can be patched: this process published its
+        snapshot last (the database still names that version and hash) and nothing but these
+        residents' cards changed. Other edges are left out, for a full compile."""
+        candidates = [e for e in edges if e in self._last]
+        if not candidates:
+            return {}
+        held = dict((await session.execute(
+            select(PermissionVersion.edge_id, PermissionVersion.hash)
+            .where(PermissionVersion.edge_id.in_(sorted(candidates)))
+        )).all())
+        fresh = [e for e in candidates if held.get(e) == self._last[e].hash]
+        if not fresh:
+            return {}
+        reg = await load_registry(session, site_id, fresh, residents)
+        wanted = set(residents)
+        out: dict[int, SnapshotContent] = {}
+        for edge_id, edge_name in reg.edges:
+            part = compile_edge(site_id, edge_id, edge_name, reg)
+            content = await asyncio.to_thread(_merge, self._last[edge_id], part, wanted)
+            if content is not None:
+                out[edge_id] = content
+        return out
+
     async def _publish_edge(self, session: AsyncSession, site_id: str, edge_id: int,
                             content: SnapshotContent, force: bool) -> PublishResult:
         # one serialisation serves the hash and the payload
         content_json = await asyncio.to_thread(content.content_json)
         digest = hashlib.sha256(content_json.encode()).hexdigest()
+        base = (await session.execute(
+            select(PermissionVersion.version, PermissionVersion.hash)
+            .where(PermissionVersion.edge_id == edge_id)
+        )).one_or_none()
         version = await _bump_version(session, edge_id, digest)
         if version is None:
             if not force:
                 return PublishResult(content.edge, await _current_version(session, edge_id),
                                      digest, False, len(content.credentials))
             version = await _current_version(session, edge_id)
-        payload = sealed_payload(content_json, version, digest, utcnow())
+        issued_at = utcnow()
+        cards = await asyncio.to_thread(_by_card, content)
+        last = self._last.pop(edge_id, None)
+        if last is not None and base is not None and version == base[0] + 1:
+            delta = await asyncio.to_thread(
+                _delta, last, (base[0], base[1]), content, cards, version, digest, issued_at)
+            if delta is not None:
+                await self._mqtt.publish(
+                    topics.perm_delta(site_id, content.edge), delta.model_dump_json(), qos=1,
+                    retain=False, timeout=self._publish_timeout_s,
+                )
+        payload = sealed_payload(content_json, version, digest, issued_at)
         await self._mqtt.publish(
             topics.perm(site_id, content.edge), payload, qos=1, retain=True,
             timeout=self._publish_timeout_s,
         )
+        self._last[edge_id] = _Published(version, digest, content, cards)
         return PublishResult(content.edge, version, digest, True, len(content.credentials))
 
     async def _run(self) -> None:
@@ -433,14 +560,14 @@ class PermissionPublisher:
             else:
                 attempt = 0
 
-    async def _publish_many(self, sites: dict[str, set[int] | None]) -> set[str]:
+    async def _publish_many(self, sites: dict[str, _Scope]) -> set[str]:
         failed: set[str] = set()
         for site_id in sorted(sites):
-            edges = sites[site_id]
-            if edges is not None and not edges:
+            scope = sites[site_id]
+            if scope.edges is not None and not scope.edges:
                 continue  # the change touched no edge
             try:
-                await self.publish_site(site_id, edges=edges)
+                await self.publish_site(site_id, edges=scope.edges, residents=scope.residents)
             except NotFound:
                 pass  # the site was deleted: nothing to publish
             except (PublishError, Exception):

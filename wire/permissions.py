@@ -192,7 +192,8 @@ _CONTENT_KEYS = set(SnapshotContent.model_fields)
 def sealed_payload(content_json: str, version: int, digest: str, issued_at: datetime) -> bytes:
     """A PermissionSnapshot's JSON from its content's JSON, without serialising it again."""
     tail = json.dumps({"version": version, "hash": digest,
-                       "issued_at": issued_at.astimezone(UTC).isoformat().replace("+00:00", "Z")})
+                       "issued_at": issued_at.astimezone(UTC).isoformat().replace("+00:00", "Z")},
+                      separators=(",", ":"))
     return (content_json[:-1] + "," + tail[1:]).encode()
 
 
@@ -214,3 +215,31 @@ class PermissionSnapshot(SnapshotContent):
         return cls.model_construct(
             **fields, version=version, hash=content.content_hash(), issued_at=issued_at
         )
+
+
+class PermissionDelta(WireModel):
+    """The credentials that changed from `base_version` to `version` (nothing else did).
+
+    Sent (not retained) just before the retained full snapshot of `version`, so an edge holding
+    exactly the base applies a revocation in milliseconds instead of parsing every credential
+    again; an edge holding anything else ignores it and waits for the full snapshot. `hash` is
+    the full snapshot's, which then arrives as a no-op."""
+
+    site: Name
+    edge: Name
+    base_version: int = Field(ge=1)
+    base_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    version: int = Field(ge=2)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    issued_at: UtcDatetime
+    upsert: list[CardCredential] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list, description="card numbers no longer held")
+
+    @model_validator(mode="after")
+    def _follows(self) -> PermissionDelta:
+        if self.version <= self.base_version:
+            raise ValueError(f"version {self.version} does not follow {self.base_version}")
+        cards = [c.card for c in self.upsert] + self.remove
+        if len(set(cards)) != len(cards):
+            raise ValueError("a card appears twice in upsert/remove")
+        return self

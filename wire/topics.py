@@ -33,6 +33,11 @@ def perm(site: str, edge: str) -> str:
     return f"{prefix(site, edge)}/perm"
 
 
+def perm_delta(site: str, edge: str) -> str:
+    """Hub → edge, QoS 1, not retained: the credentials changed between two versions."""
+    return f"{prefix(site, edge)}/perm/delta"
+
+
 def cmd(site: str, edge: str) -> str:
     return f"{prefix(site, edge)}/cmd"
 

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -30,6 +30,7 @@ from wire import (
     AntiPassbackRule,
     CardCredential,
     DoorInfo,
+    PermissionDelta,
     PermissionSnapshot,
     SnapshotContent,
 )
@@ -199,6 +200,42 @@ class PermissionCache:
                 ) from exc
             self._state = fresh
 
+    def apply_delta(self, delta: PermissionDelta) -> None:
+        """Move from the held snapshot to `delta.version` by changing only its credentials.
+
+        Refused (SnapshotRejectedError, nothing changes) unless the held snapshot is exactly
+        the delta's base, and when an upserted credential names a group the snapshot lacks."""
+        with self._lock:
+            held = self._state
+            if held is None or (held.version, held.hash) != (delta.base_version, delta.base_hash):
+                raise SnapshotRejectedError(
+                    f"delta from v{delta.base_version} does not apply to the snapshot held",
+                    offered_version=delta.version,
+                    held_version=0 if held is None else held.version,
+                )
+            for cred in delta.upsert:
+                unknown = [g for g in cred.groups if g not in held.groups]
+                if unknown:
+                    raise SnapshotRejectedError(
+                        f"credential {cred.card} names unknown groups {unknown}",
+                        offered_version=delta.version, held_version=held.version,
+                    )
+            credentials = dict(held.credentials)
+            for card in delta.remove:
+                credentials.pop(card, None)
+            for cred in delta.upsert:
+                credentials[cred.card] = _cached(cred)
+            try:
+                self._write_delta(delta)
+            except sqlite3.Error as exc:
+                raise CacheStorageError(
+                    self._path, f"applying delta to v{delta.version} failed: {exc}"
+                ) from exc
+            self._state = replace(
+                held, version=delta.version, hash=delta.hash, issued_at=delta.issued_at,
+                credentials=MappingProxyType(credentials),
+            )
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -250,6 +287,25 @@ class PermissionCache:
             self._db.executemany(
                 "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?)",
                 _credential_rows(snapshot.credentials),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _write_delta(self, delta: PermissionDelta) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(
+                "UPDATE snapshot SET version = ?, hash = ?, issued_at = ? WHERE id = 1",
+                (delta.version, delta.hash, delta.issued_at.isoformat()),
+            )
+            self._db.executemany(
+                "DELETE FROM credentials WHERE card = ?", [(card,) for card in delta.remove]
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?)",
+                _credential_rows(delta.upsert),
             )
             self._db.execute("COMMIT")
         except BaseException:
@@ -310,6 +366,17 @@ def _credentials_from_rows(rows: Iterable[tuple[Any, ...]]) -> dict[str, CachedC
             groups=group_ids,
         )
     return out
+
+
+def _cached(cred: CardCredential) -> CachedCredential:
+    return CachedCredential(
+        card=cred.card,
+        resident_id=cred.resident_id,
+        status=cred.status,
+        valid_from=cred.valid_from,
+        valid_until=cred.valid_until,
+        groups=tuple(cred.groups),
+    )
 
 
 def _build_state(snapshot: PermissionSnapshot, held_version: int) -> CachedSnapshot:

@@ -14,7 +14,10 @@ from hub.models import User
 class RegistryPublisher(Protocol):
     """What the API needs from the permission compiler: a non-blocking nudge per site."""
 
-    def registry_changed(self, site_id: str, edges: Iterable[int] | None = None) -> None: ...
+    def registry_changed(
+        self, site_id: str, edges: Iterable[int] | None = None,
+        residents: Iterable[int] | None = None,
+    ) -> None: ...
 
 
 class CommandSender(Protocol):

@@ -177,7 +177,7 @@ async def create_resident(request: web.Request, body: ResidentCreate) -> Residen
         )
         session.add(resident)
         await session.flush()
-        await change.touch(body.site_id, groups=body.groups)
+        await change.touch(body.site_id, residents=[resident.id])
         return resident_out(await _load(session, resident.id, scope), scope)
 
 
@@ -207,9 +207,11 @@ async def update_resident(request: web.Request, body: ResidentUpdate) -> Residen
                 session, resident.site_id, unit_id, household_id
             )
         if "groups" in given and body.groups is not None:
-            old_groups = [g.id for g in resident.groups]
+            # the edges of the groups it leaves, then of those it joins
+            await change.touch(resident.site_id, residents=[resident.id])
             resident.groups = await _groups(session, body.groups, resident.site_id)
-            await change.touch(resident.site_id, groups=[*old_groups, *body.groups])
+            await session.flush()
+            await change.touch(resident.site_id, residents=[resident.id])
         if "id_number" in given:
             await _refuse_duplicate_id_number(
                 session, resident.site_id, body.id_number, except_id=resident.id

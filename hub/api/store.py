@@ -31,12 +31,24 @@ class Change:
     session: AsyncSession
     sites: set[str] = field(default_factory=set)
     edges: dict[str, set[int]] = field(default_factory=dict)
+    # per site, the residents whose cards or memberships alone changed; None once anything
+    # else (a door, a pair) changed there too
+    residents: dict[str, set[int] | None] = field(default_factory=dict)
 
     async def touch(self, site_id: str, **rows: Iterable[int]) -> None:
         """Mark the edges whose snapshots these rows reach (see compiler.affected_edges);
-        call it before and after the change when the change can move what they reach."""
+        call it before and after the change when the change can move what they reach.
+        `residents=` says only those residents' cards or group memberships changed."""
+        rows = {k: list(v) for k, v in rows.items()}
         found = await affected_edges(self.session, **rows)
         self.edges.setdefault(site_id, set()).update(found)
+        only_residents = set(rows) == {"residents"}
+        held = self.residents.get(site_id, set())
+        if not only_residents or held is None:
+            self.residents[site_id] = None
+        else:
+            held.update(rows["residents"])
+            self.residents[site_id] = held
 
 
 @asynccontextmanager
@@ -62,7 +74,9 @@ async def writing(request: web.Request) -> AsyncIterator[Change]:
         if site_id in change.sites or not edges:
             continue
         try:
-            publisher.registry_changed(site_id, edges=sorted(edges))
+            residents = change.residents.get(site_id)
+            publisher.registry_changed(site_id, edges=sorted(edges),
+                                       residents=None if residents is None else sorted(residents))
         except Exception:
             log.exception("registry_changed(%r, edges=%s) failed", site_id, sorted(edges))
 

@@ -3,6 +3,7 @@ Mosquitto, SQLite and PostgreSQL, changes made through the API."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub import compiler
 from hub.api import create_app
 from hub.api.auth import create_user
-from hub.compiler import PermissionPublisher, affected_edges, compile_edge
+from hub.compiler import PermissionPublisher, affected_edges, compile_edge, load_registry
+from hub.compiler import _merge as merge
 from hub.models import AccessGroup, Door, Edge, PermissionVersion, Resident, Site
 from hub.mqtt import MqttClient
+from tests.hub.support import edge_client
 from tests.support.services import MosquittoServer
+from wire import PermissionDelta, PermissionSnapshot, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 PASSWORD = "correct horse battery staple"
@@ -125,3 +129,65 @@ async def test_a_card_change_recompiles_only_the_edges_its_holder_reaches(
     assert resp.status == 201
     await publisher.wait_idle()
     assert compiled[4:] == ["edge-a", "edge-b"]
+
+
+async def test_a_revocation_goes_out_as_a_delta_before_the_snapshot(
+    api: tuple[TestClient[Any, Any], PermissionPublisher, dict[str, int]],
+    mosquitto: MosquittoServer,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client, publisher, ids = api
+    merged: list[str] = []
+
+    def spy(last: Any, part: Any, residents: set[int]) -> Any:
+        merged.append(part.edge)
+        return merge(last, part, residents)
+
+    monkeypatch.setattr(compiler, "_merge", spy)
+    resp = await client.post("/api/v1/cards",
+                             json={"resident_id": ids["resident_a"], "card_number": "777"})
+    card = await resp.json()
+    await publisher.wait_idle()
+    wanted = [(topics.perm_delta("two", "edge-a"), 1), (topics.perm("two", "edge-a"), 1)]
+    async with edge_client(mosquitto.host, mosquitto.port, name="edge-a-watch",
+                           subscriptions=wanted) as watch:
+        retained = await asyncio.wait_for(watch.messages.get(), 10)  # the snapshot held now
+        watch.ack(retained)
+        held = PermissionSnapshot.model_validate_json(retained.payload)
+
+        resp = await client.patch(f"/api/v1/cards/{card['id']}", json={"status": "revoked"})
+        assert resp.status == 200
+        first = await asyncio.wait_for(watch.messages.get(), 10)
+        second = await asyncio.wait_for(watch.messages.get(), 10)
+        watch.ack(first)
+        watch.ack(second)
+    assert first.topic == topics.perm_delta("two", "edge-a")
+    delta = PermissionDelta.model_validate_json(first.payload)
+    assert (delta.base_version, delta.base_hash) == (held.version, held.hash)
+    assert [(c.card, c.status) for c in delta.upsert] == [("777", "revoked")]
+    assert delta.remove == []
+    full = PermissionSnapshot.model_validate_json(second.payload)
+    assert (full.version, full.hash) == (delta.version, delta.hash)
+    # issue and revocation patched edge A's last snapshot; the patch equals a full compile
+    assert merged == ["edge-a", "edge-a"]  # the card issued, then revoked
+    async with sessions() as s:
+        reg = await load_registry(s, "two")
+    fresh = compile_edge("two", ids["edge_a"], "edge-a", reg)
+    assert fresh.content_hash() == full.hash
+    assert [(c.card, c.status) for c in full.credentials] == [("777", "revoked")]
+
+
+async def test_no_delta_when_more_than_credentials_changed(
+    api: tuple[TestClient[Any, Any], PermissionPublisher, dict[str, int]],
+    mosquitto: MosquittoServer,
+) -> None:
+    client, publisher, ids = api
+    async with edge_client(mosquitto.host, mosquitto.port, name="edge-b-watch",
+                           subscriptions=[(topics.perm_delta("two", "edge-b"), 1)]) as watch:
+        await asyncio.sleep(0.3)  # subscribed
+        resp = await client.patch(f"/api/v1/doors/{ids['door_b']}", json={"label": "New"})
+        assert resp.status == 200
+        await publisher.wait_idle()
+        await asyncio.sleep(0.5)
+        assert watch.messages.empty()

@@ -1,6 +1,7 @@
 """Access groups beyond the first door, on real parts: holidays, anti-passback and a door
 unlocked on schedule, set through the API, compiled by the hub, published over Mosquitto and
-decided by the edge agent at two libosdp door simulators. The edge's wall clock is controlled."""
+decided by the edge agent at two libosdp door simulators, on SQLite and on PostgreSQL. The
+edge's wall clock is controlled."""
 
 from __future__ import annotations
 
@@ -74,14 +75,18 @@ class Rig:
         return list(page["items"])
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    else:
+        database_url = request.getfixturevalue("postgres_url")
     mosquitto = MosquittoServer()
     mosquitto.start()
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(mosquitto.cleanup)
         settings = HubSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", mqtt_host="127.0.0.1",
+            database_url=database_url, mqtt_host="127.0.0.1",
             mqtt_port=mosquitto.port, mqtt_client_id=f"hub-{secrets.token_hex(3)}",
             mqtt_shared_group="hub", http_host="127.0.0.1", http_port=free_port(),
             admin_username="admin", admin_password=PASSWORD, data_dir=tmp_path,

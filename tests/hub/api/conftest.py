@@ -28,7 +28,10 @@ class RecordingPublisher:
     calls: list[str] = field(default_factory=list)
     edge_calls: list[tuple[str, list[int]]] = field(default_factory=list)
 
-    def registry_changed(self, site_id: str, edges: Iterable[int] | None = None) -> None:
+    def registry_changed(
+        self, site_id: str, edges: Iterable[int] | None = None,
+        residents: Iterable[int] | None = None,
+    ) -> None:
         self.calls.append(site_id)
         if edges is not None:
             self.edge_calls.append((site_id, sorted(edges)))

@@ -37,7 +37,7 @@ EXAMPLES = 15
 
 
 class _Publisher:
-    def registry_changed(self, site_id: str, edges: Any = None) -> None:
+    def registry_changed(self, site_id: str, edges: Any = None, residents: Any = None) -> None:
         pass
 
 
