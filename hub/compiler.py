@@ -13,7 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.credentials.grants import SiteGrants, edge_grants, load_site_grants
 from hub.errors import NotFound, PublishError
 from hub.models import (
     AccessGroup,
@@ -70,6 +71,8 @@ class _Registry:
     group_doors: dict[int, set[int]]
     resident_groups: dict[int, set[int]]
     cards: list[tuple[str, int, str, Any, Any]]  # number, resident, status, from, until
+    signed: SiteGrants = field(default_factory=SiteGrants)  # QR, Bluetooth, visitor passes
+    hub_public_key: str | None = None
 
 
 async def load_registry(session: AsyncSession, site_id: str) -> _Registry:
@@ -116,6 +119,7 @@ async def load_registry(session: AsyncSession, site_id: str) -> _Registry:
         [(did, eid, name, label, mode) for did, eid, name, label, mode in doors],
         schedules, groups, gd, rg,
         [(number, rid, status, vf, vu) for number, rid, status, vf, vu in cards],
+        await load_site_grants(session, site_id),
     )
 
 
@@ -161,10 +165,15 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: _Registry) -> 
             # One bad row must not take every door of the edge offline.
             log.error("card %r of resident %s left out of %s/%s: %s",
                       number, resident, site_id, edge_name, exc)
+    signed = edge_grants(reg.signed, {d: my_doors[d][2] for d in my_doors},
+                         reg.resident_groups, group_ids)
+    credentials.extend(signed.credentials)
     credentials.sort(key=lambda c: c.card)
     return SnapshotContent(
         site=site_id, edge=edge_name, timezone=reg.timezone, doors=door_infos,
-        schedules=schedules, groups=rules, credentials=credentials,
+        schedules=schedules, groups=[*signed.groups, *rules], credentials=credentials,
+        hub_public_key=reg.hub_public_key, phone_keys=signed.phone_keys,
+        visitor_passes=signed.visitor_passes,
     )
 
 
@@ -183,7 +192,9 @@ class PermissionPublisher:
         debounce_s: float = 0.2,
         publish_timeout_s: float = 30.0,
         publish_all_on_start: bool = True,
+        hub_public_key: str | None = None,
     ) -> None:
+        self._hub_public_key = hub_public_key  # every snapshot carries it for the edges
         self._sessions = sessions
         self._mqtt = mqtt
         self._debounce_s = debounce_s
@@ -243,6 +254,7 @@ class PermissionPublisher:
             async with self._sessions() as session, session.begin():
                 await _lock_site(session, site_id)
                 reg = await load_registry(session, site_id)
+                reg.hub_public_key = self._hub_public_key
                 for edge_id, edge_name in reg.edges:
                     # Threads keep the event loop (and so the ingest) responsive meanwhile.
                     content = await asyncio.to_thread(compile_edge, site_id, edge_id,

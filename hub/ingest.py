@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.credentials.uses import record_pass_uses
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
@@ -191,6 +192,7 @@ class Ingest:
                 await session.execute(_insert_ignore(dialect, EventLog), batch.events)
             if batch.access:
                 await session.execute(_insert_ignore(dialect, AccessEventRow), batch.access)
+                await record_pass_uses(session, batch.access)
             for message, parts, state in batch.states:
                 if not await _update_edge(session, parts, state, now):
                     batch.dead.append(_dead_row(

@@ -49,6 +49,11 @@ class HubSettings(BaseSettings):
     data_dir: Path = Path("./lintel-data")
     ingest_batch_max: int = Field(default=1000, ge=1, le=100_000)
     publish_debounce_s: float = Field(default=0.2, ge=0)
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="the hub's Ed25519 key for QR and pass tokens: base64 of the 32-byte seed; "
+        "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
+    )
 
     @field_validator("mqtt_shared_group")
     @classmethod

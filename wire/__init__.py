@@ -30,6 +30,7 @@ from wire.permissions import (
     SnapshotContent,
     TimeWindow,
 )
+from wire.permissions import PhoneKeyGrant, VisitorPassLimit
 from wire.state import EdgeState
 
 __all__ = [
@@ -59,4 +60,6 @@ __all__ = [
     "new_event_id",
     "parse_event",
     "topics",
+    "PhoneKeyGrant",
+    "VisitorPassLimit",
 ]

@@ -31,8 +31,20 @@ AccessReason = Literal[
     "not_permitted",
     "door_locked_down",
     "unknown_door",
+    # signed credentials (QR, Bluetooth, visitor passes)
+    "malformed_token",
+    "bad_signature",
+    "token_expired",
+    "token_not_yet_valid",
+    "replayed",
+    "unknown_key",
+    "stale_challenge",
+    "unknown_pass",
+    "pass_expired",
+    "pass_used_up",
+    "pass_revoked",
 ]
-CredentialType = Literal["card", "qr", "ble"]
+CredentialType = Literal["card", "qr", "ble", "visitor_pass"]
 
 
 def new_event_id() -> str:
@@ -55,6 +67,10 @@ class AccessData(WireModel):
     result: Literal["granted", "denied"]
     reason: AccessReason
     decision_us: int = Field(ge=0, description="time taken by the decision, microseconds")
+    pass_id: int | None = Field(default=None, description="the visitor pass presented, if any")
+    pass_uses: int | None = Field(
+        default=None, ge=0, description="uses of the pass counted at this edge, this one included"
+    )
 
     @model_validator(mode="after")
     def _result_matches_reason(self) -> AccessData:

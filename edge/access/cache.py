@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from edge.access.errors import CacheStorageError, SnapshotRejectedError
 from edge.access.schedule import WeeklySchedule
 from wire import AccessGroupRule, CardCredential, DoorInfo, PermissionSnapshot, SnapshotContent
+from wire.permissions import PhoneKeyGrant, VisitorPassLimit
 
 CredentialStatus = Literal["active", "revoked", "lost", "suspended"]
 
@@ -76,6 +77,12 @@ class CachedSnapshot:
     schedules: Mapping[str, WeeklySchedule]
     credentials: Mapping[str, CachedCredential]
     door_groups: Mapping[str, frozenset[int]]  # door id -> ids of the groups that include it
+    # signed credentials: the hub's public key, phone keys by id, visitor pass limits by id
+    hub_public_key: str | None = None
+    phone_keys: Mapping[int, PhoneKeyGrant] = field(default_factory=lambda: MappingProxyType({}))
+    pass_limits: Mapping[int, VisitorPassLimit] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 class PermissionCache:
@@ -354,4 +361,7 @@ def _index(
         schedules=MappingProxyType({s.id: WeeklySchedule.from_wire(s) for s in content.schedules}),
         credentials=MappingProxyType(credentials),
         door_groups=MappingProxyType({d: frozenset(ids) for d, ids in door_groups.items()}),
+        hub_public_key=content.hub_public_key,
+        phone_keys=MappingProxyType({k.id: k for k in content.phone_keys}),
+        pass_limits=MappingProxyType({p.id: p for p in content.visitor_passes}),
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import cards, events, groups, login, meta, registry, residents, schedules
 from hub.api.endpoints import ENDPOINTS, Endpoint
-from hub.api.keys import PUBLISHER, SESSIONS, TOKEN_TTL_S
+from hub.api import credentials, visitor_passes
+from hub.api.keys import PUBLISHER, SESSIONS, SIGNER, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
 from hub.api.openapi import build_openapi
+from hub.credentials.signing import TokenSigner
 
 API_PREFIX = "/api/v1"
 
@@ -26,6 +29,8 @@ def all_endpoints() -> list[Endpoint]:
         *groups.routes,
         *registry.routes,
         *events.routes,
+        *credentials.routes,
+        *visitor_passes.routes,
     ]
 
 
@@ -34,6 +39,7 @@ def create_app(
     sessions: async_sessionmaker[AsyncSession],
     publisher: Any,
     token_ttl_s: int = 86400,
+    signer: TokenSigner | None = None,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`."""
@@ -43,6 +49,8 @@ def create_app(
     app[SESSIONS] = sessions
     app[PUBLISHER] = publisher
     app[TOKEN_TTL_S] = token_ttl_s
+    # Without the hub's signer (API-only tests), tokens are signed by a throwaway key.
+    app[SIGNER] = signer or TokenSigner(Ed25519PrivateKey.generate())
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)

@@ -34,6 +34,7 @@ class Endpoint:
     status: int = 200
     public: bool = False
     roles: frozenset[str] | None = None  # None: any staff role (see auth.STAFF_ROLES)
+    produces: tuple[str, ...] = ()  # media types of a view that answers with its own body
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self.public:

@@ -21,3 +21,6 @@ PUBLISHER = web.AppKey("publisher", RegistryPublisher)
 TOKEN_TTL_S = web.AppKey("token_ttl_s", int)
 
 CURRENT_USER = web.RequestKey("current_user", User)
+
+# The hub's token signer (QR codes, visitor passes); see hub.credentials.
+SIGNER = web.AppKey("signer", object)

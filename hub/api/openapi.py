@@ -74,6 +74,11 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
                 "description": "success",
                 "content": {"application/json": {"schema": refs[(ep.response, "serialization")]}},
             }
+        elif ep.produces:
+            responses[str(ep.status)] = {
+                "description": "success",
+                "content": {mt: {"schema": {"type": "string"}} for mt in ep.produces},
+            }
         elif ep.view.__name__ == "get_openapi":
             responses["200"] = {
                 "description": "this document",

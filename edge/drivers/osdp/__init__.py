@@ -2,7 +2,15 @@
 
 from edge.drivers.osdp.bus import OsdpBus
 from edge.drivers.osdp.errors import OsdpError
-from edge.drivers.osdp.models import BusEvent, CardRead, InputChanged, ReaderConfig, ReaderStatus
+from edge.drivers.osdp.models import (
+    SCAN_VENDOR_CODE,
+    BusEvent,
+    CardRead,
+    InputChanged,
+    ReaderConfig,
+    ReaderStatus,
+    ScanRead,
+)
 
 __all__ = [
     "BusEvent",
@@ -12,4 +20,6 @@ __all__ = [
     "OsdpError",
     "ReaderConfig",
     "ReaderStatus",
+    "SCAN_VENDOR_CODE",
+    "ScanRead",
 ]
