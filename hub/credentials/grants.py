@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.models import PhoneKey, Resident, VisitorPass, utcnow, visitor_pass_doors
+from hub.models import PhoneKey, Resident, ResidentAccount, VisitorPass, utcnow, visitor_pass_doors
 from wire import AccessGroupRule, CardCredential, PhoneKeyGrant, VisitorPassLimit
 
 # An expired or revoked pass stays in the snapshot this long, so the door says why it refuses.
@@ -26,7 +26,7 @@ PASS_KEPT_AFTER_END = timedelta(days=7)
 class SiteGrants:
     """The signed-credential rows of one site, loaded in three queries."""
 
-    residents: list[int] = field(default_factory=list)
+    residents: list[int] = field(default_factory=list)  # those with an app login (QR codes)
     phone_keys: list[tuple[int, int, str, str]] = field(default_factory=list)  # id, res, key, status
     # id, status, from, until, max uses, uses
     passes: list[tuple[int, str, datetime, datetime, int, int]] = field(default_factory=list)
@@ -43,9 +43,12 @@ class EdgeGrants:
 
 async def load_site_grants(session: AsyncSession, site_id: str) -> SiteGrants:
     grants = SiteGrants()
-    grants.residents = list(await session.scalars(
-        select(Resident.id).where(Resident.site_id == site_id)
-    ))
+    # Only a resident with an app login can show a QR code: no grant for the others.
+    grants.residents = sorted(set(await session.scalars(
+        select(ResidentAccount.resident_id)
+        .join(Resident, Resident.id == ResidentAccount.resident_id)
+        .where(Resident.site_id == site_id)
+    )))
     grants.phone_keys = [
         (kid, rid, key, status) for kid, rid, key, status in (await session.execute(
             select(PhoneKey.id, PhoneKey.resident_id, PhoneKey.public_key, PhoneKey.status)
@@ -79,10 +82,11 @@ def edge_grants(site: SiteGrants, door_names: dict[int, str],
     for rid in site.residents:
         groups = sorted(resident_groups.get(rid, set()) & group_ids)
         if groups:
-            allowed[rid] = groups
             credentials.append(CardCredential(card=f"qr:{rid}", resident_id=rid, groups=groups))
     for kid, rid, key, status in site.phone_keys:
-        if rid in allowed:
+        if rid not in allowed:
+            allowed[rid] = sorted(resident_groups.get(rid, set()) & group_ids)
+        if allowed[rid]:
             credentials.append(CardCredential(
                 card=f"ble:{kid}", resident_id=rid, groups=allowed[rid],
                 status="active" if status == "active" else "revoked",

@@ -22,7 +22,8 @@ async def test_openapi_lists_every_route_of_the_app(client: Client) -> None:
     }
     documented = {(method, path) for path, ops in doc["paths"].items() for method in ops}
     assert routes == documented
-    assert len(routes) == 29  # 2 meta, 2 auth, 4 × 5 registry CRUD, 3 registry reads, 2 logs
+    assert len(routes) == 29 + 10  # 2 meta, 2 auth, 4 × 5 registry CRUD, 3 registry reads, 2 logs
+    # + 10 signed credentials: 4 /me (QR, phone keys), 6 visitor passes
 
 
 async def test_schemas_come_from_the_models(client: Client) -> None:
