@@ -105,7 +105,8 @@ async def issue_visitor_pass(request: web.Request, body: VisitorPassCreate) -> V
         loaded = await _load(session, vp.id)
         assert loaded is not None  # written in this very transaction
         out = _pass_out(request, loaded)
-    token = signer(request).visitor_pass(loaded.id, loaded.valid_from, loaded.valid_until)
+        window = (loaded.id, loaded.valid_from, loaded.valid_until)
+    token = signer(request).visitor_pass(*window)
     png = base64.b64encode(render(token.text, "png")).decode()
     return VisitorPassIssued(**out, token=token.text, qr_png_base64=png)  # type: ignore[arg-type]
 
