@@ -309,7 +309,7 @@ class VisitorPass(Base):
     issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    doors: Mapped[list["Door"]] = relationship(secondary=visitor_pass_doors)
+    doors: Mapped[list[Door]] = relationship(secondary=visitor_pass_doors)
 
 
 class VisitorPassUse(Base):

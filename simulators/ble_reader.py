@@ -10,14 +10,17 @@ the radio is an in-process channel: two callables stand for the controller's sid
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from simulators.phone import PhoneSimulator
 from wire.tokens import BleAnswer, BleChallenge
 
+R = TypeVar("R")  # what the controller answers: its decision
 
-class BleReaderSimulator:
+
+class BleReaderSimulator(Generic[R]):
     def __init__(self, door: str, challenge: Callable[[str], BleChallenge],
-                 submit: Callable[[str, BleAnswer], object]) -> None:
+                 submit: Callable[[str, BleAnswer], R]) -> None:
         self.door = door
         self._challenge = challenge
         self._submit = submit
@@ -28,10 +31,10 @@ class BleReaderSimulator:
         self.last_challenge = self._challenge(self.door)
         return self.last_challenge
 
-    def submit(self, answer: BleAnswer) -> object:
+    def submit(self, answer: BleAnswer) -> R:
         """Hand the phone's answer to the controller; its decision comes back."""
         return self._submit(self.door, answer)
 
-    def approach(self, phone: PhoneSimulator) -> object:
+    def approach(self, phone: PhoneSimulator) -> R:
         """One connection: challenge, the phone signs, the controller decides."""
         return self.submit(phone.answer(self.challenge()))

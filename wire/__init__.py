@@ -26,11 +26,12 @@ from wire.permissions import (
     CardCredential,
     DoorInfo,
     PermissionSnapshot,
+    PhoneKeyGrant,
     Schedule,
     SnapshotContent,
     TimeWindow,
+    VisitorPassLimit,
 )
-from wire.permissions import PhoneKeyGrant, VisitorPassLimit
 from wire.state import EdgeState
 
 __all__ = [

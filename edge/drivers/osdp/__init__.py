@@ -13,6 +13,7 @@ from edge.drivers.osdp.models import (
 )
 
 __all__ = [
+    "SCAN_VENDOR_CODE",
     "BusEvent",
     "CardRead",
     "InputChanged",
@@ -20,6 +21,5 @@ __all__ = [
     "OsdpError",
     "ReaderConfig",
     "ReaderStatus",
-    "SCAN_VENDOR_CODE",
     "ScanRead",
 ]

@@ -17,7 +17,13 @@ from hub.credentials.keys import public_key_b64
 from hub.credentials.signing import TokenSigner
 from simulators.phone import PhoneSimulator
 from tests.edge.access.snapshots import CREDENTIALS, GROUPS, snapshot
-from wire import AccessGroupRule, CardCredential, PhoneKeyGrant, VisitorPassLimit
+from wire import (
+    AccessGroupRule,
+    CardCredential,
+    PermissionSnapshot,
+    PhoneKeyGrant,
+    VisitorPassLimit,
+)
 from wire.tokens import TOKEN_TEXT_LEN, BleAnswer, decode_token, encode_token
 
 HUB_KEY = Ed25519PrivateKey.generate()
@@ -27,7 +33,7 @@ PHONE = PhoneSimulator()
 THIEF = PhoneSimulator()  # a key nobody registered
 
 
-def signed_snapshot(version: int = 1, *, revoked_pass: bool = False, uses: int = 0):  # noqa: ANN201
+def signed_snapshot(version: int = 1, *, revoked_pass: bool = False, uses: int = 0) -> PermissionSnapshot:
     return snapshot(
         version,
         hub_public_key=SIGNER.public_key,
@@ -80,7 +86,7 @@ def pass_token(valid_from: datetime = NOW - timedelta(hours=1),
 def test_token_is_compact_and_round_trips() -> None:
     issued = SIGNER.resident_qr(101, NOW)
     assert len(issued.text) == TOKEN_TEXT_LEN and issued.text.isascii()
-    claims, signed, signature = decode_token(issued.text)
+    claims, _, signature = decode_token(issued.text)
     assert claims == issued.claims and len(signature) == 64
     assert claims.expires - claims.not_before == timedelta(seconds=40)  # 30 s + 10 s grace
     assert claims.not_before <= NOW < claims.not_before + timedelta(seconds=30)
