@@ -91,6 +91,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             result = asyncio.run(control.contact(url, args.door, args.state == "open"))
         elif args.sim_command == "exit":
             result = asyncio.run(control.press_exit(url, args.door))
+        elif args.sim_command == "qr":
+            result = asyncio.run(control.scan_qr(url, args.door, args.text))
         else:
             result = asyncio.run(control.doors(url))
     except control.ControlError as exc:
@@ -131,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex = simsub.add_parser("exit", help="press a door's request-to-exit button")
     ex.add_argument("--door", required=True)
     simsub.add_parser("status", help="each simulated door's relay and reader state")
+    qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
+    qr.add_argument("--door", required=True)
+    qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
     sim.set_defaults(func=_cmd_sim)
     return parser
 

@@ -226,7 +226,7 @@ class SignedCredentialDecider:
         if asked_at != door or time.monotonic() - issued > self._challenge_ttl_s:
             return _done(started, "stale_challenge", "ble", credential)
         # Spent now, whatever follows: an answer is never accepted twice.
-        self._ledger.use_token(door, answer.nonce, now.timestamp() + 3600, now.timestamp())
+        self._ledger.use_token(door, answer.nonce, now.timestamp() + 60, now.timestamp())
         state = self._cache.state
         key = None if state is None else state.phone_keys.get(answer.key_id)
         if key is None:

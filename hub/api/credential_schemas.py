@@ -82,6 +82,11 @@ class VisitorPassQuery(Strict):
     status: PassStatus | None = None
 
 
+class ShareQuery(Strict):
+    code: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                      description="the share link's code")
+
+
 class VisitorPassOut(BaseModel):
     id: int
     site_id: str

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from hub.api.auth import STAFF_ROLES
 from hub.api.credential_schemas import (
+    ShareQuery,
     VisitorPassCreate,
     VisitorPassIssued,
     VisitorPassList,
@@ -36,7 +37,7 @@ routes = EndpointTable(tag="visitor-passes")
 ISSUERS = frozenset({"admin", "manager", "guard", "resident"})
 READERS = STAFF_ROLES | {"resident"}
 _ITEM = r"/visitor-passes/{id:\d+}"
-_SHARE = "/visitor-passes/shared/{code}.png"
+_SHARE = "/visitor-passes/shared.png"
 
 
 def _pass_out(request: web.Request, vp: VisitorPass) -> VisitorPassOut:
@@ -47,7 +48,7 @@ def _pass_out(request: web.Request, vp: VisitorPass) -> VisitorPassOut:
         valid_from=vp.valid_from, valid_until=vp.valid_until, max_uses=vp.max_uses,
         uses=vp.uses, status=vp.status,  # type: ignore[arg-type]  # active / revoked
         created_at=vp.created_at, revoked_at=vp.revoked_at,
-        qr_url=f"{base}/{vp.id}/qr.png", share_url=f"{base}/shared/{vp.share_code}.png",
+        qr_url=f"{base}/{vp.id}/qr.png", share_url=f"{base}/shared.png?code={vp.share_code}",
     )
 
 
@@ -159,12 +160,13 @@ async def visitor_pass_qr(request: web.Request) -> web.Response:
     return _qr_png(request, vp)
 
 
-@routes.get(_SHARE, public=True, produces=(CONTENT_TYPES["png"],))
-async def shared_visitor_pass_qr(request: web.Request) -> web.Response:
+@routes.get(_SHARE, query=ShareQuery, public=True, produces=(CONTENT_TYPES["png"],))
+async def shared_visitor_pass_qr(request: web.Request, query: ShareQuery) -> web.Response:
     """The pass's QR code for the visitor, by the share link's code (no login)."""
-    code = request.match_info["code"]
     async with reading(request) as session:
-        vp = await session.scalar(select(VisitorPass).where(VisitorPass.share_code == code))
+        vp = await session.scalar(
+            select(VisitorPass).where(VisitorPass.share_code == query.code)
+        )
     if vp is None or vp.status != "active":
         raise NotFoundError("visitor pass", "of this link")
     return _qr_png(request, vp)

@@ -7,9 +7,11 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from edge.drivers.osdp import SCAN_VENDOR_CODE, CardRead, OsdpBus, ReaderConfig, ScanRead
 from simulators import osdp_door
+from simulators.control import ControlError, create_control_app, scan_qr
 from simulators.osdp_door import OsdpDoorSimulator
 from tests.edge.drivers.test_osdp import ADDRESS, next_of, online
 
@@ -51,3 +53,12 @@ async def test_scanned_token_arrives_whole(bus: OsdpBus, door: OsdpDoorSimulator
 def test_simulator_refuses_what_osdp_cannot_carry(door: OsdpDoorSimulator, text: str) -> None:
     with pytest.raises(ValueError, match="1 to 128 ASCII bytes|ascii"):
         door.present_qr(text)
+
+
+async def test_control_server_scans_a_qr(bus: OsdpBus, door: OsdpDoorSimulator) -> None:
+    async with TestClient(TestServer(create_control_app({"lobby": door}))) as client:
+        url = str(client.make_url("/"))
+        assert await scan_qr(url, "lobby", TOKEN) == {"door": "lobby", "scanned": True}
+        assert (await next_of(bus, ScanRead)).data == TOKEN.encode()
+        with pytest.raises(ControlError, match="text must be 1 to 128 ASCII"):
+            await scan_qr(url, "lobby", "x" * 200)

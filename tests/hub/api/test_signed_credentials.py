@@ -178,3 +178,5 @@ async def test_pass_listing_scoping_and_revocation(client: Client, people: dict[
     assert revoked["status"] == "revoked" and revoked["revoked_at"]
     share = mine["share_url"].split("/api/v1", 1)[1]
     assert (await client.get("/api/v1" + share)).status == 404  # a revoked pass is not shown
+    unknown = await client.get("/api/v1/visitor-passes/shared.png", params={"code": "x" * 32})
+    assert unknown.status == 404
