@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from hub.api.schemas import Name, Phone, SiteId, Strict
 
 PassStatus = Literal["active", "revoked"]
+# Database-safe: PostgreSQL refuses NUL in text and integers past int32 (a 5xx otherwise).
+Text200 = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class QrQuery(Strict):
@@ -30,7 +33,7 @@ class QrOut(BaseModel):
 
 class PhoneKeyCreate(Strict):
     public_key: str = Field(description="raw Ed25519 public key, base64 (32 bytes)")
-    label: str = Field(default="", max_length=100)
+    label: str = Field(default="", max_length=100, pattern=r"^[^\x00]*$")
 
     @field_validator("public_key")
     @classmethod
@@ -59,9 +62,9 @@ class PhoneKeyList(BaseModel):
 
 
 class VisitorPassCreate(Strict):
-    visitor_name: str = Field(min_length=1, max_length=200)
+    visitor_name: Text200
     visitor_phone: Phone
-    unit_id: int = Field(ge=1, description="the host unit")
+    unit_id: RowId = Field(description="the host unit")
     doors: list[Name] = Field(min_length=1, max_length=50, description="door names in the site")
     valid_from: AwareDatetime
     valid_until: AwareDatetime
@@ -78,7 +81,7 @@ class VisitorPassCreate(Strict):
 
 class VisitorPassQuery(Strict):
     site_id: SiteId | None = None
-    unit_id: int | None = Field(default=None, ge=1)
+    unit_id: RowId | None = None
     status: PassStatus | None = None
 
 

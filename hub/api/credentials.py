@@ -32,6 +32,14 @@ routes = EndpointTable(tag="me")
 RESIDENT = frozenset({"resident"})
 
 
+def row_id(request: web.Request, what: str) -> int:
+    """The path's `{id}`; one no row can have (past int32) is simply not found."""
+    value = path_id(request, what)
+    if value > 2**31 - 1:
+        raise NotFoundError(what, value)
+    return value
+
+
 def signer(request: web.Request) -> TokenSigner:
     return cast(TokenSigner, request.app[SIGNER])
 
@@ -106,7 +114,7 @@ async def register_phone_key(request: web.Request, body: PhoneKeyCreate) -> Phon
 @routes.post(r"/me/phone-keys/{id:\d+}/revoke", response=PhoneKeyOut, roles=RESIDENT)
 async def revoke_phone_key(request: web.Request) -> PhoneKeyOut:
     """Revoke one of my phone keys (a lost phone): the doors refuse it from the next snapshot."""
-    key_id = path_id(request, "phone key")
+    key_id = row_id(request, "phone key")
     async with writing(request) as change:
         session = change.session
         resident = await my_resident(request, session)

@@ -25,8 +25,8 @@ from hub.api.credential_schemas import (
     VisitorPassOut,
     VisitorPassQuery,
 )
-from hub.api.credentials import my_resident, signer
-from hub.api.endpoints import EndpointTable, path_id
+from hub.api.credentials import my_resident, row_id, signer
+from hub.api.endpoints import EndpointTable
 from hub.api.errors import ForbiddenError, InvalidError, NotFoundError
 from hub.api.keys import CURRENT_USER
 from hub.api.store import reading, writing
@@ -135,7 +135,7 @@ async def list_visitor_passes(request: web.Request, query: VisitorPassQuery) -> 
 async def get_visitor_pass(request: web.Request) -> VisitorPassOut:
     """One visitor pass, with the uses recorded so far."""
     async with reading(request) as session:
-        vp = await _visible(request, session, path_id(request, "visitor pass"))
+        vp = await _visible(request, session, row_id(request, "visitor pass"))
         return _pass_out(request, vp)
 
 
@@ -143,7 +143,7 @@ async def get_visitor_pass(request: web.Request) -> VisitorPassOut:
 async def revoke_visitor_pass(request: web.Request) -> VisitorPassOut:
     """Revoke a pass: the doors refuse it (pass_revoked) once the edge has the new snapshot."""
     async with writing(request) as change:
-        vp = await _visible(request, change.session, path_id(request, "visitor pass"))
+        vp = await _visible(request, change.session, row_id(request, "visitor pass"))
         if vp.status != "revoked":
             vp.status = "revoked"
             vp.revoked_at = datetime.now(UTC)
@@ -156,7 +156,7 @@ async def revoke_visitor_pass(request: web.Request) -> VisitorPassOut:
 async def visitor_pass_qr(request: web.Request) -> web.Response:
     """The pass's QR code (PNG)."""
     async with reading(request) as session:
-        vp = await _visible(request, session, path_id(request, "visitor pass"))
+        vp = await _visible(request, session, row_id(request, "visitor pass"))
     return _qr_png(request, vp)
 
 

@@ -180,3 +180,8 @@ async def test_pass_listing_scoping_and_revocation(client: Client, people: dict[
     assert (await client.get("/api/v1" + share)).status == 404  # a revoked pass is not shown
     unknown = await client.get("/api/v1/visitor-passes/shared.png", params={"code": "x" * 32})
     assert unknown.status == 404
+    assert (await client.get(f"/api/v1/visitor-passes/{10**30}", headers=guard)).status == 404
+    resp = await client.post("/api/v1/visitor-passes", headers=guard,
+                             json=pass_body(visitor_name="a\x00b", unit_id=2**40))
+    assert resp.status == 422
+    assert {p["field"] for p in (await resp.json())["detail"]} == {"visitor_name", "unit_id"}
