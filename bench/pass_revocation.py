@@ -28,7 +28,7 @@ from hub.settings import HubSettings
 from simulators.osdp_door import OsdpDoorSimulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
-from tests.support.services import MosquittoServer, free_port  # noqa: E402
+from tests.support.services import MosquittoServer, free_port
 
 PASSWORD = "bench admin password"
 
