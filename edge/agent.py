@@ -28,6 +28,7 @@ from wire import (
     topics,
 )
 from wire._base import describe
+from wire.tokens import BleAnswer, BleChallenge
 
 from edge import __version__
 from edge.access.cache import PermissionCache
@@ -36,6 +37,7 @@ from edge.access.door import DoorStateMachine, Emit, SetLock
 from edge.access.errors import AccessError, SnapshotRejectedError
 from edge.access.passback import PassbackLog
 from edge.access.schedule import site_local
+from edge.access.tokens import CredentialLedger, SignedCredentialDecider, SignedDecision
 from edge.config import DoorConfig, EdgeConfig
 from edge.drivers.osdp import (
     CardRead,
@@ -44,6 +46,7 @@ from edge.drivers.osdp import (
     OsdpError,
     ReaderConfig,
     ReaderStatus,
+    ScanRead,
 )
 from edge.outbox import Outbox
 from edge.uplink import Uplink
@@ -86,6 +89,9 @@ class EdgeAgent:
         self.passback = PassbackLog(cfg.data_dir / "passback.db")
         self._stack.callback(self.passback.close)
         self.decider = AccessDecider(self.cache, self.passback)
+        self.ledger = CredentialLedger(cfg.data_dir / "credentials.db")
+        self._stack.callback(self.ledger.close)
+        self.signed = SignedCredentialDecider(self.cache, self.ledger)
         try:
             buses: dict[str, list[DoorConfig]] = {}
             for door in cfg.doors:
@@ -168,6 +174,8 @@ class EdgeAgent:
                     self._input(door, event)
                 elif isinstance(event, ReaderStatus):
                     self._reader_status(door, event)
+                elif isinstance(event, ScanRead):
+                    self.qr_read(door, event.data)
             except Exception:  # one bad event must not stop the door
                 log.exception("door %s: event %r failed", door.config.id, event)
 
@@ -192,6 +200,51 @@ class EdgeAgent:
                 resident_id=decision.resident_id, result=decision.result,
                 reason=decision.reason, decision_us=decision.decision_us,
                 warning=decision.warning,
+            ),
+        )
+        self.uplink.wake()
+
+    # --- signed credentials: QR codes, visitor passes, Bluetooth -------------------------
+    def qr_read(self, door: _Door, text: bytes | str) -> SignedDecision:
+        """A QR code scanned at `door`'s reader: a resident's code or a visitor pass."""
+        decision = self.signed.decide_qr(
+            door.config.id, text, datetime.now(timezone.utc),
+            locked_down=door.fsm.mode == "locked_down",
+        )
+        self._signed_outcome(door, decision)
+        return decision
+
+    def ble_challenge(self, door_id: str) -> BleChallenge:
+        """The challenge `door_id`'s Bluetooth reader hands to an approaching phone."""
+        if door_id not in self.doors:
+            raise KeyError(f"unknown door {door_id!r}")
+        return self.signed.ble_challenge(door_id, datetime.now(timezone.utc))
+
+    def ble_answer(self, door_id: str, answer: BleAnswer) -> SignedDecision:
+        """The phone's signed answer, relayed by `door_id`'s Bluetooth reader."""
+        door = self.doors[door_id]
+        decision = self.signed.decide_ble(
+            door_id, answer, datetime.now(timezone.utc), locked_down=door.fsm.mode == "locked_down"
+        )
+        self._signed_outcome(door, decision)
+        return decision
+
+    def _signed_outcome(self, door: _Door, decision: SignedDecision) -> None:
+        if decision.granted:
+            self._apply(door, door.fsm.grant(time.monotonic()))  # the relay first
+        door.counters[decision.result] += 1
+        address = door.config.reader.address
+        self._drive(door, door.bus.led, address, "green" if decision.granted else "red")
+        if not decision.granted:
+            self._drive(door, door.bus.buzz, address, on_ms=300)
+        self.outbox.add_event(
+            door.config.id,
+            AccessData(
+                door=door.config.id, credential_type=decision.credential_type,
+                credential=decision.credential, resident_id=decision.resident_id,
+                result=decision.result, reason=decision.reason,
+                decision_us=decision.decision_us, pass_id=decision.pass_id,
+                pass_uses=decision.pass_uses,
             ),
         )
         self.uplink.wake()

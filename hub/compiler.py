@@ -15,7 +15,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.credentials.grants import SiteGrants, edge_grants, load_site_grants
 from hub.errors import NotFound, PublishError
 from hub.models import (
     AccessGroup,
@@ -82,6 +83,8 @@ class _Registry:
     cards: list[tuple[str, int, str, Any, Any]]  # number, resident, status, from, until
     holidays: list[date]
     passback: list[tuple[int, int, int, str, int | None]]  # id, entry, exit door ids, mode, reset
+    signed: SiteGrants = field(default_factory=SiteGrants)  # QR, Bluetooth, visitor passes
+    hub_public_key: str | None = None
 
 
 async def load_registry(
@@ -153,6 +156,7 @@ async def load_registry(
         [(number, rid, status, vf, vu) for number, rid, status, vf, vu in cards],
         holidays,
         [(pid, entry, exit_, mode, reset) for pid, entry, exit_, mode, reset in passback],
+        await load_site_grants(session, site_id),
     )
 
 
@@ -282,11 +286,16 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: _Registry) -> 
             "card": number, "resident_id": resident, "status": status,
             "valid_from": valid_from, "valid_until": valid_until, "groups": group_list,
         }))
+    signed = edge_grants(reg.signed, {d: my_doors[d][2] for d in my_doors},
+                         reg.resident_groups, group_ids)
+    credentials.extend(signed.credentials)
     credentials.sort(key=lambda c: c.card)
     return SnapshotContent.model_construct(
         site=site_id, edge=edge_name, timezone=reg.timezone, doors=door_infos,
-        schedules=schedules, groups=rules, credentials=credentials,
+        schedules=schedules, groups=[*signed.groups, *rules], credentials=credentials,
         holidays=list(reg.holidays), anti_passback=passback,
+        hub_public_key=reg.hub_public_key, phone_keys=signed.phone_keys,
+        visitor_passes=signed.visitor_passes,
     )
 
 
@@ -367,7 +376,9 @@ class PermissionPublisher:
         debounce_s: float = 0.2,
         publish_timeout_s: float = 30.0,
         publish_all_on_start: bool = True,
+        hub_public_key: str | None = None,
     ) -> None:
+        self._hub_public_key = hub_public_key  # every snapshot carries it for the edges
         self._sessions = sessions
         self._mqtt = mqtt
         self._debounce_s = debounce_s
@@ -449,6 +460,8 @@ class PermissionPublisher:
                     patched = await self._patch(session, site_id, edges, residents)
                 rest = None if edges is None else [e for e in edges if e not in patched]
                 reg = await load_registry(session, site_id, rest) if rest != [] else None
+                if reg is not None:
+                    reg.hub_public_key = self._hub_public_key
                 todo = [(e, None) for e in sorted(patched, key=lambda e: patched[e].edge)]
                 todo += [(e, name) for e, name in (reg.edges if reg is not None else [])]
                 for edge_id, edge_name in todo:
@@ -484,6 +497,7 @@ class PermissionPublisher:
         if not fresh:
             return {}
         reg = await load_registry(session, site_id, fresh, residents)
+        reg.hub_public_key = self._hub_public_key
         wanted = set(residents)
         out: dict[int, SnapshotContent] = {}
         for edge_id, edge_name in reg.edges:

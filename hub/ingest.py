@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.commands import record_acks
+from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
@@ -194,6 +195,7 @@ class Ingest:
                 await session.execute(_insert_ignore(dialect, EventLog), batch.events)
             if batch.access:
                 await session.execute(_insert_ignore(dialect, AccessEventRow), batch.access)
+                await record_pass_uses(session, batch.access)
             for message, parts, state in batch.states:
                 if not await _update_edge(session, parts, state, now):
                     batch.dead.append(_dead_row(

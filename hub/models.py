@@ -403,3 +403,74 @@ class Household(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- signed credentials (issue 3: QR, Bluetooth, visitor passes) ---------------------------
+
+
+class ResidentAccount(Base):
+    """Links a login (role `resident`) to the resident it acts as, for the `/me` endpoints."""
+
+    __tablename__ = "resident_accounts"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+
+
+class PhoneKey(Base):
+    """A resident's phone key for Bluetooth: a raw Ed25519 public key, base64 (44 chars)."""
+
+    __tablename__ = "phone_keys"
+    __table_args__ = (UniqueConstraint("public_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    public_key: Mapped[str] = mapped_column(String(44))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active / revoked
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+visitor_pass_doors = Table(
+    "visitor_pass_doors",
+    Base.metadata,
+    Column("pass_id", ForeignKey("visitor_passes.id", ondelete="CASCADE"), primary_key=True),
+    Column("door_id", ForeignKey("doors.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class VisitorPass(Base):
+    """A visitor's pass: doors, a validity window and a number of uses, counted at the edge."""
+
+    __tablename__ = "visitor_passes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    visitor_name: Mapped[str] = mapped_column(String(200))
+    visitor_phone: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)  # recorded from access events
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active / revoked
+    share_code: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    doors: Mapped[list[Door]] = relationship(secondary=visitor_pass_doors)
+
+
+class VisitorPassUse(Base):
+    """One granted use of a pass, by the access event that reported it (so counted once)."""
+
+    __tablename__ = "visitor_pass_uses"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pass_id: Mapped[int] = mapped_column(
+        ForeignKey("visitor_passes.id", ondelete="CASCADE"), index=True
+    )
+    door: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)

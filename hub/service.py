@@ -17,6 +17,7 @@ from hub.api.app import create_app
 from hub.api.auth import create_user
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
+from hub.credentials import TokenSigner, load_signing_key
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
@@ -46,10 +47,11 @@ async def bootstrap_admin(sessions: async_sessionmaker[AsyncSession], username: 
 
 def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionPublisher,
               settings: HubSettings, commands: CommandSender | None = None,
-              telemetry_sink: TelemetrySink | None = None) -> web.Application:
+              telemetry_sink: TelemetrySink | None = None,
+              signer: TokenSigner | None = None) -> web.Application:
     return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                       commands=commands, telemetry_sink=telemetry_sink,
-                      cookie_secure=settings.cookie_secure)
+                      cookie_secure=settings.cookie_secure, signer=signer)
 
 
 async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
@@ -78,6 +80,7 @@ class Hub:
         self._ingest: Ingest | None = None
         self._publisher: PermissionPublisher | None = None
         self._url: str | None = None
+        self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
 
     @property
     def url(self) -> str:
@@ -128,6 +131,8 @@ class Hub:
     async def _start(self, stack: AsyncExitStack) -> None:
         s = self.settings
         await migrate(s.database_url)
+        signer = self.signer = TokenSigner(load_signing_key(
+            s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None))
         self._engine = create_engine(s.database_url)
         stack.push_async_callback(self._engine.dispose)
         self._sessions = create_sessionmaker(self._engine)
@@ -159,10 +164,11 @@ class Hub:
             log.warning("broker %s:%s not reachable yet; retrying in the background",
                         s.mqtt_host, s.mqtt_port)
         self._publisher = await stack.enter_async_context(
-            PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s))
+            PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
+                                hub_public_key=signer.public_key))
 
         app = build_app(self._sessions, self._publisher, s,
-                        CommandSender(self._sessions, self._mqtt), telemetry_sink)
+                        CommandSender(self._sessions, self._mqtt), telemetry_sink, signer)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

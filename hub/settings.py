@@ -70,9 +70,13 @@ class HubSettings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-
     cookie_secure: bool = Field(
         default=False, description="mark the console's session cookie Secure (HTTPS only)"
+    )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="the hub's Ed25519 key for QR and pass tokens: base64 of the 32-byte seed; "
+        "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
     )
 
     @field_validator("mqtt_shared_group")

@@ -93,6 +93,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             result = asyncio.run(control.contact(url, args.door, args.state == "open"))
         elif args.sim_command == "exit":
             result = asyncio.run(control.press_exit(url, args.door))
+        elif args.sim_command == "qr":
+            result = asyncio.run(control.scan_qr(url, args.door, args.text))
         else:
             result = asyncio.run(control.doors(url))
     except control.ControlError as exc:
@@ -171,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--door", action="append", required=True, metavar="NAME:ADDRESS:SCBK",
                        help="a door to simulate, e.g. B1-main:101:<32 hex digits>; repeatable")
     serve.add_argument("--control-port", type=int, default=0, help="control server port")
+    qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
+    qr.add_argument("--door", required=True)
+    qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
     sim.set_defaults(func=_cmd_sim)
 
     prov = sub.add_parser("provision", help="broker identities and ACLs for edges and hubs")

@@ -26,6 +26,7 @@ def create_control_app(doors: dict[str, OsdpDoorSimulator]) -> web.Application:
     app.router.add_post("/doors/{door}/swipe", _swipe)
     app.router.add_post("/doors/{door}/contact", _contact)
     app.router.add_post("/doors/{door}/exit", _exit)
+    app.router.add_post("/doors/{door}/qr", _qr)
     return app
 
 
@@ -49,6 +50,11 @@ async def _request(method: str, url: str, body: dict[str, Any] | None = None) ->
 async def swipe(control_url: str, door: str, card: str) -> dict[str, Any]:
     """Present `card` at `door` through a running control server; returns its reply."""
     return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/swipe", {"card": card})
+
+
+async def scan_qr(control_url: str, door: str, text: str) -> dict[str, Any]:
+    """Show a QR code (its text, e.g. a token from /api/v1/me/qr) to `door`'s reader."""
+    return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/qr", {"text": text})
 
 
 async def contact(control_url: str, door: str, is_open: bool) -> dict[str, Any]:
@@ -95,6 +101,16 @@ async def _swipe(request: web.Request) -> web.Response:
         raise _unprocessable("card", 'must be a string of decimal digits, e.g. "1001"')
     await _act(name, door.present_card, card)
     return web.json_response({"door": name, "card": card, "presented": True})
+
+
+async def _qr(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    body = await _body(request)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.isascii() or not 0 < len(text) <= 128:
+        raise _unprocessable("text", "must be 1 to 128 ASCII characters (a QR token)")
+    await _act(name, door.present_qr, text)
+    return web.json_response({"door": name, "scanned": True})
 
 
 async def _contact(request: web.Request) -> web.Response:

@@ -26,6 +26,10 @@ _TICK = 0.005
 _INPUTS = 2
 _DOOR_CONTACT, _EXIT_BUTTON = 0, 1
 _TIMER_UNIT_S = 0.1
+# The vendor code under which the reader reports scanned QR text (edge.drivers.osdp's
+# SCAN_VENDOR_CODE: simulators do not import the edge). libosdp carries at most 128 bytes.
+SCAN_VENDOR_CODE = 0x4C4E54
+SCAN_MAX_BYTES = 128
 
 _LED_NAMES = {
     osdp.CommandLEDColor.Black: "off",
@@ -207,6 +211,16 @@ class OsdpDoorSimulator:
                 "data": data,
                 "length": bits,
             }
+        )
+
+    def present_qr(self, text: str) -> None:
+        """Scan a QR code: its text goes to the panel as an OSDP manufacturer report."""
+        data = text.encode("ascii")
+        if not 0 < len(data) <= SCAN_MAX_BYTES:
+            raise ValueError(f"QR text must be 1 to {SCAN_MAX_BYTES} ASCII bytes, got {len(data)}")
+        self._submit(
+            {"event": osdp.Event.ManufacturerReply, "vendor_code": SCAN_VENDOR_CODE,
+             "mfg_command": 1, "data": data}
         )
 
     def set_door_contact(self, is_open: bool) -> None:

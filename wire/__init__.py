@@ -28,9 +28,11 @@ from wire.permissions import (
     DoorInfo,
     PermissionDelta,
     PermissionSnapshot,
+    PhoneKeyGrant,
     Schedule,
     SnapshotContent,
     TimeWindow,
+    VisitorPassLimit,
 )
 from wire.state import EdgeState
 
@@ -63,4 +65,6 @@ __all__ = [
     "new_event_id",
     "parse_event",
     "topics",
+    "PhoneKeyGrant",
+    "VisitorPassLimit",
 ]

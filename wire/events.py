@@ -33,8 +33,20 @@ AccessReason = Literal[
     "unknown_door",
     "anti_passback",
     "holiday",
+    # signed credentials (QR, Bluetooth, visitor passes)
+    "malformed_token",
+    "bad_signature",
+    "token_expired",
+    "token_not_yet_valid",
+    "replayed",
+    "unknown_key",
+    "stale_challenge",
+    "unknown_pass",
+    "pass_expired",
+    "pass_used_up",
+    "pass_revoked",
 ]
-CredentialType = Literal["card", "qr", "ble"]
+CredentialType = Literal["card", "qr", "ble", "visitor_pass"]
 
 
 def new_event_id() -> str:
@@ -59,6 +71,10 @@ class AccessData(WireModel):
     decision_us: int = Field(ge=0, description="time taken by the decision, microseconds")
     warning: AccessReason | None = Field(
         default=None, description="a refusal let through, e.g. soft anti_passback"
+    )
+    pass_id: int | None = Field(default=None, description="the visitor pass presented, if any")
+    pass_uses: int | None = Field(
+        default=None, ge=0, description="uses of the pass counted at this edge, this one included"
     )
 
     @model_validator(mode="after")

@@ -126,6 +126,22 @@ class CardCredential(WireModel):
     groups: list[int] = Field(default_factory=list)
 
 
+class PhoneKeyGrant(WireModel):
+    """A resident's registered phone key for Bluetooth: raw Ed25519 public key, base64."""
+
+    id: int = Field(ge=1)
+    resident_id: int
+    public_key: str = Field(min_length=44, max_length=44)
+
+
+class VisitorPassLimit(WireModel):
+    """How often a visitor pass may be used, and the uses the hub has recorded so far."""
+
+    id: int = Field(ge=1)
+    max_uses: int = Field(ge=1)
+    uses: int = Field(default=0, ge=0)
+
+
 class SnapshotContent(WireModel):
     """What a snapshot grants; its canonical JSON is what the hash covers."""
 
@@ -140,6 +156,16 @@ class SnapshotContent(WireModel):
         default_factory=list, description="the site's holiday dates, site local"
     )
     anti_passback: list[AntiPassbackRule] = Field(default_factory=list)
+    # Signed credentials (QR, Bluetooth, visitor passes). Their grants ride in `credentials`
+    # under the keys `qr:<resident id>`, `ble:<phone key id>` and `pass:<pass id>` (no card
+    # reader yields these: OSDP card numbers are decimal), so they share the card's status,
+    # validity, groups and schedules; a pass's door set is a group with id -<pass id>.
+    hub_public_key: str | None = Field(
+        default=None, min_length=44, max_length=44,
+        description="the hub's Ed25519 public key (raw, base64) that signs QR and pass tokens",
+    )
+    phone_keys: list[PhoneKeyGrant] = Field(default_factory=list)
+    visitor_passes: list[VisitorPassLimit] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod

@@ -34,6 +34,7 @@ from wire import (
     PermissionSnapshot,
     SnapshotContent,
 )
+from wire.permissions import PhoneKeyGrant, VisitorPassLimit
 
 CredentialStatus = Literal["active", "revoked", "lost", "suspended"]
 
@@ -87,6 +88,12 @@ class CachedSnapshot:
     holidays: frozenset[date] = frozenset()
     # door id -> the anti-passback pairs it belongs to
     door_passback: Mapping[str, tuple[AntiPassbackRule, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # signed credentials: the hub's public key, phone keys by id, visitor pass limits by id
+    hub_public_key: str | None = None
+    phone_keys: Mapping[int, PhoneKeyGrant] = field(default_factory=lambda: MappingProxyType({}))
+    pass_limits: Mapping[int, VisitorPassLimit] = field(
         default_factory=lambda: MappingProxyType({})
     )
 
@@ -439,4 +446,7 @@ def _index(
         door_groups=MappingProxyType({d: frozenset(ids) for d, ids in door_groups.items()}),
         holidays=frozenset(content.holidays),
         door_passback=MappingProxyType({d: tuple(p) for d, p in door_passback.items()}),
+        hub_public_key=content.hub_public_key,
+        phone_keys=MappingProxyType({k.id: k for k in content.phone_keys}),
+        pass_limits=MappingProxyType({p.id: p for p in content.visitor_passes}),
     )

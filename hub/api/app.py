@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import (
@@ -12,6 +13,7 @@ from hub.api import (
     buildings,
     cards,
     commands,
+    credentials,
     devices,
     events,
     groups,
@@ -23,12 +25,14 @@ from hub.api import (
     residents,
     schedules,
     users,
+    visitor_passes,
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
-from hub.api.keys import COMMANDS, COOKIE_SECURE, PUBLISHER, SESSIONS, TOKEN_TTL_S
+from hub.api.keys import COMMANDS, COOKIE_SECURE, PUBLISHER, SESSIONS, SIGNER, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
 from hub.api.openapi import build_openapi
+from hub.credentials.signing import TokenSigner
 from hub.telemetry import TelemetrySink
 
 API_PREFIX = "/api/v1"
@@ -51,6 +55,8 @@ def all_endpoints() -> list[Endpoint]:
         *households.routes,
         *users.routes,
         *imports.routes,
+        *credentials.routes,
+        *visitor_passes.routes,
     ]
 
 
@@ -62,6 +68,7 @@ def create_app(
     commands: Any = None,
     telemetry_sink: TelemetrySink | None = None,
     cookie_secure: bool = False,
+    signer: TokenSigner | None = None,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`. `cookie_secure`
@@ -77,6 +84,8 @@ def create_app(
     if telemetry_sink is not None:  # else the SQL telemetry tables behind `sessions`
         app[TELEMETRY_SINK] = telemetry_sink
     app[COOKIE_SECURE] = cookie_secure
+    # Without the hub's signer (API-only tests), tokens are signed by a throwaway key.
+    app[SIGNER] = signer or TokenSigner(Ed25519PrivateKey.generate())
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)

@@ -33,6 +33,7 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     public: bool = False
+    produces: tuple[str, ...] = ()  # media types of a view that answers with its own body
     # None: GET for any staff role (auth.STAFF_ROLES), other methods for admin and manager
     # (auth.WRITER_ROLES); each view then limits the answer to the user's scope (hub.api.scope)
     roles: frozenset[str] | None = None

@@ -34,3 +34,6 @@ COMMANDS = web.AppKey("commands", CommandSender)
 COOKIE_SECURE = web.AppKey("cookie_secure", bool)
 
 CURRENT_USER = web.RequestKey("current_user", User)
+
+# The hub's token signer (QR codes, visitor passes); see hub.credentials.
+SIGNER = web.AppKey("signer", object)

@@ -78,6 +78,8 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
                 "description": "success",
                 "content": {"application/json": {"schema": refs[(ep.response, "serialization")]}},
             }
+        elif ep.produces:
+            responses[str(ep.status)] = {"description": "success", "content": {}}
         elif ep.view.__name__ == "get_openapi":
             responses["200"] = {
                 "description": "this document",
@@ -85,6 +87,10 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
             }
         else:
             responses["204"] = {"description": "done"}
+        for media in ep.produces:  # views that answer with an image (too)
+            responses[str(ep.status)]["content"].setdefault(
+                media, {"schema": {"type": "string", "format": "binary"}})
+            responses.setdefault("404", _error("no such record", ErrorOut, refs))
         if ep.body is not None:
             responses["400"] = _error("the body is not JSON", ErrorOut, refs)
         if not ep.public:

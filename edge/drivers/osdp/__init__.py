@@ -2,9 +2,18 @@
 
 from edge.drivers.osdp.bus import OsdpBus
 from edge.drivers.osdp.errors import OsdpError
-from edge.drivers.osdp.models import BusEvent, CardRead, InputChanged, ReaderConfig, ReaderStatus
+from edge.drivers.osdp.models import (
+    SCAN_VENDOR_CODE,
+    BusEvent,
+    CardRead,
+    InputChanged,
+    ReaderConfig,
+    ReaderStatus,
+    ScanRead,
+)
 
 __all__ = [
+    "SCAN_VENDOR_CODE",
     "BusEvent",
     "CardRead",
     "InputChanged",
@@ -12,4 +21,5 @@ __all__ = [
     "OsdpError",
     "ReaderConfig",
     "ReaderStatus",
+    "ScanRead",
 ]

@@ -28,7 +28,15 @@ import serial
 
 from edge.drivers.osdp.channel import SerialChannel
 from edge.drivers.osdp.errors import OsdpError
-from edge.drivers.osdp.models import BusEvent, CardRead, InputChanged, ReaderConfig, ReaderStatus
+from edge.drivers.osdp.models import (
+    SCAN_VENDOR_CODE,
+    BusEvent,
+    CardRead,
+    InputChanged,
+    ReaderConfig,
+    ReaderStatus,
+    ScanRead,
+)
 
 _TICK = 0.005
 _REOPEN_MIN = 0.1
@@ -146,7 +154,7 @@ class OsdpBus:
         os.close(self._wake_w)
         self._cp = None
 
-    async def next_event(self) -> CardRead | InputChanged | ReaderStatus:
+    async def next_event(self) -> BusEvent:
         return await self._events.get()
 
     def is_online(self, address: int) -> bool:
@@ -324,6 +332,8 @@ class OsdpBus:
             bits = int(event.get("length", 0))
             card = str(int.from_bytes(event.get("data", b""), "big"))
             self._emit(CardRead(address=address, card=card, bits=bits, at=now))
+        elif kind == osdp.Event.ManufacturerReply and event.get("vendor_code") == SCAN_VENDOR_CODE:
+            self._emit(ScanRead(address=address, data=bytes(event.get("data", b"")), at=now))
         elif kind == osdp.Event.Status and event.get("type") == osdp.StatusReportType.Input:
             self._input_report(address, bytes(event.get("report", b"")), now)
         elif (

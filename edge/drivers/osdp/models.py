@@ -50,4 +50,18 @@ class ReaderStatus:
     at: float
 
 
-BusEvent = CardRead | InputChanged | ReaderStatus
+# OSDP manufacturer reports (osdp_MFGREP) with this vendor code carry scanned text (a QR code):
+# a card read holds at most 64 bytes in libosdp, a manufacturer report 128.
+SCAN_VENDOR_CODE = 0x4C4E54  # "LNT"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanRead:
+    """A code scanned at a reader (QR), as the bytes the reader reported."""
+
+    address: int
+    data: bytes
+    at: float
+
+
+BusEvent = CardRead | InputChanged | ReaderStatus | ScanRead

@@ -1,0 +1,178 @@
+"""Visitor passes: issued by a resident for their own unit, or by staff; revocable.
+
+A pass is delivered as a QR image (in the answer, at `/visitor-passes/{id}/qr.png`, and at a
+share link the visitor opens without logging in). The doors decide it offline from the
+permission snapshot; each use is counted at the edge and recorded here from its access event.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from hub.api.auth import STAFF_ROLES
+from hub.api.credential_schemas import (
+    ShareQuery,
+    VisitorPassCreate,
+    VisitorPassIssued,
+    VisitorPassList,
+    VisitorPassOut,
+    VisitorPassQuery,
+)
+from hub.api.credentials import my_resident, row_id, signer
+from hub.api.endpoints import EndpointTable
+from hub.api.errors import ForbiddenError, InvalidError, NotFoundError
+from hub.api.keys import CURRENT_USER
+from hub.api.store import reading, writing
+from hub.credentials.qr import CONTENT_TYPES, render
+from hub.models import Building, Door, Unit, VisitorPass
+
+routes = EndpointTable(tag="visitor-passes")
+ISSUERS = frozenset({"admin", "manager", "guard", "resident"})
+READERS = STAFF_ROLES | {"resident"}
+_ITEM = r"/visitor-passes/{id:\d+}"
+_SHARE = "/visitor-passes/shared.png"
+
+
+def _pass_out(request: web.Request, vp: VisitorPass) -> VisitorPassOut:
+    base = f"{request.url.origin()}/api/v1/visitor-passes"
+    return VisitorPassOut(
+        id=vp.id, site_id=vp.site_id, unit_id=vp.unit_id, visitor_name=vp.visitor_name,
+        visitor_phone=vp.visitor_phone, doors=sorted(d.name for d in vp.doors),
+        valid_from=vp.valid_from, valid_until=vp.valid_until, max_uses=vp.max_uses,
+        uses=vp.uses, status=vp.status,  # type: ignore[arg-type]  # active / revoked
+        created_at=vp.created_at, revoked_at=vp.revoked_at,
+        qr_url=f"{base}/{vp.id}/qr.png", share_url=f"{base}/shared.png?code={vp.share_code}",
+    )
+
+
+async def _load(session: AsyncSession, pass_id: int) -> VisitorPass | None:
+    return await session.scalar(
+        select(VisitorPass).options(selectinload(VisitorPass.doors))
+        .where(VisitorPass.id == pass_id).execution_options(populate_existing=True)
+    )
+
+
+async def _visible(request: web.Request, session: AsyncSession, pass_id: int) -> VisitorPass:
+    """The pass, if this user may see it: staff any, a resident only their unit's (else 404)."""
+    vp = await _load(session, pass_id)
+    if vp is not None and request[CURRENT_USER].role == "resident":
+        resident = await my_resident(request, session)
+        if resident.unit_id != vp.unit_id:
+            vp = None
+    if vp is None:
+        raise NotFoundError("visitor pass", pass_id)
+    return vp
+
+
+@routes.post("/visitor-passes", body=VisitorPassCreate, response=VisitorPassIssued, status=201,
+             roles=ISSUERS)
+async def issue_visitor_pass(request: web.Request, body: VisitorPassCreate) -> VisitorPassIssued:
+    """Issue a visitor pass (a resident for their own unit; a guard, manager or admin for any)."""
+    user = request[CURRENT_USER]
+    async with writing(request) as change:
+        session = change.session
+        if user.role == "resident":
+            resident = await my_resident(request, session)
+            if resident.unit_id != body.unit_id:
+                raise ForbiddenError("a resident issues passes for their own unit only")
+        found = (await session.execute(
+            select(Unit, Building.site_id).join(Building, Building.id == Unit.building_id)
+            .where(Unit.id == body.unit_id)
+        )).first()
+        if found is None:
+            raise InvalidError.one("unit_id", f"unknown unit {body.unit_id}")
+        site_id = found[1]
+        doors = list(await session.scalars(
+            select(Door).where(Door.site_id == site_id, Door.name.in_(body.doors))
+        ))
+        missing = sorted(set(body.doors) - {d.name for d in doors})
+        if missing:
+            raise InvalidError.one("doors", f"no such door in site {site_id!r}: {missing}")
+        vp = VisitorPass(
+            site_id=site_id, unit_id=body.unit_id, visitor_name=body.visitor_name,
+            visitor_phone=body.visitor_phone, valid_from=body.valid_from,
+            valid_until=body.valid_until, max_uses=body.max_uses, uses=0, status="active",
+            share_code=secrets.token_urlsafe(24), issued_by=user.id, doors=doors,
+        )
+        session.add(vp)
+        await session.flush()
+        change.sites.add(site_id)
+        loaded = await _load(session, vp.id)
+        assert loaded is not None  # written in this very transaction
+        out = _pass_out(request, loaded)
+        window = (loaded.id, loaded.valid_from, loaded.valid_until)
+    token = signer(request).visitor_pass(*window)
+    png = base64.b64encode(render(token.text, "png")).decode()
+    return VisitorPassIssued(**out.model_dump(), token=token.text, qr_png_base64=png)
+
+
+@routes.get("/visitor-passes", query=VisitorPassQuery, response=VisitorPassList, roles=READERS)
+async def list_visitor_passes(request: web.Request, query: VisitorPassQuery) -> VisitorPassList:
+    """List visitor passes: staff see all (filtered), a resident their own unit's."""
+    stmt = select(VisitorPass).options(selectinload(VisitorPass.doors)).order_by(VisitorPass.id)
+    async with reading(request) as session:
+        if request[CURRENT_USER].role == "resident":
+            resident = await my_resident(request, session)
+            stmt = stmt.where(VisitorPass.unit_id == resident.unit_id)
+        if query.site_id is not None:
+            stmt = stmt.where(VisitorPass.site_id == query.site_id)
+        if query.unit_id is not None:
+            stmt = stmt.where(VisitorPass.unit_id == query.unit_id)
+        if query.status is not None:
+            stmt = stmt.where(VisitorPass.status == query.status)
+        rows = await session.scalars(stmt)
+        return VisitorPassList(items=[_pass_out(request, vp) for vp in rows])
+
+
+@routes.get(_ITEM, response=VisitorPassOut, roles=READERS)
+async def get_visitor_pass(request: web.Request) -> VisitorPassOut:
+    """One visitor pass, with the uses recorded so far."""
+    async with reading(request) as session:
+        vp = await _visible(request, session, row_id(request, "visitor pass"))
+        return _pass_out(request, vp)
+
+
+@routes.post(_ITEM + "/revoke", response=VisitorPassOut, roles=READERS - {"technician"})
+async def revoke_visitor_pass(request: web.Request) -> VisitorPassOut:
+    """Revoke a pass: the doors refuse it (pass_revoked) once the edge has the new snapshot."""
+    async with writing(request) as change:
+        vp = await _visible(request, change.session, row_id(request, "visitor pass"))
+        if vp.status != "revoked":
+            vp.status = "revoked"
+            vp.revoked_at = datetime.now(UTC)
+            change.sites.add(vp.site_id)
+        await change.session.flush()
+        return _pass_out(request, vp)
+
+
+@routes.get(_ITEM + "/qr.png", roles=READERS, produces=(CONTENT_TYPES["png"],))
+async def visitor_pass_qr(request: web.Request) -> web.Response:
+    """The pass's QR code (PNG)."""
+    async with reading(request) as session:
+        vp = await _visible(request, session, row_id(request, "visitor pass"))
+    return _qr_png(request, vp)
+
+
+@routes.get(_SHARE, query=ShareQuery, public=True, produces=(CONTENT_TYPES["png"],))
+async def shared_visitor_pass_qr(request: web.Request, query: ShareQuery) -> web.Response:
+    """The pass's QR code for the visitor, by the share link's code (no login)."""
+    async with reading(request) as session:
+        vp = await session.scalar(
+            select(VisitorPass).where(VisitorPass.share_code == query.code)
+        )
+    if vp is None or vp.status != "active":
+        raise NotFoundError("visitor pass", "of this link")
+    return _qr_png(request, vp)
+
+
+def _qr_png(request: web.Request, vp: VisitorPass) -> web.Response:
+    token = signer(request).visitor_pass(vp.id, vp.valid_from, vp.valid_until)
+    return web.Response(body=render(token.text, "png"), content_type=CONTENT_TYPES["png"],
+                        headers={"Cache-Control": "no-store"})

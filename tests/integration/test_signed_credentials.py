@@ -1,0 +1,239 @@
+"""Signed credentials end to end on real parts: the API issues a QR code, a visitor pass or
+registers a phone key → the hub compiles and publishes → the edge verifies offline → the OSDP
+reader (libosdp) or the Bluetooth reader simulator → relay and access event at the hub.
+Mosquitto + SQLite, and the visitor pass path also on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from edge.agent import EdgeAgent
+from edge.config import EdgeConfig
+from hub.api import create_user
+from hub.models import Resident, ResidentAccount
+from hub.seed import seed_demo
+from hub.service import Hub
+from hub.settings import HubSettings
+from simulators.ble_reader import BleReaderSimulator
+from simulators.osdp_door import OsdpDoorSimulator
+from simulators.phone import PhoneSimulator
+from tests.integration.test_first_door import ADMIN_PASSWORD, Stack, broker
+from tests.support.services import PostgresServer, free_port
+from wire.tokens import BleAnswer, decode_token, encode_token
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+RESIDENT_PASSWORD = "resident password 1"
+
+
+@contextlib.asynccontextmanager
+async def running(db_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stack]:
+    if db_kind == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        database_url = server.create_database(f"cred_{secrets.token_hex(4)}")
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    async with broker("mosquitto") as mqtt_port, contextlib.AsyncExitStack() as stack:
+        settings = HubSettings(
+            database_url=database_url, mqtt_port=mqtt_port, mqtt_username="hub",
+            mqtt_client_id=f"hub-{secrets.token_hex(3)}", http_port=free_port(),
+            admin_password=ADMIN_PASSWORD, data_dir=tmp_path / "hub", publish_debounce_s=0.05,
+        )
+        hub = await stack.enter_async_context(Hub(settings))
+        await seed_demo(hub.sessions)
+        async with hub.sessions() as session, session.begin():
+            zhang = await session.scalar(select(Resident).where(Resident.name == "张伟"))
+            assert zhang is not None
+            user = await create_user(session, "zhang", RESIDENT_PASSWORD, "resident", "demo")
+            session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
+        await hub.publisher.publish_site("demo")
+        key = secrets.token_bytes(16)
+        sim = OsdpDoorSimulator(address=101, scbk=key, name="B1-main")
+        sim.start()
+        stack.callback(sim.close)
+        config = EdgeConfig.model_validate({
+            "site": "demo", "edge": "b1-edge", "data_dir": str(tmp_path / "edge"),
+            "mqtt": {"port": mqtt_port, "username": "b1-edge", "backoff_min_s": 1,
+                     "backoff_max_s": 2},
+            "doors": [{"id": "B1-main", "unlock_s": 0.5,
+                       "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
+        })
+        agent = await stack.enter_async_context(EdgeAgent(config))
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        s = Stack(hub, settings, agent, sim, http, mqtt_port)
+        login = await s.call("POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})
+        http.headers["Authorization"] = f"Bearer {login['token']}"
+        deadline = time.monotonic() + 15
+        while not (sim.online and agent.cache.state and agent.cache.state.hub_public_key):
+            assert time.monotonic() < deadline, "reader or permissions never came up"
+            await asyncio.sleep(0.05)
+        yield s
+
+
+@pytest.fixture
+async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running("sqlite", request, tmp_path) as s:
+        yield s
+
+
+async def resident_token(s: Stack) -> str:
+    reply = await s.call("POST", "/auth/login", {"username": "zhang", "password": RESIDENT_PASSWORD})
+    return str(reply["token"])
+
+
+async def as_resident(s: Stack, token: str, method: str, path: str, body: Any = None,
+                      status: int = 200) -> Any:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http, http.request(
+        method, f"{s.api}{path}", json=body, headers=headers
+    ) as resp:
+        payload = await resp.json()
+        assert resp.status == status, (resp.status, payload)
+        return payload
+
+
+async def access_event(s: Stack, credential: str, nth: int, timeout: float = 3.0) -> dict[str, Any]:
+    """The `nth` (0-based, oldest first) access event of `credential`, once the hub has it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mine = [e for e in reversed(await s.events(door="B1-main")) if e["credential"] == credential]
+        if len(mine) > nth:
+            return mine[nth]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no access event #{nth} for {credential} within {timeout}s")
+
+
+async def present(s: Stack, text: str, credential: str, nth: int) -> dict[str, Any]:
+    s.sim.present_qr(text)
+    return await access_event(s, credential, nth)
+
+
+async def test_resident_qr_granted_once_then_refused(stack: Stack) -> None:
+    s = stack
+    token = await resident_token(s)
+    qr = await as_resident(s, token, "GET", "/me/qr")
+    who = f"resident:{qr['resident_id']}"
+    start = time.monotonic()
+    s.sim.present_qr(qr["token"])
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 1.0) is not None
+    assert time.monotonic() - start < 1.0
+    granted = await access_event(s, who, 0)
+    assert (granted["credential_type"], granted["reason"]) == ("qr", "granted")
+    assert granted["resident_id"] == qr["resident_id"]
+    assert await asyncio.to_thread(s.sim.wait_relay, False, 3.0) is not None
+    assert (await present(s, qr["token"], who, 1))["reason"] == "replayed"
+    assert s.sim.relay is False
+
+    # forged (another key), and a code from two minutes ago
+    claims, signed, _ = decode_token(qr["token"])
+    forged = encode_token(claims, Ed25519PrivateKey.generate().sign(signed))
+    assert (await present(s, forged, who, 2))["reason"] == "bad_signature"
+    assert s.hub.signer is not None
+    old = s.hub.signer.resident_qr(qr["resident_id"], datetime.now(UTC) - timedelta(minutes=2))
+    assert (await present(s, old.text, who, 3))["reason"] == "token_expired"
+    assert s.sim.relay is False
+
+
+async def check_visitor_passes(s: Stack) -> None:
+    now = datetime.now(UTC)
+    window = {"valid_from": (now - timedelta(minutes=1)).isoformat(),
+              "valid_until": (now + timedelta(hours=2)).isoformat()}
+    base = {"visitor_name": "王芳", "visitor_phone": "13900000000", "unit_id": 1, **window}
+    async with s.hub.sessions() as session:
+        zhang = await session.scalar(select(Resident).where(Resident.name == "张伟"))
+        assert zhang is not None and zhang.unit_id is not None
+        base["unit_id"] = zhang.unit_id
+    # issued by the resident for their own unit
+    token = await resident_token(s)
+    old_hash = s.agent.cache.hash
+    issued = await as_resident(s, token, "POST", "/visitor-passes",
+                               {**base, "doors": ["B1-main"], "max_uses": 2}, status=201)
+    await s.wait_perm_change(old_hash, timeout=2.0)
+    cred = f"pass:{issued['id']}"
+    first = await present(s, issued["token"], cred, 0)
+    assert (first["credential_type"], first["reason"]) == ("visitor_pass", "granted")
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 1.0) is not None
+    assert (await present(s, issued["token"], cred, 1))["reason"] == "granted"
+    used_up = await present(s, issued["token"], cred, 2)
+    assert (used_up["result"], used_up["reason"]) == ("denied", "pass_used_up")
+    assert s.agent.ledger.pass_uses(issued["id"]) == 2  # counted at the edge, persisted
+    deadline = time.monotonic() + 3
+    while (await s.call("GET", f"/visitor-passes/{issued['id']}"))["uses"] != 2:
+        assert time.monotonic() < deadline, "the hub never recorded the two uses"
+        await asyncio.sleep(0.05)
+
+    # a pass for another door; an expired pass
+    old_hash = s.agent.cache.hash
+    garage = await s.call("POST", "/visitor-passes", {**base, "doors": ["B1-garage"]}, status=201)
+    await s.wait_perm_change(old_hash, timeout=2.0)
+    assert (await present(s, garage["token"], f"pass:{garage['id']}", 0))["reason"] == "not_permitted"
+    old_hash = s.agent.cache.hash
+    expired = await s.call("POST", "/visitor-passes", {
+        **base, "doors": ["B1-main"], "valid_from": (now - timedelta(hours=3)).isoformat(),
+        "valid_until": (now - timedelta(hours=1)).isoformat()}, status=201)
+    await s.wait_perm_change(old_hash, timeout=2.0)
+    assert (await present(s, expired["token"], f"pass:{expired['id']}", 0))["reason"] == "pass_expired"
+
+    # revoked through the API: refused at the door within 2 s
+    old_hash = s.agent.cache.hash
+    live = await s.call("POST", "/visitor-passes", {**base, "doors": ["B1-main"]}, status=201)
+    await s.wait_perm_change(old_hash, timeout=2.0)
+    old_hash = s.agent.cache.hash
+    started = time.monotonic()
+    await s.call("POST", f"/visitor-passes/{live['id']}/revoke")
+    await s.wait_perm_change(old_hash, timeout=2.0)
+    revoked = await present(s, live["token"], f"pass:{live['id']}", 0)
+    assert revoked["reason"] == "pass_revoked"
+    assert time.monotonic() - started < 2.0 + 1.0  # API polling for the event included
+    assert s.sim.relay is False
+
+
+async def test_visitor_pass_uses_and_refusals(stack: Stack) -> None:
+    await check_visitor_passes(stack)
+
+
+async def test_visitor_pass_on_postgres(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    async with running("postgres", request, tmp_path) as s:
+        await check_visitor_passes(s)
+
+
+async def test_bluetooth_phone(stack: Stack) -> None:
+    s = stack
+    token = await resident_token(s)
+    phone = PhoneSimulator()
+    old_hash = s.agent.cache.hash
+    await phone.register(s.api, token, "test phone")
+    await s.wait_perm_change(old_hash, timeout=2.0)
+    reader = BleReaderSimulator("B1-main", s.agent.ble_challenge, s.agent.ble_answer)
+    cred = f"phone-key:{phone.key_id}"
+
+    answer = phone.answer(reader.challenge())
+    assert reader.submit(answer).reason == "granted"
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 1.0) is not None
+    event = await access_event(s, cred, 0)
+    assert (event["credential_type"], event["reason"]) == ("ble", "granted")
+    assert reader.submit(answer).reason == "replayed"
+    thief = PhoneSimulator()
+    wrong = thief.answer(reader.challenge(), key_id=phone.key_id)
+    assert reader.submit(wrong).reason == "bad_signature"
+    never_asked = BleAnswer(key_id=phone.key_id or 1, nonce=b"\1" * 16, signature=b"\0" * 64)
+    assert reader.submit(never_asked).reason == "stale_challenge"
+    assert [e["reason"] for e in [await access_event(s, cred, n) for n in range(4)]] == [
+        "granted", "replayed", "bad_signature", "stale_challenge"]
+
+    # the resident revokes the phone: refused from the next snapshot
+    old_hash = s.agent.cache.hash
+    await as_resident(s, token, "POST", f"/me/phone-keys/{phone.key_id}/revoke")
+    await s.wait_perm_change(old_hash, timeout=2.0)
+    assert reader.approach(phone).reason == "revoked"
