@@ -64,6 +64,10 @@ class AccessGroupRule(WireModel):
     id: int
     doors: list[Name]
     schedule: Name | None = Field(default=None, description="None means at all times")
+    floors: list[int] = Field(
+        default_factory=list, max_length=200,
+        description="floors a car reader among `doors` enables for this group's cards",
+    )
 
 
 class CardCredential(WireModel):

@@ -60,6 +60,7 @@ class DoorStateMachine:
         self._pulse_until: float | None = None  # while a pulse holds the lock released
         self._opened_in_pulse = False
         self._rex_until: float | None = None  # an opening before this follows a rex press
+        self._fire = False  # released for egress by a fire alarm: nothing relocks until reset
 
     @property
     def locked(self) -> bool:
@@ -169,6 +170,30 @@ class DoorStateMachine:
         actions.append(Emit("released"))
         return actions
 
+    @property
+    def fire_released(self) -> bool:
+        return self._fire
+
+    def fire_release(self, now: float) -> list[Action]:
+        """A fire alarm: unlock for egress and hold it, over any pulse or lockdown, until reset."""
+        actions = self._settle(now)
+        if self._fire:
+            return actions
+        self._fire = True
+        self._pulse_until = None
+        self._locked = False
+        return actions + [SetLock(False), Emit("released", "fire")]
+
+    def fire_reset(self, now: float) -> list[Action]:
+        """The fire alarm was reset: relock now, or as soon as the door closes."""
+        actions = self._settle(now)
+        if not self._fire:
+            return actions
+        self._fire = False
+        if not self._is_open:
+            actions += self._relock("fire")
+        return actions
+
     def _settle(self, now: float) -> list[Action]:
         """Fire the timers due at `now`."""
         actions: list[Action] = []
@@ -198,6 +223,8 @@ class DoorStateMachine:
         return [SetLock(False), Emit("unlocked", cause)]
 
     def _relock(self, cause: DoorCause | None) -> list[Action]:
+        if self._fire:  # egress stays free until the fire alarm is reset
+            return []
         self._locked = True
         self._opened_in_pulse = False
         return [SetLock(True), Emit("locked", cause)]
