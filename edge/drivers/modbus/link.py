@@ -86,6 +86,8 @@ class ModbusLink:
     async def _run(self) -> None:
         cfg = self.config
         backoff = cfg.backoff_min_s
+        # A random phase spreads many devices over the interval instead of polling in bursts.
+        await asyncio.sleep(random.uniform(0, cfg.interval_s))
         while True:
             if not self._client.connected:
                 if not await self._connect():
