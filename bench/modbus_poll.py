@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,11 +59,11 @@ async def measure(devices: int, seconds: float, interval: float) -> None:
     from edge.devices import DeviceSupervisor
     from edge.outbox import Outbox
 
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(devices)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", str(devices), stdout=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None
-        ports = json.loads(await asyncio.to_thread(proc.stdout.readline))
+        ports = json.loads(await proc.stdout.readline())
         configs = [DeviceConfig.model_validate({
             "id": f"d{i}", "model": model, "transport": "tcp", "host": "127.0.0.1",
             "tcp_port": port, "poll_interval_s": interval, "timeout_s": 1.0,
@@ -107,7 +106,7 @@ async def measure(devices: int, seconds: float, interval: float) -> None:
         print(f"latency mean {1000 * statistics.fmean(latency):.2f} ms over {len(latency)} polls")
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        await asyncio.wait_for(proc.wait(), timeout=10)
 
 
 def main() -> None:

@@ -15,9 +15,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Self
 
 from edge.config import DeviceConfig
-from edge.drivers.modbus import LinkConfig, LinkEvent, LinkStatus, ModbusError, ModbusLink, PollResult
+from edge.drivers.modbus import (
+    LinkConfig,
+    LinkEvent,
+    LinkStatus,
+    ModbusError,
+    ModbusLink,
+    PollResult,
+)
 from edge.sensors.device import DeviceReader, FaultTracker, Values, Write
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
@@ -59,7 +67,7 @@ class DeviceSupervisor:
         self._stack = contextlib.AsyncExitStack()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def __aenter__(self) -> "DeviceSupervisor":
+    async def __aenter__(self) -> Self:
         try:
             for device in self.devices.values():
                 device.link = await self._stack.enter_async_context(

@@ -14,7 +14,7 @@ import pty
 import select
 import threading
 import tty
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
@@ -34,7 +34,7 @@ _STEP_S = 0.05  # time the simulated car takes per floor
 class _Store(ModbusServerContext):
     """The device's four tables, served to pymodbus through the context interface."""
 
-    def __init__(self, sim: "ModbusDeviceSimulator", unit_id: int) -> None:  # noqa: D107
+    def __init__(self, sim: ModbusDeviceSimulator, unit_id: int) -> None:
         # Deliberately not calling super(): this replaces pymodbus's deprecated datastores.
         self.old_simulator = True
         self.simdevices = []
@@ -139,7 +139,7 @@ class ModbusDeviceSimulator:
                 self.set(reg.name, round((low + high) / 2, 3))
 
     # --- serving -------------------------------------------------------------------
-    async def __aenter__(self) -> "ModbusDeviceSimulator":
+    async def __aenter__(self) -> Self:
         store = _Store(self, self.unit_id)
         if self.transport == "rtu":
             self._bridge = _PtyBridge()
@@ -191,7 +191,7 @@ class ModbusDeviceSimulator:
         index = 0 if name == reg.name else reg.names().index(name)
         return reg, reg.address + index * WORDS[reg.type]
 
-    def set(self, name: str, value: float | int | bool) -> None:
+    def set(self, name: str, value: float | bool) -> None:
         """Set a register (or one block element, e.g. zone_3) to an engineering value."""
         reg, address = self._locate(name)
         words = encode(reg, value)

@@ -30,7 +30,7 @@ def scaled(reg: Register, raw: int | bool) -> float | int | bool:
     return round(value, 6)
 
 
-def encode(reg: Register, value: float | int | bool) -> list[int | bool]:
+def encode(reg: Register, value: float | bool) -> list[int | bool]:
     """The words (or one bit) that make `reg` read back as the engineering `value`."""
     if reg.type == "bool":
         return [bool(value)]

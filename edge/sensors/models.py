@@ -53,7 +53,7 @@ class Register(_Strict):
     telemetry: bool = Field(default=True, description="reported as a telemetry reading")
 
     @model_validator(mode="after")
-    def _fits(self) -> "Register":
+    def _fits(self) -> Register:
         bit_table = self.table in ("coil", "discrete_input")
         if bit_table != (self.type == "bool"):
             raise ValueError(f"type {self.type} does not fit table {self.table}")
@@ -82,7 +82,7 @@ class FaultCode(_Strict):
     above: float | None = Field(default=None, description="active when the value is above this")
 
     @model_validator(mode="after")
-    def _one_condition(self) -> "FaultCode":
+    def _one_condition(self) -> FaultCode:
         given = [k for k in ("equals", "bit", "below", "above") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"fault {self.code} needs exactly one of equals, bit, below, above")
@@ -121,7 +121,7 @@ class DeviceModel(_Strict):
     fire_zones: FireZones | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "DeviceModel":
+    def _consistent(self) -> DeviceModel:
         names: dict[str, Register] = {}
         for reg in self.registers:
             for name in reg.names():

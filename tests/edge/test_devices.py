@@ -106,9 +106,9 @@ async def test_each_fault_code_raises_and_clears_once() -> None:
         for dev, (model, _) in BUILDING.items():
             for fault in MODELS[model].faults:
                 sims[dev].fault(fault.code, True)
-                await rec.wait(lambda: any(e.code == fault.code for e in rec.device(dev, "fault_raised")))
+                await rec.wait(lambda d=dev, c=fault.code: any(e.code == c for e in rec.device(d, "fault_raised")))
                 sims[dev].fault(fault.code, False)
-                await rec.wait(lambda: any(e.code == fault.code for e in rec.device(dev, "fault_cleared")))
+                await rec.wait(lambda d=dev, c=fault.code: any(e.code == c for e in rec.device(d, "fault_cleared")))
                 await asyncio.sleep(0.25)  # more polls: no repeats
                 raised = [e for e in rec.device(dev, "fault_raised") if e.code == fault.code]
                 cleared = [e for e in rec.device(dev, "fault_cleared") if e.code == fault.code]
@@ -123,7 +123,7 @@ async def test_silent_device_goes_offline_while_others_keep_time() -> None:
         await rec.wait(lambda: all(rec.device(d, "online") for d in BUILDING))
         for dev in ("lift-b", "lift-a"):  # RTU and TCP
             sims[dev].silent = True
-            await rec.wait(lambda: rec.device(dev, "offline"))
+            await rec.wait(lambda d=dev: rec.device(d, "offline"))
             counters = rec.device(dev, "offline")[-1].counters
             assert counters is not None and counters["timeouts"] >= 2
         hyd = sup.devices["hyd-1"].link
@@ -134,7 +134,7 @@ async def test_silent_device_goes_offline_while_others_keep_time() -> None:
         assert max(hyd.timing.lateness[-8:]) < 0.05
         for dev in ("lift-b", "lift-a"):
             sims[dev].silent = False
-            await rec.wait(lambda: len(rec.device(dev, "online")) == 2, timeout=8)
+            await rec.wait(lambda d=dev: len(rec.device(d, "online")) == 2, timeout=8)
 
 
 async def test_garbled_rtu_frame_is_counted_and_polling_continues() -> None:

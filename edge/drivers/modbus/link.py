@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Self
 
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -55,8 +56,8 @@ class ModbusLink:
 
     def _make_client(self) -> AsyncModbusSerialClient | AsyncModbusTcpClient:
         cfg = self.config
-        common = dict(timeout=cfg.timeout_s, retries=0, reconnect_delay=0,
-                      trace_packet=self._trace, name=cfg.name)
+        common: dict[str, object] = {"timeout": cfg.timeout_s, "retries": 0, "reconnect_delay": 0,
+                                     "trace_packet": self._trace, "name": cfg.name}
         if cfg.transport == "rtu":
             assert cfg.port is not None
             return AsyncModbusSerialClient(
@@ -70,7 +71,7 @@ class ModbusLink:
             self._rx += len(data)
         return data
 
-    async def __aenter__(self) -> "ModbusLink":
+    async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name=f"modbus-{self.config.name}")
         return self
 
@@ -161,7 +162,7 @@ class ModbusLink:
             reply = await request(*args, **kwargs)  # type: ignore[misc]
         except ConnectionException as exc:
             raise ModbusError(self.config.name, f"link down: {exc}") from exc
-        except (ModbusException, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ModbusException) as exc:
             if self._rx:
                 self.counters.crc_errors += 1
                 raise ModbusError(self.config.name, "garbled reply (bad CRC or framing)") from exc

@@ -60,3 +60,15 @@ def test_severity_must_be_known(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"faults\.0\.severity"):
         load_model(path)
+
+
+def test_edge_config_refuses_an_unknown_device_model_naming_the_key() -> None:
+    from edge.config import parse_config
+
+    raw = {"site": "s", "edge": "e", "data_dir": "/tmp/x",
+           "devices": [{"id": "lift", "model": "elevator-nope", "transport": "tcp", "host": "h"}]}
+    with pytest.raises(ConfigError, match=r"devices\.0: .*unknown model 'elevator-nope'"):
+        parse_config(raw)
+    raw["devices"] = [{"id": "lift", "model": "elevator-mrl-b", "transport": "tcp", "host": "h"}]
+    with pytest.raises(ConfigError, match=r"devices\.0: .*offers no tcp transport"):
+        parse_config(raw)
