@@ -303,7 +303,11 @@ class EdgeAgent:
             for door in self.doors.values():
                 step = door.fsm.lockdown if command.command == "lockdown" else door.fsm.release
                 self._apply(door, step(now))
+            if command.command == "release" and self.devices is not None:
+                self.devices.hub_recall(False, command.reason or "")  # ends a hub recall too
             return "ok", command.reason or ""
+        if command.command == "elevator_recall":
+            return self._hub_recall(command)
         if command.command == "resync":
             self.uplink.publish_state()
             return "ok", "state republished"
@@ -322,6 +326,13 @@ class EdgeAgent:
     def _device_event(self, device: str, data: Any) -> None:
         self.outbox.add_event(device, data)
         self.uplink.wake()
+
+    def _hub_recall(self, command: EdgeCommand) -> tuple[str, str]:
+        """Recall every elevator until the hub's `release` (a fire recall ends only at the panel)."""
+        lifts = self.devices.hub_recall(True, command.reason or "") if self.devices else []
+        if not lifts:
+            return "rejected", "this edge has no elevators"
+        return "ok", f"recall sent to [{', '.join(lifts)}]"
 
     def _fire_doors(self, active: bool) -> list[str]:
         """Release (or restore) every fail-safe egress door at once; returns their ids."""

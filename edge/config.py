@@ -138,6 +138,13 @@ class EdgeConfig(_Strict):
         devices = {d.id: d for d in self.devices}
         if len(devices) != len(self.devices):
             raise ValueError("device ids repeated")
+        lines: dict[str, str] = {}
+        for dev in self.devices:
+            if dev.transport == "rtu" and dev.port is not None:
+                if dev.port in lines:
+                    raise ValueError(f"devices {lines[dev.port]} and {dev.id} share serial port "
+                                     f"{dev.port}: one RS-485 line per device is supported")
+                lines[dev.port] = dev.id
         for door in self.doors:
             if door.elevator is not None and door.elevator not in devices:
                 raise ValueError(f"door {door.id}: elevator {door.elevator!r} is not a device")

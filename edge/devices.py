@@ -172,6 +172,23 @@ class DeviceSupervisor:
             return False
         return True
 
+    def hub_recall(self, active: bool, reason: str) -> list[str]:
+        """The hub's `elevator_recall` (or `release`): a fire recall is never undone by the hub."""
+        if not active and self.fire_active:
+            return []
+        elevators = [d for d in self.devices.values() if d.model.recall is not None]
+        for elevator in elevators:
+            self._spawn(self._hub_recall(elevator, active, reason))
+        return [e.config.id for e in elevators]
+
+    async def _hub_recall(self, elevator: Device, active: bool, reason: str) -> None:
+        ok = await self._write(elevator, elevator.reader.recall_write(active))
+        what = "recall" if active else "return to service"
+        detail = f"{what} commanded by the hub ({reason or 'no reason given'}): "
+        detail += "written" if ok else "write FAILED"
+        self._emit(elevator.config.id, self._data(
+            elevator, "life_safety" if active else "life_safety_reset", detail=detail))
+
     # --- elevator floor access -------------------------------------------------------
     async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
         """Enable only `floors` in the car for `seconds`, then disable them all again."""

@@ -138,3 +138,22 @@ async def test_car_reader_enables_only_the_residents_floors(building: Building) 
     b.car_reader.present_card("2002")  # not permitted in the car: nothing is written
     await asyncio.sleep(0.8)
     assert len(b.lift.writes) == writes
+
+
+async def test_hub_recall_command_and_release_never_undo_a_fire_recall(building: Building) -> None:
+    from wire import EdgeCommand
+
+    b = building
+    now = datetime.now(UTC)
+    result = b.agent.execute(EdgeCommand(id="c1", ts=now, command="elevator_recall", reason="drill"))
+    assert result == ("ok", "recall sent to [lift-a]")
+    await until(lambda: b.lift.writes[-1:] == [("coil", 0, [True])])
+    b.agent.execute(EdgeCommand(id="c2", ts=now, command="release"))
+    await until(lambda: b.lift.writes[-1:] == [("coil", 0, [False])])
+    b.fire.zone(1, "fire")
+    await until(lambda: b.lift.writes[-1:] == [("coil", 0, [True])] and b.exit_door.relay)
+    writes = len(b.lift.writes)
+    b.agent.execute(EdgeCommand(id="c3", ts=now, command="release"))  # the hub cannot end it
+    b.agent.execute(EdgeCommand(id="c4", ts=now, command="lock", door="B1-exit"))
+    await asyncio.sleep(0.5)
+    assert len(b.lift.writes) == writes and b.exit_door.relay

@@ -72,3 +72,14 @@ def test_edge_config_refuses_an_unknown_device_model_naming_the_key() -> None:
     raw["devices"] = [{"id": "lift", "model": "elevator-mrl-b", "transport": "tcp", "host": "h"}]
     with pytest.raises(ConfigError, match=r"devices\.0: .*offers no tcp transport"):
         parse_config(raw)
+
+
+def test_two_rtu_devices_on_one_port_are_refused() -> None:
+    from edge.config import parse_config
+
+    raw = {"site": "s", "edge": "e", "data_dir": "/tmp/x", "devices": [
+        {"id": "spr", "model": "pressure-sprinkler-pt", "transport": "rtu", "port": "/dev/ttyUSB1"},
+        {"id": "fire", "model": "fire-panel-8z", "transport": "rtu", "port": "/dev/ttyUSB1"},
+    ]}
+    with pytest.raises(ConfigError, match="devices spr and fire share serial port /dev/ttyUSB1"):
+        parse_config(raw)
