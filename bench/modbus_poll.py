@@ -54,7 +54,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def measure(devices: int, seconds: float, interval: float) -> None:
+async def measure(devices: int, seconds: float, interval: float, telemetry_every: float) -> None:
     from edge.config import DeviceConfig
     from edge.devices import DeviceSupervisor
     from edge.outbox import Outbox
@@ -67,6 +67,7 @@ async def measure(devices: int, seconds: float, interval: float) -> None:
         configs = [DeviceConfig.model_validate({
             "id": f"d{i}", "model": model, "transport": "tcp", "host": "127.0.0.1",
             "tcp_port": port, "poll_interval_s": interval, "timeout_s": 1.0,
+            "telemetry_every_s": telemetry_every,
         }) for i, (model, port) in enumerate(ports)]
         with tempfile.TemporaryDirectory() as tmp:
             outbox = Outbox(Path(tmp) / "outbox.db", site="bench", edge="bench")
@@ -114,13 +115,15 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--telemetry-every", type=float, default=60.0,
+                        help="telemetry of unchanged readings every N s (1 = every poll at 1 s)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     if args.serve:
         asyncio.run(serve(args.serve))
     else:
-        asyncio.run(measure(args.devices, args.seconds, args.interval))
+        asyncio.run(measure(args.devices, args.seconds, args.interval, args.telemetry_every))
 
 
 if __name__ == "__main__":
