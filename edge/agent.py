@@ -352,8 +352,5 @@ class EdgeAgent:
             return
         floors = floors_for(cred.groups, state.door_groups.get(door.config.id, frozenset()),
                             {g: list(rule.floors) for g, rule in state.groups.items()})
-        elevator, seconds = door.config.elevator, door.config.floor_enable_s
-        assert elevator is not None
-        task = asyncio.get_running_loop().create_task(
-            self.devices.enable_floors(elevator, sorted(floors), seconds))
-        self._tasks.append(task)
+        assert door.config.elevator is not None
+        self.devices.request_floors(door.config.elevator, sorted(floors), door.config.floor_enable_s)

@@ -190,6 +190,10 @@ class DeviceSupervisor:
             elevator, "life_safety" if active else "life_safety_reset", detail=detail))
 
     # --- elevator floor access -------------------------------------------------------
+    def request_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> None:
+        """`enable_floors` in the background (for callers that must not wait, like the reader)."""
+        self._spawn(self.enable_floors(elevator, list(floors), seconds))
+
     async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
         """Enable only `floors` in the car for `seconds`, then disable them all again."""
         device = self.devices[elevator]

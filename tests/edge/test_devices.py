@@ -195,3 +195,31 @@ async def test_floor_access_writes_only_the_residents_floors() -> None:
         assert (table, address) == ("coil", 0)
         assert [i for i, on in enumerate(coils) if on] == [0, 5]  # B2 and 3F (lowest floor -2)
         await rec.wait(lambda: not any(sims["lift-b"].writes[-1][2]))
+
+
+async def test_counters_are_reported_periodically_with_reconnects() -> None:
+    rec = Recorder()
+    async with ModbusDeviceSimulator(MODELS["pressure-hydrant-pt"], name="hyd", transport="tcp") as sim:
+        config = DeviceConfig.model_validate({
+            "id": "hyd", "model": "pressure-hydrant-pt", "transport": "tcp", "host": "127.0.0.1",
+            "tcp_port": sim.tcp_port, "poll_interval_s": 0.1, "timeout_s": 0.1,
+            "counters_every_s": 1, "backoff_min_s": 0.05, "backoff_max_s": 0.1,
+        })
+        async with DeviceSupervisor([config], rec) as sup:
+            link = sup.devices["hyd"].link
+            assert link is not None
+            await rec.wait(lambda: rec.device("hyd", "online"))
+            first = rec.device("hyd", "online")[0].counters
+            assert first is not None and first["reconnects"] == 0
+            sim.silent = True
+            await rec.wait(lambda: rec.device("hyd", "offline"))
+            await rec.wait(lambda: link.counters.timeouts >= 6)
+            sim.silent = False
+            await rec.wait(lambda: len(rec.device("hyd", "online")) == 2, timeout=8)
+            # pymodbus drops a TCP link that stops answering; the next counters report says so
+            n = len(rec.device("hyd", "counters"))
+            await rec.wait(lambda: len(rec.device("hyd", "counters")) > n, timeout=3)
+            counters = rec.device("hyd", "counters")[-1].counters
+            assert counters is not None
+            assert counters["polls"] > counters["ok"] > 0 and counters["timeouts"] >= 6
+            assert counters["reconnects"] >= 1

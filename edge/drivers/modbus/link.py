@@ -51,13 +51,15 @@ class ModbusLink:
         self._on_event = on_event
         self._rx = 0  # reply bytes seen during the current request
         self._failures = 0
+        self._connected_once = False  # the first connection is not a reconnect
         self._client = self._make_client()
         self._task: asyncio.Task[None] | None = None
 
     def _make_client(self) -> AsyncModbusSerialClient | AsyncModbusTcpClient:
         cfg = self.config
         common: dict[str, object] = {"timeout": cfg.timeout_s, "retries": 0, "reconnect_delay": 0,
-                                     "trace_packet": self._trace, "name": cfg.name}
+                                     "trace_packet": self._trace, "trace_connect": self._traced_connect,
+                                     "name": cfg.name}
         if cfg.transport == "rtu":
             assert cfg.port is not None
             return AsyncModbusSerialClient(
@@ -70,6 +72,13 @@ class ModbusLink:
         if not sending:
             self._rx += len(data)
         return data
+
+    def _traced_connect(self, connected: bool) -> None:
+        # pymodbus also reconnects by itself inside a request: count every connection here.
+        if connected:
+            if self._connected_once:
+                self.counters.reconnects += 1
+            self._connected_once = True
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name=f"modbus-{self.config.name}")
@@ -108,7 +117,6 @@ class ModbusLink:
                 await asyncio.sleep(due - now)
 
     async def _connect(self) -> bool:
-        self.counters.reconnects += 1
         try:
             return bool(await self._client.connect())
         except (OSError, ModbusException) as exc:
