@@ -54,6 +54,7 @@ class ModbusLink:
         self._connected_once = False  # the first connection is not a reconnect
         self._client = self._make_client()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def _make_client(self) -> AsyncModbusSerialClient | AsyncModbusTcpClient:
         cfg = self.config
@@ -86,10 +87,16 @@ class ModbusLink:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self._closing = True
+        task = self._task
+        # Python 3.11's wait_for (inside pymodbus) can swallow a cancel that lands as a reply
+        # arrives; the flag ends the loop anyway and the cancel is repeated until it is done.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.2)
+        if task is not None and not task.cancelled():
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                task.result()
         self._client.close()
 
     # --- polling -------------------------------------------------------------------
@@ -98,7 +105,7 @@ class ModbusLink:
         backoff = cfg.backoff_min_s
         # A random phase spreads many devices over the interval instead of polling in bursts.
         await asyncio.sleep(random.uniform(0, cfg.interval_s))
-        while True:
+        while not self._closing:
             if not self._client.connected:
                 if not await self._connect():
                     self._failed("cannot connect")
@@ -108,7 +115,7 @@ class ModbusLink:
                     continue
                 backoff = cfg.backoff_min_s
             due = time.monotonic()
-            while self._client.connected:
+            while self._client.connected and not self._closing:
                 await self._poll(lateness=max(0.0, time.monotonic() - due))
                 due += cfg.interval_s
                 now = time.monotonic()
