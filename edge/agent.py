@@ -48,6 +48,7 @@ from edge.drivers.osdp import (
     ReaderStatus,
     ScanRead,
 )
+from edge.devices import DeviceSupervisor, floors_for
 from edge.outbox import Outbox
 from edge.uplink import Uplink
 
@@ -77,6 +78,7 @@ class EdgeAgent:
         self._by_reader: dict[tuple[str, int], _Door] = {}
         # wall clock (aware UTC) for decisions and unlock schedules; tests may replace it
         self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+        self.devices: DeviceSupervisor | None = None
 
     # --- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> "EdgeAgent":
@@ -115,6 +117,10 @@ class EdgeAgent:
                 Uplink(cfg, self.outbox, state=self.state, version=__version__)
             )
             self._spawn(self._incoming(), "incoming")
+            if cfg.devices:
+                self.devices = await self._stack.enter_async_context(
+                    DeviceSupervisor(cfg.devices, self._device_event, self._fire_doors)
+                )
             self._spawn(self._timers(), "door-timers")
             self._agent_event("started", f"lintel edge {__version__}, {len(self.doors)} doors")
         except BaseException:
@@ -189,6 +195,8 @@ class EdgeAgent:
             # The relay first: the person is waiting at the door.
             self._apply(door, door.fsm.grant(time.monotonic()))
         door.counters[decision.result] += 1
+        if granted and door.config.elevator is not None and self.devices is not None:
+            self._car_floors(door, card)
         address = door.config.reader.address
         self._drive(door, door.bus.led, address, "green" if granted else "red")
         if not granted:
@@ -415,7 +423,11 @@ class EdgeAgent:
             for door in self.doors.values():
                 step = door.fsm.lockdown if command.command == "lockdown" else door.fsm.release
                 self._apply(door, step(now))
+            if command.command == "release" and self.devices is not None:
+                self.devices.hub_recall(False, command.reason or "")  # ends a hub recall too
             return "ok", command.reason or ""
+        if command.command == "elevator_recall":
+            return self._hub_recall(command)
         if command.command == "resync":
             self.uplink.publish_state()
             return "ok", "state republished"
@@ -429,3 +441,36 @@ class EdgeAgent:
         )
         if hasattr(self, "uplink"):
             self.uplink.wake()
+
+    # --- building devices ----------------------------------------------------------------
+    def _device_event(self, device: str, data: Any) -> None:
+        self.outbox.add_event(device, data)
+        self.uplink.wake()
+
+    def _hub_recall(self, command: EdgeCommand) -> tuple[str, str]:
+        """Recall every elevator until the hub's `release` (a fire recall ends only at the panel)."""
+        lifts = self.devices.hub_recall(True, command.reason or "") if self.devices else []
+        if not lifts:
+            return "rejected", "this edge has no elevators"
+        return "ok", f"recall sent to [{', '.join(lifts)}]"
+
+    def _fire_doors(self, active: bool) -> list[str]:
+        """Release (or restore) every fail-safe egress door at once; returns their ids."""
+        now = time.monotonic()
+        released = []
+        for door in self.doors.values():
+            if door.config.fail_safe_egress:
+                self._apply(door, door.fsm.fire_release(now) if active else door.fsm.fire_reset(now))
+                released.append(door.config.id)
+        return released
+
+    def _car_floors(self, door: _Door, card: str) -> None:
+        """A card granted in an elevator car enables the floors its groups allow there."""
+        state = self.cache.state
+        cred = state.credentials.get(card) if state is not None else None
+        if state is None or cred is None or self.devices is None:
+            return
+        floors = floors_for(cred.groups, state.door_groups.get(door.config.id, frozenset()),
+                            {g: list(rule.floors) for g, rule in state.groups.items()})
+        assert door.config.elevator is not None
+        self.devices.request_floors(door.config.elevator, sorted(floors), door.config.floor_enable_s)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -68,6 +68,56 @@ class DoorConfig(_Strict):
     rex_input: int | None = Field(default=1, ge=0, le=15, description="request-to-exit button input")
     unlock_s: float = Field(default=5.0, gt=0, le=300, description="unlock pulse length")
     held_open_s: float = Field(default=30.0, gt=0, le=3600, description="open longer raises held_open")
+    fail_safe_egress: bool = Field(default=False, description="released by the edge on a fire alarm")
+    elevator: Name | None = Field(default=None, description="set on a car reader: the elevator's device id")
+    floor_enable_s: float = Field(default=10.0, gt=0, le=600, description="how long a card enables floors")
+
+
+class SerialOverride(_Strict):
+    """The line settings as installed, when they differ from the model's factory settings."""
+
+    baudrate: int | None = Field(default=None, ge=1200, le=115200)
+    parity: Literal["N", "E", "O"] | None = None
+    stopbits: Literal[1, 2] | None = None
+
+
+class DeviceConfig(_Strict):
+    """A Modbus device (elevator controller, fire panel, pressure sensor) this edge polls."""
+
+    id: Name
+    name: str = ""
+    model: str = Field(description="a model in firmware-configs/, e.g. elevator-vvvf-a")
+    transport: Literal["rtu", "tcp"]
+    port: str | None = Field(default=None, description="serial device of the RS-485 line (rtu)")
+    host: str | None = Field(default=None, description="address of the device or gateway (tcp)")
+    tcp_port: int | None = Field(default=None, ge=1, le=65535)
+    unit_id: int | None = Field(default=None, ge=1, le=247, description="default: the model's")
+    serial: SerialOverride = SerialOverride()
+    poll_interval_s: float = Field(default=1.0, ge=0.05, le=3600)
+    timeout_s: float | None = Field(default=None, gt=0, le=10, description="default: the model's")
+    offline_after: int = Field(default=3, ge=1, le=100, description="failed polls before offline")
+    counters_every_s: float = Field(default=60.0, ge=1, description="how often counters are reported")
+    telemetry_every_s: float = Field(default=60.0, ge=1, description="telemetry while unchanged")
+    backoff_min_s: float = Field(default=0.2, gt=0)
+    backoff_max_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "DeviceConfig":
+        from edge.sensors.loader import load_models  # the model files are data beside the code
+
+        models = load_models()
+        model = models.get(self.model)
+        if model is None:
+            raise ValueError(f"unknown model {self.model!r}; known: {', '.join(sorted(models))}")
+        if self.transport not in model.transport.kinds:
+            raise ValueError(f"model {self.model} offers no {self.transport} transport")
+        if self.transport == "rtu" and not self.port:
+            raise ValueError("an rtu device needs port")
+        if self.transport == "tcp" and not self.host:
+            raise ValueError("a tcp device needs host")
+        if self.backoff_max_s < self.backoff_min_s:
+            raise ValueError("backoff_max_s is below backoff_min_s")
+        return self
 
 
 class EdgeConfig(_Strict):
@@ -77,6 +127,7 @@ class EdgeConfig(_Strict):
     mqtt: MqttConfig = MqttConfig()
     doors: list[DoorConfig] = Field(default_factory=list)
     tick_s: float = Field(default=0.05, gt=0, le=1, description="door timer resolution")
+    devices: list[DeviceConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> "EdgeConfig":
@@ -87,6 +138,19 @@ class EdgeConfig(_Strict):
         readers = [(d.reader.port, d.reader.address) for d in self.doors]
         if len(set(readers)) != len(readers):
             raise ValueError("two doors share one reader (same port and address)")
+        devices = {d.id: d for d in self.devices}
+        if len(devices) != len(self.devices):
+            raise ValueError("device ids repeated")
+        lines: dict[str, str] = {}
+        for dev in self.devices:
+            if dev.transport == "rtu" and dev.port is not None:
+                if dev.port in lines:
+                    raise ValueError(f"devices {lines[dev.port]} and {dev.id} share serial port "
+                                     f"{dev.port}: one RS-485 line per device is supported")
+                lines[dev.port] = dev.id
+        for door in self.doors:
+            if door.elevator is not None and door.elevator not in devices:
+                raise ValueError(f"door {door.id}: elevator {door.elevator!r} is not a device")
         return self
 
 

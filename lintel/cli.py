@@ -95,6 +95,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             result = asyncio.run(control.press_exit(url, args.door))
         elif args.sim_command == "qr":
             result = asyncio.run(control.scan_qr(url, args.door, args.text))
+        elif args.sim_command in _DEVICE_COMMANDS:
+            result = asyncio.run(_device_command(url, args))
         else:
             result = asyncio.run(control.doors(url))
     except control.ControlError as exc:
@@ -138,6 +140,50 @@ def _sim_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_DEVICE_COMMANDS = ("elevator", "fault", "pressure", "zone", "fire-reset", "silent", "devices")
+
+
+async def _device_command(url: str, args: argparse.Namespace) -> dict[str, object]:
+    from simulators import modbus_control as mc
+
+    cmd = args.sim_command
+    if cmd == "devices":
+        return await mc.devices(url)
+    bodies: dict[str, tuple[str, dict[str, object]]] = {
+        "elevator": ("elevator", {"floor": getattr(args, "floor", 0)}),
+        "fault": ("fault", {"code": getattr(args, "code", ""), "active": not getattr(args, "clear", False)}),
+        "pressure": ("pressure", {"value": getattr(args, "value", 0.0)}),
+        "zone": ("zone", {"zone": getattr(args, "zone", 0), "state": getattr(args, "state", "")}),
+        "fire-reset": ("reset", {}),
+        "silent": ("silent", {"silent": not getattr(args, "off", False)}),
+    }
+    action, body = bodies[cmd]
+    return await mc.device_action(url, args.device, action, body)
+
+
+def _add_device_commands(simsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    lift = simsub.add_parser("elevator", help="move a simulated elevator to a floor")
+    lift.add_argument("--device", required=True)
+    lift.add_argument("--floor", type=int, required=True)
+    fault = simsub.add_parser("fault", help="inject (or --clear) a device fault code")
+    fault.add_argument("--device", required=True)
+    fault.add_argument("--code", required=True)
+    fault.add_argument("--clear", action="store_true")
+    pressure = simsub.add_parser("pressure", help="set a pressure sensor's reading")
+    pressure.add_argument("--device", required=True)
+    pressure.add_argument("--value", type=float, required=True)
+    zone = simsub.add_parser("zone", help="set a fire panel zone's state (fire, normal, fault…)")
+    zone.add_argument("--device", required=True)
+    zone.add_argument("--zone", type=int, required=True)
+    zone.add_argument("state", nargs="?", default="fire")
+    reset = simsub.add_parser("fire-reset", help="reset a fire panel (clears zone alarms)")
+    reset.add_argument("--device", required=True)
+    silent = simsub.add_parser("silent", help="make a device stop answering (or --off)")
+    silent.add_argument("--device", required=True)
+    silent.add_argument("--off", action="store_true")
+    simsub.add_parser("devices", help="each simulated Modbus device's values and recent writes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lintel", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -176,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
     qr.add_argument("--door", required=True)
     qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
+    _add_device_commands(simsub)
     sim.set_defaults(func=_cmd_sim)
 
     prov = sub.add_parser("provision", help="broker identities and ACLs for edges and hubs")

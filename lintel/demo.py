@@ -15,11 +15,14 @@ from aiohttp import web
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
+from edge.sensors.loader import load_models
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from lintel.broker import EmbeddedBroker
 from simulators.control import create_control_app
+from simulators.modbus_control import add_device_routes
+from simulators.modbus_devices import ModbusDeviceSimulator
 from simulators.osdp_door import OsdpDoorSimulator
 
 SITE = "demo"
@@ -27,6 +30,9 @@ EDGE = "b1-edge"
 # The demo building: door id, OSDP address, label.
 DOORS = [("B1-main", 101, "1号楼 正门"), ("B1-garage", 102, "1号楼 车库门")]
 ADMIN = "admin"
+# The demo building's Modbus devices: device id, firmware model, transport.
+DEVICES = [("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
+FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
 
 
 def _port_or_free(preferred: int) -> int:
@@ -86,7 +92,16 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
             sim.start()
             stack.callback(sim.close)
             sims[door] = sim
-        runner = web.AppRunner(create_control_app(sims))
+        models = load_models()
+        devices: dict[str, ModbusDeviceSimulator] = {}
+        for device, model, transport in DEVICES:
+            devices[device] = await stack.enter_async_context(ModbusDeviceSimulator(
+                models[model], name=device, transport=transport,  # type: ignore[arg-type]
+                serial=models[model].transport.serial.model_copy(update={"parity": "N"}),
+            ))
+        control_app = create_control_app(sims)
+        add_device_routes(control_app, devices)
+        runner = web.AppRunner(control_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         control_port = _port_or_free(0)
@@ -98,9 +113,15 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
             "site": SITE, "edge": EDGE, "data_dir": str(data / "edge"),
             "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "username": EDGE},
             "doors": [
-                {"id": door, "name": label,
+                {"id": door, "name": label, "fail_safe_egress": door in FAIL_SAFE_DOORS,
                  "reader": {"port": sims[door].port, "address": address, "scbk": keys[door]}}
                 for door, address, label in DOORS
+            ],
+            "devices": [
+                {"id": device, "model": model, "transport": transport,
+                 "port": devices[device].port, "host": "127.0.0.1",
+                 "tcp_port": devices[device].tcp_port, "serial": {"parity": "N"}}
+                for device, model, transport in DEVICES
             ],
         })
         await stack.enter_async_context(EdgeAgent(edge_config))
@@ -110,6 +131,8 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         print(f"login: {ADMIN} / {password}", flush=True)
         print(f"token: {token}", flush=True)
         print("try:  lintel sim swipe --door B1-main --card 1001", flush=True)
+        print("      lintel sim zone --device B1-fire --zone 3 fire   (then: lintel sim fire-reset "
+              "--device B1-fire)", flush=True)
         print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/access-events",
               flush=True)
         await stop.wait()

@@ -86,6 +86,10 @@ class AccessGroupRule(WireModel):
         "access, schedule = holiday_schedule instead of the weekly one",
     )
     holiday_schedule: Name | None = None
+    floors: list[int] = Field(
+        default_factory=list, max_length=200,
+        description="floors a car reader among `doors` enables for this group's cards",
+    )
 
     @model_validator(mode="after")
     def _holiday_schedule(self) -> AccessGroupRule:

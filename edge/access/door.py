@@ -67,6 +67,7 @@ class DoorStateMachine:
         self._rex_until: float | None = None  # an opening before this follows a rex press
         self._schedule_wanted = False  # the door's unlock schedule is open now
         self._schedule_overridden = False  # the hub relocked during the current window
+        self._fire = False  # released for egress by a fire alarm: nothing relocks until reset
 
     @property
     def held_by_schedule(self) -> bool:
@@ -208,6 +209,30 @@ class DoorStateMachine:
             actions += [SetLock(False), Emit("unlocked", "schedule")]
         return actions
 
+    @property
+    def fire_released(self) -> bool:
+        return self._fire
+
+    def fire_release(self, now: float) -> list[Action]:
+        """A fire alarm: unlock for egress and hold it, over any pulse or lockdown, until reset."""
+        actions = self._settle(now)
+        if self._fire:
+            return actions
+        self._fire = True
+        self._pulse_until = None
+        self._locked = False
+        return actions + [SetLock(False), Emit("released", "fire")]
+
+    def fire_reset(self, now: float) -> list[Action]:
+        """The fire alarm was reset: relock now, or as soon as the door closes."""
+        actions = self._settle(now)
+        if not self._fire:
+            return actions
+        self._fire = False
+        if not self._is_open:
+            actions += self._relock("fire")
+        return actions
+
     def _settle(self, now: float) -> list[Action]:
         """Fire the timers due at `now`."""
         actions: list[Action] = []
@@ -237,6 +262,8 @@ class DoorStateMachine:
         return [SetLock(False), Emit("unlocked", cause)]
 
     def _relock(self, cause: DoorCause | None) -> list[Action]:
+        if self._fire:  # egress stays free until the fire alarm is reset
+            return []
         self._locked = True
         self._opened_in_pulse = False
         return [SetLock(True), Emit("locked", cause)]

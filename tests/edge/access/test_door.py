@@ -221,3 +221,24 @@ def test_repeated_contact_reports_are_ignored(door: DoorStateMachine, clock: Fak
 def test_bad_config_is_refused() -> None:
     with pytest.raises(ValueError):
         DoorStateMachine(unlock_s=0)
+
+
+def test_fire_release_holds_unlocked_over_pulses_and_lockdown_until_reset() -> None:
+    fsm = DoorStateMachine(unlock_s=1, held_open_s=30, now=0)
+    assert fsm.fire_release(0) == [SetLock(False), Emit("released", "fire")]
+    assert fsm.fire_release(0.1) == []  # a repeat changes nothing
+    fsm.grant(1)
+    assert fsm.tick(5) == [] and not fsm.locked  # the grant's pulse ends: still released
+    fsm.contact(True, 6)
+    assert fsm.contact(False, 7) == [Emit("closed")] and not fsm.locked
+    fsm.lockdown(8)
+    assert not fsm.locked  # egress wins over a lockdown during a fire
+    assert fsm.fire_reset(9) == [SetLock(True), Emit("locked", "fire")] and fsm.locked
+
+
+def test_fire_reset_with_the_door_open_relocks_when_it_closes() -> None:
+    fsm = DoorStateMachine(unlock_s=1, held_open_s=30, now=0)
+    fsm.fire_release(0)
+    fsm.contact(True, 1)
+    assert fsm.fire_reset(2) == [] and not fsm.locked
+    assert fsm.contact(False, 3) == [Emit("closed"), SetLock(True), Emit("locked", None)]

@@ -1,0 +1,246 @@
+"""The device supervisor: every Modbus device's link, readings, faults, health and life safety.
+
+Life safety is decided here, at the edge, the moment a fire zone goes into alarm: the
+fail-safe egress doors are released (through the agent's `fire_doors` callback, which drives
+the door state machines) and every elevator gets its recall command; the events reporting it
+are queued after the actions. A panel reset (no zone in alarm) restores the normal state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from edge.config import DeviceConfig
+from edge.drivers.modbus import (
+    LinkConfig,
+    LinkEvent,
+    LinkStatus,
+    ModbusError,
+    ModbusLink,
+    PollResult,
+)
+from edge.sensors.device import DeviceReader, FaultTracker, Values, Write
+from edge.sensors.loader import load_models
+from edge.sensors.models import DeviceModel
+from wire.devices import DeviceData, TelemetryData
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, DeviceData | TelemetryData], None]  # (device id, event data)
+FireDoors = Callable[[bool], list[str]]  # release (True) or restore (False); returns door ids
+
+
+@dataclass
+class Device:
+    config: DeviceConfig
+    model: DeviceModel
+    reader: DeviceReader
+    faults: FaultTracker
+    link: ModbusLink | None = None
+    values: Values | None = None
+    zones_in_alarm: list[int] = field(default_factory=list)
+    floors_reset: asyncio.TimerHandle | None = None
+    last_telemetry: tuple[float, list[object]] | None = None
+
+
+class DeviceSupervisor:
+    """`async with DeviceSupervisor(devices, emit, fire_doors)`: polls every device until exit."""
+
+    def __init__(self, configs: Iterable[DeviceConfig], emit: Emit,
+                 fire_doors: FireDoors = lambda active: []) -> None:
+        models = load_models()
+        self._emit = emit
+        self._fire_doors = fire_doors
+        self.devices: dict[str, Device] = {}
+        for cfg in configs:
+            model = models[cfg.model]
+            reader = DeviceReader(model)
+            self.devices[cfg.id] = Device(cfg, model, reader, FaultTracker(reader))
+        self.fire_active = False
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Self:
+        try:
+            for device in self.devices.values():
+                device.link = await self._stack.enter_async_context(
+                    ModbusLink(_link_config(device), self._on_link_event)
+                )
+            self._spawn(self._report_counters())
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for device in self.devices.values():
+            if device.floors_reset is not None:
+                device.floors_reset.cancel()
+        await self._stack.aclose()
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- readings --------------------------------------------------------------------
+    def _on_link_event(self, event: LinkEvent) -> None:
+        device = self.devices[event.device]
+        try:
+            if isinstance(event, LinkStatus):
+                self._health(device, event)
+            elif isinstance(event, PollResult):
+                self._readings(device, event.values)
+        except Exception:  # a bad reading must not stop the device's poll loop
+            log.exception("device %s: handling %r failed", device.config.id, type(event).__name__)
+
+    def _health(self, device: Device, status: LinkStatus) -> None:
+        assert device.link is not None
+        self._emit(device.config.id, self._data(
+            device, "online" if status.online else "offline",
+            counters=device.link.counters.as_dict(), detail=status.reason or None,
+        ))
+
+    def _readings(self, device: Device, values: Values) -> None:
+        device.values = values
+        if device.model.fire_zones is not None:
+            zones = device.reader.zones_in_alarm(values)
+            if zones != device.zones_in_alarm:
+                device.zones_in_alarm = zones
+                self._fire_changed(device)
+        for event in device.faults.update(values):
+            self._emit(device.config.id, event)
+        telemetry = device.reader.telemetry(values)
+        now = time.monotonic()
+        last = device.last_telemetry
+        readings = [r.value for r in telemetry.readings]
+        # Report on change, and at least every telemetry_every_s while nothing changes.
+        if last is None or last[1] != readings or now - last[0] >= device.config.telemetry_every_s:
+            device.last_telemetry = (now, readings)
+            self._emit(device.config.id, telemetry)
+
+    # --- life safety -----------------------------------------------------------------
+    def _fire_changed(self, panel: Device) -> None:
+        active = any(d.zones_in_alarm for d in self.devices.values())
+        if active == self.fire_active:
+            return
+        self.fire_active = active
+        # Act first: the doors now, in this call; the recall writes go out at once after.
+        doors = self._fire_doors(active)
+        elevators = [d for d in self.devices.values() if d.model.recall is not None]
+        zones = ", ".join(str(z) for z in panel.zones_in_alarm) or "none"
+        self._spawn(self._recall(elevators, active, panel, doors, zones))
+
+    async def _recall(self, elevators: list[Device], active: bool, panel: Device,
+                      doors: list[str], zones: str) -> None:
+        results = await asyncio.gather(
+            *(self._write(e, e.reader.recall_write(active)) for e in elevators)
+        )
+        done = [e.config.id for e, ok in zip(elevators, results) if ok]
+        failed = [e.config.id for e, ok in zip(elevators, results) if not ok]
+        if active:
+            detail = (f"fire alarm in zone(s) {zones} of {panel.config.id}: released egress doors "
+                      f"[{', '.join(doors)}]; recalled elevators [{', '.join(done)}]")
+        else:
+            detail = (f"fire alarm reset at {panel.config.id}: doors [{', '.join(doors)}] back to "
+                      f"normal; elevators [{', '.join(done)}] returned to service")
+        if failed:
+            detail += f"; recall write FAILED for [{', '.join(failed)}]"
+        self._emit(panel.config.id, self._data(
+            panel, "life_safety" if active else "life_safety_reset", detail=detail))
+
+    async def _write(self, device: Device, write: Write) -> bool:
+        assert device.link is not None
+        table, address, values = write
+        try:
+            await device.link.write(table, address, values)
+        except ModbusError as exc:
+            log.error("device %s: write failed: %s", device.config.id, exc)
+            return False
+        return True
+
+    def hub_recall(self, active: bool, reason: str) -> list[str]:
+        """The hub's `elevator_recall` (or `release`): a fire recall is never undone by the hub."""
+        if not active and self.fire_active:
+            return []
+        elevators = [d for d in self.devices.values() if d.model.recall is not None]
+        for elevator in elevators:
+            self._spawn(self._hub_recall(elevator, active, reason))
+        return [e.config.id for e in elevators]
+
+    async def _hub_recall(self, elevator: Device, active: bool, reason: str) -> None:
+        ok = await self._write(elevator, elevator.reader.recall_write(active))
+        what = "recall" if active else "return to service"
+        detail = f"{what} commanded by the hub ({reason or 'no reason given'}): "
+        detail += "written" if ok else "write FAILED"
+        self._emit(elevator.config.id, self._data(
+            elevator, "life_safety" if active else "life_safety_reset", detail=detail))
+
+    # --- elevator floor access -------------------------------------------------------
+    def request_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> None:
+        """`enable_floors` in the background (for callers that must not wait, like the reader)."""
+        self._spawn(self.enable_floors(elevator, list(floors), seconds))
+
+    async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
+        """Enable only `floors` in the car for `seconds`, then disable them all again."""
+        device = self.devices[elevator]
+        if device.floors_reset is not None:
+            device.floors_reset.cancel()
+        ok = await self._write(device, device.reader.floor_write(floors))
+        loop = asyncio.get_running_loop()
+        device.floors_reset = loop.call_later(
+            seconds, lambda: self._spawn(self._write(device, device.reader.floor_write([])))
+        )
+        return ok
+
+    # --- health ----------------------------------------------------------------------
+    async def _report_counters(self) -> None:
+        period = min((d.config.counters_every_s for d in self.devices.values()), default=60.0)
+        while True:
+            await asyncio.sleep(period)
+            for device in self.devices.values():
+                assert device.link is not None
+                self._emit(device.config.id, self._data(
+                    device, "counters", counters=device.link.counters.as_dict()))
+
+    @staticmethod
+    def _data(device: Device, event: str, **kwargs: object) -> DeviceData:
+        return DeviceData(device_type=device.model.device_type, model=device.model.model,
+                          event=event, **kwargs)  # type: ignore[arg-type]
+
+
+def _link_config(device: Device) -> LinkConfig:
+    cfg, model = device.config, device.model
+    serial = model.transport.serial
+    return LinkConfig(
+        name=cfg.id, transport=cfg.transport, unit_id=cfg.unit_id or model.transport.unit_id,
+        blocks=device.reader.blocks, port=cfg.port, host=cfg.host or "127.0.0.1",
+        tcp_port=cfg.tcp_port or model.transport.tcp_port,
+        baudrate=cfg.serial.baudrate or serial.baudrate, bytesize=serial.bytesize,
+        parity=cfg.serial.parity or serial.parity, stopbits=cfg.serial.stopbits or serial.stopbits,
+        interval_s=cfg.poll_interval_s, timeout_s=cfg.timeout_s or model.transport.timeout_s,
+        offline_after=cfg.offline_after, backoff_min_s=cfg.backoff_min_s,
+        backoff_max_s=cfg.backoff_max_s,
+    )
+
+
+def floors_for(card_groups: Iterable[int], door_groups: Iterable[int],
+               groups: dict[int, list[int]]) -> set[int]:
+    """The floors a card may reach from a car reader: its groups that include the reader."""
+    allowed = set(door_groups)
+    return {f for g in card_groups if g in allowed for f in groups.get(g, [])}
+
+

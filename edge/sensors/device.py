@@ -1,0 +1,140 @@
+"""A device model applied to polled values: typed readings, telemetry, faults, commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from edge.drivers.modbus import ReadBlock, Table
+from edge.sensors.codec import raw_value, scaled
+from edge.sensors.models import WORDS, DeviceModel, FaultCode, Register
+from wire.devices import DeviceData, Reading, TelemetryData
+
+Values = Mapping[tuple[Table, int], int | bool]
+Write = tuple[Table, int, list[int | bool]]
+
+_MAX_SPAN = {"coil": 2000, "discrete_input": 2000, "holding": 125, "input": 125}
+_MAX_GAP = 8  # read across a small hole rather than send another request
+
+
+class DeviceReader:
+    """Everything the edge needs to know about one model, computed once."""
+
+    def __init__(self, model: DeviceModel) -> None:
+        self.model = model
+        self.blocks = _blocks(model.registers)
+
+    def raw(self, values: Values, name: str) -> int | bool:
+        reg = self.model.register(name)
+        index = 0 if name == reg.name else reg.names().index(name)
+        start = reg.address + index * WORDS[reg.type]
+        return raw_value(reg, [values[(reg.table, a)] for a in range(start, start + WORDS[reg.type])])
+
+    def value(self, values: Values, name: str) -> float | int | bool | str:
+        """The engineering value, or the state's name when the map names states."""
+        reg = self.model.register(name)
+        raw = self.raw(values, name)
+        if reg.states is not None and not isinstance(raw, bool):
+            return reg.states.get(int(raw), f"unknown_{raw}")
+        return scaled(reg, raw)
+
+    def telemetry(self, values: Values) -> TelemetryData:
+        readings = [
+            Reading(name=name, value=self.value(values, name), unit=reg.unit)
+            for reg in self.model.registers if reg.telemetry
+            for name in reg.names()
+        ]
+        return TelemetryData(device_type=self.model.device_type, model=self.model.model,
+                             readings=readings)
+
+    def active_faults(self, values: Values) -> list[FaultCode]:
+        return [f for f in self.model.faults if self._active(f, values)]
+
+    def _active(self, fault: FaultCode, values: Values) -> bool:
+        raw = self.raw(values, fault.point)
+        if fault.equals is not None:
+            return int(raw) == fault.equals
+        if fault.bit is not None:
+            return bool(int(raw) >> fault.bit & 1)
+        value = scaled(self.model.register(fault.point), raw)
+        if fault.below is not None:
+            return float(value) < fault.below
+        return float(value) > fault.above  # type: ignore[operator]
+
+    def zones_in_alarm(self, values: Values) -> list[int]:
+        """Fire zones (numbered from 1) whose state is an alarm state."""
+        fz = self.model.fire_zones
+        if fz is None:
+            return []
+        names = self.model.register(fz.point).names()
+        return [i for i, name in enumerate(names, 1) if self.raw(values, name) in fz.alarm_states]
+
+    def recall_write(self, active: bool) -> Write:
+        recall = self.model.recall
+        if recall is None:
+            raise ValueError(f"{self.model.model} has no recall command")
+        reg = self.model.register(recall.point)
+        word = recall.value if active else recall.normal
+        return reg.table, reg.address, [bool(word)] if reg.type == "bool" else _words(reg, word)
+
+    def floor_write(self, floors: Iterable[int]) -> Write:
+        """Enable exactly `floors` (those the car serves); every other floor is disabled."""
+        fa = self.model.floor_access
+        if fa is None:
+            raise ValueError(f"{self.model.model} has no floor access control")
+        reg = self.model.register(fa.point)
+        wanted = {f - fa.lowest_floor for f in floors if 0 <= f - fa.lowest_floor < fa.floors}
+        bits = [i in wanted for i in range(fa.floors)]
+        if reg.table == "coil":
+            return "coil", reg.address, list(bits)
+        mask = sum(1 << i for i, on in enumerate(bits) if on)
+        return reg.table, reg.address, _words(reg, mask)
+
+
+class FaultTracker:
+    """Edge-side dedup: each fault is raised once when it appears and cleared once when it goes."""
+
+    def __init__(self, reader: DeviceReader) -> None:
+        self._reader = reader
+        self.active: set[str] = set()
+
+    def update(self, values: Values) -> list[DeviceData]:
+        model = self._reader.model
+        now = {f.code: f for f in self._reader.active_faults(values)}
+        events = []
+        for fault in model.faults:
+            if fault.code in now and fault.code not in self.active:
+                events.append(_fault_event(model, fault, "fault_raised"))
+            elif fault.code not in now and fault.code in self.active:
+                events.append(_fault_event(model, fault, "fault_cleared"))
+        self.active = set(now)
+        return events
+
+
+def _fault_event(model: DeviceModel, fault: FaultCode, event: str) -> DeviceData:
+    return DeviceData(device_type=model.device_type, model=model.model, event=event,  # type: ignore[arg-type]
+                      code=fault.code, text=fault.text_en, text_zh=fault.text_zh,
+                      severity=fault.severity, skill=fault.skill)
+
+
+def _words(reg: Register, raw: int) -> list[int | bool]:
+    n = WORDS[reg.type]
+    return [(raw >> (16 * i)) & 0xFFFF for i in reversed(range(n))]
+
+
+def _blocks(registers: Iterable[Register]) -> tuple[ReadBlock, ...]:
+    """Merge the map into as few reads as the protocol allows, per table."""
+    spans: dict[Table, list[tuple[int, int]]] = {}
+    for reg in registers:
+        spans.setdefault(reg.table, []).append((reg.address, reg.address + reg.count * WORDS[reg.type]))
+    blocks = []
+    for table, ranges in spans.items():
+        ranges.sort()
+        start, end = ranges[0]
+        for lo, hi in ranges[1:]:
+            if lo - end <= _MAX_GAP and max(hi, end) - start <= _MAX_SPAN[table]:
+                end = max(end, hi)
+            else:
+                blocks.append(ReadBlock(table=table, address=start, count=end - start))
+                start, end = lo, hi
+        blocks.append(ReadBlock(table=table, address=start, count=end - start))
+    return tuple(blocks)
