@@ -383,3 +383,52 @@ async def test_guard_opens_a_door_remotely_with_a_reason(stack: Stack) -> None:
     assert (denied["result"], denied["reason"]) == ("denied", "door_locked_down")
     listed = await s.call("GET", "/commands")
     assert [c["command"] for c in listed["items"]][:2] == ["lockdown", "unlock"]
+
+
+async def test_every_card_refusal_reason_at_the_door(stack: Stack) -> None:
+    """Each card state and rule, set through the API, decided at the edge with its reason."""
+    from datetime import datetime, timedelta, timezone
+
+    s = stack
+    groups = await s.call("GET", "/access-groups")
+    main_group = next(g for g in groups["items"] if "B1-main" in g["doors"])
+    elsewhere = (datetime.now(timezone.utc).astimezone().weekday() + 3) % 7
+    closed = await s.call("POST", "/schedules", {
+        "site_id": "demo", "name": "rarely",
+        "windows": [{"days": [elsewhere], "start": "00:00", "end": "00:01"}]}, status=201)
+    night_group = await s.call("POST", "/access-groups", {
+        "site_id": "demo", "name": "rarely open", "doors": ["B1-main"],
+        "schedule_id": closed["id"]}, status=201)
+    member = await s.call("POST", "/residents", {"site_id": "demo", "name": "王强",
+                                                  "groups": [main_group["id"]]}, status=201)
+    off_hours = await s.call("POST", "/residents", {"site_id": "demo", "name": "赵敏",
+                                                     "groups": [night_group["id"]]}, status=201)
+    garage_group = await s.call("POST", "/access-groups", {
+        "site_id": "demo", "name": "garage only", "doors": ["B1-garage"]}, status=201)
+    driver = await s.call("POST", "/residents", {"site_id": "demo", "name": "孙丽",
+                                                  "groups": [garage_group["id"]]}, status=201)
+    now = datetime.now(timezone.utc)
+    cards = {
+        "5001": ({"status": "lost"}, member, "lost"),
+        "5002": ({"status": "suspended"}, member, "suspended"),
+        "5003": ({"valid_until": (now - timedelta(days=1)).isoformat()}, member, "expired"),
+        "5004": ({"valid_from": (now + timedelta(days=1)).isoformat()}, member, "not_yet_valid"),
+        "5005": ({}, off_hours, "outside_schedule"),
+        "5006": ({"status": "revoked"}, member, "revoked"),
+        "5007": ({}, driver, "not_permitted"),  # known at this edge, not for this door
+    }
+    old_hash = s.agent.cache.hash
+    for number, (extra, holder, _) in cards.items():
+        await s.call("POST", "/cards", {"resident_id": holder["id"], "card_number": number,
+                                        **extra}, status=201)
+    deadline = time.monotonic() + 5
+    while s.agent.cache.lookup_card("5006") is None:
+        assert time.monotonic() < deadline, "the new cards never reached the edge"
+        await asyncio.sleep(0.05)
+    assert s.agent.cache.hash != old_hash
+    cards["9999"] = ({}, None, "unknown_card")
+    for number, (_, _, reason) in cards.items():
+        s.sim.present_card(number)
+        event = await wait_for_event(s, number, 0, 3.0)
+        assert (event["result"], event["reason"]) == ("denied", reason), number
+    assert s.sim.relay is False

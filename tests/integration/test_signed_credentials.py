@@ -81,9 +81,9 @@ async def running(db_kind: str, request: pytest.FixtureRequest, tmp_path: Path) 
         yield s
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "postgres"])
 async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with running("sqlite", request, tmp_path) as s:
+    async with running(request.param, request, tmp_path) as s:
         yield s
 
 
@@ -201,11 +201,6 @@ async def check_visitor_passes(s: Stack) -> None:
 
 async def test_visitor_pass_uses_and_refusals(stack: Stack) -> None:
     await check_visitor_passes(stack)
-
-
-async def test_visitor_pass_on_postgres(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    async with running("postgres", request, tmp_path) as s:
-        await check_visitor_passes(s)
 
 
 async def test_bluetooth_phone(stack: Stack) -> None:
