@@ -184,7 +184,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/commands"): Case(OPERATORS, resource="commands"),
     ("GET", "/commands/{id}"): Case(OPERATORS, resource="commands"),
     ("GET", "/holidays"): Case(STAFF, resource="holidays"),
-    ("POST", "/holidays"): Case(WRITERS, body=lambda w, p: {"site_id": SITE[p], "day": unique_day()}),
+    ("POST", "/holidays"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "day": unique_day()}
+    ),
     ("DELETE", "/holidays/{id}"): Case(WRITERS, resource="holidays"),
     ("GET", "/anti-passback"): Case(STAFF, resource="anti-passback"),
     ("POST", "/anti-passback"): Case(WRITERS, body=lambda w, p: passback_body(p)),
@@ -202,13 +204,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/me/phone-keys"): Case(
         RESIDENT, body=lambda w, p: {"public_key": phone_key(), "label": "手机"}, own=True
     ),
-    ("POST", "/me/phone-keys/{id}/revoke"): Case(
-        RESIDENT, resource="phone-keys", away=404, ok=200
-    ),
+    ("POST", "/me/phone-keys/{id}/revoke"): Case(RESIDENT, resource="phone-keys", away=404, ok=200),
     ("GET", "/visitor-passes"): Case(HOUSEHOLD, resource="visitor-passes"),
-    ("POST", "/visitor-passes"): Case(
-        ISSUERS, body=lambda w, p: pass_body(w.unit[p], p), away=422
-    ),
+    ("POST", "/visitor-passes"): Case(ISSUERS, body=lambda w, p: pass_body(w.unit[p], p), away=422),
     ("GET", "/visitor-passes/{id}"): Case(HOUSEHOLD, resource="visitor-passes"),
     ("POST", "/visitor-passes/{id}/revoke"): Case(
         ISSUERS, resource="visitor-passes", away=404, ok=200

@@ -290,7 +290,9 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
     world.ids["commands"] = {}
     for place in PLACES:
         _, command = await world.call(
-            "POST", f"/doors/{world.ids['doors'][place]}/unlock", json={"reason": "test"},
+            "POST",
+            f"/doors/{world.ids['doors'][place]}/unlock",
+            json={"reason": "test"},
             status=202,
         )
         world.ids["commands"][place] = command["id"]
@@ -305,12 +307,18 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
     world.ids["phone-keys"] = {p: await world.fresh("phone-keys", p) for p in PLACES}
     devices = {}
     async with world.sessions() as session, session.begin():
-        session.add(ResidentAccount(user_id=resident_user, resident_id=world.ids["residents"]["home"]))
+        session.add(
+            ResidentAccount(user_id=resident_user, resident_id=world.ids["residents"]["home"])
+        )
         for place in PLACES:
             edge = "edge-b1" if SITE[place] == "sunrise" else "edge-m1"
             device = Device(
-                site_id=SITE[place], edge=edge, name=f"lift-{place}", device_type="elevator",
-                model="test", status="online",
+                site_id=SITE[place],
+                edge=edge,
+                name=f"lift-{place}",
+                device_type="elevator",
+                model="test",
+                status="online",
             )
             session.add(device)
             await session.flush()
