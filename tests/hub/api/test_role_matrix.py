@@ -399,3 +399,24 @@ async def test_a_resident_sees_only_their_household(world: World) -> None:
     assert hidden["error"] == absent["error"] == "not_found"
     # and another site named in a filter is refused
     await world.call("GET", "/residents?site_id=moonbay", "resident", 403)
+
+
+async def test_a_guard_opens_doors_of_their_own_site_only(world: World) -> None:
+    """Remote unlock: a sunrise guard opens a sunrise door (logged with who and why); a
+    moonbay door is as unknown to them as one that does not exist, and its command is not
+    listed; a technician may not open doors at all."""
+    home, away = world.ids["doors"]["home"], world.ids["doors"]["away"]
+    _, sent = await world.call(
+        "POST", f"/doors/{home}/unlock", "guard", 202, json={"reason": "快递员"}
+    )
+    assert (sent["issued_by"], sent["site_id"], sent["reason"]) == ("guard", "sunrise", "快递员")
+    _, refused = await world.call(
+        "POST", f"/doors/{away}/unlock", "guard", 404, json={"reason": "快递员"}
+    )
+    assert refused["error"] == "not_found"
+    await world.call("POST", f"/doors/{home}/unlock", "technician", 403, json={"reason": "x"})
+    _, listed = await world.call("GET", "/commands", "guard", 200)
+    assert sent["id"] in {c["id"] for c in listed["items"]}
+    assert {c["site_id"] for c in listed["items"]} == {"sunrise"}
+    await world.call("GET", f"/commands/{world.ids['commands']['away']}", "guard", 404)
+    await world.call("GET", "/commands?site_id=moonbay", "guard", 403)
