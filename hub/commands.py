@@ -32,9 +32,13 @@ class CommandSender:
                               door=door, reason=reason, issued_by=issued_by,
                               duration_s=duration_s)
         row = EdgeCommandRow(id=message.id, site_id=site, edge=edge, door=door, command=command,
-                             reason=reason, issued_by=issued_by, issued_at=now, status="sent")
+                             reason=reason, issued_by=issued_by, issued_at=now, status="sent",
+                             answer=None, answered_at=None)
         async with self._sessions() as session, session.begin():
             session.add(row)
+            await session.flush()
+            # the caller reads the row after the commit, which may expire a bound one
+            session.expunge(row)
         try:
             await self._mqtt.publish(topics.cmd(site, edge), message.model_dump_json().encode(),
                                      qos=1, retain=False, timeout=PUBLISH_TIMEOUT_S)

@@ -21,6 +21,7 @@ from hub.api.schemas import (
     PassbackUpdate,
     SiteQuery,
 )
+from hub.api.scope import scope_of
 from hub.api.store import get_or_404, reading, require_site, writing
 from hub.models import AntiPassbackPair, Door, Edge, Holiday, Schedule
 
@@ -38,8 +39,10 @@ def holiday_out(h: Holiday) -> HolidayOut:
 
 @routes.get("/holidays", query=SiteQuery, response=HolidayList)
 async def list_holidays(request: web.Request, query: SiteQuery) -> HolidayList:
-    """List holiday dates, optionally of one site."""
-    stmt = select(Holiday).order_by(Holiday.site_id, Holiday.day)
+    """List holiday dates of your scope, optionally of one site."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(Holiday).where(scope.where(Holiday.site_id)).order_by(Holiday.site_id, Holiday.day)
     if query.site_id is not None:
         stmt = stmt.where(Holiday.site_id == query.site_id)
     async with reading(request) as session:
@@ -49,6 +52,7 @@ async def list_holidays(request: web.Request, query: SiteQuery) -> HolidayList:
 @routes.post("/holidays", body=HolidayCreate, response=HolidayOut, status=201, roles=_KEEPERS)
 async def create_holiday(request: web.Request, body: HolidayCreate) -> HolidayOut:
     """Add a date to the site's holiday calendar."""
+    scope_of(request).claim_site(body.site_id)
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)
@@ -69,6 +73,7 @@ async def delete_holiday(request: web.Request) -> None:
     """Remove a date from the holiday calendar."""
     async with writing(request) as change:
         holiday = await get_or_404(change.session, Holiday, path_id(request, "holiday"), "holiday")
+        scope_of(request).check("holiday", holiday.id, holiday.site_id)
         await change.session.delete(holiday)
         change.sites.add(holiday.site_id)
 
@@ -79,6 +84,7 @@ async def update_door(request: web.Request, body: DoorUpdate) -> DoorOut:
     async with writing(request) as change:
         session = change.session
         door = await get_or_404(session, Door, path_id(request, "door"), "door")
+        scope_of(request).check("door", door.id, door.site_id)
         given = body.model_fields_set
         mode = body.mode if body.mode is not None else door.mode
         unlock = body.unlock_schedule_id if "unlock_schedule_id" in given else door.unlock_schedule_id
@@ -120,8 +126,14 @@ async def _pair_out(session: AsyncSession, pair: AntiPassbackPair) -> PassbackOu
 
 @routes.get("/anti-passback", query=SiteQuery, response=PassbackList)
 async def list_passback(request: web.Request, query: SiteQuery) -> PassbackList:
-    """List anti-passback door pairs, optionally of one site."""
-    stmt = select(AntiPassbackPair).order_by(AntiPassbackPair.id)
+    """List anti-passback door pairs of your scope, optionally of one site."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = (
+        select(AntiPassbackPair)
+        .where(scope.where(AntiPassbackPair.site_id))
+        .order_by(AntiPassbackPair.id)
+    )
     if query.site_id is not None:
         stmt = stmt.where(AntiPassbackPair.site_id == query.site_id)
     async with reading(request) as session:
@@ -133,6 +145,7 @@ async def list_passback(request: web.Request, query: SiteQuery) -> PassbackList:
 )
 async def create_passback(request: web.Request, body: PassbackCreate) -> PassbackOut:
     """Pair an entry and an exit door (on one edge) for anti-passback."""
+    scope_of(request).claim_site(body.site_id)
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)
@@ -166,6 +179,7 @@ async def get_passback(request: web.Request) -> PassbackOut:
     """One anti-passback door pair."""
     async with reading(request) as session:
         pair = await get_or_404(session, AntiPassbackPair, path_id(request, "pair"), "pair")
+        scope_of(request).check("pair", pair.id, pair.site_id)
         return await _pair_out(session, pair)
 
 
@@ -175,6 +189,7 @@ async def update_passback(request: web.Request, body: PassbackUpdate) -> Passbac
     async with writing(request) as change:
         session = change.session
         pair = await get_or_404(session, AntiPassbackPair, path_id(request, "pair"), "pair")
+        scope_of(request).check("pair", pair.id, pair.site_id)
         given = body.model_fields_set
         if body.name is not None and body.name != pair.name:
             taken = await session.scalar(select(AntiPassbackPair.id).where(
@@ -196,5 +211,6 @@ async def delete_passback(request: web.Request) -> None:
     """Remove an anti-passback pair."""
     async with writing(request) as change:
         pair = await get_or_404(change.session, AntiPassbackPair, path_id(request, "pair"), "pair")
+        scope_of(request).check("pair", pair.id, pair.site_id)
         await change.touch(pair.site_id, doors=[pair.entry_door_id])
         await change.session.delete(pair)

@@ -13,6 +13,7 @@ from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import NotFoundError, UnavailableError
 from hub.api.keys import COMMANDS, CURRENT_USER, CommandSender
 from hub.api.schemas import Strict
+from hub.api.scope import scope_of
 from hub.api.store import reading
 from hub.models import Door, Edge, EdgeCommandRow
 
@@ -77,6 +78,7 @@ async def unlock_door(request: web.Request, body: UnlockIn) -> CommandOut:
     if found is None:
         raise NotFoundError("door", door_id)
     door, edge = found
+    scope_of(request).check("door", door_id, door.site_id)
     row = await _sender(request).send(
         site=door.site_id, edge=edge.name, command="unlock", door=door.name, reason=body.reason,
         issued_by=request[CURRENT_USER].username, duration_s=body.duration_s)
@@ -89,6 +91,7 @@ async def _edge_command(request: web.Request, command: str, reason: str) -> Comm
         edge = await session.get(Edge, edge_id)
     if edge is None:
         raise NotFoundError("edge", edge_id)
+    scope_of(request).check("edge", edge_id, edge.site_id)
     row = await _sender(request).send(
         site=edge.site_id, edge=edge.name, command=command, reason=reason,
         issued_by=request[CURRENT_USER].username)
@@ -111,8 +114,15 @@ async def release_edge(request: web.Request, body: ReasonIn) -> CommandOut:
 
 @routes.get("/commands", query=CommandQuery, response=CommandList, roles=OPERATORS)
 async def list_commands(request: web.Request, query: CommandQuery) -> CommandList:
-    """Commands sent to edges, newest first, with their answers."""
-    stmt = select(EdgeCommandRow).order_by(EdgeCommandRow.issued_at.desc()).limit(query.limit)
+    """Commands sent to edges of your scope, newest first, with their answers."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = (
+        select(EdgeCommandRow)
+        .where(scope.where(EdgeCommandRow.site_id))
+        .order_by(EdgeCommandRow.issued_at.desc())
+        .limit(query.limit)
+    )
     if query.site_id is not None:
         stmt = stmt.where(EdgeCommandRow.site_id == query.site_id)
     if query.edge is not None:
@@ -130,4 +140,5 @@ async def get_command(request: web.Request) -> CommandOut:
         row = await session.get(EdgeCommandRow, command_id)
     if row is None:
         raise NotFoundError("command", command_id)
+    scope_of(request).check("command", command_id, row.site_id)
     return _out(row)

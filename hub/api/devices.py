@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import and_, case, func, select
 
+from hub.api.auth import STAFF_ROLES
 from hub.api.device_schemas import (
     DeviceDetail,
     DeviceList,
@@ -27,6 +28,7 @@ from hub.api.device_schemas import (
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ApiError, NotFoundError
 from hub.api.keys import SESSIONS
+from hub.api.scope import scope_of
 from hub.api.store import reading
 from hub.models import Device, DeviceFault, Edge
 from hub.telemetry import DeviceRef, SqlTelemetrySink, TelemetryQueryUnsupported, TelemetrySink
@@ -89,13 +91,17 @@ async def _device(request: web.Request) -> Device:
         device = await session.get(Device, device_id)
     if device is None:
         raise NotFoundError("device", device_id)
+    scope_of(request).check("device", device_id, device.site_id)
     return device
 
 
-@routes.get("/devices", query=DeviceQuery, response=DeviceList)
+@routes.get("/devices", query=DeviceQuery, response=DeviceList, roles=STAFF_ROLES)
 async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
-    """List devices with status, last seen and open fault count."""
-    stmt = _devices().order_by(Device.site_id, Device.edge, Device.name)
+    """List the devices of your scope with status, last seen and open fault count."""
+    scope = scope_of(request)
+    scope.claim_site(query.site)
+    stmt = _devices().where(scope.where(Device.site_id)).order_by(
+        Device.site_id, Device.edge, Device.name)
     for column, value in ((Device.site_id, query.site), (Device.edge, query.edge),
                           (Device.device_type, query.type), (_SHOWN, query.status)):
         if value is not None:
@@ -105,7 +111,7 @@ async def list_devices(request: web.Request, query: DeviceQuery) -> DeviceList:
     return DeviceList(items=[DeviceOut(**_out(d, edge, n)) for d, edge, n in rows])
 
 
-@routes.get(r"/devices/{id:\d+}", response=DeviceDetail)
+@routes.get(r"/devices/{id:\d+}", response=DeviceDetail, roles=STAFF_ROLES)
 async def get_device(request: web.Request) -> DeviceDetail:
     """A device's current state: latest readings, error counters and open faults."""
     device_id = path_id(request, "device")
@@ -113,6 +119,7 @@ async def get_device(request: web.Request) -> DeviceDetail:
         row = (await session.execute(_devices().where(Device.id == device_id))).first()
         if row is None:
             raise NotFoundError("device", device_id)
+        scope_of(request).check("device", device_id, row[0].site_id)
         faults = list(await session.scalars(
             select(DeviceFault)
             .where(DeviceFault.device_id == device_id, DeviceFault.cleared_at.is_(None))
@@ -124,7 +131,8 @@ async def get_device(request: web.Request) -> DeviceDetail:
                         readings=readings, faults=[_fault(f) for f in faults])
 
 
-@routes.get(r"/devices/{id:\d+}/telemetry", query=TelemetryQuery, response=TelemetryPage)
+@routes.get(r"/devices/{id:\d+}/telemetry", query=TelemetryQuery, response=TelemetryPage,
+            roles=STAFF_ROLES)
 async def get_device_telemetry(request: web.Request, query: TelemetryQuery) -> TelemetryPage:
     """A device's recent telemetry, newest first (501 when the sink cannot be queried)."""
     device = await _device(request)
@@ -138,7 +146,8 @@ async def get_device_telemetry(request: web.Request, query: TelemetryQuery) -> T
         TelemetryPointOut(name=p.name, ts=p.ts, value=p.value, unit=p.unit) for p in points])
 
 
-@routes.get(r"/devices/{id:\d+}/faults", query=FaultQuery, response=FaultList)
+@routes.get(r"/devices/{id:\d+}/faults", query=FaultQuery, response=FaultList,
+            roles=STAFF_ROLES)
 async def list_device_faults(request: web.Request, query: FaultQuery) -> FaultList:
     """A device's faults, newest first; `open=true` for the open ones only."""
     device = await _device(request)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,23 +90,30 @@ class _Rejected(Exception):
 
 async def _upload(request: web.Request) -> bytes:
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and (part.filename or part.name == "file"):
-                data = bytearray()
-                while chunk := await part.read_chunk():
-                    data += chunk
-                    if len(data) > MAX_UPLOAD_BYTES:
-                        raise web.HTTPRequestEntityTooLarge(
-                            max_size=MAX_UPLOAD_BYTES, actual_size=len(data)
-                        )
-                return bytes(data)
-        raise BadRequestError("the multipart body has no file part (name it `file`)")
+        try:
+            return await _multipart_file(request)
+        except (BadHttpMessage, ValueError) as exc:  # a malformed part header or boundary
+            raise BadRequestError(f"the multipart body is malformed: {exc}") from exc
     if request.content_type in ("text/csv", "text/plain", "application/octet-stream"):
         return await request.read()
     raise BadRequestError(
         f"send the CSV as text/csv or multipart/form-data, not {request.content_type!r}"
     )
+
+
+async def _multipart_file(request: web.Request) -> bytes:
+    reader = await request.multipart()
+    async for part in reader:
+        if isinstance(part, BodyPartReader) and (part.filename or part.name == "file"):
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                data += chunk
+                if len(data) > MAX_UPLOAD_BYTES:
+                    raise web.HTTPRequestEntityTooLarge(
+                        max_size=MAX_UPLOAD_BYTES, actual_size=len(data)
+                    )
+            return bytes(data)
+    raise BadRequestError("the multipart body has no file part (name it `file`)")
 
 
 def _decode(raw: bytes) -> str:

@@ -27,8 +27,9 @@ from hub.api.credential_schemas import (
 )
 from hub.api.credentials import my_resident, row_id, signer
 from hub.api.endpoints import EndpointTable
-from hub.api.errors import ForbiddenError, InvalidError, NotFoundError
+from hub.api.errors import InvalidError, NotFoundError
 from hub.api.keys import CURRENT_USER
+from hub.api.scope import scope_of
 from hub.api.store import reading, writing
 from hub.credentials.qr import CONTENT_TYPES, render
 from hub.models import Building, Door, Unit, VisitorPass
@@ -59,14 +60,18 @@ async def _load(session: AsyncSession, pass_id: int) -> VisitorPass | None:
     )
 
 
+async def _sees(request: web.Request, session: AsyncSession, site_id: str, unit_id: int) -> bool:
+    """Staff see their scope's site(s); a resident the unit of the resident they act as."""
+    scope = scope_of(request)
+    if scope.is_resident:
+        return (await my_resident(request, session)).unit_id == unit_id
+    return scope.sees(site_id)
+
+
 async def _visible(request: web.Request, session: AsyncSession, pass_id: int) -> VisitorPass:
-    """The pass, if this user may see it: staff any, a resident only their unit's (else 404)."""
+    """The pass, if this user may see it; else 404, as for one that does not exist."""
     vp = await _load(session, pass_id)
-    if vp is not None and request[CURRENT_USER].role == "resident":
-        resident = await my_resident(request, session)
-        if resident.unit_id != vp.unit_id:
-            vp = None
-    if vp is None:
+    if vp is None or not await _sees(request, session, vp.site_id, vp.unit_id):
         raise NotFoundError("visitor pass", pass_id)
     return vp
 
@@ -74,19 +79,17 @@ async def _visible(request: web.Request, session: AsyncSession, pass_id: int) ->
 @routes.post("/visitor-passes", body=VisitorPassCreate, response=VisitorPassIssued, status=201,
              roles=ISSUERS)
 async def issue_visitor_pass(request: web.Request, body: VisitorPassCreate) -> VisitorPassIssued:
-    """Issue a visitor pass (a resident for their own unit; a guard, manager or admin for any)."""
+    """Issue a visitor pass (a resident for their own unit; a guard, manager or admin for a
+    unit of their site)."""
     user = request[CURRENT_USER]
     async with writing(request) as change:
         session = change.session
-        if user.role == "resident":
-            resident = await my_resident(request, session)
-            if resident.unit_id != body.unit_id:
-                raise ForbiddenError("a resident issues passes for their own unit only")
         found = (await session.execute(
             select(Unit, Building.site_id).join(Building, Building.id == Unit.building_id)
             .where(Unit.id == body.unit_id)
         )).first()
-        if found is None:
+        # a unit outside the scope is as unknown as one that does not exist
+        if found is None or not await _sees(request, session, found[1], body.unit_id):
             raise InvalidError.one("unit_id", f"unknown unit {body.unit_id}")
         site_id = found[1]
         doors = list(await session.scalars(
@@ -115,12 +118,16 @@ async def issue_visitor_pass(request: web.Request, body: VisitorPassCreate) -> V
 
 @routes.get("/visitor-passes", query=VisitorPassQuery, response=VisitorPassList, roles=READERS)
 async def list_visitor_passes(request: web.Request, query: VisitorPassQuery) -> VisitorPassList:
-    """List visitor passes: staff see all (filtered), a resident their own unit's."""
+    """List visitor passes: staff their site's (filtered), a resident their own unit's."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
     stmt = select(VisitorPass).options(selectinload(VisitorPass.doors)).order_by(VisitorPass.id)
     async with reading(request) as session:
-        if request[CURRENT_USER].role == "resident":
+        if scope.is_resident:
             resident = await my_resident(request, session)
             stmt = stmt.where(VisitorPass.unit_id == resident.unit_id)
+        else:
+            stmt = stmt.where(scope.where(VisitorPass.site_id))
         if query.site_id is not None:
             stmt = stmt.where(VisitorPass.site_id == query.site_id)
         if query.unit_id is not None:

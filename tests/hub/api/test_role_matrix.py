@@ -28,7 +28,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.api.endpoints import ENDPOINTS
 from hub.api.openapi import openapi_path
 from tests.hub.api.conftest import PASSWORD, count
-from tests.hub.api.world import ALWAYS, PLACES, ROLES, SITE, World, build_world, unique
+from tests.hub.api.world import (
+    ALWAYS,
+    PLACES,
+    ROLES,
+    SITE,
+    World,
+    build_world,
+    pass_body,
+    passback_body,
+    phone_key,
+    unique,
+    unique_day,
+)
 
 Client = TestClient[Any, Any]
 
@@ -39,6 +51,9 @@ HOUSEHOLD = EVERYONE  # residents too, within their household
 STAFF = frozenset({"admin", "manager", "guard", "technician"})
 WRITERS = frozenset({"admin", "manager"})
 ADMIN = frozenset({"admin"})
+OPERATORS = frozenset({"admin", "manager", "guard"})  # remote door control
+ISSUERS = OPERATORS | {"resident"}  # visitor passes
+RESIDENT = frozenset({"resident"})  # the /me endpoints
 
 Body = Callable[[World, str], Any]  # (world, place) -> JSON body
 
@@ -52,6 +67,8 @@ class Case:
     csv: Callable[[str], str] | None = None  # (place) -> CSV text, for the imports
     away: int = 403  # what a site-scoped writer gets for a POST into another site
     ok: int | None = None  # the success status when it is not the method's usual one
+    own: bool = False  # the body names no place: the caller's own (a resident's phone key)
+    query: Callable[[World], str] | None = None  # a query string the call needs
 
 
 def _resident(w: World, place: str) -> dict[str, Any]:
@@ -152,6 +169,52 @@ CASES: dict[tuple[str, str], Case] = {
         ),
         ok=200,
     ),
+    ("POST", "/doors/{id}/unlock"): Case(
+        OPERATORS, resource="doors", body=lambda w, p: {"reason": "快递"}, away=404, ok=202
+    ),
+    ("PATCH", "/doors/{id}"): Case(
+        WRITERS, resource="doors", body=lambda w, p: {"label": unique("门")}
+    ),
+    ("POST", "/edges/{id}/lockdown"): Case(
+        OPERATORS, resource="edges", body=lambda w, p: {"reason": "演练"}, away=404, ok=202
+    ),
+    ("POST", "/edges/{id}/release"): Case(
+        OPERATORS, resource="edges", body=lambda w, p: {"reason": "演练结束"}, away=404, ok=202
+    ),
+    ("GET", "/commands"): Case(OPERATORS, resource="commands"),
+    ("GET", "/commands/{id}"): Case(OPERATORS, resource="commands"),
+    ("GET", "/holidays"): Case(STAFF, resource="holidays"),
+    ("POST", "/holidays"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "day": unique_day()}
+    ),
+    ("DELETE", "/holidays/{id}"): Case(WRITERS, resource="holidays"),
+    ("GET", "/anti-passback"): Case(STAFF, resource="anti-passback"),
+    ("POST", "/anti-passback"): Case(WRITERS, body=lambda w, p: passback_body(p)),
+    ("GET", "/anti-passback/{id}"): Case(STAFF, resource="anti-passback"),
+    ("PATCH", "/anti-passback/{id}"): Case(
+        WRITERS, resource="anti-passback", body=lambda w, p: {"name": unique("apb"), "mode": "soft"}
+    ),
+    ("DELETE", "/anti-passback/{id}"): Case(WRITERS, resource="anti-passback"),
+    ("GET", "/devices"): Case(STAFF, resource="devices"),
+    ("GET", "/devices/{id}"): Case(STAFF, resource="devices"),
+    ("GET", "/devices/{id}/telemetry"): Case(STAFF, resource="devices"),
+    ("GET", "/devices/{id}/faults"): Case(STAFF, resource="devices"),
+    ("GET", "/me/qr"): Case(RESIDENT),
+    ("GET", "/me/phone-keys"): Case(RESIDENT, resource="phone-keys"),
+    ("POST", "/me/phone-keys"): Case(
+        RESIDENT, body=lambda w, p: {"public_key": phone_key(), "label": "手机"}, own=True
+    ),
+    ("POST", "/me/phone-keys/{id}/revoke"): Case(RESIDENT, resource="phone-keys", away=404, ok=200),
+    ("GET", "/visitor-passes"): Case(HOUSEHOLD, resource="visitor-passes"),
+    ("POST", "/visitor-passes"): Case(ISSUERS, body=lambda w, p: pass_body(w.unit[p], p), away=422),
+    ("GET", "/visitor-passes/{id}"): Case(HOUSEHOLD, resource="visitor-passes"),
+    ("POST", "/visitor-passes/{id}/revoke"): Case(
+        ISSUERS, resource="visitor-passes", away=404, ok=200
+    ),
+    ("GET", "/visitor-passes/{id}/qr.png"): Case(HOUSEHOLD, resource="visitor-passes"),
+    ("GET", "/visitor-passes/shared.png"): Case(
+        public=True, query=lambda w: f"?code={w.share_code}"
+    ),
     ("POST", "/import/residents"): Case(
         WRITERS,
         csv=lambda p: (
@@ -211,6 +274,8 @@ async def _prepare(
 ) -> tuple[str, dict[str, Any]]:
     """The path and request options (body, headers) of one call."""
     kwargs: dict[str, Any] = {}
+    if case.query is not None:
+        path += case.query(world)
     if case.csv is not None:
         assert place is not None
         path += f"?site_id={SITE[place]}"
@@ -232,7 +297,7 @@ async def test_role_matrix(world: World, sessions: async_sessionmaker[AsyncSessi
         case = CASES[(method, path)]
         is_item = "{id}" in path
         placed = case.csv is not None or (method == "POST" and path == "/households")
-        placed = placed or (case.body is not None and not case.public)
+        placed = placed or (case.body is not None and not case.public and not case.own)
         places: tuple[str | None, ...] = PLACES if is_item or placed else (None,)
         for role in (None, *ROLES):
             for place in places:
@@ -334,3 +399,24 @@ async def test_a_resident_sees_only_their_household(world: World) -> None:
     assert hidden["error"] == absent["error"] == "not_found"
     # and another site named in a filter is refused
     await world.call("GET", "/residents?site_id=moonbay", "resident", 403)
+
+
+async def test_a_guard_opens_doors_of_their_own_site_only(world: World) -> None:
+    """Remote unlock: a sunrise guard opens a sunrise door (logged with who and why); a
+    moonbay door is as unknown to them as one that does not exist, and its command is not
+    listed; a technician may not open doors at all."""
+    home, away = world.ids["doors"]["home"], world.ids["doors"]["away"]
+    _, sent = await world.call(
+        "POST", f"/doors/{home}/unlock", "guard", 202, json={"reason": "快递员"}
+    )
+    assert (sent["issued_by"], sent["site_id"], sent["reason"]) == ("guard", "sunrise", "快递员")
+    _, refused = await world.call(
+        "POST", f"/doors/{away}/unlock", "guard", 404, json={"reason": "快递员"}
+    )
+    assert refused["error"] == "not_found"
+    await world.call("POST", f"/doors/{home}/unlock", "technician", 403, json={"reason": "x"})
+    _, listed = await world.call("GET", "/commands", "guard", 200)
+    assert sent["id"] in {c["id"] for c in listed["items"]}
+    assert {c["site_id"] for c in listed["items"]} == {"sunrise"}
+    await world.call("GET", f"/commands/{world.ids['commands']['away']}", "guard", 404)
+    await world.call("GET", "/commands?site_id=moonbay", "guard", 403)

@@ -2,20 +2,25 @@
 
 Places: `home` (sunrise, unit 101: the resident user's household), `neighbour` (sunrise,
 unit 102: another household of the same site) and `away` (moonbay, unit 901).
+
+Beside the registry: holidays, anti-passback pairs, remote commands, devices, visitor passes
+and phone keys in each place; the resident user acts as the home resident (`/me`).
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
+import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.models import AccessEvent, EventLog
+from hub.models import AccessEvent, Device, Door, Edge, EventLog, PhoneKey, ResidentAccount
 from tests.hub.api.conftest import PASSWORD
 
 Client = TestClient[Any, Any]
@@ -33,13 +38,45 @@ def unique(prefix: str = "x") -> str:
     return f"{prefix}{next(_counter)}"
 
 
+def unique_day() -> str:
+    return (date(2030, 1, 1) + timedelta(days=next(_counter))).isoformat()
+
+
+def phone_key() -> str:
+    """A fresh Ed25519-sized public key (32 bytes, base64); its value is never verified here."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+# each site's two doors on one edge (the seed's, and M1-side added by build_world)
+DOORS = {"sunrise": ("B1-main", "B1-garage"), "moonbay": ("M1-main", "M1-side")}
+
+
+def pass_body(unit_id: int, place: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "visitor_name": "访客",
+        "visitor_phone": "13800000000",
+        "unit_id": unit_id,
+        "doors": [DOORS[SITE[place]][0]],
+        "valid_from": now.isoformat(),
+        "valid_until": (now + timedelta(hours=4)).isoformat(),
+    }
+
+
+def passback_body(place: str) -> dict[str, Any]:
+    entry, exit_ = DOORS[SITE[place]]
+    return {"site_id": SITE[place], "name": unique("apb"), "entry_door": entry, "exit_door": exit_}
+
+
 @dataclass
 class World:
     client: Client
+    sessions: async_sessionmaker[AsyncSession]
     tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer token
     ids: dict[str, dict[str, Any]] = field(default_factory=dict)  # resource -> place -> id
     building: dict[str, int] = field(default_factory=dict)  # place -> building id
     unit: dict[str, int] = field(default_factory=dict)  # place -> unit id
+    share_code: str = ""  # of the home visitor pass's share link
 
     async def call(
         self,
@@ -52,10 +89,14 @@ class World:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         headers.update(kwargs.pop("headers", {}))
         resp = await self.client.request(method, API + path, headers=headers, **kwargs)
-        text = await resp.text()
-        body = await resp.json() if text and resp.content_type == "application/json" else text
+        raw = await resp.read()
+        body: Any = raw  # an image stays bytes
+        if resp.content_type == "application/json" and raw:
+            body = await resp.json()
+        elif resp.content_type.startswith("text/") or not raw:
+            body = raw.decode()
         if status is not None:
-            assert resp.status == status, f"{role} {method} {path}: {resp.status} {text}"
+            assert resp.status == status, f"{role} {method} {path}: {resp.status} {body!r:.500}"
         return resp.status, body
 
     async def make(self, method: str, path: str, body: dict[str, Any]) -> Any:
@@ -112,11 +153,27 @@ class World:
                     "site_id": site,
                 },
             )
+        if resource in ("doors", "edges"):  # changed or commanded in place, never deleted
+            return self.ids[resource][place]
+        if resource == "holidays":
+            return await self.make("POST", "/holidays", {"site_id": site, "day": unique_day()})
+        if resource == "anti-passback":
+            return await self.make("POST", "/anti-passback", passback_body(place))
+        if resource == "visitor-passes":
+            return await self.make("POST", "/visitor-passes", pass_body(self.unit[place], place))
+        if resource == "phone-keys":
+            async with self.sessions() as session, session.begin():
+                key = PhoneKey(
+                    site_id=site, resident_id=self.ids["residents"][place], public_key=phone_key()
+                )
+                session.add(key)
+                await session.flush()
+                return key.id
         raise AssertionError(f"no factory for {resource}")
 
 
 async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]) -> World:
-    world = World(client)
+    world = World(client, sessions)
     async with sessions() as session, session.begin():
         if session.bind.dialect.name == "postgresql":
             # the seed gave units 101 and 901 explicit ids; move the sequence past them
@@ -160,6 +217,9 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
             s: await world.fresh(resource, p) for p, s in (("home", "sunrise"), ("away", "moonbay"))
         }
         world.ids[resource] = {p: by_site[SITE[p]] for p in PLACES}
+    async with sessions() as session, session.begin():
+        edge_m1 = await session.scalar(select(Edge.id).where(Edge.name == "edge-m1"))
+        session.add(Door(site_id="moonbay", edge_id=edge_m1, name="M1-side", label="Side"))
     _, doors = await world.call("GET", "/doors", status=200)
     _, edges = await world.call("GET", "/edges", status=200)
     for resource, listing in (("doors", doors), ("edges", edges)):
@@ -216,4 +276,51 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
             )
             events[place] = event_id
     world.ids["access-events"] = events
+    await _beside_the_registry(world, users["resident"])
     return world
+
+
+async def _beside_the_registry(world: World, resident_user: int) -> None:
+    """Holidays, anti-passback pairs, commands, devices, visitor passes and phone keys."""
+    for resource in ("holidays", "anti-passback"):
+        by_site = {
+            s: await world.fresh(resource, p) for p, s in (("home", "sunrise"), ("away", "moonbay"))
+        }
+        world.ids[resource] = {p: by_site[SITE[p]] for p in PLACES}
+    world.ids["commands"] = {}
+    for place in PLACES:
+        _, command = await world.call(
+            "POST",
+            f"/doors/{world.ids['doors'][place]}/unlock",
+            json={"reason": "test"},
+            status=202,
+        )
+        world.ids["commands"][place] = command["id"]
+    world.ids["visitor-passes"] = {}
+    for place in PLACES:
+        _, issued = await world.call(
+            "POST", "/visitor-passes", json=pass_body(world.unit[place], place), status=201
+        )
+        world.ids["visitor-passes"][place] = issued["id"]
+        if place == "home":
+            world.share_code = issued["share_url"].rsplit("code=", 1)[1]
+    world.ids["phone-keys"] = {p: await world.fresh("phone-keys", p) for p in PLACES}
+    devices = {}
+    async with world.sessions() as session, session.begin():
+        session.add(
+            ResidentAccount(user_id=resident_user, resident_id=world.ids["residents"]["home"])
+        )
+        for place in PLACES:
+            edge = "edge-b1" if SITE[place] == "sunrise" else "edge-m1"
+            device = Device(
+                site_id=SITE[place],
+                edge=edge,
+                name=f"lift-{place}",
+                device_type="elevator",
+                model="test",
+                status="online",
+            )
+            session.add(device)
+            await session.flush()
+            devices[place] = device.id
+    world.ids["devices"] = devices
