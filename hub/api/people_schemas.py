@@ -145,6 +145,11 @@ class UserCreate(Strict):
     role: Role
     site_id: SiteId | None = Field(default=None, description="required for every role but admin")
     household_id: int | None = Field(default=None, description="required for role resident")
+    resident_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1,
+        description="role resident: the resident this login acts as (their QR code, phone keys "
+        "and visitor passes); their household is the user's",
+    )
 
 
 class UserUpdate(Strict):
@@ -165,6 +170,7 @@ class UserOut(BaseModel):
     role: Role
     site_id: str | None
     household_id: int | None
+    resident_id: int | None = Field(default=None, description="the resident a resident login acts as")
     disabled: bool
     created_at: datetime
 

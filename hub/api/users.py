@@ -19,7 +19,7 @@ from hub.api.keys import CURRENT_USER
 from hub.api.people_schemas import UserCreate, UserList, UserOut, UserQuery, UserUpdate
 from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, require_site, writing
-from hub.models import ApiToken, Household, User
+from hub.models import ApiToken, Household, Resident, ResidentAccount, User
 
 routes = EndpointTable(tag="users")
 _ITEM = r"/users/{id:\d+}"
@@ -27,13 +27,14 @@ _ITEM = r"/users/{id:\d+}"
 _MANAGED_BY_MANAGER = frozenset({"guard", "technician", "resident"})
 
 
-def user_out(user: User) -> UserOut:
+def user_out(user: User, resident_id: int | None = None) -> UserOut:
     return UserOut(
         id=user.id,
         username=user.username,
         role=user.role,  # type: ignore[arg-type]  # the column holds one of ROLES
         site_id=user.site_id,
         household_id=user.household_id,
+        resident_id=resident_id,
         disabled=user.disabled_at is not None,
         created_at=user.created_at,
     )
@@ -104,8 +105,22 @@ async def create_user_view(request: web.Request, body: UserCreate) -> UserOut:
     _may_manage(scope, body.role)
     async with writing(request) as change:
         session = change.session
+        household = body.household_id
+        resident: Resident | None = None
+        if body.resident_id is not None:
+            if body.role != "resident":
+                raise InvalidError.one(
+                    "resident_id", f"only resident users act as a resident, not a {body.role}")
+            resident = await session.get(Resident, body.resident_id)
+            if resident is None or not scope.sees(resident.site_id):
+                raise InvalidError.one("resident_id", f"unknown resident {body.resident_id}")
+            if household is None:
+                household = resident.household_id
+            elif resident.household_id != household:
+                raise InvalidError.one(
+                    "resident_id", f"resident {resident.id} is not of household {household}")
         site_id, household_id = await _placement(
-            session, scope, body.role, body.site_id, body.household_id
+            session, scope, body.role, body.site_id, household
         )
         if await session.scalar(select(User.id).where(User.username == body.username)):
             raise ConflictError(f"username {body.username!r} is taken")
@@ -118,8 +133,11 @@ async def create_user_view(request: web.Request, body: UserCreate) -> UserOut:
         )
         session.add(user)
         await session.flush()
+        if resident is not None:
+            session.add(ResidentAccount(user_id=user.id, resident_id=resident.id))
+            await session.flush()
         await session.refresh(user)
-        return user_out(user)
+        return user_out(user, resident.id if resident is not None else None)
 
 
 @routes.get("/auth/me", response=UserOut, roles=ROLES)

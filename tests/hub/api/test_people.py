@@ -305,3 +305,26 @@ async def test_cards_states_and_several_per_resident(
         "PATCH", f"/cards/{made['5004']['id']}", "resident", 403, json={"status": "active"}
     )
     assert await count(sessions) == before
+
+
+async def test_a_resident_login_made_through_the_api_gets_its_qr(
+    client: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    w = await _world(client, sessions)
+    home, away = w.ids["residents"]["home"], w.ids["residents"]["away"]
+    base = {"username": "li-home", "password": PASSWORD, "role": "resident"}
+    for body, status in (
+        ({**base, "resident_id": away}, 422),  # not in the manager's site
+        ({**base, "role": "guard", "site_id": "sunrise", "resident_id": home}, 422),
+        ({**base, "resident_id": home, "household_id": w.ids["households"]["neighbour"]}, 422),
+    ):
+        _, answer = await w.call("POST", "/users", "manager", json=body, status=status)
+        assert problem_fields(answer) == ["resident_id"]
+    _, made = await w.call("POST", "/users", "manager", json={**base, "resident_id": home},
+                           status=201)
+    assert made["resident_id"] == home
+    assert made["household_id"] == w.ids["households"]["home"]
+    token = await w.login("li-home")
+    resp = await client.get(API + "/me/qr", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200, await resp.text()
+    assert len((await resp.json())["token"]) == 120
