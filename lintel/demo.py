@@ -12,10 +12,14 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from edge.sensors.loader import load_models
+from hub.api import create_user
+from hub.models import Resident, ResidentAccount, User
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -30,6 +34,7 @@ EDGE = "b1-edge"
 # The demo building: door id, OSDP address, label.
 DOORS = [("B1-main", 101, "1号楼 正门"), ("B1-garage", 102, "1号楼 车库门")]
 ADMIN = "admin"
+RESIDENT = "zhang"
 # The demo building's Modbus devices: device id, firmware model, transport.
 DEVICES = [("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
 FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
@@ -55,6 +60,20 @@ def _secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
     path.write_text(value)
     os.chmod(path, 0o600)
     return value
+
+
+async def _resident_login(sessions: async_sessionmaker[AsyncSession], password: str) -> None:
+    """The demo resident's app login, linked to 张伟 so the dynamic QR code works."""
+    async with sessions() as session, session.begin():
+        if await session.scalar(select(User.id).where(User.username == RESIDENT)):
+            return
+        zhang = await session.scalar(
+            select(Resident).where(Resident.site_id == SITE, Resident.name == "张伟"))
+        if zhang is None:
+            return
+        user = await create_user(session, RESIDENT, password, "resident", SITE)
+        user.household_id = zhang.household_id
+        session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
 
 
 async def _login(url: str, password: str) -> str:
@@ -84,6 +103,8 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         )
         hub = await stack.enter_async_context(Hub(settings))
         await seed_demo(hub.sessions)
+        resident_password = _secret(data / "resident-password", lambda: secrets.token_urlsafe(12))
+        await _resident_login(hub.sessions, resident_password)
         await hub.publisher.publish_site(SITE)
 
         sims: dict[str, OsdpDoorSimulator] = {}
@@ -129,6 +150,8 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         print(f"Lintel demo is running (data in {data}).", flush=True)
         print(f"web: {hub.url}", flush=True)
         print(f"login: {ADMIN} / {password}", flush=True)
+        print(f"resident login (张伟, for /api/v1/me/qr): {RESIDENT} / {resident_password}",
+              flush=True)
         print(f"token: {token}", flush=True)
         print("try:  lintel sim swipe --door B1-main --card 1001", flush=True)
         print("      lintel sim zone --device B1-fire --zone 3 fire   (then: lintel sim fire-reset "

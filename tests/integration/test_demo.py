@@ -43,6 +43,8 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
             key, sep, value = line.partition(":")
             if sep and key in ("web", "token", "login"):
                 lines[key] = value.strip()
+            elif line.startswith("resident login"):
+                lines["resident"] = line.rsplit(" / ", 1)[1].strip()
         web, token = lines["web"], lines["token"]
 
         for card in ("1001", "9999"):
@@ -59,6 +61,26 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
             time.sleep(0.1)
         got = {(e["credential"], e["result"], e["reason"]) for e in items}
         assert got == {("1001", "granted", "granted"), ("9999", "denied", "unknown_card")}
+
+        # the demo resident's app shows a dynamic QR code that opens the door
+        login = urllib.request.Request(
+            f"{web}/api/v1/auth/login", method="POST",
+            data=json.dumps({"username": "zhang", "password": lines["resident"]}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(login, timeout=5) as resp:
+            resident_token = json.loads(resp.read())["token"]
+        qr = _get(f"{web}/api/v1/me/qr", resident_token)["token"]
+        scan = subprocess.run([*LINTEL, "sim", "--data", str(data), "qr", "--door", "B1-main",
+                               "--text", qr], capture_output=True, text=True, timeout=30)
+        assert scan.returncode == 0, scan.stderr
+        deadline = time.monotonic() + 5
+        while True:
+            items = _get(f"{web}/api/v1/access-events?door=B1-main", token)["items"]
+            qr_events = [e for e in items if e["credential_type"] == "qr"]
+            if qr_events or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [(e["result"], e["reason"]) for e in qr_events] == [("granted", "granted")]
 
         bad = subprocess.run(
             [*LINTEL, "sim", "--data", str(data), "swipe", "--door", "B9-nowhere", "--card", "1"],
