@@ -6,8 +6,6 @@ edge's wall clock is controlled."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,15 +18,11 @@ import aiohttp
 import pytest
 
 from edge.agent import EdgeAgent
-from edge.config import EdgeConfig
-from hub.seed import seed_demo
 from hub.service import Hub
-from hub.settings import HubSettings
 from simulators.osdp_door import OsdpDoorSimulator
-from tests.support.services import MosquittoServer, free_port
+from tests.support.building import broker, demo_building
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
-PASSWORD = "correct horse battery staple"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -81,45 +75,14 @@ async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[R
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     else:
         database_url = request.getfixturevalue("postgres_url")
-    mosquitto = MosquittoServer()
-    mosquitto.start()
-    async with contextlib.AsyncExitStack() as stack:
-        stack.callback(mosquitto.cleanup)
-        settings = HubSettings(
-            database_url=database_url, mqtt_host="127.0.0.1",
-            mqtt_port=mosquitto.port, mqtt_client_id=f"hub-{secrets.token_hex(3)}",
-            mqtt_shared_group="hub", http_host="127.0.0.1", http_port=free_port(),
-            admin_username="admin", admin_password=PASSWORD, data_dir=tmp_path,
-        )
-        hub = await stack.enter_async_context(Hub(settings))
-        await seed_demo(hub.sessions)
-        await hub.publisher.publish_site("demo")
-        sims = []
-        for address, name in ((101, "B1-main"), (102, "B1-garage")):
-            key = secrets.token_bytes(16)
-            sim = OsdpDoorSimulator(address=address, scbk=key, name=name)
-            sim.start()
-            stack.callback(sim.stop)
-            sims.append((sim, key))
-        config = EdgeConfig.model_validate({
-            "site": "demo", "edge": "b1-edge", "data_dir": str(tmp_path / "edge"),
-            "mqtt": {"port": mosquitto.port, "username": "b1-edge"},
-            "doors": [{"id": sim.name, "unlock_s": 0.5,
-                       "reader": {"port": sim.port, "address": sim.address, "scbk": key.hex()}}
-                      for sim, key in sims],
-        })
-        agent = await stack.enter_async_context(EdgeAgent(config))
+    async with broker("mosquitto") as mqtt_port, demo_building(
+        tmp_path, mqtt_port=mqtt_port, database_url=database_url, unlock_s=0.5,
+        doors=(("B1-main", 101), ("B1-garage", 102)),
+    ) as building:
         now = [datetime(2026, 11, 23, 2, 0, tzinfo=UTC)]  # a Monday, 10:00 in Shanghai
-        agent.clock = lambda: now[0]
-        http = await stack.enter_async_context(aiohttp.ClientSession())
-        rig = Rig(hub, agent, sims[0][0], sims[1][0], http, now)
-        login = await rig.call("POST", "/auth/login", {"username": "admin", "password": PASSWORD})
-        http.headers["Authorization"] = f"Bearer {login['token']}"
-        deadline = time.monotonic() + 15
-        while not (all(s.online for s, _ in sims) and agent.cache.version):
-            assert time.monotonic() < deadline, "readers or permissions never came up"
-            await asyncio.sleep(0.05)
-        yield rig
+        building.agent.clock = lambda: now[0]
+        yield Rig(building.hub, building.agent, building.sims["B1-main"],
+                  building.sims["B1-garage"], building.http, now)
 
 
 async def test_anti_passback_and_holidays_at_the_door(rig: Rig) -> None:

@@ -5,94 +5,27 @@ PostgreSQL and against the embedded path (amqtt + SQLite)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import func, select
 
-from edge.agent import EdgeAgent
-from edge.config import EdgeConfig
 from hub.models import AccessEvent, DeadLetter, EventLog
-from hub.seed import seed_demo
 from hub.service import Hub
-from hub.settings import HubSettings
-from lintel.broker import EmbeddedBroker
-from simulators.osdp_door import OsdpDoorSimulator
-from tests.support.services import MosquittoServer, PostgresServer, free_port
+from tests.support.building import Building, broker, demo_building
+from tests.support.services import PostgresServer
 from wire import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ADMIN_PASSWORD = "correct horse battery staple"
 
 
-@dataclass
-class Stack:
-    hub: Hub
-    settings: HubSettings
-    agent: EdgeAgent
-    sim: OsdpDoorSimulator
-    http: aiohttp.ClientSession
-    mqtt_port: int
-
-    @property
-    def api(self) -> str:
-        return f"{self.hub.url}/api/v1"
-
-    async def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        async with self.http.request(method, f"{self.api}{path}", json=body) as resp:
-            payload = await resp.json()
-            assert resp.status == status, (resp.status, payload)
-            return payload
-
-    async def wait_perm_change(self, old_hash: str | None, timeout: float) -> float:
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if self.agent.cache.hash not in (None, old_hash):
-                return time.monotonic() - start
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"edge did not apply a new snapshot within {timeout}s")
-
-    async def events(self, **query: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            params = {**query, "limit": "500", **({"cursor": cursor} if cursor else {})}
-            async with self.http.get(f"{self.api}/access-events", params=params) as resp:
-                page = await resp.json()
-                assert resp.status == 200, page
-            items += page["items"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return items
-
-    async def restart_hub(self) -> None:
-        await self.hub.__aexit__(None, None, None)
-        self.hub = Hub(self.settings)
-        await self.hub.__aenter__()
-
-
-@contextlib.asynccontextmanager
-async def broker(kind: str) -> AsyncIterator[int]:
-    if kind == "mosquitto":
-        server = MosquittoServer()
-        server.start()
-        try:
-            yield server.port
-        finally:
-            server.cleanup()
-    else:
-        port = free_port()
-        async with EmbeddedBroker(port=port):
-            yield port
+Stack = Building
 
 
 @pytest.fixture(params=["mosquitto+postgres", "amqtt+sqlite"])
@@ -103,44 +36,11 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         database_url = server.create_database(f"e2e_{secrets.token_hex(4)}")
     else:
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
-    async with broker(broker_kind) as mqtt_port, contextlib.AsyncExitStack() as stack:
-        settings = HubSettings(
-            database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
-            mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
-            mqtt_shared_group="hub" if broker_kind == "mosquitto" else None,
-            http_host="127.0.0.1", http_port=free_port(),
-            admin_username="admin", admin_password=ADMIN_PASSWORD, data_dir=tmp_path,
-        )
-        hub = Hub(settings)
-        await hub.__aenter__()
-        await seed_demo(hub.sessions)
-        await hub.publisher.publish_site("demo")
-        key = secrets.token_bytes(16)
-        sim = OsdpDoorSimulator(address=101, scbk=key, name="B1-main")
-        sim.start()
-        stack.callback(sim.stop)
-        config = EdgeConfig.model_validate({
-            "site": "demo", "edge": "b1-edge", "data_dir": str(tmp_path / "edge"),
-            "mqtt": {"port": mqtt_port, "username": "b1-edge", "backoff_min_s": 1,
-                     "backoff_max_s": 2},
-            "doors": [{"id": "B1-main", "unlock_s": 1.0,
-                       "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
-        })
-        agent = await stack.enter_async_context(EdgeAgent(config))
-        http = await stack.enter_async_context(aiohttp.ClientSession())
-        s = Stack(hub, settings, agent, sim, http, mqtt_port)
-        login = await s.call("POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})
-        http.headers["Authorization"] = f"Bearer {login['token']}"
-        # the reader is online and the edge holds the seeded permissions
-        deadline = time.monotonic() + 15
-        while not (sim.online and agent.cache.version):
-            assert time.monotonic() < deadline, "reader or permissions never came up"
-            await asyncio.sleep(0.05)
-        try:
-            yield s
-        finally:
-            await stack.aclose()
-            await s.hub.__aexit__(None, None, None)
+    async with broker(broker_kind) as mqtt_port, demo_building(
+        tmp_path, mqtt_port=mqtt_port, database_url=database_url,
+        shared_group="hub" if broker_kind == "mosquitto" else None,
+    ) as building:
+        yield building
 
 
 async def wait_for_event(s: Stack, card: str, since_count: int, timeout: float) -> dict[str, Any]:

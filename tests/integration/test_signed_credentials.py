@@ -19,22 +19,26 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from edge.agent import EdgeAgent
-from edge.config import EdgeConfig
 from hub.api import create_user
 from hub.models import Resident, ResidentAccount
-from hub.seed import seed_demo
 from hub.service import Hub
-from hub.settings import HubSettings
 from simulators.ble_reader import BleReaderSimulator
-from simulators.osdp_door import OsdpDoorSimulator
 from simulators.phone import PhoneSimulator
-from tests.integration.test_first_door import ADMIN_PASSWORD, Stack, broker
-from tests.support.services import PostgresServer, free_port
+from tests.integration.test_first_door import Stack
+from tests.support.building import broker, demo_building
+from tests.support.services import PostgresServer
 from wire.tokens import BleAnswer, decode_token, encode_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RESIDENT_PASSWORD = "resident password 1"
+
+
+async def _resident_login(hub: Hub) -> None:
+    async with hub.sessions() as session, session.begin():
+        zhang = await session.scalar(select(Resident).where(Resident.name == "张伟"))
+        assert zhang is not None
+        user = await create_user(session, "zhang", RESIDENT_PASSWORD, "resident", "demo")
+        session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
 
 
 @contextlib.asynccontextmanager
@@ -44,41 +48,12 @@ async def running(db_kind: str, request: pytest.FixtureRequest, tmp_path: Path) 
         database_url = server.create_database(f"cred_{secrets.token_hex(4)}")
     else:
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
-    async with broker("mosquitto") as mqtt_port, contextlib.AsyncExitStack() as stack:
-        settings = HubSettings(
-            database_url=database_url, mqtt_port=mqtt_port, mqtt_username="hub",
-            mqtt_client_id=f"hub-{secrets.token_hex(3)}", http_port=free_port(),
-            admin_password=ADMIN_PASSWORD, data_dir=tmp_path / "hub", publish_debounce_s=0.05,
-        )
-        hub = await stack.enter_async_context(Hub(settings))
-        await seed_demo(hub.sessions)
-        async with hub.sessions() as session, session.begin():
-            zhang = await session.scalar(select(Resident).where(Resident.name == "张伟"))
-            assert zhang is not None
-            user = await create_user(session, "zhang", RESIDENT_PASSWORD, "resident", "demo")
-            session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
-        await hub.publisher.publish_site("demo")
-        key = secrets.token_bytes(16)
-        sim = OsdpDoorSimulator(address=101, scbk=key, name="B1-main")
-        sim.start()
-        stack.callback(sim.close)
-        config = EdgeConfig.model_validate({
-            "site": "demo", "edge": "b1-edge", "data_dir": str(tmp_path / "edge"),
-            "mqtt": {"port": mqtt_port, "username": "b1-edge", "backoff_min_s": 1,
-                     "backoff_max_s": 2},
-            "doors": [{"id": "B1-main", "unlock_s": 0.5,
-                       "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
-        })
-        agent = await stack.enter_async_context(EdgeAgent(config))
-        http = await stack.enter_async_context(aiohttp.ClientSession())
-        s = Stack(hub, settings, agent, sim, http, mqtt_port)
-        login = await s.call("POST", "/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})
-        http.headers["Authorization"] = f"Bearer {login['token']}"
-        deadline = time.monotonic() + 15
-        while not (sim.online and agent.cache.state and agent.cache.state.hub_public_key):
-            assert time.monotonic() < deadline, "reader or permissions never came up"
-            await asyncio.sleep(0.05)
-        yield s
+    async with broker("mosquitto") as mqtt_port, demo_building(
+        tmp_path, mqtt_port=mqtt_port, database_url=database_url, unlock_s=0.5,
+        publish_debounce_s=0.05, prepare=_resident_login,
+        ready=lambda agent: bool(agent.cache.state and agent.cache.state.hub_public_key),
+    ) as building:
+        yield building
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
