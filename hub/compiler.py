@@ -41,6 +41,7 @@ from hub.models import (
     utcnow,
 )
 from hub.mqtt import MqttClient, backoff_delay
+from hub.tasks import cancel_and_wait
 from wire import (
     AccessGroupRule,
     AntiPassbackRule,
@@ -403,13 +404,8 @@ class PermissionPublisher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def registry_changed(
         self, site_id: str, edges: Iterable[int] | None = None,

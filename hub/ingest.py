@@ -26,6 +26,7 @@ from hub.devices import apply_device_events, reading_problem
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
+from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
@@ -109,14 +110,9 @@ class Ingest:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            # Messages taken but not committed are not acked: the broker redelivers them.
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        # Messages taken but not committed are not acked: the broker redelivers them.
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Until nothing is waiting in the queue or being written (for tests and shutdown)."""
