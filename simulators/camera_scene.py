@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import cv2
 import numpy as np
@@ -165,7 +165,7 @@ class MjpegServer:
         self.stall_s = 0.0
         self.url = ""
 
-    async def __aenter__(self) -> MjpegServer:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/stream.mjpg", self._stream)
         self._runner = web.AppRunner(app, handle_signals=False)

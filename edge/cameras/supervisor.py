@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from edge.access.schedule import WeeklySchedule, site_local
-from edge.cameras.analysis import SMALL, FrameAnalyser, Findings, MotionHit, TamperChange
+from edge.cameras.analysis import SMALL, Findings, FrameAnalyser, MotionHit, TamperChange
 from edge.cameras.config import CameraConfig, UploadConfig
 from edge.cameras.spool import SnapshotSpool, SpoolError
 from edge.cameras.upload import SnapshotUploader
@@ -146,7 +146,7 @@ class CameraSupervisor:
     # --- schedules (on the loop) -------------------------------------------------------
     def update_armed(self, now: datetime | None = None) -> None:
         """Tell each analyser which of its zones are armed at `now` (site-local time)."""
-        local = site_local(now or datetime.now(timezone.utc), self._tz())
+        local = site_local(now or datetime.now(UTC), self._tz())
         for camera in self.cameras.values():
             camera.analyser.armed = frozenset(
                 z.name for z in camera.config.zones
@@ -260,7 +260,7 @@ class CameraSupervisor:
         cv2.polylines(marked, [polygon], True, (0, 255, 255), 2)
         x, y, bw, bh = hit.box
         cv2.rectangle(marked, (x, y), (x + bw, y + bh), (0, 0, 255), 2)
-        ts = datetime.now(timezone.utc)
+        ts = datetime.now(UTC)
         cv2.putText(marked, f"{cfg.id} {hit.zone} {ts:%Y-%m-%d %H:%M:%S}Z", (8, h - 10),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
         ok, jpeg = cv2.imencode(".jpg", marked, [cv2.IMWRITE_JPEG_QUALITY, cfg.snapshot_quality])

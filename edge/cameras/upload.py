@@ -88,7 +88,7 @@ class SnapshotUploader:
             ) as resp:
                 status = resp.status
                 body = (await resp.text())[:300]
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.info("snapshot %s: hub unreachable (%s); kept in the spool", item.id, exc)
             await asyncio.to_thread(self.spool.failed, item.id)
             return False
