@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.cameras.store import alert_row, record_camera_alerts
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
@@ -30,7 +31,7 @@ from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
-from wire.events import AccessEvent, DeviceEvent, TelemetryEvent
+from wire.events import AccessEvent, CameraEvent, DeviceEvent, TelemetryEvent
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class _Batch:
     acks: list[tuple[topics.TopicParts, CommandAck]] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
     devices: list[DeviceEvent | TelemetryEvent] = field(default_factory=list)
+    camera: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Rejected(Exception):
@@ -196,6 +198,8 @@ class Ingest:
                 if not await _update_edge(session, parts, state, now):
                     batch.dead.append(_dead_row(
                         message, f"unknown edge {parts.site}/{parts.edge}", now))
+            if batch.camera:
+                await record_camera_alerts(session, batch.camera)
             if batch.acks:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
@@ -263,6 +267,8 @@ class Ingest:
         })
         if isinstance(event, DeviceEvent | TelemetryEvent):
             batch.devices.append(event)
+        if isinstance(event, CameraEvent):
+            batch.camera.append(alert_row(event))
         if isinstance(event, AccessEvent):
             batch.access.append({
                 "id": event.id, "site_id": event.site, "edge": event.edge,
@@ -290,6 +296,7 @@ class Ingest:
         batch.events = kept
         batch.access = [row for row in batch.access if row["id"] not in unknown]
         batch.devices = [e for e in batch.devices if e.id not in unknown]
+        batch.camera = [row for row in batch.camera if row["id"] not in unknown]
 
 
 def _table(model: type[Base]) -> Table:

@@ -474,3 +474,4 @@ class VisitorPassUse(Base):
     )
     door: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
+from hub.cameras import models as _camera_models  # noqa: E402,F401  (issue 6: camera tables)

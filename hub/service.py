@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.api.app import create_app
 from hub.api.auth import create_user
+from hub.api.cameras import SNAPSHOT_POLICY, SnapshotPolicy
+from hub.cameras.store import SnapshotRetention
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
 from hub.credentials import TokenSigner, load_signing_key
@@ -49,9 +51,12 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
               settings: HubSettings, commands: CommandSender | None = None,
               telemetry_sink: TelemetrySink | None = None,
               signer: TokenSigner | None = None) -> web.Application:
-    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
-                      commands=commands, telemetry_sink=telemetry_sink,
-                      cookie_secure=settings.cookie_secure, signer=signer)
+    app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
+                     commands=commands, telemetry_sink=telemetry_sink,
+                     cookie_secure=settings.cookie_secure, signer=signer)
+    app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
+                                          int(settings.snapshot_max_mb * 1024 * 1024))
+    return app
 
 
 async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
@@ -167,6 +172,8 @@ class Hub:
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
                                 hub_public_key=signer.public_key))
 
+        await stack.enter_async_context(SnapshotRetention(
+            self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s,
                         CommandSender(self._sessions, self._mqtt), telemetry_sink, signer)
         runner = web.AppRunner(app, handle_signals=False)

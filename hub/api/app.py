@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.api import (
     access,
     buildings,
+    cameras,
     cards,
     commands,
     credentials,
@@ -57,6 +58,7 @@ def all_endpoints() -> list[Endpoint]:
         *imports.routes,
         *credentials.routes,
         *visitor_passes.routes,
+        *cameras.routes,
     ]
 
 
