@@ -115,7 +115,7 @@ class FrameAnalyser:
         covered = False
         if self.config.tamper.enabled:
             covered = self._check_tamper(small, found)
-        if not covered and not self.tampered:
+        if not covered and not self._suspect():
             found.motion = self._motion(small, image.shape, now)
         else:
             self._background = None  # relearn once the view is back
@@ -209,6 +209,11 @@ class FrameAnalyser:
                    f"view changed: {in_place:.0%} of the reference scene in place",
                    weight=cfg.check_every)
         return covered
+
+    def _suspect(self) -> bool:
+        """Tampered, or looking like it: no motion alerts from a view that is not the one
+        the zones were drawn on (a camera being turned changes much of its picture)."""
+        return any(s.raised or s.bad_run > 0 for s in self._tamper.values())
 
     def _raised_or_near(self, code: str) -> bool:
         state = self._tamper[code]
