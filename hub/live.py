@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
+from hub.errors import PublishError
 from hub.mqtt import Message, MqttClient
 from hub.tasks import cancel_and_wait
 
@@ -135,7 +136,7 @@ class LiveBus:
         payload = json.dumps([asdict(i) for i in items], separators=(",", ":"), default=str)
         try:
             await self._publisher.publish(LIVE_TOPIC, payload, qos=0)
-        except Exception as exc:  # the broker is away: the consoles refresh on reconnect
+        except PublishError as exc:  # the consoles refresh when they reconnect
             log.info("live push of %d item(s) not sent: %s", len(items), exc)
 
     def _deliver(self, items: Sequence[LiveItem]) -> None:
@@ -160,4 +161,4 @@ def _parse(message: Message) -> list[LiveItem]:
         return []
 
 
-__all__ = ["CHANNEL_ROLES", "LIVE_TOPIC", "LiveBus", "LiveItem", "Listener"]
+__all__ = ["CHANNEL_ROLES", "LIVE_TOPIC", "Listener", "LiveBus", "LiveItem"]

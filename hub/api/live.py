@@ -15,7 +15,7 @@ from hub.api.endpoints import EndpointTable
 from hub.api.errors import BadRequestError, ForbiddenError
 from hub.api.keys import CURRENT_USER, LIVE, SESSIONS
 from hub.api.schemas import ErrorOut
-from hub.live import CHANNEL_ROLES, LiveItem, Listener
+from hub.live import CHANNEL_ROLES, Listener, LiveItem
 from hub.models import Household, Unit, User
 
 routes = EndpointTable(tag="live")

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.live import LiveItem, Listener
+from hub.live import Listener, LiveItem
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
