@@ -243,3 +243,4 @@ async def serve_stream(steps: Sequence[Step], *, fps: float = 15.0,
                        port: int = 0) -> AsyncIterator[MjpegServer]:
     async with MjpegServer(steps, fps=fps, port=port) as server:
         yield server
+
