@@ -10,6 +10,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulators.serve import DoorSpec
 
 DEFAULT_DEMO_DIR = Path("demo-data")
 
@@ -107,23 +111,41 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_provision(args: argparse.Namespace) -> int:
-    from lintel.provision import ProvisionError, provision_edge, provision_hub
+    from lintel.provision import ProvisionError, provision_edge, provision_hub, provision_tls
 
+    out: Path = args.out
     try:
         if args.what == "edge":
-            identity = provision_edge(args.out, args.site, args.building,
+            identity = provision_edge(out, args.site, args.building,
                                       broker_host=args.broker_host, broker_port=args.broker_port,
-                                      tls=args.tls)
+                                      tls=args.tls, doors=args.door, client_cert=args.cert)
+        elif args.what == "tls":
+            files = provision_tls(out, args.host)
+            print(f"CA: {files.cert.parent / 'ca.crt'} (give it to every edge and hub: ca_file)")
+            print(f"broker certificate: {files.cert}, key: {files.key}")
+            print("Mosquitto: the TLS listeners in deploy/mosquitto/mosquitto.conf use them; "
+                  "restart it to apply")
+            return 0
         else:
-            identity = provision_hub(args.out, args.username)
-    except (ProvisionError, OSError) as exc:
+            identity = provision_hub(out, args.username)
+    except (ProvisionError, OSError, ValueError, TypeError) as exc:
         print(f"lintel provision: {exc}", file=sys.stderr)
         return 2
     print(f"username: {identity.username}")
-    print(f"password: {identity.password}")
-    if identity.config:
-        print(f"config: {identity.config}")
-    print(f"broker files: {args.out / 'mosquitto'} (passwd, acl); reload Mosquitto to apply")
+    if identity.password:
+        print(f"password: {identity.password}")
+    broker = out / "mosquitto"
+    print(f"broker: {broker / 'passwd'} and {broker / 'acl'} updated; "
+          "reload Mosquitto to apply (docker compose kill -s HUP mosquitto)")
+    if args.what == "edge":
+        print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
+              "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
+        if args.cert:
+            print(f"client certificate: {identity.config.with_suffix('.crt')} and .key - mount "
+                  "them under /etc/lintel/ beside ca.crt")
+    else:
+        print(f"env file: {identity.config} - every hub worker's env_file "
+              "(each worker sets its own LINTEL_HUB_MQTT_CLIENT_ID)")
     return 0
 
 
@@ -131,13 +153,36 @@ def _sim_serve(args: argparse.Namespace) -> int:
     from simulators.serve import DoorSpec, serve
 
     try:
-        doors = [DoorSpec.parse(text) for text in args.door]
+        doors = [DoorSpec.parse(text) for text in args.door or []]
+        if args.edge_config:
+            doors += _doors_of_edge(args.edge_config)
+        if not doors:
+            raise ValueError("name doors with --door or --edge-config")
     except ValueError as exc:
         print(f"lintel sim serve: {exc}", file=sys.stderr)
         return 2
     asyncio.run(run_until_signalled(
         lambda stop: serve(doors, args.data, stop, control_port=args.control_port)))
     return 0
+
+
+def _doors_of_edge(path: Path) -> list[DoorSpec]:
+    """One simulated door per door of an edge config, its pty linked at the reader's port."""
+    from edge.config import load_config
+    from edge.errors import ConfigError
+    from simulators.serve import DoorSpec
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from exc
+    ports = [d.reader.port for d in config.doors]
+    shared = sorted({p for p in ports if ports.count(p) > 1})
+    if shared:
+        raise ValueError(f"{path}: doors share reader port {', '.join(shared)}; the simulator "
+                         "serves one reader per port")
+    return [DoorSpec(d.id, d.reader.address, d.reader.key, link=Path(d.reader.port))
+            for d in config.doors]
 
 
 _DEVICE_COMMANDS = ("elevator", "fault", "pressure", "zone", "fire-reset", "silent", "devices")
@@ -216,8 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--door", required=True)
     simsub.add_parser("status", help="each simulated door's relay and reader state")
     serve = simsub.add_parser("serve", help="run simulated readers + door controllers on ptys")
-    serve.add_argument("--door", action="append", required=True, metavar="NAME:ADDRESS:SCBK",
+    serve.add_argument("--door", action="append", metavar="NAME:ADDRESS:SCBK",
                        help="a door to simulate, e.g. B1-main:101:<32 hex digits>; repeatable")
+    serve.add_argument("--edge-config", type=Path, metavar="FILE",
+                       help="simulate every door of this edge config, each pty linked at its "
+                            "reader port")
     serve.add_argument("--control-port", type=int, default=0, help="control server port")
     qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
     qr.add_argument("--door", required=True)
@@ -232,10 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     pedge.add_argument("site")
     pedge.add_argument("building")
     pedge.add_argument("--broker-host", default="mosquitto")
-    pedge.add_argument("--broker-port", type=int, default=1883)
+    pedge.add_argument("--broker-port", type=int, default=None,
+                       help="default 1883, 8883 with --tls, 8884 with --cert")
     pedge.add_argument("--tls", action="store_true", help="connect to the broker over TLS")
+    pedge.add_argument("--door", action="append", metavar="ID",
+                       help="a door of a new config (repeatable; default <building>-main)")
+    pedge.add_argument("--cert", action="store_true",
+                       help="a client certificate (CN = username) instead of a password")
     phub = provsub.add_parser("hub", help="a hub worker's account and ACL")
     phub.add_argument("--username", default="hub")
+    ptls = provsub.add_parser("tls", help="the CA and the broker's server certificate")
+    ptls.add_argument("--host", action="append", required=True,
+                      help="a name or address clients connect to (repeatable)")
     prov.set_defaults(func=_cmd_provision)
     return parser
 
