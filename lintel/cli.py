@@ -89,6 +89,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     if args.sim_command == "serve":
         return _sim_serve(args)
+    if args.sim_command == "load":
+        return _sim_load(args)
     url = _control_url(args)
     try:
         if args.sim_command == "swipe":
@@ -164,6 +166,41 @@ def _sim_serve(args: argparse.Namespace) -> int:
     asyncio.run(run_until_signalled(
         lambda stop: serve(doors, args.data, stop, control_port=args.control_port)))
     return 0
+
+
+def _sim_load(args: argparse.Namespace) -> int:
+    import yaml
+    from pydantic import ValidationError
+
+    from simulators.loadgen import LoadProfile, run_load
+
+    try:
+        raw = yaml.safe_load(args.profile.read_text()) if args.profile else {}
+        overrides = {k: v for k, v in {
+            "host": args.host, "port": args.port, "site": args.site, "edges": args.edges,
+            "swipes_per_edge_s": args.swipes, "telemetry_every_s": args.telemetry_every,
+            "max_rate": args.max_rate, "duration_s": args.duration, "threads": args.threads,
+        }.items() if v is not None}
+        profile = LoadProfile.model_validate({**(raw or {}), **overrides})
+        passwords = _read_credentials(args.credentials) if args.credentials else None
+        summary = run_load(profile, passwords=passwords)
+    except (OSError, yaml.YAMLError, ValueError, ValidationError) as exc:
+        print(f"lintel sim load: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["errors"] == 0 and summary["unacked"] == 0 else 1
+
+
+def _read_credentials(path: Path) -> dict[str, str]:
+    """`username:password` lines, one per simulated edge."""
+    out: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            user, sep, password = line.partition(":")
+            if not sep or not user:
+                raise ValueError(f"{path}:{number}: expected username:password")
+            out[user] = password
+    return out
 
 
 def _doors_of_edge(path: Path) -> list[DoorSpec]:
@@ -267,6 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulate every door of this edge config, each pty linked at its "
                             "reader port")
     serve.add_argument("--control-port", type=int, default=0, help="control server port")
+    load = simsub.add_parser("load", help="N simulated edges publishing through a real broker")
+    load.add_argument("--profile", type=Path, help="YAML of load settings (simulators/loadgen.py)")
+    load.add_argument("--host")
+    load.add_argument("--port", type=int)
+    load.add_argument("--site")
+    load.add_argument("--edges", type=int, help="simulated edges, each its own connection")
+    load.add_argument("--swipes", type=float, help="swipes/s per edge outside rush hour")
+    load.add_argument("--telemetry-every", type=float, help="seconds between a device's readings")
+    load.add_argument("--max-rate", type=float, help="cap on events/s over all edges")
+    load.add_argument("--duration", type=float, help="seconds")
+    load.add_argument("--threads", type=int)
+    load.add_argument("--credentials", type=Path, help="username:password lines, one per edge")
     qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
     qr.add_argument("--door", required=True)
     qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")

@@ -179,10 +179,10 @@ async def test_hub_and_edges_over_tls_with_password_and_client_certificate(
     probe.connect("127.0.0.1", broker.cert)
     probe.loop_start()
     try:
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
         probe.publish(topics.event("demo", "b1-edge", "access"), b"forged", qos=1).wait_for_publish(5)
         probe.publish(topics.event("demo", "b2-edge", "access"), b"mine", qos=1).wait_for_publish(5)
-        time.sleep(1.0)
+        await asyncio.sleep(1.0)
         assert hub_sees == [b"mine"]
     finally:
         for client in (probe, watcher):
