@@ -22,16 +22,15 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hub.db import run_migrations  # noqa: E402
-from simulators.loadgen import LoadProfile, LoadStats, run_load  # noqa: E402
-from tests.support.services import MosquittoServer, PostgresServer, free_port  # noqa: E402
+from hub.db import run_migrations
+from simulators.loadgen import LoadProfile, LoadStats, run_load
+from tests.support.services import MosquittoServer, PostgresServer, free_port
 
 SITE = "load"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -69,7 +68,7 @@ def start_hub(pg: PostgresServer, mqtt_port: int, data: Path) -> tuple[subproces
     line = proc.stdout.readline()
     if "hub serving" not in line:
         raise RuntimeError(f"hub did not start: {line!r}")
-    return proc, "host=127.0.0.1 port={} user=postgres dbname=edges1000".format(pg.port)
+    return proc, f"host=127.0.0.1 port={pg.port} user=postgres dbname=edges1000"
 
 
 def percentile(ordered: list[float], p: float) -> float:
