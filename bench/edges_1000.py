@@ -42,6 +42,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def postgres_cpu_seconds(pg: PostgresServer) -> float:
+    """The postmaster and its backends (children), from /proc."""
+    master = int((pg.data / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid = int(stat.parent.name)
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if master in (pid, ppid):
+                total += cpu_seconds(pid)
+        except (OSError, ValueError):
+            continue  # a process that ended meanwhile
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle (user, nice, system, irq, softirq, steal)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
+
+
 def raise_fd_limit(needed: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -96,16 +117,14 @@ def main() -> None:
                               devices_per_edge=0, swipes_per_edge_s=args.rate, rush_factor=1,
                               duration_s=args.duration, threads=args.threads, connect_rate=250)
         # CPU is sampled from the moment every edge is connected to the end of the load
-        window: dict[str, tuple[float, float, float, float]] = {}
+        window: dict[str, tuple[float, ...]] = {}
         me = os.getpid()
 
         def sample(stats: LoadStats) -> None:
-            if "start" not in window and stats.connected >= args.edges:
-                window["start"] = (time.monotonic(), cpu_seconds(hub.pid),
-                                   cpu_seconds(broker.proc.pid), cpu_seconds(me))
-            if "start" in window and stats.connected >= args.edges:
-                window["end"] = (time.monotonic(), cpu_seconds(hub.pid),
-                                 cpu_seconds(broker.proc.pid), cpu_seconds(me))
+            if stats.connected >= args.edges:
+                window["end" if "start" in window else "start"] = (
+                    time.monotonic(), cpu_seconds(hub.pid), cpu_seconds(broker.proc.pid),
+                    cpu_seconds(me), postgres_cpu_seconds(pg), machine_busy_seconds())
 
         summary = run_load(profile, on_progress=sample, progress_every_s=1.0, seed=1)
         acked = int(summary["acked"])  # type: ignore[call-overload]
@@ -133,11 +152,13 @@ def main() -> None:
           f"(distinct {stored[1]}; lost {acked - stored[1]}, doubled {stored[0] - stored[1]}), "
           f"load errors {summary['errors']}")
     if "end" in window:
-        (t0, h0, b0, l0), (t1, h1, b1, l1) = window["start"], window["end"]
+        (t0, h0, b0, l0, p0, m0), (t1, h1, b1, l1, p1, m1) = window["start"], window["end"]
         span = max(t1 - t0, 1e-9)
         print(f"CPU share of one core over {span:.1f} s with all edges connected: hub "
               f"{100 * (h1 - h0) / span:.1f} %, mosquitto {100 * (b1 - b0) / span:.1f} %, "
-              f"load generator {100 * (l1 - l0) / span:.1f} %")
+              f"postgresql {100 * (p1 - p0) / span:.1f} %, load generator "
+              f"{100 * (l1 - l0) / span:.1f} %; the whole machine (everyone's work) "
+              f"{100 * (m1 - m0) / span / (os.cpu_count() or 1):.0f} % busy")
     else:
         print("CPU: the edges were never all connected at once")
     if latencies:
