@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import select
 
+from hub import login_throttle
 from hub.api.auth import ROLES, SESSION_COOKIE, bearer_token, token_hash, verify_password
 from hub.api.endpoints import EndpointTable
-from hub import login_throttle
 from hub.api.errors import TooManyRequestsError, UnauthorizedError
 from hub.api.keys import COOKIE_SECURE, SESSIONS, TOKEN_TTL_S
 from hub.api.schemas import ErrorOut, LoginRequest, TokenOut
