@@ -57,7 +57,7 @@ HUB_ACL = [f"topic readwrite {topics.ROOT}/#"]
 
 
 def _check(kind: str, value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):  # fullmatch: `$` alone lets a final newline through
         raise ProvisionError(
             f"{kind} {value!r} must be 1-64 letters, digits, '_', '.' or '-' (it goes in topic names)"
         )
@@ -212,7 +212,7 @@ def provision_tls(out: Path, hosts: list[str]) -> pki.CertFiles:
     if not hosts:
         raise ProvisionError("name at least one broker host name or address")
     for host in hosts:
-        if not re.match(r"^[A-Za-z0-9.:-]{1,253}$", host):
+        if not re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", host):
             raise ProvisionError(f"broker host {host!r} is not a DNS name or IP address")
     folder = out / "tls"
     return pki.issue(pki.ensure_ca(folder), pki.CertFiles(folder / "server.crt",
