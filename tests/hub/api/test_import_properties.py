@@ -16,7 +16,7 @@ from hub.api.imports import ResidentRow, UnitRow, _decode, _Problems, _Rejected,
 CELL = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 
 
-def parse(raw: bytes, model: type[UnitRow] | type[ResidentRow]) -> tuple[list, _Problems]:
+def parse(raw: bytes, model: type[UnitRow | ResidentRow]) -> tuple[list, _Problems]:
     problems = _Problems([])
     try:
         text = _decode(raw)
