@@ -103,6 +103,11 @@ def edge_name(building: str) -> str:
     return f"{building.lower()}-edge"
 
 
+def edge_username(site: str, edge: str) -> str:
+    """An edge's broker account: site-qualified, as every compound has its building B1."""
+    return f"{site}.{edge}"
+
+
 def _door_skeleton(index: int, door: str) -> dict[str, object]:
     return {"id": _check("door", door), "name": door,
             "reader": {"port": f"{TTY_DIR}/{door}", "address": 101 + index,
@@ -115,7 +120,8 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
                    client_cert: bool = False) -> Identity:
     """Create (or rotate) the identity of `building`'s edge in `site`.
 
-    Writes its password and ACL lines into the broker's files and its config file. A config
+    Writes its password and ACL lines (account `<site>.<edge>`) into the broker's files and
+    its config file. A config
     that already exists keeps its doors, devices and other settings; only the broker
     connection and the password change (rotation). `doors` names the doors of a new config
     (default: `<building>-main`), each with a fresh secure-channel key.
@@ -126,6 +132,7 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     """
     site = _check("site", site)
     edge = _check("edge", edge_name(building))
+    username = edge_username(site, edge)
     if doors is not None and len(set(doors)) != len(doors):
         raise ProvisionError(f"doors repeated: {', '.join(sorted({d for d in doors if doors.count(d) > 1}))}")
     edges = out / "edges"
@@ -149,12 +156,12 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     if client_cert:
         files = pki.issue(pki.ensure_ca(out / "tls"),
                           pki.CertFiles(edges / f"{site}-{edge}.crt", edges / f"{site}-{edge}.key"),
-                          edge)
+                          username)
         mqtt.update({"tls": True, "ca_file": ca_file or DEFAULT_CA_FILE,
                      "cert_file": f"{CERT_DIR}/{files.cert.name}",
                      "key_file": f"{CERT_DIR}/{files.key.name}"})
     else:
-        mqtt.update({"username": edge, "password": password})
+        mqtt.update({"username": username, "password": password})
     if tls and not client_cert:
         mqtt.update({"tls": True, "ca_file": ca_file or DEFAULT_CA_FILE})
     body["mqtt"] = mqtt
@@ -162,17 +169,17 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     broker.mkdir(parents=True, exist_ok=True)
     edges.mkdir(parents=True, exist_ok=True)
     if client_cert:
-        _drop_password(broker / "passwd", edge)
+        _drop_password(broker / "passwd", username)
     else:
-        _set_password(broker / "passwd", edge, password)
-    _set_acl(broker / "acl", edge, edge_acl(site, edge))
+        _set_password(broker / "passwd", username, password)
+    _set_acl(broker / "acl", username, edge_acl(site, edge))
     config.write_text(
         f"# Lintel edge {site}/{edge}: its doors (readers on RS-485) and Modbus devices; see the\n"
         "# README, Edge configuration. Provisioning again rotates the password and keeps the rest.\n"
         + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
     )
     os.chmod(config, 0o600)
-    return Identity(edge, password, config)
+    return Identity(username, password, config)
 
 
 def _existing_config(config: Path) -> dict[str, object] | None:

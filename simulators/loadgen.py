@@ -143,7 +143,7 @@ class SimEdge:
     """One simulated edge: its MQTT client, doors, devices and sequence."""
 
     def __init__(self, profile: LoadProfile, name: str, password: str | None,
-                 stats: LoadStats, rng: random.Random) -> None:
+                 stats: LoadStats, rng: random.Random, username: str | None = None) -> None:
         self.profile, self.name, self.stats, self.rng = profile, name, stats, rng
         self.seq = 0
         self.doors = [f"{name}-d{i}" for i in range(profile.doors_per_edge)]
@@ -153,7 +153,7 @@ class SimEdge:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=f"load.{profile.site}.{name}", clean_session=True)
         if password is not None:
-            self.client.username_pw_set(name, password)
+            self.client.username_pw_set(username or name, password)
         self.client.max_inflight_messages_set(profile.inflight)
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
@@ -341,18 +341,22 @@ def run_load(profile: LoadProfile, *, passwords: dict[str, str] | None = None,
              on_progress: Callable[[LoadStats], None] | None = None,
              seed: int | None = None) -> dict[str, object]:
     """Run the load until `duration_s` (or `stop`); returns the summary. `passwords` maps
-    provisioned edges' usernames to their passwords: the first `edges` of them (sorted) are
-    the simulated edges, under those names, instead of `<edge_prefix>-<n>`."""
+    provisioned edges' usernames (`<site>.<edge>`) to their passwords: the first `edges` of
+    them (sorted) are the simulated edges, under those names, instead of `<edge_prefix>-<n>`."""
     names = profile.edge_names()
+    accounts = {name: name for name in names}
     if passwords is not None:  # the provisioned accounts are the edges
         if len(passwords) < profile.edges:
             raise ValueError(f"{profile.edges} edges but passwords for only {len(passwords)}")
-        names = sorted(passwords)[:profile.edges]
+        # `lintel provision` names an edge's account <site>.<edge>
+        accounts = {user.removeprefix(f"{profile.site}."): user
+                    for user in sorted(passwords)[:profile.edges]}
+        names = list(accounts)
     stats = LoadStats()
     stop = stop or threading.Event()
     rng = random.Random(seed)
-    edges = [SimEdge(profile, name, passwords[name] if passwords else None, stats,
-                     random.Random(rng.random())) for name in names]
+    edges = [SimEdge(profile, name, passwords[accounts[name]] if passwords else None, stats,
+                     random.Random(rng.random()), username=accounts[name]) for name in names]
     threads = min(profile.threads, len(edges))
     workers = [_Worker(edges[i::threads], profile, stats, stop, random.Random(rng.random()))
                for i in range(threads)]

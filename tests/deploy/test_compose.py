@@ -124,7 +124,7 @@ def test_each_edge_config_is_valid_and_reaches_the_broker(root: Path) -> None:
         config = load_config(path)  # edge/config.py accepts it
         seen.add((config.site, config.edge))
         assert config.mqtt.host == "mosquitto" and config.mqtt.port in listeners
-        assert config.mqtt.username == config.edge and config.mqtt.password
+        assert config.mqtt.username == f"{config.site}.{config.edge}" and config.mqtt.password
         for optional in (config.mqtt.ca_file, config.mqtt.cert_file, config.mqtt.key_file):
             if optional is not None:
                 mounted = service.host_path(str(optional))
@@ -158,7 +158,8 @@ def test_broker_persists_queues_and_finds_its_password_file_and_acl(root: Path) 
     users = {line.split(":")[0] for line in mosquitto.host_path(options["password_file"]).read_text().split()}
     acl = mosquitto.host_path(options["acl_file"]).read_text()
     hub_user = read_env_file(root / "deploy/hub/hub.env")["LINTEL_HUB_MQTT_USERNAME"]
-    edges = {load_config(services[n].host_path("/etc/lintel/edge.yaml")).edge for n in EDGES}
+    edges = {load_config(services[n].host_path("/etc/lintel/edge.yaml")).mqtt.username
+             for n in EDGES}
     assert users == {hub_user, *edges}
     for user in users:
         assert f"user {user}\n" in acl

@@ -54,13 +54,13 @@ def test_provision_edge_refuses_cleanly_or_writes_files_the_edge_and_broker_acce
             return
         assert identity.config is not None
         config = load_config(identity.config)  # the edge accepts what provisioning wrote
-        assert (config.site, config.edge, config.mqtt.username) == (site, identity.username,
-                                                                     identity.username)
+        assert identity.username == f"{site}.{config.edge}" == config.mqtt.username
+        assert config.site == site
         if doors:
             assert [d.id for d in config.doors] == doors
         blocks = acl_blocks((out / "mosquitto" / "acl").read_text())
         assert set(blocks) == {"hub", identity.username}
-        prefix = topics.prefix(site, identity.username) + "/"
+        prefix = topics.prefix(site, config.edge) + "/"
         for rule in blocks[identity.username]:
             access, _, topic = rule.removeprefix("topic ").partition(" ")
             assert access in ("read", "write") and topic.startswith(prefix)

@@ -76,7 +76,7 @@ def test_each_edge_uses_its_own_credentials_and_a_rate_cap_holds(tmp_path: Path)
     # each edge published as its provisioned account, under its own prefix (the ACL allows
     # nothing else); the cap of 100 events/s held over the 2 s
     assert summary["edges_connected"] == 5 and summary["errors"] == 0
-    assert {parse_event(p).edge for _, p, _ in received} == set(passwords)
+    assert {f"lg.{parse_event(p).edge}" for _, p, _ in received} == set(passwords)
     assert 120 <= summary["acked"] == len(received) <= 230
 
 
