@@ -474,3 +474,6 @@ class VisitorPassUse(Base):
     )
     door: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+from hub.login_throttle import LoginFailure  # noqa: E402,F401  (its table beside the others)

@@ -63,6 +63,8 @@ class MqttClient:
         keepalive: int = 30,
         backoff_min_s: float = 0.2,
         backoff_max_s: float = 30.0,
+        tls: bool = False,
+        ca_file: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -80,6 +82,8 @@ class MqttClient:
         )
         if username is not None:
             self._client.username_pw_set(username, password)
+        if tls:
+            self._client.tls_set(ca_certs=ca_file)
         # Outgoing: keep many publishes in flight (snapshots for many edges) and never drop.
         self._client.max_inflight_messages_set(100)
         self._client.max_queued_messages_set(0)
