@@ -71,6 +71,7 @@ class MqttClient:
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
         self._username, self._password = username, password
+        self._tls = (tls, ca_file)
         self._keepalive = keepalive
         self._backoff = (backoff_min_s, backoff_max_s)
         self._client = paho.Client(
@@ -111,7 +112,8 @@ class MqttClient:
             host=self.host, port=self.port, client_id=f"{self.client_id}-{suffix}",
             subscriptions=subscriptions, username=self._username, password=self._password,
             clean_session=True, keepalive=self._keepalive,
-            backoff_min_s=self._backoff[0], backoff_max_s=self._backoff[1])
+            backoff_min_s=self._backoff[0], backoff_max_s=self._backoff[1],
+            tls=self._tls[0], ca_file=self._tls[1])
 
     # -- lifecycle -------------------------------------------------------------------------
 

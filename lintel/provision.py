@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from hub.live import LIVE_TOPIC
 from lintel import pki
 from wire import topics
 
@@ -53,7 +54,8 @@ def edge_acl(site: str, edge: str) -> list[str]:
     ]
 
 
-HUB_ACL = [f"topic readwrite {topics.ROOT}/#"]
+# the edges' topics, and the hub workers' own live-push topic (hub.live), which no edge reads
+HUB_ACL = [f"topic readwrite {topics.ROOT}/#", f"topic readwrite {LIVE_TOPIC}"]
 
 
 def _check(kind: str, value: str) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig, load_config
 from hub.models import Edge
+from hub.live import LiveItem, Listener
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -141,6 +142,13 @@ async def test_hub_and_edges_over_tls_with_password_and_client_certificate(
         mqtt_client_id="hub-tls", http_port=free_port(), data_dir=tmp_path / "hub",
         admin_password="not used here")
     async with Hub(settings) as hub:
+        # the live bus's own connection: over TLS, and the hub's ACL lets the push through
+        await hub.live.wait_ready()
+        console = Listener(role="admin", user_id=1, channels=frozenset({"edges"}))
+        hub.live.listen(console)
+        await hub.live.publish([LiveItem("edges", {"probe": 1}, site_id="demo")])
+        async with asyncio.timeout(10):
+            assert (await console.queue.get()).data == {"probe": 1}
         await seed_demo(hub.sessions)
         async with hub.sessions() as session, session.begin():
             session.add(Edge(site_id="demo", name="b2-edge"))
