@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig, load_config
+from hub.live import Listener, LiveItem
 from hub.models import Edge
-from hub.live import LiveItem, Listener
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
