@@ -474,4 +474,7 @@ class VisitorPassUse(Base):
     )
     door: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+from hub.login_throttle import LoginFailure  # noqa: E402,F401  (its table beside the others)
 from hub.cameras import models as _camera_models  # noqa: E402,F401  (issue 6: camera tables)

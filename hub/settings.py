@@ -84,6 +84,8 @@ class HubSettings(BaseSettings):
                                    description="largest snapshot or clip an edge may upload")
     snapshot_cleanup_interval_s: float = Field(default=3600, gt=0,
                                                description="how often expired snapshots go")
+    mqtt_tls: bool = Field(default=False, description="connect to the broker over TLS (port 8883 as a rule)")
+    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for the broker's certificate; None: the system's")
 
     @field_validator("mqtt_shared_group")
     @classmethod
