@@ -474,3 +474,7 @@ class VisitorPassUse(Base):
     )
     door: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# issue 5: work orders and the equipment ledger live in their own package, on this Base
+import hub.workorders.models  # noqa: E402, F401
