@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,9 +19,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 async def _open(session: AsyncSession, place: Place, device: str = "lift-1",
-                code: str = "Err48", **kw: object) -> tuple[WorkOrder, bool]:
-    args: dict = dict(site_id="sunrise", device_id=place.devices[device], fault_code=code,
-                      skill="elevator_door", priority="high", title=f"{device} {code}", now=T0)
+                code: str = "Err48", **kw: Any) -> tuple[WorkOrder, bool]:
+    args: dict[str, Any] = {
+        "site_id": "sunrise", "device_id": place.devices[device], "fault_code": code,
+        "skill": "elevator_door", "priority": "high", "title": f"{device} {code}", "now": T0}
     args.update(kw)
     return await open_fault_order(session, **args)
 
