@@ -204,11 +204,11 @@ async def create_order(session: AsyncSession, *, site_id: str, kind: str, source
                       requested_by=requested_by, created_at=now, due_at=due_at(priority, now))
     session.add(order)
     await session.flush()
-    await _opened(session, order, actor, now, technician_id)
+    await opened(session, order, actor, now, technician_id)
     return order
 
 
-async def _opened(session: AsyncSession, order: WorkOrder, actor: Actor, now: datetime,
+async def opened(session: AsyncSession, order: WorkOrder, actor: Actor, now: datetime,
                   technician_id: int | None = None) -> None:
     record(session, order, actor, "opened", now, None)
     await assign(session, order, actor, now, technician_id=technician_id)
@@ -251,7 +251,7 @@ async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: in
         return winner, False
     order = await session.get(WorkOrder, new_id)
     assert order is not None
-    await _opened(session, order, Actor.system(source), now)
+    await opened(session, order, Actor.system(source), now)
     return order, True
 
 
