@@ -20,12 +20,14 @@ from hub.api import (
     households,
     imports,
     login,
+    maintenance,
     meta,
     registry,
     residents,
     schedules,
     users,
     visitor_passes,
+    workorders,
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
@@ -57,6 +59,8 @@ def all_endpoints() -> list[Endpoint]:
         *imports.routes,
         *credentials.routes,
         *visitor_passes.routes,
+        *workorders.routes,
+        *maintenance.routes,
     ]
 
 
