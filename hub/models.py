@@ -477,4 +477,4 @@ class VisitorPassUse(Base):
 
 
 # issue 5: work orders and the equipment ledger live in their own package, on this Base
-import hub.workorders.models  # noqa: E402, F401
+import hub.workorders.models  # noqa: F401
