@@ -478,3 +478,4 @@ class VisitorPassUse(Base):
 
 # issue 5: work orders and the equipment ledger live in their own package, on this Base
 import hub.workorders.models  # noqa: F401
+from hub.login_throttle import LoginFailure  # noqa: E402,F401  (its table beside the others)

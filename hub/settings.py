@@ -78,6 +78,8 @@ class HubSettings(BaseSettings):
         description="the hub's Ed25519 key for QR and pass tokens: base64 of the 32-byte seed; "
         "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
     )
+    mqtt_tls: bool = Field(default=False, description="connect to the broker over TLS (port 8883 as a rule)")
+    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for the broker's certificate; None: the system's")
     # issue 5: work orders
     workorder_webhook_url: str | None = Field(
         default=None, description="POST each new, assigned or escalated work order here (JSON)")
