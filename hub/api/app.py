@@ -22,12 +22,14 @@ from hub.api import (
     imports,
     live,
     login,
+    maintenance,
     meta,
     registry,
     residents,
     schedules,
     users,
     visitor_passes,
+    workorders,
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
@@ -62,6 +64,8 @@ def all_endpoints() -> list[Endpoint]:
         *visitor_passes.routes,
         *live.routes,
         *cameras.routes,
+        *workorders.routes,
+        *maintenance.routes,
     ]
 
 

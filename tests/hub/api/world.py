@@ -169,6 +169,12 @@ class World:
                 session.add(key)
                 await session.flush()
                 return key.id
+        if resource.startswith("work-orders") or resource in ("equipment", "technicians"):
+            from tests.hub.api.workorder_world import STATE_OF, fresh_work_order
+
+            if resource in STATE_OF:
+                return await fresh_work_order(self, resource, place)
+            return self.ids[resource][place]  # changed in place, never deleted
         raise AssertionError(f"no factory for {resource}")
 
 
@@ -325,6 +331,9 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
             await session.flush()
             devices[place] = device.id
     world.ids["devices"] = devices
+    from tests.hub.api.workorder_world import add_work_orders
+
+    await add_work_orders(world, resident_user)
 
 
 SNAPSHOT_UPLOAD_QUERY = (
