@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -108,7 +109,8 @@ def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
 
 
 def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[str, bytes]],
-             edges: int) -> tuple[float, int, int]:
+             edges: int, profile: Path | None = None) -> tuple[float, int, int, float]:
+    """Events/s stored, rows stored, distinct ids, hub CPU seconds (all workers) under load."""
     name = f"bench_{workers}w_{os.getpid()}"
     url = prepare_database(pg, name, edges)
     procs = []
@@ -120,14 +122,24 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
                "LINTEL_HUB_MQTT_SHARED_GROUP": f"bench{workers}",
                "LINTEL_HUB_HTTP_PORT": str(free_port()), "LINTEL_HUB_ADMIN_PASSWORD": "bench-pass",
                "LINTEL_HUB_DATA_DIR": "/tmp"}
-        proc = subprocess.Popen([sys.executable, "-m", "lintel.cli", "hub"], env=env,
+        command = [sys.executable, "-m", "lintel.cli", "hub"]
+        if profile is not None:
+            out = profile / f"hub-{workers}w-{w}.txt"
+            command = ["py-spy", "record", "--format", "raw", "--rate", "200", "--threads", "--gil",
+                       "-o", str(out), "--", *command]
+        proc = subprocess.Popen(command, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert proc.stdout is not None
         line = proc.stdout.readline()
+        while line.startswith("py-spy") or not line.strip():
+            line = proc.stdout.readline()
         if "hub serving" not in line:
             raise RuntimeError(f"hub worker {w} did not start: {line!r}")
         procs.append(proc)
     time.sleep(1.0)  # subscriptions in place
+    hubs = [p for proc in procs
+            for p in (psutil.Process(proc.pid).children() if profile else [psutil.Process(proc.pid)])]
+    cpu_before = sum(sum(p.cpu_times()[:2]) for p in hubs)
     try:
         start = publish_all(port, messages)
         dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}"
@@ -139,19 +151,24 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
                     break
                 time.sleep(0.05)
             elapsed = time.monotonic() - start
+            cpu = sum(sum(p.cpu_times()[:2]) for p in hubs) - cpu_before
             distinct = db.execute("SELECT count(DISTINCT id) FROM event_log").fetchone()[0]
     finally:
         for proc in procs:
-            proc.terminate()
+            # under py-spy, stop the hub itself: py-spy then writes its profile and exits
+            for target in psutil.Process(proc.pid).children() if profile else [proc]:
+                target.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    return stored / elapsed, stored, distinct
+    return stored / elapsed, stored, distinct, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--edges", type=int, default=50)
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run each hub worker under py-spy; raw stacks go to this folder")
     args = parser.parse_args()
     messages = make_events(args.events, args.edges)
     broker, pg = MosquittoServer(), PostgresServer()
@@ -162,10 +179,12 @@ def main() -> None:
         print(f"broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 events, "
               f"{LOADERS} publishers, 1 bare subscriber)")
         for workers in (1, 2):
-            rate, stored, distinct = hub_rate(pg, broker.port, workers, messages, args.edges)
+            rate, stored, distinct, cpu = hub_rate(pg, broker.port, workers, messages, args.edges,
+                                              args.profile)
             lost, doubled = args.events - distinct, stored - distinct
             print(f"hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s stored; "
-                  f"ratio hub/broker {rate / bare:.2f}; lost {lost}, doubled {doubled}")
+                  f"ratio hub/broker {rate / bare:.2f}; lost {lost}, doubled {doubled}; "
+                  f"hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event")
     finally:
         broker.cleanup()
         pg.stop()
