@@ -128,6 +128,10 @@ class EdgeConfig(_Strict):
     doors: list[DoorConfig] = Field(default_factory=list)
     tick_s: float = Field(default=0.05, gt=0, le=1, description="door timer resolution")
     devices: list[DeviceConfig] = Field(default_factory=list)
+    disk_low_mb: int = Field(
+        default=200, ge=0, description="free space (MB) under data_dir below which disk_low is raised")
+    disk_check_s: float = Field(
+        default=30.0, gt=0, le=3600, description="how often free space is checked")
 
     @model_validator(mode="after")
     def _unique(self) -> "EdgeConfig":

@@ -106,11 +106,12 @@ async def demo_building(
     unlock_s: float = 1.0,
     prepare: Callable[[Hub], Awaitable[None]] | None = None,
     ready: Callable[[EdgeAgent], bool] = lambda agent: bool(agent.cache.version),
+    edge_settings: dict[str, Any] | None = None,
     **hub_settings: Any,
 ) -> AsyncIterator[Building]:
     """The hub with the demo registry (`prepare` may add to it before the first publish), one
-    simulated reader + door controller per door, and the edge; yields once every reader is
-    online and `ready(agent)` holds."""
+    simulated reader + door controller per door, and the edge (`edge_settings`: more keys of
+    its config); yields once every reader is online and `ready(agent)` holds."""
     settings = HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
         mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
@@ -143,6 +144,7 @@ async def demo_building(
                            "reader": {"port": sim.port, "address": sim.address,
                                       "scbk": keys[name].hex()}}
                           for name, sim in sims.items()],
+                **(edge_settings or {}),
             })
             agent = await stack.enter_async_context(EdgeAgent(config))
             http = await stack.enter_async_context(aiohttp.ClientSession())
