@@ -7,6 +7,7 @@ while loading and built after, as one would for a bulk load), starts `lintel hub
 and times GET /api/v1/access-events for each query shape from an aiohttp client: p50 and
 p99 per shape (target p99 <= 50 ms), with a first page of 50 and pages followed by cursor.
 Usage: .venv/bin/python bench/access_query.py [--events 10000000] [--samples 200]
+       [--loaded-port PORT]  (measure again on a database an earlier load left running)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -233,7 +235,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(port: int, samples: int) -> None:
+async def measure(port: int, samples: int, hub: psutil.Process) -> None:
     base = f"http://127.0.0.1:{port}/api/v1"
     url = f"{base}/access-events"
     async with aiohttp.ClientSession() as http:
@@ -247,20 +249,23 @@ async def measure(port: int, samples: int) -> None:
         auths = {"manager (own site)": await login(http, base, "manager1"),
                  "resident (own household)": await login(http, base, "resident1")}
         rng = random.Random(8)
-        print(f"{'query shape':38} {'p50 ms':>8} {'p99 ms':>8} {'rows/page':>10}")
+        print(f"{'query shape':38} {'p50 ms':>8} {'p99 ms':>8} {'rows/page':>10} "
+              f"{'hub CPU ms/request':>19}")
         worst = 0.0
         for name, shape in shapes().items():
             auth = auths.get(name, admin)
             for _ in range(5):  # warm the connection and the plan cache
                 await timed(http, f"{url}?{shape(rng)}", auth)
             times, rows = [], []
+            cpu = sum(hub.cpu_times()[:2])
             for _ in range(samples):
                 ms, body = await timed(http, f"{url}?{shape(rng)}", auth)
                 times.append(ms)
                 rows.append(len(body["items"]))
+            cpu = (sum(hub.cpu_times()[:2]) - cpu) / samples * 1000
             worst = max(worst, pct(times, 0.99))
             print(f"{name:38} {statistics.median(times):8.1f} {pct(times, 0.99):8.1f} "
-                  f"{statistics.mean(rows):10.1f}", flush=True)
+                  f"{statistics.mean(rows):10.1f} {cpu:19.1f}", flush=True)
         # following next_cursor through a site's log, 20 pages at a time
         times = []
         for _ in range(max(1, samples // 20)):
@@ -280,24 +285,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--samples", type=int, default=200, help="requests per query shape")
+    parser.add_argument("--loaded-port", type=int, default=None,
+                        help="use the database access_bench a previous load left on this port")
     args = parser.parse_args()
     pg, broker = PostgresServer(), MosquittoServer()
-    pg.start()
+    name = "access_bench"
+    if args.loaded_port:
+        pg.port = args.loaded_port
+    else:
+        pg.start()
+        run_migrations(pg.create_database(name))
+        load(pg, name, args.events)
     broker.start()
     hub = None
     try:
-        name = "access_bench"
-        url = pg.create_database(name)
-        run_migrations(url)
-        load(pg, name, args.events)
         hub, port = start_hub(pg, broker, name)
-        asyncio.run(measure(port, args.samples))
+        asyncio.run(measure(port, args.samples, psutil.Process(hub.pid)))
     finally:
         if hub is not None:
             hub.terminate()
             hub.wait(timeout=30)
         broker.cleanup()
-        pg.stop()
+        if not args.loaded_port:
+            pg.stop()
 
 
 if __name__ == "__main__":
