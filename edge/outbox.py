@@ -237,6 +237,9 @@ class Outbox:
         stay until a later call manages it (at worst they are sent again: harmless)."""
         with self._lock:
             self._leaving.extend(seqs)
+            # No disk sync for a removal (the next stored event's sync covers it): a power cut
+            # could only bring back messages already sent, and the hub stores those once.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany("DELETE FROM outbox WHERE seq = ?",
@@ -248,6 +251,8 @@ class Outbox:
                 if not _disk_refused(exc):
                     raise OutboxError(f"cannot remove acknowledged messages: {exc}") from exc
                 return
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
             self._leaving.clear()
 
     def __len__(self) -> int:

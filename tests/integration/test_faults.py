@@ -228,7 +228,7 @@ async def test_edge_offline_while_100000_events_pile_up(
         for _ in range(100):  # offline: 100,000 events pile up, 1,000 per write
             edge.write(1000)
         assert len(edge.outbox) == 100_000
-        watcher = Collector("127.0.0.1", mosquitto.port, topics.event(SITE, "e0", "+"),
+        watcher = Collector("127.0.0.1", mosquitto.port, topics.event(SITE, "e0", "access"),
                             client_id="order-watch")
         try:
             started = time.monotonic()
