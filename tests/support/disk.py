@@ -8,8 +8,8 @@ import sqlite3
 # filler rows in the outbox itself take the room left in its own pages (rows sent and
 # deleted leave some); negative numbers are never sent (the uplink reads seq > its cursor)
 _FILLERS = ("INSERT INTO disk_filler VALUES (zeroblob(?))",
-            "INSERT INTO outbox (seq, topic, payload) VALUES "
-            "((SELECT MIN(COALESCE(MIN(seq), 0), 0) - 1 FROM outbox), 'filler', zeroblob(?))")
+            ("INSERT INTO outbox (seq, topic, payload) VALUES "
+             "((SELECT MIN(COALESCE(MIN(seq), 0), 0) - 1 FROM outbox), 'filler', zeroblob(?))"))
 
 
 def fill(db: sqlite3.Connection) -> None:
