@@ -121,8 +121,10 @@ def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
 
 
 def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[str, bytes]],
-             edges: int, profile: Path | None = None, tag: str = "") -> tuple[float, int, int, float]:
-    """Events/s stored, rows stored, distinct ids, hub CPU seconds (all workers) under load."""
+             edges: int, profile: Path | None = None,
+             tag: str = "") -> tuple[float, int, int, float, float]:
+    """Events/s stored, rows stored, distinct ids, CPU seconds of the hub workers and of
+    PostgreSQL under the load."""
     name = f"bench_{workers}w_{os.getpid()}_{tag}"
     url = prepare_database(pg, name, edges)
     procs = []
@@ -151,7 +153,9 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
     time.sleep(1.0)  # subscriptions in place
     hubs = [p for proc in procs
             for p in (psutil.Process(proc.pid).children() if profile else [psutil.Process(proc.pid)])]
+    postgres = server_processes(pg)
     cpu_before = sum(sum(p.cpu_times()[:2]) for p in hubs)
+    pg_before = cpu_of(postgres)
     try:
         start = publish_all(port, messages)
         dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}"
@@ -164,6 +168,7 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
                 time.sleep(0.05)
             elapsed = time.monotonic() - start
             cpu = sum(sum(p.cpu_times()[:2]) for p in hubs) - cpu_before
+            pg_cpu = cpu_of(postgres) - pg_before
             distinct = db.execute("SELECT count(DISTINCT id) FROM event_log").fetchone()[0]
     finally:
         for proc in procs:
@@ -172,8 +177,23 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
                 target.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    return stored / elapsed, stored, distinct, cpu
+    return stored / elapsed, stored, distinct, cpu, pg_cpu
 
+
+def server_processes(pg: PostgresServer) -> list[psutil.Process]:
+    """The PostgreSQL server and its backends (the postmaster's pid is in postmaster.pid)."""
+    postmaster = psutil.Process(int((pg.data / "postmaster.pid").read_text().split()[0]))
+    return [postmaster, *postmaster.children()]
+
+
+def cpu_of(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            total += sum(proc.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            pass  # a backend that ended meanwhile: its share is small
+    return total
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -195,14 +215,15 @@ def main() -> None:
             print(f"run {run}: broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 "
                   f"events, {LOADERS} publishers, 1 bare subscriber)", flush=True)
             for workers in (1, 2):
-                rate, stored, distinct, cpu = hub_rate(pg, broker.port, workers, messages,
+                rate, stored, distinct, cpu, pg_cpu = hub_rate(pg, broker.port, workers, messages,
                                                        args.edges, args.profile, tag=str(run))
                 lost, doubled = args.events - distinct, stored - distinct
                 figures |= {f"{workers}w": rate, f"{workers}w ratio": rate / bare,
                             f"{workers}w cpu": cpu / max(stored, 1) * 1e6}
                 print(f"run {run}: hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s "
                       f"stored; ratio hub/broker {rate / bare:.2f}; lost {lost}, doubled "
-                      f"{doubled}; hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event", flush=True)
+                      f"{doubled}; hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event, PostgreSQL "
+                      f"{pg_cpu / max(stored, 1) * 1e6:.0f} µs/event", flush=True)
                 if lost or doubled:
                     raise SystemExit(f"FAILED: {lost} lost, {doubled} doubled")
             runs.append(figures)
