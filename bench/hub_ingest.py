@@ -5,14 +5,17 @@ simulated edges (QoS 1), and measures:
   - broker: a bare subscriber receiving the same stream (messages/s);
   - hub with 1 and 2 worker processes on the shared subscription: events/s stored in
     PostgreSQL (first publish to last row committed), checking none lost and none doubled.
-Usage: .venv/bin/python bench/hub_ingest.py [--events 20000] [--edges 50]
+Usage: .venv/bin/python bench/hub_ingest.py [--events 30000] [--edges 50] [--repeat 3]
+       [--profile DIR]  (py-spy stacks of each worker, `pip install py-spy`)
+Each run prints its figures; the last line is the median of the runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -21,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -46,25 +50,34 @@ def make_events(n: int, edges: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def publish_all(port: int, messages: list[tuple[str, bytes]]) -> float:
-    """Publish from LOADERS clients in parallel; returns when every PUBACK is in."""
-    def run(chunk: list[tuple[str, bytes]], n: int) -> None:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"loader-{n}")
-        client.max_inflight_messages_set(1000)
-        client.connect("127.0.0.1", port)
-        client.loop_start()
-        infos = [client.publish(t, p, qos=1) for t, p in chunk]
-        for info in infos:
-            info.wait_for_publish(60)
-        client.disconnect()
-        client.loop_stop()
+def _publish(port: int, chunk: list[tuple[str, bytes]], n: int) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"loader-{n}")
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(t, p, qos=1) for t, p in chunk]
+    for info in infos:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
 
+
+def publish_all(port: int, messages: list[tuple[str, bytes]]) -> float:
+    """Publish from LOADERS processes (one GIL each; an edge's events all from one, in
+    order); returns the start time once every PUBACK is in."""
+    chunks: list[list[tuple[str, bytes]]] = [[] for _ in range(LOADERS)]
+    for topic, payload in messages:
+        chunks[hash(topics.parse(topic).edge) % LOADERS].append((topic, payload))
+    context = multiprocessing.get_context("fork")
+    loaders = [context.Process(target=_publish, args=(port, chunk, n))
+               for n, chunk in enumerate(chunks)]
     start = time.monotonic()
-    threads = [threading.Thread(target=run, args=(messages[i::LOADERS], i)) for i in range(LOADERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for loader in loaders:
+        loader.start()
+    for loader in loaders:
+        loader.join()
+        if loader.exitcode != 0:
+            raise RuntimeError(f"loader exited with {loader.exitcode}")
     return start
 
 
@@ -108,8 +121,11 @@ def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
 
 
 def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[str, bytes]],
-             edges: int) -> tuple[float, int, int]:
-    name = f"bench_{workers}w_{os.getpid()}"
+             edges: int, profile: Path | None = None,
+             tag: str = "") -> tuple[float, int, int, float, float]:
+    """Events/s stored, rows stored, distinct ids, CPU seconds of the hub workers and of
+    PostgreSQL under the load."""
+    name = f"bench_{workers}w_{os.getpid()}_{tag}"
     url = prepare_database(pg, name, edges)
     procs = []
     for w in range(workers):
@@ -117,17 +133,29 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
                "LINTEL_HUB_MQTT_PORT": str(port), "LINTEL_HUB_MQTT_CLIENT_ID": f"hub-{name}-{w}",
                # A group of its own: Mosquitto keeps dealing a share to the offline persistent
                # sessions of an earlier run's workers in the same group.
-               "LINTEL_HUB_MQTT_SHARED_GROUP": f"bench{workers}",
+               "LINTEL_HUB_MQTT_SHARED_GROUP": f"bench{workers}x{tag}",
                "LINTEL_HUB_HTTP_PORT": str(free_port()), "LINTEL_HUB_ADMIN_PASSWORD": "bench-pass",
                "LINTEL_HUB_DATA_DIR": "/tmp"}
-        proc = subprocess.Popen([sys.executable, "-m", "lintel.cli", "hub"], env=env,
+        command = [sys.executable, "-m", "lintel.cli", "hub"]
+        if profile is not None:
+            out = profile / f"hub-{workers}w-{w}-{tag}.txt"
+            command = ["py-spy", "record", "--format", "raw", "--rate", "200", "--threads", "--gil",
+                       "-o", str(out), "--", *command]
+        proc = subprocess.Popen(command, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert proc.stdout is not None
         line = proc.stdout.readline()
+        while line.startswith("py-spy") or not line.strip():
+            line = proc.stdout.readline()
         if "hub serving" not in line:
             raise RuntimeError(f"hub worker {w} did not start: {line!r}")
         procs.append(proc)
     time.sleep(1.0)  # subscriptions in place
+    hubs = [p for proc in procs
+            for p in (psutil.Process(proc.pid).children() if profile else [psutil.Process(proc.pid)])]
+    postgres = server_processes(pg)
+    cpu_before = sum(sum(p.cpu_times()[:2]) for p in hubs)
+    pg_before = cpu_of(postgres)
     try:
         start = publish_all(port, messages)
         dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}"
@@ -139,33 +167,72 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
                     break
                 time.sleep(0.05)
             elapsed = time.monotonic() - start
+            cpu = sum(sum(p.cpu_times()[:2]) for p in hubs) - cpu_before
+            pg_cpu = cpu_of(postgres) - pg_before
             distinct = db.execute("SELECT count(DISTINCT id) FROM event_log").fetchone()[0]
     finally:
         for proc in procs:
-            proc.terminate()
+            # under py-spy, stop the hub itself: py-spy then writes its profile and exits
+            for target in psutil.Process(proc.pid).children() if profile else [proc]:
+                target.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    return stored / elapsed, stored, distinct
+    return stored / elapsed, stored, distinct, cpu, pg_cpu
 
+
+def server_processes(pg: PostgresServer) -> list[psutil.Process]:
+    """The PostgreSQL server and its backends (the postmaster's pid is in postmaster.pid)."""
+    postmaster = psutil.Process(int((pg.data / "postmaster.pid").read_text().split()[0]))
+    return [postmaster, *postmaster.children()]
+
+
+def cpu_of(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            total += sum(proc.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            pass  # a backend that ended meanwhile: its share is small
+    return total
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--edges", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the median is printed")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run each hub worker under py-spy; raw stacks go to this folder")
     args = parser.parse_args()
     messages = make_events(args.events, args.edges)
     broker, pg = MosquittoServer(), PostgresServer()
     broker.start()
     pg.start()
+    runs: list[dict[str, float]] = []
     try:
-        bare = broker_rate(broker.port, messages)
-        print(f"broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 events, "
-              f"{LOADERS} publishers, 1 bare subscriber)")
-        for workers in (1, 2):
-            rate, stored, distinct = hub_rate(pg, broker.port, workers, messages, args.edges)
-            lost, doubled = args.events - distinct, stored - distinct
-            print(f"hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s stored; "
-                  f"ratio hub/broker {rate / bare:.2f}; lost {lost}, doubled {doubled}")
+        for run in range(1, args.repeat + 1):
+            bare = broker_rate(broker.port, messages)
+            figures = {"broker": bare}
+            print(f"run {run}: broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 "
+                  f"events, {LOADERS} publishers, 1 bare subscriber)", flush=True)
+            for workers in (1, 2):
+                rate, stored, distinct, cpu, pg_cpu = hub_rate(pg, broker.port, workers, messages,
+                                                       args.edges, args.profile, tag=str(run))
+                lost, doubled = args.events - distinct, stored - distinct
+                figures |= {f"{workers}w": rate, f"{workers}w ratio": rate / bare,
+                            f"{workers}w cpu": cpu / max(stored, 1) * 1e6}
+                print(f"run {run}: hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s "
+                      f"stored; ratio hub/broker {rate / bare:.2f}; lost {lost}, doubled "
+                      f"{doubled}; hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event, PostgreSQL "
+                      f"{pg_cpu / max(stored, 1) * 1e6:.0f} µs/event", flush=True)
+                if lost or doubled:
+                    raise SystemExit(f"FAILED: {lost} lost, {doubled} doubled")
+            runs.append(figures)
+        median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"median of {len(runs)}: broker {median['broker']:,.0f} msg/s; "
+              f"1 worker {median['1w']:,.0f} events/s (ratio {median['1w ratio']:.2f}, "
+              f"{median['1w cpu']:.0f} µs CPU/event); 2 workers {median['2w']:,.0f} events/s "
+              f"(ratio {median['2w ratio']:.2f}, {median['2w cpu']:.0f} µs CPU/event); "
+              "none lost, none doubled")
     finally:
         broker.cleanup()
         pg.stop()

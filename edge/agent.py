@@ -51,6 +51,8 @@ from edge.drivers.osdp import (
     ScanRead,
 )
 from edge.devices import DeviceSupervisor, floors_for
+from edge.disk import DiskWatch
+from edge.errors import OutboxError
 from edge.outbox import Outbox
 from edge.uplink import Uplink
 
@@ -129,6 +131,8 @@ class EdgeAgent:
                     cfg.cameras, self._device_event, self._camera_qr, data_dir=cfg.data_dir,
                     uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self._spawn(self._timers(), "door-timers")
+            self.disk = DiskWatch(cfg.data_dir, cfg.disk_low_mb * 1_000_000)
+            self._spawn(self._watch_disk(), "disk-watch")
             self._agent_event("started", f"lintel edge {__version__}, {len(self.doors)} doors")
         except BaseException:
             await self._close()
@@ -448,6 +452,31 @@ class EdgeAgent:
         )
         if hasattr(self, "uplink"):
             self.uplink.wake()
+
+    # --- the disk under the data folder --------------------------------------------------
+    async def _watch_disk(self) -> None:
+        lost_reported, held_reported = 0, False
+        while True:
+            change = self.disk.check()
+            if change is not None:
+                kind, free = change
+                self._agent_event(kind, f"{free // 1_000_000} MB free under "
+                                  f"{self.config.data_dir} (alarm below {self.config.disk_low_mb} MB)")
+            if self.outbox.held:
+                try:
+                    if self.outbox.retry_held():
+                        self.uplink.wake()
+                except OutboxError:
+                    log.exception("retrying the events held in memory failed")
+            if self.outbox.held and not held_reported:
+                self._agent_event("disk_low", f"the outbox cannot write: {self.outbox.held} "
+                                  f"events held in memory (up to {self.outbox.held_max})")
+            held_reported = bool(self.outbox.held)
+            if self.outbox.lost > lost_reported:
+                self._agent_event("disk_low", f"{self.outbox.lost - lost_reported} events lost: "
+                                  "the outbox could not write and its memory bound was reached")
+                lost_reported = self.outbox.lost
+            await asyncio.sleep(self.config.disk_check_s)
 
     # --- building devices ----------------------------------------------------------------
     def _device_event(self, device: str, data: Any) -> None:

@@ -137,6 +137,10 @@ class EdgeConfig(_Strict):
     devices: list[DeviceConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
     uploads: UploadConfig | None = Field(default=None, description="snapshots to the hub")
+    disk_low_mb: int = Field(
+        default=200, ge=0, description="free space (MB) under data_dir below which disk_low is raised")
+    disk_check_s: float = Field(
+        default=30.0, gt=0, le=3600, description="how often free space is checked")
 
     @model_validator(mode="after")
     def _unique(self) -> "EdgeConfig":

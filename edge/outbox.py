@@ -3,8 +3,12 @@ and leaves only when the broker has acknowledged it (principle 2, nothing is los
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import threading
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +35,8 @@ from wire.events import (
 
 from edge.errors import OutboxError
 
+log = logging.getLogger(__name__)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY,          -- per-edge monotonic sequence number
@@ -52,6 +58,18 @@ _ENVELOPES: dict[type[BaseModel], type[BaseModel]] = {
 }
 
 
+# (seq, topic, payload, qos, retain)
+_Row = tuple[int, str, bytes, int, bool]
+# events kept in memory while the disk refuses writes (about 400 bytes each)
+HELD_MAX = 20_000
+
+
+def _disk_refused(exc: sqlite3.Error) -> bool:
+    """A full disk (SQLITE_FULL) or a write the disk refused (SQLITE_IOERR and its kinds)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     seq: int
@@ -65,10 +83,17 @@ class Outbox:
     """Thread-safe; one writer connection. `synchronous=FULL` so an acknowledged write
     survives a power cut as well as a crash."""
 
-    def __init__(self, path: Path | str, *, site: str, edge: str) -> None:
+    def __init__(self, path: Path | str, *, site: str, edge: str,
+                 held_max: int = HELD_MAX) -> None:
         self.site = site
         self.edge = edge
+        self._path = path
         self._lock = threading.Lock()
+        self._held: deque[_Row] = deque()
+        self._leaving: list[int] = []  # acknowledged, not yet deleted (the disk refused)
+        self.held_max = held_max
+        self.lost = 0  # events dropped because the disk was full and memory bound reached
+        self._lost_before_holding = 0
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -96,6 +121,24 @@ class Outbox:
             self._insert(seq, topic, event.model_dump_json().encode(), qos=1, retain=False)
         return event  # type: ignore[return-value]
 
+    def add_events(
+        self, items: Sequence[tuple[str, AccessData | DoorData | AgentData | DeviceData | TelemetryData]],
+    ) -> list[Event]:
+        """Store many (device, data) events in one transaction (one disk sync), in order."""
+        with self._lock:
+            events, rows = [], []
+            now = datetime.now(timezone.utc)
+            for seq, (device, data) in enumerate(items, start=self._seq + 1):
+                event = _ENVELOPES[type(data)](
+                    id=new_event_id(), ts=now, site=self.site, edge=self.edge, device=device,
+                    seq=seq, data=data,
+                )
+                topic = topics.event(self.site, self.edge, event.kind)  # type: ignore[attr-defined]
+                rows.append((seq, topic, event.model_dump_json().encode(), 1, False))
+                events.append(event)
+            self._insert_many(rows)
+        return events  # type: ignore[return-value]
+
     def add_message(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
         """Queue a non-event message (a command acknowledgement) in the same order."""
         with self._lock:
@@ -104,22 +147,83 @@ class Outbox:
         return seq
 
     def _insert(self, seq: int, topic: str, payload: bytes, *, qos: int, retain: bool) -> None:
+        self._insert_many([(seq, topic, payload, qos, retain)])
+
+    def _insert_many(self, rows: list[_Row]) -> None:
+        """Store `rows` after any held ones; a full disk holds them all in memory instead."""
+        if not rows:
+            return
+        self._seq = rows[-1][0]  # numbers handed out are never handed out again
+        if self._held:
+            self._held.extend(rows)
+            self._write_held()
+            return
+        try:
+            self._write(rows)
+        except sqlite3.Error as exc:
+            if not _disk_refused(exc):
+                raise OutboxError(f"cannot store message {rows[-1][0]}: {exc}") from exc
+            self._hold(rows, exc)
+
+    def _write(self, rows: Sequence[_Row]) -> None:
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
+            self._db.executemany(
                 "INSERT INTO outbox (seq, topic, qos, retain, payload) VALUES (?, ?, ?, ?, ?)",
-                (seq, topic, qos, int(retain), payload),
+                [(seq, t, qos, int(retain), payload) for seq, t, payload, qos, retain in rows],
             )
             self._db.execute(
                 "INSERT INTO counters (name, value) VALUES ('seq', ?) "
                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (seq,),
+                (rows[-1][0],),
             )
             self._db.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
+
+    # -- a full disk: the door keeps deciding, its events wait in memory ----------------------
+
+    def _hold(self, rows: list[_Row], exc: sqlite3.Error) -> None:
+        if not self._held:
+            log.error("outbox %s cannot write (%s): events held in memory, up to %d",
+                      self._path, exc, self.held_max)
+            self._lost_before_holding = self.lost
+        self._held.extend(rows)
+        overflow = len(self._held) - self.held_max
+        if overflow > 0:
+            # keep the newest: they tell what is happening now
+            for _ in range(overflow):
+                self._held.popleft()
+            if self.lost == self._lost_before_holding:
+                log.error("outbox %s: memory bound reached, the oldest held events are lost",
+                          self._path)
+            self.lost += overflow
+
+    def _write_held(self) -> None:
+        try:
+            self._write(self._held)
         except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
-            raise OutboxError(f"cannot store message {seq} for {topic}: {exc}") from exc
-        self._seq = seq
+            if not _disk_refused(exc):
+                raise OutboxError(f"cannot store held messages: {exc}") from exc
+            self._hold([], exc)
+            return
+        log.warning("outbox %s writes again: %d held events stored, %d lost", self._path,
+                    len(self._held), self.lost - self._lost_before_holding)
+        self._held.clear()
+
+    def retry_held(self) -> bool:
+        """Try to store the events held in memory; True when none are held any more."""
+        with self._lock:
+            if self._held:
+                self._write_held()
+            return not self._held
+
+    @property
+    def held(self) -> int:
+        """Events waiting in memory because the disk refused them."""
+        return len(self._held)
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[OutboxMessage]:
         """Messages still waiting for the broker, oldest first."""
@@ -132,11 +236,27 @@ class Outbox:
         return [OutboxMessage(r[0], r[1], r[2], bool(r[3]), bytes(r[4])) for r in rows]
 
     def acknowledged(self, seqs: list[int]) -> None:
-        """The broker has these messages: they may leave the outbox."""
+        """The broker has these messages: they may leave the outbox. On a full disk they
+        stay until a later call manages it (at worst they are sent again: harmless)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-            self._db.execute("COMMIT")
+            self._leaving.extend(seqs)
+            # No disk sync for a removal (the next stored event's sync covers it): a power cut
+            # could only bring back messages already sent, and the hub stores those once.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("DELETE FROM outbox WHERE seq = ?",
+                                     [(s,) for s in self._leaving])
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if not _disk_refused(exc):
+                    raise OutboxError(f"cannot remove acknowledged messages: {exc}") from exc
+                return
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
+            self._leaving.clear()
 
     def __len__(self) -> int:
         with self._lock:

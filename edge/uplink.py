@@ -153,6 +153,8 @@ class Uplink:
         self._wake.set()
 
     def _disconnected(self) -> None:
+        if self._client is None:
+            return  # the uplink has stopped (the outbox may be closed already)
         if self.connected.is_set():
             self.reconnects += 1
             log.warning("uplink lost the broker; %d messages wait in the outbox", len(self._outbox))

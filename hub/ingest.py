@@ -16,10 +16,10 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 from sqlalchemy import CursorResult, Table, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.bulk import insert_ignore
 from hub.cameras.store import alert_row, record_camera_alerts
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
@@ -185,17 +185,14 @@ class Ingest:
                 batch.dead.append(_dead_row(message, exc.reason, now))
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
-            dialect = session.get_bind().dialect.name
-            if batch.events and batch.devices:
-                # Device state changes only for events stored now, not for redeliveries.
-                stored = set(await session.scalars(
-                    _insert_ignore(dialect, EventLog).returning(EventLog.id), batch.events))
+            # Device state changes only for events stored now, not for redeliveries.
+            stored = await insert_ignore(session, _table(EventLog), batch.events, key="id",
+                                         returning=bool(batch.devices))
+            if batch.devices:
                 await apply_device_events(
                     session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)
-            elif batch.events:
-                await session.execute(_insert_ignore(dialect, EventLog), batch.events)
             if batch.access:
-                await session.execute(_insert_ignore(dialect, AccessEventRow), batch.access)
+                await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
                 await record_pass_uses(session, batch.access)
             for message, parts, state in batch.states:
                 if not await _update_edge(session, parts, state, now):
@@ -328,11 +325,6 @@ def _live_items(batch: _Batch) -> list[LiveItem]:
 def _table(model: type[Base]) -> Table:
     # Core statements on the table: plain executemany, no ORM bookkeeping per row.
     return cast(Table, model.__table__)
-
-
-def _insert_ignore(dialect: str, model: type[Base]) -> Any:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return dialect_insert(_table(model)).on_conflict_do_nothing(index_elements=["id"])
 
 
 async def _update_edge(session: AsyncSession, parts: topics.TopicParts, state: EdgeState,

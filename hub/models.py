@@ -220,6 +220,10 @@ class AccessEvent(Base):
         Index("ix_access_events_ts_id", "ts", "id"),
         Index("ix_access_events_door_ts", "door", "ts"),
         Index("ix_access_events_resident_ts", "resident_id", "ts"),
+        # migration 0011: the access log's filters at 10 million events
+        Index("ix_access_events_site_ts_id", "site_id", "ts", "id"),
+        Index("ix_access_events_site_edge_ts_id", "site_id", "edge", "ts", "id"),
+        Index("ix_access_events_credential_ts", "credential", "ts"),
     )
     id: Mapped[str] = mapped_column(ForeignKey("event_log.id", ondelete="CASCADE"), primary_key=True)
     site_id: Mapped[str] = mapped_column(String(64), index=True)

@@ -95,6 +95,9 @@ class MqttClient:
         self._client.on_subscribe = self._on_subscribe
 
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        # Arrivals wait here until the loop takes them: one wake-up per burst, not per message.
+        self._arrived: list[Message] = []
+        self._arrived_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -281,7 +284,17 @@ class MqttClient:
         topic = msg._topic.decode("utf-8", "replace")
         message = Message(topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid,
                           self._generation)
-        self._call(self.messages.put_nowait, message)
+        with self._arrived_lock:
+            self._arrived.append(message)
+            first = len(self._arrived) == 1
+        if first:
+            self._call(self._take_arrived)
+
+    def _take_arrived(self) -> None:
+        with self._arrived_lock:
+            arrived, self._arrived = self._arrived, []
+        for message in arrived:
+            self.messages.put_nowait(message)
 
     def _on_publish(self, _c: paho.Client, _ud: Any, mid: int, reason: Any, _p: Any) -> None:
         # Called with paho's message lock held: take no lock here, resolve on the loop.

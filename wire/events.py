@@ -104,6 +104,8 @@ class AgentData(WireModel):
     event: Literal[
         "started", "stopping", "perm_applied", "perm_rejected", "device_online",
         "device_offline", "command",
+        # free space under the edge's data folder fell below its threshold / is back above it
+        "disk_low", "disk_ok",
     ]
     detail: str = Field(default="", max_length=2000)
     perm_version: int | None = Field(default=None, ge=0)

@@ -8,6 +8,7 @@ passes either way). Records survive a restart of the agent: the file is the edge
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from datetime import datetime
@@ -17,6 +18,8 @@ from typing import Literal, Self
 
 from edge.access.errors import CacheStorageError
 from wire import AntiPassbackRule
+
+log = logging.getLogger(__name__)
 
 Direction = Literal["in", "out"]
 
@@ -78,7 +81,9 @@ class PassbackLog:
                     (pair.id, card, direction, at),
                 )
             except sqlite3.Error as exc:
-                raise CacheStorageError(self._path, f"recording a passage failed: {exc}") from exc
+                # The door has decided: a full disk must not undo that. The direction is
+                # kept in memory; only a restart before the next good write forgets it.
+                log.error("anti-passback log %s: recording a passage failed: %s", self._path, exc)
 
     def reset(self, card: str | None = None) -> None:
         """Forget every card's direction (a guard's amnesty), or one card's."""

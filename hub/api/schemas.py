@@ -439,6 +439,9 @@ class AccessEventQuery(Strict):
     resident_id: RowId | None = None
     result: Literal["granted", "denied"] | None = None
     reason: AccessReason | None = None
+    building: RowId | None = Field(default=None, description="events at the building's edges")
+    credential: str | None = Field(default=None, min_length=1, max_length=128,
+                                   description="a card number, or pass:<id> for a visitor pass")
     since: QueryDatetime | None = Field(default=None, description="inclusive, with a zone")
     until: QueryDatetime | None = Field(default=None, description="exclusive, with a zone")
     limit: Limit = 50

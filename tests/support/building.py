@@ -107,11 +107,13 @@ async def demo_building(
     prepare: Callable[[Hub], Awaitable[None]] | None = None,
     ready: Callable[[EdgeAgent], bool] = lambda agent: bool(agent.cache.version),
     edge_extra: Callable[[Hub], Awaitable[dict[str, Any]]] | None = None,
+    edge_settings: dict[str, Any] | None = None,
     **hub_settings: Any,
 ) -> AsyncIterator[Building]:
     """The hub with the demo registry (`prepare` may add to it before the first publish), one
     simulated reader + door controller per door, and the edge; yields once every reader is
-    online and `ready(agent)` holds. `edge_extra(hub)` adds to the edge's config (cameras)."""
+    online and `ready(agent)` holds. More keys of the edge's config: `edge_settings`, and
+    `edge_extra(hub)` for those that need the running hub (cameras)."""
     settings = HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
         mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
@@ -145,6 +147,7 @@ async def demo_building(
                                       "scbk": keys[name].hex()}}
                           for name, sim in sims.items()],
                 **(await edge_extra(hub) if edge_extra is not None else {}),
+                **(edge_settings or {}),
             })
             agent = await stack.enter_async_context(EdgeAgent(config))
             http = await stack.enter_async_context(aiohttp.ClientSession())

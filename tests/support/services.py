@@ -59,7 +59,7 @@ class MosquittoServer:
             + "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "max_queued_messages 100000\n"
-            "max_inflight_messages 100\n"
+            "max_inflight_messages 1000\n"
             "log_dest stderr\n"
         )
         if os.geteuid() == 0:

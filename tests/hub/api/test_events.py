@@ -8,10 +8,11 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api.paging import encode_cursor
-from hub.models import AccessEvent, DeadLetter, EventLog
+from hub.models import AccessEvent, Building, DeadLetter, EventLog
 from tests.hub.api.conftest import problem_fields
 from wire import new_event_id
 
@@ -138,6 +139,28 @@ async def test_filters(client: Client, auth: dict[str, str], events: list[dict[s
     assert await ids("site=moonbay") == []
 
 
+async def test_building_and_credential_filters(
+    client: Client, auth: dict[str, str], events: list[dict[str, Any]],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        buildings = dict((await session.execute(select(Building.code, Building.id))).all())
+
+    async def ids(query: str) -> list[str]:
+        return [i["id"] for page in await pages(client, auth, query) for i in page]
+
+    # every fixture event is at edge-b1, the edge of building B1 in sunrise
+    assert await ids(f"building={buildings['B1']}&limit=500") == newest_first(events)
+    assert await ids(f"building={buildings['M1']}") == []
+    assert await ids(f"building={buildings['B1']}&result=denied&limit=7") == newest_first(
+        [e for e in events if e["result"] == "denied"]
+    )
+    assert await ids("credential=1007") == newest_first(
+        [e for e in events if e["credential"] == "1007"]
+    )
+    assert await ids("building=999999") == []  # unknown: matches nothing, like a door
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -150,6 +173,8 @@ async def test_filters(client: Client, auth: dict[str, str], events: list[dict[s
         ("result=maybe", "result"),
         ("reason=bribed", "reason"),
         ("colour=red", "colour"),
+        ("building=0", "building"),
+        ("credential=", "credential"),
     ],
 )
 async def test_bad_query_names_the_field(

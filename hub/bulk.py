@@ -1,0 +1,69 @@
+"""Many rows in one statement, skipping those whose key is already stored.
+
+On PostgreSQL a batch is one statement with one parameter, the rows as a JSON array:
+`INSERT .. SELECT .. FROM json_populate_recordset(NULL::table, :rows) ON CONFLICT DO
+NOTHING`. One round trip and one execution however many rows, where an executemany runs
+the statement once per row, and the encoding is one C-accelerated `json.dumps` (psycopg
+encodes arrays, the other way to pass columns, in Python: slower than the whole insert).
+The table's own column types convert the values. Elsewhere (SQLite) it is an executemany.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Table, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def insert_ignore(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], *, key: str,
+    returning: bool = False,
+) -> set[Any]:
+    """Insert `rows` (all with the same keys), skipping those whose `key` exists; with
+    `returning`, the keys of the rows inserted now (the others were stored before)."""
+    if not rows:
+        return set()
+    columns = tuple(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+        if not returning:
+            await session.execute(stmt, rows)
+            return set()
+        return set(await session.scalars(stmt.returning(table.c[key]), rows))
+    result = await session.execute(
+        _recordset_insert(table, columns, key, returning), {"rows": _json(rows)})
+    if not returning:
+        return set()
+    return set(cast(CursorResult[Any], result).scalars())
+
+
+def _json(rows: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False, default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+@cache
+def _recordset_insert(table: Table, columns: tuple[str, ...], key: str, returning: bool) -> Any:
+    names = ", ".join(columns)
+    sql = (
+        f"INSERT INTO {table.name} ({names}) SELECT {names} "
+        f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
+        f"ON CONFLICT ({key}) DO NOTHING"
+    )
+    return text(sql + f" RETURNING {key}" if returning else sql)
+
+
+__all__ = ["insert_ignore"]
