@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import (
     access,
+    alarms,
     buildings,
     cards,
     commands,
@@ -21,7 +22,9 @@ from hub.api import (
     imports,
     login,
     meta,
+    notices,
     registry,
+    reports,
     residents,
     schedules,
     users,
@@ -57,6 +60,9 @@ def all_endpoints() -> list[Endpoint]:
         *imports.routes,
         *credentials.routes,
         *visitor_passes.routes,
+        *alarms.routes,
+        *notices.routes,
+        *reports.routes,
     ]
 
 

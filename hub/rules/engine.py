@@ -50,6 +50,7 @@ class LivePush:
     data: dict[str, Any]
     site_id: str
     building_id: int | None = None
+    household_id: int | None = None  # a notice to one unit: that unit's household
 
 
 @dataclass
@@ -369,7 +370,8 @@ class RuleEngine:
                 try:
                     await self.live.publish([
                         LiveItem(channel=p.channel, data=p.data, site_id=p.site_id,
-                                 building_id=p.building_id) for p in effects.live])
+                                 building_id=p.building_id, household_id=p.household_id)
+                        for p in effects.live])
                 except Exception:  # pushes are best effort; the rows are committed
                     self.stats.effect_errors += 1
                     log.exception("live push of %d items failed", len(effects.live))
