@@ -21,6 +21,7 @@ from hub.credentials import TokenSigner, load_signing_key
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
+from hub.live import LiveBus
 from hub.models import User
 from hub.mqtt import MqttClient
 from hub.rules.clock import Clock
@@ -51,10 +52,11 @@ async def bootstrap_admin(sessions: async_sessionmaker[AsyncSession], username: 
 def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionPublisher,
               settings: HubSettings, commands: CommandSender | None = None,
               telemetry_sink: TelemetrySink | None = None,
-              signer: TokenSigner | None = None) -> web.Application:
+              signer: TokenSigner | None = None,
+              live: LiveBus | None = None) -> web.Application:
     return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                       commands=commands, telemetry_sink=telemetry_sink,
-                      cookie_secure=settings.cookie_secure, signer=signer)
+                      cookie_secure=settings.cookie_secure, signer=signer, live=live)
 
 
 async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
@@ -84,6 +86,7 @@ class Hub:
         self._mqtt: MqttClient | None = None
         self._ingest: Ingest | None = None
         self._publisher: PermissionPublisher | None = None
+        self._live: LiveBus | None = None
         self._url: str | None = None
         self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
 
@@ -107,6 +110,11 @@ class Hub:
     @property
     def ingest(self) -> Ingest:
         return _started(self._ingest)
+
+    @property
+    def live(self) -> LiveBus:
+        """Pushes committed changes to the consoles of every hub worker (hub.live)."""
+        return _started(self._live)
 
     @property
     def publisher(self) -> PermissionPublisher:
@@ -162,9 +170,10 @@ class Hub:
             keepalive=s.mqtt_keepalive_s,
             backoff_min_s=s.mqtt_backoff_min_s, backoff_max_s=s.mqtt_backoff_max_s,
         ))
+        self._live = await stack.enter_async_context(LiveBus(self._mqtt))
         self._ingest = await stack.enter_async_context(
             Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max,
-                   telemetry_sink=telemetry_sink, rules=self.rules))
+                   telemetry_sink=telemetry_sink, live=self._live, rules=self.rules))
         try:
             await self._mqtt.wait_ready(MQTT_START_WAIT_S)
         except MqttError:
@@ -175,9 +184,10 @@ class Hub:
                                 hub_public_key=signer.public_key))
 
         commands = CommandSender(self._sessions, self._mqtt)
-        self.rules.commands = commands
+        self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
-        app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer)
+        app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
+                        self._live)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -22,10 +22,11 @@ from hub.api.alarm_schemas import (
 from hub.api.auth import STAFF_ROLES
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ConflictError, NotFoundError
-from hub.api.keys import CURRENT_USER, SESSIONS
+from hub.api.keys import CURRENT_USER, LIVE, SESSIONS
 from hub.api.paging import decode_cursor, encode_cursor
 from hub.api.scope import scope_of
 from hub.api.store import reading
+from hub.live import LiveItem
 from hub.models import utcnow
 from hub.rules import alarms as ops
 from hub.rules.engine import LivePush
@@ -42,14 +43,8 @@ def alarm_out(alarm: Alarm) -> AlarmOut:
 
 async def publish(request: web.Request, pushes: list[LivePush]) -> None:
     """Push to the live feed after the commit (best effort; clients reload on reconnect)."""
-    try:  # TEMPORARY until main's live bus is merged
-        from hub.api.keys import LIVE  # type: ignore[attr-defined]
-        from hub.live import LiveItem  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    bus = request.app.get(LIVE)
-    if bus is not None and pushes:
-        await bus.publish([LiveItem(channel=p.channel, data=p.data, site_id=p.site_id,
+    if pushes:
+        await request.app[LIVE].publish([LiveItem(channel=p.channel, data=p.data, site_id=p.site_id,
                                     building_id=p.building_id, household_id=p.household_id)
                            for p in pushes])
 

@@ -24,6 +24,7 @@ from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.live import LiveItem
 from hub.models import Device, Door, Edge
 from hub.rules import alarms as alarm_ops
 from hub.rules.clock import Clock, SystemClock
@@ -365,8 +366,6 @@ class RuleEngine:
     def _after(self, effects: Effects) -> After:
         async def dispatch() -> None:
             if self.live is not None and effects.live:
-                from hub.live import LiveItem  # the lead's live bus
-
                 try:
                     await self.live.publish([
                         LiveItem(channel=p.channel, data=p.data, site_id=p.site_id,
