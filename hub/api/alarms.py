@@ -44,9 +44,9 @@ def alarm_out(alarm: Alarm) -> AlarmOut:
 async def publish(request: web.Request, pushes: list[LivePush]) -> None:
     """Push to the live feed after the commit (best effort; clients reload on reconnect)."""
     if pushes:
-        await request.app[LIVE].publish([LiveItem(channel=p.channel, data=p.data, site_id=p.site_id,
-                                    building_id=p.building_id, household_id=p.household_id)
-                           for p in pushes])
+        await request.app[LIVE].publish([
+            LiveItem(channel=p.channel, data=p.data, site_id=p.site_id,
+                     building_id=p.building_id, household_id=p.household_id) for p in pushes])
 
 
 @routes.get("/alarms", query=AlarmQuery, response=AlarmPage, roles=STAFF_ROLES)
