@@ -24,6 +24,7 @@ from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.errors import HubError
 from hub.live import LiveItem
 from hub.models import Device, Door, Edge
 from hub.rules import alarms as alarm_ops
@@ -34,6 +35,7 @@ from hub.rules.schema import Action, Conditions, Rule
 from hub.rules.templates import render
 from hub.rules.view import EventView
 from hub.tasks import cancel_and_wait
+from hub.workorders import open_fault_order
 from wire.state import EdgeState
 
 log = logging.getLogger(__name__)
@@ -392,12 +394,11 @@ async def open_work_order(session: AsyncSession, request: dict[str, Any]
                           ) -> dict[str, Any] | None:
     """Open (or find) the work order for a device fault through hub.workorders."""
     try:
-        from hub.workorders import open_fault_order  # branch `wo`
-    except ImportError:
-        log.warning("work order for %s/%s not opened: hub.workorders is not installed",
-                    request["site_id"], request["fault_code"])
+        order, created = await open_fault_order(session, **request)
+    except HubError as exc:  # e.g. the device moved site: the alarm stands, no order
+        log.warning("work order for device %s fault %s not opened: %s", request["device_id"],
+                    request["fault_code"], exc)
         return None
-    order, created = await open_fault_order(session, **request)
     return {"id": order.id, "created": created, "site_id": request["site_id"]}
 
 
