@@ -145,3 +145,27 @@ async def test_late_event_does_not_restart_a_reset_timer(
     async with sessions() as session:
         st = (await session.scalars(select(RuleState))).one()
     assert st.state == "idle"
+
+
+async def test_fault_opens_one_work_order_per_device_and_code(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    from hub.models import Device
+    from hub.workorders import WorkOrder
+
+    async with sessions() as session, session.begin():
+        session.add(Device(site_id="demo", edge="b1-edge", name="lift-1", device_type="elevator",
+                           model="elevator-vvvf-a", status="online"))
+    fault = {"code": "Err41", "severity": "critical", "skill": "elevator_safety",
+             "text": "Safety circuit open"}
+    await feed(engine, sessions, device("fault_raised", at(0), **fault))
+    await feed(engine, sessions, device("fault_raised", at(1), **fault),
+               device("fault_raised", at(2), code="Err30", skill="elevator_mechanical",
+                      text="Levelling"))
+    async with sessions() as session:
+        orders = list(await session.scalars(select(WorkOrder).order_by(WorkOrder.id)))
+    assert [(o.fault_code, o.skill, o.priority, o.source, o.state[:4]) for o in orders] == [
+        ("Err41", "elevator_safety", "high", "rule:device-fault", "open"),
+        ("Err30", "elevator_mechanical", "high", "rule:device-fault", "open")]
+    assert orders[0].title == "lift-1: Err41 Safety circuit open"
+    [first, _] = [a for a in await alarms(sessions)]
+    assert first.device_id == orders[0].device_id
