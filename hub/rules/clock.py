@@ -31,4 +31,19 @@ class ManualClock:
         return self._now
 
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+
+
+
+class ShiftedClock:
+    """The real time plus an offset the test moves forward (events keep their real times)."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        return utcnow() + self._offset
+
+    def advance(self, seconds: float) -> datetime:
+        self._offset += timedelta(seconds=seconds)
+        return self.now()
+__all__ = ["Clock", "ManualClock", "ShiftedClock", "SystemClock"]
