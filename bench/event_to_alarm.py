@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,10 @@ import paho.mqtt.client as mqtt
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.hub_ingest import prepare_database  # noqa: E402
-from hub.live import LIVE_TOPIC  # noqa: E402
-from tests.support.services import MosquittoServer, PostgresServer, free_port  # noqa: E402
-from wire import new_event_id, topics  # noqa: E402
+from bench.hub_ingest import prepare_database
+from hub.live import LIVE_TOPIC
+from tests.support.services import MosquittoServer, PostgresServer, free_port
+from wire import new_event_id, topics
 
 SITE = "bench"
 EDGES = 20
@@ -40,7 +40,7 @@ TICK_S = 0.01
 
 def event(kind: str, edge: int, seq: int, device: str, data: dict[str, Any]) -> tuple[str, dict]:
     return topics.event(SITE, f"e{edge}", kind), {
-        "id": new_event_id(), "ts": datetime.now(timezone.utc).isoformat(), "site": SITE,
+        "id": new_event_id(), "ts": datetime.now(UTC).isoformat(), "site": SITE,
         "edge": f"e{edge}", "device": device, "seq": seq, "kind": kind, "data": data}
 
 

@@ -66,8 +66,8 @@ async def test_alarm_filters_and_paging(world: World) -> None:
         ("type=device_fault", [ids[1]]),
         ("state=acknowledged", [ids[3]]),
         ("open=false&since=2026-11-01T00:00:00Z", [ids[4]]),
-        (f"until={(T0 + timedelta(minutes=1)).isoformat().replace('+', '%2B')}"
-         "&since=2026-11-01T00:00:00Z", [ids[0]]),
+        ("until=" + (T0 + timedelta(minutes=1)).isoformat().replace("+", "%2B")
+         + "&since=2026-11-01T00:00:00Z", [ids[0]]),
     ):
         _, page = await world.call("GET", f"/alarms?{query}", "technician", 200)
         assert [a["id"] for a in page["items"]] == expected, query
