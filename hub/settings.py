@@ -78,6 +78,22 @@ class HubSettings(BaseSettings):
         description="the hub's Ed25519 key for QR and pass tokens: base64 of the 32-byte seed; "
         "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
     )
+    # issue 5: work orders
+    workorder_webhook_url: str | None = Field(
+        default=None, description="POST each new, assigned or escalated work order here (JSON)")
+    workorder_webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    workorder_webhook_attempts: int = Field(default=4, ge=1, le=20)
+    workorder_job_interval_s: float = Field(
+        default=60, gt=0, description="preventive orders and overdue escalation, this often")
+    workorder_pm_lead_days: int = Field(
+        default=3, ge=0, le=60, description="open preventive orders this many days ahead")
+
+    @field_validator("workorder_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value or None
 
     rules_path: Path | None = Field(
         default=None, description="a rules YAML file or a directory of them, over the built-in "

@@ -22,6 +22,7 @@ from hub.api import (
     imports,
     live,
     login,
+    maintenance,
     meta,
     notices,
     registry,
@@ -30,6 +31,7 @@ from hub.api import (
     schedules,
     users,
     visitor_passes,
+    workorders,
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
@@ -66,6 +68,8 @@ def all_endpoints() -> list[Endpoint]:
         *alarms.routes,
         *notices.routes,
         *reports.routes,
+        *workorders.routes,
+        *maintenance.routes,
     ]
 
 
