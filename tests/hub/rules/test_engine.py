@@ -210,3 +210,41 @@ rules:
         notice = (await session.scalars(select(Notice))).one()
     assert (notice.building_id, notice.body) == (None, "b1-edge locked down")
     assert len(await alarms(sessions)) == 2  # the built-in forced-open rule still raised
+
+
+async def test_absence_fires_on_silence_and_resets_when_heard(
+        sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> None:
+    await seed_site(sessions)
+    (tmp_path / "silence.yaml").write_text("""
+rules:
+  - name: pump-silent
+    match: {kind: telemetry, where: {data.device_type: pressure_sensor}}
+    absence: {for_s: 600, by: [site, edge, device]}
+    actions:
+      - raise_alarm: {type: telemetry_silent, severity: minor, key: "silent:{device}",
+                      message: "{device} silent for {for_s} s"}
+    on_reset:
+      - clear_alarm: {key: "silent:{device}", note: heard again}
+""")
+    engine = RuleEngine(load_rules(tmp_path), sessions, clock=ManualClock(T0))
+    await feed(engine, sessions, telemetry({"pressure": 0.4}, at(0)))
+    clock(engine).advance(500)
+    await feed(engine, sessions, telemetry({"pressure": 0.4}, at(500)))  # re-armed
+    clock(engine).advance(500)
+    assert await engine.check_timers() == 0
+    clock(engine).advance(101)
+    assert await engine.check_timers() == 1
+    [alarm] = [a for a in await alarms(sessions) if a.type == "telemetry_silent"]
+    assert alarm.message == "pump-1 silent for 600 s" and alarm.severity == "minor"
+    await feed(engine, sessions, telemetry({"pressure": 0.4}, at(1200)))
+    [alarm] = [a for a in await alarms(sessions) if a.type == "telemetry_silent"]
+    assert alarm.state == "cleared"
+
+
+async def test_fault_alarm_takes_the_faults_own_severity(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions,
+               device("fault_raised", at(0), code="Err41", severity="critical", text="x"),
+               device("fault_raised", at(0), name="lift-2", code="Err30", text="y"))
+    assert sorted((a.device, a.severity) for a in await alarms(sessions)) == [
+        ("lift-1", "critical"), ("lift-2", "major")]
