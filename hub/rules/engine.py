@@ -347,7 +347,7 @@ class RuleEngine:
                     rule=rule.name, event_id=view.id or None,
                     edge=view.edge or None, device=view.device or None,
                     door=door if isinstance(door, str) else None,
-                    snapshot_id=snapshot if isinstance(snapshot, int) else None)
+                    snapshot_id=snapshot if isinstance(snapshot, str) else None)
                 refs.raises.append(spec)
             elif action.clear_alarm is not None:
                 c = action.clear_alarm

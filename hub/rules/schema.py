@@ -136,7 +136,7 @@ class ClearAlarm(_Strict):
 
 
 class OpenWorkOrder(_Strict):
-    skill: str = Field(default="{data.skill}", min_length=1, max_length=64)
+    skill: str = Field(default="{data.skill|general}", min_length=1, max_length=64)
     priority: Priority = "normal"
     fault_code: str = Field(default="{data.code}", min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=200)
@@ -232,7 +232,8 @@ class Rule(_Strict):
                     if problem:
                         raise ValueError(f"{group}.{i}.raise_alarm.severity_from: {problem}")
                 for field, template in action.templates():
-                    for path in _FIELD_IN_TEMPLATE.findall(template):
+                    for found in _FIELD_IN_TEMPLATE.findall(template):
+                        path = found.partition("|")[0]
                         if path in _TEMPLATE_ONLY:
                             continue
                         problem = check_path(kind, path)

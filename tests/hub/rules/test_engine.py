@@ -19,6 +19,7 @@ from tests.hub.rules.support import (
     alarms,
     at,
     denied,
+    row,
     device,
     door,
     feed,
@@ -248,3 +249,42 @@ async def test_fault_alarm_takes_the_faults_own_severity(
                device("fault_raised", at(0), name="lift-2", code="Err30", text="y"))
     assert sorted((a.device, a.severity) for a in await alarms(sessions)) == [
         ("lift-1", "critical"), ("lift-2", "major")]
+
+
+async def test_camera_motion_links_its_snapshot_and_tamper_opens_an_order(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    from hub.models import Device
+    from hub.workorders import WorkOrder
+
+    snapshot = "0190cccc-0000-7000-8000-000000000001"
+    motion = row("camera", {"camera": "cam-1", "event": "motion", "zone": "lobby",
+                            "area": 0.2, "snapshot_id": snapshot}, ts=at(0), device="cam-1")
+    await feed(engine, sessions, motion)
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.snapshot_id) == ("camera_motion", snapshot)
+    assert alarm.message == "Motion seen by camera cam-1 in zone lobby"
+    async with sessions() as session, session.begin():
+        session.add(Device(site_id="demo", edge="b1-edge", name="cam-1", device_type="camera",
+                           model="cam", status="online"))
+    await feed(engine, sessions, device("fault_raised", at(1), name="cam-1",
+                                        device_type="camera", code="camera_covered"))
+    tamper = [a for a in await alarms(sessions) if a.type != "camera_motion"]
+    assert [(a.type, a.severity) for a in tamper] == [("camera_tamper", "major")]  # no double
+    async with sessions() as session:
+        order = (await session.scalars(select(WorkOrder))).one()
+    assert (order.fault_code, order.skill, order.priority) == ("camera_covered", "camera",
+                                                               "urgent")
+    await feed(engine, sessions, device("fault_cleared", at(2), name="cam-1",
+                                        device_type="camera", code="camera_covered"))
+    assert [a.state for a in await alarms(sessions) if a.type == "camera_tamper"] == ["cleared"]
+
+
+async def test_disk_low_and_ok(engine: RuleEngine,
+                               sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, row("agent", {"event": "disk_low", "detail": "312 MB free"},
+                                     ts=at(0), device="agent"))
+    [alarm] = await alarms(sessions)
+    assert alarm.message == "Edge b1-edge: disk nearly full (312 MB free)"
+    await feed(engine, sessions, row("agent", {"event": "disk_ok", "detail": ""}, ts=at(9),
+                                     device="agent"))
+    assert [a.state for a in await alarms(sessions)] == ["cleared"]
