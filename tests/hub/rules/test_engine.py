@@ -19,10 +19,10 @@ from tests.hub.rules.support import (
     alarms,
     at,
     denied,
-    row,
     device,
     door,
     feed,
+    row,
     seed_site,
     telemetry,
 )
