@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.cameras.config import CameraConfig, UploadConfig
 from edge.errors import ConfigError
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -29,11 +30,17 @@ class MqttConfig(_Strict):
     inflight: int = Field(default=100, ge=1, le=1000, description="unacknowledged publishes at once")
     tls: bool = Field(default=False, description="connect over TLS (port 8883 as a rule)")
     ca_file: Path | None = Field(default=None, description="CA bundle; None: the system's")
+    cert_file: Path | None = Field(default=None, description="client certificate (PEM) instead of a password")
+    key_file: Path | None = Field(default=None, description="the client certificate's private key (PEM)")
 
     @model_validator(mode="after")
     def _bounds(self) -> "MqttConfig":
         if self.backoff_max_s < self.backoff_min_s:
             raise ValueError("backoff_max_s is below backoff_min_s")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if self.cert_file is not None and not self.tls:
+            raise ValueError("a client certificate needs tls: true")
         return self
 
 
@@ -128,6 +135,8 @@ class EdgeConfig(_Strict):
     doors: list[DoorConfig] = Field(default_factory=list)
     tick_s: float = Field(default=0.05, gt=0, le=1, description="door timer resolution")
     devices: list[DeviceConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    uploads: UploadConfig | None = Field(default=None, description="snapshots to the hub")
 
     @model_validator(mode="after")
     def _unique(self) -> "EdgeConfig":
@@ -151,7 +160,19 @@ class EdgeConfig(_Strict):
         for door in self.doors:
             if door.elevator is not None and door.elevator not in devices:
                 raise ValueError(f"door {door.id}: elevator {door.elevator!r} is not a device")
+        self._check_cameras(set(devices))
         return self
+
+    def _check_cameras(self, devices: set[str]) -> None:
+        ids = [c.id for c in self.cameras]
+        if len(set(ids)) != len(ids):
+            raise ValueError("camera ids repeated")
+        doors = {d.id for d in self.doors}
+        for camera in self.cameras:
+            if camera.id in devices or camera.id in doors:
+                raise ValueError(f"camera {camera.id}: the id is taken by a device or door")
+            if camera.door is not None and camera.door not in doors:
+                raise ValueError(f"camera {camera.id}: door {camera.door!r} is not a door here")
 
 
 def load_config(path: Path | str) -> EdgeConfig:

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.api.app import create_app
 from hub.api.auth import create_user
+from hub.api.cameras import SNAPSHOT_POLICY, SnapshotPolicy
+from hub.cameras.store import SnapshotRetention
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
 from hub.credentials import TokenSigner, load_signing_key
@@ -55,9 +57,12 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
               telemetry_sink: TelemetrySink | None = None,
               signer: TokenSigner | None = None,
               live: LiveBus | None = None) -> web.Application:
-    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
-                      commands=commands, telemetry_sink=telemetry_sink,
-                      cookie_secure=settings.cookie_secure, signer=signer, live=live)
+    app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
+                     commands=commands, telemetry_sink=telemetry_sink,
+                     cookie_secure=settings.cookie_secure, signer=signer, live=live)
+    app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
+                                          int(settings.snapshot_max_mb * 1024 * 1024))
+    return app
 
 
 async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
@@ -171,6 +176,7 @@ class Hub:
             password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
             keepalive=s.mqtt_keepalive_s,
             backoff_min_s=s.mqtt_backoff_min_s, backoff_max_s=s.mqtt_backoff_max_s,
+            tls=s.mqtt_tls, ca_file=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
         ))
         self._live = await stack.enter_async_context(LiveBus(self._mqtt))
         self._ingest = await stack.enter_async_context(
@@ -187,6 +193,8 @@ class Hub:
         # issue 5: work-order notifications (live push, webhook) and periodic jobs
         self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
+        await stack.enter_async_context(SnapshotRetention(
+            self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         commands = CommandSender(self._sessions, self._mqtt)
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))

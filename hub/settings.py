@@ -100,6 +100,14 @@ class HubSettings(BaseSettings):
         "rules (hub/rules/builtin.yaml): change or turn off a rule by name, or add rules")
     rules_check_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="how often due rule timers are looked for")
+    snapshot_retention_days: float = Field(
+        default=30, gt=0, le=3650, description="camera snapshots and clips are deleted after this")
+    snapshot_max_mb: float = Field(default=5, gt=0, le=200,
+                                   description="largest snapshot or clip an edge may upload")
+    snapshot_cleanup_interval_s: float = Field(default=3600, gt=0,
+                                               description="how often expired snapshots go")
+    mqtt_tls: bool = Field(default=False, description="connect to the broker over TLS (port 8883 as a rule)")
+    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for the broker's certificate; None: the system's")
 
     @field_validator("mqtt_shared_group")
     @classmethod

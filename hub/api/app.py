@@ -12,6 +12,7 @@ from hub.api import (
     access,
     alarms,
     buildings,
+    cameras,
     cards,
     commands,
     credentials,
@@ -70,6 +71,7 @@ def all_endpoints() -> list[Endpoint]:
         *reports.routes,
         *workorders.routes,
         *maintenance.routes,
+        *cameras.routes,
     ]
 
 
