@@ -14,19 +14,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from wire.devices import DeviceData, TelemetryData
-from wire.events import AccessData, AgentData, DoorData
+from wire.events import AccessData, AgentData, CameraData, DoorData
 from wire.state import EdgeState
 
 ENVELOPE = ("site", "edge", "device", "kind", "id", "ts")
-# data models of the kinds the wire defines now; a kind without one (camera, until that
-# branch lands) accepts any data field
-KINDS: dict[str, type[BaseModel] | None] = {
+# the data model of each kind: a rule may name only its fields
+KINDS: dict[str, type[BaseModel]] = {
     "access": AccessData,
     "door": DoorData,
     "device": DeviceData,
     "telemetry": TelemetryData,
     "agent": AgentData,
-    "camera": None,
+    "camera": CameraData,
     "edge": EdgeState,
 }
 
@@ -43,9 +42,9 @@ def check_path(kind: str, path: str) -> str | None:
     if head != "data" or not rest:
         return (f"unknown field {path!r}: use one of {', '.join(ENVELOPE)}, "
                 "data.<field> or readings.<name>")
-    model = KINDS.get(kind)
+    model = KINDS[kind]
     top = rest.split(".", 1)[0]
-    if model is not None and top not in model.model_fields:
+    if top not in model.model_fields:
         return (f"{kind} events have no data field {top!r} "
                 f"(they have {', '.join(sorted(model.model_fields))})")
     return None
