@@ -114,9 +114,9 @@ async def demo_building(
 ) -> AsyncIterator[Building]:
     """The hub with the demo registry (`prepare` may add to it before the first publish), one
     simulated reader + door controller per door, and the edge; yields once every reader is
-    online and `ready(agent)` holds. `devices` are the edge config's Modbus devices (their
-    simulators are the caller's); `clock` is the hub rules' clock."""
-    online and `ready(agent)` holds. `edge_extra(hub)` adds to the edge's config (cameras)."""
+    online and `ready(agent)` holds. `edge_extra(hub)` adds to the edge's config (cameras);
+    `devices` are its Modbus devices (their simulators are the caller's); `clock` is the hub
+    rules' clock."""
     settings = HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
         mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
