@@ -480,7 +480,10 @@ class VisitorPassUse(Base):
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+# issue 5: the rules engine, alarms and notices (their own module, on this Base)
+import hub.rules.models  # noqa: E402, F401
+
 # issue 5: work orders and the equipment ledger live in their own package, on this Base
-import hub.workorders.models  # noqa: F401
+import hub.workorders.models  # noqa: E402, F401
 from hub.login_throttle import LoginFailure  # noqa: E402,F401  (its table beside the others)
 from hub.cameras import models as _camera_models  # noqa: E402,F401  (issue 6: camera tables)

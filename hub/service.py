@@ -26,6 +26,9 @@ from hub.ingest import Ingest, hub_subscriptions
 from hub.live import LiveBus
 from hub.models import User
 from hub.mqtt import MqttClient
+from hub.rules.clock import Clock
+from hub.rules.engine import RuleEngine, TimerChecker
+from hub.rules.loader import load_rules
 from hub.settings import HubSettings
 from hub.telemetry import Downsampler, InfluxTelemetrySink, TelemetrySink
 from hub.workorders.running import enter_work_orders
@@ -78,8 +81,10 @@ async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
 class Hub:
     """Migrations, database, bootstrap admin, MQTT ingest, permission publisher, HTTP API."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock  # the rules' clock (None: the system's); tests move their own
+        self.rules: RuleEngine | None = None  # the rules engine, once started
         self.admin_password: str | None = None  # set when a password had to be generated
         self._stack: AsyncExitStack | None = None
         self._engine: AsyncEngine | None = None
@@ -144,6 +149,8 @@ class Hub:
 
     async def _start(self, stack: AsyncExitStack) -> None:
         s = self.settings
+        # A bad rules file stops the start before anything else, naming file, rule and field.
+        book = load_rules(s.rules_path)
         await migrate(s.database_url)
         signer = self.signer = TokenSigner(load_signing_key(
             s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None))
@@ -160,6 +167,7 @@ class Hub:
             log.warning("created admin %r with password %s", s.admin_username, password)
 
         telemetry_sink = await open_telemetry_sink(s, stack, self._sessions)
+        self.rules = RuleEngine(book, self._sessions, clock=self.clock)
         # Exit order is the reverse: HTTP, publisher, ingest, then the MQTT disconnect.
         self._mqtt = await stack.enter_async_context(MqttClient(
             host=s.mqtt_host, port=s.mqtt_port, client_id=s.mqtt_client_id,
@@ -173,7 +181,7 @@ class Hub:
         self._live = await stack.enter_async_context(LiveBus(self._mqtt))
         self._ingest = await stack.enter_async_context(
             Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max,
-                   telemetry_sink=telemetry_sink, live=self._live))
+                   telemetry_sink=telemetry_sink, live=self._live, rules=self.rules))
         try:
             await self._mqtt.wait_ready(MQTT_START_WAIT_S)
         except MqttError:
@@ -187,8 +195,10 @@ class Hub:
 
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
-        app = build_app(self._sessions, self._publisher, s,
-                        CommandSender(self._sessions, self._mqtt), telemetry_sink, signer,
+        commands = CommandSender(self._sessions, self._mqtt)
+        self.rules.commands, self.rules.live = commands, self._live
+        await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
+        app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

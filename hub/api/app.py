@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import (
     access,
+    alarms,
     buildings,
     cameras,
     cards,
@@ -24,7 +25,9 @@ from hub.api import (
     login,
     maintenance,
     meta,
+    notices,
     registry,
+    reports,
     residents,
     schedules,
     users,
@@ -63,9 +66,12 @@ def all_endpoints() -> list[Endpoint]:
         *credentials.routes,
         *visitor_passes.routes,
         *live.routes,
-        *cameras.routes,
+        *alarms.routes,
+        *notices.routes,
+        *reports.routes,
         *workorders.routes,
         *maintenance.routes,
+        *cameras.routes,
     ]
 
 

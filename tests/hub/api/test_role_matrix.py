@@ -37,6 +37,7 @@ from tests.hub.api.world import (
     SITE,
     World,
     build_world,
+    notice_body,
     pass_body,
     passback_body,
     phone_key,
@@ -46,7 +47,7 @@ from tests.hub.api.world import (
 
 Client = TestClient[Any, Any]
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]  # SQLite and PostgreSQL
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # SQLite and PostgreSQL
 
 EVERYONE = frozenset(ROLES)
 HOUSEHOLD = EVERYONE  # residents too, within their household
@@ -236,6 +237,24 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
     ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
     ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
+    ("GET", "/alarms"): Case(STAFF, resource="alarms"),
+    ("GET", "/alarms/{id}"): Case(STAFF, resource="alarms"),
+    ("POST", "/alarms/{id}/acknowledge"): Case(
+        OPERATORS, resource="alarms", body=lambda w, p: {"note": "on it"}, away=404, ok=200
+    ),
+    ("POST", "/alarms/{id}/clear"): Case(
+        OPERATORS, resource="alarms", body=lambda w, p: {"note": "checked"}, away=404, ok=200
+    ),
+    ("POST", "/alarms/{id}/comments"): Case(
+        OPERATORS, resource="alarms", body=lambda w, p: {"text": "guard sent"}, away=404
+    ),
+    ("GET", "/notices"): Case(HOUSEHOLD, resource="notices"),
+    ("GET", "/notices/{id}"): Case(HOUSEHOLD, resource="notices"),
+    ("POST", "/notices"): Case(WRITERS, body=lambda w, p: notice_body(w.unit[p], p)),
+    ("DELETE", "/notices/{id}"): Case(WRITERS, resource="notices"),
+    ("GET", "/reports/alarms"): Case(WRITERS),
+    ("GET", "/reports/faults"): Case(WRITERS),
+    ("GET", "/reports/denied"): Case(WRITERS),
     # issue 5: work orders (a technician sees their own and the open ones of their skills)
     ("GET", "/work-orders"): Case(HOUSEHOLD, resource="work-orders"),
     ("GET", "/work-orders/{id}"): Case(HOUSEHOLD, resource="work-orders"),
@@ -288,6 +307,11 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="technicians", body=lambda w, p: {"skills": SKILLS}
     ),
     ("GET", "/reports/work-orders"): Case(WRITERS),
+    ("GET", "/camera-alerts"): Case(OPERATORS, resource="camera-alerts"),
+    ("GET", "/camera-alerts/{id}"): Case(OPERATORS, resource="camera-alerts"),
+    ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
+    ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
+    ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
 }
 
 
