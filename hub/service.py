@@ -17,6 +17,7 @@ from hub.api.app import create_app
 from hub.api.auth import create_user
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
+from hub.console import add_console
 from hub.credentials import TokenSigner, load_signing_key
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
@@ -49,9 +50,11 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
               settings: HubSettings, commands: CommandSender | None = None,
               telemetry_sink: TelemetrySink | None = None,
               signer: TokenSigner | None = None) -> web.Application:
-    return create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
-                      commands=commands, telemetry_sink=telemetry_sink,
-                      cookie_secure=settings.cookie_secure, signer=signer)
+    app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
+                     commands=commands, telemetry_sink=telemetry_sink,
+                     cookie_secure=settings.cookie_secure, signer=signer)
+    add_console(app)  # the web console's pages beside the API
+    return app
 
 
 async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
