@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
+from hub.live import LiveBus, LiveItem
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
@@ -88,8 +89,10 @@ class Ingest:
         batch_max: int = 1000,
         retry_max_s: float = 10.0,
         telemetry_sink: TelemetrySink | None = None,
+        live: LiveBus | None = None,
     ) -> None:
         self._sessions = sessions
+        self._live = live
         self._mqtt = mqtt
         self._batch_max = batch_max
         self._retry_max_s = retry_max_s
@@ -200,6 +203,8 @@ class Ingest:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
+        if self._live is not None:
+            await self._live.publish(_live_items(batch))
         self.stats.events += len(batch.events)
         self.stats.states += len(batch.states)
         self.stats.command_acks += len(batch.acks)
@@ -290,6 +295,26 @@ class Ingest:
         batch.events = kept
         batch.access = [row for row in batch.access if row["id"] not in unknown]
         batch.devices = [e for e in batch.devices if e.id not in unknown]
+
+
+# Event kinds the consoles watch live, by channel (telemetry is too much for a push).
+_LIVE_CHANNELS = {"access": "access", "door": "door", "device": "devices"}
+
+
+def _live_items(batch: _Batch) -> list[LiveItem]:
+    """What the consoles see of a committed batch (a redelivered event may come twice:
+    the console keys rows by event id)."""
+    items = [
+        LiveItem(_LIVE_CHANNELS[row["kind"]], {
+            "id": row["id"], "edge": row["edge"], "device": row["device"],
+            "ts": row["ts"].isoformat(), **row["data"]}, site_id=row["site_id"])
+        for row in batch.events if row["kind"] in _LIVE_CHANNELS
+    ]
+    items.extend(
+        LiveItem("edges", {"edge": parts.edge, "status": state.status,
+                           "perm_version": state.perm_version}, site_id=parts.site)
+        for _m, parts, state in batch.states)
+    return items
 
 
 def _table(model: type[Base]) -> Table:

@@ -68,6 +68,7 @@ class MqttClient:
         self.port = port
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
+        self._username, self._password = username, password
         self._keepalive = keepalive
         self._backoff = (backoff_min_s, backoff_max_s)
         self._client = paho.Client(
@@ -98,6 +99,15 @@ class MqttClient:
         self._sub_mids: set[int] = set()
         self._ready = asyncio.Event()  # connected and subscribed
         self._connected = False
+
+    def companion(self, suffix: str, subscriptions: Sequence[tuple[str, int]]) -> MqttClient:
+        """Another connection to the same broker as the same user, with a clean session
+        (client id `<this id>-<suffix>`): for traffic that must not mix with this one's."""
+        return MqttClient(
+            host=self.host, port=self.port, client_id=f"{self.client_id}-{suffix}",
+            subscriptions=subscriptions, username=self._username, password=self._password,
+            clean_session=True, keepalive=self._keepalive,
+            backoff_min_s=self._backoff[0], backoff_max_s=self._backoff[1])
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from hub.credentials import TokenSigner, load_signing_key
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
+from hub.live import LiveBus
 from hub.models import User
 from hub.mqtt import MqttClient
 from hub.settings import HubSettings
@@ -49,10 +50,11 @@ async def bootstrap_admin(sessions: async_sessionmaker[AsyncSession], username: 
 def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionPublisher,
               settings: HubSettings, commands: CommandSender | None = None,
               telemetry_sink: TelemetrySink | None = None,
-              signer: TokenSigner | None = None) -> web.Application:
+              signer: TokenSigner | None = None,
+              live: LiveBus | None = None) -> web.Application:
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                      commands=commands, telemetry_sink=telemetry_sink,
-                     cookie_secure=settings.cookie_secure, signer=signer)
+                     cookie_secure=settings.cookie_secure, signer=signer, live=live)
     add_console(app)  # the web console's pages beside the API
     return app
 
@@ -82,6 +84,7 @@ class Hub:
         self._mqtt: MqttClient | None = None
         self._ingest: Ingest | None = None
         self._publisher: PermissionPublisher | None = None
+        self._live: LiveBus | None = None
         self._url: str | None = None
         self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
 
@@ -105,6 +108,11 @@ class Hub:
     @property
     def ingest(self) -> Ingest:
         return _started(self._ingest)
+
+    @property
+    def live(self) -> LiveBus:
+        """Pushes committed changes to the consoles of every hub worker (hub.live)."""
+        return _started(self._live)
 
     @property
     def publisher(self) -> PermissionPublisher:
@@ -158,9 +166,10 @@ class Hub:
             keepalive=s.mqtt_keepalive_s,
             backoff_min_s=s.mqtt_backoff_min_s, backoff_max_s=s.mqtt_backoff_max_s,
         ))
+        self._live = await stack.enter_async_context(LiveBus(self._mqtt))
         self._ingest = await stack.enter_async_context(
             Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max,
-                   telemetry_sink=telemetry_sink))
+                   telemetry_sink=telemetry_sink, live=self._live))
         try:
             await self._mqtt.wait_ready(MQTT_START_WAIT_S)
         except MqttError:
@@ -171,7 +180,8 @@ class Hub:
                                 hub_public_key=signer.public_key))
 
         app = build_app(self._sessions, self._publisher, s,
-                        CommandSender(self._sessions, self._mqtt), telemetry_sink, signer)
+                        CommandSender(self._sessions, self._mqtt), telemetry_sink, signer,
+                        self._live)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

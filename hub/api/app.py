@@ -19,6 +19,7 @@ from hub.api import (
     groups,
     households,
     imports,
+    live,
     login,
     meta,
     registry,
@@ -29,10 +30,11 @@ from hub.api import (
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
-from hub.api.keys import COMMANDS, COOKIE_SECURE, PUBLISHER, SESSIONS, SIGNER, TOKEN_TTL_S
+from hub.api.keys import COMMANDS, COOKIE_SECURE, LIVE, PUBLISHER, SESSIONS, SIGNER, TOKEN_TTL_S
 from hub.api.middleware import error_middleware
 from hub.api.openapi import build_openapi
 from hub.credentials.signing import TokenSigner
+from hub.live import LiveBus
 from hub.telemetry import TelemetrySink
 
 API_PREFIX = "/api/v1"
@@ -57,6 +59,7 @@ def all_endpoints() -> list[Endpoint]:
         *imports.routes,
         *credentials.routes,
         *visitor_passes.routes,
+        *live.routes,
     ]
 
 
@@ -69,6 +72,7 @@ def create_app(
     telemetry_sink: TelemetrySink | None = None,
     cookie_secure: bool = False,
     signer: TokenSigner | None = None,
+    live: LiveBus | None = None,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`. `cookie_secure`
@@ -86,6 +90,7 @@ def create_app(
     app[COOKIE_SECURE] = cookie_secure
     # Without the hub's signer (API-only tests), tokens are signed by a throwaway key.
     app[SIGNER] = signer or TokenSigner(Ed25519PrivateKey.generate())
+    app[LIVE] = live or LiveBus()  # without a broker: pushes reach this process's consoles
     endpoints = all_endpoints()
     for ep in endpoints:
         app.router.add_route(ep.method, API_PREFIX + ep.path, ep.handle, name=ep.view.__name__)

@@ -200,6 +200,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/devices/{id}/telemetry"): Case(STAFF, resource="devices"),
     ("GET", "/devices/{id}/faults"): Case(STAFF, resource="devices"),
     ("GET", "/me/qr"): Case(RESIDENT),
+    # the live feed: a plain GET (no WebSocket upgrade) gets past the roles, then 400
+    ("GET", "/live"): Case(EVERYONE, ok=400, query=lambda w: "?channels=notices"),
     ("GET", "/me/phone-keys"): Case(RESIDENT, resource="phone-keys"),
     ("POST", "/me/phone-keys"): Case(
         RESIDENT, body=lambda w, p: {"public_key": phone_key(), "label": "手机"}, own=True
