@@ -21,7 +21,7 @@
     residentName(e.resident_id, who);
     const result = e.result === "granted"
       ? pill(t("access.granted"), "ok")
-      : pill(`${t("access.denied")} · ${e.reason}`, "bad");
+      : pill(`${t("access.denied")} · ${word("reason.", e.reason)}`, "bad");
     return el("tr", {class: fresh ? "fresh" : null, dataset: {id: e.id, door: e.door}},
       td(t("common.time"), time(e.ts)),
       td(t("common.door"), e.door),
@@ -50,7 +50,8 @@
     try {
       const sent = await api("POST", path, {reason});
       toast(done(sent));
-      loadCommands();
+      await loadCommands();
+      setTimeout(() => loadCommands().catch(toastError), 1500);  // the edge's answer
     } catch (error) { toastError(error); }
   }
 

@@ -43,14 +43,15 @@
           const site = await siteId();
           const done = await api("POST",
             `/import/${form.dataset.kind}?site_id=${encodeURIComponent(site)}&dry_run=${dry}`, body);
-          out.replaceChildren(el("div", {class: "notice ok"},
-            t("manage.import_ok", {rows: done.rows, created: done.created})));
+          out.replaceChildren(el("div", {class: "notice ok"}, dry
+            ? t("manage.import_checked", {rows: done.rows})
+            : t("manage.import_ok", {rows: done.rows, created: done.created})));
           if (!dry) residentsPage().catch(toastError);
         } catch (error) {
-          const problems = error.body && Array.isArray(error.body.detail) ? error.body.detail : null;
+          const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
           if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
           const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
-            el("td", {}, p.column ?? p.field ?? ""), el("td", {}, p.reason)));
+            el("td", {}, p.column ?? ""), el("td", {}, p.reason)));
           out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
             el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
               el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));

@@ -1,0 +1,155 @@
+"""The web console in a real browser (Debian's Chromium through Playwright) against the hub,
+the edge agent and simulated OSDP doors: what guards, managers, technicians and residents do."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from playwright.async_api import BrowserContext, expect
+
+from tests.browser.conftest import PASSWORD, logged_in, screenshot
+from tests.support.building import Building
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+
+
+async def test_login_wrong_password_then_logout(building: Building, context: BrowserContext) -> None:
+    page = await context.new_page()
+    await page.goto(f"{building.hub.url}/guard")
+    await expect(page).to_have_url(re.compile(r"/login\?next=(%2F|/)guard$"))
+    await screenshot(page, "login")
+    await page.fill("input[name=username]", "guard1")
+    await page.fill("input[name=password]", "not the password")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#login-error")).to_be_visible()
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(re.compile(r"/guard$"))  # back where the guard was going
+    await expect(page.get_by_test_id("who")).to_contain_text("guard1")
+
+    await page.get_by_test_id("logout").click()
+    await page.wait_for_url(re.compile(r"/login\?bye=1$"))
+    assert not [c for c in await context.cookies() if c["name"] == "lintel_session"]
+    await page.goto(f"{building.hub.url}/guard")
+    await expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+async def test_guard_sees_swipes_live_and_opens_a_door(building: Building,
+                                                       context: BrowserContext) -> None:
+    page = await logged_in(context, building, "guard1")
+    await page.goto(f"{building.hub.url}/guard")
+    await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
+    await page.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+    building.sims["B1-main"].present_card("1001")
+    first = page.locator("#access-rows tr").first
+    await expect(first).to_contain_text("B1-main")
+    await expect(first).to_contain_text("张伟")
+    await expect(first).to_contain_text("允许")
+    building.sims["B1-main"].present_card("9999")
+    await expect(first).to_contain_text("未登记的卡")  # unknown_card
+    assert await page.evaluate("window.sameDocument") is True
+
+    await page.get_by_test_id("open-B1-main").click()
+    await page.fill("#reason-dialog textarea", "courier at the gate")
+    await page.click("#reason-dialog button[value=ok]")
+    assert await asyncio.to_thread(building.sims["B1-main"].wait_relay, True, 5.0) is not None
+    await expect(page.locator("#command-rows")).to_contain_text("courier at the gate")
+    logged = await building.call("GET", "/commands")
+    assert [(c["command"], c["door"], c["issued_by"], c["reason"]) for c in logged["items"]] == [
+        ("unlock", "B1-main", "guard1", "courier at the gate")]
+    await screenshot(page, "guard-console")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_resident_visitor_pass_qr_opens_the_door(building: Building,
+                                                      context: BrowserContext) -> None:
+    page = await logged_in(context, building, "zhang", phone=True)
+    await page.goto(f"{building.hub.url}/me")
+    await expect(page.get_by_test_id("my-qr")).to_have_attribute("data-token", re.compile(r".{100,}"))
+    await screenshot(page, "resident-qr-phone")
+
+    await page.goto(f"{building.hub.url}/me/passes")
+    await page.fill("input[name=visitor_name]", "王芳")
+    await page.fill("input[name=visitor_phone]", "13900000000")
+    held = building.agent.cache.hash
+    await page.get_by_test_id("issue-pass").click()
+    qr = page.get_by_test_id("pass-qr")
+    await expect(qr).to_have_attribute("data-token", re.compile(r".{100,}"))
+    token = await qr.get_attribute("data-token")
+    assert token is not None
+    assert (await qr.get_attribute("src") or "").startswith("data:image/png;base64,")
+    await expect(page.locator("#pass-rows")).to_contain_text("王芳")
+    await screenshot(page, "resident-pass-issued-phone")
+
+    await building.wait_perm_change(held, timeout=5)  # the pass reached the edge
+    garage = building.sims["B1-garage"]
+    garage.present_qr(token)
+    assert await asyncio.to_thread(garage.wait_relay, True, 3.0) is not None
+    async with asyncio.timeout(5):  # the edge reports the use; the hub stores it
+        while not (granted := await building.events(door="B1-garage", result="granted")):
+            await asyncio.sleep(0.05)
+    assert granted[0]["credential_type"] == "visitor_pass"
+    await page.reload()
+    await expect(page.locator("#pass-rows tr").first).to_contain_text("1 / 2")
+    await screenshot(page, "resident-passes-phone")
+
+
+async def test_resident_is_refused_staff_pages(building: Building, context: BrowserContext) -> None:
+    page = await logged_in(context, building, "zhang", phone=True)
+    for path in ("/manage/residents", "/guard", "/tech"):
+        resp = await page.goto(f"{building.hub.url}{path}")
+        assert resp is not None and resp.status == 403, path
+        await expect(page.get_by_test_id("forbidden")).to_be_visible()
+        # nothing of the page itself, and no menu entry a resident may not open
+        assert await page.locator("#resident-table, #access-table, #fault-list").count() == 0
+        hrefs = await page.locator("nav.tabs a").evaluate_all("as => as.map(a => a.pathname)")
+        assert hrefs == ["/me", "/me/passes"]
+    await screenshot(page, "not-allowed-phone")
+
+
+async def test_language_switch_is_remembered(building: Building, context: BrowserContext) -> None:
+    page = await logged_in(context, building, "manager1")
+    await page.goto(f"{building.hub.url}/manage")
+    await expect(page.locator("h1")).to_have_text("总览")
+    await page.get_by_test_id("lang-switch").click()
+    await expect(page.locator("h1")).to_have_text("Overview")
+    await page.goto(f"{building.hub.url}/manage/cards")
+    await expect(page.locator("h1")).to_have_text("Cards & groups")
+    await expect(page.locator("#card-rows")).to_contain_text("1001")
+    await page.get_by_test_id("lang-switch").click()
+    await expect(page.locator("h1")).to_have_text("门卡与权限组")
+
+
+async def test_manager_pages_and_csv_check(building: Building, context: BrowserContext) -> None:
+    page = await logged_in(context, building, "manager1")
+    base = building.hub.url
+    await page.goto(f"{base}/manage/residents")
+    await expect(page.locator("#resident-rows")).to_contain_text("张伟")
+    await expect(page.locator("#unit-rows")).to_contain_text("101")
+    form = page.locator(".import-form[data-kind=units]")
+    await form.locator("input[type=file]").set_input_files(
+        files=[{"name": "units.csv", "mimeType": "text/csv",
+                "buffer": "building,number,floor\nB1,301,3\nB9,302,3\n".encode()}])
+    await form.locator("button[type=submit]").click()
+    await expect(form.locator(".import-result")).to_contain_text("B9")  # the refused line
+    await screenshot(page, "manager-residents")
+    for path, ready in (("/manage", ".tiles"), ("/manage/cards", "#card-rows tr[data-card]"),
+                        ("/manage/passes", "#pass-rows tr"), ("/manage/devices", "#edge-rows tr"),
+                        ("/manage/reports", "#traffic-report svg"), ("/guard/passes", "#pass-doors input")):
+        await page.goto(f"{base}{path}")
+        await expect(page.locator(ready).first).to_be_visible()
+        await screenshot(page, "manager" + path.replace("/", "-"))
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_technician_page_on_a_phone(building: Building, context: BrowserContext) -> None:
+    page = await logged_in(context, building, "tech1", phone=True)
+    await page.goto(f"{building.hub.url}/")
+    await page.wait_for_url(re.compile(r"/tech$"))
+    await expect(page.locator("#fault-list")).not_to_contain_text("…")
+    await screenshot(page, "technician-phone")
+    resp = await page.goto(f"{building.hub.url}/guard")
+    assert resp is not None and resp.status == 403
