@@ -91,8 +91,8 @@ def stacked_bars(labels: list[str], series: list[Series], width: int = 1000,
     y_max = step * 4
     slot = plot_w / max(len(labels), 1)
     bar_w = max(slot * 0.7, 1.0)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-             f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">']
+    parts = [(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+             f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">')]
     for tick in range(5):  # grid lines and y labels
         value = step * tick
         y = top + plot_h - plot_h * tick / 4

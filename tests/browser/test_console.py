@@ -132,7 +132,7 @@ async def test_manager_pages_and_csv_check(building: Building, context: BrowserC
     form = page.locator(".import-form[data-kind=units]")
     await form.locator("input[type=file]").set_input_files(
         files=[{"name": "units.csv", "mimeType": "text/csv",
-                "buffer": "building,number,floor\nB1,301,3\nB9,302,3\n".encode()}])
+                "buffer": b"building,number,floor\nB1,301,3\nB9,302,3\n"}])
     await form.locator("button[type=submit]").click()
     await expect(form.locator(".import-result")).to_contain_text("B9")  # the refused line
     await screenshot(page, "manager-residents")

@@ -13,7 +13,7 @@ from hub.console.pages import CONSOLE, HOME
 from tests.hub.console.conftest import ROLES
 
 Client = TestClient[Any, Any]
-NAV_LINK = re.compile(r'<nav class="tabs"[^>]*>(.*?)</nav>', re.S)
+NAV_LINK = re.compile(r'<nav class="tabs"[^>]*>(.*?)</nav>', re.DOTALL)
 
 
 async def get(console: Client, path: str, cookie: str | None = None, lang: str = "zh"
@@ -100,8 +100,8 @@ async def test_overview_counts_only_the_managers_site(console: Client,
                                                       cookies: dict[str, str]) -> None:
     status, body, _ = await get(console, "/manage", cookies["manager"], "en")
     assert status == 200
-    tiles = dict((label, value) for value, label in re.findall(
-        r'<div class="value">([^<]*)</div><div class="label">([^<]*)</div>', body))
+    tiles = {label: value for value, label in re.findall(
+        r'<div class="value">([^<]*)</div><div class="label">([^<]*)</div>', body)}
     # the seed: sunrise has one edge (online), moonbay another; the console adds one resident
     assert tiles["Edges online"] == "1 / 1"
     assert tiles["Residents"] == "1"
