@@ -27,6 +27,7 @@ from hub.live import LiveBus, LiveItem
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
+from hub.rules.engine import RuleEngine
 from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
@@ -90,9 +91,11 @@ class Ingest:
         retry_max_s: float = 10.0,
         telemetry_sink: TelemetrySink | None = None,
         live: LiveBus | None = None,
+        rules: RuleEngine | None = None,
     ) -> None:
         self._sessions = sessions
         self._live = live
+        self._rules = rules  # runs on what is stored now, in the same transaction
         self._mqtt = mqtt
         self._batch_max = batch_max
         self._retry_max_s = retry_max_s
@@ -181,11 +184,14 @@ class Ingest:
                 self._classify(message, batch, now)
             except _Rejected as exc:
                 batch.dead.append(_dead_row(message, exc.reason, now))
+        stored: set[str] = set()
+        edge_states: list[tuple[str, str, EdgeState]] = []
+        after = None
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
             dialect = session.get_bind().dialect.name
-            if batch.events and batch.devices:
-                # Device state changes only for events stored now, not for redeliveries.
+            if batch.events and (batch.devices or self._rules is not None):
+                # Device state changes and rules only for events stored now, not redeliveries.
                 stored = set(await session.scalars(
                     _insert_ignore(dialect, EventLog).returning(EventLog.id), batch.events))
                 await apply_device_events(
@@ -199,12 +205,19 @@ class Ingest:
                 if not await _update_edge(session, parts, state, now):
                     batch.dead.append(_dead_row(
                         message, f"unknown edge {parts.site}/{parts.edge}", now))
+                else:
+                    edge_states.append((parts.site, parts.edge, state))
+            if self._rules is not None:
+                after = await self._rules.evaluate(
+                    session, [row for row in batch.events if row["id"] in stored], edge_states)
             if batch.acks:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
         if self._live is not None:
             await self._live.publish(_live_items(batch))
+        if after is not None:
+            await after()  # the rules' live pushes and edge commands, once committed
         self.stats.events += len(batch.events)
         self.stats.states += len(batch.states)
         self.stats.command_acks += len(batch.acks)

@@ -35,6 +35,7 @@ CHANNEL_ROLES: dict[str, frozenset[str]] = {
     "devices": _STAFF,
     "edges": _STAFF,
     "notices": _STAFF | {"resident"},  # notices to a site, a building or a unit
+    "alarms": _STAFF,  # raised, repeated, acknowledged, cleared, commented (hub.rules)
 }
 LISTENER_QUEUE = 1000  # items kept for a slow console before the oldest are dropped
 

@@ -474,3 +474,10 @@ class VisitorPassUse(Base):
     )
     door: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# issue 5: the rules engine, alarms and notices (their own module, on this Base)
+import hub.rules.models  # noqa: E402, F401
+
+# issue 5: work orders and the equipment ledger live in their own package, on this Base
+import hub.workorders.models  # noqa: E402, F401

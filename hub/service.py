@@ -25,6 +25,9 @@ from hub.ingest import Ingest, hub_subscriptions
 from hub.live import LiveBus
 from hub.models import User
 from hub.mqtt import MqttClient
+from hub.rules.clock import Clock
+from hub.rules.engine import RuleEngine, TimerChecker
+from hub.rules.loader import load_rules
 from hub.settings import HubSettings
 from hub.telemetry import Downsampler, InfluxTelemetrySink, TelemetrySink
 
@@ -75,8 +78,10 @@ async def open_telemetry_sink(settings: HubSettings, stack: AsyncExitStack,
 class Hub:
     """Migrations, database, bootstrap admin, MQTT ingest, permission publisher, HTTP API."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock  # the rules' clock (None: the system's); tests move their own
+        self.rules: RuleEngine | None = None  # the rules engine, once started
         self.admin_password: str | None = None  # set when a password had to be generated
         self._stack: AsyncExitStack | None = None
         self._engine: AsyncEngine | None = None
@@ -157,6 +162,8 @@ class Hub:
             log.warning("created admin %r with password %s", s.admin_username, password)
 
         telemetry_sink = await open_telemetry_sink(s, stack, self._sessions)
+        # A bad rules file stops the start here, naming the file, the rule and the field.
+        self.rules = RuleEngine(load_rules(s.rules_path), self._sessions, clock=self.clock)
         # Exit order is the reverse: HTTP, publisher, ingest, then the MQTT disconnect.
         self._mqtt = await stack.enter_async_context(MqttClient(
             host=s.mqtt_host, port=s.mqtt_port, client_id=s.mqtt_client_id,
@@ -169,7 +176,7 @@ class Hub:
         self._live = await stack.enter_async_context(LiveBus(self._mqtt))
         self._ingest = await stack.enter_async_context(
             Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max,
-                   telemetry_sink=telemetry_sink, live=self._live))
+                   telemetry_sink=telemetry_sink, live=self._live, rules=self.rules))
         try:
             await self._mqtt.wait_ready(MQTT_START_WAIT_S)
         except MqttError:
@@ -179,8 +186,10 @@ class Hub:
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
                                 hub_public_key=signer.public_key))
 
-        app = build_app(self._sessions, self._publisher, s,
-                        CommandSender(self._sessions, self._mqtt), telemetry_sink, signer,
+        commands = CommandSender(self._sessions, self._mqtt)
+        self.rules.commands, self.rules.live = commands, self._live
+        await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
+        app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

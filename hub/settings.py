@@ -79,6 +79,12 @@ class HubSettings(BaseSettings):
         "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
     )
 
+    rules_path: Path | None = Field(
+        default=None, description="a rules YAML file or a directory of them, over the built-in "
+        "rules (hub/rules/builtin.yaml): change or turn off a rule by name, or add rules")
+    rules_check_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often due rule timers are looked for")
+
     @field_validator("mqtt_shared_group")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import (
     access,
+    alarms,
     buildings,
     cards,
     commands,
@@ -22,7 +23,9 @@ from hub.api import (
     live,
     login,
     meta,
+    notices,
     registry,
+    reports,
     residents,
     schedules,
     users,
@@ -60,6 +63,9 @@ def all_endpoints() -> list[Endpoint]:
         *credentials.routes,
         *visitor_passes.routes,
         *live.routes,
+        *alarms.routes,
+        *notices.routes,
+        *reports.routes,
     ]
 
 

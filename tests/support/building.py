@@ -16,6 +16,7 @@ import aiohttp
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
+from hub.rules.clock import Clock
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -75,7 +76,7 @@ class Building:
 
     async def restart_hub(self) -> None:
         await self.hub.__aexit__(None, None, None)
-        self.hub = Hub(self.settings)
+        self.hub = Hub(self.settings, clock=self.hub.clock)
         await self.hub.__aenter__()
 
 
@@ -106,11 +107,14 @@ async def demo_building(
     unlock_s: float = 1.0,
     prepare: Callable[[Hub], Awaitable[None]] | None = None,
     ready: Callable[[EdgeAgent], bool] = lambda agent: bool(agent.cache.version),
+    devices: Sequence[dict[str, Any]] = (),
+    clock: Clock | None = None,
     **hub_settings: Any,
 ) -> AsyncIterator[Building]:
     """The hub with the demo registry (`prepare` may add to it before the first publish), one
     simulated reader + door controller per door, and the edge; yields once every reader is
-    online and `ready(agent)` holds."""
+    online and `ready(agent)` holds. `devices` are the edge config's Modbus devices (their
+    simulators are the caller's); `clock` is the hub rules' clock."""
     settings = HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
         mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
@@ -119,7 +123,7 @@ async def demo_building(
         **hub_settings,
     )
     building: Building | None = None
-    hub = Hub(settings)
+    hub = Hub(settings, clock=clock)
     await hub.__aenter__()
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -143,6 +147,7 @@ async def demo_building(
                            "reader": {"port": sim.port, "address": sim.address,
                                       "scbk": keys[name].hex()}}
                           for name, sim in sims.items()],
+                "devices": list(devices),
             })
             agent = await stack.enter_async_context(EdgeAgent(config))
             http = await stack.enter_async_context(aiohttp.ClientSession())

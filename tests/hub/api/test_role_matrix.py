@@ -35,6 +35,7 @@ from tests.hub.api.world import (
     SITE,
     World,
     build_world,
+    notice_body,
     pass_body,
     passback_body,
     phone_key,
@@ -224,6 +225,24 @@ CASES: dict[tuple[str, str], Case] = {
         ),
         ok=200,
     ),
+    ("GET", "/alarms"): Case(STAFF, resource="alarms"),
+    ("GET", "/alarms/{id}"): Case(STAFF, resource="alarms"),
+    ("POST", "/alarms/{id}/acknowledge"): Case(
+        OPERATORS, resource="alarms", body=lambda w, p: {"note": "on it"}, away=404, ok=200
+    ),
+    ("POST", "/alarms/{id}/clear"): Case(
+        OPERATORS, resource="alarms", body=lambda w, p: {"note": "checked"}, away=404, ok=200
+    ),
+    ("POST", "/alarms/{id}/comments"): Case(
+        OPERATORS, resource="alarms", body=lambda w, p: {"text": "guard sent"}, away=404
+    ),
+    ("GET", "/notices"): Case(HOUSEHOLD, resource="notices"),
+    ("GET", "/notices/{id}"): Case(HOUSEHOLD, resource="notices"),
+    ("POST", "/notices"): Case(WRITERS, body=lambda w, p: notice_body(w.unit[p], p)),
+    ("DELETE", "/notices/{id}"): Case(WRITERS, resource="notices"),
+    ("GET", "/reports/alarms"): Case(WRITERS),
+    ("GET", "/reports/faults"): Case(WRITERS),
+    ("GET", "/reports/denied"): Case(WRITERS),
 }
 
 

@@ -169,6 +169,10 @@ class World:
                 session.add(key)
                 await session.flush()
                 return key.id
+        if resource == "alarms":
+            return await add_alarm(self.sessions, site, unique("alarm"))
+        if resource == "notices":
+            return await self.make("POST", "/notices", notice_body(self.unit[place], place))
         raise AssertionError(f"no factory for {resource}")
 
 
@@ -324,3 +328,24 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
             await session.flush()
             devices[place] = device.id
     world.ids["devices"] = devices
+    world.ids["alarms"] = {p: await world.fresh("alarms", p) for p in PLACES}
+    world.ids["notices"] = {p: await world.fresh("notices", p) for p in PLACES}
+
+
+def notice_body(unit_id: int, place: str) -> dict[str, Any]:
+    return {"site_id": SITE[place], "unit_id": unit_id, "title": "停水通知",
+            "body": "明天 9:00-12:00 停水"}
+
+
+async def add_alarm(sessions: async_sessionmaker[AsyncSession], site: str, key: str) -> int:
+    """An active alarm, as a rule would raise it."""
+    from hub.rules.models import Alarm
+
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        alarm = Alarm(site_id=site, type="door_forced_open", severity="critical", dedup_key=key,
+                      message="Door forced open", state="active", count=1, first_seen=now,
+                      last_seen=now, raised_at=now, rule="door-forced-open")
+        session.add(alarm)
+        await session.flush()
+        return alarm.id

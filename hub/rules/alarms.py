@@ -1,0 +1,161 @@
+"""Alarm and notice operations shared by the rules engine and the API.
+
+An alarm is raised with a dedup key; while one with that key is open (not cleared) in the
+site, raising again updates it (count, last_seen) instead of opening another. The partial
+unique index `uq_alarms_open_key` makes that hold across hub workers: the raise is an
+INSERT .. ON CONFLICT DO UPDATE on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.rules.models import Alarm, AlarmHistory, Notice
+
+ALARM_STATES = ("active", "acknowledged", "cleared")
+
+
+@dataclass(frozen=True)
+class AlarmRaise:
+    site_id: str
+    dedup_key: str
+    type: str
+    severity: str
+    message: str
+    ts: datetime  # event time
+    rule: str | None = None
+    event_id: str | None = None
+    building_id: int | None = None
+    edge: str | None = None
+    device: str | None = None
+    device_id: int | None = None
+    door: str | None = None
+    door_id: int | None = None
+    snapshot_id: int | None = None
+
+
+def alarm_data(alarm: Alarm) -> dict[str, Any]:
+    """An alarm as the API shows it and the live feed pushes it (JSON-able)."""
+    return {
+        "id": alarm.id, "site_id": alarm.site_id, "building_id": alarm.building_id,
+        "edge": alarm.edge, "device": alarm.device, "device_id": alarm.device_id,
+        "door": alarm.door, "door_id": alarm.door_id, "snapshot_id": alarm.snapshot_id,
+        "snapshot_url": snapshot_url(alarm.snapshot_id),
+        "rule": alarm.rule, "type": alarm.type, "severity": alarm.severity,
+        "dedup_key": alarm.dedup_key, "message": alarm.message, "state": alarm.state,
+        "count": alarm.count, "event_id": alarm.event_id,
+        "first_seen": alarm.first_seen.isoformat(), "last_seen": alarm.last_seen.isoformat(),
+        "raised_at": alarm.raised_at.isoformat(),
+        "acknowledged_at": _iso(alarm.acknowledged_at), "acknowledged_by": alarm.acknowledged_by,
+        "cleared_at": _iso(alarm.cleared_at), "cleared_by": alarm.cleared_by,
+    }
+
+
+def snapshot_url(snapshot_id: int | None) -> str | None:
+    """Where the camera branch serves a snapshot (`GET /api/v1/snapshots/{id}`)."""
+    return None if snapshot_id is None else f"/api/v1/snapshots/{snapshot_id}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+async def raise_alarm(session: AsyncSession, spec: AlarmRaise, now: datetime
+                      ) -> tuple[Alarm, bool]:
+    """Open an alarm, or count a repeat of the open one with the same key; True if opened."""
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "site_id": spec.site_id, "building_id": spec.building_id, "edge": spec.edge,
+        "device": spec.device, "device_id": spec.device_id, "door": spec.door,
+        "door_id": spec.door_id, "snapshot_id": spec.snapshot_id, "rule": spec.rule,
+        "type": spec.type, "severity": spec.severity, "dedup_key": spec.dedup_key,
+        "message": spec.message[:500], "state": "active", "count": 1,
+        "event_id": spec.event_id, "first_seen": spec.ts, "last_seen": spec.ts,
+        "raised_at": now,
+    }
+    stmt = dialect_insert(Alarm).values(**values)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["site_id", "dedup_key"],
+        index_where=Alarm.cleared_at.is_(None),
+        set_={
+            "count": Alarm.count + 1,
+            "last_seen": case((excluded.last_seen > Alarm.last_seen, excluded.last_seen),
+                              else_=Alarm.last_seen),
+            "message": excluded.message,
+            "snapshot_id": case((excluded.snapshot_id.is_not(None), excluded.snapshot_id),
+                                else_=Alarm.snapshot_id),
+        },
+    ).returning(Alarm).execution_options(populate_existing=True)
+    alarm = (await session.scalars(stmt)).one()
+    created = alarm.count == 1
+    if created:
+        session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="raised",
+                                 actor=f"rule:{spec.rule}" if spec.rule else "system",
+                                 note=spec.message[:500]))
+    return alarm, created
+
+
+async def clear_by_key(session: AsyncSession, site_id: str, dedup_key: str, actor: str,
+                       note: str | None, now: datetime) -> Alarm | None:
+    """Clear the open alarm with this key, if there is one."""
+    stmt = (update(Alarm)
+            .where(Alarm.site_id == site_id, Alarm.dedup_key == dedup_key,
+                   Alarm.cleared_at.is_(None))
+            .values(state="cleared", cleared_at=now, cleared_by=actor)
+            .returning(Alarm)
+            .execution_options(populate_existing=True, synchronize_session=False))
+    alarm = (await session.scalars(stmt)).one_or_none()
+    if alarm is not None:
+        session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="cleared", actor=actor,
+                                 note=note))
+    return alarm
+
+
+async def acknowledge(session: AsyncSession, alarm: Alarm, actor: str, note: str | None,
+                      now: datetime) -> bool:
+    """Active -> acknowledged; False when it was not active (nothing changes)."""
+    if alarm.state != "active":
+        return False
+    alarm.state, alarm.acknowledged_at, alarm.acknowledged_by = "acknowledged", now, actor
+    session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="acknowledged", actor=actor,
+                             note=note))
+    return True
+
+
+async def clear(session: AsyncSession, alarm: Alarm, actor: str, note: str | None,
+                now: datetime) -> bool:
+    """Active or acknowledged -> cleared, by hand; False when already cleared."""
+    if alarm.cleared_at is not None:
+        return False
+    alarm.state, alarm.cleared_at, alarm.cleared_by = "cleared", now, actor
+    session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="cleared", actor=actor,
+                             note=note))
+    return True
+
+
+async def history(session: AsyncSession, alarm_id: int) -> list[AlarmHistory]:
+    return list(await session.scalars(
+        select(AlarmHistory).where(AlarmHistory.alarm_id == alarm_id)
+        .order_by(AlarmHistory.ts, AlarmHistory.id)))
+
+
+def notice_data(notice: Notice) -> dict[str, Any]:
+    return {
+        "id": notice.id, "site_id": notice.site_id, "building_id": notice.building_id,
+        "unit_id": notice.unit_id, "title": notice.title, "body": notice.body,
+        "valid_from": notice.valid_from.isoformat(), "valid_until": _iso(notice.valid_until),
+        "source": notice.source, "created_by": notice.created_by,
+        "created_at": notice.created_at.isoformat(),
+    }
+
+
+__all__ = ["ALARM_STATES", "AlarmRaise", "acknowledge", "alarm_data", "clear", "clear_by_key",
+           "history", "notice_data", "raise_alarm", "snapshot_url"]

@@ -1,0 +1,256 @@
+"""The rule language: pydantic models of a rules file, strict (unknown keys are refused).
+
+A rule matches events of one kind whose fields meet its conditions, and then either acts
+at once, counts (`count`: N matches within a window, per key), or starts a timer
+(`persist`: the condition holds for a while, until another condition resets it;
+`absence`: no matching event for a while). Fields are dotted paths into the event as the
+rules see it (see `hub.rules.view`): `site`, `edge`, `device`, `kind`, `data.<field>`,
+`readings.<name>` (telemetry), and in templates also `rule`, `count`, `for_s`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.rules.view import KINDS, check_path
+
+Severity = Literal["info", "minor", "major", "critical"]
+Priority = Literal["low", "normal", "high", "urgent"]
+CommandName = Literal["unlock", "lock", "lockdown", "release", "resync", "elevator_recall"]
+RuleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+Scalar = str | int | float | bool
+_FIELD_IN_TEMPLATE = re.compile(r"\{([^{}]*)\}")
+_TEMPLATE_ONLY = ("rule", "count", "for_s")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Condition(_Strict):
+    """One test on a field; several keys in one condition must all hold."""
+
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in", min_length=1)
+    not_in: list[Scalar] | None = Field(default=None, min_length=1)
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+    exists: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_means_equals(cls, value: Any) -> Any:
+        return {"equals": value} if isinstance(value, str | int | float | bool) else value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("a condition needs at least one of equals, not_equals, in, "
+                             "not_in, lt, le, gt, ge, exists")
+        return self
+
+    def holds(self, value: Any, present: bool) -> bool:
+        if self.exists is not None and present != self.exists:
+            return False
+        if not present:
+            return self.exists is False  # a missing field meets no other test
+        if self.equals is not None and not _same(value, self.equals):
+            return False
+        if self.not_equals is not None and _same(value, self.not_equals):
+            return False
+        if self.in_ is not None and not any(_same(value, v) for v in self.in_):
+            return False
+        if self.not_in is not None and any(_same(value, v) for v in self.not_in):
+            return False
+        bounds = ((self.lt, lambda a, b: a < b), (self.le, lambda a, b: a <= b),
+                  (self.gt, lambda a, b: a > b), (self.ge, lambda a, b: a >= b))
+        for bound, compare in bounds:
+            if bound is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            if not compare(value, bound):
+                return False
+        return True
+
+
+def _same(value: Any, wanted: Scalar) -> bool:
+    # YAML `true` must not equal 1, nor "1" equal 1
+    return type(value) is type(wanted) and value == wanted if isinstance(wanted, bool) \
+        else (not isinstance(value, bool) and value == wanted)
+
+
+Conditions = dict[str, Condition]
+
+
+class Match(_Strict):
+    kind: Literal["access", "door", "device", "telemetry", "agent", "camera", "edge"]
+    where: Conditions = Field(default_factory=dict, description="every condition must hold")
+
+
+class Count(_Strict):
+    """Act when `n` matches with the same key fall within `within_s` seconds (event time)."""
+
+    n: int = Field(ge=2, le=10_000)
+    within_s: float = Field(gt=0, le=7 * 86400)
+    by: list[str] = Field(default_factory=lambda: ["site", "device"], min_length=1)
+
+
+class Persist(_Strict):
+    """Act when the match holds for `for_s` seconds with no `until` event for the same key;
+    `on_reset` of the rule runs when `until` comes after the rule acted."""
+
+    for_s: float = Field(gt=0, le=30 * 86400)
+    by: list[str] = Field(default_factory=lambda: ["site", "edge", "device"], min_length=1)
+    until: Conditions = Field(min_length=1, description="the event (same kind) that resets")
+
+
+class Absence(_Strict):
+    """Act when no matching event arrives for `for_s` seconds after the last one (a silent
+    device); `on_reset` runs when one arrives again after the rule acted."""
+
+    for_s: float = Field(gt=0, le=30 * 86400)
+    by: list[str] = Field(default_factory=lambda: ["site", "edge", "device"], min_length=1)
+
+
+class RaiseAlarm(_Strict):
+    type: str = Field(min_length=1, max_length=64)
+    severity: Severity
+    key: str = Field(default="{rule}:{site}:{edge}:{device}", min_length=1, max_length=300,
+                     description="dedup key template: one open alarm per key and site")
+    message: str = Field(min_length=1, max_length=500)
+
+
+class ClearAlarm(_Strict):
+    key: str = Field(min_length=1, max_length=300)
+    note: str = Field(default="cleared by the device", max_length=500)
+
+
+class OpenWorkOrder(_Strict):
+    skill: str = Field(default="{data.skill}", min_length=1, max_length=64)
+    priority: Priority = "normal"
+    fault_code: str = Field(default="{data.code}", min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+
+
+class SendCommand(_Strict):
+    command: CommandName
+    edge: str = Field(default="{edge}", min_length=1)
+    door: str | None = None
+    reason: str = Field(min_length=1, max_length=500)
+    duration_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _door_when_needed(self) -> SendCommand:
+        if self.command in ("unlock", "lock") and self.door is None:
+            raise ValueError(f"command {self.command!r} needs a door")
+        return self
+
+
+class PostNotice(_Strict):
+    audience: Literal["site", "building"] = "building"
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=4000)
+    valid_s: float = Field(default=86400, gt=0, le=365 * 86400)
+
+
+class Action(_Strict):
+    """Exactly one of the keys."""
+
+    raise_alarm: RaiseAlarm | None = None
+    clear_alarm: ClearAlarm | None = None
+    open_work_order: OpenWorkOrder | None = None
+    send_command: SendCommand | None = None
+    post_notice: PostNotice | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Action:
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("an action is exactly one of raise_alarm, clear_alarm, "
+                             f"open_work_order, send_command, post_notice (got {given or 'none'})")
+        return self
+
+    @property
+    def body(self) -> BaseModel:
+        return next(getattr(self, k) for k in type(self).model_fields if getattr(self, k))
+
+    def templates(self) -> list[tuple[str, str]]:
+        """(field name, template) of every text this action renders."""
+        body = self.body
+        name = next(k for k in type(self).model_fields if getattr(self, k) is not None)
+        return [(f"{name}.{k}", v) for k, v in body.model_dump().items() if isinstance(v, str)
+                and k not in ("type", "severity", "priority", "command", "audience")]
+
+
+class Rule(_Strict):
+    name: RuleName
+    description: str = ""
+    enabled: bool = True
+    match: Match
+    count: Count | None = None
+    persist: Persist | None = None
+    absence: Absence | None = None
+    actions: list[Action] = Field(min_length=1)
+    on_reset: list[Action] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        timing = [k for k in ("count", "persist", "absence") if getattr(self, k) is not None]
+        if len(timing) > 1:
+            raise ValueError(f"a rule counts or times in one way only, not {' and '.join(timing)}")
+        if self.on_reset and not (self.persist or self.absence):
+            raise ValueError("on_reset needs persist or absence")
+        kind = self.match.kind
+        paths: list[tuple[str, str]] = [(f"match.where.{p}", p) for p in self.match.where]
+        if self.count:
+            paths += [(f"count.by.{i}", p) for i, p in enumerate(self.count.by)]
+        if self.persist:
+            paths += [(f"persist.by.{i}", p) for i, p in enumerate(self.persist.by)]
+            paths += [(f"persist.until.{p}", p) for p in self.persist.until]
+        if self.absence:
+            paths += [(f"absence.by.{i}", p) for i, p in enumerate(self.absence.by)]
+        for where, path in paths:
+            problem = check_path(kind, path)
+            if problem:
+                raise ValueError(f"{where}: {problem}")
+        for group in ("actions", "on_reset"):
+            for i, action in enumerate(getattr(self, group)):
+                for field, template in action.templates():
+                    for path in _FIELD_IN_TEMPLATE.findall(template):
+                        if path in _TEMPLATE_ONLY:
+                            continue
+                        problem = check_path(kind, path)
+                        if problem:
+                            raise ValueError(f"{group}.{i}.{field}: {{{path}}}: {problem}")
+        return self
+
+    @property
+    def key_fields(self) -> list[str]:
+        timing = self.count or self.persist or self.absence
+        return list(timing.by) if timing is not None else []
+
+
+class RulesFile(_Strict):
+    """A rules file: `rules:` (new rules, or changes to a rule of the same name: the keys
+    given replace the built-in's, dictionaries merged), optionally only for one `site:`."""
+
+    site: str | None = Field(default=None, min_length=1, max_length=64)
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("rules")
+    @classmethod
+    def _named(cls, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
+                raise ValueError(f"rule {i} has no name")
+        return rules
+
+
+__all__ = ["KINDS", "Action", "Condition", "Match", "Rule", "RulesFile", "Severity"]

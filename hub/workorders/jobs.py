@@ -1,0 +1,144 @@
+"""The hub's periodic work-order jobs: preventive orders ahead of due dates, and escalation
+of overdue orders to the site's managers.
+
+Both are safe with several hub workers running them at once: a preventive order is unique
+per device and due date in the database, and an order is escalated by a conditional UPDATE
+that only one worker's statement can win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.models import Device, Site, utcnow
+from hub.tasks import cancel_and_wait
+from hub.workorders.ledger import end_of_day, local_date, site_zone
+from hub.workorders.models import EquipmentRecord, WorkOrder
+from hub.workorders.service import ACTIVE_STATES, Actor, notify, opened, record
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+MAX_LEAD_DAYS = 60
+_TABLE: Table = WorkOrder.__table__  # type: ignore[assignment]
+
+
+async def open_preventive_orders(session: AsyncSession, now: datetime,
+                                 default_lead_days: int) -> list[WorkOrder]:
+    """Open a preventive order for each ledger device whose due date is within its lead
+    time, once per due date; the orders opened by this call."""
+    horizon = now.date() + timedelta(days=MAX_LEAD_DAYS + 1)
+    rows = (await session.execute(
+        select(EquipmentRecord, Device, Site.timezone)
+        .join(Device, Device.id == EquipmentRecord.device_id)
+        .join(Site, Site.id == Device.site_id)
+        .where(EquipmentRecord.cycle_days.is_not(None),
+               EquipmentRecord.next_due_on.is_not(None),
+               EquipmentRecord.next_due_on <= horizon)
+        .order_by(EquipmentRecord.device_id))).all()
+    busy = set(await session.scalars(
+        select(WorkOrder.device_id).where(WorkOrder.kind == "preventive",
+                                          WorkOrder.state.in_(ACTIVE_STATES))))
+    insert = (postgresql.insert(_TABLE) if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert(_TABLE))
+    opened_now: list[WorkOrder] = []
+    for ledger, device, timezone in rows:
+        zone = site_zone(timezone)
+        due = ledger.next_due_on
+        lead = ledger.lead_days if ledger.lead_days is not None else default_lead_days
+        if device.id in busy or local_date(now, zone) < due - timedelta(days=lead):
+            continue
+        new_id = await session.scalar(insert.values(
+            site_id=device.site_id, kind="preventive", source="pm", device_id=device.id,
+            pm_due_on=due, title=f"Preventive maintenance: {device.name} (due {due})"[:200],
+            description=f"every {ledger.cycle_days} days", skill=ledger.skill or device.device_type,
+            priority="normal", state="open", created_at=now, due_at=end_of_day(due, zone),
+        ).on_conflict_do_nothing().returning(_TABLE.c.id))
+        if new_id is None:  # another worker opened this cycle's order first
+            continue
+        order = await session.get(WorkOrder, new_id)
+        assert order is not None
+        await opened(session, order, Actor.system("pm"), now)
+        opened_now.append(order)
+    return opened_now
+
+
+async def escalate_overdue(session: AsyncSession, now: datetime) -> list[WorkOrder]:
+    """Mark each active order past its due time escalated (once) and tell the managers."""
+    won = list(await session.scalars(
+        update(WorkOrder)
+        .where(WorkOrder.state.in_(ACTIVE_STATES), WorkOrder.due_at < now,
+               WorkOrder.escalated_at.is_(None))
+        .values(escalated_at=now)
+        .returning(WorkOrder.id)
+        .execution_options(synchronize_session=False)))
+    escalated = []
+    for order_id in sorted(won):
+        order = await session.get(WorkOrder, order_id)
+        assert order is not None
+        await session.refresh(order)
+        late = now - order.due_at
+        record(session, order, Actor.system("escalation"), "escalated", now, order.state,
+               f"overdue by {_hours(late)} (due {order.due_at.isoformat()})")
+        notify(session, order, "escalated", now, managers=True)
+        escalated.append(order)
+    return escalated
+
+
+def _hours(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class WorkOrderJobs:
+    """`async with WorkOrderJobs(...)`: runs both jobs every `interval_s` until exit."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, interval_s: float = 60,
+                 lead_days: int = 3, clock: Clock = utcnow) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be positive, not {interval_s}")
+        self._sessions = sessions
+        self._interval_s = interval_s
+        self._lead_days = lead_days
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> tuple[list[WorkOrder], list[WorkOrder]]:
+        """One pass: (preventive orders opened, orders escalated)."""
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            preventive = await open_preventive_orders(session, now, self._lead_days)
+        async with self._sessions() as session, session.begin():
+            escalated = await escalate_overdue(session, now)
+        return preventive, escalated
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                preventive, escalated = await self.run_once()
+                if preventive or escalated:
+                    log.info("work orders: %d preventive opened, %d escalated",
+                             len(preventive), len(escalated))
+            except Exception:  # the database may be away: try again next round
+                log.exception("work-order jobs failed; retrying in %.0f s", self._interval_s)
+            await asyncio.sleep(self._interval_s)
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name="workorder-jobs")
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
+
+
+__all__ = ["WorkOrderJobs", "escalate_overdue", "open_preventive_orders"]

@@ -1,0 +1,171 @@
+"""The rules engine on a real database (SQLite and PostgreSQL), fed events as the ingest
+stores them, with a clock the test moves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.rules.clock import ManualClock
+from hub.rules.engine import RuleEngine
+from hub.rules.loader import load_rules
+from hub.rules.models import AlarmHistory, Notice, RuleState
+from tests.hub.rules.support import (
+    T0,
+    alarms,
+    at,
+    denied,
+    device,
+    door,
+    feed,
+    seed_site,
+    telemetry,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[RuleEngine]:
+    await seed_site(sessions)
+    yield RuleEngine(load_rules(), sessions, clock=ManualClock(T0))
+
+
+def clock(engine: RuleEngine) -> ManualClock:
+    assert isinstance(engine.clock, ManualClock)
+    return engine.clock
+
+
+async def test_forced_door_raises_once_and_repeats_count(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, door("forced_open", at(0)))
+    await feed(engine, sessions, door("forced_open", at(5)), door("opened", at(6), "B1-garage"))
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.severity, alarm.state, alarm.count) == (
+        "door_forced_open", "critical", "active", 2)
+    assert alarm.dedup_key == "door-forced:B1-main" and alarm.door == "B1-main"
+    assert alarm.last_seen == at(5) and alarm.first_seen == at(0)
+    assert alarm.message == "Door B1-main forced open" and alarm.building_id is not None
+    async with sessions() as session:
+        steps = list(await session.scalars(select(AlarmHistory.action)))
+    assert steps == ["raised"]
+
+
+async def test_five_denied_within_a_minute_at_one_door(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    # four at B1-main spread over 2 minutes, four at the garage: nothing yet
+    await feed(engine, sessions, *[denied(at(i * 40)) for i in range(4)])
+    await feed(engine, sessions, *[denied(at(i), "B1-garage") for i in range(4)])
+    assert await alarms(sessions) == []
+    await feed(engine, sessions, denied(at(4), "B1-garage"))
+    [alarm] = await alarms(sessions)
+    assert alarm.type == "repeated_denials" and alarm.door == "B1-garage"
+    assert alarm.message.startswith("5 refused attempts at door B1-garage")
+
+
+async def test_held_open_fires_after_60_s_and_closing_clears(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, door("opened", at(0)))
+    clock(engine).advance(59)
+    assert await engine.check_timers() == 0
+    await feed(engine, sessions, door("held_open", at(30)))  # the edge's own, changes nothing
+    clock(engine).advance(2)
+    assert await engine.check_timers() == 1
+    assert await engine.check_timers() == 0  # fired once
+    [alarm] = await alarms(sessions)
+    assert alarm.type == "door_held_open" and alarm.state == "active"
+    assert alarm.message == "Door B1-main held open for more than 60 s"
+    await feed(engine, sessions, door("closed", at(70)))
+    [alarm] = await alarms(sessions)
+    assert alarm.state == "cleared" and alarm.cleared_by == "rule:door-held-open"
+    # opened and closed within the minute: no alarm
+    await feed(engine, sessions, door("opened", at(100)), door("closed", at(110)))
+    clock(engine).advance(300)
+    assert await engine.check_timers() == 0
+    assert len(await alarms(sessions)) == 1
+
+
+async def test_pressure_low_for_five_minutes(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, telemetry({"pressure": 0.05}, at(0)))
+    await feed(engine, sessions, telemetry({"pressure": 0.04}, at(60)))
+    clock(engine).advance(299)
+    assert await engine.check_timers() == 0
+    clock(engine).advance(2)
+    assert await engine.check_timers() == 1
+    [alarm] = await alarms(sessions)
+    assert alarm.type == "pressure_low" and "0.05 MPa" in alarm.message
+    await feed(engine, sessions, telemetry({"pressure": 0.3}, at(400)))
+    [alarm] = await alarms(sessions)
+    assert alarm.state == "cleared"
+
+
+async def test_fault_raises_and_clear_event_clears(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    fault = {"code": "Err41", "severity": "critical", "skill": "elevator_safety",
+             "text": "Safety circuit open"}
+    await feed(engine, sessions, device("fault_raised", at(0), **fault))
+    await feed(engine, sessions, device("fault_raised", at(1), **fault))
+    [alarm] = await alarms(sessions)
+    assert alarm.count == 2 and alarm.message == "lift-1 fault Err41: Safety circuit open"
+    await feed(engine, sessions, device("fault_cleared", at(2), code="Err41"))
+    # raised anew after clearing: a new alarm
+    await feed(engine, sessions, device("fault_raised", at(3), **fault))
+    first, second = await alarms(sessions)
+    assert first.state == "cleared" and first.cleared_by == "rule:device-fault-cleared"
+    assert second.state == "active" and second.count == 1
+
+
+async def test_elevator_out_of_service_notices(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    oos = {"service_mode": "out_of_service", "floor": 1}
+    await feed(engine, sessions, telemetry(oos, at(0), "lift-1", "elevator"))
+    clock(engine).advance(601)
+    assert await engine.check_timers() == 1
+    await feed(engine, sessions, telemetry(oos, at(620), "lift-1", "elevator"))
+    await feed(engine, sessions, telemetry({"service_mode": "normal"}, at(700), "lift-1",
+                                           "elevator"))
+    async with sessions() as session:
+        notices = list(await session.scalars(select(Notice).order_by(Notice.id)))
+    assert [n.title.split(":")[0] for n in notices] == [
+        "电梯停用 Elevator out of service", "电梯恢复 Elevator back in service"]
+    assert all(n.building_id is not None and n.source == "rule:elevator-out-of-service"
+               for n in notices)
+
+
+async def test_late_event_does_not_restart_a_reset_timer(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, device("offline", at(0)), device("online", at(10)))
+    await feed(engine, sessions, device("offline", at(5)))  # arrives late, already over
+    clock(engine).advance(600)
+    assert await engine.check_timers() == 0
+    async with sessions() as session:
+        st = (await session.scalars(select(RuleState))).one()
+    assert st.state == "idle"
+
+
+async def test_fault_opens_one_work_order_per_device_and_code(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    from hub.models import Device
+    from hub.workorders import WorkOrder
+
+    async with sessions() as session, session.begin():
+        session.add(Device(site_id="demo", edge="b1-edge", name="lift-1", device_type="elevator",
+                           model="elevator-vvvf-a", status="online"))
+    fault = {"code": "Err41", "severity": "critical", "skill": "elevator_safety",
+             "text": "Safety circuit open"}
+    await feed(engine, sessions, device("fault_raised", at(0), **fault))
+    await feed(engine, sessions, device("fault_raised", at(1), **fault),
+               device("fault_raised", at(2), code="Err30", skill="elevator_mechanical",
+                      text="Levelling"))
+    async with sessions() as session:
+        orders = list(await session.scalars(select(WorkOrder).order_by(WorkOrder.id)))
+    assert [(o.fault_code, o.skill, o.priority, o.source, o.state[:4]) for o in orders] == [
+        ("Err41", "elevator_safety", "high", "rule:device-fault", "open"),
+        ("Err30", "elevator_mechanical", "high", "rule:device-fault", "open")]
+    assert orders[0].title == "lift-1: Err41 Safety circuit open"
+    [first, _] = [a for a in await alarms(sessions)]
+    assert first.device_id == orders[0].device_id
