@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -38,6 +39,7 @@ from edge.access.errors import AccessError, SnapshotRejectedError
 from edge.access.passback import PassbackLog
 from edge.access.schedule import site_local
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider, SignedDecision
+from edge.cameras.supervisor import CameraSupervisor
 from edge.config import DoorConfig, EdgeConfig
 from edge.drivers.osdp import (
     CardRead,
@@ -79,6 +81,7 @@ class EdgeAgent:
         # wall clock (aware UTC) for decisions and unlock schedules; tests may replace it
         self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
         self.devices: DeviceSupervisor | None = None
+        self.cameras: CameraSupervisor | None = None
 
     # --- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> "EdgeAgent":
@@ -121,6 +124,10 @@ class EdgeAgent:
                 self.devices = await self._stack.enter_async_context(
                     DeviceSupervisor(cfg.devices, self._device_event, self._fire_doors)
                 )
+            if cfg.cameras:
+                self.cameras = await self._stack.enter_async_context(CameraSupervisor(
+                    cfg.cameras, self._device_event, self._camera_qr, data_dir=cfg.data_dir,
+                    uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self._spawn(self._timers(), "door-timers")
             self._agent_event("started", f"lintel edge {__version__}, {len(self.doors)} doors")
         except BaseException:
@@ -446,6 +453,14 @@ class EdgeAgent:
     def _device_event(self, device: str, data: Any) -> None:
         self.outbox.add_event(device, data)
         self.uplink.wake()
+
+    def _camera_qr(self, camera: str, door_id: str, text: str) -> None:
+        """A QR code in view of a camera that reads for `door_id`: the reader's decision."""
+        self.qr_read(self.doors[door_id], text)
+
+    def _site_zone(self) -> ZoneInfo:
+        state = self.cache.state
+        return state.timezone if state is not None else ZoneInfo("UTC")
 
     def _hub_recall(self, command: EdgeCommand) -> tuple[str, str]:
         """Recall every elevator until the hub's `release` (a fire recall ends only at the panel)."""

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.cameras.config import CameraConfig, UploadConfig
 from edge.errors import ConfigError
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -128,6 +129,8 @@ class EdgeConfig(_Strict):
     doors: list[DoorConfig] = Field(default_factory=list)
     tick_s: float = Field(default=0.05, gt=0, le=1, description="door timer resolution")
     devices: list[DeviceConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    uploads: UploadConfig | None = Field(default=None, description="snapshots to the hub")
 
     @model_validator(mode="after")
     def _unique(self) -> "EdgeConfig":
@@ -151,7 +154,19 @@ class EdgeConfig(_Strict):
         for door in self.doors:
             if door.elevator is not None and door.elevator not in devices:
                 raise ValueError(f"door {door.id}: elevator {door.elevator!r} is not a device")
+        self._check_cameras(set(devices))
         return self
+
+    def _check_cameras(self, devices: set[str]) -> None:
+        ids = [c.id for c in self.cameras]
+        if len(set(ids)) != len(ids):
+            raise ValueError("camera ids repeated")
+        doors = {d.id for d in self.doors}
+        for camera in self.cameras:
+            if camera.id in devices or camera.id in doors:
+                raise ValueError(f"camera {camera.id}: the id is taken by a device or door")
+            if camera.door is not None and camera.door not in doors:
+                raise ValueError(f"camera {camera.id}: door {camera.door!r} is not a door here")
 
 
 def load_config(path: Path | str) -> EdgeConfig:

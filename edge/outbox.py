@@ -17,6 +17,8 @@ from wire.events import (
     AccessEvent,
     AgentData,
     AgentEvent,
+    CameraData,
+    CameraEvent,
     DeviceData,
     DeviceEvent,
     DoorData,
@@ -46,6 +48,7 @@ _ENVELOPES: dict[type[BaseModel], type[BaseModel]] = {
     AgentData: AgentEvent,
     DeviceData: DeviceEvent,
     TelemetryData: TelemetryEvent,
+    CameraData: CameraEvent,
 }
 
 
@@ -79,7 +82,7 @@ class Outbox:
         self._seq = max(row[0] if row else 0, last_row)
 
     def add_event(
-        self, device: str, data: AccessData | DoorData | AgentData | DeviceData | TelemetryData, *, ts: datetime | None = None
+        self, device: str, data: AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData, *, ts: datetime | None = None
     ) -> Event:
         """Wrap `data` in an envelope with a new id and the next sequence number, and store it."""
         envelope_type = _ENVELOPES[type(data)]

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.cameras.store import alert_row, record_camera_alerts
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
@@ -32,7 +33,7 @@ from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
-from wire.events import AccessEvent, DeviceEvent, TelemetryEvent
+from wire.events import AccessEvent, CameraEvent, DeviceEvent, TelemetryEvent
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class _Batch:
     acks: list[tuple[topics.TopicParts, CommandAck]] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
     devices: list[DeviceEvent | TelemetryEvent] = field(default_factory=list)
+    camera: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Rejected(Exception):
@@ -207,6 +209,8 @@ class Ingest:
                         message, f"unknown edge {parts.site}/{parts.edge}", now))
                 else:
                     edge_states.append((parts.site, parts.edge, state))
+            if batch.camera:
+                await record_camera_alerts(session, batch.camera)
             if self._rules is not None:
                 after = await self._rules.evaluate(
                     session, [row for row in batch.events if row["id"] in stored], edge_states)
@@ -281,6 +285,8 @@ class Ingest:
         })
         if isinstance(event, DeviceEvent | TelemetryEvent):
             batch.devices.append(event)
+        if isinstance(event, CameraEvent):
+            batch.camera.append(alert_row(event))
         if isinstance(event, AccessEvent):
             batch.access.append({
                 "id": event.id, "site_id": event.site, "edge": event.edge,
@@ -308,10 +314,12 @@ class Ingest:
         batch.events = kept
         batch.access = [row for row in batch.access if row["id"] not in unknown]
         batch.devices = [e for e in batch.devices if e.id not in unknown]
+        batch.camera = [row for row in batch.camera if row["id"] not in unknown]
 
 
 # Event kinds the consoles watch live, by channel (telemetry is too much for a push).
 _LIVE_CHANNELS = {"access": "access", "door": "door", "device": "devices"}
+_LIVE_CHANNELS["camera"] = "camera"  # camera alerts (issue 6), with their snapshot ids
 
 
 def _live_items(batch: _Batch) -> list[LiveItem]:

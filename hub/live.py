@@ -36,6 +36,7 @@ CHANNEL_ROLES: dict[str, frozenset[str]] = {
     "edges": _STAFF,
     "notices": _STAFF | {"resident"},  # notices to a site, a building or a unit
     "alarms": _STAFF,  # raised, repeated, acknowledged, cleared, commented (hub.rules)
+    "camera": _CONTROL_ROOM,  # camera alerts: residents' comings and goings, not for technicians
 }
 LISTENER_QUEUE = 1000  # items kept for a slow console before the oldest are dropped
 

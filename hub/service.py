@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.api.app import create_app
 from hub.api.auth import create_user
+from hub.api.cameras import SNAPSHOT_POLICY, SnapshotPolicy
+from hub.cameras.store import SnapshotRetention
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
 from hub.console import add_console
@@ -59,6 +61,8 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
                      commands=commands, telemetry_sink=telemetry_sink,
                      cookie_secure=settings.cookie_secure, signer=signer, live=live)
     add_console(app)  # the web console's pages beside the API
+    app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
+                                          int(settings.snapshot_max_mb * 1024 * 1024))
     return app
 
 
@@ -189,6 +193,8 @@ class Hub:
         commands = CommandSender(self._sessions, self._mqtt)
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
+        await stack.enter_async_context(SnapshotRetention(
+            self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live)
         runner = web.AppRunner(app, handle_signals=False)

@@ -78,6 +78,12 @@ class HubSettings(BaseSettings):
         description="the hub's Ed25519 key for QR and pass tokens: base64 of the 32-byte seed; "
         "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
     )
+    snapshot_retention_days: float = Field(
+        default=30, gt=0, le=3650, description="camera snapshots and clips are deleted after this")
+    snapshot_max_mb: float = Field(default=5, gt=0, le=200,
+                                   description="largest snapshot or clip an edge may upload")
+    snapshot_cleanup_interval_s: float = Field(default=3600, gt=0,
+                                               description="how often expired snapshots go")
 
     rules_path: Path | None = Field(
         default=None, description="a rules YAML file or a directory of them, over the built-in "

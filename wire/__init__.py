@@ -13,6 +13,8 @@ from wire.events import (
     AccessEvent,
     AgentData,
     AgentEvent,
+    CameraData,
+    CameraEvent,
     DeviceEvent,
     DoorData,
     DoorEvent,
@@ -67,4 +69,6 @@ __all__ = [
     "topics",
     "PhoneKeyGrant",
     "VisitorPassLimit",
+    "CameraData",
+    "CameraEvent",
 ]

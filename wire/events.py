@@ -109,6 +109,19 @@ class AgentData(WireModel):
     perm_version: int | None = Field(default=None, ge=0)
 
 
+class CameraData(WireModel):
+    """kind `camera`: an alert a camera raised, with its snapshot (and clip) uploaded to the
+    hub over HTTP under the ids given here (`GET /api/v1/snapshots/{id}`)."""
+
+    camera: Name
+    event: Literal["motion"]
+    zone: Name | None = Field(default=None, description="the armed zone the motion was in")
+    area: float | None = Field(default=None, ge=0, le=1, description="part of the zone changed")
+    snapshot_id: EventId | None = Field(default=None, description="JPEG at the hub, if any")
+    clip_id: EventId | None = Field(default=None, description="short clip at the hub, if any")
+    detail: str | None = Field(default=None, max_length=500)
+
+
 class _Envelope(WireModel):
     id: EventId
     ts: UtcDatetime = Field(description="time at the edge, UTC")
@@ -143,8 +156,13 @@ class TelemetryEvent(_Envelope):
     data: TelemetryData
 
 
+class CameraEvent(_Envelope):
+    kind: Literal["camera"] = "camera"
+    data: CameraData
+
+
 Event = Annotated[
-    AccessEvent | DoorEvent | AgentEvent | DeviceEvent | TelemetryEvent,
+    AccessEvent | DoorEvent | AgentEvent | DeviceEvent | TelemetryEvent | CameraEvent,
     Field(discriminator="kind"),
 ]
 _EVENT = TypeAdapter(Event)

@@ -12,6 +12,7 @@ from hub.api import (
     access,
     alarms,
     buildings,
+    cameras,
     cards,
     commands,
     credentials,
@@ -66,6 +67,7 @@ def all_endpoints() -> list[Endpoint]:
         *alarms.routes,
         *notices.routes,
         *reports.routes,
+        *cameras.routes,
     ]
 
 

@@ -11,7 +11,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from hub.api.endpoints import Endpoint
 from hub.api.schemas import ErrorOut, ValidationErrorOut
 
-_PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_PATH_PARAM = re.compile(r"\{(\w+)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 _REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {401: "wrong username or password", 503: "a service the hub needs is down"}
 
@@ -19,6 +19,13 @@ _ERROR_TEXT = {401: "wrong username or password", 503: "a service the hub needs 
 def openapi_path(path: str) -> str:
     """aiohttp's `/cards/{id:\\d+}` spelled the OpenAPI way, `/cards/{id}`."""
     return _PATH_PARAM.sub(r"{\1}", path)
+
+
+def _path_schema(pattern: str | None) -> dict[str, Any]:
+    """Ids are integers, unless the route says otherwise (e.g. a UUID's pattern)."""
+    if pattern is None or pattern == r"\d+":
+        return {"type": "integer"}
+    return {"type": "string", "pattern": f"^{pattern}$"}
 
 
 def _error(description: str, model: type[BaseModel], refs: dict[Any, Any]) -> dict[str, Any]:
@@ -47,8 +54,8 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str = "1") ->
             "summary": ep.summary,
             "tags": [ep.tag],
             "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-                for name in _PATH_PARAM.findall(ep.path)
+                {"name": m[1], "in": "path", "required": True, "schema": _path_schema(m[2])}
+                for m in _PATH_PARAM.finditer(ep.path)
             ],
             "responses": {},
         }

@@ -30,6 +30,7 @@ from hub.api.openapi import openapi_path
 from tests.hub.api.conftest import PASSWORD, count
 from tests.hub.api.world import (
     ALWAYS,
+    SNAPSHOT_UPLOAD_QUERY,
     PLACES,
     ROLES,
     SITE,
@@ -70,6 +71,7 @@ class Case:
     ok: int | None = None  # the success status when it is not the method's usual one
     own: bool = False  # the body names no place: the caller's own (a resident's phone key)
     query: Callable[[World], str] | None = None  # a query string the call needs
+    edge: bool = False  # authenticated by an edge's upload token: every user's token is 401
 
 
 def _resident(w: World, place: str) -> dict[str, Any]:
@@ -243,6 +245,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/reports/alarms"): Case(WRITERS),
     ("GET", "/reports/faults"): Case(WRITERS),
     ("GET", "/reports/denied"): Case(WRITERS),
+    ("GET", "/camera-alerts"): Case(OPERATORS, resource="camera-alerts"),
+    ("GET", "/camera-alerts/{id}"): Case(OPERATORS, resource="camera-alerts"),
+    ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
+    ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
+    ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
 }
 
 
@@ -257,6 +264,8 @@ def visible(role: str) -> set[str]:
 
 def expected(method: str, case: Case, role: str | None, place: str | None) -> int:
     ok = case.ok or {"POST": 201, "DELETE": 204}.get(method, 200)
+    if case.edge:
+        return 401
     if case.public:
         return ok
     if role is None:

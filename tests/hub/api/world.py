@@ -281,6 +281,7 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
             events[place] = event_id
     world.ids["access-events"] = events
     await _beside_the_registry(world, users["resident"])
+    await _camera_alerts(world)
     return world
 
 
@@ -349,3 +350,33 @@ async def add_alarm(sessions: async_sessionmaker[AsyncSession], site: str, key: 
         session.add(alarm)
         await session.flush()
         return alarm.id
+
+
+SNAPSHOT_UPLOAD_QUERY = (
+    "?id=0190aaaa-0000-7000-8000-0000000000ff&camera=cam-1&ts=2026-01-01T08:00:00Z"
+)
+
+
+async def _camera_alerts(world: World) -> None:
+    """A camera alert per place, as the ingest stores them, with its snapshot uploaded."""
+    from hub.cameras.models import CameraAlert, Snapshot
+
+    world.ids["camera-alerts"], world.ids["snapshots"] = {}, {}
+    async with world.sessions() as session, session.begin():
+        for seq, place in enumerate(PLACES):
+            event_id = f"0190bbbb-0000-7000-8000-00000000000{seq}"
+            snapshot_id = f"0190cccc-0000-7000-8000-00000000000{seq}"
+            edge = "edge-b1" if SITE[place] == "sunrise" else "edge-m1"
+            ts = datetime(2026, 1, 1, 9, seq, tzinfo=UTC)
+            session.add(EventLog(id=event_id, kind="camera", site_id=SITE[place], edge=edge,
+                                 device="cam-1", seq=100 + seq, ts=ts, data={}))
+            await session.flush()
+            session.add(CameraAlert(id=event_id, site_id=SITE[place], edge=edge, camera="cam-1",
+                                    event="motion", zone="lobby", area=0.2,
+                                    snapshot_id=snapshot_id, ts=ts))
+            session.add(Snapshot(id=snapshot_id, site_id=SITE[place], edge=edge, camera="cam-1",
+                                 kind="snapshot", content_type="image/jpeg", size=4, ts=ts,
+                                 expires_at=datetime(2100, 1, 1, tzinfo=UTC),
+                                 data=b"\xff\xd8\xff\xd9"))
+            world.ids["camera-alerts"][place] = event_id
+            world.ids["snapshots"][place] = snapshot_id

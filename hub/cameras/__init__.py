@@ -1,0 +1,1 @@
+"""Camera alerts, their snapshots and clips, and the edges' upload tokens."""
