@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.scope import Scope
 from hub.models import AccessEvent, Site
+from hub.rules.models import Alarm
+from hub.workorders.models import WorkOrder
 
 # Colour-blind-safe palette (Okabe-Ito), repeated when there are more series.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
@@ -62,11 +65,52 @@ async def traffic_by_door_hour(session: AsyncSession, scope: Scope, now: datetim
                  zone=str(zone))
 
 
-def count_chart(counts: dict[str, float], colour: str = PALETTE[0]) -> Chart:
-    """One bar per label (alarms by type, orders per resolution-time bucket)."""
-    labels = list(counts)
-    return Chart(labels, [Series("", [counts[k] for k in labels], colour)],
-                 float(sum(counts.values())))
+@dataclass(frozen=True)
+class Bars:
+    """One horizontal bar per label: counts of categories with long names."""
+
+    rows: list[tuple[str, float]]
+    total: float
+    note: str = ""
+
+    @property
+    def svg(self) -> Markup:
+        return horizontal_bars(self.rows)
+
+
+async def alarms_by_type(session: AsyncSession, scope: Scope, since: datetime,
+                         label: Callable[[str], str]) -> Bars:
+    """Alarms raised since `since`, per type, most frequent first."""
+    rows = (await session.execute(
+        select(Alarm.type, func.count()).where(scope.where(Alarm.site_id), Alarm.raised_at >= since)
+        .group_by(Alarm.type).order_by(func.count().desc(), Alarm.type))).all()
+    return Bars([(label(kind), float(n)) for kind, n in rows], float(sum(n for _, n in rows)))
+
+
+# Resolution time buckets: upper bound in hours, label key.
+RESOLUTION_BUCKETS = ((1, "lt1h"), (4, "1to4h"), (24, "4to24h"), (72, "1to3d"), (None, "gt3d"))
+
+
+async def resolution_times(session: AsyncSession, scope: Scope, since: datetime,
+                           label: Callable[[str], str]) -> Bars:
+    """Work orders resolved since `since`, by time from opened to resolved; the median in
+    `note` (hours)."""
+    rows = (await session.execute(
+        select(WorkOrder.created_at, WorkOrder.resolved_at)
+        .where(scope.where(WorkOrder.site_id), WorkOrder.resolved_at.is_not(None),
+               WorkOrder.resolved_at >= since))).all()
+    hours = sorted((done - opened).total_seconds() / 3600 for opened, done in rows)
+    counts = dict.fromkeys((key for _, key in RESOLUTION_BUCKETS), 0.0)
+    for h in hours:
+        key = next(k for bound, k in RESOLUTION_BUCKETS if bound is None or h < bound)
+        counts[key] += 1
+    median = f"{median_of(hours):.1f}" if hours else ""
+    return Bars([(label(k), v) for k, v in counts.items()], float(len(hours)), median)
+
+
+def median_of(values: list[float]) -> float:
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
 def _axis_step(value: float) -> float:
@@ -79,6 +123,27 @@ def _axis_step(value: float) -> float:
         if factor * step >= raw:
             return float(factor * step)
     return raw
+
+
+def horizontal_bars(rows: list[tuple[str, float]], width: int = 560) -> Markup:
+    """Labelled horizontal bars with their values, as accessible SVG."""
+    label_w, bar_h, gap, value_w = 170, 24, 10, 50
+    height = max(len(rows), 1) * (bar_h + gap) + gap
+    top = max((v for _, v in rows), default=0) or 1
+    plot_w = width - label_w - value_w
+    parts = [(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+              f'xmlns="http://www.w3.org/2000/svg">')]
+    for i, (label, value) in enumerate(rows):
+        y = gap + i * (bar_h + gap)
+        w = plot_w * value / top
+        parts.append(f'<text x="{label_w - 10}" y="{y + bar_h * 0.7:.1f}" text-anchor="end" '
+                     f'class="legend">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" '
+                     f'rx="3" fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>')
+        parts.append(f'<text x="{label_w + w + 8:.1f}" y="{y + bar_h * 0.7:.1f}" '
+                     f'class="legend">{value:g}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
 
 
 def stacked_bars(labels: list[str], series: list[Series], width: int = 1000,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from hub.api import login as api_login
 from hub.api.keys import SESSIONS
 from hub.api.scope import Scope
-from hub.console.i18n import LANG_COOKIE, LANGUAGES
+from hub.console.i18n import LANG_COOKIE, LANGUAGES, MESSAGES, choose_language
 from hub.console.pages import (
     CONSOLE,
     HOME,
@@ -24,7 +25,7 @@ from hub.console.pages import (
     current_user,
     render,
 )
-from hub.console.reports import traffic_by_door_hour
+from hub.console.reports import alarms_by_type, resolution_times, traffic_by_door_hour
 from hub.models import (
     AccessEvent,
     Building,
@@ -41,6 +42,7 @@ from hub.models import (
 )
 
 routes = web.RouteTableDef()
+REPORT_DAYS = 30  # the period of the alarm and work-order reports
 
 
 def _safe_next(value: str | None, fallback: str) -> str:
@@ -141,16 +143,30 @@ CONSOLE.add(Page("/manage/passes", "passes.html", MANAGERS, nav="nav.passes",
 CONSOLE.add(Page("/manage/devices", "devices.html", MANAGERS, nav="nav.devices",
                  scripts=("manage.js",), channels=("devices", "edges")))
 
+CONSOLE.add(Page("/manage/notices", "notices.html", MANAGERS, nav="nav.notices",
+                 scripts=("notices.js",), channels=("notices",)))
+
 
 @CONSOLE.page("/manage/reports", "reports.html", MANAGERS, nav="nav.reports")
 async def reports(request: web.Request, user: User) -> dict[str, Any]:
+    lang = choose_language(request)
+
+    def word(prefix: str) -> Callable[[str], str]:
+        return lambda key: MESSAGES[lang].get(prefix + key, key)
+
+    now, scope = datetime.now(UTC), _scope(user)
+    since = now - timedelta(days=REPORT_DAYS)
     async with request.app[SESSIONS]() as session:
-        traffic = await traffic_by_door_hour(session, _scope(user), datetime.now(UTC))
-    return {"traffic": traffic}
+        return {
+            "days": REPORT_DAYS,
+            "traffic": await traffic_by_door_hour(session, scope, now),
+            "alarms": await alarms_by_type(session, scope, since, word("alarm.")),
+            "resolution": await resolution_times(session, scope, since, word("reports.bucket.")),
+        }
 
 
 CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
-                 channels=("access", "door", "devices", "edges"), wide=True))
+                 channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True))
 CONSOLE.add(Page("/guard/passes", "desk.html", OPERATORS, nav="nav.desk",
                  scripts=("passes.js",)))
 CONSOLE.add(Page("/tech", "tech.html", TECHNICIANS, nav="nav.tech_devices", scripts=("tech.js",),
@@ -176,6 +192,10 @@ async def my_code(request: web.Request, user: User) -> dict[str, Any]:
     found = await _my_resident(request, user)
     return {"resident": found[0] if found else None,
             "unit": found[1] if found else None, "building": found[2] if found else None}
+
+
+CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",
+                 scripts=("notices.js",), channels=("notices",)))
 
 
 @CONSOLE.page("/me/passes", "my_passes.html", RESIDENTS, nav="nav.my_passes",

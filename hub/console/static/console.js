@@ -88,17 +88,21 @@ const Lintel = (() => {
 
   function toastError(error) { toast(t("error.generic", {detail: error.message}), "bad"); }
 
-  // Asks for the reason of an operator action; resolves to the text, or null if cancelled.
-  function askReason(title) {
+  // Asks for the reason of an operator action (or an optional note); resolves to the text,
+  // or null if cancelled.
+  function askReason(title, {label = null, optional = false} = {}) {
     const dialog = document.getElementById("reason-dialog");
     const area = dialog.querySelector("textarea");
+    const caption = dialog.querySelector("label").firstChild;
+    caption.textContent = label ?? t("common.reason_prompt");
     dialog.querySelector("#reason-title").textContent = title;
     area.value = "";
-    area.required = true;
+    area.required = !optional;
     dialog.showModal();
     return new Promise((resolve) => {
       dialog.addEventListener("close", () => {
-        resolve(dialog.returnValue === "ok" && area.value.trim() ? area.value.trim() : null);
+        const text = area.value.trim();
+        resolve(dialog.returnValue === "ok" && (text || optional) ? text : null);
       }, {once: true});
     });
   }

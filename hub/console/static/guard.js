@@ -120,8 +120,100 @@
       td(t("common.status"), statusPill(c.status))));
   }
 
+  // --- alarms: the open ones, worst first; acknowledge and clear with an optional note ---
+  const openAlarms = new Map();
+  const RANK = {critical: 0, major: 1, minor: 2, info: 3};
+
+  function alarmItem(a) {
+    const what = word("alarm.", a.type);
+    const where = [a.door, a.device, a.edge].filter(Boolean)[0] ?? "";
+    const act = (action, title) => async () => {
+      const note = await askReason(title, {label: t("alarms.note_prompt"), optional: true});
+      if (note === null) return;
+      try {
+        pushAlarm({alarm: await api("POST", `/alarms/${a.id}/${action}`, {note: note || null})});
+      } catch (error) { toastError(error); }
+    };
+    return el("li", {class: `alarm ${a.severity} ${a.state}`, dataset: {alarm: a.id, type: a.type}},
+      el("div", {class: "bar"}),
+      el("div", {},
+        el("div", {class: "what"}, what, pill(word("severity.", a.severity), a.severity === "minor" ? "warn" : "bad"),
+          pill(word("state.", a.state), a.state === "active" ? "bad" : "info"),
+          a.count > 1 ? el("span", {class: "muted small"}, t("alarms.times", {n: a.count})) : null),
+        el("div", {class: "msg"}, `${a.message} · ${where ? where + " · " : ""}${time(a.last_seen)}`,
+          a.acknowledged_by ? ` · ${t("alarms.acknowledged_by", {who: a.acknowledged_by})}` : "")),
+      el("div", {class: "actions"},
+        a.snapshot_url ? el("a", {href: a.snapshot_url, target: "_blank", title: t("alarms.snapshot")},
+          el("img", {src: a.snapshot_url, alt: t("alarms.snapshot")})) : null,
+        a.state === "active" ? el("button", {class: "small primary", "data-testid": `ack-${a.id}`,
+          onclick: act("acknowledge", t("alarms.ack_title", {what}))}, t("alarms.acknowledge")) : null,
+        el("button", {class: "small", "data-testid": `clear-${a.id}`,
+          onclick: act("clear", t("alarms.clear_title", {what}))}, t("alarms.clear"))));
+  }
+
+  function renderAlarms() {
+    const items = [...openAlarms.values()].sort((x, y) =>
+      (x.state === "active" ? 0 : 1) - (y.state === "active" ? 0 : 1)
+      || (RANK[x.severity] ?? 9) - (RANK[y.severity] ?? 9)
+      || y.last_seen.localeCompare(x.last_seen));
+    document.getElementById("alarm-count").textContent = items.length || "";
+    document.getElementById("alarm-list").replaceChildren(...(items.length ? items.map(alarmItem)
+      : [el("li", {class: "muted"}, t("alarms.none"))]));
+  }
+
+  function pushAlarm(message) {
+    const a = message.alarm;
+    if (!a) return;  // a comment: nothing shown here
+    if (a.state === "cleared") openAlarms.delete(a.id); else openAlarms.set(a.id, a);
+    renderAlarms();
+  }
+
+  async function loadAlarms() {
+    const page = await api("GET", "/alarms?open=true&limit=100");
+    openAlarms.clear();
+    for (const a of page.items) openAlarms.set(a.id, a);
+    renderAlarms();
+  }
+
+  // --- camera alerts with their snapshots (uploaded by the edge a moment after the alert) ---
+  const MAX_SHOTS = 12;
+
+  function shot(c) {
+    const url = c.snapshot_url ?? (c.snapshot_id ? `/api/v1/snapshots/${c.snapshot_id}` : null);
+    const none = () => el("div", {class: "noimg"}, t("camera.no_snapshot"));
+    let media = none();
+    if (url) {
+      let tries = 0;
+      media = el("img", {src: url, alt: c.camera, loading: "lazy"});
+      media.addEventListener("error", () => {
+        if (++tries <= 3) setTimeout(() => { media.src = `${url}?retry=${tries}`; }, 2000 * tries);
+        else media.replaceWith(none());
+      });
+      media = el("a", {href: url, target: "_blank"}, media);
+    }
+    return el("div", {class: "shot", dataset: {alert: c.id}}, media,
+      el("div", {class: "cap"}, el("div", {}, `${c.camera} · ${word("camera.", c.event)}`),
+        el("div", {class: "sub"}, `${time(c.ts)}${c.zone ? " · " + t("camera.zone", {zone: c.zone}) : ""}`)));
+  }
+
+  async function loadCamera() {
+    const page = await api("GET", `/camera-alerts?limit=${MAX_SHOTS}`);
+    const box = document.getElementById("camera-list");
+    box.replaceChildren(...(page.items.length ? page.items.map(shot) : [el("span", {class: "muted"}, t("common.none"))]));
+  }
+
+  function pushCamera(c) {
+    const box = document.getElementById("camera-list");
+    if (box.querySelector(`[data-alert="${c.id}"]`)) return;
+    if (!box.querySelector(".shot")) box.replaceChildren();
+    box.prepend(shot(c));
+    while (box.children.length > MAX_SHOTS) box.lastElementChild.remove();
+  }
+
   const reloadBuildings = Lintel.debounce(() => loadBuildings().catch(toastError), 300);
   Lintel.live(
-    {access: pushAccess, devices: reloadBuildings, edges: reloadBuildings, door: reloadBuildings},
-    () => Promise.all([loadAccess(), loadBuildings(), loadCommands()]).catch(toastError));
+    {access: pushAccess, devices: reloadBuildings, edges: reloadBuildings, door: reloadBuildings,
+      alarms: pushAlarm, camera: pushCamera},
+    () => Promise.all([loadAlarms(), loadAccess(), loadBuildings(), loadCommands(), loadCamera()])
+      .catch(toastError));
 })();
