@@ -194,10 +194,6 @@ async def my_code(request: web.Request, user: User) -> dict[str, Any]:
             "unit": found[1] if found else None, "building": found[2] if found else None}
 
 
-CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",
-                 scripts=("notices.js",), channels=("notices",)))
-
-
 @CONSOLE.page("/me/passes", "my_passes.html", RESIDENTS, nav="nav.my_passes",
               scripts=("passes.js",))
 async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
@@ -213,3 +209,7 @@ async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
     mine = [door for door, b in rows if building is not None and b in (building.id, None)]
     doors = [{"name": d.name, "label": d.label or d.name} for d in (mine or [d for d, _ in rows])]
     return {"resident": resident, "unit": unit, "doors": doors}
+
+
+CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",
+                 scripts=("notices.js",), channels=("notices",)))

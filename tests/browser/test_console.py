@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 
+import cv2
+import numpy as np
 import pytest
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import Browser, BrowserContext, expect
 
+from hub.cameras.models import CameraAlert, Snapshot
+from hub.models import EventLog
 from tests.browser.conftest import PASSWORD, logged_in, screenshot
 from tests.support.building import Building
 
@@ -64,6 +70,82 @@ async def test_guard_sees_swipes_live_and_opens_a_door(building: Building,
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
+async def test_guard_acknowledges_the_alarm_of_a_forced_door(building: Building,
+                                                            context: BrowserContext) -> None:
+    page = await logged_in(context, building, "guard1")
+    await page.goto(f"{building.hub.url}/guard")
+    await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
+    door = building.sims["B1-garage"]
+    assert await asyncio.to_thread(door.wait_relay, False, 3.0) is not None
+    door.set_door_contact(True)  # opened with no grant: forced
+    try:
+        alarm = page.locator('#alarm-list li[data-type="door_forced_open"]')
+        await expect(alarm).to_contain_text("门被强行打开")  # pushed live, no reload
+        await expect(alarm).to_contain_text("未处理")
+        await alarm.get_by_role("button", name="确认").click()
+        await page.fill("#reason-dialog textarea", "checked on camera: wind")
+        await page.click("#reason-dialog button[value=ok]")
+        await expect(alarm).to_contain_text("guard1 已确认")
+        await screenshot(page, "guard-alarm-acknowledged")
+        alarms = await building.call("GET", "/alarms?type=door_forced_open")
+        assert [(a["state"], a["acknowledged_by"], a["door"]) for a in alarms["items"]] == [
+            ("acknowledged", "guard1", "B1-garage")]
+        await alarm.get_by_role("button", name="解除").click()
+        await page.click("#reason-dialog button[value=ok]")  # the note is optional
+        await expect(alarm).to_have_count(0)
+    finally:
+        door.set_door_contact(False)
+
+
+async def test_guard_sees_camera_alerts_with_their_snapshot(building: Building,
+                                                            context: BrowserContext) -> None:
+    frame = np.zeros((240, 320, 3), np.uint8)
+    cv2.putText(frame, "lobby", (60, 130), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+    jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+    now = datetime.now(UTC)
+    event_id, snapshot_id = str(uuid.uuid4()), str(uuid.uuid4())
+    async with building.hub.sessions() as session, session.begin():  # as the ingest stores them
+        session.add(EventLog(id=event_id, kind="camera", site_id="demo", edge="b1-edge",
+                             device="cam-lobby", seq=10**6, ts=now, data={}))
+        await session.flush()
+        session.add(CameraAlert(id=event_id, site_id="demo", edge="b1-edge", camera="cam-lobby",
+                                event="motion", zone="lobby", area=0.3, snapshot_id=snapshot_id,
+                                ts=now))
+        session.add(Snapshot(id=snapshot_id, site_id="demo", edge="b1-edge", camera="cam-lobby",
+                             kind="snapshot", content_type="image/jpeg", size=len(jpeg), ts=now,
+                             expires_at=now + timedelta(days=1), data=jpeg))
+    page = await logged_in(context, building, "guard1")
+    await page.goto(f"{building.hub.url}/guard")
+    shot = page.locator(f'#camera-list [data-alert="{event_id}"]')
+    await expect(shot).to_contain_text("cam-lobby")
+    await expect(shot).to_contain_text("区域 lobby")
+    img = shot.locator("img")
+    await expect(img).to_be_visible()
+    assert await img.evaluate("i => i.complete && i.naturalWidth") == 320
+
+
+async def test_manager_notice_reaches_the_resident(building: Building, context: BrowserContext,
+                                                   browser: Browser) -> None:
+    resident_ctx = await browser.new_context(locale="zh-CN")
+    try:
+        resident = await logged_in(resident_ctx, building, "zhang", phone=True)
+        await resident.goto(f"{building.hub.url}/me/notices")
+        await expect(resident.locator("#notice-list")).to_contain_text("目前没有")
+        manager = await logged_in(context, building, "manager1")
+        await manager.goto(f"{building.hub.url}/manage/notices")
+        await manager.fill("input[name=title]", "停水通知")
+        await manager.fill("textarea[name=body]", "明天 9:00-12:00 停水，请提前储水。")
+        await manager.locator("select[name=target] option", has_text="1号楼").wait_for(state="attached")
+        await manager.select_option("select[name=target]", label="1号楼 (B1)")
+        await manager.click("#notice-form button[type=submit]")
+        await expect(manager.locator("#notice-list")).to_contain_text("停水通知")
+        await screenshot(manager, "manager-notices")
+        await expect(resident.locator("#notice-list")).to_contain_text("停水通知")  # pushed live
+        await screenshot(resident, "resident-notices-phone")
+    finally:
+        await resident_ctx.close()
+
+
 async def test_resident_visitor_pass_qr_opens_the_door(building: Building,
                                                       context: BrowserContext) -> None:
     page = await logged_in(context, building, "zhang", phone=True)
@@ -106,7 +188,7 @@ async def test_resident_is_refused_staff_pages(building: Building, context: Brow
         # nothing of the page itself, and no menu entry a resident may not open
         assert await page.locator("#resident-table, #access-table, #fault-list").count() == 0
         hrefs = await page.locator("nav.tabs a").evaluate_all("as => as.map(a => a.pathname)")
-        assert hrefs == ["/me", "/me/passes"]
+        assert hrefs == ["/me", "/me/passes", "/me/notices"]
     await screenshot(page, "not-allowed-phone")
 
 
