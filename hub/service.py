@@ -32,6 +32,7 @@ from hub.rules.engine import RuleEngine, TimerChecker
 from hub.rules.loader import load_rules
 from hub.settings import HubSettings
 from hub.telemetry import Downsampler, InfluxTelemetrySink, TelemetrySink
+from hub.workorders.running import enter_work_orders
 
 log = logging.getLogger(__name__)
 MQTT_START_WAIT_S = 10.0
@@ -189,6 +190,8 @@ class Hub:
         self._publisher = await stack.enter_async_context(
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
                                 hub_public_key=signer.public_key))
+        # issue 5: work-order notifications (live push, webhook) and periodic jobs
+        self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
         commands = CommandSender(self._sessions, self._mqtt)
         self.rules.commands, self.rules.live = commands, self._live

@@ -91,6 +91,23 @@ class HubSettings(BaseSettings):
     rules_check_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="how often due rule timers are looked for")
 
+    # issue 5: work orders
+    workorder_webhook_url: str | None = Field(
+        default=None, description="POST each new, assigned or escalated work order here (JSON)")
+    workorder_webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    workorder_webhook_attempts: int = Field(default=4, ge=1, le=20)
+    workorder_job_interval_s: float = Field(
+        default=60, gt=0, description="preventive orders and overdue escalation, this often")
+    workorder_pm_lead_days: int = Field(
+        default=3, ge=0, le=60, description="open preventive orders this many days ahead")
+
+    @field_validator("workorder_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value or None
+
     @field_validator("mqtt_shared_group")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

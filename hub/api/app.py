@@ -23,6 +23,7 @@ from hub.api import (
     imports,
     live,
     login,
+    maintenance,
     meta,
     notices,
     registry,
@@ -31,6 +32,7 @@ from hub.api import (
     schedules,
     users,
     visitor_passes,
+    workorders,
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
@@ -68,6 +70,8 @@ def all_endpoints() -> list[Endpoint]:
         *notices.routes,
         *reports.routes,
         *cameras.routes,
+        *workorders.routes,
+        *maintenance.routes,
     ]
 
 

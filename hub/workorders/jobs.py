@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.models import Device, Site, utcnow
 from hub.tasks import cancel_and_wait
+from hub.workorders.dispatch import purge_sent
 from hub.workorders.ledger import end_of_day, local_date, site_zone
 from hub.workorders.models import EquipmentRecord, WorkOrder
 from hub.workorders.service import ACTIVE_STATES, Actor, notify, opened, record
@@ -118,6 +119,8 @@ class WorkOrderJobs:
             preventive = await open_preventive_orders(session, now, self._lead_days)
         async with self._sessions() as session, session.begin():
             escalated = await escalate_overdue(session, now)
+        async with self._sessions() as session, session.begin():
+            await purge_sent(session, now)
         return preventive, escalated
 
     async def _run(self) -> None:

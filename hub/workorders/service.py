@@ -211,7 +211,8 @@ async def create_order(session: AsyncSession, *, site_id: str, kind: str, source
 async def opened(session: AsyncSession, order: WorkOrder, actor: Actor, now: datetime,
                   technician_id: int | None = None) -> None:
     record(session, order, actor, "opened", now, None)
-    await assign(session, order, actor, now, technician_id=technician_id)
+    by = actor if technician_id is not None else Actor.system("assignment")
+    await assign(session, order, by, now, technician_id=technician_id)
 
 
 _TABLE: Table = WorkOrder.__table__  # type: ignore[assignment]

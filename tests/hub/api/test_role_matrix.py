@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.api.endpoints import ENDPOINTS
 from hub.api.openapi import openapi_path
 from tests.hub.api.conftest import PASSWORD, count
+from tests.hub.api.workorder_world import PNG_B64, SKILLS
 from tests.hub.api.world import (
     ALWAYS,
     SNAPSHOT_UPLOAD_QUERY,
@@ -56,6 +57,10 @@ ADMIN = frozenset({"admin"})
 OPERATORS = frozenset({"admin", "manager", "guard"})  # remote door control
 ISSUERS = OPERATORS | {"resident"}  # visitor passes
 RESIDENT = frozenset({"resident"})  # the /me endpoints
+TECHNICIAN = frozenset({"technician"})  # picking an open work order
+WO_OPENERS = WRITERS | RESIDENT  # work orders; a resident's is a repair request
+WO_WORKERS = WRITERS | TECHNICIAN
+WO_CLOSERS = WRITERS | RESIDENT  # a resident confirms their repair
 
 Body = Callable[[World, str], Any]  # (world, place) -> JSON body
 
@@ -250,6 +255,58 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
     ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
     ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
+    # issue 5: work orders (a technician sees their own and the open ones of their skills)
+    ("GET", "/work-orders"): Case(HOUSEHOLD, resource="work-orders"),
+    ("GET", "/work-orders/{id}"): Case(HOUSEHOLD, resource="work-orders"),
+    ("POST", "/work-orders"): Case(
+        WO_OPENERS,
+        body=lambda w, p: {"title": "漏水", "skill": "plumbing", "unit_id": w.unit[p]},
+        away=422,
+    ),
+    ("POST", "/work-orders/{id}/accept"): Case(
+        TECHNICIAN, resource="work-orders-open", body=lambda w, p: {}, away=404, ok=200
+    ),
+    ("POST", "/work-orders/{id}/start"): Case(
+        WO_WORKERS, resource="work-orders", body=lambda w, p: {}, away=404, ok=200
+    ),
+    ("POST", "/work-orders/{id}/resolve"): Case(
+        WO_WORKERS, resource="work-orders-in-progress", body=lambda w, p: {"note": "换了阀门"},
+        away=404, ok=200,
+    ),
+    ("POST", "/work-orders/{id}/close"): Case(
+        WO_CLOSERS, resource="work-orders-resolved", body=lambda w, p: {}, away=404, ok=200
+    ),
+    ("POST", "/work-orders/{id}/reassign"): Case(
+        WRITERS, resource="work-orders-open",
+        body=lambda w, p: {"technician_id": w.ids["technicians"][p]}, away=404, ok=200,
+    ),
+    ("POST", "/work-orders/{id}/notes"): Case(
+        WO_WORKERS | RESIDENT, resource="work-orders", body=lambda w, p: {"text": "下午在家"},
+        away=404,
+    ),
+    ("POST", "/work-orders/{id}/parts"): Case(
+        WO_WORKERS, resource="work-orders", body=lambda w, p: {"name": "阀门", "quantity": 1},
+        away=404,
+    ),
+    ("POST", "/work-orders/{id}/photos"): Case(
+        WO_WORKERS | RESIDENT, resource="work-orders",
+        body=lambda w, p: {"content_base64": PNG_B64}, away=404,
+    ),
+    ("GET", "/work-order-photos/{id}"): Case(HOUSEHOLD, resource="work-order-photos"),
+    ("POST", "/work-orders/{id}/rating"): Case(
+        RESIDENT, resource="work-orders-closed", body=lambda w, p: {"stars": 5}, away=404
+    ),
+    ("GET", "/equipment"): Case(STAFF, resource="devices"),
+    ("GET", "/equipment/{id}"): Case(STAFF, resource="devices"),
+    ("PATCH", "/equipment/{id}"): Case(
+        WRITERS, resource="equipment",
+        body=lambda w, p: {"cycle_days": 15, "install_date": "2025-01-01"},
+    ),
+    ("GET", "/technicians"): Case(WRITERS, resource="technicians"),
+    ("PATCH", "/technicians/{id}"): Case(
+        WRITERS, resource="technicians", body=lambda w, p: {"skills": SKILLS}
+    ),
+    ("GET", "/reports/work-orders"): Case(WRITERS),
 }
 
 

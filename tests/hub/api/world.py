@@ -173,6 +173,12 @@ class World:
             return await add_alarm(self.sessions, site, unique("alarm"))
         if resource == "notices":
             return await self.make("POST", "/notices", notice_body(self.unit[place], place))
+        if resource.startswith("work-orders") or resource in ("equipment", "technicians"):
+            from tests.hub.api.workorder_world import STATE_OF, fresh_work_order
+
+            if resource in STATE_OF:
+                return await fresh_work_order(self, resource, place)
+            return self.ids[resource][place]  # changed in place, never deleted
         raise AssertionError(f"no factory for {resource}")
 
 
@@ -331,6 +337,9 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
     world.ids["devices"] = devices
     world.ids["alarms"] = {p: await world.fresh("alarms", p) for p in PLACES}
     world.ids["notices"] = {p: await world.fresh("notices", p) for p in PLACES}
+    from tests.hub.api.workorder_world import add_work_orders
+
+    await add_work_orders(world, resident_user)
 
 
 def notice_body(unit_id: int, place: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ async def test_opens_once_assigns_and_records(sessions: async_sessionmaker[Async
             .order_by(WorkOrderHistory.id)))
         outbox = list(await session.scalars(select(WorkOrderOutbox)))
     assert [(s.action, s.from_state, s.to_state, s.actor) for s in steps] == [
-        ("opened", None, "open", "system:rule"), ("assigned", "open", "assigned", "system:rule")]
+        ("opened", None, "open", "system:rule"), ("assigned", "open", "assigned", "system:assignment")]
     assert [(o.event, o.payload["users"]) for o in outbox] == [
         ("assigned", [place.technicians["wang"]])]
     assert len(await orders(sessions)) == 1
