@@ -28,7 +28,7 @@ STATIC_PREFIX = "/console/static"
 ADMINS = frozenset({"admin"})
 MANAGERS = frozenset({"admin", "manager"})
 OPERATORS = MANAGERS | {"guard"}
-TECHNICIANS = MANAGERS | {"technician"}
+TECHNICIANS = frozenset({"technician"})  # managers work orders at /manage/orders
 RESIDENTS = frozenset({"resident"})
 
 HOME = {"admin": "/manage", "manager": "/manage", "guard": "/guard", "technician": "/tech",

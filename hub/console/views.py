@@ -143,6 +143,10 @@ CONSOLE.add(Page("/manage/passes", "passes.html", MANAGERS, nav="nav.passes",
 CONSOLE.add(Page("/manage/devices", "devices.html", MANAGERS, nav="nav.devices",
                  scripts=("manage.js",), channels=("devices", "edges")))
 
+CONSOLE.add(Page("/manage/orders", "orders.html", MANAGERS, nav="nav.orders",
+                 scripts=("workorders.js",), channels=("work_orders",)))
+CONSOLE.add(Page("/manage/equipment", "equipment.html", MANAGERS, nav="nav.equipment",
+                 scripts=("manage.js",)))
 CONSOLE.add(Page("/manage/notices", "notices.html", MANAGERS, nav="nav.notices",
                  scripts=("notices.js",), channels=("notices",)))
 
@@ -169,8 +173,10 @@ CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("g
                  channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True))
 CONSOLE.add(Page("/guard/passes", "desk.html", OPERATORS, nav="nav.desk",
                  scripts=("passes.js",)))
-CONSOLE.add(Page("/tech", "tech.html", TECHNICIANS, nav="nav.tech_devices", scripts=("tech.js",),
-                 channels=("devices",)))
+CONSOLE.add(Page("/tech", "orders.html", TECHNICIANS, nav="nav.tech", scripts=("workorders.js",),
+                 channels=("work_orders",)))
+CONSOLE.add(Page("/tech/faults", "tech.html", TECHNICIANS, nav="nav.tech_devices",
+                 scripts=("tech.js",), channels=("devices",)))
 
 
 # --- resident pages ----------------------------------------------------------------------------
@@ -213,3 +219,5 @@ async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
 
 CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",
                  scripts=("notices.js",), channels=("notices",)))
+CONSOLE.add(Page("/me/repairs", "repairs.html", RESIDENTS, nav="nav.my_repairs",
+                 scripts=("workorders.js",), channels=("work_orders",)))

@@ -12,9 +12,12 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from sqlalchemy import select
 
+from edge.sensors.loader import load_models
 from hub.api import create_user
 from hub.models import Resident, ResidentAccount
 from hub.service import Hub
+from hub.workorders.models import TechnicianSkill
+from simulators.modbus_devices import ModbusDeviceSimulator
 from tests.support.building import Building, broker, demo_building
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,15 +39,29 @@ async def _users(hub: Hub) -> None:
             if role == "resident":
                 user.household_id = zhang.household_id
                 session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
+            if role == "technician":  # the lift's drive faults are theirs
+                session.add(TechnicianSkill(user_id=user.id, skill="elevator_drive"))
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def building(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Building]:
+async def lift() -> AsyncIterator[ModbusDeviceSimulator]:
+    """The building's elevator controller (Modbus TCP), for fault injection."""
+    model = load_models()["elevator-vvvf-a"]
+    async with ModbusDeviceSimulator(model, name="B1-lift-1", transport="tcp") as sim:
+        yield sim
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def building(tmp_path_factory: pytest.TempPathFactory,
+                   lift: ModbusDeviceSimulator) -> AsyncIterator[Building]:
     tmp = tmp_path_factory.mktemp("console")
+    elevator = {"id": "B1-lift-1", "model": "elevator-vvvf-a", "transport": "tcp",
+                "host": "127.0.0.1", "tcp_port": lift.tcp_port, "poll_interval_s": 0.2,
+                "timeout_s": 0.5}
     async with broker("mosquitto") as mqtt_port, demo_building(
         tmp, mqtt_port=mqtt_port, database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}",
         doors=(("B1-main", 101), ("B1-garage", 102)), unlock_s=0.5, publish_debounce_s=0.05,
-        prepare=_users,
+        prepare=_users, devices=[elevator], rules_check_interval_s=0.2,
         ready=lambda agent: bool(agent.cache.state and agent.cache.state.hub_public_key),
     ) as b:
         yield b

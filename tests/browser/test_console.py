@@ -15,6 +15,7 @@ from playwright.async_api import Browser, BrowserContext, expect
 
 from hub.cameras.models import CameraAlert, Snapshot
 from hub.models import EventLog
+from simulators.modbus_devices import ModbusDeviceSimulator
 from tests.browser.conftest import PASSWORD, logged_in, screenshot
 from tests.support.building import Building
 
@@ -121,7 +122,7 @@ async def test_guard_sees_camera_alerts_with_their_snapshot(building: Building,
     await expect(shot).to_contain_text("区域 lobby")
     img = shot.locator("img")
     await expect(img).to_be_visible()
-    assert await img.evaluate("i => i.complete && i.naturalWidth") == 320
+    assert await img.evaluate("i => i.decode().then(() => i.naturalWidth)") == 320
 
 
 async def test_manager_notice_reaches_the_resident(building: Building, context: BrowserContext,
@@ -188,7 +189,7 @@ async def test_resident_is_refused_staff_pages(building: Building, context: Brow
         # nothing of the page itself, and no menu entry a resident may not open
         assert await page.locator("#resident-table, #access-table, #fault-list").count() == 0
         hrefs = await page.locator("nav.tabs a").evaluate_all("as => as.map(a => a.pathname)")
-        assert hrefs == ["/me", "/me/passes", "/me/notices"]
+        assert hrefs == ["/me", "/me/passes", "/me/notices", "/me/repairs"]
     await screenshot(page, "not-allowed-phone")
 
 
@@ -219,6 +220,8 @@ async def test_manager_pages_and_csv_check(building: Building, context: BrowserC
     await expect(form.locator(".import-result")).to_contain_text("B9")  # the refused line
     await screenshot(page, "manager-residents")
     for path, ready in (("/manage", ".tiles"), ("/manage/cards", "#card-rows tr[data-card]"),
+                        ("/manage/equipment", "#equipment-rows tr[data-device]"),
+                        ("/manage/orders", "#orders article, #orders p"),
                         ("/manage/passes", "#pass-rows tr"), ("/manage/devices", "#edge-rows tr"),
                         ("/manage/reports", "#traffic-report svg"), ("/guard/passes", "#pass-doors input")):
         await page.goto(f"{base}{path}")
@@ -227,11 +230,38 @@ async def test_manager_pages_and_csv_check(building: Building, context: BrowserC
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
-async def test_technician_page_on_a_phone(building: Building, context: BrowserContext) -> None:
+async def test_technician_resolves_the_order_of_an_elevator_fault(
+        building: Building, context: BrowserContext, lift: ModbusDeviceSimulator) -> None:
     page = await logged_in(context, building, "tech1", phone=True)
     await page.goto(f"{building.hub.url}/")
     await page.wait_for_url(re.compile(r"/tech$"))
-    await expect(page.locator("#fault-list")).not_to_contain_text("…")
-    await screenshot(page, "technician-phone")
+    await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
+    await expect(page.locator("#orders")).to_contain_text("暂无工单")
+    lift.fault("Err02")  # over-current during acceleration: skill elevator_drive, tech1's
+    try:
+        order = page.locator("article.order").first
+        await expect(order).to_contain_text("Err02")  # pushed live, no reload
+        await expect(order).to_contain_text("tech1")  # assigned by skill
+        order_id = await order.get_attribute("data-order")
+        await page.get_by_test_id(f"start-{order_id}").click()
+        await expect(order).to_contain_text("处理中")
+        await page.get_by_test_id(f"details-{order_id}").click()
+        await order.locator("input[name=text]").fill("encoder cable loose")
+        await order.get_by_role("button", name="添加备注").click()
+        await expect(order.locator("ul.notes")).to_contain_text("encoder cable loose")
+        await order.locator("input[name=name]").fill("encoder cable")
+        await order.get_by_role("button", name="添加配件").click()
+        await expect(order.locator("ul.parts")).to_contain_text("encoder cable × 1")
+        await screenshot(page, "technician-order-phone")
+        await page.get_by_test_id(f"resolve-{order_id}").click()
+        await page.fill("#reason-dialog textarea", "cable reseated, test runs fine")
+        await page.click("#reason-dialog button[value=ok]")
+        await expect(order).to_contain_text("已完成")
+        done = await building.call("GET", f"/work-orders/{order_id}")
+        assert (done["state"], done["assignee"], done["fault_code"]) == ("resolved", "tech1", "Err02")
+        assert [(p["name"], p["quantity"]) for p in done["parts"]] == [("encoder cable", 1)]
+        assert done["history"][-1]["note"] == "cable reseated, test runs fine"
+    finally:
+        lift.fault("Err02", active=False)
     resp = await page.goto(f"{building.hub.url}/guard")
     assert resp is not None and resp.status == 403

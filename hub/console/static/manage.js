@@ -101,7 +101,28 @@
       td(t("manage.open_faults"), d.open_faults ? pill(String(d.open_faults), "bad") : "0")));
   }
 
+  async function equipmentPage() {
+    const list = await api("GET", "/equipment");
+    const edit = async (e) => {
+      const value = window.prompt(t("equipment.cycle"), e.cycle_days ?? "");
+      if (value === null) return;
+      try {
+        await api("PATCH", `/equipment/${e.id}`, {cycle_days: value ? Number(value) : null});
+        toast(t("equipment.saved"));
+        await equipmentPage();
+      } catch (error) { toastError(error); }
+    };
+    fill(document.getElementById("equipment-rows"), list.items, (e) => el("tr", {dataset: {device: e.name}},
+      td(t("common.name"), e.name), td(t("manage.device_type"), e.device_type), td(t("manage.model"), e.model),
+      td(t("equipment.installed"), e.install_date ?? "—"), el("td", {class: "num"}, e.cycle_days ?? "—"),
+      td(t("equipment.last"), e.last_maintained_on ?? "—"),
+      td(t("equipment.next"), e.next_due_on ?? "—"),
+      td(t("equipment.order"), e.open_preventive_order ? `#${e.open_preventive_order}` : "—"),
+      td(t("common.actions"), el("button", {class: "small", onclick: () => edit(e)}, t("equipment.edit")))));
+  }
+
   const pages = {
+    "/manage/equipment": equipmentPage,
     "/manage/residents": () => { importForms(); return residentsPage(); },
     "/manage/cards": cardsPage,
     "/manage/devices": () => {
