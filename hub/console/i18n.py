@@ -171,6 +171,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "status.vacant": ("Vacant", "空置"),
     "status.occupied": ("Occupied", "自住"),
     "status.rented": ("Rented", "出租"),
+    "device.elevator": ("Elevator", "电梯"),
+    "device.fire_panel": ("Fire panel", "消防主机"),
+    "device.pressure_sensor": ("Pressure sensor", "压力传感器"),
+    "device.reader": ("Card reader", "读卡器"),
+    "device.camera": ("Camera", "摄像头"),
     "mode.normal": ("Normal", "正常"),
     "mode.locked_down": ("Locked down", "已封锁"),
     # alarms and camera alerts

@@ -180,6 +180,21 @@ async def test_resident_visitor_pass_qr_opens_the_door(building: Building,
     await screenshot(page, "resident-passes-phone")
 
 
+async def test_resident_requests_a_repair(building: Building, context: BrowserContext) -> None:
+    page = await logged_in(context, building, "zhang", phone=True)
+    await page.goto(f"{building.hub.url}/me/repairs")
+    await expect(page.locator("#orders")).to_contain_text("您还没有报修记录")
+    await page.fill("#repair-form input[name=title]", "厨房水龙头漏水")
+    await page.fill("#repair-form textarea[name=description]", "工作日晚上七点后在家")
+    await page.click("#repair-form button[type=submit]")
+    order = page.locator("#orders article.order").first
+    await expect(order).to_contain_text("厨房水龙头漏水")
+    await expect(order).to_contain_text("报修")
+    await screenshot(page, "resident-repairs-phone")
+    orders = await building.call("GET", "/work-orders?kind=repair")
+    assert [(o["title"], o["kind"]) for o in orders["items"]] == [("厨房水龙头漏水", "repair")]
+
+
 async def test_resident_is_refused_staff_pages(building: Building, context: BrowserContext) -> None:
     page = await logged_in(context, building, "zhang", phone=True)
     for path in ("/manage/residents", "/guard", "/tech"):

@@ -68,7 +68,7 @@
   function deviceItem(device) {
     return el("li", {dataset: {device: device.name}},
       el("div", {class: "grow"}, el("div", {}, device.name),
-        el("div", {class: "sub"}, `${device.device_type} · ${device.model}`)),
+        el("div", {class: "sub"}, `${word("device.", device.device_type)} · ${device.model}`)),
       device.open_faults ? pill(t("guard.open_faults", {n: device.open_faults}), "bad") : null,
       statusPill(device.status));
   }

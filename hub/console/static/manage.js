@@ -95,7 +95,7 @@
       td(t("common.status"), statusPill(e.status)), td(t("guard.last_seen"), time(e.last_seen)),
       el("td", {class: "num"}, e.perm_version_held ?? "—")));
     fill(document.getElementById("device-rows"), devices.items, (d) => el("tr", {},
-      td(t("common.name"), d.name), td(t("guard.edge"), d.edge), td(t("manage.device_type"), d.device_type),
+      td(t("common.name"), d.name), td(t("guard.edge"), d.edge), td(t("manage.device_type"), word("device.", d.device_type)),
       td(t("manage.model"), d.model), td(t("common.status"), statusPill(d.status)),
       td(t("guard.last_seen"), time(d.last_seen)),
       td(t("manage.open_faults"), d.open_faults ? pill(String(d.open_faults), "bad") : "0")));
@@ -113,7 +113,7 @@
       } catch (error) { toastError(error); }
     };
     fill(document.getElementById("equipment-rows"), list.items, (e) => el("tr", {dataset: {device: e.name}},
-      td(t("common.name"), e.name), td(t("manage.device_type"), e.device_type), td(t("manage.model"), e.model),
+      td(t("common.name"), e.name), td(t("manage.device_type"), word("device.", e.device_type)), td(t("manage.model"), e.model),
       td(t("equipment.installed"), e.install_date ?? "—"), el("td", {class: "num"}, e.cycle_days ?? "—"),
       td(t("equipment.last"), e.last_maintained_on ?? "—"),
       td(t("equipment.next"), e.next_due_on ?? "—"),

@@ -10,6 +10,7 @@ from typing import get_args
 from aiohttp.test_utils import make_mocked_request
 
 from hub.console.i18n import MESSAGES, choose_language, translate
+from wire.devices import DeviceType, Severity
 from wire.events import AccessReason
 
 STATIC = Path(__file__).resolve().parents[3] / "hub" / "console" / "static"
@@ -35,11 +36,24 @@ def test_the_scripts_name_only_known_messages() -> None:
     assert sorted(used - MESSAGES["en"].keys()) == []
 
 
-def test_every_access_reason_and_role_has_words() -> None:
+def test_every_access_reason_device_type_severity_and_role_has_words() -> None:
     for reason in get_args(AccessReason):
         assert f"reason.{reason}" in MESSAGES["zh"], reason
+    for kind in get_args(DeviceType):
+        assert f"device.{kind}" in MESSAGES["zh"], kind
+    for severity in get_args(Severity):
+        assert f"severity.{severity}" in MESSAGES["zh"], severity
     for role in ("admin", "manager", "guard", "technician", "resident"):
         assert f"role.{role}" in MESSAGES["zh"]
+
+
+def test_every_built_in_alarm_type_and_work_order_state_has_words() -> None:
+    rules = (Path(__file__).resolve().parents[3] / "hub" / "rules" / "builtin.yaml").read_text()
+    types = set(re.findall(r"^\s*type: ([a-z_]+)\s*$", rules, re.MULTILINE))
+    assert "door_forced_open" in types
+    assert sorted(t for t in types if f"alarm.{t}" not in MESSAGES["zh"]) == []
+    for state in ("open", "assigned", "in_progress", "resolved", "closed"):
+        assert f"wo.state.{state}" in MESSAGES["zh"]
 
 
 def test_unknown_message_is_an_error() -> None:
