@@ -6,9 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from hub.api import login as api_login
 from hub.api.keys import SESSIONS
@@ -36,6 +38,7 @@ from hub.models import (
     Edge,
     Resident,
     ResidentAccount,
+    Site,
     Unit,
     User,
     VisitorPass,
@@ -93,6 +96,27 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     redirect = _redirect(_safe_next(request.query.get("next"), "/"))
     redirect.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="Lax")
     return redirect
+
+
+@routes.get(r"/visit/{code:[A-Za-z0-9_-]{16,64}}")
+async def visitor_page(request: web.Request) -> web.StreamResponse:
+    """The page a visitor opens from the shared link: the pass's QR code and when and where
+    it works, without a login (the link's code is the secret, as for the API's shared image)."""
+    code = request.match_info["code"]
+    async with request.app[SESSIONS]() as session:
+        found = (await session.execute(
+            select(VisitorPass, Unit.number, Building.name, Site.timezone)
+            .options(selectinload(VisitorPass.doors))
+            .join(Unit, Unit.id == VisitorPass.unit_id).join(Building, Building.id == Unit.building_id)
+            .join(Site, Site.id == VisitorPass.site_id)
+            .where(VisitorPass.share_code == code))).first()
+    if found is None or found[0].status != "active":
+        return render(request, "visit.html", status=404, visitor_pass=None)
+    vp, unit, building, timezone = found
+    doors = sorted(d.label or d.name for d in vp.doors)
+    return render(request, "visit.html", visitor_pass=vp, unit=unit, building=building,
+                  doors=doors, tz=ZoneInfo(timezone),
+                  qr_url=f"/api/v1/visitor-passes/shared.png?code={code}")
 
 
 def _scope(user: User) -> Scope:

@@ -147,8 +147,8 @@ async def test_manager_notice_reaches_the_resident(building: Building, context: 
         await resident_ctx.close()
 
 
-async def test_resident_visitor_pass_qr_opens_the_door(building: Building,
-                                                      context: BrowserContext) -> None:
+async def test_resident_visitor_pass_qr_opens_the_door(building: Building, context: BrowserContext,
+                                                      browser: Browser) -> None:
     page = await logged_in(context, building, "zhang", phone=True)
     await page.goto(f"{building.hub.url}/me")
     await expect(page.get_by_test_id("my-qr")).to_have_attribute("data-token", re.compile(r".{100,}"))
@@ -166,6 +166,18 @@ async def test_resident_visitor_pass_qr_opens_the_door(building: Building,
     assert (await qr.get_attribute("src") or "").startswith("data:image/png;base64,")
     await expect(page.locator("#pass-rows")).to_contain_text("王芳")
     await screenshot(page, "resident-pass-issued-phone")
+    link = await page.locator("#pass-share").input_value()
+    assert re.fullmatch(rf"{building.hub.url}/visit/[\w-]{{16,64}}", link), link
+XX
+    try:
+        shared = await visitor.new_page()
+        await shared.goto(link)
+        await expect(shared.get_by_test_id("visit")).to_contain_text("Welcome, 王芳")
+        qr_image = shared.get_by_test_id("visit").locator("img")
+        assert await qr_image.evaluate("i => i.decode().then(() => i.naturalWidth)") > 100
+        await screenshot(shared, "visitor-shared-link-phone")
+    finally:
+        await visitor.close()
 
     await building.wait_perm_change(held, timeout=5)  # the pass reached the edge
     garage = building.sims["B1-garage"]

@@ -23,6 +23,12 @@
         ` ${d.label || d.name}`)));
   }
 
+  // The visitor's page on this console for a pass (the API's share link is the bare image).
+  function visitLink(p) {
+    const code = new URL(p.share_url).searchParams.get("code");
+    return `${location.origin}/visit/${code}`;
+  }
+
   function state(p) {
     if (p.status === "revoked") return "revoked";
     if (new Date(p.valid_until) <= new Date()) return "expired";
@@ -44,7 +50,7 @@
         td(t("common.status"), statusPill(s)),
         td(t("common.actions"), el("div", {class: "actions"},
           s === "active" ? el("a", {class: "button small", href: p.qr_url, target: "_blank"}, t("pass.qr")) : null,
-          s === "active" ? el("button", {class: "small", onclick: () => copy(p.share_url)}, t("common.copy")) : null,
+          s === "active" ? el("button", {class: "small", onclick: () => copy(visitLink(p))}, t("common.copy")) : null,
           p.status === "active" ? el("button", {class: "small danger", "data-testid": `revoke-${p.id}`,
             onclick: () => revoke(p)}, t("common.revoke")) : null)));
     });
@@ -65,11 +71,12 @@
     const img = document.getElementById("pass-qr");
     img.src = `data:image/png;base64,${pass.qr_png_base64}`;
     img.dataset.token = pass.token;  // the text the QR code holds
-    document.getElementById("pass-share").value = pass.share_url;
-    document.getElementById("pass-copy").onclick = () => copy(pass.share_url);
+    const link = visitLink(pass);
+    document.getElementById("pass-share").value = link;
+    document.getElementById("pass-copy").onclick = () => copy(link);
     const share = document.getElementById("pass-share-button");
     share.hidden = !navigator.share;
-    share.onclick = () => navigator.share({title: t("nav.passes"), url: pass.share_url}).catch(() => {});
+    share.onclick = () => navigator.share({title: t("visit.title"), url: link}).catch(() => {});
     box.hidden = false;
     box.scrollIntoView({behavior: "smooth", block: "center"});
   }

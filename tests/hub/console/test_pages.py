@@ -85,6 +85,11 @@ async def test_language_cookie_wins_and_next_stays_on_this_site(console: Client,
     assert status == 404 and "unknown language" in body
 
 
+async def test_an_unknown_shared_pass_link_says_so(console: Client) -> None:
+    status, body, _ = await get(console, "/visit/" + "x" * 24, lang="en")
+    assert status == 404 and "no longer valid" in body
+
+
 async def test_logout_revokes_the_session(console: Client, cookies: dict[str, str]) -> None:
     cookie = cookies["guard"]
     resp = await console.post("/logout", headers={"Cookie": cookie}, allow_redirects=False)
