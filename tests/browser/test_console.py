@@ -168,7 +168,8 @@ async def test_resident_visitor_pass_qr_opens_the_door(building: Building, conte
     await screenshot(page, "resident-pass-issued-phone")
     link = await page.locator("#pass-share").input_value()
     assert re.fullmatch(rf"{building.hub.url}/visit/[\w-]{{16,64}}", link), link
-XX
+    visitor = await browser.new_context(  # the visitor's phone: no login, English
+        locale="en-US", viewport={"width": 390, "height": 844})
     try:
         shared = await visitor.new_page()
         await shared.goto(link)
