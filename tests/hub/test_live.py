@@ -69,10 +69,11 @@ def test_a_console_that_stops_reading_keeps_the_newest_items() -> None:
 @pytest.mark.integration
 @pytest.mark.timeout(60)
 async def test_a_swipe_stored_by_one_worker_reaches_consoles_on_both(
-    mosquitto: MosquittoServer, tmp_path: Path
+    mosquitto: MosquittoServer, postgres_url: str, tmp_path: Path
 ) -> None:
+    # PostgreSQL: two workers on one SQLite file wait on each other's write locks
     def settings(n: int) -> HubSettings:
-        return HubSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+        return HubSettings(database_url=postgres_url,
                            mqtt_port=mosquitto.port, mqtt_client_id=f"hub-{n}", http_port=0,
                            data_dir=tmp_path, admin_password="correct horse")  # type: ignore[arg-type]
 
@@ -93,7 +94,7 @@ async def test_a_swipe_stored_by_one_worker_reaches_consoles_on_both(
                     await edge.publish(event_topic(event), dumps(event))
             for socket in (first, second):
                 for event in events:
-                    got = await socket.next("access", timeout=10, id=event["id"])
+                    got = await socket.next("access", timeout=15, id=event["id"])
                     assert (got["door"], got["result"], got["edge"]) == (
                         "B1-main", "granted", "b1-edge")
             stored = one.ingest.stats.events + two.ingest.stats.events
