@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 from hub.errors import PublishError
@@ -52,6 +52,9 @@ class LiveItem:
     building_id: int | None = None
     household_id: int | None = None  # residents of this household see it
     user_id: int | None = None  # only this user (and the site's admin/manager) sees it
+
+
+_FIELDS = tuple(f.name for f in fields(LiveItem))
 
 
 @dataclass(eq=False)
@@ -138,7 +141,9 @@ class LiveBus:
         if self._publisher is None:
             self._deliver(items)
             return
-        payload = json.dumps([asdict(i) for i in items], separators=(",", ":"), default=str)
+        # a shallow dict per item: asdict() deep-copies every data dict (costly at 1,000/s)
+        payload = json.dumps([{f: getattr(i, f) for f in _FIELDS} for i in items],
+                             separators=(",", ":"), default=str)
         try:
             await self._publisher.publish(LIVE_TOPIC, payload, qos=0)
         except PublishError as exc:  # the consoles refresh when they reconnect

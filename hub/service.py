@@ -151,6 +151,8 @@ class Hub:
 
     async def _start(self, stack: AsyncExitStack) -> None:
         s = self.settings
+        # A bad rules file stops the start before anything else, naming file, rule and field.
+        book = load_rules(s.rules_path)
         await migrate(s.database_url)
         signer = self.signer = TokenSigner(load_signing_key(
             s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None))
@@ -167,8 +169,7 @@ class Hub:
             log.warning("created admin %r with password %s", s.admin_username, password)
 
         telemetry_sink = await open_telemetry_sink(s, stack, self._sessions)
-        # A bad rules file stops the start here, naming the file, the rule and the field.
-        self.rules = RuleEngine(load_rules(s.rules_path), self._sessions, clock=self.clock)
+        self.rules = RuleEngine(book, self._sessions, clock=self.clock)
         # Exit order is the reverse: HTTP, publisher, ingest, then the MQTT disconnect.
         self._mqtt = await stack.enter_async_context(MqttClient(
             host=s.mqtt_host, port=s.mqtt_port, client_id=s.mqtt_client_id,

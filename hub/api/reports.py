@@ -42,7 +42,7 @@ def _answer(request: web.Request, query: ReportQuery, report: BaseModel,
                                           and "application/json" not in accept)
     if not wants_csv:
         return report
-    items: list[BaseModel] = getattr(report, "items")
+    items: list[BaseModel] = report.items
     row_model = type(report).model_fields["items"].annotation.__args__[0]  # type: ignore[union-attr]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(row_model.model_fields), lineterminator="\n")

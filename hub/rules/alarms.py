@@ -8,6 +8,7 @@ INSERT .. ON CONFLICT DO UPDATE on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,61 @@ class AlarmRaise:
     snapshot_id: int | None = None
 
 
+async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: datetime
+                       ) -> list[tuple[Alarm, bool]]:
+    """Open alarms, or count repeats of the open ones with the same keys, in one statement:
+    raises with the same key count together (rows in key order, so two workers lock them
+    alike). Returns each alarm and whether it was opened now."""
+    if not specs:
+        return []
+    grouped: dict[tuple[str, str], list[AlarmRaise]] = {}
+    for spec in specs:
+        grouped.setdefault((spec.site_id, spec.dedup_key), []).append(spec)
+    rows = []
+    for key in sorted(grouped):
+        group = sorted(grouped[key], key=lambda s: s.ts)
+        first, last = group[0], group[-1]
+        snapshot = next((s.snapshot_id for s in reversed(group) if s.snapshot_id is not None),
+                        None)
+        rows.append({
+            "site_id": first.site_id, "building_id": first.building_id, "edge": first.edge,
+            "device": first.device, "device_id": first.device_id, "door": first.door,
+            "door_id": first.door_id, "snapshot_id": snapshot, "rule": first.rule,
+            "type": first.type, "severity": first.severity, "dedup_key": first.dedup_key,
+            "message": last.message[:500], "state": "active", "count": len(group),
+            "event_id": first.event_id, "first_seen": first.ts, "last_seen": last.ts,
+            "raised_at": now,
+        })
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = dialect_insert(Alarm).values(rows)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["site_id", "dedup_key"],
+        index_where=Alarm.cleared_at.is_(None),
+        set_={
+            "count": Alarm.count + excluded.count,
+            "last_seen": case((excluded.last_seen > Alarm.last_seen, excluded.last_seen),
+                              else_=Alarm.last_seen),
+            "message": excluded.message,
+            "snapshot_id": case((excluded.snapshot_id.is_not(None), excluded.snapshot_id),
+                                else_=Alarm.snapshot_id),
+        },
+    ).returning(Alarm).execution_options(populate_existing=True)
+    found = {(a.site_id, a.dedup_key): a for a in await session.scalars(stmt)}
+    out = []
+    for row in rows:
+        alarm = found[(row["site_id"], row["dedup_key"])]
+        created = alarm.count == row["count"]
+        if created:
+            rule = row["rule"]
+            session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="raised",
+                                     actor=f"rule:{rule}" if rule else "system",
+                                     note=row["message"]))
+        out.append((alarm, created))
+    return out
+
+
 def alarm_data(alarm: Alarm) -> dict[str, Any]:
     """An alarm as the API shows it and the live feed pushes it (JSON-able)."""
     return {
@@ -64,43 +120,6 @@ def snapshot_url(snapshot_id: int | None) -> str | None:
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-async def raise_alarm(session: AsyncSession, spec: AlarmRaise, now: datetime
-                      ) -> tuple[Alarm, bool]:
-    """Open an alarm, or count a repeat of the open one with the same key; True if opened."""
-    dialect = session.get_bind().dialect.name
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = {
-        "site_id": spec.site_id, "building_id": spec.building_id, "edge": spec.edge,
-        "device": spec.device, "device_id": spec.device_id, "door": spec.door,
-        "door_id": spec.door_id, "snapshot_id": spec.snapshot_id, "rule": spec.rule,
-        "type": spec.type, "severity": spec.severity, "dedup_key": spec.dedup_key,
-        "message": spec.message[:500], "state": "active", "count": 1,
-        "event_id": spec.event_id, "first_seen": spec.ts, "last_seen": spec.ts,
-        "raised_at": now,
-    }
-    stmt = dialect_insert(Alarm).values(**values)
-    excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["site_id", "dedup_key"],
-        index_where=Alarm.cleared_at.is_(None),
-        set_={
-            "count": Alarm.count + 1,
-            "last_seen": case((excluded.last_seen > Alarm.last_seen, excluded.last_seen),
-                              else_=Alarm.last_seen),
-            "message": excluded.message,
-            "snapshot_id": case((excluded.snapshot_id.is_not(None), excluded.snapshot_id),
-                                else_=Alarm.snapshot_id),
-        },
-    ).returning(Alarm).execution_options(populate_existing=True)
-    alarm = (await session.scalars(stmt)).one()
-    created = alarm.count == 1
-    if created:
-        session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="raised",
-                                 actor=f"rule:{spec.rule}" if spec.rule else "system",
-                                 note=spec.message[:500]))
-    return alarm, created
 
 
 async def clear_by_key(session: AsyncSession, site_id: str, dedup_key: str, actor: str,
@@ -158,4 +177,4 @@ def notice_data(notice: Notice) -> dict[str, Any]:
 
 
 __all__ = ["ALARM_STATES", "AlarmRaise", "acknowledge", "alarm_data", "clear", "clear_by_key",
-           "history", "notice_data", "raise_alarm", "snapshot_url"]
+           "history", "notice_data", "raise_alarms", "snapshot_url"]

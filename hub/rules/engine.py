@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, cast
@@ -94,27 +94,59 @@ def _seconds(value: float) -> int | float:
 
 
 class _Refs:
-    """Per-transaction lookups of the registry rows an alarm links to."""
+    """Per transaction: lookups of the registry rows an alarm links to, and the alarms raised
+    but not yet written (written together, in one statement, by `flush`)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._buildings: dict[tuple[str, str], int | None] = {}
         self._doors: dict[tuple[str, str], int | None] = {}
         self._devices: dict[tuple[str, str, str], int | None] = {}
+        self.raises: list[alarm_ops.AlarmRaise] = []
+
+    async def flush(self, effects: Effects, stats: EngineStats, now: datetime) -> None:
+        """Write the pending raises (before a clear, and at the end of the transaction)."""
+        if not self.raises:
+            return
+        pending, self.raises = self.raises, []
+        await self._resolve(pending)
+        specs = [replace(
+            spec, building_id=self._buildings.get((spec.site_id, spec.edge or "")),
+            device_id=self._devices.get((spec.site_id, spec.edge or "", spec.device or "")),
+            door_id=self._doors.get((spec.site_id, spec.door)) if spec.door else None)
+            for spec in pending]
+        for alarm, created in await alarm_ops.raise_alarms(self._session, specs, now):
+            stats.alarms_opened += created
+            effects.live.append(_alarm_push(alarm, "raised" if created else "repeated"))
+
+    async def _resolve(self, specs: list[alarm_ops.AlarmRaise]) -> None:
+        """Look up, in one query each, the edges' buildings, the doors and the devices."""
+        edges = {(s.site_id, s.edge or "") for s in specs} - self._buildings.keys()
+        doors = {(s.site_id, s.door) for s in specs if s.door} - self._doors.keys()
+        devices = {(s.site_id, s.edge or "", s.device or "") for s in specs} - self._devices.keys()
+        session = self._session
+        if edges:
+            self._buildings.update(dict.fromkeys(edges))
+            found = await session.execute(select(Edge.site_id, Edge.name, Edge.building_id).where(
+                tuple_(Edge.site_id, Edge.name).in_(sorted(edges))))
+            self._buildings.update({(s, e): b for s, e, b in found})
+        if doors:
+            self._doors.update(dict.fromkeys(doors))  # type: ignore[arg-type]
+            found = await session.execute(select(Door.site_id, Door.name, Door.id).where(
+                tuple_(Door.site_id, Door.name).in_(sorted(doors))))  # type: ignore[type-var]
+            self._doors.update({(s, n): i for s, n, i in found})
+        if devices:
+            self._devices.update(dict.fromkeys(devices))
+            found = await session.execute(
+                select(Device.site_id, Device.edge, Device.name, Device.id).where(
+                    tuple_(Device.site_id, Device.edge, Device.name).in_(sorted(devices))))
+            self._devices.update({(s, e, n): i for s, e, n, i in found})
 
     async def building(self, site: str, edge: str) -> int | None:
         if (site, edge) not in self._buildings:
             self._buildings[(site, edge)] = await self._session.scalar(
                 select(Edge.building_id).where(Edge.site_id == site, Edge.name == edge))
         return self._buildings[(site, edge)]
-
-    async def door(self, site: str, name: str | None) -> int | None:
-        if name is None:
-            return None
-        if (site, name) not in self._doors:
-            self._doors[(site, name)] = await self._session.scalar(
-                select(Door.id).where(Door.site_id == site, Door.name == name))
-        return self._doors[(site, name)]
 
     async def device(self, site: str, edge: str, name: str) -> int | None:
         if (site, edge, name) not in self._devices:
@@ -168,6 +200,7 @@ class RuleEngine:
             else:
                 assert st is not None
                 await self._timer(session, phase, rule, st, view, ctx, refs, effects, now)
+        await refs.flush(effects, self.stats, now)
         return self._after(effects) if effects else None
 
     def _match(self, views: Sequence[EventView]) -> list[tuple[str, Rule, EventView]]:
@@ -268,6 +301,7 @@ class RuleEngine:
                 refs = _Refs(session)
                 for st in claimed:
                     await self._fire(session, st, refs, effects, now)
+                await refs.flush(effects, self.stats, now)
             fired += len(claimed)
             self.stats.timers_fired += len(claimed)
             if effects:
@@ -306,17 +340,13 @@ class RuleEngine:
                     site_id=view.site, dedup_key=render(a.key, ctx)[:300], type=a.type,
                     severity=a.severity, message=render(a.message, ctx), ts=view.ts,
                     rule=rule.name, event_id=view.id or None,
-                    building_id=await refs.building(view.site, view.edge),
                     edge=view.edge or None, device=view.device or None,
-                    device_id=await refs.device(view.site, view.edge, view.device),
                     door=door if isinstance(door, str) else None,
-                    door_id=await refs.door(view.site, door if isinstance(door, str) else None),
                     snapshot_id=snapshot if isinstance(snapshot, int) else None)
-                alarm, created = await alarm_ops.raise_alarm(session, spec, now)
-                self.stats.alarms_opened += created
-                effects.live.append(_alarm_push(alarm, "raised" if created else "repeated"))
+                refs.raises.append(spec)
             elif action.clear_alarm is not None:
                 c = action.clear_alarm
+                await refs.flush(effects, self.stats, now)  # a raise before it comes first
                 alarm = await alarm_ops.clear_by_key(
                     session, view.site, render(c.key, ctx)[:300], f"rule:{rule.name}",
                     render(c.note, ctx), now)

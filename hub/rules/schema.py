@@ -249,7 +249,7 @@ class RulesFile(_Strict):
     def _named(cls, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for i, rule in enumerate(rules):
             if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
-                raise ValueError(f"rule {i} has no name")
+                raise ValueError(f"rule {i} has no name")  # noqa: TRY004 (pydantic)
         return rules
 
 

@@ -24,7 +24,8 @@ from hub.rules.clock import ShiftedClock
 from hub.service import Hub
 from hub.workorders import WorkOrder
 from simulators.modbus_devices import ModbusDeviceSimulator
-from tests.support.building import ADMIN_PASSWORD, Building as Site, demo_building
+from tests.support.building import ADMIN_PASSWORD, demo_building
+from tests.support.building import Building as Site
 from tests.support.live import live_socket
 from tests.support.services import MosquittoServer
 

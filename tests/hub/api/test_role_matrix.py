@@ -47,7 +47,7 @@ from tests.hub.api.world import (
 
 Client = TestClient[Any, Any]
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]  # SQLite and PostgreSQL
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # SQLite and PostgreSQL
 
 EVERYONE = frozenset(ROLES)
 HOUSEHOLD = EVERYONE  # residents too, within their household

@@ -4,6 +4,7 @@ stores them, with a clock the test moves."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -169,3 +170,43 @@ async def test_fault_opens_one_work_order_per_device_and_code(
     assert orders[0].title == "lift-1: Err41 Safety circuit open"
     [first, _] = [a for a in await alarms(sessions)]
     assert first.device_id == orders[0].device_id
+
+
+class RecordingSender:
+    """Stands in for hub.commands.CommandSender at the engine's edge."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    async def send(self, **command: object) -> None:
+        self.sent.append(command)
+
+
+async def test_a_site_rule_sends_a_lockdown_after_the_commit(
+        sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> None:
+    await seed_site(sessions)
+    (tmp_path / "demo.yaml").write_text("""
+site: demo
+rules:
+  - name: forced-lockdown
+    match: {kind: door, where: {data.event: forced_open, data.door: B1-main}}
+    actions:
+      - send_command: {command: lockdown, reason: "door {data.door} forced"}
+      - post_notice: {audience: site, title: 封闭 Lockdown, body: "{edge} locked down"}
+""")
+    sender = RecordingSender()
+    engine = RuleEngine(load_rules(tmp_path), sessions, clock=ManualClock(T0), commands=sender)
+    await feed(engine, sessions, door("forced_open", at(0), "B1-garage"))
+    assert sender.sent == []
+    async with sessions() as session, session.begin():
+        after = await engine.evaluate(session, [door("forced_open", at(1))])
+        assert sender.sent == []  # nothing leaves before the commit
+    assert after is not None
+    await after()
+    assert sender.sent == [{"site": "demo", "edge": "b1-edge", "command": "lockdown",
+                            "door": None, "reason": "door B1-main forced",
+                            "issued_by": "rule:forced-lockdown", "duration_s": None}]
+    async with sessions() as session:
+        notice = (await session.scalars(select(Notice))).one()
+    assert (notice.building_id, notice.body) == (None, "b1-edge locked down")
+    assert len(await alarms(sessions)) == 2  # the built-in forced-open rule still raised

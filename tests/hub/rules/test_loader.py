@@ -63,34 +63,31 @@ rules:
     assert sunrise_held.persist.for_s == 120
 
 
+RULE_X = "rules:\n  - name: x\n    match: {kind: door}\n"
+ALARM = "{raise_alarm: {type: t, severity: major, message: m}}"
+
+
 @pytest.mark.parametrize(("text", "rule", "fragments"), [
     ("rules:\n  - name: door-held-open\n    persist: {for_s: -5}\n", "door-held-open",
      ["persist.for_s", "greater than 0"]),
     ("rules:\n  - name: x\n    match: {kind: door, where: {data.colour: red}}\n"
-     "    actions: [{raise_alarm: {type: t, severity: major, message: m}}]\n", "x",
-     ["match.where.data.colour", "no data field 'colour'"]),
-    ("rules:\n  - name: x\n    match: {kind: door}\n"
-     "    actions: [{raise_alarm: {type: t, severity: awful, message: m}}]\n", "x",
+     + f"    actions: [{ALARM}]\n", "x", ["match.where.data.colour", "no data field 'colour'"]),
+    (RULE_X + "    actions: [{raise_alarm: {type: t, severity: awful, message: m}}]\n", "x",
      ["actions.0.raise_alarm.severity"]),
-    ("rules:\n  - name: x\n    match: {kind: door}\n"
-     "    actions: [{raise_alarm: {type: t, severity: major, message: 'door {data.dor}'}}]\n",
+    (RULE_X + "    actions: [{raise_alarm: {type: t, severity: major, message: 'door {data.dor}'}}]\n",
      "x", ["actions.0.raise_alarm.message", "{data.dor}"]),
-    ("rules:\n  - name: x\n    match: {kind: door}\n"
-     "    actions: [{raise_alarm: {type: t, severity: major, message: m}, "
-     "clear_alarm: {key: k}}]\n", "x", ["actions.0", "exactly one"]),
-    ("rules:\n  - name: x\n    match: {kind: door}\n    colour: red\n"
-     "    actions: [{clear_alarm: {key: k}}]\n", "x", ["colour", "unknown key"]),
+    (RULE_X + "    actions: [{raise_alarm: {type: t, severity: major, message: m}, clear_alarm: {key: k}}]\n",
+     "x", ["actions.0", "exactly one"]),
+    (RULE_X + "    colour: red\n    actions: [{clear_alarm: {key: k}}]\n", "x",
+     ["colour", "unknown key"]),
     ("rules:\n  - name: x\n    match: {kind: lift}\n    actions: [{clear_alarm: {key: k}}]\n",
      "x", ["match.kind"]),
-    ("rules:\n  - name: x\n    match: {kind: door}\n    count: {n: 3, within_s: 10}\n"
-     "    persist: {for_s: 5, until: {data.event: closed}}\n"
-     "    actions: [{clear_alarm: {key: k}}]\n", "x", ["count and persist"]),
-    ("rules:\n  - name: x\n    match: {kind: door}\n"
-     "    actions: [{send_command: {command: unlock, reason: r}}]\n", "x",
+    (RULE_X + "    count: {n: 3, within_s: 10}\n    persist: {for_s: 5, until: {data.event: closed}}\n"
+     + "    actions: [{clear_alarm: {key: k}}]\n", "x", ["count and persist"]),
+    (RULE_X + "    actions: [{send_command: {command: unlock, reason: r}}]\n", "x",
      ["send_command", "needs a door"]),
-    ("rules:\n  - name: x\n    match: {kind: door}\n"
-     "    actions: [{raise_alarm: {type: t, severity: major, message: m}}]\n"
-     "    on_reset: [{clear_alarm: {key: k}}]\n", "x", ["on_reset needs persist or absence"]),
+    (RULE_X + f"    actions: [{ALARM}]\n    on_reset: [{{clear_alarm: {{key: k}}}}]\n", "x",
+     ["on_reset needs persist or absence"]),
 ])
 def test_bad_rules_name_file_rule_and_field(tmp_path: Path, text: str, rule: str,
                                             fragments: list[str]) -> None:
@@ -137,3 +134,17 @@ def test_conditions_on_views() -> None:
                  opened)
     assert holds({"data.event": Condition.model_validate({"not_in": ["closed"]})}, opened)
     assert not holds({"data.door": Condition.model_validate({"lt": 3})}, opened)  # not a number
+
+
+async def test_the_hub_refuses_to_start_with_a_bad_rules_file(tmp_path: Path) -> None:
+    from hub.service import Hub
+    from hub.settings import HubSettings
+
+    bad = write(tmp_path / "rules.yaml", "rules:\n  - name: door-held-open\n"
+                                         "    persist: {for_s: 0}\n")
+    settings = HubSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+                           data_dir=tmp_path / "data", rules_path=bad, http_port=0)
+    with pytest.raises(RulesError, match="rule 'door-held-open': persist.for_s"):
+        async with Hub(settings):
+            pass
+    assert not (tmp_path / "hub.db").exists()  # stopped before touching the database
