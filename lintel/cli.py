@@ -85,6 +85,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     if args.sim_command == "serve":
         return _sim_serve(args)
+    if args.sim_command == "camera":
+        from simulators import camera_cli
+
+        return camera_cli.run_cli(args)
     url = _control_url(args)
     try:
         if args.sim_command == "swipe":
@@ -184,6 +188,12 @@ def _add_device_commands(simsub: argparse._SubParsersAction) -> None:  # type: i
     simsub.add_parser("devices", help="each simulated Modbus device's values and recent writes")
 
 
+def _add_camera_commands(simsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from simulators import camera_cli
+
+    camera_cli.add_cli(simsub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lintel", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -223,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     qr.add_argument("--door", required=True)
     qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
     _add_device_commands(simsub)
+    _add_camera_commands(simsub)
     sim.set_defaults(func=_cmd_sim)
 
     prov = sub.add_parser("provision", help="broker identities and ACLs for edges and hubs")

@@ -19,11 +19,13 @@ from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from edge.sensors.loader import load_models
 from hub.api import create_user
-from hub.models import Resident, ResidentAccount, User
+from hub.cameras.store import issue_upload_token
+from hub.models import Edge, Resident, ResidentAccount, User
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from lintel.broker import EmbeddedBroker
+from simulators.camera_scene import MjpegServer, Step
 from simulators.control import create_control_app
 from simulators.modbus_control import add_device_routes
 from simulators.modbus_devices import ModbusDeviceSimulator
@@ -38,6 +40,9 @@ RESIDENT = "zhang"
 # The demo building's Modbus devices: device id, firmware model, transport.
 DEVICES = [("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
 FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
+# The lobby camera: someone crosses the lobby every 20 s; its zone alerts at most once a minute.
+CAMERA = "B1-cam-lobby"
+CAMERA_SCENE = [Step("walk", 45), Step("idle", 150)]
 
 
 def _port_or_free(preferred: int) -> int:
@@ -74,6 +79,15 @@ async def _resident_login(sessions: async_sessionmaker[AsyncSession], password: 
         user = await create_user(session, RESIDENT, password, "resident", SITE)
         user.household_id = zhang.household_id
         session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
+
+
+async def _upload_token(sessions: async_sessionmaker[AsyncSession]) -> str:
+    """The demo edge's snapshot upload token (a new one at each start)."""
+    async with sessions() as session, session.begin():
+        edge_id = await session.scalar(
+            select(Edge.id).where(Edge.site_id == SITE, Edge.name == EDGE))
+        assert edge_id is not None, "the demo seed makes the edge"
+        return await issue_upload_token(session, edge_id)
 
 
 async def _login(url: str, password: str) -> str:
@@ -130,6 +144,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         (data / "sim.json").write_text(json.dumps({"control_url": f"http://127.0.0.1:{control_port}"}))
         stack.callback((data / "sim.json").unlink, missing_ok=True)
 
+        camera = await stack.enter_async_context(MjpegServer(CAMERA_SCENE, fps=10))
         edge_config = EdgeConfig.model_validate({
             "site": SITE, "edge": EDGE, "data_dir": str(data / "edge"),
             "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "username": EDGE},
@@ -144,6 +159,10 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
                  "tcp_port": devices[device].tcp_port, "serial": {"parity": "N"}}
                 for device, model, transport in DEVICES
             ],
+            "cameras": [{"id": CAMERA, "name": "1号楼 大堂", "source": camera.url, "zones": [
+                {"name": "lobby", "polygon": [[0, 0.25], [1, 0.25], [1, 1], [0, 1]],
+                 "cooldown_s": 60}]}],
+            "uploads": {"url": hub.url, "token": await _upload_token(hub.sessions)},
         })
         await stack.enter_async_context(EdgeAgent(edge_config))
         token = await _login(hub.url, password)
@@ -158,5 +177,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
               "--device B1-fire)", flush=True)
         print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/access-events",
               flush=True)
+        print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/camera-alerts"
+              "   (the lobby camera's alerts and snapshot links)", flush=True)
         await stop.wait()
         print("stopping", flush=True)

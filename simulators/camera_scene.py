@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,9 +162,11 @@ class MjpegServer:
 
     def __init__(self, steps: Sequence[Step], *, fps: float = 15.0, port: int = 0,
                  seed: int = 7) -> None:
-        self._seed = seed
+        self._scene = CameraScene(seed)
+        self._render_lock = threading.Lock()
         self._frames: list[bytes] = []
-        self.show(steps)
+        self._epoch = 0  # counts show() calls: each new scenario starts at its first frame
+        self._use(self._render(steps))
         self._fps = fps
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -187,13 +190,21 @@ class MjpegServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def show(self, steps: Sequence[Step]) -> None:
-        """From the next frame on, serve (and loop over) this scenario instead."""
-        frames = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
-                  for f in CameraScene(self._seed).render(steps)]
+    async def show(self, steps: Sequence[Step]) -> None:
+        """From the next frame on, serve (and loop over) this scenario instead (rendered on
+        a worker thread: the loop keeps serving meanwhile)."""
+        self._use(await asyncio.to_thread(self._render, steps))
+
+    def _render(self, steps: Sequence[Step]) -> list[bytes]:
+        with self._render_lock:
+            return [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+                    for f in self._scene.render(steps)]
+
+    def _use(self, frames: list[bytes]) -> None:
         if not frames:
             raise ValueError("a stream needs at least one frame")
         self._frames = frames
+        self._epoch += 1
 
     async def drop(self) -> None:
         """Cut every connected client off, as a camera that reboots does."""
@@ -210,8 +221,10 @@ class MjpegServer:
         await resp.prepare(request)
         self._responses.add(resp)
         try:
-            i = 0
+            i, epoch = 0, self._epoch
             while True:
+                if epoch != self._epoch:
+                    i, epoch = 0, self._epoch
                 jpeg = self._frames[i % len(self._frames)]
                 await resp.write(
                     f"--{self.BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
@@ -230,3 +243,4 @@ async def serve_stream(steps: Sequence[Step], *, fps: float = 15.0,
                        port: int = 0) -> AsyncIterator[MjpegServer]:
     async with MjpegServer(steps, fps=fps, port=port) as server:
         yield server
+

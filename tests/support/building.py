@@ -109,12 +109,14 @@ async def demo_building(
     ready: Callable[[EdgeAgent], bool] = lambda agent: bool(agent.cache.version),
     devices: Sequence[dict[str, Any]] = (),
     clock: Clock | None = None,
+    edge_extra: Callable[[Hub], Awaitable[dict[str, Any]]] | None = None,
     **hub_settings: Any,
 ) -> AsyncIterator[Building]:
     """The hub with the demo registry (`prepare` may add to it before the first publish), one
     simulated reader + door controller per door, and the edge; yields once every reader is
     online and `ready(agent)` holds. `devices` are the edge config's Modbus devices (their
-    simulators are the caller's); `clock` is the hub rules' clock."""
+    simulators are the caller's); `clock` is the hub rules' clock; `edge_extra(hub)` adds to
+    the edge's config (cameras)."""
     settings = HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
         mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
@@ -148,6 +150,7 @@ async def demo_building(
                                       "scbk": keys[name].hex()}}
                           for name, sim in sims.items()],
                 "devices": list(devices),
+                **(await edge_extra(hub) if edge_extra is not None else {}),
             })
             agent = await stack.enter_async_context(EdgeAgent(config))
             http = await stack.enter_async_context(aiohttp.ClientSession())

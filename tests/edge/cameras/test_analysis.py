@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edge.cameras.analysis import FrameAnalyser, Findings
+from edge.cameras.analysis import Findings, FrameAnalyser
 from edge.cameras.config import CameraConfig
 from simulators.camera_scene import CameraScene, Step
 
