@@ -57,17 +57,12 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "您的角色（{role}）无权打开此页面。如有需要，请联系物业经理。",
     ),
     "forbidden.home": ("Back to my home page", "返回我的首页"),
-    "notfound.title": ("Page not found", "页面不存在"),
-    "error.network": ("The hub cannot be reached; retrying…", "无法连接服务器，正在重试…"),
     "error.generic": ("Something went wrong: {detail}", "操作失败：{detail}"),
     # common words
     "common.loading": ("Loading…", "加载中…"),
     "common.none": ("Nothing here yet.", "暂无数据。"),
     "common.cancel": ("Cancel", "取消"),
     "common.confirm": ("Confirm", "确认"),
-    "common.save": ("Save", "保存"),
-    "common.close": ("Close", "关闭"),
-    "common.refresh": ("Refresh", "刷新"),
     "common.actions": ("Actions", "操作"),
     "common.status": ("Status", "状态"),
     "common.name": ("Name", "名称"),
@@ -79,9 +74,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "common.door": ("Door", "门"),
     "common.doors": ("Doors", "门"),
     "common.phone": ("Phone", "电话"),
-    "common.yes": ("Yes", "是"),
-    "common.no": ("No", "否"),
-    "common.all": ("All", "全部"),
     "common.done": ("Done.", "已完成。"),
     "common.copy": ("Copy link", "复制链接"),
     "common.copied": ("Link copied.", "链接已复制。"),
@@ -89,11 +81,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "common.revoke": ("Revoke", "作废"),
     "common.revoke_confirm": ("Revoke this pass? The doors will refuse it.",
                               "确定作废此通行证？门禁将拒绝它。"),
-    "common.created_at": ("Created", "创建时间"),
-    "common.detail": ("Details", "详情"),
-    "common.type": ("Type", "类型"),
-    "common.site": ("Site", "小区"),
-    "common.count": ("Count", "数量"),
     "live.connected": ("Live", "实时"),
     "live.reconnecting": ("Reconnecting…", "重新连接中…"),
     # guard console
@@ -113,11 +100,9 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "guard.edge": ("Edge gateway", "边缘网关"),
     "guard.last_seen": ("Last seen", "最后在线"),
     "guard.perm_version": ("Permissions v{version}", "权限版本 {version}"),
-    "guard.devices": ("Devices", "设备"),
     "guard.open_faults": ("{n} open faults", "{n} 个未处理故障"),
     "guard.issued_by": ("By", "操作人"),
     "guard.command": ("Command", "指令"),
-    "guard.answer": ("Answer", "回执"),
     "access.credential": ("Credential", "凭证"),
     "access.resident": ("Resident", "住户"),
     "access.result": ("Result", "结果"),
@@ -211,7 +196,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "camera.motion": ("Motion", "移动侦测"),
     "camera.zone": ("zone {zone}", "区域 {zone}"),
     "camera.no_snapshot": ("Snapshot not yet uploaded", "抓拍尚未上传"),
-    "camera.clip": ("Clip", "视频片段"),
     # visitor passes
     "pass.issue": ("Issue a visitor pass", "登记访客通行证"),
     "pass.visitor_name": ("Visitor's name", "访客姓名"),
@@ -266,7 +250,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "wo.confirm_done": ("Confirm it is fixed", "确认已修好"),
     "wo.resolve_title": ("Resolve: {title}", "完成工单：{title}"),
     "wo.resolve_prompt": ("What was done", "处理情况"),
-    "wo.note_prompt": ("Note (optional)", "备注（可选）"),
     "wo.details": ("Details", "详情"),
     "wo.hide": ("Hide", "收起"),
     "wo.add_note": ("Add note", "添加备注"),
@@ -304,7 +287,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "repairs.submit": ("Send request", "提交"),
     "repairs.sent": ("Repair request sent.", "报修已提交。"),
     "repairs.rate": ("Rate the repair", "评价本次维修"),
-    "repairs.rated": ("Thank you for your rating.", "感谢您的评价。"),
     "repairs.none": ("You have no repair requests.", "您还没有报修记录。"),
     "equipment.title": ("Equipment ledger", "设备台账"),
     "equipment.installed": ("Installed", "安装日期"),
@@ -315,11 +297,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "equipment.edit": ("Edit", "编辑"),
     "equipment.saved": ("Ledger updated.", "台账已更新。"),
     # technician
-    "tech.title": ("My work orders", "我的工单"),
     "tech.faults": ("Open device faults", "未处理的设备故障"),
-    "tech.no_orders": ("No work orders for you. New ones appear here at once.",
-                       "暂无工单，新工单会立即显示在这里。"),
-    "tech.severity": ("Severity", "严重程度"),
     "tech.skill": ("Skill", "技能"),
     "tech.raised": ("Raised", "发生时间"),
     # manager
@@ -370,6 +348,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "reports.traffic": ("Traffic per door per hour (last 24 h)", "各门每小时通行量（近 24 小时）"),
     "reports.traffic_total": ("{n} door events", "共 {n} 次通行"),
     "reports.no_data": ("No data in this period.", "该时段内没有数据。"),
+    "reports.truncated": ("only the first {n} events are counted", "仅统计前 {n} 条记录"),
     "reports.alarms": ("Alarms by type (last {days} days)", "各类报警数量（近 {days} 天）"),
     "reports.alarms_total": ("{n} alarms", "共 {n} 次报警"),
     "reports.resolution": ("Work-order resolution times (last {days} days)",
@@ -396,15 +375,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "en": {key: en for key, (en, _zh) in _CATALOGUE.items()},
     "zh": {key: zh for key, (_en, zh) in _CATALOGUE.items()},
 }
-
-
-def add_messages(entries: dict[str, tuple[str, str]]) -> None:
-    """Add (English, Chinese) messages for pages defined elsewhere; a key may not change."""
-    for key, (en, zh) in entries.items():
-        if key in _CATALOGUE and _CATALOGUE[key] != (en, zh):
-            raise ValueError(f"message {key!r} is already defined differently")
-        _CATALOGUE[key] = (en, zh)
-        MESSAGES["en"][key], MESSAGES["zh"][key] = en, zh
 
 
 def translate(lang: str, key: str, **values: object) -> str:

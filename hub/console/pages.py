@@ -25,7 +25,6 @@ from hub.models import User
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC_PREFIX = "/console/static"
 
-ADMINS = frozenset({"admin"})
 MANAGERS = frozenset({"admin", "manager"})
 OPERATORS = MANAGERS | {"guard"}
 TECHNICIANS = frozenset({"technician"})  # managers work orders at /manage/orders
