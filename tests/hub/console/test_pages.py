@@ -62,7 +62,7 @@ async def test_without_a_session_pages_go_to_login_and_back(console: Client) -> 
 async def test_every_page_renders_in_both_languages(console: Client,
                                                     cookies: dict[str, str]) -> None:
     for page in CONSOLE.pages:
-        role = "resident" if "resident" in page.roles else "admin"
+        role = "admin" if "admin" in page.roles else sorted(page.roles)[0]
         for lang, html_lang, logout in (("zh-CN,zh;q=0.9", "zh-CN", "退出登录"),
                                         ("en-US,en;q=0.8", "en", "Log out")):
             status, body, headers = await get(console, page.path, cookies[role], lang)
