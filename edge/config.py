@@ -30,11 +30,17 @@ class MqttConfig(_Strict):
     inflight: int = Field(default=100, ge=1, le=1000, description="unacknowledged publishes at once")
     tls: bool = Field(default=False, description="connect over TLS (port 8883 as a rule)")
     ca_file: Path | None = Field(default=None, description="CA bundle; None: the system's")
+    cert_file: Path | None = Field(default=None, description="client certificate (PEM) instead of a password")
+    key_file: Path | None = Field(default=None, description="the client certificate's private key (PEM)")
 
     @model_validator(mode="after")
     def _bounds(self) -> "MqttConfig":
         if self.backoff_max_s < self.backoff_min_s:
             raise ValueError("backoff_max_s is below backoff_min_s")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if self.cert_file is not None and not self.tls:
+            raise ValueError("a client certificate needs tls: true")
         return self
 
 

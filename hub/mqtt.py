@@ -63,12 +63,15 @@ class MqttClient:
         keepalive: int = 30,
         backoff_min_s: float = 0.2,
         backoff_max_s: float = 30.0,
+        tls: bool = False,
+        ca_file: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
         self._username, self._password = username, password
+        self._tls = (tls, ca_file)
         self._keepalive = keepalive
         self._backoff = (backoff_min_s, backoff_max_s)
         self._client = paho.Client(
@@ -80,6 +83,8 @@ class MqttClient:
         )
         if username is not None:
             self._client.username_pw_set(username, password)
+        if tls:
+            self._client.tls_set(ca_certs=ca_file)
         # Outgoing: keep many publishes in flight (snapshots for many edges) and never drop.
         self._client.max_inflight_messages_set(100)
         self._client.max_queued_messages_set(0)
@@ -107,7 +112,8 @@ class MqttClient:
             host=self.host, port=self.port, client_id=f"{self.client_id}-{suffix}",
             subscriptions=subscriptions, username=self._username, password=self._password,
             clean_session=True, keepalive=self._keepalive,
-            backoff_min_s=self._backoff[0], backoff_max_s=self._backoff[1])
+            backoff_min_s=self._backoff[0], backoff_max_s=self._backoff[1],
+            tls=self._tls[0], ca_file=self._tls[1])
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -178,6 +178,7 @@ class Hub:
             password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
             keepalive=s.mqtt_keepalive_s,
             backoff_min_s=s.mqtt_backoff_min_s, backoff_max_s=s.mqtt_backoff_max_s,
+            tls=s.mqtt_tls, ca_file=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
         ))
         self._live = await stack.enter_async_context(LiveBus(self._mqtt))
         self._ingest = await stack.enter_async_context(

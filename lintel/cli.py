@@ -10,6 +10,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulators.serve import DoorSpec
 
 DEFAULT_DEMO_DIR = Path("demo-data")
 
@@ -89,6 +93,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         from simulators import camera_cli
 
         return camera_cli.run_cli(args)
+    if args.sim_command == "load":
+        return _sim_load(args)
     url = _control_url(args)
     try:
         if args.sim_command == "swipe":
@@ -111,23 +117,41 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_provision(args: argparse.Namespace) -> int:
-    from lintel.provision import ProvisionError, provision_edge, provision_hub
+    from lintel.provision import ProvisionError, provision_edge, provision_hub, provision_tls
 
+    out: Path = args.out
     try:
         if args.what == "edge":
-            identity = provision_edge(args.out, args.site, args.building,
+            identity = provision_edge(out, args.site, args.building,
                                       broker_host=args.broker_host, broker_port=args.broker_port,
-                                      tls=args.tls)
+                                      tls=args.tls, doors=args.door, client_cert=args.cert)
+        elif args.what == "tls":
+            files = provision_tls(out, args.host)
+            print(f"CA: {files.cert.parent / 'ca.crt'} (give it to every edge and hub: ca_file)")
+            print(f"broker certificate: {files.cert}, key: {files.key}")
+            print("Mosquitto: the TLS listeners in deploy/mosquitto/mosquitto.conf use them; "
+                  "restart it to apply")
+            return 0
         else:
-            identity = provision_hub(args.out, args.username)
-    except (ProvisionError, OSError) as exc:
+            identity = provision_hub(out, args.username)
+    except (ProvisionError, OSError, ValueError, TypeError) as exc:
         print(f"lintel provision: {exc}", file=sys.stderr)
         return 2
     print(f"username: {identity.username}")
-    print(f"password: {identity.password}")
-    if identity.config:
-        print(f"config: {identity.config}")
-    print(f"broker files: {args.out / 'mosquitto'} (passwd, acl); reload Mosquitto to apply")
+    if identity.password:
+        print(f"password: {identity.password}")
+    broker = out / "mosquitto"
+    print(f"broker: {broker / 'passwd'} and {broker / 'acl'} updated; "
+          "reload Mosquitto to apply (docker compose kill -s HUP mosquitto)")
+    if args.what == "edge":
+        print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
+              "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
+        if args.cert:
+            print(f"client certificate: {identity.config.with_suffix('.crt')} and .key - mount "
+                  "them under /etc/lintel/ beside ca.crt")
+    else:
+        print(f"env file: {identity.config} - every hub worker's env_file "
+              "(each worker sets its own LINTEL_HUB_MQTT_CLIENT_ID)")
     return 0
 
 
@@ -135,13 +159,71 @@ def _sim_serve(args: argparse.Namespace) -> int:
     from simulators.serve import DoorSpec, serve
 
     try:
-        doors = [DoorSpec.parse(text) for text in args.door]
+        doors = [DoorSpec.parse(text) for text in args.door or []]
+        if args.edge_config:
+            doors += _doors_of_edge(args.edge_config)
+        if not doors:
+            raise ValueError("name doors with --door or --edge-config")
     except ValueError as exc:
         print(f"lintel sim serve: {exc}", file=sys.stderr)
         return 2
     asyncio.run(run_until_signalled(
         lambda stop: serve(doors, args.data, stop, control_port=args.control_port)))
     return 0
+
+
+def _sim_load(args: argparse.Namespace) -> int:
+    import yaml
+    from pydantic import ValidationError
+
+    from simulators.loadgen import LoadProfile, run_load
+
+    try:
+        raw = yaml.safe_load(args.profile.read_text()) if args.profile else {}
+        overrides = {k: v for k, v in {
+            "host": args.host, "port": args.port, "site": args.site, "edges": args.edges,
+            "swipes_per_edge_s": args.swipes, "telemetry_every_s": args.telemetry_every,
+            "max_rate": args.max_rate, "duration_s": args.duration, "threads": args.threads,
+        }.items() if v is not None}
+        profile = LoadProfile.model_validate({**(raw or {}), **overrides})
+        passwords = _read_credentials(args.credentials) if args.credentials else None
+        summary = run_load(profile, passwords=passwords)
+    except (OSError, yaml.YAMLError, ValueError, ValidationError) as exc:
+        print(f"lintel sim load: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["errors"] == 0 and summary["unacked"] == 0 else 1
+
+
+def _read_credentials(path: Path) -> dict[str, str]:
+    """`username:password` lines, one per simulated edge."""
+    out: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            user, sep, password = line.partition(":")
+            if not sep or not user:
+                raise ValueError(f"{path}:{number}: expected username:password")
+            out[user] = password
+    return out
+
+
+def _doors_of_edge(path: Path) -> list[DoorSpec]:
+    """One simulated door per door of an edge config, its pty linked at the reader's port."""
+    from edge.config import load_config
+    from edge.errors import ConfigError
+    from simulators.serve import DoorSpec
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from exc
+    ports = [d.reader.port for d in config.doors]
+    shared = sorted({p for p in ports if ports.count(p) > 1})
+    if shared:
+        raise ValueError(f"{path}: doors share reader port {', '.join(shared)}; the simulator "
+                         "serves one reader per port")
+    return [DoorSpec(d.id, d.reader.address, d.reader.key, link=Path(d.reader.port))
+            for d in config.doors]
 
 
 _DEVICE_COMMANDS = ("elevator", "fault", "pressure", "zone", "fire-reset", "silent", "devices")
@@ -226,9 +308,24 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--door", required=True)
     simsub.add_parser("status", help="each simulated door's relay and reader state")
     serve = simsub.add_parser("serve", help="run simulated readers + door controllers on ptys")
-    serve.add_argument("--door", action="append", required=True, metavar="NAME:ADDRESS:SCBK",
+    serve.add_argument("--door", action="append", metavar="NAME:ADDRESS:SCBK",
                        help="a door to simulate, e.g. B1-main:101:<32 hex digits>; repeatable")
+    serve.add_argument("--edge-config", type=Path, metavar="FILE",
+                       help="simulate every door of this edge config, each pty linked at its "
+                            "reader port")
     serve.add_argument("--control-port", type=int, default=0, help="control server port")
+    load = simsub.add_parser("load", help="N simulated edges publishing through a real broker")
+    load.add_argument("--profile", type=Path, help="YAML of load settings (simulators/loadgen.py)")
+    load.add_argument("--host")
+    load.add_argument("--port", type=int)
+    load.add_argument("--site")
+    load.add_argument("--edges", type=int, help="simulated edges, each its own connection")
+    load.add_argument("--swipes", type=float, help="swipes/s per edge outside rush hour")
+    load.add_argument("--telemetry-every", type=float, help="seconds between a device's readings")
+    load.add_argument("--max-rate", type=float, help="cap on events/s over all edges")
+    load.add_argument("--duration", type=float, help="seconds")
+    load.add_argument("--threads", type=int)
+    load.add_argument("--credentials", type=Path, help="username:password lines, one per edge")
     qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
     qr.add_argument("--door", required=True)
     qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
@@ -243,10 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     pedge.add_argument("site")
     pedge.add_argument("building")
     pedge.add_argument("--broker-host", default="mosquitto")
-    pedge.add_argument("--broker-port", type=int, default=1883)
+    pedge.add_argument("--broker-port", type=int, default=None,
+                       help="default 1883, 8883 with --tls, 8884 with --cert")
     pedge.add_argument("--tls", action="store_true", help="connect to the broker over TLS")
+    pedge.add_argument("--door", action="append", metavar="ID",
+                       help="a door of a new config (repeatable; default <building>-main)")
+    pedge.add_argument("--cert", action="store_true",
+                       help="a client certificate (CN = username) instead of a password")
     phub = provsub.add_parser("hub", help="a hub worker's account and ACL")
     phub.add_argument("--username", default="hub")
+    ptls = provsub.add_parser("tls", help="the CA and the broker's server certificate")
+    ptls.add_argument("--host", action="append", required=True,
+                      help="a name or address clients connect to (repeatable)")
     prov.set_defaults(func=_cmd_provision)
     return parser
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from hub.live import LIVE_TOPIC
+from lintel import pki
 from wire import topics
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -47,15 +49,17 @@ def edge_acl(site: str, edge: str) -> list[str]:
         f"topic write {topics.state(site, edge)}",
         f"topic write {topics.cmd_ack(site, edge)}",
         f"topic read {topics.perm(site, edge)}",
+        f"topic read {topics.perm_delta(site, edge)}",
         f"topic read {topics.cmd(site, edge)}",
     ]
 
 
-HUB_ACL = [f"topic readwrite {topics.ROOT}/#"]
+# the edges' topics, and the hub workers' own live-push topic (hub.live), which no edge reads
+HUB_ACL = [f"topic readwrite {topics.ROOT}/#", f"topic readwrite {LIVE_TOPIC}"]
 
 
 def _check(kind: str, value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):  # fullmatch: `$` alone lets a final newline through
         raise ProvisionError(
             f"{kind} {value!r} must be 1-64 letters, digits, '_', '.' or '-' (it goes in topic names)"
         )
@@ -68,6 +72,13 @@ def _set_password(passwd: Path, username: str, password: str) -> None:
     lines.append(f"{username}:{mosquitto_hash(password)}")
     passwd.write_text("\n".join(lines) + "\n")
     os.chmod(passwd, 0o600)
+
+
+def _drop_password(passwd: Path, username: str) -> None:
+    if passwd.exists():
+        lines = [line for line in passwd.read_text().splitlines()
+                 if not line.startswith(f"{username}:")]
+        passwd.write_text("".join(f"{line}\n" for line in lines))
 
 
 def _set_acl(acl: Path, username: str, rules: list[str]) -> None:
@@ -85,39 +96,134 @@ def _set_acl(acl: Path, username: str, rules: list[str]) -> None:
     acl.write_text(text)
 
 
+TTY_DIR = "/run/lintel/tty"  # where `lintel sim serve --edge-config` links each door's pty
+CERT_DIR = "/etc/lintel"  # where docker-compose.yml mounts an edge's CA and certificate
+DEFAULT_CA_FILE = f"{CERT_DIR}/ca.crt"
+
+
+def edge_name(building: str) -> str:
+    return f"{building.lower()}-edge"
+
+
+def edge_username(site: str, edge: str) -> str:
+    """An edge's broker account: site-qualified, as every compound has its building B1."""
+    return f"{site}.{edge}"
+
+
+def _door_skeleton(index: int, door: str) -> dict[str, object]:
+    return {"id": _check("door", door), "name": door,
+            "reader": {"port": f"{TTY_DIR}/{door}", "address": 101 + index,
+                       "scbk": secrets.token_hex(16)}}
+
+
 def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "mosquitto",
-                   broker_port: int = 1883, tls: bool = False) -> Identity:
-    """Create (or rotate) the identity of `building`'s edge in `site`."""
+                   broker_port: int | None = None, tls: bool = False,
+                   ca_file: str | None = None, doors: list[str] | None = None,
+                   client_cert: bool = False) -> Identity:
+    """Create (or rotate) the identity of `building`'s edge in `site`.
+
+    Writes its password and ACL lines (account `<site>.<edge>`) into the broker's files and
+    its config file. A config
+    that already exists keeps its doors, devices and other settings; only the broker
+    connection and the password change (rotation). `doors` names the doors of a new config
+    (default: `<building>-main`), each with a fresh secure-channel key.
+
+    With `client_cert` the edge gets a client certificate (common name = its username, signed
+    by the CA of `provision_tls`) instead of a password, for the broker's listener with
+    `use_identity_as_username` (port 8884 by default).
+    """
     site = _check("site", site)
-    edge = _check("edge", f"{building.lower()}-edge")
-    password = secrets.token_urlsafe(18)
+    edge = _check("edge", edge_name(building))
+    username = edge_username(site, edge)
+    if doors is not None and len(set(doors)) != len(doors):
+        raise ProvisionError(f"doors repeated: {', '.join(sorted({d for d in doors if doors.count(d) > 1}))}")
+    edges = out / "edges"
+    config = edges / f"{site}-{edge}.yaml"
+    existing = _existing_config(config)
+    if doors is not None and existing is not None:
+        raise ProvisionError(f"{config} exists: edit its doors there (provisioning again only "
+                             "rotates the password)")
+    body = existing or {
+        "site": site, "edge": edge, "data_dir": f"/var/lib/lintel/{edge}",
+        "doors": [_door_skeleton(i, d) for i, d in enumerate(doors or [f"{building}-main"])],
+        "devices": [],
+    }
+    password = "" if client_cert else secrets.token_urlsafe(18)
+    old_mqtt = body.get("mqtt")
+    mqtt: dict[str, object] = dict(old_mqtt) if isinstance(old_mqtt, dict) else {}
+    for key in ("username", "password", "tls", "ca_file", "cert_file", "key_file"):
+        mqtt.pop(key, None)
+    default_port = 8884 if client_cert else 8883 if tls else 1883
+    mqtt.update({"host": broker_host, "port": broker_port or default_port})
+    if client_cert:
+        files = pki.issue(pki.ensure_ca(out / "tls"),
+                          pki.CertFiles(edges / f"{site}-{edge}.crt", edges / f"{site}-{edge}.key"),
+                          username)
+        mqtt.update({"tls": True, "ca_file": ca_file or DEFAULT_CA_FILE,
+                     "cert_file": f"{CERT_DIR}/{files.cert.name}",
+                     "key_file": f"{CERT_DIR}/{files.key.name}"})
+    else:
+        mqtt.update({"username": username, "password": password})
+    if tls and not client_cert:
+        mqtt.update({"tls": True, "ca_file": ca_file or DEFAULT_CA_FILE})
+    body["mqtt"] = mqtt
     broker = out / "mosquitto"
     broker.mkdir(parents=True, exist_ok=True)
-    _set_password(broker / "passwd", edge, password)
-    _set_acl(broker / "acl", edge, edge_acl(site, edge))
-    edges = out / "edges"
     edges.mkdir(parents=True, exist_ok=True)
-    config = edges / f"{site}-{edge}.yaml"
-    mqtt: dict[str, object] = {"host": broker_host, "port": broker_port, "username": edge,
-                               "password": password}
-    if tls:
-        mqtt["tls"] = True
-    body = {"site": site, "edge": edge, "data_dir": f"/var/lib/lintel/{edge}", "mqtt": mqtt,
-            "doors": []}
+    if client_cert:
+        _drop_password(broker / "passwd", username)
+    else:
+        _set_password(broker / "passwd", username, password)
+    _set_acl(broker / "acl", username, edge_acl(site, edge))
     config.write_text(
-        f"# Lintel edge {site}/{edge}: add this building's doors (see README, Edge configuration).\n"
+        f"# Lintel edge {site}/{edge}: its doors (readers on RS-485) and Modbus devices; see the\n"
+        "# README, Edge configuration. Provisioning again rotates the password and keeps the rest.\n"
         + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
     )
     os.chmod(config, 0o600)
-    return Identity(edge, password, config)
+    return Identity(username, password, config)
+
+
+def _existing_config(config: Path) -> dict[str, object] | None:
+    if not config.exists():
+        return None
+    try:
+        body = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProvisionError(f"{config}: not valid YAML, fix or remove it: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ProvisionError(f"{config}: expected a mapping, fix or remove it")
+    return body
 
 
 def provision_hub(out: Path, username: str = "hub") -> Identity:
-    """Create (or rotate) a hub account: it reads every edge's traffic and writes perm/cmd."""
+    """Create (or rotate) a hub account: it reads every edge's traffic and writes perm/cmd.
+
+    Also writes `hub/<username>.env` (LINTEL_HUB_MQTT_USERNAME/PASSWORD) for the hub
+    workers' `env_file`; the workers share the account, each with its own client id.
+    """
     username = _check("username", username)
     password = secrets.token_urlsafe(18)
     broker = out / "mosquitto"
     broker.mkdir(parents=True, exist_ok=True)
     _set_password(broker / "passwd", username, password)
     _set_acl(broker / "acl", username, HUB_ACL)
-    return Identity(username, password)
+    env = out / "hub" / f"{username}.env"
+    env.parent.mkdir(parents=True, exist_ok=True)
+    env.write_text(f"LINTEL_HUB_MQTT_USERNAME={username}\nLINTEL_HUB_MQTT_PASSWORD={password}\n")
+    os.chmod(env, 0o600)
+    return Identity(username, password, env)
+
+
+def provision_tls(out: Path, hosts: list[str]) -> pki.CertFiles:
+    """The CA (kept when it exists) and a new server certificate for the broker's TLS
+    listeners, valid for `hosts` (the names and addresses edges and hubs connect to)."""
+    if not hosts:
+        raise ProvisionError("name at least one broker host name or address")
+    for host in hosts:
+        if not re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", host):
+            raise ProvisionError(f"broker host {host!r} is not a DNS name or IP address")
+    folder = out / "tls"
+    return pki.issue(pki.ensure_ca(folder), pki.CertFiles(folder / "server.crt",
+                                                           folder / "server.key"),
+                     hosts[0], server_names=hosts)

@@ -19,6 +19,7 @@ class DoorSpec:
     name: str
     address: int
     scbk: bytes
+    link: Path | None = None  # a stable path (the edge config's reader port) to the pty
 
     @classmethod
     def parse(cls, text: str) -> "DoorSpec":
@@ -45,6 +46,9 @@ async def serve(doors: list[DoorSpec], data: Path, stop: asyncio.Event,
             sim.start()
             stack.callback(sim.close)
             sims[spec.name] = sim
+            if spec.link is not None:
+                _link(spec.link, sim.port)
+                stack.callback(spec.link.unlink, missing_ok=True)
             print(f"door {spec.name}: OSDP address {spec.address} on {sim.port}", flush=True)
         runner = web.AppRunner(create_control_app(sims))
         await runner.setup()
@@ -58,3 +62,13 @@ async def serve(doors: list[DoorSpec], data: Path, stop: asyncio.Event,
         stack.callback(info.unlink, missing_ok=True)
         print(f"control: {url}", flush=True)
         await stop.wait()
+
+
+def _link(link: Path, target: str) -> None:
+    """Point `link` at the pty, replacing a stale link a killed simulator left behind."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise FileExistsError(f"{link} exists and is not a link: not replacing it")
+    link.symlink_to(target)

@@ -34,6 +34,17 @@ class UnauthorizedError(ApiError):
     code = "unauthorized"
 
 
+class TooManyRequestsError(ApiError):
+    """429: the client must wait `retry_after` seconds (sent as the Retry-After header)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class ForbiddenError(ApiError):
     status = 403
     code = "forbidden"

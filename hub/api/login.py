@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import select
 
+from hub import login_throttle
 from hub.api.auth import ROLES, SESSION_COOKIE, bearer_token, token_hash, verify_password
 from hub.api.endpoints import EndpointTable
-from hub.api.errors import UnauthorizedError
-from hub.api.keys import COOKIE_SECURE, TOKEN_TTL_S
+from hub.api.errors import TooManyRequestsError, UnauthorizedError
+from hub.api.keys import COOKIE_SECURE, SESSIONS, TOKEN_TTL_S
 from hub.api.schemas import ErrorOut, LoginRequest, TokenOut
-from hub.api.store import writing
+from hub.api.store import reading, writing
 from hub.models import ApiToken, User
 
 routes = EndpointTable(tag="auth")
@@ -27,22 +28,35 @@ _DUMMY_HASH = (
 
 
 @routes.post("/auth/login", body=LoginRequest, response=TokenOut, public=True,
-             errors={401: ErrorOut})
+             errors={401: ErrorOut, 429: ErrorOut})
 async def login(request: web.Request, body: LoginRequest) -> web.Response:
     """Exchange a username and password for a bearer token (also set as the console's
-    HttpOnly, SameSite=Strict session cookie)."""
-    async with writing(request) as change:
-        user = await change.session.scalar(select(User).where(User.username == body.username))
-        ok = await verify_password(user.password_hash if user else _DUMMY_HASH, body.password)
-        # a disabled user gets the same answer: the password is not what is wrong, but
-        # telling so would confirm the account exists
-        if user is None or not ok or user.disabled_at is not None:
-            raise UnauthorizedError("wrong username or password")
-        token = secrets.token_urlsafe(32)
-        expires_at = datetime.now(UTC) + timedelta(seconds=request.app[TOKEN_TTL_S])
-        change.session.add(
-            ApiToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires_at)
-        )
+    HttpOnly, SameSite=Strict session cookie). After 5 failures for one username from one
+    address within a minute, that pair gets 429 with Retry-After, whatever the password."""
+    # the peer's address: behind a reverse proxy every client shares the proxy's
+    address = request.remote or "unknown"
+    async with reading(request) as session:
+        wait = await login_throttle.retry_after(session, body.username, address)
+    if wait is not None:
+        raise TooManyRequestsError(
+            f"too many failed logins for this username from {address}; retry in {wait} s", wait)
+    try:
+        async with writing(request) as change:
+            user = await change.session.scalar(select(User).where(User.username == body.username))
+            ok = await verify_password(user.password_hash if user else _DUMMY_HASH, body.password)
+            # a disabled user gets the same answer: the password is not what is wrong, but
+            # telling so would confirm the account exists
+            if user is None or not ok or user.disabled_at is not None:
+                raise UnauthorizedError("wrong username or password")
+            token = secrets.token_urlsafe(32)
+            expires_at = datetime.now(UTC) + timedelta(seconds=request.app[TOKEN_TTL_S])
+            change.session.add(
+                ApiToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires_at)
+            )
+            await login_throttle.clear(change.session, body.username, address)
+    except UnauthorizedError:
+        await login_throttle.record_failure(request.app[SESSIONS], body.username, address)
+        raise
     ttl = request.app[TOKEN_TTL_S]
     resp = web.json_response(
         TokenOut(token=token, expires_at=expires_at).model_dump(mode="json"), status=200

@@ -14,6 +14,7 @@ from hub.api.errors import (
     ConflictError,
     InvalidError,
     NotFoundError,
+    TooManyRequestsError,
     UnauthorizedError,
     UnavailableError,
 )
@@ -45,6 +46,8 @@ def error_response(exc: ApiError) -> web.Response:
     headers = None
     if isinstance(exc, UnauthorizedError):
         headers = {"WWW-Authenticate": 'Bearer realm="lintel"'}
+    if isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return web.json_response(body, status=exc.status, headers=headers)
 
 

@@ -51,9 +51,9 @@ def test_an_edge_publishes_only_under_its_own_prefix(tmp_path: Path) -> None:
     b2 = provision_edge(tmp_path, "demo", "B2")
     again = provision_edge(tmp_path, "demo", "B2")  # rotating a password keeps one entry
     assert again.password != b2.password
-    assert (tmp_path / "mosquitto" / "passwd").read_text().count("b2-edge:") == 1
+    assert (tmp_path / "mosquitto" / "passwd").read_text().count("demo.b2-edge:") == 1
     config = load_config(b1.config)  # the written config is a valid edge config
-    assert (config.site, config.edge, config.mqtt.username) == ("demo", "b1-edge", "b1-edge")
+    assert (config.site, config.edge, config.mqtt.username) == ("demo", "b1-edge", "demo.b1-edge")
     assert yaml.safe_load(b1.config.read_text())["mqtt"]["password"] == b1.password
 
     broker = MosquittoServer(password_file=tmp_path / "mosquitto" / "passwd",
@@ -78,7 +78,7 @@ def test_an_edge_publishes_only_under_its_own_prefix(tmp_path: Path) -> None:
         assert [p for _, p in b1_got] == [b"for-b1"]
 
         # a wrong password and an anonymous client are refused at connect
-        for user, password in (("b1-edge", "guess"), (None, None)):
+        for user, password in (("demo.b1-edge", "guess"), (None, None)):
             refused = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="intruder")
             if user:
                 refused.username_pw_set(user, password)
@@ -92,6 +92,46 @@ def test_an_edge_publishes_only_under_its_own_prefix(tmp_path: Path) -> None:
             refused.loop_stop()
             assert result and result[0].is_failure
         for client in (hub_client, b1_client):
+            client.disconnect()
+            client.loop_stop()
+    finally:
+        broker.cleanup()
+
+
+def test_another_sites_building_of_the_same_name_is_a_separate_account(tmp_path: Path) -> None:
+    """Every compound has a building B1: edge `b1-edge` of site `demo` and of site `park` are
+    two accounts, each confined to its own site's prefix, for publishing and subscribing."""
+    hub = provision_hub(tmp_path)
+    demo = provision_edge(tmp_path, "demo", "B1")
+    park = provision_edge(tmp_path, "park", "B1")
+    assert demo.username != park.username
+    broker = MosquittoServer(password_file=tmp_path / "mosquitto" / "passwd",
+                             acl_file=tmp_path / "mosquitto" / "acl")
+    broker.start()
+    try:
+        hub_client, hub_got = connect(broker.port, hub.username, hub.password)
+        hub_client.subscribe(f"{topics.ROOT}/#", qos=1)
+        demo_client, demo_got = connect(broker.port, demo.username, demo.password)
+        park_client, _ = connect(broker.port, park.username, park.password)
+        # the other site's perm, its delta and a wildcard over everything: nothing arrives
+        demo_client.subscribe([(topics.perm("park", "b1-edge"), 1),
+                               (topics.perm_delta("park", "b1-edge"), 1),
+                               (f"{topics.ROOT}/#", 1), (topics.perm_delta("demo", "b1-edge"), 1)])
+        time.sleep(0.5)
+        park_client.publish(topics.event("demo", "b1-edge", "access"), b"park-as-demo",
+                            qos=1).wait_for_publish(5)
+        park_client.publish(topics.event("park", "b1-edge", "access"), b"park",
+                            qos=1).wait_for_publish(5)
+        demo_client.publish(topics.cmd_ack("park", "b1-edge"), b"demo-acks-park",
+                            qos=1).wait_for_publish(5)
+        hub_client.publish(topics.perm_delta("park", "b1-edge"), b"delta-park", qos=1).wait_for_publish(5)
+        hub_client.publish(topics.perm("park", "b1-edge"), b"perm-park", qos=1).wait_for_publish(5)
+        hub_client.publish(topics.perm_delta("demo", "b1-edge"), b"delta-demo", qos=1).wait_for_publish(5)
+        time.sleep(1.0)
+        edge_traffic = [p for t, p in hub_got if "/evt/" in t or t.endswith("/cmd/ack")]
+        assert edge_traffic == [b"park"]
+        assert [p for _, p in demo_got] == [b"delta-demo"]  # its own delta, nothing of park's
+        for client in (hub_client, demo_client, park_client):
             client.disconnect()
             client.loop_stop()
     finally:

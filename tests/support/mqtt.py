@@ -9,12 +9,13 @@ import paho.mqtt.client as mqtt
 
 
 class Collector:
-    def __init__(self, host: str, port: int, topic: str, *, client_id: str = "test-collector") -> None:
+    def __init__(self, host: str, port: int, topic: str, *, client_id: str = "test-collector",
+                 password: str = "test") -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.username_pw_set(client_id, "test")
+        self.client.username_pw_set(client_id, password)
         self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
