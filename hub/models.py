@@ -480,6 +480,6 @@ class VisitorPassUse(Base):
 import hub.rules.models  # noqa: E402, F401
 
 # issue 5: work orders and the equipment ledger live in their own package, on this Base
-import hub.workorders.models  # noqa: E402, F401
+import hub.workorders.models  # noqa: F401
 from hub.cameras import models as _camera_models  # noqa: E402,F401  (issue 6: camera tables)
 from hub.login_throttle import LoginFailure  # noqa: E402,F401  (its table beside the others)

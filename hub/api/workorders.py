@@ -32,7 +32,7 @@ from hub.api.errors import (
 )
 from hub.api.keys import CURRENT_USER
 from hub.api.paging import decode_cursor, encode_cursor
-from hub.api.schemas import ValidationErrorOut
+from hub.api.schemas import ErrorOut, ValidationErrorOut
 from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, require_site, writing
 from hub.api.workorder_schemas import (
@@ -455,10 +455,10 @@ async def add_work_order_part(request: web.Request, body: PartIn) -> PartOut:
 
 @routes.post(r"/work-orders/{id:\d+}/photos", response=PhotoOut, status=201,
              roles=frozenset({"admin", "manager", "technician", "resident"}), upload=_UPLOAD,
-             errors={422: ValidationErrorOut})
+             errors={413: ErrorOut, 422: ValidationErrorOut})
 async def add_work_order_photo(request: web.Request) -> PhotoOut:
     """Attach a JPEG or PNG (at most 4 MiB): a raw image body, multipart part `photo`, or
-    JSON {"content_base64": ...}."""
+    JSON {"content_base64": ...} (a JSON body is held to the API's 1 MiB, else 413)."""
     data = await _uploaded_photo(request)
     content_type = check_photo(data, "photo")
     now = now_of(request)

@@ -29,6 +29,7 @@ from hub.workorders.service import ACTIVE_STATES, Actor, notify, opened, record
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_LEAD_DAYS = 60
+ESCALATE_BATCH = 500  # per transaction; a backlog takes several rounds of one pass
 _TABLE: Table = WorkOrder.__table__  # type: ignore[assignment]
 
 
@@ -72,25 +73,30 @@ async def open_preventive_orders(session: AsyncSession, now: datetime,
     return opened_now
 
 
-async def escalate_overdue(session: AsyncSession, now: datetime) -> list[WorkOrder]:
-    """Mark each active order past its due time escalated (once) and tell the managers."""
+async def escalate_overdue(session: AsyncSession, now: datetime,
+                           limit: int = ESCALATE_BATCH) -> list[WorkOrder]:
+    """Mark active orders past their due time escalated (once each; at most `limit`, the
+    longest overdue first) and tell the managers."""
+    late = (WorkOrder.state.in_(ACTIVE_STATES), WorkOrder.due_at < now,
+            WorkOrder.escalated_at.is_(None))
+    batch = select(WorkOrder.id).where(*late).order_by(WorkOrder.due_at).limit(limit)
     won = list(await session.scalars(
         update(WorkOrder)
-        .where(WorkOrder.state.in_(ACTIVE_STATES), WorkOrder.due_at < now,
-               WorkOrder.escalated_at.is_(None))
+        .where(WorkOrder.id.in_(batch.scalar_subquery()), *late)
         .values(escalated_at=now)
         .returning(WorkOrder.id)
         .execution_options(synchronize_session=False)))
-    escalated = []
-    for order_id in sorted(won):
-        order = await session.get(WorkOrder, order_id)
-        assert order is not None
-        await session.refresh(order)
-        late = now - order.due_at
-        record(session, order, Actor.system("escalation"), "escalated", now, order.state,
-               f"overdue by {_hours(late)} (due {order.due_at.isoformat()})")
-        notify(session, order, "escalated", now, managers=True)
-        escalated.append(order)
+    if not won:
+        return []
+    escalated = list(await session.scalars(
+        select(WorkOrder).where(WorkOrder.id.in_(won)).order_by(WorkOrder.id)
+        .execution_options(populate_existing=True)))
+    with session.no_autoflush:  # one batch of inserts at the end, not one per order
+        for order in escalated:
+            record(session, order, Actor.system("escalation"), "escalated", now, order.state,
+                   f"overdue by {_hours(now - order.due_at)} (due {order.due_at.isoformat()})")
+            notify(session, order, "escalated", now, managers=True)
+    await session.flush()
     return escalated
 
 
@@ -117,8 +123,13 @@ class WorkOrderJobs:
         now = self._clock()
         async with self._sessions() as session, session.begin():
             preventive = await open_preventive_orders(session, now, self._lead_days)
-        async with self._sessions() as session, session.begin():
-            escalated = await escalate_overdue(session, now)
+        escalated: list[WorkOrder] = []
+        while True:
+            async with self._sessions() as session, session.begin():
+                batch = await escalate_overdue(session, now)
+            escalated += batch
+            if len(batch) < ESCALATE_BATCH:
+                break
         async with self._sessions() as session, session.begin():
             await purge_sent(session, now)
         return preventive, escalated

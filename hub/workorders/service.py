@@ -46,6 +46,9 @@ TRANSITIONS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "resolve": (frozenset({"in_progress"}), "resolved"),
     "close": (frozenset({"resolved"}), "closed"),
 }
+# how each step is named in the history
+DONE: Final = {"accept": "accepted", "start": "started", "resolve": "resolved",
+               "close": "closed"}
 # the session.info flag that tells dispatchers, after the commit, that the outbox has rows
 OUTBOX_FLAG: Final = "lintel_workorder_outbox"
 
@@ -146,10 +149,12 @@ async def skills_of(session: AsyncSession, user_id: int) -> list[str]:
         select(TechnicianSkill.skill).where(TechnicianSkill.user_id == user_id)))
 
 
-async def pick_technician(session: AsyncSession, site_id: str, skill: str) -> int | None:
+async def pick_technician(session: AsyncSession, site_id: str, skill: str,
+                          exclude: int | None = None) -> int | None:
     """The active technician of the site with the skill and the fewest open orders (the
-    lowest id among equals), or None when the site has nobody with that skill."""
-    candidates = await technicians_with(session, site_id, skill)
+    lowest id among equals), or None when the site has nobody (but `exclude`) with it."""
+    candidates = [uid for uid in await technicians_with(session, site_id, skill)
+                  if uid != exclude]
     if not candidates:
         return None
     loads = await workload(session, candidates)
@@ -173,7 +178,8 @@ async def assign(session: AsyncSession, order: WorkOrder, actor: Actor, now: dat
     if order.state not in TRANSITIONS["assign"][0]:
         raise IllegalTransition(order, "assign")
     if technician_id is None:
-        technician_id = await pick_technician(session, order.site_id, order.skill)
+        technician_id = await pick_technician(session, order.site_id, order.skill,
+                                              exclude=order.assignee_id)
         if technician_id is None:
             notify(session, order, "unassigned", now, managers=True)
             return False
@@ -226,6 +232,9 @@ async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: in
     decides between two hub workers, and the loser returns the winner's order."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    for field, value, longest in (("fault_code", fault_code, 32), ("skill", skill, 64)):
+        if not value or len(value) > longest:
+            raise InvalidInput(field, f"must be 1 to {longest} characters, not {value!r}")
     device = await session.get(Device, device_id)
     if device is None:
         raise NotFound("device", device_id)
@@ -268,7 +277,10 @@ async def transition(session: AsyncSession, order: WorkOrder, action: str, actor
     """Move the order one step (accept/start/resolve/close, or assign); 409 when its state
     does not allow the step. Resolving a preventive order moves the ledger's due date on."""
     if action == "assign":
-        await assign(session, order, actor, now, technician_id=technician_id, note=note)
+        if not await assign(session, order, actor, now, technician_id=technician_id, note=note):
+            other = " other" if order.assignee_id is not None else ""
+            raise Conflict(f"no{other} active technician of site {order.site_id!r} has skill "
+                           f"{order.skill!r}; name one, or give someone the skill")
         return order
     if action not in TRANSITIONS:
         raise InvalidInput("action", f"unknown action {action!r}; one of {sorted(TRANSITIONS)}")
@@ -292,7 +304,7 @@ async def transition(session: AsyncSession, order: WorkOrder, action: str, actor
     elif action == "close":
         order.closed_at, order.open_key = now, None
     order.state = target
-    record(session, order, actor, action if action != "accept" else "accepted", now, before, note)
+    record(session, order, actor, DONE[action], now, before, note)
     if action == "resolve" and order.kind == "preventive":
         await maintained(session, order, now)
     notify(session, order, order.state, now, managers=True, requester=True)

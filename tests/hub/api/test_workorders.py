@@ -140,9 +140,9 @@ async def test_a_repair_request_from_request_to_rating(crew: Crew) -> None:
             for h in detail["history"]] == [
         ("opened", "res", None, "open"),
         ("assigned", "system:assignment", "open", "assigned"),
-        ("start", "wang", "assigned", "in_progress"),
-        ("resolve", "wang", "in_progress", "resolved"),
-        ("close", "res", "resolved", "closed"),
+        ("started", "wang", "assigned", "in_progress"),
+        ("resolved", "wang", "in_progress", "resolved"),
+        ("closed", "res", "resolved", "closed"),
         ("rated", "res", "closed", "closed"),
     ]
     assert detail["history"][3]["note"] == "换了角阀"
@@ -191,7 +191,11 @@ async def test_assignment_by_workload_and_manual_reassignment(crew: Crew) -> Non
                     json={"technician_id": crew.ids["li"]})
     auto = await crew.call("POST", f"/work-orders/{oid}/reassign", "manager", 200,
                            json={"technician_id": None})
-    assert auto["assignee"] == "wang"  # li now has two open, wang none
+    assert auto["assignee"] == "wang"  # anyone but li, who had it
+    nobody = await crew.order(skill="hvac")
+    refused = await crew.call("POST", f"/work-orders/{nobody['id']}/reassign", "manager", 409,
+                              json={"technician_id": None})
+    assert "no active technician of site 'sunrise' has skill 'hvac'" in refused["detail"]
     await crew.call("POST", f"/work-orders/{oid}/start", "guard", 403, json={})
     async with crew.sessions() as session:
         told = [(o.event, o.payload["users"]) for o in await session.scalars(
