@@ -76,6 +76,7 @@ class AlarmWatcher:
 
     def __init__(self, port: int) -> None:
         self.seen: dict[str, float] = {}  # triggering event id -> arrival (time.time)
+        self.access: dict[str, float] = {}  # access event id -> arrival of its own push
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-watcher")
         self._client.on_message = self._on_message
         ready = threading.Event()
@@ -90,6 +91,8 @@ class AlarmWatcher:
         for item in json.loads(msg.payload):
             if item["channel"] == "alarms" and item["data"].get("event") == "raised":
                 self.seen.setdefault(item["data"]["alarm"]["event_id"], now)
+            elif item["channel"] == "access":
+                self.access.setdefault(item["data"]["id"], now)
 
     def close(self) -> None:
         self._client.disconnect()
@@ -117,13 +120,16 @@ def start_hubs(pg: PostgresServer, port: int, workers: int, name: str) -> list[s
     return procs
 
 
-def run(port: int, rate: int, seconds: float) -> tuple[dict[str, float], int, float]:
-    """Publish at `rate` events/s; returns publish times of alarm events, count, start."""
+def run(port: int, rate: int, seconds: float
+        ) -> tuple[dict[str, float], dict[str, float], int, float]:
+    """Publish at `rate` events/s; returns publish times of the alarm events and of a sample
+    of granted cards (their push is the ingest's own, the baseline), count, start."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-edges")
     client.max_inflight_messages_set(2000)
     client.connect("127.0.0.1", port)
     client.loop_start()
     sent: dict[str, float] = {}
+    granted: dict[str, float] = {}
     seqs = [0] * EDGES
     total = int(rate * seconds)
     per_tick = rate * TICK_S
@@ -137,12 +143,14 @@ def run(port: int, rate: int, seconds: float) -> tuple[dict[str, float], int, fl
         topic, body, alarm = make(i, seqs)
         if alarm:
             sent[body["id"]] = time.time()
+        elif i % 100 == 50 and body["kind"] == "access":
+            granted[body["id"]] = time.time()
         infos.append(client.publish(topic, json.dumps(body).encode(), qos=1))
     for info in infos:
         info.wait_for_publish(60)
     client.disconnect()
     client.loop_stop()
-    return sent, total, start
+    return sent, granted, total, start
 
 
 def main() -> None:
@@ -158,7 +166,7 @@ def main() -> None:
     procs = start_hubs(pg, broker.port, args.workers, name)
     watcher = AlarmWatcher(broker.port)
     try:
-        sent, total, start = run(broker.port, args.rate, args.seconds)
+        sent, granted, total, start = run(broker.port, args.rate, args.seconds)
         published_s = time.monotonic() - start
         dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}"
         with psycopg.connect(dsn, autocommit=True) as db:
@@ -190,6 +198,12 @@ def main() -> None:
         print(f"  of which publish to rule evaluation (alarm raised_at): p50 "
               f"{statistics.median(evaluated):.0f} ms, "
               f"p99 {evaluated[min(len(evaluated) - 1, int(len(evaluated) * 0.99))]:.0f} ms")
+        base = sorted((watcher.access[i] - t) * 1000 for i, t in granted.items()
+                      if i in watcher.access)
+        if base:
+            print(f"  baseline, a granted card's own push from the ingest ({len(base)} timed): "
+                  f"p50 {statistics.median(base):.0f} ms, "
+                  f"p99 {base[min(len(base) - 1, int(len(base) * 0.99))]:.0f} ms")
     finally:
         watcher.close()
         for proc in procs:

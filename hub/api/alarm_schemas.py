@@ -51,7 +51,7 @@ class AlarmOut(BaseModel):
     device_id: int | None
     door: str | None
     door_id: int | None
-    snapshot_id: int | None = Field(description="a camera snapshot of the moment, if any")
+    snapshot_id: str | None = Field(description="a camera snapshot of the moment, if any")
     snapshot_url: str | None
     rule: str | None = Field(description="the rule that raised it")
     type: str

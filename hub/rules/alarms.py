@@ -38,7 +38,7 @@ class AlarmRaise:
     device_id: int | None = None
     door: str | None = None
     door_id: int | None = None
-    snapshot_id: int | None = None
+    snapshot_id: str | None = None
 
 
 async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: datetime
@@ -113,8 +113,8 @@ def alarm_data(alarm: Alarm) -> dict[str, Any]:
     }
 
 
-def snapshot_url(snapshot_id: int | None) -> str | None:
-    """Where the camera branch serves a snapshot (`GET /api/v1/snapshots/{id}`)."""
+def snapshot_url(snapshot_id: str | None) -> str | None:
+    """Where the hub serves a camera's snapshot (`GET /api/v1/snapshots/{id}`)."""
     return None if snapshot_id is None else f"/api/v1/snapshots/{snapshot_id}"
 
 

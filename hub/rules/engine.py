@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self, cast, get_args
 
 from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,7 +31,7 @@ from hub.rules import alarms as alarm_ops
 from hub.rules.clock import Clock, SystemClock
 from hub.rules.loader import RuleBook
 from hub.rules.models import Notice, RuleState
-from hub.rules.schema import Action, Conditions, Rule
+from hub.rules.schema import Action, Conditions, Rule, Severity
 from hub.rules.templates import render
 from hub.rules.view import EventView
 from hub.tasks import cancel_and_wait
@@ -40,6 +40,7 @@ from wire.state import EdgeState
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 200
+SEVERITIES = frozenset(get_args(Severity))
 _STATE_TABLE = cast(Table, RuleState.__table__)
 
 After = Callable[[], Awaitable[None]]
@@ -336,13 +337,17 @@ class RuleEngine:
                 a = action.raise_alarm
                 door = view.get("data.door")[0]
                 snapshot = view.get("data.snapshot_id")[0]
+                severity = a.severity
+                if a.severity_from is not None:
+                    own = view.get(a.severity_from)[0]
+                    severity = own if own in SEVERITIES else severity
                 spec = alarm_ops.AlarmRaise(
                     site_id=view.site, dedup_key=render(a.key, ctx)[:300], type=a.type,
-                    severity=a.severity, message=render(a.message, ctx), ts=view.ts,
+                    severity=severity, message=render(a.message, ctx), ts=view.ts,
                     rule=rule.name, event_id=view.id or None,
                     edge=view.edge or None, device=view.device or None,
                     door=door if isinstance(door, str) else None,
-                    snapshot_id=snapshot if isinstance(snapshot, int) else None)
+                    snapshot_id=snapshot if isinstance(snapshot, str) else None)
                 refs.raises.append(spec)
             elif action.clear_alarm is not None:
                 c = action.clear_alarm

@@ -53,7 +53,7 @@ class Alarm(Base):
     device_id: Mapped[int | None] = mapped_column(Integer, index=True)
     door: Mapped[str | None] = mapped_column(String(64))
     door_id: Mapped[int | None] = mapped_column(Integer)
-    snapshot_id: Mapped[int | None] = mapped_column(Integer)  # a camera snapshot, if any
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))  # a camera snapshot (uuid)
     rule: Mapped[str | None] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))

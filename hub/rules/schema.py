@@ -122,6 +122,9 @@ class Absence(_Strict):
 class RaiseAlarm(_Strict):
     type: str = Field(min_length=1, max_length=64)
     severity: Severity
+    severity_from: str | None = Field(
+        default=None, description="a field whose value, when a severity, is used instead "
+        "(e.g. data.severity: the device's own rating of its fault)")
     key: str = Field(default="{rule}:{site}:{edge}:{device}", min_length=1, max_length=300,
                      description="dedup key template: one open alarm per key and site")
     message: str = Field(min_length=1, max_length=500)
@@ -133,7 +136,7 @@ class ClearAlarm(_Strict):
 
 
 class OpenWorkOrder(_Strict):
-    skill: str = Field(default="{data.skill}", min_length=1, max_length=64)
+    skill: str = Field(default="{data.skill|general}", min_length=1, max_length=64)
     priority: Priority = "normal"
     fault_code: str = Field(default="{data.code}", min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=200)
@@ -186,7 +189,8 @@ class Action(_Strict):
         body = self.body
         name = next(k for k in type(self).model_fields if getattr(self, k) is not None)
         return [(f"{name}.{k}", v) for k, v in body.model_dump().items() if isinstance(v, str)
-                and k not in ("type", "severity", "priority", "command", "audience")]
+                and k not in ("type", "severity", "severity_from", "priority", "command",
+                              "audience")]
 
 
 class Rule(_Strict):
@@ -222,8 +226,14 @@ class Rule(_Strict):
                 raise ValueError(f"{where}: {problem}")
         for group in ("actions", "on_reset"):
             for i, action in enumerate(getattr(self, group)):
+                alarm = action.raise_alarm
+                if alarm is not None and alarm.severity_from is not None:
+                    problem = check_path(kind, alarm.severity_from)
+                    if problem:
+                        raise ValueError(f"{group}.{i}.raise_alarm.severity_from: {problem}")
                 for field, template in action.templates():
-                    for path in _FIELD_IN_TEMPLATE.findall(template):
+                    for found in _FIELD_IN_TEMPLATE.findall(template):
+                        path = found.partition("|")[0]
                         if path in _TEMPLATE_ONLY:
                             continue
                         problem = check_path(kind, path)

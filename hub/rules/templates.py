@@ -9,12 +9,14 @@ _FIELD = re.compile(r"\{([^{}]*)\}")
 
 
 def render(template: str, context: dict[str, Any]) -> str:
-    """Each `{path}` becomes the field's value; a field the event lacks becomes `-`."""
+    """Each `{path}` becomes the field's value; a field the event lacks becomes `-`, or the
+    default given after a bar: `{data.skill|general}`."""
 
     def value(match: re.Match[str]) -> str:
-        found = context.get(match.group(1))
-        if found is None:
-            return "-"
+        path, _, default = match.group(1).partition("|")
+        found = context.get(path)
+        if found is None or found == "":
+            return default or "-"
         if isinstance(found, float) and found.is_integer():
             return str(int(found))
         return str(found)

@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('device_id', sa.Integer(), nullable=True),
     sa.Column('door', sa.String(length=64), nullable=True),
     sa.Column('door_id', sa.Integer(), nullable=True),
-    sa.Column('snapshot_id', sa.Integer(), nullable=True),
+    sa.Column('snapshot_id', sa.String(length=36), nullable=True),
     sa.Column('rule', sa.String(length=64), nullable=True),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('severity', sa.String(length=16), nullable=False),

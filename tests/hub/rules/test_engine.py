@@ -22,6 +22,7 @@ from tests.hub.rules.support import (
     device,
     door,
     feed,
+    row,
     seed_site,
     telemetry,
 )
@@ -210,3 +211,80 @@ rules:
         notice = (await session.scalars(select(Notice))).one()
     assert (notice.building_id, notice.body) == (None, "b1-edge locked down")
     assert len(await alarms(sessions)) == 2  # the built-in forced-open rule still raised
+
+
+async def test_absence_fires_on_silence_and_resets_when_heard(
+        sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> None:
+    await seed_site(sessions)
+    (tmp_path / "silence.yaml").write_text("""
+rules:
+  - name: pump-silent
+    match: {kind: telemetry, where: {data.device_type: pressure_sensor}}
+    absence: {for_s: 600, by: [site, edge, device]}
+    actions:
+      - raise_alarm: {type: telemetry_silent, severity: minor, key: "silent:{device}",
+                      message: "{device} silent for {for_s} s"}
+    on_reset:
+      - clear_alarm: {key: "silent:{device}", note: heard again}
+""")
+    engine = RuleEngine(load_rules(tmp_path), sessions, clock=ManualClock(T0))
+    await feed(engine, sessions, telemetry({"pressure": 0.4}, at(0)))
+    clock(engine).advance(500)
+    await feed(engine, sessions, telemetry({"pressure": 0.4}, at(500)))  # re-armed
+    clock(engine).advance(500)
+    assert await engine.check_timers() == 0
+    clock(engine).advance(101)
+    assert await engine.check_timers() == 1
+    [alarm] = [a for a in await alarms(sessions) if a.type == "telemetry_silent"]
+    assert alarm.message == "pump-1 silent for 600 s" and alarm.severity == "minor"
+    await feed(engine, sessions, telemetry({"pressure": 0.4}, at(1200)))
+    [alarm] = [a for a in await alarms(sessions) if a.type == "telemetry_silent"]
+    assert alarm.state == "cleared"
+
+
+async def test_fault_alarm_takes_the_faults_own_severity(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions,
+               device("fault_raised", at(0), code="Err41", severity="critical", text="x"),
+               device("fault_raised", at(0), name="lift-2", code="Err30", text="y"))
+    assert sorted((a.device, a.severity) for a in await alarms(sessions)) == [
+        ("lift-1", "critical"), ("lift-2", "major")]
+
+
+async def test_camera_motion_links_its_snapshot_and_tamper_opens_an_order(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    from hub.models import Device
+    from hub.workorders import WorkOrder
+
+    snapshot = "0190cccc-0000-7000-8000-000000000001"
+    motion = row("camera", {"camera": "cam-1", "event": "motion", "zone": "lobby",
+                            "area": 0.2, "snapshot_id": snapshot}, ts=at(0), device="cam-1")
+    await feed(engine, sessions, motion)
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.snapshot_id) == ("camera_motion", snapshot)
+    assert alarm.message == "Motion seen by camera cam-1 in zone lobby"
+    async with sessions() as session, session.begin():
+        session.add(Device(site_id="demo", edge="b1-edge", name="cam-1", device_type="camera",
+                           model="cam", status="online"))
+    await feed(engine, sessions, device("fault_raised", at(1), name="cam-1",
+                                        device_type="camera", code="camera_covered"))
+    tamper = [a for a in await alarms(sessions) if a.type != "camera_motion"]
+    assert [(a.type, a.severity) for a in tamper] == [("camera_tamper", "major")]  # no double
+    async with sessions() as session:
+        order = (await session.scalars(select(WorkOrder))).one()
+    assert (order.fault_code, order.skill, order.priority) == ("camera_covered", "camera",
+                                                               "urgent")
+    await feed(engine, sessions, device("fault_cleared", at(2), name="cam-1",
+                                        device_type="camera", code="camera_covered"))
+    assert [a.state for a in await alarms(sessions) if a.type == "camera_tamper"] == ["cleared"]
+
+
+async def test_disk_low_and_ok(engine: RuleEngine,
+                               sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, row("agent", {"event": "disk_low", "detail": "312 MB free"},
+                                     ts=at(0), device="agent"))
+    [alarm] = await alarms(sessions)
+    assert alarm.message == "Edge b1-edge: disk nearly full (312 MB free)"
+    await feed(engine, sessions, row("agent", {"event": "disk_ok", "detail": ""}, ts=at(9),
+                                     device="agent"))
+    assert [a.state for a in await alarms(sessions)] == ["cleared"]
