@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field, field_validator
 from hub.api.paging import decode_cursor
 from hub.api.schemas import Limit, Name, QueryDatetime, SiteId, Strict
 
-MediaId = str  # a UUID the edge chose (wire EventId)
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 

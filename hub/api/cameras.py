@@ -11,7 +11,6 @@ one revokes the old), and the edge's config carries it in `uploads.token`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -40,7 +39,6 @@ from hub.models import Edge, utcnow
 
 routes = EndpointTable(tag="cameras")
 CAMERA_ROLES = frozenset({"admin", "manager", "guard"})
-_MEDIA_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _CONTENT = {"snapshot": "image/jpeg", "clip": "video/mp4"}
 _MAGIC = {"snapshot": (b"\xff\xd8\xff",), "clip": (b"ftyp",)}
 

@@ -26,6 +26,7 @@ from hub.models import Resident, ResidentAccount
 from hub.service import Hub
 from simulators.camera_scene import MjpegServer, Step
 from tests.support.building import ADMIN_PASSWORD, Building, broker, demo_building
+from tests.support.live import live_socket
 from wire.tokens import decode_token, encode_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -177,8 +178,17 @@ async def login(s: Building, username: str, password: str) -> dict[str, str]:
 
 
 async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_path: Path) -> None:
-    async with cameras_building(tmp_path) as (s, _gate, lobby):
-        await lobby.show([Step("walk", 30), *IDLE])
+    async with cameras_building(tmp_path) as (s, _gate, lobby), aiohttp.ClientSession() as http:
+        guard = (await login(s, "guard", PASSWORD))["Authorization"].split()[1]
+        async with live_socket(http, s.hub.url, ["camera"], token=guard) as feed:
+            await lobby.show([Step("walk", 30), *IDLE])
+            pushed = await feed.next("camera", timeout=20, camera="cam-lobby")
+        assert (pushed["event"], pushed["zone"]) == ("motion", "lobby") and pushed["snapshot_id"]
+        technician = (await login(s, "technician", PASSWORD))["Authorization"].split()[1]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            async with live_socket(http, s.hub.url, ["camera"], token=technician):
+                pass
+        assert refused.value.status == 403
 
         async def alert_with_snapshot() -> dict[str, Any] | None:
             page = await s.call("GET", "/camera-alerts?camera=cam-lobby")
@@ -186,6 +196,7 @@ async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_pat
             return ready[0] if ready else None
 
         alert = await until(alert_with_snapshot, 20, "a lobby alert with its snapshot")
+        assert alert["snapshot_id"] == pushed["snapshot_id"]
         await lobby.show(IDLE)
         assert (alert["event"], alert["zone"], alert["edge"]) == ("motion", "lobby", "b1-edge")
         assert alert["snapshot_url"] == f"/api/v1/snapshots/{alert['snapshot_id']}"

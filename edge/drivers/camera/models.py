@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -107,8 +108,6 @@ class _Backoff:
     attempt: int = field(default=0)
 
     def next(self) -> float:
-        import random
-
         delay = min(self.high, self.low * (2 ** self.attempt))
         self.attempt += 1
         return delay * random.uniform(0.5, 1.0)  # jitter: cameras of one site do not sync up
