@@ -311,6 +311,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "manage.edges_online": ("Edges online", "在线网关"),
     "manage.open_faults": ("Open faults", "未处理故障"),
     "manage.active_passes": ("Active visitor passes", "有效访客通行证"),
+    "manage.alarms_open": ("Open alarms", "未解除报警"),
+    "manage.orders_open": ("Open work orders", "未完成工单"),
     "manage.events_today": ("Door events in 24 h", "24 小时通行次数"),
     "manage.denied_today": ("Denied in 24 h", "24 小时拒绝次数"),
     "manage.import": ("Import from CSV", "从 CSV 导入"),

@@ -43,6 +43,8 @@ from hub.models import (
     User,
     VisitorPass,
 )
+from hub.rules.models import Alarm
+from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
 REPORT_DAYS = 30  # the period of the alarm and work-order reports
@@ -147,6 +149,10 @@ async def overview(request: web.Request, user: User) -> dict[str, Any]:
         "active_passes": select(func.count()).select_from(VisitorPass)
         .where(scope.where(VisitorPass.site_id), VisitorPass.status == "active",
                VisitorPass.valid_until > datetime.now(UTC)),
+        "alarms_open": select(func.count()).select_from(Alarm)
+        .where(scope.where(Alarm.site_id), Alarm.state != "cleared"),
+        "orders_open": select(func.count()).select_from(WorkOrder)
+        .where(scope.where(WorkOrder.site_id), WorkOrder.state.not_in(("resolved", "closed"))),
         "events_today": select(func.count()).select_from(AccessEvent)
         .where(scope.where(AccessEvent.site_id), AccessEvent.ts >= since),
         "denied_today": select(func.count()).select_from(AccessEvent)
