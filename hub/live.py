@@ -36,10 +36,10 @@ CHANNEL_ROLES: dict[str, frozenset[str]] = {
     "edges": _STAFF,
     "notices": _STAFF | {"resident"},  # notices to a site, a building or a unit
     "alarms": _STAFF,  # raised, repeated, acknowledged, cleared, commented (hub.rules)
+    "camera": _CONTROL_ROOM,  # camera alerts: residents' comings and goings, not for technicians
     # new and assigned orders to their technician, everything to the site's managers, and
     # a resident's repair request to that resident (hub.workorders.dispatch)
     "work_orders": frozenset({"admin", "manager", "technician", "resident"}),
-    "camera": _CONTROL_ROOM,  # camera alerts: residents' comings and goings, not for technicians
 }
 LISTENER_QUEUE = 1000  # items kept for a slow console before the oldest are dropped
 

@@ -19,6 +19,7 @@ from hub.api.cameras import SNAPSHOT_POLICY, SnapshotPolicy
 from hub.cameras.store import SnapshotRetention
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
+from hub.console import add_console
 from hub.credentials import TokenSigner, load_signing_key
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
@@ -60,6 +61,7 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                      commands=commands, telemetry_sink=telemetry_sink,
                      cookie_secure=settings.cookie_secure, signer=signer, live=live)
+    add_console(app)  # the web console's pages beside the API
     app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
                                           int(settings.snapshot_max_mb * 1024 * 1024))
     return app
@@ -193,11 +195,11 @@ class Hub:
         # issue 5: work-order notifications (live push, webhook) and periodic jobs
         self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
-        await stack.enter_async_context(SnapshotRetention(
-            self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         commands = CommandSender(self._sessions, self._mqtt)
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
+        await stack.enter_async_context(SnapshotRetention(
+            self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live)
         runner = web.AppRunner(app, handle_signals=False)

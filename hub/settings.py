@@ -78,6 +78,19 @@ class HubSettings(BaseSettings):
         description="the hub's Ed25519 key for QR and pass tokens: base64 of the 32-byte seed; "
         "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
     )
+    snapshot_retention_days: float = Field(
+        default=30, gt=0, le=3650, description="camera snapshots and clips are deleted after this")
+    snapshot_max_mb: float = Field(default=5, gt=0, le=200,
+                                   description="largest snapshot or clip an edge may upload")
+    snapshot_cleanup_interval_s: float = Field(default=3600, gt=0,
+                                               description="how often expired snapshots go")
+
+    rules_path: Path | None = Field(
+        default=None, description="a rules YAML file or a directory of them, over the built-in "
+        "rules (hub/rules/builtin.yaml): change or turn off a rule by name, or add rules")
+    rules_check_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often due rule timers are looked for")
+
     # issue 5: work orders
     workorder_webhook_url: str | None = Field(
         default=None, description="POST each new, assigned or escalated work order here (JSON)")
@@ -95,17 +108,6 @@ class HubSettings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value or None
 
-    rules_path: Path | None = Field(
-        default=None, description="a rules YAML file or a directory of them, over the built-in "
-        "rules (hub/rules/builtin.yaml): change or turn off a rule by name, or add rules")
-    rules_check_interval_s: float = Field(
-        default=1.0, gt=0, le=60, description="how often due rule timers are looked for")
-    snapshot_retention_days: float = Field(
-        default=30, gt=0, le=3650, description="camera snapshots and clips are deleted after this")
-    snapshot_max_mb: float = Field(default=5, gt=0, le=200,
-                                   description="largest snapshot or clip an edge may upload")
-    snapshot_cleanup_interval_s: float = Field(default=3600, gt=0,
-                                               description="how often expired snapshots go")
     mqtt_tls: bool = Field(default=False, description="connect to the broker over TLS (port 8883 as a rule)")
     mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for the broker's certificate; None: the system's")
 

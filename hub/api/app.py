@@ -69,9 +69,9 @@ def all_endpoints() -> list[Endpoint]:
         *alarms.routes,
         *notices.routes,
         *reports.routes,
+        *cameras.routes,
         *workorders.routes,
         *maintenance.routes,
-        *cameras.routes,
     ]
 
 

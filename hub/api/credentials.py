@@ -77,7 +77,9 @@ async def my_qr(request: web.Request, query: QrQuery) -> QrOut | web.Response:
                      refresh_in_s=refresh)
     return web.Response(
         body=render(issued.text, query.format), content_type=CONTENT_TYPES[query.format],
-        headers={"Cache-Control": "no-store", "Refresh": str(refresh)},
+        # the token the image holds, so a page can show both without signing twice
+        headers={"Cache-Control": "no-store", "Refresh": str(refresh),
+                 "X-Lintel-Token": issued.text},
     )
 
 

@@ -232,11 +232,6 @@ CASES: dict[tuple[str, str], Case] = {
         ),
         ok=200,
     ),
-    ("GET", "/camera-alerts"): Case(OPERATORS, resource="camera-alerts"),
-    ("GET", "/camera-alerts/{id}"): Case(OPERATORS, resource="camera-alerts"),
-    ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
-    ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
-    ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
     ("GET", "/alarms"): Case(STAFF, resource="alarms"),
     ("GET", "/alarms/{id}"): Case(STAFF, resource="alarms"),
     ("POST", "/alarms/{id}/acknowledge"): Case(
@@ -255,6 +250,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/reports/alarms"): Case(WRITERS),
     ("GET", "/reports/faults"): Case(WRITERS),
     ("GET", "/reports/denied"): Case(WRITERS),
+    ("GET", "/camera-alerts"): Case(OPERATORS, resource="camera-alerts"),
+    ("GET", "/camera-alerts/{id}"): Case(OPERATORS, resource="camera-alerts"),
+    ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
+    ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
+    ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
     # issue 5: work orders (a technician sees their own and the open ones of their skills)
     ("GET", "/work-orders"): Case(HOUSEHOLD, resource="work-orders"),
     ("GET", "/work-orders/{id}"): Case(HOUSEHOLD, resource="work-orders"),
@@ -307,11 +307,6 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="technicians", body=lambda w, p: {"skills": SKILLS}
     ),
     ("GET", "/reports/work-orders"): Case(WRITERS),
-    ("GET", "/camera-alerts"): Case(OPERATORS, resource="camera-alerts"),
-    ("GET", "/camera-alerts/{id}"): Case(OPERATORS, resource="camera-alerts"),
-    ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
-    ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
-    ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
 }
 
 

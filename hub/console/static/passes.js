@@ -1,0 +1,111 @@
+// Visitor passes: issue (at the guard's desk, by a manager, or by a resident for their own
+// unit), show the QR and the share link, list them and revoke.
+"use strict";
+(() => {
+  const {t, el, api, time, statusPill, toast, toastError, fill, td, copy} = Lintel;
+  const form = document.getElementById("pass-form");
+  if (!form) return;
+  const ownUnit = form.dataset.unit ? Number(form.dataset.unit) : null;
+  const unitLabels = new Map();
+
+  async function loadChoices() {
+    const [buildings, units] = await Promise.all([api("GET", "/buildings").catch(() => ({items: []})),
+      api("GET", "/units")]);
+    const codes = new Map(buildings.items.map((b) => [b.id, b.code]));
+    for (const u of units.items) unitLabels.set(u.id, `${codes.get(u.building_id) ?? ""} ${u.number}`.trim());
+    if (ownUnit !== null) return;
+    const select = form.elements.unit_id;
+    select.replaceChildren(el("option", {value: ""}, "—"),
+      ...units.items.map((u) => el("option", {value: u.id}, unitLabels.get(u.id))));
+    const doors = await api("GET", "/doors");
+    document.getElementById("pass-doors").replaceChildren(...doors.items.map((d, i) =>
+      el("label", {}, el("input", {type: "checkbox", name: "doors", value: d.name, checked: false}),
+        ` ${d.label || d.name}`)));
+  }
+
+  // The visitor's page on this console for a pass (the API's share link is the bare image).
+  function visitLink(p) {
+    const code = new URL(p.share_url).searchParams.get("code");
+    return `${location.origin}/visit/${code}`;
+  }
+
+  function state(p) {
+    if (p.status === "revoked") return "revoked";
+    if (new Date(p.valid_until) <= new Date()) return "expired";
+    if (p.uses >= p.max_uses) return "used_up";
+    return "active";
+  }
+
+  async function loadPasses() {
+    const list = await api("GET", "/visitor-passes");
+    const items = list.items.slice().reverse();  // newest first
+    fill(document.getElementById("pass-rows"), items, (p) => {
+      const s = state(p);
+      return el("tr", {dataset: {pass: p.id}},
+        td(t("pass.visitor_name"), p.visitor_name, el("div", {class: "muted small"}, p.visitor_phone)),
+        td(t("common.unit"), unitLabels.get(p.unit_id) ?? `#${p.unit_id}`),
+        td(t("common.doors"), p.doors.join(", ")),
+        td(t("pass.valid_until"), time(p.valid_until)),
+        el("td", {class: "num", "data-label": t("pass.uses")}, `${p.uses} / ${p.max_uses}`),
+        td(t("common.status"), statusPill(s)),
+        td(t("common.actions"), el("div", {class: "actions"},
+          s === "active" ? el("a", {class: "button small", href: p.qr_url, target: "_blank"}, t("pass.qr")) : null,
+          s === "active" ? el("button", {class: "small", onclick: () => copy(visitLink(p))}, t("common.copy")) : null,
+          p.status === "active" ? el("button", {class: "small danger", "data-testid": `revoke-${p.id}`,
+            onclick: () => revoke(p)}, t("common.revoke")) : null)));
+    });
+  }
+
+  async function revoke(p) {
+    if (!window.confirm(t("common.revoke_confirm"))) return;
+    try {
+      await api("POST", `/visitor-passes/${p.id}/revoke`);
+      toast(t("pass.revoked"));
+      await loadPasses();
+    } catch (error) { toastError(error); }
+  }
+
+  function showIssued(pass) {
+    const box = document.getElementById("pass-issued");
+    document.getElementById("pass-issued-title").textContent = t("pass.issued", {name: pass.visitor_name});
+    const img = document.getElementById("pass-qr");
+    img.src = `data:image/png;base64,${pass.qr_png_base64}`;
+    img.dataset.token = pass.token;  // the text the QR code holds
+    const link = visitLink(pass);
+    document.getElementById("pass-share").value = link;
+    document.getElementById("pass-copy").onclick = () => copy(link);
+    const share = document.getElementById("pass-share-button");
+    share.hidden = !navigator.share;
+    share.onclick = () => navigator.share({title: t("visit.title"), url: link}).catch(() => {});
+    box.hidden = false;
+    box.scrollIntoView({behavior: "smooth", block: "center"});
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const error = document.getElementById("pass-error");
+    error.textContent = "";
+    const doors = [...form.querySelectorAll("input[name=doors]:checked")].map((c) => c.value);
+    if (!doors.length) { error.textContent = t("pass.pick_door"); return; }
+    const now = new Date();
+    const until = new Date(now.getTime() + Number(form.elements.hours.value) * 3600 * 1000);
+    const body = {
+      visitor_name: form.elements.visitor_name.value.trim(),
+      visitor_phone: form.elements.visitor_phone.value.trim(),
+      unit_id: ownUnit ?? Number(form.elements.unit_id.value),
+      doors, valid_from: now.toISOString(), valid_until: until.toISOString(),
+      max_uses: Number(form.elements.max_uses.value),
+    };
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      showIssued(await api("POST", "/visitor-passes", body));
+      form.reset();
+      await loadPasses();
+    } catch (e) {
+      error.textContent = e.message;
+    } finally { button.disabled = false; }
+  });
+
+  loadChoices().then(loadPasses).catch(toastError);
+})();

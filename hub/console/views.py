@@ -1,0 +1,253 @@
+"""Sign-in, sign-out, the language switch, and the pages with their server-side summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from hub.api import login as api_login
+from hub.api.keys import SESSIONS
+from hub.api.scope import Scope
+from hub.console.i18n import LANG_COOKIE, LANGUAGES, MESSAGES, choose_language
+from hub.console.pages import (
+    CONSOLE,
+    HOME,
+    MANAGERS,
+    OPERATORS,
+    RESIDENTS,
+    TECHNICIANS,
+    Page,
+    current_user,
+    render,
+)
+from hub.console.reports import alarms_by_type, resolution_times, traffic_by_door_hour
+from hub.models import (
+    AccessEvent,
+    Building,
+    CardCredential,
+    Device,
+    DeviceFault,
+    Door,
+    Edge,
+    Resident,
+    ResidentAccount,
+    Site,
+    Unit,
+    User,
+    VisitorPass,
+)
+from hub.rules.models import Alarm
+from hub.workorders.models import WorkOrder
+
+routes = web.RouteTableDef()
+REPORT_DAYS = 30  # the period of the alarm and work-order reports
+
+
+def _safe_next(value: str | None, fallback: str) -> str:
+    """Only a path on this console (never another host) is a place to go back to."""
+    if not value:
+        return fallback
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return fallback
+    return value
+
+
+def _redirect(location: str) -> web.Response:
+    """A 303 to `location` that can carry cookies (raised HTTPFound is for plain ones)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+@routes.get("/")
+async def root(request: web.Request) -> web.StreamResponse:
+    user = await current_user(request)
+    raise web.HTTPFound(HOME.get(user.role, "/login") if user else "/login")
+
+
+@routes.get("/login")
+async def login_page(request: web.Request) -> web.StreamResponse:
+    user = await current_user(request)
+    if user is not None:
+        raise web.HTTPFound(_safe_next(request.query.get("next"), HOME.get(user.role, "/")))
+    return render(request, "login.html", next_url=_safe_next(request.query.get("next"), "/"),
+                  logged_out="bye" in request.query)
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    """Revoke the session's token (as the API's logout does) and go back to the sign-in page."""
+    redirect = _redirect("/login?bye=1")
+    if await current_user(request) is not None:
+        answer = await api_login.logout(request)
+        redirect.cookies.update(answer.cookies)  # the cookie, cleared
+    return redirect
+
+
+@routes.get("/lang/{lang}")
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    lang = request.match_info["lang"]
+    if lang not in LANGUAGES:
+        raise web.HTTPNotFound(text=f"unknown language {lang!r}; one of {', '.join(LANGUAGES)}")
+    redirect = _redirect(_safe_next(request.query.get("next"), "/"))
+    redirect.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="Lax")
+    return redirect
+
+
+@routes.get(r"/visit/{code:[A-Za-z0-9_-]{16,64}}")
+async def visitor_page(request: web.Request) -> web.StreamResponse:
+    """The page a visitor opens from the shared link: the pass's QR code and when and where
+    it works, without a login (the link's code is the secret, as for the API's shared image)."""
+    code = request.match_info["code"]
+    async with request.app[SESSIONS]() as session:
+        found = (await session.execute(
+            select(VisitorPass, Unit.number, Building.name, Site.timezone)
+            .options(selectinload(VisitorPass.doors))
+            .join(Unit, Unit.id == VisitorPass.unit_id).join(Building, Building.id == Unit.building_id)
+            .join(Site, Site.id == VisitorPass.site_id)
+            .where(VisitorPass.share_code == code))).first()
+    if found is None or found[0].status != "active":
+        return render(request, "visit.html", status=404, visitor_pass=None)
+    vp, unit, building, timezone = found
+    doors = sorted(d.label or d.name for d in vp.doors)
+    return render(request, "visit.html", visitor_pass=vp, unit=unit, building=building,
+                  doors=doors, tz=ZoneInfo(timezone),
+                  qr_url=f"/api/v1/visitor-passes/shared.png?code={code}")
+
+
+def _scope(user: User) -> Scope:
+    return Scope(user_id=user.id, role=user.role, site_id=user.site_id,
+                 household_id=user.household_id)
+
+
+# --- staff pages -------------------------------------------------------------------------------
+
+@CONSOLE.page("/manage", "overview.html", MANAGERS, nav="nav.manage")
+async def overview(request: web.Request, user: User) -> dict[str, Any]:
+    """Counts for the tiles of the overview, within the manager's site."""
+    scope = _scope(user)
+    since = datetime.now(UTC) - timedelta(hours=24)
+    queries = {
+        "residents": select(func.count()).select_from(Resident)
+        .where(scope.where(Resident.site_id)),
+        "units": select(func.count()).select_from(Unit).join(Building)
+        .where(scope.where(Building.site_id)),
+        "cards": select(func.count()).select_from(CardCredential)
+        .where(scope.where(CardCredential.site_id), CardCredential.status == "active"),
+        "edges": select(func.count()).select_from(Edge).where(scope.where(Edge.site_id)),
+        "edges_online": select(func.count()).select_from(Edge)
+        .where(scope.where(Edge.site_id), Edge.status == "online"),
+        "devices": select(func.count()).select_from(Device).where(scope.where(Device.site_id)),
+        "open_faults": select(func.count()).select_from(DeviceFault).join(Device)
+        .where(scope.where(Device.site_id), DeviceFault.cleared_at.is_(None)),
+        "active_passes": select(func.count()).select_from(VisitorPass)
+        .where(scope.where(VisitorPass.site_id), VisitorPass.status == "active",
+               VisitorPass.valid_until > datetime.now(UTC)),
+        "alarms_open": select(func.count()).select_from(Alarm)
+        .where(scope.where(Alarm.site_id), Alarm.state != "cleared"),
+        "orders_open": select(func.count()).select_from(WorkOrder)
+        .where(scope.where(WorkOrder.site_id), WorkOrder.state.not_in(("resolved", "closed"))),
+        "events_today": select(func.count()).select_from(AccessEvent)
+        .where(scope.where(AccessEvent.site_id), AccessEvent.ts >= since),
+        "denied_today": select(func.count()).select_from(AccessEvent)
+        .where(scope.where(AccessEvent.site_id), AccessEvent.ts >= since,
+               AccessEvent.result == "denied"),
+    }
+    async with request.app[SESSIONS]() as session:
+        counts = {name: int(await session.scalar(q) or 0) for name, q in queries.items()}
+    return {"counts": counts}
+
+
+CONSOLE.add(Page("/manage/residents", "residents.html", MANAGERS, nav="nav.residents",
+                 scripts=("manage.js",)))
+CONSOLE.add(Page("/manage/cards", "cards.html", MANAGERS, nav="nav.cards",
+                 scripts=("manage.js",)))
+CONSOLE.add(Page("/manage/passes", "passes.html", MANAGERS, nav="nav.passes",
+                 scripts=("passes.js",)))
+CONSOLE.add(Page("/manage/devices", "devices.html", MANAGERS, nav="nav.devices",
+                 scripts=("manage.js",), channels=("devices", "edges")))
+
+CONSOLE.add(Page("/manage/orders", "orders.html", MANAGERS, nav="nav.orders",
+                 scripts=("workorders.js",), channels=("work_orders",)))
+CONSOLE.add(Page("/manage/equipment", "equipment.html", MANAGERS, nav="nav.equipment",
+                 scripts=("manage.js",)))
+CONSOLE.add(Page("/manage/notices", "notices.html", MANAGERS, nav="nav.notices",
+                 scripts=("notices.js",), channels=("notices",)))
+
+
+@CONSOLE.page("/manage/reports", "reports.html", MANAGERS, nav="nav.reports")
+async def reports(request: web.Request, user: User) -> dict[str, Any]:
+    lang = choose_language(request)
+
+    def word(prefix: str) -> Callable[[str], str]:
+        return lambda key: MESSAGES[lang].get(prefix + key, key)
+
+    now, scope = datetime.now(UTC), _scope(user)
+    since = now - timedelta(days=REPORT_DAYS)
+    async with request.app[SESSIONS]() as session:
+        return {
+            "days": REPORT_DAYS,
+            "traffic": await traffic_by_door_hour(session, scope, now),
+            "alarms": await alarms_by_type(session, scope, since, word("alarm.")),
+            "resolution": await resolution_times(session, scope, since, word("reports.bucket.")),
+        }
+
+
+CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
+                 channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True))
+CONSOLE.add(Page("/guard/passes", "desk.html", OPERATORS, nav="nav.desk",
+                 scripts=("passes.js",)))
+CONSOLE.add(Page("/tech", "orders.html", TECHNICIANS, nav="nav.tech", scripts=("workorders.js",),
+                 channels=("work_orders",)))
+CONSOLE.add(Page("/tech/faults", "tech.html", TECHNICIANS, nav="nav.tech_devices",
+                 scripts=("tech.js",), channels=("devices",)))
+
+
+# --- resident pages ----------------------------------------------------------------------------
+
+async def _my_resident(request: web.Request, user: User
+                       ) -> tuple[Resident, Unit | None, Building | None] | None:
+    async with request.app[SESSIONS]() as session:
+        link = await session.get(ResidentAccount, user.id)
+        resident = None if link is None else await session.get(Resident, link.resident_id)
+        if resident is None:
+            return None
+        unit = await session.get(Unit, resident.unit_id) if resident.unit_id else None
+        building = await session.get(Building, unit.building_id) if unit else None
+        return resident, unit, building
+
+
+@CONSOLE.page("/me", "me.html", RESIDENTS, nav="nav.me", scripts=("me.js",))
+async def my_code(request: web.Request, user: User) -> dict[str, Any]:
+    found = await _my_resident(request, user)
+    return {"resident": found[0] if found else None,
+            "unit": found[1] if found else None, "building": found[2] if found else None}
+
+
+@CONSOLE.page("/me/passes", "my_passes.html", RESIDENTS, nav="nav.my_passes",
+              scripts=("passes.js",))
+async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
+    """The resident's unit, and the doors of their building a visitor may be let through."""
+    found = await _my_resident(request, user)
+    if found is None or found[1] is None:
+        return {"resident": None, "unit": None, "doors": []}
+    resident, unit, building = found
+    async with request.app[SESSIONS]() as session:
+        rows = (await session.execute(
+            select(Door, Edge.building_id).join(Edge, Edge.id == Door.edge_id)
+            .where(Door.site_id == resident.site_id).order_by(Door.name))).all()
+    mine = [door for door, b in rows if building is not None and b in (building.id, None)]
+    doors = [{"name": d.name, "label": d.label or d.name} for d in (mine or [d for d, _ in rows])]
+    return {"resident": resident, "unit": unit, "doors": doors}
+
+
+CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",
+                 scripts=("notices.js",), channels=("notices",)))
+CONSOLE.add(Page("/me/repairs", "repairs.html", RESIDENTS, nav="nav.my_repairs",
+                 scripts=("workorders.js",), channels=("work_orders",)))
