@@ -163,7 +163,7 @@ async def test_reports_as_json_and_csv(world: World) -> None:
         for i, (door, reason, card) in enumerate((
                 ("B1-main", "unknown_card", "9"), ("B1-main", "unknown_card", "9"),
                 ("B1-main", "revoked", "8"), ("B1-garage", "expired", "7"))):
-            event_id = f"0190bbbb-0000-7000-8000-00000000000{i}"
+            event_id = f"0190d5d5-0000-7000-8000-00000000000{i}"
             session.add(EventLog(id=event_id, kind="access", site_id="sunrise", edge="edge-b1",
                                  device="r", seq=i, ts=T0, data={}))
             await session.flush()
