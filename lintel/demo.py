@@ -24,6 +24,7 @@ from hub.models import Edge, Resident, ResidentAccount, User
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
+from hub.workorders.models import TechnicianSkill
 from lintel.broker import EmbeddedBroker
 from simulators.camera_scene import MjpegServer, Step
 from simulators.control import create_control_app
@@ -37,6 +38,12 @@ EDGE = "b1-edge"
 DOORS = [("B1-main", 101, "1号楼 正门"), ("B1-garage", 102, "1号楼 车库门")]
 ADMIN = "admin"
 RESIDENT = "zhang"
+# The control room's guard and the technician who gets the building's work orders.
+GUARD = "wang"
+TECHNICIAN = "li"
+TECHNICIAN_SKILLS = ("elevator_drive", "elevator_electrical", "elevator_mechanical",
+                     "elevator_safety", "elevator_door", "elevator_rescue", "fire_water",
+                     "fire_electrical", "fire_alarm", "cctv", "general")
 # The demo building's Modbus devices: device id, firmware model, transport.
 DEVICES = [("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
 FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
@@ -81,6 +88,16 @@ async def _resident_login(sessions: async_sessionmaker[AsyncSession], password: 
         session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
 
 
+async def _staff_logins(sessions: async_sessionmaker[AsyncSession], password: str) -> None:
+    """The demo's guard and technician (with the skills of the demo building's faults)."""
+    async with sessions() as session, session.begin():
+        if await session.scalar(select(User.id).where(User.username == GUARD)):
+            return
+        await create_user(session, GUARD, password, "guard", SITE)
+        tech = await create_user(session, TECHNICIAN, password, "technician", SITE)
+        session.add_all(TechnicianSkill(user_id=tech.id, skill=s) for s in TECHNICIAN_SKILLS)
+
+
 async def _upload_token(sessions: async_sessionmaker[AsyncSession]) -> str:
     """The demo edge's snapshot upload token (a new one at each start)."""
     async with sessions() as session, session.begin():
@@ -119,6 +136,8 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         await seed_demo(hub.sessions)
         resident_password = _secret(data / "resident-password", lambda: secrets.token_urlsafe(12))
         await _resident_login(hub.sessions, resident_password)
+        staff_password = _secret(data / "staff-password", lambda: secrets.token_urlsafe(12))
+        await _staff_logins(hub.sessions, staff_password)
         await hub.publisher.publish_site(SITE)
 
         sims: dict[str, OsdpDoorSimulator] = {}
@@ -171,6 +190,8 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         print(f"login: {ADMIN} / {password}", flush=True)
         print(f"resident login (张伟, for /api/v1/me/qr): {RESIDENT} / {resident_password}",
               flush=True)
+        print(f"guard login (console /guard): {GUARD} / {staff_password}", flush=True)
+        print(f"technician login (console /tech): {TECHNICIAN} / {staff_password}", flush=True)
         print(f"token: {token}", flush=True)
         print("try:  lintel sim swipe --door B1-main --card 1001", flush=True)
         print("      lintel sim zone --device B1-fire --zone 3 fire   (then: lintel sim fire-reset "

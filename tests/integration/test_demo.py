@@ -43,8 +43,8 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
             key, sep, value = line.partition(":")
             if sep and key in ("web", "token", "login"):
                 lines[key] = value.strip()
-            elif line.startswith("resident login"):
-                lines["resident"] = line.rsplit(" / ", 1)[1].strip()
+            elif line.startswith(("resident login", "guard login", "technician login")):
+                lines[line.split()[0]] = line.rsplit(" / ", 1)[1].strip()
         web, token = lines["web"], lines["token"]
 
         for card in ("1001", "9999"):
@@ -63,12 +63,7 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
         assert got == {("1001", "granted", "granted"), ("9999", "denied", "unknown_card")}
 
         # the demo resident's app shows a dynamic QR code that opens the door
-        login = urllib.request.Request(
-            f"{web}/api/v1/auth/login", method="POST",
-            data=json.dumps({"username": "zhang", "password": lines["resident"]}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(login, timeout=5) as resp:
-            resident_token = json.loads(resp.read())["token"]
+        resident_token = _login(web, "zhang", lines["resident"])
         qr = _get(f"{web}/api/v1/me/qr", resident_token)["token"]
         scan = subprocess.run([*LINTEL, "sim", "--data", str(data), "qr", "--door", "B1-main",
                                "--text", qr], capture_output=True, text=True, timeout=30)
@@ -81,6 +76,15 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
                 break
             time.sleep(0.1)
         assert [(e["result"], e["reason"]) for e in qr_events] == [("granted", "granted")]
+
+        # the guard's and the technician's console pages open with the printed logins
+        for role, user, page in (("guard", "wang", "/guard"), ("technician", "li", "/tech")):
+            auth = _login(web, user, lines[role])
+            page_req = urllib.request.Request(f"{web}{page}",
+                                              headers={"Authorization": f"Bearer {auth}"})
+            with urllib.request.urlopen(page_req, timeout=5) as resp:
+                assert resp.status == 200 and "<html" in resp.read().decode().lower()
+            assert _get(f"{web}/api/v1/auth/me", auth)["role"] == role
 
         bad = subprocess.run(
             [*LINTEL, "sim", "--data", str(data), "swipe", "--door", "B9-nowhere", "--card", "1"],
@@ -96,6 +100,15 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
             raise
     assert code == 0
     assert not (data / "sim.json").exists()
+
+
+def _login(web: str, username: str, password: str) -> str:
+    login = urllib.request.Request(
+        f"{web}/api/v1/auth/login", method="POST",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(login, timeout=5) as resp:
+        return str(json.loads(resp.read())["token"])
 
 
 def test_sim_without_a_running_demo_says_so(tmp_path: Path) -> None:
