@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from edge.access.cache import PermissionCache
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider
-from tests.edge.access.test_tokens import NOW, PHONE, SIGNER, pass_token, qr, signed_snapshot
+from tests.edge.access.test_tokens import NOW, PHONE, pass_token, qr, signed_snapshot
 from wire import WireError
 from wire.tokens import TOKEN_TEXT_LEN, BleAnswer, decode_token
 
