@@ -95,9 +95,9 @@ async def cameras_building(tmp_path: Path) -> AsyncIterator[tuple[Building, Mjpe
 
 async def show_code(s: Building, gate: MjpegServer, text: str, credential: str,
                     nth: int) -> dict[str, Any]:
-    """Hold the code up to the gate camera for a second, then take it away; the access
-    event it caused at the hub."""
-    await gate.show([Step("qr", 15, text=text), *IDLE])
+    """Hold the code up to the gate camera until its access event reaches the hub (a busy
+    machine may analyse only some frames), then take it away; that event."""
+    await gate.show([Step("qr", 150, text=text), *IDLE])
 
     async def event() -> dict[str, Any] | None:
         mine = [e for e in reversed(await s.events(door="B1-main"))

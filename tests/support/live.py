@@ -14,19 +14,28 @@ import aiohttp
 class LiveSocket:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._ws = ws
+        self._skipped: list[tuple[str, dict[str, Any]]] = []  # for a later next()
 
     async def next(self, channel: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
-        """The data of the next message on `channel` whose fields equal `match`; other
-        messages are skipped. TimeoutError if none comes in time."""
+        """The data of the next message on `channel` whose fields equal `match` (pushes from
+        two workers may come in either order: a message skipped here is kept for a later
+        call). TimeoutError if none comes in time."""
+        def wanted(ch: str, data: dict[str, Any]) -> bool:
+            return ch == channel and all(data.get(k) == v for k, v in match.items())
+
+        for i, (ch, data) in enumerate(self._skipped):
+            if wanted(ch, data):
+                del self._skipped[i]
+                return data
         async with asyncio.timeout(timeout):
             while True:
                 msg = await self._ws.receive()
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     raise ConnectionError(f"live feed closed: {msg.type.name}")
                 message = json.loads(msg.data)
-                data: dict[str, Any] = message["data"]
-                if message["channel"] == channel and all(data.get(k) == v for k, v in match.items()):
-                    return data
+                if wanted(message["channel"], message["data"]):
+                    return dict(message["data"])
+                self._skipped.append((message["channel"], message["data"]))
 
     async def nothing(self, within: float) -> None:
         """Assert that no message arrives within `within` seconds."""
