@@ -104,7 +104,7 @@ async def show_code(s: Building, gate: MjpegServer, text: str, credential: str,
                 if e["credential"] == credential]
         return mine[nth] if len(mine) > nth else None
 
-    found = await until(event, 10, f"access event #{nth} of {credential}")
+    found = await until(event, 20, f"access event #{nth} of {credential}")
     await gate.show(IDLE)
     await asyncio.sleep(0.6)  # out of view long enough to count as gone
     return found
