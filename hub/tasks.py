@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+log = logging.getLogger(__name__)
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -14,3 +18,37 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+class Periodic:
+    """A part whose `run_once()` runs now and then every `interval_s` while `async with` it
+    (any hub worker may run it: each job is safe to run twice). A failed run is logged and
+    tried again at the next round: the database may be away for a while."""
+
+    task_name = "periodic"
+
+    def __init__(self, interval_s: float) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be positive, not {interval_s}")
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> Any:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name=self.task_name)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("%s failed; next try in %.0f s", self.task_name, self._interval_s)
+            await asyncio.sleep(self._interval_s)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.cameras.models import CameraAlert, EdgeUploadToken
 from hub.cameras.models import Snapshot as SnapshotRow
 from hub.models import Edge, utcnow
-from hub.tasks import cancel_and_wait
+from hub.tasks import Periodic
 from wire.events import CameraEvent
 
 log = logging.getLogger(__name__)
@@ -74,24 +72,17 @@ async def delete_expired(session: AsyncSession, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-class SnapshotRetention:
+class SnapshotRetention(Periodic):
     """`async with SnapshotRetention(sessions, interval_s=…):` deletes snapshots and clips past
     their retention, now and then every `interval_s` (any hub worker may run it)."""
 
+    task_name = "snapshot-retention"
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
                  interval_s: float = 3600.0) -> None:
+        super().__init__(interval_s)
         self._sessions = sessions
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
         self.deleted = 0
-
-    async def __aenter__(self) -> Self:
-        self._task = asyncio.create_task(self._run(), name="snapshot-retention")
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await cancel_and_wait(self._task)
 
     async def run_once(self) -> int:
         async with self._sessions() as session, session.begin():
@@ -100,14 +91,6 @@ class SnapshotRetention:
         if deleted:
             log.info("snapshot retention: %d expired snapshots and clips deleted", deleted)
         return deleted
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # the database may be away: try again next time
-                log.exception("snapshot retention failed")
-            await asyncio.sleep(self._interval_s)
 
 
 def expiry(ts: datetime, retention_days: float) -> datetime:

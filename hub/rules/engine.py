@@ -12,13 +12,11 @@ the commit.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self, cast, get_args
+from typing import Any, cast, get_args
 
 from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,7 +32,7 @@ from hub.rules.models import Notice, RuleState
 from hub.rules.schema import Action, Conditions, Rule, Severity
 from hub.rules.templates import render
 from hub.rules.view import EventView
-from hub.tasks import cancel_and_wait
+from hub.tasks import Periodic
 from hub.workorders import open_fault_order
 from wire.state import EdgeState
 
@@ -442,30 +440,17 @@ def _alarm_push(alarm: Any, what: str) -> LivePush:
                     alarm.site_id, alarm.building_id)
 
 
-class TimerChecker:
-    """`async with TimerChecker(engine, interval_s):` checks the timers until exit."""
+class TimerChecker(Periodic):
+    """`async with TimerChecker(engine, interval_s):` fires the due rule timers until exit."""
+
+    task_name = "rules-timers"
 
     def __init__(self, engine: RuleEngine, interval_s: float) -> None:
+        super().__init__(interval_s)
         self._engine = engine
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
-        self._task = asyncio.create_task(self._run(), name="rules-timers")
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._engine.check_timers()
-            except Exception:  # the database away: try again next round
-                log.exception("checking rule timers failed")
-            await asyncio.sleep(self._interval_s)
+    async def run_once(self) -> None:
+        await self._engine.check_timers()
 
 
 __all__ = ["Effects", "EngineStats", "LivePush", "RuleEngine", "TimerChecker", "holds",

@@ -6,20 +6,18 @@ rolled. Late rows for an hour already rolled are merged into its figures (count-
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.models import TelemetryHourly, TelemetryRow, utcnow
-from hub.tasks import cancel_and_wait
+from hub.tasks import Periodic
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -44,18 +42,17 @@ def _parse_hour(value: Any) -> datetime:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)  # SQLite's strftime text
 
 
-class Downsampler:
+class Downsampler(Periodic):
     """`await downsample_once()` rolls what is old now; `async with` runs it every `interval_s`."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, raw_days: float,
                  interval_s: float = 3600.0, clock: Clock = utcnow) -> None:
         if raw_days <= 0:
             raise ValueError(f"raw_days must be positive, not {raw_days}")
+        super().__init__(interval_s)
         self._sessions = sessions
         self._raw = timedelta(days=raw_days)
-        self._interval_s = interval_s
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     async def downsample_once(self) -> DownsampleResult:
         cutoff = _hour_floor(self._clock() - self._raw)
@@ -100,22 +97,10 @@ class Downsampler:
                  len(rows))
         return DownsampleResult(cutoff, rolled, len(rows))
 
-    async def __aenter__(self) -> Self:
-        self._task = asyncio.create_task(self._run(), name="hub-telemetry-downsample")
-        return self
+    task_name = "hub-telemetry-downsample"
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.downsample_once()
-            except Exception:  # a failed run is retried at the next interval
-                log.exception("telemetry downsampling failed")
-            await asyncio.sleep(self._interval_s)
+    async def run_once(self) -> DownsampleResult:
+        return await self.downsample_once()
 
 
 def _merge_hourly(dialect: str) -> Any:

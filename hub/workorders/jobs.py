@@ -8,19 +8,16 @@ that only one worker's statement can win.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.models import Device, Site, utcnow
-from hub.tasks import cancel_and_wait
+from hub.tasks import Periodic
 from hub.workorders.dispatch import purge_sent
 from hub.workorders.ledger import end_of_day, local_date, site_zone
 from hub.workorders.models import EquipmentRecord, WorkOrder
@@ -105,18 +102,15 @@ def _hours(delta: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-class WorkOrderJobs:
+class WorkOrderJobs(Periodic):
     """`async with WorkOrderJobs(...)`: runs both jobs every `interval_s` until exit."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, interval_s: float = 60,
                  lead_days: int = 3, clock: Clock = utcnow) -> None:
-        if interval_s <= 0:
-            raise ValueError(f"interval_s must be positive, not {interval_s}")
+        super().__init__(interval_s)
         self._sessions = sessions
-        self._interval_s = interval_s
         self._lead_days = lead_days
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> tuple[list[WorkOrder], list[WorkOrder]]:
         """One pass: (preventive orders opened, orders escalated)."""
@@ -132,27 +126,12 @@ class WorkOrderJobs:
                 break
         async with self._sessions() as session, session.begin():
             await purge_sent(session, now)
+        if preventive or escalated:
+            log.info("work orders: %d preventive opened, %d escalated",
+                     len(preventive), len(escalated))
         return preventive, escalated
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                preventive, escalated = await self.run_once()
-                if preventive or escalated:
-                    log.info("work orders: %d preventive opened, %d escalated",
-                             len(preventive), len(escalated))
-            except Exception:  # the database may be away: try again next round
-                log.exception("work-order jobs failed; retrying in %.0f s", self._interval_s)
-            await asyncio.sleep(self._interval_s)
-
-    async def __aenter__(self) -> Self:
-        self._task = asyncio.create_task(self._run(), name="workorder-jobs")
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
+    task_name = "workorder-jobs"
 
 
 __all__ = ["WorkOrderJobs", "escalate_overdue", "open_preventive_orders"]
