@@ -35,4 +35,4 @@ async def test_a_failed_run_is_retried_and_exit_stops_the_loop() -> None:
 
 def test_the_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="interval_s must be positive"):
-        Flaky.__bases__[0](0)
+        Periodic(0)
