@@ -173,6 +173,14 @@ def start_hub(pg: PostgresServer, broker: MosquittoServer, name: str) -> tuple[s
     return proc, http
 
 
+def settle(hub: psutil.Process, timeout: float = 60.0) -> None:
+    """Wait until the hub is idle: at start it publishes every edge's permission snapshot
+    (200 edges here), which would otherwise land in the first shape's timings."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and hub.cpu_percent(interval=0.5) > 5:
+        pass
+
+
 Shape = Callable[[random.Random], str]
 
 
@@ -301,6 +309,7 @@ def main() -> None:
     hub = None
     try:
         hub, port = start_hub(pg, broker, name)
+        settle(psutil.Process(hub.pid))
         asyncio.run(measure(port, args.samples, psutil.Process(hub.pid)))
     finally:
         if hub is not None:

@@ -224,6 +224,9 @@ class AccessEvent(Base):
         Index("ix_access_events_site_ts_id", "site_id", "ts", "id"),
         Index("ix_access_events_site_edge_ts_id", "site_id", "edge", "ts", "id"),
         Index("ix_access_events_credential_ts", "credential", "ts"),
+        # migration 0012: a site's door, a building's (edge's) entries by result
+        Index("ix_access_events_site_door_ts_id", "site_id", "door", "ts", "id"),
+        Index("ix_access_events_site_edge_result_ts_id", "site_id", "edge", "result", "ts", "id"),
     )
     id: Mapped[str] = mapped_column(ForeignKey("event_log.id", ondelete="CASCADE"), primary_key=True)
     site_id: Mapped[str] = mapped_column(String(64), index=True)
