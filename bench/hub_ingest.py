@@ -6,6 +6,7 @@ simulated edges (QoS 1), and measures:
   - hub with 1 and 2 worker processes on the shared subscription: events/s stored in
     PostgreSQL (first publish to last row committed), checking none lost and none doubled.
 Usage: .venv/bin/python bench/hub_ingest.py [--events 30000] [--edges 50] [--repeat 3]
+       [--denied-share 0.05]
        [--profile DIR]  (py-spy stacks of each worker, `pip install py-spy`)
 Each run prints its figures; the last line is the median of the runs.
 """
@@ -36,15 +37,20 @@ SITE = "bench"
 LOADERS = 4
 
 
-def make_events(n: int, edges: int) -> list[tuple[str, bytes]]:
+def make_events(n: int, edges: int, denied_share: float) -> list[tuple[str, bytes]]:
+    """Rush-hour swipes; `denied_share` of them refused (each refusal goes through the
+    denied-burst rule, and past five a minute at a door repeats its alarm)."""
     out = []
     now = datetime.now(timezone.utc)
+    every = round(1 / denied_share) if denied_share > 0 else 0
     for i in range(n):
         edge = f"e{i % edges}"
+        denied = every > 0 and i % every == 0
         event = AccessEvent(
             id=new_event_id(), ts=now, site=SITE, edge=edge, device="door-1", seq=i // edges + 1,
             data=AccessData(door="door-1", credential=str(1000 + i % 5000),
-                            result="denied", reason="unknown_card", decision_us=3),
+                            result="denied" if denied else "granted",
+                            reason="unknown_card" if denied else "granted", decision_us=3),
         )
         out.append((topics.event(SITE, edge, "access"), event.model_dump_json().encode()))
     return out
@@ -200,10 +206,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--edges", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="runs; the median is printed")
+    parser.add_argument("--denied-share", type=float, default=0.05,
+                        help="share of refused swipes (1 = every event refused: the worst case "
+                             "for the rules, each one repeating an alarm)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="run each hub worker under py-spy; raw stacks go to this folder")
     args = parser.parse_args()
-    messages = make_events(args.events, args.edges)
+    if not 0 <= args.denied_share <= 1:
+        parser.error("--denied-share must be between 0 and 1")
+    messages = make_events(args.events, args.edges, args.denied_share)
     broker, pg = MosquittoServer(), PostgresServer()
     broker.start()
     pg.start()
