@@ -7,18 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
-from hub.api.schemas import Limit, QueryDatetime, RowId, SiteId, Strict, _cursor_of
+from hub.api.schemas import (
+    Limit,
+    QueryDatetime,
+    RowId,
+    SiteId,
+    Strict,
+    _cursor_of,
+    until_after_since,
+)
 from wire.devices import Severity
 
 AlarmState = Literal["active", "acknowledged", "cleared"]
 Format = Literal["json", "csv"]
-
-
-def _after_since(until: datetime | None, info: ValidationInfo) -> datetime | None:
-    since = info.data.get("since")
-    if since is not None and until is not None and until <= since:
-        raise ValueError("must be later than since")
-    return until
 
 
 # --- alarms ----------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ class AlarmQuery(Strict):
     cursor: Annotated[str | None, Field(description="`next_cursor` of the previous page")] = None
     limit: Limit = 50
 
-    _ordered = field_validator("until")(_after_since)
+    _ordered = field_validator("until")(until_after_since)
     _cursor = field_validator("cursor")(_cursor_of(int))
 
 
@@ -159,7 +160,7 @@ class ReportQuery(Strict):
     until: QueryDatetime | None = None
     format: Format | None = Field(default=None, description="csv, or send Accept: text/csv")
 
-    _ordered = field_validator("until")(_after_since)
+    _ordered = field_validator("until")(until_after_since)
 
 
 class FaultReportQuery(ReportQuery):

@@ -19,7 +19,7 @@ from hub.api.alarm_schemas import (
     CommentOut,
     NoteIn,
 )
-from hub.api.auth import STAFF_ROLES
+from hub.api.auth import OPERATOR_ROLES, STAFF_ROLES
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ConflictError, NotFoundError
 from hub.api.keys import CURRENT_USER, LIVE, SESSIONS
@@ -33,7 +33,6 @@ from hub.rules.engine import LivePush
 from hub.rules.models import Alarm, AlarmComment
 
 routes = EndpointTable(tag="alarms")
-OPERATORS = frozenset({"admin", "manager", "guard"})
 _ITEM = r"/alarms/{id:\d+}"
 
 
@@ -119,20 +118,20 @@ async def _change(request: web.Request, what: str, note: str | None) -> AlarmOut
     return AlarmOut.model_validate(data)
 
 
-@routes.post(_ITEM + "/acknowledge", body=NoteIn, response=AlarmOut, roles=OPERATORS)
+@routes.post(_ITEM + "/acknowledge", body=NoteIn, response=AlarmOut, roles=OPERATOR_ROLES)
 async def acknowledge_alarm(request: web.Request, body: NoteIn) -> AlarmOut:
     """Acknowledge an active alarm (409 if it is not active): you are on it."""
     return await _change(request, "acknowledged", body.note)
 
 
-@routes.post(_ITEM + "/clear", body=NoteIn, response=AlarmOut, roles=OPERATORS)
+@routes.post(_ITEM + "/clear", body=NoteIn, response=AlarmOut, roles=OPERATOR_ROLES)
 async def clear_alarm(request: web.Request, body: NoteIn) -> AlarmOut:
     """Clear an alarm by hand (409 if already cleared); a new trigger opens a new one."""
     return await _change(request, "cleared", body.note)
 
 
 @routes.post(_ITEM + "/comments", body=CommentIn, response=CommentOut, status=201,
-             roles=OPERATORS)
+             roles=OPERATOR_ROLES)
 async def comment_alarm(request: web.Request, body: CommentIn) -> CommentOut:
     """Add a comment to an alarm (any state)."""
     alarm_id = path_id(request, "alarm")

@@ -26,6 +26,8 @@ ROLES = frozenset({"admin", "manager", "guard", "technician", "resident"})
 STAFF_ROLES = frozenset({"admin", "manager", "guard", "technician"})
 # Who may change the registry and permissions: the default of every non-GET endpoint.
 WRITER_ROLES = frozenset({"admin", "manager"})
+# The control room: remote door commands, alarms, camera alerts and snapshots.
+OPERATOR_ROLES = frozenset({"admin", "manager", "guard"})
 # Reads a resident may make too, limited to their own household.
 HOUSEHOLD_ROLES = STAFF_ROLES | {"resident"}
 ADMIN_ROLES = frozenset({"admin"})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy import and_, or_, select
 
-from hub.api.auth import ADMIN_ROLES, bearer_token
+from hub.api.auth import ADMIN_ROLES, OPERATOR_ROLES, bearer_token
 from hub.api.camera_schemas import (
     CameraAlertOut,
     CameraAlertPage,
@@ -38,7 +38,6 @@ from hub.cameras.store import edge_of_upload_token, expiry, issue_upload_token
 from hub.models import Edge, utcnow
 
 routes = EndpointTable(tag="cameras")
-CAMERA_ROLES = frozenset({"admin", "manager", "guard"})
 _CONTENT = {"snapshot": "image/jpeg", "clip": "video/mp4"}
 _MAGIC = {"snapshot": (b"\xff\xd8\xff",), "clip": (b"ftyp",)}
 
@@ -71,7 +70,7 @@ def _media_url(media_id: str | None) -> str | None:
 
 
 @routes.get("/camera-alerts", query=CameraAlertQuery, response=CameraAlertPage,
-            roles=CAMERA_ROLES)
+            roles=OPERATOR_ROLES)
 async def list_camera_alerts(request: web.Request, query: CameraAlertQuery) -> CameraAlertPage:
     """Camera alerts of your site, newest first, each with its snapshot and clip links."""
     scope = scope_of(request)
@@ -101,7 +100,7 @@ async def list_camera_alerts(request: web.Request, query: CameraAlertQuery) -> C
         next_cursor=encode_cursor(page[-1].ts, page[-1].id) if more else None)
 
 
-@routes.get(r"/camera-alerts/{id:[0-9a-f-]{36}}", response=CameraAlertOut, roles=CAMERA_ROLES)
+@routes.get(r"/camera-alerts/{id:[0-9a-f-]{36}}", response=CameraAlertOut, roles=OPERATOR_ROLES)
 async def get_camera_alert(request: web.Request) -> CameraAlertOut:
     """One camera alert with its snapshot and clip links."""
     alert_id = request.match_info["id"]
@@ -124,7 +123,7 @@ def _alert_out(a: CameraAlert, stored: set[str]) -> CameraAlertOut:
         clip_id=a.clip_id, clip_url=_media_url(a.clip_id), clip_available=a.clip_id in stored)
 
 
-@routes.get(r"/snapshots/{id:[0-9a-f-]{36}}", roles=CAMERA_ROLES,
+@routes.get(r"/snapshots/{id:[0-9a-f-]{36}}", roles=OPERATOR_ROLES,
             produces=("image/jpeg", "video/mp4"))
 async def get_snapshot(request: web.Request) -> web.Response:
     """A camera alert's snapshot (image/jpeg) or clip (video/mp4), by the id in the alert."""

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from hub.api.auth import OPERATOR_ROLES
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import NotFoundError, UnavailableError
 from hub.api.keys import COMMANDS, CURRENT_USER, CommandSender
@@ -18,7 +19,6 @@ from hub.api.store import reading
 from hub.models import Door, Edge, EdgeCommandRow
 
 routes = EndpointTable(tag="commands")
-OPERATORS = frozenset({"admin", "manager", "guard"})
 
 
 class UnlockIn(Strict):
@@ -67,7 +67,7 @@ def _out(row: EdgeCommandRow) -> CommandOut:
 
 
 @routes.post("/doors/{id:\\d+}/unlock", body=UnlockIn, response=CommandOut, status=202,
-             roles=OPERATORS)
+             roles=OPERATOR_ROLES)
 async def unlock_door(request: web.Request, body: UnlockIn) -> CommandOut:
     """Open a door remotely, with a reason (logged)."""
     door_id = path_id(request, "door")
@@ -99,20 +99,20 @@ async def _edge_command(request: web.Request, command: str, reason: str) -> Comm
 
 
 @routes.post("/edges/{id:\\d+}/lockdown", body=ReasonIn, response=CommandOut, status=202,
-             roles=OPERATORS)
+             roles=OPERATOR_ROLES)
 async def lockdown_edge(request: web.Request, body: ReasonIn) -> CommandOut:
     """Lock down every door of a building's edge: relocked, cards refused until release."""
     return await _edge_command(request, "lockdown", body.reason)
 
 
 @routes.post("/edges/{id:\\d+}/release", body=ReasonIn, response=CommandOut, status=202,
-             roles=OPERATORS)
+             roles=OPERATOR_ROLES)
 async def release_edge(request: web.Request, body: ReasonIn) -> CommandOut:
     """End a lockdown."""
     return await _edge_command(request, "release", body.reason)
 
 
-@routes.get("/commands", query=CommandQuery, response=CommandList, roles=OPERATORS)
+@routes.get("/commands", query=CommandQuery, response=CommandList, roles=OPERATOR_ROLES)
 async def list_commands(request: web.Request, query: CommandQuery) -> CommandList:
     """Commands sent to edges of your scope, newest first, with their answers."""
     scope = scope_of(request)
@@ -132,7 +132,7 @@ async def list_commands(request: web.Request, query: CommandQuery) -> CommandLis
     return CommandList(items=[_out(r) for r in rows])
 
 
-@routes.get("/commands/{id}", response=CommandOut, roles=OPERATORS)
+@routes.get("/commands/{id}", response=CommandOut, roles=OPERATOR_ROLES)
 async def get_command(request: web.Request) -> CommandOut:
     """One command and the edge's answer."""
     command_id = request.match_info["id"]

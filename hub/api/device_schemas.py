@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from hub.api.schemas import Limit, Name, QueryDatetime, SiteId, Strict
+from hub.api.schemas import Limit, Name, QueryDatetime, SiteId, Strict, until_after_since
 from wire.devices import DeviceType, Severity
 
 DeviceStatus = Literal["online", "offline", "unknown"]
@@ -76,13 +76,7 @@ class TelemetryQuery(Strict):
     until: QueryDatetime | None = Field(default=None, description="exclusive, with a zone")
     limit: Limit = 100
 
-    @field_validator("until")
-    @classmethod
-    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
-        since = info.data.get("since")
-        if since is not None and until is not None and until <= since:
-            raise ValueError("must be later than since")
-        return until
+    _ordered = field_validator("until")(until_after_since)
 
 
 class TelemetryPointOut(BaseModel):

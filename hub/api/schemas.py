@@ -69,6 +69,15 @@ def _plus_from_query(value: Any) -> Any:
 QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_plus_from_query)]
 
 
+def until_after_since(until: datetime | None, info: ValidationInfo) -> datetime | None:
+    """A query's `until` must come after its `since`: use as
+    `_ordered = field_validator("until")(until_after_since)`."""
+    since = info.data.get("since")
+    if since is not None and until is not None and until <= since:
+        raise ValueError("must be later than since")
+    return until
+
+
 def _cursor_of(key_type: type) -> Any:
     def check(value: str | None) -> str | None:
         if value is not None:

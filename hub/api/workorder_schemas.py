@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from hub.api.schemas import Limit, QueryDatetime, RowId, SiteId, Strict, _cursor_of
+from hub.api.schemas import (
+    Limit,
+    QueryDatetime,
+    RowId,
+    SiteId,
+    Strict,
+    _cursor_of,
+    until_after_since,
+)
 
 Priority = Literal["urgent", "high", "normal", "low"]
 State = Literal["open", "assigned", "in_progress", "resolved", "closed"]
@@ -239,13 +247,7 @@ class ReportQuery(Strict):
     until: QueryDatetime | None = Field(default=None, description="opened before")
     format: Literal["json", "csv"] = "json"
 
-    @field_validator("until")
-    @classmethod
-    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
-        since = info.data.get("since")
-        if since is not None and until is not None and until <= since:
-            raise ValueError("must be later than since")
-        return until
+    _ordered = field_validator("until")(until_after_since)
 
 
 class ReportRow(BaseModel):
