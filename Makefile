@@ -32,8 +32,11 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Each test has its own time limit (pytest-timeout), and a test still running after
+# faulthandler_timeout prints every thread's stack; this wall ends a hang that escapes both
+# (a timeout raised inside a task that swallows it) long before CI's own limit.
 test: $(STAMP) system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	timeout --kill-after=30 45m $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
 	$(PY) bench/edge_decision.py

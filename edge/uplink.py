@@ -185,7 +185,10 @@ class Uplink:
                     message.topic, message.payload, qos=message.qos, retain=message.retain
                 )
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    break  # disconnected meanwhile; resent after reconnect
+                    # Disconnected before paho's callback reached the loop: stop now, or this
+                    # loop would spin without yielding and the callback would never run.
+                    self._disconnected()
+                    break
                 self._inflight[info.mid] = message.seq
                 self._cursor = message.seq
             if not batch or room <= 0:

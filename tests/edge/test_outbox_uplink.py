@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from edge.config import parse_config
@@ -109,3 +112,36 @@ async def test_state_is_retained_and_the_will_marks_offline(
     assert json.loads(last[-1][1])["status"] == "offline"
     watcher.close()
     box.close()
+
+
+async def test_a_refused_publish_stops_the_drain_until_reconnected(tmp_path: Path) -> None:
+    """paho refuses a publish once its socket is gone, before its disconnect callback has
+    reached the event loop; the drain must stop there and yield, not spin (it once did,
+    starving the loop so the callback never ran)."""
+    config = parse_config({"site": "demo", "edge": "e1", "data_dir": str(tmp_path)})
+    box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
+    for i in range(5):
+        box.add_event("B1-main", grant(i))
+
+    class Disconnected:  # paho's client between losing its socket and telling the loop
+        calls = 0
+
+        def publish(self, *args: object, **kwargs: object) -> SimpleNamespace:
+            self.calls += 1
+            return SimpleNamespace(rc=mqtt.MQTT_ERR_NO_CONN, mid=self.calls)
+
+    uplink = Uplink(config, box, state=lambda: EdgeState(status="online", agent_version="t"),
+                    version="test")
+    client = Disconnected()
+    uplink._client = client  # type: ignore[assignment]
+    uplink.connected.set()
+    drain = asyncio.create_task(uplink._drain())
+    try:
+        await asyncio.sleep(0.05)  # a spinning drain would never let this return
+        assert (client.calls, uplink.connected.is_set(), uplink.reconnects) == (1, False, 1)
+        assert len(box) == 5  # nothing acknowledged: all sent again after reconnecting
+    finally:
+        drain.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drain
+        box.close()

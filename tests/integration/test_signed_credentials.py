@@ -143,7 +143,7 @@ async def check_visitor_passes(s: Stack) -> None:
     used_up = await present(s, issued["token"], cred, 2)
     assert (used_up["result"], used_up["reason"]) == ("denied", "pass_used_up")
     assert s.agent.ledger.pass_uses(issued["id"]) == 2  # counted at the edge, persisted
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10
     while (await s.call("GET", f"/visitor-passes/{issued['id']}"))["uses"] != 2:
         assert time.monotonic() < deadline, "the hub never recorded the two uses"
         await asyncio.sleep(0.05)
@@ -165,13 +165,12 @@ async def check_visitor_passes(s: Stack) -> None:
     live = await s.call("POST", "/visitor-passes", {**base, "doors": ["B1-main"]}, status=201)
     await s.wait_perm_change(old_hash, timeout=2.0)
     old_hash = s.agent.cache.hash
-    started = time.monotonic()
     await s.call("POST", f"/visitor-passes/{live['id']}/revoke")
-    await s.wait_perm_change(old_hash, timeout=2.0)
+    await s.wait_perm_change(old_hash, timeout=2.0)  # bench/pass_revocation.py times it
+    pulses = len(s.sim.relay_changes)
     revoked = await present(s, live["token"], f"pass:{live['id']}", 0)
     assert revoked["reason"] == "pass_revoked"
-    assert time.monotonic() - started < 2.0 + 1.0  # API polling for the event included
-    assert s.sim.relay is False
+    assert len(s.sim.relay_changes) == pulses  # the door stayed shut
 
 
 async def test_visitor_pass_uses_and_refusals(stack: Stack) -> None:
