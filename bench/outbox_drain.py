@@ -35,7 +35,8 @@ async def drain(events: int) -> None:
         print(f"{len(box):,} events written in {time.monotonic() - started:.1f} s "
               "(1,000 per transaction)")
         config = parse_config({"site": "demo", "edge": "e1", "data_dir": str(folder),
-                               "mqtt": {"host": "127.0.0.1", "port": broker.port}})
+                               "mqtt": {"host": "127.0.0.1", "port": broker.port,
+                                        "wait_for_hub": False}})  # drains to no hub
         state = lambda: EdgeState(status="online", agent_version="bench")
         started = time.monotonic()
         async with Uplink(config, box, state=state, version="bench"):

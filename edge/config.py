@@ -28,6 +28,9 @@ class MqttConfig(_Strict):
     backoff_min_s: int = Field(default=1, ge=1, le=60, description="first reconnect delay")
     backoff_max_s: int = Field(default=10, ge=1, le=600, description="cap of the reconnect delay")
     inflight: int = Field(default=100, ge=1, le=1000, description="unacknowledged publishes at once")
+    wait_for_hub: bool = Field(
+        default=True, description="send the outbox only once a hub worker answered this "
+        "connection (wire.topics.ready); off only for an edge talking to no hub")
     tls: bool = Field(default=False, description="connect over TLS (port 8883 as a rule)")
     ca_file: Path | None = Field(default=None, description="CA bundle; None: the system's")
     cert_file: Path | None = Field(default=None, description="client certificate (PEM) instead of a password")

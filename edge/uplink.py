@@ -2,7 +2,9 @@
 
 A message leaves the outbox only on the broker's PUBACK. When the connection drops,
 everything not yet acknowledged is sent again after reconnecting; the hub stores by
-event id, so a repeat is harmless.
+event id, so a repeat is harmless. After each (re)connect the outbox waits until a hub
+worker answers this edge's "online" state (wire.topics.ready): only then is the hub's
+subscription known to stand, and a PUBACK worth deleting an event for.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
+ASK_FIRST_S = 5.0  # no answer from the hub yet: say "online" again after this, doubling
+ASK_MAX_S = 120.0
+
 
 class Uplink:
     def __init__(
@@ -40,6 +45,7 @@ class Uplink:
         self._version = version
         self.incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self.connected = asyncio.Event()
+        self.hub_ready = asyncio.Event()  # a hub worker answered on this connection
         self._wake = asyncio.Event()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._acked: list[int] = []
@@ -133,8 +139,9 @@ class Uplink:
             log.warning("broker refused the connection: %s", rc)
             return
         site, edge = self._site_edge
+        # Subscribed before "online" is published: the hub's answer cannot come too early.
         client.subscribe([(topics.perm(site, edge), 1), (topics.cmd(site, edge), 1),
-                          (topics.perm_delta(site, edge), 1)])
+                          (topics.perm_delta(site, edge), 1), (topics.ready(site, edge), 0)])
         client.publish(topics.state(site, edge), self._state_payload("online"), qos=1, retain=True)
         self._call(self._connected)
 
@@ -145,10 +152,14 @@ class Uplink:
         self._call(self._published, mid)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == topics.ready(*self._site_edge):
+            self._call(self.hub_ready.set)
+            return
         self._call(self.incoming.put_nowait, (message.topic, bytes(message.payload)))
 
     def _connected(self) -> None:
         log.info("uplink connected to %s:%s", self._config.mqtt.host, self._config.mqtt.port)
+        self.hub_ready.clear()  # an answer counts for the connection it came on
         self.connected.set()
         self._wake.set()
 
@@ -159,6 +170,7 @@ class Uplink:
             self.reconnects += 1
             log.warning("uplink lost the broker; %d messages wait in the outbox", len(self._outbox))
         self.connected.clear()
+        self.hub_ready.clear()
         # Whatever was not acknowledged is sent again after reconnecting.
         self._inflight.clear()
         self._cursor = 0
@@ -169,10 +181,26 @@ class Uplink:
             self._acked.append(seq)
             self._wake.set()
 
+    async def _sendable(self) -> None:
+        """Until connected and, unless configured otherwise, answered by the hub."""
+        ask_every = ASK_FIRST_S
+        while True:
+            await self.connected.wait()
+            if self.hub_ready.is_set() or not self._config.mqtt.wait_for_hub:
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ask_every):
+                    await self.hub_ready.wait()
+            if not self.hub_ready.is_set() and self.connected.is_set():
+                log.info("no hub has answered yet; %d messages wait in the outbox",
+                         len(self._outbox))
+                self.publish_state()  # a hub worker answers every edge that says "online"
+                ask_every = min(ask_every * 2, ASK_MAX_S)
+
     async def _drain(self) -> None:
         window = self._config.mqtt.inflight
         while True:
-            await self.connected.wait()
+            await self._sendable()
             self._wake.clear()
             if self._acked:
                 acked, self._acked = self._acked, []

@@ -216,6 +216,7 @@ class Ingest:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
+        await self._answer_online(edge_states)
         if self._live is not None:
             await self._live.publish(_live_items(batch))
         if after is not None:
@@ -226,6 +227,15 @@ class Ingest:
         self.stats.dead_letters += len(batch.dead)
         for row in batch.dead:
             log.warning("dead letter on %s: %s", row["topic"], row["reason"])
+
+    async def _answer_online(self, edge_states: list[tuple[str, str, EdgeState]]) -> None:
+        """Tell each known edge that came online that this worker's subscriptions stand, so
+        its outbox may flow (wire.topics.ready). QoS 0: a lost answer is asked for again."""
+        if not self._mqtt.subscribed:
+            return  # answered once subscribed: the broker then sends the retained states again
+        for site, edge, state in edge_states:
+            if state.status == "online":
+                await self._mqtt.publish(topics.ready(site, edge), b"", qos=0)
 
     async def _store_dead(self, message: Message, reason: str) -> None:
         async with self._sessions() as session, session.begin():

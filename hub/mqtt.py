@@ -151,6 +151,11 @@ class MqttClient:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def subscribed(self) -> bool:
+        """Connected, and the broker acknowledged every subscription on this connection."""
+        return self._ready.is_set()
+
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until connected and every subscription is acknowledged."""
         try:

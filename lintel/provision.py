@@ -51,6 +51,7 @@ def edge_acl(site: str, edge: str) -> list[str]:
         f"topic read {topics.perm(site, edge)}",
         f"topic read {topics.perm_delta(site, edge)}",
         f"topic read {topics.cmd(site, edge)}",
+        f"topic read {topics.ready(site, edge)}",
     ]
 
 

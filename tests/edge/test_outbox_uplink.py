@@ -53,7 +53,8 @@ async def test_events_wait_in_the_outbox_while_the_broker_is_down(
 ) -> None:
     config = parse_config({"site": "demo", "edge": "e1", "data_dir": str(tmp_path),
                            "mqtt": {"host": "127.0.0.1", "port": mosquitto.port,
-                                    "backoff_min_s": 1, "backoff_max_s": 1}})
+                                    "backoff_min_s": 1, "backoff_max_s": 1,
+                                    "wait_for_hub": False}})  # no hub here: a collector
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
     collector = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e1/#")
     state = lambda: EdgeState(status="online", agent_version="test")
@@ -90,6 +91,58 @@ async def test_events_wait_in_the_outbox_while_the_broker_is_down(
     seqs = sorted({parse_event(p).seq for t, p, _ in received if "/evt/" in t})
     assert seqs == list(range(51, 251))
     box.close()
+
+
+async def until_empty(box: Outbox, timeout: float) -> int:
+    for _ in range(int(timeout / 0.05)):
+        if len(box) == 0:
+            break
+        await asyncio.sleep(0.05)
+    return len(box)
+
+
+@pytest.mark.integration
+async def test_the_outbox_flows_only_once_a_hub_answered_the_connection(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    """After every (re)connect the edge says "online" and holds its outbox until a hub
+    worker answers on wire.topics.ready; the test plays the hub's part."""
+    config = parse_config({"site": "demo", "edge": "e3", "data_dir": str(tmp_path),
+                           "mqtt": {"port": mosquitto.port, "backoff_min_s": 1,
+                                    "backoff_max_s": 1}})
+    box = Outbox(tmp_path / "o.db", site="demo", edge="e3")
+    hub = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e3/#")
+    state = lambda: EdgeState(status="online", agent_version="test")
+    try:
+        async with Uplink(config, box, state=state, version="test") as uplink:
+            await asyncio.wait_for(uplink.connected.wait(), 5)
+            for i in range(10):
+                box.add_event("B1-main", grant(i))
+            uplink.wake()
+            await asyncio.sleep(1.0)
+            assert len(box) == 10  # connected, but no hub has answered
+            seen = {t for t, _, _ in hub.wait_for(1)}
+            assert seen == {topics.state("demo", "e3")}  # it said "online", sent no event
+            hub.publish(topics.ready("demo", "e3"), b"")
+            assert await until_empty(box, 5) == 0
+
+            mosquitto.stop()  # a new connection needs a new answer
+            mosquitto.start()
+            hub.close()
+            hub = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e3/evt/#",
+                            client_id="hub-2")
+            await asyncio.wait_for(uplink.connected.wait(), 10)
+            for i in range(10, 15):
+                box.add_event("B1-main", grant(i))
+            uplink.wake()
+            await asyncio.sleep(1.0)
+            assert len(box) == 5
+            hub.publish(topics.ready("demo", "e3"), b"")
+            assert await until_empty(box, 5) == 0
+            assert sorted({parse_event(p).seq for _, p, _ in hub.wait_for(5)}) == [11, 12, 13, 14, 15]
+    finally:
+        hub.close()
+        box.close()
 
 
 @pytest.mark.integration
@@ -135,6 +188,7 @@ async def test_a_refused_publish_stops_the_drain_until_reconnected(tmp_path: Pat
     client = Disconnected()
     uplink._client = client  # type: ignore[assignment]
     uplink.connected.set()
+    uplink.hub_ready.set()
     drain = asyncio.create_task(uplink._drain())
     try:
         await asyncio.sleep(0.05)  # a spinning drain would never let this return

@@ -217,6 +217,41 @@ async def test_broker_restarted_under_load(
             edge.outbox.close()
 
 
+@pytest.mark.timeout(240)
+async def test_broker_restarted_while_every_hub_worker_is_down(
+    tmp_path: Path, database: str, mosquitto: MosquittoServer
+) -> None:
+    """Mosquitto 2.0.11 restores the hub workers' persistent sessions after a restart but
+    not their `$share/` subscription: until a worker subscribes again, events it accepts
+    reach no one. The edges hold them in their outboxes until a hub answers (topics.ready)."""
+    workers = HubWorkers(_sqlalchemy_url(database), mosquitto.port, 2, tmp_path)
+    edges = [LoadEdge(f"e{i}", mosquitto.port, tmp_path / f"e{i}") for i in range(2)]
+    try:
+        await asyncio.gather(workers.start(0), workers.start(1))
+        async with contextlib.AsyncExitStack() as stack:
+            uplinks = [await stack.enter_async_context(e.running()) for e in edges]
+            stop = asyncio.Event()
+            load = asyncio.create_task(produce(edges, uplinks, stop))
+            await asyncio.sleep(1.0)
+            workers.kill(0)
+            workers.kill(1)
+            mosquitto.stop()
+            mosquitto.start()
+            await asyncio.sleep(3.0)  # the edges are back on the broker; no hub is
+            assert all(u.connected.is_set() for u in uplinks)
+            assert all(len(e.outbox) > 0 for e in edges)  # held, not handed to no one
+            await asyncio.gather(workers.start(0), workers.start(1))
+            await asyncio.sleep(1.0)
+            stop.set()
+            await load
+            rows = await all_stored(database, edges, timeout=90)
+        assert_exactly_once(rows, edges)
+    finally:
+        workers.stop()
+        for edge in edges:
+            edge.outbox.close()
+
+
 @pytest.mark.timeout(300)
 async def test_edge_offline_while_100000_events_pile_up(
     tmp_path: Path, database: str, mosquitto: MosquittoServer
