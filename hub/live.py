@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
+from pydantic_core import to_json
+
 from hub.errors import PublishError
 from hub.mqtt import Message, MqttClient
 from hub.tasks import cancel_and_wait
@@ -142,8 +144,7 @@ class LiveBus:
             self._deliver(items)
             return
         # a shallow dict per item: asdict() deep-copies every data dict (costly at 1,000/s)
-        payload = json.dumps([{f: getattr(i, f) for f in _FIELDS} for i in items],
-                             separators=(",", ":"), default=str)
+        payload = to_json([{f: getattr(i, f) for f in _FIELDS} for i in items], fallback=str)
         try:
             await self._publisher.publish(LIVE_TOPIC, payload, qos=0)
         except PublishError as exc:  # the consoles refresh when they reconnect
