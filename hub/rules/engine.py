@@ -319,9 +319,8 @@ class RuleEngine:
         assert timing is not None
         context = dict(st.context or {})
         ctx = {**context, "rule": rule.name, "for_s": _seconds(timing.for_s)}
-        view = EventView(id=str(context.get("id", "")), kind=rule.match.kind, site=st.site_id,
-                         edge=str(context.get("edge", "")), device=str(context.get("device", "")),
-                         ts=st.started_at or now, fields=context)
+        view = EventView.of_context(context, kind=rule.match.kind, site=st.site_id,
+                                    ts=st.started_at or now)
         await self._run(session, rule, rule.actions, ctx, view, refs, effects, now)
 
     # -- actions --------------------------------------------------------------------------

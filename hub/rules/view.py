@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -50,55 +51,78 @@ def check_path(kind: str, path: str) -> str | None:
     return None
 
 
+_ENVELOPE_ATTRS = frozenset({"site", "edge", "device", "kind", "id"})
+
+
 @dataclass(frozen=True)
 class EventView:
+    """An event (or edge state) as the rules see it. Every stored event gets one, and most
+    match no rule: `data.*` and the envelope are read straight from the event, and the flat
+    `fields` (a rule's context) are only built for those that match."""
+
     id: str
     kind: str
     site: str
     edge: str
     device: str
     ts: datetime
-    fields: dict[str, Any]
+    data: dict[str, Any]
+    known: dict[str, Any] | None = None  # the flat fields, when they are all there is
+
+    @cached_property
+    def fields(self) -> dict[str, Any]:
+        """Flat: the envelope, `data.<key>` and `readings.<name>`."""
+        if self.known is not None:
+            return self.known
+        fields: dict[str, Any] = {"site": self.site, "edge": self.edge, "device": self.device,
+                                  "kind": self.kind, "id": self.id, "ts": self.ts.isoformat()}
+        for key, value in self.data.items():
+            fields[f"data.{key}"] = value
+        if self.kind == "telemetry":
+            for reading in self.data.get("readings") or ():
+                fields[f"readings.{reading['name']}"] = reading["value"]
+        return fields
 
     def get(self, path: str) -> tuple[Any, bool]:
-        if path in self.fields:
-            return self.fields[path], True
         head, _, rest = path.partition(".")
-        if head == "data" and "." in rest:  # a nested data field
-            value: Any = self.fields.get(f"data.{rest.split('.', 1)[0]}")
-            for part in rest.split(".")[1:]:
+        if head == "data" and rest:
+            top, _, nested = rest.partition(".")
+            if top not in self.data:
+                return None, False
+            value: Any = self.data[top]
+            for part in nested.split(".") if nested else ():
                 if not isinstance(value, dict) or part not in value:
                     return None, False
                 value = value[part]
             return value, True
+        if path in _ENVELOPE_ATTRS and self.known is None:
+            return getattr(self, path), True
+        fields = self.fields
+        if path in fields:
+            return fields[path], True
         return None, False
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> EventView:
         """From an event as the ingest stores it (event_log columns, `data` as JSON)."""
-        data: dict[str, Any] = row["data"] or {}
-        fields: dict[str, Any] = {
-            "site": row["site_id"], "edge": row["edge"], "device": row["device"],
-            "kind": row["kind"], "id": row["id"], "ts": row["ts"].isoformat(),
-        }
-        for key, value in data.items():
-            fields[f"data.{key}"] = value
-        if row["kind"] == "telemetry":
-            for reading in data.get("readings") or ():
-                fields[f"readings.{reading['name']}"] = reading["value"]
         return cls(id=row["id"], kind=row["kind"], site=row["site_id"], edge=row["edge"],
-                   device=row["device"], ts=row["ts"], fields=fields)
+                   device=row["device"], ts=row["ts"], data=row["data"] or {})
+
+    @classmethod
+    def of_context(cls, context: dict[str, Any], *, kind: str, site: str,
+                   ts: datetime) -> EventView:
+        """From the flat fields a timer kept (rule_state.context)."""
+        data = {k[5:]: v for k, v in context.items() if k.startswith("data.")}
+        return cls(id=str(context.get("id", "")), kind=kind, site=site,
+                   edge=str(context.get("edge", "")), device=str(context.get("device", "")),
+                   ts=ts, data=data, known=context)
 
     @classmethod
     def of_state(cls, site: str, edge: str, state: EdgeState, received_at: datetime) -> EventView:
         """An edge's state message, timed by its arrival (a will's `ts` is when the edge
         connected, not when it went away)."""
-        data = state.model_dump(mode="json")
-        fields = {"site": site, "edge": edge, "device": edge, "kind": "edge",
-                  "id": f"state:{site}:{edge}:{received_at.isoformat()}",
-                  "ts": received_at.isoformat(), **{f"data.{k}": v for k, v in data.items()}}
-        return cls(id=fields["id"], kind="edge", site=site, edge=edge, device=edge,
-                   ts=received_at, fields=fields)
+        return cls(id=f"state:{site}:{edge}:{received_at.isoformat()}", kind="edge", site=site,
+                   edge=edge, device=edge, ts=received_at, data=state.model_dump(mode="json"))
 
 
 __all__ = ["ENVELOPE", "KINDS", "EventView", "check_path"]
