@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -160,61 +161,74 @@ async def produce(edges: list[LoadEdge], uplinks: list[Uplink], stop: asyncio.Ev
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.timeout(300)
-async def test_hub_worker_killed_ten_times_under_load(
-    tmp_path: Path, database: str, mosquitto: MosquittoServer
-) -> None:
+@dataclass
+class Load:
+    """Two hub workers and edges writing under load (see `under_load`)."""
+
+    workers: HubWorkers
+    edges: list[LoadEdge]
+    uplinks: list[Uplink]
+    database: str
+    stop: asyncio.Event
+    writing: asyncio.Task[None]
+
+    async def finish(self) -> dict[str, list[int]]:
+        """Stop writing; what is stored once every outbox is empty and every event stored."""
+        self.stop.set()
+        await self.writing
+        return await all_stored(self.database, self.edges, timeout=90)
+
+
+@contextlib.asynccontextmanager
+async def under_load(tmp_path: Path, database: str, mosquitto: MosquittoServer,
+                     edge_count: int) -> AsyncIterator[Load]:
+    """Two `lintel hub` workers on the shared subscription, and `edge_count` edges each
+    writing 200 events/s through its real outbox and uplink."""
     workers = HubWorkers(_sqlalchemy_url(database), mosquitto.port, 2, tmp_path)
-    edges = [LoadEdge(f"e{i}", mosquitto.port, tmp_path / f"e{i}") for i in range(3)]
+    edges = [LoadEdge(f"e{i}", mosquitto.port, tmp_path / f"e{i}") for i in range(edge_count)]
     try:
         await asyncio.gather(workers.start(0), workers.start(1))
         async with contextlib.AsyncExitStack() as stack:
             uplinks = [await stack.enter_async_context(e.running()) for e in edges]
             stop = asyncio.Event()
-            load = asyncio.create_task(produce(edges, uplinks, stop))
-            for kill in range(10):
-                victim = kill % 2  # the other worker keeps running meanwhile
-                await asyncio.sleep(random.uniform(0.3, 0.8))
-                workers.kill(victim)
-                await workers.start(victim)  # same client id: its session's messages come back
-            stop.set()
-            await load
-            rows = await all_stored(database, edges, timeout=90)
-        assert sum(e.written for e in edges) > 2000
-        assert_exactly_once(rows, edges)
+            writing = asyncio.create_task(produce(edges, uplinks, stop))
+            stack.callback(writing.cancel)  # a failed test leaves no writer behind
+            yield Load(workers, edges, uplinks, database, stop, writing)
     finally:
         workers.stop()
         for edge in edges:
             edge.outbox.close()
+
+
+@pytest.mark.timeout(300)
+async def test_hub_worker_killed_ten_times_under_load(
+    tmp_path: Path, database: str, mosquitto: MosquittoServer
+) -> None:
+    async with under_load(tmp_path, database, mosquitto, 3) as load:
+        for kill in range(10):
+            victim = kill % 2  # the other worker keeps running meanwhile
+            await asyncio.sleep(random.uniform(0.3, 0.8))
+            load.workers.kill(victim)
+            await load.workers.start(victim)  # same client id: its session's messages come back
+        rows = await load.finish()
+        assert sum(e.written for e in load.edges) > 2000
+        assert_exactly_once(rows, load.edges)
 
 
 @pytest.mark.timeout(240)
 async def test_broker_restarted_under_load(
     tmp_path: Path, database: str, mosquitto: MosquittoServer
 ) -> None:
-    workers = HubWorkers(_sqlalchemy_url(database), mosquitto.port, 2, tmp_path)
-    edges = [LoadEdge(f"e{i}", mosquitto.port, tmp_path / f"e{i}") for i in range(3)]
-    try:
-        await asyncio.gather(workers.start(0), workers.start(1))
-        async with contextlib.AsyncExitStack() as stack:
-            uplinks = [await stack.enter_async_context(e.running()) for e in edges]
-            stop = asyncio.Event()
-            load = asyncio.create_task(produce(edges, uplinks, stop))
-            for _ in range(2):
-                await asyncio.sleep(1.5)
-                mosquitto.stop()  # persistence on: queued messages survive the restart
-                await asyncio.sleep(1.0)  # events pile up in the outboxes meanwhile
-                mosquitto.start()
+    async with under_load(tmp_path, database, mosquitto, 3) as load:
+        for _ in range(2):
             await asyncio.sleep(1.5)
-            stop.set()
-            await load
-            rows = await all_stored(database, edges, timeout=90)
-            assert all(u.reconnects >= 2 for u in uplinks), [u.reconnects for u in uplinks]
-        assert_exactly_once(rows, edges)
-    finally:
-        workers.stop()
-        for edge in edges:
-            edge.outbox.close()
+            mosquitto.stop()  # persistence on: queued messages survive the restart
+            await asyncio.sleep(1.0)  # events pile up in the outboxes meanwhile
+            mosquitto.start()
+        await asyncio.sleep(1.5)
+        rows = await load.finish()
+        assert all(u.reconnects >= 2 for u in load.uplinks), [u.reconnects for u in load.uplinks]
+        assert_exactly_once(rows, load.edges)
 
 
 @pytest.mark.timeout(240)
@@ -224,32 +238,19 @@ async def test_broker_restarted_while_every_hub_worker_is_down(
     """Mosquitto 2.0.11 restores the hub workers' persistent sessions after a restart but
     not their `$share/` subscription: until a worker subscribes again, events it accepts
     reach no one. The edges hold them in their outboxes until a hub answers (topics.ready)."""
-    workers = HubWorkers(_sqlalchemy_url(database), mosquitto.port, 2, tmp_path)
-    edges = [LoadEdge(f"e{i}", mosquitto.port, tmp_path / f"e{i}") for i in range(2)]
-    try:
-        await asyncio.gather(workers.start(0), workers.start(1))
-        async with contextlib.AsyncExitStack() as stack:
-            uplinks = [await stack.enter_async_context(e.running()) for e in edges]
-            stop = asyncio.Event()
-            load = asyncio.create_task(produce(edges, uplinks, stop))
-            await asyncio.sleep(1.0)
-            workers.kill(0)
-            workers.kill(1)
-            mosquitto.stop()
-            mosquitto.start()
-            await asyncio.sleep(3.0)  # the edges are back on the broker; no hub is
-            assert all(u.connected.is_set() for u in uplinks)
-            assert all(len(e.outbox) > 0 for e in edges)  # held, not handed to no one
-            await asyncio.gather(workers.start(0), workers.start(1))
-            await asyncio.sleep(1.0)
-            stop.set()
-            await load
-            rows = await all_stored(database, edges, timeout=90)
-        assert_exactly_once(rows, edges)
-    finally:
-        workers.stop()
-        for edge in edges:
-            edge.outbox.close()
+    async with under_load(tmp_path, database, mosquitto, 2) as load:
+        await asyncio.sleep(1.0)
+        load.workers.kill(0)
+        load.workers.kill(1)
+        mosquitto.stop()
+        mosquitto.start()
+        await asyncio.sleep(3.0)  # the edges are back on the broker; no hub is
+        assert all(u.connected.is_set() for u in load.uplinks)
+        assert all(len(e.outbox) > 0 for e in load.edges)  # held, not handed to no one
+        await asyncio.gather(load.workers.start(0), load.workers.start(1))
+        await asyncio.sleep(1.0)
+        rows = await load.finish()
+        assert_exactly_once(rows, load.edges)
 
 
 @pytest.mark.timeout(300)
