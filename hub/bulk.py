@@ -45,11 +45,11 @@ async def insert_ignore(
 
 
 def _json(rows: Sequence[dict[str, Any]]) -> str:
-    # Rows of one batch come from one code path: a naive time shows in the first row. Left
-    # through, PostgreSQL would read it in the session's time zone.
-    for name, value in rows[0].items():
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError(f"naive datetime given to the UTC column {name!r}")
+    # A naive time let through would be read in the session's time zone.
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValueError(f"naive datetime given to the UTC column {name!r}")
     return to_json(rows).decode()
 
 

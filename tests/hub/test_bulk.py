@@ -1,0 +1,24 @@
+"""The rows PostgreSQL reads with json_populate_recordset (hub.bulk)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from hub.bulk import _json
+
+
+def test_rows_are_encoded_with_their_utc_times() -> None:
+    at = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+    rows = json.loads(_json([{"id": "a", "ts": at, "data": {"door": "d1"}, "seq": 1}]))
+    assert rows == [{"id": "a", "ts": "2026-12-03T09:30:00Z", "data": {"door": "d1"}, "seq": 1}]
+    assert datetime.fromisoformat(rows[0]["ts"]) == at
+
+
+def test_a_naive_time_in_any_row_is_refused_with_its_column() -> None:
+    at = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+    rows = [{"id": "a", "received": at}, {"id": "b", "received": at.replace(tzinfo=None)}]
+    with pytest.raises(ValueError, match="naive datetime given to the UTC column 'received'"):
+        _json(rows)
