@@ -46,6 +46,7 @@ class Uplink:
         self.incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self.connected = asyncio.Event()
         self.hub_ready = asyncio.Event()  # a hub worker answered on this connection
+        self._ready_topic = topics.ready(config.site, config.edge)
         self._wake = asyncio.Event()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._acked: list[int] = []
@@ -141,7 +142,7 @@ class Uplink:
         site, edge = self._site_edge
         # Subscribed before "online" is published: the hub's answer cannot come too early.
         client.subscribe([(topics.perm(site, edge), 1), (topics.cmd(site, edge), 1),
-                          (topics.perm_delta(site, edge), 1), (topics.ready(site, edge), 0)])
+                          (topics.perm_delta(site, edge), 1), (self._ready_topic, 0)])
         client.publish(topics.state(site, edge), self._state_payload("online"), qos=1, retain=True)
         self._call(self._connected)
 
@@ -152,7 +153,7 @@ class Uplink:
         self._call(self._published, mid)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == topics.ready(*self._site_edge):
+        if message.topic == self._ready_topic:
             self._call(self.hub_ready.set)
             return
         self._call(self.incoming.put_nowait, (message.topic, bytes(message.payload)))
