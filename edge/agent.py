@@ -415,7 +415,7 @@ class EdgeAgent:
         else:
             result, reason = self.execute(command)
         ack = CommandAck(id=command.id, ts=datetime.now(timezone.utc), result=result, reason=reason)
-        self.outbox.add_message(topics.cmd_ack(site, edge), ack.model_dump_json().encode())
+        self.outbox.add_command_ack(ack)
         self._agent_event("command", f"{command.command} {command.door or ''}: {result} {reason}".strip())
 
     def execute(self, command: EdgeCommand) -> tuple[str, str]:

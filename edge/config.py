@@ -28,9 +28,18 @@ class MqttConfig(_Strict):
     backoff_min_s: int = Field(default=1, ge=1, le=60, description="first reconnect delay")
     backoff_max_s: int = Field(default=10, ge=1, le=600, description="cap of the reconnect delay")
     inflight: int = Field(default=100, ge=1, le=1000, description="unacknowledged publishes at once")
-    wait_for_hub: bool = Field(
-        default=True, description="send the outbox only once a hub worker answered this "
-        "connection (wire.topics.ready); off only for an edge talking to no hub")
+    unconfirmed_max: int = Field(
+        default=10_000, ge=1, le=1_000_000,
+        description="messages sent and not yet confirmed stored by the hub, at most")
+    resend_after_s: float = Field(
+        default=10.0, ge=0.5, le=600,
+        description="send a message again when the hub has not confirmed it in this time")
+    resend_max_s: float = Field(
+        default=120.0, ge=1, le=3600,
+        description="cap of that wait, which doubles while the hub confirms nothing")
+    state_every_s: float = Field(
+        default=30.0, ge=1, le=3600,
+        description="report what waits in the outbox (in `state`) at most this often")
     tls: bool = Field(default=False, description="connect over TLS (port 8883 as a rule)")
     ca_file: Path | None = Field(default=None, description="CA bundle; None: the system's")
     cert_file: Path | None = Field(default=None, description="client certificate (PEM) instead of a password")
@@ -40,6 +49,8 @@ class MqttConfig(_Strict):
     def _bounds(self) -> "MqttConfig":
         if self.backoff_max_s < self.backoff_min_s:
             raise ValueError("backoff_max_s is below backoff_min_s")
+        if self.resend_max_s < self.resend_after_s:
+            raise ValueError("resend_max_s is below resend_after_s")
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
         if self.cert_file is not None and not self.tls:
@@ -127,6 +138,8 @@ class DeviceConfig(_Strict):
             raise ValueError("a tcp device needs host")
         if self.backoff_max_s < self.backoff_min_s:
             raise ValueError("backoff_max_s is below backoff_min_s")
+        if self.resend_max_s < self.resend_after_s:
+            raise ValueError("resend_max_s is below resend_after_s")
         return self
 
 

@@ -1,5 +1,6 @@
 """The durable outbox: every message the edge sends is written here first (SQLite, WAL)
-and leaves only when the broker has acknowledged it (principle 2, nothing is lost)."""
+and leaves only when a hub worker confirms it committed it (`stored`, principle 2: nothing is
+lost; a broker's PUBACK is not storage)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from wire import topics
+from wire import CommandAck, topics
 from wire.events import (
     AccessData,
     AccessEvent,
@@ -32,6 +33,7 @@ from wire.events import (
     TelemetryEvent,
     new_event_id,
 )
+from wire.stored import SeqRange
 
 from edge.errors import OutboxError
 
@@ -90,7 +92,7 @@ class Outbox:
         self._path = path
         self._lock = threading.Lock()
         self._held: deque[_Row] = deque()
-        self._leaving: list[int] = []  # acknowledged, not yet deleted (the disk refused)
+        self._leaving: list[SeqRange] = []  # confirmed, not yet deleted (the disk refused)
         self.held_max = held_max
         self.lost = 0  # events dropped because the disk was full and memory bound reached
         self._lost_before_holding = 0
@@ -105,6 +107,7 @@ class Outbox:
         last_row = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0] or 0
         # The counter survives rows leaving the outbox, so sequence numbers never repeat.
         self._seq = max(row[0] if row else 0, last_row)
+        self._count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def add_event(
         self, device: str, data: AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData, *, ts: datetime | None = None
@@ -139,11 +142,13 @@ class Outbox:
             self._insert_many(rows)
         return events  # type: ignore[return-value]
 
-    def add_message(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
-        """Queue a non-event message (a command acknowledgement) in the same order."""
+    def add_command_ack(self, ack: CommandAck) -> int:
+        """Queue a command acknowledgement in the same order, under its own sequence number
+        (carried inside, so the hub can confirm it like an event)."""
         with self._lock:
             seq = self._seq + 1
-            self._insert(seq, topic, payload, qos=qos, retain=retain)
+            payload = ack.model_copy(update={"seq": seq}).model_dump_json().encode()
+            self._insert(seq, topics.cmd_ack(self.site, self.edge), payload, qos=1, retain=False)
         return seq
 
     def _insert(self, seq: int, topic: str, payload: bytes, *, qos: int, retain: bool) -> None:
@@ -182,6 +187,7 @@ class Outbox:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
             raise
+        self._count += len(rows)
 
     # -- a full disk: the door keeps deciding, its events wait in memory ----------------------
 
@@ -225,42 +231,51 @@ class Outbox:
         """Events waiting in memory because the disk refused them."""
         return len(self._held)
 
-    def pending(self, after_seq: int = 0, limit: int = 100) -> list[OutboxMessage]:
-        """Messages still waiting for the broker, oldest first."""
+    @property
+    def last_seq(self) -> int:
+        """The last sequence number handed out (0 before the first)."""
+        return self._seq
+
+    def pending(self, after_seq: int = 0, limit: int = 100,
+                upto: int | None = None) -> list[OutboxMessage]:
+        """Messages still waiting for the hub's confirmation, oldest first: those after
+        `after_seq` and, when given, up to `upto`."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, topic, qos, retain, payload FROM outbox WHERE seq > ? "
+                "SELECT seq, topic, qos, retain, payload FROM outbox WHERE seq > ? AND seq <= ? "
                 "ORDER BY seq LIMIT ?",
-                (after_seq, limit),
+                (after_seq, upto if upto is not None else 2**63 - 1, limit),
             ).fetchall()
         return [OutboxMessage(r[0], r[1], r[2], bool(r[3]), bytes(r[4])) for r in rows]
 
-    def acknowledged(self, seqs: list[int]) -> None:
-        """The broker has these messages: they may leave the outbox. On a full disk they
-        stay until a later call manages it (at worst they are sent again: harmless)."""
+    def confirmed(self, ranges: Sequence[SeqRange]) -> None:
+        """A hub worker committed these (inclusive ranges): they leave the outbox. On a full
+        disk they stay until a later call manages it (at worst they are sent again: the hub
+        stores by event id, so that is harmless)."""
         with self._lock:
-            self._leaving.extend(seqs)
+            self._leaving.extend(ranges)
             # No disk sync for a removal (the next stored event's sync covers it): a power cut
-            # could only bring back messages already sent, and the hub stores those once.
+            # could only bring back messages already stored, and the hub stores those once.
             self._db.execute("PRAGMA synchronous=NORMAL")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("DELETE FROM outbox WHERE seq = ?",
-                                     [(s,) for s in self._leaving])
+                gone = self._db.executemany("DELETE FROM outbox WHERE seq BETWEEN ? AND ?",
+                                            self._leaving).rowcount
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
                 if not _disk_refused(exc):
-                    raise OutboxError(f"cannot remove acknowledged messages: {exc}") from exc
+                    raise OutboxError(f"cannot remove confirmed messages: {exc}") from exc
                 return
             finally:
                 self._db.execute("PRAGMA synchronous=FULL")
+            self._count -= max(gone, 0)
             self._leaving.clear()
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        """Messages on disk waiting for the hub's confirmation (kept count: no table scan)."""
+        return self._count
 
     def close(self) -> None:
         with self._lock:

@@ -1,10 +1,17 @@
 """The uplink: drains the outbox to the broker and hands the hub's messages to the agent.
 
-A message leaves the outbox only on the broker's PUBACK. When the connection drops,
-everything not yet acknowledged is sent again after reconnecting; the hub stores by
-event id, so a repeat is harmless. After each (re)connect the outbox waits until a hub
-worker answers this edge's "online" state (wire.topics.ready): only then is the hub's
-subscription known to stand, and a PUBACK worth deleting an event for.
+A message leaves the outbox only when a hub worker confirms it committed it: signed
+sequence ranges on `stored` (wire.stored). A broker's PUBACK is not storage: Mosquitto
+killed before its autosave forgets what it acknowledged, and a client in the hub's `$share`
+group that the broker may not deliver to takes its share and loses it. So the uplink keeps
+what it sent but nobody confirmed and sends it again once it has waited `resend_after_s`
+(doubling while nothing is confirmed at all, up to `resend_max_s`); the hub stores by event
+id, so a repeat is harmless.
+
+No `ready` handshake any more: it held the outbox until a hub worker's subscription stood,
+so that a PUBACK could be trusted. With confirmations nothing is trusted to the PUBACK; what
+the broker drops in that gap is sent again, and at most `unconfirmed_max` messages are out
+unconfirmed at once, so sending into the void costs one window.
 """
 
 from __future__ import annotations
@@ -12,22 +19,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
-from wire import EdgeState, topics
+from wire import EdgeState, StoredRanges, WireError, topics
+from wire._base import parse_model
+from wire.stored import SeqRange
 
 from edge.config import EdgeConfig
+from edge.errors import EdgeError
 from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-ASK_FIRST_S = 5.0  # no answer from the hub yet: say "online" again after this, doubling
-ASK_MAX_S = 120.0
+
+class DownlinkCheck(Protocol):
+    """What the uplink needs of edge.trust.DownlinkVerifier."""
+
+    def verify(self, topic: str, payload: bytes) -> bytes: ...
 
 
 class Uplink:
@@ -38,33 +53,47 @@ class Uplink:
         *,
         state: Callable[[], EdgeState],
         version: str,
+        verifier: DownlinkCheck,
+        refused: Callable[[str, EdgeError], None] | None = None,
     ) -> None:
         self._config = config
         self._outbox = outbox
         self._state = state
         self._version = version
+        self._verifier = verifier
+        self._refused = refused  # told of every `stored` message that fails verification
         self.incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self.connected = asyncio.Event()
-        self.hub_ready = asyncio.Event()  # a hub worker answered on this connection
-        self._ready_topic = topics.ready(config.site, config.edge)
+        self._stored_topic = topics.stored(config.site, config.edge)
         self._wake = asyncio.Event()
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
-        self._acked: list[int] = []
-        self._cursor = 0  # highest seq handed to the client since the last (re)connect
+        self._inflight: dict[int, int] = {}  # paho mid -> seq, until the broker's PUBACK
+        self._unconfirmed: dict[int, float] = {}  # seq -> when last sent; oldest first
+        self._due: deque[int] = deque()  # seqs to send again before anything new
+        self._confirmations: list[SeqRange] = []  # verified, not yet applied to the outbox
+        self._cursor = 0  # highest seq sent in order since start
+        self._resend_after = config.mqtt.resend_after_s
+        self._confirmed_since_resend = True
         self._client: mqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reported: tuple[int, int] | None = None  # (waiting, last seq) last put in `state`
+        self._reported_at = 0.0
         self.reconnects = 0
+        self.resent = 0  # messages sent again because no confirmation came in time
+        self.refusals = 0  # `stored` messages refused (bad signature, malformed)
 
     @property
     def _site_edge(self) -> tuple[str, str]:
         return self._config.site, self._config.edge
 
     def _state_payload(self, status: str) -> bytes:
-        current = self._state()
-        return current.model_copy(
-            update={"status": status, "ts": datetime.now(timezone.utc)}
-        ).model_dump_json().encode()
+        waiting, last_seq = len(self._outbox), self._outbox.last_seq
+        self._reported = (waiting, last_seq)
+        self._reported_at = time.monotonic()
+        return self._state().model_copy(update={
+            "status": status, "ts": datetime.now(timezone.utc),
+            "outbox_waiting": waiting, "outbox_last_seq": last_seq,
+        }).model_dump_json().encode()
 
     async def __aenter__(self) -> "Uplink":
         self._loop = asyncio.get_running_loop()
@@ -130,6 +159,11 @@ class Uplink:
                 topics.state(*self._site_edge), self._state_payload("online"), qos=1, retain=True
             )
 
+    @property
+    def unconfirmed(self) -> int:
+        """Messages sent and not yet confirmed stored by the hub."""
+        return len(self._unconfirmed) + len(self._due)
+
     # paho callbacks run on paho's network thread: hand everything to the loop.
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -140,9 +174,8 @@ class Uplink:
             log.warning("broker refused the connection: %s", rc)
             return
         site, edge = self._site_edge
-        # Subscribed before "online" is published: the hub's answer cannot come too early.
         client.subscribe([(topics.perm(site, edge), 1), (topics.cmd(site, edge), 1),
-                          (topics.perm_delta(site, edge), 1), (self._ready_topic, 0)])
+                          (topics.perm_delta(site, edge), 1), (self._stored_topic, 1)])
         client.publish(topics.state(site, edge), self._state_payload("online"), qos=1, retain=True)
         self._call(self._connected)
 
@@ -153,14 +186,13 @@ class Uplink:
         self._call(self._published, mid)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == self._ready_topic:
-            self._call(self.hub_ready.set)
+        if message.topic == self._stored_topic:
+            self._call(self._stored, bytes(message.payload))
             return
         self._call(self.incoming.put_nowait, (message.topic, bytes(message.payload)))
 
     def _connected(self) -> None:
         log.info("uplink connected to %s:%s", self._config.mqtt.host, self._config.mqtt.port)
-        self.hub_ready.clear()  # an answer counts for the connection it came on
         self.connected.set()
         self._wake.set()
 
@@ -171,44 +203,104 @@ class Uplink:
             self.reconnects += 1
             log.warning("uplink lost the broker; %d messages wait in the outbox", len(self._outbox))
         self.connected.clear()
-        self.hub_ready.clear()
-        # Whatever was not acknowledged is sent again after reconnecting.
+        # What the broker never acknowledged is sent again first after reconnecting; what it
+        # did acknowledge waits for its confirmation (or its resend time) as before.
+        for seq in sorted(self._inflight.values()):
+            self._unconfirmed.pop(seq, None)
+            self._due.append(seq)
         self._inflight.clear()
-        self._cursor = 0
 
     def _published(self, mid: int) -> None:
-        seq = self._inflight.pop(mid, None)
-        if seq is not None:
-            self._acked.append(seq)
+        if self._inflight.pop(mid, None) is not None:
             self._wake.set()
 
-    async def _sendable(self) -> None:
-        """Until connected and, unless configured otherwise, answered by the hub."""
-        ask_every = ASK_FIRST_S
-        while True:
-            await self.connected.wait()
-            if self.hub_ready.is_set() or not self._config.mqtt.wait_for_hub:
-                return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ask_every):
-                    await self.hub_ready.wait()
-            if not self.hub_ready.is_set() and self.connected.is_set():
-                log.info("no hub has answered yet; %d messages wait in the outbox",
-                         len(self._outbox))
-                self.publish_state()  # a hub worker answers every edge that says "online"
-                ask_every = min(ask_every * 2, ASK_MAX_S)
+    def _stored(self, payload: bytes) -> None:
+        """A hub worker's confirmation: verified here, applied to the outbox by the drain."""
+        try:
+            body = self._verifier.verify(self._stored_topic, payload)
+            confirmed = parse_model(StoredRanges, body)
+            site, edge = self._site_edge
+            if (confirmed.site, confirmed.edge) != (site, edge):
+                raise WireError(f"confirmation for {confirmed.site}/{confirmed.edge}")
+        except (EdgeError, WireError) as exc:
+            self.refusals += 1
+            log.warning("refused a confirmation on %s: %s", self._stored_topic, exc)
+            if self._refused is not None:
+                self._refused(self._stored_topic, exc if isinstance(exc, EdgeError)
+                              else EdgeError(str(exc)))
+            return
+        self._confirmations.extend(confirmed.ranges)
+        self._wake.set()
+
+    def _apply_confirmations(self) -> None:
+        ranges, self._confirmations = self._confirmations, []
+        self._outbox.confirmed(ranges)
+        tracked = self._unconfirmed
+        for first, last in ranges:
+            if last - first < len(tracked):
+                for seq in range(first, last + 1):
+                    tracked.pop(seq, None)
+            else:
+                for seq in [s for s in tracked if first <= s <= last]:
+                    del tracked[seq]
+        self._confirmed_since_resend = True
+        self._resend_after = self._config.mqtt.resend_after_s
+
+    def _take_overdue(self, now: float) -> None:
+        """Unconfirmed past their time go to `_due`; the wait doubles while the hub confirms
+        nothing at all (it is away, or its broker), and starts again at the first confirmation."""
+        cutoff = now - self._resend_after
+        overdue = []
+        for seq, sent in self._unconfirmed.items():
+            if sent > cutoff:
+                break
+            overdue.append(seq)
+        if not overdue:
+            return
+        for seq in overdue:
+            del self._unconfirmed[seq]
+        self._due.extend(sorted(overdue))
+        log.info("%d messages not confirmed within %.0f s: sending them again",
+                 len(overdue), self._resend_after)
+        if not self._confirmed_since_resend:
+            self._resend_after = min(self._resend_after * 2, self._config.mqtt.resend_max_s)
+        self._confirmed_since_resend = False
+
+    def _next_batch(self, room: int) -> list[Any]:
+        """Up to `room` messages: overdue ones first (in seq order), then new ones in order."""
+        batch = []
+        while self._due and len(batch) < room:
+            first = last = self._due.popleft()
+            while self._due and self._due[0] == last + 1 and last - first + 1 < room - len(batch):
+                last = self._due.popleft()
+            found = self._outbox.pending(after_seq=first - 1, upto=last, limit=last - first + 1)
+            self.resent += len(found)
+            batch.extend(found)  # missing ones were confirmed meanwhile
+        fresh = min(room - len(batch), self._config.mqtt.unconfirmed_max - self.unconfirmed)
+        if fresh > 0:
+            batch.extend(self._outbox.pending(after_seq=self._cursor, limit=fresh))
+        return batch
+
+    def _report_state(self, now: float) -> None:
+        """Tell the hub what waits here (its edge page shows it), when that changed."""
+        if now - self._reported_at < self._config.mqtt.state_every_s:
+            return
+        if self._reported != (len(self._outbox), self._outbox.last_seq):
+            self.publish_state()
 
     async def _drain(self) -> None:
         window = self._config.mqtt.inflight
         while True:
-            await self._sendable()
+            await self.connected.wait()
             self._wake.clear()
-            if self._acked:
-                acked, self._acked = self._acked, []
-                self._outbox.acknowledged(acked)
+            now = time.monotonic()
+            if self._confirmations:
+                self._apply_confirmations()
+            self._take_overdue(now)
+            self._report_state(now)
             room = window - len(self._inflight)
-            batch = self._outbox.pending(after_seq=self._cursor, limit=room) if room > 0 else []
-            for message in batch:
+            batch = self._next_batch(room) if room > 0 else []
+            for n, message in enumerate(batch):
                 assert self._client is not None
                 info = self._client.publish(
                     message.topic, message.payload, qos=message.qos, retain=message.retain
@@ -216,13 +308,18 @@ class Uplink:
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     # Disconnected before paho's callback reached the loop: stop now, or this
                     # loop would spin without yielding and the callback would never run.
+                    # The resends not sent yet stay due; new ones follow the cursor anyway.
+                    unsent = [m.seq for m in batch[n:] if m.seq <= self._cursor]
                     self._disconnected()
+                    self._due = deque(sorted({*self._due, *unsent}))
                     break
                 self._inflight[info.mid] = message.seq
-                self._cursor = message.seq
+                self._unconfirmed.pop(message.seq, None)
+                self._unconfirmed[message.seq] = now
+                self._cursor = max(self._cursor, message.seq)
             if not batch or room <= 0:
                 # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
                 # that lands as the wait completes, and the agent would never stop.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
+                    async with asyncio.timeout(0.5):
                         await self._wake.wait()

@@ -2,7 +2,8 @@
 
 A batch of waiting messages is validated, written in one transaction (events idempotently
 by id with INSERT .. ON CONFLICT DO NOTHING, so redeliveries and racing hub workers are
-harmless), committed, and only then acknowledged to the broker, in order.
+harmless), committed, and only then acknowledged to the broker, in order, and confirmed to
+each edge on `stored` (hub.stored): only that lets a message leave the edge's outbox.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
 from hub.rules.engine import RuleEngine
+from hub.stored import EdgeKey, StoredConfirmer, loose_seq, record_ranges
 from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
@@ -71,6 +73,12 @@ class _Batch:
     seen_ids: set[str] = field(default_factory=set)
     devices: list[DeviceEvent | TelemetryEvent] = field(default_factory=list)
     camera: list[dict[str, Any]] = field(default_factory=list)
+    # every outbox sequence number this batch commits (events, acks, dead letters), per edge
+    seqs: dict[EdgeKey, list[int]] = field(default_factory=dict)
+
+    def committing(self, site: str, edge: str, seq: int | None) -> None:
+        if seq is not None:
+            self.seqs.setdefault((site, edge), []).append(seq)
 
 
 class _Rejected(Exception):
@@ -94,8 +102,10 @@ class Ingest:
         telemetry_sink: TelemetrySink | None = None,
         live: LiveBus | None = None,
         rules: RuleEngine | None = None,
+        confirmer: StoredConfirmer | None = None,
     ) -> None:
         self._sessions = sessions
+        self._confirmer = confirmer  # None: no edge is told (tests of the ingest alone)
         self._live = live
         self._rules = rules  # runs on what is stored now, in the same transaction
         self._mqtt = mqtt
@@ -186,6 +196,7 @@ class Ingest:
                 self._classify(message, batch, now)
             except _Rejected as exc:
                 batch.dead.append(_dead_row(message, exc.reason, now))
+                _commit_dead_seq(batch, message)
         stored: set[str] = set()
         edge_states: list[tuple[str, str, EdgeState]] = []
         after = None
@@ -216,7 +227,9 @@ class Ingest:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
-        await self._answer_online(edge_states)
+            ranges = await record_ranges(session, batch.seqs)
+        if self._confirmer is not None:
+            self._confirmer.confirm(ranges)
         if self._live is not None:
             await self._live.publish(_live_items(batch))
         if after is not None:
@@ -228,18 +241,14 @@ class Ingest:
         for row in batch.dead:
             log.warning("dead letter on %s: %s", row["topic"], row["reason"])
 
-    async def _answer_online(self, edge_states: list[tuple[str, str, EdgeState]]) -> None:
-        """Tell each known edge that came online that this worker's subscriptions stand, so
-        its outbox may flow (wire.topics.ready). QoS 0: a lost answer is asked for again."""
-        if not self._mqtt.subscribed:
-            return  # answered once subscribed: the broker then sends the retained states again
-        for site, edge, state in edge_states:
-            if state.status == "online":
-                await self._mqtt.publish(topics.ready(site, edge), b"", qos=0)
-
     async def _store_dead(self, message: Message, reason: str) -> None:
+        batch = _Batch()
+        _commit_dead_seq(batch, message)
         async with self._sessions() as session, session.begin():
             await session.execute(insert(_table(DeadLetter)), [_dead_row(message, reason, utcnow())])
+            ranges = await record_ranges(session, batch.seqs)
+        if self._confirmer is not None:
+            self._confirmer.confirm(ranges)
         self.stats.dead_letters += 1
         log.warning("dead letter on %s: %s", message.topic, reason)
 
@@ -260,9 +269,11 @@ class Ingest:
             batch.states.append((message, parts, state))
         elif parts.channel == "cmd/ack":
             try:
-                batch.acks.append((parts, parse_model(CommandAck, message.payload)))
+                ack = parse_model(CommandAck, message.payload)
             except WireError as exc:
                 raise _Rejected(exc.reason) from exc
+            batch.acks.append((parts, ack))
+            batch.committing(parts.site, parts.edge, ack.seq)
         else:
             raise _Rejected(f"the hub does not consume {parts.channel!r} messages")
 
@@ -283,6 +294,7 @@ class Ingest:
                 raise _Rejected(f"data.resident_id {data.resident_id} is out of range")
         if isinstance(event, TelemetryEvent) and (problem := reading_problem(event)):
             raise _Rejected(problem)
+        batch.committing(event.site, event.edge, event.seq)  # stored now, before, or dead
         if event.id in batch.seen_ids:
             return  # the same event twice in one batch
         batch.seen_ids.add(event.id)
@@ -357,10 +369,21 @@ async def _update_edge(session: AsyncSession, parts: topics.TopicParts, state: E
         update(Edge)
         .where(Edge.site_id == parts.site, Edge.name == parts.edge)
         .values(status=state.status, agent_version=state.agent_version,
-                perm_version_held=state.perm_version, last_seen=now)
+                perm_version_held=state.perm_version, last_seen=now,
+                outbox_waiting=state.outbox_waiting, outbox_last_seq=state.outbox_last_seq)
         .execution_options(synchronize_session=False)
     )
     return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def _commit_dead_seq(batch: _Batch, message: Message) -> None:
+    """A dead letter from an edge's outbox is committed too: the edge may let it go."""
+    try:
+        parts = topics.parse(message.topic)
+    except WireError:
+        return
+    if parts.channel in ("evt", "cmd/ack"):
+        batch.committing(parts.site, parts.edge, loose_seq(message.payload))
 
 
 def _dead_row(message: Message, reason: str, now: datetime) -> dict[str, Any]:

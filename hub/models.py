@@ -170,6 +170,34 @@ class Edge(Base):
     agent_version: Mapped[str | None] = mapped_column(String(64))
     perm_version_held: Mapped[int | None] = mapped_column(Integer)
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # what the edge last reported of its outbox: messages waiting for `stored`, last seq written
+    outbox_waiting: Mapped[int | None] = mapped_column(BigInteger)
+    outbox_last_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class UplinkRange(Base):
+    """Sequence numbers of one edge a hub worker committed (inclusive), insert-only so that
+    workers never wait on each other; folded into EdgeUplink (hub.stored)."""
+
+    __tablename__ = "uplink_ranges"
+    __table_args__ = (Index("ix_uplink_ranges_edge", "site_id", "edge", "first_seq"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    edge: Mapped[str] = mapped_column(String(64))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class EdgeUplink(Base):
+    """Per edge (by site and name, known to the registry or not): every sequence number up to
+    `stored_through` is committed; the ranges left in uplink_ranges lie above it (gaps between)."""
+
+    __tablename__ = "edge_uplink"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stored_through: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    folded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Door(Base):

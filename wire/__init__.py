@@ -37,6 +37,7 @@ from wire.permissions import (
     VisitorPassLimit,
 )
 from wire.state import EdgeState
+from wire.stored import StoredRanges
 
 __all__ = [
     "AccessData",
@@ -56,6 +57,7 @@ __all__ = [
     "DoorInfo",
     "EdgeCommand",
     "EdgeState",
+    "StoredRanges",
     "Event",
     "PermissionSnapshot",
     "Schedule",

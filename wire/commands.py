@@ -33,3 +33,5 @@ class CommandAck(WireModel):
     ts: UtcDatetime
     result: Literal["ok", "failed", "rejected"]
     reason: str = Field(default="", max_length=500)
+    # the edge's outbox sequence number it was sent under: the hub confirms it on `stored`
+    seq: int | None = Field(default=None, ge=1, le=2**63 - 1)

@@ -38,14 +38,11 @@ def perm_delta(site: str, edge: str) -> str:
     return f"{prefix(site, edge)}/perm/delta"
 
 
-def ready(site: str, edge: str) -> str:
-    """Hub → edge, QoS 0: a hub worker whose subscriptions stand saw this edge online.
-
-    The edge sends its outbox only after hearing it on the current connection: Mosquitto
-    2.0.11 restores a persistent session after a restart but not its `$share/`
-    subscription, and it acknowledges events that then reach no hub (measured: every event
-    between a broker restart and the hub's resubscription was lost)."""
-    return f"{prefix(site, edge)}/ready"
+def stored(site: str, edge: str) -> str:
+    """Hub → edge, QoS 1, signed (wire.stored.StoredRanges): the sequence numbers a hub
+    worker has committed. Only these leave the edge's outbox: a broker's PUBACK is not
+    storage (a broker killed before its autosave forgets what it acknowledged)."""
+    return f"{prefix(site, edge)}/stored"
 
 
 def cmd(site: str, edge: str) -> str:

@@ -1,0 +1,212 @@
+"""Stored confirmations: what a hub worker committed for each edge, told to the edge on
+`stored` (signed) and kept per edge in the database.
+
+The ingest records each batch's sequence numbers as ranges (uplink_ranges, insert-only, in
+the batch's own transaction) and, once committed, hands them to the `StoredConfirmer`, which
+sends each edge its ranges every `interval_s` or sooner when many wait. `UplinkFolder` folds
+the ranges into each edge's `stored_through` (every number up to it is stored); what stays in
+uplink_ranges lies above it, and the holes between are the gaps the edge page shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.models import EdgeUplink, UplinkRange, utcnow
+from hub.mqtt import MqttClient
+from hub.tasks import Periodic, cancel_and_wait
+from wire import StoredRanges, topics
+from wire.stored import RANGES_MAX, SEQ_MAX, SeqRange, merge_ranges, to_ranges
+
+log = logging.getLogger(__name__)
+
+EdgeKey = tuple[str, str]  # (site, edge name)
+GAPS_SHOWN = 100
+
+
+class Signs(Protocol):
+    """What the confirmer needs of hub.credentials.downlink.DownlinkSigner."""
+
+    def sign(self, topic: str, body: bytes) -> bytes: ...
+
+
+def loose_seq(payload: bytes) -> int | None:
+    """The `seq` of a message that failed the contract, if it has one: the edge sent it from
+    its outbox and waits for its confirmation, though the message is kept as a dead letter."""
+    try:
+        seq = json.loads(payload).get("seq")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    return seq if type(seq) is int and 1 <= seq <= SEQ_MAX else None
+
+
+async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[int]]
+                        ) -> dict[EdgeKey, list[SeqRange]]:
+    """Add this batch's sequence numbers, as ranges, in the caller's transaction."""
+    ranges = {key: to_ranges(found) for key, found in seqs.items()}
+    rows = [{"site_id": site, "edge": edge, "first_seq": first, "last_seq": last}
+            for (site, edge), found in ranges.items() for first, last in found]
+    if rows:
+        await session.execute(insert(UplinkRange), rows)
+    return ranges
+
+
+class StoredConfirmer:
+    """`async with StoredConfirmer(mqtt, signer):` then `confirm(ranges)` after each commit."""
+
+    def __init__(self, mqtt: MqttClient, signer: Signs, *, interval_s: float = 0.25,
+                 batch_max: int = 5000, publish_timeout_s: float = 10.0) -> None:
+        self._mqtt = mqtt
+        self._signer = signer
+        self._interval_s = interval_s
+        self._batch_max = batch_max
+        self._publish_timeout_s = publish_timeout_s
+        self._waiting: dict[EdgeKey, list[SeqRange]] = {}
+        self._count = 0
+        self._full = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0  # confirmations published
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name="stored-confirmer")
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None
+        await self.flush()  # what was committed is told before the worker goes
+
+    def confirm(self, ranges: Mapping[EdgeKey, Sequence[SeqRange]]) -> None:
+        """These are committed: tell their edges soon."""
+        for key, found in ranges.items():
+            self._waiting.setdefault(key, []).extend(found)
+            self._count += sum(last - first + 1 for first, last in found)
+        if self._count >= self._batch_max:
+            self._full.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self._interval_s):
+                    await self._full.wait()
+            except TimeoutError:
+                pass
+            try:
+                await self.flush()
+            except Exception:  # a lost confirmation only means a resend; never stop
+                log.exception("stored confirmations failed")
+
+    async def flush(self) -> None:
+        waiting, self._waiting, self._count = self._waiting, {}, 0
+        self._full.clear()
+        if not waiting:
+            return
+        publishes = []
+        for (site, edge), found in waiting.items():
+            merged = merge_ranges(found)
+            topic = topics.stored(site, edge)
+            for start in range(0, len(merged), RANGES_MAX):
+                body = StoredRanges(site=site, edge=edge, ts=utcnow(),
+                                    ranges=merged[start:start + RANGES_MAX])
+                payload = self._signer.sign(topic, body.model_dump_json().encode())
+                publishes.append(self._mqtt.publish(topic, payload, qos=1,
+                                                    timeout=self._publish_timeout_s))
+        results = await asyncio.gather(*publishes, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        self.sent += len(results) - len(failed)
+        if failed:  # the edges send those again; storage is idempotent
+            log.warning("%d stored confirmations not acknowledged by the broker: %s",
+                        len(failed), failed[0])
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkProgress:
+    stored_through: int  # every sequence number up to this one is committed
+    gaps: list[SeqRange]  # missing between stored ranges (the first GAPS_SHOWN)
+    missing: int  # sequence numbers in all gaps
+    highest_stored: int
+
+
+async def progress(session: AsyncSession, site: str, edge: str) -> UplinkProgress:
+    """The edge's committed sequence numbers as they stand now (folded or not yet)."""
+    through = await session.scalar(select(EdgeUplink.stored_through).where(
+        EdgeUplink.site_id == site, EdgeUplink.edge == edge)) or 0
+    rows = (await session.execute(select(UplinkRange.first_seq, UplinkRange.last_seq).where(
+        UplinkRange.site_id == site, UplinkRange.edge == edge))).all()
+    through, above = _fold(through, [(a, b) for a, b in rows])
+    gaps: list[SeqRange] = []
+    previous = through
+    for first, last in above:
+        gaps.append((previous + 1, first - 1))
+        previous = last
+    return UplinkProgress(stored_through=through, gaps=gaps[:GAPS_SHOWN],
+                          missing=sum(b - a + 1 for a, b in gaps), highest_stored=previous)
+
+
+def _fold(through: int, ranges: list[SeqRange]) -> tuple[int, list[SeqRange]]:
+    """Advance `through` over the ranges that join it; the rest, merged, lie above it."""
+    above = []
+    for first, last in merge_ranges(ranges):
+        if first <= through + 1:
+            through = max(through, last)
+        else:
+            above.append((first, last))
+    return through, above
+
+
+async def fold_edge(session: AsyncSession, site: str, edge: str) -> None:
+    """Fold one edge's ranges into its stored_through, in the caller's transaction. The row
+    lock (PostgreSQL) keeps two workers folding the same edge one after the other."""
+    dialect_insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+                      else sqlite.insert)
+    await session.execute(dialect_insert(EdgeUplink).values(
+        site_id=site, edge=edge, stored_through=0).on_conflict_do_nothing())
+    through = await session.scalar(select(EdgeUplink.stored_through).where(
+        EdgeUplink.site_id == site, EdgeUplink.edge == edge).with_for_update())
+    assert through is not None
+    rows = (await session.execute(
+        select(UplinkRange.id, UplinkRange.first_seq, UplinkRange.last_seq).where(
+            UplinkRange.site_id == site, UplinkRange.edge == edge))).all()
+    new_through, above = _fold(through, [(a, b) for _, a, b in rows])
+    if new_through == through and len(above) == len(rows):
+        return  # nothing joins, nothing merges
+    await session.execute(delete(UplinkRange).where(UplinkRange.id.in_([r[0] for r in rows])))
+    if above:
+        await session.execute(insert(UplinkRange), [
+            {"site_id": site, "edge": edge, "first_seq": a, "last_seq": b} for a, b in above])
+    await session.execute(update(EdgeUplink).where(
+        EdgeUplink.site_id == site, EdgeUplink.edge == edge).values(
+        stored_through=new_through, folded_at=utcnow()))
+
+
+class UplinkFolder(Periodic):
+    """Every `interval_s`: each edge's committed ranges folded into its stored_through."""
+
+    task_name = "uplink-fold"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], interval_s: float = 1.0) -> None:
+        super().__init__(interval_s)
+        self._sessions = sessions
+
+    async def run_once(self) -> None:
+        async with self._sessions() as session:
+            edges = (await session.execute(
+                select(UplinkRange.site_id, UplinkRange.edge).distinct())).all()
+        for site, edge in edges:
+            async with self._sessions() as session, session.begin():
+                await fold_edge(session, site, edge)
+
+
+__all__ = ["StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge", "loose_seq",
+           "progress", "record_ranges"]
