@@ -33,16 +33,19 @@ from wire._base import parse_model
 from wire.stored import SeqRange
 
 from edge.config import EdgeConfig
-from edge.errors import EdgeError
 from edge.outbox import Outbox
+from edge.trust import DownlinkRefused
 
 log = logging.getLogger(__name__)
 
 
-class DownlinkCheck(Protocol):
-    """What the uplink needs of edge.trust.DownlinkVerifier."""
+class Gate(Protocol):
+    """What the uplink needs of the agent's downlink gate (edge.trust): the verified body or
+    None (the gate has counted and reported the refusal), and a way to refuse a body."""
 
-    def verify(self, topic: str, payload: bytes) -> bytes: ...
+    def open(self, topic: str, payload: bytes) -> bytes | None: ...
+
+    def refuse(self, topic: str, refused: DownlinkRefused) -> None: ...
 
 
 class Uplink:
@@ -53,15 +56,13 @@ class Uplink:
         *,
         state: Callable[[], EdgeState],
         version: str,
-        verifier: DownlinkCheck,
-        refused: Callable[[str, EdgeError], None] | None = None,
+        gate: Gate,
     ) -> None:
         self._config = config
         self._outbox = outbox
         self._state = state
         self._version = version
-        self._verifier = verifier
-        self._refused = refused  # told of every `stored` message that fails verification
+        self._gate = gate  # every `stored` message is verified there first
         self.incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self.connected = asyncio.Event()
         self._stored_topic = topics.stored(config.site, config.edge)
@@ -77,10 +78,10 @@ class Uplink:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reported: tuple[int, int] | None = None  # (waiting, last seq) last put in `state`
-        self._reported_at = 0.0
+        self._reported_at = time.monotonic()
         self.reconnects = 0
         self.resent = 0  # messages sent again because no confirmation came in time
-        self.refusals = 0  # `stored` messages refused (bad signature, malformed)
+        self.refusals = 0  # `stored` messages refused (signature, target or body)
 
     @property
     def _site_edge(self) -> tuple[str, str]:
@@ -216,18 +217,21 @@ class Uplink:
 
     def _stored(self, payload: bytes) -> None:
         """A hub worker's confirmation: verified here, applied to the outbox by the drain."""
-        try:
-            body = self._verifier.verify(self._stored_topic, payload)
-            confirmed = parse_model(StoredRanges, body)
-            site, edge = self._site_edge
-            if (confirmed.site, confirmed.edge) != (site, edge):
-                raise WireError(f"confirmation for {confirmed.site}/{confirmed.edge}")
-        except (EdgeError, WireError) as exc:
+        body = self._gate.open(self._stored_topic, payload)
+        if body is None:
             self.refusals += 1
-            log.warning("refused a confirmation on %s: %s", self._stored_topic, exc)
-            if self._refused is not None:
-                self._refused(self._stored_topic, exc if isinstance(exc, EdgeError)
-                              else EdgeError(str(exc)))
+            return
+        try:
+            confirmed = parse_model(StoredRanges, body)
+        except WireError as exc:
+            self.refusals += 1
+            self._gate.refuse(self._stored_topic, DownlinkRefused("invalid", exc.reason))
+            return
+        if (confirmed.site, confirmed.edge) != self._site_edge:
+            # signed for this topic yet naming another edge: the hub never does that
+            self.refusals += 1
+            self._gate.refuse(self._stored_topic, DownlinkRefused(
+                "wrong_target", f"confirmation for {confirmed.site}/{confirmed.edge}"))
             return
         self._confirmations.extend(confirmed.ranges)
         self._wake.set()

@@ -21,6 +21,7 @@ from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
 from hub.console import add_console
 from hub.credentials import TokenSigner, load_signing_key
+from hub.credentials.downlink import DownlinkSigner
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
@@ -31,6 +32,7 @@ from hub.rules.clock import Clock
 from hub.rules.engine import RuleEngine, TimerChecker
 from hub.rules.loader import load_rules
 from hub.settings import HubSettings
+from hub.stored import StoredConfirmer, UplinkFolder
 from hub.telemetry import Downsampler, InfluxTelemetrySink, TelemetrySink
 from hub.workorders.running import enter_work_orders
 
@@ -154,8 +156,10 @@ class Hub:
         # A bad rules file stops the start before anything else, naming file, rule and field.
         book = load_rules(s.rules_path)
         await migrate(s.database_url)
-        signer = self.signer = TokenSigner(load_signing_key(
-            s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None))
+        key = load_signing_key(
+            s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None)
+        signer = self.signer = TokenSigner(key)
+        downlink = DownlinkSigner(key)
         self._engine = create_engine(s.database_url)
         stack.push_async_callback(self._engine.dispose)
         self._sessions = create_sessionmaker(self._engine)
@@ -181,9 +185,14 @@ class Hub:
             tls=s.mqtt_tls, ca_file=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
         ))
         self._live = await stack.enter_async_context(LiveBus(self._mqtt))
+        # Exits before the ingest's MQTT client: the last confirmations still go out.
+        confirmer = await stack.enter_async_context(StoredConfirmer(
+            self._mqtt, downlink, interval_s=s.stored_confirm_interval_s))
+        await stack.enter_async_context(UplinkFolder(self._sessions))
         self._ingest = await stack.enter_async_context(
             Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max,
-                   telemetry_sink=telemetry_sink, live=self._live, rules=self.rules))
+                   telemetry_sink=telemetry_sink, live=self._live, rules=self.rules,
+                   confirmer=confirmer))
         try:
             await self._mqtt.wait_ready(MQTT_START_WAIT_S)
         except MqttError:

@@ -49,6 +49,9 @@ class HubSettings(BaseSettings):
     data_dir: Path = Path("./lintel-data")
     ingest_batch_max: int = Field(default=1000, ge=1, le=100_000)
     publish_debounce_s: float = Field(default=0.2, ge=0)
+    stored_confirm_interval_s: float = Field(
+        default=0.25, gt=0, le=10,
+        description="tell each edge what this worker committed (`stored`) this often")
     telemetry_sink: Literal["sql", "influxdb"] = Field(
         default="sql", description="where telemetry goes: the hub's database or InfluxDB")
     influxdb_url: str | None = Field(default=None, validate_default=True,

@@ -85,7 +85,9 @@ class StoredConfirmer:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await cancel_and_wait(self._task)
         self._task = None
-        await self.flush()  # what was committed is told before the worker goes
+        # What was committed is told before the worker goes (if the broker takes it soon).
+        self._publish_timeout_s = min(self._publish_timeout_s, 2.0)
+        await self.flush()
 
     def confirm(self, ranges: Mapping[EdgeKey, Sequence[SeqRange]]) -> None:
         """These are committed: tell their edges soon."""

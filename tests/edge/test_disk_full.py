@@ -9,6 +9,7 @@ from edge.disk import DiskWatch
 from edge.outbox import Outbox
 from tests.support import disk
 from wire import AccessData, parse_event
+from wire.stored import to_ranges
 
 
 def swipe(n: int) -> AccessData:
@@ -24,7 +25,7 @@ def test_a_full_disk_holds_events_in_memory_then_stores_them_in_order(tmp_path: 
     assert box.held > 0
     stored_while_full = [m.seq for m in box.pending(limit=1000)]
     assert box.held + len(stored_while_full) == 301
-    box.acknowledged(stored_while_full[:1])  # a delete on the full disk does not raise either
+    box.confirmed(to_ranges(stored_while_full[:1]))  # a delete on the full disk does not raise either
 
     assert box.retry_held() is False  # still full
     disk.free(box._db)
@@ -32,7 +33,7 @@ def test_a_full_disk_holds_events_in_memory_then_stores_them_in_order(tmp_path: 
     pending = box.pending(limit=1000)
     assert [m.seq for m in pending] == list(range(2, 302))  # in order, none missing, none twice
     assert [parse_event(m.payload).id for m in pending] == [e.id for e in events]
-    box.acknowledged([m.seq for m in pending])
+    box.confirmed(to_ranges([m.seq for m in pending]))
     assert len(box) == 0
     box.close()
 

@@ -3,19 +3,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge.config import parse_config
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge.config import EdgeConfig, parse_config
 from edge.errors import ConfigError
 from edge.outbox import Outbox
 from edge.uplink import Uplink
+from hub.credentials.downlink import DownlinkSigner
+from tests.support.downlink import SIGNER
 from tests.support.mqtt import Collector
 from tests.support.services import MosquittoServer
-from wire import AccessData, EdgeState, parse_event, topics
+from tests.support.stored import ConfirmingHub, RecordingGate
+from wire import AccessData, EdgeState, StoredRanges, parse_event, topics
 
 
 def grant(n: int) -> AccessData:
@@ -27,7 +33,7 @@ def test_outbox_numbers_events_and_survives_reopen(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
     events = [box.add_event("B1-main", grant(i)) for i in range(5)]
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
-    box.acknowledged([1, 2, 3, 4, 5])
+    box.confirmed([(1, 3), (4, 5)])
     box.close()
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
     assert len(box) == 0
@@ -47,27 +53,35 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         parse_config({"site": "s", "edge": "e", "data_dir": str(tmp_path), "doors": [door, door]})
 
 
+def uplink_for(config: EdgeConfig, box: Outbox, gate: RecordingGate | None = None) -> Uplink:
+    state = lambda: EdgeState(status="online", agent_version="test")
+    return Uplink(config, box, state=state, version="test",
+                  gate=gate or RecordingGate(config.site, config.edge))
+
+
+async def until_len(box: Outbox, expected: int, timeout: float) -> int:
+    for _ in range(int(timeout / 0.05)):
+        if len(box) == expected:
+            break
+        await asyncio.sleep(0.05)
+    return len(box)
+
+
 @pytest.mark.integration
 async def test_events_wait_in_the_outbox_while_the_broker_is_down(
     tmp_path: Path, mosquitto: MosquittoServer
 ) -> None:
     config = parse_config({"site": "demo", "edge": "e1", "data_dir": str(tmp_path),
                            "mqtt": {"host": "127.0.0.1", "port": mosquitto.port,
-                                    "backoff_min_s": 1, "backoff_max_s": 1,
-                                    "wait_for_hub": False}})  # no hub here: a collector
+                                    "backoff_min_s": 1, "backoff_max_s": 1}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
-    collector = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e1/#")
-    state = lambda: EdgeState(status="online", agent_version="test")
-    async with Uplink(config, box, state=state, version="test") as uplink:
+    hub = ConfirmingHub("127.0.0.1", mosquitto.port, site="demo")
+    async with uplink_for(config, box) as uplink:
         await asyncio.wait_for(uplink.connected.wait(), 5)
         for i in range(50):
             box.add_event("B1-main", grant(i))
         uplink.wake()
-        for _ in range(200):
-            if len(box) == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert len(box) == 0
+        assert await until_len(box, 0, 5) == 0
 
         mosquitto.stop()
         await asyncio.sleep(0.3)
@@ -75,71 +89,64 @@ async def test_events_wait_in_the_outbox_while_the_broker_is_down(
             box.add_event("B1-main", grant(i))
         uplink.wake()
         await asyncio.sleep(0.5)
-        assert len(box) == 200  # nothing leaves without the broker's acknowledgement
+        assert len(box) == 200  # nothing leaves without the hub's confirmation
 
         mosquitto.start()
-        collector.close()
-        collector = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e1/evt/#",
-                              client_id="collector-2")
-        for _ in range(400):
-            if len(box) == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert len(box) == 0
-    received = collector.wait_for(200)
-    collector.close()
-    seqs = sorted({parse_event(p).seq for t, p, _ in received if "/evt/" in t})
-    assert seqs == list(range(51, 251))
+        hub.close()
+        hub = ConfirmingHub("127.0.0.1", mosquitto.port, site="demo", client_id="hub-2")
+        assert await until_len(box, 0, 20) == 0
+    assert sorted(set(hub.seqs("e1"))) == list(range(51, 251))
+    hub.close()
     box.close()
 
 
-async def until_empty(box: Outbox, timeout: float) -> int:
-    for _ in range(int(timeout / 0.05)):
-        if len(box) == 0:
-            break
-        await asyncio.sleep(0.05)
-    return len(box)
-
-
 @pytest.mark.integration
-async def test_the_outbox_flows_only_once_a_hub_answered_the_connection(
+async def test_only_a_signed_confirmation_lets_events_leave_and_the_rest_are_sent_again(
     tmp_path: Path, mosquitto: MosquittoServer
 ) -> None:
-    """After every (re)connect the edge says "online" and holds its outbox until a hub
-    worker answers on wire.topics.ready; the test plays the hub's part."""
+    """The broker's PUBACK deletes nothing; a forged or unsigned `stored` changes nothing and
+    is counted; a signed one deletes exactly its ranges; what stays unconfirmed is sent again
+    once `resend_after_s` has passed."""
     config = parse_config({"site": "demo", "edge": "e3", "data_dir": str(tmp_path),
-                           "mqtt": {"port": mosquitto.port, "backoff_min_s": 1,
-                                    "backoff_max_s": 1}})
+                           "mqtt": {"port": mosquitto.port, "resend_after_s": 1.5}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e3")
-    hub = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e3/#")
-    state = lambda: EdgeState(status="online", agent_version="test")
+    hub = ConfirmingHub("127.0.0.1", mosquitto.port, site="demo", confirm=False)
+    gate = RecordingGate("demo", "e3")
+    stored = topics.stored("demo", "e3")
+    body = lambda *ranges, edge="e3": StoredRanges(
+        site="demo", edge=edge, ts=datetime.now(UTC), ranges=list(ranges)).model_dump_json().encode()
+    forger = Ed25519PrivateKey.generate()
     try:
-        async with Uplink(config, box, state=state, version="test") as uplink:
+        async with uplink_for(config, box, gate) as uplink:
             await asyncio.wait_for(uplink.connected.wait(), 5)
             for i in range(10):
                 box.add_event("B1-main", grant(i))
             uplink.wake()
-            await asyncio.sleep(1.0)
-            assert len(box) == 10  # connected, but no hub has answered
-            seen = {t for t, _, _ in hub.wait_for(1)}
-            assert seen == {topics.state("demo", "e3")}  # it said "online", sent no event
-            hub.publish(topics.ready("demo", "e3"), b"")
-            assert await until_empty(box, 5) == 0
+            hub.wait_for(10)
+            await asyncio.sleep(0.3)
+            assert len(box) == 10  # the broker has them all: nothing is deleted for that
 
-            mosquitto.stop()  # a new connection needs a new answer
-            mosquitto.start()
-            hub.close()
-            hub = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e3/evt/#",
-                            client_id="hub-2")
-            await asyncio.wait_for(uplink.connected.wait(), 10)
-            for i in range(10, 15):
-                box.add_event("B1-main", grant(i))
-            uplink.wake()
-            await asyncio.sleep(1.0)
-            assert len(box) == 5
-            hub.publish(topics.ready("demo", "e3"), b"")
-            assert await until_empty(box, 5) == 0
-            assert sorted({parse_event(p).seq for _, p, _ in hub.wait_for(5)}) == [11, 12, 13, 14, 15]
+            hub.client.publish(stored, body((1, 10)), qos=1).wait_for_publish(5)  # unsigned
+            hub.client.publish(stored, DownlinkSigner(forger).sign(stored, body((1, 10))),
+                               qos=1).wait_for_publish(5)  # signed by a key the edge does not know
+            other = topics.stored("demo", "e4")  # genuine, for another edge
+            hub.client.publish(stored, SIGNER.sign(other, body((1, 10), edge="e4")),
+                               qos=1).wait_for_publish(5)
+            await asyncio.sleep(0.5)
+            assert len(box) == 10 and uplink.refusals == 3
+            assert gate.refused == [(stored, "unsigned"), (stored, "unknown_key"),
+                                    (stored, "wrong_target")]
+
+            hub.send("demo", "e3", [1, 2, 3, 5])
+            assert await until_len(box, 6, 5) == 6
+            assert [m.seq for m in box.pending()] == [4, 6, 7, 8, 9, 10]
+
+            # no confirmation for the rest: sent again after resend_after_s, then confirmed
+            assert await asyncio.to_thread(lambda: len(hub.wait_for(16, timeout=5))) >= 16
+            assert sorted(hub.seqs("e3")[10:16]) == [4, 6, 7, 8, 9, 10]
+            assert uplink.resent >= 6
+            hub.send("demo", "e3", [4, 6, 7, 8, 9, 10])
+            assert await until_len(box, 0, 5) == 0
     finally:
         hub.close()
         box.close()
@@ -153,7 +160,8 @@ async def test_state_is_retained_and_the_will_marks_offline(
                            "mqtt": {"port": mosquitto.port}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e2")
     state = lambda: EdgeState(status="online", agent_version="t", perm_version=4)
-    async with Uplink(config, box, state=state, version="t") as uplink:
+    async with Uplink(config, box, state=state, version="t",
+                      gate=RecordingGate("demo", "e2")) as uplink:
         await asyncio.wait_for(uplink.connected.wait(), 5)
         await asyncio.sleep(0.2)
         watcher = Collector("127.0.0.1", mosquitto.port, topics.state("demo", "e2"))
@@ -183,17 +191,16 @@ async def test_a_refused_publish_stops_the_drain_until_reconnected(tmp_path: Pat
             self.calls += 1
             return SimpleNamespace(rc=mqtt.MQTT_ERR_NO_CONN, mid=self.calls)
 
-    uplink = Uplink(config, box, state=lambda: EdgeState(status="online", agent_version="t"),
-                    version="test")
+    uplink = uplink_for(config, box)
     client = Disconnected()
     uplink._client = client  # type: ignore[assignment]
     uplink.connected.set()
-    uplink.hub_ready.set()
     drain = asyncio.create_task(uplink._drain())
     try:
         await asyncio.sleep(0.05)  # a spinning drain would never let this return
         assert (client.calls, uplink.connected.is_set(), uplink.reconnects) == (1, False, 1)
-        assert len(box) == 5  # nothing acknowledged: all sent again after reconnecting
+        assert len(box) == 5  # nothing confirmed: all sent again after reconnecting
+        assert (list(uplink._due), uplink._cursor) == ([], 0)  # all go again by the cursor
     finally:
         drain.cancel()
         with contextlib.suppress(asyncio.CancelledError):

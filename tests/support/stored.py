@@ -1,0 +1,105 @@
+"""A stand-in for the hub's confirmations, for tests and benchmarks of the edge alone: it
+collects what edges send and confirms each message's `seq` on `stored`, signed with the test
+hub key (tests.support.downlink), as a hub worker would once committed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+
+from edge.trust import DownlinkRefused, DownlinkVerifier
+from tests.support.downlink import HUB_KEYS, SIGNER
+from wire import StoredRanges, topics
+from wire.stored import to_ranges
+
+
+class RecordingGate:
+    """The agent's downlink gate for an uplink alone: verifies with the test hub key and keeps
+    every refusal as (topic, reason)."""
+
+    def __init__(self, site: str, edge: str) -> None:
+        self.verifier = DownlinkVerifier(HUB_KEYS, site=site, edge=edge)
+        self.refused: list[tuple[str, str]] = []
+
+    def open(self, topic: str, payload: bytes) -> bytes | None:
+        try:
+            return self.verifier.verify(topic, payload)
+        except DownlinkRefused as refused:
+            self.refuse(topic, refused)
+            return None
+
+    def refuse(self, topic: str, refused: DownlinkRefused) -> None:
+        self.refused.append((topic, refused.reason))
+
+
+class ConfirmingHub:
+    """Subscribes to the edges' events and command acks under `site` (all sites: "+");
+    `confirm=False` only collects (a hub that stores nothing, or whose confirmations are lost)."""
+
+    def __init__(self, host: str, port: int, *, site: str = "+", client_id: str = "test-hub",
+                 confirm: bool = True, interval_s: float = 0.1) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.confirm = confirm
+        self._lock = threading.Lock()
+        self._waiting: dict[tuple[str, str], list[int]] = {}
+        self._subscribed = threading.Event()
+        self._stop = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.username_pw_set(client_id, "test")
+        filters = [(f"{topics.ROOT}/{site}/+/evt/+", 1), (f"{topics.ROOT}/{site}/+/cmd/ack", 1)]
+        self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(filters)
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise TimeoutError("the stand-in hub could not subscribe")
+        self._thread = threading.Thread(target=self._confirming, args=(interval_s,), daemon=True)
+        self._thread.start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        parts = topics.parse(msg.topic)
+        seq = json.loads(msg.payload).get("seq")
+        with self._lock:
+            self.messages.append((msg.topic, bytes(msg.payload)))
+            if self.confirm and seq is not None:
+                self._waiting.setdefault((parts.site, parts.edge), []).append(seq)
+
+    def _confirming(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            with self._lock:
+                waiting, self._waiting = self._waiting, {}
+            for (site, edge), seqs in waiting.items():
+                self.send(site, edge, seqs)
+
+    def send(self, site: str, edge: str, seqs: list[int]) -> None:
+        """Confirm `seqs` to that edge now."""
+        topic = topics.stored(site, edge)
+        body = StoredRanges(site=site, edge=edge, ts=datetime.now(UTC), ranges=to_ranges(seqs))
+        self.client.publish(topic, SIGNER.sign(topic, body.model_dump_json().encode()), qos=1)
+
+    def seqs(self, edge: str) -> list[int]:
+        """The sequence numbers received from `edge`, in arrival order (repeats included)."""
+        with self._lock:
+            return [json.loads(p)["seq"] for t, p in self.messages
+                    if topics.parse(t).edge == edge and "/evt/" in t]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, bytes]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    break
+            time.sleep(0.02)
+        with self._lock:
+            return list(self.messages)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.client.disconnect()
+        self.client.loop_stop()
