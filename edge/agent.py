@@ -54,6 +54,7 @@ from edge.devices import DeviceSupervisor, floors_for
 from edge.disk import DiskWatch
 from edge.errors import OutboxError
 from edge.outbox import Outbox
+from edge.trust import DownlinkRefused, DownlinkVerifier
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,25 @@ class _Door:
     fsm: DoorStateMachine
     online: bool = False
     counters: dict[str, int] = field(default_factory=lambda: {"granted": 0, "denied": 0})
+
+
+class _ReportingGate:
+    """Verifies a downlink message; a refusal becomes a `downlink_refused` agent event."""
+
+    def __init__(self, verifier: DownlinkVerifier, report: Callable[[str, str], None]) -> None:
+        self.verifier = verifier
+        self._report = report
+
+    def open(self, topic: str, payload: bytes) -> bytes | None:
+        try:
+            return self.verifier.verify(topic, payload)
+        except DownlinkRefused as refused:
+            self.refuse(topic, refused)
+            return None
+
+    def refuse(self, topic: str, refused: DownlinkRefused) -> None:
+        log.warning("downlink refused on %s: %s", topic, refused)
+        self._report("downlink_refused", f"{refused.reason} on {topic}: {refused.detail}"[:2000])
 
 
 class EdgeAgent:
@@ -119,7 +139,10 @@ class EdgeAgent:
                     self._by_reader[(port, d.reader.address)] = runtime
                 self._spawn(self._pump(port, bus), f"osdp-{port}")
             self.uplink = await self._stack.enter_async_context(
-                Uplink(cfg, self.outbox, state=self.state, version=__version__)
+                Uplink(cfg, self.outbox, state=self.state, version=__version__,
+                       gate=_ReportingGate(
+                           DownlinkVerifier(cfg.hub_keys, site=cfg.site, edge=cfg.edge),
+                           self._agent_event))
             )
             self._spawn(self._incoming(), "incoming")
             if cfg.devices:

@@ -99,6 +99,7 @@ class Hub:
         self._live: LiveBus | None = None
         self._url: str | None = None
         self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
+        self.downlink: DownlinkSigner | None = None  # signs every message to an edge, once started
 
     @property
     def url(self) -> str:
@@ -159,7 +160,7 @@ class Hub:
         key = load_signing_key(
             s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None)
         signer = self.signer = TokenSigner(key)
-        downlink = DownlinkSigner(key)
+        downlink = self.downlink = DownlinkSigner(key)
         self._engine = create_engine(s.database_url)
         stack.push_async_callback(self._engine.dispose)
         self._sessions = create_sessionmaker(self._engine)

@@ -47,7 +47,7 @@ def loose_seq(payload: bytes) -> int | None:
         seq = json.loads(payload).get("seq")
     except (ValueError, AttributeError, UnicodeDecodeError):
         return None
-    return seq if type(seq) is int and 1 <= seq <= SEQ_MAX else None
+    return seq if type(seq) is int and 0 <= seq <= SEQ_MAX else None
 
 
 async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[int]]
@@ -87,7 +87,10 @@ class StoredConfirmer:
         self._task = None
         # What was committed is told before the worker goes (if the broker takes it soon).
         self._publish_timeout_s = min(self._publish_timeout_s, 2.0)
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:  # the edges send those again
+            log.exception("last stored confirmations failed")
 
     def confirm(self, ranges: Mapping[EdgeKey, Sequence[SeqRange]]) -> None:
         """These are committed: tell their edges soon."""

@@ -73,7 +73,7 @@ def edge_downlink(site: str, edge: str) -> list[str]:
     """The topics the hub sends an edge on: the only ones it may subscribe to and read."""
     prefix = topics.prefix(site, edge)
     return [topics.perm(site, edge), topics.perm_delta(site, edge), topics.cmd(site, edge),
-            topics.ready(site, edge), f"{prefix}/stored", f"{prefix}/config"]
+            topics.stored(site, edge), f"{prefix}/config"]
 
 
 def edge_acl(site: str, edge: str) -> list[Grant]:

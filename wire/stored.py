@@ -26,10 +26,10 @@ class StoredRanges(WireModel):
     @field_validator("ranges")
     @classmethod
     def _ordered(cls, ranges: list[SeqRange]) -> list[SeqRange]:
-        previous = 0
+        previous = -1
         for first, last in ranges:
-            if not 1 <= first <= last <= SEQ_MAX:
-                raise ValueError(f"range [{first}, {last}] is not 1 <= first <= last <= 2^63-1")
+            if not 0 <= first <= last <= SEQ_MAX:
+                raise ValueError(f"range [{first}, {last}] is not 0 <= first <= last <= 2^63-1")
             if first <= previous:
                 raise ValueError(f"range [{first}, {last}] overlaps or precedes the one before")
             previous = last

@@ -61,12 +61,6 @@ def test_the_edge_services_command_runs_the_edge_on_its_simulated_readers(tmp_pa
         assert {d["door"] for d in doors} == {"B1-main", "B1-garage"}
         for door in ("B1-main", "B1-garage"):
             assert (run / "tty" / door).is_symlink()
-        # the test is the hub here: it answers the edge's "online" so that its outbox flows
-        while not any(t == topics.state("demo", "b1-edge") and b'"online"' in p
-                      for t, p, _ in list(collector.messages)):
-            assert time.monotonic() < deadline, "the edge never said it is online"
-            time.sleep(0.1)
-        collector.publish(topics.ready("demo", "b1-edge"), b"")
         subprocess.run([str(bindir / "lintel"), "sim", "--data", str(run), "swipe", "--door",
                         "B1-main", "--card", "4242"], check=True, capture_output=True)
         deadline = time.monotonic() + 10

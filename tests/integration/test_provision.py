@@ -171,8 +171,7 @@ def test_an_edge_may_not_join_the_hubs_share_group_and_nothing_is_lost(
         assert subscribe_codes(hub_client, [topics.shared(topics.HUB_EVENTS)]) == {
             topics.shared(topics.HUB_EVENTS): 1}
         own = [topics.perm("demo", "b1-edge"), topics.perm_delta("demo", "b1-edge"),
-               topics.cmd("demo", "b1-edge"), topics.ready("demo", "b1-edge"),
-               f"{topics.prefix('demo', 'b1-edge')}/stored",
+               topics.cmd("demo", "b1-edge"), topics.stored("demo", "b1-edge"),
                f"{topics.prefix('demo', 'b1-edge')}/config"]
         foreign = [topics.shared(topics.HUB_EVENTS), topics.shared(topics.HUB_STATE),
                    topics.shared(topics.perm("demo", "b1-edge"), "b1"),  # even of its own

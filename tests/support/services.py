@@ -52,21 +52,25 @@ def dynsec_plugin() -> str:
 class MosquittoServer:
     """Mosquitto with the settings Lintel ships: persistence on, big queues."""
 
-    def __init__(self, *, accounts: Path | None = None) -> None:
-        """`accounts`: a dynamic-security file (`lintel provision`'s); None: anonymous."""
+    def __init__(self, *, accounts: Path | None = None, also_on: str | None = None) -> None:
+        """`accounts`: a dynamic-security file (`lintel provision`'s); None: anonymous.
+        `also_on`: another local address to listen on (a network namespace's veth peer)."""
         self.port = free_port()
         self.host = "127.0.0.1"
         self.dir = Path(tempfile.mkdtemp(prefix="lintel-mosquitto-"))
         self.accounts = accounts
+        self.also_on = also_on
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         conf = self.dir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            + (f"listener {self.port} {self.also_on}\n" if self.also_on else "")
             + self._auth_lines()
             + "persistence true\n"
             f"persistence_location {self.dir}/\n"
+            "autosave_interval 30\n"  # as deploy/mosquitto/mosquitto.conf ships it
             "max_queued_messages 100000\n"
             "max_inflight_messages 1000\n"
             "log_dest stderr\n"
@@ -94,6 +98,14 @@ class MosquittoServer:
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+            self.log.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or power cut: what was not autosaved is forgotten."""
+        if self.proc is not None:
+            self.proc.kill()
             self.proc.wait(timeout=10)
             self.proc = None
             self.log.close()
