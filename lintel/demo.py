@@ -8,10 +8,13 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,7 +48,8 @@ TECHNICIAN_SKILLS = ("elevator_drive", "elevator_electrical", "elevator_mechanic
                      "elevator_safety", "elevator_door", "elevator_rescue", "fire_water",
                      "fire_electrical", "fire_alarm", "cctv", "general")
 # The demo building's Modbus devices: device id, firmware model, transport.
-DEVICES = [("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
+DEVICES: list[tuple[str, str, Literal["rtu", "tcp"]]] = [
+    ("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
 FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
 # The lobby camera: someone crosses the lobby every 20 s; its zone alerts at most once a minute.
 CAMERA = "B1-cam-lobby"
@@ -64,7 +68,7 @@ def _port_or_free(preferred: int) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
-def _secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def _secret(path: Path, make: Callable[[], str]) -> str:
     """A per-installation secret kept in the data folder, so restarts keep working."""
     if path.exists():
         return path.read_text().strip()
@@ -108,16 +112,16 @@ async def _upload_token(sessions: async_sessionmaker[AsyncSession]) -> str:
 
 
 async def _login(url: str, password: str) -> str:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{url}/api/v1/auth/login",
-                             json={"username": ADMIN, "password": password}) as resp:
-            resp.raise_for_status()
-            return str((await resp.json())["token"])
+    body = {"username": ADMIN, "password": password}
+    async with (aiohttp.ClientSession() as http,
+                http.post(f"{url}/api/v1/auth/login", json=body) as resp):
+        resp.raise_for_status()
+        return str((await resp.json())["token"])
 
 
 async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
                    mqtt_port: int = 1883) -> None:
-    data = data.resolve()
+    data = data.resolve()  # noqa: ASYNC240 (start-up: nothing else runs yet)
     data.mkdir(parents=True, exist_ok=True)
     mqtt_port = _port_or_free(mqtt_port)
     http_port = _port_or_free(http_port)
@@ -130,7 +134,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
             database_url=f"sqlite+aiosqlite:///{data / 'hub.db'}",
             mqtt_host="127.0.0.1", mqtt_port=mqtt_port, mqtt_username="hub",
             mqtt_shared_group=None, http_host="127.0.0.1", http_port=http_port,
-            admin_username=ADMIN, admin_password=password, data_dir=data,
+            admin_username=ADMIN, admin_password=SecretStr(password), data_dir=data,
         )
         hub = await stack.enter_async_context(Hub(settings))
         await seed_demo(hub.sessions)
@@ -150,7 +154,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         devices: dict[str, ModbusDeviceSimulator] = {}
         for device, model, transport in DEVICES:
             devices[device] = await stack.enter_async_context(ModbusDeviceSimulator(
-                models[model], name=device, transport=transport,  # type: ignore[arg-type]
+                models[model], name=device, transport=transport,
                 serial=models[model].transport.serial.model_copy(update={"parity": "N"}),
             ))
         control_app = create_control_app(sims)
