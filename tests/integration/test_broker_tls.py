@@ -22,13 +22,13 @@ from sqlalchemy import select
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig, load_config
+from harness.services import find_binary, free_port, wait_for_port
 from hub.live import Listener, LiveItem
 from hub.models import Edge
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from lintel.provision import provision_edge, provision_hub, provision_tls
-from tests.support.services import _find, free_port, wait_for_port
 from wire import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -86,7 +86,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         for path in [run, *run.rglob("*")]:
             shutil.chown(path, user="mosquitto")
     with open(run / "log", "wb") as log:
-        proc = subprocess.Popen([_find("mosquitto", "/usr/sbin"), "-c", str(conf)], stdout=log,
+        proc = subprocess.Popen([find_binary("mosquitto", "/usr/sbin"), "-c", str(conf)], stdout=log,
                                 stderr=log)
         try:
             for port in ports.values():
