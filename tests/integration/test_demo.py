@@ -200,7 +200,7 @@ def test_hub_with_a_bad_setting_names_it(tmp_path: Path) -> None:
 
 
 def test_sim_serve_and_an_edge_started_by_hand(tmp_path: Path) -> None:
-    """The parts one by one, as the README's "Running the parts yourself" says."""
+    """The parts one by one, as docs/operations.md's "Running the parts yourself" says."""
     import secrets
 
     from tests.support.services import MosquittoServer
