@@ -73,6 +73,13 @@ def commit_latencies_s(db: psycopg.Connection[Any]) -> list[float]:
     return [float(r[0]) for r in rows]
 
 
+def received_latencies_s(db: psycopg.Connection[Any]) -> list[float]:
+    """Seconds from each event's `ts` to its row's `received_at`, which the ingest stamps when
+    it starts a batch: before the insert, the rules and the commit (for comparison only)."""
+    rows = db.execute("SELECT EXTRACT(EPOCH FROM received_at - ts) FROM event_log").fetchall()
+    return [float(r[0]) for r in rows]
+
+
 def last_commit(db: psycopg.Connection[Any]) -> datetime:
     """When the last event row was committed."""
     row = db.execute("SELECT max(pg_xact_commit_timestamp(xmin)) FROM event_log").fetchone()
