@@ -52,6 +52,8 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
      "hub.rules.engine -> hub.api.store"),
     ("edge/config.py", "import hub.settings", "Edge and hub never import each other",
      "edge.config -> hub.settings"),
+    ("edge/outbox.py", "from tests.support import disk", "Production code never imports the test",
+     "edge.outbox -> tests"),
     ("hub/live.py", "import simulators.osdp_door", "Only the lintel CLI and demo start simulators",
      "hub.live -> simulators.osdp_door"),
 ])
