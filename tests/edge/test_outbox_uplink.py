@@ -54,7 +54,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
 
 
 def uplink_for(config: EdgeConfig, box: Outbox, gate: RecordingGate | None = None) -> Uplink:
-    state = lambda: EdgeState(status="online", agent_version="test")
+    def state() -> EdgeState:
+        return EdgeState(status="online", agent_version="test")
+
     return Uplink(config, box, state=state, version="test",
                   gate=gate or RecordingGate(config.site, config.edge))
 
@@ -113,8 +115,11 @@ async def test_only_a_signed_confirmation_lets_events_leave_and_the_rest_are_sen
     hub = ConfirmingHub("127.0.0.1", mosquitto.port, site="demo", confirm=False)
     gate = RecordingGate("demo", "e3")
     stored = topics.stored("demo", "e3")
-    body = lambda *ranges, edge="e3": StoredRanges(
-        site="demo", edge=edge, ts=datetime.now(UTC), ranges=list(ranges)).model_dump_json().encode()
+
+    def body(*ranges: tuple[int, int], edge: str = "e3") -> bytes:
+        return StoredRanges(site="demo", edge=edge, ts=datetime.now(UTC),
+                            ranges=list(ranges)).model_dump_json().encode()
+
     forger = Ed25519PrivateKey.generate()
     try:
         async with uplink_for(config, box, gate) as uplink:
@@ -159,7 +164,9 @@ async def test_state_is_retained_and_the_will_marks_offline(
     config = parse_config({"site": "demo", "edge": "e2", "data_dir": str(tmp_path),
                            "mqtt": {"port": mosquitto.port}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e2")
-    state = lambda: EdgeState(status="online", agent_version="t", perm_version=4)
+    def state() -> EdgeState:
+        return EdgeState(status="online", agent_version="t", perm_version=4)
+
     async with Uplink(config, box, state=state, version="t",
                       gate=RecordingGate("demo", "e2")) as uplink:
         await asyncio.wait_for(uplink.connected.wait(), 5)

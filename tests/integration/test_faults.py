@@ -113,7 +113,9 @@ class LoadEdge:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Uplink]:
-        state = lambda: EdgeState(status="online", agent_version="test")
+        def state() -> EdgeState:
+            return EdgeState(status="online", agent_version="test")
+
         async with Uplink(self.config, self.outbox, state=state, version="test",
                           gate=self.gate) as uplink:
             yield uplink
@@ -326,7 +328,7 @@ async def main() -> None:
                            "hub_keys": json.loads(keys),
                            "mqtt": {"host": host, "port": int(port), "backoff_min_s": 1,
                                     "backoff_max_s": 1, "resend_after_s": 2}})
-    state = lambda: EdgeState(status="online", agent_version="test")
+    def state(): return EdgeState(status="online", agent_version="test")
     gate = RecordingGate(site, name)
     async with Uplink(config, box, state=state, version="test", gate=gate) as uplink:
         stop = asyncio.create_task(asyncio.to_thread(sys.stdin.readline))
