@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.config import EdgeConfig, parse_config
