@@ -437,7 +437,8 @@ async def test_an_edge_cut_off_by_a_network_namespace_for_60_s_under_load(
             cut.link(up=False)
             during = await cut.latest(60.0)
             assert not during["connected"], "still connected after 60 s cut off"
-            assert during["waiting"] > 10_000, during  # 200 events/s kept meanwhile
+            # everything written while cut off waits in its outbox
+            assert during["waiting"] >= during["written"] - before["written"] > 5_000, during
             cut.link(up=True)
             await cut.latest(5.0)
             done = await cut.finish()
