@@ -113,7 +113,7 @@ async def child(urls: list[str], mqtt_port: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = EdgeConfig.model_validate({
             "site": "bench", "edge": "bench-edge", "data_dir": tmp,
-            "mqtt": {"port": mqtt_port, "username": "bench-edge", "wait_for_hub": False},
+            "mqtt": {"port": mqtt_port, "username": "bench-edge"},
             "cameras": [{"id": f"cam{i}", "source": url, "clip_frames": 16,
                          "zones": [{"name": "lobby", "polygon": ZONE}]}
                         for i, url in enumerate(urls)],

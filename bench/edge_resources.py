@@ -85,8 +85,9 @@ def main() -> None:
         collector = Collector("127.0.0.1", broker.port, f"{topics.prefix(SITE, EDGE)}/#")
         collector.publish(topics.perm(SITE, EDGE), snapshot(args.cards), retain=True)
         config = {"site": SITE, "edge": EDGE, "data_dir": str(work / "edge"),
-                  # the collector stands in for the hub and does not answer: send anyway
-                  "mqtt": {"host": "127.0.0.1", "port": broker.port, "wait_for_hub": False},
+                  # the collector stands in for the hub and confirms nothing: the events stay
+                  # in the outbox (sent again now and then), counted at the broker
+                  "mqtt": {"host": "127.0.0.1", "port": broker.port},
                   "doors": [{"id": d, "reader": {"port": s.port, "address": 101,
                                                  "scbk": keys[d].hex()}, "unlock_s": 0.2}
                             for d, s in sims.items()]}

@@ -1,6 +1,7 @@
 """Edge outbox drain: N events waiting in the outbox (an edge that was offline), then the
 uplink connects to a throwaway Mosquitto and sends them all; events/s until the outbox is
-empty (every PUBACK in and every row removed).
+empty (every event confirmed on `stored`, signed, by a stand-in hub that confirms what it
+receives without storing it, and every row removed).
 Usage: .venv/bin/python bench/outbox_drain.py [--events 100000]
 """
 
@@ -16,8 +17,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.config import parse_config
 from edge.outbox import Outbox
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from edge.uplink import Uplink
 from harness.services import MosquittoServer
+from harness.stored import ConfirmingHub, RecordingGate
+from hub.credentials.downlink import DownlinkSigner
 from wire import AccessData, EdgeState
 
 
@@ -34,17 +39,22 @@ async def drain(events: int) -> None:
             box.add_events([(f"d{i % 4}", data) for i in range(1000)])
         print(f"{len(box):,} events written in {time.monotonic() - started:.1f} s "
               "(1,000 per transaction)")
+        signer = DownlinkSigner(Ed25519PrivateKey.generate())
+        hub = ConfirmingHub("127.0.0.1", broker.port, signer, site="demo")
         config = parse_config({"site": "demo", "edge": "e1", "data_dir": str(folder),
-                               "mqtt": {"host": "127.0.0.1", "port": broker.port,
-                                        "wait_for_hub": False}})  # drains to no hub
+                               "hub_keys": signer.public_keys,
+                               "mqtt": {"host": "127.0.0.1", "port": broker.port}})
         state = lambda: EdgeState(status="online", agent_version="bench")
         started = time.monotonic()
-        async with Uplink(config, box, state=state, version="bench"):
+        gate = RecordingGate("demo", "e1", signer.public_keys)
+        async with Uplink(config, box, state=state, version="bench", gate=gate) as uplink:
             while len(box):
                 await asyncio.sleep(0.05)
         took = time.monotonic() - started
+        hub.close()
         print(f"drained {events:,} events in {took:.1f} s: {events / took:,.0f} events/s "
-              f"(in-flight window {config.mqtt.inflight})")
+              f"(in-flight window {config.mqtt.inflight}, unconfirmed at most "
+              f"{config.mqtt.unconfirmed_max:,}; sent again {uplink.resent:,})")
         box.close()
     finally:
         broker.cleanup()

@@ -15,11 +15,11 @@ from edge.config import EdgeConfig, parse_config
 from edge.errors import ConfigError
 from edge.outbox import Outbox
 from edge.uplink import Uplink
+from harness.stored import ConfirmingHub, RecordingGate
 from hub.credentials.downlink import DownlinkSigner
-from tests.support.downlink import SIGNER
+from tests.support.downlink import HUB_KEYS, SIGNER
 from tests.support.mqtt import Collector
 from tests.support.services import MosquittoServer
-from tests.support.stored import ConfirmingHub, RecordingGate
 from wire import AccessData, EdgeState, StoredRanges, parse_event, topics
 
 
@@ -57,7 +57,7 @@ def uplink_for(config: EdgeConfig, box: Outbox, gate: RecordingGate | None = Non
         return EdgeState(status="online", agent_version="test")
 
     return Uplink(config, box, state=state, version="test",
-                  gate=gate or RecordingGate(config.site, config.edge))
+                  gate=gate or RecordingGate(config.site, config.edge, HUB_KEYS))
 
 
 async def until_len(box: Outbox, expected: int, timeout: float) -> int:
@@ -76,7 +76,7 @@ async def test_events_wait_in_the_outbox_while_the_broker_is_down(
                            "mqtt": {"host": "127.0.0.1", "port": mosquitto.port,
                                     "backoff_min_s": 1, "backoff_max_s": 1}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
-    hub = ConfirmingHub("127.0.0.1", mosquitto.port, site="demo")
+    hub = ConfirmingHub("127.0.0.1", mosquitto.port, SIGNER, site="demo")
     async with uplink_for(config, box) as uplink:
         await asyncio.wait_for(uplink.connected.wait(), 5)
         for i in range(50):
@@ -94,7 +94,7 @@ async def test_events_wait_in_the_outbox_while_the_broker_is_down(
 
         mosquitto.start()
         hub.close()
-        hub = ConfirmingHub("127.0.0.1", mosquitto.port, site="demo", client_id="hub-2")
+        hub = ConfirmingHub("127.0.0.1", mosquitto.port, SIGNER, site="demo", client_id="hub-2")
         assert await until_len(box, 0, 20) == 0
     assert sorted(set(hub.seqs("e1"))) == list(range(51, 251))
     hub.close()
@@ -111,8 +111,8 @@ async def test_only_a_signed_confirmation_lets_events_leave_and_the_rest_are_sen
     config = parse_config({"site": "demo", "edge": "e3", "data_dir": str(tmp_path),
                            "mqtt": {"port": mosquitto.port, "resend_after_s": 1.5}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e3")
-    hub = ConfirmingHub("127.0.0.1", mosquitto.port, site="demo", confirm=False)
-    gate = RecordingGate("demo", "e3")
+    hub = ConfirmingHub("127.0.0.1", mosquitto.port, SIGNER, site="demo", confirm=False)
+    gate = RecordingGate("demo", "e3", HUB_KEYS)
     stored = topics.stored("demo", "e3")
 
     def body(*ranges: tuple[int, int], edge: str = "e3") -> bytes:
@@ -167,7 +167,7 @@ async def test_state_is_retained_and_the_will_marks_offline(
         return EdgeState(status="online", agent_version="t", perm_version=4)
 
     async with Uplink(config, box, state=state, version="t",
-                      gate=RecordingGate("demo", "e2")) as uplink:
+                      gate=RecordingGate("demo", "e2", HUB_KEYS)) as uplink:
         await asyncio.wait_for(uplink.connected.wait(), 5)
         await asyncio.sleep(0.2)
         watcher = Collector("127.0.0.1", mosquitto.port, topics.state("demo", "e2"))

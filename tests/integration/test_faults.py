@@ -28,13 +28,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from edge.config import parse_config
 from edge.outbox import Outbox
 from edge.uplink import Uplink
+from harness.stored import RecordingGate
 from hub.credentials.keys import seed_b64
 from hub.db import create_sessionmaker, run_migrations
 from hub.stored import progress
 from tests.support.downlink import HUB_KEYS, TEST_HUB_KEY
 from tests.support.mqtt import Collector
 from tests.support.services import MosquittoServer, PostgresServer, free_port
-from tests.support.stored import RecordingGate
 from wire import AccessData, EdgeState, parse_event, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -104,7 +104,7 @@ class LoadEdge:
             "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "backoff_min_s": 1,
                      "backoff_max_s": 1, "resend_after_s": resend_after_s}})
         self.written = 0
-        self.gate = RecordingGate(SITE, name)
+        self.gate = RecordingGate(SITE, name, HUB_KEYS)
 
     def write(self, count: int) -> None:
         self.outbox.add_events([(f"d{(self.written + i) % 4}", swipe(self.written + i))
@@ -317,7 +317,7 @@ import asyncio, json, sys
 from edge.config import parse_config
 from edge.outbox import Outbox
 from edge.uplink import Uplink
-from tests.support.stored import RecordingGate
+from harness.stored import RecordingGate
 from wire import AccessData, EdgeState
 
 site, name, host, port, folder, keys = sys.argv[1:]
@@ -329,7 +329,7 @@ async def main() -> None:
                            "mqtt": {"host": host, "port": int(port), "backoff_min_s": 1,
                                     "backoff_max_s": 1, "resend_after_s": 2}})
     def state(): return EdgeState(status="online", agent_version="test")
-    gate = RecordingGate(site, name)
+    gate = RecordingGate(site, name, json.loads(keys))
     async with Uplink(config, box, state=state, version="test", gate=gate) as uplink:
         stop = asyncio.create_task(asyncio.to_thread(sys.stdin.readline))
         written = 0

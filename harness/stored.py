@@ -1,6 +1,6 @@
 """A stand-in for the hub's confirmations, for tests and benchmarks of the edge alone: it
-collects what edges send and confirms each message's `seq` on `stored`, signed with the test
-hub key (tests.support.downlink), as a hub worker would once committed."""
+collects what edges send and confirms each message's `seq` on `stored`, signed, as a hub
+worker would once committed; and the edge's downlink gate for an uplink without an agent."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 
 from edge.trust import DownlinkRefused, DownlinkVerifier
-from tests.support.downlink import HUB_KEYS, SIGNER
+from hub.credentials.downlink import DownlinkSigner
 from wire import StoredRanges, topics
 from wire.stored import to_ranges
 
 
 class RecordingGate:
-    """The agent's downlink gate for an uplink alone: verifies with the test hub key and keeps
+    """The agent's downlink gate for an uplink alone: verifies with the hub keys given and keeps
     every refusal as (topic, reason)."""
 
-    def __init__(self, site: str, edge: str) -> None:
-        self.verifier = DownlinkVerifier(HUB_KEYS, site=site, edge=edge)
+    def __init__(self, site: str, edge: str, hub_keys: list[str]) -> None:
+        self.verifier = DownlinkVerifier(hub_keys, site=site, edge=edge)
         self.refused: list[tuple[str, str]] = []
 
     def open(self, topic: str, payload: bytes) -> bytes | None:
@@ -40,8 +40,10 @@ class ConfirmingHub:
     """Subscribes to the edges' events and command acks under `site` (all sites: "+");
     `confirm=False` only collects (a hub that stores nothing, or whose confirmations are lost)."""
 
-    def __init__(self, host: str, port: int, *, site: str = "+", client_id: str = "test-hub",
-                 confirm: bool = True, interval_s: float = 0.1) -> None:
+    def __init__(self, host: str, port: int, signer: DownlinkSigner, *, site: str = "+",
+                 client_id: str = "test-hub", confirm: bool = True,
+                 interval_s: float = 0.1) -> None:
+        self.signer = signer
         self.messages: list[tuple[str, bytes]] = []
         self.confirm = confirm
         self._lock = threading.Lock()
@@ -51,8 +53,8 @@ class ConfirmingHub:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.username_pw_set(client_id, "test")
         filters = [(f"{topics.ROOT}/{site}/+/evt/+", 1), (f"{topics.ROOT}/{site}/+/cmd/ack", 1)]
-        self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(filters)
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_connect = lambda c, *_: c.subscribe(filters)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
@@ -80,7 +82,7 @@ class ConfirmingHub:
         """Confirm `seqs` to that edge now."""
         topic = topics.stored(site, edge)
         body = StoredRanges(site=site, edge=edge, ts=datetime.now(UTC), ranges=to_ranges(seqs))
-        self.client.publish(topic, SIGNER.sign(topic, body.model_dump_json().encode()), qos=1)
+        self.client.publish(topic, self.signer.sign(topic, body.model_dump_json().encode()), qos=1)
 
     def seqs(self, edge: str) -> list[int]:
         """The sequence numbers received from `edge`, in arrival order (repeats included)."""
