@@ -44,7 +44,10 @@ async def drain(events: int) -> None:
         config = parse_config({"site": "demo", "edge": "e1", "data_dir": str(folder),
                                "hub_keys": signer.public_keys,
                                "mqtt": {"host": "127.0.0.1", "port": broker.port}})
-        state = lambda: EdgeState(status="online", agent_version="bench")
+
+        def state() -> EdgeState:
+            return EdgeState(status="online", agent_version="bench")
+
         started = time.monotonic()
         gate = RecordingGate("demo", "e1", signer.public_keys)
         async with Uplink(config, box, state=state, version="bench", gate=gate) as uplink:
