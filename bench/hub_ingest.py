@@ -5,7 +5,9 @@ simulated edges (QoS 1), and measures:
   - broker: a bare subscriber receiving the same stream (messages/s);
   - hub with 1 and 2 worker processes on the shared subscription: events/s stored in
     PostgreSQL (first publish to the last row's commit, PostgreSQL's commit timestamp),
-    checking loss and duplicates by (edge, seq) and by content (harness.event_log).
+    checking loss and duplicates by (edge, seq) and by content (harness.event_log), with the
+    stored confirmations on (as always): a subscriber to every edge's `stored` checks that
+    each (edge, seq) was confirmed back, as an edge's outbox needs.
 Usage: .venv/bin/python bench/hub_ingest.py [--events 30000] [--edges 50] [--repeat 3]
        [--denied-share 0.05]
        [--resend N]  (re-send N stored events under new ids: the check must catch them)
@@ -40,6 +42,7 @@ from harness.event_log import (
 )
 from harness.report import report
 from harness.services import MosquittoServer, PostgresServer, free_port
+from harness.stored import ConfirmationWatch
 from hub.db import run_migrations
 from wire import AccessData, AccessEvent, new_event_id, topics
 
@@ -139,10 +142,10 @@ def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
 
 def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[str, bytes]],
              edges: int, profile: Path | None = None, tag: str = "",
-             resend: int = 0) -> tuple[float, EventLogCounts, float, float]:
+             resend: int = 0) -> tuple[float, EventLogCounts, float, float, str]:
     """Events/s stored (first publish to last commit), the event log's counts, CPU seconds
-    of the hub workers and of PostgreSQL under the load. `resend` events are re-sent under
-    new ids after the timing."""
+    of the hub workers and of PostgreSQL under the load, and what was confirmed back.
+    `resend` events are re-sent under new ids after the timing."""
     name = f"bench_{workers}w_{os.getpid()}_{tag}"
     url = prepare_database(pg, name, edges)
     procs = []
@@ -172,6 +175,7 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
     hubs = [p for proc in procs
             for p in (psutil.Process(proc.pid).children() if profile else [psutil.Process(proc.pid)])]
     postgres = server_processes(pg)
+    watch = ConfirmationWatch("127.0.0.1", port, SITE, client_id=f"watch-{name}")
     cpu_before = sum(sum(p.cpu_times()[:2]) for p in hubs)
     pg_before = cpu_of(postgres)
     try:
@@ -186,18 +190,24 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
             elapsed = last_commit(db).timestamp() - start
             cpu = sum(sum(p.cpu_times()[:2]) for p in hubs) - cpu_before
             pg_cpu = cpu_of(postgres) - pg_before
+            confirm_by = time.monotonic() + 5  # a confirmation follows its commit within 0.25 s
+            while watch.confirmed() < len(messages) and time.monotonic() < confirm_by:
+                time.sleep(0.05)
+            confirmed = (f"{watch.confirmed():,} of {len(messages):,} confirmed back in "
+                         f"{watch.count:,} signed messages")
             if resend:
                 print(f"re-sent {resend_with_new_ids(db, port, resend)} stored events under new "
                       "ids (--resend): the counts must show them", flush=True)
             counts = count_events(db)
     finally:
+        watch.close()
         for proc in procs:
             # under py-spy, stop the hub itself: py-spy then writes its profile and exits
             for target in psutil.Process(proc.pid).children() if profile else [proc]:
                 target.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    return stored / elapsed, counts, cpu, pg_cpu
+    return stored / elapsed, counts, cpu, pg_cpu, confirmed
 
 
 def server_processes(pg: PostgresServer) -> list[psutil.Process]:
@@ -244,7 +254,7 @@ def main() -> None:
             print(f"run {run}: broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 "
                   f"events, {LOADERS} publishers, 1 bare subscriber)", flush=True)
             for workers in (1, 2):
-                rate, counts, cpu, pg_cpu = hub_rate(pg, broker.port, workers, messages,
+                rate, counts, cpu, pg_cpu, confirmed = hub_rate(pg, broker.port, workers, messages,
                                                      args.edges, args.profile, tag=str(run),
                                                      resend=args.resend)
                 stored = counts.by_seq
@@ -253,17 +263,19 @@ def main() -> None:
                 print(f"run {run}: hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s "
                       f"committed; ratio hub/broker {rate / bare:.2f}; {counts.text(args.events)}"
                       f"; hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event, PostgreSQL "
-                      f"{pg_cpu / max(stored, 1) * 1e6:.0f} µs/event", flush=True)
+                      f"{pg_cpu / max(stored, 1) * 1e6:.0f} µs/event; {confirmed}", flush=True)
                 if not counts.ok(args.events):
                     raise SystemExit(f"FAILED: {counts.text(args.events)}")
+                if not confirmed.startswith(f"{args.events:,} of"):
+                    raise SystemExit(f"FAILED: {confirmed}")
             runs.append(figures)
         median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         report(f"hub ingest, {args.events:,} events, median of {len(runs)}",
                f"broker {median['broker']:,.0f} msg/s; 1 worker {median['1w']:,.0f} events/s "
                f"(ratio {median['1w ratio']:.2f}, {median['1w cpu']:.0f} µs CPU/event); "
                f"2 workers {median['2w']:,.0f} events/s (ratio {median['2w ratio']:.2f}, "
-               f"{median['2w cpu']:.0f} µs CPU/event); none lost, none doubled by (edge, seq) "
-               "or by content")
+               f"{median['2w cpu']:.0f} µs CPU/event); stored confirmations on; none lost, none "
+               "doubled by (edge, seq) or by content, every one confirmed back")
     finally:
         broker.cleanup()
         pg.stop()

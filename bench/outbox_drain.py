@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from edge.config import parse_config
-from edge.outbox import Outbox
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge.config import parse_config
+from edge.outbox import Outbox
 from edge.uplink import Uplink
 from harness.services import MosquittoServer
 from harness.stored import ConfirmingHub, RecordingGate

@@ -5,7 +5,8 @@ sequence ranges on `stored` (wire.stored). A broker's PUBACK is not storage: Mos
 killed before its autosave forgets what it acknowledged, and a client in the hub's `$share`
 group that the broker may not deliver to takes its share and loses it. So the uplink keeps
 what it sent but nobody confirmed and sends it again once it has waited `resend_after_s`
-(doubling while nothing is confirmed at all, up to `resend_max_s`); the hub stores by event
+(or three times as long as the hub takes to confirm lately, when it is busy with a backlog;
+doubling while nothing is confirmed at all, up to `resend_max_s`); the hub stores by event
 id, so a repeat is harmless.
 
 No `ready` handshake any more: it held the outbox until a hub worker's subscription stood,
@@ -74,6 +75,9 @@ class Uplink:
         self._cursor = 0  # highest seq sent in order since start
         self._resend_after = config.mqtt.resend_after_s
         self._confirmed_since_resend = True
+        # how long the hub takes to confirm lately (seconds, the slowest, decaying): a hub
+        # busy with a backlog is slow, not deaf, and is not sent the same events again
+        self._latency = 0.0
         self._client: mqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -236,24 +240,28 @@ class Uplink:
         self._confirmations.extend(confirmed.ranges)
         self._wake.set()
 
-    def _apply_confirmations(self) -> None:
+    def _apply_confirmations(self, now: float) -> None:
         ranges, self._confirmations = self._confirmations, []
         self._outbox.confirmed(ranges)
         tracked = self._unconfirmed
+        oldest = now
         for first, last in ranges:
             if last - first < len(tracked):
                 for seq in range(first, last + 1):
-                    tracked.pop(seq, None)
+                    sent = tracked.pop(seq, None)
+                    if sent is not None and sent < oldest:
+                        oldest = sent
             else:
                 for seq in [s for s in tracked if first <= s <= last]:
-                    del tracked[seq]
+                    oldest = min(oldest, tracked.pop(seq))
+        self._latency = max(now - oldest, self._latency * 0.98)
         self._confirmed_since_resend = True
         self._resend_after = self._config.mqtt.resend_after_s
 
     def _take_overdue(self, now: float) -> None:
         """Unconfirmed past their time go to `_due`; the wait doubles while the hub confirms
         nothing at all (it is away, or its broker), and starts again at the first confirmation."""
-        cutoff = now - self._resend_after
+        cutoff = now - max(self._resend_after, 3 * self._latency)
         overdue = []
         for seq, sent in self._unconfirmed.items():
             if sent > cutoff:
@@ -265,7 +273,7 @@ class Uplink:
             del self._unconfirmed[seq]
         self._due.extend(sorted(overdue))
         log.info("%d messages not confirmed within %.0f s: sending them again",
-                 len(overdue), self._resend_after)
+                 len(overdue), now - cutoff)
         if not self._confirmed_since_resend:
             self._resend_after = min(self._resend_after * 2, self._config.mqtt.resend_max_s)
         self._confirmed_since_resend = False
@@ -299,7 +307,7 @@ class Uplink:
             self._wake.clear()
             now = time.monotonic()
             if self._confirmations:
-                self._apply_confirmations()
+                self._apply_confirmations(now)
             self._take_overdue(now)
             self._report_state(now)
             room = window - len(self._inflight)

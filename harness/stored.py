@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 from edge.trust import DownlinkRefused, DownlinkVerifier
 from hub.credentials.downlink import DownlinkSigner
 from wire import StoredRanges, topics
+from wire.signed import unseal
 from wire.stored import to_ranges
 
 
@@ -103,5 +104,43 @@ class ConfirmingHub:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class ConfirmationWatch:
+    """Listens to every edge's `stored` under `site` as an edge would (without verifying):
+    which sequence numbers the hub workers confirmed, per edge."""
+
+    def __init__(self, host: str, port: int, site: str, *,
+                 client_id: str = "confirmation-watch") -> None:
+        self.count = 0
+        self._seqs: dict[str, set[int]] = {}
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        stored = topics.stored(site, "+")
+        self.client.on_connect = lambda c, *_: c.subscribe(stored, qos=1)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise TimeoutError("the confirmation watch could not subscribe")
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        body = StoredRanges.model_validate_json(unseal(bytes(msg.payload)).body)
+        with self._lock:
+            self.count += 1
+            seqs = self._seqs.setdefault(body.edge, set())
+            for first, last in body.ranges:
+                seqs.update(range(first, last + 1))
+
+    def confirmed(self) -> int:
+        """Distinct (edge, seq) confirmed so far."""
+        with self._lock:
+            return sum(map(len, self._seqs.values()))
+
+    def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
