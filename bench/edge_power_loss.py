@@ -38,7 +38,7 @@ from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from simulators.power_cut import PowerCut
-from tests.support.services import MosquittoServer, PostgresServer, free_port
+from harness.services import MosquittoServer, PostgresServer, free_port
 
 
 class SweepCounter(logging.Handler):

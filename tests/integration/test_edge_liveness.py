@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -93,7 +93,7 @@ async def test_power_loss_raises_the_alarm_within_one_and_a_half_keepalives(
 
             relay.cut()  # power lost: no goodbye, no FIN; only silence
             edge.send_signal(signal.SIGKILL)
-            cut_at = datetime.now(timezone.utc)
+            cut_at = datetime.now(UTC)
             alarm = await until(lambda: offline_alarm(hub, "lonely"), 1.5 * KEEPALIVE + 1,
                                 "the edge_offline alarm")
             assert isinstance(alarm, Alarm)
@@ -123,7 +123,7 @@ async def test_a_dead_broker_sends_no_will_and_the_hub_still_counts_its_edges_of
             mosquitto.proc.send_signal(signal.SIGKILL)  # no will will come
             mosquitto.proc.wait(10)
             mosquitto.proc = None
-            died_at = datetime.now(timezone.utc)
+            died_at = datetime.now(UTC)
             alarm = await until(lambda: offline_alarm(hub, "lonely"),
                                 silent_after_s(KEEPALIVE) + 3, "the edge_offline alarm")
             assert isinstance(alarm, Alarm)

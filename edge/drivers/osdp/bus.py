@@ -106,7 +106,7 @@ class OsdpBus:
         self._retry_delay = dict.fromkeys(addresses, retry_min)
         self._retry_at: dict[int, float] = {}
         self._port_reopens = 0
-        self._replies_seen = {a: 0 for a in addresses}  # reply frames when last judged
+        self._replies_seen = dict.fromkeys(addresses, 0)  # reply frames when last judged
         self._insecure: set[int] = set()  # reported, until it comes online securely
         self._probe_due: list[int] = []
 
