@@ -8,12 +8,11 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from wire import CommandAck, EdgeCommand, topics
-from wire._base import describe
-
 from edge.devices import DeviceSupervisor
 from edge.doors import DoorController
 from edge.report import Reporter
+from wire import CommandAck, EdgeCommand, topics
+from wire._base import describe
 
 COMMAND_MAX_AGE_S = 30.0
 Result = Literal["ok", "failed", "rejected"]  # as CommandAck carries it

@@ -19,10 +19,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from wire import AccessData, DoorData
-from wire.events import AccessReason, CredentialType
-from wire.tokens import BleAnswer, BleChallenge
-
 from edge.access.cache import PermissionCache
 from edge.access.decision import AccessDecider, Decision
 from edge.access.door import Action, DoorStateMachine, Emit, SetLock
@@ -41,6 +37,9 @@ from edge.drivers.osdp import (
 )
 from edge.report import Reporter
 from edge.tasks import Tasks
+from wire import AccessData, DoorData
+from wire.events import AccessReason, CredentialType
+from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,11 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from wire import PermissionDelta, PermissionSnapshot, WireError
-from wire._base import describe
-
 from edge.access.cache import PermissionCache
 from edge.access.errors import AccessError, SnapshotRejectedError
 from edge.report import Reporter
+from wire import PermissionDelta, PermissionSnapshot, WireError
+from wire._base import describe
 
 # the hub ends a snapshot's JSON with its version and hash (wire.permissions.sealed_payload)
 _SEAL = re.compile(rb'"version":(\d+),"hash":"([0-9a-f]{64})"')

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from wire import AgentData
-
 from edge.outbox import Outbox
+from wire import AgentData
 
 
 class Reporter:
