@@ -39,9 +39,6 @@ class MqttConfig(_Strict):
     resend_max_s: float = Field(
         default=120.0, ge=1, le=3600,
         description="cap of that wait, which doubles while the hub confirms nothing")
-    state_every_s: float = Field(
-        default=30.0, ge=1, le=3600,
-        description="report what waits in the outbox (in `state`) at most this often")
     tls: bool = Field(default=False, description="connect over TLS (port 8883 as a rule)")
     ca_file: Path | None = Field(default=None, description="CA bundle; None: the system's")
     cert_file: Path | None = Field(default=None, description="client certificate (PEM) instead of a password")

@@ -31,6 +31,7 @@ import paho.mqtt.client as mqtt
 
 from wire import EdgeState, StoredRanges, WireError, topics
 from wire._base import parse_model
+from wire.state import heartbeat_s
 from wire.stored import SeqRange
 
 from edge.config import EdgeConfig
@@ -80,9 +81,8 @@ class Uplink:
         self._latency = 0.0
         self._client: mqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reported: tuple[int, int] | None = None  # (waiting, last seq) last put in `state`
-        self._reported_at = time.monotonic()
         self.reconnects = 0
         self.resent = 0  # messages sent again because no confirmation came in time
         self.refusals = 0  # `stored` messages refused (signature, target or body)
@@ -92,12 +92,11 @@ class Uplink:
         return self._config.site, self._config.edge
 
     def _state_payload(self, status: str) -> bytes:
-        waiting, last_seq = len(self._outbox), self._outbox.last_seq
-        self._reported = (waiting, last_seq)
-        self._reported_at = time.monotonic()
         return self._state().model_copy(update={
             "status": status, "ts": datetime.now(timezone.utc),
-            "outbox_waiting": waiting, "outbox_last_seq": last_seq,
+            "keepalive_s": self._config.mqtt.keepalive_s,
+            # what waits here for the hub's confirmation (the edge's page shows it)
+            "outbox_waiting": len(self._outbox), "outbox_last_seq": self._outbox.last_seq,
         }).model_dump_json().encode()
 
     async def __aenter__(self) -> "Uplink":
@@ -127,6 +126,7 @@ class Uplink:
         client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
         client.loop_start()
         self._task = asyncio.create_task(self._drain(), name="uplink-drain")
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="uplink-heartbeat")
         return self
 
     async def __aexit__(
@@ -135,10 +135,11 @@ class Uplink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._heartbeat_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         client = self._client
         if client is None:
             return
@@ -168,6 +169,16 @@ class Uplink:
     def unconfirmed(self) -> int:
         """Messages sent and not yet confirmed stored by the hub."""
         return len(self._unconfirmed) + len(self._due)
+
+    async def _heartbeat(self) -> None:
+        """Say "online" again every half keepalive while connected: the hub counts an edge it
+        has not heard from for 1.25 keepalives offline (wire.state), which also covers a
+        broker that died and so never sends the will."""
+        every = heartbeat_s(self._config.mqtt.keepalive_s)
+        while True:
+            await self.connected.wait()
+            await asyncio.sleep(every)
+            self.publish_state()
 
     # paho callbacks run on paho's network thread: hand everything to the loop.
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
@@ -293,13 +304,6 @@ class Uplink:
             batch.extend(self._outbox.pending(after_seq=self._cursor, limit=fresh))
         return batch
 
-    def _report_state(self, now: float) -> None:
-        """Tell the hub what waits here (its edge page shows it), when that changed."""
-        if now - self._reported_at < self._config.mqtt.state_every_s:
-            return
-        if self._reported != (len(self._outbox), self._outbox.last_seq):
-            self.publish_state()
-
     async def _drain(self) -> None:
         window = self._config.mqtt.inflight
         while True:
@@ -309,7 +313,6 @@ class Uplink:
             if self._confirmations:
                 self._apply_confirmations(now)
             self._take_overdue(now)
-            self._report_state(now)
             room = window - len(self._inflight)
             batch = self._next_batch(room) if room > 0 else []
             for n, message in enumerate(batch):
