@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from types import TracebackType
@@ -35,11 +36,16 @@ log = logging.getLogger(__name__)
 
 
 class _ReportingGate:
-    """Verifies a downlink message; a refusal becomes a `downlink_refused` agent event."""
+    """Verifies a downlink message; a refusal becomes a `downlink_refused` agent event, at
+    most one a minute per reason (with the count since): refused confirmations of the events
+    that report them must not feed each other."""
+
+    EVERY_S = 60.0
 
     def __init__(self, verifier: DownlinkVerifier, report: Callable[[str, str], None]) -> None:
         self.verifier = verifier
         self._report = report
+        self._last: dict[str, tuple[float, int]] = {}  # reason -> (reported at, held since)
 
     def open(self, topic: str, payload: bytes) -> bytes | None:
         try:
@@ -50,7 +56,16 @@ class _ReportingGate:
 
     def refuse(self, topic: str, refused: DownlinkRefused) -> None:
         log.warning("downlink refused on %s: %s", topic, refused)
-        self._report("downlink_refused", f"{refused.reason} on {topic}: {refused.detail}"[:2000])
+        self.verifier.refused[refused.reason] += 1
+        now = time.monotonic()
+        at, held = self._last.get(refused.reason, (-self.EVERY_S, 0))
+        if now - at < self.EVERY_S:
+            self._last[refused.reason] = (at, held + 1)
+            return
+        self._last[refused.reason] = (now, 0)
+        more = f" ({held} more since the last report)" if held else ""
+        self._report("downlink_refused",
+                     f"{refused.reason} on {topic}: {refused.detail}{more}"[:2000])
 
 
 class EdgeAgent:

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.trust import DownlinkRefused, DownlinkVerifier
 from hub.credentials.downlink import DownlinkSigner
@@ -51,7 +52,7 @@ class ConfirmingHub:
         self._waiting: dict[tuple[str, str], list[int]] = {}
         self._subscribed = threading.Event()
         self._stop = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.username_pw_set(client_id, "test")
         filters = [(f"{topics.ROOT}/{site}/+/evt/+", 1), (f"{topics.ROOT}/{site}/+/cmd/ack", 1)]
         self.client.on_connect = lambda c, *_: c.subscribe(filters)
@@ -118,7 +119,7 @@ class ConfirmationWatch:
         self._seqs: dict[str, set[int]] = {}
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         stored = topics.stored(site, "+")
         self.client.on_connect = lambda c, *_: c.subscribe(stored, qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
