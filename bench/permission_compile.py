@@ -38,6 +38,7 @@ from hub.models import (  # noqa: E402
     utcnow,
 )
 from hub.mqtt import MqttClient  # noqa: E402
+from tests.support.downlink import SIGNER  # noqa: E402
 from tests.support.services import MosquittoServer, PostgresServer  # noqa: E402
 from wire import PermissionSnapshot  # noqa: E402
 
@@ -80,7 +81,8 @@ async def measure(url: str, port: int, runs: int) -> tuple[list[float], list[flo
     publish: list[float] = []
     async with MqttClient(host="127.0.0.1", port=port, client_id="bench-hub") as mqtt:
         await mqtt.wait_ready(10)
-        publisher = PermissionPublisher(sessions, mqtt, publish_all_on_start=False)
+        publisher = PermissionPublisher(sessions, mqtt, publish_all_on_start=False,
+                                        downlink=SIGNER)
         for _ in range(runs):
             started = time.perf_counter()
             async with sessions() as s:

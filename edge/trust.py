@@ -17,13 +17,16 @@ remembers command ids across restarts for as long as each command is valid.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
 import re
 import sqlite3
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +40,7 @@ from wire import topics
 from wire.errors import WireError
 from wire.signed import key_id, signing_bytes, unseal
 
+log = logging.getLogger(__name__)
 # a body names its target near its start (snapshot, delta, command, ready): enough to tell a
 # message for another edge from a forgery, without parsing a 100,000-credential snapshot
 _TARGET = re.compile(rb'"site":"([A-Za-z0-9][A-Za-z0-9_.-]*)","edge":"([A-Za-z0-9][A-Za-z0-9_.-]*)"')
@@ -131,9 +135,71 @@ class DownlinkVerifier:
         return f"{site}/{edge}"
 
 
+Report = Callable[[str, str, str], None]  # (reason, topic, detail): becomes an agent event
+REPORTS_PER_WINDOW = 10  # per reason; a flood beyond this is counted and reported in sums
+REPORT_WINDOW_S = 60.0
+
+
+class DownlinkGate:
+    """Every downlink handler's first step: `open(topic, payload)` gives the verified body or
+    None. A refusal is logged, counted (`verifier.refused`) and reported as an agent event
+    `downlink_refused`; a flood of forgeries is reported in sums, so it cannot fill the
+    outbox, and never silently."""
+
+    def __init__(self, verifier: DownlinkVerifier, report: Report, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.verifier = verifier
+        self._report = report
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}  # reason -> window start, reported
+        self._held: dict[str, tuple[int, str]] = {}  # reason -> refusals not reported, last topic
+
+    def open(self, topic: str, payload: bytes) -> bytes | None:
+        try:
+            return self.verifier.verify(topic, payload)
+        except DownlinkRefused as refused:
+            self.refuse(topic, refused)
+            return None
+
+    def refuse(self, topic: str, refused: DownlinkRefused) -> None:
+        """Count and report a refusal (also those the handlers find in a verified body)."""
+        reason = refused.reason
+        self.verifier.refused[reason] += 1
+        log.warning("downlink refused on %s: %s", topic, refused)
+        now = self._clock()
+        start, reported = self._windows.get(reason, (now, 0))
+        if now - start >= REPORT_WINDOW_S:
+            self.flush()
+            start, reported = now, 0
+        if reported < REPORTS_PER_WINDOW:
+            self._windows[reason] = (start, reported + 1)
+            self._report(reason, topic, str(refused))
+            return
+        held, _ = self._held.get(reason, (0, topic))
+        self._held[reason] = (held + 1, topic)
+
+    def flush(self) -> None:
+        """Report the sums of refusals held back by the rate limit (call now and then)."""
+        now = self._clock()
+        for reason, (count, topic) in sorted(self._held.items()):
+            self._report(reason, topic, f"{reason}: {count} more refused in the last "
+                         f"{REPORT_WINDOW_S:.0f} s (total since start "
+                         f"{self.verifier.refused[reason]})")
+            self._windows[reason] = (now, 1)
+        self._held.clear()
+
+    async def run(self, every_s: float = REPORT_WINDOW_S) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self.flush()
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_commands (id TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS delivered_keys (position INTEGER PRIMARY KEY, key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS permission_reset (
+    id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, hash TEXT NOT NULL
+);
 """
 
 
@@ -185,6 +251,22 @@ class TrustStore:
             self._db.executemany("INSERT INTO delivered_keys VALUES (?, ?)", enumerate(keys))
             self._db.execute("COMMIT")
 
+    def allow_reset(self, version: int, digest: str) -> None:
+        """The hub's signed reset: the snapshot (`version`, `digest`) may replace the one held
+        even if older. Only that exact snapshot, once."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO permission_reset VALUES (1, ?, ?)",
+                             (version, digest))
+
+    def reset_allowed(self) -> tuple[int, str] | None:
+        with self._lock:
+            row = self._db.execute("SELECT version, hash FROM permission_reset").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def reset_done(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM permission_reset")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -197,4 +279,4 @@ class TrustStore:
         self.close()
 
 
-__all__ = ["DownlinkRefused", "DownlinkVerifier", "TrustStore"]
+__all__ = ["DownlinkGate", "DownlinkRefused", "DownlinkVerifier", "TrustStore"]

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.credentials.downlink import DownlinkSigner
 from hub.credentials.grants import SiteGrants, edge_grants, load_site_grants
 from hub.errors import NotFound, PublishError
 from hub.models import (
@@ -86,6 +87,7 @@ class _Registry:
     passback: list[tuple[int, int, int, str, int | None]]  # id, entry, exit door ids, mode, reset
     signed: SiteGrants = field(default_factory=SiteGrants)  # QR, Bluetooth, visitor passes
     hub_public_key: str | None = None
+    downlink_keys: list[str] = field(default_factory=list)
 
 
 async def load_registry(
@@ -296,7 +298,7 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: _Registry) -> 
         schedules=schedules, groups=[*signed.groups, *rules], credentials=credentials,
         holidays=list(reg.holidays), anti_passback=passback,
         hub_public_key=reg.hub_public_key, phone_keys=signed.phone_keys,
-        visitor_passes=signed.visitor_passes,
+        visitor_passes=signed.visitor_passes, downlink_keys=list(reg.downlink_keys),
     )
 
 
@@ -378,8 +380,10 @@ class PermissionPublisher:
         publish_timeout_s: float = 30.0,
         publish_all_on_start: bool = True,
         hub_public_key: str | None = None,
+        downlink: DownlinkSigner,
     ) -> None:
         self._hub_public_key = hub_public_key  # every snapshot carries it for the edges
+        self._downlink = downlink  # signs every snapshot and delta; its keys ride in them
         self._sessions = sessions
         self._mqtt = mqtt
         self._debounce_s = debounce_s
@@ -458,6 +462,7 @@ class PermissionPublisher:
                 reg = await load_registry(session, site_id, rest) if rest != [] else None
                 if reg is not None:
                     reg.hub_public_key = self._hub_public_key
+                    reg.downlink_keys = self._downlink.public_keys
                 todo = [(e, None) for e in sorted(patched, key=lambda e: patched[e].edge)]
                 todo += [(e, name) for e, name in (reg.edges if reg is not None else [])]
                 for edge_id, edge_name in todo:
@@ -494,6 +499,7 @@ class PermissionPublisher:
             return {}
         reg = await load_registry(session, site_id, fresh, residents)
         reg.hub_public_key = self._hub_public_key
+        reg.downlink_keys = self._downlink.public_keys
         wanted = set(residents)
         out: dict[int, SnapshotContent] = {}
         for edge_id, edge_name in reg.edges:
@@ -525,14 +531,17 @@ class PermissionPublisher:
             delta = await asyncio.to_thread(
                 _delta, last, (base[0], base[1]), content, cards, version, digest, issued_at)
             if delta is not None:
+                topic = topics.perm_delta(site_id, content.edge)
                 await self._mqtt.publish(
-                    topics.perm_delta(site_id, content.edge), delta.model_dump_json(), qos=1,
+                    topic, self._downlink.sign(topic, delta.model_dump_json().encode()), qos=1,
                     retain=False, timeout=self._publish_timeout_s,
                 )
-        payload = sealed_payload(content_json, version, digest, issued_at)
+        topic = topics.perm(site_id, content.edge)
+        # signing hashes the whole snapshot (tens of ms at 100,000 cards): off the loop
+        payload = await asyncio.to_thread(
+            self._downlink.sign, topic, sealed_payload(content_json, version, digest, issued_at))
         await self._mqtt.publish(
-            topics.perm(site_id, content.edge), payload, qos=1, retain=True,
-            timeout=self._publish_timeout_s,
+            topic, payload, qos=1, retain=True, timeout=self._publish_timeout_s,
         )
         self._last[edge_id] = _Published(version, digest, content, cards)
         return PublishResult(content.edge, version, digest, True, len(content.credentials))

@@ -17,6 +17,7 @@ import hub.api.auth as api_auth
 from hub.api import create_app, create_user
 from hub.commands import CommandSender
 from hub.models import Base, Building, Door, Edge, Site, Unit
+from tests.support.downlink import SIGNER
 
 PASSWORD = "correct horse battery staple"
 
@@ -137,7 +138,7 @@ def publisher() -> RecordingPublisher:
 async def client(
     sessions: async_sessionmaker[AsyncSession], publisher: RecordingPublisher
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    commands = CommandSender(sessions, NoBroker())  # type: ignore[arg-type]
+    commands = CommandSender(sessions, NoBroker(), SIGNER)  # type: ignore[arg-type]
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600, commands=commands)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

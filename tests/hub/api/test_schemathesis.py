@@ -28,6 +28,7 @@ from hub.db import create_engine, create_sessionmaker, migrate
 from hub.seed import seed_demo
 from hub.service import bootstrap_admin
 from tests.hub.api.conftest import NoBroker
+from tests.support.downlink import SIGNER
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -56,7 +57,7 @@ def live_api(tmp_path: Path) -> Iterator[str]:
         sessions = create_sessionmaker(engine)
         await seed_demo(sessions)
         await bootstrap_admin(sessions, "admin", PASSWORD)
-        commands = CommandSender(sessions, NoBroker())  # type: ignore[arg-type]
+        commands = CommandSender(sessions, NoBroker(), SIGNER)  # type: ignore[arg-type]
         runner = web.AppRunner(create_app(sessions=sessions, publisher=_Publisher(),
                                           commands=commands))
         await runner.setup()
