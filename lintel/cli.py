@@ -117,7 +117,13 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_provision(args: argparse.Namespace) -> int:
-    from lintel.provision import ProvisionError, provision_edge, provision_hub, provision_tls
+    from lintel.provision import (
+        DYNSEC_FILE,
+        ProvisionError,
+        provision_edge,
+        provision_hub,
+        provision_tls,
+    )
 
     out: Path = args.out
     try:
@@ -140,9 +146,8 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     print(f"username: {identity.username}")
     if identity.password:
         print(f"password: {identity.password}")
-    broker = out / "mosquitto"
-    print(f"broker: {broker / 'passwd'} and {broker / 'acl'} updated; "
-          "reload Mosquitto to apply (docker compose kill -s HUP mosquitto)")
+    print(f"broker: {out / 'mosquitto' / DYNSEC_FILE} updated; restart Mosquitto to apply "
+          "(docker compose restart mosquitto; its queues persist)")
     if args.what == "edge":
         print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
               "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
@@ -333,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_camera_commands(simsub)
     sim.set_defaults(func=_cmd_sim)
 
-    prov = sub.add_parser("provision", help="broker identities and ACLs for edges and hubs")
+    prov = sub.add_parser("provision", help="broker accounts and what each may do, for edges and hubs")
     prov.add_argument("--out", type=Path, default=Path("deploy"), help="deployment folder")
     provsub = prov.add_subparsers(dest="what", required=True)
     pedge = provsub.add_parser("edge", help="an edge's account, ACL and config file")

@@ -19,7 +19,8 @@ def deployment_copy(dest: Path) -> Path:
     """docker-compose.yml and deploy/ copied to `dest`, then bootstrapped as the README says."""
     shutil.copy(REPO / "docker-compose.yml", dest / "docker-compose.yml")
     shutil.copytree(REPO / "deploy", dest / "deploy",
-                    ignore=shutil.ignore_patterns("*.env", "hub", "edges", "tls", "passwd", "acl"))
+                    ignore=shutil.ignore_patterns("*.env", "hub", "edges", "tls",
+                                                  "dynamic-security.json"))
     lintel = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "lintel"
     if not lintel.exists():
         lintel = REPO / ".venv" / "bin" / "lintel"

@@ -40,15 +40,24 @@ def _find(binary: str, *extra_dirs: str) -> str:
     raise RuntimeError(f"{binary} not found; `make test` installs it")
 
 
+def dynsec_plugin() -> str:
+    """Mosquitto's dynamic-security plugin: Debian's multiarch folder, or the image's."""
+    for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"):
+        candidate = Path(folder) / "mosquitto_dynamic_security.so"
+        if candidate.exists():
+            return str(candidate)
+    raise RuntimeError("mosquitto_dynamic_security.so not found; `make test` installs mosquitto")
+
+
 class MosquittoServer:
     """Mosquitto with the settings Lintel ships: persistence on, big queues."""
 
-    def __init__(self, *, password_file: Path | None = None, acl_file: Path | None = None) -> None:
+    def __init__(self, *, accounts: Path | None = None) -> None:
+        """`accounts`: a dynamic-security file (`lintel provision`'s); None: anonymous."""
         self.port = free_port()
         self.host = "127.0.0.1"
         self.dir = Path(tempfile.mkdtemp(prefix="lintel-mosquitto-"))
-        self.password_file = password_file
-        self.acl_file = acl_file
+        self.accounts = accounts
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -73,17 +82,14 @@ class MosquittoServer:
         wait_for_port(self.port)
 
     def _auth_lines(self) -> str:
-        if self.password_file is None:
+        if self.accounts is None:
             return "allow_anonymous true\n"
-        lines = "allow_anonymous false\n"
-        for name, source in (("password_file", self.password_file), ("acl_file", self.acl_file)):
-            if source is not None:
-                # a copy the broker (which drops to the mosquitto user) may read
-                copy = self.dir / source.name
-                shutil.copyfile(source, copy)
-                os.chmod(copy, 0o644)
-                lines += f"{name} {copy}\n"
-        return lines
+        # a copy the broker (which drops to the mosquitto user) may read and rewrite
+        copy = self.dir / self.accounts.name
+        shutil.copyfile(self.accounts, copy)
+        os.chmod(copy, 0o644)
+        return (f"allow_anonymous false\nplugin {dynsec_plugin()}\n"
+                f"plugin_opt_config_file {copy}\n")
 
     def stop(self) -> None:
         if self.proc is not None:
