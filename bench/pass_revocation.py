@@ -28,6 +28,7 @@ from hub.settings import HubSettings
 from simulators.osdp_door import OsdpDoorSimulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
+from tests.support.downlink import HUB_KEYS, TEST_HUB_SEED
 from tests.support.services import MosquittoServer, free_port
 
 PASSWORD = "bench admin password"
@@ -47,10 +48,11 @@ async def run(n: int, tmp: Path) -> None:
         settings = HubSettings(
             database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}", mqtt_port=broker.port,
             http_port=free_port(), admin_password=PASSWORD, data_dir=tmp / "hub",  # default debounce
+            signing_key=TEST_HUB_SEED,
         )
         config = EdgeConfig.model_validate({
             "site": "demo", "edge": "b1-edge", "data_dir": str(tmp / "edge"),
-            "mqtt": {"port": broker.port, "username": "b1-edge"},
+            "mqtt": {"port": broker.port, "username": "b1-edge"}, "hub_keys": HUB_KEYS,
             "doors": [{"id": "B1-main", "unlock_s": 0.2,
                        "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
         })

@@ -32,6 +32,7 @@ from hub.seed import seed_demo  # noqa: E402
 from hub.service import Hub  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
 from simulators.osdp_door import OsdpDoorSimulator  # noqa: E402
+from tests.support.downlink import HUB_KEYS, TEST_HUB_SEED  # noqa: E402
 from tests.support.services import MosquittoServer, free_port  # noqa: E402
 
 PASSWORD = "bench password 1234"
@@ -58,7 +59,7 @@ async def run(revocations: int, bulk: int) -> None:
         database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}", mqtt_host="127.0.0.1",
         mqtt_port=broker.port, mqtt_client_id="bench-hub", mqtt_shared_group="hub",
         http_host="127.0.0.1", http_port=free_port(), admin_username="admin",
-        admin_password=PASSWORD, data_dir=tmp, publish_debounce_s=0.05,
+        admin_password=PASSWORD, data_dir=tmp, publish_debounce_s=0.05, signing_key=TEST_HUB_SEED,
     )
     key = secrets.token_bytes(16)
     sim = OsdpDoorSimulator(address=101, scbk=key, name="B1-main")
@@ -85,7 +86,7 @@ async def run(revocations: int, bulk: int) -> None:
             await hub.publisher.publish_site("demo", force=True)
             config = EdgeConfig.model_validate({
                 "site": "demo", "edge": "b1-edge", "data_dir": str(tmp / "edge"),
-                "mqtt": {"port": broker.port, "username": "b1-edge"},
+                "mqtt": {"port": broker.port, "username": "b1-edge"}, "hub_keys": HUB_KEYS,
                 "doors": [{"id": "B1-main", "unlock_s": 0.3,
                            "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
             })

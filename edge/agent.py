@@ -54,10 +54,10 @@ from edge.devices import DeviceSupervisor, floors_for
 from edge.disk import DiskWatch
 from edge.errors import OutboxError
 from edge.outbox import Outbox
+from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
-COMMAND_MAX_AGE_S = 30.0
 # the hub ends a snapshot's JSON with its version and hash (wire.permissions.sealed_payload)
 _SEAL = re.compile(rb'"version":(\d+),"hash":"([0-9a-f]{64})"')
 
@@ -99,6 +99,13 @@ class EdgeAgent:
         self.ledger = CredentialLedger(cfg.data_dir / "credentials.db")
         self._stack.callback(self.ledger.close)
         self.signed = SignedCredentialDecider(self.cache, self.ledger)
+        self.trust = TrustStore(cfg.data_dir / "trust.db")
+        self._stack.callback(self.trust.close)
+        verifier = DownlinkVerifier(cfg.hub_keys, site=cfg.site, edge=cfg.edge)
+        verifier.set_delivered(self.trust.delivered_keys())
+        self.downlink = DownlinkGate(verifier, self._downlink_refused, store=self.trust)
+        if not cfg.hub_keys:
+            log.error("no hub_keys in the configuration: every message from the hub is refused")
         try:
             buses: dict[str, list[DoorConfig]] = {}
             for door in cfg.doors:
@@ -122,6 +129,7 @@ class EdgeAgent:
                 Uplink(cfg, self.outbox, state=self.state, version=__version__)
             )
             self._spawn(self._incoming(), "incoming")
+            self._spawn(self.downlink.run(), "downlink-refusals")
             if cfg.devices:
                 self.devices = await self._stack.enter_async_context(
                     DeviceSupervisor(cfg.devices, self._device_event, self._fire_doors)
@@ -340,28 +348,43 @@ class EdgeAgent:
         while True:
             topic, payload = await self.uplink.incoming.get()
             try:
+                if topic == topics.perm(site, edge) and not payload:
+                    continue  # a cleared retained message
+                # Nothing acts on a message the hub did not sign for this edge (principle 7).
+                body = await self._verified(topic, payload)
+                if body is None:
+                    continue
                 if topic == topics.perm(site, edge):
-                    await self._permissions(payload)
+                    await self._permissions(topic, body)
                 elif topic == topics.perm_delta(site, edge):
-                    await self._permission_delta(payload)
+                    await self._permission_delta(topic, body)
                 elif topic == topics.cmd(site, edge):
-                    self._command(payload)
+                    self._command(topic, body)
             except Exception:
                 log.exception("message on %s failed", topic)
 
-    async def _permissions(self, payload: bytes) -> None:
-        if not payload:
-            return  # a cleared retained message
+    async def _verified(self, topic: str, payload: bytes) -> bytes | None:
+        if len(payload) > 100_000:  # a snapshot: hashing megabytes off the loop
+            return await asyncio.to_thread(self.downlink.open, topic, payload)
+        return self.downlink.open(topic, payload)
+
+    def _downlink_refused(self, reason: str, topic: str, detail: str) -> None:
+        self._agent_event("downlink_refused", detail[:2000], reason=reason, topic=topic)
+
+    async def _permissions(self, topic: str, payload: bytes) -> None:
         if self._holds(payload):
             return  # already applied through its delta: skip parsing every credential again
         try:
             # Validating 100,000 credentials takes a while: keep the doors responsive.
             snapshot = await asyncio.to_thread(PermissionSnapshot.model_validate_json, payload)
-            if snapshot.site != self.config.site or snapshot.edge != self.config.edge:
-                raise WireError(f"snapshot is for {snapshot.site}/{snapshot.edge}")
-            if snapshot.version == self.cache.version and snapshot.hash == self.cache.hash:
+            if not self.downlink.for_me(topic, snapshot.site, snapshot.edge):
                 return
-            await asyncio.to_thread(self.cache.apply, snapshot)
+            how = self.downlink.admit_snapshot(topic, snapshot.version, snapshot.hash,
+                                               (self.cache.version, self.cache.hash))
+            if how is None or how == "same":
+                return
+            await asyncio.to_thread(self.cache.apply, snapshot, reset=how == "reset")
+            self.downlink.applied(how == "reset", snapshot.downlink_keys)
         except ValidationError as exc:
             self._agent_event("perm_rejected", f"invalid snapshot: {describe(exc)}"[:2000])
             return
@@ -380,11 +403,15 @@ class EdgeAgent:
         return found is not None and (int(found[1]), found[2].decode()) == (
             self.cache.version, self.cache.hash)
 
-    async def _permission_delta(self, payload: bytes) -> None:
+    async def _permission_delta(self, topic: str, payload: bytes) -> None:
         try:
             delta = PermissionDelta.model_validate_json(payload)
-            if delta.site != self.config.site or delta.edge != self.config.edge:
-                raise WireError(f"delta is for {delta.site}/{delta.edge}")
+            if not self.downlink.for_me(topic, delta.site, delta.edge):
+                return
+            how = self.downlink.admit_snapshot(topic, delta.version, delta.hash,
+                                               (self.cache.version, self.cache.hash))
+            if how != "apply":
+                return  # refused, held already, or a reset: that takes the full snapshot
             await asyncio.to_thread(self.cache.apply_delta, delta)
         except ValidationError as exc:
             self._agent_event("perm_rejected", f"invalid delta: {describe(exc)}"[:2000])
@@ -401,17 +428,22 @@ class EdgeAgent:
         )
         self.uplink.publish_state()
 
-    def _command(self, payload: bytes) -> None:
+    def _command(self, topic: str, payload: bytes) -> None:
         site, edge = self.config.site, self.config.edge
         try:
             command = EdgeCommand.model_validate_json(payload)
         except ValidationError as exc:
             self._agent_event("command", f"command refused: {describe(exc)}"[:2000])
             return
-        age = (datetime.now(timezone.utc) - command.ts).total_seconds()
-        if age > COMMAND_MAX_AGE_S:
+        if not self.downlink.for_me(topic, command.site, command.edge):
+            return
+        refused = self.downlink.admit_command(topic, command.id, command.ts, command.expires,
+                                              datetime.now(timezone.utc))
+        if refused is not None and refused.reason != "stale":
+            return  # seen before (answered then) or malformed: no second answer
+        if refused is not None:
             # A remote unlock that arrives late is no longer what the guard meant.
-            result, reason = "rejected", f"stale command, issued {age:.0f} s ago"
+            result, reason = "rejected", f"stale command: {refused.detail}"
         else:
             result, reason = self.execute(command)
         ack = CommandAck(id=command.id, ts=datetime.now(timezone.utc), result=result, reason=reason)
@@ -442,13 +474,19 @@ class EdgeAgent:
         if command.command == "resync":
             self.uplink.publish_state()
             return "ok", "state republished"
+        if command.command == "reset_permissions":
+            assert command.perm_version is not None and command.perm_hash is not None
+            self.trust.allow_reset(command.perm_version, command.perm_hash)
+            return "ok", f"the hub's snapshot v{command.perm_version} will be taken whatever is held"
         return "rejected", f"{command.command} is not supported by this edge"
 
     def _agent_event(self, event: str, detail: str, *, device: str | None = None,
-                     perm_version: int | None = None) -> None:
+                     perm_version: int | None = None, reason: str | None = None,
+                     topic: str | None = None) -> None:
         self.outbox.add_event(
             device or self.config.edge,
-            AgentData(event=event, detail=detail, perm_version=perm_version),  # type: ignore[arg-type]
+            AgentData(event=event, detail=detail, perm_version=perm_version,  # type: ignore[arg-type]
+                      reason=reason, topic=topic),
         )
         if hasattr(self, "uplink"):
             self.uplink.wake()

@@ -147,8 +147,10 @@ class DownlinkGate:
     outbox, and never silently."""
 
     def __init__(self, verifier: DownlinkVerifier, report: Report, *,
+                 store: TrustStore | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.verifier = verifier
+        self.store = store
         self._report = report
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}  # reason -> window start, reported
@@ -160,6 +162,61 @@ class DownlinkGate:
         except DownlinkRefused as refused:
             self.refuse(topic, refused)
             return None
+
+    def for_me(self, topic: str, site: str, edge: str) -> bool:
+        """Does a verified body name the edge its topic names? (Else: refused, wrong_target.)"""
+        try:
+            parts = topics.parse_prefix(topic)
+        except WireError:
+            return False
+        if (parts.site, parts.edge) == (site, edge):
+            return True
+        self.refuse(topic, DownlinkRefused("wrong_target", f"the body names {site}/{edge}"))
+        return False
+
+    def admit_command(self, topic: str, command_id: str, issued: datetime, expires: datetime,
+                      now: datetime) -> DownlinkRefused | None:
+        """None when a verified command may be carried out now; else the refusal (reported
+        already): `stale`, `replayed` or `invalid`. Remembered across restarts (TrustStore)."""
+        if self.store is None:
+            raise RuntimeError("a DownlinkGate admits commands only with a TrustStore")
+        try:
+            self.store.check_command(command_id, issued, expires, now)
+        except DownlinkRefused as refused:
+            self.refuse(topic, refused)
+            return refused
+        return None
+
+    def admit_snapshot(self, topic: str, version: int, digest: str, held: tuple[int, str | None]
+                       ) -> str | None:
+        """How to take a verified snapshot (or delta result) of `version`/`digest` while
+        holding `held`: "apply", "reset" (older, but the hub's signed reset named exactly this
+        one), "same" (held already), or None: refused as `version_regress` (reported)."""
+        held_version = held[0]
+        allowed = self.store.reset_allowed() if self.store is not None else None
+        if allowed == (version, digest) and (version, digest) != held:
+            return "reset"
+        if version > held_version:
+            return "apply"
+        if (version, digest) == held:
+            return "same"
+        self.refuse(topic, DownlinkRefused(
+            "version_regress", f"v{version} offered, v{held_version} held: a replay of an older "
+            "snapshot, or the hub's versions went back (reset the edge's permissions from the hub)"))
+        return None
+
+    def applied(self, reset: bool, keys: Iterable[str] | None = None) -> None:
+        """After a snapshot was applied: a reset is used up; `keys` (the hub keys the snapshot
+        announced) are accepted from now on, also after a restart."""
+        if self.store is None:
+            return
+        if reset:
+            self.store.reset_done()
+        if keys is not None:
+            keys = list(keys)
+            if keys != self.verifier.delivered:
+                self.verifier.set_delivered(keys)
+                self.store.set_delivered_keys(keys)
 
     def refuse(self, topic: str, refused: DownlinkRefused) -> None:
         """Count and report a refusal (also those the handlers find in a verified body)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.credentials.downlink import DownlinkSigner
+from hub.credentials.keys import seed_b64
 
 TEST_HUB_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 SIGNER = DownlinkSigner(TEST_HUB_KEY)
 HUB_KEYS = SIGNER.public_keys  # what an edge's config lists to trust TEST_HUB_KEY
+TEST_HUB_SEED = seed_b64(TEST_HUB_KEY)  # a hub's `signing_key` setting to sign with it
 
 
 def signed(topic: str, body: bytes | str) -> bytes:
