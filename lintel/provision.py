@@ -221,8 +221,8 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     edges.mkdir(parents=True, exist_ok=True)
     _set_account(out / "mosquitto", username, password or None, edge_acl(site, edge))
     config.write_text(
-        f"# Lintel edge {site}/{edge}: its doors (readers on RS-485) and Modbus devices; see the\n"
-        "# README, Edge configuration. Provisioning again rotates the password and keeps the rest.\n"
+        f"# Lintel edge {site}/{edge}: its doors (readers on RS-485) and Modbus devices; see\n"
+        "# docs/configuration.md. Provisioning again rotates the password and keeps the rest.\n"
         + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
     )
     os.chmod(config, 0o600)

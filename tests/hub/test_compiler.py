@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.downlink import SIGNER, opened
 from hub.compiler import PermissionPublisher
 from hub.db import create_engine, create_sessionmaker
 from hub.models import (
@@ -21,7 +22,6 @@ from hub.models import (
 from hub.mqtt import Message, MqttClient
 from hub.seed import seed_demo
 from tests.hub.support import edge_client
-from tests.support.downlink import SIGNER, opened
 from tests.support.services import MosquittoServer
 from wire import PermissionSnapshot, topics
 

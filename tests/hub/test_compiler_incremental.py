@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.downlink import SIGNER, opened
 from hub import compiler
 from hub.api import create_app
 from hub.api.auth import create_user
@@ -20,7 +21,6 @@ from hub.compiler import _merge as merge
 from hub.models import AccessGroup, Door, Edge, PermissionVersion, Resident, Site
 from hub.mqtt import MqttClient
 from tests.hub.support import edge_client
-from tests.support.downlink import SIGNER, opened
 from tests.support.services import MosquittoServer
 from wire import PermissionDelta, PermissionSnapshot, topics
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.services import VictoriaMetricsServer
 from hub.errors import ConfigError
 from hub.ingest import Ingest, hub_subscriptions
 from hub.models import Device, TelemetryHourly, TelemetryRow
@@ -32,7 +33,6 @@ from hub.telemetry import (
 from tests.hub.device_support import telemetry_event
 from tests.hub.support import count, dumps, edge_client, event_topic, eventually
 from tests.support.services import MosquittoServer, free_port
-from tests.support.victoria import VictoriaMetricsServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -250,7 +250,7 @@ def test_influxdb_settings_name_the_missing_key() -> None:
         load_settings(telemetry_sink="influxdb", influxdb_url="http://x:8086",
                       influxdb_org="lintel")
     assert err.value.key == "influxdb_bucket"
-    with pytest.raises(ConfigError, match="influxdb_url: .*http://"):
+    with pytest.raises(ConfigError, match=r"influxdb_url: .*http://"):
         load_settings(telemetry_sink="influxdb", influxdb_url="x:8086", influxdb_org="o",
                       influxdb_bucket="b")
     with pytest.raises(ConfigError, match="telemetry_raw_days"):

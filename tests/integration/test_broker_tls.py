@@ -21,13 +21,13 @@ from sqlalchemy import select
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig, load_config
+from harness.services import dynsec_plugin, find_binary, free_port, wait_for_port
 from hub.live import Listener, LiveItem
 from hub.models import Edge
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from lintel.provision import DYNSEC_FILE, provision_edge, provision_hub, provision_tls
-from tests.support.services import _find, dynsec_plugin, free_port, wait_for_port
 from wire import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -46,7 +46,7 @@ class Broker:
 
     def start(self) -> subprocess.Popen[bytes]:
         with open(self.dir / "log", "ab") as log:
-            proc = subprocess.Popen([_find("mosquitto", "/usr/sbin"), "-c",
+            proc = subprocess.Popen([find_binary("mosquitto", "/usr/sbin"), "-c",
                                      str(self.dir / "mosquitto.conf")], stdout=log, stderr=log)
         for port in (self.plain, self.tls, self.cert):
             wait_for_port(port)

@@ -14,10 +14,10 @@ from sqlalchemy import event, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 import hub.api.auth as api_auth
+from harness.downlink import SIGNER
 from hub.api import create_app, create_user
 from hub.commands import CommandSender
 from hub.models import Base, Building, Door, Edge, Site, Unit
-from tests.support.downlink import SIGNER
 
 PASSWORD = "correct horse battery staple"
 

@@ -10,11 +10,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.downlink import SIGNER
 from hub import login_throttle
 from hub.api import create_app
 from hub.commands import CommandSender
 from tests.hub.api.conftest import PASSWORD, NoBroker, RecordingPublisher
-from tests.support.downlink import SIGNER
 
 Client = TestClient[Any, Any]
 LOGIN = "/api/v1/auth/login"

@@ -22,13 +22,13 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from harness.downlink import SIGNER
 from hub.api import create_app
 from hub.commands import CommandSender
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.seed import seed_demo
 from hub.service import bootstrap_admin
 from tests.hub.api.conftest import NoBroker
-from tests.support.downlink import SIGNER
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

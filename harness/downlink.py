@@ -1,4 +1,4 @@
-"""A hub signing key for tests that play the hub's part (or build its parts alone)."""
+"""A hub signing key for tests and benchmarks that play the hub's part (or build its parts alone)."""
 
 from __future__ import annotations
 
