@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -35,6 +36,7 @@ class Message:
     mid: int
     # which connection delivered it: an ack is only valid on that same connection
     generation: int
+    received_at: float = 0.0  # time.time() when paho handed it over (0: unknown)
 
 
 def backoff_delay(attempt: int, low: float, high: float) -> float:
@@ -288,7 +290,7 @@ class MqttClient:
         # The raw topic bytes: a topic that is not UTF-8 must reach the dead letters, not crash.
         topic = msg._topic.decode("utf-8", "replace")
         message = Message(topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid,
-                          self._generation)
+                          self._generation, time.time())
         with self._arrived_lock:
             self._arrived.append(message)
             first = len(self._arrived) == 1
