@@ -1,4 +1,5 @@
-# `make run` starts the demo; `make test` runs the whole suite. Both work on a fresh machine.
+# `make run` starts the demo; `make test` runs the whole suite; `make bench` the headline
+# benchmarks. All work on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -38,8 +39,9 @@ system-deps:
 test: $(STAMP) system-deps
 	timeout --kill-after=30 45m $(PY) -m pytest $(PYTEST_ARGS)
 
+# The headline set, short runs (a few minutes), printed as one table with the machine's load.
 bench: $(STAMP) system-deps
-	$(PY) bench/edge_decision.py
+	timeout --kill-after=30 20m $(PY) bench/headline.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

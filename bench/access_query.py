@@ -31,9 +31,11 @@ import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.report import report
+from harness.services import MosquittoServer, PostgresServer, free_port
+from harness.stats import summarize
 from hub.api.paging import encode_cursor
 from hub.db import run_migrations
-from tests.support.services import MosquittoServer, PostgresServer, free_port
 
 SITES, BUILDINGS_PER_SITE, DOORS_PER_BUILDING, RESIDENTS_PER_BUILDING = 20, 10, 4, 100
 BUILDINGS = SITES * BUILDINGS_PER_SITE
@@ -238,11 +240,6 @@ async def timed(http: aiohttp.ClientSession, url: str, auth: dict[str, str]) -> 
     return (time.perf_counter() - started) * 1000, body
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def measure(port: int, samples: int, hub: psutil.Process) -> None:
     base = f"http://127.0.0.1:{port}/api/v1"
     url = f"{base}/access-events"
@@ -258,8 +255,8 @@ async def measure(port: int, samples: int, hub: psutil.Process) -> None:
         auths = {"manager (own site)": await login(http, base, "manager1"),
                  "resident (own household)": await login(http, base, "resident1")}
         rng = random.Random(8)
-        print(f"{'query shape':38} {'p50 ms':>8} {'p99 ms':>8} {'rows/page':>10} "
-              f"{'hub CPU ms/request':>19}")
+        print(f"{'query shape':38} {'latency (p99 from 1,000 samples, else max)':>44} "
+              f"{'rows/page':>10} {'hub CPU ms/request':>19}")
         worst = 0.0
         for name, shape in shapes().items():
             auth = auths.get(name, admin)
@@ -272,8 +269,9 @@ async def measure(port: int, samples: int, hub: psutil.Process) -> None:
                 times.append(ms)
                 rows.append(len(body["items"]))
             cpu = (sum(hub.cpu_times()[:2]) - cpu) / samples * 1000
-            worst = max(worst, pct(times, 0.99))
-            print(f"{name:38} {statistics.median(times):8.1f} {pct(times, 0.99):8.1f} "
+            summary = summarize(times)
+            worst = max(worst, summary.p99 if summary.p99 is not None else summary.max)
+            print(f"{name:38} {summary.text():>44} "
                   f"{statistics.mean(rows):10.1f} {cpu:19.1f}", flush=True)
         # following next_cursor through a site's log, 20 pages at a time
         times = []
@@ -284,10 +282,11 @@ async def measure(port: int, samples: int, hub: psutil.Process) -> None:
                     http, f"{url}?{query}" + (f"&cursor={cursor}" if cursor else ""), admin)
                 times.append(ms)
                 cursor = body["next_cursor"]
-        worst = max(worst, pct(times, 0.99))
-        print(f"{'site, pages 1-20 by next_cursor':38} {statistics.median(times):8.1f} "
-              f"{pct(times, 0.99):8.1f} {50:10.1f}")
-        print(f"worst p99 {worst:.1f} ms (target <= 50 ms): {'met' if worst <= 50 else 'MISSED'}")
+        summary = summarize(times)
+        worst = max(worst, summary.p99 if summary.p99 is not None else summary.max)
+        print(f"{'site, pages 1-20 by next_cursor':38} {summary.text():>44} {50:10.1f}")
+        report("access log, worst tail of any shape (p99, or max under 1,000 samples)",
+               f"{worst:.1f} ms (target p99 <= 50 ms): {'met' if worst <= 50 else 'MISSED'}")
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,9 +27,12 @@ from typing import Any
 
 import cv2
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root
 from edge.cameras.analysis import FrameAnalyser
 from edge.cameras.config import CameraConfig
 from edge.drivers.camera import CameraSource, SourceConfig
+from harness.report import report
+from harness.stats import summarize
 from simulators.camera_scene import CameraScene, MjpegServer, Step, write_video
 
 TOKEN = "Aa0_-" * 24  # 120 characters, like a signed token
@@ -85,12 +87,10 @@ def with_decoding(path: Path, frames: int) -> tuple[int, float]:
 def part_one(frames: int) -> None:
     where = pin_one_core()
     times = analysis_only(frames)
-    ms = sorted(t * 1000 for t in times)
-    p50, p99 = statistics.median(ms), ms[int(len(ms) * 0.99) - 1]
     print(f"one 640x480 camera, one core ({where}, cv2 threads {cv2.getNumThreads()}), "
           f"QR + motion + tamper, {frames} frames:")
-    print(f"  analysis only:        p50 {p50:.1f} ms  p99 {p99:.1f} ms  max {ms[-1]:.1f} ms  "
-          f"-> {len(ms) / sum(times):.1f} frames/s")
+    report("  analysis only", f"{summarize(times, 'ms', 1000).text(1)} "
+           f"-> {len(times) / sum(times):.1f} frames/s")
     with tempfile.TemporaryDirectory() as tmp:
         path = write_video(Path(tmp) / "scene.avi", SCENARIO)
         done, seconds = with_decoding(path, frames)

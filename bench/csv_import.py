@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster")
     args = parser.parse_args()
     if args.postgres:
-        from tests.support.services import PostgresServer
+        from harness.services import PostgresServer
 
         server = PostgresServer()
         server.start()

@@ -26,9 +26,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.edges_1000 import cpu_seconds
+from harness.mqtt import Collector
+from harness.services import MosquittoServer
 from simulators.osdp_door import OsdpDoorSimulator
-from tests.support.mqtt import Collector
-from tests.support.services import MosquittoServer
 from wire import (
     AccessGroupRule,
     CardCredential,

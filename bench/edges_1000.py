@@ -6,13 +6,15 @@ in this process: every edge its own MQTT connection, one access event per second
 for --duration seconds. Prints:
   - the hub's CPU share while all edges are connected (of one core; the machine has `nproc`),
     beside Mosquitto's and the load generator's;
-  - event-to-stored latency p50/p99: the event's `ts` (set when it is published) to the
-    stored row's `received_at` (stamped in the ingest's transaction, just before its commit);
-  - none lost, none doubled.
+  - event-to-stored latency: the event's `ts` (set when it is published) to the commit of the
+    transaction that stored it (PostgreSQL's own commit timestamp, `track_commit_timestamp`);
+  - loss and duplicates by (edge, seq) and by content (harness.event_log); `--resend N`
+    re-publishes N stored events under new ids, as a faulty edge would, to show the check
+    catches them (the run then fails).
 Mosquitto needs one file descriptor per connection: this script raises its own soft limit
 (`ulimit -n`, inherited by the broker) to the hard limit and says when that is too low.
 
-    .venv/bin/python bench/edges_1000.py [--edges 1000] [--duration 30]
+    .venv/bin/python bench/edges_1000.py [--edges 1000] [--duration 30] [--resend N]
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.event_log import COMMIT_SETTINGS, commit_latencies_s, count_events, resend_with_new_ids
+from harness.report import report
+from harness.services import MosquittoServer, PostgresServer, free_port
+from harness.stats import summarize
 from hub.db import run_migrations
 from simulators.loadgen import LoadProfile, LoadStats, run_load
-from tests.support.services import MosquittoServer, PostgresServer, free_port
 
 SITE = "load"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -76,8 +81,7 @@ def raise_fd_limit(needed: int) -> int:
 def start_hub(pg: PostgresServer, mqtt_port: int, data: Path) -> tuple[subprocess.Popen[str], str]:
     url = pg.create_database("edges1000")
     run_migrations(url)
-    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=edges1000",
-                         autocommit=True) as db:
+    with psycopg.connect(pg.dsn("edges1000"), autocommit=True) as db:
         db.execute("INSERT INTO sites (id, name, timezone) VALUES (%s, %s, 'Asia/Shanghai')",
                    (SITE, "1000 edges"))
     env = {**os.environ, "LINTEL_HUB_DATABASE_URL": url, "LINTEL_HUB_MQTT_PORT": str(mqtt_port),
@@ -89,11 +93,7 @@ def start_hub(pg: PostgresServer, mqtt_port: int, data: Path) -> tuple[subproces
     line = proc.stdout.readline()
     if "hub serving" not in line:
         raise RuntimeError(f"hub did not start: {line!r}")
-    return proc, f"host=127.0.0.1 port={pg.port} user=postgres dbname=edges1000"
-
-
-def percentile(ordered: list[float], p: float) -> float:
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+    return proc, pg.dsn("edges1000")
 
 
 def main() -> None:
@@ -102,10 +102,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=1.0, help="events/s per edge")
     parser.add_argument("--threads", type=int, default=4, help="load generator threads")
+    parser.add_argument("--resend", type=int, default=0, metavar="N",
+                        help="after the load, re-send N stored events under new ids (a fault "
+                             "made on purpose: the duplicate counts must show N and the run fail)")
     args = parser.parse_args()
     raise_fd_limit(args.edges + 200)
 
-    broker, pg = MosquittoServer(), PostgresServer()
+    broker, pg = MosquittoServer(), PostgresServer(settings=COMMIT_SETTINGS)
     broker.start()
     pg.start()
     hub = None
@@ -131,14 +134,16 @@ def main() -> None:
         deadline = time.monotonic() + 120
         with psycopg.connect(dsn, autocommit=True) as db:
             while True:
-                stored = db.execute("SELECT count(*), count(DISTINCT id) FROM event_log").fetchone()
+                stored = db.execute("SELECT count(*) FROM event_log").fetchone()
                 assert stored is not None
                 if stored[0] >= acked or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
-            rows = db.execute("SELECT EXTRACT(EPOCH FROM received_at - ts) FROM event_log "
-                              "ORDER BY 1").fetchall()
-        latencies = [float(r[0]) * 1000 for r in rows]
+            latencies = commit_latencies_s(db)  # before any re-sent copy
+            if args.resend:
+                print(f"re-sending {resend_with_new_ids(db, broker.port, args.resend)} stored "
+                      "events under new ids (--resend): the counts below must show them")
+            counts = count_events(db)
     finally:
         if hub is not None:
             hub.terminate()
@@ -148,23 +153,23 @@ def main() -> None:
 
     print(f"edges connected at once: {summary['edges_connected']} of {args.edges}, "
           f"{args.rate:g} event/s each, {args.duration:g} s, {os.cpu_count()} cores")
-    print(f"published {summary['sent']}, acknowledged {acked}, stored {stored[0]} "
-          f"(distinct {stored[1]}; lost {acked - stored[1]}, doubled {stored[0] - stored[1]}), "
-          f"load errors {summary['errors']}")
+    print(f"published {summary['sent']}, acknowledged {acked}, load errors {summary['errors']}")
+    report(f"{args.edges} edges: events", counts.text(acked))
     if "end" in window:
         (t0, h0, b0, l0, p0, m0), (t1, h1, b1, l1, p1, m1) = window["start"], window["end"]
         span = max(t1 - t0, 1e-9)
-        print(f"CPU share of one core over {span:.1f} s with all edges connected: hub "
-              f"{100 * (h1 - h0) / span:.1f} %, mosquitto {100 * (b1 - b0) / span:.1f} %, "
-              f"postgresql {100 * (p1 - p0) / span:.1f} %, load generator "
-              f"{100 * (l1 - l0) / span:.1f} %; the whole machine (everyone's work) "
-              f"{100 * (m1 - m0) / span / (os.cpu_count() or 1):.0f} % busy")
+        report(f"{args.edges} edges: CPU share of one core over {span:.1f} s, all connected",
+               f"hub {100 * (h1 - h0) / span:.1f} %, mosquitto {100 * (b1 - b0) / span:.1f} %, "
+               f"postgresql {100 * (p1 - p0) / span:.1f} %, load generator "
+               f"{100 * (l1 - l0) / span:.1f} %; the whole machine (everyone's work) "
+               f"{100 * (m1 - m0) / span / (os.cpu_count() or 1):.0f} % busy")
     else:
         print("CPU: the edges were never all connected at once")
     if latencies:
-        print(f"event-to-stored latency: p50 {percentile(latencies, 50):.1f} ms, "
-              f"p99 {percentile(latencies, 99):.1f} ms, max {latencies[-1]:.1f} ms "
-              f"over {len(latencies)} events")
+        report(f"{args.edges} edges: event (publish) to committed",
+               summarize(latencies, "ms", 1000).text())
+    if not counts.ok(acked):
+        raise SystemExit(f"FAILED: {counts.text(acked)}")
 
 
 if __name__ == "__main__":

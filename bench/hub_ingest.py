@@ -4,9 +4,11 @@ Starts a throwaway Mosquitto and PostgreSQL on loopback, publishes N access even
 simulated edges (QoS 1), and measures:
   - broker: a bare subscriber receiving the same stream (messages/s);
   - hub with 1 and 2 worker processes on the shared subscription: events/s stored in
-    PostgreSQL (first publish to last row committed), checking none lost and none doubled.
+    PostgreSQL (first publish to the last row's commit, PostgreSQL's commit timestamp),
+    checking loss and duplicates by (edge, seq) and by content (harness.event_log).
 Usage: .venv/bin/python bench/hub_ingest.py [--events 30000] [--edges 50] [--repeat 3]
        [--denied-share 0.05]
+       [--resend N]  (re-send N stored events under new ids: the check must catch them)
        [--profile DIR]  (py-spy stacks of each worker, `pip install py-spy`)
 Each run prints its figures; the last line is the median of the runs.
 """
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -29,9 +31,17 @@ import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hub.db import run_migrations  # noqa: E402
-from tests.support.services import MosquittoServer, PostgresServer, free_port  # noqa: E402
-from wire import AccessData, AccessEvent, new_event_id, topics  # noqa: E402
+from harness.event_log import (
+    COMMIT_SETTINGS,
+    EventLogCounts,
+    count_events,
+    last_commit,
+    resend_with_new_ids,
+)
+from harness.report import report
+from harness.services import MosquittoServer, PostgresServer, free_port
+from hub.db import run_migrations
+from wire import AccessData, AccessEvent, new_event_id, topics
 
 SITE = "bench"
 LOADERS = 4
@@ -39,15 +49,16 @@ LOADERS = 4
 
 def make_events(n: int, edges: int, denied_share: float) -> list[tuple[str, bytes]]:
     """Rush-hour swipes; `denied_share` of them refused (each refusal goes through the
-    denied-burst rule, and past five a minute at a door repeats its alarm)."""
+    denied-burst rule, and past five a minute at a door repeats its alarm). Each its own
+    time (a microsecond apart), so that no two events have the same content."""
     out = []
-    now = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     every = round(1 / denied_share) if denied_share > 0 else 0
     for i in range(n):
         edge = f"e{i % edges}"
         denied = every > 0 and i % every == 0
         event = AccessEvent(
-            id=new_event_id(), ts=now, site=SITE, edge=edge, device="door-1", seq=i // edges + 1,
+            id=new_event_id(), ts=start + timedelta(microseconds=i), site=SITE, edge=edge, device="door-1", seq=i // edges + 1,
             data=AccessData(door="door-1", credential=str(1000 + i % 5000),
                             result="denied" if denied else "granted",
                             reason="unknown_card" if denied else "granted", decision_us=3),
@@ -70,14 +81,14 @@ def _publish(port: int, chunk: list[tuple[str, bytes]], n: int) -> None:
 
 def publish_all(port: int, messages: list[tuple[str, bytes]]) -> float:
     """Publish from LOADERS processes (one GIL each; an edge's events all from one, in
-    order); returns the start time once every PUBACK is in."""
+    order); returns the wall-clock start (time.time()) once every PUBACK is in."""
     chunks: list[list[tuple[str, bytes]]] = [[] for _ in range(LOADERS)]
     for topic, payload in messages:
         chunks[hash(topics.parse(topic).edge) % LOADERS].append((topic, payload))
     context = multiprocessing.get_context("fork")
     loaders = [context.Process(target=_publish, args=(port, chunk, n))
                for n, chunk in enumerate(chunks)]
-    start = time.monotonic()
+    start = time.time()
     for loader in loaders:
         loader.start()
     for loader in loaders:
@@ -105,7 +116,7 @@ def broker_rate(port: int, messages: list[tuple[str, bytes]]) -> float:
     time.sleep(0.5)
     start = publish_all(port, messages)
     done.wait(120)
-    elapsed = time.monotonic() - start
+    elapsed = time.time() - start
     sub.disconnect()
     sub.loop_stop()
     if got < len(messages):
@@ -116,8 +127,7 @@ def broker_rate(port: int, messages: list[tuple[str, bytes]]) -> float:
 def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
     url = pg.create_database(name)
     run_migrations(url)
-    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}",
-                         autocommit=True) as db:
+    with psycopg.connect(pg.dsn(name), autocommit=True) as db:
         db.execute("INSERT INTO sites (id, name, timezone) VALUES (%s, %s, 'Asia/Shanghai')",
                    (SITE, "bench"))
         for e in range(edges):
@@ -127,10 +137,11 @@ def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
 
 
 def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[str, bytes]],
-             edges: int, profile: Path | None = None,
-             tag: str = "") -> tuple[float, int, int, float, float]:
-    """Events/s stored, rows stored, distinct ids, CPU seconds of the hub workers and of
-    PostgreSQL under the load."""
+             edges: int, profile: Path | None = None, tag: str = "",
+             resend: int = 0) -> tuple[float, EventLogCounts, float, float]:
+    """Events/s stored (first publish to last commit), the event log's counts, CPU seconds
+    of the hub workers and of PostgreSQL under the load. `resend` events are re-sent under
+    new ids after the timing."""
     name = f"bench_{workers}w_{os.getpid()}_{tag}"
     url = prepare_database(pg, name, edges)
     procs = []
@@ -164,18 +175,20 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
     pg_before = cpu_of(postgres)
     try:
         start = publish_all(port, messages)
-        dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname={name}"
         deadline = time.monotonic() + 300
-        with psycopg.connect(dsn, autocommit=True) as db:
+        with psycopg.connect(pg.dsn(name), autocommit=True) as db:
             while True:
                 stored = db.execute("SELECT count(*) FROM event_log").fetchone()[0]
                 if stored >= len(messages) or time.monotonic() > deadline:
                     break
                 time.sleep(0.05)
-            elapsed = time.monotonic() - start
+            elapsed = last_commit(db).timestamp() - start
             cpu = sum(sum(p.cpu_times()[:2]) for p in hubs) - cpu_before
             pg_cpu = cpu_of(postgres) - pg_before
-            distinct = db.execute("SELECT count(DISTINCT id) FROM event_log").fetchone()[0]
+            if resend:
+                print(f"re-sent {resend_with_new_ids(db, port, resend)} stored events under new "
+                      "ids (--resend): the counts must show them", flush=True)
+            counts = count_events(db)
     finally:
         for proc in procs:
             # under py-spy, stop the hub itself: py-spy then writes its profile and exits
@@ -183,7 +196,7 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
                 target.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    return stored / elapsed, stored, distinct, cpu, pg_cpu
+    return stored / elapsed, counts, cpu, pg_cpu
 
 
 def server_processes(pg: PostgresServer) -> list[psutil.Process]:
@@ -201,6 +214,7 @@ def cpu_of(procs: list[psutil.Process]) -> float:
             pass  # a backend that ended meanwhile: its share is small
     return total
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000)
@@ -209,13 +223,16 @@ def main() -> None:
     parser.add_argument("--denied-share", type=float, default=0.05,
                         help="share of refused swipes (1 = every event refused: the worst case "
                              "for the rules, each one repeating an alarm)")
+    parser.add_argument("--resend", type=int, default=0, metavar="N",
+                        help="re-send N stored events under new ids after each timing (a fault "
+                             "made on purpose: the duplicate counts must show N and the run fail)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="run each hub worker under py-spy; raw stacks go to this folder")
     args = parser.parse_args()
     if not 0 <= args.denied_share <= 1:
         parser.error("--denied-share must be between 0 and 1")
     messages = make_events(args.events, args.edges, args.denied_share)
-    broker, pg = MosquittoServer(), PostgresServer()
+    broker, pg = MosquittoServer(), PostgresServer(settings=COMMIT_SETTINGS)
     broker.start()
     pg.start()
     runs: list[dict[str, float]] = []
@@ -226,24 +243,26 @@ def main() -> None:
             print(f"run {run}: broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 "
                   f"events, {LOADERS} publishers, 1 bare subscriber)", flush=True)
             for workers in (1, 2):
-                rate, stored, distinct, cpu, pg_cpu = hub_rate(pg, broker.port, workers, messages,
-                                                       args.edges, args.profile, tag=str(run))
-                lost, doubled = args.events - distinct, stored - distinct
+                rate, counts, cpu, pg_cpu = hub_rate(pg, broker.port, workers, messages,
+                                                     args.edges, args.profile, tag=str(run),
+                                                     resend=args.resend)
+                stored = counts.by_seq
                 figures |= {f"{workers}w": rate, f"{workers}w ratio": rate / bare,
                             f"{workers}w cpu": cpu / max(stored, 1) * 1e6}
                 print(f"run {run}: hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s "
-                      f"stored; ratio hub/broker {rate / bare:.2f}; lost {lost}, doubled "
-                      f"{doubled}; hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event, PostgreSQL "
+                      f"committed; ratio hub/broker {rate / bare:.2f}; {counts.text(args.events)}"
+                      f"; hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event, PostgreSQL "
                       f"{pg_cpu / max(stored, 1) * 1e6:.0f} µs/event", flush=True)
-                if lost or doubled:
-                    raise SystemExit(f"FAILED: {lost} lost, {doubled} doubled")
+                if not counts.ok(args.events):
+                    raise SystemExit(f"FAILED: {counts.text(args.events)}")
             runs.append(figures)
         median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"median of {len(runs)}: broker {median['broker']:,.0f} msg/s; "
-              f"1 worker {median['1w']:,.0f} events/s (ratio {median['1w ratio']:.2f}, "
-              f"{median['1w cpu']:.0f} µs CPU/event); 2 workers {median['2w']:,.0f} events/s "
-              f"(ratio {median['2w ratio']:.2f}, {median['2w cpu']:.0f} µs CPU/event); "
-              "none lost, none doubled")
+        report(f"hub ingest, {args.events:,} events, median of {len(runs)}",
+               f"broker {median['broker']:,.0f} msg/s; 1 worker {median['1w']:,.0f} events/s "
+               f"(ratio {median['1w ratio']:.2f}, {median['1w cpu']:.0f} µs CPU/event); "
+               f"2 workers {median['2w']:,.0f} events/s (ratio {median['2w ratio']:.2f}, "
+               f"{median['2w cpu']:.0f} µs CPU/event); none lost, none doubled by (edge, seq) "
+               "or by content")
     finally:
         broker.cleanup()
         pg.stop()

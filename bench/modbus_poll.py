@@ -49,15 +49,12 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 async def measure(devices: int, seconds: float, interval: float, telemetry_every: float) -> None:
     from edge.config import DeviceConfig
     from edge.devices import DeviceSupervisor
     from edge.outbox import Outbox
+    from harness.report import report
+    from harness.stats import summarize
 
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", str(devices), stdout=asyncio.subprocess.PIPE)
@@ -100,10 +97,8 @@ async def measure(devices: int, seconds: float, interval: float, telemetry_every
         print(f"simulator process CPU: {100 * sim_cpu / wall:.1f} % (not the edge's)")
         print(f"polls completed: {ok / wall:.1f}/s (expected {devices / interval:.1f}/s); "
               f"errors {errors}; events queued {events}")
-        print(f"poll latency ms: p50 {1000 * pct(latency, 0.5):.2f}  p99 {1000 * pct(latency, 0.99):.2f}"
-              f"  max {1000 * max(latency):.2f}")
-        print(f"start lateness (jitter) ms: p50 {1000 * pct(lateness, 0.5):.2f}  "
-              f"p99 {1000 * pct(lateness, 0.99):.2f}  max {1000 * max(lateness):.2f}")
+        report("poll latency", summarize(latency, "ms", 1000).text(2))
+        report("start lateness (jitter)", summarize(lateness, "ms", 1000).text(2))
         print(f"latency mean {1000 * statistics.fmean(latency):.2f} ms over {len(latency)} polls")
     finally:
         proc.terminate()

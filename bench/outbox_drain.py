@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.config import parse_config
 from edge.outbox import Outbox
 from edge.uplink import Uplink
-from tests.support.services import MosquittoServer
+from harness.services import MosquittoServer
 from wire import AccessData, EdgeState
 
 

@@ -22,10 +22,11 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.access.cache import PermissionCache  # noqa: E402
-from hub.compiler import PermissionPublisher, compile_edge, load_registry  # noqa: E402
-from hub.db import create_engine, create_sessionmaker, migrate  # noqa: E402
-from hub.models import (  # noqa: E402
+from edge.access.cache import PermissionCache
+from harness.services import MosquittoServer, PostgresServer
+from hub.compiler import PermissionPublisher, compile_edge, load_registry
+from hub.db import create_engine, create_sessionmaker, migrate
+from hub.models import (
     AccessGroup,
     CardCredential,
     Door,
@@ -37,9 +38,8 @@ from hub.models import (  # noqa: E402
     resident_groups,
     utcnow,
 )
-from hub.mqtt import MqttClient  # noqa: E402
-from tests.support.services import MosquittoServer, PostgresServer  # noqa: E402
-from wire import PermissionSnapshot  # noqa: E402
+from hub.mqtt import MqttClient
+from wire import PermissionSnapshot
 
 
 async def seed(url: str, cards: int) -> None:

@@ -11,7 +11,7 @@ passes. Every decision verifies an Ed25519 signature and writes the SQLite ledge
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,8 +20,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root
 from edge.access.cache import PermissionCache
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider, SignedDecision
+from harness.report import report
+from harness.stats import summarize
 from hub.credentials.qr import render
 from hub.credentials.signing import TokenSigner
 from simulators.phone import PhoneSimulator
@@ -65,11 +68,9 @@ def timed(label: str, n: int, step: Callable[[int], SignedDecision]) -> None:
     for i in range(n):
         started = time.perf_counter_ns()
         decision = step(i)
-        samples.append((time.perf_counter_ns() - started) / 1000)
+        samples.append((time.perf_counter_ns() - started) / 1e9)
         assert decision.granted, (label, decision)
-    samples.sort()
-    print(f"{label:<28} p50 {statistics.median(samples):7.0f} us   "
-          f"p99 {samples[int(len(samples) * 0.99) - 1]:7.0f} us   max {samples[-1]:7.0f} us")
+    report(label, summarize(samples, "µs", 1e6).text(0))
 
 
 def main() -> None:

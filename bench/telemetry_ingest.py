@@ -24,14 +24,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hub.db import create_engine, create_sessionmaker, migrate  # noqa: E402
-from hub.ingest import Ingest, hub_subscriptions  # noqa: E402
-from hub.models import TelemetryRow  # noqa: E402
-from hub.mqtt import Message, MqttClient  # noqa: E402
-from hub.seed import seed_demo  # noqa: E402
-from tests.hub.support import count  # noqa: E402
-from tests.support.services import MosquittoServer, PostgresServer  # noqa: E402
-from wire import new_event_id, topics  # noqa: E402
+from sqlalchemy import func, select
+
+from harness.services import MosquittoServer, PostgresServer
+from hub.db import create_engine, create_sessionmaker, migrate
+from hub.ingest import Ingest, hub_subscriptions
+from hub.models import TelemetryRow
+from hub.mqtt import Message, MqttClient
+from hub.seed import seed_demo
+from wire import new_event_id, topics
 
 DEVICES = 200
 READINGS = 5
@@ -60,6 +61,8 @@ def payloads(n: int) -> list[bytes]:
 
 class _NoBroker:
     """Stands in for MqttClient when the ingest is fed directly."""
+
+    subscribed = True  # as a client whose subscriptions stand
 
     def __init__(self) -> None:
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
@@ -92,7 +95,9 @@ async def direct(url: str, events: list[bytes], max_s: float) -> tuple[int, floa
         if time.perf_counter() - start > max_s:
             break
     elapsed = time.perf_counter() - start
-    assert await count(sessions, TelemetryRow) == done * READINGS
+    async with sessions() as session:
+        stored = await session.scalar(select(func.count()).select_from(TelemetryRow))
+    assert stored == done * READINGS
     await engine.dispose()
     return done, elapsed
 
@@ -104,7 +109,7 @@ async def through_broker(url: str, events: list[bytes], max_s: float) -> tuple[i
     broker = MosquittoServer()
     broker.start()
     try:
-        hub_mqtt = lambda: MqttClient(host=broker.host, port=broker.port,  # noqa: E731
+        hub_mqtt = lambda: MqttClient(host=broker.host, port=broker.port,
                                       client_id="bench-hub", subscriptions=hub_subscriptions("hub"))
         async with hub_mqtt() as mqtt:  # register the persistent session, then go away
             await mqtt.wait_ready(10)

@@ -23,25 +23,21 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.report import report
+from harness.services import PostgresServer
+from harness.stats import summarize
 from hub.api import create_app, create_user
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.models import Device, Site
 from hub.workorders import TechnicianSkill, open_fault_order
 from hub.workorders.jobs import WorkOrderJobs
-from tests.support.services import PostgresServer
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PASSWORD = "bench password 1"
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
 def line(what: str, values: list[float]) -> None:
-    print(f"{what:<52} p50 {pct(values, 0.5):7.2f} ms   p99 {pct(values, 0.99):7.2f} ms"
-          f"   (n={len(values)})")
+    report(what, summarize(values, "ms", 1000).text(2))
 
 
 class _NoPublisher:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.api.auth import create_user, hash_password, verify_password
 from hub.models import (
     AccessGroup,
     Base,
@@ -16,13 +18,25 @@ from hub.models import (
     Edge,
     Household,
     Resident,
+    ResidentAccount,
     Schedule,
     Site,
     Unit,
+    User,
 )
+from hub.workorders.models import TechnicianSkill
 
 DEMO_SITE = "demo"
 DEMO_EDGE = "b1-edge"
+# The demo's logins beside the admin, each with a password of its own (seed_demo_logins).
+DEMO_RESIDENT = "zhang"  # 张伟's phone app: his dynamic QR code
+DEMO_GUARD = "wang"  # the control room
+DEMO_TECHNICIAN = "li"  # gets the building's work orders
+DEMO_LOGINS = (DEMO_RESIDENT, DEMO_GUARD, DEMO_TECHNICIAN)
+# The technician's skills: those of the demo building's fault codes.
+TECHNICIAN_SKILLS = ("elevator_drive", "elevator_electrical", "elevator_mechanical",
+                     "elevator_safety", "elevator_door", "elevator_rescue", "fire_water",
+                     "fire_electrical", "fire_alarm", "cctv", "general")
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}]
 
 M = TypeVar("M", bound=Base)
@@ -82,4 +96,36 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
                           resident_id=li.id)
 
 
-__all__ = ["DEMO_EDGE", "DEMO_SITE", "seed_demo"]
+
+async def seed_demo_logins(sessions: async_sessionmaker[AsyncSession],
+                           passwords: Mapping[str, str]) -> None:
+    """The resident's (linked to 张伟), guard's and technician's logins, `passwords` by username
+    (one for each of DEMO_LOGINS). A login that exists gets the given password back, so the
+    logins the demo prints always work (older demo folders shared one staff password)."""
+    missing = sorted(set(DEMO_LOGINS) - set(passwords))
+    if missing:
+        raise ValueError(f"seed_demo_logins: no password for {', '.join(missing)}")
+    async with sessions() as session, session.begin():
+        existing = {u.username: u for u in (await session.scalars(
+            select(User).where(User.username.in_(DEMO_LOGINS)))).all()}
+        for username, user in existing.items():
+            if not await verify_password(user.password_hash, passwords[username]):
+                user.password_hash = await hash_password(passwords[username])
+        if DEMO_RESIDENT not in existing:
+            zhang = await session.scalar(
+                select(Resident).where(Resident.site_id == DEMO_SITE, Resident.name == "张伟"))
+            if zhang is None:
+                raise ValueError("seed_demo_logins: run seed_demo first (no resident 张伟)")
+            user = await create_user(session, DEMO_RESIDENT, passwords[DEMO_RESIDENT], "resident",
+                                     DEMO_SITE, household_id=zhang.household_id)
+            session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
+        if DEMO_GUARD not in existing:
+            await create_user(session, DEMO_GUARD, passwords[DEMO_GUARD], "guard", DEMO_SITE)
+        if DEMO_TECHNICIAN not in existing:
+            tech = await create_user(session, DEMO_TECHNICIAN, passwords[DEMO_TECHNICIAN],
+                                     "technician", DEMO_SITE)
+            session.add_all(TechnicianSkill(user_id=tech.id, skill=s) for s in TECHNICIAN_SKILLS)
+
+
+__all__ = ["DEMO_EDGE", "DEMO_GUARD", "DEMO_LOGINS", "DEMO_RESIDENT", "DEMO_SITE",
+           "DEMO_TECHNICIAN", "TECHNICIAN_SKILLS", "seed_demo", "seed_demo_logins"]

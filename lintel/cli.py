@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from lintel.logs import configure_logging
 
 if TYPE_CHECKING:
     from simulators.serve import DoorSpec
@@ -28,12 +30,45 @@ async def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) 
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from lintel.demo import run_demo
+    from lintel.demo import HTTP_PORT, MQTT_PORT, PortInUse, run_demo
 
-    asyncio.run(run_until_signalled(
-        lambda stop: run_demo(args.data, stop, http_port=args.http_port, mqtt_port=args.mqtt_port)
-    ))
+    try:
+        http_port = _demo_port(args.http_port, HTTP_PORT.env, 8080)
+        mqtt_port = _demo_port(args.mqtt_port, MQTT_PORT.env, 1883)
+        asyncio.run(run_until_signalled(
+            lambda stop: run_demo(args.data, stop, http_port=http_port, mqtt_port=mqtt_port)))
+    except (PortInUse, BadPort) as exc:  # one line, not a traceback: a first run's stumble
+        print(f"lintel demo: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+class BadPort(ValueError):
+    """A port number from the environment that is not one."""
+
+
+def _demo_port(flag: int | None, env: str, default: int) -> int:
+    """The flag, else the environment variable (so `make run` can be given one), else default."""
+    if flag is not None:
+        return flag
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        return _port(text)
+    except argparse.ArgumentTypeError as exc:
+        raise BadPort(f"{env}={text!r}: {exc}") from exc
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 meaning any free one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
@@ -117,7 +152,13 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_provision(args: argparse.Namespace) -> int:
-    from lintel.provision import ProvisionError, provision_edge, provision_hub, provision_tls
+    from lintel.provision import (
+        DYNSEC_FILE,
+        ProvisionError,
+        provision_edge,
+        provision_hub,
+        provision_tls,
+    )
 
     out: Path = args.out
     try:
@@ -140,9 +181,8 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     print(f"username: {identity.username}")
     if identity.password:
         print(f"password: {identity.password}")
-    broker = out / "mosquitto"
-    print(f"broker: {broker / 'passwd'} and {broker / 'acl'} updated; "
-          "reload Mosquitto to apply (docker compose kill -s HUP mosquitto)")
+    print(f"broker: {out / 'mosquitto' / DYNSEC_FILE} updated; restart Mosquitto to apply "
+          "(docker compose restart mosquitto; its queues persist)")
     if args.what == "edge":
         print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
               "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
@@ -283,8 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="broker, hub, one simulated building and its edge")
     demo.add_argument("--data", type=Path, default=DEFAULT_DEMO_DIR, help="data folder")
-    demo.add_argument("--http-port", type=int, default=8080)
-    demo.add_argument("--mqtt-port", type=int, default=1883)
+    demo.add_argument("--http-port", type=_port, metavar="PORT",
+                      help="web console and API (default 8080, or $LINTEL_DEMO_HTTP_PORT; "
+                           "0: any free port)")
+    demo.add_argument("--mqtt-port", type=_port, metavar="PORT",
+                      help="MQTT broker (default 1883, or $LINTEL_DEMO_MQTT_PORT; "
+                           "0: any free port)")
     demo.set_defaults(func=_cmd_demo)
 
     hub = sub.add_parser("hub", help="run the hub (settings from LINTEL_HUB_* or LINTEL_HUB_CONFIG)")
@@ -333,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_camera_commands(simsub)
     sim.set_defaults(func=_cmd_sim)
 
-    prov = sub.add_parser("provision", help="broker identities and ACLs for edges and hubs")
+    prov = sub.add_parser("provision", help="broker accounts and what each may do, for edges and hubs")
     prov.add_argument("--out", type=Path, default=Path("deploy"), help="deployment folder")
     provsub = prov.add_subparsers(dest="what", required=True)
     pedge = provsub.add_parser("edge", help="an edge's account, ACL and config file")
@@ -358,10 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     return int(args.func(args))
 
 

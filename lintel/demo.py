@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import secrets
 import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from edge.sensors.loader import load_models
-from hub.api import create_user
 from hub.cameras.store import issue_upload_token
-from hub.models import Edge, Resident, ResidentAccount, User
-from hub.seed import seed_demo
+from hub.models import Edge
+from hub.seed import DEMO_GUARD, DEMO_RESIDENT, DEMO_TECHNICIAN, seed_demo, seed_demo_logins
 from hub.service import Hub
 from hub.settings import HubSettings
-from hub.workorders.models import TechnicianSkill
 from lintel.broker import EmbeddedBroker
+from lintel.demo_feed import DoorFeed
 from simulators.camera_scene import MjpegServer, Step
 from simulators.control import create_control_app
 from simulators.modbus_control import add_device_routes
@@ -37,34 +40,74 @@ EDGE = "b1-edge"
 # The demo building: door id, OSDP address, label.
 DOORS = [("B1-main", 101, "1号楼 正门"), ("B1-garage", 102, "1号楼 车库门")]
 ADMIN = "admin"
-RESIDENT = "zhang"
-# The control room's guard and the technician who gets the building's work orders.
-GUARD = "wang"
-TECHNICIAN = "li"
-TECHNICIAN_SKILLS = ("elevator_drive", "elevator_electrical", "elevator_mechanical",
-                     "elevator_safety", "elevator_door", "elevator_rescue", "fire_water",
-                     "fire_electrical", "fire_alarm", "cctv", "general")
 # The demo building's Modbus devices: device id, firmware model, transport.
 DEVICES = [("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
 FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
 # The lobby camera: someone crosses the lobby every 20 s; its zone alerts at most once a minute.
 CAMERA = "B1-cam-lobby"
 CAMERA_SCENE = [Step("walk", 45), Step("idle", 150)]
+# Whose password is kept in which file of the data folder (<role>-password).
+_LOGIN_ROLES = {DEMO_RESIDENT: "resident", DEMO_GUARD: "guard", DEMO_TECHNICIAN: "technician"}
 
 
-def _port_or_free(preferred: int) -> int:
-    """The preferred port if it is free on loopback, else any free one."""
-    for candidate in (preferred, 0):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise OSError("no free port on 127.0.0.1")
+@dataclass(frozen=True)
+class PortChoice:
+    """What a port serves and how a person picks another (lintel.cli reads the same names)."""
+
+    what: str
+    flag: str
+    env: str
 
 
-def _secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+HTTP_PORT = PortChoice("the web console and API", "--http-port", "LINTEL_DEMO_HTTP_PORT")
+MQTT_PORT = PortChoice("the MQTT broker", "--mqtt-port", "LINTEL_DEMO_MQTT_PORT")
+
+
+class PortInUse(Exception):
+    """A port the demo was asked to serve on is taken; the message says how to pick another."""
+
+    def __init__(self, port: int, choice: PortChoice, reason: str) -> None:
+        super().__init__(f"port {port} for {choice.what} {reason}; choose another with "
+                         f"{choice.flag} PORT or {choice.env}=PORT (0: any free port)")
+        self.port = port
+
+
+def check_port_free(port: int, choice: PortChoice) -> None:
+    """Raise PortInUse unless `port` can be listened on at 127.0.0.1 (0 always can)."""
+    if port == 0:
+        return
+    with socket.socket() as sock:
+        # as asyncio's servers do: a port left in TIME_WAIT by the last run counts as free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            reason = ("is already in use" if exc.errno == errno.EADDRINUSE
+                      else f"cannot be used ({exc.strerror or exc})")
+            raise PortInUse(port, choice, reason) from exc
+
+
+@contextlib.asynccontextmanager
+async def _taken_as(port: int, choice: PortChoice) -> AsyncIterator[None]:
+    """Another program took the port since check_port_free: say so the same way."""
+    try:
+        yield
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None:  # amqtt wraps the OSError in a BrokerError
+            if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
+                raise PortInUse(port, choice, "is already in use") from exc
+            cause = cause.__cause__ or cause.__context__
+        raise
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _secret(path: Path, make: Callable[[], str]) -> str:
     """A per-installation secret kept in the data folder, so restarts keep working."""
     if path.exists():
         return path.read_text().strip()
@@ -72,30 +115,6 @@ def _secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
     path.write_text(value)
     os.chmod(path, 0o600)
     return value
-
-
-async def _resident_login(sessions: async_sessionmaker[AsyncSession], password: str) -> None:
-    """The demo resident's app login, linked to 张伟 so the dynamic QR code works."""
-    async with sessions() as session, session.begin():
-        if await session.scalar(select(User.id).where(User.username == RESIDENT)):
-            return
-        zhang = await session.scalar(
-            select(Resident).where(Resident.site_id == SITE, Resident.name == "张伟"))
-        if zhang is None:
-            return
-        user = await create_user(session, RESIDENT, password, "resident", SITE)
-        user.household_id = zhang.household_id
-        session.add(ResidentAccount(user_id=user.id, resident_id=zhang.id))
-
-
-async def _staff_logins(sessions: async_sessionmaker[AsyncSession], password: str) -> None:
-    """The demo's guard and technician (with the skills of the demo building's faults)."""
-    async with sessions() as session, session.begin():
-        if await session.scalar(select(User.id).where(User.username == GUARD)):
-            return
-        await create_user(session, GUARD, password, "guard", SITE)
-        tech = await create_user(session, TECHNICIAN, password, "technician", SITE)
-        session.add_all(TechnicianSkill(user_id=tech.id, skill=s) for s in TECHNICIAN_SKILLS)
 
 
 async def _upload_token(sessions: async_sessionmaker[AsyncSession]) -> str:
@@ -108,36 +127,40 @@ async def _upload_token(sessions: async_sessionmaker[AsyncSession]) -> str:
 
 
 async def _login(url: str, password: str) -> str:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{url}/api/v1/auth/login",
-                             json={"username": ADMIN, "password": password}) as resp:
-            resp.raise_for_status()
-            return str((await resp.json())["token"])
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{url}/api/v1/auth/login", json={"username": ADMIN, "password": password}) as resp:
+        resp.raise_for_status()
+        return str((await resp.json())["token"])
 
 
 async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
                    mqtt_port: int = 1883) -> None:
+    # before anything is made: a taken port stops the demo with one line (lintel.cli)
+    check_port_free(http_port, HTTP_PORT)
+    check_port_free(mqtt_port, MQTT_PORT)
+    if mqtt_port == 0:  # the broker's port must be known before the hub and edge connect
+        mqtt_port = _free_port()
     data = data.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    mqtt_port = _port_or_free(mqtt_port)
-    http_port = _port_or_free(http_port)
     password = _secret(data / "admin-password", lambda: secrets.token_urlsafe(12))
     keys = {door: _secret(data / f"scbk-{door}", lambda: secrets.token_hex(16)) for door, _, _ in DOORS}
 
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(EmbeddedBroker(port=mqtt_port))
+        async with _taken_as(mqtt_port, MQTT_PORT):
+            await stack.enter_async_context(EmbeddedBroker(port=mqtt_port))
         settings = HubSettings(
             database_url=f"sqlite+aiosqlite:///{data / 'hub.db'}",
             mqtt_host="127.0.0.1", mqtt_port=mqtt_port, mqtt_username="hub",
             mqtt_shared_group=None, http_host="127.0.0.1", http_port=http_port,
-            admin_username=ADMIN, admin_password=password, data_dir=data,
+            admin_username=ADMIN, admin_password=SecretStr(password), data_dir=data,
         )
-        hub = await stack.enter_async_context(Hub(settings))
+        async with _taken_as(http_port, HTTP_PORT):
+            hub = await stack.enter_async_context(Hub(settings))
         await seed_demo(hub.sessions)
-        resident_password = _secret(data / "resident-password", lambda: secrets.token_urlsafe(12))
-        await _resident_login(hub.sessions, resident_password)
-        staff_password = _secret(data / "staff-password", lambda: secrets.token_urlsafe(12))
-        await _staff_logins(hub.sessions, staff_password)
+        # each login its own password, kept in the data folder like the admin's
+        logins = {user: _secret(data / f"{role}-password", lambda: secrets.token_urlsafe(12))
+                  for user, role in _LOGIN_ROLES.items()}
+        await seed_demo_logins(hub.sessions, logins)
         await hub.publisher.publish_site(SITE)
 
         sims: dict[str, OsdpDoorSimulator] = {}
@@ -158,7 +181,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         runner = web.AppRunner(control_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        control_port = _port_or_free(0)
+        control_port = _free_port()
         await web.TCPSite(runner, "127.0.0.1", control_port).start()
         (data / "sim.json").write_text(json.dumps({"control_url": f"http://127.0.0.1:{control_port}"}))
         stack.callback((data / "sim.json").unlink, missing_ok=True)
@@ -184,14 +207,16 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
             "uploads": {"url": hub.url, "token": await _upload_token(hub.sessions)},
         })
         await stack.enter_async_context(EdgeAgent(edge_config))
+        await stack.enter_async_context(DoorFeed(hub.live, hub.sessions))
         token = await _login(hub.url, password)
         print(f"Lintel demo is running (data in {data}).", flush=True)
         print(f"web: {hub.url}", flush=True)
         print(f"login: {ADMIN} / {password}", flush=True)
-        print(f"resident login (张伟, for /api/v1/me/qr): {RESIDENT} / {resident_password}",
-              flush=True)
-        print(f"guard login (console /guard): {GUARD} / {staff_password}", flush=True)
-        print(f"technician login (console /tech): {TECHNICIAN} / {staff_password}", flush=True)
+        print(f"resident login (张伟, for /api/v1/me/qr): {DEMO_RESIDENT} / "
+              f"{logins[DEMO_RESIDENT]}", flush=True)
+        print(f"guard login (console /guard): {DEMO_GUARD} / {logins[DEMO_GUARD]}", flush=True)
+        print(f"technician login (console /tech): {DEMO_TECHNICIAN} / "
+              f"{logins[DEMO_TECHNICIAN]}", flush=True)
         print(f"token: {token}", flush=True)
         print("try:  lintel sim swipe --door B1-main --card 1001", flush=True)
         print("      lintel sim zone --device B1-fire --zone 3 fire   (then: lintel sim fire-reset "

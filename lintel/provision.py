@@ -1,19 +1,28 @@
 """`lintel provision`: broker identities and confinement for edges and hub workers.
 
-Each edge gets its own Mosquitto account and ACL lines that confine it to its own topic
-prefix (principle 6): it may publish only its events, state and command acks, and read only
-its permissions and commands. The files are the ones `docker-compose.yml` mounts.
+Each edge gets its own Mosquitto account and a role that confines it to its own topic
+prefix (principle 6): it may publish only its events, state and command acks, and subscribe
+to and read only its own downlink topics. The files are the ones `docker-compose.yml` mounts.
+
+Accounts and roles live in the dynamic-security plugin's file, not in a `password_file` and
+`acl_file`: Mosquitto 2.0.11's `acl_file` never checks a SUBSCRIBE (`security_default.c`:
+"FIXME - implement ACL subscription strings"), so an edge could join the hub's
+`$share/hub/...` group, be dealt its share of every other edge's events, have them refused
+by its read ACL and acknowledged all the same (measured: the hub stored 10 of 20). The
+plugin checks subscriptions: anything not granted gets a refused SUBACK (0x80, MQTT 5: 0x87).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,7 +31,12 @@ from lintel import pki
 from wire import topics
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-PBKDF2_ROUNDS = 101  # what mosquitto_passwd writes for `$7$` (PBKDF2-SHA512) entries
+PBKDF2_ROUNDS = 101  # what mosquitto_passwd and the dynamic-security plugin use (PBKDF2-SHA512)
+DYNSEC_FILE = "dynamic-security.json"  # the plugin's `plugin_opt_config_file`
+# Nothing that a role does not grant: no publishing, reading or subscribing (unsubscribing
+# harms nobody).
+DEFAULT_ACCESS = {"publishClientSend": False, "publishClientReceive": False,
+                  "subscribe": False, "unsubscribe": True}
 
 
 class ProvisionError(ValueError):
@@ -36,27 +50,52 @@ class Identity:
     config: Path | None = None
 
 
-def mosquitto_hash(password: str, *, salt: bytes | None = None) -> str:
-    """A Mosquitto 2 password-file hash (`$7$`: PBKDF2-SHA512, 12-byte salt)."""
+def dynsec_password(password: str, *, salt: bytes | None = None) -> dict[str, object]:
+    """A client's password as the dynamic-security plugin stores it (same PBKDF2-SHA512)."""
     salt = salt if salt is not None else os.urandom(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ROUNDS)
-    return f"$7${PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    return {"password": base64.b64encode(digest).decode(), "salt": base64.b64encode(salt).decode(),
+            "iterations": PBKDF2_ROUNDS}
 
 
-def edge_acl(site: str, edge: str) -> list[str]:
-    return [
-        f"topic write {topics.prefix(site, edge)}/evt/#",
-        f"topic write {topics.state(site, edge)}",
-        f"topic write {topics.cmd_ack(site, edge)}",
-        f"topic read {topics.perm(site, edge)}",
-        f"topic read {topics.perm_delta(site, edge)}",
-        f"topic read {topics.cmd(site, edge)}",
-        f"topic read {topics.ready(site, edge)}",
-    ]
+@dataclass(frozen=True)
+class Grant:
+    """One line of a role: `acltype` as the plugin names it, the topic (filter), allowed."""
+
+    acltype: str
+    topic: str
+
+    def entry(self) -> dict[str, object]:
+        return {"acltype": self.acltype, "topic": self.topic, "priority": 0, "allow": True}
 
 
-# the edges' topics, and the hub workers' own live-push topic (hub.live), which no edge reads
-HUB_ACL = [f"topic readwrite {topics.ROOT}/#", f"topic readwrite {LIVE_TOPIC}"]
+def edge_downlink(site: str, edge: str) -> list[str]:
+    """The topics the hub sends an edge on: the only ones it may subscribe to and read."""
+    prefix = topics.prefix(site, edge)
+    return [topics.perm(site, edge), topics.perm_delta(site, edge), topics.cmd(site, edge),
+            topics.ready(site, edge), f"{prefix}/stored", f"{prefix}/config"]
+
+
+def edge_acl(site: str, edge: str) -> list[Grant]:
+    """Publish its events, state and acks; subscribe (exact topics, so no `$share/` group
+    and no wildcard) to and read its downlink. Everything else is refused."""
+    prefix = topics.prefix(site, edge)
+    sends = [f"{prefix}/evt/#", topics.state(site, edge), topics.cmd_ack(site, edge)]
+    downlink = edge_downlink(site, edge)
+    return ([Grant("publishClientSend", t) for t in sends]
+            + [Grant("subscribeLiteral", t) for t in downlink]
+            + [Grant("publishClientReceive", t) for t in downlink])
+
+
+# The edges' topics, the hub's own share group over them (no other account has it), and the
+# hub workers' own live-push topic (hub.live), which no edge reads.
+HUB_ACL = [
+    Grant("publishClientSend", f"{topics.ROOT}/#"), Grant("publishClientSend", LIVE_TOPIC),
+    Grant("publishClientReceive", f"{topics.ROOT}/#"), Grant("publishClientReceive", LIVE_TOPIC),
+    Grant("subscribePattern", f"{topics.ROOT}/#"),
+    Grant("subscribePattern", topics.shared(f"{topics.ROOT}/#")),
+    Grant("subscribeLiteral", LIVE_TOPIC),
+]
 
 
 def _check(kind: str, value: str) -> str:
@@ -67,34 +106,38 @@ def _check(kind: str, value: str) -> str:
     return value
 
 
-def _set_password(passwd: Path, username: str, password: str) -> None:
-    lines = passwd.read_text().splitlines() if passwd.exists() else []
-    lines = [line for line in lines if not line.startswith(f"{username}:")]
-    lines.append(f"{username}:{mosquitto_hash(password)}")
-    passwd.write_text("\n".join(lines) + "\n")
-    os.chmod(passwd, 0o600)
+def _load_dynsec(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"defaultACLAccess": dict(DEFAULT_ACCESS), "clients": [], "groups": [], "roles": []}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ProvisionError(f"{path}: not valid JSON, fix or remove it: {exc}") from exc
+    if not isinstance(doc, dict) or not all(
+            isinstance(doc.get(k, []), list) and all(isinstance(e, dict) for e in doc.get(k, []))
+            for k in ("clients", "groups", "roles")):
+        raise ProvisionError(f"{path}: expected the dynamic-security plugin's file "
+                             "(clients, groups and roles lists), fix or remove it")
+    doc["defaultACLAccess"] = dict(DEFAULT_ACCESS)  # never wider, whatever was there
+    return doc
 
 
-def _drop_password(passwd: Path, username: str) -> None:
-    if passwd.exists():
-        lines = [line for line in passwd.read_text().splitlines()
-                 if not line.startswith(f"{username}:")]
-        passwd.write_text("".join(f"{line}\n" for line in lines))
-
-
-def _set_acl(acl: Path, username: str, rules: list[str]) -> None:
-    """Replace `username`'s block in the ACL file, keeping everyone else's."""
-    blocks: dict[str, list[str]] = {}
-    current: str | None = None
-    for line in acl.read_text().splitlines() if acl.exists() else []:
-        if line.startswith("user "):
-            current = line[5:].strip()
-            blocks[current] = []
-        elif line.strip() and current is not None:
-            blocks[current].append(line)
-    blocks[username] = rules
-    text = "".join(f"user {user}\n" + "".join(f"{r}\n" for r in rs) + "\n" for user, rs in blocks.items())
-    acl.write_text(text)
+def _set_account(broker: Path, username: str, password: str | None, acl: list[Grant]) -> None:
+    """Replace `username`'s client and role (of the same name) in the plugin's file, keeping
+    everyone else's. No password: the account logs in only by client certificate."""
+    path = broker / DYNSEC_FILE
+    doc = _load_dynsec(path)
+    client: dict[str, Any] = {"username": username, "roles": [{"rolename": username}]}
+    if password:
+        client.update(dynsec_password(password))
+    role = {"rolename": username, "acls": [grant.entry() for grant in acl]}
+    doc["clients"] = [*(c for c in doc.get("clients", []) if c.get("username") != username),
+                      client]
+    doc["roles"] = [*(r for r in doc.get("roles", []) if r.get("rolename") != username), role]
+    doc.setdefault("groups", [])
+    broker.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.chmod(path, 0o600)
 
 
 TTY_DIR = "/run/lintel/tty"  # where `lintel sim serve --edge-config` links each door's pty
@@ -123,8 +166,8 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
                    client_cert: bool = False) -> Identity:
     """Create (or rotate) the identity of `building`'s edge in `site`.
 
-    Writes its password and ACL lines (account `<site>.<edge>`) into the broker's files and
-    its config file. A config
+    Writes its account (`<site>.<edge>`: password and role) into the broker's
+    dynamic-security file and its config file. A config
     that already exists keeps its doors, devices and other settings; only the broker
     connection and the password change (rotation). `doors` names the doors of a new config
     (default: `<building>-main`), each with a fresh secure-channel key.
@@ -141,6 +184,7 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     edges = out / "edges"
     config = edges / f"{site}-{edge}.yaml"
     existing = _existing_config(config)
+    _load_dynsec(out / "mosquitto" / DYNSEC_FILE)  # a broken file is refused before any write
     if doors is not None and existing is not None:
         raise ProvisionError(f"{config} exists: edit its doors there (provisioning again only "
                              "rotates the password)")
@@ -168,17 +212,11 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     if tls and not client_cert:
         mqtt.update({"tls": True, "ca_file": ca_file or DEFAULT_CA_FILE})
     body["mqtt"] = mqtt
-    broker = out / "mosquitto"
-    broker.mkdir(parents=True, exist_ok=True)
     edges.mkdir(parents=True, exist_ok=True)
-    if client_cert:
-        _drop_password(broker / "passwd", username)
-    else:
-        _set_password(broker / "passwd", username, password)
-    _set_acl(broker / "acl", username, edge_acl(site, edge))
+    _set_account(out / "mosquitto", username, password or None, edge_acl(site, edge))
     config.write_text(
-        f"# Lintel edge {site}/{edge}: its doors (readers on RS-485) and Modbus devices; see the\n"
-        "# README, Edge configuration. Provisioning again rotates the password and keeps the rest.\n"
+        f"# Lintel edge {site}/{edge}: its doors (readers on RS-485) and Modbus devices; see\n"
+        "# docs/configuration.md. Provisioning again rotates the password and keeps the rest.\n"
         + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
     )
     os.chmod(config, 0o600)
@@ -205,10 +243,7 @@ def provision_hub(out: Path, username: str = "hub") -> Identity:
     """
     username = _check("username", username)
     password = secrets.token_urlsafe(18)
-    broker = out / "mosquitto"
-    broker.mkdir(parents=True, exist_ok=True)
-    _set_password(broker / "passwd", username, password)
-    _set_acl(broker / "acl", username, HUB_ACL)
+    _set_account(out / "mosquitto", username, password, HUB_ACL)
     env = out / "hub" / f"{username}.env"
     env.parent.mkdir(parents=True, exist_ok=True)
     env.write_text(f"LINTEL_HUB_MQTT_USERNAME={username}\nLINTEL_HUB_MQTT_PASSWORD={password}\n")

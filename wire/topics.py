@@ -75,6 +75,21 @@ class TopicParts:
     kind: str | None = None  # the event kind, for "evt"
 
 
+@dataclass(frozen=True, slots=True)
+class TopicPrefix:
+    site: str
+    edge: str
+    rest: str  # what follows `lintel/v1/{site}/{edge}/`
+
+
+def parse_prefix(topic: str) -> TopicPrefix:
+    """Site, edge and the rest of any topic under ROOT, whatever its channel."""
+    match = _EDGE_TOPIC.match(topic)
+    if not match:
+        raise WireError(f"topic {topic!r} is not under {ROOT}/<site>/<edge>/")
+    return TopicPrefix(match["site"], match["edge"], match["rest"])
+
+
 def parse(topic: str) -> TopicParts:
     """Split a Lintel topic into its parts, or raise WireError saying why it is not one."""
     match = _EDGE_TOPIC.match(topic)

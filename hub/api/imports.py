@@ -3,7 +3,7 @@ in or none does (one transaction); a refusal lists each problem by line and colu
 
 The body is the CSV itself (`Content-Type: text/csv`) or a `multipart/form-data` upload
 with one file part. UTF-8, with or without a BOM (Excel writes one); a header row names the
-columns, in any order; blank lines are skipped. The columns are in README.md.
+columns, in any order; blank lines are skipped. The columns are in docs/access.md.
 """
 
 from __future__ import annotations

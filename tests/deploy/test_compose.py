@@ -4,6 +4,7 @@ valid for edge/config.py, and the broker's files where its config says."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -144,7 +145,7 @@ def _broker_conf(mosquitto: Service) -> list[tuple[str, str]]:
     return mosquitto_conf(conf)
 
 
-def test_broker_persists_queues_and_finds_its_password_file_and_acl(root: Path) -> None:
+def test_broker_persists_queues_and_finds_its_accounts(root: Path) -> None:
     _, services = load(root)
     mosquitto = services["mosquitto"]
     options = dict(_broker_conf(mosquitto))
@@ -152,17 +153,19 @@ def test_broker_persists_queues_and_finds_its_password_file_and_acl(root: Path) 
     assert int(options["max_queued_messages"]) >= 100_000
     assert options["persistence_location"].rstrip("/") == "/mosquitto/data"
     assert "mosquitto-data" in mosquitto.named_volumes()
-    for option in ("password_file", "acl_file", "include_dir"):
+    # accounts and ACLs by the dynamic-security plugin (the acl_file checks no SUBSCRIBE)
+    assert "password_file" not in options and "acl_file" not in options
+    assert options["plugin"] == "/usr/lib/mosquitto_dynamic_security.so"  # the image's path
+    for option in ("plugin_opt_config_file", "include_dir"):
         path = mosquitto.host_path(options[option])
         assert path is not None and path.exists(), f"{option} {options[option]} is not mounted"
-    users = {line.split(":")[0] for line in mosquitto.host_path(options["password_file"]).read_text().split()}
-    acl = mosquitto.host_path(options["acl_file"]).read_text()
+    accounts = json.loads(mosquitto.host_path(options["plugin_opt_config_file"]).read_text())
+    users = {client["username"] for client in accounts["clients"]}
     hub_user = read_env_file(root / "deploy/hub/hub.env")["LINTEL_HUB_MQTT_USERNAME"]
     edges = {load_config(services[n].host_path("/etc/lintel/edge.yaml")).mqtt.username
              for n in EDGES}
     assert users == {hub_user, *edges}
-    for user in users:
-        assert f"user {user}\n" in acl
+    assert {role["rolename"] for role in accounts["roles"]} == users
     # the TLS listeners, once enabled, find the certificates `lintel provision tls` made
     tls = dict(mosquitto_conf(mosquitto.host_path(options["include_dir"]) / "tls.conf.disabled"))
     for option in ("cafile", "certfile", "keyfile"):

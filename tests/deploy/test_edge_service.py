@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lintel.provision import provision_edge, provision_hub
+from lintel.provision import DYNSEC_FILE, provision_edge, provision_hub
 from tests.deploy.compose import REPO, load
 from tests.support.mqtt import Collector
 from tests.support.services import MosquittoServer
@@ -28,8 +28,7 @@ def test_the_edge_services_command_runs_the_edge_on_its_simulated_readers(tmp_pa
     hub = provision_hub(out)
     edge = provision_edge(out, "demo", "B1", doors=["B1-main", "B1-garage"])
     assert edge.config is not None
-    broker = MosquittoServer(password_file=out / "mosquitto" / "passwd",
-                             acl_file=out / "mosquitto" / "acl")
+    broker = MosquittoServer(accounts=out / "mosquitto" / DYNSEC_FILE)
     broker.start()
     run = tmp_path / "run"
     # the compose service's command, its container paths pointing into tmp_path

@@ -4,6 +4,7 @@ edge accept, with every ACL line under the edge's own prefix."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -11,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.config import load_config
-from lintel.provision import ProvisionError, provision_edge, provision_hub, provision_tls
+from lintel.provision import (
+    DYNSEC_FILE,
+    ProvisionError,
+    provision_edge,
+    provision_hub,
+    provision_tls,
+)
 from wire import topics
 
 NAMES = st.one_of(
@@ -25,17 +32,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def acl_blocks(text: str) -> dict[str, list[str]]:
-    blocks: dict[str, list[str]] = {}
-    user = None
-    for line in text.splitlines():
-        if line.startswith("user "):
-            user = line[5:]
-            blocks[user] = []
-        elif line:
-            assert user is not None, f"ACL line {line!r} outside a user block"
-            blocks[user].append(line)
-    return blocks
+def roles(path: Path) -> dict[str, list[dict[str, object]]]:
+    """The dynamic-security file's roles: rolename -> its ACL entries."""
+    doc = json.loads(path.read_text())
+    return {role["rolename"]: role["acls"] for role in doc["roles"]}
 
 
 @settings(max_examples=150, deadline=None)
@@ -58,15 +58,21 @@ def test_provision_edge_refuses_cleanly_or_writes_files_the_edge_and_broker_acce
         assert config.site == site
         if doors:
             assert [d.id for d in config.doors] == doors
-        blocks = acl_blocks((out / "mosquitto" / "acl").read_text())
+        accounts = out / "mosquitto" / DYNSEC_FILE
+        blocks = roles(accounts)
         assert set(blocks) == {"hub", identity.username}
         prefix = topics.prefix(site, config.edge) + "/"
-        for rule in blocks[identity.username]:
-            access, _, topic = rule.removeprefix("topic ").partition(" ")
-            assert access in ("read", "write") and topic.startswith(prefix)
-            assert all(c not in topic[len(prefix):] for c in "+") and "\n" not in topic
-        users = [line.split(":")[0] for line in (out / "mosquitto" / "passwd").read_text().split()]
-        assert sorted(users) == sorted({"hub", identity.username})
+        for acl in blocks[identity.username]:
+            topic = str(acl["topic"])
+            assert acl["allow"] is True and topic.startswith(prefix)
+            assert acl["acltype"] in ("publishClientSend", "publishClientReceive",
+                                      "subscribeLiteral")  # never a pattern, never $share
+            assert "+" not in topic[len(prefix):] and "\n" not in topic
+            assert "#" not in topic or acl["acltype"] == "publishClientSend"
+        doc = json.loads(accounts.read_text())
+        assert sorted(c["username"] for c in doc["clients"]) == sorted({"hub", identity.username})
+        assert not any(doc["defaultACLAccess"][k] for k in ("publishClientSend",
+                                                            "publishClientReceive", "subscribe"))
 
 
 @settings(max_examples=60, deadline=None)

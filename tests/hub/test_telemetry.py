@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.services import VictoriaMetricsServer
 from hub.errors import ConfigError
 from hub.ingest import Ingest, hub_subscriptions
 from hub.models import Device, TelemetryHourly, TelemetryRow
@@ -32,7 +33,6 @@ from hub.telemetry import (
 from tests.hub.device_support import telemetry_event
 from tests.hub.support import count, dumps, edge_client, event_topic, eventually
 from tests.support.services import MosquittoServer, free_port
-from tests.support.victoria import VictoriaMetricsServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

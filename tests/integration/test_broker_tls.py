@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
@@ -22,13 +21,13 @@ from sqlalchemy import select
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig, load_config
+from harness.services import dynsec_plugin, find_binary, free_port, wait_for_port
 from hub.live import Listener, LiveItem
 from hub.models import Edge
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
-from lintel.provision import provision_edge, provision_hub, provision_tls
-from tests.support.services import _find, free_port, wait_for_port
+from lintel.provision import DYNSEC_FILE, provision_edge, provision_hub, provision_tls
 from wire import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -43,15 +42,29 @@ class Broker:
     cert: int
     ca: Path
     dir: Path
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> subprocess.Popen[bytes]:
+        with open(self.dir / "log", "ab") as log:
+            proc = subprocess.Popen([find_binary("mosquitto", "/usr/sbin"), "-c",
+                                     str(self.dir / "mosquitto.conf")], stdout=log, stderr=log)
+        for port in (self.plain, self.tls, self.cert):
+            wait_for_port(port)
+        return proc
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
 
     def reload_auth(self, out: Path) -> None:
-        """Install the provisioned passwd and acl; Mosquitto rereads them on SIGHUP."""
-        for name in ("passwd", "acl"):
-            shutil.copy(out / "mosquitto" / name, self.dir / name)
-            os.chmod(self.dir / name, 0o644)
-        self.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        """Install the provisioned accounts and restart Mosquitto: the dynamic-security
+        plugin reads its file only at start (a SIGHUP does not reload it)."""
+        shutil.copy(out / "mosquitto" / DYNSEC_FILE, self.dir / DYNSEC_FILE)
+        os.chmod(self.dir / DYNSEC_FILE, 0o644)
+        self.stop()
+        self.proc = self.start()
 
 
 @pytest.fixture
@@ -70,7 +83,8 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         for port, free in ports.items():
             text = text.replace(f"listener {port}\n", f"listener {free} 127.0.0.1\n")
         return (text.replace("/mosquitto/config/", f"{run}/").replace("/mosquitto/tls/", f"{run}/")
-                .replace("/mosquitto/data/", f"{run}/data/").replace("log_dest stdout", "log_dest stderr"))
+                .replace("/mosquitto/data/", f"{run}/data/").replace("log_dest stdout", "log_dest stderr")
+                .replace("/usr/lib/mosquitto_dynamic_security.so", dynsec_plugin()))
 
     shipped = REPO / "deploy" / "mosquitto"
     conf = run / "mosquitto.conf"
@@ -78,24 +92,19 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     (run / "conf.d" / "tls.conf").write_text(adapt((shipped / "conf.d" / "tls.conf.disabled").read_text()))
     for name in ("ca.crt", "server.crt", "server.key"):
         shutil.copy(out / "tls" / name, run / name)
-    (run / "passwd").touch()
-    (run / "acl").touch()
+    (run / DYNSEC_FILE).write_text('{"clients": [], "groups": [], "roles": []}')
     if os.geteuid() == 0:  # Mosquitto drops root for the `mosquitto` user
         with conf.open("a") as fh:
             fh.write("user mosquitto\n")
         for path in [run, *run.rglob("*")]:
             shutil.chown(path, user="mosquitto")
-    with open(run / "log", "wb") as log:
-        proc = subprocess.Popen([_find("mosquitto", "/usr/sbin"), "-c", str(conf)], stdout=log,
-                                stderr=log)
-        try:
-            for port in ports.values():
-                wait_for_port(port)
-            yield Broker(ports[1883], ports[8883], ports[8884], out / "tls" / "ca.crt", run, proc)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            shutil.rmtree(run, ignore_errors=True)
+    broker = Broker(ports[1883], ports[8883], ports[8884], out / "tls" / "ca.crt", run)
+    try:
+        broker.proc = broker.start()
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def edge_config(path: Path, tmp: Path, port: int, ca: Path) -> EdgeConfig:

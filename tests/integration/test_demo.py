@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,13 +27,24 @@ def _get(url: str, token: str) -> dict:
         return json.loads(resp.read())
 
 
+def _wait_for_lines(log: Path, wanted: list[str], timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log.read_text()
+        if all(line in text for line in wanted) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
 def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None:
     data = tmp_path / "demo"
-    demo = subprocess.Popen(
-        [*LINTEL, "demo", "--data", str(data), "--http-port", str(free_port()),
-         "--mqtt-port", str(free_port())],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
+    log = tmp_path / "demo.log"
+    with log.open("w") as log_file:
+        demo = subprocess.Popen(
+            [*LINTEL, "demo", "--data", str(data), "--http-port", str(free_port()),
+             "--mqtt-port", str(free_port())],
+            stdout=subprocess.PIPE, stderr=log_file, text=True,
+        )
     try:
         lines: dict[str, str] = {}
         deadline = time.monotonic() + 60
@@ -61,6 +74,18 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
             time.sleep(0.1)
         got = {(e["credential"], e["result"], e["reason"]) for e in items}
         assert got == {("1001", "granted", "granted"), ("9999", "denied", "unknown_card")}
+        # the log says who came through which door, and keeps the plumbing out of sight
+        told = _wait_for_lines(log, ["B1-main 1号楼 正门: card 1001 (张伟) granted",
+                                     "B1-main 1号楼 正门: card 9999 (unknown) denied: unknown_card"])
+        assert "INFO lintel.demo: B1-main 1号楼 正门: card 1001 (张伟) granted" in told
+        assert "card 9999 (unknown) denied: unknown_card" in told
+        assert f"hub serving {web}" in told
+        for plumbing in ("aiohttp.access", "setup plugin", "Context impl", "Traceback"):
+            assert plumbing not in told, plumbing
+        # each login its own password
+        passwords = [lines["login"].rsplit(" / ", 1)[1], lines["resident"], lines["guard"],
+                     lines["technician"]]
+        assert len(set(passwords)) == 4, passwords
 
         # the demo resident's app shows a dynamic QR code that opens the door
         resident_token = _login(web, "zhang", lines["resident"])
@@ -102,6 +127,41 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
     assert not (data / "sim.json").exists()
 
 
+@pytest.mark.parametrize("taken", ["http", "mqtt"])
+def test_demo_on_a_taken_port_says_so_in_one_line(tmp_path: Path, taken: str) -> None:
+    """`make run` on a machine where 8080 (or 1883) is taken: how to choose another, no trace."""
+    data = tmp_path / "demo"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        # the web port as `make run` is given one (environment), the broker's by its flag
+        env = {**os.environ, "LINTEL_DEMO_HTTP_PORT": str(port if taken == "http" else 0)}
+        flags = ["--mqtt-port", str(port if taken == "mqtt" else 0)]
+        try:
+            result = subprocess.run([*LINTEL, "demo", "--data", str(data), *flags], env=env,
+                                    capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"the demo started on taken port {port}") from exc
+    flag, what = {"http": ("--http-port", "web console"), "mqtt": ("--mqtt-port", "MQTT")}[taken]
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"lintel demo: port {port} for the "), result.stderr
+    assert what in result.stderr and "already in use" in result.stderr
+    assert f"{flag} PORT or LINTEL_DEMO_{taken.upper()}_PORT=PORT" in result.stderr
+    assert not data.exists()  # nothing made
+
+
+def test_demo_with_a_bad_port_in_the_environment_names_it(tmp_path: Path) -> None:
+    env = {**os.environ, "LINTEL_DEMO_MQTT_PORT": "eighteen"}
+    result = subprocess.run([*LINTEL, "demo", "--data", str(tmp_path / "demo")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("lintel demo: LINTEL_DEMO_MQTT_PORT='eighteen': 'eighteen' is not a "
+                             "port number (0 to 65535)\n")
+
+
 def _login(web: str, username: str, password: str) -> str:
     login = urllib.request.Request(
         f"{web}/api/v1/auth/login", method="POST",
@@ -140,7 +200,7 @@ def test_hub_with_a_bad_setting_names_it(tmp_path: Path) -> None:
 
 
 def test_sim_serve_and_an_edge_started_by_hand(tmp_path: Path) -> None:
-    """The parts one by one, as the README's "Running the parts yourself" says."""
+    """The parts one by one, as docs/operations.md's "Running the parts yourself" says."""
     import secrets
 
     from tests.support.services import MosquittoServer

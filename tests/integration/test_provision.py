@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from edge.config import load_config
-from lintel.provision import ProvisionError, mosquitto_hash, provision_edge, provision_hub
+from lintel.provision import DYNSEC_FILE, Identity, ProvisionError, provision_edge, provision_hub
 from tests.support.services import MosquittoServer
 from wire import topics
 
@@ -27,17 +27,6 @@ def connect(port: int, username: str, password: str) -> tuple[mqtt.Client, list]
     return client, received
 
 
-def test_password_hash_matches_mosquitto_passwd(tmp_path: Path) -> None:
-    import base64
-    import subprocess
-
-    passwd = tmp_path / "pw"
-    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwd), "alice", "s3cret"], check=True)
-    _, salt_b64 = passwd.read_text().split("$")[2:4]
-    ours = mosquitto_hash("s3cret", salt=base64.b64decode(salt_b64))
-    assert passwd.read_text().strip() == f"alice:{ours}"
-
-
 def test_bad_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ProvisionError, match="site 'a/b'"):
         provision_edge(tmp_path, "a/b", "B1")
@@ -51,13 +40,13 @@ def test_an_edge_publishes_only_under_its_own_prefix(tmp_path: Path) -> None:
     b2 = provision_edge(tmp_path, "demo", "B2")
     again = provision_edge(tmp_path, "demo", "B2")  # rotating a password keeps one entry
     assert again.password != b2.password
-    assert (tmp_path / "mosquitto" / "passwd").read_text().count("demo.b2-edge:") == 1
+    accounts = (tmp_path / "mosquitto" / DYNSEC_FILE).read_text()
+    assert accounts.count('"username": "demo.b2-edge"') == 1
     config = load_config(b1.config)  # the written config is a valid edge config
     assert (config.site, config.edge, config.mqtt.username) == ("demo", "b1-edge", "demo.b1-edge")
     assert yaml.safe_load(b1.config.read_text())["mqtt"]["password"] == b1.password
 
-    broker = MosquittoServer(password_file=tmp_path / "mosquitto" / "passwd",
-                             acl_file=tmp_path / "mosquitto" / "acl")
+    broker = MosquittoServer(accounts=tmp_path / "mosquitto" / DYNSEC_FILE)
     broker.start()
     try:
         hub_client, hub_got = connect(broker.port, hub.username, hub.password)
@@ -105,8 +94,7 @@ def test_another_sites_building_of_the_same_name_is_a_separate_account(tmp_path:
     demo = provision_edge(tmp_path, "demo", "B1")
     park = provision_edge(tmp_path, "park", "B1")
     assert demo.username != park.username
-    broker = MosquittoServer(password_file=tmp_path / "mosquitto" / "passwd",
-                             acl_file=tmp_path / "mosquitto" / "acl")
+    broker = MosquittoServer(accounts=tmp_path / "mosquitto" / DYNSEC_FILE)
     broker.start()
     try:
         hub_client, hub_got = connect(broker.port, hub.username, hub.password)
@@ -135,4 +123,79 @@ def test_another_sites_building_of_the_same_name_is_a_separate_account(tmp_path:
             client.disconnect()
             client.loop_stop()
     finally:
+        broker.cleanup()
+
+
+def subscribe_codes(client: mqtt.Client, filters: list[str]) -> dict[str, int]:
+    """Each filter subscribed alone; the SUBACK's reason code for it."""
+    codes: dict[str, int] = {}
+    acks: list[list[int]] = []
+    client.on_subscribe = lambda c, u, mid, rcs, props: acks.append([rc.value for rc in rcs])
+    for topic_filter in filters:
+        before = len(acks)
+        client.subscribe(topic_filter, qos=1)
+        deadline = time.monotonic() + 5
+        while len(acks) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(acks) > before, f"no SUBACK for {topic_filter}"
+        codes[topic_filter] = acks[-1][0]
+    return codes
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5], ids=["mqtt311", "mqtt5"])
+def test_an_edge_may_not_join_the_hubs_share_group_and_nothing_is_lost(
+        tmp_path: Path, protocol: int) -> None:
+    """Mosquitto 2.0.11's acl_file granted an edge `$share/hub/...` and then dealt it, and
+    lost, half of another edge's events; the provisioned accounts refuse the SUBACK."""
+    hub = provision_hub(tmp_path)
+    b1 = provision_edge(tmp_path, "demo", "B1")
+    b2 = provision_edge(tmp_path, "demo", "B2")
+    refused = 0x87 if protocol == mqtt.MQTTv5 else 0x80
+    broker = MosquittoServer(accounts=tmp_path / "mosquitto" / DYNSEC_FILE)
+    broker.start()
+    clients = []
+    try:
+        def join(identity: Identity, name: str) -> tuple[mqtt.Client, list]:
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=protocol)
+            client.username_pw_set(identity.username, identity.password)
+            got: list = []
+            client.on_message = lambda c, u, m: got.append((m.topic, bytes(m.payload)))
+            client.connect("127.0.0.1", broker.port)
+            client.loop_start()
+            clients.append(client)
+            return client, got
+
+        hub_client, hub_got = join(hub, "hub-1")
+        b1_client, b1_got = join(b1, "b1")
+        b2_client, _ = join(b2, "b2")
+        assert subscribe_codes(hub_client, [topics.shared(topics.HUB_EVENTS)]) == {
+            topics.shared(topics.HUB_EVENTS): 1}
+        own = [topics.perm("demo", "b1-edge"), topics.perm_delta("demo", "b1-edge"),
+               topics.cmd("demo", "b1-edge"), topics.ready("demo", "b1-edge"),
+               f"{topics.prefix('demo', 'b1-edge')}/stored",
+               f"{topics.prefix('demo', 'b1-edge')}/config"]
+        foreign = [topics.shared(topics.HUB_EVENTS), topics.shared(topics.HUB_STATE),
+                   topics.shared(topics.perm("demo", "b1-edge"), "b1"),  # even of its own
+                   topics.HUB_EVENTS, f"{topics.ROOT}/#", "#",
+                   topics.perm("demo", "b2-edge"), f"{topics.prefix('demo', 'b1-edge')}/#",
+                   f"{topics.prefix('demo', 'b1-edge')}/evt/+"]
+        codes = subscribe_codes(b1_client, foreign + own)
+        assert {t: codes[t] for t in foreign} == dict.fromkeys(foreign, refused)
+        assert {t: codes[t] for t in own} == dict.fromkeys(own, 1)
+
+        for i in range(20):
+            b2_client.publish(topics.event("demo", "b2-edge", "access"), f"e{i}".encode(),
+                              qos=1).wait_for_publish(5)
+        for topic in own:
+            hub_client.publish(topic, b"for-b1", qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while (len(hub_got) < 20 or len(b1_got) < len(own)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # anything more would arrive now
+        assert [p for _, p in hub_got] == [f"e{i}".encode() for i in range(20)]
+        assert sorted(t for t, _ in b1_got) == sorted(own)
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
         broker.cleanup()

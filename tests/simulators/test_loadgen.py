@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from lintel.provision import provision_edge, provision_hub
+from lintel.provision import DYNSEC_FILE, provision_edge, provision_hub
 from simulators.loadgen import LoadProfile, run_load
 from tests.support.mqtt import Collector
 from tests.support.services import MosquittoServer
@@ -58,8 +58,7 @@ def test_each_edge_uses_its_own_credentials_and_a_rate_cap_holds(tmp_path: Path)
         identity = provision_edge(tmp_path, "lg", building)
         passwords[identity.username] = identity.password
     hub = provision_hub(tmp_path)
-    broker = MosquittoServer(password_file=tmp_path / "mosquitto" / "passwd",
-                             acl_file=tmp_path / "mosquitto" / "acl")
+    broker = MosquittoServer(accounts=tmp_path / "mosquitto" / DYNSEC_FILE)
     broker.start()
     try:
         profile = LoadProfile(port=broker.port, site="lg", edges=5, swipes_per_edge_s=200,

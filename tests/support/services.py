@@ -1,150 +1,21 @@
-"""Real servers for the tests, started as ordinary processes on free loopback ports."""
+"""The real servers the tests start live in `harness.services`, shared with the benchmarks."""
 
-from __future__ import annotations
+from harness.services import (
+    MosquittoServer,
+    PostgresServer,
+    VictoriaMetricsServer,
+    dynsec_plugin,
+    find_binary,
+    free_port,
+    wait_for_port,
+)
 
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
-def _find(binary: str, *extra_dirs: str) -> str:
-    found = shutil.which(binary)
-    if found:
-        return found
-    for folder in extra_dirs:
-        candidate = Path(folder) / binary
-        if candidate.exists():
-            return str(candidate)
-    raise RuntimeError(f"{binary} not found; `make test` installs it")
-
-
-class MosquittoServer:
-    """Mosquitto with the settings Lintel ships: persistence on, big queues."""
-
-    def __init__(self, *, password_file: Path | None = None, acl_file: Path | None = None) -> None:
-        self.port = free_port()
-        self.host = "127.0.0.1"
-        self.dir = Path(tempfile.mkdtemp(prefix="lintel-mosquitto-"))
-        self.password_file = password_file
-        self.acl_file = acl_file
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        conf = self.dir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            + self._auth_lines()
-            + "persistence true\n"
-            f"persistence_location {self.dir}/\n"
-            "max_queued_messages 100000\n"
-            "max_inflight_messages 1000\n"
-            "log_dest stderr\n"
-        )
-        if os.geteuid() == 0:
-            # Mosquitto drops root privileges to `mosquitto` when started as root.
-            shutil.chown(self.dir, user="mosquitto")
-            with open(conf, "a") as fh:
-                fh.write("user mosquitto\n")
-        binary = _find("mosquitto", "/usr/sbin")
-        self.log = open(self.dir / "mosquitto.log", "wb")
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=self.log, stderr=self.log)
-        wait_for_port(self.port)
-
-    def _auth_lines(self) -> str:
-        if self.password_file is None:
-            return "allow_anonymous true\n"
-        lines = "allow_anonymous false\n"
-        for name, source in (("password_file", self.password_file), ("acl_file", self.acl_file)):
-            if source is not None:
-                # a copy the broker (which drops to the mosquitto user) may read
-                copy = self.dir / source.name
-                shutil.copyfile(source, copy)
-                os.chmod(copy, 0o644)
-                lines += f"{name} {copy}\n"
-        return lines
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-            self.log.close()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class PostgresServer:
-    """A throwaway PostgreSQL cluster; as root it runs as the `postgres` user."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="lintel-pg-"))
-        self.data = self.dir / "data"
-        self._as_postgres = os.geteuid() == 0
-
-    def _run(self, *args: str) -> None:
-        cmd = list(args)
-        if self._as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def start(self) -> None:
-        bindir = _pg_bindir()
-        if self._as_postgres:
-            pw = pwd.getpwnam("postgres")
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self._run(f"{bindir}/initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--locale=C")
-        self._run(
-            f"{bindir}/pg_ctl", "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-w",
-            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        )
-
-    def url(self, database: str = "postgres", driver: str = "psycopg") -> str:
-        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def stop(self) -> None:
-        try:
-            self._run(f"{_pg_bindir()}/pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _pg_bindir() -> str:
-    roots = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    if not roots:
-        raise RuntimeError("PostgreSQL server binaries not found; `make test` installs them")
-    return str(roots[0])
+__all__ = [
+    "MosquittoServer",
+    "PostgresServer",
+    "VictoriaMetricsServer",
+    "dynsec_plugin",
+    "find_binary",
+    "free_port",
+    "wait_for_port",
+]
