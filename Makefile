@@ -43,8 +43,12 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	timeout --kill-after=30 20m $(PY) bench/headline.py
 
+# Style and bugs (ruff), types (mypy, configured in pyproject.toml), and the layers of
+# DESIGN.md's table (import-linter's contracts, also in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) demo-data

@@ -37,7 +37,7 @@ class MqttConfig(_Strict):
     key_file: Path | None = Field(default=None, description="the client certificate's private key (PEM)")
 
     @model_validator(mode="after")
-    def _bounds(self) -> "MqttConfig":
+    def _bounds(self) -> MqttConfig:
         if self.backoff_max_s < self.backoff_min_s:
             raise ValueError("backoff_max_s is below backoff_min_s")
         if (self.cert_file is None) != (self.key_file is None):
@@ -112,7 +112,7 @@ class DeviceConfig(_Strict):
     backoff_max_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "DeviceConfig":
+    def _check(self) -> DeviceConfig:
         from edge.sensors.loader import load_models  # the model files are data beside the code
 
         models = load_models()
@@ -146,7 +146,7 @@ class EdgeConfig(_Strict):
         default=30.0, gt=0, le=3600, description="how often free space is checked")
 
     @model_validator(mode="after")
-    def _unique(self) -> "EdgeConfig":
+    def _unique(self) -> EdgeConfig:
         ids = [d.id for d in self.doors]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from edge.config import DeviceConfig
 from edge.drivers.modbus import (
@@ -47,7 +47,7 @@ class Device:
     values: Values | None = None
     zones_in_alarm: list[int] = field(default_factory=list)
     floors_reset: asyncio.TimerHandle | None = None
-    last_telemetry: tuple[float, list[object]] | None = None
+    last_telemetry: tuple[float, list[float | int | bool | str]] | None = None
 
 
 class DeviceSupervisor:
@@ -65,7 +65,7 @@ class DeviceSupervisor:
             self.devices[cfg.id] = Device(cfg, model, reader, FaultTracker(reader))
         self.fire_active = False
         self._stack = contextlib.AsyncExitStack()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
 
     async def __aenter__(self) -> Self:
         try:
@@ -91,8 +91,8 @@ class DeviceSupervisor:
                 device.floors_reset.cancel()
         await self._stack.aclose()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -149,8 +149,8 @@ class DeviceSupervisor:
         results = await asyncio.gather(
             *(self._write(e, e.reader.recall_write(active)) for e in elevators)
         )
-        done = [e.config.id for e, ok in zip(elevators, results) if ok]
-        failed = [e.config.id for e, ok in zip(elevators, results) if not ok]
+        done = [e.config.id for e, ok in zip(elevators, results, strict=True) if ok]
+        failed = [e.config.id for e, ok in zip(elevators, results, strict=True) if not ok]
         if active:
             detail = (f"fire alarm in zone(s) {zones} of {panel.config.id}: released egress doors "
                       f"[{', '.join(doors)}]; recalled elevators [{', '.join(done)}]")

@@ -109,7 +109,8 @@ class HubSettings(BaseSettings):
         return value or None
 
     mqtt_tls: bool = Field(default=False, description="connect to the broker over TLS (port 8883 as a rule)")
-    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for the broker's certificate; None: the system's")
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA bundle for the broker's certificate; None: the system's")
 
     @field_validator("mqtt_shared_group")
     @classmethod

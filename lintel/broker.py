@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
+from typing import Self
 
 from amqtt.broker import Broker
 
@@ -20,7 +21,7 @@ class EmbeddedBroker:
         self.port = port
         self._broker: Broker | None = None
 
-    async def __aenter__(self) -> "EmbeddedBroker":
+    async def __aenter__(self) -> Self:
         # amqtt logs every connection at INFO; keep the demo's console readable.
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)

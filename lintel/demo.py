@@ -12,6 +12,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import aiohttp
 from aiohttp import web
@@ -41,7 +42,8 @@ EDGE = "b1-edge"
 DOORS = [("B1-main", 101, "1号楼 正门"), ("B1-garage", 102, "1号楼 车库门")]
 ADMIN = "admin"
 # The demo building's Modbus devices: device id, firmware model, transport.
-DEVICES = [("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
+DEVICES: list[tuple[str, str, Literal["rtu", "tcp"]]] = [
+    ("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
 FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
 # The lobby camera: someone crosses the lobby every 20 s; its zone alerts at most once a minute.
 CAMERA = "B1-cam-lobby"
@@ -140,7 +142,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
     check_port_free(mqtt_port, MQTT_PORT)
     if mqtt_port == 0:  # the broker's port must be known before the hub and edge connect
         mqtt_port = _free_port()
-    data = data.resolve()
+    data = data.resolve()  # noqa: ASYNC240 (start-up: nothing else runs yet)
     data.mkdir(parents=True, exist_ok=True)
     password = _secret(data / "admin-password", lambda: secrets.token_urlsafe(12))
     keys = {door: _secret(data / f"scbk-{door}", lambda: secrets.token_hex(16)) for door, _, _ in DOORS}
@@ -173,7 +175,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         devices: dict[str, ModbusDeviceSimulator] = {}
         for device, model, transport in DEVICES:
             devices[device] = await stack.enter_async_context(ModbusDeviceSimulator(
-                models[model], name=device, transport=transport,  # type: ignore[arg-type]
+                models[model], name=device, transport=transport,
                 serial=models[model].transport.serial.model_copy(update={"parity": "N"}),
             ))
         control_app = create_control_app(sims)

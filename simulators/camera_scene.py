@@ -142,7 +142,7 @@ def write_video(path: Path | str, steps: Sequence[Step], *, fps: float = 15.0,
                 seed: int = 7) -> Path:
     """Render `steps` into a Motion-JPEG AVI (every OpenCV build writes it)."""
     path = Path(path)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise OSError(f"cannot write video {path}")
     try:

@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TextIO, TypedDict
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wire import (
@@ -41,6 +42,7 @@ from wire import (
     new_event_id,
     topics,
 )
+from wire.devices import DeviceType, Severity
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -132,11 +134,24 @@ class LoadStats:
                 "by_kind": dict(sorted(self.by_kind.items()))}
 
 
-_DEVICE_KINDS = (("elevator", "elevator-vvvf-a"), ("fire_panel", "fire-panel-8z"),
-                 ("pressure_sensor", "pressure-sprinkler-pt"))
-_FAULTS = {"elevator": ("Err41", "door lock circuit open", "电梯门锁回路断开", "major", "elevator"),
+_DEVICE_KINDS: tuple[tuple[DeviceType, str], ...] = (
+    ("elevator", "elevator-vvvf-a"), ("fire_panel", "fire-panel-8z"),
+    ("pressure_sensor", "pressure-sprinkler-pt"))
+_FAULTS: dict[DeviceType, tuple[str, str, str, Severity, str]] = {
+           "elevator": ("Err41", "door lock circuit open", "电梯门锁回路断开", "major", "elevator"),
            "fire_panel": ("Z-FAULT", "zone wiring fault", "防区线路故障", "minor", "fire"),
            "pressure_sensor": ("LOW", "pressure below range", "压力低于下限", "major", "plumbing")}
+
+
+class _Envelope(TypedDict):
+    """What every event carries besides its kind and data."""
+
+    id: str
+    ts: datetime
+    site: str
+    edge: str
+    device: str
+    seq: int
 
 
 class SimEdge:
@@ -160,7 +175,7 @@ class SimEdge:
         self.client.on_publish = lambda *_: stats.add(acked=1)
         self.online = False
 
-    def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: mqtt.ReasonCode,
+    def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
                     _p: object = None) -> None:
         if reason.is_failure:
             self.stats.add(errors=1)
@@ -168,7 +183,7 @@ class SimEdge:
         self.online = True
         self.stats.add(connected=1)
 
-    def _envelope(self, device: str) -> dict[str, object]:
+    def _envelope(self, device: str) -> _Envelope:
         self.seq += 1
         return {"id": new_event_id(), "ts": datetime.now(UTC), "site": self.profile.site,
                 "edge": self.name, "device": device, "seq": self.seq}
@@ -202,19 +217,19 @@ class SimEdge:
                                         unit="MPa")],
         }[device_type]
         event = TelemetryEvent(**self._envelope(device), data=TelemetryData(
-            device_type=device_type, model=model, readings=readings))  # type: ignore[arg-type]
+            device_type=device_type, model=model, readings=readings))
         self._publish("telemetry", event.model_dump_json().encode())
         if device in self.faulted or self.rng.random() < self.profile.fault_probability:
             self._fault(device, device_type, model)
 
-    def _fault(self, device: str, device_type: str, model: str) -> None:
+    def _fault(self, device: str, device_type: DeviceType, model: str) -> None:
         code, text, text_zh, severity, skill = _FAULTS[device_type]
         raised = device not in self.faulted
         (self.faulted.add if raised else self.faulted.discard)(device)
         event = DeviceEvent(**self._envelope(device), data=DeviceData(
-            device_type=device_type, model=model,  # type: ignore[arg-type]
+            device_type=device_type, model=model,
             event="fault_raised" if raised else "fault_cleared", code=code, text=text,
-            text_zh=text_zh, severity=severity, skill=skill))  # type: ignore[arg-type]
+            text_zh=text_zh, severity=severity, skill=skill))
         self._publish("device", event.model_dump_json().encode())
 
 

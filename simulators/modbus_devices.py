@@ -19,7 +19,7 @@ from typing import Any, Literal, Self
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
-from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 
 from edge.sensors.codec import encode, raw_value
 from edge.sensors.models import WORDS, DeviceModel, FaultCode, Register, SerialSettings
@@ -124,7 +124,7 @@ class ModbusDeviceSimulator:
             table = self.tables[reg.table]
             table.extend([False if reg.type == "bool" else 0] * max(0, end - len(table)))
         self._bridge: _PtyBridge | None = None
-        self._server: ModbusSerialServer | ModbusTcpServer | None = None
+        self._server: ModbusBaseServer | None = None
         self._motion: asyncio.Task[None] | None = None
         self._defaults()
 
@@ -267,7 +267,10 @@ class ModbusDeviceSimulator:
         elif active:
             reg = self.model.register(fault.point)
             margin = max(abs(reg.scale) * 10, 1e-3)
-            self.set(fault.point, fault.below - margin if fault.below is not None else fault.above + margin)  # type: ignore[operator]
+            if fault.below is not None:
+                self.set(fault.point, fault.below - margin)
+            elif fault.above is not None:
+                self.set(fault.point, fault.above + margin)
         else:
             self._defaults()
 

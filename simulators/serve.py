@@ -22,7 +22,7 @@ class DoorSpec:
     link: Path | None = None  # a stable path (the edge config's reader port) to the pty
 
     @classmethod
-    def parse(cls, text: str) -> "DoorSpec":
+    def parse(cls, text: str) -> DoorSpec:
         """`NAME:ADDRESS:SCBK_HEX`, e.g. `B1-main:101:000102…0f`."""
         try:
             name, address, key = text.split(":")
@@ -38,7 +38,7 @@ async def serve(doors: list[DoorSpec], data: Path, stop: asyncio.Event,
                 control_port: int = 0) -> None:
     """Start one simulated reader + door controller per spec on a pty, and the control server;
     print where each door is, and keep them until `stop` is set."""
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (start-up: nothing else runs yet)
     async with contextlib.AsyncExitStack() as stack:
         sims: dict[str, OsdpDoorSimulator] = {}
         for spec in doors:

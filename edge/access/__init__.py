@@ -2,7 +2,7 @@
 
 from edge.access.cache import CachedCredential, CachedSnapshot, PermissionCache
 from edge.access.decision import AccessDecider, Decision
-from edge.access.door import Action, DoorCause, DoorMode, DoorStateMachine, Emit, SetLock
+from edge.access.door import Action, DoorMode, DoorStateMachine, Emit, SetLock
 from edge.access.errors import AccessError, CacheStorageError, SnapshotRejectedError
 from edge.access.schedule import WeeklySchedule, is_open, site_local
 
@@ -14,7 +14,6 @@ __all__ = [
     "CachedCredential",
     "CachedSnapshot",
     "Decision",
-    "DoorCause",
     "DoorMode",
     "DoorStateMachine",
     "Emit",

@@ -221,7 +221,7 @@ class DoorStateMachine:
         self._fire = True
         self._pulse_until = None
         self._locked = False
-        return actions + [SetLock(False), Emit("released", "fire")]
+        return [*actions, SetLock(False), Emit("released", "fire")]
 
     def fire_reset(self, now: float) -> list[Action]:
         """The fire alarm was reset: relock now, or as soon as the door closes."""

@@ -89,14 +89,14 @@ class FrameAnalyser:
             points = np.array([[x * SMALL[0], y * SMALL[1]] for x, y in zone.polygon], np.int32)
             cv2.fillPoly(mask, [points], 255)
             self._zones.append(_Zone(zone.name, mask, max(1, int(cv2.countNonZero(mask))), None))
-        self._by_name = {z.name: c for z, c in zip(self._zones, config.zones)}
+        self._by_name = {z.name: c for z, c in zip(self._zones, config.zones, strict=True)}
         self._background: Any = None
         self.frames = 0
         # tamper
-        self._orb = cv2.ORB_create(nfeatures=300)
+        self._orb = cv2.ORB.create(nfeatures=300)
         # more features in the frame than in the reference, so a busy object in view (a
         # person, a poster) does not take them all
-        self._orb_frame = cv2.ORB_create(nfeatures=600)
+        self._orb_frame = cv2.ORB.create(nfeatures=600)
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
         self._learned = 0
         self._sharp: list[float] = []

@@ -35,7 +35,7 @@ class ZoneConfig(_Strict):
     @classmethod
     def _has_area(cls, polygon: list[Point]) -> list[Point]:
         area = 0.0
-        for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1]):
+        for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
             area += x1 * y2 - x2 * y1
         if abs(area) / 2 < 1e-4:
             raise ValueError("the polygon encloses no area")

@@ -201,7 +201,7 @@ class CameraSupervisor:
                 log.exception("camera %s: QR decision failed", cfg.id)
         for change in found.tamper:
             self._emit(cfg.id, self._tamper(camera, change))
-        for hit, item in zip(found.motion, media):
+        for hit, item in zip(found.motion, media, strict=True):
             self._emit(cfg.id, CameraData(
                 camera=cfg.id, event="motion", zone=hit.zone, area=min(1.0, hit.area),
                 snapshot_id=item.snapshot_id, clip_id=item.clip_id,
@@ -288,7 +288,7 @@ def _clip(frames: list[Any], fps: float = 8.0) -> bytes | None:
     fd, name = tempfile.mkstemp(suffix=".mp4")
     os.close(fd)
     try:
-        writer = cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        writer = cv2.VideoWriter(name, cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
         if not writer.isOpened():
             return None
         for frame in frames:

@@ -58,7 +58,8 @@ class DeviceReader:
         value = scaled(self.model.register(fault.point), raw)
         if fault.below is not None:
             return float(value) < fault.below
-        return float(value) > fault.above  # type: ignore[operator]
+        assert fault.above is not None  # a FaultCode holds exactly one condition
+        return float(value) > fault.above
 
     def zones_in_alarm(self, values: Values) -> list[int]:
         """Fire zones (numbered from 1) whose state is an alarm state."""

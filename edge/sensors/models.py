@@ -137,8 +137,8 @@ class DeviceModel(_Strict):
         blocks = {r.name: r for r in self.registers}
         for what, target in (("recall", self.recall), ("floor_access", self.floor_access)):
             if target is not None:
-                reg = blocks.get(target.point) or names.get(target.point)
-                if reg is None or not reg.writable:
+                written = blocks.get(target.point) or names.get(target.point)
+                if written is None or not written.writable:
                     raise ValueError(f"{what}.register {target.point!r} is not a writable register")
         if self.floor_access is not None:
             reg = self.register(self.floor_access.point)

@@ -127,8 +127,9 @@ async def get_device(request: web.Request) -> DeviceDetail:
     device, edge_status, open_faults = row
     readings = [ReadingOut(name=name, value=r["value"], unit=r["unit"], ts=r["ts"])
                 for name, r in sorted((device.telemetry or {}).items())]
-    return DeviceDetail(**_out(device, edge_status, open_faults), counters=device.counters, counters_at=device.counters_at,
-                        readings=readings, faults=[_fault(f) for f in faults])
+    return DeviceDetail(**_out(device, edge_status, open_faults), counters=device.counters,
+                        counters_at=device.counters_at, readings=readings,
+                        faults=[_fault(f) for f in faults])
 
 
 @routes.get(r"/devices/{id:\d+}/telemetry", query=TelemetryQuery, response=TelemetryPage,

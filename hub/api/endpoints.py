@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -19,6 +19,7 @@ from hub.api.auth import STAFF_ROLES, WRITER_ROLES, authenticate, require_role
 from hub.api.errors import BadRequestError, InvalidError, NotFoundError
 
 View = Callable[..., Awaitable[BaseModel | web.StreamResponse | None]]
+_V = TypeVar("_V", bound=View)  # a decorated view keeps its own signature for its callers
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ class EndpointTable:
     tag: str
     endpoints: list[Endpoint] = field(default_factory=list)
 
-    def route(self, method: str, path: str, **options: Any) -> Callable[[View], View]:
-        def register(view: View) -> View:
+    def route(self, method: str, path: str, **options: Any) -> Callable[[_V], _V]:
+        def register(view: _V) -> _V:
             rest = {k: v for k, v in options.items() if k != "summary"}
             summary = options.get("summary") or (view.__doc__ or view.__name__).strip()
             self.endpoints.append(
@@ -100,16 +101,16 @@ class EndpointTable:
 
         return register
 
-    def get(self, path: str, **options: Any) -> Callable[[View], View]:
+    def get(self, path: str, **options: Any) -> Callable[[_V], _V]:
         return self.route("GET", path, **options)
 
-    def post(self, path: str, **options: Any) -> Callable[[View], View]:
+    def post(self, path: str, **options: Any) -> Callable[[_V], _V]:
         return self.route("POST", path, **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[View], View]:
+    def patch(self, path: str, **options: Any) -> Callable[[_V], _V]:
         return self.route("PATCH", path, **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[View], View]:
+    def delete(self, path: str, **options: Any) -> Callable[[_V], _V]:
         return self.route("DELETE", path, **options)
 
     def __iter__(self) -> Iterator[Endpoint]:

@@ -172,7 +172,7 @@ async def _buildings(session: AsyncSession, site_id: str) -> dict[str, int]:
     rows = await session.execute(
         select(Building.code, Building.id).where(Building.site_id == site_id)
     )
-    return {code: bid for code, bid in rows}
+    return dict(rows.all())
 
 
 async def _units(session: AsyncSession, site_id: str) -> dict[tuple[str, str], int]:
@@ -218,14 +218,13 @@ async def _check_residents(
     session: AsyncSession, site_id: str, text: str, problems: _Problems
 ) -> list[tuple[int, ResidentRow, int]]:
     units = await _units(session, site_id)
-    known_ids = {
-        n: rid
-        for n, rid in await session.execute(
+    known_ids = dict(
+        (await session.execute(
             select(Resident.id_number, Resident.id).where(
                 Resident.site_id == site_id, Resident.id_number.is_not(None)
             )
-        )
-    }
+        )).all()
+    )
     seen_ids: dict[str, int] = {}
     good: list[tuple[int, ResidentRow, int]] = []
     count = 0
@@ -274,7 +273,7 @@ async def _households(session: AsyncSession, site_id: str, unit_ids: set[int]) -
             insert(Household).returning(Household.unit_id, Household.id),
             [{"site_id": site_id, "unit_id": u, "name": ""} for u in missing],
         )
-        found.update({unit: hid for unit, hid in made})
+        found.update(made.all())
     return found
 
 

@@ -7,11 +7,12 @@ import csv
 import io
 from collections import Counter, defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple, get_args
 
 from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import QueryableAttribute
 
 from hub.api.alarm_schemas import (
     AlarmTimesReport,
@@ -32,28 +33,30 @@ from hub.rules.models import Alarm
 routes = EndpointTable(tag="reports")
 MANAGERS = frozenset({"admin", "manager"})
 PRODUCES = ("application/json", "text/csv")
+_Report = TypeVar("_Report", bound=BaseModel)
+_Columns = TypeVarTuple("_Columns")
 
 
-def _answer(request: web.Request, query: ReportQuery, report: BaseModel,
-            name: str) -> BaseModel | web.Response:
+def _answer(request: web.Request, query: ReportQuery, report: _Report,
+            name: str) -> _Report | web.Response:
     """The report as JSON, or as CSV when asked by `format` or the Accept header."""
     accept = request.headers.get("Accept", "")
     wants_csv = query.format == "csv" or (query.format is None and "text/csv" in accept
                                           and "application/json" not in accept)
     if not wants_csv:
         return report
-    items: list[BaseModel] = report.items
-    row_model = type(report).model_fields["items"].annotation.__args__[0]  # type: ignore[union-attr]
+    (row_model,) = get_args(type(report).model_fields["items"].annotation)  # list[Row]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(row_model.model_fields), lineterminator="\n")
     writer.writeheader()
-    for item in items:
-        writer.writerow({k: "" if v is None else v for k, v in item.model_dump(mode="json").items()})
+    for item in report.model_dump(mode="json")["items"]:
+        writer.writerow({k: "" if v is None else v for k, v in item.items()})
     return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-def _window(stmt: Select[Any], column: Any, query: ReportQuery) -> Select[Any]:
+def _window(stmt: Select[*_Columns], column: QueryableAttribute[datetime],
+            query: ReportQuery) -> Select[*_Columns]:
     if query.since is not None:
         stmt = stmt.where(column >= query.since)
     if query.until is not None:

@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from hub.api.auth import HOUSEHOLD_ROLES
 from hub.api.cards import card_out
@@ -44,7 +45,7 @@ def resident_out(resident: Resident, scope: Scope) -> ResidentOut:
     )
 
 
-def _with_relations() -> list:
+def _with_relations() -> list[ExecutableOption]:
     return [selectinload(Resident.cards), selectinload(Resident.groups)]
 
 

@@ -50,10 +50,10 @@ class Scope:
         if self.is_resident:
             if household is None or self.household_id is None:
                 return false()
-            return household == self.household_id  # type: ignore[no-any-return]
+            return household == self.household_id
         if self.site_id is None:
             return false()
-        return site == self.site_id  # type: ignore[no-any-return]
+        return site == self.site_id
 
     def sees(self, site_id: str, household_id: int | None = None) -> bool:
         if self.all_sites:

@@ -71,7 +71,7 @@ from hub.workorders.service import (
 
 routes = EndpointTable(tag="work-orders")
 # The clock of due times, overdue and history (replaced in tests that move time).
-WORKORDER_CLOCK = web.AppKey("workorder_clock", Callable[[], datetime])
+WORKORDER_CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("workorder_clock")
 MAX_PHOTO_BYTES = 4 * 1024**2
 MAX_PHOTOS_PER_ORDER = 8
 PHOTO_URL = "/api/v1/work-order-photos/{}"
@@ -174,8 +174,7 @@ async def detail(session: AsyncSession, order: WorkOrder, now: datetime) -> Work
         **_out(order, assignee, now), description=order.description,
         rating_comment=order.rating_comment, rated_at=order.rated_at,
         history=[HistoryOut(at=h.at, user_id=h.user_id, actor=h.actor, action=h.action,
-                            from_state=h.from_state,  # type: ignore[arg-type]
-                            to_state=h.to_state,  # type: ignore[arg-type]
+                            from_state=h.from_state, to_state=h.to_state,
                             assignee_id=h.assignee_id, note=h.note) for h in history],
         notes=[NoteOut(id=n.id, at=n.at, user_id=n.user_id, author=n.author, text=n.text)
                for n in notes],
@@ -342,6 +341,8 @@ async def create_work_order(request: web.Request, body: WorkOrderIn) -> WorkOrde
     now, actor = now_of(request), actor_of(request)
     async with writing(request) as change:
         session = change.session
+        household_id: int | None
+        unit_id: int | None
         if scope.is_resident:
             for field in ("site_id", "device_id", "technician_id"):
                 if getattr(body, field) is not None:

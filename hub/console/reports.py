@@ -99,7 +99,8 @@ async def resolution_times(session: AsyncSession, scope: Scope, since: datetime,
         select(WorkOrder.created_at, WorkOrder.resolved_at)
         .where(scope.where(WorkOrder.site_id), WorkOrder.resolved_at.is_not(None),
                WorkOrder.resolved_at >= since))).all()
-    hours = sorted((done - opened).total_seconds() / 3600 for opened, done in rows)
+    hours = sorted((done - opened).total_seconds() / 3600 for opened, done in rows
+                   if done is not None)  # the query keeps resolved ones only
     counts = dict.fromkeys((key for _, key in RESOLUTION_BUCKETS), 0.0)
     for h in hours:
         key = next(k for bound, k in RESOLUTION_BUCKETS if bound is None or h < bound)
@@ -168,7 +169,7 @@ def stacked_bars(labels: list[str], series: list[Series], width: int = 1000,
     label_every = max(1, len(labels) // 12)
     for i, label in enumerate(labels):
         x = left + slot * i + (slot - bar_w) / 2
-        base = top + plot_h
+        base = float(top + plot_h)
         for s in series:
             value = s.values[i]
             if value <= 0:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +37,7 @@ async def record_pass_uses(session: AsyncSession, access_rows: Sequence[dict[str
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(VisitorPassUse.__table__).on_conflict_do_nothing(index_elements=["event_id"]), uses
+        insert(cast(Table, VisitorPassUse.__table__)).on_conflict_do_nothing(index_elements=["event_id"]), uses
     )
     counted = (
         select(func.count()).select_from(VisitorPassUse)

@@ -51,7 +51,7 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
     grouped: dict[tuple[str, str], list[AlarmRaise]] = {}
     for spec in specs:
         grouped.setdefault((spec.site_id, spec.dedup_key), []).append(spec)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in sorted(grouped):
         group = sorted(grouped[key], key=lambda s: s.ts)
         first, last = group[0], group[-1]
@@ -70,7 +70,7 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = dialect_insert(Alarm).values(rows)
     excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["site_id", "dedup_key"],
         index_where=Alarm.cleared_at.is_(None),
         set_={
@@ -82,7 +82,7 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
                                 else_=Alarm.snapshot_id),
         },
     ).returning(Alarm).execution_options(populate_existing=True)
-    found = {(a.site_id, a.dedup_key): a for a in await session.scalars(stmt)}
+    found = {(a.site_id, a.dedup_key): a for a in await session.scalars(upsert)}
     out = []
     for row in rows:
         alarm = found[(row["site_id"], row["dedup_key"])]

@@ -126,20 +126,20 @@ class _Refs:
         session = self._session
         if edges:
             self._buildings.update(dict.fromkeys(edges))
-            found = await session.execute(select(Edge.site_id, Edge.name, Edge.building_id).where(
-                tuple_(Edge.site_id, Edge.name).in_(sorted(edges))))
-            self._buildings.update({(s, e): b for s, e, b in found})
+            buildings = await session.execute(select(Edge.site_id, Edge.name, Edge.building_id)
+                                              .where(tuple_(Edge.site_id, Edge.name).in_(sorted(edges))))
+            self._buildings.update({(s, e): b for s, e, b in buildings})
         if doors:
-            self._doors.update(dict.fromkeys(doors))  # type: ignore[arg-type]
-            found = await session.execute(select(Door.site_id, Door.name, Door.id).where(
-                tuple_(Door.site_id, Door.name).in_(sorted(doors))))  # type: ignore[type-var]
-            self._doors.update({(s, n): i for s, n, i in found})
+            self._doors.update(dict.fromkeys(doors))
+            door_ids = await session.execute(select(Door.site_id, Door.name, Door.id).where(
+                tuple_(Door.site_id, Door.name).in_(sorted(doors))))
+            self._doors.update({(s, n): i for s, n, i in door_ids})
         if devices:
             self._devices.update(dict.fromkeys(devices))
-            found = await session.execute(
+            device_ids = await session.execute(
                 select(Device.site_id, Device.edge, Device.name, Device.id).where(
                     tuple_(Device.site_id, Device.edge, Device.name).in_(sorted(devices))))
-            self._devices.update({(s, e, n): i for s, e, n, i in found})
+            self._devices.update({(s, e, n): i for s, e, n, i in device_ids})
 
     async def building(self, site: str, edge: str) -> int | None:
         if (site, edge) not in self._buildings:

@@ -10,6 +10,7 @@ rules see it (see `hub.rules.view`): `site`, `edge`, `device`, `kind`, `data.<fi
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Annotated, Any, Literal
 
@@ -68,8 +69,8 @@ class Condition(_Strict):
             return False
         if self.not_in is not None and any(_same(value, v) for v in self.not_in):
             return False
-        bounds = ((self.lt, lambda a, b: a < b), (self.le, lambda a, b: a <= b),
-                  (self.gt, lambda a, b: a > b), (self.ge, lambda a, b: a >= b))
+        bounds = ((self.lt, operator.lt), (self.le, operator.le),
+                  (self.gt, operator.gt), (self.ge, operator.ge))
         for bound, compare in bounds:
             if bound is None:
                 continue
@@ -182,7 +183,8 @@ class Action(_Strict):
 
     @property
     def body(self) -> BaseModel:
-        return next(getattr(self, k) for k in type(self).model_fields if getattr(self, k))
+        body: BaseModel = next(getattr(self, k) for k in type(self).model_fields if getattr(self, k))
+        return body
 
     def templates(self) -> list[tuple[str, str]]:
         """(field name, template) of every text this action renders."""
@@ -258,8 +260,8 @@ class RulesFile(_Strict):
     @classmethod
     def _named(cls, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for i, rule in enumerate(rules):
-            if not isinstance(rule, dict) or not isinstance(rule.get("name"), str):
-                raise ValueError(f"rule {i} has no name")  # noqa: TRY004 (pydantic)
+            if not isinstance(rule.get("name"), str):
+                raise ValueError(f"rule {i} has no name")
         return rules
 
 

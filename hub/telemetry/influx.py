@@ -14,8 +14,9 @@ from types import TracebackType
 from typing import Self
 
 import aiohttp
-from influxdb_client import Point, WritePrecision
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.client.write.point import Point
+from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
 from hub.telemetry.base import (

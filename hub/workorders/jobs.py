@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_LEAD_DAYS = 60
 ESCALATE_BATCH = 500  # per transaction; a backlog takes several rounds of one pass
-_TABLE: Table = WorkOrder.__table__  # type: ignore[assignment]
+_TABLE = cast(Table, WorkOrder.__table__)
 
 
 async def open_preventive_orders(session: AsyncSession, now: datetime,
@@ -52,6 +53,7 @@ async def open_preventive_orders(session: AsyncSession, now: datetime,
     for ledger, device, timezone in rows:
         zone = site_zone(timezone)
         due = ledger.next_due_on
+        assert due is not None  # the query selects dated ledger rows only
         lead = ledger.lead_days if ledger.lead_days is not None else default_lead_days
         if device.id in busy or local_date(now, zone) < due - timedelta(days=lead):
             continue

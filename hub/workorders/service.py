@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import Table, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -129,7 +129,7 @@ async def workload(session: AsyncSession, user_ids: list[int]) -> dict[int, int]
         select(WorkOrder.assignee_id, func.count())
         .where(WorkOrder.assignee_id.in_(user_ids), WorkOrder.state.in_(WORKLOAD_STATES))
         .group_by(WorkOrder.assignee_id))
-    found = {int(uid): int(n) for uid, n in rows.all()}
+    found = {uid: n for uid, n in rows if uid is not None}
     return {uid: found.get(uid, 0) for uid in user_ids}
 
 
@@ -221,7 +221,7 @@ async def opened(session: AsyncSession, order: WorkOrder, actor: Actor, now: dat
     await assign(session, order, by, now, technician_id=technician_id)
 
 
-_TABLE: Table = WorkOrder.__table__  # type: ignore[assignment]
+_TABLE = cast(Table, WorkOrder.__table__)
 
 
 async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: int,

@@ -45,8 +45,9 @@ def test_docker_compose_accepts_the_file_and_refuses_a_wrong_key(root: Path) -> 
     # the validator is live: the same file with a misspelt key is refused, naming it
     broken = root / "broken"
     broken.mkdir(exist_ok=True)
-    text = (root / "docker-compose.yml").read_text().replace("    restart: unless-stopped\n    env_file: deploy/postgres.env",
-                                                              "    restart: unless-stopped\n    envfile: deploy/postgres.env")
+    text = (root / "docker-compose.yml").read_text().replace(
+        "    restart: unless-stopped\n    env_file: deploy/postgres.env",
+        "    restart: unless-stopped\n    envfile: deploy/postgres.env")
     assert "envfile" in text
     (broken / "docker-compose.yml").write_text(text)
     bad = subprocess.run([docker_compose(), "-f", str(broken / "docker-compose.yml"),

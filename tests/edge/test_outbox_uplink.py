@@ -57,7 +57,9 @@ async def test_events_wait_in_the_outbox_while_the_broker_is_down(
                                     "wait_for_hub": False}})  # no hub here: a collector
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
     collector = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e1/#")
-    state = lambda: EdgeState(status="online", agent_version="test")
+    def state() -> EdgeState:
+        return EdgeState(status="online", agent_version="test")
+
     async with Uplink(config, box, state=state, version="test") as uplink:
         await asyncio.wait_for(uplink.connected.wait(), 5)
         for i in range(50):
@@ -112,7 +114,9 @@ async def test_the_outbox_flows_only_once_a_hub_answered_the_connection(
                                     "backoff_max_s": 1}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e3")
     hub = Collector("127.0.0.1", mosquitto.port, "lintel/v1/demo/e3/#")
-    state = lambda: EdgeState(status="online", agent_version="test")
+    def state() -> EdgeState:
+        return EdgeState(status="online", agent_version="test")
+
     try:
         async with Uplink(config, box, state=state, version="test") as uplink:
             await asyncio.wait_for(uplink.connected.wait(), 5)
@@ -152,7 +156,9 @@ async def test_state_is_retained_and_the_will_marks_offline(
     config = parse_config({"site": "demo", "edge": "e2", "data_dir": str(tmp_path),
                            "mqtt": {"port": mosquitto.port}})
     box = Outbox(tmp_path / "o.db", site="demo", edge="e2")
-    state = lambda: EdgeState(status="online", agent_version="t", perm_version=4)
+    def state() -> EdgeState:
+        return EdgeState(status="online", agent_version="t", perm_version=4)
+
     async with Uplink(config, box, state=state, version="t") as uplink:
         await asyncio.wait_for(uplink.connected.wait(), 5)
         await asyncio.sleep(0.2)

@@ -250,7 +250,7 @@ def test_influxdb_settings_name_the_missing_key() -> None:
         load_settings(telemetry_sink="influxdb", influxdb_url="http://x:8086",
                       influxdb_org="lintel")
     assert err.value.key == "influxdb_bucket"
-    with pytest.raises(ConfigError, match="influxdb_url: .*http://"):
+    with pytest.raises(ConfigError, match=r"influxdb_url: .*http://"):
         load_settings(telemetry_sink="influxdb", influxdb_url="x:8086", influxdb_org="o",
                       influxdb_bucket="b")
     with pytest.raises(ConfigError, match="telemetry_raw_days"):

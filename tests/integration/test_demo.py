@@ -63,7 +63,7 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
         for card in ("1001", "9999"):
             swipe = subprocess.run(
                 [*LINTEL, "sim", "--data", str(data), "swipe", "--door", "B1-main", "--card", card],
-                capture_output=True, text=True, timeout=30,
+                capture_output=True, text=True, timeout=30, check=False,
             )
             assert swipe.returncode == 0, swipe.stderr
         deadline = time.monotonic() + 5
@@ -91,7 +91,7 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
         resident_token = _login(web, "zhang", lines["resident"])
         qr = _get(f"{web}/api/v1/me/qr", resident_token)["token"]
         scan = subprocess.run([*LINTEL, "sim", "--data", str(data), "qr", "--door", "B1-main",
-                               "--text", qr], capture_output=True, text=True, timeout=30)
+                               "--text", qr], capture_output=True, text=True, timeout=30, check=False)
         assert scan.returncode == 0, scan.stderr
         deadline = time.monotonic() + 5
         while True:
@@ -113,7 +113,7 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
 
         bad = subprocess.run(
             [*LINTEL, "sim", "--data", str(data), "swipe", "--door", "B9-nowhere", "--card", "1"],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True, text=True, timeout=30, check=False,
         )
         assert bad.returncode == 1 and "B9-nowhere" in bad.stderr
     finally:
@@ -140,7 +140,7 @@ def test_demo_on_a_taken_port_says_so_in_one_line(tmp_path: Path, taken: str) ->
         flags = ["--mqtt-port", str(port if taken == "mqtt" else 0)]
         try:
             result = subprocess.run([*LINTEL, "demo", "--data", str(data), *flags], env=env,
-                                    capture_output=True, text=True, timeout=60)
+                                    capture_output=True, text=True, timeout=60, check=False)
         except subprocess.TimeoutExpired as exc:
             raise AssertionError(f"the demo started on taken port {port}") from exc
     flag, what = {"http": ("--http-port", "web console"), "mqtt": ("--mqtt-port", "MQTT")}[taken]
@@ -156,7 +156,7 @@ def test_demo_on_a_taken_port_says_so_in_one_line(tmp_path: Path, taken: str) ->
 def test_demo_with_a_bad_port_in_the_environment_names_it(tmp_path: Path) -> None:
     env = {**os.environ, "LINTEL_DEMO_MQTT_PORT": "eighteen"}
     result = subprocess.run([*LINTEL, "demo", "--data", str(tmp_path / "demo")], env=env,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert result.stderr == ("lintel demo: LINTEL_DEMO_MQTT_PORT='eighteen': 'eighteen' is not a "
                              "port number (0 to 65535)\n")
@@ -174,7 +174,7 @@ def _login(web: str, username: str, password: str) -> str:
 def test_sim_without_a_running_demo_says_so(tmp_path: Path) -> None:
     result = subprocess.run(
         [*LINTEL, "sim", "--data", str(tmp_path), "swipe", "--door", "B1-main", "--card", "1"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True, text=True, timeout=30, check=False,
     )
     assert result.returncode != 0
     assert "no running simulator" in result.stderr
@@ -185,7 +185,7 @@ def test_edge_with_a_bad_config_names_the_key(tmp_path: Path) -> None:
     config.write_text("site: demo\nedge: e1\ndata_dir: /tmp/x\ndoors:\n  - id: d1\n"
                       "    reader: {port: /dev/null, scbk: '00'}\n")
     result = subprocess.run([*LINTEL, "edge", "--config", str(config)],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "doors.0.reader.scbk" in result.stderr and "16 bytes" in result.stderr
 
@@ -194,7 +194,7 @@ def test_hub_with_a_bad_setting_names_it(tmp_path: Path) -> None:
     import os
 
     env = {**os.environ, "LINTEL_HUB_MQTT_PORT": "seventy", "LINTEL_HUB_DATA_DIR": str(tmp_path)}
-    result = subprocess.run([*LINTEL, "hub"], capture_output=True, text=True, timeout=30, env=env)
+    result = subprocess.run([*LINTEL, "hub"], capture_output=True, text=True, timeout=30, check=False, env=env)
     assert result.returncode == 2
     assert "mqtt_port" in result.stderr
 
@@ -229,7 +229,7 @@ def test_sim_serve_and_an_edge_started_by_hand(tmp_path: Path) -> None:
         deadline = time.monotonic() + 20
         while True:
             status = subprocess.run([*LINTEL, "sim", "--data", str(data), "status"],
-                                    capture_output=True, text=True, timeout=30)
+                                    capture_output=True, text=True, timeout=30, check=False)
             assert status.returncode == 0, status.stderr
             entry = json.loads(status.stdout)["doors"][0]
             if entry.get("online") or time.monotonic() > deadline:
@@ -237,7 +237,7 @@ def test_sim_serve_and_an_edge_started_by_hand(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert entry["online"], entry
         bad = subprocess.run([*LINTEL, "sim", "--data", str(tmp_path / "x"), "serve", "--door",
-                              "B1-main:101:beef"], capture_output=True, text=True, timeout=30)
+                              "B1-main:101:beef"], capture_output=True, text=True, timeout=30, check=False)
         assert bad.returncode == 2 and "16-byte key" in bad.stderr
     finally:
         for proc in (edge, sim):

@@ -100,7 +100,9 @@ class LoadEdge:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Uplink]:
-        state = lambda: EdgeState(status="online", agent_version="test")
+        def state() -> EdgeState:
+            return EdgeState(status="online", agent_version="test")
+
         async with Uplink(self.config, self.outbox, state=state, version="test") as uplink:
             yield uplink
 

@@ -8,6 +8,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,7 @@ async def test_door_contact_rex_and_forced_open_reach_the_hub(stack: Stack) -> N
 
 
 async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tests.support.mqtt import Collector
     from wire import CommandAck, EdgeCommand
@@ -217,7 +218,7 @@ async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) 
     acks = await asyncio.to_thread(
         Collector, "127.0.0.1", s.mqtt_port, topics.cmd_ack("demo", "b1-edge"), client_id="acks")
     try:
-        command = EdgeCommand(id="cmd-1", ts=datetime.now(timezone.utc), command="unlock",
+        command = EdgeCommand(id="cmd-1", ts=datetime.now(UTC), command="unlock",
                               door="B1-main", reason="courier at the gate", issued_by="guard-1",
                               duration_s=1.0)
         await asyncio.to_thread(acks.publish, topics.cmd("demo", "b1-edge"),
@@ -238,7 +239,7 @@ async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) 
         assert await asyncio.to_thread(s.sim.wait_relay, False, 3.0) is not None
 
         # a command for a door this edge does not have is refused with the reason
-        bad = EdgeCommand(id="cmd-2", ts=datetime.now(timezone.utc), command="unlock",
+        bad = EdgeCommand(id="cmd-2", ts=datetime.now(UTC), command="unlock",
                           door="B7-side")
         await asyncio.to_thread(acks.publish, topics.cmd("demo", "b1-edge"),
                                 bad.model_dump_json().encode())
@@ -287,12 +288,12 @@ async def test_guard_opens_a_door_remotely_with_a_reason(stack: Stack) -> None:
 
 async def test_every_card_refusal_reason_at_the_door(stack: Stack) -> None:
     """Each card state and rule, set through the API, decided at the edge with its reason."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     s = stack
     groups = await s.call("GET", "/access-groups")
     main_group = next(g for g in groups["items"] if "B1-main" in g["doors"])
-    elsewhere = (datetime.now(timezone.utc).astimezone().weekday() + 3) % 7
+    elsewhere = (datetime.now(UTC).astimezone().weekday() + 3) % 7
     closed = await s.call("POST", "/schedules", {
         "site_id": "demo", "name": "rarely",
         "windows": [{"days": [elsewhere], "start": "00:00", "end": "00:01"}]}, status=201)
@@ -307,7 +308,7 @@ async def test_every_card_refusal_reason_at_the_door(stack: Stack) -> None:
         "site_id": "demo", "name": "garage only", "doors": ["B1-garage"]}, status=201)
     driver = await s.call("POST", "/residents", {"site_id": "demo", "name": "孙丽",
                                                   "groups": [garage_group["id"]]}, status=201)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cards = {
         "5001": ({"status": "lost"}, member, "lost"),
         "5002": ({"status": "suspended"}, member, "suspended"),

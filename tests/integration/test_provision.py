@@ -72,7 +72,7 @@ def test_an_edge_publishes_only_under_its_own_prefix(tmp_path: Path) -> None:
             if user:
                 refused.username_pw_set(user, password)
             result: list = []
-            refused.on_connect = lambda c, u, f, rc, p=None: result.append(rc)
+            refused.on_connect = lambda c, u, f, rc, p=None, result=result: result.append(rc)
             refused.connect("127.0.0.1", broker.port)
             refused.loop_start()
             deadline = time.monotonic() + 5

@@ -32,7 +32,7 @@ def test_encode_card_refuses_non_digits() -> None:
 def test_present_card_while_stopped_says_so() -> None:
     sim = OsdpDoorSimulator(scbk=bytes(16), name="side")
     try:
-        with pytest.raises(RuntimeError, match="side.*not running"):
+        with pytest.raises(RuntimeError, match=r"side.*not running"):
             sim.present_card("1")
     finally:
         sim.close()

@@ -108,7 +108,7 @@ class _Backoff:
     attempt: int = field(default=0)
 
     def next(self) -> float:
-        delay = min(self.high, self.low * (2 ** self.attempt))
+        delay = min(self.high, self.low * 2.0**self.attempt)
         self.attempt += 1
         return delay * random.uniform(0.5, 1.0)  # jitter: cameras of one site do not sync up
 

@@ -12,13 +12,14 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypedDict
 
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException
+from pymodbus.pdu import ModbusPDU
 
 from edge.drivers.modbus.errors import ModbusError
 from edge.drivers.modbus.models import (
@@ -37,6 +38,17 @@ logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 LinkEvent = PollResult | LinkStatus
 
+
+
+class _ClientOptions(TypedDict):
+    """What both pymodbus clients take alike."""
+
+    timeout: float
+    retries: int
+    reconnect_delay: float
+    trace_packet: Callable[[bool, bytes], bytes]
+    trace_connect: Callable[[bool], None]
+    name: str
 
 class ModbusLink:
     """`async with ModbusLink(config, on_event) as link:` polls until exit."""
@@ -58,16 +70,16 @@ class ModbusLink:
 
     def _make_client(self) -> AsyncModbusSerialClient | AsyncModbusTcpClient:
         cfg = self.config
-        common: dict[str, object] = {"timeout": cfg.timeout_s, "retries": 0, "reconnect_delay": 0,
-                                     "trace_packet": self._trace, "trace_connect": self._traced_connect,
-                                     "name": cfg.name}
+        common: _ClientOptions = {
+            "timeout": cfg.timeout_s, "retries": 0, "reconnect_delay": 0,
+            "trace_packet": self._trace, "trace_connect": self._traced_connect, "name": cfg.name}
         if cfg.transport == "rtu":
             assert cfg.port is not None
             return AsyncModbusSerialClient(
                 cfg.port, framer=FramerType.RTU, baudrate=cfg.baudrate, bytesize=cfg.bytesize,
-                parity=cfg.parity, stopbits=cfg.stopbits, **common,  # type: ignore[arg-type]
+                parity=cfg.parity, stopbits=cfg.stopbits, **common,
             )
-        return AsyncModbusTcpClient(cfg.host, port=cfg.tcp_port, **common)  # type: ignore[arg-type]
+        return AsyncModbusTcpClient(cfg.host, port=cfg.tcp_port, **common)
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         if not sending:
@@ -170,11 +182,12 @@ class ModbusLink:
             return list(reply.bits[: block.count])
         return list(reply.registers)
 
-    async def _call(self, request: Callable[..., object], *args: object, **kwargs: object) -> object:
+    async def _call(self, request: Callable[..., Awaitable[ModbusPDU]], *args: Any,
+                    **kwargs: Any) -> ModbusPDU:
         """Run one request; convert every failure once, here, into a counted ModbusError."""
         self._rx = 0
         try:
-            reply = await request(*args, **kwargs)  # type: ignore[misc]
+            reply = await request(*args, **kwargs)
         except ConnectionException as exc:
             raise ModbusError(self.config.name, f"link down: {exc}") from exc
         except (TimeoutError, ModbusException) as exc:
@@ -183,9 +196,9 @@ class ModbusLink:
                 raise ModbusError(self.config.name, "garbled reply (bad CRC or framing)") from exc
             self.counters.timeouts += 1
             raise ModbusError(self.config.name, "no reply (timeout)") from exc
-        if reply.isError():  # type: ignore[attr-defined]
+        if reply.isError():
             self.counters.exceptions += 1
-            code = getattr(reply, "exception_code", "?")
+            code = reply.exception_code
             raise ModbusError(self.config.name, f"exception reply, code {code}")
         return reply
 

@@ -87,12 +87,12 @@ class OsdpBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: asyncio.Queue[BusEvent] = asyncio.Queue()
         self._cp: Any = None
-        self._state: dict[int, tuple[bool, bool]] = {a: (False, False) for a in addresses}
+        self._state: dict[int, tuple[bool, bool]] = dict.fromkeys(addresses, (False, False))
         self._ever_online: set[int] = set()
         self._inputs: dict[int, bytes] = {}
         self._reconnects = 0
         self._retry_min, self._retry_max = retry_min, retry_max
-        self._retry_delay = {a: retry_min for a in addresses}
+        self._retry_delay = dict.fromkeys(addresses, retry_min)
         self._retry_at: dict[int, float] = {}
         self._port_reopens = 0
 

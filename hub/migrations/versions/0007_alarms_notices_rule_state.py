@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0007'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -69,7 +68,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_alarms_device_id'), ['device_id'], unique=False)
         batch_op.create_index('ix_alarms_raised', ['raised_at', 'id'], unique=False)
         batch_op.create_index('ix_alarms_site_state', ['site_id', 'state'], unique=False)
-        batch_op.create_index('uq_alarms_open_key', ['site_id', 'dedup_key'], unique=True, sqlite_where=sa.text('cleared_at IS NULL'), postgresql_where=sa.text('cleared_at IS NULL'))
+        batch_op.create_index('uq_alarms_open_key', ['site_id', 'dedup_key'], unique=True,
+                              sqlite_where=sa.text('cleared_at IS NULL'),
+                              postgresql_where=sa.text('cleared_at IS NULL'))
 
     op.create_table('alarm_comments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -132,7 +133,8 @@ def downgrade() -> None:
 
     op.drop_table('alarm_comments')
     with op.batch_alter_table('alarms', schema=None) as batch_op:
-        batch_op.drop_index('uq_alarms_open_key', sqlite_where=sa.text('cleared_at IS NULL'), postgresql_where=sa.text('cleared_at IS NULL'))
+        batch_op.drop_index('uq_alarms_open_key', sqlite_where=sa.text('cleared_at IS NULL'),
+                            postgresql_where=sa.text('cleared_at IS NULL'))
         batch_op.drop_index('ix_alarms_site_state')
         batch_op.drop_index('ix_alarms_raised')
         batch_op.drop_index(batch_op.f('ix_alarms_device_id'))

@@ -157,5 +157,5 @@ def test_failing_apply_leaves_the_old_snapshot(
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     bad = tmp_path / "garbage.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(CacheStorageError, match="garbage.db"):
+    with pytest.raises(CacheStorageError, match=r"garbage\.db"):
         PermissionCache(bad)

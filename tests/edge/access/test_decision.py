@@ -116,7 +116,7 @@ def test_no_snapshot_held_denies_every_door(tmp_path: Path) -> None:
 
 def test_naive_now_is_refused(decider: AccessDecider) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        decider.decide_card("lobby", "A1", datetime(2025, 3, 3, 10, 0))
+        decider.decide_card("lobby", "A1", datetime(2025, 3, 3, 10, 0))  # noqa: DTZ001
 
 
 def test_new_snapshot_changes_the_decision(cache: PermissionCache, decider: AccessDecider) -> None:

@@ -89,4 +89,4 @@ def test_late_window_in_shanghai_is_afternoon_utc() -> None:
 
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        site_local(datetime(2025, 3, 3, 10, 0), SHANGHAI)
+        site_local(datetime(2025, 3, 3, 10, 0), SHANGHAI)  # noqa: DTZ001

@@ -51,7 +51,7 @@ async def test_scanned_token_arrives_whole(bus: OsdpBus, door: OsdpDoorSimulator
 
 @pytest.mark.parametrize("text", ["", "x" * 129, "二维码"])
 def test_simulator_refuses_what_osdp_cannot_carry(door: OsdpDoorSimulator, text: str) -> None:
-    with pytest.raises(ValueError, match="1 to 128 ASCII bytes|ascii"):
+    with pytest.raises(ValueError, match=r"1 to 128 ASCII bytes|ascii"):
         door.present_qr(text)
 
 

@@ -31,10 +31,10 @@ from tests.hub.api.conftest import PASSWORD, count
 from tests.hub.api.workorder_world import PNG_B64, SKILLS
 from tests.hub.api.world import (
     ALWAYS,
-    SNAPSHOT_UPLOAD_QUERY,
     PLACES,
     ROLES,
     SITE,
+    SNAPSHOT_UPLOAD_QUERY,
     World,
     build_world,
     notice_body,

@@ -169,7 +169,7 @@ async def test_fault_opens_one_work_order_per_device_and_code(
         ("Err41", "elevator_safety", "high", "rule:device-fault", "open"),
         ("Err30", "elevator_mechanical", "high", "rule:device-fault", "open")]
     assert orders[0].title == "lift-1: Err41 Safety circuit open"
-    [first, _] = [a for a in await alarms(sessions)]
+    [first, _] = list(await alarms(sessions))
     assert first.device_id == orders[0].device_id
 
 
