@@ -87,6 +87,8 @@ class PermissionPublisher:
         # what this process last published per edge id, to send the next version as a delta
         self._last: dict[int, Published] = {}
         self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._note_idle()
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name="hub-permission-publisher")
@@ -115,13 +117,18 @@ class PermissionPublisher:
         held = self._pending.get(site_id)
         self._pending[site_id] = new if held is None else held.merge(new)
         self._wake.set()
+        self._note_idle()
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until every scheduled site has been published (for tests)."""
-        async def idle() -> None:
-            while self._pending or self._busy or self._wake.is_set():
-                await asyncio.sleep(0.02)
-        await asyncio.wait_for(idle(), timeout)
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    def _note_idle(self) -> None:
+        """Keep `_idle` true exactly when nothing is scheduled, waiting or being published."""
+        if self._pending or self._busy or self._wake.is_set():
+            self._idle.clear()
+        else:
+            self._idle.set()
 
     async def publish_all(self, *, force: bool = True) -> list[PublishResult]:
         """Publish every site; `force` re-sends unchanged snapshots (at start-up, in case an
@@ -238,6 +245,7 @@ class PermissionPublisher:
                 log.exception("start-up publish failed; retry in %.1fs", delay)
                 await asyncio.sleep(delay)
         self._busy = False
+        self._note_idle()
         attempt = 0
         while True:
             await self._wake.wait()
@@ -249,6 +257,7 @@ class PermissionPublisher:
                 failed = await self._publish_many(sites)
             finally:
                 self._busy = False
+                self._note_idle()
             if failed:
                 for site_id in failed:
                     self.registry_changed(site_id)
