@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -35,6 +36,7 @@ class Message:
     mid: int
     # which connection delivered it: an ack is only valid on that same connection
     generation: int
+    received_at: float = 0.0  # time.time() when paho handed it over (0: unknown)
 
 
 def backoff_delay(attempt: int, low: float, high: float) -> float:
@@ -300,7 +302,7 @@ class MqttClient:
         except UnicodeDecodeError as exc:  # exc.object: the topic's bytes
             topic = exc.object.decode("utf-8", "replace")
         message = Message(topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid,
-                          self._generation)
+                          self._generation, time.time())
         with self._arrived_lock:
             self._arrived.append(message)
             first = len(self._arrived) == 1
