@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.compiler.compile import compile_edge
 from hub.compiler.delta import Published, by_card, delta, merge
 from hub.compiler.downlink import PermissionDownlink
-from hub.credentials.downlink import DownlinkSigner
 from hub.compiler.load import load_registry, lock_site
 from hub.compiler.versions import bump_version, current_version
+from hub.credentials.downlink import DownlinkSigner
 from hub.errors import NotFound, PublishError
 from hub.models import PermissionVersion, Site, utcnow
 from hub.mqtt import MqttClient, backoff_delay
