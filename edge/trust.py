@@ -23,19 +23,17 @@ import binascii
 import logging
 import re
 import sqlite3
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.errors import EdgeError
+from edge.store import SqliteStore
 from wire import topics
 from wire.errors import WireError
 from wire.signed import key_id, signing_bytes, unseal
@@ -260,20 +258,15 @@ CREATE TABLE IF NOT EXISTS permission_reset (
 """
 
 
-class TrustStore:
-    """What the edge's trust must remember across restarts (SQLite, WAL, synchronous FULL):
-    command ids until their validity ends, and the hub keys the hub last delivered."""
+class TrustStore(SqliteStore):
+    """What the edge's trust must remember across restarts: command ids until their validity
+    ends, the hub keys the hub last delivered and a pending signed reset."""
 
     def __init__(self, path: Path | str) -> None:
-        self._path = str(path)
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")  # a seen command survives power loss
-            self._db.executescript(_SCHEMA)
+        try:  # FULL: a command seen before a power cut is still refused after it
+            super().__init__(path, durability="FULL", schema=_SCHEMA)
         except sqlite3.Error as exc:
-            raise EdgeError(f"trust store {self._path}: cannot open: {exc}") from exc
+            raise EdgeError(f"trust store {path}: cannot open: {exc}") from exc
 
     def check_command(self, command_id: str, issued: datetime, expires: datetime,
                       now: datetime) -> None:
@@ -323,17 +316,6 @@ class TrustStore:
     def reset_done(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM permission_reset")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 __all__ = ["DownlinkGate", "DownlinkRefused", "DownlinkVerifier", "TrustStore"]
