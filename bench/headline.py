@@ -25,7 +25,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from harness.report import RECORD_ENV, machine
+from harness.report import RECORD_ENV, machine  # noqa: E402
 
 # name, script and arguments, time limit in seconds
 HEADLINE: list[tuple[str, list[str], int]] = [

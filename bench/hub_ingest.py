@@ -58,7 +58,8 @@ def make_events(n: int, edges: int, denied_share: float) -> list[tuple[str, byte
         edge = f"e{i % edges}"
         denied = every > 0 and i % every == 0
         event = AccessEvent(
-            id=new_event_id(), ts=start + timedelta(microseconds=i), site=SITE, edge=edge, device="door-1", seq=i // edges + 1,
+            id=new_event_id(), ts=start + timedelta(microseconds=i), site=SITE, edge=edge,
+            device="door-1", seq=i // edges + 1,
             data=AccessData(door="door-1", credential=str(1000 + i % 5000),
                             result="denied" if denied else "granted",
                             reason="unknown_card" if denied else "granted", decision_us=3),

@@ -37,7 +37,9 @@ async def drain(events: int) -> None:
         config = parse_config({"site": "demo", "edge": "e1", "data_dir": str(folder),
                                "mqtt": {"host": "127.0.0.1", "port": broker.port,
                                         "wait_for_hub": False}})  # drains to no hub
-        state = lambda: EdgeState(status="online", agent_version="bench")
+        def state() -> EdgeState:
+            return EdgeState(status="online", agent_version="bench")
+
         started = time.monotonic()
         async with Uplink(config, box, state=state, version="bench"):
             while len(box):

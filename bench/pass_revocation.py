@@ -1,5 +1,5 @@
 """Visitor pass revocation to refusal, through the real stack: the API revokes a pass, the hub
-recompiles and publishes (Mosquitto), the edge applies the snapshot, and the pass's QR code,
+(a process of its own) recompiles and publishes (Mosquitto), the edge applies the snapshot, and the pass's QR code,
 scanned again and again at the libosdp reader (each scan as soon as the last was answered), is
 refused at the door (the reader's LED turns red). The clock runs from the API call to that
 refusal reaching the door. Also QR-scan-to-relay for a good pass. The hub runs with its default
@@ -23,19 +23,18 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.revocation_to_door import debounce_label
+from bench.revocation_to_door import debounce_label, hub_settings, login
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from harness.door import swipe, swipe_until
+from harness.hub_process import HubProcess
 from harness.report import report
-from harness.services import MosquittoServer, free_port
+from harness.services import MosquittoServer
 from harness.stats import summarize
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from simulators.osdp_door import OsdpDoorSimulator
-
-PASSWORD = "bench admin password"
 
 
 async def run(n: int, tmp: Path, debounce: float | None) -> None:
@@ -44,33 +43,27 @@ async def run(n: int, tmp: Path, debounce: float | None) -> None:
     sim = OsdpDoorSimulator(address=101, scbk=(key := secrets.token_bytes(16)), name="B1-main")
     sim.start()
     try:
-        tuned = {} if debounce is None else {"publish_debounce_s": debounce}
-        settings = HubSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}", mqtt_port=broker.port,
-            http_port=free_port(), admin_password=PASSWORD, data_dir=tmp / "hub", **tuned,
-        )
+        settings = hub_settings(tmp, broker.port, debounce)
         config = EdgeConfig.model_validate({
             "site": "demo", "edge": "b1-edge", "data_dir": str(tmp / "edge"),
             "mqtt": {"port": broker.port, "username": "b1-edge"},
             "doors": [{"id": "B1-main", "unlock_s": 0.2,
                        "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
         })
-        async with Hub(settings) as hub:
-            await seed_demo(hub.sessions)
-            await hub.publisher.publish_site("demo")
+        async with Hub(HubSettings(**settings)) as setup:  # type: ignore[arg-type]
+            await seed_demo(setup.sessions)
+            await setup.publisher.publish_site("demo")
+        # The hub in a process of its own, the edge and the door here: as deployed.
+        with HubProcess(settings) as hub:
             async with EdgeAgent(config), aiohttp.ClientSession() as http:
-                await measure(hub, sim, http, n, debounce)
+                await measure(await login(http, hub.url), sim, http, n, debounce)
     finally:
         sim.close()
         broker.cleanup()
 
 
-async def measure(hub: Hub, sim: OsdpDoorSimulator, http: aiohttp.ClientSession, n: int,
+async def measure(api: str, sim: OsdpDoorSimulator, http: aiohttp.ClientSession, n: int,
                   debounce: float | None) -> None:
-    api = f"{hub.url}/api/v1"
-    async with http.post(f"{api}/auth/login",
-                         json={"username": "admin", "password": PASSWORD}) as resp:
-        http.headers["Authorization"] = f"Bearer {(await resp.json())['token']}"
     deadline = time.monotonic() + 60
     while not sim.online:
         assert time.monotonic() < deadline, "the door never came online"

@@ -1,7 +1,7 @@
 """Revocation to door: a card revoked through the API, until a swipe at the door is refused.
 
-Real hub (SQLite, the hub's default settings: permission publish debounce 0.2 s) + Mosquitto
-+ edge agent + libosdp door simulator, hub and edge in this one process. For each of N cards:
+Real hub (SQLite, the hub's default settings: permission publish debounce 0.2 s) in a process
+of its own + Mosquitto + edge agent and libosdp door simulator in this one. For each of N cards:
 a swipe first (granted), then the clock starts, PATCH the card to revoked, and the card is
 swiped again and again at the simulated door, each swipe as soon as the last was answered,
 until the door refuses it (the reader's LED turns red). The figure is the API call to that
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from harness.door import swipe, swipe_until
+from harness.hub_process import HubProcess
 from harness.report import report
 from harness.services import MosquittoServer, free_port
 from harness.stats import summarize
@@ -63,47 +64,67 @@ def debounce_label(debounce: float | None) -> str:
     return f"publish debounce {debounce:g} s, NOT the default {default:g} s"
 
 
+def hub_settings(tmp: Path, mqtt_port: int, debounce: float | None) -> dict[str, object]:
+    """The hub's settings: its defaults but for where it stores and listens (and `debounce`)."""
+    settings: dict[str, object] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp / 'hub.db'}", "mqtt_port": mqtt_port,
+        "http_port": free_port(), "admin_password": PASSWORD, "data_dir": tmp / "hub"}
+    if debounce is not None:
+        settings["publish_debounce_s"] = debounce
+    return settings
+
+
+async def login(http: aiohttp.ClientSession, url: str) -> str:
+    """Log in as the admin; returns the API's base address."""
+    api = f"{url}/api/v1"
+    async with http.post(f"{api}/auth/login",
+                         json={"username": "admin", "password": PASSWORD}) as r:
+        http.headers["Authorization"] = f"Bearer {(await r.json())['token']}"
+    return api
+
+
+async def set_up(settings: dict[str, object], revocations: int, bulk: int) -> list[int]:
+    """The demo site, `bulk` other cards and `revocations` cards to revoke, written by a hub
+    in this process, which publishes the snapshot and stops; returns the cards' ids."""
+    async with Hub(HubSettings(**settings)) as hub, aiohttp.ClientSession() as http:  # type: ignore[arg-type]
+        await seed_demo(hub.sessions)
+        api = await login(http, hub.url)
+        async with http.get(f"{api}/access-groups") as r:
+            group = (await r.json())["items"][0]["id"]
+        if bulk:
+            await bulk_cards(hub, group, bulk)
+        async with http.post(f"{api}/residents", json={
+                "site_id": "demo", "name": "bench", "groups": [group]}) as r:
+            resident = (await r.json())["id"]
+        cards = []
+        for i in range(revocations):
+            async with http.post(f"{api}/cards", json={
+                    "resident_id": resident, "card_number": str(7_000_000 + i)}) as r:
+                cards.append((await r.json())["id"])
+        await hub.publisher.publish_site("demo", force=True)
+    return cards
+
+
 async def run(revocations: int, bulk: int, debounce: float | None) -> None:
     broker = MosquittoServer()
     broker.start()
     tmp = Path(tempfile.mkdtemp())
-    tuned = {} if debounce is None else {"publish_debounce_s": debounce}
-    settings = HubSettings(
-        database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}", mqtt_host="127.0.0.1",
-        mqtt_port=broker.port, mqtt_client_id="bench-hub", mqtt_shared_group="hub",
-        http_host="127.0.0.1", http_port=free_port(), admin_username="admin",
-        admin_password=PASSWORD, data_dir=tmp, **tuned,
-    )
+    settings = hub_settings(tmp, broker.port, debounce)
     key = secrets.token_bytes(16)
     sim = OsdpDoorSimulator(address=101, scbk=key, name="B1-main")
     sim.start()
     try:
-        async with Hub(settings) as hub, aiohttp.ClientSession() as http:
-            await seed_demo(hub.sessions)
-            api = f"{hub.url}/api/v1"
-            async with http.post(f"{api}/auth/login",
-                                 json={"username": "admin", "password": PASSWORD}) as r:
-                http.headers["Authorization"] = f"Bearer {(await r.json())['token']}"
-            async with http.get(f"{api}/access-groups") as r:
-                group = (await r.json())["items"][0]["id"]
-            if bulk:
-                await bulk_cards(hub, group, bulk)
-            async with http.post(f"{api}/residents", json={
-                    "site_id": "demo", "name": "bench", "groups": [group]}) as r:
-                resident = (await r.json())["id"]
-            cards = []
-            for i in range(revocations):
-                async with http.post(f"{api}/cards", json={
-                        "resident_id": resident, "card_number": str(7_000_000 + i)}) as r:
-                    cards.append((await r.json())["id"])
-            await hub.publisher.publish_site("demo", force=True)
-            config = EdgeConfig.model_validate({
-                "site": "demo", "edge": "b1-edge", "data_dir": str(tmp / "edge"),
-                "mqtt": {"port": broker.port, "username": "b1-edge"},
-                "doors": [{"id": "B1-main", "unlock_s": 0.3,
-                           "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
-            })
-            async with EdgeAgent(config) as agent:  # noqa: F841 (it runs the door)
+        cards = await set_up(settings, revocations, bulk)
+        config = EdgeConfig.model_validate({
+            "site": "demo", "edge": "b1-edge", "data_dir": str(tmp / "edge"),
+            "mqtt": {"port": broker.port, "username": "b1-edge"},
+            "doors": [{"id": "B1-main", "unlock_s": 0.3,
+                       "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
+        })
+        # The hub in a process of its own, the edge and the door here: as deployed.
+        with HubProcess(settings) as hub:
+            async with aiohttp.ClientSession() as http, EdgeAgent(config):
+                api = await login(http, hub.url)
                 deadline = time.monotonic() + 60
                 while not sim.online:
                     assert time.monotonic() < deadline, "the door never came online"
@@ -125,12 +146,12 @@ async def run(revocations: int, bulk: int, debounce: float | None) -> None:
                     took.append(refused.answered_at - started)
                     granted_after.append(len(before))
                     one_swipe += [a.answered_at - a.presented_at for a in (first, *before, refused)]
-                what = (f"API revocation to a swipe refused at the OSDP door, {bulk + revocations + 1:,}"
-                        f" credentials, {debounce_label(debounce)}")
-                report(what, summarize(took, "s").text(3))
-                print(f"  resolution: one swipe (card read to the door's answer) "
-                      f"{summarize(one_swipe, 'ms', 1000).text(0)}; swipes still granted after "
-                      f"the API call: {sum(granted_after) / len(granted_after):.1f} on average")
+        what = (f"API revocation to a swipe refused at the OSDP door, {bulk + revocations + 1:,}"
+                f" credentials, {debounce_label(debounce)}")
+        report(what, summarize(took, "s").text(3))
+        print(f"  resolution: one swipe (card read to the door's answer) "
+              f"{summarize(one_swipe, 'ms', 1000).text(0)}; swipes still granted after "
+              f"the API call: {sum(granted_after) / len(granted_after):.1f} on average")
     finally:
         sim.close()
         broker.cleanup()

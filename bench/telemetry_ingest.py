@@ -109,8 +109,10 @@ async def through_broker(url: str, events: list[bytes], max_s: float) -> tuple[i
     broker = MosquittoServer()
     broker.start()
     try:
-        hub_mqtt = lambda: MqttClient(host=broker.host, port=broker.port,
-                                      client_id="bench-hub", subscriptions=hub_subscriptions("hub"))
+        def hub_mqtt() -> MqttClient:
+            return MqttClient(host=broker.host, port=broker.port, client_id="bench-hub",
+                              subscriptions=hub_subscriptions("hub"))
+
         async with hub_mqtt() as mqtt:  # register the persistent session, then go away
             await mqtt.wait_ready(10)
         async with MqttClient(host=broker.host, port=broker.port, client_id="bench-edge",

@@ -16,6 +16,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 
 from wire import new_event_id, topics
 
@@ -83,7 +84,7 @@ def received_latencies_s(db: psycopg.Connection[Any]) -> list[float]:
 def last_commit(db: psycopg.Connection[Any]) -> datetime:
     """When the last event row was committed."""
     row = db.execute("SELECT max(pg_xact_commit_timestamp(xmin)) FROM event_log").fetchone()
-    assert row is not None and row[0] is not None, "no event stored"
+    assert row is not None and isinstance(row[0], datetime), "no event stored"
     return row[0]
 
 
@@ -96,7 +97,7 @@ def resend_with_new_ids(db: psycopg.Connection[Any], port: int, count: int,
     rows = db.execute(
         "SELECT site_id, edge, device, kind, seq, ts, data::text FROM event_log"
         " ORDER BY received_at DESC, id LIMIT %s", (count,)).fetchall()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"resend-{new_event_id()}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"resend-{new_event_id()}")
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
