@@ -6,12 +6,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import Self
 from zoneinfo import ZoneInfo
-
-from wire import EdgeCommand, EdgeState, topics
-from wire.tokens import BleAnswer, BleChallenge
 
 from edge import __version__
 from edge.access.cache import PermissionCache
@@ -29,6 +27,8 @@ from edge.permissions import PermissionSync
 from edge.report import Reporter
 from edge.tasks import Tasks
 from edge.uplink import Uplink
+from wire import EdgeCommand, EdgeState, topics
+from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class EdgeAgent:
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
         # wall clock (aware UTC) for decisions, schedules and commands; tests may replace it
-        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.devices: DeviceSupervisor | None = None
         self.cameras: CameraSupervisor | None = None
         self._stack = contextlib.AsyncExitStack()
@@ -63,7 +63,7 @@ class EdgeAgent:
         return self.clock()  # read at each call: a test may swap the clock while running
 
     # --- lifecycle -------------------------------------------------------------------
-    async def __aenter__(self) -> EdgeAgent:
+    async def __aenter__(self) -> Self:
         cfg, stack = self.config, self._stack
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         try:
