@@ -33,12 +33,13 @@ from edge.drivers.osdp import (
     OsdpBus,
     OsdpError,
     ReaderConfig,
+    ReaderInsecure,
     ReaderStatus,
     ScanRead,
 )
 from edge.report import Reporter
 from edge.tasks import Tasks
-from wire import AccessData, DoorData
+from wire import AccessData, AgentData, DoorData
 from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType
 from wire.tokens import BleAnswer, BleChallenge
 
@@ -188,6 +189,8 @@ class DoorController:
                     self._input(door, event)
                 elif isinstance(event, ReaderStatus):
                     self._reader_status(door, event)
+                elif isinstance(event, ReaderInsecure):
+                    self._reader_insecure(door, event)
                 elif isinstance(event, ScanRead):
                     self.qr_read(door, event.data)
             except Exception:  # one bad event must not stop the door
@@ -259,9 +262,18 @@ class DoorController:
         if event.online:
             # The controller may have restarted: put the lock back where the door wants it.
             self._set_relay(door, locked=door.fsm.locked)
-        kind = "device_online" if event.online else "device_offline"
         detail = f"reader {door.config.id} at OSDP address {event.address}"
-        self._report.agent(kind, detail, device=door.config.id)
+        self._report.event(door.config.id, AgentData(
+            event="device_online" if event.online else "device_offline", door=door.config.id,
+            address=event.address, detail=detail))
+
+    def _reader_insecure(self, door: Door, event: ReaderInsecure) -> None:
+        """Its own alarm, not a plain offline: someone may have swapped the reader."""
+        log.warning("door %s: reader at OSDP address %s not used: %s", door.config.id,
+                    event.address, event.reason)
+        self._report.event(door.config.id, AgentData(
+            event="reader_insecure", door=door.config.id, address=event.address,
+            detail=event.reason))
 
     # --- commands from the hub and life safety -------------------------------------------
     def remote_unlock(self, door_id: str, duration_s: float | None) -> bool:
