@@ -20,6 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from wire import EdgeState, topics
+from wire.state import heartbeat_s
 
 from edge.config import EdgeConfig
 from edge.outbox import Outbox
@@ -53,6 +54,7 @@ class Uplink:
         self._cursor = 0  # highest seq handed to the client since the last (re)connect
         self._client: mqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.reconnects = 0
 
@@ -63,7 +65,8 @@ class Uplink:
     def _state_payload(self, status: str) -> bytes:
         current = self._state()
         return current.model_copy(
-            update={"status": status, "ts": datetime.now(timezone.utc)}
+            update={"status": status, "ts": datetime.now(timezone.utc),
+                    "keepalive_s": self._config.mqtt.keepalive_s}
         ).model_dump_json().encode()
 
     async def __aenter__(self) -> "Uplink":
@@ -93,6 +96,7 @@ class Uplink:
         client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
         client.loop_start()
         self._task = asyncio.create_task(self._drain(), name="uplink-drain")
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="uplink-heartbeat")
         return self
 
     async def __aexit__(
@@ -101,10 +105,11 @@ class Uplink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._heartbeat_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         client = self._client
         if client is None:
             return
@@ -129,6 +134,16 @@ class Uplink:
             self._client.publish(
                 topics.state(*self._site_edge), self._state_payload("online"), qos=1, retain=True
             )
+
+    async def _heartbeat(self) -> None:
+        """Say "online" again every half keepalive while connected: the hub counts an edge it
+        has not heard from for 1.25 keepalives offline (wire.state), which also covers a
+        broker that died and so never sends the will."""
+        every = heartbeat_s(self._config.mqtt.keepalive_s)
+        while True:
+            await self.connected.wait()
+            await asyncio.sleep(every)
+            self.publish_state()
 
     # paho callbacks run on paho's network thread: hand everything to the loop.
     def _call(self, fn: Callable[..., None], *args: Any) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import CursorResult, Table, insert, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,8 +26,9 @@ from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
 from hub.live import LiveBus, LiveItem
+from hub.liveness import StateChange, live_items, record_states
 from hub.models import AccessEvent as AccessEventRow
-from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
+from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
 from hub.rules.engine import RuleEngine
 from hub.tasks import cancel_and_wait
@@ -144,34 +146,59 @@ class Ingest:
                     batch.append(queue.get_nowait())
             try:
                 await self.handle(batch)
-            except Exception:  # never let one bad batch stop the ingest
-                log.exception("ingest batch of %d failed; not acknowledged", len(batch))
+            except Exception:  # a worker outlives any one batch
+                # handle() dead-letters what fails; if even that fails, the batch is still
+                # in the broker's in-flight window: a new connection has it redelivered.
+                log.exception("ingest batch of %d failed; reconnecting for redelivery",
+                              len(batch))
+                self._mqtt.reconnect()
             finally:
                 self._idle.set()
 
     async def handle(self, messages: Sequence[Message]) -> None:
-        """Store a batch, commit, then acknowledge every message in order."""
+        """Store a batch, commit, then acknowledge every message in order; a message that
+        cannot be stored becomes a dead letter with the reason, and is acknowledged too."""
         self.stats.received += len(messages)
+        await self._handle(messages)
+
+    async def _handle(self, messages: Sequence[Message], *, alone: bool = False) -> None:
+        try:
+            await self._while_db_away(lambda: self._store(messages))
+        except (DataError, IntegrityError) as exc:
+            refused = f"rejected by the database: {exc.orig}"
+        except Exception as exc:  # any other failure: find the message
+            # An error that is not the database's (a rule, a sink, a bug) must neither drop
+            # the batch nor leave it unacknowledged, which would fill the broker's window.
+            if not alone:  # the traceback once, not again for each message of the batch
+                log.exception("ingest: a batch of %d failed", len(messages))
+            refused = f"the hub failed on it: {type(exc).__name__}: {exc}"
+        else:
+            self._ack(messages)
+            return
+        if len(messages) == 1:
+            await self._while_db_away(lambda: self._store_dead(messages[0], refused))
+            self._ack(messages)
+            return
+        # One message poisons the batch: store them one by one to find it.
+        for message in messages:
+            await self._handle([message], alone=True)
+
+    async def _while_db_away(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run a write, retrying while the database is away or busy (the messages stay
+        unacknowledged meanwhile)."""
         attempt = 0
         while True:
             try:
-                await self._store(messages)
-                break
+                await write()
+                return
             except (OperationalError, InterfaceError) as exc:
-                # The database is away or busy: keep the messages unacknowledged and retry.
                 self.stats.db_retries += 1
                 delay = backoff_delay(attempt, 0.1, self._retry_max_s)
                 attempt += 1
                 log.warning("ingest: database error (%s); retry in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-            except (DataError, IntegrityError) as exc:
-                if len(messages) == 1:
-                    await self._store_dead(messages[0], f"rejected by the database: {exc.orig}")
-                    break
-                # One message poisons the batch: store them one by one to find it.
-                for message in messages:
-                    await self.handle([message])
-                return
+
+    def _ack(self, messages: Sequence[Message]) -> None:
         for message in messages:
             self._mqtt.ack(message)
         self.stats.batches += 1
@@ -187,7 +214,8 @@ class Ingest:
             except _Rejected as exc:
                 batch.dead.append(_dead_row(message, exc.reason, now))
         stored: set[str] = set()
-        edge_states: list[tuple[str, str, EdgeState]] = []
+        edge_states: list[StateChange] = []
+        unknown: list[tuple[Message, topics.TopicParts, EdgeState]] = []
         after = None
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
@@ -201,12 +229,9 @@ class Ingest:
             if batch.access:
                 await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
                 await record_pass_uses(session, batch.access)
-            for message, parts, state in batch.states:
-                if not await _update_edge(session, parts, state, now):
-                    batch.dead.append(_dead_row(
-                        message, f"unknown edge {parts.site}/{parts.edge}", now))
-                else:
-                    edge_states.append((parts.site, parts.edge, state))
+            edge_states, unknown = await record_states(session, batch.states, now)
+            batch.dead.extend(_dead_row(message, f"unknown edge {parts.site}/{parts.edge}", now)
+                              for message, parts, _state in unknown)
             if batch.camera:
                 await record_camera_alerts(session, batch.camera)
             if self._rules is not None:
@@ -216,11 +241,17 @@ class Ingest:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
-        await self._answer_online(edge_states)
-        if self._live is not None:
-            await self._live.publish(_live_items(batch))
-        if after is not None:
-            await after()  # the rules' live pushes and edge commands, once committed
+        strangers = {(parts.site, parts.edge) for _m, parts, _s in unknown}
+        try:
+            await self._answer_online([(parts.site, parts.edge, state)
+                                       for _m, parts, state in batch.states
+                                       if (parts.site, parts.edge) not in strangers])
+            if self._live is not None:
+                await self._live.publish(_live_items(batch) + live_items(edge_states))
+            if after is not None:
+                await after()  # the rules' live pushes and edge commands, once committed
+        except Exception:  # stored is stored: the batch is acknowledged
+            log.exception("ingest: batch committed, but what follows the commit failed")
         self.stats.events += len(batch.events)
         self.stats.states += len(batch.states)
         self.stats.command_acks += len(batch.acks)
@@ -339,10 +370,6 @@ def _live_items(batch: _Batch) -> list[LiveItem]:
             "ts": row["ts"].isoformat(), **row["data"]}, site_id=row["site_id"])
         for row in batch.events if row["kind"] in _LIVE_CHANNELS
     ]
-    items.extend(
-        LiveItem("edges", {"edge": parts.edge, "status": state.status,
-                           "perm_version": state.perm_version}, site_id=parts.site)
-        for _m, parts, state in batch.states)
     return items
 
 
@@ -351,21 +378,16 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-async def _update_edge(session: AsyncSession, parts: topics.TopicParts, state: EdgeState,
-                       now: datetime) -> bool:
-    result = await session.execute(
-        update(Edge)
-        .where(Edge.site_id == parts.site, Edge.name == parts.edge)
-        .values(status=state.status, agent_version=state.agent_version,
-                perm_version_held=state.perm_version, last_seen=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(cast(CursorResult[Any], result).rowcount)
+_ORIGIN = re.compile(rf"^{re.escape(topics.ROOT)}/([^/]{{1,64}})/([^/]{{1,64}})/")
 
 
 def _dead_row(message: Message, reason: str, now: datetime) -> dict[str, Any]:
+    """Kept with the reason, and with the edge its topic names (counted in the edge's
+    status) even when the rest of the topic is wrong."""
+    origin = _ORIGIN.match(message.topic)
+    site, edge = origin.groups() if origin else (None, None)
     return {"received_at": now, "topic": message.topic, "payload": message.payload,
-            "reason": reason[:2000]}
+            "reason": reason[:2000], "site_id": site, "edge": edge}
 
 
 __all__ = ["Ingest", "IngestStats", "hub_subscriptions"]

@@ -160,7 +160,8 @@ class AccessGroup(Base):
 
 class Edge(Base):
     __tablename__ = "edges"
-    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    __table_args__ = (UniqueConstraint("site_id", "name"),
+                      Index("ix_edges_status_silent_at", "status", "silent_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -170,6 +171,10 @@ class Edge(Base):
     agent_version: Mapped[str | None] = mapped_column(String(64))
     perm_version_held: Mapped[int | None] = mapped_column(Integer)
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # liveness (hub.liveness): its MQTT keepalive, and when the hub counts it offline unless
+    # it has heard from it again (wire.state.silent_after_s)
+    keepalive_s: Mapped[int | None] = mapped_column(Integer)
+    silent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Door(Base):
@@ -245,11 +250,15 @@ class DeadLetter(Base):
     """A message the hub could not accept, kept with the reason; nothing else changes."""
 
     __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_site_edge_received", "site_id", "edge", "received_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     topic: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(Text)
+    # the edge whose prefix the topic names, when it names one (counted in the edge's status)
+    site_id: Mapped[str | None] = mapped_column(String(64))
+    edge: Mapped[str | None] = mapped_column(String(64))
 
 
 class User(Base):

@@ -25,6 +25,7 @@ from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
 from hub.live import LiveBus
+from hub.liveness import SilenceSweep
 from hub.models import User
 from hub.mqtt import MqttClient
 from hub.rules.clock import Clock
@@ -198,6 +199,8 @@ class Hub:
         commands = CommandSender(self._sessions, self._mqtt)
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
+        await stack.enter_async_context(SilenceSweep(
+            self._sessions, s.edge_silence_check_s, rules=self.rules, live=self._live))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,

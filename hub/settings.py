@@ -90,6 +90,9 @@ class HubSettings(BaseSettings):
         "rules (hub/rules/builtin.yaml): change or turn off a rule by name, or add rules")
     rules_check_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="how often due rule timers are looked for")
+    edge_silence_check_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often edges not heard from for 1.25 of "
+        "their keepalives are looked for (counted offline: the broker may be the one that died)")
 
     # issue 5: work orders
     workorder_webhook_url: str | None = Field(

@@ -104,9 +104,14 @@ class AgentData(WireModel):
     event: Literal[
         "started", "stopping", "perm_applied", "perm_rejected", "device_online",
         "device_offline", "command",
+        # a reader answers but offers OSDP's default install key or fails the secure channel
+        # (`door`, `address`; `detail` says which): the edge does not use it
+        "reader_insecure",
         # free space under the edge's data folder fell below its threshold / is back above it
         "disk_low", "disk_ok",
     ]
+    door: Name | None = None  # a reader's events: its door, and its OSDP address
+    address: int | None = Field(default=None, ge=0, le=127)
     detail: str = Field(default="", max_length=2000)
     perm_version: int | None = Field(default=None, ge=0)
 

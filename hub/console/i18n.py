@@ -182,6 +182,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarm.device_fault": ("Device fault", "设备故障"),
     "alarm.device_offline": ("Device offline", "设备离线"),
     "alarm.edge_offline": ("Edge gateway offline", "边缘网关离线"),
+    "alarm.reader_insecure": ("Reader not secure (default key or failed secure channel)",
+                              "读卡器不安全（默认密钥或安全通道失败）"),
     "alarm.camera_motion": ("Motion on camera", "摄像头检测到移动"),
     "alarm.camera_tamper": ("Camera tampered with", "摄像头被遮挡或破坏"),
     "alarm.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),

@@ -12,11 +12,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub import compiler
 from hub.api import create_app
 from hub.api.auth import create_user
 from hub.compiler import PermissionPublisher, affected_edges, compile_edge, load_registry
-from hub.compiler import _merge as merge
+from hub.compiler import publisher as publisher_module
+from hub.compiler.delta import merge
 from hub.models import AccessGroup, Door, Edge, PermissionVersion, Resident, Site
 from hub.mqtt import MqttClient
 from tests.hub.support import edge_client
@@ -87,7 +87,7 @@ async def test_a_card_change_recompiles_only_the_edges_its_holder_reaches(
         compiled.append(edge_name)
         return compile_edge(site_id, edge_id, edge_name, reg)
 
-    monkeypatch.setattr(compiler, "compile_edge", recording)
+    monkeypatch.setattr(publisher_module, "compile_edge", recording)
     start = await _versions(sessions)
     assert set(start) == {ids["edge_a"], ids["edge_b"]}
 
@@ -144,7 +144,7 @@ async def test_a_revocation_goes_out_as_a_delta_before_the_snapshot(
         merged.append(part.edge)
         return merge(last, part, residents)
 
-    monkeypatch.setattr(compiler, "_merge", spy)
+    monkeypatch.setattr(publisher_module, "merge", spy)
     resp = await client.post("/api/v1/cards",
                              json={"resident_id": ids["resident_a"], "card_number": "777"})
     card = await resp.json()

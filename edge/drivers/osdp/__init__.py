@@ -8,6 +8,7 @@ from edge.drivers.osdp.models import (
     CardRead,
     InputChanged,
     ReaderConfig,
+    ReaderInsecure,
     ReaderStatus,
     ScanRead,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "OsdpBus",
     "OsdpError",
     "ReaderConfig",
+    "ReaderInsecure",
     "ReaderStatus",
     "ScanRead",
 ]

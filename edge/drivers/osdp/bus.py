@@ -9,6 +9,13 @@ least every `_TICK` seconds otherwise.
 libosdp 3.2 declares a silent reader offline after about 8 s of probing and then waits
 300 s before it tries again. The bus takes the retry over: when libosdp reports a reader
 offline it restarts that reader (disable, enable) on its own capped, jittered backoff.
+
+A reader that answers on the line (good reply frames from its address) but goes offline
+without ever coming online was refused by the secure channel (the bus enforces it): a wrong
+or missing key, or no secure channel at all. On a line with that one reader the bus then
+tries OSDP's well-known default key (SCBK-D) with a panel of its own for a moment: a reader
+that accepts it is reported as offering the default key. Either way it is reported once per
+episode (`ReaderInsecure`) and never used without its own key.
 """
 
 from __future__ import annotations
@@ -34,11 +41,15 @@ from edge.drivers.osdp.models import (
     CardRead,
     InputChanged,
     ReaderConfig,
+    ReaderInsecure,
     ReaderStatus,
     ScanRead,
 )
 
 _TICK = 0.005
+# OSDP's default secure channel base key (SCBK-D), which any installer knows
+DEFAULT_SCBK = bytes(range(0x30, 0x40))
+_PROBE_S = 3.0  # how long the default-key probe may hold the line
 _REOPEN_MIN = 0.1
 _REOPEN_MAX = 5.0
 
@@ -95,6 +106,9 @@ class OsdpBus:
         self._retry_delay = dict.fromkeys(addresses, retry_min)
         self._retry_at: dict[int, float] = {}
         self._port_reopens = 0
+        self._replies_seen = dict.fromkeys(addresses, 0)  # reply frames when last judged
+        self._insecure: set[int] = set()  # reported, until it comes online securely
+        self._probe_due: list[int] = []
 
     @property
     def counters(self) -> dict[str, int]:
@@ -272,6 +286,7 @@ class OsdpBus:
             # libosdp reads only while it awaits a reply; don't spin on bytes it leaves
             watch_port = port_fd not in readable or self._channel.bytes_rx != rx_before
             self._track_status(status, sc_status)
+            self._judge_refused()
             self._retry_offline()
             if not self._channel.broken:
                 backoff = _REOPEN_MIN
@@ -297,6 +312,8 @@ class OsdpBus:
                 continue
             self._state[address] = state
             online, secure = state
+            if online and secure:
+                self._insecure.discard(address)
             if online:
                 self._retry_at.pop(address, None)
                 self._retry_delay[address] = self._retry_min
@@ -342,7 +359,46 @@ class OsdpBus:
             and not event.get("arg0")
         ):
             self._schedule_retry(address)
+            # offline without having been online (still so before _track_status), yet it
+            # answered: judged after this refresh, outside libosdp's callback
+            replies = self._channel.frames.replies.get(address, 0)
+            answered = replies > self._replies_seen[address]
+            self._replies_seen[address] = replies
+            if answered and not self._state[address][0] and address not in self._insecure:
+                self._insecure.add(address)
+                self._probe_due.append(address)
         return 0
+
+    def _judge_refused(self) -> None:
+        """Report the readers the secure channel refused, probing the default key first."""
+        while self._probe_due:
+            address = self._probe_due.pop(0)
+            default = self._accepts_default_key(address)
+            self._emit(ReaderInsecure(address=address, at=time.monotonic(),
+                                      reason="default_key" if default else "secure_channel_failed"))
+
+    def _accepts_default_key(self, address: int) -> bool:
+        """A panel of our own with SCBK-D, for up to _PROBE_S, on a line with this one reader
+        only (a second panel would take the other readers' replies). The main panel holds
+        the reader offline meanwhile and is not refreshed."""
+        if len(self.readers) != 1 or self._channel.broken:
+            return False
+        info = osdp.PDInfo(address, self._channel, scbk=DEFAULT_SCBK, name="default-key-probe",
+                           flags=[osdp.LibFlag.EnforceSecure]).get()
+        probe = osdp_sys.ControlPanel([info])
+        deadline = time.monotonic() + _PROBE_S
+        try:
+            while time.monotonic() < deadline and not self._stop.is_set():
+                probe.refresh()
+                if probe.status() & 1 and probe.sc_status() & 1:
+                    return True
+                port_fd = self._channel.fileno()
+                if port_fd is None:
+                    return False
+                select.select([port_fd], [], [], _TICK)
+            return False
+        finally:
+            del probe  # torn down: the reader's next handshake is the main panel's again
 
     def _input_report(self, address: int, report: bytes, now: float) -> None:
         before = self._inputs.get(address, b"")

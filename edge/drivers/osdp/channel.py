@@ -16,6 +16,7 @@ _HEADER_LEN = 5  # SOM, ADDR, LEN_LSB, LEN_MSB, CTRL
 _MIN_FRAME = 7  # header + reply code + checksum
 _MAX_FRAME = 1440
 _CTRL_CRC = 0x04
+_REPLY = 0x80  # the address byte of a reader's reply (PD to CP)
 
 
 def crc16(data: bytes | bytearray) -> int:
@@ -38,6 +39,9 @@ class FrameCounter:
         self.frames = 0
         self.errors = 0
         self.garbage_bytes = 0
+        # good reply frames per reader address: a reader that answers yet never comes online
+        # is refusing the secure channel, not missing
+        self.replies: dict[int, int] = {}
 
     def feed(self, data: bytes) -> None:
         self._buf += data
@@ -58,6 +62,9 @@ class FrameCounter:
                 return
             if self._frame_ok(self._buf[:length]):
                 self.frames += 1
+                if self._buf[1] & _REPLY:
+                    address = self._buf[1] & 0x7F
+                    self.replies[address] = self.replies.get(address, 0) + 1
                 self._in_garbage = False
                 del self._buf[:length]
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +51,17 @@ class ReaderStatus:
     at: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReaderInsecure:
+    """A reader answers on the line but does not come online over the secure channel with
+    its key: it offers OSDP's well-known default key (`default_key`), or it refuses or fails
+    the secure channel (`secure_channel_failed`). The bus never uses it without its key."""
+
+    address: int
+    reason: Literal["default_key", "secure_channel_failed"]
+    at: float
+
+
 # OSDP manufacturer reports (osdp_MFGREP) with this vendor code carry scanned text (a QR code):
 # a card read holds at most 64 bytes in libosdp, a manufacturer report 128.
 SCAN_VENDOR_CODE = 0x4C4E54  # "LNT"
@@ -64,4 +76,4 @@ class ScanRead:
     at: float
 
 
-BusEvent = CardRead | InputChanged | ReaderStatus | ScanRead
+BusEvent = CardRead | InputChanged | ReaderStatus | ReaderInsecure | ScanRead

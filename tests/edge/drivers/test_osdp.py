@@ -17,8 +17,10 @@ from edge.drivers.osdp import (
     OsdpBus,
     OsdpError,
     ReaderConfig,
+    ReaderInsecure,
     ReaderStatus,
 )
+from edge.drivers.osdp.bus import DEFAULT_SCBK
 from edge.drivers.osdp.channel import FrameCounter, crc16
 from simulators.osdp_door import OsdpDoorSimulator
 
@@ -72,6 +74,14 @@ class TestFrameCounter:
         counter = FrameCounter()
         counter.feed(b"\xff" + frame(b"\x40") + b"\x00\x01noise" + frame(b"\x40"))
         assert (counter.frames, counter.errors, counter.garbage_bytes) == (2, 1, 7)
+
+    def test_counts_replies_per_reader_address(self) -> None:
+        counter = FrameCounter()
+        command = bytearray(frame(b"\x60"))
+        command[1] = ADDRESS  # the panel's command to the reader: not a reply
+        command[-2:] = crc16(command[:-2]).to_bytes(2, "little")
+        counter.feed(frame(b"\x40") + bytes(command) + frame(b"\x45"))
+        assert counter.frames == 3 and counter.replies == {ADDRESS: 2}
 
     def test_bad_crc_is_an_error_and_the_next_frame_still_counts(self) -> None:
         bad = bytearray(frame(b"\x40"))
@@ -172,6 +182,35 @@ class TestOsdpBus:
             assert bus.counters["frames"] > 0  # the reader answered: only the key was wrong
             with pytest.raises(OsdpError, match="offline; output not sent"):
                 bus.output(ADDRESS, 0, True)
+
+    async def test_a_reader_with_another_key_is_reported_insecure_once(
+        self, door: OsdpDoorSimulator
+    ) -> None:
+        async with OsdpBus(door.port, [ReaderConfig(address=ADDRESS, scbk=bytes(16))],
+                           retry_min=0.2, retry_max=0.5) as bus:
+            insecure = await next_of(bus, ReaderInsecure, timeout=8)
+            assert (insecure.address, insecure.reason) == (ADDRESS, "secure_channel_failed")
+            assert bus.counters["reconnects"] == 0 and not door.online
+            with pytest.raises(TimeoutError):  # once per episode, though the bus keeps trying
+                await next_of(bus, ReaderInsecure, timeout=3)
+
+    async def test_a_reader_offering_the_default_key_is_named_so(self) -> None:
+        with OsdpDoorSimulator(address=ADDRESS, scbk=DEFAULT_SCBK) as door:
+            async with OsdpBus(door.port, [ReaderConfig(address=ADDRESS, scbk=os.urandom(16))],
+                               retry_min=0.2, retry_max=0.5) as bus:
+                insecure = await next_of(bus, ReaderInsecure, timeout=10)
+                assert (insecure.address, insecure.reason) == (ADDRESS, "default_key")
+                assert not bus.is_online(ADDRESS)  # never used with that key
+
+    async def test_a_silent_reader_is_offline_not_insecure(self, scbk: bytes) -> None:
+        door = OsdpDoorSimulator(address=ADDRESS, scbk=scbk)  # never started: silent
+        try:
+            async with OsdpBus(door.port, [ReaderConfig(address=ADDRESS, scbk=scbk)]) as bus:
+                with pytest.raises(TimeoutError):
+                    await next_of(bus, ReaderInsecure, timeout=10)
+                assert bus.counters["frames"] == 0
+        finally:
+            door.close()
 
     async def test_garbage_on_the_line_is_counted_and_the_bus_recovers(
         self, bus: OsdpBus, door: OsdpDoorSimulator

@@ -95,6 +95,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/sites"): Case(ADMIN, body=lambda w, p: {"id": unique("site"), "name": "新小区"}),
     ("GET", "/doors"): Case(STAFF, resource="doors"),
     ("GET", "/edges"): Case(STAFF, resource="edges"),
+    ("GET", "/edges/{id}"): Case(STAFF, resource="edges"),
     ("GET", "/access-events"): Case(HOUSEHOLD, resource="access-events"),
     ("GET", "/dead-letters"): Case(ADMIN),
     ("GET", "/residents"): Case(HOUSEHOLD, resource="residents"),

@@ -140,8 +140,8 @@ async def test_elevator_out_of_service_notices(
 
 async def test_late_event_does_not_restart_a_reset_timer(
         engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
-    await feed(engine, sessions, device("offline", at(0)), device("online", at(10)))
-    await feed(engine, sessions, device("offline", at(5)))  # arrives late, already over
+    await feed(engine, sessions, door("opened", at(0)), door("closed", at(10)))
+    await feed(engine, sessions, door("opened", at(5)))  # arrives late, already over
     clock(engine).advance(600)
     assert await engine.check_timers() == 0
     async with sessions() as session:

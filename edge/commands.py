@@ -1,0 +1,75 @@
+"""Commands from the hub: parsed, refused when stale, carried out, and acknowledged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ValidationError
+
+from edge.devices import DeviceSupervisor
+from edge.doors import DoorController
+from edge.report import Reporter
+from wire import CommandAck, EdgeCommand, topics
+from wire._base import describe
+
+COMMAND_MAX_AGE_S = 30.0
+Result = Literal["ok", "failed", "rejected"]  # as CommandAck carries it
+
+
+class CommandHandler:
+    def __init__(self, doors: DoorController, elevators: DeviceSupervisor | None, *,
+                 site: str, edge: str, report: Reporter, resync: Callable[[], None],
+                 clock: Callable[[], datetime]) -> None:
+        self._doors = doors
+        self._elevators = elevators
+        self._ack_topic = topics.cmd_ack(site, edge)
+        self._report = report
+        self._resync = resync
+        self._clock = clock
+
+    def handle(self, payload: bytes) -> None:
+        """One message on `cmd`: always answered with an ack unless it cannot be read at all."""
+        try:
+            command = EdgeCommand.model_validate_json(payload)
+        except ValidationError as exc:
+            self._report.agent("command", f"command refused: {describe(exc)}"[:2000])
+            return
+        age = (self._clock() - command.ts).total_seconds()
+        result: Result
+        if age > COMMAND_MAX_AGE_S:
+            # A remote unlock that arrives late is no longer what the guard meant.
+            result, reason = "rejected", f"stale command, issued {age:.0f} s ago"
+        else:
+            result, reason = self.execute(command)
+        ack = CommandAck(id=command.id, ts=self._clock(), result=result, reason=reason)
+        self._report.message(self._ack_topic, ack.model_dump_json().encode())
+        self._report.agent("command",
+                           f"{command.command} {command.door or ''}: {result} {reason}".strip())
+
+    def execute(self, command: EdgeCommand) -> tuple[Result, str]:
+        """Carry out `command` now; (result, reason) for its ack."""
+        name = command.command
+        if name in ("unlock", "lock"):
+            door = command.door or ""
+            done = (self._doors.remote_unlock(door, command.duration_s) if name == "unlock"
+                    else self._doors.relock(door))
+            if not done:
+                return "rejected", f"unknown door {command.door}"
+            return "ok", command.reason or ""
+        if name in ("lockdown", "release"):
+            self._doors.lockdown(name == "lockdown")
+            if name == "release" and self._elevators is not None:
+                self._elevators.hub_recall(False, command.reason or "")  # ends a hub recall too
+            return "ok", command.reason or ""
+        if name == "elevator_recall":
+            # every elevator until the hub's `release` (a fire recall ends only at the panel)
+            lifts = self._elevators.hub_recall(True, command.reason or "") if self._elevators else []
+            if not lifts:
+                return "rejected", "this edge has no elevators"
+            return "ok", f"recall sent to [{', '.join(lifts)}]"
+        if name == "resync":
+            self._resync()
+            return "ok", "state republished"
+        return "rejected", f"{name} is not supported by this edge"

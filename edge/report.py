@@ -1,0 +1,39 @@
+"""Everything the edge tells the hub goes through here: into the outbox first, then a nudge
+to the uplink (which may not be connected yet: the outbox keeps it until it is)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from edge.outbox import Outbox
+from wire import AgentData
+
+
+class Reporter:
+    def __init__(self, outbox: Outbox, *, edge: str, wake: Callable[[], None]) -> None:
+        self._outbox = outbox
+        self._wake = wake  # the uplink's: new messages are waiting
+        self._edge = edge
+
+    def event(self, device: str, data: Any) -> None:
+        """An event of `device` (a door, reader, elevator, camera …): its kind follows `data`."""
+        self._outbox.add_event(device, data)
+        self._wake()
+
+    def agent(self, event: str, detail: str, *, device: str | None = None,
+              perm_version: int | None = None) -> None:
+        """An `agent` event: the edge itself (or `device`, when it is about one) reports."""
+        self.event(
+            device or self._edge,
+            AgentData(event=event, detail=detail, perm_version=perm_version),  # type: ignore[arg-type]
+        )
+
+    def message(self, topic: str, payload: bytes) -> None:
+        """A message that is not an event (a command's ack), through the same outbox."""
+        self._outbox.add_message(topic, payload)
+        self._wake()
+
+    def wake(self) -> None:
+        """Messages went into the outbox some other way (retried after a full disk)."""
+        self._wake()

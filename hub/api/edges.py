@@ -1,0 +1,51 @@
+"""One edge: what it last reported, and the dead letters it caused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from hub.api.endpoints import EndpointTable, path_id
+from hub.api.errors import NotFoundError
+from hub.api.schemas import EdgeOut
+from hub.api.scope import scope_of
+from hub.api.store import reading
+from hub.dead_letters import dead_letters_of
+from hub.models import Edge
+
+routes = EndpointTable(tag="registry")
+
+
+class DeadLettersOut(BaseModel):
+    count: int = Field(description="messages from this edge the hub could not accept (kept, "
+                       "with the reason, in the dead letters)")
+    last_at: datetime | None = Field(description="when the latest one arrived")
+    last_reason: str | None = Field(description="why the latest one was refused")
+
+
+class EdgeDetail(EdgeOut):
+    keepalive_s: int | None = Field(description="the edge's MQTT keepalive, as it reported it")
+    silent_at: datetime | None = Field(
+        description="when the hub counts it offline unless it hears from it again (online only)")
+    dead_letters: DeadLettersOut
+
+
+@routes.get(r"/edges/{id:\d+}", response=EdgeDetail)
+async def get_edge(request: web.Request) -> EdgeDetail:
+    """One edge: its last report, its liveness and the dead letters it caused."""
+    edge_id = path_id(request, "edge")
+    async with reading(request) as session:
+        edge = await session.get(Edge, edge_id)
+        if edge is None:
+            raise NotFoundError("edge", edge_id)
+        scope_of(request).check("edge", edge_id, edge.site_id)
+        dead = await dead_letters_of(session, edge.site_id, edge.name)
+    return EdgeDetail(
+        id=edge.id, site_id=edge.site_id, name=edge.name, building_id=edge.building_id,
+        status=edge.status, agent_version=edge.agent_version,
+        perm_version_held=edge.perm_version_held, last_seen=edge.last_seen,
+        keepalive_s=edge.keepalive_s, silent_at=edge.silent_at,
+        dead_letters=DeadLettersOut(count=dead.count, last_at=dead.last_at,
+                                    last_reason=dead.last_reason))

@@ -1,0 +1,34 @@
+"""Downlink: the permission messages as they leave the hub for an edge, the retained snapshot
+and the delta sent before it. They go out only through here: the one place to sign them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hub.mqtt import MqttClient
+from wire import PermissionDelta, topics
+from wire.permissions import sealed_payload
+
+
+class PermissionDownlink:
+    """Publishes at QoS 1 and returns once the broker acknowledged (or raises PublishError)."""
+
+    def __init__(self, mqtt: MqttClient, *, timeout_s: float) -> None:
+        self._mqtt = mqtt
+        self._timeout_s = timeout_s
+
+    async def send_delta(self, delta: PermissionDelta) -> None:
+        """Not retained: an edge that missed it takes the snapshot that follows."""
+        await self._mqtt.publish(
+            topics.perm_delta(delta.site, delta.edge), delta.model_dump_json(), qos=1,
+            retain=False, timeout=self._timeout_s)
+
+    async def send_snapshot(self, site_id: str, edge: str, content_json: str, version: int,
+                            digest: str, issued_at: datetime) -> None:
+        """Retained: an edge that connects later gets the latest snapshot at once."""
+        payload = sealed_payload(content_json, version, digest, issued_at)
+        await self._mqtt.publish(
+            topics.perm(site_id, edge), payload, qos=1, retain=True, timeout=self._timeout_s)
+
+
+__all__ = ["PermissionDownlink"]

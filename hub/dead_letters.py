@@ -1,0 +1,32 @@
+"""Dead letters per edge: what an edge sent that broke the contract, counted in its status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.models import DeadLetter
+
+
+@dataclass(frozen=True)
+class DeadLetterCount:
+    count: int
+    last_at: datetime | None
+    last_reason: str | None
+
+
+async def dead_letters_of(session: AsyncSession, site_id: str, edge: str) -> DeadLetterCount:
+    """How many messages under the edge's topic prefix went to the dead letters, and the
+    latest one's time and reason (kept whole in `dead_letters`)."""
+    mine = (DeadLetter.site_id == site_id, DeadLetter.edge == edge)
+    count = await session.scalar(select(func.count()).select_from(DeadLetter).where(*mine))
+    last = (await session.execute(
+        select(DeadLetter.received_at, DeadLetter.reason).where(*mine)
+        .order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc()).limit(1))).first()
+    return DeadLetterCount(count or 0, last[0] if last else None, last[1] if last else None)
+
+
+__all__ = ["DeadLetterCount", "dead_letters_of"]

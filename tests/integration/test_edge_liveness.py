@@ -1,0 +1,190 @@
+"""Liveness the control room can trust: an edge that loses power, or a broker that dies, is an
+edge_offline alarm within 1.5 x the edge's keepalive, raised at that moment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hub.models import Building, Edge
+from hub.rules.models import Alarm
+from hub.seed import seed_demo
+from hub.service import Hub
+from hub.settings import HubSettings
+from simulators.power_cut import PowerCut
+from tests.support.services import MosquittoServer, free_port
+from wire import topics
+from wire.state import silent_after_s
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+KEEPALIVE = 5  # the smallest an edge config allows: 1.5 x 5 = 7.5 s
+
+
+@contextlib.asynccontextmanager
+async def hub_with_edges(tmp_path: Path, port: int, database_url: str, edges: list[str]
+                         ) -> AsyncIterator[Hub]:
+    settings = HubSettings(
+        database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=port,
+        mqtt_client_id="hub-liveness", mqtt_keepalive_s=5, http_host="127.0.0.1",
+        http_port=free_port(), admin_password="liveness-admin", data_dir=tmp_path / "hub")
+    async with Hub(settings) as hub:
+        await seed_demo(hub.sessions)
+        async with hub.sessions() as session, session.begin():
+            b1 = await session.scalar(select(Building.id).where(Building.code == "B1"))
+            session.add_all(Edge(site_id="demo", name=name, building_id=b1) for name in edges)
+        yield hub
+
+
+def start_edge(tmp_path: Path, name: str, port: int) -> subprocess.Popen[bytes]:
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(f"site: demo\nedge: {name}\ndata_dir: {tmp_path / name}\n"
+                      f"mqtt: {{port: {port}, username: {name}, keepalive_s: {KEEPALIVE},"
+                      " backoff_min_s: 1, backoff_max_s: 2}\n")
+    return subprocess.Popen([sys.executable, "-m", "lintel.cli", "edge", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "ab"))
+
+
+async def edge_row(hub: Hub, name: str) -> Edge:
+    async with hub.sessions() as session:
+        edge = await session.scalar(select(Edge).where(Edge.site_id == "demo", Edge.name == name))
+        assert edge is not None
+        return edge
+
+
+async def offline_alarm(hub: Hub, name: str) -> Alarm | None:
+    async with hub.sessions() as session:
+        return await session.scalar(select(Alarm).where(
+            Alarm.type == "edge_offline", Alarm.edge == name, Alarm.cleared_at.is_(None)))
+
+
+async def until(check: object, timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await check()  # type: ignore[operator]
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+async def test_power_loss_raises_the_alarm_within_one_and_a_half_keepalives(
+        tmp_path: Path, mosquitto: MosquittoServer, postgres_url: str) -> None:
+    async with hub_with_edges(tmp_path, mosquitto.port, postgres_url, ["lonely"]) as hub, \
+            PowerCut("127.0.0.1", mosquitto.port) as relay:
+        edge = start_edge(tmp_path, "lonely", relay.port)
+        try:
+            await until(lambda: _status(hub, "lonely", "online"), 30, "the edge online")
+            row = await edge_row(hub, "lonely")
+            assert row.keepalive_s == KEEPALIVE and row.silent_at is not None
+            await asyncio.sleep(KEEPALIVE)  # heartbeats keep it online, with no alarm
+            assert (await edge_row(hub, "lonely")).status == "online"
+            assert await offline_alarm(hub, "lonely") is None
+
+            relay.cut()  # power lost: no goodbye, no FIN; only silence
+            edge.send_signal(signal.SIGKILL)
+            cut_at = datetime.now(UTC)
+            alarm = await until(lambda: offline_alarm(hub, "lonely"), 1.5 * KEEPALIVE + 1,
+                                "the edge_offline alarm")
+            assert isinstance(alarm, Alarm)
+            took = (alarm.raised_at - cut_at).total_seconds()
+            assert took <= 1.5 * KEEPALIVE, f"alarm {took:.1f} s after the power loss"
+            assert alarm.severity == "critical" and "离线" in alarm.message
+            assert (await edge_row(hub, "lonely")).status == "offline"
+        finally:
+            edge.kill()
+            edge.wait(10)
+        # power back (straight to the broker): the alarm clears
+        edge = start_edge(tmp_path, "lonely", mosquitto.port)
+        try:
+            await until(lambda: _cleared(hub, alarm.id), 30, "the alarm cleared")
+        finally:
+            edge.kill()
+            edge.wait(10)
+
+
+async def test_a_dead_broker_sends_no_will_and_the_hub_still_counts_its_edges_offline(
+        tmp_path: Path, mosquitto: MosquittoServer, postgres_url: str) -> None:
+    async with hub_with_edges(tmp_path, mosquitto.port, postgres_url, ["lonely"]) as hub:
+        edge = start_edge(tmp_path, "lonely", mosquitto.port)
+        try:
+            await until(lambda: _status(hub, "lonely", "online"), 30, "the edge online")
+            assert mosquitto.proc is not None
+            mosquitto.proc.send_signal(signal.SIGKILL)  # no will will come
+            mosquitto.proc.wait(10)
+            mosquitto.proc = None
+            died_at = datetime.now(UTC)
+            alarm = await until(lambda: offline_alarm(hub, "lonely"),
+                                silent_after_s(KEEPALIVE) + 3, "the edge_offline alarm")
+            assert isinstance(alarm, Alarm)
+            took = (alarm.raised_at - died_at).total_seconds()
+            assert took <= 1.5 * KEEPALIVE, f"alarm {took:.1f} s after the broker died"
+            # raised once, though the sweep runs every second
+            await asyncio.sleep(2)
+            assert (await offline_alarm(hub, "lonely")).count == 1  # type: ignore[union-attr]
+            mosquitto.start()  # same port: the edge comes back, the alarm clears
+            await until(lambda: _cleared(hub, alarm.id), 30, "the alarm cleared")
+        finally:
+            edge.kill()
+            edge.wait(10)
+
+
+async def _status(hub: Hub, name: str, status: str) -> bool:
+    return (await edge_row(hub, name)).status == status
+
+
+async def _cleared(hub: Hub, alarm_id: int) -> bool:
+    async with hub.sessions() as session:
+        alarm = await session.get(Alarm, alarm_id)
+        return alarm is not None and alarm.cleared_at is not None
+
+
+async def test_an_edges_dead_letters_are_counted_in_its_status(
+        tmp_path: Path, mosquitto: MosquittoServer, postgres_url: str) -> None:
+    import aiohttp
+    import paho.mqtt.client as mqtt
+
+    async with hub_with_edges(tmp_path, mosquitto.port, postgres_url, ["lonely"]) as hub:
+        sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="contract-breaker")
+        sender.connect("127.0.0.1", mosquitto.port)
+        sender.loop_start()
+        try:
+            for topic, payload in ((topics.event("demo", "lonely", "access"), b"{not json"),
+                                   (topics.event("demo", "lonely", "door"), b'{"id": 1}'),
+                                   (f"{topics.prefix('demo', 'lonely')}/evt/bogus", b"x"),
+                                   (topics.event("demo", "b1-edge", "door"), b"[]")):
+                sender.publish(topic, payload, qos=1).wait_for_publish(5)
+        finally:
+            sender.disconnect()
+            sender.loop_stop()
+        async with aiohttp.ClientSession(f"{hub.url}/api/v1/") as http:
+            async with http.post("auth/login", json={"username": "admin",
+                                                      "password": "liveness-admin"}) as r:
+                http.headers["Authorization"] = f"Bearer {(await r.json())['token']}"
+            lonely = (await edge_row(hub, "lonely")).id
+
+            async def counted() -> dict | None:
+                async with http.get(f"edges/{lonely}") as r:
+                    assert r.status == 200
+                    body = await r.json()
+                return body if body["dead_letters"]["count"] == 3 else None
+
+            body = await until(counted, 10, "three dead letters of lonely")
+            assert isinstance(body, dict)
+            assert "bogus" in body["dead_letters"]["last_reason"]
+            assert body["status"] == "unknown" and body["keepalive_s"] is None
+            b1 = (await edge_row(hub, "b1-edge")).id
+            async with http.get(f"edges/{b1}") as r:
+                assert (await r.json())["dead_letters"]["count"] == 1
+            async with http.get("edges/999999") as r:
+                assert r.status == 404
