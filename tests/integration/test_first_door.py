@@ -83,6 +83,20 @@ async def test_grant_swipe_relay_and_event(stack: Stack) -> None:
     assert s.sim.relay is False
 
 
+async def test_an_overlong_card_read_is_kept_and_flagged(stack: Stack) -> None:
+    """Issue 14: a card number longer than the event can carry was decided, then its event
+    failed validation and was lost. Now it reaches the hub, cut to fit and flagged."""
+    s = stack
+    card = "1234567890" * 14  # 140 digits: 59 bytes in the OSDP card read
+    s.sim.present_card(card)
+    event = await wait_for_event(s, card[:128], 0, timeout=3.0)
+    assert (event["result"], event["reason"]) == ("denied", "unknown_card")
+    async with s.hub.sessions() as db:
+        data = await db.scalar(select(EventLog.data).where(EventLog.id == event["id"]))
+    assert data is not None and "140 characters cut to 128" in data["malformed"]
+    assert s.sim.relay is False
+
+
 async def test_revoked_card_is_denied_within_two_seconds(stack: Stack) -> None:
     s = stack
     cards = await s.call("GET", "/cards")
