@@ -22,6 +22,7 @@ from sqlalchemy import insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.access.cache import PermissionCache
+from harness.downlink import SIGNER
 from harness.services import MosquittoServer, PostgresServer
 from harness.stats import percentile
 from hub.compiler import PermissionPublisher, compile_edge, load_registry
@@ -80,7 +81,8 @@ async def measure(url: str, port: int, runs: int) -> tuple[list[float], list[flo
     publish: list[float] = []
     async with MqttClient(host="127.0.0.1", port=port, client_id="bench-hub") as mqtt:
         await mqtt.wait_ready(10)
-        publisher = PermissionPublisher(sessions, mqtt, publish_all_on_start=False)
+        publisher = PermissionPublisher(sessions, mqtt, publish_all_on_start=False,
+                                        downlink=SIGNER)
         for _ in range(runs):
             started = time.perf_counter()
             async with sessions() as s:

@@ -133,11 +133,16 @@ class AgentData(WireModel):
         "reader_insecure",
         # free space under the edge's data folder fell below its threshold / is back above it
         "disk_low", "disk_ok",
+        # a hub → edge message refused: not signed by an accepted hub key, for another edge,
+        # replayed or stale (edge.trust); `reason` and `topic` say which and where
+        "downlink_refused",
     ]
     door: Name | None = None  # a reader's events: its door, and its OSDP address
     address: int | None = Field(default=None, ge=0, le=127)
     detail: str = Field(default="", max_length=2000)
     perm_version: int | None = Field(default=None, ge=0)
+    reason: str | None = Field(default=None, max_length=64)
+    topic: str | None = Field(default=None, max_length=256)
 
 
 class CameraData(WireModel):
