@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.access.cache import PermissionCache
 from harness.downlink import SIGNER
 from harness.services import MosquittoServer, PostgresServer
+from harness.stats import percentile
 from hub.compiler import PermissionPublisher, compile_edge, load_registry
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.models import (
@@ -115,7 +115,7 @@ def edge_side(payload: bytes, runs: int) -> tuple[list[float], list[float]]:
 
 
 def p50(values: list[float]) -> str:
-    return f"p50 {statistics.median(values):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+    return f"p50 {percentile(values, 50):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
 
 
 async def main() -> None:
