@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import Self
 from zoneinfo import ZoneInfo
-
-from wire import EdgeCommand, EdgeState, topics
-from wire.tokens import BleAnswer, BleChallenge
 
 from edge import __version__
 from edge.access.cache import PermissionCache
@@ -26,46 +23,15 @@ from edge.devices import DeviceSupervisor
 from edge.disk import DiskWatch, watch_disk
 from edge.doors import Door, DoorController
 from edge.outbox import Outbox
-from edge.trust import DownlinkRefused, DownlinkVerifier
 from edge.permissions import PermissionSync
 from edge.report import Reporter
 from edge.tasks import Tasks
+from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
 from edge.uplink import Uplink
+from wire import EdgeCommand, EdgeState, topics
+from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
-
-
-class _ReportingGate:
-    """Verifies a downlink message; a refusal becomes a `downlink_refused` agent event, at
-    most one a minute per reason (with the count since): refused confirmations of the events
-    that report them must not feed each other."""
-
-    EVERY_S = 60.0
-
-    def __init__(self, verifier: DownlinkVerifier, report: Callable[[str, str], None]) -> None:
-        self.verifier = verifier
-        self._report = report
-        self._last: dict[str, tuple[float, int]] = {}  # reason -> (reported at, held since)
-
-    def open(self, topic: str, payload: bytes) -> bytes | None:
-        try:
-            return self.verifier.verify(topic, payload)
-        except DownlinkRefused as refused:
-            self.refuse(topic, refused)
-            return None
-
-    def refuse(self, topic: str, refused: DownlinkRefused) -> None:
-        log.warning("downlink refused on %s: %s", topic, refused)
-        self.verifier.refused[refused.reason] += 1
-        now = time.monotonic()
-        at, held = self._last.get(refused.reason, (-self.EVERY_S, 0))
-        if now - at < self.EVERY_S:
-            self._last[refused.reason] = (at, held + 1)
-            return
-        self._last[refused.reason] = (now, 0)
-        more = f" ({held} more since the last report)" if held else ""
-        self._report("downlink_refused",
-                     f"{refused.reason} on {topic}: {refused.detail}{more}"[:2000])
 
 
 class EdgeAgent:
@@ -84,11 +50,13 @@ class EdgeAgent:
     permissions: PermissionSync
     commands: CommandHandler
     disk: DiskWatch
+    trust: TrustStore
+    downlink: DownlinkGate
 
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
         # wall clock (aware UTC) for decisions, schedules and commands; tests may replace it
-        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.devices: DeviceSupervisor | None = None
         self.cameras: CameraSupervisor | None = None
         self._stack = contextlib.AsyncExitStack()
@@ -98,7 +66,7 @@ class EdgeAgent:
         return self.clock()  # read at each call: a test may swap the clock while running
 
     # --- lifecycle -------------------------------------------------------------------
-    async def __aenter__(self) -> EdgeAgent:
+    async def __aenter__(self) -> Self:
         cfg, stack = self.config, self._stack
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -110,15 +78,21 @@ class EdgeAgent:
                 PassbackLog(cfg.data_dir / "passback.db")))
             self.ledger = stack.enter_context(contextlib.closing(
                 CredentialLedger(cfg.data_dir / "credentials.db")))
+            self.trust = stack.enter_context(contextlib.closing(
+                TrustStore(cfg.data_dir / "trust.db")))
             self.decider = AccessDecider(self.cache, self.passback)
             self.signed = SignedCredentialDecider(self.cache, self.ledger)
-            # `stored` confirmations are verified before an event leaves the outbox
-            stored_gate = _ReportingGate(
-                DownlinkVerifier(cfg.hub_keys, site=cfg.site, edge=cfg.edge),
-                lambda event, detail: self.report.agent(event, detail))
+            self.report = Reporter(self.outbox, edge=cfg.edge, wake=lambda: self.uplink.wake())
+            # the edge obeys only what the hub signs (principle 7): its file names the keys
+            verifier = DownlinkVerifier(cfg.hub_keys, site=cfg.site, edge=cfg.edge)
+            verifier.set_delivered(self.trust.delivered_keys())
+            self.downlink = DownlinkGate(verifier, self.report.downlink_refused, store=self.trust)
+            # the same gate for `stored`: only a verified confirmation lets an event go
             self.uplink = Uplink(cfg, self.outbox, state=self.state, version=__version__,
-                                 gate=stored_gate)
-            self.report = Reporter(self.outbox, edge=cfg.edge, wake=self.uplink.wake)
+                                 gate=self.downlink)
+            if not cfg.hub_keys:
+                log.error("no hub_keys in the configuration: every message from the hub is "
+                          "refused")
             self.door_control = await stack.enter_async_context(DoorController(
                 cfg.doors, cache=self.cache, decider=self.decider, signed=self.signed,
                 report=self.report, clock=self._now, tick_s=cfg.tick_s))
@@ -133,11 +107,14 @@ class EdgeAgent:
                     uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,
-                                              published=self.uplink.publish_state)
+                                              published=self.uplink.publish_state,
+                                              gate=self.downlink)
             self.commands = CommandHandler(self.door_control, self.devices, site=cfg.site,
                                            edge=cfg.edge, report=self.report,
-                                           resync=self.uplink.publish_state, clock=self._now)
+                                           resync=self.uplink.publish_state, clock=self._now,
+                                           gate=self.downlink, trust=self.trust)
             self._tasks.spawn(self._incoming(), "incoming")
+            self._tasks.spawn(self.downlink.run(), "downlink-refusals")
             self.disk = DiskWatch(cfg.data_dir, cfg.disk_low_mb * 1_000_000)
             self._tasks.spawn(watch_disk(self.disk, self.outbox, self.report,
                                          every_s=cfg.disk_check_s), "disk-watch")
@@ -173,12 +150,13 @@ class EdgeAgent:
         while True:
             topic, payload = await self.uplink.incoming.get()
             try:
+                # each handler verifies the hub's signature before anything else
                 if topic == perm:
-                    await self.permissions.snapshot(payload)
+                    await self.permissions.snapshot(topic, payload)
                 elif topic == delta:
-                    await self.permissions.delta(payload)
+                    await self.permissions.delta(topic, payload)
                 elif topic == cmd:
-                    self.commands.handle(payload)
+                    self.commands.handle(topic, payload)
             except Exception:
                 log.exception("message on %s failed", topic)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -32,13 +33,14 @@ from edge.drivers.osdp import (
     OsdpBus,
     OsdpError,
     ReaderConfig,
+    ReaderInsecure,
     ReaderStatus,
     ScanRead,
 )
 from edge.report import Reporter
 from edge.tasks import Tasks
-from wire import AccessData, DoorData
-from wire.events import AccessReason, CredentialType
+from wire import AccessData, AgentData, DoorData
+from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType
 from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,33 @@ class Outcome:
         return cls(decision.credential_type, decision.credential, decision.result,
                    decision.reason, decision.resident_id, decision.decision_us,
                    pass_id=decision.pass_id, pass_uses=decision.pass_uses)
+
+
+def access_data(door: str, outcome: Outcome) -> AccessData:
+    """The access event of `outcome`. A credential the event cannot carry as read (control
+    characters, longer than the wire allows, empty) is escaped or cut to fit and the event
+    flagged `malformed`: a refused attempt always leaves its trace."""
+    credential, altered = outcome.credential, []
+    if not credential.isprintable():
+        credential = credential.encode("unicode_escape").decode("ascii")
+        altered.append("unprintable characters escaped")
+    if len(credential) > CREDENTIAL_MAX_LEN:
+        digest = hashlib.sha256(outcome.credential.encode("utf-8", "surrogatepass")).hexdigest()
+        altered.append(f"{len(credential)} characters cut to {CREDENTIAL_MAX_LEN} "
+                       f"(sha256 of the whole: {digest})")
+        credential = credential[:CREDENTIAL_MAX_LEN]
+    if not credential:
+        credential = "-"
+        altered.append("empty, sent as '-'")
+    malformed = f"credential: {'; '.join(altered)}" if altered else None
+    if malformed:
+        log.warning("door %s: %s", door, malformed)
+    return AccessData(
+        door=door, credential_type=outcome.credential_type, credential=credential,
+        resident_id=outcome.resident_id, result=outcome.result, reason=outcome.reason,
+        decision_us=outcome.decision_us, warning=outcome.warning, pass_id=outcome.pass_id,
+        pass_uses=outcome.pass_uses, malformed=malformed,
+    )
 
 
 class DoorController:
@@ -160,6 +189,8 @@ class DoorController:
                     self._input(door, event)
                 elif isinstance(event, ReaderStatus):
                     self._reader_status(door, event)
+                elif isinstance(event, ReaderInsecure):
+                    self._reader_insecure(door, event)
                 elif isinstance(event, ScanRead):
                     self.qr_read(door, event.data)
             except Exception:  # one bad event must not stop the door
@@ -203,12 +234,7 @@ class DoorController:
         self._drive(door, door.bus.led, address, "green" if outcome.granted else "red")
         if not outcome.granted:
             self._drive(door, door.bus.buzz, address, on_ms=300)
-        self._report.event(door.config.id, AccessData(
-            door=door.config.id, credential_type=outcome.credential_type,
-            credential=outcome.credential, resident_id=outcome.resident_id,
-            result=outcome.result, reason=outcome.reason, decision_us=outcome.decision_us,
-            warning=outcome.warning, pass_id=outcome.pass_id, pass_uses=outcome.pass_uses,
-        ))
+        self._report.event(door.config.id, access_data(door.config.id, outcome))
 
     def _car_floors(self, door: Door, card: str) -> None:
         """A card granted in an elevator car enables the floors its groups allow there."""
@@ -236,9 +262,21 @@ class DoorController:
         if event.online:
             # The controller may have restarted: put the lock back where the door wants it.
             self._set_relay(door, locked=door.fsm.locked)
-        kind = "device_online" if event.online else "device_offline"
         detail = f"reader {door.config.id} at OSDP address {event.address}"
-        self._report.agent(kind, detail, device=door.config.id)
+        self._report.event(door.config.id, AgentData(
+            event="device_online" if event.online else "device_offline", door=door.config.id,
+            address=event.address, detail=detail))
+
+    def _reader_insecure(self, door: Door, event: ReaderInsecure) -> None:
+        """Its own alarm, not a plain offline: someone may have swapped the reader."""
+        log.warning("door %s: reader at OSDP address %s not used: %s", door.config.id,
+                    event.address, event.reason)
+        what = ("offers OSDP's default key" if event.reason == "default_key"
+                else "refuses or fails the secure channel with its key")
+        self._report.event(door.config.id, AgentData(
+            event="reader_insecure", door=door.config.id, address=event.address,
+            reason=event.reason, detail=f"reader {door.config.id} at OSDP address "
+            f"{event.address} {what}: not used"))
 
     # --- commands from the hub and life safety -------------------------------------------
     def remote_unlock(self, door_id: str, duration_s: float | None) -> bool:

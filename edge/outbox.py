@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from wire.events import (
 from wire.stored import SeqRange
 
 from edge.errors import OutboxError
+from edge.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class OutboxMessage:
     payload: bytes
 
 
-class Outbox:
+class Outbox(SqliteStore):
     """Thread-safe; one writer connection. `synchronous=FULL` so an acknowledged write
     survives a power cut as well as a crash."""
 
@@ -89,18 +89,13 @@ class Outbox:
                  held_max: int = HELD_MAX) -> None:
         self.site = site
         self.edge = edge
-        self._path = path
-        self._lock = threading.Lock()
         self._held: deque[_Row] = deque()
         self._leaving: list[SeqRange] = []  # confirmed, not yet deleted (the disk refused)
         self.held_max = held_max
         self.lost = 0  # events dropped because the disk was full and memory bound reached
         self._lost_before_holding = 0
         try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            super().__init__(path, durability="FULL", schema=_SCHEMA)
             row = self._db.execute("SELECT value FROM counters WHERE name='seq'").fetchone()
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
@@ -276,7 +271,3 @@ class Outbox:
     def __len__(self) -> int:
         """Messages on disk waiting for the hub's confirmation (kept count: no table scan)."""
         return self._count
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -156,34 +156,59 @@ class Ingest:
                     batch.append(queue.get_nowait())
             try:
                 await self.handle(batch)
-            except Exception:  # never let one bad batch stop the ingest
-                log.exception("ingest batch of %d failed; not acknowledged", len(batch))
+            except Exception:  # a worker outlives any one batch
+                # handle() dead-letters what fails; if even that fails, the batch is still
+                # in the broker's in-flight window: a new connection has it redelivered.
+                log.exception("ingest batch of %d failed; reconnecting for redelivery",
+                              len(batch))
+                self._mqtt.reconnect()
             finally:
                 self._idle.set()
 
     async def handle(self, messages: Sequence[Message]) -> None:
-        """Store a batch, commit, then acknowledge every message in order."""
+        """Store a batch, commit, then acknowledge every message in order; a message that
+        cannot be stored becomes a dead letter with the reason, and is acknowledged too."""
         self.stats.received += len(messages)
+        await self._handle(messages)
+
+    async def _handle(self, messages: Sequence[Message], *, alone: bool = False) -> None:
+        try:
+            await self._while_db_away(lambda: self._store(messages))
+        except (DataError, IntegrityError) as exc:
+            refused = f"rejected by the database: {exc.orig}"
+        except Exception as exc:  # any other failure: find the message
+            # An error that is not the database's (a rule, a sink, a bug) must neither drop
+            # the batch nor leave it unacknowledged, which would fill the broker's window.
+            if not alone:  # the traceback once, not again for each message of the batch
+                log.exception("ingest: a batch of %d failed", len(messages))
+            refused = f"the hub failed on it: {type(exc).__name__}: {exc}"
+        else:
+            self._ack(messages)
+            return
+        if len(messages) == 1:
+            await self._while_db_away(lambda: self._store_dead(messages[0], refused))
+            self._ack(messages)
+            return
+        # One message poisons the batch: store them one by one to find it.
+        for message in messages:
+            await self._handle([message], alone=True)
+
+    async def _while_db_away(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run a write, retrying while the database is away or busy (the messages stay
+        unacknowledged meanwhile)."""
         attempt = 0
         while True:
             try:
-                await self._store(messages)
-                break
+                await write()
+                return
             except (OperationalError, InterfaceError) as exc:
-                # The database is away or busy: keep the messages unacknowledged and retry.
                 self.stats.db_retries += 1
                 delay = backoff_delay(attempt, 0.1, self._retry_max_s)
                 attempt += 1
                 log.warning("ingest: database error (%s); retry in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-            except (DataError, IntegrityError) as exc:
-                if len(messages) == 1:
-                    await self._store_dead(messages[0], f"rejected by the database: {exc.orig}")
-                    break
-                # One message poisons the batch: store them one by one to find it.
-                for message in messages:
-                    await self.handle([message])
-                return
+
+    def _ack(self, messages: Sequence[Message]) -> None:
         for message in messages:
             self._mqtt.ack(message)
         self.stats.batches += 1
@@ -230,10 +255,13 @@ class Ingest:
             ranges = await record_ranges(session, batch.seqs)
         if self._confirmer is not None:
             self._confirmer.confirm(ranges)
-        if self._live is not None:
-            await self._live.publish(_live_items(batch) + live_items(edge_states))
-        if after is not None:
-            await after()  # the rules' live pushes and edge commands, once committed
+        try:
+            if self._live is not None:
+                await self._live.publish(_live_items(batch) + live_items(edge_states))
+            if after is not None:
+                await after()  # the rules' live pushes and edge commands, once committed
+        except Exception:  # stored is stored: the batch is acknowledged
+            log.exception("ingest: batch committed, but what follows the commit failed")
         self.stats.events += len(batch.events)
         self.stats.states += len(batch.states)
         self.stats.command_acks += len(batch.acks)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.live import LiveBus, LiveItem
@@ -65,22 +65,31 @@ async def record_states(
             heard = received_at(message, now)
             silent_at = (heard + timedelta(seconds=silent_after_s(state.keepalive_s))
                          if state.status == "online" and state.keepalive_s else None)
+            # Every worker sees every state; one that lags must not replay an old one over a
+            # newer one: only the newest word (by receipt) sets the edge's state.
+            newer = or_(Edge.last_seen.is_(None), Edge.last_seen <= heard)
             # what waits in its outbox (hub.stored): from an online report only, not from a
             # will written when the edge connected
-            outbox = ({"outbox_waiting": state.outbox_waiting,
-                       "outbox_last_seq": state.outbox_last_seq}
+            outbox = ({"outbox_waiting": case((newer, state.outbox_waiting),
+                                              else_=Edge.outbox_waiting),
+                       "outbox_last_seq": case((newer, state.outbox_last_seq),
+                                               else_=Edge.outbox_last_seq)}
                       if state.status == "online" else {})
             result = await session.execute(
                 update(Edge).where(*where)
-                .values(agent_version=state.agent_version, perm_version_held=state.perm_version,
-                        last_seen=heard, keepalive_s=state.keepalive_s, silent_at=silent_at,
-                        **outbox)
+                .values(agent_version=case((newer, state.agent_version),
+                                           else_=Edge.agent_version),
+                        perm_version_held=case((newer, state.perm_version),
+                                               else_=Edge.perm_version_held),
+                        keepalive_s=case((newer, state.keepalive_s), else_=Edge.keepalive_s),
+                        silent_at=case((newer, silent_at), else_=Edge.silent_at),
+                        last_seen=case((newer, heard), else_=Edge.last_seen), **outbox)
                 .execution_options(synchronize_session=False))
             if not cast(CursorResult[Any], result).rowcount:
                 unknown.append((message, parts, state))
                 continue
             changed = await session.scalar(
-                update(Edge).where(*where, Edge.status != state.status)
+                update(Edge).where(*where, Edge.status != state.status, Edge.last_seen == heard)
                 .values(status=state.status).returning(Edge.id)
                 .execution_options(synchronize_session=False))
             if changed is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -40,14 +40,14 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -106,8 +106,8 @@ class Resident(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
-    groups: Mapped[list["AccessGroup"]] = relationship(secondary=resident_groups)
-    cards: Mapped[list["CardCredential"]] = relationship(back_populates="resident")
+    groups: Mapped[list[AccessGroup]] = relationship(secondary=resident_groups)
+    cards: Mapped[list[CardCredential]] = relationship(back_populates="resident")
     # issue 3: the household (of the unit) and who the resident is in it
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
     # owner / tenant / family_member
@@ -152,7 +152,7 @@ class AccessGroup(Base):
     name: Mapped[str] = mapped_column(String(200))
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
     schedule: Mapped[Schedule | None] = relationship(foreign_keys=[schedule_id])
-    doors: Mapped[list["Door"]] = relationship(secondary=group_doors)
+    doors: Mapped[list[Door]] = relationship(secondary=group_doors)
     # on a site holiday: normal (weekly schedule as usual) / closed / schedule (the one below)
     holiday_mode: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
     holiday_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
@@ -519,11 +519,3 @@ class VisitorPassUse(Base):
     door: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
 
-
-# issue 5: the rules engine, alarms and notices (their own module, on this Base)
-import hub.rules.models  # noqa: E402, F401
-
-# issue 5: work orders and the equipment ledger live in their own package, on this Base
-import hub.workorders.models  # noqa: E402, F401
-from hub.login_throttle import LoginFailure  # noqa: E402,F401  (its table beside the others)
-from hub.cameras import models as _camera_models  # noqa: E402,F401  (issue 6: camera tables)

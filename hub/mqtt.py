@@ -95,14 +95,19 @@ class MqttClient:
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
+        # paho writes a packet from the calling thread unless an outside loop watches the
+        # socket. Saying we watch it (paho's public external-loop hook) leaves every write to
+        # the network thread, which paho's wake-up socket pair rouses from select().
+        self._client.on_socket_register_write = _leave_writes_to_the_network_thread
 
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         # Arrivals wait here until the loop takes them: one wake-up per burst, not per message.
         self._arrived: list[Message] = []
         self._arrived_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._network: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._reconnect_asked = threading.Event()
         self._generation = 0
         self._connected_once = False
         self._pending: dict[int, asyncio.Future[None]] = {}
@@ -124,10 +129,10 @@ class MqttClient:
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(
+        self._network = threading.Thread(
             target=self._run, name=f"mqtt-{self.client_id}", daemon=True
         )
-        self._thread.start()
+        self._network.start()
         return self
 
     async def __aexit__(
@@ -141,9 +146,9 @@ class MqttClient:
     async def close(self) -> None:
         """Disconnect cleanly; the broker keeps the persistent session and queues for it."""
         self._stopping.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 10)
-            self._thread = None
+        if self._network is not None:
+            await asyncio.to_thread(self._network.join, 10)
+            self._network = None
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(PublishError("client closed before the broker acknowledged"))
@@ -199,14 +204,16 @@ class MqttClient:
             return
         self._client.ack(message.mid, message.qos)
 
+    def reconnect(self) -> None:
+        """Drop this connection and open a new one: the broker then sends again every message
+        not yet acknowledged (the session persists); acks of the old connection are void."""
+        self._reconnect_asked.set()
+
     # -- the network thread -----------------------------------------------------------------
 
     def _run(self) -> None:
         attempt = 0
         client = self._client
-        # paho writes from the calling thread when it believes no loop thread exists; mark
-        # this one as the loop thread so every socket write happens here.
-        client._thread = threading.current_thread()
         while not self._stopping.is_set():
             try:
                 if self._connected_once:
@@ -223,6 +230,10 @@ class MqttClient:
                 continue
             rc = MQTTErrorCode.MQTT_ERR_SUCCESS
             while not self._stopping.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if self._reconnect_asked.is_set():
+                    self._reconnect_asked.clear()
+                    log.info("mqtt %s: reconnecting, as asked", self.client_id)
+                    client.disconnect()  # clean: the broker keeps the session
                 rc = client.loop(timeout=0.2)
             if self._stopping.is_set():
                 break
@@ -241,8 +252,6 @@ class MqttClient:
                 if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
         self._set_disconnected()
-        client._reset_sockets()
-        client._thread = None
 
     def _set_disconnected(self) -> None:
         self._connected = False
@@ -288,7 +297,10 @@ class MqttClient:
 
     def _on_message(self, _c: paho.Client, _ud: Any, msg: paho.MQTTMessage) -> None:
         # The raw topic bytes: a topic that is not UTF-8 must reach the dead letters, not crash.
-        topic = msg._topic.decode("utf-8", "replace")
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError as exc:  # exc.object: the topic's bytes
+            topic = exc.object.decode("utf-8", "replace")
         message = Message(topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid,
                           self._generation, time.time())
         with self._arrived_lock:
@@ -311,6 +323,10 @@ class MqttClient:
         fut = self._pending.get(mid)
         if fut is not None and not fut.done():
             fut.set_result(None)
+
+
+def _leave_writes_to_the_network_thread(_c: paho.Client, _ud: Any, _sock: Any) -> None:
+    """See MqttClient.__init__: registering is all it takes; the network loop writes."""
 
 
 __all__ = ["Message", "MqttClient", "backoff_delay"]

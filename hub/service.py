@@ -22,6 +22,7 @@ from hub.compiler import PermissionPublisher
 from hub.console import add_console
 from hub.credentials import TokenSigner, load_signing_key
 from hub.credentials.downlink import DownlinkSigner
+from hub.credentials.keys import key_from_seed
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
@@ -161,7 +162,9 @@ class Hub:
         key = load_signing_key(
             s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None)
         signer = self.signer = TokenSigner(key)
-        downlink = self.downlink = DownlinkSigner(key)
+        next_key = (key_from_seed(s.signing_key_next.get_secret_value(), "signing_key_next")
+                    if s.signing_key_next else None)
+        downlink = self.downlink = DownlinkSigner(key, next_key)
         self._engine = create_engine(s.database_url)
         stack.push_async_callback(self._engine.dispose)
         self._sessions = create_sessionmaker(self._engine)
@@ -202,11 +205,11 @@ class Hub:
                         s.mqtt_host, s.mqtt_port)
         self._publisher = await stack.enter_async_context(
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
-                                hub_public_key=signer.public_key))
+                                hub_public_key=signer.public_key, downlink=downlink))
         # issue 5: work-order notifications (live push, webhook) and periodic jobs
         self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
-        commands = CommandSender(self._sessions, self._mqtt)
+        commands = CommandSender(self._sessions, self._mqtt, downlink, self._publisher)
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
         await stack.enter_async_context(SilenceSweep(

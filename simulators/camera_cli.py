@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_STEPS = ["idle 30", "walk 45", "idle 15", "light 30 0.6", "idle 15", "cover 30",
-                 "idle 30", "blur 30", "idle 30", "turn 30", "idle 30"]
+                 "idle 30", "blur 30", "idle 30", "turn 30", "idle 30", "shift 30 60 5", "idle 30"]
 
 
 def add_cli(simsub: Any) -> None:
@@ -18,7 +18,7 @@ def add_cli(simsub: Any) -> None:
     camera = simsub.add_parser("camera", help="render a camera scene to a file or an MJPEG stream")
     sub = camera.add_subparsers(dest="camera_command", required=True)
     help_steps = ("scenario steps, each 'KIND FRAMES [ARG]': idle, walk, qr FRAMES TEXT, cover, "
-                  "blur, turn, light FRAMES GAIN (default: a tour of them all)")
+                  "blur, turn, shift FRAMES PIXELS [DEGREES], light FRAMES GAIN (default: a tour of them all)")
     render = sub.add_parser("render", help="write the scenario to a video file (MJPEG AVI)")
     render.add_argument("--out", type=Path, required=True, help="e.g. scene.avi")
     serve = sub.add_parser("serve", help="serve the scenario, looping, as an MJPEG HTTP stream")

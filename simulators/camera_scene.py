@@ -1,10 +1,11 @@
 """A camera that renders its frames with OpenCV: a textured lobby, a person walking
 through, a QR code held up, a lens being covered, a defocus, the camera turned to another
-view, a lighting change. Written to a video file, or served as an MJPEG HTTP stream.
+view or knocked (its view shifted or rotated), a lighting change. Written to a video file,
+or served as an MJPEG HTTP stream.
 
 A scenario is a list of steps, each lasting some frames:
 
-    idle 30 | walk 30 | qr 20 TEXT | cover 20 | blur 20 | turn 20 | light 20 0.6
+    idle 30 | walk 30 | qr 20 TEXT | cover 20 | blur 20 | turn 20 | shift 20 60 5 | light 20 0.6
 
 Every frame carries a little sensor noise, like a real camera's.
 """
@@ -24,8 +25,8 @@ import numpy as np
 from aiohttp import web
 
 WIDTH, HEIGHT = 640, 480
-StepKind = Literal["idle", "walk", "qr", "cover", "blur", "turn", "light"]
-STEP_KINDS: tuple[str, ...] = ("idle", "walk", "qr", "cover", "blur", "turn", "light")
+StepKind = Literal["idle", "walk", "qr", "cover", "blur", "turn", "shift", "light"]
+STEP_KINDS: tuple[str, ...] = ("idle", "walk", "qr", "cover", "blur", "turn", "shift", "light")
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,13 @@ class Step:
     gain: float = 1.0  # light: the scene's brightness factor
     start_x: float = 0.05  # walk: from this part of the width
     end_x: float = 0.95  # ... to this one
+    dx: int = 0  # shift: the view moved this many pixels to the right (negative: left)
+    angle: float = 0.0  # shift: and rotated this many degrees (anticlockwise)
 
     @classmethod
     def parse(cls, text: str) -> Step:
-        """`KIND FRAMES [ARG]`: `walk 30`, `qr 20 <token>`, `light 20 0.6`."""
+        """`KIND FRAMES [ARG]`: `walk 30`, `qr 20 <token>`, `light 20 0.6`,
+        `shift 20 60 [5]` (pixels, then degrees)."""
         parts = text.split()
         if len(parts) < 2 or parts[0] not in STEP_KINDS or not parts[1].isdigit():
             raise ValueError(f"step {text!r}: expected KIND FRAMES [ARG], KIND one of "
@@ -54,7 +58,21 @@ class Step:
             if not 0.05 <= gain <= 3:
                 raise ValueError(f"step {text!r}: gain must be 0.05-3")
             return cls("light", frames, gain=gain)
+        if kind == "shift":
+            return cls._shift(text, frames, parts[2:])
         return cls(kind, frames)  # type: ignore[arg-type]
+
+    @classmethod
+    def _shift(cls, text: str, frames: int, args: list[str]) -> Step:
+        if not 1 <= len(args) <= 2:
+            raise ValueError(f"step {text!r}: shift needs PIXELS [DEGREES]")
+        try:
+            dx, angle = int(args[0]), float(args[1]) if len(args) > 1 else 0.0
+        except ValueError:
+            raise ValueError(f"step {text!r}: shift needs whole pixels and degrees") from None
+        if abs(dx) > WIDTH // 2 or abs(angle) > 90:
+            raise ValueError(f"step {text!r}: shift is at most {WIDTH // 2} pixels and 90 degrees")
+        return cls("shift", frames, dx=dx, angle=angle)
 
 
 def qr_image(text: str, module_px: int = 4) -> Any:
@@ -124,6 +142,10 @@ class CameraScene:
             img = cv2.GaussianBlur(img, (0, 0), 6)
         elif step.kind == "light":
             img = cv2.convertScaleAbs(img, alpha=step.gain)
+        elif step.kind == "shift":  # the camera knocked: the lobby seen from a little aside
+            turn = cv2.getRotationMatrix2D((WIDTH / 2, HEIGHT / 2), step.angle, 1.0)
+            turn[0, 2] += step.dx
+            img = cv2.warpAffine(img, turn, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REFLECT)
         if self._noise:
             plus, minus = self._noise[self._count % len(self._noise)]
             img = cv2.subtract(cv2.add(img, plus), minus)

@@ -153,6 +153,13 @@ class OsdpDoorSimulator:
         self._thread = threading.Thread(target=self._run, name=f"osdp-pd {self.name}", daemon=True)
         self._thread.start()
 
+    def swap(self, scbk: bytes) -> None:
+        """Another reader on the same line and address, keyed with `scbk` (a technician's
+        replacement never enrolled, or an intruder's): stops this one and starts that."""
+        self.stop()
+        self._scbk = scbk
+        self.start()
+
     def stop(self) -> None:
         """Stop answering the panel (the pty stays, so `start()` may follow)."""
         if self._thread is None:

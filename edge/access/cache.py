@@ -11,20 +11,20 @@ tens of MB and make a lookup a hash probe (see bench/edge_decision.py for the fi
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import Any, Literal, Self
+from types import MappingProxyType
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from edge.access.errors import CacheStorageError, SnapshotRejectedError
 from edge.access.schedule import WeeklySchedule
+from edge.store import SqliteStore
 from wire import (
     AccessGroupRule,
     AntiPassbackRule,
@@ -98,7 +98,7 @@ class CachedSnapshot:
     )
 
 
-class PermissionCache:
+class PermissionCache(SqliteStore):
     """The edge's permission snapshot, persisted in SQLite and served from memory.
 
     `apply` may run in a worker thread while the door loop reads: readers only touch the
@@ -106,18 +106,13 @@ class PermissionCache:
     """
 
     def __init__(self, path: Path | str) -> None:
-        self._path = str(path)
-        self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            # FULL: an applied snapshot survives power loss; applies are rare, so it is cheap.
+            super().__init__(path, durability="FULL")
         except sqlite3.Error as exc:
-            raise CacheStorageError(self._path, f"cannot open: {exc}") from exc
+            raise CacheStorageError(str(path), f"cannot open: {exc}") from exc
         try:
             self._db.execute("PRAGMA busy_timeout = 5000")
-            if self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
-                raise CacheStorageError(self._path, "could not switch the journal to WAL")
-            # FULL: an applied snapshot survives power loss; applies are rare, so it is cheap.
-            self._db.execute("PRAGMA synchronous = FULL")
             self._ensure_schema()
             self._state = self._load()
         except BaseException as exc:
@@ -173,17 +168,18 @@ class PermissionCache:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def apply(self, snapshot: PermissionSnapshot) -> None:
+    def apply(self, snapshot: PermissionSnapshot, *, reset: bool = False) -> None:
         """Replace the held snapshot with `snapshot`, all or nothing.
 
         The same version and hash again is a no-op. An older version, the same version with
         other content, or duplicate card numbers raise SnapshotRejectedError; a storage failure
         raises CacheStorageError. In every failure the previous snapshot stays in force.
+        `reset` (only on the hub's signed reset_permissions) lets an older version in.
         """
         with self._lock:
             held = self._state
             held_version = 0 if held is None else held.version
-            if held is not None:
+            if held is not None and not reset:
                 if snapshot.version < held.version:
                     raise SnapshotRejectedError(
                         "older than the snapshot held",
@@ -243,20 +239,6 @@ class PermissionCache:
                 credentials=MappingProxyType(credentials),
             )
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals -------------------------------------------------------------------------
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from edge.access.errors import CacheStorageError
+from edge.store import SqliteStore
 from wire import AntiPassbackRule
 
 log = logging.getLogger(__name__)
@@ -38,20 +37,15 @@ def direction_at(pair: AntiPassbackRule, door: str) -> Direction:
     return "in" if door == pair.entry else "out"
 
 
-class PassbackLog:
+class PassbackLog(SqliteStore):
     """Last direction per (pair, card), in memory for the decision and written through."""
 
     def __init__(self, path: Path | str) -> None:
-        self._path = str(path)
-        self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute(_SCHEMA)
+            super().__init__(path, durability="NORMAL", schema=_SCHEMA)
             rows = self._db.execute("SELECT pair, card, direction, at FROM passback").fetchall()
         except sqlite3.Error as exc:
-            raise CacheStorageError(self._path, f"cannot open the anti-passback log: {exc}") from exc
+            raise CacheStorageError(str(path), f"cannot open the anti-passback log: {exc}") from exc
         self._last: dict[tuple[int, str], tuple[Direction, float]] = {
             (pair, card): (direction, at) for pair, card, direction, at in rows
         }
@@ -95,17 +89,3 @@ class PassbackLog:
                 self._last = {k: v for k, v in self._last.items() if k[1] != card}
                 self._db.execute("DELETE FROM passback WHERE card = ?", (card,))
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,14 +15,12 @@ import base64
 import hashlib
 import os
 import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from edge.access.cache import CachedSnapshot, PermissionCache
 from edge.access.decision import AccessDecider
 from edge.access.errors import CacheStorageError
+from edge.store import SqliteStore
 from wire.errors import WireError
 from wire.events import AccessReason, CredentialType
 from wire.tokens import BleAnswer, BleChallenge, TokenClaims, decode_token
@@ -78,19 +77,14 @@ def verify_signature(public_key_b64: str | None, signed: bytes, signature: bytes
     return True
 
 
-class CredentialLedger:
+class CredentialLedger(SqliteStore):
     """Used tokens per door (until they expire) and visitor pass uses, in SQLite."""
 
     def __init__(self, path: Path | str) -> None:
-        self._path = str(path)
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")  # a counted use survives power loss
-            self._db.executescript(_SCHEMA)
+        try:  # FULL: a counted use survives power loss
+            super().__init__(path, durability="FULL", schema=_SCHEMA)
         except sqlite3.Error as exc:
-            raise CacheStorageError(self._path, f"cannot open the credential ledger: {exc}") from exc
+            raise CacheStorageError(str(path), f"cannot open the credential ledger: {exc}") from exc
 
     def use_token(self, door: str, token: bytes, expires: float, now: float) -> bool:
         """Record `token` as used at `door`; False if it already was (a replay)."""
@@ -122,16 +116,6 @@ class CredentialLedger:
             self._db.execute("INSERT OR REPLACE INTO pass_uses VALUES (?, ?)", (pass_id, uses))
             return uses
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 class SignedCredentialDecider:

@@ -15,12 +15,15 @@ result says what changed, and the caller acts on it on the agent's loop.
   frames in a row while its schedule arms it; then it is quiet for `cooldown_s`.
 - Tamper (after `learn_frames` frames set the reference view and the focus baseline):
   covered = dark and flat; defocused = Laplacian variance below `focus_ratio` of the
-  baseline; turned = fewer than `moved_ratio` of the reference's ORB features found again in
-  place. Each is raised after `persist_frames` frames and cleared after as many good ones.
+  baseline; turned = fewer than `moved_ratio` of the reference scene's features found again
+  in place (edge/cameras/view.py: spread over the picture, and what stands in front of the
+  scene left out, so people walking through are not a turned camera). Each is raised after
+  `persist_frames` frames and cleared after as many good ones.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +31,11 @@ import cv2
 import numpy as np
 
 from edge.cameras.config import CameraConfig
+from edge.cameras.view import ViewCheck
 
 SMALL = (320, 240)  # width, height of the picture motion and tamper look at
 TAMPER_CODES = ("camera_covered", "camera_defocused", "camera_moved")
-_PLACE_PX = 16  # a reference feature found within this many pixels is in place
+_LEARN_PICTURES = 10  # the last learning pictures the reference view is confirmed against
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +97,11 @@ class FrameAnalyser:
         self._background: Any = None
         self.frames = 0
         # tamper
-        self._orb = cv2.ORB.create(nfeatures=300)
-        # more features in the frame than in the reference, so a busy object in view (a
-        # person, a poster) does not take them all
-        self._orb_frame = cv2.ORB.create(nfeatures=600)
-        self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
+        self._view = ViewCheck()
         self._learned = 0
+        self._learning: deque[Any] = deque(maxlen=_LEARN_PICTURES)
         self._sharp: list[float] = []
         self._baseline: float | None = None
-        self._reference: tuple[Any, Any] | None = None  # keypoint positions, descriptors
         self._tamper = {code: _Tamper() for code in TAMPER_CODES}
         self.tampered: set[str] = set()
         self.last_metrics: dict[str, float] = {}
@@ -200,8 +200,8 @@ class FrameAnalyser:
         assert self._baseline is not None
         self.last_metrics["sharpness"] = sharp / self._baseline
         defocused = sharp < cfg.focus_ratio * self._baseline
-        in_place = self._in_place(normal)
-        self.last_metrics["in_place"] = in_place
+        in_place = self._view.in_place(normal)
+        self.last_metrics.update(in_place=in_place, hidden=self._view.hidden)
         moved = in_place < cfg.moved_ratio
         # a turned camera sees a new scene, sharp or not; a blurred one loses its features
         self._step("camera_defocused", defocused and not self._raised_or_near("camera_moved"),
@@ -224,30 +224,12 @@ class FrameAnalyser:
     def _learn(self, small: Any) -> None:
         normal = _normalised(small)
         self._sharp.append(float(cv2.Laplacian(normal, cv2.CV_64F).var()))
+        self._learning.append(normal)
         self._learned += 1
         if self._learned == self.config.tamper.learn_frames:
             self._baseline = max(1.0, float(np.median(self._sharp)))
-            keypoints, descriptors = self._orb.detectAndCompute(normal, None)
-            points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
-            self._reference = (points, descriptors)
-
-    def _in_place(self, normal: Any) -> float:
-        assert self._reference is not None
-        ref_points, ref_desc = self._reference
-        if ref_desc is None or len(ref_points) < 10:
-            return 1.0  # a featureless scene: nothing to compare, never "turned"
-        keypoints, descriptors = self._orb_frame.detectAndCompute(normal, None)
-        if descriptors is None or not keypoints:
-            return 0.0
-        matches = self._matcher.match(ref_desc, descriptors)
-        good = 0
-        for m in matches:
-            if m.distance > 50:
-                continue
-            dx, dy = np.subtract(keypoints[m.trainIdx].pt, ref_points[m.queryIdx])
-            if dx * dx + dy * dy <= _PLACE_PX * _PLACE_PX:
-                good += 1
-        return good / len(ref_points)
+            self._view.learn(list(self._learning))
+            self._learning.clear()
 
     def _step(self, code: str, bad: bool, found: Findings, detail: str, weight: int = 1) -> None:
         state = self._tamper[code]

@@ -7,11 +7,11 @@ that alerts all night while the hub is away must not fill the disk).
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.store import SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -36,16 +36,12 @@ class SpoolItem:
     attempts: int
 
 
-class SnapshotSpool:
+class SnapshotSpool(SqliteStore):
     def __init__(self, path: Path | str, max_bytes: int) -> None:
-        self._lock = threading.Lock()
         self._max = max_bytes
         self.evicted = 0
         try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            super().__init__(path, durability="NORMAL", schema=_SCHEMA)
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open snapshot spool {path}: {exc}") from exc
 
@@ -88,7 +84,3 @@ class SnapshotSpool:
     def __len__(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -7,13 +7,13 @@ import logging.config
 from alembic import context
 from sqlalchemy import engine_from_config, pool, text
 
-from hub.models import Base
+from hub.schema import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     logging.config.fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata  # every table, the domains' too
 # Two hub workers starting together must not both run the same migration.
 _PG_MIGRATION_LOCK = 0x4C494E54  # "LINT"
 

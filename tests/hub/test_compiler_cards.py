@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.compiler import _card
+from hub.compiler.compile import _card
 from wire import CardCredential
 
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -8,7 +11,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import inspect
 
 from hub.db import alembic_config, downgrade, run_migrations, sync_url
-from hub.models import Base
+from hub.schema import metadata
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +26,46 @@ def test_migrate_up_matches_models_then_down(db_url: str) -> None:
     run_migrations(db_url)
     engine = create_sync_engine(sync_url(db_url))
     try:
-        assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+        assert set(metadata.tables) <= set(inspect(engine).get_table_names())
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(ctx, Base.metadata) == []
+            assert compare_metadata(ctx, metadata) == []
         command.check(alembic_config(db_url))  # raises if autogenerate would emit anything
         run_migrations(db_url)  # a second upgrade is a no-op
         downgrade(db_url, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         run_migrations(db_url)
-        assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+        assert set(metadata.tables) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+DOMAINS = ("hub.rules.models", "hub.workorders.models", "hub.cameras.models",
+           "hub.login_throttle")
+
+
+def _fresh_import(module: str) -> list[str]:
+    """The modules loaded by importing `module` first, in a new interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys, {module}; print(*sorted(sys.modules))"],
+        capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_core_models_import_no_domain() -> None:
+    """hub.models is the bottom layer: the domains' models import it, never the reverse."""
+    loaded = _fresh_import("hub.models")
+    assert [m for m in loaded if m.startswith(tuple(d.rsplit(".models", 1)[0] for d in DOMAINS))
+            ] == []
+
+
+@pytest.mark.parametrize("module", DOMAINS)
+def test_each_domains_models_import_first(module: str) -> None:
+    """With the old cycle, `import hub.login_throttle` first failed half-initialised."""
+    assert module in _fresh_import(module)
+
+
+def test_the_schema_holds_every_domains_tables() -> None:
+    assert {"alarms", "work_orders", "camera_alerts", "login_failures", "sites"} <= set(
+        metadata.tables)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.ingest import Ingest, hub_subscriptions
 from hub.models import AccessEvent, DeadLetter, Edge, EventLog
 from hub.mqtt import MqttClient
+from hub.rules.engine import After, RuleEngine
+from hub.rules.loader import RuleBook
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -25,7 +29,7 @@ from tests.hub.support import (
     eventually,
 )
 from tests.support.services import MosquittoServer
-from wire import topics
+from wire import EdgeState, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -197,6 +201,55 @@ async def test_a_message_the_database_refuses_does_not_block_its_batch(
     refused = 1 if db_url.startswith("postgresql") else 0
     assert await count(seeded, EventLog) == 10 - refused
     assert await count(seeded, DeadLetter) == refused
+
+
+class _RulesWithABug(RuleEngine):
+    """Rules that trip on one card with an error that is not the database's."""
+
+    async def evaluate(self, session: AsyncSession, rows: Sequence[dict[str, Any]],
+                       states: Sequence[tuple[str, str, EdgeState]] = ()) -> After | None:
+        if any(row["data"].get("credential") == "poison" for row in rows):
+            raise KeyError("a rule read a field the event lacks")
+        return await super().evaluate(session, rows, states)
+
+
+async def test_messages_failing_on_a_hub_error_are_dead_lettered_not_left_in_flight(
+    mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession]
+) -> None:
+    """More failing messages than the broker's in-flight window (1000 in the shipped config),
+    then good ones: the failing become dead letters with the reason, the good are stored."""
+    mqtt = MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="hub-1",
+                      subscriptions=hub_subscriptions("hub"))
+    rules = _RulesWithABug(RuleBook(default=()), seeded)
+    poisoned = [access_event(i, card="poison") for i in range(1000)]
+    good = [access_event(1000 + i) for i in range(20)]
+    async with mqtt, Ingest(seeded, mqtt, rules=rules) as ingest:
+        await mqtt.wait_ready(10)
+        async with edge_client(mosquitto.host, mosquitto.port) as edge:
+            await edge.wait_ready(10)
+            for events in (poisoned, good):
+                await asyncio.gather(*(edge.publish(event_topic(e), dumps(e), qos=1)
+                                       for e in events))
+        await eventually(lambda: _all_stored(seeded, len(good)), timeout=30)
+        await eventually(lambda: _dead_letters(seeded, len(poisoned)), timeout=30)
+        await ingest.wait_idle()
+    async with seeded() as session:
+        dead = (await session.execute(select(DeadLetter))).scalars().all()
+        stored = set((await session.execute(select(EventLog.id))).scalars())
+    assert stored == {e["id"] for e in good}
+    assert {json.loads(d.payload)["id"] for d in dead} == {e["id"] for e in poisoned}
+    assert all("KeyError" in d.reason and "a rule read a field" in d.reason for d in dead)
+    # Every message was acknowledged: a new session of the same worker gets nothing again.
+    again = MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="hub-1",
+                       subscriptions=hub_subscriptions("hub"))
+    async with again:
+        await again.wait_ready(10)
+        await asyncio.sleep(0.5)
+        assert again.messages.empty()
+
+
+async def _dead_letters(sessions: async_sessionmaker[AsyncSession], n: int) -> bool:
+    return await count(sessions, DeadLetter) >= n
 
 
 @pytest.mark.slow

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import ast
 import asyncio
+from pathlib import Path
 
 import pytest
 
+import hub.mqtt
 from hub.mqtt import MqttClient, backoff_delay
 from tests.support.services import MosquittoServer
 
@@ -55,3 +58,40 @@ async def test_unacked_message_is_redelivered_after_restart(mosquitto: Mosquitto
         again = await asyncio.wait_for(second.messages.get(), 10)
         second.ack(again)
     assert again.payload == b"m"
+
+
+def test_uses_only_pahos_public_api() -> None:
+    """No private attribute of another object (paho's client, its messages) in hub/mqtt.py:
+    a paho upgrade may rename them without notice."""
+    tree = ast.parse(Path(hub.mqtt.__file__).read_text())
+    private = [
+        f"line {node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+    ]
+    assert private == []
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(30)
+async def test_reconnect_has_the_broker_send_unacknowledged_messages_again(
+    mosquitto: MosquittoServer,
+) -> None:
+    hub = MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="hub-1",
+                     subscriptions=[("$share/hub/t/+", 1)], backoff_min_s=0.05)
+    async with hub, MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="pub",
+                               clean_session=True) as pub:
+        await asyncio.gather(hub.wait_ready(10), pub.wait_ready(10))
+        await pub.publish("t/x", b"m", qos=1, timeout=10)
+        first = await asyncio.wait_for(hub.messages.get(), 10)  # taken, not acknowledged
+        hub.reconnect()
+        again = await asyncio.wait_for(hub.messages.get(), 10)
+        hub.ack(again)
+        hub.ack(first)  # of the old connection: void, and harmless
+        await pub.publish("t/x", b"next", qos=1, timeout=10)
+        following = await asyncio.wait_for(hub.messages.get(), 10)
+        hub.ack(following)
+    assert (first.payload, again.payload, following.payload) == (b"m", b"m", b"next")
+    assert again.generation == first.generation + 1

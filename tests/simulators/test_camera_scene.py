@@ -8,7 +8,7 @@ import cv2
 import pytest
 
 from lintel.cli import main
-from simulators.camera_scene import Step, qr_image
+from simulators.camera_scene import CameraScene, Step, qr_image
 
 
 def test_lintel_sim_camera_render_writes_a_readable_video(tmp_path: Path,
@@ -36,6 +36,25 @@ def test_a_bad_step_is_refused_with_the_reason(capsys: pytest.CaptureFixture[str
         Step.parse("qr 10")
     with pytest.raises(ValueError, match="gain must be"):
         Step.parse("light 10 9")
+    with pytest.raises(ValueError, match=r"shift needs PIXELS \[DEGREES\]"):
+        Step.parse("shift 10")
+    with pytest.raises(ValueError, match="whole pixels and degrees"):
+        Step.parse("shift 10 left")
+    with pytest.raises(ValueError, match="at most 320 pixels and 90 degrees"):
+        Step.parse("shift 10 400")
+
+
+def test_a_shifted_camera_sees_the_lobby_moved_by_its_pixels_and_degrees() -> None:
+    assert Step.parse("shift 20 60 5") == Step("shift", 20, dx=60, angle=5.0)
+    scene = CameraScene(noise=0)
+    idle = cv2.cvtColor(scene.frame(Step("idle", 1), 0), cv2.COLOR_BGR2GRAY).astype("float32")
+    for dx in (60, -40):
+        frame = scene.frame(Step.parse(f"shift 1 {dx}"), 0)
+        moved = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype("float32")
+        (found_dx, found_dy), _ = cv2.phaseCorrelate(idle, moved)
+        assert abs(found_dx - dx) < 1 and abs(found_dy) < 1
+    rotated = scene.frame(Step.parse("shift 1 0 20"), 0)
+    assert cv2.absdiff(rotated, scene.frame(Step("idle", 1), 0)).mean() > 10
 
 
 def test_qr_images_decode_to_their_text() -> None:

@@ -14,9 +14,11 @@ from sqlalchemy import event, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 import hub.api.auth as api_auth
+from harness.downlink import SIGNER
 from hub.api import create_app, create_user
 from hub.commands import CommandSender
-from hub.models import Base, Building, Door, Edge, Site, Unit
+from hub.models import Building, Door, Edge, Site, Unit
+from hub.schema import metadata
 
 PASSWORD = "correct horse battery staple"
 
@@ -75,7 +77,7 @@ async def sessions(api_db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSes
     if api_db_url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_fk)
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(metadata.create_all)
     # expire_on_commit left on: the API must not depend on objects surviving a commit
     maker = async_sessionmaker(engine)
     await _seed(maker)
@@ -137,7 +139,7 @@ def publisher() -> RecordingPublisher:
 async def client(
     sessions: async_sessionmaker[AsyncSession], publisher: RecordingPublisher
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    commands = CommandSender(sessions, NoBroker())  # type: ignore[arg-type]
+    commands = CommandSender(sessions, NoBroker(), SIGNER)  # type: ignore[arg-type]
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600, commands=commands)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
@@ -157,7 +159,7 @@ def auth(token: str) -> dict[str, str]:
 
 async def count(maker: async_sessionmaker[AsyncSession], *models: Any) -> dict[str, int]:
     """Rows per table, to show that a refused request changed nothing."""
-    tables = models or tuple(Base.metadata.sorted_tables)
+    tables = models or tuple(metadata.sorted_tables)
     counts = [
         select(literal(getattr(t, "__tablename__", None) or t.name).label("t"),
                func.count().label("n")).select_from(t)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from hub.credentials.uses import record_pass_uses
-from hub.models import Base, Building, Site, Unit, VisitorPass
+from hub.models import Building, Site, Unit, VisitorPass
+from hub.schema import metadata
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -22,7 +23,7 @@ def row(event_id: str, credential: str, result: str = "granted") -> dict[str, An
 async def test_uses_counted_once_per_event(tmp_path: Path) -> None:
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(metadata.create_all)
     sessions = async_sessionmaker(engine)
     async with sessions() as session, session.begin():
         session.add(Site(id="s", name="S"))

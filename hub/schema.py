@@ -1,0 +1,23 @@
+"""Every table of the hub in one metadata: the core models and each domain's own.
+
+The core models (hub.models) know no domain; a domain's models (rules, work orders, cameras,
+login throttling) build on them. Whatever needs all the tables at once (migrations, a test
+creating a database) takes `metadata` from here. A new domain's models are added below.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from hub import login_throttle
+from hub.cameras import models as camera_models
+from hub.models import Base
+from hub.rules import models as rule_models
+from hub.workorders import models as work_order_models
+
+# Importing a domain's models puts its tables on Base.metadata.
+DOMAIN_MODELS = (rule_models, work_order_models, camera_models, login_throttle)
+
+metadata: MetaData = Base.metadata
+
+__all__ = ["DOMAIN_MODELS", "metadata"]
