@@ -26,6 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.edges_1000 import cpu_seconds
+from harness.downlink import HUB_KEYS, signed
 from harness.mqtt import Collector
 from harness.services import MosquittoServer
 from simulators.osdp_door import OsdpDoorSimulator
@@ -57,7 +58,7 @@ def snapshot(cards: int) -> bytes:
         credentials=[CardCredential(card=str(10_000 + i), resident_id=i + 1, groups=[1])
                      for i in range(cards)])
     snap = PermissionSnapshot.build(content, version=1, issued_at=datetime.now(UTC))
-    return snap.model_dump_json().encode()
+    return signed(topics.perm(SITE, EDGE), snap.model_dump_json())
 
 
 def measure(pid: int, seconds: float) -> tuple[float, float]:
@@ -87,6 +88,7 @@ def main() -> None:
         config = {"site": SITE, "edge": EDGE, "data_dir": str(work / "edge"),
                   # the collector stands in for the hub and does not answer: send anyway
                   "mqtt": {"host": "127.0.0.1", "port": broker.port, "wait_for_hub": False},
+                  "hub_keys": HUB_KEYS,  # the collector signs as the hub
                   "doors": [{"id": d, "reader": {"port": s.port, "address": 101,
                                                  "scbk": keys[d].hex()}, "unlock_s": 0.2}
                             for d, s in sims.items()]}

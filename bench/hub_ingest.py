@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from harness.event_log import (
 )
 from harness.report import report
 from harness.services import MosquittoServer, PostgresServer, free_port
+from harness.stats import percentile
 from hub.db import run_migrations
 from wire import AccessData, AccessEvent, new_event_id, topics
 
@@ -257,7 +257,7 @@ def main() -> None:
                 if not counts.ok(args.events):
                     raise SystemExit(f"FAILED: {counts.text(args.events)}")
             runs.append(figures)
-        median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        median = {k: percentile([r[k] for r in runs], 50) for k in runs[0]}
         report(f"hub ingest, {args.events:,} events, median of {len(runs)}",
                f"broker {median['broker']:,.0f} msg/s; 1 worker {median['1w']:,.0f} events/s "
                f"(ratio {median['1w ratio']:.2f}, {median['1w cpu']:.0f} µs CPU/event); "

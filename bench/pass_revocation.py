@@ -27,6 +27,7 @@ from bench.revocation_to_door import debounce_label, hub_settings, login
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from harness.door import swipe, swipe_until
+from harness.downlink import HUB_KEYS
 from harness.hub_process import HubProcess
 from harness.report import report
 from harness.services import MosquittoServer
@@ -46,7 +47,7 @@ async def run(n: int, tmp: Path, debounce: float | None) -> None:
         settings = hub_settings(tmp, broker.port, debounce)
         config = EdgeConfig.model_validate({
             "site": "demo", "edge": "b1-edge", "data_dir": str(tmp / "edge"),
-            "mqtt": {"port": broker.port, "username": "b1-edge"},
+            "mqtt": {"port": broker.port, "username": "b1-edge"}, "hub_keys": HUB_KEYS,
             "doors": [{"id": "B1-main", "unlock_s": 0.2,
                        "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
         })

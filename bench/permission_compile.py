@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -23,7 +22,9 @@ from sqlalchemy import insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.access.cache import PermissionCache
+from harness.downlink import SIGNER
 from harness.services import MosquittoServer, PostgresServer
+from harness.stats import percentile
 from hub.compiler import PermissionPublisher, compile_edge, load_registry
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.models import (
@@ -80,7 +81,8 @@ async def measure(url: str, port: int, runs: int) -> tuple[list[float], list[flo
     publish: list[float] = []
     async with MqttClient(host="127.0.0.1", port=port, client_id="bench-hub") as mqtt:
         await mqtt.wait_ready(10)
-        publisher = PermissionPublisher(sessions, mqtt, publish_all_on_start=False)
+        publisher = PermissionPublisher(sessions, mqtt, publish_all_on_start=False,
+                                        downlink=SIGNER)
         for _ in range(runs):
             started = time.perf_counter()
             async with sessions() as s:
@@ -113,7 +115,7 @@ def edge_side(payload: bytes, runs: int) -> tuple[list[float], list[float]]:
 
 
 def p50(values: list[float]) -> str:
-    return f"p50 {statistics.median(values):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+    return f"p50 {percentile(values, 50):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
 
 
 async def main() -> None:

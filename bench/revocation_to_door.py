@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from harness.door import swipe, swipe_until
+from harness.downlink import HUB_KEYS, TEST_HUB_SEED
 from harness.hub_process import HubProcess
 from harness.report import report
 from harness.services import MosquittoServer, free_port
@@ -68,7 +69,8 @@ def hub_settings(tmp: Path, mqtt_port: int, debounce: float | None) -> dict[str,
     """The hub's settings: its defaults but for where it stores and listens (and `debounce`)."""
     settings: dict[str, object] = {
         "database_url": f"sqlite+aiosqlite:///{tmp / 'hub.db'}", "mqtt_port": mqtt_port,
-        "http_port": free_port(), "admin_password": PASSWORD, "data_dir": tmp / "hub"}
+        "http_port": free_port(), "admin_password": PASSWORD, "data_dir": tmp / "hub",
+        "signing_key": TEST_HUB_SEED}  # the key the edge's `hub_keys` trust
     if debounce is not None:
         settings["publish_debounce_s"] = debounce
     return settings
@@ -117,7 +119,7 @@ async def run(revocations: int, bulk: int, debounce: float | None) -> None:
         cards = await set_up(settings, revocations, bulk)
         config = EdgeConfig.model_validate({
             "site": "demo", "edge": "b1-edge", "data_dir": str(tmp / "edge"),
-            "mqtt": {"port": broker.port, "username": "b1-edge"},
+            "mqtt": {"port": broker.port, "username": "b1-edge"}, "hub_keys": HUB_KEYS,
             "doors": [{"id": "B1-main", "unlock_s": 0.3,
                        "reader": {"port": sim.port, "address": 101, "scbk": key.hex()}}],
         })

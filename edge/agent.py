@@ -26,6 +26,7 @@ from edge.outbox import Outbox
 from edge.permissions import PermissionSync
 from edge.report import Reporter
 from edge.tasks import Tasks
+from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
 from edge.uplink import Uplink
 from wire import EdgeCommand, EdgeState, topics
 from wire.tokens import BleAnswer, BleChallenge
@@ -49,6 +50,8 @@ class EdgeAgent:
     permissions: PermissionSync
     commands: CommandHandler
     disk: DiskWatch
+    trust: TrustStore
+    downlink: DownlinkGate
 
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
@@ -75,10 +78,19 @@ class EdgeAgent:
                 PassbackLog(cfg.data_dir / "passback.db")))
             self.ledger = stack.enter_context(contextlib.closing(
                 CredentialLedger(cfg.data_dir / "credentials.db")))
+            self.trust = stack.enter_context(contextlib.closing(
+                TrustStore(cfg.data_dir / "trust.db")))
             self.decider = AccessDecider(self.cache, self.passback)
             self.signed = SignedCredentialDecider(self.cache, self.ledger)
             self.uplink = Uplink(cfg, self.outbox, state=self.state, version=__version__)
             self.report = Reporter(self.outbox, edge=cfg.edge, wake=self.uplink.wake)
+            # the edge obeys only what the hub signs (principle 7): its file names the keys
+            verifier = DownlinkVerifier(cfg.hub_keys, site=cfg.site, edge=cfg.edge)
+            verifier.set_delivered(self.trust.delivered_keys())
+            self.downlink = DownlinkGate(verifier, self.report.downlink_refused, store=self.trust)
+            if not cfg.hub_keys:
+                log.error("no hub_keys in the configuration: every message from the hub is "
+                          "refused")
             self.door_control = await stack.enter_async_context(DoorController(
                 cfg.doors, cache=self.cache, decider=self.decider, signed=self.signed,
                 report=self.report, clock=self._now, tick_s=cfg.tick_s))
@@ -93,11 +105,14 @@ class EdgeAgent:
                     uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,
-                                              published=self.uplink.publish_state)
+                                              published=self.uplink.publish_state,
+                                              gate=self.downlink)
             self.commands = CommandHandler(self.door_control, self.devices, site=cfg.site,
                                            edge=cfg.edge, report=self.report,
-                                           resync=self.uplink.publish_state, clock=self._now)
+                                           resync=self.uplink.publish_state, clock=self._now,
+                                           gate=self.downlink, trust=self.trust)
             self._tasks.spawn(self._incoming(), "incoming")
+            self._tasks.spawn(self.downlink.run(), "downlink-refusals")
             self.disk = DiskWatch(cfg.data_dir, cfg.disk_low_mb * 1_000_000)
             self._tasks.spawn(watch_disk(self.disk, self.outbox, self.report,
                                          every_s=cfg.disk_check_s), "disk-watch")
@@ -133,12 +148,13 @@ class EdgeAgent:
         while True:
             topic, payload = await self.uplink.incoming.get()
             try:
+                # each handler verifies the hub's signature before anything else
                 if topic == perm:
-                    await self.permissions.snapshot(payload)
+                    await self.permissions.snapshot(topic, payload)
                 elif topic == delta:
-                    await self.permissions.delta(payload)
+                    await self.permissions.delta(topic, payload)
                 elif topic == cmd:
-                    self.commands.handle(payload)
+                    self.commands.handle(topic, payload)
             except Exception:
                 log.exception("message on %s failed", topic)
 

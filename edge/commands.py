@@ -1,4 +1,5 @@
-"""Commands from the hub: parsed, refused when stale, carried out, and acknowledged."""
+"""Commands from the hub: verified (signed for this edge, not seen before, not expired),
+carried out, and acknowledged."""
 
 from __future__ import annotations
 
@@ -11,36 +12,48 @@ from pydantic import ValidationError
 from edge.devices import DeviceSupervisor
 from edge.doors import DoorController
 from edge.report import Reporter
+from edge.trust import DownlinkGate, TrustStore
 from wire import CommandAck, EdgeCommand, topics
 from wire._base import describe
 
-COMMAND_MAX_AGE_S = 30.0
 Result = Literal["ok", "failed", "rejected"]  # as CommandAck carries it
 
 
 class CommandHandler:
     def __init__(self, doors: DoorController, elevators: DeviceSupervisor | None, *,
                  site: str, edge: str, report: Reporter, resync: Callable[[], None],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], gate: DownlinkGate, trust: TrustStore) -> None:
         self._doors = doors
         self._elevators = elevators
         self._ack_topic = topics.cmd_ack(site, edge)
         self._report = report
         self._resync = resync
         self._clock = clock
+        self._gate = gate
+        self._trust = trust
 
-    def handle(self, payload: bytes) -> None:
-        """One message on `cmd`: always answered with an ack unless it cannot be read at all."""
+    def handle(self, topic: str, payload: bytes) -> None:
+        """One message on `cmd`. Carried out only when the hub signed it for this edge, this
+        edge has not seen its id and it has not expired; a refusal changes nothing and is
+        reported (edge.trust). Answered with an ack, except a refused forgery or replay."""
+        body = self._gate.open(topic, payload)
+        if body is None:
+            return
         try:
-            command = EdgeCommand.model_validate_json(payload)
+            command = EdgeCommand.model_validate_json(body)
         except ValidationError as exc:
             self._report.agent("command", f"command refused: {describe(exc)}"[:2000])
             return
-        age = (self._clock() - command.ts).total_seconds()
+        if not self._gate.for_me(topic, command.site, command.edge):
+            return
+        refused = self._gate.admit_command(topic, command.id, command.ts, command.expires,
+                                           self._clock())
+        if refused is not None and refused.reason != "stale":
+            return  # seen before (answered then) or malformed: no second answer
         result: Result
-        if age > COMMAND_MAX_AGE_S:
+        if refused is not None:
             # A remote unlock that arrives late is no longer what the guard meant.
-            result, reason = "rejected", f"stale command, issued {age:.0f} s ago"
+            result, reason = "rejected", f"stale command: {refused.detail}"
         else:
             result, reason = self.execute(command)
         ack = CommandAck(id=command.id, ts=self._clock(), result=result, reason=reason)
@@ -72,4 +85,9 @@ class CommandHandler:
         if name == "resync":
             self._resync()
             return "ok", "state republished"
+        if name == "reset_permissions":
+            assert command.perm_version is not None and command.perm_hash is not None
+            self._trust.allow_reset(command.perm_version, command.perm_hash)
+            return "ok", (f"the hub's snapshot v{command.perm_version} will be taken whatever "
+                          "version is held")
         return "rejected", f"{name} is not supported by this edge"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -144,6 +146,24 @@ class EdgeConfig(_Strict):
         default=200, ge=0, description="free space (MB) under data_dir below which disk_low is raised")
     disk_check_s: float = Field(
         default=30.0, gt=0, le=3600, description="how often free space is checked")
+    hub_keys: list[str] = Field(
+        default_factory=list, max_length=8,
+        description="the hub's Ed25519 public keys (raw, base64) this edge trusts: every "
+        "message from the hub (permissions, commands) must be signed by one of them, or by a "
+        "key the hub announced in a message they signed (a key rollover). Written by "
+        "`lintel provision`; with none, the edge obeys nothing from the broker")
+
+    @field_validator("hub_keys")
+    @classmethod
+    def _public_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            try:
+                raw = base64.b64decode(key, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"{key!r} is not base64") from exc
+            if len(raw) != 32:
+                raise ValueError(f"{key!r} is {len(raw)} bytes, a raw Ed25519 public key is 32")
+        return keys
 
     @model_validator(mode="after")
     def _unique(self) -> EdgeConfig:

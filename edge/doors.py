@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -39,7 +40,7 @@ from edge.drivers.osdp import (
 from edge.report import Reporter
 from edge.tasks import Tasks
 from wire import AccessData, AgentData, DoorData
-from wire.events import AccessReason, CredentialType
+from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType
 from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,33 @@ class Outcome:
         return cls(decision.credential_type, decision.credential, decision.result,
                    decision.reason, decision.resident_id, decision.decision_us,
                    pass_id=decision.pass_id, pass_uses=decision.pass_uses)
+
+
+def access_data(door: str, outcome: Outcome) -> AccessData:
+    """The access event of `outcome`. A credential the event cannot carry as read (control
+    characters, longer than the wire allows, empty) is escaped or cut to fit and the event
+    flagged `malformed`: a refused attempt always leaves its trace."""
+    credential, altered = outcome.credential, []
+    if not credential.isprintable():
+        credential = credential.encode("unicode_escape").decode("ascii")
+        altered.append("unprintable characters escaped")
+    if len(credential) > CREDENTIAL_MAX_LEN:
+        digest = hashlib.sha256(outcome.credential.encode("utf-8", "surrogatepass")).hexdigest()
+        altered.append(f"{len(credential)} characters cut to {CREDENTIAL_MAX_LEN} "
+                       f"(sha256 of the whole: {digest})")
+        credential = credential[:CREDENTIAL_MAX_LEN]
+    if not credential:
+        credential = "-"
+        altered.append("empty, sent as '-'")
+    malformed = f"credential: {'; '.join(altered)}" if altered else None
+    if malformed:
+        log.warning("door %s: %s", door, malformed)
+    return AccessData(
+        door=door, credential_type=outcome.credential_type, credential=credential,
+        resident_id=outcome.resident_id, result=outcome.result, reason=outcome.reason,
+        decision_us=outcome.decision_us, warning=outcome.warning, pass_id=outcome.pass_id,
+        pass_uses=outcome.pass_uses, malformed=malformed,
+    )
 
 
 class DoorController:
@@ -206,12 +234,7 @@ class DoorController:
         self._drive(door, door.bus.led, address, "green" if outcome.granted else "red")
         if not outcome.granted:
             self._drive(door, door.bus.buzz, address, on_ms=300)
-        self._report.event(door.config.id, AccessData(
-            door=door.config.id, credential_type=outcome.credential_type,
-            credential=outcome.credential, resident_id=outcome.resident_id,
-            result=outcome.result, reason=outcome.reason, decision_us=outcome.decision_us,
-            warning=outcome.warning, pass_id=outcome.pass_id, pass_uses=outcome.pass_uses,
-        ))
+        self._report.event(door.config.id, access_data(door.config.id, outcome))
 
     def _car_floors(self, door: Door, card: str) -> None:
         """A card granted in an elevator car enables the floors its groups allow there."""
@@ -248,9 +271,12 @@ class DoorController:
         """Its own alarm, not a plain offline: someone may have swapped the reader."""
         log.warning("door %s: reader at OSDP address %s not used: %s", door.config.id,
                     event.address, event.reason)
+        what = ("offers OSDP's default key" if event.reason == "default_key"
+                else "refuses or fails the secure channel with its key")
         self._report.event(door.config.id, AgentData(
             event="reader_insecure", door=door.config.id, address=event.address,
-            detail=event.reason))
+            reason=event.reason, detail=f"reader {door.config.id} at OSDP address "
+            f"{event.address} {what}: not used"))
 
     # --- commands from the hub and life safety -------------------------------------------
     def remote_unlock(self, door_id: str, duration_s: float | None) -> bool:

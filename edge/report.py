@@ -22,12 +22,18 @@ class Reporter:
         self._wake()
 
     def agent(self, event: str, detail: str, *, device: str | None = None,
-              perm_version: int | None = None) -> None:
+              perm_version: int | None = None, reason: str | None = None,
+              topic: str | None = None) -> None:
         """An `agent` event: the edge itself (or `device`, when it is about one) reports."""
         self.event(
             device or self._edge,
-            AgentData(event=event, detail=detail, perm_version=perm_version),  # type: ignore[arg-type]
+            AgentData(event=event, detail=detail, perm_version=perm_version,  # type: ignore[arg-type]
+                      reason=reason, topic=topic),
         )
+
+    def downlink_refused(self, reason: str, topic: str, detail: str) -> None:
+        """A message from the hub refused (edge.trust): the guards' alarm."""
+        self.agent("downlink_refused", detail[:2000], reason=reason, topic=topic)
 
     def message(self, topic: str, payload: bytes) -> None:
         """A message that is not an event (a command's ack), through the same outbox."""

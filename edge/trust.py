@@ -17,26 +17,28 @@ remembers command ids across restarts for as long as each command is valid.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
 import re
 import sqlite3
-import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.errors import EdgeError
+from edge.store import SqliteStore
 from wire import topics
 from wire.errors import WireError
 from wire.signed import key_id, signing_bytes, unseal
 
+log = logging.getLogger(__name__)
 # a body names its target near its start (snapshot, delta, command, ready): enough to tell a
 # message for another edge from a forgery, without parsing a 100,000-credential snapshot
 _TARGET = re.compile(rb'"site":"([A-Za-z0-9][A-Za-z0-9_.-]*)","edge":"([A-Za-z0-9][A-Za-z0-9_.-]*)"')
@@ -131,26 +133,140 @@ class DownlinkVerifier:
         return f"{site}/{edge}"
 
 
+Report = Callable[[str, str, str], None]  # (reason, topic, detail): becomes an agent event
+REPORTS_PER_WINDOW = 10  # per reason; a flood beyond this is counted and reported in sums
+REPORT_WINDOW_S = 60.0
+
+
+class DownlinkGate:
+    """Every downlink handler's first step: `open(topic, payload)` gives the verified body or
+    None. A refusal is logged, counted (`verifier.refused`) and reported as an agent event
+    `downlink_refused`; a flood of forgeries is reported in sums, so it cannot fill the
+    outbox, and never silently."""
+
+    def __init__(self, verifier: DownlinkVerifier, report: Report, *,
+                 store: TrustStore | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.verifier = verifier
+        self.store = store
+        self._report = report
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}  # reason -> window start, reported
+        self._held: dict[str, tuple[int, str]] = {}  # reason -> refusals not reported, last topic
+
+    def open(self, topic: str, payload: bytes) -> bytes | None:
+        try:
+            return self.verifier.verify(topic, payload)
+        except DownlinkRefused as refused:
+            self.refuse(topic, refused)
+            return None
+
+    def for_me(self, topic: str, site: str, edge: str) -> bool:
+        """Does a verified body name the edge its topic names? (Else: refused, wrong_target.)"""
+        try:
+            parts = topics.parse_prefix(topic)
+        except WireError:
+            return False
+        if (parts.site, parts.edge) == (site, edge):
+            return True
+        self.refuse(topic, DownlinkRefused("wrong_target", f"the body names {site}/{edge}"))
+        return False
+
+    def admit_command(self, topic: str, command_id: str, issued: datetime, expires: datetime,
+                      now: datetime) -> DownlinkRefused | None:
+        """None when a verified command may be carried out now; else the refusal (reported
+        already): `stale`, `replayed` or `invalid`. Remembered across restarts (TrustStore)."""
+        if self.store is None:
+            raise RuntimeError("a DownlinkGate admits commands only with a TrustStore")
+        try:
+            self.store.check_command(command_id, issued, expires, now)
+        except DownlinkRefused as refused:
+            self.refuse(topic, refused)
+            return refused
+        return None
+
+    def admit_snapshot(self, topic: str, version: int, digest: str, held: tuple[int, str | None]
+                       ) -> str | None:
+        """How to take a verified snapshot (or delta result) of `version`/`digest` while
+        holding `held`: "apply", "reset" (older, but the hub's signed reset named exactly this
+        one), "same" (held already), or None: refused as `version_regress` (reported)."""
+        held_version = held[0]
+        allowed = self.store.reset_allowed() if self.store is not None else None
+        if allowed == (version, digest) and (version, digest) != held:
+            return "reset"
+        if version > held_version:
+            return "apply"
+        if (version, digest) == held:
+            return "same"
+        self.refuse(topic, DownlinkRefused(
+            "version_regress", f"v{version} offered, v{held_version} held: a replay of an older "
+            "snapshot, or the hub's versions went back (reset the edge's permissions from the hub)"))
+        return None
+
+    def applied(self, reset: bool, keys: Iterable[str] | None = None) -> None:
+        """After a snapshot was applied: a reset is used up; `keys` (the hub keys the snapshot
+        announced) are accepted from now on, also after a restart."""
+        if self.store is None:
+            return
+        if reset:
+            self.store.reset_done()
+        if keys is not None:
+            keys = list(keys)
+            if keys != self.verifier.delivered:
+                self.verifier.set_delivered(keys)
+                self.store.set_delivered_keys(keys)
+
+    def refuse(self, topic: str, refused: DownlinkRefused) -> None:
+        """Count and report a refusal (also those the handlers find in a verified body)."""
+        reason = refused.reason
+        self.verifier.refused[reason] += 1
+        log.warning("downlink refused on %s: %s", topic, refused)
+        now = self._clock()
+        start, reported = self._windows.get(reason, (now, 0))
+        if now - start >= REPORT_WINDOW_S:
+            self.flush()
+            start, reported = now, 0
+        if reported < REPORTS_PER_WINDOW:
+            self._windows[reason] = (start, reported + 1)
+            self._report(reason, topic, str(refused))
+            return
+        held, _ = self._held.get(reason, (0, topic))
+        self._held[reason] = (held + 1, topic)
+
+    def flush(self) -> None:
+        """Report the sums of refusals held back by the rate limit (call now and then)."""
+        now = self._clock()
+        for reason, (count, topic) in sorted(self._held.items()):
+            self._report(reason, topic, f"{reason}: {count} more refused in the last "
+                         f"{REPORT_WINDOW_S:.0f} s (total since start "
+                         f"{self.verifier.refused[reason]})")
+            self._windows[reason] = (now, 1)
+        self._held.clear()
+
+    async def run(self, every_s: float = REPORT_WINDOW_S) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self.flush()
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_commands (id TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS delivered_keys (position INTEGER PRIMARY KEY, key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS permission_reset (
+    id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, hash TEXT NOT NULL
+);
 """
 
 
-class TrustStore:
-    """What the edge's trust must remember across restarts (SQLite, WAL, synchronous FULL):
-    command ids until their validity ends, and the hub keys the hub last delivered."""
+class TrustStore(SqliteStore):
+    """What the edge's trust must remember across restarts: command ids until their validity
+    ends, the hub keys the hub last delivered and a pending signed reset."""
 
     def __init__(self, path: Path | str) -> None:
-        self._path = str(path)
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")  # a seen command survives power loss
-            self._db.executescript(_SCHEMA)
+        try:  # FULL: a command seen before a power cut is still refused after it
+            super().__init__(path, durability="FULL", schema=_SCHEMA)
         except sqlite3.Error as exc:
-            raise EdgeError(f"trust store {self._path}: cannot open: {exc}") from exc
+            raise EdgeError(f"trust store {path}: cannot open: {exc}") from exc
 
     def check_command(self, command_id: str, issued: datetime, expires: datetime,
                       now: datetime) -> None:
@@ -185,16 +301,21 @@ class TrustStore:
             self._db.executemany("INSERT INTO delivered_keys VALUES (?, ?)", enumerate(keys))
             self._db.execute("COMMIT")
 
-    def close(self) -> None:
+    def allow_reset(self, version: int, digest: str) -> None:
+        """The hub's signed reset: the snapshot (`version`, `digest`) may replace the one held
+        even if older. Only that exact snapshot, once."""
         with self._lock:
-            self._db.close()
+            self._db.execute("INSERT OR REPLACE INTO permission_reset VALUES (1, ?, ?)",
+                             (version, digest))
 
-    def __enter__(self) -> Self:
-        return self
+    def reset_allowed(self) -> tuple[int, str] | None:
+        with self._lock:
+            row = self._db.execute("SELECT version, hash FROM permission_reset").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+    def reset_done(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM permission_reset")
 
 
-__all__ = ["DownlinkRefused", "DownlinkVerifier", "TrustStore"]
+__all__ = ["DownlinkGate", "DownlinkRefused", "DownlinkVerifier", "TrustStore"]

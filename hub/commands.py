@@ -1,36 +1,51 @@
-"""Commands to edges: recorded first (who and why), then sent; the edge's answer closes them."""
+"""Commands to edges: recorded first (who and why), then sent signed; the edge's answer closes them."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.errors import MqttError
-from hub.models import EdgeCommandRow
+from hub.credentials.downlink import DownlinkSigner
+from hub.errors import Conflict, MqttError, NotFound
+from hub.models import Edge, EdgeCommandRow, PermissionVersion
 from hub.mqtt import MqttClient
 from wire import CommandAck, EdgeCommand, topics
+from wire.commands import VALIDITY_S
+
+if TYPE_CHECKING:
+    from hub.compiler import PermissionPublisher
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
 
 
 class CommandSender:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], mqtt: MqttClient) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], mqtt: MqttClient,
+                 downlink: DownlinkSigner, publisher: PermissionPublisher | None = None) -> None:
         self._sessions = sessions
         self._mqtt = mqtt
+        self._downlink = downlink
+        self._publisher = publisher  # re-sends the snapshot after a reset_permissions
 
     async def send(self, *, site: str, edge: str, command: str, reason: str, issued_by: str,
-                   door: str | None = None, duration_s: float | None = None) -> EdgeCommandRow:
-        """Record the command, then publish it (QoS 1, not retained: a stale unlock must not
-        be replayed to an edge that reconnects later). Returns the stored row."""
-        now = datetime.now(timezone.utc)
-        message = EdgeCommand(id=str(uuid.uuid4()), ts=now, command=command,  # type: ignore[arg-type]
+                   door: str | None = None, duration_s: float | None = None,
+                   perm_version: int | None = None, perm_hash: str | None = None,
+                   ) -> EdgeCommandRow:
+        """Record the command, then publish it signed (QoS 1, not retained: a stale unlock must
+        not be replayed to an edge that reconnects later; it is valid for VALIDITY_S and its id
+        is refused a second time). Returns the stored row."""
+        now = datetime.now(UTC)
+        message = EdgeCommand(id=str(uuid.uuid4()), site=site, edge=edge, ts=now,
+                              expires=now + timedelta(seconds=VALIDITY_S),
+                              command=command,  # type: ignore[arg-type]
                               door=door, reason=reason, issued_by=issued_by,
-                              duration_s=duration_s)
+                              duration_s=duration_s, perm_version=perm_version,
+                              perm_hash=perm_hash)
         row = EdgeCommandRow(id=message.id, site_id=site, edge=edge, door=door, command=command,
                              reason=reason, issued_by=issued_by, issued_at=now, status="sent",
                              answer=None, answered_at=None)
@@ -39,8 +54,9 @@ class CommandSender:
             await session.flush()
             # the caller reads the row after the commit, which may expire a bound one
             session.expunge(row)
+        topic = topics.cmd(site, edge)
         try:
-            await self._mqtt.publish(topics.cmd(site, edge), message.model_dump_json().encode(),
+            await self._mqtt.publish(topic, self._downlink.sign(topic, message.model_dump_json().encode()),
                                      qos=1, retain=False, timeout=PUBLISH_TIMEOUT_S)
         except MqttError as exc:
             log.warning("command %s to %s/%s not sent: %s", message.id, site, edge, exc)
@@ -48,18 +64,43 @@ class CommandSender:
                 await session.execute(
                     update(EdgeCommandRow).where(EdgeCommandRow.id == message.id)
                     .values(status="unsent", answer=f"broker: {exc}"[:500],
-                            answered_at=datetime.now(timezone.utc)))
+                            answered_at=datetime.now(UTC)))
             row.status, row.answer = "unsent", f"broker: {exc}"[:500]
+        return row
+
+    async def reset_permissions(self, *, edge_id: int, reason: str,
+                                issued_by: str) -> EdgeCommandRow:
+        """Bring an edge back to the hub's snapshot whatever version it holds (one stuck on a
+        bad, e.g. far-future, version refuses every lower one): a signed command naming the
+        hub's current version and hash, then that snapshot sent again."""
+        async with self._sessions() as session:
+            found = (await session.execute(
+                select(Edge.site_id, Edge.name, PermissionVersion.version, PermissionVersion.hash)
+                .join(PermissionVersion, PermissionVersion.edge_id == Edge.id, isouter=True)
+                .where(Edge.id == edge_id)
+            )).first()
+        if found is None:
+            raise NotFound("edge", edge_id)
+        site, edge, version, digest = found
+        if version is None:
+            raise Conflict(f"no permission snapshot has been published to edge {edge} yet: "
+                           "there is nothing to reset it to")
+        row = await self.send(site=site, edge=edge, command="reset_permissions", reason=reason,
+                              issued_by=issued_by, perm_version=version, perm_hash=digest)
+        if row.status == "sent" and self._publisher is not None:
+            await self._publisher.publish_site(site, edges=[edge_id], force=True)
         return row
 
 
 async def record_acks(session: AsyncSession, acks: list[tuple[topics.TopicParts, CommandAck]],
                       now: datetime) -> None:
-    """Close the commands these acks answer (only from the edge the command went to)."""
+    """Close the commands these acks answer (only from the edge the command went to, and only
+    a command still open: an answer never overwrites the first one)."""
     for parts, ack in acks:
         await session.execute(
             update(EdgeCommandRow)
             .where(EdgeCommandRow.id == ack.id, EdgeCommandRow.site_id == parts.site,
-                   EdgeCommandRow.edge == parts.edge)
+                   EdgeCommandRow.edge == parts.edge,
+                   EdgeCommandRow.status.in_(("sent", "unsent")))
             .values(status=ack.result, answer=ack.reason[:500], answered_at=now)
         )

@@ -21,6 +21,8 @@ from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
 from hub.console import add_console
 from hub.credentials import TokenSigner, load_signing_key
+from hub.credentials.downlink import DownlinkSigner
+from hub.credentials.keys import key_from_seed
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
@@ -98,6 +100,7 @@ class Hub:
         self._live: LiveBus | None = None
         self._url: str | None = None
         self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
+        self.downlink: DownlinkSigner | None = None  # signs every message to an edge, once started
 
     @property
     def url(self) -> str:
@@ -155,8 +158,12 @@ class Hub:
         # A bad rules file stops the start before anything else, naming file, rule and field.
         book = load_rules(s.rules_path)
         await migrate(s.database_url)
-        signer = self.signer = TokenSigner(load_signing_key(
-            s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None))
+        key = load_signing_key(
+            s.data_dir, s.signing_key.get_secret_value() if s.signing_key else None)
+        signer = self.signer = TokenSigner(key)
+        next_key = (key_from_seed(s.signing_key_next.get_secret_value(), "signing_key_next")
+                    if s.signing_key_next else None)
+        downlink = self.downlink = DownlinkSigner(key, next_key)
         self._engine = create_engine(s.database_url)
         stack.push_async_callback(self._engine.dispose)
         self._sessions = create_sessionmaker(self._engine)
@@ -192,11 +199,11 @@ class Hub:
                         s.mqtt_host, s.mqtt_port)
         self._publisher = await stack.enter_async_context(
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
-                                hub_public_key=signer.public_key))
+                                hub_public_key=signer.public_key, downlink=downlink))
         # issue 5: work-order notifications (live push, webhook) and periodic jobs
         self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
-        commands = CommandSender(self._sessions, self._mqtt)
+        commands = CommandSender(self._sessions, self._mqtt, downlink, self._publisher)
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
         await stack.enter_async_context(SilenceSweep(

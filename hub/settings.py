@@ -76,7 +76,14 @@ class HubSettings(BaseSettings):
     signing_key: SecretStr | None = Field(
         default=None,
         description="the hub's Ed25519 key for QR and pass tokens: base64 of the 32-byte seed; "
-        "unset: <data_dir>/hub-signing-key, created at first start (share it between workers)",
+        "unset: <data_dir>/hub-signing-key, created at first start (share it between workers); "
+        "it also signs every message to the edges",
+    )
+    signing_key_next: SecretStr | None = Field(
+        default=None,
+        description="key rollover: the key that will replace signing_key (base64 seed). The hub "
+        "still signs with signing_key and tells every edge to accept both; once every edge "
+        "holds the new list, make it signing_key and unset this",
     )
     snapshot_retention_days: float = Field(
         default=30, gt=0, le=3650, description="camera snapshots and clips are deleted after this")

@@ -207,6 +207,8 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
                 {"name": "lobby", "polygon": [[0, 0.25], [1, 0.25], [1, 1], [0, 1]],
                  "cooldown_s": 60}]}],
             "uploads": {"url": hub.url, "token": await _upload_token(hub.sessions)},
+            # the edge obeys only what this hub signs (its key in <data>/hub-signing-key)
+            "hub_keys": hub.downlink.public_keys if hub.downlink is not None else [],
         })
         await stack.enter_async_context(EdgeAgent(edge_config))
         await stack.enter_async_context(DoorFeed(hub.live, hub.sessions))

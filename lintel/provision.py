@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub.credentials.keys import load_signing_key, public_key_b64, seed_b64
 from hub.live import LIVE_TOPIC
 from lintel import pki
 from wire import topics
@@ -212,6 +214,10 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     if tls and not client_cert:
         mqtt.update({"tls": True, "ca_file": ca_file or DEFAULT_CA_FILE})
     body["mqtt"] = mqtt
+    # the edge's trust anchor: the hub key that signs its permissions and commands (principle 8)
+    held = body.get("hub_keys")
+    keys = [str(k) for k in held] if isinstance(held, list) else []
+    body["hub_keys"] = list(dict.fromkeys([*keys, hub_public_key(out)]))
     edges.mkdir(parents=True, exist_ok=True)
     _set_account(out / "mosquitto", username, password or None, edge_acl(site, edge))
     config.write_text(
@@ -235,18 +241,31 @@ def _existing_config(config: Path) -> dict[str, object] | None:
     return body
 
 
+def hub_signing_key(out: Path) -> Ed25519PrivateKey:
+    """The key every hub worker signs with (QR tokens, every message to an edge), kept in
+    `<out>/hub/hub-signing-key` (0600) and created when missing."""
+    return load_signing_key(out / "hub")
+
+
+def hub_public_key(out: Path) -> str:
+    """What an edge's config lists in `hub_keys` to trust the provisioned hub."""
+    return public_key_b64(hub_signing_key(out))
+
+
 def provision_hub(out: Path, username: str = "hub") -> Identity:
     """Create (or rotate) a hub account: it reads every edge's traffic and writes perm/cmd.
 
-    Also writes `hub/<username>.env` (LINTEL_HUB_MQTT_USERNAME/PASSWORD) for the hub
-    workers' `env_file`; the workers share the account, each with its own client id.
+    Also writes `hub/<username>.env` (LINTEL_HUB_MQTT_USERNAME/PASSWORD, and the signing key
+    the edges' configs trust) for the hub workers' `env_file`; the workers share the account,
+    each with its own client id.
     """
     username = _check("username", username)
     password = secrets.token_urlsafe(18)
     _set_account(out / "mosquitto", username, password, HUB_ACL)
     env = out / "hub" / f"{username}.env"
     env.parent.mkdir(parents=True, exist_ok=True)
-    env.write_text(f"LINTEL_HUB_MQTT_USERNAME={username}\nLINTEL_HUB_MQTT_PASSWORD={password}\n")
+    env.write_text(f"LINTEL_HUB_MQTT_USERNAME={username}\nLINTEL_HUB_MQTT_PASSWORD={password}\n"
+                   f"LINTEL_HUB_SIGNING_KEY={seed_b64(hub_signing_key(out))}\n")
     os.chmod(env, 0o600)
     return Identity(username, password, env)
 

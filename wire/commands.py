@@ -6,25 +6,43 @@ from pydantic import Field, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
 
-CommandName = Literal["unlock", "lock", "lockdown", "release", "resync", "elevator_recall"]
+CommandName = Literal[
+    "unlock", "lock", "lockdown", "release", "resync", "elevator_recall", "reset_permissions",
+]
 _NEEDS_DOOR = ("unlock", "lock")
+VALIDITY_S = 30  # a command's validity by default: a remote unlock that arrives late is not meant
 
 
 class EdgeCommand(WireModel):
-    """Hub → edge on `cmd`. The edge answers on `cmd/ack` with the same id."""
+    """Hub → edge on `cmd` (signed). The edge answers on `cmd/ack` with the same id.
+
+    The target and the validity are inside the signed body: the edge refuses a command for
+    another edge, one it has seen (it remembers ids until they expire) and one past `expires`."""
 
     id: str = Field(min_length=1, max_length=64)
-    ts: UtcDatetime
+    site: Name
+    edge: Name
+    ts: UtcDatetime = Field(description="issued at")
+    expires: UtcDatetime = Field(description="the edge refuses the command after this")
     command: CommandName
     door: Name | None = None
     reason: str | None = Field(default=None, max_length=500)
     issued_by: str | None = Field(default=None, max_length=128)
     duration_s: float | None = Field(default=None, gt=0, le=3600)
+    # reset_permissions: the snapshot the edge is to accept next even though its version is
+    # below the one held (the way out of a bad, e.g. far-future, version)
+    perm_version: int | None = Field(default=None, ge=1)
+    perm_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
-    def _door_when_needed(self) -> EdgeCommand:
+    def _fields_needed(self) -> EdgeCommand:
         if self.command in _NEEDS_DOOR and self.door is None:
             raise ValueError(f"command {self.command!r} needs a door")
+        if (self.command == "reset_permissions") != (
+                self.perm_version is not None and self.perm_hash is not None):
+            raise ValueError("perm_version and perm_hash go with reset_permissions, and only there")
+        if self.expires <= self.ts:
+            raise ValueError("expires must be after ts")
         return self
 
 

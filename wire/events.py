@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from wire._base import Name, UtcDatetime, WireModel, describe
 from wire.devices import DeviceData, TelemetryData
@@ -61,10 +68,14 @@ def new_event_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+CREDENTIAL_MAX_LEN = 128  # longer ones are cut to fit and the event flagged `malformed`
+
+
 class AccessData(WireModel):
     door: Name
     credential_type: CredentialType = "card"
-    credential: str = Field(min_length=1, max_length=128, description="as read, e.g. the card number")
+    credential: str = Field(min_length=1, max_length=CREDENTIAL_MAX_LEN,
+                            description="as read, e.g. the card number")
     resident_id: int | None = None
     result: Literal["granted", "denied"]
     reason: AccessReason
@@ -76,6 +87,19 @@ class AccessData(WireModel):
     pass_uses: int | None = Field(
         default=None, ge=0, description="uses of the pass counted at this edge, this one included"
     )
+    malformed: str | None = Field(
+        default=None, min_length=1, max_length=500,
+        description="set when what was read could not be carried as it is: what was altered "
+        "and how (e.g. a card number truncated); the attempt is kept, never dropped",
+    )
+
+    @model_serializer(mode="wrap")
+    def _flag_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A hub from before the flag refuses unknown fields: only flagged events carry it.
+        data: dict[str, Any] = handler(self)
+        if data.get("malformed", "") is None:
+            del data["malformed"]
+        return data
 
     @model_validator(mode="after")
     def _result_matches_reason(self) -> AccessData:
@@ -104,16 +128,21 @@ class AgentData(WireModel):
     event: Literal[
         "started", "stopping", "perm_applied", "perm_rejected", "device_online",
         "device_offline", "command",
-        # a reader answers but offers OSDP's default install key or fails the secure channel
-        # (`door`, `address`; `detail` says which): the edge does not use it
+        # a reader answers but offers OSDP's default key or fails the secure channel (`door`,
+        # `address`; `reason`: default_key / secure_channel_failed): the edge does not use it
         "reader_insecure",
         # free space under the edge's data folder fell below its threshold / is back above it
         "disk_low", "disk_ok",
+        # a hub → edge message refused: not signed by an accepted hub key, for another edge,
+        # replayed or stale (edge.trust); `reason` and `topic` say which and where
+        "downlink_refused",
     ]
     door: Name | None = None  # a reader's events: its door, and its OSDP address
     address: int | None = Field(default=None, ge=0, le=127)
     detail: str = Field(default="", max_length=2000)
     perm_version: int | None = Field(default=None, ge=0)
+    reason: str | None = Field(default=None, max_length=64)
+    topic: str | None = Field(default=None, max_length=256)
 
 
 class CameraData(WireModel):

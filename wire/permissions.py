@@ -7,7 +7,7 @@ import json
 import re
 import zoneinfo
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -121,6 +121,9 @@ class AntiPassbackRule(WireModel):
         return self
 
 
+PublicKey = Annotated[str, Field(min_length=44, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=$")]
+
+
 class CardCredential(WireModel):
     card: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z:_-]+$")
     resident_id: int | None = None
@@ -170,6 +173,11 @@ class SnapshotContent(WireModel):
     )
     phone_keys: list[PhoneKeyGrant] = Field(default_factory=list)
     visitor_passes: list[VisitorPassLimit] = Field(default_factory=list)
+    downlink_keys: list[PublicKey] = Field(
+        default_factory=list, max_length=8,
+        description="the hub keys (raw Ed25519, base64) the edge accepts on its downlink besides "
+        "its configured ones: the current key and, during a rollover, the next",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -168,17 +168,18 @@ class PermissionCache(SqliteStore):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def apply(self, snapshot: PermissionSnapshot) -> None:
+    def apply(self, snapshot: PermissionSnapshot, *, reset: bool = False) -> None:
         """Replace the held snapshot with `snapshot`, all or nothing.
 
         The same version and hash again is a no-op. An older version, the same version with
         other content, or duplicate card numbers raise SnapshotRejectedError; a storage failure
         raises CacheStorageError. In every failure the previous snapshot stays in force.
+        `reset` (only on the hub's signed reset_permissions) lets an older version in.
         """
         with self._lock:
             held = self._state
             held_version = 0 if held is None else held.version
-            if held is not None:
+            if held is not None and not reset:
                 if snapshot.version < held.version:
                     raise SnapshotRejectedError(
                         "older than the snapshot held",

@@ -9,13 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from hub.api.auth import OPERATOR_ROLES
+from hub.api.auth import OPERATOR_ROLES, WRITER_ROLES
 from hub.api.endpoints import EndpointTable, path_id
-from hub.api.errors import NotFoundError, UnavailableError
+from hub.api.errors import ConflictError, NotFoundError, UnavailableError
 from hub.api.keys import COMMANDS, CURRENT_USER, CommandSender
 from hub.api.schemas import Strict
 from hub.api.scope import scope_of
 from hub.api.store import reading
+from hub.errors import Conflict
 from hub.models import Door, Edge, EdgeCommandRow
 
 routes = EndpointTable(tag="commands")
@@ -110,6 +111,26 @@ async def lockdown_edge(request: web.Request, body: ReasonIn) -> CommandOut:
 async def release_edge(request: web.Request, body: ReasonIn) -> CommandOut:
     """End a lockdown."""
     return await _edge_command(request, "release", body.reason)
+
+
+@routes.post("/edges/{id:\\d+}/reset-permissions", body=ReasonIn, response=CommandOut,
+             status=202, roles=WRITER_ROLES)
+async def reset_edge_permissions(request: web.Request, body: ReasonIn) -> CommandOut:
+    """Make an edge take the hub's current permission snapshot whatever version it holds: the
+    way out for an edge that refuses the hub's snapshots as older than its own (e.g. after a
+    database restore). Signed like every command; the snapshot is sent again after it."""
+    edge_id = path_id(request, "edge")
+    async with reading(request) as session:
+        edge = await session.get(Edge, edge_id)
+    if edge is None:
+        raise NotFoundError("edge", edge_id)
+    scope_of(request).check("edge", edge_id, edge.site_id)
+    try:
+        row = await _sender(request).reset_permissions(
+            edge_id=edge_id, reason=body.reason, issued_by=request[CURRENT_USER].username)
+    except Conflict as exc:
+        raise ConflictError(str(exc)) from exc
+    return _out(row)
 
 
 @routes.get("/commands", query=CommandQuery, response=CommandList, roles=OPERATOR_ROLES)

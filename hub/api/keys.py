@@ -27,6 +27,8 @@ class CommandSender(Protocol):
     async def send(self, *, site: str, edge: str, command: str, reason: str, issued_by: str,
                    door: str | None = None, duration_s: float | None = None) -> Any: ...
 
+    async def reset_permissions(self, *, edge_id: int, reason: str, issued_by: str) -> Any: ...
+
 
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 PUBLISHER = web.AppKey("publisher", RegistryPublisher)

@@ -37,6 +37,7 @@ class Registry:
     passback: list[tuple[int, int, int, str, int | None]]  # id, entry, exit door ids, mode, reset
     signed: SiteGrants = field(default_factory=SiteGrants)  # QR, Bluetooth, visitor passes
     hub_public_key: str | None = None
+    downlink_keys: list[str] = field(default_factory=list)  # the hub keys the edge accepts
 
 
 _CARD = re.compile(r"^[0-9A-Za-z:_-]{1,64}$")
@@ -136,7 +137,7 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
         schedules=schedules, groups=[*signed.groups, *rules], credentials=credentials,
         holidays=list(reg.holidays), anti_passback=passback,
         hub_public_key=reg.hub_public_key, phone_keys=signed.phone_keys,
-        visitor_passes=signed.visitor_passes,
+        visitor_passes=signed.visitor_passes, downlink_keys=list(reg.downlink_keys),
     )
 
 

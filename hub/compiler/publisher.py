@@ -25,6 +25,7 @@ from hub.compiler.delta import Published, by_card, delta, merge
 from hub.compiler.downlink import PermissionDownlink
 from hub.compiler.load import load_registry, lock_site
 from hub.compiler.versions import bump_version, current_version
+from hub.credentials.downlink import DownlinkSigner
 from hub.errors import NotFound, PublishError
 from hub.models import PermissionVersion, Site, utcnow
 from hub.mqtt import MqttClient, backoff_delay
@@ -73,10 +74,12 @@ class PermissionPublisher:
         publish_timeout_s: float = 30.0,
         publish_all_on_start: bool = True,
         hub_public_key: str | None = None,
+        downlink: DownlinkSigner,
     ) -> None:
         self._hub_public_key = hub_public_key  # every snapshot carries it for the edges
+        self._downlink_keys = downlink.public_keys  # ... and the keys its downlink accepts
         self._sessions = sessions
-        self._downlink = PermissionDownlink(mqtt, timeout_s=publish_timeout_s)
+        self._downlink = PermissionDownlink(mqtt, downlink, timeout_s=publish_timeout_s)
         self._debounce_s = debounce_s
         # site -> what to recompile
         self._pending: dict[str, _Scope] = {}
@@ -159,6 +162,7 @@ class PermissionPublisher:
                 reg = await load_registry(session, site_id, rest) if rest != [] else None
                 if reg is not None:
                     reg.hub_public_key = self._hub_public_key
+                    reg.downlink_keys = self._downlink_keys
                 todo: list[tuple[int, str | None]] = [  # None: patched, nothing to compile
                     (e, None) for e in sorted(patched, key=lambda e: patched[e].edge)]
                 todo += [(e, name) for e, name in (reg.edges if reg is not None else [])]
@@ -196,6 +200,7 @@ class PermissionPublisher:
             return {}
         reg = await load_registry(session, site_id, fresh, residents)
         reg.hub_public_key = self._hub_public_key
+        reg.downlink_keys = self._downlink_keys
         wanted = set(residents)
         out: dict[int, SnapshotContent] = {}
         for edge_id, edge_name in reg.edges:

@@ -187,6 +187,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarm.camera_motion": ("Motion on camera", "摄像头检测到移动"),
     "alarm.camera_tamper": ("Camera tampered with", "摄像头被遮挡或破坏"),
     "alarm.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),
+    "alarm.downlink_refused": ("Hub message refused by an edge (possible forgery)",
+                               "边缘网关拒绝了中心消息（可能被伪造）"),
     "severity.critical": ("Critical", "紧急"),
     "severity.major": ("Major", "重要"),
     "severity.minor": ("Minor", "一般"),

@@ -4,6 +4,8 @@ bus is the unit's edge: a recorder stands in for it."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,11 +18,12 @@ from edge.access.decision import AccessDecider
 from edge.access.passback import PassbackLog
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider
 from edge.config import DoorConfig, ReaderConfig
-from edge.doors import DoorController
+from edge.doors import DoorController, Outcome, access_data
 from edge.outbox import Outbox
 from edge.report import Reporter
+from simulators.osdp_door import OsdpDoorSimulator
 from tests.edge.access.test_tokens import NOW, PHONE, SIGNER, signed_snapshot
-from wire import parse_event
+from wire import AccessData, parse_event
 
 
 class RecordingBus:
@@ -105,3 +108,55 @@ def test_signed_credentials_are_decided_at_the_injected_clock(rig: Rig) -> None:
     rig.now = NOW + timedelta(hours=1)  # the clock moves on: the code of an hour ago expired
     late = rig.controller.qr_read(rig.door, SIGNER.resident_qr(101, NOW).text)
     assert (late.result, late.reason) == ("denied", "token_expired")
+
+
+def test_a_credential_the_event_cannot_carry_is_kept_flagged(rig: Rig) -> None:
+    long_card = "1234567890" * 14
+    rig.controller.card_read(rig.door, long_card)
+    rig.controller.card_read(rig.door, "12\x0034")  # a garbled read
+    assert rig.bus.sent == [("led", "red"), ("buzz",)] * 2
+    cut, garbled = rig.access_events()
+    assert (cut.result, cut.reason, cut.credential) == ("denied", "unknown_card", long_card[:128])
+    assert cut.malformed.startswith("credential: 140 characters cut to 128 (sha256 ")
+    assert (garbled.credential, garbled.malformed) == (
+        "12\\x0034", "credential: unprintable characters escaped")
+
+
+def test_only_a_flagged_event_carries_the_flag_on_the_wire() -> None:
+    # a hub from before the flag refuses unknown fields: unflagged events must not name it
+    plain = access_data("lobby", Outcome("card", "A1", "granted", "granted", 101, 3))
+    assert plain.malformed is None and b"malformed" not in plain.model_dump_json().encode()
+    flagged = access_data("lobby", Outcome("card", "", "denied", "unknown_card", None, 3))
+    assert flagged.credential == "-"
+    assert AccessData.model_validate_json(flagged.model_dump_json()) == flagged
+
+
+async def test_an_overlong_card_at_a_real_reader_reaches_the_outbox_flagged(
+        tmp_path: Path) -> None:
+    """A 140-digit card read through libosdp (the door simulator on a pty) is denied and its
+    event stored in the outbox, cut to fit and flagged (it used to fail validation and vanish)."""
+    scbk = os.urandom(16)
+    rig = Rig(tmp_path)
+    try:
+        with OsdpDoorSimulator(address=101, scbk=scbk) as sim:
+            config = DoorConfig(id="lobby", reader=ReaderConfig(port=sim.port, scbk=scbk.hex()))
+            controller = DoorController(
+                [config], cache=rig.cache, decider=AccessDecider(rig.cache, rig.passback),
+                signed=SignedCredentialDecider(rig.cache, rig.ledger),
+                report=Reporter(rig.outbox, edge="building-3", wake=lambda: None),
+                clock=lambda: NOW, tick_s=0.05)
+            async with controller:
+                async with asyncio.timeout(10):
+                    while not controller.doors["lobby"].online:
+                        await asyncio.sleep(0.05)
+                    card = "9876543210" * 14
+                    sim.present_card(card)
+                    while not rig.access_events():
+                        await asyncio.sleep(0.02)
+        (event,) = rig.access_events()
+        assert (event.result, event.reason, event.credential) == ("denied", "unknown_card",
+                                                                  card[:128])
+        assert event.malformed is not None and "140 characters cut to 128" in event.malformed
+        assert controller.doors["lobby"].counters == {"granted": 0, "denied": 1}
+    finally:
+        rig.close()

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.trust import DownlinkRefused, DownlinkVerifier, TrustStore
+from edge.trust import (
+    REPORTS_PER_WINDOW,
+    DownlinkGate,
+    DownlinkRefused,
+    DownlinkVerifier,
+    TrustStore,
+)
 from hub.credentials.downlink import DownlinkSigner
 from wire import topics
 from wire.signed import seal, unseal
@@ -149,3 +155,32 @@ def test_delivered_keys_survive_a_restart(tmp_path: Path) -> None:
         store.set_delivered_keys(keys)
     with TrustStore(tmp_path / "trust.db") as store:
         assert store.delivered_keys() == keys
+
+
+def test_the_gate_counts_and_reports_every_refusal_and_sums_a_flood() -> None:
+    reports: list[tuple[str, str, str]] = []
+    now = [0.0]
+    gate = DownlinkGate(verifier(), lambda *r: reports.append(r), clock=lambda: now[0])
+    good = DownlinkSigner(HUB).sign(TOPIC, BODY)
+    assert gate.open(TOPIC, good) == BODY
+    assert gate.open(TOPIC, BODY) is None
+    assert reports == [("unsigned", TOPIC, "unsigned: unsigned message")]
+    for _ in range(REPORTS_PER_WINDOW + 25):
+        assert gate.open(TOPIC, BODY) is None
+    assert gate.verifier.refused["unsigned"] == REPORTS_PER_WINDOW + 26
+    assert len(reports) == REPORTS_PER_WINDOW  # the rest held back, not lost:
+    gate.flush()
+    assert reports[-1][0] == "unsigned" and "26 more refused" in reports[-1][2]
+    now[0] += 61
+    assert gate.open(TOPIC, DownlinkSigner(STRANGER).sign(TOPIC, BODY)) is None
+    assert reports[-1][0] == "unknown_key"
+
+
+def test_a_reset_allowance_names_one_snapshot_and_survives_a_restart(tmp_path: Path) -> None:
+    with TrustStore(tmp_path / "trust.db") as store:
+        assert store.reset_allowed() is None
+        store.allow_reset(5, "a" * 64)
+    with TrustStore(tmp_path / "trust.db") as store:
+        assert store.reset_allowed() == (5, "a" * 64)
+        store.reset_done()
+        assert store.reset_allowed() is None

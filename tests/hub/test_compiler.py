@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.downlink import SIGNER, opened
 from hub.compiler import PermissionPublisher
 from hub.db import create_engine, create_sessionmaker
 from hub.models import (
@@ -47,13 +48,14 @@ async def retained_snapshot(mosquitto: MosquittoServer, topic: str = PERM) -> Pe
         message: Message = await asyncio.wait_for(client.messages.get(), 10)
         client.ack(message)
     assert message.retain
-    return PermissionSnapshot.model_validate_json(message.payload)
+    return PermissionSnapshot.model_validate_json(opened(message.topic, message.payload))
 
 
 async def test_publishes_a_valid_snapshot_skips_unchanged_bumps_on_change(
     mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession], hub_mqtt: MqttClient
 ) -> None:
-    publisher = PermissionPublisher(seeded, hub_mqtt, publish_all_on_start=False)
+    publisher = PermissionPublisher(seeded, hub_mqtt, publish_all_on_start=False,
+                                    downlink=SIGNER)
     [first] = await publisher.publish_site("demo")
     assert (first.edge, first.version, first.published) == ("b1-edge", 1, True)
     snap = await retained_snapshot(mosquitto)
@@ -81,7 +83,8 @@ async def test_publishes_a_valid_snapshot_skips_unchanged_bumps_on_change(
 async def test_registry_changed_coalesces_a_burst(
     mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession], hub_mqtt: MqttClient
 ) -> None:
-    async with PermissionPublisher(seeded, hub_mqtt, debounce_s=0.1) as publisher:
+    async with PermissionPublisher(seeded, hub_mqtt, debounce_s=0.1,
+                                   downlink=SIGNER) as publisher:
         await publisher.wait_idle()  # the start-up publish
         async with seeded() as session, session.begin():
             li = (await session.execute(select(Resident).where(Resident.name == "李娜"))).scalar_one()
@@ -114,8 +117,10 @@ async def test_two_publishers_never_reuse_a_version(
                                   client_id="hub-a") as mqtt_a, \
                     MqttClient(host=mosquitto.host, port=mosquitto.port,
                                client_id="hub-b") as mqtt_b:
-                a = PermissionPublisher(seeded, mqtt_a, publish_all_on_start=False)
-                b = PermissionPublisher(sessions_b, mqtt_b, publish_all_on_start=False)
+                a = PermissionPublisher(seeded, mqtt_a, publish_all_on_start=False,
+                                        downlink=SIGNER)
+                b = PermissionPublisher(sessions_b, mqtt_b, publish_all_on_start=False,
+                                        downlink=SIGNER)
                 for step in range(8):
                     async with seeded() as session, session.begin():
                         await session.execute(
@@ -134,7 +139,8 @@ async def test_two_publishers_never_reuse_a_version(
         while not versions or versions[-1] < 8:
             message = await asyncio.wait_for(watcher.messages.get(), 10)
             watcher.ack(message)
-            versions.append(PermissionSnapshot.model_validate_json(message.payload).version)
+            body = opened(message.topic, message.payload)
+            versions.append(PermissionSnapshot.model_validate_json(body).version)
     # status alternates, so every step changes the content: one new version per step
     assert sorted(seen) == list(range(1, 9))
     assert versions == sorted(versions)  # the broker saw them in version order
@@ -159,7 +165,8 @@ async def test_compile_100k_credentials(
 ) -> None:
     n = 100_000
     await _bulk_site(seeded, n)
-    publisher = PermissionPublisher(seeded, hub_mqtt, publish_all_on_start=False)
+    publisher = PermissionPublisher(seeded, hub_mqtt, publish_all_on_start=False,
+                                    downlink=SIGNER)
     started = time.perf_counter()
     [result] = await publisher.publish_site("demo")
     elapsed = time.perf_counter() - started

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.downlink import SIGNER, opened
 from hub.api import create_app
 from hub.api.auth import create_user
 from hub.compiler import PermissionPublisher, affected_edges, compile_edge, load_registry
@@ -63,7 +64,7 @@ async def api(
     ids = await _seed(sessions)
     async with (
         MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="hub-inc") as mqtt,
-        PermissionPublisher(sessions, mqtt, debounce_s=0.01) as publisher,
+        PermissionPublisher(sessions, mqtt, debounce_s=0.01, downlink=SIGNER) as publisher,
     ):
         await mqtt.wait_ready(10)
         await publisher.wait_idle()
@@ -154,7 +155,7 @@ async def test_a_revocation_goes_out_as_a_delta_before_the_snapshot(
                            subscriptions=wanted) as watch:
         retained = await asyncio.wait_for(watch.messages.get(), 10)  # the snapshot held now
         watch.ack(retained)
-        held = PermissionSnapshot.model_validate_json(retained.payload)
+        held = PermissionSnapshot.model_validate_json(opened(retained.topic, retained.payload))
 
         resp = await client.patch(f"/api/v1/cards/{card['id']}", json={"status": "revoked"})
         assert resp.status == 200
@@ -163,16 +164,17 @@ async def test_a_revocation_goes_out_as_a_delta_before_the_snapshot(
         watch.ack(first)
         watch.ack(second)
     assert first.topic == topics.perm_delta("two", "edge-a")
-    delta = PermissionDelta.model_validate_json(first.payload)
+    delta = PermissionDelta.model_validate_json(opened(first.topic, first.payload))
     assert (delta.base_version, delta.base_hash) == (held.version, held.hash)
     assert [(c.card, c.status) for c in delta.upsert] == [("777", "revoked")]
     assert delta.remove == []
-    full = PermissionSnapshot.model_validate_json(second.payload)
+    full = PermissionSnapshot.model_validate_json(opened(second.topic, second.payload))
     assert (full.version, full.hash) == (delta.version, delta.hash)
     # issue and revocation patched edge A's last snapshot; the patch equals a full compile
     assert merged == ["edge-a", "edge-a"]  # the card issued, then revoked
     async with sessions() as s:
         reg = await load_registry(s, "two")
+    reg.downlink_keys = SIGNER.public_keys  # as the publisher fills it in
     fresh = compile_edge("two", ids["edge_a"], "edge-a", reg)
     assert fresh.content_hash() == full.hash
     assert [(c.card, c.status) for c in full.credentials] == [("777", "revoked")]

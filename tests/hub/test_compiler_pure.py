@@ -94,3 +94,12 @@ def test_a_patch_for_some_residents_equals_a_full_compile() -> None:
     assert patched.content_json() == full.content_json()
     moved = compile_edge("demo", 1, "edge-a", _registry(passback=[]))
     assert merge(_published(last), moved, {3}) is None
+
+
+def test_the_hub_keys_the_edge_should_accept_ride_in_the_content_and_its_hash() -> None:
+    keys = ["A" * 43 + "=", "B" * 43 + "="]
+    plain = compile_edge("demo", 1, "edge-a", _registry())
+    rolled = compile_edge("demo", 1, "edge-a", _registry(downlink_keys=keys))
+    assert plain.downlink_keys == [] and rolled.downlink_keys == keys
+    # a rollover changes the content: the edges get a new version that names both keys
+    assert rolled.content_hash() != plain.content_hash()

@@ -144,12 +144,15 @@ async def test_hub_and_edges_over_tls_with_password_and_client_certificate(
     b2 = provision_edge(out, "demo", "B2", client_cert=True)
     broker.reload_auth(out)
 
+    # the hub's env file carries the signing key whose public half the edges' files trust
+    assert hub_id.config is not None
+    env = dict(line.split("=", 1) for line in hub_id.config.read_text().splitlines())
     settings = HubSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", mqtt_host="127.0.0.1",
         mqtt_port=broker.tls, mqtt_tls=True, mqtt_ca_file=broker.ca,
         mqtt_username=hub_id.username, mqtt_password=hub_id.password,
         mqtt_client_id="hub-tls", http_port=free_port(), data_dir=tmp_path / "hub",
-        admin_password="not used here")
+        admin_password="not used here", signing_key=env["LINTEL_HUB_SIGNING_KEY"])
     async with Hub(settings) as hub:
         # the live bus's own connection: over TLS, and the hub's ACL lets the push through
         await hub.live.wait_ready()

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -145,15 +145,16 @@ async def test_hub_recall_command_and_release_never_undo_a_fire_recall(building:
 
     b = building
     now = datetime.now(UTC)
-    result = b.agent.execute(EdgeCommand(id="c1", ts=now, command="elevator_recall", reason="drill"))
+    head = {"site": "demo", "edge": "b1-edge", "ts": now, "expires": now + timedelta(seconds=30)}
+    result = b.agent.execute(EdgeCommand(id="c1", **head, command="elevator_recall", reason="drill"))
     assert result == ("ok", "recall sent to [lift-a]")
     await until(lambda: b.lift.writes[-1:] == [("coil", 0, [True])])
-    b.agent.execute(EdgeCommand(id="c2", ts=now, command="release"))
+    b.agent.execute(EdgeCommand(id="c2", **head, command="release"))
     await until(lambda: b.lift.writes[-1:] == [("coil", 0, [False])])
     b.fire.zone(1, "fire")
     await until(lambda: b.lift.writes[-1:] == [("coil", 0, [True])] and b.exit_door.relay)
     writes = len(b.lift.writes)
-    b.agent.execute(EdgeCommand(id="c3", ts=now, command="release"))  # the hub cannot end it
-    b.agent.execute(EdgeCommand(id="c4", ts=now, command="lock", door="B1-exit"))
+    b.agent.execute(EdgeCommand(id="c3", **head, command="release"))  # the hub cannot end it
+    b.agent.execute(EdgeCommand(id="c4", **head, command="lock", door="B1-exit"))
     await asyncio.sleep(0.5)
     assert len(b.lift.writes) == writes and b.exit_door.relay

@@ -31,14 +31,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 KEEPALIVE = 5  # the smallest an edge config allows: 1.5 x 5 = 7.5 s
 
 
+def hub_settings(tmp_path: Path, port: int, database_url: str, worker: int = 1) -> HubSettings:
+    return HubSettings(
+        database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=port,
+        mqtt_client_id=f"hub-liveness-{worker}", mqtt_keepalive_s=5, http_host="127.0.0.1",
+        http_port=free_port(), admin_password="liveness-admin", data_dir=tmp_path / "hub")
+
+
 @contextlib.asynccontextmanager
 async def hub_with_edges(tmp_path: Path, port: int, database_url: str, edges: list[str]
                          ) -> AsyncIterator[Hub]:
-    settings = HubSettings(
-        database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=port,
-        mqtt_client_id="hub-liveness", mqtt_keepalive_s=5, http_host="127.0.0.1",
-        http_port=free_port(), admin_password="liveness-admin", data_dir=tmp_path / "hub")
-    async with Hub(settings) as hub:
+    async with Hub(hub_settings(tmp_path, port, database_url)) as hub:
         await seed_demo(hub.sessions)
         async with hub.sessions() as session, session.begin():
             b1 = await session.scalar(select(Building.id).where(Building.code == "B1"))
@@ -87,8 +90,11 @@ async def test_power_loss_raises_the_alarm_within_one_and_a_half_keepalives(
             await until(lambda: _status(hub, "lonely", "online"), 30, "the edge online")
             row = await edge_row(hub, "lonely")
             assert row.keepalive_s == KEEPALIVE and row.silent_at is not None
-            await asyncio.sleep(KEEPALIVE)  # heartbeats keep it online, with no alarm
-            assert (await edge_row(hub, "lonely")).status == "online"
+            first_silent_at = row.silent_at
+            await asyncio.sleep(2 * KEEPALIVE)  # past 1.25 keepalives: its heartbeats keep it
+            row = await edge_row(hub, "lonely")
+            assert row.status == "online" and row.silent_at is not None
+            assert row.silent_at > first_silent_at
             assert await offline_alarm(hub, "lonely") is None
 
             relay.cut()  # power lost: no goodbye, no FIN; only silence
@@ -111,6 +117,34 @@ async def test_power_loss_raises_the_alarm_within_one_and_a_half_keepalives(
         finally:
             edge.kill()
             edge.wait(10)
+
+
+async def test_two_hub_workers_raise_one_alarm_for_each_lost_edge(
+        tmp_path: Path, mosquitto: MosquittoServer, postgres_url: str) -> None:
+    """Both workers see every state and both sweep: each edge is counted offline once."""
+    edges = ["lonely", "lonelier"]
+    async with hub_with_edges(tmp_path, mosquitto.port, postgres_url, edges) as hub, \
+            Hub(hub_settings(tmp_path, mosquitto.port, postgres_url, worker=2)), \
+            PowerCut("127.0.0.1", mosquitto.port) as relay:
+        procs = [start_edge(tmp_path, "lonely", relay.port),  # power loss: the sweeps
+                 start_edge(tmp_path, "lonelier", mosquitto.port)]  # killed: the will at once
+        try:
+            for name in edges:
+                await until(lambda n=name: _status(hub, n, "online"), 30, f"{name} online")
+            relay.cut()
+            for proc in procs:
+                proc.send_signal(signal.SIGKILL)
+            for name in edges:
+                await until(lambda n=name: offline_alarm(hub, n), 1.5 * KEEPALIVE + 1,
+                            f"{name}'s alarm")
+            await asyncio.sleep(3)  # both workers' sweeps and both copies of the will ran
+            for name in edges:
+                alarm = await offline_alarm(hub, name)
+                assert alarm is not None and alarm.count == 1, name
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait(10)
 
 
 async def test_a_dead_broker_sends_no_will_and_the_hub_still_counts_its_edges_offline(

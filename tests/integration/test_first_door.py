@@ -83,6 +83,20 @@ async def test_grant_swipe_relay_and_event(stack: Stack) -> None:
     assert s.sim.relay is False
 
 
+async def test_an_overlong_card_read_is_kept_and_flagged(stack: Stack) -> None:
+    """Issue 14: a card number longer than the event can carry was decided, then its event
+    failed validation and was lost. Now it reaches the hub, cut to fit and flagged."""
+    s = stack
+    card = "1234567890" * 14  # 140 digits: 59 bytes in the OSDP card read
+    s.sim.present_card(card)
+    event = await wait_for_event(s, card[:128], 0, timeout=3.0)
+    assert (event["result"], event["reason"]) == ("denied", "unknown_card")
+    async with s.hub.sessions() as db:
+        data = await db.scalar(select(EventLog.data).where(EventLog.id == event["id"]))
+    assert data is not None and "140 characters cut to 128" in data["malformed"]
+    assert s.sim.relay is False
+
+
 async def test_revoked_card_is_denied_within_two_seconds(stack: Stack) -> None:
     s = stack
     cards = await s.call("GET", "/cards")
@@ -209,7 +223,7 @@ async def test_door_contact_rex_and_forced_open_reach_the_hub(stack: Stack) -> N
 
 
 async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) -> None:
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from tests.support.mqtt import Collector
     from wire import CommandAck, EdgeCommand
@@ -218,11 +232,16 @@ async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) 
     acks = await asyncio.to_thread(
         Collector, "127.0.0.1", s.mqtt_port, topics.cmd_ack("demo", "b1-edge"), client_id="acks")
     try:
-        command = EdgeCommand(id="cmd-1", ts=datetime.now(UTC), command="unlock",
+        now = datetime.now(UTC)
+        head = {"site": "demo", "edge": "b1-edge", "ts": now,
+                "expires": now + timedelta(seconds=30)}
+        command = EdgeCommand(id="cmd-1", **head, command="unlock",
                               door="B1-main", reason="courier at the gate", issued_by="guard-1",
                               duration_s=1.0)
-        await asyncio.to_thread(acks.publish, topics.cmd("demo", "b1-edge"),
-                                command.model_dump_json().encode())
+        cmd_topic = topics.cmd("demo", "b1-edge")
+        assert s.hub.downlink is not None
+        await asyncio.to_thread(acks.publish, cmd_topic,
+                                s.hub.downlink.sign(cmd_topic, command.model_dump_json().encode()))
         assert await asyncio.to_thread(s.sim.wait_relay, True, 2.0) is not None
         ack_topic = topics.cmd_ack("demo", "b1-edge")
 
@@ -239,10 +258,9 @@ async def test_remote_unlock_command_is_executed_and_acknowledged(stack: Stack) 
         assert await asyncio.to_thread(s.sim.wait_relay, False, 3.0) is not None
 
         # a command for a door this edge does not have is refused with the reason
-        bad = EdgeCommand(id="cmd-2", ts=datetime.now(UTC), command="unlock",
-                          door="B7-side")
-        await asyncio.to_thread(acks.publish, topics.cmd("demo", "b1-edge"),
-                                bad.model_dump_json().encode())
+        bad = EdgeCommand(id="cmd-2", **head, command="unlock", door="B7-side")
+        await asyncio.to_thread(acks.publish, cmd_topic,
+                                s.hub.downlink.sign(cmd_topic, bad.model_dump_json().encode()))
         ack = CommandAck.model_validate_json((await acks_received(2))[1])
         assert (ack.id, ack.result) == ("cmd-2", "rejected") and "B7-side" in ack.reason
     finally:

@@ -151,6 +151,7 @@ async def demo_building(
                                       "scbk": keys[name].hex()}}
                           for name, sim in sims.items()],
                 "devices": list(devices),
+                "hub_keys": hub.downlink.public_keys if hub.downlink else [],
                 **(await edge_extra(hub) if edge_extra is not None else {}),
                 **(edge_settings or {}),
             })

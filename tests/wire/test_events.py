@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -85,6 +85,30 @@ def test_topic_parsing() -> None:
 
 def test_command_needs_a_door_for_unlock() -> None:
     now = datetime.now(UTC)
+    head = {"id": "c1", "site": "s", "edge": "e", "ts": now, "expires": now + timedelta(seconds=30)}
     with pytest.raises(ValueError, match="needs a door"):
-        wire.EdgeCommand(id="c1", ts=now, command="unlock")
-    assert wire.EdgeCommand(id="c1", ts=now, command="lockdown").door is None
+        wire.EdgeCommand(**head, command="unlock")
+    assert wire.EdgeCommand(**head, command="lockdown").door is None
+
+
+def test_a_command_carries_its_target_and_validity() -> None:
+    now = datetime.now(UTC)
+    head = {"id": "c1", "site": "s", "edge": "e", "ts": now}
+    for missing in ("site", "edge"):
+        with pytest.raises(ValueError, match=f"{missing}\n  Field required"):
+            wire.EdgeCommand(**{k: v for k, v in head.items() if k != missing},
+                             expires=now + timedelta(seconds=30), command="lockdown")
+    with pytest.raises(ValueError, match="expires must be after ts"):
+        wire.EdgeCommand(**head, expires=now, command="lockdown")
+
+
+def test_reset_permissions_names_the_snapshot_to_accept() -> None:
+    now = datetime.now(UTC)
+    head = {"id": "c1", "site": "s", "edge": "e", "ts": now, "expires": now + timedelta(seconds=30)}
+    with pytest.raises(ValueError, match="perm_version and perm_hash go with reset_permissions"):
+        wire.EdgeCommand(**head, command="reset_permissions")
+    with pytest.raises(ValueError, match="perm_version and perm_hash go with reset_permissions"):
+        wire.EdgeCommand(**head, command="lockdown", perm_version=3, perm_hash="0" * 64)
+    reset = wire.EdgeCommand(**head, command="reset_permissions", perm_version=3,
+                             perm_hash="0" * 64)
+    assert (reset.perm_version, reset.perm_hash) == (3, "0" * 64)

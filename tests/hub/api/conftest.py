@@ -14,6 +14,7 @@ from sqlalchemy import event, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 import hub.api.auth as api_auth
+from harness.downlink import SIGNER
 from hub.api import create_app, create_user
 from hub.commands import CommandSender
 from hub.models import Building, Door, Edge, Site, Unit
@@ -138,7 +139,7 @@ def publisher() -> RecordingPublisher:
 async def client(
     sessions: async_sessionmaker[AsyncSession], publisher: RecordingPublisher
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    commands = CommandSender(sessions, NoBroker())  # type: ignore[arg-type]
+    commands = CommandSender(sessions, NoBroker(), SIGNER)  # type: ignore[arg-type]
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600, commands=commands)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

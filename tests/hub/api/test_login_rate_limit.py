@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harness.downlink import SIGNER
 from hub import login_throttle
 from hub.api import create_app
 from hub.commands import CommandSender
@@ -72,7 +73,7 @@ async def test_the_count_is_shared_by_hub_workers(
         sessions: async_sessionmaker[AsyncSession], publisher: RecordingPublisher,
         clock: Clock) -> None:
     workers = [create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600,
-                          commands=CommandSender(sessions, NoBroker()))  # type: ignore[arg-type]
+                          commands=CommandSender(sessions, NoBroker(), SIGNER))  # type: ignore[arg-type]
                for _ in range(2)]
     async with TestClient(TestServer(workers[0])) as one, TestClient(TestServer(workers[1])) as two:
         for i in range(login_throttle.MAX_FAILURES):

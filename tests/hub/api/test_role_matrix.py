@@ -190,6 +190,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/edges/{id}/release"): Case(
         OPERATORS, resource="edges", body=lambda w, p: {"reason": "演练结束"}, away=404, ok=202
     ),
+    ("POST", "/edges/{id}/reset-permissions"): Case(
+        WRITERS, resource="edges", body=lambda w, p: {"reason": "数据库恢复后 after a restore"},
+        away=404, ok=202
+    ),
     ("GET", "/commands"): Case(OPERATORS, resource="commands"),
     ("GET", "/commands/{id}"): Case(OPERATORS, resource="commands"),
     ("GET", "/holidays"): Case(STAFF, resource="holidays"),

@@ -22,6 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from harness.downlink import SIGNER
 from hub.api import create_app
 from hub.commands import CommandSender
 from hub.db import create_engine, create_sessionmaker, migrate
@@ -56,7 +57,7 @@ def live_api(tmp_path: Path) -> Iterator[str]:
         sessions = create_sessionmaker(engine)
         await seed_demo(sessions)
         await bootstrap_admin(sessions, "admin", PASSWORD)
-        commands = CommandSender(sessions, NoBroker())  # type: ignore[arg-type]
+        commands = CommandSender(sessions, NoBroker(), SIGNER)  # type: ignore[arg-type]
         runner = web.AppRunner(create_app(sessions=sessions, publisher=_Publisher(),
                                           commands=commands))
         await runner.setup()

@@ -20,7 +20,16 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.models import AccessEvent, Device, Door, Edge, EventLog, PhoneKey, ResidentAccount
+from hub.models import (
+    AccessEvent,
+    Device,
+    Door,
+    Edge,
+    EventLog,
+    PermissionVersion,
+    PhoneKey,
+    ResidentAccount,
+)
 from tests.hub.api.conftest import PASSWORD
 
 Client = TestClient[Any, Any]
@@ -230,6 +239,10 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
     async with sessions() as session, session.begin():
         edge_m1 = await session.scalar(select(Edge.id).where(Edge.name == "edge-m1"))
         session.add(Door(site_id="moonbay", edge_id=edge_m1, name="M1-side", label="Side"))
+        # every edge holds a published snapshot, as the compiler leaves it (a reset names it)
+        for edge_id in await session.scalars(select(Edge.id)):
+            session.add(PermissionVersion(edge_id=edge_id, version=1, hash="0" * 64,
+                                          published_at=datetime(2026, 1, 1, tzinfo=UTC)))
     _, doors = await world.call("GET", "/doors", status=200)
     _, edges = await world.call("GET", "/edges", status=200)
     for resource, listing in (("doors", doors), ("edges", edges)):
