@@ -271,9 +271,12 @@ class DoorController:
         """Its own alarm, not a plain offline: someone may have swapped the reader."""
         log.warning("door %s: reader at OSDP address %s not used: %s", door.config.id,
                     event.address, event.reason)
+        what = ("offers OSDP's default key" if event.reason == "default_key"
+                else "refuses or fails the secure channel with its key")
         self._report.event(door.config.id, AgentData(
             event="reader_insecure", door=door.config.id, address=event.address,
-            detail=event.reason))
+            reason=event.reason, detail=f"reader {door.config.id} at OSDP address "
+            f"{event.address} {what}: not used"))
 
     # --- commands from the hub and life safety -------------------------------------------
     def remote_unlock(self, door_id: str, duration_s: float | None) -> bool:

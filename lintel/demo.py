@@ -230,4 +230,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/camera-alerts"
               "   (the lobby camera's alerts and snapshot links)", flush=True)
         await stop.wait()
+        # the stack closes in reverse: the door feed, the edge agent (its "offline" state goes
+        # out while the broker runs), the simulators, the hub, and the broker last
         print("stopping", flush=True)
+    print("Lintel demo stopped.", flush=True)

@@ -128,8 +128,8 @@ class AgentData(WireModel):
     event: Literal[
         "started", "stopping", "perm_applied", "perm_rejected", "device_online",
         "device_offline", "command",
-        # a reader answers but offers OSDP's default install key or fails the secure channel
-        # (`door`, `address`; `detail` says which): the edge does not use it
+        # a reader answers but offers OSDP's default key or fails the secure channel (`door`,
+        # `address`; `reason`: default_key / secure_channel_failed): the edge does not use it
         "reader_insecure",
         # free space under the edge's data folder fell below its threshold / is back above it
         "disk_low", "disk_ok",

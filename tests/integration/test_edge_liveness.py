@@ -90,8 +90,11 @@ async def test_power_loss_raises_the_alarm_within_one_and_a_half_keepalives(
             await until(lambda: _status(hub, "lonely", "online"), 30, "the edge online")
             row = await edge_row(hub, "lonely")
             assert row.keepalive_s == KEEPALIVE and row.silent_at is not None
-            await asyncio.sleep(KEEPALIVE)  # heartbeats keep it online, with no alarm
-            assert (await edge_row(hub, "lonely")).status == "online"
+            first_silent_at = row.silent_at
+            await asyncio.sleep(2 * KEEPALIVE)  # past 1.25 keepalives: its heartbeats keep it
+            row = await edge_row(hub, "lonely")
+            assert row.status == "online" and row.silent_at is not None
+            assert row.silent_at > first_silent_at
             assert await offline_alarm(hub, "lonely") is None
 
             relay.cut()  # power lost: no goodbye, no FIN; only silence
