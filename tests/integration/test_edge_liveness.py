@@ -35,7 +35,8 @@ def hub_settings(tmp_path: Path, port: int, database_url: str, worker: int = 1) 
     return HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=port,
         mqtt_client_id=f"hub-liveness-{worker}", mqtt_keepalive_s=5, http_host="127.0.0.1",
-        http_port=free_port(), admin_password="liveness-admin", data_dir=tmp_path / "hub")
+        http_port=free_port(), admin_password="liveness-admin", data_dir=tmp_path / "hub",
+        edge_silence_check_s=0.5)  # 1 s by default: a margin for this busy, shared machine
 
 
 @contextlib.asynccontextmanager
