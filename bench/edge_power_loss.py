@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,16 +27,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.report import report
+from harness.services import MosquittoServer, PostgresServer, free_port
+from harness.stats import summarize
 from hub.models import Building, Edge
 from hub.rules.models import Alarm
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from simulators.power_cut import PowerCut
-from harness.services import MosquittoServer, PostgresServer, free_port
 
 
 class SweepCounter(logging.Handler):
@@ -64,7 +65,7 @@ def start_edge(folder: Path, name: str, port: int, keepalive: int) -> subprocess
 async def statuses(hub: Hub, names: list[str]) -> dict[str, str]:
     async with hub.sessions() as session:
         rows = await session.execute(select(Edge.name, Edge.status).where(Edge.name.in_(names)))
-        return {name: status for name, status in rows}
+        return {str(name): str(status) for name, status in rows.all()}
 
 
 async def raised(hub: Hub, names: list[str]) -> dict[str, datetime]:
@@ -92,7 +93,7 @@ async def run(edges: int, keepalive: int) -> None:
         settings = HubSettings(
             database_url=pg.create_database("power_loss"), mqtt_host="127.0.0.1",
             mqtt_port=broker.port, mqtt_client_id="hub-bench", http_host="127.0.0.1",
-            http_port=free_port(), admin_password="bench-admin", data_dir=folder / "hub")
+            http_port=free_port(), admin_password=SecretStr("bench-admin"), data_dir=folder / "hub")
         async with Hub(settings) as hub:
             await seed_demo(hub.sessions)
             async with hub.sessions() as session, session.begin():
@@ -100,7 +101,7 @@ async def run(edges: int, keepalive: int) -> None:
                 session.add_all(Edge(site_id="demo", name=n, building_id=b1) for n in names)
             relays = [await PowerCut("127.0.0.1", broker.port).__aenter__() for _ in names]
             try:
-                procs = [start_edge(folder, n, r.port, keepalive) for n, r in zip(names, relays)]
+                procs = [start_edge(folder, n, r.port, keepalive) for n, r in zip(names, relays, strict=True)]
                 deadline = time.monotonic() + 120
                 while set((await statuses(hub, names)).values()) != {"online"}:
                     if time.monotonic() > deadline:
@@ -129,23 +130,21 @@ async def run(edges: int, keepalive: int) -> None:
             proc.wait(10)
         broker.cleanup()
         pg.stop()
-    report(cut_at, found, edges, keepalive, sweep.count)
+    report_figures(cut_at, found, keepalive, sweep.count)
 
 
-def report(cut_at: dict[str, datetime], found: dict[str, datetime], edges: int, keepalive: int,
-           by_sweep: int) -> None:
-    latencies = sorted((found[n] - cut_at[n]).total_seconds() for n in cut_at if n in found)
+def report_figures(cut_at: dict[str, datetime], found: dict[str, datetime], keepalive: int,
+                   by_sweep: int) -> None:
+    latencies = [(found[n] - cut_at[n]).total_seconds() for n in cut_at if n in found]
     missing = sorted(set(cut_at) - set(found))
     target = 1.5 * keepalive
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    print(f"power loss -> edge_offline alarm, keepalive {keepalive} s, {len(latencies)} samples "
-          f"({by_sweep} by the hub's silence sweep, the rest by the broker's will)")
-    if latencies:
-        print(f"  min {latencies[0]:.2f} s  median {statistics.median(latencies):.2f} s  "
-              f"max {latencies[-1]:.2f} s  (target <= {target:.1f} s: "
-              f"{'met' if latencies[-1] <= target and not missing else 'NOT met'})")
+    met = bool(latencies) and max(latencies) <= target and not missing
+    figure = (f"{summarize(latencies, unit='s').text(2)} (target <= {target:g} s: "
+              f"{'met' if met else 'NOT met'}; {by_sweep} found by the hub's silence sweep, "
+              f"{len(latencies) - by_sweep} by the broker's will)" if latencies else "no alarm")
     if missing:
-        print(f"  no alarm within {3 * keepalive} s for: {', '.join(missing)}")
+        figure += f"; no alarm within {3 * keepalive} s for {', '.join(missing)}"
+    report(f"edge power loss -> edge_offline alarm, keepalive {keepalive} s", figure)
 
 
 def main() -> None:

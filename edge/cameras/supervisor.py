@@ -113,7 +113,9 @@ class CameraSupervisor:
             self.update_armed()
             for camera in self.cameras.values():
                 camera.source.__enter__()
-                self._stack.callback(camera.source.close)
+                # joined off the loop: a reader blocked on a stream this process serves
+                # (the demo's camera) would otherwise wait out ffmpeg's 5 s timeout
+                self._stack.push_async_callback(asyncio.to_thread, camera.source.close)
                 camera.thread = threading.Thread(
                     target=self._analyse_loop, args=(camera,), name=f"analyse-{camera.config.id}",
                     daemon=True)

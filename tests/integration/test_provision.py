@@ -198,3 +198,22 @@ def test_an_edge_may_not_join_the_hubs_share_group_and_nothing_is_lost(
             client.disconnect()
             client.loop_stop()
         broker.cleanup()
+
+
+def test_the_edges_file_trusts_the_key_the_hubs_env_file_signs_with(tmp_path: Path) -> None:
+    """Principle 8: the edge's own file is its trust anchor, written beside the hub's key."""
+    from hub.credentials.downlink import DownlinkSigner
+    from hub.credentials.keys import key_from_seed
+
+    out = tmp_path / "deploy"
+    edge = provision_edge(out, "demo", "B1")  # before the hub: the key is made on demand
+    hub = provision_hub(out)
+    assert edge.config is not None and hub.config is not None
+    env = dict(line.split("=", 1) for line in hub.config.read_text().splitlines())
+    signer = DownlinkSigner(key_from_seed(env["LINTEL_HUB_SIGNING_KEY"], "env"))
+    assert load_config(edge.config).hub_keys == signer.public_keys
+    # provisioning again (a password rotation) keeps the key, and adds none twice
+    provision_hub(out)
+    provision_edge(out, "demo", "B1")
+    assert load_config(edge.config).hub_keys == signer.public_keys
+    assert (out / "hub" / "hub-signing-key").stat().st_mode & 0o777 == 0o600

@@ -27,6 +27,7 @@ from wire import (
     CardCredential,
     DoorInfo,
     EdgeCommand,
+    PermissionDelta,
     PermissionSnapshot,
     SnapshotContent,
     topics,
@@ -37,6 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240
 SITE, EDGE = "demo", "b1-edge"
 CMD = topics.cmd(SITE, EDGE)
 PERM = topics.perm(SITE, EDGE)
+DELTA = topics.perm_delta(SITE, EDGE)
 FORGED_CARD = "6666"
 
 
@@ -140,6 +142,14 @@ async def test_every_forgery_is_refused_changes_nothing_and_raises_the_alarm(
             # an unsigned unlock, and one signed by a key the edge does not know
             ("unsigned", CMD, command().model_dump_json().encode()),
             ("unknown_key", CMD, stranger.sign(CMD, command().model_dump_json().encode())),
+            # a delta from the version the edge reports in its retained state, adding the card
+            ("unsigned", DELTA, PermissionDelta(
+                site=SITE, edge=EDGE, base_version=held[0], base_hash=held[1] or "0" * 64,
+                version=held[0] + 1, hash="f" * 64, issued_at=datetime.now(UTC),
+                upsert=[CardCredential(card=FORGED_CARD, groups=[1])],
+            ).model_dump_json().encode()),
+            # a lockdown, signed by a key the edge does not know
+            ("unknown_key", CMD, stranger.sign(CMD, command("lockdown").model_dump_json().encode())),
         ]
         # the hub's key id and a genuine signature, over another body
         kid, signature, _ = unseal(hub.sign(CMD, command("resync").model_dump_json().encode()))
@@ -159,6 +169,7 @@ async def test_every_forgery_is_refused_changes_nothing_and_raises_the_alarm(
             await wait_refused(b, reason, before)
             assert (b.agent.cache.version, b.agent.cache.hash) == held, reason
         await relay_still(b, changes)
+        assert not any(door.locked_down for door in b.agent.doors.values())
         denied = await swipe(b, FORGED_CARD)
         assert (denied["result"], denied["reason"]) == ("denied", "unknown_card")
 
