@@ -85,7 +85,7 @@ async def test_the_edge_page_shows_held_back_stored_up_to_and_gaps(
 
             async def settled() -> dict[str, Any] | None:
                 now = await page()
-                return now if now["held_back"] == 0 and now["stored_through"] == 500 else None
+                return now if now["last_seq"] == 500 and now["stored_through"] == 500 else None
 
             now = await until(settled, 10, "the edge page caught up")
             assert now == {"held_back": 0, "last_seq": 500, "stored_through": 500,
