@@ -20,18 +20,35 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
         await task
 
 
+async def cancel_when_idle(task: asyncio.Task[Any] | None, idle: asyncio.Event,
+                           grace_s: float) -> None:
+    """Let the work under way finish (`idle` set) for at most `grace_s`, then cancel the task:
+    a transaction cut short leaves SQLAlchemy's pool to log the cancelled rollback as an
+    error with a traceback on every stop that lands mid-round."""
+    try:
+        if task is not None and not idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace_s):
+                    await idle.wait()
+    finally:
+        await cancel_and_wait(task)
+
+
 class Periodic:
     """A part whose `run_once()` runs now and then every `interval_s` while `async with` it
     (any hub worker may run it: each job is safe to run twice). A failed run is logged and
     tried again at the next round: the database may be away for a while."""
 
     task_name = "periodic"
+    stop_grace_s = 5.0  # how long exit waits for a round under way
 
     def __init__(self, interval_s: float) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, not {interval_s}")
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def run_once(self) -> Any:
         raise NotImplementedError
@@ -42,13 +59,16 @@ class Periodic:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        await cancel_and_wait(self._task)
+        await cancel_when_idle(self._task, self._idle, self.stop_grace_s)
         self._task = None
 
     async def _run(self) -> None:
         while True:
+            self._idle.clear()
             try:
                 await self.run_once()
             except Exception:
                 log.exception("%s failed; next try in %.0f s", self.task_name, self._interval_s)
+            finally:
+                self._idle.set()
             await asyncio.sleep(self._interval_s)

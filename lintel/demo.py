@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import json
+import logging
 import os
 import secrets
 import socket
@@ -24,6 +25,7 @@ from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from edge.sensors.loader import load_models
 from hub.cameras.store import issue_upload_token
+from hub.live import Listener
 from hub.models import Edge
 from hub.seed import DEMO_GUARD, DEMO_RESIDENT, DEMO_TECHNICIAN, seed_demo, seed_demo_logins
 from hub.service import Hub
@@ -35,6 +37,8 @@ from simulators.control import create_control_app
 from simulators.modbus_control import add_device_routes
 from simulators.modbus_devices import ModbusDeviceSimulator
 from simulators.osdp_door import OsdpDoorSimulator
+
+log = logging.getLogger(__name__)
 
 SITE = "demo"
 EDGE = "b1-edge"
@@ -48,6 +52,8 @@ FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
 # The lobby camera: someone crosses the lobby every 20 s; its zone alerts at most once a minute.
 CAMERA = "B1-cam-lobby"
 CAMERA_SCENE = [Step("walk", 45), Step("idle", 150)]
+# How long the hub may take to record the stopped edge's "offline" state.
+EDGE_GOODBYE_S = 5.0
 # Whose password is kept in which file of the data folder (<role>-password).
 _LOGIN_ROLES = {DEMO_RESIDENT: "resident", DEMO_GUARD: "guard", DEMO_TECHNICIAN: "technician"}
 
@@ -135,6 +141,26 @@ async def _login(url: str, password: str) -> str:
         return str((await resp.json())["token"])
 
 
+@contextlib.asynccontextmanager
+async def _edge_heard_out(hub: Hub, config: EdgeConfig) -> AsyncIterator[None]:
+    """The edge agent; once it stopped, the hub takes in its last words (its "offline" state)
+    before anything else stops: stopping the hub would cut that write short."""
+    # told to the consoles once the state is committed (hub.liveness.live_items)
+    goodbye = Listener(role="admin", user_id=0, channels=frozenset({"edges"}))
+    async with EdgeAgent(config):
+        yield
+        hub.live.listen(goodbye)
+    try:
+        async with asyncio.timeout(EDGE_GOODBYE_S):
+            while (await goodbye.queue.get()).data.get("status") != "offline":
+                pass
+            await hub.ingest.wait_idle(EDGE_GOODBYE_S)  # what follows the commit, too
+    except TimeoutError:
+        log.debug("the hub did not hear the edge go offline within %s s", EDGE_GOODBYE_S)
+    finally:
+        hub.live.unlisten(goodbye)
+
+
 async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
                    mqtt_port: int = 1883) -> None:
     # before anything is made: a taken port stops the demo with one line (lintel.cli)
@@ -210,7 +236,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
             # the edge obeys only what this hub signs (its key in <data>/hub-signing-key)
             "hub_keys": hub.downlink.public_keys if hub.downlink is not None else [],
         })
-        await stack.enter_async_context(EdgeAgent(edge_config))
+        await stack.enter_async_context(_edge_heard_out(hub, edge_config))
         await stack.enter_async_context(DoorFeed(hub.live, hub.sessions))
         token = await _login(hub.url, password)
         print(f"Lintel demo is running (data in {data}).", flush=True)
@@ -231,6 +257,6 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
               "   (the lobby camera's alerts and snapshot links)", flush=True)
         await stop.wait()
         # the stack closes in reverse: the door feed, the edge agent (its "offline" state goes
-        # out while the broker runs), the simulators, the hub, and the broker last
+        # out while the broker runs and the hub stores it), the simulators, the hub, the broker
         print("stopping", flush=True)
     print("Lintel demo stopped.", flush=True)

@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.live import Listener, LiveBus, LiveItem
 from hub.models import CardCredential, Door, Resident
-from hub.tasks import cancel_and_wait
+from hub.tasks import cancel_when_idle
 
 log = logging.getLogger("lintel.demo")
 
 # Door events worth a line of their own; the routine unlock/lock/open/close stay at debug.
 _NOTABLE_DOOR_EVENTS = frozenset({"forced_open", "held_open", "lockdown", "released", "rex"})
 _ALARM_EVENTS = frozenset({"raised", "cleared"})
+STOP_GRACE_S = 2.0  # for the line being written when the demo stops
 
 
 class DoorFeed:
@@ -34,6 +35,8 @@ class DoorFeed:
         self._listener = Listener(role="admin", user_id=0,
                                   channels=frozenset({"access", "door", "alarms"}))
         self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()  # not in the middle of describing an item
+        self._idle.set()
 
     async def __aenter__(self) -> Self:
         self._live.listen(self._listener)
@@ -42,16 +45,19 @@ class DoorFeed:
 
     async def __aexit__(self, *_exc: object) -> None:
         self._live.unlisten(self._listener)
-        await cancel_and_wait(self._task)
+        await cancel_when_idle(self._task, self._idle, STOP_GRACE_S)
         self._task = None
 
     async def _run(self) -> None:
         while True:
             item = await self._listener.queue.get()
+            self._idle.clear()
             try:
                 await self._log(item)
             except Exception:  # a line not written must not end the commentary
                 log.exception("could not describe a %s event", item.channel)
+            finally:
+                self._idle.set()
 
     async def _log(self, item: LiveItem) -> None:
         data = item.data

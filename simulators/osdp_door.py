@@ -93,7 +93,7 @@ class OsdpDoorSimulator:
         self,
         *,
         address: int = 101,
-        scbk: bytes,
+        scbk: bytes | None,
         name: str = "door",
         port: str | None = None,
         baudrate: int = 115200,
@@ -131,6 +131,7 @@ class OsdpDoorSimulator:
         self.relay_changes: list[tuple[float, bool]] = []
         self.last_led: dict[str, Any] | None = None
         self.beeps: list[tuple[float, int]] = []  # (time.monotonic(), on_ms)
+        self.keys_set = 0  # KEYSET commands a panel sent (libosdp applies them itself)
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -145,7 +146,8 @@ class OsdpDoorSimulator:
             self._channel,
             scbk=self._scbk,
             name=self.name,
-            flags=[osdp.LibFlag.EnforceSecure],
+            # no key: a reader in install mode, which accepts OSDP's default key (SCBK-D)
+            flags=[osdp.LibFlag.EnforceSecure] if self._scbk is not None else [],
         )
         self._pd = osdp_sys.PeripheralDevice(info.get(), capabilities=_CAPABILITIES.get())
         self._pd.set_command_callback(self._on_command)
@@ -153,9 +155,10 @@ class OsdpDoorSimulator:
         self._thread = threading.Thread(target=self._run, name=f"osdp-pd {self.name}", daemon=True)
         self._thread.start()
 
-    def swap(self, scbk: bytes) -> None:
-        """Another reader on the same line and address, keyed with `scbk` (a technician's
-        replacement never enrolled, or an intruder's): stops this one and starts that."""
+    def swap(self, scbk: bytes | None) -> None:
+        """Another reader on the same line and address, keyed with `scbk` (None: in install
+        mode), a technician's replacement never enrolled or an intruder's: stops this one and
+        starts that."""
         self.stop()
         self._scbk = scbk
         self.start()
@@ -322,6 +325,8 @@ class OsdpDoorSimulator:
             }
         elif kind == osdp.Command.Buzzer and cmd.get("control_code") != 1:
             self.beeps.append((time.monotonic(), int(cmd.get("on_count", 0)) * 100))
+        elif kind == osdp.Command.Keyset:
+            self.keys_set += 1
         return 0, None
 
     def _output(self, code: int, timer_count: int) -> None:

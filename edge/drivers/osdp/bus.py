@@ -14,7 +14,7 @@ A reader that answers on the line (good reply frames from its address) but goes 
 without ever coming online was refused by the secure channel (the bus enforces it): a wrong
 or missing key, or no secure channel at all. On a line with that one reader the bus then
 tries OSDP's well-known default key (SCBK-D) with a panel of its own for a moment: a reader
-that accepts it is reported as offering the default key. Either way it is reported once per
+keyed with it, or in install mode, is reported as offering the default key. Either way it is reported once per
 episode (`ReaderInsecure`) and never used without its own key.
 """
 
@@ -378,20 +378,36 @@ class OsdpBus:
                                       reason="default_key" if default else "secure_channel_failed"))
 
     def _accepts_default_key(self, address: int) -> bool:
-        """A panel of our own with SCBK-D, for up to _PROBE_S, on a line with this one reader
-        only (a second panel would take the other readers' replies). The main panel holds
-        the reader offline meanwhile and is not refreshed."""
+        """A panel of our own keyed with SCBK-D, for up to _PROBE_S, on a line with this one
+        reader only (a second panel would take the other readers' replies); the main panel
+        holds the reader offline meanwhile and is not refreshed. Without EnforceSecure,
+        libosdp retries a failed handshake with SCBK-D (the install mode's key): a reader
+        keyed with SCBK-D, or in install mode, brings the secure channel up. The probe stops
+        at that notice, before libosdp would send the reader a new key (measured with
+        libosdp 3.2.9: the KEYSET never goes out)."""
         if len(self.readers) != 1 or self._channel.broken:
             return False
+        secured: list[bool] = []
+
+        def on_event(_pd: int, event: dict[str, Any]) -> int:
+            if (event.get("event") == osdp.Event.Notification
+                    and event.get("type") == osdp.EventNotification.SecureChannelStatus
+                    and event.get("arg0")):
+                secured.append(True)
+            return 0
+
         info = osdp.PDInfo(address, self._channel, scbk=DEFAULT_SCBK, name="default-key-probe",
-                           flags=[osdp.LibFlag.EnforceSecure]).get()
+                           flags=[osdp.LibFlag.EnableNotification]).get()
         probe = osdp_sys.ControlPanel([info])
+        probe.set_event_callback(on_event)
         deadline = time.monotonic() + _PROBE_S
         try:
             while time.monotonic() < deadline and not self._stop.is_set():
                 probe.refresh()
-                if probe.status() & 1 and probe.sc_status() & 1:
+                if secured:
                     return True
+                if probe.status() & 1:
+                    return False  # online without a secure channel: not with SCBK-D either
                 port_fd = self._channel.fileno()
                 if port_fd is None:
                     return False

@@ -194,13 +194,17 @@ class TestOsdpBus:
             with pytest.raises(TimeoutError):  # once per episode, though the bus keeps trying
                 await next_of(bus, ReaderInsecure, timeout=3)
 
-    async def test_a_reader_offering_the_default_key_is_named_so(self) -> None:
-        with OsdpDoorSimulator(address=ADDRESS, scbk=DEFAULT_SCBK) as door:
+    @pytest.mark.parametrize("reader_key", [DEFAULT_SCBK, None], ids=["keyed-scbk-d", "install-mode"])
+    async def test_a_reader_offering_the_default_key_is_named_so(
+        self, reader_key: bytes | None
+    ) -> None:
+        with OsdpDoorSimulator(address=ADDRESS, scbk=reader_key) as door:
             async with OsdpBus(door.port, [ReaderConfig(address=ADDRESS, scbk=os.urandom(16))],
                                retry_min=0.2, retry_max=0.5) as bus:
                 insecure = await next_of(bus, ReaderInsecure, timeout=10)
                 assert (insecure.address, insecure.reason) == (ADDRESS, "default_key")
                 assert not bus.is_online(ADDRESS)  # never used with that key
+                assert door.keys_set == 0  # the probe never gave the reader a key
 
     async def test_a_silent_reader_is_offline_not_insecure(self, scbk: bytes) -> None:
         door = OsdpDoorSimulator(address=ADDRESS, scbk=scbk)  # never started: silent
