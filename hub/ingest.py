@@ -348,7 +348,7 @@ class Ingest:
                 "credential_type": event.data.credential_type,
                 "credential": event.data.credential, "resident_id": event.data.resident_id,
                 "result": event.data.result, "reason": event.data.reason,
-                "decision_us": event.data.decision_us,
+                "decision_us": event.data.decision_us, "malformed": event.data.malformed,
             })
 
     async def _drop_unknown_sites(self, session: AsyncSession, batch: _Batch, now: datetime) -> None:
