@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 INT32_MAX = 2**31 - 1
 LINGER_BELOW = 64
 LINGER_S = 0.003
+BEHIND_S = 3.0  # events this old (or older) when stored: this worker is working off a backlog
 INT64_MAX = 2**63 - 1
 
 
@@ -119,6 +121,9 @@ class Ingest:
         self.stats = IngestStats()
         self._idle = asyncio.Event()
         self._idle.set()
+        # how old (by the edges' clocks) the newest event of the latest batch was, and when
+        self.behind_s = 0.0
+        self._behind_at = 0.0
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name="hub-ingest")
@@ -133,6 +138,12 @@ class Ingest:
         # Messages taken but not committed are not acked: the broker redelivers them.
         await cancel_and_wait(self._task)
         self._task = None
+
+    def caught_up(self) -> bool:
+        """Whether this worker sees the edges' messages as they come. While it works through
+        a backlog, state messages wait in the broker's queue behind events, so silence tells
+        nothing (hub.liveness does not count edges offline on it); quiet counts as caught up."""
+        return self.behind_s < BEHIND_S or time.monotonic() - self._behind_at > BEHIND_S
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Until nothing is waiting in the queue or being written (for tests and shutdown)."""
@@ -224,6 +235,10 @@ class Ingest:
             except _Rejected as exc:
                 batch.dead.append(_dead_row(message, exc.reason, now))
                 _commit_dead_seq(batch, message)
+        if batch.events:
+            newest = max(row["ts"] for row in batch.events)
+            self.behind_s = max(0.0, (now - newest).total_seconds())
+            self._behind_at = time.monotonic()
         stored: set[str] = set()
         edge_states: list[StateChange] = []
         unknown: list[tuple[Message, topics.TopicParts, EdgeState]] = []
@@ -342,7 +357,7 @@ class Ingest:
                 "credential_type": event.data.credential_type,
                 "credential": event.data.credential, "resident_id": event.data.resident_id,
                 "result": event.data.result, "reason": event.data.reason,
-                "decision_us": event.data.decision_us,
+                "decision_us": event.data.decision_us, "malformed": event.data.malformed,
             })
 
     async def _drop_unknown_sites(self, session: AsyncSession, batch: _Batch, now: datetime) -> None:

@@ -4,7 +4,9 @@ An edge says "online" when it connects and again every half keepalive (wire.stat
 broker says "offline" for it (its will) 1.5 keepalives after it last heard from it. The
 hub keeps, per edge, when it will count it silent (`silent_at`, 1.25 keepalives after the
 last word), and a sweep in any hub worker marks the silent ones offline with one UPDATE:
-the will may never come, when the broker itself died. Only a change of status goes to the
+the will may never come, when the broker itself died. A worker working off a backlog does
+not sweep (state messages then wait in the broker's queue behind events): another worker, or
+the same once caught up, does. Only a change of status goes to the
 rules (the edge-offline alarm at that moment), decided by the row update itself, so it
 happens once whichever workers see the message or run the sweep.
 
@@ -16,7 +18,7 @@ edge's goodbye, true until the edge speaks again: it counts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -136,15 +138,21 @@ class SilenceSweep(Periodic):
     task_name = "edge-silence-sweep"
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], interval_s: float, *,
-                 rules: RuleEngine | None = None, live: LiveBus | None = None) -> None:
+                 rules: RuleEngine | None = None, live: LiveBus | None = None,
+                 caught_up: Callable[[], bool] = lambda: True) -> None:
         super().__init__(interval_s)
         self._sessions = sessions
         self._rules = rules
         self._live = live
+        self._caught_up = caught_up  # the ingest's: silence means nothing while it lags
         self._since = utcnow()
         self.counted_offline = 0
+        self.skipped = 0
 
     async def run_once(self) -> None:
+        if not self._caught_up():
+            self.skipped += 1
+            return
         after = None
         async with self._sessions() as session, session.begin():
             changes = await sweep_silent(session, utcnow(), self._since)

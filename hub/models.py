@@ -260,6 +260,10 @@ class AccessEvent(Base):
         # migration 0012: a site's door, a building's (edge's) entries by result
         Index("ix_access_events_site_door_ts_id", "site_id", "door", "ts", "id"),
         Index("ix_access_events_site_edge_result_ts_id", "site_id", "edge", "result", "ts", "id"),
+        # migration 0017: the rare flagged events, newest first, without walking the rest
+        Index("ix_access_events_malformed_ts_id", "ts", "id",
+              sqlite_where=Column("malformed").isnot(None),
+              postgresql_where=Column("malformed").isnot(None)),
     )
     id: Mapped[str] = mapped_column(ForeignKey("event_log.id", ondelete="CASCADE"), primary_key=True)
     site_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -272,6 +276,8 @@ class AccessEvent(Base):
     result: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(32))
     decision_us: Mapped[int] = mapped_column(Integer)
+    # the edge's note when the credential could not be carried as read (cut, escaped)
+    malformed: Mapped[str | None] = mapped_column(String(500))
 
 
 class DeadLetter(Base):

@@ -213,7 +213,8 @@ class Hub:
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
         await stack.enter_async_context(SilenceSweep(
-            self._sessions, s.edge_silence_check_s, rules=self.rules, live=self._live))
+            self._sessions, s.edge_silence_check_s, rules=self.rules, live=self._live,
+            caught_up=self._ingest.caught_up))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,

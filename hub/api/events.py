@@ -61,6 +61,9 @@ async def list_access_events(request: web.Request, query: AccessEventQuery) -> A
         stmt = stmt.where(AccessEvent.ts >= query.since)
     if query.until is not None:
         stmt = stmt.where(AccessEvent.ts < query.until)
+    if query.malformed is not None:
+        flagged = AccessEvent.malformed.isnot(None)
+        stmt = stmt.where(flagged if query.malformed else ~flagged)
     if query.cursor is not None:
         ts, last_id = decode_cursor(query.cursor, str)  # checked by the query model
         # a row comparison: an index bound on (…, ts, id), where OR would be a filter
@@ -86,6 +89,7 @@ async def list_access_events(request: web.Request, query: AccessEventQuery) -> A
                 result=e.result,  # type: ignore[arg-type]
                 reason=e.reason,
                 decision_us=e.decision_us,
+                malformed=e.malformed,
             )
             for e in page
         ],

@@ -453,6 +453,9 @@ class AccessEventQuery(Strict):
                                    description="a card number, or pass:<id> for a visitor pass")
     since: QueryDatetime | None = Field(default=None, description="inclusive, with a zone")
     until: QueryDatetime | None = Field(default=None, description="exclusive, with a zone")
+    malformed: bool | None = Field(
+        default=None, description="true: only events whose credential the edge had to alter "
+        "(cut or escaped); false: only the others")
     limit: Limit = 50
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")
 
@@ -471,6 +474,10 @@ class AccessEventOut(BaseModel):
     result: Literal["granted", "denied"]
     reason: str
     decision_us: int
+    malformed: str | None = Field(
+        description="null unless the edge could not carry the credential as read: what it "
+        "altered (e.g. 140 characters cut to 128, with the whole one's SHA-256); `credential` "
+        "is then not what the reader saw")
 
 
 class AccessEventPage(BaseModel):

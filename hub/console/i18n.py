@@ -108,6 +108,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "access.result": ("Result", "结果"),
     "access.granted": ("Granted", "允许"),
     "access.denied": ("Denied", "拒绝"),
+    "access.malformed": ("Malformed credential", "凭证异常"),
     "reason.granted": ("granted", "允许"),
     "reason.unknown_card": ("unknown card", "未登记的卡"),
     "reason.revoked": ("revoked", "已作废"),

@@ -71,6 +71,29 @@ async def test_guard_sees_swipes_live_and_opens_a_door(building: Building,
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
+async def test_guard_sees_a_cut_credential_marked_live_and_after_a_reload(
+        building: Building, context: BrowserContext) -> None:
+    """Issue 14: a 140-digit read reaches the log cut to 128; the guard must see that it
+    was cut (pushed live, then from the API after a reload, in both languages)."""
+    page = await logged_in(context, building, "guard1")
+    await page.goto(f"{building.hub.url}/guard")
+    await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
+    card = "1234567890" * 14
+    building.sims["B1-main"].present_card(card)
+    row = page.locator("#access-rows tr").filter(has_text=card[:128])
+    mark = row.get_by_test_id("malformed")
+    await expect(mark).to_have_text("凭证异常")
+    await expect(mark).to_have_attribute("title", re.compile(r"140 characters cut to 128"))
+    await expect(page.locator("#access-rows").get_by_test_id("malformed")).to_have_count(1)
+    await context.add_cookies([{"name": "lintel_lang", "value": "en", "url": building.hub.url}])
+    await page.reload()
+    await expect(mark).to_have_text("Malformed credential")
+    await expect(mark).to_have_attribute("title", re.compile(r"140 characters cut to 128"))
+    await expect(page.locator("#access-rows").get_by_test_id("malformed")).to_have_count(1)
+    await screenshot(page, "guard-malformed-credential")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
 async def test_guard_acknowledges_the_alarm_of_a_forced_door(building: Building,
                                                             context: BrowserContext) -> None:
     page = await logged_in(context, building, "guard1")

@@ -4,6 +4,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,30 @@ async def test_malformed_messages_go_to_dead_letters(
     assert await count(seeded, EventLog) == 0
     assert await count(seeded, AccessEvent) == 0
     assert (edge_after.status, edge_after.last_seen) == (edge_before.status, edge_before.last_seen)
+
+
+async def test_a_worker_storing_old_events_says_it_is_not_caught_up(
+    mosquitto: MosquittoServer, running: Running
+) -> None:
+    """hub.liveness does not count silence while the ingest works off a backlog."""
+    assert running.ingest.caught_up()
+
+    async def behind() -> bool:
+        return not running.ingest.caught_up()
+
+    async def caught_up() -> bool:
+        return running.ingest.caught_up()
+
+    late = access_event(1)
+    late["ts"] = (datetime.now(UTC) - timedelta(seconds=60)).isoformat()
+    async with edge_client(mosquitto.host, mosquitto.port) as edge:
+        await edge.wait_ready(10)
+        await edge.publish(event_topic(late), dumps(late), qos=1)
+        await eventually(behind)
+        assert running.ingest.behind_s >= 60
+        fresh = access_event(2)
+        await edge.publish(event_topic(fresh), dumps(fresh), qos=1)
+        await eventually(caught_up)
 
 
 async def test_state_updates_the_edge(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.liveness import record_states, sweep_silent
+from hub.liveness import SilenceSweep, record_states, sweep_silent
 from hub.models import Edge, Site
 from hub.mqtt import Message
 from wire import EdgeState, topics
@@ -77,3 +77,23 @@ async def test_the_sweep_counts_a_silent_edge_offline_once_and_waits_after_a_sta
     assert [(e, s.status, s.keepalive_s) for _, e, s in gone] == [("e1", "offline", 10)]
     assert again == []
     assert (await edge(sessions)).status == "offline"
+
+
+async def test_a_worker_behind_on_its_queue_does_not_sweep(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Behind a backlog the edges' heartbeats wait in the broker's queue: silence then says
+    nothing, and a worker that lags leaves the counting to the others (or to itself later)."""
+    async with sessions() as session, session.begin():
+        session.add(Site(id="demo", name="Demo", timezone="Asia/Shanghai"))
+        await session.flush()
+        session.add(Edge(site_id="demo", name="e1"))
+    await record(sessions, state("online", 0))  # silent since T0 + 12.5 s, long past now
+    caught_up = [False]
+    sweep = SilenceSweep(sessions, 1.0, caught_up=lambda: caught_up[0])
+    sweep._since = T0 - timedelta(hours=1)  # a worker up for long
+    await sweep.run_once()
+    assert (sweep.skipped, sweep.counted_offline) == (1, 0)
+    assert (await edge(sessions)).status == "online"
+    caught_up[0] = True
+    await sweep.run_once()
+    assert sweep.counted_offline == 1 and (await edge(sessions)).status == "offline"

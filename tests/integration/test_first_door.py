@@ -94,6 +94,9 @@ async def test_an_overlong_card_read_is_kept_and_flagged(stack: Stack) -> None:
     async with s.hub.sessions() as db:
         data = await db.scalar(select(EventLog.data).where(EventLog.id == event["id"]))
     assert data is not None and "140 characters cut to 128" in data["malformed"]
+    # and the access log says so: the cut number must not pass for the one read
+    assert event["malformed"] == data["malformed"]
+    assert [e["id"] for e in await s.events(malformed="true")] == [event["id"]]
     assert s.sim.relay is False
 
 

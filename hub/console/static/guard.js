@@ -16,6 +16,12 @@
     residentNames.get(id).then((name) => { cell.textContent = name; });
   }
 
+  // The edge cut or escaped what the reader sent: the credential shown is not the one read.
+  function malformedMark(note) {
+    return note ? [" ", el("span", {class: "pill warn", title: note, "data-testid": "malformed"},
+      t("access.malformed"))] : null;
+  }
+
   function accessRow(e, fresh) {
     const who = td(t("access.resident"), "…");
     residentName(e.resident_id, who);
@@ -25,7 +31,8 @@
     return el("tr", {class: fresh ? "fresh" : null, dataset: {id: e.id, door: e.door}},
       td(t("common.time"), time(e.ts)),
       td(t("common.door"), e.door),
-      td(t("access.credential"), `${word("cred.", e.credential_type)} ${e.credential}`),
+      td(t("access.credential"), `${word("cred.", e.credential_type)} ${e.credential}`,
+        malformedMark(e.malformed)),
       who, td(t("access.result"), result));
   }
 

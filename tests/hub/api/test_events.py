@@ -161,6 +161,31 @@ async def test_building_and_credential_filters(
     assert await ids("building=999999") == []  # unknown: matches nothing, like a door
 
 
+async def test_a_malformed_credential_is_flagged_and_filtered(
+    client: Client, auth: dict[str, str], events: list[dict[str, Any]],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Issue 14: an event the edge had to cut to fit says so in the log, else the cut
+    credential would pass for the one read."""
+    note = "credential: 140 characters cut to 128 (sha256 of the whole: " + "ab" * 32 + ")"
+    cut = {**events[0], "id": new_event_id(), "ts": T0 + timedelta(hours=1),
+           "credential": "1234567890" * 12 + "12345678", "resident_id": None, "malformed": note}
+    async with sessions() as session, session.begin():
+        session.add(EventLog(id=cut["id"], kind="access", site_id="sunrise", edge="edge-b1",
+                             device="reader-1", seq=10**6, ts=cut["ts"], data={}))
+        await session.flush()
+        session.add(AccessEvent(**cut))
+
+    newest = (await (await client.get(f"{URL}?limit=2", headers=auth)).json())["items"]
+    assert [(e["id"], e["credential"], e["malformed"]) for e in newest] == [
+        (cut["id"], cut["credential"], note), (newest_first(events)[0], newest[1]["credential"], None)]
+    flagged = await pages(client, auth, "malformed=true&limit=1")
+    assert [[e["id"] for e in page] for page in flagged] == [[cut["id"]]]
+    plain = [e["id"] for page in await pages(client, auth, "malformed=false&limit=500") for e in page]
+    assert plain == newest_first(events)
+    assert await pages(client, auth, "malformed=true&result=granted") == [[]]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -175,6 +200,7 @@ async def test_building_and_credential_filters(
         ("colour=red", "colour"),
         ("building=0", "building"),
         ("credential=", "credential"),
+        ("malformed=maybe", "malformed"),
     ],
 )
 async def test_bad_query_names_the_field(
