@@ -267,7 +267,10 @@ class Ingest:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
-            ranges = await record_ranges(session, batch.seqs)
+            logged: dict[tuple[str, str], set[int]] = {}
+            for row in batch.events:
+                logged.setdefault((row["site_id"], row["edge"]), set()).add(row["seq"])
+            ranges = await record_ranges(session, batch.seqs, logged)
         if self._confirmer is not None:
             self._confirmer.confirm(ranges)
         try:
@@ -289,7 +292,7 @@ class Ingest:
         _commit_dead_seq(batch, message)
         async with self._sessions() as session, session.begin():
             await session.execute(insert(_table(DeadLetter)), [_dead_row(message, reason, utcnow())])
-            ranges = await record_ranges(session, batch.seqs)
+            ranges = await record_ranges(session, batch.seqs, {})
         if self._confirmer is not None:
             self._confirmer.confirm(ranges)
         self.stats.dead_letters += 1
