@@ -18,12 +18,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.credentials.downlink import DownlinkSigner
 from hub.models import EdgeUplink, EventLog, UplinkRange, utcnow
 from hub.mqtt import MqttClient
 from hub.tasks import Periodic, cancel_and_wait
@@ -34,12 +35,6 @@ log = logging.getLogger(__name__)
 
 EdgeKey = tuple[str, str]  # (site, edge name)
 GAPS_SHOWN = 100
-
-
-class Signs(Protocol):
-    """What the confirmer needs of hub.credentials.downlink.DownlinkSigner."""
-
-    def sign(self, topic: str, body: bytes) -> bytes: ...
 
 
 def loose_seq(payload: bytes) -> int | None:
@@ -71,7 +66,7 @@ async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[i
 class StoredConfirmer:
     """`async with StoredConfirmer(mqtt, signer):` then `confirm(ranges)` after each commit."""
 
-    def __init__(self, mqtt: MqttClient, signer: Signs, *, interval_s: float = 0.25,
+    def __init__(self, mqtt: MqttClient, signer: DownlinkSigner, *, interval_s: float = 0.25,
                  batch_max: int = 5000, publish_timeout_s: float = 10.0) -> None:
         self._mqtt = mqtt
         self._signer = signer
