@@ -10,12 +10,15 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from edge.errors import OutboxError
+from edge.store import SqliteStore
 from wire import CommandAck, topics
+from wire.devices import DeviceData, TelemetryData
 from wire.events import (
     AccessData,
     AccessEvent,
@@ -23,19 +26,14 @@ from wire.events import (
     AgentEvent,
     CameraData,
     CameraEvent,
-    DeviceData,
     DeviceEvent,
     DoorData,
     DoorEvent,
     Event,
-    TelemetryData,
     TelemetryEvent,
     new_event_id,
 )
 from wire.stored import SeqRange
-
-from edge.errors import OutboxError
-from edge.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +103,16 @@ class Outbox(SqliteStore):
         self._count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def add_event(
-        self, device: str, data: AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData, *, ts: datetime | None = None
+        self, device: str,
+        data: AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData, *,
+        ts: datetime | None = None,
     ) -> Event:
         """Wrap `data` in an envelope with a new id and the next sequence number, and store it."""
         envelope_type = _ENVELOPES[type(data)]
         with self._lock:
             seq = self._seq + 1
             event = envelope_type(
-                id=new_event_id(), ts=ts or datetime.now(timezone.utc), site=self.site, edge=self.edge,
+                id=new_event_id(), ts=ts or datetime.now(UTC), site=self.site, edge=self.edge,
                 device=device, seq=seq, data=data,
             )
             topic = topics.event(self.site, self.edge, event.kind)  # type: ignore[attr-defined]
@@ -125,7 +125,7 @@ class Outbox(SqliteStore):
         """Store many (device, data) events in one transaction (one disk sync), in order."""
         with self._lock:
             events, rows = [], []
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for seq, (device, data) in enumerate(items, start=self._seq + 1):
                 event = _ENVELOPES[type(data)](
                     id=new_event_id(), ts=now, site=self.site, edge=self.edge, device=device,

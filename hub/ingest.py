@@ -148,7 +148,8 @@ class Ingest:
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Until nothing is waiting in the queue or being written (for tests and shutdown)."""
         async def idle() -> None:
-            while not (self._idle.is_set() and self._mqtt.messages.empty()):
+            # two conditions, and an asyncio.Queue offers no event for "empty"
+            while not (self._idle.is_set() and self._mqtt.messages.empty()):  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         await asyncio.wait_for(idle(), timeout)
 

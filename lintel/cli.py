@@ -186,7 +186,7 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     if args.what == "edge":
         print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
               "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
-        if args.cert:
+        if args.cert and identity.config is not None:  # provision_edge always writes one
             print(f"client certificate: {identity.config.with_suffix('.crt')} and .key - mount "
                   "them under /etc/lintel/ beside ca.crt")
     else:

@@ -32,7 +32,7 @@ class DeviceData(WireModel):
     detail: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
-    def _faults_have_codes(self) -> "DeviceData":
+    def _faults_have_codes(self) -> DeviceData:
         if self.event in ("fault_raised", "fault_cleared") and not self.code:
             raise ValueError(f"{self.event} needs a fault code")
         return self
