@@ -287,7 +287,7 @@ async def _device_command(url: str, args: argparse.Namespace) -> dict[str, objec
     return await mc.device_action(url, args.device, action, body)
 
 
-def _add_device_commands(simsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_device_commands(simsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lift = simsub.add_parser("elevator", help="move a simulated elevator to a floor")
     lift.add_argument("--device", required=True)
     lift.add_argument("--floor", type=int, required=True)
@@ -310,7 +310,7 @@ def _add_device_commands(simsub: argparse._SubParsersAction) -> None:  # type: i
     simsub.add_parser("devices", help="each simulated Modbus device's values and recent writes")
 
 
-def _add_camera_commands(simsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_camera_commands(simsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from simulators import camera_cli
 
     camera_cli.add_cli(simsub)
