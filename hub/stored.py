@@ -227,12 +227,13 @@ async def fold_edge(session: AsyncSession, site: str, edge: str) -> None:
 
 class UplinkFolder(Periodic):
     """Every `interval_s`: stored_through advanced for each edge this worker confirmed to
-    since the last round (`confirmer.touched`), and for each with uplink_ranges rows."""
+    since the last round (`confirmer.touched`), and for each with uplink_ranges rows. Not
+    often: the edge page reads what lies above it live, this only keeps that short."""
 
     task_name = "uplink-fold"
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 confirmer: StoredConfirmer | None = None, interval_s: float = 5.0) -> None:
+                 confirmer: StoredConfirmer | None = None, interval_s: float = 30.0) -> None:
         super().__init__(interval_s)
         self._sessions = sessions
         self._confirmer = confirmer
