@@ -41,8 +41,8 @@ from harness.event_log import (
 )
 from harness.report import report
 from harness.services import MosquittoServer, PostgresServer, free_port
-from harness.stored import ConfirmationWatch
 from harness.stats import percentile
+from harness.stored import ConfirmationWatch
 from hub.db import run_migrations
 from wire import AccessData, AccessEvent, new_event_id, topics
 

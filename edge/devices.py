@@ -29,7 +29,7 @@ from edge.drivers.modbus import (
 from edge.sensors.device import DeviceReader, FaultTracker, Values, Write
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
-from wire.devices import DeviceData, TelemetryData
+from wire.devices import DeviceData, DeviceEventType, TelemetryData
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +217,9 @@ class DeviceSupervisor:
                     device, "counters", counters=device.link.counters.as_dict()))
 
     @staticmethod
-    def _data(device: Device, event: str, **kwargs: object) -> DeviceData:
+    def _data(device: Device, event: DeviceEventType, **kwargs: Any) -> DeviceData:
         return DeviceData(device_type=device.model.device_type, model=device.model.model,
-                          event=event, **kwargs)  # type: ignore[arg-type]
+                          event=event, **kwargs)
 
 
 def _link_config(device: Device) -> LinkConfig:

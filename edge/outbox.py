@@ -10,12 +10,14 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
-
+from edge.errors import OutboxError
+from edge.store import SqliteStore
 from wire import CommandAck, topics
+from wire.devices import DeviceData, TelemetryData
 from wire.events import (
     AccessData,
     AccessEvent,
@@ -23,19 +25,14 @@ from wire.events import (
     AgentEvent,
     CameraData,
     CameraEvent,
-    DeviceData,
     DeviceEvent,
     DoorData,
     DoorEvent,
     Event,
-    TelemetryData,
     TelemetryEvent,
     new_event_id,
 )
 from wire.stored import SeqRange
-
-from edge.errors import OutboxError
-from edge.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +47,24 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
-_ENVELOPES: dict[type[BaseModel], type[BaseModel]] = {
-    AccessData: AccessEvent,
-    DoorData: DoorEvent,
-    AgentData: AgentEvent,
-    DeviceData: DeviceEvent,
-    TelemetryData: TelemetryEvent,
-    CameraData: CameraEvent,
-}
+EventData = AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData
+
+
+def _envelope(data: EventData, **envelope: Any) -> Event:
+    """The event of `data`'s kind around it (id, time, site, edge, device, seq in `envelope`)."""
+    match data:
+        case AccessData():
+            return AccessEvent(data=data, **envelope)
+        case DoorData():
+            return DoorEvent(data=data, **envelope)
+        case AgentData():
+            return AgentEvent(data=data, **envelope)
+        case DeviceData():
+            return DeviceEvent(data=data, **envelope)
+        case TelemetryData():
+            return TelemetryEvent(data=data, **envelope)
+        case CameraData():
+            return CameraEvent(data=data, **envelope)
 
 
 # (seq, topic, payload, qos, retain)
@@ -104,38 +111,32 @@ class Outbox(SqliteStore):
         self._seq = max(row[0] if row else 0, last_row)
         self._count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
-    def add_event(
-        self, device: str, data: AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData, *, ts: datetime | None = None
-    ) -> Event:
+    def add_event(self, device: str, data: EventData, *, ts: datetime | None = None) -> Event:
         """Wrap `data` in an envelope with a new id and the next sequence number, and store it."""
-        envelope_type = _ENVELOPES[type(data)]
         with self._lock:
             seq = self._seq + 1
-            event = envelope_type(
-                id=new_event_id(), ts=ts or datetime.now(timezone.utc), site=self.site, edge=self.edge,
-                device=device, seq=seq, data=data,
-            )
-            topic = topics.event(self.site, self.edge, event.kind)  # type: ignore[attr-defined]
+            event = _envelope(data, id=new_event_id(), ts=ts or datetime.now(UTC), site=self.site,
+                              edge=self.edge, device=device, seq=seq)
+            topic = topics.event(self.site, self.edge, event.kind)
             self._insert(seq, topic, event.model_dump_json().encode(), qos=1, retain=False)
-        return event  # type: ignore[return-value]
+        return event
 
     def add_events(
-        self, items: Sequence[tuple[str, AccessData | DoorData | AgentData | DeviceData | TelemetryData]],
+        self, items: Sequence[tuple[str, EventData]],
     ) -> list[Event]:
         """Store many (device, data) events in one transaction (one disk sync), in order."""
         with self._lock:
-            events, rows = [], []
-            now = datetime.now(timezone.utc)
+            events: list[Event] = []
+            rows: list[_Row] = []
+            now = datetime.now(UTC)
             for seq, (device, data) in enumerate(items, start=self._seq + 1):
-                event = _ENVELOPES[type(data)](
-                    id=new_event_id(), ts=now, site=self.site, edge=self.edge, device=device,
-                    seq=seq, data=data,
-                )
-                topic = topics.event(self.site, self.edge, event.kind)  # type: ignore[attr-defined]
+                event = _envelope(data, id=new_event_id(), ts=now, site=self.site,
+                                  edge=self.edge, device=device, seq=seq)
+                topic = topics.event(self.site, self.edge, event.kind)
                 rows.append((seq, topic, event.model_dump_json().encode(), 1, False))
                 events.append(event)
             self._insert_many(rows)
-        return events  # type: ignore[return-value]
+        return events
 
     def add_command_ack(self, ack: CommandAck) -> int:
         """Queue a command acknowledgement in the same order, under its own sequence number

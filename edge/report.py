@@ -8,6 +8,7 @@ from typing import Any
 
 from edge.outbox import Outbox
 from wire import AgentData, CommandAck
+from wire.events import AgentEventType
 
 
 class Reporter:
@@ -21,13 +22,13 @@ class Reporter:
         self._outbox.add_event(device, data)
         self._wake()
 
-    def agent(self, event: str, detail: str, *, device: str | None = None,
+    def agent(self, event: AgentEventType, detail: str, *, device: str | None = None,
               perm_version: int | None = None, reason: str | None = None,
               topic: str | None = None) -> None:
         """An `agent` event: the edge itself (or `device`, when it is about one) reports."""
         self.event(
             device or self._edge,
-            AgentData(event=event, detail=detail, perm_version=perm_version,  # type: ignore[arg-type]
+            AgentData(event=event, detail=detail, perm_version=perm_version,
                       reason=reason, topic=topic),
         )
 

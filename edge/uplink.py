@@ -23,20 +23,20 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.config import EdgeConfig
+from edge.outbox import Outbox, OutboxMessage
+from edge.trust import DownlinkRefused
 from wire import EdgeState, StoredRanges, WireError, topics
 from wire._base import parse_model
 from wire.state import heartbeat_s
 from wire.stored import SeqRange
-
-from edge.config import EdgeConfig
-from edge.outbox import Outbox
-from edge.trust import DownlinkRefused
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +93,17 @@ class Uplink:
 
     def _state_payload(self, status: str) -> bytes:
         return self._state().model_copy(update={
-            "status": status, "ts": datetime.now(timezone.utc),
+            "status": status, "ts": datetime.now(UTC),
             "keepalive_s": self._config.mqtt.keepalive_s,
             # what waits here for the hub's confirmation (the edge's page shows it)
             "outbox_waiting": len(self._outbox), "outbox_last_seq": self._outbox.last_seq,
         }).model_dump_json().encode()
 
-    async def __aenter__(self) -> "Uplink":
+    async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
         cfg = self._config.mqtt
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=f"edge.{self._config.site}.{self._config.edge}",
             clean_session=True,
         )
@@ -289,9 +289,9 @@ class Uplink:
             self._resend_after = min(self._resend_after * 2, self._config.mqtt.resend_max_s)
         self._confirmed_since_resend = False
 
-    def _next_batch(self, room: int) -> list[Any]:
+    def _next_batch(self, room: int) -> list[OutboxMessage]:
         """Up to `room` messages: overdue ones first (in seq order), then new ones in order."""
-        batch = []
+        batch: list[OutboxMessage] = []
         while self._due and len(batch) < room:
             first = last = self._due.popleft()
             while self._due and self._due[0] == last + 1 and last - first + 1 < room - len(batch):

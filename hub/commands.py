@@ -15,7 +15,7 @@ from hub.errors import Conflict, MqttError, NotFound
 from hub.models import Edge, EdgeCommandRow, PermissionVersion
 from hub.mqtt import MqttClient
 from wire import CommandAck, EdgeCommand, topics
-from wire.commands import VALIDITY_S
+from wire.commands import VALIDITY_S, CommandName
 
 if TYPE_CHECKING:
     from hub.compiler import PermissionPublisher
@@ -32,7 +32,7 @@ class CommandSender:
         self._downlink = downlink
         self._publisher = publisher  # re-sends the snapshot after a reset_permissions
 
-    async def send(self, *, site: str, edge: str, command: str, reason: str, issued_by: str,
+    async def send(self, *, site: str, edge: str, command: CommandName, reason: str, issued_by: str,
                    door: str | None = None, duration_s: float | None = None,
                    perm_version: int | None = None, perm_hash: str | None = None,
                    ) -> EdgeCommandRow:
@@ -42,7 +42,7 @@ class CommandSender:
         now = datetime.now(UTC)
         message = EdgeCommand(id=str(uuid.uuid4()), site=site, edge=edge, ts=now,
                               expires=now + timedelta(seconds=VALIDITY_S),
-                              command=command,  # type: ignore[arg-type]
+                              command=command,
                               door=door, reason=reason, issued_by=issued_by,
                               duration_s=duration_s, perm_version=perm_version,
                               perm_hash=perm_hash)

@@ -148,7 +148,8 @@ class Ingest:
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Until nothing is waiting in the queue or being written (for tests and shutdown)."""
         async def idle() -> None:
-            while not (self._idle.is_set() and self._mqtt.messages.empty()):
+            # two conditions, and an asyncio.Queue offers no event for "empty"
+            while not (self._idle.is_set() and self._mqtt.messages.empty()):  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         await asyncio.wait_for(idle(), timeout)
 
@@ -267,7 +268,10 @@ class Ingest:
                 await record_acks(session, batch.acks, now)
             if batch.dead:
                 await session.execute(insert(_table(DeadLetter)), batch.dead)
-            ranges = await record_ranges(session, batch.seqs)
+            logged: dict[tuple[str, str], set[int]] = {}
+            for row in batch.events:
+                logged.setdefault((row["site_id"], row["edge"]), set()).add(row["seq"])
+            ranges = await record_ranges(session, batch.seqs, logged)
         if self._confirmer is not None:
             self._confirmer.confirm(ranges)
         try:
@@ -289,7 +293,7 @@ class Ingest:
         _commit_dead_seq(batch, message)
         async with self._sessions() as session, session.begin():
             await session.execute(insert(_table(DeadLetter)), [_dead_row(message, reason, utcnow())])
-            ranges = await record_ranges(session, batch.seqs)
+            ranges = await record_ranges(session, batch.seqs, {})
         if self._confirmer is not None:
             self._confirmer.confirm(ranges)
         self.stats.dead_letters += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -23,6 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from wire.devices import Severity
+from wire.events import CredentialType
+from wire.permissions import HolidayMode
 
 
 def utcnow() -> datetime:
@@ -154,7 +158,8 @@ class AccessGroup(Base):
     schedule: Mapped[Schedule | None] = relationship(foreign_keys=[schedule_id])
     doors: Mapped[list[Door]] = relationship(secondary=group_doors)
     # on a site holiday: normal (weekly schedule as usual) / closed / schedule (the one below)
-    holiday_mode: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    holiday_mode: Mapped[HolidayMode] = mapped_column(String(16), default="normal",
+                                                      server_default="normal")
     holiday_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
 
 
@@ -270,10 +275,10 @@ class AccessEvent(Base):
     edge: Mapped[str] = mapped_column(String(64))
     door: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
-    credential_type: Mapped[str] = mapped_column(String(16))
+    credential_type: Mapped[CredentialType] = mapped_column(String(16))
     credential: Mapped[str] = mapped_column(String(128))
     resident_id: Mapped[int | None] = mapped_column(Integer)
-    result: Mapped[str] = mapped_column(String(16))
+    result: Mapped[Literal["granted", "denied"]] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(32))
     decision_us: Mapped[int] = mapped_column(Integer)
     # the edge's note when the credential could not be carried as read (cut, escaped)
@@ -362,7 +367,7 @@ class AntiPassbackPair(Base):
     name: Mapped[str] = mapped_column(String(200))
     entry_door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
     exit_door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
-    mode: Mapped[str] = mapped_column(String(8), default="hard")  # hard / soft
+    mode: Mapped[Literal["hard", "soft"]] = mapped_column(String(8), default="hard")
     reset_s: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -402,7 +407,7 @@ class DeviceFault(Base):
     code: Mapped[str] = mapped_column(String(32))
     text: Mapped[str | None] = mapped_column(String(500))
     text_zh: Mapped[str | None] = mapped_column(String(500))
-    severity: Mapped[str | None] = mapped_column(String(16))
+    severity: Mapped[Severity | None] = mapped_column(String(16))
     skill: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime)

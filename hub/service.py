@@ -193,7 +193,7 @@ class Hub:
         # Exits before the ingest's MQTT client: the last confirmations still go out.
         confirmer = await stack.enter_async_context(StoredConfirmer(
             self._mqtt, downlink, interval_s=s.stored_confirm_interval_s))
-        await stack.enter_async_context(UplinkFolder(self._sessions))
+        await stack.enter_async_context(UplinkFolder(self._sessions, confirmer))
         self._ingest = await stack.enter_async_context(
             Ingest(self._sessions, self._mqtt, batch_max=s.ingest_batch_max,
                    telemetry_sink=telemetry_sink, live=self._live, rules=self.rules,

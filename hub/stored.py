@@ -1,11 +1,13 @@
 """Stored confirmations: what a hub worker committed for each edge, told to the edge on
 `stored` (signed) and kept per edge in the database.
 
-The ingest records each batch's sequence numbers as ranges (uplink_ranges, insert-only, in
-the batch's own transaction) and, once committed, hands them to the `StoredConfirmer`, which
-sends each edge its ranges every `interval_s` or sooner when many wait. `UplinkFolder` folds
-the ranges into each edge's `stored_through` (every number up to it is stored); what stays in
-uplink_ranges lies above it, and the holes between are the gaps the edge page shows.
+Once a batch is committed the ingest hands its sequence numbers to the `StoredConfirmer`,
+which sends each edge its ranges every `interval_s` or sooner when many wait. What the hub has
+stored is read back from the database, so any worker can tell: an event's seq is in event_log
+(its index on site, edge, seq), and the few other things an outbox sends (command acks, and
+messages kept as dead letters) get ranges of their own in uplink_ranges, in the batch's
+transaction. `UplinkFolder` advances each edge's `stored_through` (every number up to it is
+stored) now and then; above it, the holes are the gaps the edge page shows.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.models import EdgeUplink, UplinkRange, utcnow
+from hub.credentials.downlink import DownlinkSigner
+from hub.models import EdgeUplink, EventLog, UplinkRange, utcnow
 from hub.mqtt import MqttClient
 from hub.tasks import Periodic, cancel_and_wait
 from wire import StoredRanges, topics
@@ -32,12 +35,6 @@ log = logging.getLogger(__name__)
 
 EdgeKey = tuple[str, str]  # (site, edge name)
 GAPS_SHOWN = 100
-
-
-class Signs(Protocol):
-    """What the confirmer needs of hub.credentials.downlink.DownlinkSigner."""
-
-    def sign(self, topic: str, body: bytes) -> bytes: ...
 
 
 def loose_seq(payload: bytes) -> int | None:
@@ -50,12 +47,17 @@ def loose_seq(payload: bytes) -> int | None:
     return seq if type(seq) is int and 0 <= seq <= SEQ_MAX else None
 
 
-async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[int]]
-                        ) -> dict[EdgeKey, list[SeqRange]]:
-    """Add this batch's sequence numbers, as ranges, in the caller's transaction."""
-    ranges = {key: to_ranges(found) for key, found in seqs.items()}
-    rows = [{"site_id": site, "edge": edge, "first_seq": first, "last_seq": last}
-            for (site, edge), found in ranges.items() for first, last in found]
+async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[int]],
+                        logged: Mapping[EdgeKey, set[int]]) -> dict[EdgeKey, list[SeqRange]]:
+    """This batch's sequence numbers as ranges (for the confirmer); those not `logged` (in
+    event_log) are recorded in uplink_ranges, in the caller's transaction."""
+    ranges: dict[EdgeKey, list[SeqRange]] = {}
+    rows = []
+    for (site, edge), found in seqs.items():
+        ranges[(site, edge)] = to_ranges(found)
+        kept = logged.get((site, edge), set())
+        rows += [{"site_id": site, "edge": edge, "first_seq": first, "last_seq": last}
+                 for first, last in to_ranges(s for s in found if s not in kept)]
     if rows:
         await session.execute(insert(UplinkRange), rows)
     return ranges
@@ -64,7 +66,7 @@ async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[i
 class StoredConfirmer:
     """`async with StoredConfirmer(mqtt, signer):` then `confirm(ranges)` after each commit."""
 
-    def __init__(self, mqtt: MqttClient, signer: Signs, *, interval_s: float = 0.25,
+    def __init__(self, mqtt: MqttClient, signer: DownlinkSigner, *, interval_s: float = 0.25,
                  batch_max: int = 5000, publish_timeout_s: float = 10.0) -> None:
         self._mqtt = mqtt
         self._signer = signer
@@ -72,6 +74,7 @@ class StoredConfirmer:
         self._batch_max = batch_max
         self._publish_timeout_s = publish_timeout_s
         self._waiting: dict[EdgeKey, list[SeqRange]] = {}
+        self._touched: set[EdgeKey] = set()  # edges confirmed to since take_touched()
         self._count = 0
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -94,11 +97,16 @@ class StoredConfirmer:
 
     def confirm(self, ranges: Mapping[EdgeKey, Sequence[SeqRange]]) -> None:
         """These are committed: tell their edges soon."""
+        self._touched.update(ranges)
         for key, found in ranges.items():
             self._waiting.setdefault(key, []).extend(found)
             self._count += sum(last - first + 1 for first, last in found)
         if self._count >= self._batch_max:
             self._full.set()
+
+    def take_touched(self) -> set[EdgeKey]:
+        touched, self._touched = self._touched, set()
+        return touched
 
     async def _run(self) -> None:
         while True:
@@ -138,18 +146,35 @@ class StoredConfirmer:
 @dataclass(frozen=True, slots=True)
 class UplinkProgress:
     stored_through: int  # every sequence number up to this one is committed
-    gaps: list[SeqRange]  # missing between stored ranges (the first GAPS_SHOWN)
-    missing: int  # sequence numbers in all gaps
+    gaps: list[SeqRange]  # missing between stored ones (the first GAPS_SHOWN)
+    missing: int  # sequence numbers in all gaps (as far as SCAN_MAX above stored_through)
     highest_stored: int
+
+
+SCAN_MAX = 200_000  # event seqs read above stored_through at once (the folder keeps it close)
+
+
+async def _stored_above(session: AsyncSession, site: str, edge: str, through: int
+                        ) -> tuple[list[SeqRange], list[int]]:
+    """What is stored above `through`: merged ranges (event_log's seqs and uplink_ranges),
+    and the ids of the uplink_ranges rows read."""
+    seqs = (await session.scalars(
+        select(EventLog.seq).where(EventLog.site_id == site, EventLog.edge == edge,
+                                   EventLog.seq > through)
+        .order_by(EventLog.seq).limit(SCAN_MAX))).all()
+    rows = (await session.execute(
+        select(UplinkRange.id, UplinkRange.first_seq, UplinkRange.last_seq).where(
+            UplinkRange.site_id == site, UplinkRange.edge == edge))).all()
+    return (merge_ranges([*to_ranges(seqs), *((a, b) for _, a, b in rows)]),
+            [row[0] for row in rows])
 
 
 async def progress(session: AsyncSession, site: str, edge: str) -> UplinkProgress:
     """The edge's committed sequence numbers as they stand now (folded or not yet)."""
     through = await session.scalar(select(EdgeUplink.stored_through).where(
         EdgeUplink.site_id == site, EdgeUplink.edge == edge)) or 0
-    rows = (await session.execute(select(UplinkRange.first_seq, UplinkRange.last_seq).where(
-        UplinkRange.site_id == site, UplinkRange.edge == edge))).all()
-    through, above = _fold(through, [(a, b) for a, b in rows])
+    above, _ = await _stored_above(session, site, edge, through)
+    through, above = _fold(through, above)
     gaps: list[SeqRange] = []
     previous = through
     for first, last in above:
@@ -171,8 +196,9 @@ def _fold(through: int, ranges: list[SeqRange]) -> tuple[int, list[SeqRange]]:
 
 
 async def fold_edge(session: AsyncSession, site: str, edge: str) -> None:
-    """Fold one edge's ranges into its stored_through, in the caller's transaction. The row
-    lock (PostgreSQL) keeps two workers folding the same edge one after the other."""
+    """Advance one edge's stored_through, in the caller's transaction; uplink_ranges rows it
+    passes go, the rest are merged. The row lock (PostgreSQL) keeps two workers folding the
+    same edge one after the other."""
     dialect_insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
                       else sqlite.insert)
     await session.execute(dialect_insert(EdgeUplink).values(
@@ -180,35 +206,44 @@ async def fold_edge(session: AsyncSession, site: str, edge: str) -> None:
     through = await session.scalar(select(EdgeUplink.stored_through).where(
         EdgeUplink.site_id == site, EdgeUplink.edge == edge).with_for_update())
     assert through is not None
-    rows = (await session.execute(
-        select(UplinkRange.id, UplinkRange.first_seq, UplinkRange.last_seq).where(
-            UplinkRange.site_id == site, UplinkRange.edge == edge))).all()
-    new_through, above = _fold(through, [(a, b) for _, a, b in rows])
-    if new_through == through and len(above) == len(rows):
-        return  # nothing joins, nothing merges
-    await session.execute(delete(UplinkRange).where(UplinkRange.id.in_([r[0] for r in rows])))
-    if above:
-        await session.execute(insert(UplinkRange), [
-            {"site_id": site, "edge": edge, "first_seq": a, "last_seq": b} for a, b in above])
-    await session.execute(update(EdgeUplink).where(
-        EdgeUplink.site_id == site, EdgeUplink.edge == edge).values(
-        stored_through=new_through, folded_at=utcnow()))
+    stored, ids = await _stored_above(session, site, edge, through)
+    new_through, _ = _fold(through, stored)
+    if ids:
+        rows = (await session.execute(
+            select(UplinkRange.first_seq, UplinkRange.last_seq).where(
+                UplinkRange.id.in_(ids)))).all()
+        kept = [(a, b) for a, b in merge_ranges([(a, b) for a, b in rows]) if b > new_through]
+        if len(kept) != len(ids):
+            await session.execute(delete(UplinkRange).where(UplinkRange.id.in_(ids)))
+            if kept:
+                await session.execute(insert(UplinkRange), [
+                    {"site_id": site, "edge": edge, "first_seq": max(a, new_through + 1),
+                     "last_seq": b} for a, b in kept])
+    if new_through != through:
+        await session.execute(update(EdgeUplink).where(
+            EdgeUplink.site_id == site, EdgeUplink.edge == edge).values(
+            stored_through=new_through, folded_at=utcnow()))
 
 
 class UplinkFolder(Periodic):
-    """Every `interval_s`: each edge's committed ranges folded into its stored_through."""
+    """Every `interval_s`: stored_through advanced for each edge this worker confirmed to
+    since the last round (`confirmer.touched`), and for each with uplink_ranges rows. Not
+    often: the edge page reads what lies above it live, this only keeps that short."""
 
     task_name = "uplink-fold"
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], interval_s: float = 1.0) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 confirmer: StoredConfirmer | None = None, interval_s: float = 30.0) -> None:
         super().__init__(interval_s)
         self._sessions = sessions
+        self._confirmer = confirmer
 
     async def run_once(self) -> None:
+        touched = self._confirmer.take_touched() if self._confirmer is not None else set()
         async with self._sessions() as session:
-            edges = (await session.execute(
-                select(UplinkRange.site_id, UplinkRange.edge).distinct())).all()
-        for site, edge in edges:
+            edges = {(site, edge) for site, edge in (await session.execute(
+                select(UplinkRange.site_id, UplinkRange.edge).distinct())).all()}
+        for site, edge in sorted(edges | touched):
             async with self._sessions() as session, session.begin():
                 await fold_edge(session, site, edge)
 

@@ -186,7 +186,7 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     if args.what == "edge":
         print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
               "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
-        if args.cert:
+        if args.cert and identity.config is not None:  # provision_edge always writes one
             print(f"client certificate: {identity.config.with_suffix('.crt')} and .key - mount "
                   "them under /etc/lintel/ beside ca.crt")
     else:
@@ -287,7 +287,7 @@ async def _device_command(url: str, args: argparse.Namespace) -> dict[str, objec
     return await mc.device_action(url, args.device, action, body)
 
 
-def _add_device_commands(simsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_device_commands(simsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lift = simsub.add_parser("elevator", help="move a simulated elevator to a floor")
     lift.add_argument("--device", required=True)
     lift.add_argument("--floor", type=int, required=True)
@@ -310,7 +310,7 @@ def _add_device_commands(simsub: argparse._SubParsersAction) -> None:  # type: i
     simsub.add_parser("devices", help="each simulated Modbus device's values and recent writes")
 
 
-def _add_camera_commands(simsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_camera_commands(simsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from simulators import camera_cli
 
     camera_cli.add_cli(simsub)

@@ -10,6 +10,8 @@ from wire._base import Name, WireModel
 
 DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "reader", "camera"]
 Severity = Literal["info", "minor", "major", "critical"]
+DeviceEventType = Literal["online", "offline", "fault_raised", "fault_cleared", "counters",
+                          "life_safety", "life_safety_reset"]
 
 
 class DeviceData(WireModel):
@@ -21,8 +23,7 @@ class DeviceData(WireModel):
 
     device_type: DeviceType
     model: str = Field(max_length=64, description="the firmware-configs model name")
-    event: Literal["online", "offline", "fault_raised", "fault_cleared", "counters",
-                   "life_safety", "life_safety_reset"]
+    event: DeviceEventType
     code: str | None = Field(default=None, max_length=32, description="fault code")
     text: str | None = Field(default=None, max_length=500, description="fault text, English")
     text_zh: str | None = Field(default=None, max_length=500, description="fault text, Chinese")
@@ -32,7 +33,7 @@ class DeviceData(WireModel):
     detail: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
-    def _faults_have_codes(self) -> "DeviceData":
+    def _faults_have_codes(self) -> DeviceData:
         if self.event in ("fault_raised", "fault_cleared") and not self.code:
             raise ValueError(f"{self.event} needs a fault code")
         return self

@@ -124,19 +124,22 @@ class DoorData(WireModel):
     detail: str | None = Field(default=None, max_length=500)
 
 
+AgentEventType = Literal[
+    "started", "stopping", "perm_applied", "perm_rejected", "device_online",
+    "device_offline", "command",
+    # a reader answers but offers OSDP's default key or fails the secure channel (`door`,
+    # `address`; `reason`: default_key / secure_channel_failed): the edge does not use it
+    "reader_insecure",
+    # free space under the edge's data folder fell below its threshold / is back above it
+    "disk_low", "disk_ok",
+    # a hub → edge message refused: not signed by an accepted hub key, for another edge,
+    # replayed or stale (edge.trust); `reason` and `topic` say which and where
+    "downlink_refused",
+]
+
+
 class AgentData(WireModel):
-    event: Literal[
-        "started", "stopping", "perm_applied", "perm_rejected", "device_online",
-        "device_offline", "command",
-        # a reader answers but offers OSDP's default key or fails the secure channel (`door`,
-        # `address`; `reason`: default_key / secure_channel_failed): the edge does not use it
-        "reader_insecure",
-        # free space under the edge's data folder fell below its threshold / is back above it
-        "disk_low", "disk_ok",
-        # a hub → edge message refused: not signed by an accepted hub key, for another edge,
-        # replayed or stale (edge.trust); `reason` and `topic` say which and where
-        "downlink_refused",
-    ]
+    event: AgentEventType
     door: Name | None = None  # a reader's events: its door, and its OSDP address
     address: int | None = Field(default=None, ge=0, le=127)
     detail: str = Field(default="", max_length=2000)

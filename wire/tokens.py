@@ -32,7 +32,7 @@ CLAIMS_LEN = _CLAIMS.size  # 26
 TOKEN_TEXT_LEN = 120
 
 TokenType = Literal["resident_qr", "visitor_pass", "ble"]
-_TYPE_CODES: dict[str, int] = {"resident_qr": 1, "visitor_pass": 2, "ble": 3}
+_TYPE_CODES: dict[TokenType, int] = {"resident_qr": 1, "visitor_pass": 2, "ble": 3}
 _CODE_TYPES = {code: name for name, code in _TYPE_CODES.items()}
 _U32 = 2**32 - 1
 _TEXT = re.compile(r"^[A-Za-z0-9_-]*$")
@@ -91,7 +91,7 @@ def decode_token(text: str | bytes) -> tuple[TokenClaims, bytes, bytes]:
         raise WireError(f"unknown token type code {code}")
     try:
         claims = TokenClaims(
-            type=kind,  # type: ignore[arg-type]
+            type=kind,
             subject=subject, issued_at=_time(iat), not_before=_time(nbf),
             expires=_time(exp), nonce=nonce,
         )

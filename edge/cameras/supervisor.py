@@ -34,7 +34,7 @@ from edge.cameras.config import CameraConfig, UploadConfig
 from edge.cameras.spool import SnapshotSpool, SpoolError
 from edge.cameras.upload import SnapshotUploader
 from edge.drivers.camera import CameraSource, SourceConfig, SourceStatus
-from wire.devices import DeviceData, Reading, TelemetryData
+from wire.devices import DeviceData, DeviceEventType, Reading, TelemetryData
 from wire.events import CameraData, new_event_id
 from wire.permissions import Schedule
 
@@ -175,8 +175,8 @@ class CameraSupervisor:
         return {**camera.source.counters.as_dict(), "analysed": camera.analysed,
                 "analysed_fps": round(camera.analysis_fps)}
 
-    def _device(self, camera: Camera, event: str, **kwargs: Any) -> DeviceData:
-        return DeviceData(device_type="camera", model=camera.config.model, event=event,  # type: ignore[arg-type]
+    def _device(self, camera: Camera, event: DeviceEventType, **kwargs: Any) -> DeviceData:
+        return DeviceData(device_type="camera", model=camera.config.model, event=event,
                           counters=self.counters(camera), **kwargs)
 
     # --- from the threads to the loop ---------------------------------------------------

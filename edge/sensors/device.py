@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from edge.drivers.modbus import ReadBlock, Table
 from edge.sensors.codec import raw_value, scaled
 from edge.sensors.models import WORDS, DeviceModel, FaultCode, Register
-from wire.devices import DeviceData, Reading, TelemetryData
+from wire.devices import DeviceData, DeviceEventType, Reading, TelemetryData
 
 Values = Mapping[tuple[Table, int], int | bool]
 Write = tuple[Table, int, list[int | bool]]
@@ -111,8 +111,8 @@ class FaultTracker:
         return events
 
 
-def _fault_event(model: DeviceModel, fault: FaultCode, event: str) -> DeviceData:
-    return DeviceData(device_type=model.device_type, model=model.model, event=event,  # type: ignore[arg-type]
+def _fault_event(model: DeviceModel, fault: FaultCode, event: DeviceEventType) -> DeviceData:
+    return DeviceData(device_type=model.device_type, model=model.model, event=event,
                       code=fault.code, text=fault.text_en, text_zh=fault.text_zh,
                       severity=fault.severity, skill=fault.skill)
 

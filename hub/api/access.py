@@ -119,7 +119,7 @@ async def _pair_out(session: AsyncSession, pair: AntiPassbackPair) -> PassbackOu
     return PassbackOut(
         id=pair.id, site_id=pair.site_id, name=pair.name,
         entry_door=names.get(pair.entry_door_id, ""), exit_door=names.get(pair.exit_door_id, ""),
-        mode=pair.mode,  # type: ignore[arg-type]  # the column holds soft or hard
+        mode=pair.mode,
         reset_s=pair.reset_s,
     )
 

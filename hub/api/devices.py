@@ -79,7 +79,7 @@ def _out(device: Device, edge_status: str | None, open_faults: int) -> dict[str,
 def _fault(f: DeviceFault) -> FaultOut:
     return FaultOut(
         id=f.id, code=f.code, text=f.text, text_zh=f.text_zh,
-        severity=f.severity,  # type: ignore[arg-type]
+        severity=f.severity,
         skill=f.skill, detail=f.detail, raised_at=f.raised_at, last_raised_at=f.last_raised_at,
         raise_count=f.raise_count, cleared_at=f.cleared_at, open=f.cleared_at is None,
     )

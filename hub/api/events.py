@@ -83,10 +83,10 @@ async def list_access_events(request: web.Request, query: AccessEventQuery) -> A
                 site=e.site_id,
                 edge=e.edge,
                 door=e.door,
-                credential_type=e.credential_type,  # type: ignore[arg-type]
+                credential_type=e.credential_type,
                 credential=e.credential,
                 resident_id=e.resident_id,
-                result=e.result,  # type: ignore[arg-type]
+                result=e.result,
                 reason=e.reason,
                 decision_us=e.decision_us,
                 malformed=e.malformed,

@@ -31,7 +31,7 @@ def group_out(group: AccessGroup) -> AccessGroupOut:
         name=group.name,
         doors=sorted(d.name for d in group.doors),
         schedule_id=group.schedule_id,
-        holiday_mode=group.holiday_mode,  # type: ignore[arg-type]  # one of HolidayModeIn
+        holiday_mode=group.holiday_mode,
         holiday_schedule_id=group.holiday_schedule_id,
     )
 

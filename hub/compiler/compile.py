@@ -7,12 +7,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from hub.credentials.grants import SiteGrants, edge_grants
 from wire import AccessGroupRule, AntiPassbackRule, DoorInfo, SnapshotContent
 from wire import CardCredential as WireCard
 from wire import Schedule as WireSchedule
+from wire.permissions import HolidayMode
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,12 @@ class Registry:
     edges: list[tuple[int, str]]
     doors: list[tuple[int, int, str, str, str, int | None]]  # id, edge, name, label, mode, sched
     schedules: dict[int, tuple[str, list[dict[str, Any]]]]
-    groups: dict[int, tuple[int | None, str, int | None]]  # id -> schedule, holiday mode/sched
+    groups: dict[int, tuple[int | None, HolidayMode, int | None]]  # id -> schedule, holiday mode/sched
     group_doors: dict[int, set[int]]
     resident_groups: dict[int, set[int]]
     cards: list[tuple[str, int, str, Any, Any]]  # number, resident, status, from, until
     holidays: list[date]
-    passback: list[tuple[int, int, int, str, int | None]]  # id, entry, exit door ids, mode, reset
+    passback: list[tuple[int, int, int, Literal["hard", "soft"], int | None]]  # id, entry, exit door ids, mode, reset
     signed: SiteGrants = field(default_factory=SiteGrants)  # QR, Bluetooth, visitor passes
     hub_public_key: str | None = None
     downlink_keys: list[str] = field(default_factory=list)  # the hub keys the edge accepts
@@ -90,7 +91,7 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
             id=gid,
             doors=sorted(my_doors[d][2] for d in doors_here),
             schedule=reg.schedules[sid][0] if sid is not None else None,
-            holiday_mode=holiday_mode,  # type: ignore[arg-type]  # one of HolidayMode
+            holiday_mode=holiday_mode,
             holiday_schedule=reg.schedules[holiday_sid][0] if holiday_sid is not None else None,
         ))
     group_ids = {r.id for r in rules}
@@ -101,7 +102,7 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
     )
     passback = [
         AntiPassbackRule(id=pid, entry=my_doors[entry][2], exit=my_doors[exit_][2],
-                         mode=mode, reset_s=reset)  # type: ignore[arg-type]
+                         mode=mode, reset_s=reset)
         for pid, entry, exit_, mode, reset in sorted(reg.passback)
         if entry in my_doors and exit_ in my_doors
     ]

@@ -212,3 +212,34 @@ async def test_a_refused_publish_stops_the_drain_until_reconnected(tmp_path: Pat
         with contextlib.suppress(asyncio.CancelledError):
             await drain
         box.close()
+
+
+@pytest.mark.integration
+async def test_a_restarted_edge_sends_what_was_never_confirmed_and_numbers_on(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    config = parse_config({"site": "demo", "edge": "e5", "data_dir": str(tmp_path),
+                           "mqtt": {"port": mosquitto.port}})
+    deaf = ConfirmingHub("127.0.0.1", mosquitto.port, SIGNER, site="demo", confirm=False)
+    box = Outbox(tmp_path / "o.db", site="demo", edge="e5")
+    async with uplink_for(config, box) as uplink:
+        await asyncio.wait_for(uplink.connected.wait(), 5)
+        box.add_events([("B1-main", grant(i)) for i in range(10)])
+        uplink.wake()
+        await asyncio.to_thread(deaf.wait_for, 10)
+    box.close()  # the edge stops with all ten sent, none confirmed
+    deaf.close()
+
+    hub = ConfirmingHub("127.0.0.1", mosquitto.port, SIGNER, site="demo", client_id="hub-5")
+    box = Outbox(tmp_path / "o.db", site="demo", edge="e5")
+    try:
+        assert len(box) == 10
+        async with uplink_for(config, box) as uplink:
+            assert await until_len(box, 0, 10) == 0
+            assert box.add_event("B1-main", grant(10)).seq == 11  # the numbering carries on
+            uplink.wake()
+            assert await until_len(box, 0, 10) == 0
+        assert sorted(hub.seqs("e5")) == list(range(1, 12))
+    finally:
+        hub.close()
+        box.close()

@@ -82,13 +82,15 @@ async def test_committed_sequence_numbers_are_confirmed_signed_and_kept_with_the
     assert (now.stored_through, now.gaps, now.missing, now.highest_stored) == (
         8, [(9, 9), (12, 13)], 3, 14)
 
-    await UplinkFolder(seeded).run_once()  # folded: the same answer from fewer rows
+    await UplinkFolder(seeded).run_once()  # folded: the same answer
     async with seeded() as session:
         assert await progress(session, "demo", "b1-edge") == now
         through = await session.scalar(select(EdgeUplink.stored_through))
         rows = (await session.execute(select(UplinkRange.first_seq, UplinkRange.last_seq)
                                       .order_by(UplinkRange.first_seq))).all()
-    assert (through, [tuple(r) for r in rows]) == (8, [(10, 11), (14, 14)])
+    # the events are counted from event_log; the ack (6) and the dead letter (8) had rows of
+    # their own, passed now
+    assert (through, [tuple(r) for r in rows]) == (8, [])
 
 
 async def test_folding_joins_ranges_from_several_workers_and_drops_repeats(

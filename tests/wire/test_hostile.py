@@ -4,7 +4,7 @@ never another exception, never a half-accepted message."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 
 def valid_event() -> dict[str, Any]:
     event = wire.AccessEvent(
-        id=wire.new_event_id(), ts=datetime.now(timezone.utc), site="demo", edge="b1-edge",
+        id=wire.new_event_id(), ts=datetime.now(UTC), site="demo", edge="b1-edge",
         device="B1-main", seq=3,
         data=wire.AccessData(door="B1-main", credential="1001", result="granted",
                              reason="granted", decision_us=5),

@@ -10,13 +10,13 @@ import wire
 
 
 def content(**overrides: object) -> wire.SnapshotContent:
-    fields = dict(
-        site="demo", edge="b1-edge",
-        doors=[wire.DoorInfo(id="B1-main", name="1号楼 正门")],
-        schedules=[wire.Schedule(id="day", windows=[wire.TimeWindow(days=[0, 1], start="08:00", end="24:00")])],
-        groups=[wire.AccessGroupRule(id=1, doors=["B1-main"], schedule="day")],
-        credentials=[wire.CardCredential(card="1001", resident_id=1, groups=[1])],
-    )
+    fields = {
+        "site": "demo", "edge": "b1-edge",
+        "doors": [wire.DoorInfo(id="B1-main", name="1号楼 正门")],
+        "schedules": [wire.Schedule(id="day", windows=[wire.TimeWindow(days=[0, 1], start="08:00", end="24:00")])],
+        "groups": [wire.AccessGroupRule(id=1, doors=["B1-main"], schedule="day")],
+        "credentials": [wire.CardCredential(card="1001", resident_id=1, groups=[1])],
+    }
     fields.update(overrides)
     return wire.SnapshotContent(**fields)
 
@@ -50,10 +50,10 @@ def test_tampered_snapshot_is_refused() -> None:
 @pytest.mark.parametrize(
     ("window", "message"),
     [
-        (dict(days=[0], start="18:00", end="08:00"), "not after start"),
-        (dict(days=[7], start="08:00", end="09:00"), r"0 \(Monday\) to 6"),
-        (dict(days=[0], start="8am", end="09:00"), "not HH:MM"),
-        (dict(days=[], start="08:00", end="09:00"), "at least 1"),
+        ({"days": [0], "start": "18:00", "end": "08:00"}, "not after start"),
+        ({"days": [7], "start": "08:00", "end": "09:00"}, r"0 \(Monday\) to 6"),
+        ({"days": [0], "start": "8am", "end": "09:00"}, "not HH:MM"),
+        ({"days": [], "start": "08:00", "end": "09:00"}, "at least 1"),
     ],
 )
 def test_bad_windows(window: dict, message: str) -> None:
