@@ -100,6 +100,7 @@ async def test_keyset_pages_cover_everything_once_in_order(
         "result": latest["result"],
         "reason": latest["reason"],
         "decision_us": latest["decision_us"],
+        "malformed": None,  # the edge flagged nothing (issue 14.4)
     }
 
 
