@@ -485,7 +485,7 @@ class PhoneKey(Base):
     )
     public_key: Mapped[str] = mapped_column(String(44))
     label: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active / revoked
+    status: Mapped[Literal["active", "revoked"]] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -511,7 +511,7 @@ class VisitorPass(Base):
     valid_until: Mapped[datetime] = mapped_column(UtcDateTime)
     max_uses: Mapped[int] = mapped_column(Integer)
     uses: Mapped[int] = mapped_column(Integer, default=0)  # recorded from access events
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active / revoked
+    status: Mapped[Literal["active", "revoked"]] = mapped_column(String(16), default="active")
     share_code: Mapped[str] = mapped_column(String(64), unique=True)
     issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

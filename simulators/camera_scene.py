@@ -60,7 +60,7 @@ class Step:
             return cls("light", frames, gain=gain)
         if kind == "shift":
             return cls._shift(text, frames, parts[2:])
-        return cls(kind, frames)  # type: ignore[arg-type]
+        return cls(kind, frames)  # type: ignore[arg-type]  # checked against STEP_KINDS above
 
     @classmethod
     def _shift(cls, text: str, frames: int, args: list[str]) -> Step:

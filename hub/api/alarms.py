@@ -94,7 +94,7 @@ async def get_alarm(request: web.Request) -> AlarmDetail:
             .order_by(AlarmComment.ts, AlarmComment.id)))
     return AlarmDetail(
         **ops.alarm_data(alarm),
-        history=[AlarmStepOut(ts=s.ts, action=s.action, actor=s.actor,  # type: ignore[arg-type]
+        history=[AlarmStepOut(ts=s.ts, action=s.action, actor=s.actor,
                               note=s.note) for s in steps],
         comments=[CommentOut(id=c.id, ts=c.ts, author=c.author, text=c.text) for c in comments])
 

@@ -57,7 +57,7 @@ async def my_resident(request: web.Request, session: AsyncSession) -> Resident:
 def phone_key_out(key: PhoneKey) -> PhoneKeyOut:
     return PhoneKeyOut(
         id=key.id, resident_id=key.resident_id, public_key=key.public_key, label=key.label,
-        status=key.status,  # type: ignore[arg-type]  # the column holds active / revoked
+        status=key.status,
         created_at=key.created_at, revoked_at=key.revoked_at,
     )
 

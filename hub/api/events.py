@@ -7,6 +7,7 @@ is an index range scan on (ts, id) however deep the reader goes.
 from __future__ import annotations
 
 import base64
+from typing import Literal
 
 from aiohttp import web
 from sqlalchemy import ColumnElement, and_, false, or_, select, tuple_
@@ -107,7 +108,7 @@ async def _building_edges(session: AsyncSession, building_id: int) -> list[Colum
     return [AccessEvent.site_id == site, AccessEvent.edge.in_(list(await session.scalars(edges)))]
 
 
-def _payload_text(payload: bytes) -> tuple[str, str]:
+def _payload_text(payload: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
     try:
         return payload.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -140,7 +141,7 @@ async def list_dead_letters(request: web.Request, query: DeadLetterQuery) -> Dea
                 received_at=d.received_at,
                 topic=d.topic,
                 payload=text,
-                payload_encoding=encoding,  # type: ignore[arg-type]
+                payload_encoding=encoding,
                 reason=d.reason,
             )
         )

@@ -55,6 +55,7 @@ async def _out(session: AsyncSession, household: Household) -> HouseholdOut:
         site_id=household.site_id,
         unit_id=household.unit_id,
         name=household.name,
+        # the type column holds one of ResidentType
         residents=[HouseholdMember(id=i, name=n, type=t) for i, n, t in members],  # type: ignore[arg-type]
         created_at=household.created_at,
     )

@@ -47,7 +47,7 @@ def _pass_out(request: web.Request, vp: VisitorPass) -> VisitorPassOut:
         id=vp.id, site_id=vp.site_id, unit_id=vp.unit_id, visitor_name=vp.visitor_name,
         visitor_phone=vp.visitor_phone, doors=sorted(d.name for d in vp.doors),
         valid_from=vp.valid_from, valid_until=vp.valid_until, max_uses=vp.max_uses,
-        uses=vp.uses, status=vp.status,  # type: ignore[arg-type]  # active / revoked
+        uses=vp.uses, status=vp.status,
         created_at=vp.created_at, revoked_at=vp.revoked_at,
         qr_url=f"{base}/{vp.id}/qr.png", share_url=f"{base}/shared.png?code={vp.share_code}",
     )

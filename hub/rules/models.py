@@ -4,7 +4,7 @@ and notices. Nothing of a rule's state lives in a hub process: every worker sees
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -78,7 +78,7 @@ class AlarmHistory(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    action: Mapped[str] = mapped_column(String(16))  # raised / acknowledged / cleared
+    action: Mapped[Literal["raised", "acknowledged", "cleared"]] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))  # a username, or rule:<name>
     note: Mapped[str | None] = mapped_column(String(500))
 

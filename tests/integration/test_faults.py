@@ -474,18 +474,29 @@ async def test_edge_offline_while_100000_events_pile_up(
             async with edge.running():
                 rows = await all_stored(database, [edge], timeout=180)
                 drained = time.monotonic() - started
+            # every event once at least (a resend carries the same bytes)
+            deadline = time.monotonic() + 30
             arrived = watcher.wait_for(100_000, timeout=30)
+            while (len({payload for _, payload, _ in arrived}) < 100_000
+                   and time.monotonic() < deadline):
+                await asyncio.sleep(0.5)
+                arrived = watcher.wait_for(100_000, timeout=0)
         finally:
             watcher.close()
         assert_exactly_once(rows, [edge])
-        # in order per device: each reader's events reached the broker by increasing seq
+        # in order per device: each reader's events first reached the broker by increasing
+        # seq (an event the hub had not confirmed in time is sent again, later: harmless)
         by_device: dict[str, list[int]] = {}
+        seen: set[int] = set()
         for _, payload, _ in arrived:
             event = parse_event(payload)
-            by_device.setdefault(event.device, []).append(event.seq)
-        assert sum(map(len, by_device.values())) == 100_000
+            if event.seq not in seen:
+                seen.add(event.seq)
+                by_device.setdefault(event.device, []).append(event.seq)
+        assert seen == set(range(1, 100_001))
         assert all(seqs == sorted(seqs) for seqs in by_device.values())
-        print(f"100,000 events drained and stored by 2 hub workers in {drained:.1f} s")
+        print(f"100,000 events drained and stored by 2 hub workers in {drained:.1f} s "
+              f"({len(arrived) - len(seen)} sent again)")
     finally:
         workers.stop()
         edge.outbox.close()
