@@ -32,6 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import EdgeConfig
 from edge.outbox import Outbox, OutboxMessage
+from edge.tasks import Tasks
 from edge.trust import DownlinkRefused
 from wire import EdgeState, StoredRanges, WireError, topics
 from wire._base import parse_model
@@ -80,8 +81,7 @@ class Uplink:
         # busy with a backlog is slow, not deaf, and is not sent the same events again
         self._latency = 0.0
         self._client: mqtt.Client | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._tasks = Tasks()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.reconnects = 0
         self.resent = 0  # messages sent again because no confirmation came in time
@@ -125,8 +125,8 @@ class Uplink:
         self._client = client
         client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
         client.loop_start()
-        self._task = asyncio.create_task(self._drain(), name="uplink-drain")
-        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="uplink-heartbeat")
+        self._tasks.spawn(self._drain(), "uplink-drain")
+        self._tasks.spawn(self._heartbeat(), "uplink-heartbeat")
         return self
 
     async def __aexit__(
@@ -135,11 +135,7 @@ class Uplink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for task in (self._task, self._heartbeat_task):
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._tasks.cancel()
         client = self._client
         if client is None:
             return

@@ -34,6 +34,7 @@ from edge.cameras.config import CameraConfig, UploadConfig
 from edge.cameras.spool import SnapshotSpool, SpoolError
 from edge.cameras.upload import SnapshotUploader
 from edge.drivers.camera import CameraSource, SourceConfig, SourceStatus
+from edge.tasks import Tasks
 from wire.devices import DeviceData, DeviceEventType, Reading, TelemetryData
 from wire.events import CameraData, new_event_id
 from wire.permissions import Schedule
@@ -97,7 +98,7 @@ class CameraSupervisor:
         self.spool: SnapshotSpool | None = None
         self.uploader: SnapshotUploader | None = None
         self._stack = contextlib.AsyncExitStack()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = Tasks()
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -120,8 +121,8 @@ class CameraSupervisor:
                     target=self._analyse_loop, args=(camera,), name=f"analyse-{camera.config.id}",
                     daemon=True)
                 camera.thread.start()
-            self._tasks.append(asyncio.create_task(self._schedules(), name="camera-schedules"))
-            self._tasks.append(asyncio.create_task(self._health(), name="camera-health"))
+            self._tasks.spawn(self._schedules(), "camera-schedules")
+            self._tasks.spawn(self._health(), "camera-health")
         except BaseException:
             await self._close()
             raise
@@ -133,11 +134,7 @@ class CameraSupervisor:
 
     async def _close(self) -> None:
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.cancel()
         for camera in self.cameras.values():
             camera.source.frames.close()
         for camera in self.cameras.values():
