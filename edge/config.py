@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.cameras.config import CameraConfig, UploadConfig
 from edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edge.sensors.models import DeviceModel
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -185,13 +188,7 @@ class EdgeConfig(_Strict):
         devices = {d.id: d for d in self.devices}
         if len(devices) != len(self.devices):
             raise ValueError("device ids repeated")
-        lines: dict[str, str] = {}
-        for dev in self.devices:
-            if dev.transport == "rtu" and dev.port is not None:
-                if dev.port in lines:
-                    raise ValueError(f"devices {lines[dev.port]} and {dev.id} share serial port "
-                                     f"{dev.port}: one RS-485 line per device is supported")
-                lines[dev.port] = dev.id
+        _check_lines(self.devices)
         for door in self.doors:
             if door.elevator is not None and door.elevator not in devices:
                 raise ValueError(f"door {door.id}: elevator {door.elevator!r} is not a device")
@@ -208,6 +205,41 @@ class EdgeConfig(_Strict):
                 raise ValueError(f"camera {camera.id}: the id is taken by a device or door")
             if camera.door is not None and camera.door not in doors:
                 raise ValueError(f"camera {camera.id}: door {camera.door!r} is not a door here")
+
+
+def _check_lines(devices: list[DeviceConfig]) -> None:
+    """Several units may share one RS-485 line (or one TCP gateway): at distinct unit ids and,
+    on a serial line, with the same serial settings (the line has one)."""
+    from edge.sensors.loader import load_models
+
+    models = load_models()
+    lines: dict[tuple[str, ...], dict[int, DeviceConfig]] = {}
+    for dev in devices:
+        model = models[dev.model].transport
+        if dev.transport == "rtu":
+            key: tuple[str, ...] = ("rtu", str(dev.port))
+        else:
+            key = ("tcp", str(dev.host), str(dev.tcp_port or model.tcp_port))
+        unit = dev.unit_id or model.unit_id
+        units = lines.setdefault(key, {})
+        if unit in units:
+            raise ValueError(f"devices {units[unit].id} and {dev.id} share unit id {unit} on "
+                             f"{' '.join(key[1:])}: give one of them its own unit_id")
+        if dev.transport == "rtu" and units:
+            other = next(iter(units.values()))
+            mine, theirs = _serial(dev, models), _serial(other, models)
+            if mine != theirs:
+                raise ValueError(
+                    f"devices {other.id} and {dev.id} share serial port {dev.port} with different "
+                    f"serial settings {theirs} and {mine}: a line has one")
+        units[unit] = dev
+
+
+def _serial(dev: DeviceConfig, models: dict[str, DeviceModel]) -> tuple[int, int, str, int]:
+    """The serial settings a device runs at: the installer's override, else its model's."""
+    s = models[dev.model].transport.serial
+    return (dev.serial.baudrate or s.baudrate, s.bytesize, dev.serial.parity or s.parity,
+            dev.serial.stopbits or s.stopbits)
 
 
 def load_config(path: Path | str) -> EdgeConfig:
