@@ -74,12 +74,14 @@ def test_edge_config_refuses_an_unknown_device_model_naming_the_key() -> None:
         parse_config(raw)
 
 
-def test_two_rtu_devices_on_one_port_are_refused() -> None:
+def test_two_rtu_devices_on_one_port_share_the_line_at_their_own_unit_ids() -> None:
     from edge.config import parse_config
 
     raw = {"site": "s", "edge": "e", "data_dir": "/tmp/x", "devices": [
         {"id": "spr", "model": "pressure-sprinkler-pt", "transport": "rtu", "port": "/dev/ttyUSB1"},
         {"id": "fire", "model": "fire-panel-8z", "transport": "rtu", "port": "/dev/ttyUSB1"},
     ]}
-    with pytest.raises(ConfigError, match="devices spr and fire share serial port /dev/ttyUSB1"):
+    assert [d.id for d in parse_config(raw).devices] == ["spr", "fire"]  # units 11 and 3
+    raw["devices"][1]["unit_id"] = 11
+    with pytest.raises(ConfigError, match="devices spr and fire share unit id 11 on /dev/ttyUSB1"):
         parse_config(raw)
