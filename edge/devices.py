@@ -22,6 +22,7 @@ from edge.drivers.modbus import (
     LinkEvent,
     LinkStatus,
     ModbusError,
+    ModbusLine,
     ModbusLink,
     PollResult,
 )
@@ -69,10 +70,16 @@ class DeviceSupervisor:
 
     async def __aenter__(self) -> Self:
         try:
+            # one bus owner per port: the units of one RS-485 line (or TCP gateway) share a line
+            lines: dict[tuple[str, ...], list[LinkConfig]] = {}
             for device in self.devices.values():
-                device.link = await self._stack.enter_async_context(
-                    ModbusLink(_link_config(device), self._on_link_event)
-                )
+                cfg = _link_config(device)
+                lines.setdefault(cfg.endpoint, []).append(cfg)
+            for configs in lines.values():
+                line = await self._stack.enter_async_context(
+                    ModbusLine(configs, self._on_link_event))
+                for name, link in line.links.items():
+                    self.devices[name].link = link
             self._spawn(self._report_counters())
         except BaseException:
             await self._stack.aclose()

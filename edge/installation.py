@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
-from wire.config import ConfigContent
+from wire.config import ConfigContent, DeviceConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +36,9 @@ def check_supported(content: ConfigContent, *, ports: bool,
         if device.transport not in model.transport.kinds:
             return Refusal("unsupported", f"devices.{i}: device {device.id}: model "
                            f"{device.model} offers no {device.transport} transport")
-    owners: dict[str, str] = {}
-    for device in resolved.devices:
-        if device.transport == "rtu" and device.port is not None:
-            if device.port in owners:
-                return Refusal("unsupported", f"devices {owners[device.port]} and {device.id} "
-                               f"share serial port {device.port}: one RS-485 line per device "
-                               "is supported")
-            owners[device.port] = device.id
+    shared = _check_lines(resolved.devices, models)
+    if shared is not None:
+        return Refusal("unsupported", shared)
     if ports:
         for door in resolved.doors:
             if door.reader.port is not None and not os.path.exists(door.reader.port):
@@ -54,6 +49,38 @@ def check_supported(content: ConfigContent, *, ports: bool,
                 return Refusal("serial_port_missing", f"device {device.id}: serial port "
                                f"{device.port} does not exist on this edge")
     return None
+
+
+def _check_lines(devices: list[DeviceConfig], models: dict[str, DeviceModel]) -> str | None:
+    """Several units may share one RS-485 line (or one TCP gateway): at distinct unit ids and,
+    on a serial line, with the same serial settings (the line has one)."""
+    lines: dict[tuple[str, ...], dict[int, DeviceConfig]] = {}
+    for dev in devices:
+        model = models[dev.model].transport
+        if dev.transport == "rtu":
+            key: tuple[str, ...] = ("rtu", str(dev.port))
+        else:
+            key = ("tcp", str(dev.host), str(dev.tcp_port or model.tcp_port))
+        unit = dev.unit_id or model.unit_id
+        units = lines.setdefault(key, {})
+        if unit in units:
+            return (f"devices {units[unit].id} and {dev.id} share unit id {unit} on "
+                    f"{' '.join(key[1:])}: give one of them its own unit_id")
+        if dev.transport == "rtu" and units:
+            other = next(iter(units.values()))
+            mine, theirs = _serial(dev, models), _serial(other, models)
+            if mine != theirs:
+                return (f"devices {other.id} and {dev.id} share serial port {dev.port} with "
+                        f"different serial settings {theirs} and {mine}: a line has one")
+        units[unit] = dev
+    return None
+
+
+def _serial(dev: DeviceConfig, models: dict[str, DeviceModel]) -> tuple[int, int, str, int]:
+    """The serial settings a device runs at: the installer's override, else its model's."""
+    s = models[dev.model].transport.serial
+    return (dev.serial.baudrate or s.baudrate, s.bytesize, dev.serial.parity or s.parity,
+            dev.serial.stopbits or s.stopbits)
 
 
 __all__ = ["Refusal", "check_supported"]
