@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from edge.config import DeviceConfig
 from edge.drivers.modbus import (
     LinkConfig,
     LinkEvent,
@@ -30,6 +29,7 @@ from edge.drivers.modbus import (
 from edge.sensors.device import DeviceReader, FaultTracker, Values, Write
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
+from wire.config import DeviceConfig
 from wire.devices import DeviceData, DeviceEventType, TelemetryData
 
 log = logging.getLogger(__name__)
