@@ -25,7 +25,6 @@ from edge.access.decision import AccessDecider, Decision
 from edge.access.door import Action, DoorStateMachine, Emit, SetLock
 from edge.access.schedule import site_local
 from edge.access.tokens import SignedCredentialDecider, SignedDecision
-from edge.config import DoorConfig
 from edge.devices import DeviceSupervisor, floors_for
 from edge.drivers.osdp import (
     CardRead,
@@ -40,6 +39,7 @@ from edge.drivers.osdp import (
 from edge.report import Reporter
 from edge.tasks import Tasks
 from wire import AccessData, AgentData, DoorData
+from wire.config import DoorConfig
 from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType
 from wire.tokens import BleAnswer, BleChallenge
 
@@ -142,7 +142,7 @@ class DoorController:
         try:
             buses: dict[str, list[DoorConfig]] = defaultdict(list)
             for config in self._configs:
-                buses[config.reader.port].append(config)
+                buses[config.reader.serial_port].append(config)
             for port, configs in buses.items():
                 readers = [ReaderConfig(address=c.reader.address, scbk=c.reader.key, name=c.id)
                            for c in configs]
@@ -171,7 +171,7 @@ class DoorController:
                                now=time.monotonic())
         door = Door(config, bus, fsm)
         self.doors[config.id] = door
-        self._by_reader[(config.reader.port, config.reader.address)] = door
+        self._by_reader[(config.reader.serial_port, config.reader.address)] = door
         return door
 
     # --- reader events ---------------------------------------------------------------

@@ -6,6 +6,7 @@ importing each other.
 
 from wire import topics
 from wire.commands import CommandAck, EdgeCommand
+from wire.config import ConfigContent, ConfigSnapshot
 from wire.devices import DeviceData, Reading, TelemetryData
 from wire.errors import WireError
 from wire.events import (
@@ -50,6 +51,8 @@ __all__ = [
     "CameraEvent",
     "CardCredential",
     "CommandAck",
+    "ConfigContent",
+    "ConfigSnapshot",
     "DeviceData",
     "DeviceEvent",
     "DoorData",
