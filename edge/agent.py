@@ -102,19 +102,20 @@ class EdgeAgent:
             if not cfg.hub_keys:
                 log.error("no hub_keys in the configuration: every message from the hub is "
                           "refused")
+            installation = cfg.installation().resolved()  # readers and devices on their ports
             self.door_control = await stack.enter_async_context(DoorController(
-                cfg.doors, cache=self.cache, decider=self.decider, signed=self.signed,
+                installation.doors, cache=self.cache, decider=self.decider, signed=self.signed,
                 report=self.report, clock=self._now, tick_s=cfg.tick_s,
                 keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"),
                 hub_key=lambda: self._hub_key(cfg.hub_keys)))
             await stack.enter_async_context(self.uplink)
-            if cfg.devices:
+            if installation.devices:
                 self.devices = await stack.enter_async_context(
-                    DeviceSupervisor(cfg.devices, self.report.event, self.door_control.fire))
+                    DeviceSupervisor(installation.devices, self.report.event, self.door_control.fire))
                 self.door_control.elevators = self.devices
-            if cfg.cameras:
+            if installation.cameras:
                 self.cameras = await stack.enter_async_context(CameraSupervisor(
-                    cfg.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
+                    installation.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
                     uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,

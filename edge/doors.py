@@ -28,7 +28,6 @@ from edge.access.door import Action, DoorStateMachine, Emit, SetLock
 from edge.access.pin import verify_pin
 from edge.access.schedule import site_local
 from edge.access.tokens import SignedCredentialDecider, SignedDecision
-from edge.config import DoorConfig
 from edge.devices import DeviceSupervisor, floors_for
 from edge.drivers.osdp import (
     CardRead,
@@ -50,6 +49,7 @@ from edge.reader_signals import MOMENTS, RESTING, Resting, Signal
 from edge.report import Reporter
 from edge.tasks import Tasks
 from wire import AccessData, AgentData, CardFormatRule, DoorData
+from wire.config import DoorConfig
 from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType, DoorEventType
 from wire.tokens import BleAnswer, BleChallenge
 
@@ -170,7 +170,7 @@ class DoorController:
         try:
             buses: dict[str, list[DoorConfig]] = defaultdict(list)
             for config in self._configs:
-                buses[config.reader.port].append(config)
+                buses[config.reader.serial_port].append(config)
             for port, configs in buses.items():
                 readers = [ReaderConfig(address=c.reader.address, scbk=self._reader_key(c),
                                         name=c.id) for c in configs]
@@ -196,7 +196,7 @@ class DoorController:
     def _reader_key(self, config: DoorConfig) -> bytes:
         """The key the door's reader took at this edge, else the configured one."""
         reader = config.reader
-        stored = None if self._keys is None else self._keys.get(config.id, reader.port,
+        stored = None if self._keys is None else self._keys.get(config.id, reader.serial_port,
                                                                   reader.address)
         return reader.key if stored is None else stored
 
@@ -206,7 +206,7 @@ class DoorController:
                                now=time.monotonic())
         door = Door(config, bus, fsm)
         self.doors[config.id] = door
-        self._by_reader[(config.reader.port, config.reader.address)] = door
+        self._by_reader[(config.reader.serial_port, config.reader.address)] = door
         return door
 
     # --- reader events ---------------------------------------------------------------
@@ -424,7 +424,7 @@ class DoorController:
         """Kept here first (the reader now knows nothing else), then sealed to the hub."""
         reader = door.config.reader
         if self._keys is not None:
-            self._keys.put(door.config.id, reader.port, reader.address, event.key)
+            self._keys.put(door.config.id, reader.serial_port, reader.address, event.key)
         if door.install_until is not None:
             door.install_until = None
             self._drive(door, door.bus.install, reader.address, False)  # SCBK-D refused again

@@ -6,6 +6,7 @@ importing each other.
 
 from wire import topics
 from wire.commands import CommandAck, EdgeCommand
+from wire.config import ConfigContent, ConfigSnapshot
 from wire.devices import DeviceData, Reading, TelemetryData
 from wire.errors import WireError
 from wire.events import (
@@ -53,6 +54,8 @@ __all__ = [
     "CardCredential",
     "CardFormatRule",
     "CommandAck",
+    "ConfigContent",
+    "ConfigSnapshot",
     "DeviceData",
     "DeviceEvent",
     "DoorData",

@@ -152,6 +152,9 @@ AgentEventType = Literal[
     # a hub → edge message refused: not signed by an accepted hub key, for another edge,
     # replayed or stale (edge.trust); `reason` and `topic` say which and where
     "downlink_refused",
+    # the hub's configuration (wire.config) applied, or refused as a whole (`config_version`;
+    # `reason`: a short word, `detail`: what and why); a refused one leaves the previous running
+    "config_applied", "config_refused",
 ]
 
 
@@ -161,6 +164,7 @@ class AgentData(WireModel):
     address: int | None = Field(default=None, ge=0, le=127)
     detail: str = Field(default="", max_length=2000)
     perm_version: int | None = Field(default=None, ge=0)
+    config_version: int | None = Field(default=None, ge=0)
     reason: str | None = Field(default=None, max_length=64)
     topic: str | None = Field(default=None, max_length=256)
     sealed_key: str | None = Field(

@@ -50,6 +50,9 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "login.submit": ("Sign in", "登录"),
     "login.failed": ("Wrong username or password.", "用户名或密码错误。"),
     "login.logged_out": ("You have signed out.", "您已退出登录。"),
+    "login.throttled": ("Too many failed sign-ins. Try again in {s} s.",
+                        "登录失败次数过多，请 {s} 秒后再试。"),
+    "login.try_again": ("You may try again now.", "现在可以重新登录。"),
     # forbidden / errors
     "forbidden.title": ("Not allowed", "无权访问"),
     "forbidden.text": (
