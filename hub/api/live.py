@@ -15,11 +15,13 @@ from hub.api.endpoints import EndpointTable
 from hub.api.errors import BadRequestError, ForbiddenError
 from hub.api.keys import CURRENT_USER, LIVE, SESSIONS
 from hub.api.schemas import ErrorOut
+from hub.errors import MqttError
 from hub.live import CHANNEL_ROLES, Listener, LiveItem
 from hub.models import Household, Unit, User
 
 routes = EndpointTable(tag="live")
 HEARTBEAT_S = 20.0  # pings keep proxies from closing an idle console's socket
+LIVE_READY_S = 3.0  # how long a console waits for its worker's subscription to the pushes
 
 
 class LiveQuery(BaseModel):
@@ -53,18 +55,24 @@ async def live(request: web.Request, query: LiveQuery) -> web.StreamResponse:
         raise BadRequestError("this endpoint is a WebSocket: send an Upgrade request")
     listener = await _listener_for(request, user, channels)
     bus = request.app[LIVE]
-    await ws.prepare(request)
     bus.listen(listener)
-    sender = asyncio.create_task(_send(ws, listener))
     try:
-        async for msg in ws:  # the console sends nothing; reading notices the close
-            if msg.type == WSMsgType.ERROR:
-                break
+        # The socket opens once other workers' pushes reach this one too (the first console
+        # of a worker subscribes it); with the broker away, local pushes still come.
+        with contextlib.suppress(MqttError):
+            await bus.wait_ready(LIVE_READY_S)
+        await ws.prepare(request)
+        sender = asyncio.create_task(_send(ws, listener))
+        try:
+            async for msg in ws:  # the console sends nothing; reading notices the close
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
     finally:
         bus.unlisten(listener)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
     return ws
 
 
