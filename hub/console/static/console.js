@@ -35,10 +35,11 @@ const Lintel = (() => {
   }
 
   class ApiError extends Error {
-    constructor(status, body) {
+    constructor(status, body, retryAfter = null) {
       super(describe(body) || `HTTP ${status}`);
       this.status = status;
       this.body = body;
+      this.retryAfter = retryAfter;  // seconds, from a 429's Retry-After
     }
   }
 
@@ -60,7 +61,10 @@ const Lintel = (() => {
       location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
     }
     const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (!resp.ok) throw new ApiError(resp.status, data);
+    if (!resp.ok) {
+      const retry = Number(resp.headers.get("Retry-After"));
+      throw new ApiError(resp.status, data, Number.isFinite(retry) && retry > 0 ? retry : null);
+    }
     return data;
   }
 
