@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.texts import TEXTS
+
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 LANG_COOKIE = "lintel_lang"
@@ -393,9 +395,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "me.passes_title": ("My visitors", "我的访客"),
 }
 
+# the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
+# names, ...) so a page's script can name a code's words too
 MESSAGES: dict[str, dict[str, str]] = {
-    "en": {key: en for key, (en, _zh) in _CATALOGUE.items()},
-    "zh": {key: zh for key, (_en, zh) in _CATALOGUE.items()},
+    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE).items()},
+    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE).items()},
 }
 
 
