@@ -4,7 +4,9 @@ stores them, with a clock the test moves."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -349,3 +351,39 @@ async def test_disk_low_and_ok(engine: RuleEngine,
     await feed(engine, sessions, row("agent", {"event": "disk_ok", "detail": ""}, ts=at(9),
                                      device="agent"))
     assert [a.state for a in await alarms(sessions)] == ["cleared"]
+
+
+async def test_a_duress_grant_raises_a_critical_alarm_a_normal_grant_none(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def granted(ts: datetime, warning: str | None) -> dict[str, Any]:
+        return row("access", {"door": "B1-bikes", "credential_type": "card", "credential": "1001",
+                              "resident_id": 101, "result": "granted", "reason": "granted",
+                              "decision_us": 4000, "warning": warning}, ts=ts, device="B1-bikes")
+
+    await feed(engine, sessions, granted(at(0), None))
+    assert await alarms(sessions) == []
+    await feed(engine, sessions, granted(at(5), "duress"))
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.severity) == ("duress", "critical")
+    assert "DURESS at door B1-bikes (resident 101)" in alarm.message and "胁迫" in alarm.message
+
+
+@pytest.mark.parametrize(("raised", "cleared", "kind"), [
+    ("reader_tamper", "reader_tamper_cleared", "reader_tamper"),
+    ("reader_power_fail", "reader_power_ok", "reader_power_fail"),
+])
+async def test_reader_tamper_and_power_raise_and_clear(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession], raised: str,
+        cleared: str, kind: str) -> None:
+    await feed(engine, sessions, door(raised, at(0)))
+    [alarm] = await alarms(sessions)
+    assert alarm.type == kind and "B1-main" in alarm.message
+    await feed(engine, sessions, door(cleared, at(3)))
+    assert [a.state for a in await alarms(sessions)] == ["cleared"]
+
+
+async def test_wrong_pins_in_a_row_raise_a_door_alarm(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, door("pin_failures", at(0)))
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.severity) == ("pin_failures", "major")
