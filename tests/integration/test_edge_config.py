@@ -26,6 +26,7 @@ from hub.credentials.downlink import DownlinkSigner
 from hub.credentials.keys import seed_b64
 from hub.models import AccessGroup, Door
 from hub.service import Hub
+from hub.texts import render
 from simulators.modbus_devices import ModbusDeviceSimulator
 from simulators.osdp_door import OsdpDoorSimulator
 from tests.support.building import Building, broker, demo_building
@@ -142,7 +143,9 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
         assert b.agent.configs.version == v1 and "B1-side" not in b.agent.doors
         await swipe_opens(garage)  # the previous configuration runs on
         alarms = await until(lambda: _alarms(b, "config_refused"), 10, "the alarm")
-        assert "v" + str(v2) in alarms[0]["message"] and "拒绝" in alarms[0]["message"]
+        assert f"v{v2}" in alarms[0]["message"] and "serial port missing" in alarms[0]["message"]
+        zh = render(alarms[0]["message_code"], alarms[0]["message_params"], "zh")
+        assert "拒绝" in zh and "串口不存在" in zh
 
         # a device model the edge's firmware does not know: refused whole, too
         v3 = await push(b, installation(b, reader_door(garage, "B1-garage", "bus-garage"),
