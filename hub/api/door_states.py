@@ -62,12 +62,13 @@ async def list_door_states(request: web.Request, query: DoorStateQuery) -> DoorS
         stmt = stmt.where(Edge.building_id == query.building_id)
     async with reading(request) as session:
         rows = (await session.execute(stmt)).all()
-    return DoorStateList(items=[
-        DoorStateOut(
+    items = []
+    for door, edge, found in rows:
+        state: DoorState | None = found  # none yet: the door has reported nothing
+        items.append(DoorStateOut(
             id=door.id, site_id=door.site_id, name=door.name, label=door.label,
             edge_id=edge.id, edge=edge.name, building_id=edge.building_id, mode=door.mode,
             state=shown_state(state, edge_online=edge.status == "online", mode=door.mode),
             changed_at=state.changed_at if state is not None else None,
-        )
-        for door, edge, state in rows
-    ])
+        ))
+    return DoorStateList(items=items)

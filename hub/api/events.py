@@ -88,12 +88,12 @@ def _before(ts: datetime, last_id: str) -> ColumnElement[bool]:
     return tuple_(AccessEvent.ts, AccessEvent.id) < tuple_(ts, last_id)
 
 
-def _newest_first(stmt: Select[tuple[AccessEvent]]) -> Select[tuple[AccessEvent]]:
+def _newest_first(stmt: Select[AccessEvent]) -> Select[AccessEvent]:
     return stmt.order_by(AccessEvent.ts.desc(), AccessEvent.id.desc())
 
 
 async def _filtered(session: AsyncSession, scope: Scope, query: AccessEventQuery
-                    ) -> Select[tuple[AccessEvent]]:
+                    ) -> Select[AccessEvent]:
     if scope.is_resident:
         # the household's residents first: an index lookup per resident, where a household
         # subquery per event would test every event of the log
@@ -193,7 +193,8 @@ async def _named(session: AsyncSession, events: Sequence[AccessEvent]) -> list[A
         resident_id = e.resident_id
         if resident_id is None and e.credential_type == "card":
             resident_id = card_owner.get((e.site_id, e.credential))
-        person, kind = None, None
+        person: str | None = None
+        kind: Literal["resident", "visitor"] | None = None
         if resident_id is not None and resident_id in residents:
             person, kind = residents[resident_id], "resident"
         elif (pass_id := _pass_id(e)) is not None and pass_id in visitors:
@@ -217,7 +218,7 @@ def _pass_id(e: AccessEvent) -> int | None:
 
 
 async def _export(request: web.Request, session: AsyncSession,
-                  stmt: Select[tuple[AccessEvent]]) -> web.StreamResponse:
+                  stmt: Select[AccessEvent]) -> web.StreamResponse:
     """All matching rows as CSV (UTF-8 with a BOM, so spreadsheets read the Chinese names),
     fetched and written a batch at a time by the same keyset paging."""
     resp = web.StreamResponse(headers={
