@@ -24,6 +24,7 @@ from edge.disk import DiskWatch, watch_disk
 from edge.doors import Door, DoorController
 from edge.outbox import Outbox
 from edge.permissions import PermissionSync
+from edge.reader_keys import ReaderKeyStore
 from edge.report import Reporter
 from edge.tasks import Tasks
 from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
@@ -62,6 +63,14 @@ class EdgeAgent:
         self._stack = contextlib.AsyncExitStack()
         self._tasks = Tasks()
 
+    def _hub_key(self, configured: list[str]) -> str | None:
+        """The hub key a reader's new key is sealed to: the one the snapshot names (the key
+        the hub signs with now), else the first this edge was provisioned with."""
+        state = self.cache.state
+        if state is not None and state.hub_public_key is not None:
+            return state.hub_public_key
+        return configured[0] if configured else None
+
     def _now(self) -> datetime:
         return self.clock()  # read at each call: a test may swap the clock while running
 
@@ -96,7 +105,9 @@ class EdgeAgent:
             installation = cfg.installation().resolved()  # readers and devices on their ports
             self.door_control = await stack.enter_async_context(DoorController(
                 installation.doors, cache=self.cache, decider=self.decider, signed=self.signed,
-                report=self.report, clock=self._now, tick_s=cfg.tick_s))
+                report=self.report, clock=self._now, tick_s=cfg.tick_s,
+                keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"),
+                hub_key=lambda: self._hub_key(cfg.hub_keys)))
             await stack.enter_async_context(self.uplink)
             if installation.devices:
                 self.devices = await stack.enter_async_context(

@@ -325,6 +325,12 @@ class OsdpBus:
             "on_count": _ticks(on_ms, "on_ms"),
             "off_count": _ticks(off_ms, "off_ms") if off_ms else 0, "rep_count": count})
 
+    def buzz_off(self, address: int) -> None:
+        """Silence the buzzer (ends a pattern that repeats until told otherwise)."""
+        self._submit(address, "buzzer", {
+            "command": osdp.Command.Buzzer, "reader": 0, "control_code": 1,
+            "on_count": 0, "off_count": 0, "rep_count": 0})
+
     def _pd(self, address: int) -> int:
         try:
             return self._index[address]
