@@ -249,6 +249,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarm.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),
     "alarm.downlink_refused": ("Hub message refused by an edge (possible forgery)",
                                "边缘网关拒绝了中心消息（可能被伪造）"),
+    "alarm.config_refused": ("Edge refused its configuration (runs the previous one)",
+                             "边缘网关拒绝了下发的配置（仍按原配置运行）"),
     "severity.critical": ("Critical", "紧急"),
     "severity.major": ("Major", "重要"),
     "severity.minor": ("Minor", "一般"),

@@ -39,6 +39,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         ("Edge {edge} refused a hub message ({reason} on {topic}); nothing changed at the "
          "door, someone may be forging hub messages"),
         "边缘网关 {edge} 拒绝了一条下行消息（{reason}，{topic}），门禁未受影响，可能有人伪造中心消息"),
+    "alarm_msg.config_refused": (
+        ("Edge {edge} refused configuration v{version} ({reason}: {detail}); it keeps running "
+         "the previous one"),
+        "边缘网关 {edge} 拒绝了下发的配置 v{version}（{reason}：{detail}），仍按原配置运行"),
     # an alarm written before alarms carried codes: its type and where (migration 0023a)
     "alarm_msg.legacy": ("{type} · {where}", "{type} · {where}"),
     # --- alarm types (the short name of an alarm) -----------------------------------------
@@ -55,6 +59,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alarm_type.camera_tamper": ("Camera tampered with", "摄像头被遮挡或破坏"),
     "alarm_type.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),
     "alarm_type.downlink_refused": ("Hub message refused by an edge", "边缘网关拒绝了中心消息"),
+    "alarm_type.config_refused": ("Configuration refused by an edge", "边缘网关拒绝了下发的配置"),
     # --- notes a rule writes in an alarm's history ----------------------------------------
     "alarm_note.door_closed": ("door closed", "门已关闭"),
     "alarm_note.fire_panel_reset": ("fire panel reset", "消防主机已复位"),
@@ -67,6 +72,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alarm_note.reader_secure": ("reader back on the secure channel", "读卡器已恢复安全通道"),
     "alarm_note.edge_online": ("edge back online", "边缘网关已恢复在线"),
     "alarm_note.disk_ok": ("disk has room again", "磁盘空间已恢复"),
+    "alarm_note.config_applied": ("a configuration was applied", "已应用新的配置"),
     # --- notices a rule posts (title and body share the parameters) -----------------------
     "notice.elevator_out.title": ("Elevator out of service: {device}", "电梯停用：{device}"),
     "notice.elevator_out.body": (
@@ -116,6 +122,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rule.disk-low": ("disk nearly full", "磁盘将满"),
     "rule.disk-ok": ("disk has room", "磁盘恢复"),
     "rule.downlink-refused": ("hub message refused", "下行消息被拒"),
+    "rule.config-refused": ("configuration refused", "配置被拒"),
+    "rule.config-applied": ("configuration applied", "配置已应用"),
     # --- words that fill parameters ----------------------------------------------------
     "device_type.elevator": ("elevator", "电梯"),
     "device_type.fire_panel": ("fire panel", "消防主机"),
@@ -155,6 +163,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "downlink_reason.malformed": ("malformed", "格式错误"),
     "downlink_reason.invalid": ("invalid", "无效"),
     "downlink_reason.version_regress": ("older version", "版本回退"),
+    # why an edge refused a configuration (edge.installation, edge.config_sync)
+    "config_reason.invalid": ("invalid", "无效"),
+    "config_reason.unknown_model": ("device model unknown to the edge", "网关不认识的设备型号"),
+    "config_reason.unsupported": ("not supported by the edge", "网关不支持"),
+    "config_reason.serial_port_missing": ("serial port missing", "串口不存在"),
+    "config_reason.apply_failed": ("failed to start", "启动失败"),
     # --- edge commands -------------------------------------------------------------------
     "command.unlock": ("open the door", "开门"),
     "command.lock": ("lock the door", "锁门"),
