@@ -373,6 +373,10 @@ class EdgeOut(BaseModel):
     agent_version: str | None
     perm_version_held: int | None
     last_seen: datetime | None
+    config_version_held: int | None = Field(
+        default=None, description="the configuration the edge reports running (hub.edgeconfig)")
+    config_refused: str | None = Field(
+        default=None, description="why it refused a newer configuration (null: none refused)")
 
 
 class EdgeList(BaseModel):
