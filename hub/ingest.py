@@ -27,6 +27,7 @@ from hub.cameras.store import alert_row, record_camera_alerts
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
+from hub.door_states import record_door_events
 from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
 from hub.models import AccessEvent as AccessEventRow
@@ -249,9 +250,12 @@ class Ingest:
             await self._drop_unknown_sites(session, batch, now)
             # Device state changes and rules only for events stored now, not redeliveries.
             keyed = keyed_rows(batch.events)
+            doors = any(row["kind"] == "door" for row in batch.events)
             stored = await insert_ignore(
                 session, _table(EventLog), batch.events, key="id",
-                returning=bool(batch.devices) or bool(keyed) or self._rules is not None)
+                returning=bool(batch.devices) or self._rules is not None or doors or bool(keyed))
+            if doors:  # the guard's building panel: where the door events left each door
+                await record_door_events(session, [r for r in batch.events if r["id"] in stored])
             if keyed:  # a reader's own key, sealed: kept for the configuration to carry back
                 await record_reader_keys(session, [r for r in keyed if r["id"] in stored])
             if batch.devices:

@@ -187,6 +187,11 @@ class Edge(Base):
     # it has heard from it again (wire.state.silent_after_s)
     keepalive_s: Mapped[int | None] = mapped_column(Integer)
     silent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # its configuration (hub.edgeconfig): the version it runs, and the last one it refused
+    # (newer than the one it runs) with why
+    config_version_held: Mapped[int | None] = mapped_column(Integer)
+    config_refused_version: Mapped[int | None] = mapped_column(Integer)
+    config_refused: Mapped[str | None] = mapped_column(Text)
 
 
 class UplinkRange(Base):
@@ -234,6 +239,16 @@ class PermissionVersion(Base):
     """The last snapshot published to an edge: versions only grow, across hub workers."""
 
     __tablename__ = "permission_versions"
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EdgeConfigVersion(Base):
+    """The last configuration published to an edge: versions only grow, across hub workers."""
+
+    __tablename__ = "edge_config_versions"
     edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))

@@ -39,6 +39,19 @@ TEXTS: dict[str, tuple[str, str]] = {
         ("Edge {edge} refused a hub message ({reason} on {topic}); nothing changed at the "
          "door, someone may be forging hub messages"),
         "边缘网关 {edge} 拒绝了一条下行消息（{reason}，{topic}），门禁未受影响，可能有人伪造中心消息"),
+    "alarm_msg.duress": (
+        "DURESS at door {door} (resident {resident}): respond at once, silently",
+        "门 {door} 胁迫开门（住户 {resident}），请立即处置，勿惊动现场"),
+    "alarm_msg.pin_failures": ("Wrong PINs in a row at door {door}", "门 {door} 连续输错密码"),
+    "alarm_msg.reader_tamper": ("Reader of door {door} tampered with", "门 {door} 的读卡器被拆动"),
+    "alarm_msg.reader_power_fail": ("Reader of door {door} reports a power failure",
+                                    "门 {door} 的读卡器供电故障"),
+    "alarm_msg.reader_key_failed": ("Reader of door {door} refused its new key",
+                                    "门 {door} 的读卡器未接受新密钥"),
+    "alarm_msg.config_refused": (
+        ("Edge {edge} refused configuration v{version} ({reason}: {detail}); it keeps running "
+         "the previous one"),
+        "边缘网关 {edge} 拒绝了下发的配置 v{version}（{reason}：{detail}），仍按原配置运行"),
     # an alarm written before alarms carried codes: its type and where (migration 0023a)
     "alarm_msg.legacy": ("{type} · {where}", "{type} · {where}"),
     # --- alarm types (the short name of an alarm) -----------------------------------------
@@ -54,7 +67,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alarm_type.camera_motion": ("Motion on camera", "摄像头检测到移动"),
     "alarm_type.camera_tamper": ("Camera tampered with", "摄像头被遮挡或破坏"),
     "alarm_type.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),
+    "alarm_type.duress": ("Duress (opened under threat)", "胁迫开门"),
+    "alarm_type.pin_failures": ("Wrong PINs in a row", "连续输错密码"),
+    "alarm_type.reader_tamper": ("Reader tampered with", "读卡器被拆动"),
+    "alarm_type.reader_power_fail": ("Reader power failure", "读卡器供电故障"),
+    "alarm_type.reader_key_failed": ("Reader refused its new key", "读卡器未接受新密钥"),
     "alarm_type.downlink_refused": ("Hub message refused by an edge", "边缘网关拒绝了中心消息"),
+    "alarm_type.config_refused": ("Configuration refused by an edge", "边缘网关拒绝了下发的配置"),
     # --- notes a rule writes in an alarm's history ----------------------------------------
     "alarm_note.door_closed": ("door closed", "门已关闭"),
     "alarm_note.fire_panel_reset": ("fire panel reset", "消防主机已复位"),
@@ -65,8 +84,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alarm_note.device_online": ("device back online", "设备已恢复在线"),
     "alarm_note.reader_online": ("reader back online", "读卡器已恢复在线"),
     "alarm_note.reader_secure": ("reader back on the secure channel", "读卡器已恢复安全通道"),
+    "alarm_note.tamper_closed": ("tamper switch closed", "防拆开关已复位"),
+    "alarm_note.reader_power_ok": ("reader power restored", "读卡器供电已恢复"),
+    "alarm_note.reader_keyed": ("reader keyed with its own key", "读卡器已使用自己的密钥"),
     "alarm_note.edge_online": ("edge back online", "边缘网关已恢复在线"),
     "alarm_note.disk_ok": ("disk has room again", "磁盘空间已恢复"),
+    "alarm_note.config_applied": ("a configuration was applied", "已应用新的配置"),
     # --- notices a rule posts (title and body share the parameters) -----------------------
     "notice.elevator_out.title": ("Elevator out of service: {device}", "电梯停用：{device}"),
     "notice.elevator_out.body": (
@@ -113,9 +136,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rule.camera-motion": ("camera motion", "摄像头移动侦测"),
     "rule.camera-tamper": ("camera tamper", "摄像头遮挡破坏"),
     "rule.camera-tamper-settled": ("camera view normal again", "摄像头画面恢复"),
+    "rule.duress": ("duress", "胁迫开门"),
+    "rule.pin-failures": ("wrong PINs", "连续输错密码"),
+    "rule.reader-tamper": ("reader tampered with", "读卡器被拆动"),
+    "rule.reader-tamper-cleared": ("reader tamper cleared", "读卡器防拆复位"),
+    "rule.reader-power-fail": ("reader power failure", "读卡器供电故障"),
+    "rule.reader-power-ok": ("reader power restored", "读卡器供电恢复"),
+    "rule.reader-key-failed": ("reader refused its key", "读卡器未接受密钥"),
+    "rule.reader-keyed": ("reader keyed", "读卡器已换密钥"),
     "rule.disk-low": ("disk nearly full", "磁盘将满"),
     "rule.disk-ok": ("disk has room", "磁盘恢复"),
     "rule.downlink-refused": ("hub message refused", "下行消息被拒"),
+    "rule.config-refused": ("configuration refused", "配置被拒"),
+    "rule.config-applied": ("configuration applied", "配置已应用"),
     # --- words that fill parameters ----------------------------------------------------
     "device_type.elevator": ("elevator", "电梯"),
     "device_type.fire_panel": ("fire panel", "消防主机"),
@@ -146,6 +179,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "access_reason.pass_expired": ("visitor pass expired", "访客码已过期"),
     "access_reason.pass_used_up": ("visitor pass used up", "访客码次数已用完"),
     "access_reason.pass_revoked": ("visitor pass revoked", "访客码已作废"),
+    "access_reason.duress": ("duress PIN", "胁迫密码"),
+    "access_reason.bad_parity": ("card misread (parity)", "读卡错误（校验位）"),
+    "access_reason.unknown_format": ("card format not used here", "卡格式不符"),
+    "access_reason.wrong_facility": ("card of another site (facility code)", "非本小区卡（设施码不符）"),
+    "access_reason.pin_wrong": ("wrong PIN", "密码错误"),
+    "access_reason.pin_timeout": ("no PIN entered in time", "未及时输入密码"),
+    "access_reason.pin_not_set": ("no PIN set for card + PIN", "未设置密码（需刷卡加密码）"),
     "downlink_reason.unsigned": ("unsigned", "未签名"),
     "downlink_reason.bad_signature": ("bad signature", "签名无效"),
     "downlink_reason.unknown_key": ("unknown key", "未知密钥"),
@@ -155,6 +195,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "downlink_reason.malformed": ("malformed", "格式错误"),
     "downlink_reason.invalid": ("invalid", "无效"),
     "downlink_reason.version_regress": ("older version", "版本回退"),
+    # why an edge refused a configuration (edge.installation, edge.config_sync)
+    "config_reason.invalid": ("invalid", "无效"),
+    "config_reason.unknown_model": ("device model unknown to the edge", "网关不认识的设备型号"),
+    "config_reason.unsupported": ("not supported by the edge", "网关不支持"),
+    "config_reason.serial_port_missing": ("serial port missing", "串口不存在"),
+    "config_reason.apply_failed": ("failed to start", "启动失败"),
     # --- edge commands -------------------------------------------------------------------
     "command.unlock": ("open the door", "开门"),
     "command.lock": ("lock the door", "锁门"),
