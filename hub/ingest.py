@@ -27,6 +27,7 @@ from hub.cameras.store import alert_row, record_camera_alerts
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
+from hub.door_states import record_door_events
 from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
 from hub.models import AccessEvent as AccessEventRow
@@ -247,9 +248,12 @@ class Ingest:
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
             # Device state changes and rules only for events stored now, not redeliveries.
+            doors = any(row["kind"] == "door" for row in batch.events)
             stored = await insert_ignore(
                 session, _table(EventLog), batch.events, key="id",
-                returning=bool(batch.devices) or self._rules is not None)
+                returning=bool(batch.devices) or self._rules is not None or doors)
+            if doors:  # the guard's building panel: where the door events left each door
+                await record_door_events(session, [r for r in batch.events if r["id"] in stored])
             if batch.devices:
                 await apply_device_events(
                     session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)
