@@ -82,7 +82,7 @@
     const scheduleNames = new Map(schedules.items.map((s) => [s.id, s.name]));
     fill(document.getElementById("group-rows"), groups.items, (g) => el("tr", {},
       td(t("common.name"), g.name), td(t("common.doors"), g.doors.join(", ") || "—"),
-      td(t("manage.schedule"), scheduleNames.get(g.schedule_id) ?? "—"),
+      td(t("manage.schedule"), el("span", {translate: "no"}, scheduleNames.get(g.schedule_id) ?? "—")),
       el("td", {class: "num"}, residents.items.filter((r) => r.groups.includes(g.id)).length)));
   }
 
