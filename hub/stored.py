@@ -1,8 +1,11 @@
 """Stored confirmations: what a hub worker committed for each edge, told to the edge on
 `stored` (signed) and kept per edge in the database.
 
-Once a batch is committed the ingest hands its sequence numbers to the `StoredConfirmer`,
-which sends each edge its ranges every `interval_s` or sooner when many wait. What the hub has
+Once a batch is committed the ingest hands its sequence numbers, each with the digest of the
+message it committed (wire.stored.payload_digest), to the `StoredConfirmer`, which sends each
+edge its ranges every `interval_s` or sooner when many wait: the edge lets a message go only
+when its own bytes have that digest, so a message that merely carries its seq (forged, or from
+a wiped outbox's earlier life) confirms nothing of it. What the hub has
 stored is read back from the database, so any worker can tell: an event's seq is in event_log
 (its index on site, edge, seq), and the few other things an outbox sends (command acks, and
 messages kept as dead letters) get ranges of their own in uplink_ranges, in the batch's
@@ -28,12 +31,13 @@ from hub.credentials.downlink import DownlinkSigner
 from hub.models import EdgeUplink, EventLog, UplinkRange, utcnow
 from hub.mqtt import MqttClient
 from hub.tasks import Periodic, cancel_and_wait
-from wire import StoredRanges, topics
-from wire.stored import RANGES_MAX, SEQ_MAX, SeqRange, merge_ranges, to_ranges
+from wire import topics
+from wire.stored import SEQ_MAX, SeqRange, merge_ranges, stored_bodies, to_ranges
 
 log = logging.getLogger(__name__)
 
 EdgeKey = tuple[str, str]  # (site, edge name)
+Committed = tuple[int, str]  # (seq, payload_digest of the message committed under it)
 GAPS_SHOWN = 100
 
 
@@ -47,20 +51,17 @@ def loose_seq(payload: bytes) -> int | None:
     return seq if type(seq) is int and 0 <= seq <= SEQ_MAX else None
 
 
-async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[int]],
-                        logged: Mapping[EdgeKey, set[int]]) -> dict[EdgeKey, list[SeqRange]]:
-    """This batch's sequence numbers as ranges (for the confirmer); those not `logged` (in
-    event_log) are recorded in uplink_ranges, in the caller's transaction."""
-    ranges: dict[EdgeKey, list[SeqRange]] = {}
+async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[Committed]],
+                        logged: Mapping[EdgeKey, set[int]]) -> None:
+    """This batch's sequence numbers not `logged` (in event_log) are recorded in
+    uplink_ranges, in the caller's transaction."""
     rows = []
     for (site, edge), found in seqs.items():
-        ranges[(site, edge)] = to_ranges(found)
         kept = logged.get((site, edge), set())
         rows += [{"site_id": site, "edge": edge, "first_seq": first, "last_seq": last}
-                 for first, last in to_ranges(s for s in found if s not in kept)]
+                 for first, last in to_ranges(s for s, _ in found if s not in kept)]
     if rows:
         await session.execute(insert(UplinkRange), rows)
-    return ranges
 
 
 class StoredConfirmer:
@@ -73,7 +74,7 @@ class StoredConfirmer:
         self._interval_s = interval_s
         self._batch_max = batch_max
         self._publish_timeout_s = publish_timeout_s
-        self._waiting: dict[EdgeKey, list[SeqRange]] = {}
+        self._waiting: dict[EdgeKey, list[Committed]] = {}
         self._touched: set[EdgeKey] = set()  # edges confirmed to since take_touched()
         self._count = 0
         self._full = asyncio.Event()
@@ -95,12 +96,12 @@ class StoredConfirmer:
         except Exception:  # the edges send those again
             log.exception("last stored confirmations failed")
 
-    def confirm(self, ranges: Mapping[EdgeKey, Sequence[SeqRange]]) -> None:
+    def confirm(self, committed: Mapping[EdgeKey, Sequence[Committed]]) -> None:
         """These are committed: tell their edges soon."""
-        self._touched.update(ranges)
-        for key, found in ranges.items():
+        self._touched.update(committed)
+        for key, found in committed.items():
             self._waiting.setdefault(key, []).extend(found)
-            self._count += sum(last - first + 1 for first, last in found)
+            self._count += len(found)
         if self._count >= self._batch_max:
             self._full.set()
 
@@ -127,11 +128,8 @@ class StoredConfirmer:
             return
         publishes = []
         for (site, edge), found in waiting.items():
-            merged = merge_ranges(found)
             topic = topics.stored(site, edge)
-            for start in range(0, len(merged), RANGES_MAX):
-                body = StoredRanges(site=site, edge=edge, ts=utcnow(),
-                                    ranges=merged[start:start + RANGES_MAX])
+            for body in stored_bodies(site, edge, utcnow(), found):
                 payload = self._signer.sign(topic, body.model_dump_json().encode())
                 publishes.append(self._mqtt.publish(topic, payload, qos=1,
                                                     timeout=self._publish_timeout_s))
@@ -248,5 +246,5 @@ class UplinkFolder(Periodic):
                 await fold_edge(session, site, edge)
 
 
-__all__ = ["StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge", "loose_seq",
+__all__ = ["Committed", "StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge", "loose_seq",
            "progress", "record_ranges"]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edge.trust import DownlinkVerifier
 from hub.ingest import Ingest, hub_subscriptions
-from hub.models import Edge, EdgeUplink, UplinkRange
+from hub.models import DeadLetter, Edge, EdgeUplink, EventLog, UplinkRange
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from hub.stored import StoredConfirmer, UplinkFolder, fold_edge, progress
@@ -22,6 +22,7 @@ from tests.support.downlink import HUB_KEYS, SIGNER
 from tests.support.services import MosquittoServer
 from wire import CommandAck, StoredRanges, topics
 from wire._base import utcnow
+from wire.stored import payload_digest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -127,3 +128,45 @@ async def test_the_edge_state_carries_what_waits_in_its_outbox(
         return (row.outbox_waiting, row.outbox_last_seq) == (1234, 99_000)
 
     await eventually(reported)
+
+
+async def test_a_message_is_confirmed_with_its_own_digest_and_an_impostor_never_as_the_stored_event(
+    mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession], hub: Ingest
+) -> None:
+    """Each seq is confirmed with the digest of the very message committed under it. A forged
+    event carrying the edge's seq 2 is stored (the hub cannot tell it from a real one) and
+    confirmed with its own digest, which is not the real seq 2's: the edge keeps that one (see
+    tests/edge: test_a_confirmation_for_another_message_under_the_seq_deletes_nothing). An
+    impostor reusing a stored event's id is not taken for that event: it is a dead letter."""
+    verifier = DownlinkVerifier(HUB_KEYS, site="demo", edge="b1-edge")
+    real = [access_event(seq) for seq in (1, 2)]
+    forged = access_event(2, card="6666")  # another id, the real event's seq
+    impostor = {**access_event(3, card="7777"), "id": real[0]["id"]}  # a stored id, other content
+    sent = [dumps(event) for event in (*real, forged, impostor)]
+    confirmed: set[tuple[int, str]] = set()
+    async with edge_client(mosquitto.host, mosquitto.port, subscriptions=[(STORED, 1)]) as edge:
+        await edge.wait_ready(10)
+        for payload, event in zip(sent, (*real, forged, impostor), strict=True):
+            await edge.publish(event_topic(event), payload, qos=1)
+            await hub.wait_idle()  # one after the other: the impostor comes after the real one
+
+        async def all_confirmed() -> bool:
+            while not edge.messages.empty():
+                message = edge.messages.get_nowait()
+                body = StoredRanges.model_validate_json(verifier.verify(message.topic,
+                                                                       message.payload))
+                confirmed.update(body.confirmed())
+                edge.ack(message)
+            return len(confirmed) >= 4
+
+        await eventually(all_confirmed)
+    assert confirmed == {(1, payload_digest(sent[0])), (2, payload_digest(sent[1])),
+                         (2, payload_digest(sent[2])), (3, payload_digest(sent[3]))}
+    async with seeded() as session:
+        rows = (await session.execute(select(EventLog.id, EventLog.seq, EventLog.data))).all()
+        dead = (await session.execute(select(DeadLetter.payload, DeadLetter.reason))).all()
+    assert sorted((r.seq, r.data["credential"]) for r in rows) == [(1, "1001"), (2, "1001"),
+                                                                   (2, "6666")]
+    assert {r.id for r in rows if r.seq == 1} == {real[0]["id"]}  # still the real event
+    assert [bytes(d.payload) for d in dead] == [sent[3]]  # kept as it came: confirmed as that
+    assert f"event id {real[0]['id']} is already stored as another event" in dead[0].reason
