@@ -153,6 +153,7 @@ class EdgeAgent:
         return EdgeState(
             status="online", agent_version=__version__,
             perm_version=self.cache.version, perm_hash=self.cache.hash,
+            downlink_refused=sum(self.downlink.verifier.refused.values()),
         )
 
     # --- messages from the hub ---------------------------------------------------------

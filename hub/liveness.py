@@ -75,7 +75,9 @@ async def record_states(
             outbox = ({"outbox_waiting": case((newer, state.outbox_waiting),
                                               else_=Edge.outbox_waiting),
                        "outbox_last_seq": case((newer, state.outbox_last_seq),
-                                               else_=Edge.outbox_last_seq)}
+                                               else_=Edge.outbox_last_seq),
+                       "downlink_refused": case((newer, state.downlink_refused),
+                                                else_=Edge.downlink_refused)}
                       if state.status == "online" else {})
             result = await session.execute(
                 update(Edge).where(*where)

@@ -93,7 +93,12 @@
     fill(document.getElementById("edge-rows"), edges.items, (e) => el("tr", {},
       td(t("guard.edge"), e.name), td(t("common.building"), names.get(e.building_id) ?? "—"),
       td(t("common.status"), statusPill(e.status)), td(t("guard.last_seen"), time(e.last_seen)),
-      el("td", {class: "num"}, e.perm_version_held ?? "—")));
+      el("td", {class: "num"}, e.perm_version_held ?? "—"),
+      // what the edge sent that the hub refused, and what the hub sent that the edge refused
+      el("td", {class: "num", title: t("manage.dead_letters")},
+        e.dead_letter_count ? pill(String(e.dead_letter_count), "bad") : "0"),
+      el("td", {class: "num", title: t("manage.downlink_refused")},
+        e.downlink_refused ? pill(String(e.downlink_refused), "bad") : (e.downlink_refused ?? "—"))));
     fill(document.getElementById("device-rows"), devices.items, (d) => el("tr", {},
       td(t("common.name"), d.name), td(t("guard.edge"), d.edge), td(t("manage.device_type"), word("device.", d.device_type)),
       td(t("manage.model"), d.model), td(t("common.status"), statusPill(d.status)),
