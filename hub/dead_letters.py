@@ -36,7 +36,7 @@ async def dead_letter_counts(session: AsyncSession, site_id: str | None = None
             .where(DeadLetter.edge.is_not(None)).group_by(DeadLetter.site_id, DeadLetter.edge))
     if site_id is not None:
         stmt = stmt.where(DeadLetter.site_id == site_id)
-    return {(site, edge): count for site, edge, count in await session.execute(stmt)}
+    return {(site or "", edge or ""): count for site, edge, count in await session.execute(stmt)}
 
 
 __all__ = ["DeadLetterCount", "dead_letter_counts", "dead_letters_of"]

@@ -430,7 +430,7 @@ async def _refuse_impostors(session: AsyncSession, batch: _Batch, stored: set[st
     letter instead, so its seq is never confirmed on the strength of another event's row."""
     earlier = {row["id"]: row for row in batch.events if row["id"] not in stored}
     table = _table(EventLog)
-    found = {row.id: row._mapping for row in await session.execute(
+    found = {row.id: dict(row._mapping) for row in await session.execute(
         select(*(table.c[name] for name in ("id", *_COMPARED))).where(
             table.c.id.in_(sorted(earlier))))}
     refused = {event_id for event_id, row in earlier.items()
