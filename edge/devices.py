@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -31,6 +31,7 @@ from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
 from wire.config import DeviceConfig
 from wire.devices import DeviceData, DeviceEventType, TelemetryData
+from wire.permissions import AccessGroupRule
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Device:
     values: Values | None = None
     zones_in_alarm: list[int] = field(default_factory=list)
     floors_reset: asyncio.TimerHandle | None = None
+    hub_recalled: bool = False  # the hub commanded a recall (not undone yet)
     last_telemetry: tuple[float, list[float | int | bool | str]] | None = None
 
 
@@ -56,33 +58,22 @@ class DeviceSupervisor:
 
     def __init__(self, configs: Iterable[DeviceConfig], emit: Emit,
                  fire_doors: FireDoors = lambda active: []) -> None:
-        models = load_models()
+        self._models = load_models()
         self._emit = emit
         self._fire_doors = fire_doors
+        self._configs = list(configs)
         self.devices: dict[str, Device] = {}
-        for cfg in configs:
-            model = models[cfg.model]
-            reader = DeviceReader(model)
-            self.devices[cfg.id] = Device(cfg, model, reader, FaultTracker(reader))
+        # one bus owner per port: endpoint -> its line and the configs it runs
+        self._lines: dict[tuple[str, ...], tuple[ModbusLine, tuple[DeviceConfig, ...]]] = {}
         self.fire_active = False
-        self._stack = contextlib.AsyncExitStack()
         self._tasks: set[asyncio.Task[object]] = set()
 
     async def __aenter__(self) -> Self:
         try:
-            # one bus owner per port: the units of one RS-485 line (or TCP gateway) share a line
-            lines: dict[tuple[str, ...], list[LinkConfig]] = {}
-            for device in self.devices.values():
-                cfg = _link_config(device)
-                lines.setdefault(cfg.endpoint, []).append(cfg)
-            for configs in lines.values():
-                line = await self._stack.enter_async_context(
-                    ModbusLine(configs, self._on_link_event))
-                for name, link in line.links.items():
-                    self.devices[name].link = link
+            await self.reconcile(self._configs)
             self._spawn(self._report_counters())
         except BaseException:
-            await self._stack.aclose()
+            await self._close_lines(list(self._lines))
             raise
         return self
 
@@ -96,7 +87,45 @@ class DeviceSupervisor:
         for device in self.devices.values():
             if device.floors_reset is not None:
                 device.floors_reset.cancel()
-        await self._stack.aclose()
+        await self._close_lines(list(self._lines))
+
+    async def reconcile(self, configs: Iterable[DeviceConfig]) -> list[str]:
+        """Run exactly `configs` (resolved: rtu devices carry their port): a line whose units
+        are unchanged keeps polling untouched; a line with a unit added, changed or removed is
+        closed and opened again with its new units; a line no longer used is closed. Returns
+        the ids of the devices (re)started."""
+        wanted: dict[tuple[str, ...], list[DeviceConfig]] = {}
+        for cfg in configs:
+            wanted.setdefault(_endpoint(cfg, self._models[cfg.model]), []).append(cfg)
+        stale = [ep for ep, (_, held) in self._lines.items()
+                 if tuple(wanted.get(ep, ())) != held]
+        await self._close_lines(stale)
+        started: list[str] = []
+        for endpoint, cfgs in wanted.items():
+            if endpoint in self._lines:
+                continue  # unchanged: keeps polling
+            devices = []
+            for cfg in cfgs:
+                model = self._models[cfg.model]
+                reader = DeviceReader(model)
+                devices.append(Device(cfg, model, reader, FaultTracker(reader)))
+            line = ModbusLine([_link_config(d) for d in devices], self._on_link_event)
+            for device in devices:
+                device.link = line.links[device.config.id]
+                self.devices[device.config.id] = device
+            await line.__aenter__()
+            self._lines[endpoint] = (line, tuple(cfgs))
+            started += [cfg.id for cfg in cfgs]
+        return started
+
+    async def _close_lines(self, endpoints: list[tuple[str, ...]]) -> None:
+        for endpoint in endpoints:
+            line, cfgs = self._lines.pop(endpoint)
+            for cfg in cfgs:
+                device = self.devices.pop(cfg.id, None)
+                if device is not None and device.floors_reset is not None:
+                    device.floors_reset.cancel()
+            await line.__aexit__(None, None, None)
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -105,7 +134,9 @@ class DeviceSupervisor:
 
     # --- readings --------------------------------------------------------------------
     def _on_link_event(self, event: LinkEvent) -> None:
-        device = self.devices[event.device]
+        device = self.devices.get(event.device)
+        if device is None:
+            return  # a device just removed: its line is closing
         try:
             if isinstance(event, LinkStatus):
                 self._health(device, event)
@@ -189,6 +220,7 @@ class DeviceSupervisor:
         return [e.config.id for e in elevators]
 
     async def _hub_recall(self, elevator: Device, active: bool, reason: str) -> None:
+        elevator.hub_recalled = active
         ok = await self._write(elevator, elevator.reader.recall_write(active))
         what = "recall" if active else "return to service"
         detail = f"{what} commanded by the hub ({reason or 'no reason given'}): "
@@ -201,9 +233,32 @@ class DeviceSupervisor:
         """`enable_floors` in the background (for callers that must not wait, like the reader)."""
         self._spawn(self.enable_floors(elevator, list(floors), seconds))
 
-    async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
-        """Enable only `floors` in the car for `seconds`, then disable them all again."""
+    def floors_refused(self, elevator: str) -> str | None:
+        """Why `elevator` enables no floor now, or None: a lift in fire recall (the edge's own,
+        the hub's, or as the controller reports it) or out of service takes no card calls."""
         device = self.devices[elevator]
+        if self.fire_active:
+            return "fire recall (fire alarm at this edge)"
+        if device.hub_recalled:
+            return "recall commanded by the hub"
+        if device.link is None or not device.link.online:
+            return "controller offline"
+        return device.reader.floors_inhibited(device.values)
+
+    async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
+        """Enable only `floors` in the car for `seconds`, then disable them all again; refused
+        (and reported, False) while the lift is recalled or out of service."""
+        device = self.devices.get(elevator)
+        if device is None:
+            return False  # removed by a new configuration meanwhile
+        floors = sorted(set(floors))
+        refused = self.floors_refused(elevator)
+        if refused is not None:
+            log.warning("device %s: floors %s not enabled: %s", elevator, floors, refused)
+            self._emit(elevator, self._data(
+                device, "floors_refused", detail=f"floors {floors} not enabled: {refused}",
+                text=f"Floors not enabled: {refused}", text_zh=f"未开放楼层：{_zh(refused)}"))
+            return False
         if device.floors_reset is not None:
             device.floors_reset.cancel()
         ok = await self._write(device, device.reader.floor_write(floors))
@@ -215,9 +270,9 @@ class DeviceSupervisor:
 
     # --- health ----------------------------------------------------------------------
     async def _report_counters(self) -> None:
-        period = min((d.config.counters_every_s for d in self.devices.values()), default=60.0)
-        while True:
-            await asyncio.sleep(period)
+        while True:  # the period follows the devices running now
+            await asyncio.sleep(min((d.config.counters_every_s for d in self.devices.values()),
+                                    default=60.0))
             for device in self.devices.values():
                 assert device.link is not None
                 self._emit(device.config.id, self._data(
@@ -227,6 +282,23 @@ class DeviceSupervisor:
     def _data(device: Device, event: DeviceEventType, **kwargs: Any) -> DeviceData:
         return DeviceData(device_type=device.model.device_type, model=device.model.model,
                           event=event, **kwargs)
+
+
+def _endpoint(cfg: DeviceConfig, model: DeviceModel) -> tuple[str, ...]:
+    """The line a device hangs on: its serial port, or the TCP host and port."""
+    if cfg.transport == "rtu":
+        return ("rtu", str(cfg.port))
+    return ("tcp", cfg.host or "127.0.0.1", str(cfg.tcp_port or model.transport.tcp_port))
+
+
+_ZH = {"fire recall (fire alarm at this edge)": "消防迫降（本楼火警）",
+       "recall commanded by the hub": "平台下令迫降", "controller offline": "电梯控制器离线",
+       "state unknown (not polled yet)": "状态未知（尚未读到）"}
+
+
+def _zh(reason: str) -> str:
+    """The refusal in Chinese; a controller state is shown as the register reads."""
+    return _ZH.get(reason, f"电梯状态 {reason}")
 
 
 def _link_config(device: Device) -> LinkConfig:
@@ -244,10 +316,18 @@ def _link_config(device: Device) -> LinkConfig:
     )
 
 
-def floors_for(card_groups: Iterable[int], door_groups: Iterable[int],
-               groups: dict[int, list[int]]) -> set[int]:
-    """The floors a card may reach from a car reader: its groups that include the reader."""
-    allowed = set(door_groups)
-    return {f for g in card_groups if g in allowed for f in groups.get(g, [])}
+def floors_for(card_groups: Iterable[int], own_floors: Iterable[int],
+               door_groups: Iterable[int], groups: Mapping[int, AccessGroupRule]) -> set[int]:
+    """The floors a credential reaches from a car reader: those of its groups that include the
+    reader, and the holder's own floors (a resident's unit) when one of them does."""
+    here = [g for g in card_groups if g in set(door_groups)]
+    if not here:
+        return set()
+    floors = set(own_floors)
+    for g in here:
+        rule = groups.get(g)
+        if rule is not None:
+            floors.update(rule.floors)
+    return floors
 
 

@@ -98,6 +98,18 @@ class Outcome:
     def granted(self) -> bool:
         return self.result == "granted"
 
+    def snapshot_key(self) -> str | None:
+        """The snapshot credential this outcome was decided on (see hub.credentials.grants)."""
+        if self.credential_type == "card":
+            return self.credential
+        if self.credential_type == "qr" and self.resident_id is not None:
+            return f"qr:{self.resident_id}"
+        if self.credential_type == "visitor_pass" and self.pass_id is not None:
+            return f"pass:{self.pass_id}"
+        if self.credential_type == "ble":
+            return "ble:" + self.credential.removeprefix("phone-key:")
+        return None
+
     @classmethod
     def of_card(cls, card: str, decision: Decision) -> Outcome:
         return cls("card", card, decision.result, decision.reason, decision.resident_id,
@@ -143,6 +155,21 @@ def access_data(door: str, outcome: Outcome) -> AccessData:
     )
 
 
+@dataclass
+class _Bus:
+    bus: OsdpBus
+    task: asyncio.Task[None]
+    signature: tuple[object, ...]  # what the bus was opened with: reopened when it changes
+
+
+def _bus_signature(configs: list[DoorConfig]) -> tuple[object, ...]:
+    """What an OSDP bus is opened with: its speed and its readers (door, address, key)."""
+    if not configs:
+        return ()
+    return (configs[0].reader.baudrate,
+            *((c.id, c.reader.address, c.reader.scbk) for c in configs))
+
+
 class DoorController:
     """`async with DoorController(...)` opens the OSDP buses and runs the doors until exit."""
 
@@ -163,22 +190,12 @@ class DoorController:
         self._by_reader: dict[tuple[str, int], Door] = {}
         # the building's elevators once they run: a card granted in a car enables its floors
         self.elevators: DeviceSupervisor | None = None
-        self._stack = contextlib.AsyncExitStack()
+        self._buses: dict[str, _Bus] = {}  # port -> the OSDP bus serving its readers
         self._tasks = Tasks()
 
     async def __aenter__(self) -> Self:
         try:
-            buses: dict[str, list[DoorConfig]] = defaultdict(list)
-            for config in self._configs:
-                buses[config.reader.serial_port].append(config)
-            for port, configs in buses.items():
-                readers = [ReaderConfig(address=c.reader.address, scbk=self._reader_key(c),
-                                        name=c.id) for c in configs]
-                bus = await self._stack.enter_async_context(
-                    OsdpBus(port, readers, baudrate=configs[0].reader.baudrate))
-                for config in configs:
-                    self.attach(config, bus)
-                self._tasks.spawn(self._pump(port, bus), f"osdp-{port}")
+            await self.reconcile(self._configs)
             self._tasks.spawn(self._timers(), "door-timers")
         except BaseException:
             await self._close()
@@ -191,7 +208,58 @@ class DoorController:
 
     async def _close(self) -> None:
         await self._tasks.cancel()
-        await self._stack.aclose()
+        for port in list(self._buses):
+            await self._close_bus(port)
+
+    async def reconcile(self, configs: Iterable[DoorConfig]) -> list[str]:
+        """Run exactly the doors `configs` describe (resolved: every reader on its port).
+
+        A door whose configuration is unchanged keeps running untouched; a changed door is
+        rebuilt (a fresh state machine); a removed one stops. A line whose set of readers
+        changed (one added, removed, re-keyed or moved) is reopened, the unchanged doors on it
+        keeping their state; other lines are not touched. Returns the ids rebuilt or added."""
+        configs = list(configs)
+        wanted: dict[str, list[DoorConfig]] = defaultdict(list)
+        for config in configs:
+            wanted[config.reader.serial_port].append(config)
+        for port in [p for p, bus in self._buses.items()
+                     if _bus_signature(wanted.get(p, [])) != bus.signature]:
+            await self._close_bus(port)
+        for port, on_port in wanted.items():
+            if port not in self._buses:
+                await self._open_bus(port, on_port)
+        doors: dict[str, Door] = {}
+        changed: list[str] = []
+        for config in configs:
+            bus = self._buses[config.reader.serial_port].bus
+            door = self.doors.get(config.id)
+            if door is None or door.config != config:
+                door = Door(config, bus, DoorStateMachine(
+                    unlock_s=config.unlock_s, held_open_s=config.held_open_s,
+                    now=time.monotonic()))
+                changed.append(config.id)
+            elif door.bus is not bus:
+                door.bus, door.online = bus, False  # its line reopened: same door, same state
+            doors[config.id] = door
+        self.doors = doors
+        self._by_reader = {(d.config.reader.serial_port, d.config.reader.address): d
+                           for d in doors.values()}
+        return changed
+
+    async def _open_bus(self, port: str, configs: list[DoorConfig]) -> None:
+        readers = [ReaderConfig(address=c.reader.address, scbk=self._reader_key(c), name=c.id)
+                   for c in configs]
+        bus = OsdpBus(port, readers, baudrate=configs[0].reader.baudrate)
+        await bus.__aenter__()
+        task = self._tasks.spawn(self._pump(port, bus), f"osdp-{port}")
+        self._buses[port] = _Bus(bus, task, _bus_signature(configs))
+
+    async def _close_bus(self, port: str) -> None:
+        held = self._buses.pop(port)
+        held.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await held.task
+        await held.bus.__aexit__(None, None, None)
 
     def _reader_key(self, config: DoorConfig) -> bytes:
         """The key the door's reader took at this edge, else the configured one."""
@@ -257,7 +325,7 @@ class DoorController:
                                        deadline=time.monotonic() + PIN_TIMEOUT_S))
             self._signal(door, MOMENTS["pin_wait"])
             return decision
-        self._outcome(door, Outcome.of_card(card, decision), car_card=card)
+        self._outcome(door, Outcome.of_card(card, decision))
         return decision
 
     def wiegand_read(self, door: Door, data: bytes, bits: int) -> None:
@@ -293,7 +361,7 @@ class DoorController:
         # a duress PIN opens like any other, silently: only the event tells the guards
         self._outcome(door, Outcome("card", wait.card, "granted", "granted", who, spent_us,
                                     warning="duress" if result == "duress" else
-                                    wait.decision.warning), car_card=wait.card)
+                                    wait.decision.warning))
 
     def qr_read(self, door: Door, text: bytes | str) -> SignedDecision:
         """A QR code scanned at `door`'s reader: a resident's code or a visitor pass."""
@@ -316,26 +384,28 @@ class DoorController:
         self._outcome(door, Outcome.of_signed(decision))
         return decision
 
-    def _outcome(self, door: Door, outcome: Outcome, *, car_card: str | None = None) -> None:
+    def _outcome(self, door: Door, outcome: Outcome) -> None:
         """The one path every credential's decision takes at the door."""
         if outcome.granted:
             self._apply(door, door.fsm.grant(time.monotonic()))  # the relay first
         door.counters[outcome.result] += 1
-        if outcome.granted and car_card is not None:
-            self._car_floors(door, car_card)
+        if outcome.granted and door.config.elevator is not None:
+            self._car_floors(door, outcome)
         self._signal(door, MOMENTS["granted" if outcome.granted else "denied"])
         self._report.event(door.config.id, access_data(door.config.id, outcome))
 
-    def _car_floors(self, door: Door, card: str) -> None:
-        """A card granted in an elevator car enables the floors its groups allow there."""
+    def _car_floors(self, door: Door, outcome: Outcome) -> None:
+        """A card, QR code, phone or pass granted in a car enables the holder's own floors and
+        those of its groups that include this reader, nothing else."""
         elevator, state = door.config.elevator, self._cache.state
-        if elevator is None or self.elevators is None or state is None:
+        key = outcome.snapshot_key()
+        if elevator is None or self.elevators is None or state is None or key is None:
             return
-        cred = state.credentials.get(card)
+        cred = state.credentials.get(key)
         if cred is None:
             return
-        floors = floors_for(cred.groups, state.door_groups.get(door.config.id, frozenset()),
-                            {g: list(rule.floors) for g, rule in state.groups.items()})
+        floors = floors_for(cred.groups, cred.floors,
+                            state.door_groups.get(door.config.id, frozenset()), state.groups)
         self.elevators.request_floors(elevator, sorted(floors), door.config.floor_enable_s)
 
     def _input(self, door: Door, event: InputChanged) -> None:

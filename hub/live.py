@@ -71,6 +71,7 @@ class Listener:
     site_id: str | None = None  # a staff user's site; a resident's household's site
     household_id: int | None = None
     building_id: int | None = None  # a resident's building
+    lang: str = "en"  # the texts of the pushes are rendered in it (hub.texts)
     queue: asyncio.Queue[LiveItem] = field(
         default_factory=lambda: asyncio.Queue(maxsize=LISTENER_QUEUE))
     dropped: int = 0

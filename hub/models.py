@@ -161,6 +161,8 @@ class AccessGroup(Base):
     holiday_mode: Mapped[HolidayMode] = mapped_column(String(16), default="normal",
                                                       server_default="normal")
     holiday_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    # building floors (1 ground, -1 B1) its car readers enable, beside members' own unit floors
+    floors: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class Edge(Base):
@@ -185,6 +187,11 @@ class Edge(Base):
     # it has heard from it again (wire.state.silent_after_s)
     keepalive_s: Mapped[int | None] = mapped_column(Integer)
     silent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # its configuration (hub.edgeconfig): the version it runs, and the last one it refused
+    # (newer than the one it runs) with why
+    config_version_held: Mapped[int | None] = mapped_column(Integer)
+    config_refused_version: Mapped[int | None] = mapped_column(Integer)
+    config_refused: Mapped[str | None] = mapped_column(Text)
 
 
 class UplinkRange(Base):
@@ -230,6 +237,16 @@ class PermissionVersion(Base):
     """The last snapshot published to an edge: versions only grow, across hub workers."""
 
     __tablename__ = "permission_versions"
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EdgeConfigVersion(Base):
+    """The last configuration published to an edge: versions only grow, across hub workers."""
+
+    __tablename__ = "edge_config_versions"
     edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
@@ -519,6 +536,8 @@ class VisitorPass(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     doors: Mapped[list[Door]] = relationship(secondary=visitor_pass_doors)
+    # the floors a car reader among `doors` enables: the host unit's, unless the issuer chose
+    floors: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class VisitorPassUse(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field, field_validator
@@ -18,6 +18,7 @@ from hub.api.schemas import ErrorOut
 from hub.errors import MqttError
 from hub.live import CHANNEL_ROLES, Listener, LiveItem
 from hub.models import Household, Unit, User
+from hub.texts import language_of, localize
 
 routes = EndpointTable(tag="live")
 HEARTBEAT_S = 20.0  # pings keep proxies from closing an idle console's socket
@@ -29,6 +30,8 @@ class LiveQuery(BaseModel):
         min_length=1, max_length=500,
         description="comma-separated channels, e.g. `access,alarms`",
         examples=["access,door"])
+    lang: Literal["zh", "en"] | None = Field(
+        default=None, description="the language of the texts pushed (default: Accept-Language)")
 
     @field_validator("channels")
     @classmethod
@@ -54,6 +57,7 @@ async def live(request: web.Request, query: LiveQuery) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise BadRequestError("this endpoint is a WebSocket: send an Upgrade request")
     listener = await _listener_for(request, user, channels)
+    listener.lang = query.lang or language_of(request)
     bus = request.app[LIVE]
     bus.listen(listener)
     try:
@@ -79,7 +83,8 @@ async def live(request: web.Request, query: LiveQuery) -> web.StreamResponse:
 async def _send(ws: web.WebSocketResponse, listener: Listener) -> None:
     while not ws.closed:
         item: LiveItem = await listener.queue.get()
-        message: dict[str, Any] = {"channel": item.channel, "data": item.data}
+        message: dict[str, Any] = {"channel": item.channel,
+                                   "data": localize(item.data, listener.lang)}
         try:
             await ws.send_json(message)
         except ConnectionError:

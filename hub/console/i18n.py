@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.texts import TEXTS
+
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 LANG_COOKIE = "lintel_lang"
@@ -195,11 +197,18 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarm.edge_offline": ("Edge gateway offline", "边缘网关离线"),
     "alarm.reader_insecure": ("Reader not secure (default key or failed secure channel)",
                               "读卡器不安全（默认密钥或安全通道失败）"),
+    "alarm.duress": ("Duress (opened under threat)", "胁迫开门"),
+    "alarm.pin_failures": ("Wrong PINs in a row", "连续输错密码"),
+    "alarm.reader_tamper": ("Reader tampered with", "读卡器被拆动"),
+    "alarm.reader_power_fail": ("Reader power failure", "读卡器供电故障"),
+    "alarm.reader_key_failed": ("Reader refused its new key", "读卡器未接受新密钥"),
     "alarm.camera_motion": ("Motion on camera", "摄像头检测到移动"),
     "alarm.camera_tamper": ("Camera tampered with", "摄像头被遮挡或破坏"),
     "alarm.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),
     "alarm.downlink_refused": ("Hub message refused by an edge (possible forgery)",
                                "边缘网关拒绝了中心消息（可能被伪造）"),
+    "alarm.config_refused": ("Edge refused its configuration (runs the previous one)",
+                             "边缘网关拒绝了下发的配置（仍按原配置运行）"),
     "severity.critical": ("Critical", "紧急"),
     "severity.major": ("Major", "重要"),
     "severity.minor": ("Minor", "一般"),
@@ -390,9 +399,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "me.passes_title": ("My visitors", "我的访客"),
 }
 
+# the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
+# names, ...) so a page's script can name a code's words too
 MESSAGES: dict[str, dict[str, str]] = {
-    "en": {key: en for key, (en, _zh) in _CATALOGUE.items()},
-    "zh": {key: zh for key, (_en, zh) in _CATALOGUE.items()},
+    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE).items()},
+    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE).items()},
 }
 
 

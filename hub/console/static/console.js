@@ -4,7 +4,7 @@
 const Lintel = (() => {
   const messages = JSON.parse(document.getElementById("i18n").textContent);
   const lang = window.LINTEL.lang;
-  const locale = lang === "zh" ? "zh-CN" : "en-GB";
+  const locale = lang === "zh" ? "zh-CN" : "en-GB";  // also the API's Accept-Language
 
   function t(key, values) {
     let text = messages[key];
@@ -50,7 +50,8 @@ const Lintel = (() => {
   }
 
   async function api(method, path, body) {
-    const init = {method, headers: {}, credentials: "same-origin"};
+    // the hub renders the texts it made (alarm messages, titles, errors) in this language
+    const init = {method, headers: {"Accept-Language": locale}, credentials: "same-origin"};
     if (body instanceof FormData) init.body = body;
     else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -134,7 +135,7 @@ const Lintel = (() => {
     let dropped = false;
     function connect() {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const ws = new WebSocket(`${scheme}://${location.host}/api/v1/live?channels=${channels.join(",")}`);
+      const ws = new WebSocket(`${scheme}://${location.host}/api/v1/live?channels=${channels.join(",")}&lang=${lang}`);
       ws.onopen = () => {
         delay = 500;
         if (badge) { badge.classList.add("on"); badge.textContent = t("live.connected"); }
