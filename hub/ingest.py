@@ -27,6 +27,7 @@ from hub.cameras.store import alert_row, record_camera_alerts
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
+from hub.door_states import record_door_events
 from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
 from hub.models import AccessEvent as AccessEventRow
@@ -254,6 +255,9 @@ class Ingest:
                                          returning=True)
             if len(stored) < len(batch.events):  # ids stored before: the same events?
                 await _refuse_impostors(session, batch, stored, now)
+            if any(row["kind"] == "door" for row in batch.events):
+                # the guard's building panel: where the door events left each door
+                await record_door_events(session, [r for r in batch.events if r["id"] in stored])
             if batch.devices:
                 await apply_device_events(
                     session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)

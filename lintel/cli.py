@@ -184,8 +184,8 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     print(f"broker: {out / 'mosquitto' / DYNSEC_FILE} updated; restart Mosquitto to apply "
           "(docker compose restart mosquitto; its queues persist)")
     if args.what == "edge":
-        print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
-              "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
+        print(f"config: {identity.config} - the edge's bootstrap; mount it as the edge's "
+              "/etc/lintel/edge.yaml. Its doors, devices and cameras come from the hub")
         if args.cert and identity.config is not None:  # provision_edge always writes one
             print(f"client certificate: {identity.config.with_suffix('.crt')} and .key - mount "
                   "them under /etc/lintel/ beside ca.crt")
@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default 1883, 8883 with --tls, 8884 with --cert")
     pedge.add_argument("--tls", action="store_true", help="connect to the broker over TLS")
     pedge.add_argument("--door", action="append", metavar="ID",
-                       help="a door of a new config (repeatable; default <building>-main)")
+                       help="a door of a new config's initial installation, for labs "
+                       "(repeatable; default: none, the hub sends the installation)")
     pedge.add_argument("--cert", action="store_true",
                        help="a client certificate (CN = username) instead of a password")
     phub = provsub.add_parser("hub", help="a hub worker's account and ACL")

@@ -15,6 +15,7 @@ from hub.api.schemas import EdgeOut
 from hub.api.scope import scope_of
 from hub.api.store import reading
 from hub.dead_letters import dead_letters_of
+from hub.edgeconfig import config_refusal
 from hub.models import Edge, EdgeConfigVersion
 from hub.stored import GAPS_SHOWN, progress
 
@@ -95,11 +96,7 @@ async def get_edge(request: web.Request) -> EdgeDetail:
 
 
 def config_of(edge: Edge, published: int | None) -> ConfigOut:
-    """A refusal counts while the edge runs something older than what it refused."""
-    refused = edge.config_refused
-    if edge.config_refused_version is not None and edge.config_version_held is not None \
-            and edge.config_refused_version <= edge.config_version_held:
-        refused = None
+    refused = config_refusal(edge)
     return ConfigOut(version=published, running_version=edge.config_version_held,
                      refused=refused,
                      refused_version=edge.config_refused_version if refused else None)

@@ -70,6 +70,14 @@ async def publish_edge_config(publisher: EdgeConfigPublisher, session: AsyncSess
     return await publisher.publish(session, site, edge, config, force=force)
 
 
+def config_refusal(edge: Edge) -> str | None:
+    """Why the edge refused a configuration, while it runs something older than that one."""
+    if edge.config_refused_version is not None and edge.config_version_held is not None \
+            and edge.config_refused_version <= edge.config_version_held:
+        return None
+    return edge.config_refused
+
+
 async def _bump(session: AsyncSession, edge_id: int, digest: str) -> int | None:
     """The new version if the hash changed (or the edge had none), else None. A conditional
     UPDATE: two workers publishing at once still get distinct, growing versions."""
@@ -91,4 +99,4 @@ async def _bump(session: AsyncSession, edge_id: int, digest: str) -> int | None:
     return bumped.scalar_one_or_none()
 
 
-__all__ = ["ConfigPublished", "EdgeConfigPublisher", "publish_edge_config"]
+__all__ = ["ConfigPublished", "EdgeConfigPublisher", "config_refusal", "publish_edge_config"]

@@ -141,6 +141,9 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
         assert "serial_port_missing" in detail["config"]["refused"]
         assert "/dev/ttyLINTEL-none" in detail["config"]["refused"]
         assert b.agent.configs.version == v1 and "B1-side" not in b.agent.doors
+        [listed] = [e for e in (await b.call("GET", "/edges"))["items"] if e["name"] == EDGE]
+        assert listed["config_version_held"] == v1  # what the console's edge table shows
+        assert listed["config_refused"] == detail["config"]["refused"]
         await swipe_opens(garage)  # the previous configuration runs on
         alarms = await until(lambda: _alarms(b, "config_refused"), 10, "the alarm")
         assert f"v{v2}" in alarms[0]["message"] and "serial port missing" in alarms[0]["message"]

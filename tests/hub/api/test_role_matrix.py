@@ -215,6 +215,7 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="anti-passback", body=lambda w, p: {"name": unique("apb"), "mode": "soft"}
     ),
     ("DELETE", "/anti-passback/{id}"): Case(WRITERS, resource="anti-passback"),
+    ("GET", "/door-states"): Case(STAFF, resource="doors"),
     ("GET", "/devices"): Case(STAFF, resource="devices"),
     ("GET", "/devices/{id}"): Case(STAFF, resource="devices"),
     ("GET", "/devices/{id}/telemetry"): Case(STAFF, resource="devices"),
