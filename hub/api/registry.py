@@ -20,11 +20,8 @@ from hub.api.schemas import (
 )
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
-<<<<<<< HEAD
 from hub.dead_letters import dead_letter_counts
-=======
 from hub.edgeconfig import config_refusal
->>>>>>> main
 from hub.models import Door, Edge, Site
 
 routes = EndpointTable(tag="registry")
@@ -73,13 +70,9 @@ async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
 
 @routes.get("/edges", query=SiteQuery, response=EdgeList)
 async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
-<<<<<<< HEAD
-    """List edges with what each last reported (status, last seen, permission version held,
-    downlink messages refused) and how many of its messages went to the dead letters."""
-=======
-    """List edges with what each last reported: status, last seen, permission and
-    configuration versions held, a configuration refused."""
->>>>>>> main
+    """List edges with what each last reported (status, last seen, permission and
+    configuration versions held, a configuration refused, downlink messages refused) and how
+    many of its messages went to the dead letters."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
     stmt = select(Edge).where(scope.where(Edge.site_id)).order_by(Edge.site_id, Edge.name)
@@ -99,13 +92,10 @@ async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
                 agent_version=e.agent_version,
                 perm_version_held=e.perm_version_held,
                 last_seen=e.last_seen,
-<<<<<<< HEAD
                 dead_letter_count=dead.get((e.site_id, e.name), 0),
                 downlink_refused=e.downlink_refused,
-=======
                 config_version_held=e.config_version_held,
                 config_refused=config_refusal(e),
->>>>>>> main
             )
             for e in edges
         ]
