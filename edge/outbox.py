@@ -222,6 +222,22 @@ class Outbox(SqliteStore):
                 self._write_held()
             return not self._held
 
+    def continue_after(self, floor: int) -> bool:
+        """Number the next message after `floor` (the hub's word that this edge used numbers up
+        to it: this outbox was wiped or restored from an old copy). True if that moved the
+        numbering; the numbers already handed out stay as they are."""
+        with self._lock:
+            if floor <= self._seq:
+                return False
+            self._seq = floor
+            try:
+                self._db.execute(
+                    "INSERT INTO counters (name, value) VALUES ('seq', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)", (floor,))
+            except sqlite3.Error as exc:  # the next message stored writes the counter too
+                log.error("outbox %s cannot keep its new numbering yet: %s", self._path, exc)
+            return True
+
     @property
     def held(self) -> int:
         """Events waiting in memory because the disk refused them."""

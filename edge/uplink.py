@@ -245,6 +245,11 @@ class Uplink:
             self._gate.refuse(self._stored_topic, DownlinkRefused(
                 "wrong_target", f"confirmation for {confirmed.site}/{confirmed.edge}"))
             return
+        if confirmed.seq_floor is not None and self._outbox.continue_after(confirmed.seq_floor):
+            log.warning("the hub knows this edge used sequence numbers up to %d, above this "
+                        "outbox's: it was wiped or restored from an old copy; numbering "
+                        "continues after %d", confirmed.seq_floor, confirmed.seq_floor)
+            self.publish_state()
         self._confirmations.extend(confirmed.confirmed())
         self._wake.set()
 

@@ -34,7 +34,14 @@ from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
 from hub.rules.engine import RuleEngine
-from hub.stored import Committed, EdgeKey, StoredConfirmer, loose_seq, record_ranges
+from hub.stored import (
+    Committed,
+    EdgeKey,
+    StoredConfirmer,
+    loose_seq,
+    outbox_floors,
+    record_ranges,
+)
 from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
@@ -247,6 +254,7 @@ class Ingest:
         stored: set[str] = set()
         edge_states: list[StateChange] = []
         unknown: list[tuple[Message, topics.TopicParts, EdgeState]] = []
+        floors: list[tuple[str, str, int]] = []
         after = None
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
@@ -264,6 +272,8 @@ class Ingest:
             if batch.access:
                 await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
                 await record_pass_uses(session, batch.access)
+            if batch.states:  # an outbox reset, read before the new state is recorded
+                floors = await outbox_floors(session, batch.states, now)
             edge_states, unknown = await record_states(session, batch.states, now)
             batch.dead.extend(_dead_row(message, f"unknown edge {parts.site}/{parts.edge}", now)
                               for message, parts, _state in unknown)
@@ -287,6 +297,9 @@ class Ingest:
                 await self._live.publish(_live_items(batch) + live_items(edge_states))
             if after is not None:
                 await after()  # the rules' live pushes and edge commands, once committed
+            if self._confirmer is not None:
+                for site, edge, floor in floors:
+                    await self._confirmer.send_floor(site, edge, floor)
         except Exception:  # stored is stored: the batch is acknowledged
             log.exception("ingest: batch committed, but what follows the commit failed")
         self.stats.events += len(batch.events)

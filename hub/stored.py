@@ -20,18 +20,20 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.credentials.downlink import DownlinkSigner
-from hub.models import EdgeUplink, EventLog, UplinkRange, utcnow
-from hub.mqtt import MqttClient
+from hub.liveness import received_at
+from hub.models import Edge, EdgeUplink, EventLog, UplinkRange, utcnow
+from hub.mqtt import Message, MqttClient
 from hub.tasks import Periodic, cancel_and_wait
-from wire import topics
+from wire import EdgeState, StoredRanges, topics
 from wire.stored import SEQ_MAX, SeqRange, merge_ranges, stored_bodies, to_ranges
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,14 @@ class StoredConfirmer:
         touched, self._touched = self._touched, set()
         return touched
 
+    async def send_floor(self, site: str, edge: str, floor: int) -> None:
+        """Tell an edge numbering below what it used before to continue after `floor`."""
+        topic = topics.stored(site, edge)
+        body = StoredRanges(site=site, edge=edge, ts=utcnow(), ranges=[], digests="",
+                            seq_floor=floor)
+        await self._mqtt.publish(topic, self._signer.sign(topic, body.model_dump_json().encode()),
+                                 qos=1, timeout=self._publish_timeout_s)
+
     async def _run(self) -> None:
         while True:
             try:
@@ -139,6 +149,39 @@ class StoredConfirmer:
         if failed:  # the edges send those again; storage is idempotent
             log.warning("%d stored confirmations not acknowledged by the broker: %s",
                         len(failed), failed[0])
+
+
+async def outbox_floors(session: AsyncSession,
+                        states: Sequence[tuple[Message, topics.TopicParts, EdgeState]],
+                        now: datetime) -> list[tuple[str, str, int]]:
+    """Edges whose state says they now write below the numbers the hub knows they used
+    (their outbox was wiped, or restored from an old copy), each with the number to continue
+    after: the highest it reported or the hub stored. Read before hub.liveness records the
+    new state; an older word that a lagging worker reads late is no reset."""
+    reports: dict[EdgeKey, tuple[datetime, int]] = {}
+    for message, parts, state in states:
+        if state.status == "online" and not message.retain and state.outbox_last_seq is not None:
+            reports[(parts.site, parts.edge)] = (received_at(message, now), state.outbox_last_seq)
+    if not reports:
+        return []
+    rows = await session.execute(
+        select(Edge.site_id, Edge.name, Edge.last_seen, Edge.outbox_last_seq,
+               EdgeUplink.stored_through)
+        .outerjoin(EdgeUplink, and_(EdgeUplink.site_id == Edge.site_id,
+                                    EdgeUplink.edge == Edge.name))
+        .where(tuple_(Edge.site_id, Edge.name).in_(sorted(reports))))
+    floors = []
+    for site, edge, last_seen, last_seq, through in rows.all():
+        heard, reported = reports[(site, edge)]
+        known = max(last_seq or 0, through or 0)
+        if reported >= known or (last_seen is not None and heard < last_seen):
+            continue
+        floor = max(known, (await progress(session, site, edge)).highest_stored)
+        log.warning("edge %s/%s writes at seq %d, below the %d it used: its outbox was reset "
+                    "(what it held unconfirmed is lost and shows as a gap); told to continue "
+                    "after %d", site, edge, reported, known, floor)
+        floors.append((site, edge, floor))
+    return floors
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,5 +289,5 @@ class UplinkFolder(Periodic):
                 await fold_edge(session, site, edge)
 
 
-__all__ = ["Committed", "StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge", "loose_seq",
-           "progress", "record_ranges"]
+__all__ = ["Committed", "StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge",
+           "loose_seq", "outbox_floors", "progress", "record_ranges"]

@@ -33,12 +33,18 @@ class StoredRanges(WireModel):
     site: Name
     edge: Name
     ts: UtcDatetime
-    ranges: list[SeqRange] = Field(min_length=1, max_length=RANGES_MAX)
+    ranges: list[SeqRange] = Field(max_length=RANGES_MAX)
     # one payload_digest() per sequence number of `ranges`, in their order, end to end
     digests: str = Field(max_length=DIGESTS_MAX * DIGEST_HEX, pattern=r"^[0-9a-f]*$")
+    # Set when the edge reported writing below what the hub knows it used (its outbox was
+    # wiped, or restored from an old copy): it continues numbering after this one, so that
+    # no number means two messages from here on.
+    seq_floor: int | None = Field(default=None, ge=0, le=SEQ_MAX)
 
     @model_validator(mode="after")
     def _a_digest_each(self) -> StoredRanges:
+        if not self.ranges and self.seq_floor is None:
+            raise ValueError("ranges: at least one range (or a seq_floor) is needed")
         count = sum(last - first + 1 for first, last in self.ranges)
         if len(self.digests) != count * DIGEST_HEX:
             raise ValueError(f"digests: {count} sequence numbers need {count * DIGEST_HEX} hex "
