@@ -33,6 +33,7 @@ from hub.liveness import StateChange, live_items, record_states
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
+from hub.readers.keys import keyed_rows, record_reader_keys
 from hub.rules.engine import RuleEngine
 from hub.stored import (
     Committed,
@@ -259,6 +260,7 @@ class Ingest:
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
             # Device state changes and rules only for events stored now, not redeliveries.
+            keyed = keyed_rows(batch.events)
             stored = await insert_ignore(session, _table(EventLog), batch.events, key="id",
                                          returning=True)
             if len(stored) < len(batch.events):  # ids stored before: the same events?
@@ -266,6 +268,8 @@ class Ingest:
             if any(row["kind"] == "door" for row in batch.events):
                 # the guard's building panel: where the door events left each door
                 await record_door_events(session, [r for r in batch.events if r["id"] in stored])
+            if keyed:  # a reader's own key, sealed: kept for the configuration to carry back
+                await record_reader_keys(session, [r for r in keyed if r["id"] in stored])
             if batch.devices:
                 await apply_device_events(
                     session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)

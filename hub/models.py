@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -231,6 +233,8 @@ class Door(Base):
     mode: Mapped[str] = mapped_column(String(24), default="normal")
     # mode unlocked_on_schedule: the edge keeps the lock released during this schedule
     unlock_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    # card + PIN: a granted card opens only after its holder's PIN (at the reader's keypad)
+    pin_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PermissionVersion(Base):

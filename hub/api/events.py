@@ -41,6 +41,7 @@ from hub.models import (
     Resident,
     VisitorPass,
 )
+from hub.texts import reader_language, render_or
 
 routes = EndpointTable(tag="events")
 
@@ -220,25 +221,33 @@ def _pass_id(e: AccessEvent) -> int | None:
 async def _export(request: web.Request, session: AsyncSession,
                   stmt: Select[AccessEvent]) -> web.StreamResponse:
     """All matching rows as CSV (UTF-8 with a BOM, so spreadsheets read the Chinese names),
-    fetched and written a batch at a time by the same keyset paging."""
+    its column heads and words in the reader's language, fetched and written a batch at a time
+    by the same keyset paging."""
     resp = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": 'attachment; filename="access-events.csv"',
         "Cache-Control": "no-store"})
     await resp.prepare(request)
+    lang = reader_language()  # Accept-Language, else the console's language cookie
+
+    def text(code: str, fallback: str) -> str:
+        return render_or(code, None, lang, fallback)
+
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([text(f"access_csv.{column}", column) for column in CSV_COLUMNS])
     written, after = 0, None
     while written < MAX_EXPORT_ROWS:
         batch_stmt = stmt if after is None else stmt.where(_before(*after))
         limit = min(_EXPORT_BATCH, MAX_EXPORT_ROWS - written)
         batch = list(await session.scalars(_newest_first(batch_stmt).limit(limit)))
         for e in await _named(session, batch):
-            writer.writerow((e.ts.isoformat(), e.door, e.door_name or "", e.person or "",
-                             e.person_kind or "", e.credential_type, _cell(e.credential),
-                             e.result, e.reason, e.edge, e.site, e.id))
+            kind = text(f"access_person.{e.person_kind}", e.person_kind) if e.person_kind else ""
+            writer.writerow((e.ts.isoformat(), e.door, e.door_name or "", e.person or "", kind,
+                             e.credential_type, _cell(e.credential),
+                             text(f"access_result.{e.result}", e.result),
+                             text(f"access_reason.{e.reason}", e.reason), e.edge, e.site, e.id))
         await resp.write(buffer.getvalue().encode())
         buffer.seek(0)
         buffer.truncate()

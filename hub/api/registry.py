@@ -62,6 +62,7 @@ async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
                 edge_id=door.edge_id,
                 edge=edge_name,
                 unlock_schedule_id=door.unlock_schedule_id,
+                pin_required=door.pin_required,
             )
             for door, edge_name in rows
         ]

@@ -358,6 +358,7 @@ class DoorOut(BaseModel):
     edge_id: int
     edge: str
     unlock_schedule_id: int | None = None
+    pin_required: bool = Field(default=False, description="card + PIN at this door's reader")
 
 
 class DoorList(BaseModel):
@@ -418,8 +419,10 @@ class DoorUpdate(Strict):
     label: str | None = Field(default=None, max_length=200)
     mode: DoorModeIn | None = None
     unlock_schedule_id: RowId | None = None
+    pin_required: bool | None = Field(
+        default=None, description="card + PIN: a granted card opens only after its holder's PIN")
 
-    _not_null = field_validator("label", "mode")(_refuse_null)
+    _not_null = field_validator("label", "mode", "pin_required")(_refuse_null)
 
 
 class PassbackCreate(Strict):

@@ -119,6 +119,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "door.fire_released": ("Released by fire alarm", "火警释放"),
     "door.offline": ("Offline", "离线"),
     "door.legend": ("Door states", "门状态图例"),
+    "camera.alerts": ("{n} alerts", "{n} 次告警"),
     "guard.sound_on": ("Sound on", "声音开启"),
     "guard.sound_off": ("Sound muted", "已静音"),
     "guard.sound_toggle": ("Turn the alarm sound on or off", "开启或关闭报警声音"),

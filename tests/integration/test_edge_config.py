@@ -54,8 +54,9 @@ async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "")
 async def _garage_in_the_main_group(hub: Hub) -> None:
     """Card 1001 opens B1-garage too once the edge drives that door."""
     async with hub.sessions() as session, session.begin():
-        group = await session.scalar(select(AccessGroup).where(AccessGroup.name == "B1 main door")
-                                     .options(selectinload(AccessGroup.doors)))
+        group = await session.scalar(  # the demo's group of card 1001, holding B1-main
+            select(AccessGroup).where(AccessGroup.doors.any(Door.name == "B1-main"))
+            .options(selectinload(AccessGroup.doors)))
         garage = await session.scalar(select(Door).where(Door.name == "B1-garage"))
         assert group is not None and garage is not None
         group.doors.append(garage)

@@ -33,7 +33,7 @@
     const where = [a.door, a.device, a.edge].filter(Boolean)[0] ?? "—";
     return el("tr", {dataset: {alarm: a.id, type: a.type, state: a.state}},
       td(t("alarms.raised"), time(a.raised_at)),
-      td(t("alarms.kind"), word("alarm.", a.type)),
+      td(t("alarms.kind"), word("alarm.", a.type), el("div", {class: "muted small"}, a.message)),
       td(t("alarms.severity"), pill(word("severity.", a.severity), a.severity === "minor" || a.severity === "info" ? "warn" : "bad")),
       td(t("alarms.where"), where),
       el("td", {class: "num", "data-label": t("alarms.count")}, a.count),

@@ -300,10 +300,14 @@
     settleSignal();
   }
 
-  // --- camera alerts with their snapshots (uploaded by the edge a moment after the alert) ---
-  const MAX_SHOTS = 12;
+  // --- camera alerts, one tile per camera: its latest alert's snapshot (uploaded by the edge
+  // a moment after the alert) and how many alerts it raised, not a dozen near-identical shots ---
+  const MAX_CAMERAS = 12;
+  const RECENT_ALERTS = 100;
+  const cameras = new Map();  // camera -> {latest, count, first}
 
-  function shot(c) {
+  function shot(group) {
+    const c = group.latest;
     const url = c.snapshot_url ?? (c.snapshot_id ? `/api/v1/snapshots/${c.snapshot_id}` : null);
     const none = () => el("div", {class: "noimg"}, t("camera.no_snapshot"));
     let media = none();
@@ -316,23 +320,40 @@
       });
       media = el("a", {href: url, target: "_blank"}, media);
     }
-    return el("div", {class: "shot", dataset: {alert: c.id}}, media,
-      el("div", {class: "cap"}, el("div", {}, `${c.camera} · ${word("camera.", c.event)}`),
-        el("div", {class: "sub"}, `${time(c.ts)}${c.zone ? " · " + t("camera.zone", {zone: c.zone}) : ""}`)));
+    const when = group.count > 1 ? `${time(group.first)} – ${time(c.ts)}` : time(c.ts);
+    return el("div", {class: "shot", dataset: {alert: c.id, camera: c.camera}}, media,
+      el("div", {class: "cap"}, el("div", {}, `${c.camera} · ${word("camera.", c.event)}`,
+        group.count > 1 ? [" ", pill(t("camera.alerts", {n: group.count}), "warn")] : null),
+        el("div", {class: "sub"}, `${when}${c.zone ? " · " + t("camera.zone", {zone: c.zone}) : ""}`)));
+  }
+
+  function renderCameras() {
+    const box = document.getElementById("camera-list");
+    const groups = [...cameras.values()].sort((x, y) => y.latest.ts.localeCompare(x.latest.ts))
+      .slice(0, MAX_CAMERAS);
+    box.replaceChildren(...(groups.length ? groups.map(shot) : [el("span", {class: "muted"}, t("common.none"))]));
+  }
+
+  function addAlert(c) {
+    const group = cameras.get(c.camera);
+    if (!group) { cameras.set(c.camera, {latest: c, count: 1, first: c.ts, ids: new Set([c.id])}); return; }
+    if (group.ids.has(c.id)) return;
+    group.ids.add(c.id);
+    group.count += 1;
+    if (c.ts > group.latest.ts) group.latest = c;
+    if (c.ts < group.first) group.first = c.ts;
   }
 
   async function loadCamera() {
-    const page = await api("GET", `/camera-alerts?limit=${MAX_SHOTS}`);
-    const box = document.getElementById("camera-list");
-    box.replaceChildren(...(page.items.length ? page.items.map(shot) : [el("span", {class: "muted"}, t("common.none"))]));
+    const page = await api("GET", `/camera-alerts?limit=${RECENT_ALERTS}`);
+    cameras.clear();
+    page.items.forEach(addAlert);
+    renderCameras();
   }
 
   function pushCamera(c) {
-    const box = document.getElementById("camera-list");
-    if (box.querySelector(`[data-alert="${c.id}"]`)) return;
-    if (!box.querySelector(".shot")) box.replaceChildren();
-    box.prepend(shot(c));
-    while (box.children.length > MAX_SHOTS) box.lastElementChild.remove();
+    addAlert(c);
+    renderCameras();
   }
 
   const reloadBuildings = Lintel.debounce(() => loadBuildings().catch(toastError), 300);

@@ -44,7 +44,7 @@ async def log(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
         await session.flush()
         rows = [
             ("sunrise", "B1-main", "card", "1001", zhang.id, "granted", "granted"),
-            ("sunrise", "B1-garage", "card", "1002", None, "denied", "card_suspended"),
+            ("sunrise", "B1-garage", "card", "1002", None, "denied", "suspended"),
             ("sunrise", "B1-main", "visitor_pass", f"pass:{vp.id}", None, "granted", "granted"),
             ("sunrise", "B1-main", "card", "=cmd()", None, "denied", "unknown_card"),
             ("moonbay", "M1-main", "card", "7001", other.id, "granted", "granted"),
@@ -106,11 +106,14 @@ async def test_the_csv_export_holds_every_match(client: Client, auth: dict[str, 
     text = (await resp.read()).decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text[1:])))
-    assert [(r["door_name"], r["person"], r["reason"]) for r in rows] == [
-        ("Main entrance", "", "unknown_card"), ("Main entrance", "王芳", "granted"),
-        ("Garage", "张伟", "card_suspended"), ("Main entrance", "张伟", "granted")]
-    assert rows[0]["credential"] == "'=cmd()"  # not a formula in a spreadsheet
-    assert [r["id"] for r in rows] == list(reversed(log["ids"][:4]))
-    filtered = await client.get(URL, headers=auth, params={
-        "format": "csv", "result": "denied", "site": "sunrise"})
-    assert len(list(csv.reader(io.StringIO((await filtered.read()).decode())))) == 3
+    assert [(r["Door name"], r["Person"], r["Reason"]) for r in rows] == [
+        ("Main entrance", "", "unknown card"), ("Main entrance", "王芳", "granted"),
+        ("Garage", "张伟", "suspended"), ("Main entrance", "张伟", "granted")]
+    assert rows[1]["Resident or visitor"] == "visitor"
+    assert rows[0]["Credential"] == "'=cmd()"  # not a formula in a spreadsheet
+    assert [r["Event id"] for r in rows] == list(reversed(log["ids"][:4]))
+    filtered = await client.get(URL, headers={**auth, "Accept-Language": "zh-CN,zh;q=0.9"},
+                                params={"format": "csv", "result": "denied", "site": "sunrise"})
+    denied = list(csv.DictReader(io.StringIO((await filtered.read()).decode().lstrip("\ufeff"))))
+    assert [(r["门名称"], r["结果"], r["原因"]) for r in denied] == [
+        ("Main entrance", "拒绝", "未登记的卡"), ("Garage", "拒绝", "已停用")]
