@@ -151,6 +151,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "pass.print": ("Print slip", "打印访客单"),
     "pass.slip_title": ("Visitor slip", "访客通行单"),
     "pass.slip_host": ("Visiting", "被访房屋"),
+    "pass.slip_valid": ("Valid", "有效时间"),
     "access.credential": ("Credential", "凭证"),
     "access.resident": ("Resident", "住户"),
     "access.result": ("Result", "结果"),
