@@ -50,7 +50,8 @@ def parse_floor(label: str) -> int:
 def served_floors(lowest: int, count: int) -> list[int]:
     """The floors a car serving `count` stops from `lowest` up reaches (skipping 0): what a lift
     model's `floor_access` (lowest_floor, floors) covers, e.g. (-2, 4) -> [-2, -1, 1, 2]."""
-    floors, floor = [], lowest
+    floors: list[int] = []
+    floor = lowest
     while len(floors) < count:
         if floor != 0:
             floors.append(floor)
