@@ -374,6 +374,11 @@ class EdgeOut(BaseModel):
     agent_version: str | None
     perm_version_held: int | None
     last_seen: datetime | None
+    dead_letter_count: int = Field(description="messages from this edge the hub could not "
+                                   "accept (kept, with the reason, in the dead letters)")
+    downlink_refused: int | None = Field(
+        description="hub messages the edge refused since its agent started (unsigned, forged, "
+        "replayed, for another edge), as it last reported (null: it has not said)")
     config_version_held: int | None = Field(
         default=None, description="the configuration the edge reports running (hub.edgeconfig)")
     config_refused: str | None = Field(
