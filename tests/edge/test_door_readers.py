@@ -146,7 +146,7 @@ class TestAtTheDoor:
     def test_a_wrong_pin_is_no_passage_for_anti_passback(self, rig: Rig, setup: Any) -> None:
         rig.cache.apply(readers_snapshot(2, anti_passback=[
             AntiPassbackRule(id=1, entry="vault", exit="lobby", mode="hard")]))
-        controller, vault, bus = setup
+        controller, vault, _ = setup
         controller.card_read(vault, "1001")
         controller.key_press(vault, "1234#")  # wrong: the resident did not go in
         controller.card_read(vault, "1001")
