@@ -166,6 +166,7 @@ class EdgeAgent:
             config_version=self.configs.version, config_hash=self.configs.hash,
             config_refused_version=refused[0] if refused else None,
             config_refused=refused[1] if refused else None,
+            downlink_refused=sum(self.downlink.verifier.refused.values()),
         )
 
     async def _apply_installation(self, content: ConfigContent) -> None:

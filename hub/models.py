@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -181,6 +183,8 @@ class Edge(Base):
     # what the edge last reported of its outbox: messages waiting for `stored`, last seq written
     outbox_waiting: Mapped[int | None] = mapped_column(BigInteger)
     outbox_last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # downlink messages it refused since its agent started (unsigned, forged, replayed ...)
+    downlink_refused: Mapped[int | None] = mapped_column(BigInteger)
     # liveness (hub.liveness): its MQTT keepalive, and when the hub counts it offline unless
     # it has heard from it again (wire.state.silent_after_s)
     keepalive_s: Mapped[int | None] = mapped_column(Integer)
@@ -229,6 +233,8 @@ class Door(Base):
     mode: Mapped[str] = mapped_column(String(24), default="normal")
     # mode unlocked_on_schedule: the edge keeps the lock released during this schedule
     unlock_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    # card + PIN: a granted card opens only after its holder's PIN (at the reader's keypad)
+    pin_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PermissionVersion(Base):

@@ -358,6 +358,7 @@ class DoorOut(BaseModel):
     edge_id: int
     edge: str
     unlock_schedule_id: int | None = None
+    pin_required: bool = Field(default=False, description="card + PIN at this door's reader")
 
 
 class DoorList(BaseModel):
@@ -373,6 +374,11 @@ class EdgeOut(BaseModel):
     agent_version: str | None
     perm_version_held: int | None
     last_seen: datetime | None
+    dead_letter_count: int = Field(description="messages from this edge the hub could not "
+                                   "accept (kept, with the reason, in the dead letters)")
+    downlink_refused: int | None = Field(
+        description="hub messages the edge refused since its agent started (unsigned, forged, "
+        "replayed, for another edge), as it last reported (null: it has not said)")
     config_version_held: int | None = Field(
         default=None, description="the configuration the edge reports running (hub.edgeconfig)")
     config_refused: str | None = Field(
@@ -413,8 +419,10 @@ class DoorUpdate(Strict):
     label: str | None = Field(default=None, max_length=200)
     mode: DoorModeIn | None = None
     unlock_schedule_id: RowId | None = None
+    pin_required: bool | None = Field(
+        default=None, description="card + PIN: a granted card opens only after its holder's PIN")
 
-    _not_null = field_validator("label", "mode")(_refuse_null)
+    _not_null = field_validator("label", "mode", "pin_required")(_refuse_null)
 
 
 class PassbackCreate(Strict):
