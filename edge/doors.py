@@ -240,6 +240,8 @@ class DoorController:
                 changed.append(config.id)
             elif door.bus is not bus:
                 door.bus, door.online = bus, False  # its line reopened: same door, same state
+                if door.install_until is not None:  # still in install mode on the new bus
+                    self._drive(door, bus.install, config.reader.address, True)
             doors[config.id] = door
         self.doors = doors
         self._by_reader = {(d.config.reader.serial_port, d.config.reader.address): d
