@@ -413,6 +413,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "manage.device_type": ("Type", "类型"),
     "manage.model": ("Model", "型号"),
     "manage.perm_version": ("Permissions", "权限版本"),
+    "manage.dead_letters": ("Refused by the hub", "中心拒收"),
+    "manage.downlink_refused": ("Refused by the edge", "边缘拒收"),
     "manage.config_version": ("Configuration", "配置版本"),
     "manage.config_refused": ("refused: {reason}", "已拒绝：{reason}"),
     "type.owner": ("Owner", "业主"),

@@ -51,7 +51,7 @@
           const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
           if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
           const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
-            el("td", {}, p.column ?? ""), el("td", {}, p.reason)));
+            el("td", {translate: "no"}, p.column ?? ""), el("td", {}, p.message ?? p.reason)));
           out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
             el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
               el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));
@@ -95,6 +95,11 @@
       td(t("guard.edge"), e.name), td(t("common.building"), names.get(e.building_id) ?? "—"),
       td(t("common.status"), statusPill(e.status)), td(t("guard.last_seen"), time(e.last_seen)),
       el("td", {class: "num"}, e.perm_version_held ?? "—"),
+      // what the edge sent that the hub refused, and what the hub sent that the edge refused
+      el("td", {class: "num", title: t("manage.dead_letters")},
+        e.dead_letter_count ? pill(String(e.dead_letter_count), "bad") : "0"),
+      el("td", {class: "num", title: t("manage.downlink_refused")},
+        e.downlink_refused ? pill(String(e.downlink_refused), "bad") : (e.downlink_refused ?? "—")),
       // the configuration it runs; a refused newer one in red, with the edge's reason
       td(t("manage.config_version"), e.config_refused
         ? pill(t("manage.config_refused", {reason: e.config_refused}), "bad")
