@@ -51,7 +51,7 @@
           const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
           if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
           const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
-            el("td", {}, p.column ?? ""), el("td", {}, p.reason)));
+            el("td", {translate: "no"}, p.column ?? ""), el("td", {}, p.message ?? p.reason)));
           out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
             el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
               el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));
@@ -83,6 +83,7 @@
     fill(document.getElementById("group-rows"), groups.items, (g) => el("tr", {},
       td(t("common.name"), g.name), td(t("common.doors"), g.doors.join(", ") || "—"),
       td(t("manage.schedule"), el("span", {translate: "no"}, scheduleNames.get(g.schedule_id) ?? "—")),
+      td(t("manage.floors"), (g.floor_labels || []).join(", ") || "—"),
       el("td", {class: "num"}, residents.items.filter((r) => r.groups.includes(g.id)).length)));
   }
 
@@ -126,6 +127,9 @@
       td(t("equipment.installed"), e.install_date ?? "—"), el("td", {class: "num"}, e.cycle_days ?? "—"),
       td(t("equipment.last"), e.last_maintained_on ?? "—"),
       td(t("equipment.next"), e.next_due_on ?? "—"),
+      // the rules' several cycles (TSG T5002-2017, GB 25201-2010): each one's next due date
+      td(t("equipment.cycles"), (e.cycles || []).map((c) =>
+        `${Lintel.lang === "zh" ? c.text_zh : c.text_en} ${c.next_due_on}`).join("; ") || "—"),
       td(t("equipment.order"), e.open_preventive_order ? `#${e.open_preventive_order}` : "—"),
       td(t("common.actions"), el("button", {class: "small", onclick: () => edit(e)}, t("equipment.edit")))));
   }
