@@ -246,6 +246,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarm.reader_tamper": ("Reader tampered with", "读卡器被拆动"),
     "alarm.reader_power_fail": ("Reader power failure", "读卡器供电故障"),
     "alarm.reader_key_failed": ("Reader refused its new key", "读卡器未接受新密钥"),
+    "alarm.reader_key_not_stored": ("Reader key not stored at the edge",
+                                    "读卡器密钥未保存在边缘网关"),
     "alarm.camera_motion": ("Motion on camera", "摄像头检测到移动"),
     "alarm.camera_tamper": ("Camera tampered with", "摄像头被遮挡或破坏"),
     "alarm.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),
