@@ -218,6 +218,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "device.pressure_sensor": ("Pressure sensor", "压力传感器"),
     "device.reader": ("Card reader", "读卡器"),
     "device.camera": ("Camera", "摄像头"),
+    "device.electricity_meter": ("Electricity meter", "电表"),
+    "device.water_meter": ("Water meter", "水表"),
     "mode.normal": ("Normal", "正常"),
     "mode.locked_down": ("Locked down", "已封锁"),
     # alarms and camera alerts
@@ -246,6 +248,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarm.reader_tamper": ("Reader tampered with", "读卡器被拆动"),
     "alarm.reader_power_fail": ("Reader power failure", "读卡器供电故障"),
     "alarm.reader_key_failed": ("Reader refused its new key", "读卡器未接受新密钥"),
+    "alarm.reader_key_not_stored": ("Reader key not stored at the edge",
+                                    "读卡器密钥未保存在边缘网关"),
     "alarm.camera_motion": ("Motion on camera", "摄像头检测到移动"),
     "alarm.camera_tamper": ("Camera tampered with", "摄像头被遮挡或破坏"),
     "alarm.edge_disk_low": ("Edge disk nearly full", "边缘网关磁盘将满"),
