@@ -27,7 +27,7 @@ from hub.api.credential_schemas import (
 )
 from hub.api.credentials import my_resident, row_id, signer
 from hub.api.endpoints import EndpointTable
-from hub.api.errors import InvalidError, NotFoundError
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
 from hub.api.keys import CURRENT_USER
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
@@ -161,9 +161,11 @@ async def revoke_visitor_pass(request: web.Request) -> VisitorPassOut:
 
 @routes.get(_ITEM + "/qr.png", roles=READERS, produces=(CONTENT_TYPES["png"],))
 async def visitor_pass_qr(request: web.Request) -> web.Response:
-    """The pass's QR code (PNG)."""
+    """The pass's QR code (PNG); a revoked pass has none (409)."""
     async with reading(request) as session:
         vp = await _visible(request, session, row_id(request, "visitor pass"))
+    if vp.status != "active":
+        raise ConflictError(f"visitor pass {vp.id} is {vp.status}: it has no QR code any more")
     return _qr_png(request, vp)
 
 

@@ -36,6 +36,7 @@ from hub.api.schemas import ErrorOut, ValidationErrorOut
 from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, require_site, writing
 from hub.api.workorder_schemas import (
+    ContactOut,
     HistoryOut,
     NoteIn,
     NoteOut,
@@ -43,6 +44,7 @@ from hub.api.workorder_schemas import (
     PartOut,
     PhotoIn,
     PhotoOut,
+    PlaceOut,
     RatingIn,
     ReassignIn,
     TransitionIn,
@@ -52,7 +54,17 @@ from hub.api.workorder_schemas import (
     WorkOrderOut,
     WorkOrderQuery,
 )
-from hub.models import Building, Device, Household, Unit, User, utcnow
+from hub.models import (
+    Building,
+    Device,
+    Edge,
+    Household,
+    Resident,
+    ResidentAccount,
+    Unit,
+    User,
+    utcnow,
+)
 from hub.workorders.models import (
     WorkOrder,
     WorkOrderHistory,
@@ -182,7 +194,45 @@ async def detail(session: AsyncSession, order: WorkOrder, now: datetime) -> Work
                for p in parts],
         photos=[PhotoOut(id=pid, at=at, content_type=ctype, size=size,
                          url=PHOTO_URL.format(pid)) for pid, at, ctype, size in photos],
+        place=await _place(session, order), contact=await _contact(session, order),
     )
+
+
+async def _place(session: AsyncSession, order: WorkOrder) -> PlaceOut | None:
+    if order.unit_id is not None:
+        row = (await session.execute(
+            select(Unit.number, Unit.floor, Building.name, Building.code)
+            .join(Building, Building.id == Unit.building_id)
+            .where(Unit.id == order.unit_id))).first()
+        if row is not None:
+            number, floor, name, code = row
+            return PlaceOut(building=f"{name} ({code})", unit=number, floor=floor, device=None,
+                            edge=None)
+    if order.device_id is not None:
+        found = (await session.execute(
+            select(Device.name, Device.edge, Building.name, Building.code)
+            .outerjoin(Edge, and_(Edge.site_id == Device.site_id, Edge.name == Device.edge))
+            .outerjoin(Building, Building.id == Edge.building_id)
+            .where(Device.id == order.device_id))).first()
+        if found is not None:
+            device, edge, name, code = found
+            return PlaceOut(building=f"{name} ({code})" if name else None, unit=None,
+                            floor=None, device=device, edge=edge)
+    return None
+
+
+async def _contact(session: AsyncSession, order: WorkOrder) -> ContactOut | None:
+    """The resident who asked (their login's resident), else the first of the household."""
+    resident = None
+    if order.requested_by is not None:
+        resident = await session.scalar(
+            select(Resident).join(ResidentAccount, ResidentAccount.resident_id == Resident.id)
+            .where(ResidentAccount.user_id == order.requested_by))
+    if resident is None and order.household_id is not None:
+        resident = await session.scalar(
+            select(Resident).where(Resident.household_id == order.household_id)
+            .order_by(Resident.phone.is_(None), Resident.id).limit(1))
+    return None if resident is None else ContactOut(name=resident.name, phone=resident.phone)
 
 
 # --- photos -------------------------------------------------------------------------------
@@ -481,7 +531,9 @@ async def get_work_order_photo(request: web.Request) -> web.Response:
         row = (await session.execute(select(WorkOrderPhoto, WorkOrder)
                                      .join(WorkOrder, WorkOrder.id == WorkOrderPhoto.order_id)
                                      .where(WorkOrderPhoto.id == photo_id))).first()
-        if row is None or not _sees(scope, row[1], await _skills(session, scope)):
+        # the resident's household, the technician on the job and the managers; not guards
+        if (row is None or scope.role == "guard"
+                or not _sees(scope, row[1], await _skills(session, scope))):
             raise NotFoundError("photo", photo_id)
     photo = row[0]
     return web.Response(body=photo.data, content_type=photo.content_type,
