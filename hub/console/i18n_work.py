@@ -73,7 +73,6 @@ WORK_MESSAGES: dict[str, tuple[str, str]] = {
     "cards.issue": ("Issue a card", "发卡"),
     "cards.submit": ("Issue card", "发卡"),
     "cards.search": ("Card number or holder", "卡号或持卡人"),
-    "cards.valid_from": ("Valid from", "生效时间"),
     "cards.valid_until": ("Valid until (optional)", "有效期至（可选）"),
     "cards.enrol_hint": ("Or read the card at a door:", "或在门口读卡："),
     "cards.enrol": ("Read at door", "门口读卡"),
@@ -84,9 +83,10 @@ WORK_MESSAGES: dict[str, tuple[str, str]] = {
     "cards.enrol_timeout": ("No card was read in 2 minutes.", "2 分钟内未读到卡。"),
     "cards.issued": ("Card {number} issued to {name}.", "已向 {name} 发放卡 {number}。"),
     "cards.lost_title": ("Report card {number} lost?", "挂失卡 {number}？"),
-    "cards.lost_text": ("Card {number} of {name} stops opening every door at once. This cannot be undone: "
-                        "a found card needs a new issue.",
-                        "{name} 的卡 {number} 将立即在所有门失效。此操作无法撤销：找回的卡需重新发卡。"),
+    "cards.lost_text": (
+        ("Card {number} of {name} stops opening every door at once. This cannot be undone: "
+         "a found card needs a new issue."),
+        "{name} 的卡 {number} 将立即在所有门失效。此操作无法撤销：找回的卡需重新发卡。"),
     "cards.suspend_title": ("Suspend card {number}?", "暂停卡 {number}？"),
     "cards.suspend_text": ("The card stops opening doors until it is activated again.",
                            "重新启用前，该卡无法开门。"),

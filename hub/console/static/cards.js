@@ -139,7 +139,7 @@
       try {
         const all = await cardList.all();
         download(`cards-${new Date().toISOString().slice(0, 10)}.csv`, csv(
-          [t("manage.card_number"), t("manage.holder"), t("common.status"), t("cards.valid_from"), t("cards.valid_until")],
+          [t("manage.card_number"), t("manage.holder"), t("common.status"), t("field.valid_from"), t("field.valid_until")],
           all.map((c) => [c.card_number, c.holder ?? "", word("status.", c.state), c.valid_from ?? "", c.valid_until ?? ""])));
       } catch (error) { toastError(error); }
     };
