@@ -115,7 +115,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/cards/{id}"): Case(WRITERS, resource="cards", body=lambda w, p: {"status": "lost"}),
     ("DELETE", "/cards/{id}"): Case(WRITERS, resource="cards"),
     ("POST", "/cards/{id}/replace"): Case(
-        WRITERS, resource="cards", body=lambda w, p: {"card_number": unique("")}, ok=201
+        WRITERS, resource="cards", body=lambda w, p: {"card_number": unique("")}, ok=201,
+        away=404,
     ),
     ("GET", "/schedules"): Case(STAFF, resource="schedules"),
     ("POST", "/schedules"): Case(
