@@ -185,6 +185,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/doors/{id}/unlock"): Case(
         OPERATORS, resource="doors", body=lambda w, p: {"reason": "快递"}, away=404, ok=202
     ),
+    ("POST", "/doors/{id}/install"): Case(
+        WRITERS, resource="doors", body=lambda w, p: {"minutes": 10}, away=404, ok=202
+    ),
+    ("POST", "/doors/{id}/rotate-key"): Case(
+        WRITERS, resource="doors", body=lambda w, p: {"reason": "年度换钥 yearly"}, away=404,
+        ok=202
+    ),
     ("PATCH", "/doors/{id}"): Case(
         WRITERS, resource="doors", body=lambda w, p: {"label": unique("门")}
     ),
@@ -230,7 +237,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/visitor-passes/{id}/revoke"): Case(
         ISSUERS, resource="visitor-passes", away=404, ok=200
     ),
-    ("GET", "/visitor-passes/{id}/qr.png"): Case(HOUSEHOLD, resource="visitor-passes"),
+    # the QR opens the door: not for a technician (who may read the list)
+    ("GET", "/visitor-passes/{id}/qr.png"): Case(ISSUERS, resource="visitor-passes"),
     ("GET", "/visitor-passes/shared.png"): Case(
         public=True, query=lambda w: f"?code={w.share_code}"
     ),
