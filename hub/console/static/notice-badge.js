@@ -19,7 +19,7 @@
     }
     const known = seen();
     const fresh = ids.filter((id) => !known.has(id)).length;
-    badge.textContent = fresh;
+    badge.textContent = fresh ? String(fresh) : "";
     badge.hidden = fresh === 0;
     badge.title = Lintel.t("notices.unread", {n: fresh});
   }

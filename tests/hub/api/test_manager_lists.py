@@ -154,7 +154,7 @@ async def test_a_repair_names_its_place_and_contact_and_its_photo_is_kept_from_g
                                       "Content-Type": "image/png"})
     assert resp.status == 201, await resp.text()
     url = (await resp.json())["url"].removeprefix("/api/v1")
-    for role, status in (("resident", 200), ("manager", 200), ("guard", 404)):
+    for role, status in (("resident", 200), ("manager", 200), ("guard", 403)):
         resp = await client.get(f"/api/v1{url}",
                                 headers={"Authorization": f"Bearer {w.tokens[role]}"})
         assert resp.status == status, role
