@@ -67,6 +67,8 @@ async def test_a_repair_with_a_photo_reaches_a_technician_who_completes_it(
         await expect(order).to_contain_text("厨房水龙头漏水")
         await expect(tech.locator("#toasts")).to_contain_text("新工单：厨房水龙头漏水")
         assert await tech.evaluate("window.vibrated") == [[200, 100, 200]]
+        order_id = await order.get_attribute("data-order")
+        await tech.get_by_test_id(f"details-{order_id}").click()
         where = order.get_by_test_id("order-where")
         await expect(where).to_contain_text("1号楼 (B1) · 101 · 1 层")
         await expect(where).to_contain_text("张伟")
@@ -74,7 +76,6 @@ async def test_a_repair_with_a_photo_reaches_a_technician_who_completes_it(
         assert await _image_width(tech, "[data-testid=order-photos] img") == 320
         await screenshot(tech, "technician-new-repair-phone")
 
-        order_id = await order.get_attribute("data-order")
         await tech.get_by_test_id(f"start-{order_id}").click()
         await expect(order).to_contain_text("处理中")
         photo_input = tech.get_by_test_id(f"photo-{order_id}")

@@ -217,7 +217,6 @@
       toast(t("wo.new", {title: o.title}), "info");
       if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
       fresh.add(o.id);
-      open.add(o.id);  // where to go and whom to call, without a tap
       load().catch(toastError);
       return;
     }
