@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -185,6 +187,11 @@ class Edge(Base):
     # it has heard from it again (wire.state.silent_after_s)
     keepalive_s: Mapped[int | None] = mapped_column(Integer)
     silent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # its configuration (hub.edgeconfig): the version it runs, and the last one it refused
+    # (newer than the one it runs) with why
+    config_version_held: Mapped[int | None] = mapped_column(Integer)
+    config_refused_version: Mapped[int | None] = mapped_column(Integer)
+    config_refused: Mapped[str | None] = mapped_column(Text)
 
 
 class UplinkRange(Base):
@@ -224,12 +231,24 @@ class Door(Base):
     mode: Mapped[str] = mapped_column(String(24), default="normal")
     # mode unlocked_on_schedule: the edge keeps the lock released during this schedule
     unlock_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    # card + PIN: a granted card opens only after its holder's PIN (at the reader's keypad)
+    pin_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PermissionVersion(Base):
     """The last snapshot published to an edge: versions only grow, across hub workers."""
 
     __tablename__ = "permission_versions"
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EdgeConfigVersion(Base):
+    """The last configuration published to an edge: versions only grow, across hub workers."""
+
+    __tablename__ = "edge_config_versions"
     edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))

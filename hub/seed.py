@@ -55,7 +55,7 @@ async def _get_or_add(session: AsyncSession, model: type[M], where: dict[str, An
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Site `demo`: building B1 with units, edge `b1-edge`, doors B1-main and B1-garage,
-    schedule `always`, group "B1 main door" (B1-main, always); 张伟 holds card 1001 in that
+    schedule `always`, group "1号楼大门" (B1-main, always); 张伟 holds card 1001 in that
     group, 李娜 holds card 1002 in no group. There is no card 9999."""
     async with sessions() as session, session.begin():
         site = await _get_or_add(session, Site, {"id": DEMO_SITE},
@@ -73,7 +73,7 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
                           edge_id=edge.id, label="1号楼 车库门")
         always = await _get_or_add(session, Schedule, {"site_id": site.id, "name": "always"},
                                    windows=ALWAYS)
-        group = await _get_or_add(session, AccessGroup, {"site_id": site.id, "name": "B1 main door"},
+        group = await _get_or_add(session, AccessGroup, {"site_id": site.id, "name": "1号楼大门"},
                                   schedule_id=always.id)
         await session.refresh(group, ["doors"])
         if main not in group.doors:

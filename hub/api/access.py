@@ -80,7 +80,7 @@ async def delete_holiday(request: web.Request) -> None:
 
 @routes.patch(_DOOR, body=DoorUpdate, response=DoorOut, roles=_KEEPERS)
 async def update_door(request: web.Request, body: DoorUpdate) -> DoorOut:
-    """Set a door's label or mode: normal, locked_down, unlocked_on_schedule."""
+    """Set a door's label, mode (normal, locked_down, unlocked_on_schedule) or card + PIN."""
     async with writing(request) as change:
         session = change.session
         door = await get_or_404(session, Door, path_id(request, "door"), "door")
@@ -102,6 +102,8 @@ async def update_door(request: web.Request, body: DoorUpdate) -> DoorOut:
                 raise InvalidError.one("unlock_schedule_id", f"no schedule {unlock} in this site")
         if body.label is not None:
             door.label = body.label
+        if body.pin_required is not None:
+            door.pin_required = body.pin_required
         door.mode, door.unlock_schedule_id = mode, unlock
         await session.flush()
         await change.touch(door.site_id, doors=[door.id])
@@ -109,6 +111,7 @@ async def update_door(request: web.Request, body: DoorUpdate) -> DoorOut:
         return DoorOut(
             id=door.id, site_id=door.site_id, name=door.name, label=door.label, mode=door.mode,
             edge_id=door.edge_id, edge=edge_name or "", unlock_schedule_id=door.unlock_schedule_id,
+            pin_required=door.pin_required,
         )
 
 

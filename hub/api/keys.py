@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.edgeconfig import EdgeConfigPublisher
 from hub.live import LiveBus
 from hub.models import User
 
@@ -36,6 +37,8 @@ TOKEN_TTL_S = web.AppKey("token_ttl_s", int)
 COMMANDS = web.AppKey("commands", CommandSender)
 COOKIE_SECURE = web.AppKey("cookie_secure", bool)
 LIVE = web.AppKey("live", LiveBus)  # pushes to the consoles (hub.live)
+# signs and publishes an edge's configuration (hub.edgeconfig); set by the hub's assembly
+EDGE_CONFIGS = web.AppKey("edge_configs", EdgeConfigPublisher)
 
 CURRENT_USER = web.RequestKey("current_user", User)
 

@@ -20,6 +20,7 @@ from hub.api.schemas import (
 )
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
+from hub.edgeconfig import config_refusal
 from hub.models import Door, Edge, Site
 
 routes = EndpointTable(tag="registry")
@@ -60,6 +61,7 @@ async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
                 edge_id=door.edge_id,
                 edge=edge_name,
                 unlock_schedule_id=door.unlock_schedule_id,
+                pin_required=door.pin_required,
             )
             for door, edge_name in rows
         ]
@@ -68,7 +70,8 @@ async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
 
 @routes.get("/edges", query=SiteQuery, response=EdgeList)
 async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
-    """List edges with what each last reported: status, last seen, permission version held."""
+    """List edges with what each last reported: status, last seen, permission and
+    configuration versions held, a configuration refused."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
     stmt = select(Edge).where(scope.where(Edge.site_id)).order_by(Edge.site_id, Edge.name)
@@ -87,6 +90,8 @@ async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
                 agent_version=e.agent_version,
                 perm_version_held=e.perm_version_held,
                 last_seen=e.last_seen,
+                config_version_held=e.config_version_held,
+                config_refused=config_refusal(e),
             )
             for e in edges
         ]
