@@ -148,7 +148,9 @@
 
   // --- access groups --------------------------------------------------------------------
 
-  const doorLabel = (name) => doors.find((d) => d.name === name)?.label || name;
+  const doorLabel = (door) => doors.find((d) => d.name === door)?.label || door;
+  // a name people gave (a group's, a schedule's): shown as it is, in either language
+  const name = (text) => el("span", {translate: "no"}, text ?? "—");
   const scheduleName = (id) => schedules.find((s) => s.id === id)?.name;
 
   async function editGroup(g) {
@@ -158,7 +160,7 @@
       {name: "doors", label: t("common.doors"), type: "checks", value: g?.doors ?? [],
         options: doors.map((d) => [d.name, d.label || d.name])},
       {name: "schedule_id", label: t("manage.schedule"), type: "select", value: g?.schedule_id ?? "",
-        options: [["", t("groups.always")], ...schedules.map((s) => [s.id, s.name])]},
+        options: [["", t("groups.always")], ...schedules.map((s) => [s.id, s.name, true])]},
     ], (v) => {
       const body = {name: v.name, doors: v.doors, schedule_id: v.schedule_id === null ? null : Number(v.schedule_id)};
       return g ? api("PATCH", `/access-groups/${g.id}`, body) : api("POST", "/access-groups", {site_id: site, ...body});
@@ -209,8 +211,8 @@
     groups = list.items;
     const counts = await Promise.all(groups.map((g) => api("GET", `/residents?group_id=${g.id}&limit=1`)));
     fill(document.getElementById("group-rows"), groups, (g) => el("tr", {dataset: {group: g.name}},
-      td(t("common.name"), g.name), td(t("common.doors"), g.doors.map(doorLabel).join(", ") || "—"),
-      td(t("manage.schedule"), scheduleName(g.schedule_id) ?? t("groups.always")),
+      td(t("common.name"), name(g.name)), td(t("common.doors"), g.doors.map(doorLabel).join(", ") || "—"),
+      td(t("manage.schedule"), g.schedule_id === null ? t("groups.always") : name(scheduleName(g.schedule_id))),
       el("td", {class: "num"}, counts[groups.indexOf(g)].total),
       td(t("common.actions"), el("div", {class: "actions"},
         el("button", {class: "small", "data-testid": `edit-group-${g.name}`, onclick: () => editGroup(g).catch(toastError)}, t("common.edit")),
@@ -242,7 +244,7 @@
   async function loadSchedules() {
     schedules = (await api("GET", "/schedules")).items;
     fill(document.getElementById("schedule-rows"), schedules, (s) => el("tr", {},
-      td(t("common.name"), s.name), td(t("schedules.windows"), s.windows.map(windowText).join("; ")),
+      td(t("common.name"), name(s.name)), td(t("schedules.windows"), s.windows.map(windowText).join("; ")),
       td(t("common.actions"), el("button", {class: "small", onclick: () => editSchedule(s).catch(toastError)}, t("common.edit")))));
   }
 

@@ -25,19 +25,20 @@ const Lists = (() => {
     return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), {once: true}));
   }
 
-  // One form field: {name, label, type, value, options: [[value, label]], required, ...}.
+  // One form field: {name, label, type, value, options: [[value, label, asIs]], required, ...};
+// `asIs`: the label is a name people gave (a group's), shown untranslated.
   function field(f) {
     const common = {name: f.name, required: f.required || false, maxlength: f.maxlength, pattern: f.pattern,
       placeholder: f.placeholder, min: f.min, max: f.max, autocomplete: f.autocomplete ?? "off",
       "data-testid": f.testid};
     let input;
     if (f.type === "select") {
-      input = el("select", common, f.options.map(([value, label]) =>
-        el("option", {value, selected: String(value) === String(f.value ?? "")}, label)));
+      input = el("select", common, f.options.map(([value, label, asIs]) =>
+        el("option", {value, selected: String(value) === String(f.value ?? ""), translate: asIs ? "no" : null}, label)));
     } else if (f.type === "checks") {
       const chosen = new Set((f.value || []).map(String));
       return el("fieldset", {}, el("legend", {}, f.label), el("div", {class: "checks"},
-        f.options.map(([value, label]) => el("label", {}, el("input", {type: "checkbox", name: f.name, value,
+        f.options.map(([value, label, asIs]) => el("label", {translate: asIs ? "no" : null}, el("input", {type: "checkbox", name: f.name, value,
           checked: chosen.has(String(value))}), ` ${label}`))));
     } else if (f.type === "textarea") {
       input = el("textarea", {...common, rows: 3}, f.value ?? "");

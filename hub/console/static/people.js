@@ -30,7 +30,7 @@
       {name: "id_number", label: t("manage.id_number"), maxlength: 32,
         placeholder: r?.id_number ? t("people.id_kept") : "", value: ""},
       {name: "groups", label: t("manage.groups"), type: "checks", value: r?.groups ?? [],
-        options: reg.groups.map((g) => [g.id, g.name])},
+        options: reg.groups.map((g) => [g.id, g.name, true])},
     ];
   }
 
@@ -50,7 +50,7 @@
     const type = document.getElementById("resident-type");
     const group = document.getElementById("resident-group");
     building.append(...reg.buildings.map((b) => el("option", {value: b.id}, `${b.name} (${b.code})`)));
-    group.append(...reg.groups.map((g) => el("option", {value: g.id}, g.name)));
+    group.append(...reg.groups.map((g) => el("option", {value: g.id, translate: "no"}, g.name)));
 
     const edit = async (r) => {
       const done = await formDialog(r ? t("people.edit_resident", {name: r.name}) : t("people.add_resident"),
@@ -64,7 +64,7 @@
       td(t("manage.resident_type"), r.type ? word("type.", r.type) : "—"),
       td(t("common.phone"), r.phone ?? "—"), el("td", {class: "mono"}, r.id_number ?? "—"),
       td(t("manage.cards"), r.cards.map((c) => c.card_number).join(", ") || "—"),
-      td(t("manage.groups"), r.groups.map((g) => reg.groupName.get(g) ?? `#${g}`).join(", ") || "—"),
+      td(t("manage.groups"), el("span", {translate: "no"}, r.groups.map((g) => reg.groupName.get(g) ?? `#${g}`).join(", ") || "—")),
       td(t("common.actions"), el("div", {class: "actions"},
         el("button", {class: "small", "data-testid": `edit-resident-${r.id}`, onclick: () => edit(r).catch(toastError)}, t("common.edit")),
         el("a", {class: "button small", href: `/manage/cards?resident=${r.id}`}, t("people.issue_card")))));
@@ -206,7 +206,7 @@
       ];
       if (u.role === "technician") {
         fields.push({name: "skills", label: t("people.skills"), value: (skills.get(u.id) || []).join(", "),
-          placeholder: "general_repair, elevator_drive"});
+          placeholder: "general_repair, elevator_drive", testid: "user-skills"});
       }
       const done = await formDialog(t("people.edit_user", {name: u.username}), fields, async (v) => {
         const body = {};
@@ -240,8 +240,8 @@
       const items = users.items.filter((u) => (!role.value || u.role === role.value)
         && (!text || u.username.toLowerCase().includes(text)));
       fill(document.getElementById("user-rows"), items, (u) => el("tr", {dataset: {user: u.username}},
-        td(t("login.username"), u.username), td(t("people.role"), word("role.", u.role)),
-        td(t("people.skills"), (skills.get(u.id) || []).join(", ") || "—"),
+        td(t("login.username"), el("span", {translate: "no"}, u.username)), td(t("people.role"), word("role.", u.role)),
+        td(t("people.skills"), el("span", {translate: "no"}, (skills.get(u.id) || []).join(", ") || "—")),
         td(t("people.acts_as"), u.resident_id ? `#${u.resident_id}` : "—"),
         td(t("common.status"), u.disabled ? pill(t("people.disabled"), "bad") : pill(t("status.active"), "ok")),
         td(t("common.actions"), el("div", {class: "actions"},
