@@ -12,6 +12,8 @@
   let schedules = [];
   let groups = [];
   let cardList = null;
+  // a button that acts on the page's data, enabled once the data is there
+  const ready = (id) => { const b = document.getElementById(id); b.disabled = false; return b; };
 
   // --- the holder: searched by name, phone or card number ---------------------------------
 
@@ -50,7 +52,7 @@
     enrolStatus.textContent = text ?? "";
   }
 
-  document.getElementById("enrol-start").onclick = () => {
+  ready("enrol-start").onclick = () => {
     const door = enrolDoor.value;
     if (!door) return;
     stopEnrol();
@@ -135,7 +137,7 @@
       pager: document.getElementById("card-pager"), count: document.getElementById("card-count"),
       show: (items) => fill(document.getElementById("card-rows"), items, cardRow)});
     watch([search, state], cardList.first);
-    document.getElementById("card-export").onclick = async () => {
+    ready("card-export").onclick = async () => {
       try {
         const all = await cardList.all();
         download(`cards-${new Date().toISOString().slice(0, 10)}.csv`, csv(
@@ -268,8 +270,6 @@
       await loadHolidays();
     } catch (error) { toastError(error); }
   });
-  document.getElementById("group-add").onclick = () => editGroup(null).catch(toastError);
-  document.getElementById("schedule-add").onclick = () => editSchedule(null).catch(toastError);
 
   async function start() {
     const [sites, doorList] = await Promise.all([api("GET", "/sites"), api("GET", "/doors")]);
@@ -278,6 +278,8 @@
     enrolDoor.replaceChildren(...doors.map((d) => el("option", {value: d.name}, d.label || d.name)));
     await loadSchedules();
     await Promise.all([preselect(), cards(), loadGroups(), loadHolidays()]);
+    ready("group-add").onclick = () => editGroup(null).catch(toastError);
+    ready("schedule-add").onclick = () => editSchedule(null).catch(toastError);
   }
 
   let started = false;

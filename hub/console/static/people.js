@@ -5,6 +5,8 @@
   const {t, word, el, api, pill, toast, toastError, fill, td} = Lintel;
   const {formDialog, paged, watch, csv, download} = Lists;
   const page = document.body.dataset.page;
+  // a button that acts on the page's data, enabled once the data is there
+  const ready = (id) => { const b = document.getElementById(id); b.disabled = false; return b; };
   const TYPES = ["owner", "tenant", "family_member"];
   const ROLES = ["manager", "guard", "technician", "resident"];
 
@@ -73,8 +75,8 @@
       count: document.getElementById("resident-count"),
       show: (items) => fill(document.getElementById("resident-rows"), items, row)});
     watch([search, building, type, group], list.first);
-    document.getElementById("resident-add").onclick = () => edit(null).catch(toastError);
-    document.getElementById("resident-export").onclick = async () => {
+    ready("resident-add").onclick = () => edit(null).catch(toastError);
+    ready("resident-export").onclick = async () => {
       try {
         const all = await list.all();
         download(`residents-${new Date().toISOString().slice(0, 10)}.csv`, csv(
@@ -101,7 +103,7 @@
           : api("POST", "/households", {unit_id: Number(v.unit_id), name: v.name ?? ""}));
       if (done) { toast(t("people.saved")); await households(reg); }
     };
-    document.getElementById("household-add").onclick = () => edit(null).catch(toastError);
+    ready("household-add").onclick = () => edit(null).catch(toastError);
     fill(document.getElementById("household-rows"), list.items, (h) => el("tr", {dataset: {household: h.id}},
       td(t("common.unit"), reg.unitLabel.get(h.unit_id) ?? `#${h.unit_id}`), td(t("common.name"), h.name || "—"),
       td(t("people.members"), h.residents.map((m) => m.name).join(", ") || "—"),
@@ -231,7 +233,7 @@
       try { await api("PATCH", `/users/${u.id}`, {disabled: disable}); toast(t("people.saved")); await usersPage(); }
       catch (error) { toastError(error); }
     };
-    document.getElementById("user-add").onclick = () => add().catch(toastError);
+    ready("user-add").onclick = () => add().catch(toastError);
     document.getElementById("user-count").textContent = users.items.length;
     const search = document.getElementById("user-search");
     const role = document.getElementById("user-role-filter");
