@@ -111,20 +111,21 @@ class EdgeAgent:
                                       published=self.uplink.publish_state,
                                       store=ConfigStore(cfg.data_dir / "config.sealed"))
             self.configs.restore(verifier)
-            installation = self.configs.content.resolved()  # readers and devices on their ports
+            # the parts start empty; the installation is applied to them like any later one
             self.door_control = await stack.enter_async_context(DoorController(
-                installation.doors, cache=self.cache, decider=self.decider, signed=self.signed,
+                [], cache=self.cache, decider=self.decider, signed=self.signed,
                 report=self.report, clock=self._now, tick_s=cfg.tick_s,
                 keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"),
                 hub_key=lambda: self._hub_key(cfg.hub_keys)))
             await stack.enter_async_context(self.uplink)
             self.devices = await stack.enter_async_context(DeviceSupervisor(
-                installation.devices, self.report.event, self.door_control.fire))
+                [], self.report.event, self.door_control.fire))
             self.door_control.elevators = self.devices
             self.cameras = await stack.enter_async_context(CameraSupervisor(
-                installation.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
+                [], self.report.event, self._camera_qr, data_dir=cfg.data_dir,
                 uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self.configs.attach(self._apply_installation)
+            await self.configs.start()
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,
                                               published=self.uplink.publish_state,
@@ -165,6 +166,7 @@ class EdgeAgent:
             config_version=self.configs.version, config_hash=self.configs.hash,
             config_refused_version=refused[0] if refused else None,
             config_refused=refused[1] if refused else None,
+            downlink_refused=sum(self.downlink.verifier.refused.values()),
         )
 
     async def _apply_installation(self, content: ConfigContent) -> None:

@@ -240,6 +240,8 @@ class DoorController:
                 changed.append(config.id)
             elif door.bus is not bus:
                 door.bus, door.online = bus, False  # its line reopened: same door, same state
+                if door.install_until is not None:  # still in install mode on the new bus
+                    self._drive(door, bus.install, config.reader.address, True)
             doors[config.id] = door
         self.doors = doors
         self._by_reader = {(d.config.reader.serial_port, d.config.reader.address): d
@@ -311,11 +313,14 @@ class DoorController:
                 log.exception("door %s: event %r failed", door.config.id, event)
 
     def card_read(self, door: Door, card: str, *, facility: int | None = None) -> Decision:
-        decision = self._decider.decide_card(door.config.id, card, self._clock(),
-                                             locked_down=door.locked_down, facility=facility)
         state = self._cache.state
         info = None if state is None else state.doors.get(door.config.id)
-        if decision.granted and info is not None and info.pin_required and state is not None:
+        pin = info is not None and info.pin_required
+        # card + PIN: the card is not a passage (anti-passback) until its PIN is right
+        decision = self._decider.decide_card(door.config.id, card, self._clock(),
+                                             locked_down=door.locked_down, facility=facility,
+                                             record=not pin)
+        if decision.granted and pin and state is not None:
             record = None if decision.resident_id is None else state.pins.get(decision.resident_id)
             if record is None:  # card + PIN, and the holder has no PIN: the card alone is not enough
                 self._outcome(door, Outcome("card", card, "denied", "pin_not_set",
@@ -358,6 +363,7 @@ class DoorController:
                 self._door_event(door, "pin_failures", "wrong PINs in a row at the keypad")
             return
         door.keypad.succeeded()
+        self._decider.record_passage(door.config.id, wait.card, self._clock())
         # a duress PIN opens like any other, silently: only the event tells the guards
         self._outcome(door, Outcome("card", wait.card, "granted", "granted", who, spent_us,
                                     warning="duress" if result == "duress" else

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
+
+from hub.texts.validation import problem_message, reason_text
 
 
 @dataclass(frozen=True)
 class FieldProblem:
     field: str
-    reason: str
+    reason: str  # in English, as it always was
+    code: str | None = None  # the reason as a hub/texts code (people read it in their language)
+    params: dict[str, Any] | None = None
+
+    def message(self, lang: str) -> str:
+        """`<field>: <reason>` for people, in `lang` (hub.texts.validation)."""
+        if self.code is None:
+            return f"{self.field}: {self.reason}"
+        return problem_message(self.field, self.code, self.params or {}, lang)
 
 
 class ApiError(Exception):
@@ -94,5 +105,6 @@ class InvalidError(ApiError):
                 reason = "unknown field"
             # pydantic prefixes our own ValueErrors; the field already says where
             reason = reason.removeprefix("Value error, ")
-            problems.append(FieldProblem(field, reason))
+            code, params = reason_text(err)
+            problems.append(FieldProblem(field, reason, code, params))
         return cls(problems)

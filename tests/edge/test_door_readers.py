@@ -36,6 +36,7 @@ from tests.edge.access.test_tokens import NOW
 from tests.edge.test_doors import RecordingBus
 from wire import (
     AccessGroupRule,
+    AntiPassbackRule,
     CardCredential,
     CardFormatRule,
     DoorInfo,
@@ -52,8 +53,9 @@ def pins() -> list[ResidentPin]:
     return [ResidentPin(resident_id=101, hash=main, duress_hash=hash_pin(DURESS, salt_of(main)))]
 
 
-def readers_snapshot() -> Any:
+def readers_snapshot(version: int = 1, **extra: Any) -> Any:
     return snapshot(
+        version, **extra,
         doors=[DoorInfo(id="lobby", name="Lobby"),
                DoorInfo(id="vault", name="Bike store", pin_required=True)],
         schedules=[], groups=[AccessGroupRule(id=1, doors=["lobby", "vault"])],
@@ -140,6 +142,18 @@ class TestAtTheDoor:
         assert [(e.result, e.reason) for e in rig.events("access")] == [
             ("denied", "pin_wrong")] * MAX_FAILURES
         assert [e.event for e in rig.events("door")] == ["pin_failures"]
+
+    def test_a_wrong_pin_is_no_passage_for_anti_passback(self, rig: Rig, setup: Any) -> None:
+        rig.cache.apply(readers_snapshot(2, anti_passback=[
+            AntiPassbackRule(id=1, entry="vault", exit="lobby", mode="hard")]))
+        controller, vault, _ = setup
+        controller.card_read(vault, "1001")
+        controller.key_press(vault, "1234#")  # wrong: the resident did not go in
+        controller.card_read(vault, "1001")
+        controller.key_press(vault, PIN + "#")
+        controller.card_read(vault, "1001")  # in already: a second entry is refused at once
+        assert [(e.result, e.reason) for e in rig.events("access")] == [
+            ("denied", "pin_wrong"), ("granted", "granted"), ("denied", "anti_passback")]
 
     def test_no_pin_in_time_or_no_pin_at_all_is_refused(self, rig: Rig, setup: Any) -> None:
         controller, vault, bus = setup

@@ -12,6 +12,11 @@
       td(t("guard.edge"), e.name), td(t("common.building"), names.get(e.building_id) ?? "—"),
       td(t("common.status"), statusPill(e.status)), td(t("guard.last_seen"), time(e.last_seen)),
       el("td", {class: "num"}, e.perm_version_held ?? "—"),
+      // what the edge sent that the hub refused, and what the hub sent that the edge refused
+      el("td", {class: "num", title: t("manage.dead_letters")},
+        e.dead_letter_count ? pill(String(e.dead_letter_count), "bad") : "0"),
+      el("td", {class: "num", title: t("manage.downlink_refused")},
+        e.downlink_refused ? pill(String(e.downlink_refused), "bad") : (e.downlink_refused ?? "—")),
       // the configuration it runs; a refused newer one in red, with the edge's reason
       td(t("manage.config_version"), e.config_refused
         ? pill(t("manage.config_refused", {reason: e.config_refused}), "bad")

@@ -140,7 +140,7 @@
           const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
           if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
           const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
-            el("td", {}, p.column ?? ""), el("td", {}, p.reason)));
+            el("td", {translate: "no"}, p.column ?? ""), el("td", {}, p.message ?? p.reason)));
           out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
             el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
               el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));

@@ -90,12 +90,10 @@
     return el("div", {class: "actions"}, buttons);
   }
 
-  // A checklist item ticked: the order's checklist says where (an item's `url`, else the
-  // order's checklist resource by the item's id or position).
-  async function tick(d, item, index, box) {
+  // A checklist item ticked (or unticked) by its code; the order answers with its checklist.
+  async function tick(d, item, box) {
     try {
-      const url = item.url ? item.url.replace(/^\/api\/v1/, "") : `/work-orders/${d.id}/checklist/${item.id ?? index}`;
-      await api("PATCH", url, {done: box.checked});
+      await api("POST", `/work-orders/${d.id}/checklist`, {ticks: {[item.code]: box.checked}});
       toast(t("wo.checked"));
     } catch (error) { box.checked = !box.checked; toastError(error); }
   }
@@ -142,8 +140,10 @@
           d.contact.phone ? [" · ", el("a", {href: `tel:${d.contact.phone.replace(/[^0-9+]/g, "")}`,
             "data-testid": "order-call"}, t("wo.call", {phone: d.contact.phone}))] : null) : null) : null,
       checklist ? el("div", {}, el("h4", {}, t("wo.checklist")), el("ul", {class: "checklist", "data-testid": "checklist"},
-        checklist.map((item, i) => el("li", {}, el("label", {}, el("input", {type: "checkbox", checked: Boolean(item.done),
-          disabled: !working, onchange: (ev) => tick(d, item, i, ev.target)}), ` ${item.text ?? item.name ?? item.label ?? ""}`))))) : null,
+        checklist.map((item) => el("li", {}, el("label", {}, el("input", {type: "checkbox", checked: item.done,
+          disabled: !working, "data-code": item.code, onchange: (ev) => tick(d, item, ev.target)}),
+          el("span", {class: "muted", translate: "no"}, item.code), ` ${Lintel.lang === "zh" ? item.text_zh : item.text_en}`,
+          item.done_by ? el("span", {class: "muted small"}, ` · ${item.done_by}`) : null))))) : null,
       el("div", {}, el("h4", {}, t("wo.photos")),
         el("div", {class: "photos", "data-testid": "order-photos"}, d.photos.map((p) =>
           el("a", {href: p.url, target: "_blank"}, el("img", {src: p.url, alt: t("wo.photos"), loading: "lazy"})))),

@@ -312,6 +312,9 @@ CASES: dict[tuple[str, str], Case] = {
         WO_WORKERS | RESIDENT, resource="work-orders", body=lambda w, p: {"text": "下午在家"},
         away=404,
     ),
+    ("POST", "/work-orders/{id}/checklist"): Case(
+        WO_WORKERS, resource="work-orders", body=lambda w, p: {"ticks": {}}, away=404, ok=200,
+    ),
     ("POST", "/work-orders/{id}/parts"): Case(
         WO_WORKERS, resource="work-orders", body=lambda w, p: {"name": "阀门", "quantity": 1},
         away=404,
