@@ -36,9 +36,9 @@ from hub.api.schemas import ErrorOut, ValidationErrorOut
 from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, require_site, writing
 from hub.api.workorder_schemas import (
-    ContactOut,
     ChecklistIn,
     ChecklistItemOut,
+    ContactOut,
     HistoryOut,
     NoteIn,
     NoteOut,
