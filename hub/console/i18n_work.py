@@ -149,8 +149,6 @@ WORK_MESSAGES.update({
     "wo.where": ("Where", "位置"),
     "wo.contact": ("Contact", "联系人"),
     "wo.call": ("Call {phone}", "拨打 {phone}"),
-    "wo.checklist": ("Checklist", "检查项"),
-    "wo.checked": ("Checked.", "已勾选。"),
 })
 WORK_MESSAGES.update({
     "wo.floor": ("floor {n}", "{n} 层"),

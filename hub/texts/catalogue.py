@@ -48,6 +48,9 @@ TEXTS: dict[str, tuple[str, str]] = {
                                     "门 {door} 的读卡器供电故障"),
     "alarm_msg.reader_key_failed": ("Reader of door {door} refused its new key",
                                     "门 {door} 的读卡器未接受新密钥"),
+    "alarm_msg.reader_key_not_stored": (
+        "Edge {edge} could not store the new key of door {door}'s reader: check its disk",
+        "边缘网关 {edge} 未能保存门 {door} 读卡器的新密钥，请检查其磁盘"),
     "alarm_msg.config_refused": (
         ("Edge {edge} refused configuration v{version} ({reason}: {detail}); it keeps running "
          "the previous one"),
@@ -72,6 +75,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alarm_type.reader_tamper": ("Reader tampered with", "读卡器被拆动"),
     "alarm_type.reader_power_fail": ("Reader power failure", "读卡器供电故障"),
     "alarm_type.reader_key_failed": ("Reader refused its new key", "读卡器未接受新密钥"),
+    "alarm_type.reader_key_not_stored": ("Reader key not stored at the edge",
+                                         "读卡器密钥未保存在边缘网关"),
     "alarm_type.downlink_refused": ("Hub message refused by an edge", "边缘网关拒绝了中心消息"),
     "alarm_type.config_refused": ("Configuration refused by an edge", "边缘网关拒绝了下发的配置"),
     # --- notes a rule writes in an alarm's history ----------------------------------------
@@ -143,6 +148,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rule.reader-power-fail": ("reader power failure", "读卡器供电故障"),
     "rule.reader-power-ok": ("reader power restored", "读卡器供电恢复"),
     "rule.reader-key-failed": ("reader refused its key", "读卡器未接受密钥"),
+    "rule.reader-key-not-stored": ("reader key not stored at the edge", "读卡器密钥未保存在边缘网关"),
     "rule.reader-keyed": ("reader keyed", "读卡器已换密钥"),
     "rule.disk-low": ("disk nearly full", "磁盘将满"),
     "rule.disk-ok": ("disk has room", "磁盘恢复"),
@@ -155,6 +161,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "device_type.pressure_sensor": ("pressure sensor", "压力传感器"),
     "device_type.reader": ("card reader", "读卡器"),
     "device_type.camera": ("camera", "摄像头"),
+    "device_type.electricity_meter": ("electricity meter", "电表"),
+    "device_type.water_meter": ("water meter", "水表"),
     "access_reason.granted": ("granted", "允许"),
     "access_reason.unknown_card": ("unknown card", "未登记的卡"),
     "access_reason.revoked": ("revoked", "已作废"),

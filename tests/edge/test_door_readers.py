@@ -21,10 +21,10 @@ from edge.access.passback import PassbackLog
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider
 from edge.config import DoorConfig, ReaderConfig
 from edge.doors import DoorController
-from edge.drivers.osdp import InputChanged, ReaderLocalStatus
+from edge.drivers.osdp import InputChanged, ReaderKeyed, ReaderLocalStatus
 from edge.keypad import MAX_FAILURES, PIN_TIMEOUT_S
 from edge.outbox import Outbox
-from edge.reader_keys import ReaderKeyStore
+from edge.reader_keys import ReaderKeyStore, seal_key
 from edge.report import Reporter
 from hub.credentials.keys import public_key_b64
 from hub.credentials.pins import hash_pin, salt_of
@@ -81,7 +81,8 @@ class Rig:
             signed=SignedCredentialDecider(self.cache, self.ledger),
             report=Reporter(self.outbox, edge="building-3", wake=lambda: None),
             clock=lambda: NOW, tick_s=0.05, keys=self.keys,
-            hub_key=lambda: public_key_b64(HUB))
+            seal=lambda key, where: seal_key(key, public_key_b64(HUB),
+                                             f"garden-court/building-3/{where}"))
 
     def events(self, kind: str) -> list[Any]:
         found = [parse_event(m.payload) for m in self.outbox.pending(limit=1000)]
@@ -300,3 +301,18 @@ class TestThroughLibosdp:
                 await wait_for(lambda: rig.keys.get("lobby", gate.port, 5) is not None)
                 assert gate.scbk == rig.keys.get("lobby", gate.port, 5) != key
                 assert controller.rotate_key("nowhere") == "unknown door nowhere"
+
+
+def test_a_key_the_edge_cannot_store_is_still_sealed_to_the_hub_and_alarmed(
+        rig: Rig, tmp_path: Path) -> None:
+    controller = rig.controller([])
+    door = controller.attach(DoorConfig(id="lobby", reader=ReaderConfig(
+        port="/dev/null", address=1, scbk="00" * 16)), RecordingBus())  # type: ignore[arg-type]
+    blocked = tmp_path / "no-such-folder" / "reader-keys.json"
+    controller._keys = ReaderKeyStore(blocked)  # its folder is missing: the write fails
+    key = os.urandom(16)
+    controller._reader_keyed(door, ReaderKeyed(address=1, key=key, at=0.0))
+    failed, keyed = rig.events("agent")
+    assert (failed.event, failed.reason) == ("reader_key_failed", "not_stored")
+    assert keyed.event == "reader_keyed" and "NOT stored" in keyed.detail
+    assert open_sealed(keyed.sealed_key, [HUB], "garden-court/building-3/lobby/1") == key

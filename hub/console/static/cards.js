@@ -215,6 +215,7 @@
     fill(document.getElementById("group-rows"), groups, (g) => el("tr", {dataset: {group: g.name}},
       td(t("common.name"), name(g.name)), td(t("common.doors"), g.doors.map(doorLabel).join(", ") || "—"),
       td(t("manage.schedule"), g.schedule_id === null ? t("groups.always") : name(scheduleName(g.schedule_id))),
+      td(t("manage.floors"), (g.floor_labels || []).join(", ") || "—"),
       el("td", {class: "num"}, counts[groups.indexOf(g)].total),
       td(t("common.actions"), el("div", {class: "actions"},
         el("button", {class: "small", "data-testid": `edit-group-${g.name}`, onclick: () => editGroup(g).catch(toastError)}, t("common.edit")),

@@ -44,6 +44,9 @@
       td(t("equipment.installed"), e.install_date ?? "—"), el("td", {class: "num"}, e.cycle_days ?? "—"),
       td(t("equipment.last"), e.last_maintained_on ?? "—"),
       td(t("equipment.next"), e.next_due_on ?? "—"),
+      // the rules' several cycles (TSG T5002-2017, GB 25201-2010): each one's next due date
+      td(t("equipment.cycles"), (e.cycles || []).map((c) =>
+        `${Lintel.lang === "zh" ? c.text_zh : c.text_en} ${c.next_due_on}`).join("; ") || "—"),
       td(t("equipment.order"), e.open_preventive_order ? `#${e.open_preventive_order}` : "—"),
       td(t("common.actions"), el("button", {class: "small", onclick: () => edit(e)}, t("equipment.edit")))));
   }

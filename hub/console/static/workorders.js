@@ -2,7 +2,7 @@
 // (close), a resident's repair requests (ask, follow, confirm, rate). New ones arrive live.
 "use strict";
 (() => {
-  const {t, word, el, api, time, pill, toast, toastError, askReason} = Lintel;
+  const {t, word, el, api, time, pill, toast, toastError, askReason, lang} = Lintel;
   const box = document.getElementById("orders");
   const me = Number(box.dataset.me);
   const role = box.dataset.role;
@@ -90,14 +90,6 @@
     return el("div", {class: "actions"}, buttons);
   }
 
-  // A checklist item ticked (or unticked) by its code; the order answers with its checklist.
-  async function tick(d, item, box) {
-    try {
-      await api("POST", `/work-orders/${d.id}/checklist`, {ticks: {[item.code]: box.checked}});
-      toast(t("wo.checked"));
-    } catch (error) { box.checked = !box.checked; toastError(error); }
-  }
-
   function detail(d) {
     const working = role !== "resident" && !["resolved", "closed"].includes(d.state);
     const noteForm = el("form", {class: "inline-form"},
@@ -131,7 +123,18 @@
     });
     const place = d.place ? [d.place.building, d.place.unit, d.place.floor !== null && d.place.floor !== undefined
       ? t("wo.floor", {n: d.place.floor}) : null, d.place.device, d.place.edge].filter(Boolean).join(" · ") : null;
-    const checklist = Array.isArray(d.checklist) && d.checklist.length ? d.checklist : null;
+    // a preventive visit's checklist: the technician ticks each item; resolve needs them all
+    const tick = async (item, done) => {
+      try { await api("POST", `/work-orders/${d.id}/checklist`, {ticks: {[item.code]: done}}); await load(); }
+      catch (error) { toastError(error); }
+    };
+    const checklist = d.checklist && d.checklist.length ? el("div", {class: "checklist"},
+      el("h4", {}, t("wo.checklist", {done: d.checklist.filter((i) => i.done).length, all: d.checklist.length})),
+      el("ul", {}, d.checklist.map((i) => el("li", {dataset: {item: i.code}},
+        el("label", {}, el("input", {type: "checkbox", checked: i.done, disabled: !working,
+          onchange: (ev) => tick(i, ev.target.checked)}),
+          ` ${i.code} ${lang === "zh" ? i.text_zh : i.text_en}`,
+          i.done_by ? el("span", {class: "sub"}, ` — ${i.done_by} ${time(i.done_at)}`) : null))))) : null;
     return el("div", {class: "detail"},
       d.description ? el("p", {}, d.description) : null,
       place || d.contact ? el("div", {class: "where", "data-testid": "order-where"},
@@ -139,11 +142,7 @@
         d.contact ? el("div", {}, el("strong", {}, `${t("wo.contact")}: `), d.contact.name,
           d.contact.phone ? [" · ", el("a", {href: `tel:${d.contact.phone.replace(/[^0-9+]/g, "")}`,
             "data-testid": "order-call"}, t("wo.call", {phone: d.contact.phone}))] : null) : null) : null,
-      checklist ? el("div", {}, el("h4", {}, t("wo.checklist")), el("ul", {class: "checklist", "data-testid": "checklist"},
-        checklist.map((item) => el("li", {}, el("label", {}, el("input", {type: "checkbox", checked: item.done,
-          disabled: !working, "data-code": item.code, onchange: (ev) => tick(d, item, ev.target)}),
-          el("span", {class: "muted", translate: "no"}, item.code), ` ${Lintel.lang === "zh" ? item.text_zh : item.text_en}`,
-          item.done_by ? el("span", {class: "muted small"}, ` · ${item.done_by}`) : null))))) : null,
+      checklist,
       el("div", {}, el("h4", {}, t("wo.photos")),
         el("div", {class: "photos", "data-testid": "order-photos"}, d.photos.map((p) =>
           el("a", {href: p.url, target: "_blank"}, el("img", {src: p.url, alt: t("wo.photos"), loading: "lazy"})))),
