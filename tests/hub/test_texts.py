@@ -140,3 +140,12 @@ def test_refused_values_read_for_people_naming_the_field() -> None:
     }
     assert problem_message("type", *reason_text(errors[0]), "en") == (
         "type: must be one of owner, tenant, family_member")
+
+
+def test_actor_markers_read_as_words() -> None:
+    from hub.texts import actor_marker
+
+    data = {"cleared_by_text": actor_marker("rule:device-fault-cleared"),
+            "acknowledged_by_text": actor_marker("guard1"), "none": actor_marker(None)}
+    assert localize(data, "zh") == {"cleared_by_text": "规则：故障清除",
+                                    "acknowledged_by_text": "guard1", "none": None}
