@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from hub import login_throttle
+from hub import audit, login_throttle
 from hub.cameras import models as camera_models
 from hub.models import Base
 from hub.rules import models as rule_models
 from hub.workorders import models as work_order_models
 
 # Importing a domain's models puts its tables on Base.metadata.
-DOMAIN_MODELS = (rule_models, work_order_models, camera_models, login_throttle)
+DOMAIN_MODELS = (rule_models, work_order_models, camera_models, login_throttle, audit)
 
 metadata: MetaData = Base.metadata
 

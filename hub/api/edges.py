@@ -66,6 +66,7 @@ async def get_edge(request: web.Request) -> EdgeDetail:
         stored = await progress(session, edge.site_id, edge.name)
     return EdgeDetail(
         id=edge.id, site_id=edge.site_id, name=edge.name, building_id=edge.building_id,
+        label=edge.label,
         status=edge.status, agent_version=edge.agent_version,
         perm_version_held=edge.perm_version_held, last_seen=edge.last_seen,
         keepalive_s=edge.keepalive_s, silent_at=edge.silent_at,

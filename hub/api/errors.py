@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+
+_NAMED = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -94,5 +97,9 @@ class InvalidError(ApiError):
                 reason = "unknown field"
             # pydantic prefixes our own ValueErrors; the field already says where
             reason = reason.removeprefix("Value error, ")
+            # a check across fields names the one it blames: "line_id: needs ..."
+            named = _NAMED.match(reason)
+            if named is not None and not err["loc"]:
+                field, reason = named.group(1), named.group(2)
             problems.append(FieldProblem(field, reason))
         return cls(problems)

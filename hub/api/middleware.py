@@ -12,6 +12,7 @@ from hub import errors as hub_errors
 from hub.api.errors import (
     ApiError,
     ConflictError,
+    ForbiddenError,
     InvalidError,
     NotFoundError,
     TooManyRequestsError,
@@ -28,6 +29,8 @@ def from_hub_error(exc: hub_errors.HubError) -> ApiError:
         return NotFoundError(exc.what, exc.key)
     if isinstance(exc, hub_errors.Conflict):
         return ConflictError(str(exc))
+    if isinstance(exc, hub_errors.Forbidden):
+        return ForbiddenError(str(exc))
     if isinstance(exc, hub_errors.InvalidInput):
         return InvalidError.one(exc.field, exc.reason)
     if isinstance(exc, hub_errors.DatabaseError):

@@ -1,0 +1,33 @@
+"""Edges added, relabelled and removed by installers (read: hub.api.registry, hub.api.edges)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.api.endpoints import EndpointTable
+from hub.api.installation.common import ITEM, apply, installing, remove
+from hub.api.schemas import EdgeOut
+from hub.installation import create_edge, delete_edge, update_edge
+from hub.installation.specs import EdgeSpec, change_model
+
+routes = EndpointTable(tag="installation")
+EdgeChange = change_model(EdgeSpec, "EdgeChange")
+
+
+@routes.post("/edges", body=EdgeSpec, response=EdgeOut, status=201)
+async def add_edge(request: web.Request, body: EdgeSpec) -> EdgeOut:
+    """Add an edge to a site; then provision the box with `lintel provision edge`."""
+    async with installing(request) as inst:
+        return EdgeOut.model_validate(await create_edge(inst, body), from_attributes=True)
+
+
+@routes.patch("/edges" + ITEM, body=EdgeChange, response=EdgeOut)
+async def change_edge(request: web.Request, body: EdgeSpec) -> EdgeOut:
+    """Relabel an edge or move it to another building of its site (its name stays)."""
+    return await apply(request, "edge", update_edge, body, EdgeOut)
+
+
+@routes.delete("/edges" + ITEM)
+async def remove_edge(request: web.Request) -> None:
+    """Remove an edge nothing is installed on (409 names what still is)."""
+    await remove(request, "edge", delete_edge)
