@@ -24,6 +24,7 @@ from edge.disk import DiskWatch, watch_disk
 from edge.doors import Door, DoorController
 from edge.outbox import Outbox
 from edge.permissions import PermissionSync
+from edge.reader_keys import ReaderKeyStore
 from edge.report import Reporter
 from edge.tasks import Tasks
 from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
@@ -62,6 +63,14 @@ class EdgeAgent:
         self._stack = contextlib.AsyncExitStack()
         self._tasks = Tasks()
 
+    def _hub_key(self, configured: list[str]) -> str | None:
+        """The hub key a reader's new key is sealed to: the one the snapshot names (the key
+        the hub signs with now), else the first this edge was provisioned with."""
+        state = self.cache.state
+        if state is not None and state.hub_public_key is not None:
+            return state.hub_public_key
+        return configured[0] if configured else None
+
     def _now(self) -> datetime:
         return self.clock()  # read at each call: a test may swap the clock while running
 
@@ -93,17 +102,20 @@ class EdgeAgent:
             if not cfg.hub_keys:
                 log.error("no hub_keys in the configuration: every message from the hub is "
                           "refused")
+            installation = cfg.installation().resolved()  # readers and devices on their ports
             self.door_control = await stack.enter_async_context(DoorController(
-                cfg.doors, cache=self.cache, decider=self.decider, signed=self.signed,
-                report=self.report, clock=self._now, tick_s=cfg.tick_s))
+                installation.doors, cache=self.cache, decider=self.decider, signed=self.signed,
+                report=self.report, clock=self._now, tick_s=cfg.tick_s,
+                keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"),
+                hub_key=lambda: self._hub_key(cfg.hub_keys)))
             await stack.enter_async_context(self.uplink)
-            if cfg.devices:
+            if installation.devices:
                 self.devices = await stack.enter_async_context(
-                    DeviceSupervisor(cfg.devices, self.report.event, self.door_control.fire))
+                    DeviceSupervisor(installation.devices, self.report.event, self.door_control.fire))
                 self.door_control.elevators = self.devices
-            if cfg.cameras:
+            if installation.cameras:
                 self.cameras = await stack.enter_async_context(CameraSupervisor(
-                    cfg.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
+                    installation.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
                     uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,

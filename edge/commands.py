@@ -81,6 +81,17 @@ class CommandHandler:
             if not lifts:
                 return "rejected", "this edge has no elevators"
             return "ok", f"recall sent to [{', '.join(lifts)}]"
+        if name in ("reader_install", "rotate_key"):
+            door = command.door or ""
+            if name == "reader_install":
+                assert command.duration_s is not None
+                refused = self._doors.reader_install(door, command.duration_s)
+            else:
+                refused = self._doors.rotate_key(door)
+            if refused is not None:
+                return "rejected", refused
+            return "ok", ("install mode for the reader; reader_keyed follows" if
+                          name == "reader_install" else "KEYSET sent; reader_keyed follows")
         if name == "resync":
             self._resync()
             return "ok", "state republished"

@@ -1,17 +1,32 @@
-"""The edge agent's configuration: one YAML file, validated strictly at start-up."""
+"""The edge agent's configuration: one YAML file, validated strictly at start-up.
+
+The file holds the edge's identity and bootstrap: site, edge, broker, data folder, the hub's
+keys, disk settings. What the edge drives (lines, doors, devices, cameras) is the hub's signed
+configuration (wire.config); the same sections in the file are still accepted as the initial
+installation (labs, tests, the demo), which a configuration from the hub supersedes.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.cameras.config import CameraConfig, UploadConfig
 from edge.errors import ConfigError
+from wire.config import (
+    ConfigContent,
+    DeviceConfig,
+    DoorConfig,
+    ReaderConfig,
+    SerialLine,
+    SerialOverride,
+    check_installation,
+)
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -57,94 +72,13 @@ class MqttConfig(_Strict):
         return self
 
 
-class ReaderConfig(_Strict):
-    port: str = Field(description="serial device of the RS-485 line, e.g. /dev/ttyUSB0")
-    address: int = Field(default=101, ge=0, le=126, description="OSDP address of the reader")
-    scbk: str = Field(description="secure channel base key, 32 hex digits, per device")
-    baudrate: int = Field(default=115200)
-
-    @field_validator("scbk")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        try:
-            key = bytes.fromhex(value)
-        except ValueError as exc:
-            raise ValueError("scbk must be hexadecimal") from exc
-        if len(key) != 16:
-            raise ValueError(f"scbk must be 16 bytes (32 hex digits), got {len(key)}")
-        return value.lower()
-
-    @property
-    def key(self) -> bytes:
-        return bytes.fromhex(self.scbk)
-
-
-class DoorConfig(_Strict):
-    id: Name
-    name: str = ""
-    reader: ReaderConfig
-    relay_output: int = Field(default=0, ge=0, le=15, description="controller output driving the lock")
-    contact_input: int = Field(default=0, ge=0, le=15, description="door contact input (active = open)")
-    rex_input: int | None = Field(default=1, ge=0, le=15, description="request-to-exit button input")
-    unlock_s: float = Field(default=5.0, gt=0, le=300, description="unlock pulse length")
-    held_open_s: float = Field(default=30.0, gt=0, le=3600, description="open longer raises held_open")
-    fail_safe_egress: bool = Field(default=False, description="released by the edge on a fire alarm")
-    elevator: Name | None = Field(default=None, description="set on a car reader: the elevator's device id")
-    floor_enable_s: float = Field(default=10.0, gt=0, le=600, description="how long a card enables floors")
-
-
-class SerialOverride(_Strict):
-    """The line settings as installed, when they differ from the model's factory settings."""
-
-    baudrate: int | None = Field(default=None, ge=1200, le=115200)
-    parity: Literal["N", "E", "O"] | None = None
-    stopbits: Literal[1, 2] | None = None
-
-
-class DeviceConfig(_Strict):
-    """A Modbus device (elevator controller, fire panel, pressure sensor) this edge polls."""
-
-    id: Name
-    name: str = ""
-    model: str = Field(description="a model in firmware-configs/, e.g. elevator-vvvf-a")
-    transport: Literal["rtu", "tcp"]
-    port: str | None = Field(default=None, description="serial device of the RS-485 line (rtu)")
-    host: str | None = Field(default=None, description="address of the device or gateway (tcp)")
-    tcp_port: int | None = Field(default=None, ge=1, le=65535)
-    unit_id: int | None = Field(default=None, ge=1, le=247, description="default: the model's")
-    serial: SerialOverride = SerialOverride()
-    poll_interval_s: float = Field(default=1.0, ge=0.05, le=3600)
-    timeout_s: float | None = Field(default=None, gt=0, le=10, description="default: the model's")
-    offline_after: int = Field(default=3, ge=1, le=100, description="failed polls before offline")
-    counters_every_s: float = Field(default=60.0, ge=1, description="how often counters are reported")
-    telemetry_every_s: float = Field(default=60.0, ge=1, description="telemetry while unchanged")
-    backoff_min_s: float = Field(default=0.2, gt=0)
-    backoff_max_s: float = Field(default=10.0, gt=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> DeviceConfig:
-        from edge.sensors.loader import load_models  # the model files are data beside the code
-
-        models = load_models()
-        model = models.get(self.model)
-        if model is None:
-            raise ValueError(f"unknown model {self.model!r}; known: {', '.join(sorted(models))}")
-        if self.transport not in model.transport.kinds:
-            raise ValueError(f"model {self.model} offers no {self.transport} transport")
-        if self.transport == "rtu" and not self.port:
-            raise ValueError("an rtu device needs port")
-        if self.transport == "tcp" and not self.host:
-            raise ValueError("a tcp device needs host")
-        if self.backoff_max_s < self.backoff_min_s:
-            raise ValueError("backoff_max_s is below backoff_min_s")
-        return self
-
-
 class EdgeConfig(_Strict):
     site: Name
     edge: Name
     data_dir: Path = Field(description="outbox and permission cache live here")
     mqtt: MqttConfig = MqttConfig()
+    # the initial installation, until the hub's signed configuration supersedes it
+    lines: list[SerialLine] = Field(default_factory=list)
     doors: list[DoorConfig] = Field(default_factory=list)
     tick_s: float = Field(default=0.05, gt=0, le=1, description="door timer resolution")
     devices: list[DeviceConfig] = Field(default_factory=list)
@@ -174,40 +108,25 @@ class EdgeConfig(_Strict):
         return keys
 
     @model_validator(mode="after")
-    def _unique(self) -> EdgeConfig:
-        ids = [d.id for d in self.doors]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"door ids repeated: {', '.join(dupes)}")
-        readers = [(d.reader.port, d.reader.address) for d in self.doors]
-        if len(set(readers)) != len(readers):
-            raise ValueError("two doors share one reader (same port and address)")
-        devices = {d.id: d for d in self.devices}
-        if len(devices) != len(self.devices):
-            raise ValueError("device ids repeated")
-        lines: dict[str, str] = {}
-        for dev in self.devices:
-            if dev.transport == "rtu" and dev.port is not None:
-                if dev.port in lines:
-                    raise ValueError(f"devices {lines[dev.port]} and {dev.id} share serial port "
-                                     f"{dev.port}: one RS-485 line per device is supported")
-                lines[dev.port] = dev.id
-        for door in self.doors:
-            if door.elevator is not None and door.elevator not in devices:
-                raise ValueError(f"door {door.id}: elevator {door.elevator!r} is not a device")
-        self._check_cameras(set(devices))
+    def _installation(self) -> EdgeConfig:
+        from edge.installation import check_supported  # the model files are data beside the code
+
+        check_installation(self.lines, self.doors, self.devices, self.cameras)
+        problem = check_supported(self.installation(), ports=False)
+        if problem is not None:
+            raise ValueError(problem.detail)
         return self
 
-    def _check_cameras(self, devices: set[str]) -> None:
-        ids = [c.id for c in self.cameras]
-        if len(set(ids)) != len(ids):
-            raise ValueError("camera ids repeated")
-        doors = {d.id for d in self.doors}
-        for camera in self.cameras:
-            if camera.id in devices or camera.id in doors:
-                raise ValueError(f"camera {camera.id}: the id is taken by a device or door")
-            if camera.door is not None and camera.door not in doors:
-                raise ValueError(f"camera {camera.id}: door {camera.door!r} is not a door here")
+    def installation(self) -> ConfigContent:
+        """The file's doors, devices, cameras and lines: the installation run until the hub's
+        configuration arrives (validated already, with this model)."""
+        return ConfigContent.model_construct(
+            site=self.site, edge=self.edge, lines=self.lines, doors=self.doors,
+            devices=self.devices, cameras=self.cameras)
+
+    def bootstrap(self) -> EdgeConfig:
+        """The same configuration without an installation: identity and bootstrap only."""
+        return self.model_copy(update={"lines": [], "doors": [], "devices": [], "cameras": []})
 
 
 def load_config(path: Path | str) -> EdgeConfig:
@@ -233,3 +152,10 @@ def parse_config(raw: object, source: str = "config") -> EdgeConfig:
             key = ".".join(str(p) for p in err["loc"]) or "(top level)"
             problems.append(f"{key}: {err['msg']}")
         raise ConfigError(f"{source}: " + "; ".join(problems)) from exc
+
+
+__all__ = [
+    "CameraConfig", "ConfigContent", "DeviceConfig", "DoorConfig", "EdgeConfig", "MqttConfig",
+    "ReaderConfig", "SerialLine", "SerialOverride", "UploadConfig", "load_config",
+    "parse_config",
+]

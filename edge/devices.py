@@ -17,18 +17,19 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from edge.config import DeviceConfig
 from edge.drivers.modbus import (
     LinkConfig,
     LinkEvent,
     LinkStatus,
     ModbusError,
+    ModbusLine,
     ModbusLink,
     PollResult,
 )
 from edge.sensors.device import DeviceReader, FaultTracker, Values, Write
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
+from wire.config import DeviceConfig
 from wire.devices import DeviceData, DeviceEventType, TelemetryData
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,16 @@ class DeviceSupervisor:
 
     async def __aenter__(self) -> Self:
         try:
+            # one bus owner per port: the units of one RS-485 line (or TCP gateway) share a line
+            lines: dict[tuple[str, ...], list[LinkConfig]] = {}
             for device in self.devices.values():
-                device.link = await self._stack.enter_async_context(
-                    ModbusLink(_link_config(device), self._on_link_event)
-                )
+                cfg = _link_config(device)
+                lines.setdefault(cfg.endpoint, []).append(cfg)
+            for configs in lines.values():
+                line = await self._stack.enter_async_context(
+                    ModbusLine(configs, self._on_link_event))
+                for name, link in line.links.items():
+                    self.devices[name].link = link
             self._spawn(self._report_counters())
         except BaseException:
             await self._stack.aclose()

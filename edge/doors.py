@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -21,31 +22,44 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from edge.access.cache import PermissionCache
+from edge.access.cardformat import CardFormatError, decode_wiegand, raw_text
 from edge.access.decision import AccessDecider, Decision
 from edge.access.door import Action, DoorStateMachine, Emit, SetLock
+from edge.access.pin import verify_pin
 from edge.access.schedule import site_local
 from edge.access.tokens import SignedCredentialDecider, SignedDecision
-from edge.config import DoorConfig
 from edge.devices import DeviceSupervisor, floors_for
 from edge.drivers.osdp import (
     CardRead,
     InputChanged,
+    KeyPress,
     OsdpBus,
     OsdpError,
     ReaderConfig,
     ReaderInsecure,
+    ReaderKeyed,
+    ReaderKeyFailed,
+    ReaderLocalStatus,
     ReaderStatus,
     ScanRead,
 )
+from edge.keypad import PIN_TIMEOUT_S, Keypad, PinWait
+from edge.reader_keys import ReaderKeyStore, fingerprint, seal_key
+from edge.reader_signals import MOMENTS, RESTING, Resting, Signal
 from edge.report import Reporter
 from edge.tasks import Tasks
-from wire import AccessData, AgentData, DoorData
-from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType
+from wire import AccessData, AgentData, CardFormatRule, DoorData
+from wire.config import DoorConfig
+from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType, DoorEventType
 from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]  # aware UTC
+
+
+# door events after which the reader's resting pattern may change
+_RESTING_CHANGES = frozenset({"held_open", "forced_open", "closed", "lockdown", "released"})
 
 
 @dataclass
@@ -55,6 +69,11 @@ class Door:
     fsm: DoorStateMachine
     online: bool = False
     counters: dict[str, int] = field(default_factory=lambda: {"granted": 0, "denied": 0})
+    keypad: Keypad = field(default_factory=Keypad)
+    alarm: Literal["held_open", "forced_open"] | None = None  # until the door closes
+    tamper: bool = False
+    power_fail: bool = False
+    install_until: float | None = None  # install mode: OSDP's default key allowed until then
 
     @property
     def locked_down(self) -> bool:
@@ -83,6 +102,12 @@ class Outcome:
     def of_card(cls, card: str, decision: Decision) -> Outcome:
         return cls("card", card, decision.result, decision.reason, decision.resident_id,
                    decision.decision_us, warning=decision.warning)
+
+    @classmethod
+    def refused(cls, credential: str, reason: AccessReason, started_ns: int,
+                resident_id: int | None = None) -> Outcome:
+        return cls("card", credential, "denied", reason, resident_id,
+                   (time.perf_counter_ns() - started_ns) // 1000)
 
     @classmethod
     def of_signed(cls, decision: SignedDecision) -> Outcome:
@@ -123,8 +148,11 @@ class DoorController:
 
     def __init__(self, configs: Iterable[DoorConfig], *, cache: PermissionCache,
                  decider: AccessDecider, signed: SignedCredentialDecider, report: Reporter,
-                 clock: Clock, tick_s: float) -> None:
+                 clock: Clock, tick_s: float, keys: ReaderKeyStore | None = None,
+                 hub_key: Callable[[], str | None] | None = None) -> None:
         self._configs = list(configs)
+        self._keys = keys  # the keys readers took here, over the configured ones
+        self._hub_key = hub_key or (lambda: None)  # the key a reader key is sealed to
         self._cache = cache
         self._decider = decider
         self._signed = signed
@@ -142,10 +170,10 @@ class DoorController:
         try:
             buses: dict[str, list[DoorConfig]] = defaultdict(list)
             for config in self._configs:
-                buses[config.reader.port].append(config)
+                buses[config.reader.serial_port].append(config)
             for port, configs in buses.items():
-                readers = [ReaderConfig(address=c.reader.address, scbk=c.reader.key, name=c.id)
-                           for c in configs]
+                readers = [ReaderConfig(address=c.reader.address, scbk=self._reader_key(c),
+                                        name=c.id) for c in configs]
                 bus = await self._stack.enter_async_context(
                     OsdpBus(port, readers, baudrate=configs[0].reader.baudrate))
                 for config in configs:
@@ -165,13 +193,20 @@ class DoorController:
         await self._tasks.cancel()
         await self._stack.aclose()
 
+    def _reader_key(self, config: DoorConfig) -> bytes:
+        """The key the door's reader took at this edge, else the configured one."""
+        reader = config.reader
+        stored = None if self._keys is None else self._keys.get(config.id, reader.serial_port,
+                                                                  reader.address)
+        return reader.key if stored is None else stored
+
     def attach(self, config: DoorConfig, bus: OsdpBus) -> Door:
         """Run the door `config` describes through `bus` (open, and serving its reader)."""
         fsm = DoorStateMachine(unlock_s=config.unlock_s, held_open_s=config.held_open_s,
                                now=time.monotonic())
         door = Door(config, bus, fsm)
         self.doors[config.id] = door
-        self._by_reader[(config.reader.port, config.reader.address)] = door
+        self._by_reader[(config.reader.serial_port, config.reader.address)] = door
         return door
 
     # --- reader events ---------------------------------------------------------------
@@ -184,7 +219,18 @@ class DoorController:
                 continue
             try:
                 if isinstance(event, CardRead):
-                    self.card_read(door, event.card)
+                    if event.format == "wiegand":
+                        self.wiegand_read(door, event.data, event.bits)
+                    else:
+                        self.card_read(door, event.card)
+                elif isinstance(event, KeyPress):
+                    self.key_press(door, event.keys)
+                elif isinstance(event, ReaderLocalStatus):
+                    self._local_status(door, event)
+                elif isinstance(event, ReaderKeyed):
+                    self._reader_keyed(door, event)
+                elif isinstance(event, ReaderKeyFailed):
+                    self._agent(door, "reader_key_failed", event.reason, reason="keyset_refused")
                 elif isinstance(event, InputChanged):
                     self._input(door, event)
                 elif isinstance(event, ReaderStatus):
@@ -196,11 +242,58 @@ class DoorController:
             except Exception:  # one bad event must not stop the door
                 log.exception("door %s: event %r failed", door.config.id, event)
 
-    def card_read(self, door: Door, card: str) -> Decision:
+    def card_read(self, door: Door, card: str, *, facility: int | None = None) -> Decision:
         decision = self._decider.decide_card(door.config.id, card, self._clock(),
-                                             locked_down=door.locked_down)
+                                             locked_down=door.locked_down, facility=facility)
+        state = self._cache.state
+        info = None if state is None else state.doors.get(door.config.id)
+        if decision.granted and info is not None and info.pin_required and state is not None:
+            record = None if decision.resident_id is None else state.pins.get(decision.resident_id)
+            if record is None:  # card + PIN, and the holder has no PIN: the card alone is not enough
+                self._outcome(door, Outcome("card", card, "denied", "pin_not_set",
+                                            decision.resident_id, decision.decision_us))
+                return decision
+            door.keypad.expect(PinWait(card=card, decision=decision, record=record,
+                                       deadline=time.monotonic() + PIN_TIMEOUT_S))
+            self._signal(door, MOMENTS["pin_wait"])
+            return decision
         self._outcome(door, Outcome.of_card(card, decision), car_card=card)
         return decision
+
+    def wiegand_read(self, door: Door, data: bytes, bits: int) -> None:
+        """Raw Wiegand bits: decoded by the site's card format, then decided as a card."""
+        started = time.perf_counter_ns()
+        state = self._cache.state
+        rule = CardFormatRule() if state is None else state.card_format
+        try:
+            card = decode_wiegand(data, bits, rule)
+        except CardFormatError as exc:
+            log.info("door %s: raw read refused: %s", door.config.id, exc)
+            self._outcome(door, Outcome.refused(raw_text(data, bits), exc.reason, started))
+            return
+        self.card_read(door, str(card.number), facility=card.facility)
+
+    def key_press(self, door: Door, keys: str) -> None:
+        """Keys on the door's keypad: a PIN ended by "#" decides the card waiting for it."""
+        now = time.monotonic()
+        entered = door.keypad.feed(keys, now)
+        if entered is None:
+            return
+        wait, pin = entered
+        started = time.perf_counter_ns()
+        result = verify_pin(wait.record, pin)
+        spent_us = wait.decision.decision_us + (time.perf_counter_ns() - started) // 1000
+        who = wait.decision.resident_id
+        if result == "wrong":
+            self._outcome(door, Outcome("card", wait.card, "denied", "pin_wrong", who, spent_us))
+            if door.keypad.failed(now):
+                self._door_event(door, "pin_failures", "wrong PINs in a row at the keypad")
+            return
+        door.keypad.succeeded()
+        # a duress PIN opens like any other, silently: only the event tells the guards
+        self._outcome(door, Outcome("card", wait.card, "granted", "granted", who, spent_us,
+                                    warning="duress" if result == "duress" else
+                                    wait.decision.warning), car_card=wait.card)
 
     def qr_read(self, door: Door, text: bytes | str) -> SignedDecision:
         """A QR code scanned at `door`'s reader: a resident's code or a visitor pass."""
@@ -230,10 +323,7 @@ class DoorController:
         door.counters[outcome.result] += 1
         if outcome.granted and car_card is not None:
             self._car_floors(door, car_card)
-        address = door.config.reader.address
-        self._drive(door, door.bus.led, address, "green" if outcome.granted else "red")
-        if not outcome.granted:
-            self._drive(door, door.bus.buzz, address, on_ms=300)
+        self._signal(door, MOMENTS["granted" if outcome.granted else "denied"])
         self._report.event(door.config.id, access_data(door.config.id, outcome))
 
     def _car_floors(self, door: Door, card: str) -> None:
@@ -256,12 +346,15 @@ class DoorController:
             self._apply(door, door.fsm.rex(now))
 
     def _reader_status(self, door: Door, event: ReaderStatus) -> None:
+        if event.online and event.secure and door.install_until is not None:
+            self._give_key(door)  # in install mode: the reader came up, give it its own key
         if event.online == door.online:
             return
         door.online = event.online
         if event.online:
             # The controller may have restarted: put the lock back where the door wants it.
             self._set_relay(door, locked=door.fsm.locked)
+            self._rest(door)
         detail = f"reader {door.config.id} at OSDP address {event.address}"
         self._report.event(door.config.id, AgentData(
             event="device_online" if event.online else "device_offline", door=door.config.id,
@@ -277,6 +370,83 @@ class DoorController:
             event="reader_insecure", door=door.config.id, address=event.address,
             reason=event.reason, detail=f"reader {door.config.id} at OSDP address "
             f"{event.address} {what}: not used"))
+
+    def _local_status(self, door: Door, event: ReaderLocalStatus) -> None:
+        """The reader's tamper switch and power monitor, reported when they change."""
+        if event.tamper != door.tamper:
+            door.tamper = event.tamper
+            self._door_event(door, "reader_tamper" if event.tamper else "reader_tamper_cleared",
+                             f"reader at OSDP address {event.address}")
+        if event.power_fail != door.power_fail:
+            door.power_fail = event.power_fail
+            self._door_event(door, "reader_power_fail" if event.power_fail else "reader_power_ok",
+                             f"reader at OSDP address {event.address}")
+
+    # --- commissioning: install mode and the reader's own key ----------------------------
+    def reader_install(self, door_id: str, duration_s: float) -> str | None:
+        """Put `door_id`'s reader in install mode for `duration_s`: OSDP's default key is
+        allowed, and the reader that comes up with it is given a fresh key of its own.
+        None when started, else why not."""
+        door = self.doors.get(door_id)
+        if door is None:
+            return f"unknown door {door_id}"
+        address = door.config.reader.address
+        try:
+            door.bus.install(address, True)
+        except OsdpError as exc:
+            return str(exc)
+        door.install_until = time.monotonic() + duration_s
+        self._agent(door, "reader_install", f"reader at OSDP address {address} in install mode "
+                    f"for {duration_s:.0f} s")
+        if door.bus.is_online(address):
+            self._give_key(door)
+        return None
+
+    def rotate_key(self, door_id: str) -> str | None:
+        """Give `door_id`'s reader (online, on the secure channel) a fresh key. None when the
+        KEYSET went out (`reader_keyed` follows), else why not."""
+        door = self.doors.get(door_id)
+        if door is None:
+            return f"unknown door {door_id}"
+        try:
+            door.bus.set_key(door.config.reader.address, os.urandom(16))
+        except OsdpError as exc:
+            return str(exc)
+        return None
+
+    def _give_key(self, door: Door) -> None:
+        try:
+            door.bus.set_key(door.config.reader.address, os.urandom(16))
+        except OsdpError as exc:  # under way already, or offline again: the next online retries
+            log.info("door %s: %s", door.config.id, exc)
+
+    def _reader_keyed(self, door: Door, event: ReaderKeyed) -> None:
+        """Kept here first (the reader now knows nothing else), then sealed to the hub."""
+        reader = door.config.reader
+        if self._keys is not None:
+            self._keys.put(door.config.id, reader.serial_port, reader.address, event.key)
+        if door.install_until is not None:
+            door.install_until = None
+            self._drive(door, door.bus.install, reader.address, False)  # SCBK-D refused again
+        state, hub_key = self._cache.state, self._hub_key()
+        sealed = None
+        if hub_key is not None:
+            where = "" if state is None else f"{state.site}/{state.edge}/"
+            sealed = seal_key(event.key, hub_key, f"{where}{door.config.id}/{reader.address}")
+        named = fingerprint(event.key)
+        self._report.event(door.config.id, AgentData(
+            event="reader_keyed", door=door.config.id, address=event.address,
+            key_fingerprint=named, sealed_key=sealed,
+            detail=f"reader {door.config.id} at OSDP address {event.address} took a key of its "
+            f"own ({named})" + ("" if sealed else "; no hub key to seal it to: kept here only")))
+
+    def _install_over(self, door: Door, now: float) -> None:
+        if door.install_until is None or now < door.install_until:
+            return
+        door.install_until = None
+        self._drive(door, door.bus.install, door.config.reader.address, False)
+        self._agent(door, "reader_install_ended", "install mode ended with no reader keyed",
+                    reason="expired")
 
     # --- commands from the hub and life safety -------------------------------------------
     def remote_unlock(self, door_id: str, duration_s: float | None) -> bool:
@@ -308,6 +478,8 @@ class DoorController:
         for door in self.doors.values():
             if door.config.fail_safe_egress:
                 self._apply(door, door.fsm.fire_release(now) if active else door.fsm.fire_reset(now))
+                if not active:
+                    self._rest(door)
                 released.append(door.config.id)
         return released
 
@@ -319,6 +491,46 @@ class DoorController:
             elif isinstance(action, Emit):
                 self._report.event(door.config.id, DoorData(
                     door=door.config.id, event=action.event, cause=action.cause))
+                if action.event in ("held_open", "forced_open"):
+                    door.alarm = action.event
+                elif action.event == "closed":
+                    door.alarm = None
+                if action.event in _RESTING_CHANGES:
+                    self._rest(door)
+
+    # --- what the reader shows ------------------------------------------------------------
+    def _resting(self, door: Door) -> Resting:
+        if door.fsm.fire_released:
+            return "fire_release"
+        if door.alarm is not None:
+            return door.alarm
+        return "lockdown" if door.locked_down else "normal"
+
+    def _rest(self, door: Door) -> None:
+        signal = RESTING[self._resting(door)]
+        self._signal(door, signal)
+        if signal.beeps is None:
+            self._drive(door, door.bus.buzz_off, door.config.reader.address)
+
+    def _signal(self, door: Door, signal: Signal) -> None:
+        address, led = door.config.reader.address, signal.led
+        self._drive(door, door.bus.led_pattern, address, led.color, on_ms=led.on_ms,
+                    off_ms=led.off_ms, for_ms=led.for_ms, off_color=led.off_color)
+        if signal.beeps is not None:
+            beeps = signal.beeps
+            self._drive(door, door.bus.buzz_pattern, address, on_ms=beeps.on_ms,
+                        off_ms=beeps.off_ms, count=beeps.count)
+
+    def _door_event(self, door: Door, event: DoorEventType, detail: str) -> None:
+        self._report.event(door.config.id, DoorData(door=door.config.id, event=event,
+                                                    detail=detail))
+
+    def _agent(self, door: Door, event: Literal["reader_install", "reader_key_failed",
+                                                "reader_install_ended"],
+               detail: str, *, reason: str | None = None) -> None:
+        self._report.event(door.config.id, AgentData(
+            event=event, door=door.config.id, address=door.config.reader.address,
+            detail=detail, reason=reason))
 
     def _set_relay(self, door: Door, *, locked: bool) -> None:
         self._drive(door, door.bus.output, door.config.reader.address, door.config.relay_output,
@@ -338,9 +550,18 @@ class DoorController:
             for door in self.doors.values():
                 self._apply(door, door.fsm.tick(now))
                 self._apply(door, door.fsm.schedule_unlocked(door.config.id in unlocked, now))
+                self._pin_expired(door, now)
+                self._install_over(door, now)
             deadlines = [d for door in self.doors.values()
-                         if (d := door.fsm.next_deadline()) is not None]
+                         for d in (door.fsm.next_deadline(), door.keypad.next_deadline,
+                                   door.install_until) if d is not None]
             await asyncio.sleep(min([self._tick_s, *[max(0.0, d - now) for d in deadlines]]))
+
+    def _pin_expired(self, door: Door, now: float) -> None:
+        wait = door.keypad.expired(now)
+        if wait is not None:
+            self._outcome(door, Outcome("card", wait.card, "denied", "pin_timeout",
+                                        wait.decision.resident_id, wait.decision.decision_us))
 
     def _scheduled_unlocks(self) -> set[str]:
         """Doors whose snapshot mode is unlocked_on_schedule and whose schedule is open now

@@ -12,12 +12,11 @@ The table's own column types convert the values. Elsewhere (SQLite) it is an exe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
 from pydantic_core import to_json
-from sqlalchemy import CursorResult, Table, text
+from sqlalchemy import CursorResult, DateTime, Table, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,19 +37,31 @@ async def insert_ignore(
             return set()
         return set(await session.scalars(stmt.returning(table.c[key]), rows))
     result = await session.execute(
-        _recordset_insert(table, columns, key, returning), {"rows": _json(rows)})
+        _recordset_insert(table, columns, key, returning),
+        {"rows": _json(rows, _time_columns(table, columns))})
     if not returning:
         return set()
     return set(cast(CursorResult[Any], result).scalars())
 
 
-def _json(rows: Sequence[dict[str, Any]]) -> str:
-    # A naive time let through would be read in the session's time zone.
-    for row in rows:
-        for name, value in row.items():
-            if isinstance(value, datetime) and value.tzinfo is None:
+def _json(rows: Sequence[dict[str, Any]], times: Sequence[str]) -> str:
+    """The rows as one JSON array; a naive time in any of the `times` columns is refused (it
+    would be read in the session's time zone). Only those are looked at: checking every
+    value of every row cost as much as the encoding."""
+    for name in times:
+        for row in rows:
+            value = row[name]
+            if value is not None and value.tzinfo is None:
                 raise ValueError(f"naive datetime given to the UTC column {name!r}")
     return to_json(rows).decode()
+
+
+@cache
+def _time_columns(table: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
+    def is_time(column: str) -> bool:
+        kind = table.c[column].type
+        return isinstance(getattr(kind, "impl_instance", kind), DateTime)  # through decorators
+    return tuple(name for name in columns if is_time(name))
 
 
 @cache

@@ -15,9 +15,8 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -27,8 +26,10 @@ from hub.errors import MqttError, PublishError
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
+    """One received message (a tuple: built once per message on the network thread, where a
+    frozen dataclass's __init__ cost four times as much)."""
+
     topic: str
     payload: bytes
     qos: int
@@ -112,6 +113,7 @@ class MqttClient:
         self._connected_once = False
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._sub_mids: set[int] = set()
+        self._sub_lock = threading.Lock()  # subscriptions change on the loop, are sent on either
         self._ready = asyncio.Event()  # connected and subscribed
         self._connected = False
 
@@ -204,6 +206,30 @@ class MqttClient:
             return
         self._client.ack(message.mid, message.qos)
 
+    def subscribe(self, topic: str, qos: int) -> None:
+        """Add a subscription now and on every later connect; `wait_ready()` returns once the
+        broker has acknowledged it."""
+        with self._sub_lock:
+            if (topic, qos) in self.subscriptions:
+                return
+            self.subscriptions = [*self.subscriptions, (topic, qos)]
+            self._ready.clear()
+            if not self._connected:
+                return  # the next connect subscribes
+            rc, mid = self._client.subscribe(topic, qos)
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+                self._sub_mids.add(mid)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Drop a subscription, now and on later connects."""
+        with self._sub_lock:
+            kept = [(t, q) for t, q in self.subscriptions if t != topic]
+            if len(kept) == len(self.subscriptions):
+                return
+            self.subscriptions = kept
+            if self._connected:
+                self._client.unsubscribe(topic)
+
     def reconnect(self) -> None:
         """Drop this connection and open a new one: the broker then sends again every message
         not yet acknowledged (the session persists); acks of the old connection are void."""
@@ -275,22 +301,25 @@ class MqttClient:
         self._connected = True
         log.info("mqtt connected to %s:%s as %s (session present: %s)",
                  self.host, self.port, self.client_id, flags.session_present)
-        if not self.subscriptions:
-            self._call(self._ready.set)
-            return
-        # Subscribe on every connect: harmless with a present session, needed without one.
-        rc, mid = client.subscribe(self.subscriptions)
-        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
-            self._sub_mids.add(mid)
+        with self._sub_lock:
+            if not self.subscriptions:
+                self._call(self._ready.set)
+                return
+            # Subscribe on every connect: harmless with a present session, needed without one.
+            rc, mid = client.subscribe(self.subscriptions)
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+                self._sub_mids.add(mid)
 
     def _on_subscribe(self, _c: paho.Client, _ud: Any, mid: int, codes: Any, _p: Any) -> None:
         failed = [c for c in codes if c.is_failure]
         if failed:
             log.error("mqtt subscription refused: %s", failed)
             return
-        if mid in self._sub_mids:
-            self._sub_mids.discard(mid)
-            self._call(self._ready.set)
+        with self._sub_lock:
+            if mid in self._sub_mids:
+                self._sub_mids.discard(mid)
+                if not self._sub_mids:
+                    self._call(self._ready.set)
 
     def _on_disconnect(self, _c: paho.Client, _ud: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected = False

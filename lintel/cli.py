@@ -257,13 +257,14 @@ def _doors_of_edge(path: Path) -> list[DoorSpec]:
         config = load_config(path)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
-    ports = [d.reader.port for d in config.doors]
+    doors = config.installation().resolved().doors
+    ports = [d.reader.serial_port for d in doors]
     shared = sorted({p for p in ports if ports.count(p) > 1})
     if shared:
         raise ValueError(f"{path}: doors share reader port {', '.join(shared)}; the simulator "
                          "serves one reader per port")
-    return [DoorSpec(d.id, d.reader.address, d.reader.key, link=Path(d.reader.port))
-            for d in config.doors]
+    return [DoorSpec(d.id, d.reader.address, d.reader.key, link=Path(d.reader.serial_port))
+            for d in doors]
 
 
 _DEVICE_COMMANDS = ("elevator", "fault", "pressure", "zone", "fire-reset", "silent", "devices")

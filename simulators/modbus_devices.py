@@ -1,102 +1,25 @@
-"""Modbus servers (pymodbus) for every model in `firmware-configs/`, with fault injection.
+"""Modbus devices (pymodbus) for every model in `firmware-configs/`, with fault injection.
 
-RTU runs on a pty pair bridged to a second pty (like a serial line): `.port` is the path the
-edge opens. TCP listens on 127.0.0.1. A device can go silent (no replies) or garble its next
-reply (bad CRC on RTU), to exercise the edge's error counting.
+A device serves on a line of its own (`async with ModbusDeviceSimulator(...)`), or with others
+on one shared line (`simulators.modbus_line.ModbusLineSimulator`). RTU runs on a pty pair
+bridged to a second pty (like a serial line): `.port` is the path the edge opens. TCP listens on
+127.0.0.1. A device can go silent (no replies) or garble its next reply (bad CRC on RTU), to
+exercise the edge's error counting; it answers only its own unit id and refuses writes to
+registers its model does not mark writable (see modbus_line).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import pty
-import select
-import threading
-import tty
+from collections.abc import Iterable
 from typing import Any, Literal, Self
-
-from pymodbus import FramerType
-from pymodbus.constants import ExcCodes
-from pymodbus.datastore import ModbusServerContext
-from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 
 from edge.sensors.codec import encode, raw_value
 from edge.sensors.models import WORDS, DeviceModel, FaultCode, Register, SerialSettings
+from simulators.modbus_line import FC_TABLE, ModbusLineSimulator, Table
 
-Table = Literal["coil", "discrete_input", "holding", "input"]
-_FC_TABLE: dict[int, Table] = {1: "coil", 5: "coil", 15: "coil", 2: "discrete_input",
-                               3: "holding", 6: "holding", 16: "holding", 23: "holding",
-                               4: "input"}
 _STEP_S = 0.05  # time the simulated car takes per floor
-
-
-class _Store(ModbusServerContext):
-    """The device's four tables, served to pymodbus through the context interface."""
-
-    def __init__(self, sim: ModbusDeviceSimulator, unit_id: int) -> None:
-        # Deliberately not calling super(): this replaces pymodbus's deprecated datastores.
-        self.old_simulator = True
-        self.simdevices = []
-        self._sim = sim
-        self._unit = unit_id
-
-    def device_ids(self) -> list[int]:
-        return [self._unit]
-
-    async def async_getValues(self, device_id: int, func_code: int, address: int,
-                              count: int = 1) -> list[int] | list[bool] | ExcCodes:
-        table = self._sim.tables.get(_FC_TABLE.get(func_code, "input"))
-        if table is None or address + count > len(table):
-            return ExcCodes.ILLEGAL_ADDRESS
-        return table[address:address + count]
-
-    async def async_setValues(self, device_id: int, func_code: int, address: int,
-                              values: Any) -> ExcCodes | None:
-        name = _FC_TABLE.get(func_code)
-        if name not in ("coil", "holding"):
-            return ExcCodes.ILLEGAL_FUNCTION
-        table = self._sim.tables[name]
-        if address + len(values) > len(table):
-            return ExcCodes.ILLEGAL_ADDRESS
-        table[address:address + len(values)] = list(values)
-        self._sim.written(name, address, list(values))
-        return None
-
-
-def _raw_pty() -> tuple[int, int, str]:
-    master, slave = pty.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    return master, slave, os.ttyname(slave)
-
-
-class _PtyBridge:
-    """Copies bytes between two pty masters, as a serial cable between edge and device."""
-
-    def __init__(self) -> None:
-        self._a, self._a_slave, self.edge_port = _raw_pty()
-        self._b, self._b_slave, self.device_port = _raw_pty()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._copy, name="modbus-pty", daemon=True)
-        self._thread.start()
-
-    def _copy(self) -> None:
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._a, self._b], [], [], 0.05)
-            for fd in ready:
-                try:
-                    data = os.read(fd, 4096)
-                    os.write(self._b if fd == self._a else self._a, data)
-                except OSError:
-                    continue  # nobody holds the other end open yet
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1)
-        for fd in (self._a, self._a_slave, self._b, self._b_slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 class ModbusDeviceSimulator:
@@ -116,15 +39,18 @@ class ModbusDeviceSimulator:
         self.silent = False
         self._garble = 0
         self.writes: list[tuple[Table, int, list[int | bool]]] = []
+        self.refused = 0  # writes refused: a register the model marks read-only
         self.port: str | None = None  # the edge's end of the RTU line
         self.tcp_port: int | None = None
-        self.tables: dict[Table, list[Any]] = {t: [] for t in _FC_TABLE.values()}
+        self.tables: dict[Table, list[Any]] = {t: [] for t in FC_TABLE.values()}
+        self._writable: dict[Table, set[int]] = {"coil": set(), "holding": set()}
         for reg in model.registers:
             end = reg.address + reg.count * WORDS[reg.type]
             table = self.tables[reg.table]
             table.extend([False if reg.type == "bool" else 0] * max(0, end - len(table)))
-        self._bridge: _PtyBridge | None = None
-        self._server: ModbusBaseServer | None = None
+            if reg.writable:
+                self._writable[reg.table].update(range(reg.address, end))
+        self._line: ModbusLineSimulator | None = None  # a line of its own, when not on a shared one
         self._motion: asyncio.Task[None] | None = None
         self._defaults()
 
@@ -140,50 +66,34 @@ class ModbusDeviceSimulator:
 
     # --- serving -------------------------------------------------------------------
     async def __aenter__(self) -> Self:
-        store = _Store(self, self.unit_id)
-        if self.transport == "rtu":
-            self._bridge = _PtyBridge()
-            self.port = self._bridge.edge_port
-            s = self.serial
-            self._server = ModbusSerialServer(
-                store, framer=FramerType.RTU, port=self._bridge.device_port, baudrate=s.baudrate,
-                bytesize=s.bytesize, parity=s.parity, stopbits=s.stopbits, trace_packet=self._trace,
-            )
-        else:
-            self._server = ModbusTcpServer(store, address=("127.0.0.1", 0), trace_packet=self._trace)
-        try:
-            await self._server.serve_forever(background=True)
-        except RuntimeError:
-            await self.__aexit__(None, None, None)
-            raise
-        sockets = getattr(self._server.transport, "sockets", None)
-        if sockets:
-            self.tcp_port = int(sockets[0].getsockname()[1])
+        """Serve on a line of its own (a device on a shared line is served by that line)."""
+        self._line = ModbusLineSimulator([self], transport=self.transport, serial=self.serial)
+        await self._line.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in (self._motion,):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.shutdown()
-        if self._bridge is not None:
-            self._bridge.close()
+        await self.stop()
+        if self._line is not None:
+            await self._line.__aexit__(None, None, None)
 
-    def _trace(self, sending: bool, data: bytes) -> bytes:
-        if not sending:
-            return data
-        if self.silent:
-            return b""
-        if self._garble:
-            self._garble -= 1
-            if self.transport == "tcp":
-                return data[:2] + b"\xde\xad" + data[4:]  # a wrong MBAP protocol id
-            return data[:-1] + bytes([data[-1] ^ 0x5A])  # a wrong CRC
-        return data
+    async def stop(self) -> None:
+        """Stop the car's motion (a line serving this device calls this when it closes)."""
+        if self._motion is not None:
+            self._motion.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._motion
+
+    def take_garble(self) -> bool:
+        """Whether the reply being sent is to be garbled (counts down the garbled replies)."""
+        if self._garble <= 0:
+            return False
+        self._garble -= 1
+        return True
+
+    def may_write(self, table: Table, addresses: Iterable[int]) -> bool:
+        """Whether every address lies in a register the model marks writable."""
+        writable = self._writable.get(table, set())
+        return all(a in writable for a in addresses)
 
     # --- values --------------------------------------------------------------------
     def _locate(self, name: str) -> tuple[Register, int]:

@@ -6,23 +6,25 @@ the lock relay. The reader has one LED and a buzzer. Secure channel is always en
 With no `port` the simulator makes a pty pair and serves the PD on the master end; `.port`
 is the slave path an OSDP control panel opens like any serial port. The pty lives until
 `close()`, so `stop()` then `start()` looks to the panel like a reader power-cycling.
+Several readers share one RS-485 line (multi-drop) when given the same `OsdpLine`.
+
+A reader made with no key is in install mode, as one arrives from the factory: it takes
+OSDP's install key SCBK-D, and keeps the key a panel then sets (KEYSET) as its own, across
+`stop()` and `start()`, as a real reader keeps it in its memory.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import threading
 import time
-import tty
 from types import TracebackType
 from typing import Any, Self
 
 import osdp
 import osdp_sys
-import serial
 
-_TICK = 0.005
+from simulators.osdp_line import OsdpLine
+
 _INPUTS = 2
 _DOOR_CONTACT, _EXIT_BUTTON = 0, 1
 _TIMER_UNIT_S = 0.1
@@ -54,27 +56,8 @@ _CAPABILITIES = osdp.PDCapabilities(
 )
 
 
-class _FdChannel(osdp.Channel):
-    """Non-blocking reads and writes on a file descriptor (pty master or serial device)."""
-
-    def __init__(self, fd: int) -> None:
-        super().__init__()
-        self.fd = fd
-
-    def read(self, max_bytes: int) -> bytes:
-        try:
-            return os.read(self.fd, max_bytes)
-        except (BlockingIOError, OSError):
-            return b""  # OSError: EIO on a pty master while nothing holds the slave open
-
-    def write(self, buf: bytes) -> int:
-        try:
-            return os.write(self.fd, bytes(buf))
-        except (BlockingIOError, OSError):
-            return 0
-
-    def flush(self) -> None:
-        pass
+# OSDP keypad data: digits as ASCII, "*" as DEL (0x7F), "#" as CR (0x0D)
+_KEY_CODES = {"*": 0x7F, "#": 0x0D}
 
 
 def encode_card(card: str) -> tuple[bytes, int]:
@@ -84,6 +67,37 @@ def encode_card(card: str) -> tuple[bytes, int]:
     number = int(card)
     size = max(2, (number.bit_length() + 7) // 8)
     return number.to_bytes(size, "big"), size * 8
+
+
+def _with_parity(payload: int, bits: int) -> int:
+    """`payload` (bits - 2 bits) framed by Wiegand parity: the leading bit makes the first
+    half even, the trailing bit makes the second half odd (H10301, H10306)."""
+    half = (bits - 2) // 2
+    first, second = payload >> half, payload & ((1 << half) - 1)
+    even = bin(first).count("1") & 1
+    odd = 1 - (bin(second).count("1") & 1)
+    return (even << (bits - 1)) | (payload << 1) | odd
+
+
+def encode_wiegand(facility: int, card: int, bits: int = 26) -> bytes:
+    """A raw Wiegand read as a reader sends it (OSDP osdp_RAW): 26-bit H10301 (8-bit facility,
+    16-bit card) or 34-bit (16-bit facility, 16-bit card), parity included, packed from the
+    first byte's top bit."""
+    widths = {26: 8, 34: 16}
+    if bits not in widths:
+        raise ValueError(f"Wiegand format must be 26 or 34 bits, got {bits}")
+    fac_bits = widths[bits]
+    if not 0 <= facility < 1 << fac_bits:
+        raise ValueError(f"facility code {facility} does not fit {fac_bits} bits")
+    if not 0 <= card < 1 << 16:
+        raise ValueError(f"card number {card} does not fit 16 bits")
+    return pack_bits(_with_parity(facility << 16 | card, bits), bits)
+
+
+def pack_bits(value: int, bits: int) -> bytes:
+    """`bits` bits of `value`, most significant first, left-aligned in whole bytes."""
+    size = (bits + 7) // 8
+    return (value << (size * 8 - bits)).to_bytes(size, "big")
 
 
 class OsdpDoorSimulator:
@@ -97,31 +111,17 @@ class OsdpDoorSimulator:
         name: str = "door",
         port: str | None = None,
         baudrate: int = 115200,
+        line: OsdpLine | None = None,
     ) -> None:
         self.address = address
         self.name = name
         self._scbk = scbk
-        self._serial: serial.Serial | None = None
-        self._slave_fd: int | None = None
-        if port is None:
-            master, slave = os.openpty()
-            tty.setraw(slave)
-            self._fd = master
-            self._slave_fd = slave  # held open so the master never sees EIO between panels
-            self.port = os.ttyname(slave)
-        else:
-            self._serial = serial.Serial(port, baudrate, timeout=0)
-            self._fd = self._serial.fileno()
-            self.port = port
-        os.set_blocking(self._fd, False)
-        self._channel = _FdChannel(self._fd)
-        self._lock = threading.Lock()
+        self._own_line = line is None
+        self._line = OsdpLine(port, baudrate) if line is None else line
+        self.port = self._line.port
+        self._lock = self._line.lock
         self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+        self._running = False
         self._pd: Any = None
         self._inputs = [0] * _INPUTS
         self._relay_permanent = False
@@ -132,18 +132,24 @@ class OsdpDoorSimulator:
         self.last_led: dict[str, Any] | None = None
         self.beeps: list[tuple[float, int]] = []  # (time.monotonic(), on_ms)
         self.keys_set = 0  # KEYSET commands a panel sent (libosdp applies them itself)
+        self.tamper = False
+        self.power_fail = False
 
     # --- life cycle -------------------------------------------------------------------
 
+    @property
+    def scbk(self) -> bytes | None:
+        """The key the reader holds now (None: in install mode)."""
+        return self._scbk
+
     def start(self) -> None:
-        if self._thread is not None:
+        if self._running:
             raise RuntimeError(f"door {self.name}: simulator already running")
-        while self._channel.read(4096):
-            pass  # whatever the panel sent while we were down
         osdp_sys.set_loglevel(osdp.LogLevel.Error)
+        channel = self._line.channel()
         info = osdp.PDInfo(
             self.address,
-            self._channel,
+            channel,
             scbk=self._scbk,
             name=self.name,
             # no key: a reader in install mode, which accepts OSDP's default key (SCBK-D)
@@ -151,9 +157,8 @@ class OsdpDoorSimulator:
         )
         self._pd = osdp_sys.PeripheralDevice(info.get(), capabilities=_CAPABILITIES.get())
         self._pd.set_command_callback(self._on_command)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"osdp-pd {self.name}", daemon=True)
-        self._thread.start()
+        self._line.attach(self.address, channel, self._pd, self._tick)
+        self._running = True
 
     def swap(self, scbk: bytes | None) -> None:
         """Another reader on the same line and address, keyed with `scbk` (None: in install
@@ -161,29 +166,22 @@ class OsdpDoorSimulator:
         starts that."""
         self.stop()
         self._scbk = scbk
+        self.keys_set = 0
         self.start()
 
     def stop(self) -> None:
         """Stop answering the panel (the pty stays, so `start()` may follow)."""
-        if self._thread is None:
+        if not self._running:
             return
-        self._stop.set()
-        self._wake()
-        self._thread.join()
-        self._thread = None
+        self._line.detach(self.address)
+        self._running = False
         self._pd = None
 
     def close(self) -> None:
-        """Stop and release the port."""
+        """Stop and release the port (unless the line is shared: its owner closes it)."""
         self.stop()
-        if self._serial is not None:
-            self._serial.close()
-        else:
-            os.close(self._fd)
-            if self._slave_fd is not None:
-                os.close(self._slave_fd)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        if self._own_line:
+            self._line.close()
 
     def __enter__(self) -> Self:
         self.start()
@@ -223,6 +221,34 @@ class OsdpDoorSimulator:
             }
         )
 
+    def present_wiegand(self, facility: int, card: int, bits: int = 26) -> None:
+        """Present a card whose raw Wiegand bits the reader passes on undecoded."""
+        self.present_raw_wiegand(encode_wiegand(facility, card, bits), bits)
+
+    def present_raw_wiegand(self, data: bytes, bits: int) -> None:
+        """Raw Wiegand bits as read, parity and all (e.g. a misread with bad parity)."""
+        if not 0 < bits <= len(data) * 8:
+            raise ValueError(f"{bits} bits do not fit {len(data)} bytes")
+        self._submit({"event": osdp.Event.CardRead, "reader_no": 0, "direction": 0,
+                      "format": osdp.CardFormat.Wiegand, "data": data, "length": bits})
+
+    def press_keys(self, keys: str) -> None:
+        """Keys on the reader's keypad: digits, "*" and "#"."""
+        if not keys or any(k not in "0123456789*#" for k in keys):
+            raise ValueError(f"keys must be digits, '*' or '#', got {keys!r}")
+        data = bytes(_KEY_CODES.get(k, ord(k)) for k in keys)
+        self._submit({"event": osdp.Event.KeyPress, "reader_no": 0, "data": data})
+
+    def set_tamper(self, tampered: bool) -> None:
+        """Open (True) or close the reader's tamper switch."""
+        self.tamper = tampered
+        self._local_status()
+
+    def set_power_fail(self, failed: bool) -> None:
+        """The reader's power monitor reports a failure (True) or power back."""
+        self.power_fail = failed
+        self._local_status()
+
     def present_qr(self, text: str) -> None:
         """Scan a QR code: its text goes to the panel as an OSDP manufacturer report."""
         data = text.encode("ascii")
@@ -243,7 +269,7 @@ class OsdpDoorSimulator:
     def inject_garbage(self, data: bytes) -> None:
         """Write raw bytes towards the panel between two frames (line noise)."""
         with self._lock:
-            os.write(self._fd, data)
+            self._line.write(data)
 
     # --- what the panel did ---------------------------------------------------------------
 
@@ -269,6 +295,10 @@ class OsdpDoorSimulator:
 
     # --- internals ------------------------------------------------------------------------
 
+    def _local_status(self) -> None:
+        self._submit({"event": osdp.Event.Status, "type": osdp.StatusReportType.Local,
+                      "nr_entries": 2, "report": bytes([self.tamper, self.power_fail])})
+
     def _set_input(self, input_no: int, active: bool) -> None:
         self._inputs[input_no] = int(active)
         self._submit(
@@ -291,28 +321,17 @@ class OsdpDoorSimulator:
         self._wake()
 
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"\0")
-        except OSError:
-            pass  # a wake-up is already pending
+        self._line.wake()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            readable, _, _ = select.select([self._fd, self._wake_r], [], [], _TICK)
-            if self._wake_r in readable:
-                try:
-                    os.read(self._wake_r, 512)
-                except BlockingIOError:
-                    pass
-            with self._lock:
-                self._pd.refresh()
-            revert_at = self._relay_revert_at
-            if revert_at is not None and time.monotonic() >= revert_at:
-                self._relay_revert_at = None
-                self._set_relay(self._relay_permanent)
+    def _tick(self) -> None:
+        # on the line's thread, after this reader's refresh
+        revert_at = self._relay_revert_at
+        if revert_at is not None and time.monotonic() >= revert_at:
+            self._relay_revert_at = None
+            self._set_relay(self._relay_permanent)
 
     def _on_command(self, cmd: dict[str, Any]) -> tuple[int, None]:
-        # Called by libosdp inside refresh(), on the simulator's thread.
+        # Called by libosdp inside refresh(), on the line's thread.
         kind = cmd.get("command")
         if kind == osdp.Command.Output and cmd.get("output_no") == 0:
             self._output(int(cmd["control_code"]), int(cmd.get("timer_count", 0)))
@@ -326,7 +345,10 @@ class OsdpDoorSimulator:
         elif kind == osdp.Command.Buzzer and cmd.get("control_code") != 1:
             self.beeps.append((time.monotonic(), int(cmd.get("on_count", 0)) * 100))
         elif kind == osdp.Command.Keyset:
+            # libosdp switches to the key itself; a reader keeps it across power cycles
             self.keys_set += 1
+            data = cmd.get("data", b"")
+            self._scbk = bytes.fromhex(data) if isinstance(data, str) else bytes(data)
         return 0, None
 
     def _output(self, code: int, timer_count: int) -> None:

@@ -6,6 +6,7 @@ importing each other.
 
 from wire import topics
 from wire.commands import CommandAck, EdgeCommand
+from wire.config import ConfigContent, ConfigSnapshot
 from wire.devices import DeviceData, Reading, TelemetryData
 from wire.errors import WireError
 from wire.events import (
@@ -27,10 +28,12 @@ from wire.permissions import (
     AccessGroupRule,
     AntiPassbackRule,
     CardCredential,
+    CardFormatRule,
     DoorInfo,
     PermissionDelta,
     PermissionSnapshot,
     PhoneKeyGrant,
+    ResidentPin,
     Schedule,
     SnapshotContent,
     TimeWindow,
@@ -49,7 +52,10 @@ __all__ = [
     "CameraData",
     "CameraEvent",
     "CardCredential",
+    "CardFormatRule",
     "CommandAck",
+    "ConfigContent",
+    "ConfigSnapshot",
     "DeviceData",
     "DeviceEvent",
     "DoorData",
@@ -62,6 +68,7 @@ __all__ = [
     "PermissionSnapshot",
     "PhoneKeyGrant",
     "Reading",
+    "ResidentPin",
     "Schedule",
     "SnapshotContent",
     "StoredRanges",

@@ -8,8 +8,11 @@ from wire._base import Name, UtcDatetime, WireModel
 
 CommandName = Literal[
     "unlock", "lock", "lockdown", "release", "resync", "elevator_recall", "reset_permissions",
+    # a door's reader: install mode for `duration_s` (OSDP's default key allowed, then a key
+    # of its own), and a new key for a reader in service
+    "reader_install", "rotate_key",
 ]
-_NEEDS_DOOR = ("unlock", "lock")
+_NEEDS_DOOR = ("unlock", "lock", "reader_install", "rotate_key")
 VALIDITY_S = 30  # a command's validity by default: a remote unlock that arrives late is not meant
 
 
@@ -38,6 +41,8 @@ class EdgeCommand(WireModel):
     def _fields_needed(self) -> EdgeCommand:
         if self.command in _NEEDS_DOOR and self.door is None:
             raise ValueError(f"command {self.command!r} needs a door")
+        if self.command == "reader_install" and self.duration_s is None:
+            raise ValueError("reader_install needs duration_s (how long install mode lasts)")
         if (self.command == "reset_permissions") != (
                 self.perm_version is not None and self.perm_hash is not None):
             raise ValueError("perm_version and perm_hash go with reset_permissions, and only there")

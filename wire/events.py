@@ -52,6 +52,15 @@ AccessReason = Literal[
     "pass_expired",
     "pass_used_up",
     "pass_revoked",
+    # the reader's vocabulary: raw Wiegand reads and card + PIN
+    "bad_parity",
+    "unknown_format",
+    "wrong_facility",
+    "pin_wrong",
+    "pin_timeout",
+    "pin_not_set",
+    # a grant under a duress PIN (a warning only: the door opens as usual, guards are told)
+    "duress",
 ]
 CredentialType = Literal["card", "qr", "ble", "visitor_pass"]
 
@@ -111,6 +120,10 @@ class AccessData(WireModel):
 DoorEventType = Literal[
     "unlocked", "locked", "opened", "closed", "held_open", "forced_open", "rex",
     "lockdown", "released",
+    # the reader's own reports: its tamper switch and power monitor
+    "reader_tamper", "reader_tamper_cleared", "reader_power_fail", "reader_power_ok",
+    # wrong PINs in a row at the door's keypad (a door-level alarm)
+    "pin_failures",
 ]
 
 
@@ -130,11 +143,18 @@ AgentEventType = Literal[
     # a reader answers but offers OSDP's default key or fails the secure channel (`door`,
     # `address`; `reason`: default_key / secure_channel_failed): the edge does not use it
     "reader_insecure",
+    # commissioning: a door's reader in install mode (OSDP's default key allowed) for a
+    # while, given a key of its own (`sealed_key`: the key sealed to the hub), a KEYSET
+    # refused, the install window over
+    "reader_install", "reader_keyed", "reader_key_failed", "reader_install_ended",
     # free space under the edge's data folder fell below its threshold / is back above it
     "disk_low", "disk_ok",
     # a hub → edge message refused: not signed by an accepted hub key, for another edge,
     # replayed or stale (edge.trust); `reason` and `topic` say which and where
     "downlink_refused",
+    # the hub's configuration (wire.config) applied, or refused as a whole (`config_version`;
+    # `reason`: a short word, `detail`: what and why); a refused one leaves the previous running
+    "config_applied", "config_refused",
 ]
 
 
@@ -144,8 +164,15 @@ class AgentData(WireModel):
     address: int | None = Field(default=None, ge=0, le=127)
     detail: str = Field(default="", max_length=2000)
     perm_version: int | None = Field(default=None, ge=0)
+    config_version: int | None = Field(default=None, ge=0)
     reason: str | None = Field(default=None, max_length=64)
     topic: str | None = Field(default=None, max_length=256)
+    sealed_key: str | None = Field(
+        default=None, max_length=400,
+        description="reader_keyed: the reader's new key sealed to the hub's key (base64)")
+    key_fingerprint: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{16}$",
+        description="reader_keyed: the first 8 bytes of the key's SHA-256, hex")
 
 
 class CameraData(WireModel):

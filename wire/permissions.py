@@ -61,6 +61,8 @@ class DoorInfo(WireModel):
     id: Name
     name: str = Field(max_length=200)
     mode: DoorModeName = "normal"
+    pin_required: bool = Field(
+        default=False, description="card + PIN: a granted card opens only after its holder's PIN")
     unlock_schedule: Name | None = Field(
         default=None,
         description="unlocked_on_schedule: the schedule whose windows keep the door unlocked",
@@ -133,6 +135,61 @@ class CardCredential(WireModel):
     groups: list[int] = Field(default_factory=list)
 
 
+WiegandBits = Literal[26, 34]
+
+
+def _both_formats() -> list[WiegandBits]:
+    return [26, 34]
+
+
+class CardFormatRule(WireModel):
+    """How the site's readers' raw Wiegand reads are decoded, and whether the facility code
+    is checked. 26-bit is H10301 (8-bit facility, 16-bit card); 34-bit carries a 16-bit
+    facility and a 16-bit card; both with leading even and trailing odd parity. A number the
+    reader decoded itself carries no facility code and is taken as it is."""
+
+    wiegand: list[WiegandBits] = Field(default_factory=_both_formats, min_length=1,
+                                       description="raw formats the site's cards use")
+    check_facility: bool = Field(default=False, description="refuse reads of other facilities")
+    facility_codes: list[int] = Field(default_factory=list, max_length=64,
+                                      description="the site's facility codes")
+
+    @field_validator("facility_codes")
+    @classmethod
+    def _codes(cls, codes: list[int]) -> list[int]:
+        if any(not 0 <= c <= 0xFFFF for c in codes):
+            raise ValueError("a facility code is 0 to 65535")
+        return sorted(set(codes))
+
+    @model_validator(mode="after")
+    def _codes_to_check(self) -> CardFormatRule:
+        if self.check_facility and not self.facility_codes:
+            raise ValueError("check_facility needs the site's facility_codes")
+        return self
+
+
+# pbkdf2_sha256$<iterations>$<salt, base64>$<hash, base64>: what the edge needs to verify
+PIN_HASH_PATTERN = r"^pbkdf2_sha256\$[0-9]{4,7}\$[A-Za-z0-9+/=]{16,44}\$[A-Za-z0-9+/=]{44}$"
+
+
+class ResidentPin(WireModel):
+    """A resident's keypad PIN as the hub stores it: salted PBKDF2, verified at the edge
+    offline. The duress PIN, when set, shares the salt and the iterations, so one derivation
+    checks both."""
+
+    resident_id: int
+    hash: str = Field(pattern=PIN_HASH_PATTERN)
+    duress_hash: str | None = Field(default=None, pattern=PIN_HASH_PATTERN)
+
+    @model_validator(mode="after")
+    def _same_salt(self) -> ResidentPin:
+        if self.duress_hash is not None and (
+                self.duress_hash.rsplit("$", 1)[0] != self.hash.rsplit("$", 1)[0]):
+            raise ValueError(f"resident {self.resident_id}: the duress PIN must share the "
+                             "PIN's salt and iterations")
+        return self
+
+
 class PhoneKeyGrant(WireModel):
     """A resident's registered phone key for Bluetooth: raw Ed25519 public key, base64."""
 
@@ -163,6 +220,9 @@ class SnapshotContent(WireModel):
         default_factory=list, description="the site's holiday dates, site local"
     )
     anti_passback: list[AntiPassbackRule] = Field(default_factory=list)
+    card_format: CardFormatRule = Field(default_factory=CardFormatRule)
+    pins: list[ResidentPin] = Field(
+        default_factory=list, description="PINs of the residents holding a credential here")
     # Signed credentials (QR, Bluetooth, visitor passes). Their grants ride in `credentials`
     # under the keys `qr:<resident id>`, `ble:<phone key id>` and `pass:<pass id>` (no card
     # reader yields these: OSDP card numbers are decimal), so they share the card's status,
@@ -207,6 +267,9 @@ class SnapshotContent(WireModel):
             missing_doors = [d for d in (pair.entry, pair.exit) if d not in doors]
             if missing_doors:
                 raise ValueError(f"anti-passback {pair.id} names unknown doors {missing_doors}")
+        pin_holders = [p.resident_id for p in self.pins]
+        if len(set(pin_holders)) != len(pin_holders):
+            raise ValueError("a resident has two PIN records")
         for cred in self.credentials:
             missing = [g for g in cred.groups if g not in groups]
             if missing:

@@ -32,6 +32,12 @@ class EdgeState(WireModel):
     agent_version: str = Field(max_length=64)
     perm_version: int | None = Field(default=None, ge=0)
     perm_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # the installation (wire.config) the edge runs, and the last one it refused (if that is
+    # newer): the version, and why, in a few words
+    config_version: int | None = Field(default=None, ge=0)
+    config_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    config_refused_version: int | None = Field(default=None, ge=0)
+    config_refused: str | None = Field(default=None, max_length=2000)
     ts: UtcDatetime | None = None
     # the outbox: messages waiting for the hub's `stored`, and the last sequence number written
     outbox_waiting: int | None = Field(default=None, ge=0)

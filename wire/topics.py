@@ -45,6 +45,12 @@ def stored(site: str, edge: str) -> str:
     return f"{prefix(site, edge)}/stored"
 
 
+def config(site: str, edge: str) -> str:
+    """Hub → edge, QoS 1, retained, signed (wire.config.ConfigSnapshot): the edge's installation
+    (lines, doors, readers, devices, cameras), versioned; the edge applies it live."""
+    return f"{prefix(site, edge)}/config"
+
+
 def cmd(site: str, edge: str) -> str:
     return f"{prefix(site, edge)}/cmd"
 
@@ -68,7 +74,7 @@ def shared(topic_filter: str, group: str = HUB_SHARE_GROUP) -> str:
 class TopicParts:
     site: str
     edge: str
-    channel: str  # "evt", "state", "perm", "cmd", "cmd/ack"
+    channel: str  # "evt", "state", "perm", "config", "cmd", "cmd/ack"
     kind: str | None = None  # the event kind, for "evt"
 
 
@@ -98,6 +104,6 @@ def parse(topic: str) -> TopicParts:
         if kind not in EVENT_KINDS:
             raise WireError(f"topic {topic!r}: unknown event kind {kind!r}")
         return TopicParts(site, edge, "evt", kind)
-    if rest in ("state", "perm", "cmd", "cmd/ack"):
+    if rest in ("state", "perm", "config", "cmd", "cmd/ack"):
         return TopicParts(site, edge, rest)
     raise WireError(f"topic {topic!r}: unknown channel {rest!r}")

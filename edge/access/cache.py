@@ -29,9 +29,11 @@ from wire import (
     AccessGroupRule,
     AntiPassbackRule,
     CardCredential,
+    CardFormatRule,
     DoorInfo,
     PermissionDelta,
     PermissionSnapshot,
+    ResidentPin,
     SnapshotContent,
 )
 from wire.permissions import PhoneKeyGrant, VisitorPassLimit
@@ -96,6 +98,8 @@ class CachedSnapshot:
     pass_limits: Mapping[int, VisitorPassLimit] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    card_format: CardFormatRule = field(default_factory=CardFormatRule)
+    pins: Mapping[int, ResidentPin] = field(default_factory=lambda: MappingProxyType({}))
 
 
 class PermissionCache(SqliteStore):
@@ -431,4 +435,6 @@ def _index(
         hub_public_key=content.hub_public_key,
         phone_keys=MappingProxyType({k.id: k for k in content.phone_keys}),
         pass_limits=MappingProxyType({p.id: p for p in content.visitor_passes}),
+        card_format=content.card_format,
+        pins=MappingProxyType({p.resident_id: p for p in content.pins}),
     )

@@ -43,9 +43,14 @@ class AccessDecider:
         self._passback = passback
 
     def decide_card(
-        self, door: str, card: str, now: datetime, *, locked_down: bool = False
+        self, door: str, card: str, now: datetime, *, locked_down: bool = False,
+        facility: int | None = None,
     ) -> Decision:
         """Decide `card` at `door` at the aware instant `now` (UTC at the edge).
+
+        `facility` is the facility code of a raw Wiegand read; when the site checks facility
+        codes, one not the site's is refused before the card is looked up. A number the
+        reader decoded itself carries none and is taken as it is.
 
         `locked_down` lets the agent pass a lockdown commanded at run time (the door state
         machine's mode), which denies exactly like a door the snapshot marks locked down.
@@ -55,7 +60,7 @@ class AccessDecider:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("now must be timezone-aware (UTC), not naive")
         state = self._cache.state  # read once: a concurrent apply cannot mix two snapshots
-        reason, resident_id = self._reason(state, door, card, now, locked_down)
+        reason, resident_id = self._reason(state, door, card, now, locked_down, facility)
         warning: AccessReason | None = None
         if reason == "granted" and state is not None and self._passback is not None:
             pairs = state.door_passback.get(door, ())
@@ -77,7 +82,8 @@ class AccessDecider:
             self._passback.record(pair, door, card, now)
 
     def _reason(
-        self, state: CachedSnapshot | None, door: str, card: str, now: datetime, locked_down: bool
+        self, state: CachedSnapshot | None, door: str, card: str, now: datetime,
+        locked_down: bool, facility: int | None = None,
     ) -> tuple[AccessReason, int | None]:
         if state is None:
             return "unknown_door", None
@@ -86,6 +92,9 @@ class AccessDecider:
             return "unknown_door", None
         if locked_down or info.mode == "locked_down":
             return "door_locked_down", None
+        rule = state.card_format
+        if facility is not None and rule.check_facility and facility not in rule.facility_codes:
+            return "wrong_facility", None
         cred = state.credentials.get(card)
         if cred is None:
             return "unknown_card", None
@@ -105,13 +114,13 @@ class AccessDecider:
         holiday = local.date() in state.holidays
         closed_for_holiday = False
         for group_id in groups:
-            rule = state.groups[group_id]
-            schedule_id = rule.schedule
-            if holiday and rule.holiday_mode == "closed":
+            group = state.groups[group_id]
+            schedule_id = group.schedule
+            if holiday and group.holiday_mode == "closed":
                 closed_for_holiday = True
                 continue
-            if holiday and rule.holiday_mode == "schedule":
-                schedule_id = rule.holiday_schedule
+            if holiday and group.holiday_mode == "schedule":
+                schedule_id = group.holiday_schedule
             if schedule_id is None or state.schedules[schedule_id].is_open(local):
                 return "granted", who
         # "holiday" when a group of this door was shut for the holiday and no other group opened

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
@@ -58,7 +58,9 @@ class AlarmOut(BaseModel):
     type: str
     severity: Severity
     dedup_key: str = Field(description="one open alarm per key: repeats update it")
-    message: str
+    message: str = Field(description="in the reader's language (Accept-Language: zh-CN or en)")
+    message_code: str | None = Field(description="the message's code in hub/texts, if any")
+    message_params: dict[str, Any] | None = Field(description="the code's parameters")
     state: AlarmState
     count: int = Field(description="triggers while open")
     event_id: str | None = Field(description="the first event that raised it")
@@ -80,6 +82,7 @@ class AlarmStepOut(BaseModel):
     ts: datetime
     action: Literal["raised", "acknowledged", "cleared"]
     actor: str = Field(description="a username, or rule:<name>")
+    actor_text: str = Field(description="who, for people, in the reader's language")
     note: str | None
 
 

@@ -31,13 +31,15 @@ from hub.models import utcnow
 from hub.rules import alarms as ops
 from hub.rules.engine import LivePush
 from hub.rules.models import Alarm, AlarmComment
+from hub.texts import actor_text, localize, reader_language, render_or
 
 routes = EndpointTable(tag="alarms")
 _ITEM = r"/alarms/{id:\d+}"
 
 
 def alarm_out(alarm: Alarm) -> AlarmOut:
-    return AlarmOut.model_validate(ops.alarm_data(alarm))
+    """The alarm with its message in the reader's language."""
+    return AlarmOut.model_validate(localize(ops.alarm_data(alarm), reader_language()))
 
 
 async def publish(request: web.Request, pushes: list[LivePush]) -> None:
@@ -92,10 +94,13 @@ async def get_alarm(request: web.Request) -> AlarmDetail:
         comments = list(await session.scalars(
             select(AlarmComment).where(AlarmComment.alarm_id == alarm_id)
             .order_by(AlarmComment.ts, AlarmComment.id)))
+    lang = reader_language()
     return AlarmDetail(
-        **ops.alarm_data(alarm),
+        **localize(ops.alarm_data(alarm), lang),
         history=[AlarmStepOut(ts=s.ts, action=s.action, actor=s.actor,
-                              note=s.note) for s in steps],
+                              actor_text=actor_text(s.actor, lang),
+                              note=render_or(s.note_code, s.note_params, lang, s.note or "")
+                              if s.note_code else s.note) for s in steps],
         comments=[CommentOut(id=c.id, ts=c.ts, author=c.author, text=c.text) for c in comments])
 
 
@@ -115,7 +120,7 @@ async def _change(request: web.Request, what: str, note: str | None) -> AlarmOut
         data: dict[str, Any] = ops.alarm_data(alarm)
     await publish(request, [LivePush("alarms", {"event": what, "alarm": data}, data["site_id"],
                                      data["building_id"])])
-    return AlarmOut.model_validate(data)
+    return AlarmOut.model_validate(localize(data, reader_language()))
 
 
 @routes.post(_ITEM + "/acknowledge", body=NoteIn, response=AlarmOut, roles=OPERATOR_ROLES)

@@ -48,7 +48,8 @@ from hub.api.keys import (
     SIGNER,
     TOKEN_TTL_S,
 )
-from hub.api.middleware import error_middleware
+from hub.api.language import language_middleware
+from hub.api.middleware import body_limits_middleware, error_middleware
 from hub.api.openapi import build_openapi
 from hub.credentials.signing import TokenSigner
 from hub.installation.publish import ConfigPublisher
@@ -106,7 +107,8 @@ def create_app(
     marks the session cookie Secure (set it when the console is served over HTTPS)."""
     if token_ttl_s <= 0:
         raise ValueError(f"token_ttl_s must be positive, not {token_ttl_s}")
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[language_middleware, error_middleware,
+                                       body_limits_middleware])
     app[SESSIONS] = sessions
     app[PUBLISHER] = publisher
     app[TOKEN_TTL_S] = token_ttl_s

@@ -104,8 +104,10 @@ class VisitorPassOut(BaseModel):
     status: PassStatus
     created_at: datetime
     revoked_at: datetime | None
-    qr_url: str = Field(description="the pass's QR image (PNG), for a logged-in user")
-    share_url: str = Field(description="a link for the visitor: the QR image, no login needed")
+    qr_url: str | None = Field(description="the pass's QR image (PNG); null for a reader who "
+                               "may not hold it (a technician)")
+    share_url: str | None = Field(description="a link for the visitor: the QR image, no login "
+                                  "needed; null for a reader who may not hold it")
 
 
 class VisitorPassIssued(VisitorPassOut):

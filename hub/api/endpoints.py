@@ -40,6 +40,8 @@ class Endpoint:
     roles: frozenset[str] | None = None
     # for views that read their own body (CSV upload): content type -> OpenAPI schema
     upload: dict[str, Any] | None = None
+    # the largest JSON body it takes, when more than hub.api.middleware.MAX_JSON_BYTES
+    max_body: int | None = None
     # answers other than the declared success, e.g. {422: ImportRejectedOut}
     errors: dict[int, type[BaseModel]] = field(default_factory=dict)
 

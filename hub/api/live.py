@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field, field_validator
@@ -15,11 +15,14 @@ from hub.api.endpoints import EndpointTable
 from hub.api.errors import BadRequestError, ForbiddenError
 from hub.api.keys import CURRENT_USER, LIVE, SESSIONS
 from hub.api.schemas import ErrorOut
+from hub.errors import MqttError
 from hub.live import CHANNEL_ROLES, Listener, LiveItem
 from hub.models import Household, Unit, User
+from hub.texts import language_of, localize
 
 routes = EndpointTable(tag="live")
 HEARTBEAT_S = 20.0  # pings keep proxies from closing an idle console's socket
+LIVE_READY_S = 3.0  # how long a console waits for its worker's subscription to the pushes
 
 
 class LiveQuery(BaseModel):
@@ -27,6 +30,8 @@ class LiveQuery(BaseModel):
         min_length=1, max_length=500,
         description="comma-separated channels, e.g. `access,alarms`",
         examples=["access,door"])
+    lang: Literal["zh", "en"] | None = Field(
+        default=None, description="the language of the texts pushed (default: Accept-Language)")
 
     @field_validator("channels")
     @classmethod
@@ -52,26 +57,34 @@ async def live(request: web.Request, query: LiveQuery) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise BadRequestError("this endpoint is a WebSocket: send an Upgrade request")
     listener = await _listener_for(request, user, channels)
+    listener.lang = query.lang or language_of(request)
     bus = request.app[LIVE]
-    await ws.prepare(request)
     bus.listen(listener)
-    sender = asyncio.create_task(_send(ws, listener))
     try:
-        async for msg in ws:  # the console sends nothing; reading notices the close
-            if msg.type == WSMsgType.ERROR:
-                break
+        # The socket opens once other workers' pushes reach this one too (the first console
+        # of a worker subscribes it); with the broker away, local pushes still come.
+        with contextlib.suppress(MqttError):
+            await bus.wait_ready(LIVE_READY_S)
+        await ws.prepare(request)
+        sender = asyncio.create_task(_send(ws, listener))
+        try:
+            async for msg in ws:  # the console sends nothing; reading notices the close
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
     finally:
         bus.unlisten(listener)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
     return ws
 
 
 async def _send(ws: web.WebSocketResponse, listener: Listener) -> None:
     while not ws.closed:
         item: LiveItem = await listener.queue.get()
-        message: dict[str, Any] = {"channel": item.channel, "data": item.data}
+        message: dict[str, Any] = {"channel": item.channel,
+                                   "data": localize(item.data, listener.lang)}
         try:
             await ws.send_json(message)
         except ConnectionError:

@@ -3,6 +3,7 @@ out (revoke that token and clear the cookie)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,7 @@ from hub.api.endpoints import EndpointTable
 from hub.api.errors import TooManyRequestsError, UnauthorizedError
 from hub.api.keys import COOKIE_SECURE, SESSIONS, TOKEN_TTL_S
 from hub.api.schemas import ErrorOut, LoginRequest, TokenOut
-from hub.api.store import reading, writing
+from hub.api.store import writing
 from hub.models import ApiToken, User
 
 routes = EndpointTable(tag="auth")
@@ -31,15 +32,17 @@ _DUMMY_HASH = (
              errors={401: ErrorOut, 429: ErrorOut})
 async def login(request: web.Request, body: LoginRequest) -> web.Response:
     """Exchange a username and password for a bearer token (also set as the console's
-    HttpOnly, SameSite=Strict session cookie). After 5 failures for one username from one
-    address within a minute, that pair gets 429 with Retry-After, whatever the password."""
+    HttpOnly, SameSite=Strict session cookie). Attempts are counted before the password is
+    checked, concurrent ones included: past 5 failures for one username from one address
+    within a minute (20 for one username from anywhere, 20 from one address for any
+    username), 429 with Retry-After, whatever the password."""
     # the peer's address: behind a reverse proxy every client shares the proxy's
     address = request.remote or "unknown"
-    async with reading(request) as session:
-        wait = await login_throttle.retry_after(session, body.username, address)
-    if wait is not None:
-        raise TooManyRequestsError(
-            f"too many failed logins for this username from {address}; retry in {wait} s", wait)
+    sessions = request.app[SESSIONS]
+    try:
+        attempt = await login_throttle.begin(sessions, body.username, address)
+    except login_throttle.Throttled as refused:
+        raise TooManyRequestsError(str(refused), refused.retry_after) from refused
     try:
         async with writing(request) as change:
             user = await change.session.scalar(select(User).where(User.username == body.username))
@@ -53,9 +56,13 @@ async def login(request: web.Request, body: LoginRequest) -> web.Response:
             change.session.add(
                 ApiToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires_at)
             )
-            await login_throttle.clear(change.session, body.username, address)
+            await login_throttle.succeeded(change.session, attempt)
     except UnauthorizedError:
-        await login_throttle.record_failure(request.app[SESSIONS], body.username, address)
+        await login_throttle.failed(sessions, attempt)
+        raise
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error on its way out says more
+            await login_throttle.abandoned(sessions, attempt)
         raise
     ttl = request.app[TOKEN_TTL_S]
     resp = web.json_response(

@@ -1,16 +1,21 @@
-"""The one place where errors become HTTP answers (JSON under /api/)."""
+"""The one place where errors become HTTP answers (JSON under /api/), and the limits a JSON
+body must keep before anything parses it."""
 
 from __future__ import annotations
 
 import logging
+import re
+from itertools import accumulate
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.exc import IntegrityError
 
 from hub import errors as hub_errors
+from hub.api.endpoints import Endpoint
 from hub.api.errors import (
     ApiError,
+    BadRequestError,
     ConflictError,
     ForbiddenError,
     InvalidError,
@@ -87,3 +92,50 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response(
             {"error": "internal", "detail": "internal error; see the hub's log"}, status=500
         )
+
+
+# A JSON body is held to aiohttp's own default body size (client_max_size, 1 MiB: no body the
+# API takes today is larger; an endpoint that takes more says so with `max_body`), and to a
+# nesting depth no model goes near: Python's json parser recurses once per level and fails
+# past about a thousand, so the depth is counted before it runs.
+MAX_JSON_BYTES = 1024**2
+MAX_JSON_DEPTH = 32
+# a string (to its closing quote, or to the end when unterminated, so no quote is read twice:
+# linear time on any input) or a bracket outside strings, captured
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\(?:.|\Z))*(?:"|\Z)|([\[\]{}])', re.DOTALL)
+_STEP = {b"[": 1, b"{": 1, b"]": -1, b"}": -1, b"": 0}
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply the arrays and objects of `raw` nest, counted without recursion (brackets
+    inside strings do not count). Text that is not JSON gets some number: the parser says why."""
+    return max(0, 0, *accumulate(_STEP[b] for b in _TOKENS.findall(raw)))
+
+
+@web.middleware
+async def body_limits_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for a JSON body past its size (`MAX_JSON_BYTES` or the endpoint's `max_body`) or
+    past `MAX_JSON_DEPTH`, before it is parsed; only for endpoints that parse a JSON body
+    (uploads keep their own limits)."""
+    endpoint = getattr(request.match_info.handler, "__self__", None)
+    if not isinstance(endpoint, Endpoint) or endpoint.body is None or not request.body_exists:
+        return await handler(request)
+    limit = endpoint.max_body or MAX_JSON_BYTES
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BadRequestError(
+            f"request body is {declared} bytes; a JSON body may have at most {limit} bytes")
+    try:
+        raw = await request.read()  # kept by aiohttp: the endpoint reads the same bytes
+    except web.HTTPRequestEntityTooLarge as exc:  # sent in chunks past aiohttp's own limit
+        raise BadRequestError(
+            f"request body is too large; a JSON body may have at most {limit} bytes"
+        ) from exc
+    if len(raw) > limit:
+        raise BadRequestError(
+            f"request body is {len(raw)} bytes; a JSON body may have at most {limit} bytes")
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise BadRequestError(
+            f"request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted")
+    return await handler(request)

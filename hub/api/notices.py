@@ -22,13 +22,14 @@ from hub.models import Building, Household, Unit, utcnow
 from hub.rules.alarms import notice_data
 from hub.rules.engine import LivePush
 from hub.rules.models import Notice
+from hub.texts import localize, reader_language
 
 routes = EndpointTable(tag="notices")
 _ITEM = r"/notices/{id:\d+}"
 
 
 def _out(notice: Notice) -> NoticeOut:
-    return NoticeOut.model_validate(notice_data(notice))
+    return NoticeOut.model_validate(localize(notice_data(notice), reader_language()))
 
 
 def _current(now: datetime) -> ColumnElement[bool]:

@@ -1,8 +1,11 @@
 """Visitor passes: issued by a resident for their own unit, or by staff; revocable.
 
 A pass is delivered as a QR image (in the answer, at `/visitor-passes/{id}/qr.png`, and at a
-share link the visitor opens without logging in). The doors decide it offline from the
-permission snapshot; each use is counted at the edge and recorded here from its access event.
+share link the visitor opens without logging in). The image and the share link open the door,
+so only those who hand passes out get them: the guard desk, managers, admins and the residents
+of the host unit; a technician may read the list but gets neither. The doors decide a pass
+offline from the permission snapshot; each use is counted at the edge and recorded here from
+its access event.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from hub.api.auth import STAFF_ROLES
+from hub.api.auth import OPERATOR_ROLES, STAFF_ROLES
 from hub.api.credential_schemas import (
     ShareQuery,
     VisitorPassCreate,
@@ -37,19 +40,23 @@ from hub.models import Building, Door, Unit, VisitorPass
 routes = EndpointTable(tag="visitor-passes")
 ISSUERS = frozenset({"admin", "manager", "guard", "resident"})
 READERS = STAFF_ROLES | {"resident"}
+# who may hold a pass's QR image and share link (a resident: of the host unit only)
+HOLDERS = OPERATOR_ROLES | {"resident"}
 _ITEM = r"/visitor-passes/{id:\d+}"
 _SHARE = "/visitor-passes/shared.png"
 
 
 def _pass_out(request: web.Request, vp: VisitorPass) -> VisitorPassOut:
     base = f"{request.url.origin()}/api/v1/visitor-passes"
+    holder = request[CURRENT_USER].role in HOLDERS
     return VisitorPassOut(
         id=vp.id, site_id=vp.site_id, unit_id=vp.unit_id, visitor_name=vp.visitor_name,
         visitor_phone=vp.visitor_phone, doors=sorted(d.name for d in vp.doors),
         valid_from=vp.valid_from, valid_until=vp.valid_until, max_uses=vp.max_uses,
         uses=vp.uses, status=vp.status,
         created_at=vp.created_at, revoked_at=vp.revoked_at,
-        qr_url=f"{base}/{vp.id}/qr.png", share_url=f"{base}/shared.png?code={vp.share_code}",
+        qr_url=f"{base}/{vp.id}/qr.png" if holder else None,
+        share_url=f"{base}/shared.png?code={vp.share_code}" if holder else None,
     )
 
 
@@ -159,9 +166,9 @@ async def revoke_visitor_pass(request: web.Request) -> VisitorPassOut:
         return _pass_out(request, vp)
 
 
-@routes.get(_ITEM + "/qr.png", roles=READERS, produces=(CONTENT_TYPES["png"],))
+@routes.get(_ITEM + "/qr.png", roles=HOLDERS, produces=(CONTENT_TYPES["png"],))
 async def visitor_pass_qr(request: web.Request) -> web.Response:
-    """The pass's QR code (PNG)."""
+    """The pass's QR code (PNG): for the guard desk, managers and the host unit's residents."""
     async with reading(request) as session:
         vp = await _visible(request, session, row_id(request, "visitor pass"))
     return _qr_png(request, vp)

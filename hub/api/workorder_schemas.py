@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -89,6 +89,7 @@ class HistoryOut(BaseModel):
     at: datetime
     user_id: int | None
     actor: str = Field(description="a username, or system:<rule|pm|escalation>")
+    actor_text: str = Field(description="who, for people, in the reader's language")
     action: str
     from_state: State | None
     to_state: State
@@ -125,7 +126,9 @@ class WorkOrderOut(BaseModel):
     site_id: str
     kind: Kind
     source: str
-    title: str
+    title: str = Field(description="in the reader's language when the hub wrote it")
+    title_code: str | None = Field(description="the title's code in hub/texts, if any")
+    title_params: dict[str, Any] | None = Field(description="the code's parameters")
     state: State
     priority: Priority
     skill: str

@@ -53,6 +53,7 @@ from hub.api.workorder_schemas import (
     WorkOrderQuery,
 )
 from hub.models import Building, Device, Household, Unit, User, utcnow
+from hub.texts import actor_text, reader_language, render_or
 from hub.workorders.models import (
     WorkOrder,
     WorkOrderHistory,
@@ -145,8 +146,10 @@ def _overdue(order: WorkOrder, now: datetime) -> bool:
 def _out(order: WorkOrder, assignee: str | None, now: datetime) -> dict[str, Any]:
     return {
         "id": order.id, "site_id": order.site_id, "kind": order.kind, "source": order.source,
-        "title": order.title, "state": order.state, "priority": order.priority,
-        "skill": order.skill, "device_id": order.device_id, "unit_id": order.unit_id,
+        "title": render_or(order.title_code, order.title_params, reader_language(), order.title),
+        "title_code": order.title_code, "title_params": order.title_params,
+        "state": order.state, "priority": order.priority, "skill": order.skill,
+        "device_id": order.device_id, "unit_id": order.unit_id,
         "household_id": order.household_id, "fault_code": order.fault_code,
         "pm_due_on": order.pm_due_on, "assignee_id": order.assignee_id, "assignee": assignee,
         "requested_by": order.requested_by, "created_at": order.created_at,
@@ -173,7 +176,8 @@ async def detail(session: AsyncSession, order: WorkOrder, now: datetime) -> Work
     return WorkOrderDetail(
         **_out(order, assignee, now), description=order.description,
         rating_comment=order.rating_comment, rated_at=order.rated_at,
-        history=[HistoryOut(at=h.at, user_id=h.user_id, actor=h.actor, action=h.action,
+        history=[HistoryOut(at=h.at, user_id=h.user_id, actor=h.actor,
+                            actor_text=actor_text(h.actor, reader_language()), action=h.action,
                             from_state=h.from_state, to_state=h.to_state,
                             assignee_id=h.assignee_id, note=h.note) for h in history],
         notes=[NoteOut(id=n.id, at=n.at, user_id=n.user_id, author=n.author, text=n.text)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.texts import TEXTS
+
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 LANG_COOKIE = "lintel_lang"
@@ -50,6 +52,9 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "login.submit": ("Sign in", "登录"),
     "login.failed": ("Wrong username or password.", "用户名或密码错误。"),
     "login.logged_out": ("You have signed out.", "您已退出登录。"),
+    "login.throttled": ("Too many failed sign-ins. Try again in {s} s.",
+                        "登录失败次数过多，请 {s} 秒后再试。"),
+    "login.try_again": ("You may try again now.", "现在可以重新登录。"),
     # forbidden / errors
     "forbidden.title": ("Not allowed", "无权访问"),
     "forbidden.text": (
@@ -133,6 +138,13 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "reason.pass_expired": ("visitor pass expired", "访客码已过期"),
     "reason.pass_used_up": ("visitor pass used up", "访客码次数已用完"),
     "reason.pass_revoked": ("visitor pass revoked", "访客码已作废"),
+    "reason.bad_parity": ("card misread (parity)", "读卡错误（校验位）"),
+    "reason.unknown_format": ("card format not used here", "卡格式不符"),
+    "reason.wrong_facility": ("card of another site (facility code)", "非本小区卡（设施码不符）"),
+    "reason.pin_wrong": ("wrong PIN", "密码错误"),
+    "reason.pin_timeout": ("no PIN entered in time", "未及时输入密码"),
+    "reason.pin_not_set": ("no PIN set for card + PIN", "未设置密码（需刷卡加密码）"),
+    "reason.duress": ("duress PIN", "胁迫密码"),
     "cred.card": ("Card", "门卡"),
     "cred.qr": ("QR code", "二维码"),
     "cred.visitor_pass": ("Visitor pass", "访客码"),
@@ -378,9 +390,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "me.passes_title": ("My visitors", "我的访客"),
 }
 
+# the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
+# names, ...) so a page's script can name a code's words too
 MESSAGES: dict[str, dict[str, str]] = {
-    "en": {key: en for key, (en, _zh) in _CATALOGUE.items()},
-    "zh": {key: zh for key, (_en, zh) in _CATALOGUE.items()},
+    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE).items()},
+    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE).items()},
 }
 
 

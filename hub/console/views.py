@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -27,6 +26,7 @@ from hub.console.pages import (
     current_user,
     render,
 )
+from hub.console.redirects import safe_next
 from hub.console.reports import alarms_by_type, resolution_times, traffic_by_door_hour
 from hub.models import (
     AccessEvent,
@@ -50,16 +50,6 @@ routes = web.RouteTableDef()
 REPORT_DAYS = 30  # the period of the alarm and work-order reports
 
 
-def _safe_next(value: str | None, fallback: str) -> str:
-    """Only a path on this console (never another host) is a place to go back to."""
-    if not value:
-        return fallback
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return fallback
-    return value
-
-
 def _redirect(location: str) -> web.Response:
     """A 303 to `location` that can carry cookies (raised HTTPFound is for plain ones)."""
     return web.Response(status=303, headers={"Location": location})
@@ -75,8 +65,8 @@ async def root(request: web.Request) -> web.StreamResponse:
 async def login_page(request: web.Request) -> web.StreamResponse:
     user = await current_user(request)
     if user is not None:
-        raise web.HTTPFound(_safe_next(request.query.get("next"), HOME.get(user.role, "/")))
-    return render(request, "login.html", next_url=_safe_next(request.query.get("next"), "/"),
+        raise web.HTTPFound(safe_next(request.query.get("next"), HOME.get(user.role, "/")))
+    return render(request, "login.html", next_url=safe_next(request.query.get("next"), "/"),
                   logged_out="bye" in request.query)
 
 
@@ -95,7 +85,7 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
         raise web.HTTPNotFound(text=f"unknown language {lang!r}; one of {', '.join(LANGUAGES)}")
-    redirect = _redirect(_safe_next(request.query.get("next"), "/"))
+    redirect = _redirect(safe_next(request.query.get("next"), "/"))
     redirect.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="Lax")
     return redirect
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.rules.models import Alarm, AlarmHistory, Notice
+from hub.texts import marker
 
 ALARM_STATES = ("active", "acknowledged", "cleared")
 
@@ -39,6 +40,8 @@ class AlarmRaise:
     door: str | None = None
     door_id: int | None = None
     snapshot_id: str | None = None
+    message_code: str | None = None  # a hub/texts code; `message` is its English
+    message_params: dict[str, Any] | None = None
 
 
 async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: datetime
@@ -62,7 +65,8 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
             "device": first.device, "device_id": first.device_id, "door": first.door,
             "door_id": first.door_id, "snapshot_id": snapshot, "rule": first.rule,
             "type": first.type, "severity": first.severity, "dedup_key": first.dedup_key,
-            "message": last.message[:500], "state": "active", "count": len(group),
+            "message": last.message[:500], "message_code": last.message_code,
+            "message_params": last.message_params, "state": "active", "count": len(group),
             "event_id": first.event_id, "first_seen": first.ts, "last_seen": last.ts,
             "raised_at": now,
         })
@@ -78,6 +82,8 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
             "last_seen": case((excluded.last_seen > Alarm.last_seen, excluded.last_seen),
                               else_=Alarm.last_seen),
             "message": excluded.message,
+            "message_code": excluded.message_code,
+            "message_params": excluded.message_params,
             "snapshot_id": case((excluded.snapshot_id.is_not(None), excluded.snapshot_id),
                                 else_=Alarm.snapshot_id),
         },
@@ -91,20 +97,25 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
             rule = row["rule"]
             session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="raised",
                                      actor=f"rule:{rule}" if rule else "system",
-                                     note=row["message"]))
+                                     note=row["message"], note_code=row["message_code"],
+                                     note_params=row["message_params"]))
         out.append((alarm, created))
     return out
 
 
 def alarm_data(alarm: Alarm) -> dict[str, Any]:
-    """An alarm as the API shows it and the live feed pushes it (JSON-able)."""
+    """An alarm as the API shows it and the live feed pushes it (JSON-able); its message a
+    hub.texts marker, rendered for each reader (`hub.texts.localize`)."""
     return {
         "id": alarm.id, "site_id": alarm.site_id, "building_id": alarm.building_id,
         "edge": alarm.edge, "device": alarm.device, "device_id": alarm.device_id,
         "door": alarm.door, "door_id": alarm.door_id, "snapshot_id": alarm.snapshot_id,
         "snapshot_url": snapshot_url(alarm.snapshot_id),
         "rule": alarm.rule, "type": alarm.type, "severity": alarm.severity,
-        "dedup_key": alarm.dedup_key, "message": alarm.message, "state": alarm.state,
+        "dedup_key": alarm.dedup_key,
+        "message": marker(alarm.message_code, alarm.message_params, alarm.message),
+        "message_code": alarm.message_code, "message_params": alarm.message_params,
+        "state": alarm.state,
         "count": alarm.count, "event_id": alarm.event_id,
         "first_seen": alarm.first_seen.isoformat(), "last_seen": alarm.last_seen.isoformat(),
         "raised_at": alarm.raised_at.isoformat(),
@@ -123,7 +134,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def clear_by_key(session: AsyncSession, site_id: str, dedup_key: str, actor: str,
-                       note: str | None, now: datetime) -> Alarm | None:
+                       note: str | None, now: datetime, *, note_code: str | None = None,
+                       note_params: dict[str, Any] | None = None) -> Alarm | None:
     """Clear the open alarm with this key, if there is one."""
     stmt = (update(Alarm)
             .where(Alarm.site_id == site_id, Alarm.dedup_key == dedup_key,
@@ -134,7 +146,7 @@ async def clear_by_key(session: AsyncSession, site_id: str, dedup_key: str, acto
     alarm = (await session.scalars(stmt)).one_or_none()
     if alarm is not None:
         session.add(AlarmHistory(alarm_id=alarm.id, ts=now, action="cleared", actor=actor,
-                                 note=note))
+                                 note=note, note_code=note_code, note_params=note_params))
     return alarm
 
 
@@ -169,7 +181,11 @@ async def history(session: AsyncSession, alarm_id: int) -> list[AlarmHistory]:
 def notice_data(notice: Notice) -> dict[str, Any]:
     return {
         "id": notice.id, "site_id": notice.site_id, "building_id": notice.building_id,
-        "unit_id": notice.unit_id, "title": notice.title, "body": notice.body,
+        "unit_id": notice.unit_id,
+        "title": marker(notice.text_code and f"{notice.text_code}.title", notice.text_params,
+                        notice.title),
+        "body": marker(notice.text_code and f"{notice.text_code}.body", notice.text_params,
+                       notice.body),
         "valid_from": notice.valid_from.isoformat(), "valid_until": _iso(notice.valid_until),
         "source": notice.source, "created_by": notice.created_by,
         "created_at": notice.created_at.isoformat(),

@@ -29,10 +29,11 @@ from hub.rules import alarms as alarm_ops
 from hub.rules.clock import Clock, SystemClock
 from hub.rules.loader import RuleBook
 from hub.rules.models import Notice, RuleState
-from hub.rules.schema import Action, Conditions, Rule, Severity
+from hub.rules.schema import Action, Conditions, ParamTemplate, Rule, Severity, TextPair
 from hub.rules.templates import render
 from hub.rules.view import EventView
 from hub.tasks import Periodic
+from hub.texts import render as render_text
 from hub.workorders import open_fault_order
 from wire.state import EdgeState
 
@@ -86,6 +87,23 @@ def holds(conditions: Conditions, view: EventView) -> bool:
 
 def key_of(rule: Rule, view: EventView) -> str:
     return "|".join(str(view.get(path)[0]) for path in rule.key_fields)
+
+
+def text_params(params: dict[str, ParamTemplate], ctx: dict[str, Any]) -> dict[str, Any]:
+    """A coded text's parameters, filled from the event: a language pair keeps the languages
+    the event has (a missing one falls back to the other when read)."""
+    out: dict[str, Any] = {}
+    for name, template in params.items():
+        if isinstance(template, str):
+            out[name] = render(template, ctx)
+        elif isinstance(template, TextPair):
+            out[name] = {lang: text for lang, text in
+                         (("en", render(template.en, ctx)), ("zh", render(template.zh, ctx)))
+                         if text != "-"}
+        else:
+            code = render(template.code, ctx)
+            out[name] = {"code": code, "fallback": code.rpartition(".")[2]}
+    return out
 
 
 def _seconds(value: float) -> int | float:
@@ -338,9 +356,15 @@ class RuleEngine:
                 if a.severity_from is not None:
                     own = view.get(a.severity_from)[0]
                     severity = own if own in SEVERITIES else severity
+                # a site's own `message` (over a built-in rule's code) is what it wants shown
+                code = None if a.message else a.text
+                params = text_params(a.params, ctx) if code else None
+                message = (render_text(code, params, "en") if code
+                           else render(a.message or "", ctx))
                 spec = alarm_ops.AlarmRaise(
                     site_id=view.site, dedup_key=render(a.key, ctx)[:300], type=a.type,
-                    severity=severity, message=render(a.message, ctx), ts=view.ts,
+                    severity=severity, message=message, ts=view.ts,
+                    message_code=code, message_params=params,
                     rule=rule.name, event_id=view.id or None,
                     edge=view.edge or None, device=view.device or None,
                     door=door if isinstance(door, str) else None,
@@ -349,17 +373,28 @@ class RuleEngine:
             elif action.clear_alarm is not None:
                 c = action.clear_alarm
                 await refs.flush(effects, self.stats, now)  # a raise before it comes first
+                code = None if c.note else (c.text or "alarm_note.fault_cleared")
+                params = text_params(c.params, ctx) if code else None
+                note = render_text(code, params, "en") if code else render(c.note or "", ctx)
                 alarm = await alarm_ops.clear_by_key(
                     session, view.site, render(c.key, ctx)[:300], f"rule:{rule.name}",
-                    render(c.note, ctx), now)
+                    note, now, note_code=code, note_params=params)
                 if alarm is not None:
                     effects.live.append(_alarm_push(alarm, "cleared"))
             elif action.post_notice is not None:
                 p = action.post_notice
                 building = (await refs.building(view.site, view.edge)
                             if p.audience == "building" else None)
+                code = None if p.title and p.body else p.text
+                params = text_params(p.params, ctx) if code else None
+                if code:
+                    title = render_text(f"{code}.title", params, "en")
+                    body = render_text(f"{code}.body", params, "en")
+                else:
+                    title, body = render(p.title or "", ctx), render(p.body or "", ctx)
                 notice = Notice(site_id=view.site, building_id=building, unit_id=None,
-                                title=render(p.title, ctx)[:200], body=render(p.body, ctx),
+                                title=title[:200], body=body, text_code=code,
+                                text_params=params,
                                 valid_from=now, valid_until=now + timedelta(seconds=p.valid_s),
                                 source=f"rule:{rule.name}", created_by=f"rule:{rule.name}",
                                 created_at=now)
@@ -387,10 +422,14 @@ class RuleEngine:
             log.warning("rule %s: no registered device %s/%s/%s for a work order", rule.name,
                         view.site, view.edge, view.device)
             return
+        code = None if w.title else w.text
+        params = text_params(w.params, ctx) if code else None
+        title = render_text(code, params, "en") if code else render(w.title or "", ctx)
         request = {"site_id": view.site, "device_id": device_id,
                    "fault_code": render(w.fault_code, ctx)[:64],
                    "skill": render(w.skill, ctx)[:64], "priority": w.priority,
-                   "title": render(w.title, ctx)[:200], "now": now, "source": f"rule:{rule.name}"}
+                   "title": title[:200], "title_code": code, "title_params": params,
+                   "now": now, "source": f"rule:{rule.name}"}
         opened = await open_work_order(session, request)
         if opened is not None:
             effects.work_orders.append(opened)

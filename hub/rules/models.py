@@ -58,7 +58,10 @@ class Alarm(Base):
     type: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
     dedup_key: Mapped[str] = mapped_column(String(300))
-    message: Mapped[str] = mapped_column(String(500))
+    message: Mapped[str] = mapped_column(String(500))  # in English, as the API answered before
+    # the message as a code of hub/texts with its parameters: rendered in the reader's language
+    message_code: Mapped[str | None] = mapped_column(String(64))
+    message_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default="active")
     count: Mapped[int] = mapped_column(Integer, default=1)
     event_id: Mapped[str | None] = mapped_column(String(64))  # the first triggering event
@@ -81,6 +84,8 @@ class AlarmHistory(Base):
     action: Mapped[Literal["raised", "acknowledged", "cleared"]] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))  # a username, or rule:<name>
     note: Mapped[str | None] = mapped_column(String(500))
+    note_code: Mapped[str | None] = mapped_column(String(64))  # a hub/texts code, when the hub wrote it
+    note_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AlarmComment(Base):
@@ -105,6 +110,9 @@ class Notice(Base):
     body: Mapped[str] = mapped_column(Text)
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # a rule's notice: hub/texts codes `<text_code>.title` and `.body` with their parameters
+    text_code: Mapped[str | None] = mapped_column(String(64))
+    text_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(80), default="manual")  # manual / rule:<name>
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.rules.view import KINDS, check_path
+from hub.texts import TEXTS, fields_of
 
 Severity = Literal["info", "minor", "major", "critical"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -90,6 +91,56 @@ def _same(value: Any, wanted: Scalar) -> bool:
 Conditions = dict[str, Condition]
 
 
+class TextPair(_Strict):
+    """A parameter its source gives in both languages (a device model's fault text)."""
+
+    en: str = Field(max_length=500)
+    zh: str = Field(max_length=500)
+
+
+class TextWord(_Strict):
+    """A parameter that is a text of the catalogue: `device_type.{data.device_type}`."""
+
+    code: str = Field(min_length=1, max_length=64)
+
+
+ParamTemplate = str | TextPair | TextWord
+
+
+class _Coded(_Strict):
+    """A text given as a hub/texts code (`text`) with parameter templates (`params`), read in
+    each reader's language; the older free `message`-style text is still accepted."""
+
+    text: str | None = Field(default=None, max_length=64, description="a hub/texts code")
+    params: dict[str, ParamTemplate] = Field(default_factory=dict)
+
+    def _codes(self) -> list[str]:
+        return [self.text] if self.text else []
+
+    @model_validator(mode="after")
+    def _known_text(self) -> _Coded:
+        for code in self._codes():
+            if code not in TEXTS:
+                raise ValueError(f"text {code!r} is not in hub/texts/catalogue.py")
+            missing = set().union(*(fields_of(t) for t in TEXTS[code])) - set(self.params)
+            if missing:
+                raise ValueError(f"text {code!r} needs params {', '.join(sorted(missing))}")
+        if self.params and not self.text:
+            raise ValueError("params go with a text code")
+        return self
+
+    def param_templates(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for name, value in self.params.items():
+            if isinstance(value, str):
+                out.append((f"params.{name}", value))
+            elif isinstance(value, TextPair):
+                out += [(f"params.{name}.en", value.en), (f"params.{name}.zh", value.zh)]
+            else:
+                out.append((f"params.{name}.code", value.code))
+        return out
+
+
 class Match(_Strict):
     kind: Literal["access", "door", "device", "telemetry", "agent", "camera", "edge"]
     where: Conditions = Field(default_factory=dict, description="every condition must hold")
@@ -120,7 +171,7 @@ class Absence(_Strict):
     by: list[str] = Field(default_factory=lambda: ["site", "edge", "device"], min_length=1)
 
 
-class RaiseAlarm(_Strict):
+class RaiseAlarm(_Coded):
     type: str = Field(min_length=1, max_length=64)
     severity: Severity
     severity_from: str | None = Field(
@@ -128,19 +179,33 @@ class RaiseAlarm(_Strict):
         "(e.g. data.severity: the device's own rating of its fault)")
     key: str = Field(default="{rule}:{site}:{edge}:{device}", min_length=1, max_length=300,
                      description="dedup key template: one open alarm per key and site")
-    message: str = Field(min_length=1, max_length=500)
+    message: str | None = Field(default=None, min_length=1, max_length=500,
+                                description="free text, when no `text` code is given")
+
+    @model_validator(mode="after")
+    def _has_message(self) -> RaiseAlarm:
+        if not self.text and not self.message:
+            raise ValueError("an alarm needs a text code (with params) or a message")
+        return self
 
 
-class ClearAlarm(_Strict):
+class ClearAlarm(_Coded):
     key: str = Field(min_length=1, max_length=300)
-    note: str = Field(default="cleared by the device", max_length=500)
+    note: str | None = Field(default=None, max_length=500,
+                             description="free text, when no `text` code is given")
 
 
-class OpenWorkOrder(_Strict):
+class OpenWorkOrder(_Coded):
     skill: str = Field(default="{data.skill|general}", min_length=1, max_length=64)
     priority: Priority = "normal"
     fault_code: str = Field(default="{data.code}", min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _has_title(self) -> OpenWorkOrder:
+        if not self.text and not self.title:
+            raise ValueError("a work order needs a text code (with params) or a title")
+        return self
 
 
 class SendCommand(_Strict):
@@ -157,11 +222,22 @@ class SendCommand(_Strict):
         return self
 
 
-class PostNotice(_Strict):
+class PostNotice(_Coded):
+    """`text: notice.x` names the codes `notice.x.title` and `notice.x.body`."""
+
     audience: Literal["site", "building"] = "building"
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=4000)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, min_length=1, max_length=4000)
     valid_s: float = Field(default=86400, gt=0, le=365 * 86400)
+
+    def _codes(self) -> list[str]:
+        return [f"{self.text}.title", f"{self.text}.body"] if self.text else []
+
+    @model_validator(mode="after")
+    def _has_words(self) -> PostNotice:
+        if not self.text and not (self.title and self.body):
+            raise ValueError("a notice needs a text code (with params) or a title and a body")
+        return self
 
 
 class Action(_Strict):
@@ -190,9 +266,11 @@ class Action(_Strict):
         """(field name, template) of every text this action renders."""
         body = self.body
         name = next(k for k in type(self).model_fields if getattr(self, k) is not None)
-        return [(f"{name}.{k}", v) for k, v in body.model_dump().items() if isinstance(v, str)
-                and k not in ("type", "severity", "severity_from", "priority", "command",
-                              "audience")]
+        plain = [(f"{name}.{k}", v) for k, v in body.model_dump().items() if isinstance(v, str)
+                 and k not in ("type", "severity", "severity_from", "priority", "command",
+                               "audience", "text")]
+        coded = body.param_templates() if isinstance(body, _Coded) else []
+        return plain + [(f"{name}.{k}", v) for k, v in coded]
 
 
 class Rule(_Strict):
@@ -265,4 +343,5 @@ class RulesFile(_Strict):
         return rules
 
 
-__all__ = ["KINDS", "Action", "Condition", "Match", "Rule", "RulesFile", "Severity"]
+__all__ = ["KINDS", "Action", "Condition", "Match", "ParamTemplate", "Rule", "RulesFile",
+           "Severity", "TextPair", "TextWord"]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from hub.live import LiveBus, LiveItem
 from hub.models import utcnow
 from hub.tasks import cancel_and_wait
+from hub.texts import localize
 from hub.workorders.models import WorkOrderOutbox
 from hub.workorders.service import OUTBOX_FLAG
 
@@ -69,7 +70,7 @@ def live_items(row: WorkOrderOutbox) -> list[LiveItem]:
 
 def webhook_body(row: WorkOrderOutbox) -> dict[str, Any]:
     payload = row.payload
-    return {"event": payload["event"], "work_order": payload["order"],
+    return {"event": payload["event"], "work_order": localize(payload["order"], "en"),
             "notify_user_ids": payload["users"], "managers": payload["managers"],
             "outbox_id": row.id, "queued_at": row.created_at.isoformat()}
 

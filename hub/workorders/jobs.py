@@ -60,6 +60,7 @@ async def open_preventive_orders(session: AsyncSession, now: datetime,
         new_id = await session.scalar(insert.values(
             site_id=device.site_id, kind="preventive", source="pm", device_id=device.id,
             pm_due_on=due, title=f"Preventive maintenance: {device.name} (due {due})"[:200],
+            title_code="wo_title.preventive", title_params={"device": device.name, "due": str(due)},
             description=f"every {ledger.cycle_days} days", skill=ledger.skill or device.device_type,
             priority="normal", state="open", created_at=now, due_at=end_of_day(due, zone),
         ).on_conflict_do_nothing().returning(_TABLE.c.id))

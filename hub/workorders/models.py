@@ -54,6 +54,9 @@ class WorkOrder(Base):
     open_key: Mapped[str | None] = mapped_column(String(100))
     pm_due_on: Mapped[date | None] = mapped_column(Date)
     title: Mapped[str] = mapped_column(String(200))
+    # a title the hub wrote, as a hub/texts code with parameters (read in the reader's language)
+    title_code: Mapped[str | None] = mapped_column(String(64))
+    title_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     description: Mapped[str] = mapped_column(Text, default="")
     skill: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(8))  # urgent / high / normal / low

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.models import Device, User
+from hub.texts import marker
 from hub.workorders.ledger import maintained
 from hub.workorders.models import (
     TechnicianSkill,
@@ -93,7 +94,8 @@ def order_data(order: WorkOrder) -> dict[str, Any]:
     """The JSON an order is pushed and posted as (live push, webhook)."""
     return {
         "id": order.id, "site_id": order.site_id, "kind": order.kind, "source": order.source,
-        "title": order.title, "state": order.state, "priority": order.priority,
+        "title": marker(order.title_code, order.title_params, order.title),
+        "state": order.state, "priority": order.priority,
         "skill": order.skill, "device_id": order.device_id, "unit_id": order.unit_id,
         "fault_code": order.fault_code, "assignee_id": order.assignee_id,
         "created_at": order.created_at.isoformat(), "due_at": order.due_at.isoformat(),
@@ -226,7 +228,9 @@ _TABLE = cast(Table, WorkOrder.__table__)
 
 async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: int,
                            fault_code: str, skill: str, priority: str, title: str,
-                           now: datetime, source: str = "rule") -> tuple[WorkOrder, bool]:
+                           now: datetime, source: str = "rule", title_code: str | None = None,
+                           title_params: dict[str, Any] | None = None
+                           ) -> tuple[WorkOrder, bool]:
     """The open order for this device's fault, opening (and assigning) one if there is none:
     (order, True) when created. Safe under concurrency: the database's unique `open_key`
     decides between two hub workers, and the loser returns the winner's order."""
@@ -245,7 +249,8 @@ async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: in
     if existing is not None:
         return existing, False
     values = {"site_id": site_id, "kind": "fault", "source": source[:32], "device_id": device_id,
-                  "fault_code": fault_code, "open_key": key, "title": title[:200], "description": "",
+                  "fault_code": fault_code, "open_key": key, "title": title[:200],
+                  "title_code": title_code, "title_params": title_params, "description": "",
                   "skill": skill, "priority": priority, "state": "open", "created_at": now,
                   "due_at": due_at(priority, now)}
     dialect = session.get_bind().dialect.name

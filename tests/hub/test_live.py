@@ -8,7 +8,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.live import Listener, LiveItem
+from hub.live import Listener, LiveBus, LiveItem
+from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -108,3 +109,37 @@ async def test_a_swipe_stored_by_one_worker_reaches_consoles_on_both(
 async def _true(value: bool) -> bool:
     await asyncio.sleep(0)
     return value
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+async def test_a_worker_reads_the_pushes_only_while_a_console_listens(
+        mosquitto: MosquittoServer) -> None:
+    """A worker without consoles is not subscribed (it would parse every push for nobody);
+    its first console subscribes it, its last one's leaving unsubscribes it."""
+    def client(name: str) -> MqttClient:
+        return MqttClient(host="127.0.0.1", port=mosquitto.port, client_id=name)
+
+    async with client("pusher") as a, client("reader") as b, LiveBus(a) as pusher, \
+            LiveBus(b) as reader:
+        await a.wait_ready(10)
+        await reader.wait_ready(10)  # nobody listens: ready at once, subscribed to nothing
+        seen = reader._subscriber
+        assert seen is not None and seen.subscriptions == []
+        await pusher.publish([LiveItem("access", {"n": 1}, site_id="sunrise")])
+        await asyncio.sleep(0.3)
+        assert seen.messages.empty()  # the broker sent it nowhere
+
+        guard = listener("guard")
+        reader.listen(guard)
+        await reader.wait_ready(10)
+        await pusher.publish([LiveItem("access", {"n": 2}, site_id="sunrise")])
+        async with asyncio.timeout(10):
+            assert (await guard.queue.get()).data == {"n": 2}
+
+        reader.unlisten(guard)
+        assert seen.subscriptions == []
+        await asyncio.sleep(0.3)  # the unsubscription reaches the broker
+        await pusher.publish([LiveItem("access", {"n": 3}, site_id="sunrise")])
+        await asyncio.sleep(0.3)
+        assert guard.queue.empty() and seen.messages.empty()

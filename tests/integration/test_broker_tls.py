@@ -155,9 +155,9 @@ async def test_hub_and_edges_over_tls_with_password_and_client_certificate(
         admin_password="not used here", signing_key=env["LINTEL_HUB_SIGNING_KEY"])
     async with Hub(settings) as hub:
         # the live bus's own connection: over TLS, and the hub's ACL lets the push through
-        await hub.live.wait_ready()
         console = Listener(role="admin", user_id=1, channels=frozenset({"edges"}))
         hub.live.listen(console)
+        await hub.live.wait_ready()
         await hub.live.publish([LiveItem("edges", {"probe": 1}, site_id="demo")])
         async with asyncio.timeout(10):
             assert (await console.queue.get()).data == {"probe": 1}

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from edge.drivers.osdp.bus import DEFAULT_SCBK
+from hub.texts import render
 from tests.support.building import Building, demo_building
 from tests.support.services import MosquittoServer
 
@@ -38,11 +39,12 @@ async def test_reader_offline_then_swapped_for_one_with_the_default_key(
         offline = await open_alarm(b, "device_offline", 30)
         assert time.monotonic() - started <= 30
         assert offline["door"] == "B1-main" and offline["door_id"] is not None
-        assert "OSDP 地址 101" in offline["message"] and "OSDP address 101" in offline["message"]
+        assert offline["message"] == "Reader of door B1-main (OSDP address 101) offline"
+        assert "OSDP 地址 101" in render(offline["message_code"], offline["message_params"], "zh")
 
         sim.swap(DEFAULT_SCBK)  # a reader on the default key where B1-main's was
         insecure = await open_alarm(b, "reader_insecure", 60)
         assert insecure["severity"] == "critical" and insecure["door"] == "B1-main"
-        assert "默认密钥" in insecure["message"] and "default key" in insecure["message"]
-        assert "OSDP address 101" in insecure["message"]
+        assert "default key" in insecure["message"] and "OSDP address 101" in insecure["message"]
+        assert "默认密钥" in render(insecure["message_code"], insecure["message_params"], "zh")
         assert not b.agent.doors["B1-main"].online  # never used with that key

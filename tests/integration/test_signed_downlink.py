@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from hub.credentials.downlink import DownlinkSigner
 from hub.credentials.keys import seed_b64
+from hub.texts import render
 from tests.support.building import Building, broker, demo_building
 from tests.support.mqtt import Collector
 from tests.support.services import PostgresServer
@@ -192,8 +193,9 @@ async def test_every_forgery_is_refused_changes_nothing_and_raises_the_alarm(
         found = await until(lambda: _all(alarm_reasons(b), wanted), 15.0, "the alarms")
         for reason, alarm in found.items():
             assert alarm["severity"] == "critical" and alarm["edge"] == EDGE
-            assert reason in alarm["message"] and "拒绝" in alarm["message"]
+            assert alarm["message_params"]["reason"]["code"] == f"downlink_reason.{reason}"
             assert "refused a hub message" in alarm["message"]
+            assert "拒绝" in render(alarm["message_code"], alarm["message_params"], "zh")
         assert found["unsigned"]["count"] >= 3
 
         # and the edge still follows the hub: a real change arrives, the far-future forgery

@@ -80,7 +80,7 @@ def test_any_topic_parses_or_fails_with_a_reason(topic: str) -> None:
     except wire.WireError as exc:
         assert exc.reason
     else:
-        assert parts.channel in ("evt", "state", "perm", "cmd", "cmd/ack")
+        assert parts.channel in ("evt", "state", "perm", "config", "cmd", "cmd/ack")
         assert "+" not in parts.site and "#" not in parts.edge
 
 

@@ -1,6 +1,7 @@
-"""Modbus RTU/TCP polling on pymodbus: one link (client and task) per device."""
+"""Modbus RTU/TCP polling on pymodbus: one line (client and task) per port, one link per unit."""
 
 from edge.drivers.modbus.errors import ModbusError
+from edge.drivers.modbus.line import ModbusLine, check_line
 from edge.drivers.modbus.link import LinkEvent, ModbusLink
 from edge.drivers.modbus.models import (
     Counters,
@@ -18,9 +19,11 @@ __all__ = [
     "LinkEvent",
     "LinkStatus",
     "ModbusError",
+    "ModbusLine",
     "ModbusLink",
     "PollResult",
     "ReadBlock",
     "Table",
     "Timing",
+    "check_line",
 ]

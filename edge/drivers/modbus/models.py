@@ -20,6 +20,8 @@ class ReadBlock:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkConfig:
+    """One unit and the line it hangs on; the units of one line share its endpoint fields."""
+
     name: str
     transport: Transport
     unit_id: int
@@ -36,6 +38,18 @@ class LinkConfig:
     offline_after: int = 3  # consecutive failed polls before the device is reported offline
     backoff_min_s: float = 0.2
     backoff_max_s: float = 10.0
+
+    @property
+    def endpoint(self) -> tuple[str, ...]:
+        """What identifies the line: the serial port, or the TCP host and port."""
+        if self.transport == "rtu":
+            return ("rtu", str(self.port))
+        return ("tcp", self.host, str(self.tcp_port))
+
+    @property
+    def line_settings(self) -> tuple[int, int, str, int]:
+        """Serial settings every unit of one RTU line must share."""
+        return (self.baudrate, self.bytesize, self.parity, self.stopbits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +91,7 @@ class Timing:
 
     latencies: list[float] = field(default_factory=list)
     lateness: list[float] = field(default_factory=list)
+    writes: list[float] = field(default_factory=list)  # write request to its reply
     keep: int = 1000
 
     def add(self, latency: float, lateness: float) -> None:
@@ -84,3 +99,8 @@ class Timing:
             series.append(value)
             if len(series) > self.keep:
                 del series[: len(series) - self.keep]
+
+    def add_write(self, seconds: float) -> None:
+        self.writes.append(seconds)
+        if len(self.writes) > self.keep:
+            del self.writes[: len(self.writes) - self.keep]

@@ -5,10 +5,15 @@ from edge.drivers.osdp.errors import OsdpError
 from edge.drivers.osdp.models import (
     SCAN_VENDOR_CODE,
     BusEvent,
+    CardDataFormat,
     CardRead,
     InputChanged,
+    KeyPress,
     ReaderConfig,
     ReaderInsecure,
+    ReaderKeyed,
+    ReaderKeyFailed,
+    ReaderLocalStatus,
     ReaderStatus,
     ScanRead,
 )
@@ -16,12 +21,17 @@ from edge.drivers.osdp.models import (
 __all__ = [
     "SCAN_VENDOR_CODE",
     "BusEvent",
+    "CardDataFormat",
     "CardRead",
     "InputChanged",
+    "KeyPress",
     "OsdpBus",
     "OsdpError",
     "ReaderConfig",
     "ReaderInsecure",
+    "ReaderKeyFailed",
+    "ReaderKeyed",
+    "ReaderLocalStatus",
     "ReaderStatus",
     "ScanRead",
 ]

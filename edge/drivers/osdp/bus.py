@@ -16,6 +16,14 @@ or missing key, or no secure channel at all. On a line with that one reader the 
 tries OSDP's well-known default key (SCBK-D) with a panel of its own for a moment: a reader
 keyed with it, or in install mode, is reported as offering the default key. Either way it is reported once per
 episode (`ReaderInsecure`) and never used without its own key.
+
+Commissioning (`install`, `set_key`): a reader put in install mode on the bus may come up
+with OSDP's install key. libosdp does it when the reader's EnforceSecure flag is cleared:
+the handshake with the reader's configured key fails, libosdp retries with SCBK-D, and on
+success it sends the reader the configured key (KEYSET) and restarts the secure channel with
+it. `set_key` then gives a secure reader a fresh key of its own (KEYSET type 1); libosdp
+switches the panel's key for that reader when the reader acknowledges, and the bus says so
+(`ReaderKeyed`). Outside install mode the flag is set again: SCBK-D is refused.
 """
 
 from __future__ import annotations
@@ -38,10 +46,15 @@ from edge.drivers.osdp.errors import OsdpError
 from edge.drivers.osdp.models import (
     SCAN_VENDOR_CODE,
     BusEvent,
+    CardDataFormat,
     CardRead,
     InputChanged,
+    KeyPress,
     ReaderConfig,
     ReaderInsecure,
+    ReaderKeyed,
+    ReaderKeyFailed,
+    ReaderLocalStatus,
     ReaderStatus,
     ScanRead,
 )
@@ -57,6 +70,10 @@ _REOPEN_MAX = 5.0
 _OUT_OFF, _OUT_ON, _OUT_TEMP_ON, _OUT_TEMP_OFF = 1, 2, 5, 6
 _TIMER_UNIT_MS = 100  # output, LED and buzzer timers count in 100 ms units
 _TIMER_MAX = 255  # the Python binding packs timers into one byte
+
+# OSDP keypad data: digits as ASCII, "*" as DEL and "#" as CR
+_KEYS = {0x7F: "*", 0x0D: "#"}
+_COMPLETION_OK = 0
 
 _LED_COLORS = {
     "off": osdp.CommandLEDColor.Black,
@@ -109,6 +126,8 @@ class OsdpBus:
         self._replies_seen = dict.fromkeys(addresses, 0)  # reply frames when last judged
         self._insecure: set[int] = set()  # reported, until it comes online securely
         self._probe_due: list[int] = []
+        self._installing: set[int] = set()  # SCBK-D allowed (EnforceSecure cleared)
+        self._keys_pending: dict[int, bytes] = {}  # KEYSET sent, not yet acknowledged
 
     @property
     def counters(self) -> dict[str, int]:
@@ -144,6 +163,7 @@ class OsdpBus:
         ]
         self._cp = osdp_sys.ControlPanel(infos)
         self._cp.set_event_callback(self._on_event)
+        self._cp.set_command_completion_callback(self._on_completion)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -234,6 +254,82 @@ class OsdpBus:
                 "rep_count": 1,
             },
         )
+
+    def install(self, address: int, active: bool) -> None:
+        """Let the reader at `address` come up with OSDP's install key SCBK-D (and be given
+        its configured key by libosdp), or refuse SCBK-D again. An offline reader is
+        retried at once rather than on the backoff."""
+        pd = self._pd(address)
+        if self._cp is None:
+            raise OsdpError(f"{self.port}: bus is not running")
+        with self._lock:
+            if active:
+                self._installing.add(address)
+                ok = self._cp.clear_flag(pd, osdp.LibFlag.EnforceSecure)
+            else:
+                self._installing.discard(address)
+                ok = self._cp.set_flag(pd, osdp.LibFlag.EnforceSecure)
+        if not ok:
+            raise OsdpError(f"reader {address} on {self.port}: libosdp refused the flag change")
+        if active and not self._state[address][0]:
+            self._retry_at[address] = 0.0  # now: the technician is waiting at the door
+            self._insecure.discard(address)
+            self._wake()
+
+    def installing(self, address: int) -> bool:
+        self._pd(address)
+        return address in self._installing
+
+    def set_key(self, address: int, key: bytes) -> None:
+        """Give the reader a new secure channel key (OSDP KEYSET over the secure channel).
+        `ReaderKeyed` follows when it acknowledged (the bus then uses the key),
+        `ReaderKeyFailed` when it did not."""
+        if len(key) != 16:
+            raise OsdpError(f"reader {address}: a secure channel key is 16 bytes, got {len(key)}")
+        if address in self._keys_pending:
+            raise OsdpError(f"reader {address} on {self.port}: a key change is already under way")
+        self._keys_pending[address] = key
+        try:
+            self._submit(address, "KEYSET", {"command": osdp.Command.Keyset, "type": 1,
+                                             "data": key})
+        except OsdpError:
+            self._keys_pending.pop(address, None)
+            raise
+
+    def led_pattern(self, address: int, color: str, *, on_ms: int, off_ms: int = 0,
+                    for_ms: int | None = None, off_color: str = "off") -> None:
+        """Flash (or light) the reader LED: `on_ms` in `color`, `off_ms` in `off_color`,
+        for `for_ms` then back to the resting state, or as the resting state (None)."""
+        for name in (color, off_color):
+            if name not in _LED_COLORS:
+                raise OsdpError(
+                    f"reader {address}: LED color {name!r} is not one of {sorted(_LED_COLORS)}")
+        cmd: dict[str, Any] = {
+            "command": osdp.Command.LED, "reader": 0, "led_number": 0,
+            "on_color": _LED_COLORS[color], "off_color": _LED_COLORS[off_color],
+            "on_count": _ticks(on_ms, "on_ms"),
+            "off_count": _ticks(off_ms, "off_ms") if off_ms else 0,
+        }
+        if for_ms is None:
+            cmd |= {"temporary": False, "control_code": 1}
+        else:
+            cmd |= {"temporary": True, "control_code": 2, "timer_count": _ticks(for_ms, "for_ms")}
+        self._submit(address, "LED", cmd)
+
+    def buzz_pattern(self, address: int, *, on_ms: int, off_ms: int, count: int) -> None:
+        """`count` beeps of `on_ms` with `off_ms` between them (0: until told otherwise)."""
+        if not 0 <= count <= 255:
+            raise OsdpError(f"reader {address}: beep count {count} is outside 0..255")
+        self._submit(address, "buzzer", {
+            "command": osdp.Command.Buzzer, "reader": 0, "control_code": 2,
+            "on_count": _ticks(on_ms, "on_ms"),
+            "off_count": _ticks(off_ms, "off_ms") if off_ms else 0, "rep_count": count})
+
+    def buzz_off(self, address: int) -> None:
+        """Silence the buzzer (ends a pattern that repeats until told otherwise)."""
+        self._submit(address, "buzzer", {
+            "command": osdp.Command.Buzzer, "reader": 0, "control_code": 1,
+            "on_count": 0, "off_count": 0, "rep_count": 0})
 
     def _pd(self, address: int) -> int:
         try:
@@ -347,8 +443,22 @@ class OsdpBus:
         kind = event.get("event")
         if kind == osdp.Event.CardRead:
             bits = int(event.get("length", 0))
-            card = str(int.from_bytes(event.get("data", b""), "big"))
-            self._emit(CardRead(address=address, card=card, bits=bits, at=now))
+            data = bytes(event.get("data", b""))
+            card = str(int.from_bytes(data, "big"))
+            fmt: CardDataFormat = (
+                "wiegand" if event.get("format") == osdp.CardFormat.Wiegand else "raw")
+            self._emit(CardRead(address=address, card=card, bits=bits, at=now, data=data,
+                                format=fmt))
+        elif kind == osdp.Event.KeyPress:
+            keys = "".join(_KEYS.get(b, chr(b)) for b in bytes(event.get("data", b""))
+                           if 0x30 <= b <= 0x39 or b in _KEYS)
+            if keys:
+                self._emit(KeyPress(address=address, keys=keys, at=now))
+        elif kind == osdp.Event.Status and event.get("type") == osdp.StatusReportType.Local:
+            report = bytes(event.get("report", b""))
+            self._emit(ReaderLocalStatus(
+                address=address, tamper=bool(report[:1] and report[0]),
+                power_fail=bool(report[1:2] and report[1]), at=now))
         elif kind == osdp.Event.ManufacturerReply and event.get("vendor_code") == SCAN_VENDOR_CODE:
             self._emit(ScanRead(address=address, data=bytes(event.get("data", b"")), at=now))
         elif kind == osdp.Event.Status and event.get("type") == osdp.StatusReportType.Input:
@@ -364,15 +474,34 @@ class OsdpBus:
             replies = self._channel.frames.replies.get(address, 0)
             answered = replies > self._replies_seen[address]
             self._replies_seen[address] = replies
-            if answered and not self._state[address][0] and address not in self._insecure:
+            if (answered and not self._state[address][0] and address not in self._insecure
+                    and address not in self._installing):
                 self._insecure.add(address)
                 self._probe_due.append(address)
         return 0
+
+    def _on_completion(self, pd: int, command: dict[str, Any], status: int) -> None:
+        # Called by libosdp inside refresh(): a KEYSET acknowledged (libosdp has switched the
+        # panel to the new key and restarts the secure channel) or not.
+        if command.get("command") != osdp.Command.Keyset:
+            return
+        address = self.readers[pd].address
+        key = self._keys_pending.pop(address, None)
+        if key is None:
+            return
+        now = time.monotonic()
+        if status == _COMPLETION_OK:
+            self._emit(ReaderKeyed(address=address, key=key, at=now))
+        else:
+            self._emit(ReaderKeyFailed(address=address, at=now,
+                                       reason=f"KEYSET not acknowledged (libosdp status {status})"))
 
     def _judge_refused(self) -> None:
         """Report the readers the secure channel refused, probing the default key first."""
         while self._probe_due:
             address = self._probe_due.pop(0)
+            if address in self._installing:
+                continue
             default = self._accepts_default_key(address)
             self._emit(ReaderInsecure(address=address, at=time.monotonic(),
                                       reason="default_key" if default else "secure_channel_failed"))

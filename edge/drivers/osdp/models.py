@@ -21,14 +21,61 @@ class ReaderConfig:
             raise ValueError(f"reader {self.address}: scbk must be 16 bytes, got {len(self.scbk)}")
 
 
+CardDataFormat = Literal["raw", "wiegand"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class CardRead:
-    """A card presented at a reader; `card` is the decimal card number."""
+    """A card presented at a reader, as the reader sent it.
+
+    `format` "raw" is the reader's own decoded card number (`card`, decimal, from `data`
+    read as one big-endian number); "wiegand" is the card's raw Wiegand bits, `bits` of them
+    packed from the first byte's top bit on (OSDP osdp_RAW), which the door decodes into a
+    facility code and a card number by the site's card format."""
 
     address: int
     card: str
     bits: int
     at: float  # time.monotonic() when the driver received it
+    data: bytes = b""
+    format: CardDataFormat = "raw"
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyPress:
+    """Keys pressed on a reader's keypad: digits, "*" and "#" (OSDP sends 0x7F and 0x0D)."""
+
+    address: int
+    keys: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderLocalStatus:
+    """A reader's own tamper switch and power monitor (OSDP osdp_LSTATR)."""
+
+    address: int
+    tamper: bool
+    power_fail: bool
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderKeyed:
+    """A reader took a new secure channel key (OSDP KEYSET acknowledged); the bus now uses it."""
+
+    address: int
+    key: bytes = field(repr=False)
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderKeyFailed:
+    """A KEYSET the reader did not acknowledge: it keeps its old key, and so does the bus."""
+
+    address: int
+    reason: str
+    at: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,4 +123,5 @@ class ScanRead:
     at: float
 
 
-BusEvent = CardRead | InputChanged | ReaderStatus | ReaderInsecure | ScanRead
+BusEvent = (CardRead | InputChanged | ReaderStatus | ReaderInsecure | ScanRead | KeyPress
+            | ReaderLocalStatus | ReaderKeyed | ReaderKeyFailed)

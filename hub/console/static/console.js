@@ -4,7 +4,7 @@
 const Lintel = (() => {
   const messages = JSON.parse(document.getElementById("i18n").textContent);
   const lang = window.LINTEL.lang;
-  const locale = lang === "zh" ? "zh-CN" : "en-GB";
+  const locale = lang === "zh" ? "zh-CN" : "en-GB";  // also the API's Accept-Language
 
   function t(key, values) {
     let text = messages[key];
@@ -35,10 +35,11 @@ const Lintel = (() => {
   }
 
   class ApiError extends Error {
-    constructor(status, body) {
+    constructor(status, body, retryAfter = null) {
       super(describe(body) || `HTTP ${status}`);
       this.status = status;
       this.body = body;
+      this.retryAfter = retryAfter;  // seconds, from a 429's Retry-After
     }
   }
 
@@ -49,7 +50,8 @@ const Lintel = (() => {
   }
 
   async function api(method, path, body) {
-    const init = {method, headers: {}, credentials: "same-origin"};
+    // the hub renders the texts it made (alarm messages, titles, errors) in this language
+    const init = {method, headers: {"Accept-Language": locale}, credentials: "same-origin"};
     if (body instanceof FormData) init.body = body;
     else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -60,7 +62,10 @@ const Lintel = (() => {
       location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
     }
     const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (!resp.ok) throw new ApiError(resp.status, data);
+    if (!resp.ok) {
+      const retry = Number(resp.headers.get("Retry-After"));
+      throw new ApiError(resp.status, data, Number.isFinite(retry) && retry > 0 ? retry : null);
+    }
     return data;
   }
 
@@ -130,7 +135,7 @@ const Lintel = (() => {
     let dropped = false;
     function connect() {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const ws = new WebSocket(`${scheme}://${location.host}/api/v1/live?channels=${channels.join(",")}`);
+      const ws = new WebSocket(`${scheme}://${location.host}/api/v1/live?channels=${channels.join(",")}&lang=${lang}`);
       ws.onopen = () => {
         delay = 500;
         if (badge) { badge.classList.add("on"); badge.textContent = t("live.connected"); }

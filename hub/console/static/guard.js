@@ -122,7 +122,7 @@
     const list = await api("GET", "/commands?limit=8");
     fill(document.getElementById("command-rows"), list.items, (c) => el("tr", {},
       td(t("common.time"), time(c.issued_at)),
-      td(t("guard.command"), `${c.command}${c.door ? " · " + c.door : ""}`),
+      td(t("guard.command"), `${word("command.", c.command)}${c.door ? " · " + c.door : ""}`),
       td(t("common.reason"), c.reason), td(t("guard.issued_by"), c.issued_by),
       td(t("common.status"), statusPill(c.status))));
   }

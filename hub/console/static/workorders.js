@@ -84,7 +84,7 @@
         working ? partForm : null) : null,
       el("div", {}, el("h4", {}, t("wo.history")),
         el("ul", {}, d.history.map((h) => el("li", {},
-          `${time(h.at)} ${h.actor}: ${word("wo.state.", h.to_state)}${h.note ? " — " + h.note : ""}`)))));
+          `${time(h.at)} ${h.actor_text}: ${word("wo.state.", h.to_state)}${h.note ? " — " + h.note : ""}`)))));
   }
 
   function card(o, d) {

@@ -74,12 +74,15 @@ def test_edge_config_refuses_an_unknown_device_model_naming_the_key() -> None:
         parse_config(raw)
 
 
-def test_two_rtu_devices_on_one_port_are_refused() -> None:
+def test_two_rtu_devices_at_one_unit_id_of_a_port_are_refused() -> None:
     from edge.config import parse_config
 
     raw = {"site": "s", "edge": "e", "data_dir": "/tmp/x", "devices": [
         {"id": "spr", "model": "pressure-sprinkler-pt", "transport": "rtu", "port": "/dev/ttyUSB1"},
-        {"id": "fire", "model": "fire-panel-8z", "transport": "rtu", "port": "/dev/ttyUSB1"},
+        {"id": "fire", "model": "fire-panel-8z", "transport": "rtu", "port": "/dev/ttyUSB1",
+         "unit_id": 11},
     ]}
-    with pytest.raises(ConfigError, match="devices spr and fire share serial port /dev/ttyUSB1"):
+    with pytest.raises(ConfigError, match="devices spr and fire share unit id 11 on /dev/ttyUSB1"):
         parse_config(raw)
+    del raw["devices"][1]["unit_id"]  # type: ignore[attr-defined]
+    assert len(parse_config(raw).devices) == 2  # several units share a line

@@ -195,3 +195,25 @@ async def test_reports_as_json_and_csv(world: World) -> None:
     assert status == 200 and text.splitlines()[0].startswith("type,severity,alarms")
     await world.call("GET", "/reports/denied?site_id=moonbay", "manager", 403)
     await world.call("GET", "/reports/denied", "guard", 403)
+
+
+async def test_alarm_texts_in_the_readers_language(world: World) -> None:
+    """The same stored alarm reads 火灾报警 in Chinese and "Fire alarm" in English; a row
+    written before codes (no code) reads as it was written."""
+    fault = {"device": "lift-1", "code": "Err41",
+             "fault": {"en": "Safety circuit open", "zh": "安全回路断开"}}
+    [coded, plain] = await add_alarms(world.sessions, "sunrise", [
+        {"type": "device_fault", "message_code": "alarm_msg.device_fault",
+         "message_params": fault},
+        {"type": "fire_alarm"}])
+    _, zh = await world.call("GET", f"/alarms/{coded}", "guard", 200,
+                             headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    _, en = await world.call("GET", f"/alarms/{coded}", "guard", 200,
+                             headers={"Accept-Language": "en"})
+    _, default = await world.call("GET", f"/alarms/{coded}", "guard", 200)
+    assert zh["message"] == "lift-1 故障 Err41：安全回路断开"
+    assert en["message"] == default["message"] == "lift-1 fault Err41: Safety circuit open"
+    assert zh["message_code"] == "alarm_msg.device_fault" and zh["message_params"] == fault
+    _, page = await world.call("GET", "/alarms?type=fire_alarm", "guard", 200,
+                               headers={"Accept-Language": "zh-CN"})
+    assert [(a["id"], a["message"]) for a in page["items"]] == [(plain, "m")]

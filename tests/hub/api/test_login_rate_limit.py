@@ -1,8 +1,10 @@
-"""The login rate limit: 5 failures per username and address within a minute, then 429 with
-Retry-After whatever the password; counted in the database, so across hub workers."""
+"""The login rate limit: 5 failures per username and address within a minute (20 per username,
+20 per address), then 429 with Retry-After whatever the password; counted in the database
+before the password is checked, so across hub workers and for concurrent attempts."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,3 +82,45 @@ async def test_the_count_is_shared_by_hub_workers(
             assert (await attempt(one if i % 2 else two, "admin", "guess"))[0] == 401
         assert (await attempt(one, "admin", PASSWORD))[0] == 429
         assert (await attempt(two, "admin", PASSWORD))[0] == 429
+
+
+async def test_concurrent_wrong_logins_are_not_all_tried(client: Client) -> None:
+    """60 wrong logins at once: each is counted before its password is checked, so at most the
+    limit's worth reach the password (the rest 429; when all are counted before any looks, none
+    do), on SQLite and PostgreSQL alike."""
+    answers = await asyncio.gather(*(attempt(client, "admin", f"guess{i}") for i in range(60)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses.count(401) <= login_throttle.MAX_FAILURES, statuses
+    assert statuses.count(429) >= 60 - login_throttle.MAX_FAILURES
+    assert set(statuses) <= {401, 429}
+    # the right password waits too once the limit's worth of failures are counted
+    right = (await attempt(client, "admin", PASSWORD))[0]
+    assert right == (429 if statuses.count(401) == login_throttle.MAX_FAILURES else 200)
+
+
+async def test_per_account_and_per_address_limits(
+        sessions: async_sessionmaker[AsyncSession], publisher: RecordingPublisher,
+        clock: Clock) -> None:
+    """Guessing one account from many addresses, and many accounts from one address."""
+    app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600)
+    async with TestClient(TestServer(app)) as client:
+        # the test server sees one peer; the throttle is handed the addresses directly
+        for i in range(login_throttle.MAX_PER_ACCOUNT):
+            attempt_ = await login_throttle.begin(sessions, "admin", f"10.0.0.{i}")
+            await login_throttle.failed(sessions, attempt_)
+        with pytest.raises(login_throttle.Throttled) as held:
+            await login_throttle.begin(sessions, "admin", "10.0.1.1")
+        assert held.value.which == "username" and held.value.retry_after == 60
+        # so is the API's answer for admin from the test client's own address
+        status, retry, body = await attempt(client, "admin", PASSWORD)
+        assert (status, retry) == (429, "60") and "this username;" in body["detail"]
+        for i in range(login_throttle.MAX_PER_ADDRESS):
+            attempt_ = await login_throttle.begin(sessions, f"user{i}", "10.9.9.9")
+            await login_throttle.failed(sessions, attempt_)
+        with pytest.raises(login_throttle.Throttled) as held:
+            await login_throttle.begin(sessions, "someone-else", "10.9.9.9")
+        assert held.value.which == "address"
+        # the alice from another address is not held back by either
+        assert (await attempt(client, "alice", PASSWORD))[0] == 200
+        clock.now += timedelta(seconds=61)
+        assert (await attempt(client, "admin", PASSWORD))[0] == 200

@@ -258,7 +258,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/visitor-passes/{id}/revoke"): Case(
         ISSUERS, resource="visitor-passes", away=404, ok=200
     ),
-    ("GET", "/visitor-passes/{id}/qr.png"): Case(HOUSEHOLD, resource="visitor-passes"),
+    # the QR opens the door: not for a technician (who may read the list)
+    ("GET", "/visitor-passes/{id}/qr.png"): Case(ISSUERS, resource="visitor-passes"),
     ("GET", "/visitor-passes/shared.png"): Case(
         public=True, query=lambda w: f"?code={w.share_code}"
     ),

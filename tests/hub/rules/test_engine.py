@@ -14,6 +14,7 @@ from hub.rules.clock import ManualClock
 from hub.rules.engine import RuleEngine
 from hub.rules.loader import load_rules
 from hub.rules.models import AlarmHistory, Notice, RuleState
+from hub.texts import render
 from tests.hub.rules.support import (
     T0,
     alarms,
@@ -132,8 +133,13 @@ async def test_elevator_out_of_service_notices(
                                            "elevator"))
     async with sessions() as session:
         notices = list(await session.scalars(select(Notice).order_by(Notice.id)))
-    assert [n.title.split(":")[0] for n in notices] == [
-        "电梯停用 Elevator out of service", "电梯恢复 Elevator back in service"]
+    assert [n.title for n in notices] == [
+        "Elevator out of service: lift-1", "Elevator back in service: lift-1"]
+    # kept as codes: each reader reads them in their language
+    assert [render(f"{n.text_code}.title", n.text_params, "zh") for n in notices] == [
+        "电梯停用：lift-1", "电梯恢复：lift-1"]
+    assert render(f"{notices[0].text_code}.body", notices[0].text_params, "zh") == (
+        "电梯 lift-1 暂停服务，维修人员正在处理。")
     assert all(n.building_id is not None and n.source == "rule:elevator-out-of-service"
                for n in notices)
 
@@ -169,6 +175,9 @@ async def test_fault_opens_one_work_order_per_device_and_code(
         ("Err41", "elevator_safety", "high", "rule:device-fault", "open"),
         ("Err30", "elevator_mechanical", "high", "rule:device-fault", "open")]
     assert orders[0].title == "lift-1: Err41 Safety circuit open"
+    # the fault's Chinese is the device model's own (text_zh); absent here, English stands in
+    assert render(orders[0].title_code, orders[0].title_params, "zh") == (
+        "lift-1：Err41 Safety circuit open")
     [first, _] = list(await alarms(sessions))
     assert first.device_id == orders[0].device_id
 
@@ -284,7 +293,8 @@ async def test_disk_low_and_ok(engine: RuleEngine,
     await feed(engine, sessions, row("agent", {"event": "disk_low", "detail": "312 MB free"},
                                      ts=at(0), device="agent"))
     [alarm] = await alarms(sessions)
-    assert alarm.message == "Edge b1-edge: disk nearly full (312 MB free)"
+    assert alarm.message == "Edge b1-edge: disk nearly full"
+    assert render(alarm.message_code, alarm.message_params, "zh") == "边缘网关 b1-edge 磁盘将满"
     await feed(engine, sessions, row("agent", {"event": "disk_ok", "detail": ""}, ts=at(9),
                                      device="agent"))
     assert [a.state for a in await alarms(sessions)] == ["cleared"]

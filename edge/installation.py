@@ -1,0 +1,86 @@
+"""What only the edge can judge of an installation (wire.config): does its firmware know every
+device model, do its serial ports exist, can it drive the lines as asked. A configuration
+that fails here is refused as a whole; the one running stays."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from edge.sensors.loader import load_models
+from edge.sensors.models import DeviceModel
+from wire.config import ConfigContent, DeviceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an installation cannot be applied: `reason` is one short word for alarms and
+    counters, `detail` names the item and the cause."""
+
+    reason: str
+    detail: str
+
+
+def check_supported(content: ConfigContent, *, ports: bool,
+                    models: dict[str, DeviceModel] | None = None) -> Refusal | None:
+    """The first reason this edge cannot run `content`, or None. With `ports`, every serial
+    port must exist now (a configuration pushed from the hub; the file's initial one is
+    opened as it is, with the drivers' own retries)."""
+    models = load_models() if models is None else models
+    resolved = content.resolved()
+    for i, device in enumerate(resolved.devices):
+        model = models.get(device.model)
+        if model is None:
+            return Refusal("unknown_model", f"devices.{i}: device {device.id}: unknown model "
+                           f"{device.model!r}; known: {', '.join(sorted(models))}")
+        if device.transport not in model.transport.kinds:
+            return Refusal("unsupported", f"devices.{i}: device {device.id}: model "
+                           f"{device.model} offers no {device.transport} transport")
+    shared = _check_lines(resolved.devices, models)
+    if shared is not None:
+        return Refusal("unsupported", shared)
+    if ports:
+        for door in resolved.doors:
+            if door.reader.port is not None and not os.path.exists(door.reader.port):
+                return Refusal("serial_port_missing", f"door {door.id}: serial port "
+                               f"{door.reader.port} does not exist on this edge")
+        for device in resolved.devices:
+            if device.port is not None and not os.path.exists(device.port):
+                return Refusal("serial_port_missing", f"device {device.id}: serial port "
+                               f"{device.port} does not exist on this edge")
+    return None
+
+
+def _check_lines(devices: list[DeviceConfig], models: dict[str, DeviceModel]) -> str | None:
+    """Several units may share one RS-485 line (or one TCP gateway): at distinct unit ids and,
+    on a serial line, with the same serial settings (the line has one)."""
+    lines: dict[tuple[str, ...], dict[int, DeviceConfig]] = {}
+    for dev in devices:
+        model = models[dev.model].transport
+        if dev.transport == "rtu":
+            key: tuple[str, ...] = ("rtu", str(dev.port))
+        else:
+            key = ("tcp", str(dev.host), str(dev.tcp_port or model.tcp_port))
+        unit = dev.unit_id or model.unit_id
+        units = lines.setdefault(key, {})
+        if unit in units:
+            return (f"devices {units[unit].id} and {dev.id} share unit id {unit} on "
+                    f"{' '.join(key[1:])}: give one of them its own unit_id")
+        if dev.transport == "rtu" and units:
+            other = next(iter(units.values()))
+            mine, theirs = _serial(dev, models), _serial(other, models)
+            if mine != theirs:
+                return (f"devices {other.id} and {dev.id} share serial port {dev.port} with "
+                        f"different serial settings {theirs} and {mine}: a line has one")
+        units[unit] = dev
+    return None
+
+
+def _serial(dev: DeviceConfig, models: dict[str, DeviceModel]) -> tuple[int, int, str, int]:
+    """The serial settings a device runs at: the installer's override, else its model's."""
+    s = models[dev.model].transport.serial
+    return (dev.serial.baudrate or s.baudrate, s.bytesize, dev.serial.parity or s.parity,
+            dev.serial.stopbits or s.stopbits)
+
+
+__all__ = ["Refusal", "check_supported"]

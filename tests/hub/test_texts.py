@@ -1,0 +1,104 @@
+"""The hub's texts (hub/texts): every code in both languages with the same parameters,
+rendered in the reader's language, old rows and unknown codes still readable."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hub.console.i18n import _CATALOGUE
+from hub.rules.loader import load_rules
+from hub.texts import (
+    TEXTS,
+    actor_text,
+    fields_of,
+    localize,
+    marker,
+    pair,
+    parse_accept_language,
+    render,
+    render_or,
+    word,
+)
+from hub.texts.render import TextError
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("code", sorted(TEXTS))
+def test_every_code_has_both_languages_with_the_same_parameters(code: str) -> None:
+    en, zh = TEXTS[code]
+    assert en.strip() and zh.strip(), code
+    assert fields_of(en) == fields_of(zh), code
+    assert not _HAN.search(en), f"{code}: Chinese in the English text"
+    words = [w for w in re.findall(r"[A-Za-z]{3,}", re.sub(r"\{[^}]*\}", "", zh))
+             if w not in ("OSDP", "MPa", "YYYY")]
+    assert not words, f"{code}: English words {words} in the Chinese text"
+
+
+def test_codes_do_not_collide_with_the_console_words() -> None:
+    assert not set(TEXTS) & set(_CATALOGUE)
+
+
+def test_the_same_alarm_reads_in_either_language() -> None:
+    assert render("alarm_type.fire_alarm", None, "zh") == "火灾报警"
+    assert render("alarm_type.fire_alarm", None, "en") == "Fire alarm"
+    params = {"device": "B1-lift-1", "code": "Err41", "fault": pair("Safety circuit open", "安全回路断开")}
+    assert render("wo_title.device_fault", params, "zh") == "B1-lift-1：Err41 安全回路断开"
+    assert render("wo_title.device_fault", params, "en") == "B1-lift-1: Err41 Safety circuit open"
+    # a fault text one language lacks reads in the other; a missing parameter reads "-"
+    assert render("wo_title.device_fault", {"device": "d", "code": "E1",
+                                            "fault": {"en": "Overheat"}}, "zh") == "d：E1 Overheat"
+    assert render("alarm_msg.fire_alarm", {}, "en") == "Fire alarm at -"
+    reason = word("access_reason.unknown_card", "unknown_card")
+    assert "未登记的卡" in render("alarm_msg.repeated_denials",
+                             {"count": 5, "door": "B1-main", "reason": reason}, "zh")
+    unknown = word("access_reason.new_reason", "new_reason")
+    assert "(last: new_reason)" in render("alarm_msg.repeated_denials",
+                                          {"count": 5.0, "door": "d", "reason": unknown}, "en")
+
+
+def test_unknown_codes_and_plain_rows() -> None:
+    with pytest.raises(TextError):
+        render("no.such.code", None, "en")
+    assert render_or(None, None, "zh", "a row from before codes") == "a row from before codes"
+    assert render_or("gone.code", {}, "zh", "kept text") == "kept text"
+    data = {"alarm": {"message": marker("alarm_type.fire_alarm", None, "FIRE"), "n": [1]},
+            "plain": marker(None, None, "as written")}
+    assert localize(data, "zh") == {"alarm": {"message": "火灾报警", "n": [1]},
+                                    "plain": "as written"}
+
+
+def test_actors_read_as_words() -> None:
+    assert actor_text("system:rule:device-fault", "zh") == "系统（规则：设备故障）"
+    assert actor_text("system:rule:device-fault", "en") == "System (rule: device fault)"
+    assert actor_text("rule:door-held-open", "zh") == "规则：门长时间未关"
+    assert actor_text("system:assignment", "zh") == "系统（自动派单）"
+    assert actor_text("system:rule:my-site-rule", "zh") == "系统（规则：my-site-rule）"
+    assert actor_text("guard1", "zh") == "guard1"
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    ("zh-CN", "zh"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh"), ("en-GB", "en"), ("en", "en"),
+    ("fr-FR, en;q=0.5, zh;q=0.7", "zh"), ("fr", None), ("", None), ("zh;q=0", None),
+    ("en;q=abc, zh", "zh"),
+])
+def test_accept_language(header: str, lang: str | None) -> None:
+    assert parse_accept_language(header) == lang
+
+
+def test_every_builtin_rule_text_renders_in_both_languages() -> None:
+    coded = 0
+    for rule in load_rules().default:
+        assert f"rule.{rule.name}" in TEXTS, f"no words for the rule {rule.name}"
+        for action in [*rule.actions, *rule.on_reset]:
+            body = action.body
+            text = getattr(body, "text", None)
+            if text is None:
+                continue
+            coded += 1
+            codes = ([f"{text}.title", f"{text}.body"] if action.post_notice else [text])
+            for code in codes:
+                assert fields_of(TEXTS[code][0]) <= set(body.params), (rule.name, code)
+    assert coded >= 20
