@@ -230,12 +230,21 @@ def change_model(spec: type[Spec], name: str) -> type[BaseModel]:
     return model
 
 
+EdgeChange = change_model(EdgeSpec, "EdgeChange")
+LineChange = change_model(LineSpec, "LineChange")
+DoorChange = change_model(DoorSpec, "DoorChange")
+DeviceChange = change_model(DeviceSpec, "DeviceChange")
+CameraChange = change_model(CameraSpec, "CameraChange")
+LiftChange = change_model(LiftSpec, "LiftChange")
+
+
 def merged(spec: type[S], current: dict[str, Any], changes: BaseModel) -> S:
     """`current` with `changes` applied, validated as a whole (errors name the field)."""
     return spec.model_validate({**current, **changes.model_dump(exclude_unset=True)})
 
 
 __all__ = [
-    "CameraSpec", "DeviceSpec", "DoorSpec", "EdgeSpec", "FloorSpec", "LiftSpec", "LineSpec",
+    "CameraChange", "CameraSpec", "DeviceChange", "DeviceSpec", "DoorChange", "DoorSpec",
+    "EdgeChange", "EdgeSpec", "FloorSpec", "LiftChange", "LiftSpec", "LineChange", "LineSpec",
     "Spec", "ZoneSpec", "change_model", "merged",
 ]

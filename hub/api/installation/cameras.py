@@ -22,10 +22,9 @@ from hub.api.installation.common import (
 from hub.cameras.models import Camera
 from hub.installation import create_camera, delete_camera, update_camera
 from hub.installation.cameras import masked_source
-from hub.installation.specs import CameraSpec, change_model
+from hub.installation.specs import CameraChange, CameraSpec
 
 routes = EndpointTable(tag="installation")
-CameraChange = change_model(CameraSpec, "CameraChange")
 
 
 class CameraOut(Out):

@@ -12,10 +12,9 @@ from hub.api.endpoints import EndpointTable
 from hub.api.installation.common import ITEM, Out, apply, installing, remove
 from hub.installation import create_device, delete_device, update_device
 from hub.installation.catalog import load_catalog
-from hub.installation.specs import DeviceSpec, change_model
+from hub.installation.specs import DeviceChange, DeviceSpec
 
 routes = EndpointTable(tag="installation")
-DeviceChange = change_model(DeviceSpec, "DeviceChange")
 
 
 class InstalledDeviceOut(Out):

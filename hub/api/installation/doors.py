@@ -21,11 +21,10 @@ from hub.api.installation.common import (
     scoped_list,
 )
 from hub.installation import create_door, delete_door, update_door
-from hub.installation.specs import DoorSpec, change_model
+from hub.installation.specs import DoorChange, DoorSpec
 from hub.models import Door
 
 routes = EndpointTable(tag="installation")
-DoorChange = change_model(DoorSpec, "DoorChange")
 
 
 class DoorOut(Out):

@@ -8,10 +8,9 @@ from hub.api.endpoints import EndpointTable
 from hub.api.installation.common import ITEM, apply, installing, remove
 from hub.api.schemas import EdgeOut
 from hub.installation import create_edge, delete_edge, update_edge
-from hub.installation.specs import EdgeSpec, change_model
+from hub.installation.specs import EdgeChange, EdgeSpec
 
 routes = EndpointTable(tag="installation")
-EdgeChange = change_model(EdgeSpec, "EdgeChange")
 
 
 @routes.post("/edges", body=EdgeSpec, response=EdgeOut, status=201)

@@ -18,11 +18,10 @@ from hub.api.installation.common import (
     scoped_list,
 )
 from hub.installation import create_lift, delete_lift, update_lift
-from hub.installation.specs import LiftSpec, change_model
+from hub.installation.specs import LiftChange, LiftSpec
 from hub.models import Lift
 
 routes = EndpointTable(tag="installation")
-LiftChange = change_model(LiftSpec, "LiftChange")
 
 
 class FloorOut(Out):

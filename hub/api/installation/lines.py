@@ -20,11 +20,10 @@ from hub.api.installation.common import (
     scoped_list,
 )
 from hub.installation import create_line, delete_line, update_line
-from hub.installation.specs import LineSpec, change_model
+from hub.installation.specs import LineChange, LineSpec
 from hub.models import Line
 
 routes = EndpointTable(tag="installation")
-LineChange = change_model(LineSpec, "LineChange")
 
 
 class LineOut(Out):
