@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -31,6 +31,7 @@ from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
 from wire.config import DeviceConfig
 from wire.devices import DeviceData, DeviceEventType, TelemetryData
+from wire.permissions import AccessGroupRule
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Device:
     values: Values | None = None
     zones_in_alarm: list[int] = field(default_factory=list)
     floors_reset: asyncio.TimerHandle | None = None
+    hub_recalled: bool = False  # the hub commanded a recall (not undone yet)
     last_telemetry: tuple[float, list[float | int | bool | str]] | None = None
 
 
@@ -189,6 +191,7 @@ class DeviceSupervisor:
         return [e.config.id for e in elevators]
 
     async def _hub_recall(self, elevator: Device, active: bool, reason: str) -> None:
+        elevator.hub_recalled = active
         ok = await self._write(elevator, elevator.reader.recall_write(active))
         what = "recall" if active else "return to service"
         detail = f"{what} commanded by the hub ({reason or 'no reason given'}): "
@@ -201,9 +204,30 @@ class DeviceSupervisor:
         """`enable_floors` in the background (for callers that must not wait, like the reader)."""
         self._spawn(self.enable_floors(elevator, list(floors), seconds))
 
-    async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
-        """Enable only `floors` in the car for `seconds`, then disable them all again."""
+    def floors_refused(self, elevator: str) -> str | None:
+        """Why `elevator` enables no floor now, or None: a lift in fire recall (the edge's own,
+        the hub's, or as the controller reports it) or out of service takes no card calls."""
         device = self.devices[elevator]
+        if self.fire_active:
+            return "fire recall (fire alarm at this edge)"
+        if device.hub_recalled:
+            return "recall commanded by the hub"
+        if device.link is None or not device.link.online:
+            return "controller offline"
+        return device.reader.floors_inhibited(device.values)
+
+    async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
+        """Enable only `floors` in the car for `seconds`, then disable them all again; refused
+        (and reported, False) while the lift is recalled or out of service."""
+        device = self.devices[elevator]
+        floors = sorted(set(floors))
+        refused = self.floors_refused(elevator)
+        if refused is not None:
+            log.warning("device %s: floors %s not enabled: %s", elevator, floors, refused)
+            self._emit(elevator, self._data(
+                device, "floors_refused", detail=f"floors {floors} not enabled: {refused}",
+                text=f"Floors not enabled: {refused}", text_zh=f"未开放楼层：{_zh(refused)}"))
+            return False
         if device.floors_reset is not None:
             device.floors_reset.cancel()
         ok = await self._write(device, device.reader.floor_write(floors))
@@ -229,6 +253,16 @@ class DeviceSupervisor:
                           event=event, **kwargs)
 
 
+_ZH = {"fire recall (fire alarm at this edge)": "消防迫降（本楼火警）",
+       "recall commanded by the hub": "平台下令迫降", "controller offline": "电梯控制器离线",
+       "state unknown (not polled yet)": "状态未知（尚未读到）"}
+
+
+def _zh(reason: str) -> str:
+    """The refusal in Chinese; a controller state is shown as the register reads."""
+    return _ZH.get(reason, f"电梯状态 {reason}")
+
+
 def _link_config(device: Device) -> LinkConfig:
     cfg, model = device.config, device.model
     serial = model.transport.serial
@@ -244,10 +278,18 @@ def _link_config(device: Device) -> LinkConfig:
     )
 
 
-def floors_for(card_groups: Iterable[int], door_groups: Iterable[int],
-               groups: dict[int, list[int]]) -> set[int]:
-    """The floors a card may reach from a car reader: its groups that include the reader."""
-    allowed = set(door_groups)
-    return {f for g in card_groups if g in allowed for f in groups.get(g, [])}
+def floors_for(card_groups: Iterable[int], own_floors: Iterable[int],
+               door_groups: Iterable[int], groups: Mapping[int, AccessGroupRule]) -> set[int]:
+    """The floors a credential reaches from a car reader: those of its groups that include the
+    reader, and the holder's own floors (a resident's unit) when one of them does."""
+    here = [g for g in card_groups if g in set(door_groups)]
+    if not here:
+        return set()
+    floors = set(own_floors)
+    for g in here:
+        rule = groups.get(g)
+        if rule is not None:
+            floors.update(rule.floors)
+    return floors
 
 

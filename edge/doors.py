@@ -98,6 +98,18 @@ class Outcome:
     def granted(self) -> bool:
         return self.result == "granted"
 
+    def snapshot_key(self) -> str | None:
+        """The snapshot credential this outcome was decided on (see hub.credentials.grants)."""
+        if self.credential_type == "card":
+            return self.credential
+        if self.credential_type == "qr" and self.resident_id is not None:
+            return f"qr:{self.resident_id}"
+        if self.credential_type == "visitor_pass" and self.pass_id is not None:
+            return f"pass:{self.pass_id}"
+        if self.credential_type == "ble":
+            return "ble:" + self.credential.removeprefix("phone-key:")
+        return None
+
     @classmethod
     def of_card(cls, card: str, decision: Decision) -> Outcome:
         return cls("card", card, decision.result, decision.reason, decision.resident_id,
@@ -257,7 +269,7 @@ class DoorController:
                                        deadline=time.monotonic() + PIN_TIMEOUT_S))
             self._signal(door, MOMENTS["pin_wait"])
             return decision
-        self._outcome(door, Outcome.of_card(card, decision), car_card=card)
+        self._outcome(door, Outcome.of_card(card, decision))
         return decision
 
     def wiegand_read(self, door: Door, data: bytes, bits: int) -> None:
@@ -293,7 +305,7 @@ class DoorController:
         # a duress PIN opens like any other, silently: only the event tells the guards
         self._outcome(door, Outcome("card", wait.card, "granted", "granted", who, spent_us,
                                     warning="duress" if result == "duress" else
-                                    wait.decision.warning), car_card=wait.card)
+                                    wait.decision.warning))
 
     def qr_read(self, door: Door, text: bytes | str) -> SignedDecision:
         """A QR code scanned at `door`'s reader: a resident's code or a visitor pass."""
@@ -316,26 +328,28 @@ class DoorController:
         self._outcome(door, Outcome.of_signed(decision))
         return decision
 
-    def _outcome(self, door: Door, outcome: Outcome, *, car_card: str | None = None) -> None:
+    def _outcome(self, door: Door, outcome: Outcome) -> None:
         """The one path every credential's decision takes at the door."""
         if outcome.granted:
             self._apply(door, door.fsm.grant(time.monotonic()))  # the relay first
         door.counters[outcome.result] += 1
-        if outcome.granted and car_card is not None:
-            self._car_floors(door, car_card)
+        if outcome.granted and door.config.elevator is not None:
+            self._car_floors(door, outcome)
         self._signal(door, MOMENTS["granted" if outcome.granted else "denied"])
         self._report.event(door.config.id, access_data(door.config.id, outcome))
 
-    def _car_floors(self, door: Door, card: str) -> None:
-        """A card granted in an elevator car enables the floors its groups allow there."""
+    def _car_floors(self, door: Door, outcome: Outcome) -> None:
+        """A card, QR code, phone or pass granted in a car enables the holder's own floors and
+        those of its groups that include this reader, nothing else."""
         elevator, state = door.config.elevator, self._cache.state
-        if elevator is None or self.elevators is None or state is None:
+        key = outcome.snapshot_key()
+        if elevator is None or self.elevators is None or state is None or key is None:
             return
-        cred = state.credentials.get(card)
+        cred = state.credentials.get(key)
         if cred is None:
             return
-        floors = floors_for(cred.groups, state.door_groups.get(door.config.id, frozenset()),
-                            {g: list(rule.floors) for g, rule in state.groups.items()})
+        floors = floors_for(cred.groups, cred.floors,
+                            state.door_groups.get(door.config.id, frozenset()), state.groups)
         self.elevators.request_floors(elevator, sorted(floors), door.config.floor_enable_s)
 
     def _input(self, door: Door, event: InputChanged) -> None:

@@ -162,6 +162,8 @@ class AccessGroup(Base):
     holiday_mode: Mapped[HolidayMode] = mapped_column(String(16), default="normal",
                                                       server_default="normal")
     holiday_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    # building floors (1 ground, -1 B1) its car readers enable, beside members' own unit floors
+    floors: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class Edge(Base):
@@ -600,6 +602,8 @@ class VisitorPass(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     doors: Mapped[list[Door]] = relationship(secondary=visitor_pass_doors)
+    # the floors a car reader among `doors` enables: the host unit's, unless the issuer chose
+    floors: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class VisitorPassUse(Base):

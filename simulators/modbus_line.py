@@ -13,6 +13,7 @@ import os
 import pty
 import select
 import threading
+import time
 import tty
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -87,9 +88,14 @@ def _raw_pty() -> tuple[int, int, str]:
 
 
 class _PtyBridge:
-    """Copies bytes between two pty masters, as a serial cable between edge and devices."""
+    """Copies bytes between two pty masters, as a serial cable between edge and devices.
 
-    def __init__(self) -> None:
+    A pty moves bytes at memory speed; with `char_s` (seconds per character on the wire, e.g.
+    11 bits / 9600 baud) each chunk is held for its time on a real line, one direction at a
+    time as on half-duplex RS-485."""
+
+    def __init__(self, char_s: float = 0.0) -> None:
+        self._char_s = char_s
         self._a, self._a_slave, self.edge_port = _raw_pty()
         self._b, self._b_slave, self.device_port = _raw_pty()
         self._stop = threading.Event()
@@ -102,6 +108,8 @@ class _PtyBridge:
             for fd in ready:
                 try:
                     data = os.read(fd, 4096)
+                    if self._char_s:
+                        time.sleep(len(data) * self._char_s)
                     os.write(self._b if fd == self._a else self._a, data)
                 except OSError:
                     continue  # nobody holds the other end open yet
@@ -123,7 +131,8 @@ class ModbusLineSimulator:
 
     def __init__(self, units: Iterable[ModbusDeviceSimulator], *,
                  transport: Literal["rtu", "tcp"] = "rtu",
-                 serial: SerialSettings | None = None) -> None:
+                 serial: SerialSettings | None = None, wire_time: bool = False) -> None:
+        """`wire_time`: hold each RTU chunk for its time at the line's baud rate (benchmarks)."""
         self.units: dict[int, ModbusDeviceSimulator] = {}
         for sim in units:
             if sim.unit_id in self.units:
@@ -136,6 +145,8 @@ class ModbusLineSimulator:
             raise ValueError("a line needs at least one unit")
         self.transport = transport
         self.serial = serial or next(iter(self.units.values())).serial
+        bits = 1 + self.serial.bytesize + (self.serial.parity != "N") + self.serial.stopbits
+        self._char_s = bits / self.serial.baudrate if wire_time else 0.0
         self.port: str | None = None
         self.tcp_port: int | None = None
         self._bridge: _PtyBridge | None = None
@@ -146,7 +157,7 @@ class ModbusLineSimulator:
         options: dict[str, Any] = {"trace_packet": self._trace, "ignore_missing_devices": True,
                                    "broadcast_enable": True}
         if self.transport == "rtu":
-            self._bridge = _PtyBridge()
+            self._bridge = _PtyBridge(self._char_s)
             self.port = self._bridge.edge_port
             s = self.serial
             self._server = ModbusSerialServer(

@@ -11,7 +11,7 @@ from wire._base import Name, WireModel
 DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "reader", "camera"]
 Severity = Literal["info", "minor", "major", "critical"]
 DeviceEventType = Literal["online", "offline", "fault_raised", "fault_cleared", "counters",
-                          "life_safety", "life_safety_reset"]
+                          "life_safety", "life_safety_reset", "floors_refused"]
 
 
 class DeviceData(WireModel):

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
+from wire.floors import Floor, floor_list
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
@@ -88,10 +89,13 @@ class AccessGroupRule(WireModel):
         "access, schedule = holiday_schedule instead of the weekly one",
     )
     holiday_schedule: Name | None = None
-    floors: list[int] = Field(
+    floors: list[Floor] = Field(
         default_factory=list, max_length=200,
-        description="floors a car reader among `doors` enables for this group's cards",
+        description="building floors (1 ground, -1 B1, no 0) a car reader among `doors` "
+        "enables for this group's credentials",
     )
+
+    _floors = field_validator("floors")(floor_list)
 
     @model_validator(mode="after")
     def _holiday_schedule(self) -> AccessGroupRule:
@@ -133,6 +137,13 @@ class CardCredential(WireModel):
     valid_from: UtcDatetime | None = None
     valid_until: UtcDatetime | None = None
     groups: list[int] = Field(default_factory=list)
+    floors: list[Floor] = Field(
+        default_factory=list, max_length=200,
+        description="the holder's own floors (a resident's unit), enabled by a car reader "
+        "where one of `groups` grants entry, beside those groups' floors",
+    )
+
+    _floors = field_validator("floors")(floor_list)
 
 
 WiegandBits = Literal[26, 34]

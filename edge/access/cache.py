@@ -40,7 +40,7 @@ from wire.permissions import PhoneKeyGrant, VisitorPassLimit
 
 CredentialStatus = Literal["active", "revoked", "lost", "suspended"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE snapshot (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -55,9 +55,12 @@ CREATE TABLE credentials (
     status TEXT NOT NULL,
     valid_from TEXT,
     valid_until TEXT,
-    groups TEXT NOT NULL  -- comma-separated group ids
+    groups TEXT NOT NULL,  -- comma-separated group ids
+    floors TEXT NOT NULL DEFAULT ''  -- comma-separated floors, the holder's own
 ) WITHOUT ROWID;
 """
+# what each older schema version needs to reach this one (held data stays valid)
+_UPGRADES = {1: ["ALTER TABLE credentials ADD COLUMN floors TEXT NOT NULL DEFAULT ''"]}
 # Everything in the snapshot except the credentials, which get their own table.
 _CONTENT_FIELDS = set(SnapshotContent.model_fields) - {"credentials"}
 
@@ -70,6 +73,7 @@ class CachedCredential:
     valid_from: datetime | None
     valid_until: datetime | None
     groups: tuple[int, ...]
+    floors: tuple[int, ...] = ()  # the holder's own floors (a resident's unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,17 +254,22 @@ class PermissionCache(SqliteStore):
         found = self._db.execute("PRAGMA user_version").fetchone()[0]
         if found == _SCHEMA_VERSION:
             return
-        if found != 0:
+        if found != 0 and found not in _UPGRADES:
             raise CacheStorageError(
                 self._path, f"schema version {found}, this edge expects {_SCHEMA_VERSION}"
             )
         self._db.execute("BEGIN IMMEDIATE")
         try:
             # Re-check under the write lock: another process may have created it meanwhile.
-            if self._db.execute("PRAGMA user_version").fetchone()[0] == 0:
+            found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if found == 0:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
+            elif found != _SCHEMA_VERSION:
+                for statement in _UPGRADES[found]:
+                    self._db.execute(statement)
+            if found != _SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             self._db.execute("COMMIT")
         except BaseException:
@@ -278,7 +287,7 @@ class PermissionCache(SqliteStore):
                 (snapshot.version, snapshot.hash, snapshot.issued_at.isoformat(), content),
             )
             self._db.executemany(
-                "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
                 _credential_rows(snapshot.credentials),
             )
             self._db.execute("COMMIT")
@@ -297,7 +306,7 @@ class PermissionCache(SqliteStore):
                 "DELETE FROM credentials WHERE card = ?", [(card,) for card in delta.remove]
             )
             self._db.executemany(
-                "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
                 _credential_rows(delta.upsert),
             )
             self._db.execute("COMMIT")
@@ -340,13 +349,14 @@ def _credential_rows(credentials: Iterable[CardCredential]) -> Iterator[tuple[ob
             None if cred.valid_from is None else cred.valid_from.isoformat(),
             None if cred.valid_until is None else cred.valid_until.isoformat(),
             ",".join(map(str, cred.groups)),
+            ",".join(map(str, cred.floors)),
         )
 
 
 def _credentials_from_rows(rows: Iterable[tuple[Any, ...]]) -> dict[str, CachedCredential]:
     shared: dict[str, tuple[int, ...]] = {}  # many cards carry the same groups: share the tuple
     out: dict[str, CachedCredential] = {}
-    for card, resident_id, status, valid_from, valid_until, groups in rows:
+    for card, resident_id, status, valid_from, valid_until, groups, floors in rows:
         group_ids = shared.get(groups)
         if group_ids is None:
             group_ids = shared[groups] = tuple(int(g) for g in groups.split(",") if g)
@@ -357,6 +367,7 @@ def _credentials_from_rows(rows: Iterable[tuple[Any, ...]]) -> dict[str, CachedC
             valid_from=None if valid_from is None else datetime.fromisoformat(valid_from),
             valid_until=None if valid_until is None else datetime.fromisoformat(valid_until),
             groups=group_ids,
+            floors=tuple(int(f) for f in floors.split(",") if f),
         )
     return out
 
@@ -369,6 +380,7 @@ def _cached(cred: CardCredential) -> CachedCredential:
         valid_from=cred.valid_from,
         valid_until=cred.valid_until,
         groups=tuple(cred.groups),
+        floors=tuple(cred.floors),
     )
 
 
@@ -384,6 +396,7 @@ def _build_state(snapshot: PermissionSnapshot, held_version: int) -> CachedSnaps
             valid_from=cred.valid_from,
             valid_until=cred.valid_until,
             groups=shared.setdefault(groups, groups),
+            floors=tuple(cred.floors),
         )
     if len(credentials) != len(snapshot.credentials):
         counts = Counter(cred.card for cred in snapshot.credentials)

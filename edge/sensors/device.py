@@ -83,12 +83,29 @@ class DeviceReader:
         if fa is None:
             raise ValueError(f"{self.model.model} has no floor access control")
         reg = self.model.register(fa.point)
-        wanted = {f - fa.lowest_floor for f in floors if 0 <= f - fa.lowest_floor < fa.floors}
+        wanted = {b for f in floors if (b := fa.bit(f)) is not None}
         bits = [i in wanted for i in range(fa.floors)]
         if reg.table == "coil":
             return "coil", reg.address, list(bits)
         mask = sum(1 << i for i, on in enumerate(bits) if on)
         return reg.table, reg.address, _words(reg, mask)
+
+
+    def floors_inhibited(self, values: Values | None) -> str | None:
+        """Why the car takes no card calls now (fire recall, out of service …), or None.
+
+        Judged on the last poll: with none yet, the state is unknown and nothing is enabled."""
+        fa = self.model.floor_access
+        if fa is None:
+            return "no floor access control"
+        if values is None:
+            return "state unknown (not polled yet)"
+        for inhibit in fa.inhibit:
+            raw = self.raw(values, inhibit.point)
+            if int(raw) in inhibit.values:
+                shown = self.value(values, inhibit.point)
+                return f"{inhibit.point} = {str(shown).lower()}"
+        return None
 
 
 class FaultTracker:

@@ -95,12 +95,47 @@ class WriteTarget(_Strict):
     normal: int = Field(default=0, description="raw value written to restore normal service")
 
 
+class FloorInhibit(_Strict):
+    """A polled state in which the car must not take card calls (fire recall, out of service)."""
+
+    point: str = Field(alias="register", description="a register the edge polls")
+    values: list[int] = Field(min_length=1, description="raw values that inhibit floor access")
+
+
 class FloorAccess(_Strict):
-    """How a car's floor buttons are enabled: one coil per floor, or bits of a register."""
+    """How a car's floor buttons are enabled: one coil per floor, or bits of a register.
+
+    Floors are numbered as the building counts them: 1 the ground floor, -1 the first basement
+    (B1), with no floor 0; coil/bit 0 is `lowest_floor`, and the bits go up one per floor the
+    car serves, skipping 0."""
 
     point: str = Field(alias="register", description="a writable coil block or register")
     lowest_floor: int = Field(default=1, ge=-9, le=200, description="floor of coil/bit 0")
     floors: int = Field(ge=1, le=64, description="how many floors the car serves")
+    inhibit: list[FloorInhibit] = Field(
+        default_factory=list,
+        description="states in which no floor is enabled, whatever the card (fire recall, "
+        "inspection, out of service)")
+
+    @model_validator(mode="after")
+    def _no_floor_zero(self) -> FloorAccess:
+        if self.lowest_floor == 0:
+            raise ValueError("lowest_floor 0: floors are numbered 1 up and -1 down (B1), no 0")
+        return self
+
+    def bit(self, floor: int) -> int | None:
+        """The coil/bit of `floor`, or None when the car does not serve it."""
+        if floor == 0:
+            return None
+        index = floor - self.lowest_floor
+        if self.lowest_floor < 0 < floor:
+            index -= 1  # there is no floor 0 between B1 and 1
+        return index if 0 <= index < self.floors else None
+
+    def floor(self, bit: int) -> int:
+        """The floor of coil/bit `bit` (the inverse of `bit`)."""
+        floor = self.lowest_floor + bit
+        return floor + 1 if self.lowest_floor < 0 <= floor else floor
 
 
 class FireZones(_Strict):
@@ -141,6 +176,9 @@ class DeviceModel(_Strict):
                 if written is None or not written.writable:
                     raise ValueError(f"{what}.register {target.point!r} is not a writable register")
         if self.floor_access is not None:
+            for inhibit in self.floor_access.inhibit:
+                if inhibit.point not in names:
+                    raise ValueError(f"floor_access.inhibit names unknown register {inhibit.point!r}")
             reg = self.register(self.floor_access.point)
             room = reg.count if reg.table == "coil" else 16 * WORDS[reg.type]
             if self.floor_access.floors > room:

@@ -18,6 +18,7 @@ from hub.api.scope import scope_of
 from hub.api.store import reading
 from hub.errors import Conflict
 from hub.models import Door, Edge, EdgeCommandRow
+from wire.commands import CommandName
 
 routes = EndpointTable(tag="commands")
 
@@ -26,6 +27,12 @@ class UnlockIn(Strict):
     reason: str = Field(min_length=1, max_length=500, description="why; kept in the log")
     duration_s: float | None = Field(default=None, gt=0, le=300,
                                      description="how long; default: the door's unlock pulse")
+
+
+class InstallIn(Strict):
+    minutes: int = Field(ge=1, le=60, description="how long the reader may use OSDP's install key")
+    reason: str = Field(default="reader commissioning", min_length=1, max_length=500,
+                        description="why; kept in the log")
 
 
 class ReasonIn(Strict):
@@ -67,10 +74,8 @@ def _out(row: EdgeCommandRow) -> CommandOut:
     return CommandOut.model_validate(row, from_attributes=True)
 
 
-@routes.post("/doors/{id:\\d+}/unlock", body=UnlockIn, response=CommandOut, status=202,
-             roles=OPERATOR_ROLES)
-async def unlock_door(request: web.Request, body: UnlockIn) -> CommandOut:
-    """Open a door remotely, with a reason (logged)."""
+async def _door_command(request: web.Request, command: CommandName, reason: str,
+                        duration_s: float | None = None) -> CommandOut:
     door_id = path_id(request, "door")
     async with reading(request) as session:
         found = (await session.execute(
@@ -81,9 +86,32 @@ async def unlock_door(request: web.Request, body: UnlockIn) -> CommandOut:
     door, edge = found
     scope_of(request).check("door", door_id, door.site_id)
     row = await _sender(request).send(
-        site=door.site_id, edge=edge.name, command="unlock", door=door.name, reason=body.reason,
-        issued_by=request[CURRENT_USER].username, duration_s=body.duration_s)
+        site=door.site_id, edge=edge.name, command=command, door=door.name, reason=reason,
+        issued_by=request[CURRENT_USER].username, duration_s=duration_s)
     return _out(row)
+
+
+@routes.post("/doors/{id:\\d+}/unlock", body=UnlockIn, response=CommandOut, status=202,
+             roles=OPERATOR_ROLES)
+async def unlock_door(request: web.Request, body: UnlockIn) -> CommandOut:
+    """Open a door remotely, with a reason (logged)."""
+    return await _door_command(request, "unlock", body.reason, body.duration_s)
+
+
+@routes.post("/doors/{id:\\d+}/install", body=InstallIn, response=CommandOut, status=202,
+             roles=WRITER_ROLES)
+async def install_reader(request: web.Request, body: InstallIn) -> CommandOut:
+    """Put a door's reader in install mode for `minutes`: the edge lets a new reader come up
+    with OSDP's install key (SCBK-D), gives it a fresh key of its own (KEYSET), keeps it and
+    reports it sealed to the hub (`reader_keyed`), and refuses the default key again."""
+    return await _door_command(request, "reader_install", body.reason, body.minutes * 60.0)
+
+
+@routes.post("/doors/{id:\\d+}/rotate-key", body=ReasonIn, response=CommandOut, status=202,
+             roles=WRITER_ROLES)
+async def rotate_reader_key(request: web.Request, body: ReasonIn) -> CommandOut:
+    """Give a door's reader (online, on the secure channel) a fresh key now (OSDP KEYSET)."""
+    return await _door_command(request, "rotate_key", body.reason)
 
 
 async def _edge_command(request: web.Request, command: str, reason: str) -> CommandOut:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from hub.api.schemas import Name, Phone, SiteId, Strict
+from wire.floors import FloorIn
 
 PassStatus = Literal["active", "revoked"]
 # Database-safe: PostgreSQL refuses NUL in text and integers past int32 (a 5xx otherwise).
@@ -69,6 +70,10 @@ class VisitorPassCreate(Strict):
     valid_from: AwareDatetime
     valid_until: AwareDatetime
     max_uses: int = Field(default=2, ge=1, le=100, description="uses allowed, e.g. in and out")
+    floors: list[FloorIn] | None = Field(
+        default=None, max_length=20,
+        description="floors a car reader among `doors` enables: by default the host unit's; "
+        "a resident may name only that one, staff any (numbers, -1 = B1, or labels)")
 
     @model_validator(mode="after")
     def _window(self) -> VisitorPassCreate:
@@ -101,6 +106,7 @@ class VisitorPassOut(BaseModel):
     valid_until: datetime
     max_uses: int
     uses: int = Field(description="uses recorded from the doors' access events")
+    floors: list[int] = Field(default_factory=list, description="floors enabled at car readers")
     status: PassStatus
     created_at: datetime
     revoked_at: datetime | None

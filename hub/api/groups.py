@@ -19,6 +19,7 @@ from hub.api.schemas import (
 from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, require_site, writing
 from hub.models import AccessGroup, Door, Schedule, resident_groups
+from wire.floors import floor_label, floor_list
 
 routes = EndpointTable(tag="access-groups")
 _ITEM = r"/access-groups/{id:\d+}"
@@ -33,6 +34,8 @@ def group_out(group: AccessGroup) -> AccessGroupOut:
         schedule_id=group.schedule_id,
         holiday_mode=group.holiday_mode,
         holiday_schedule_id=group.holiday_schedule_id,
+        floors=group.floors or [],
+        floor_labels=[floor_label(f) for f in group.floors or []],
     )
 
 
@@ -132,6 +135,7 @@ async def create_group(request: web.Request, body: AccessGroupCreate) -> AccessG
         group = AccessGroup(
             site_id=body.site_id, name=body.name, schedule_id=body.schedule_id, doors=doors,
             holiday_mode=body.holiday_mode, holiday_schedule_id=body.holiday_schedule_id,
+            floors=floor_list(body.floors),
         )
         session.add(group)
         await session.flush()
@@ -159,6 +163,8 @@ async def update_group(request: web.Request, body: AccessGroupUpdate) -> AccessG
             group.name = body.name
         if body.doors is not None:
             group.doors = await _doors(session, body.doors, group.site_id)
+        if body.floors is not None:
+            group.floors = floor_list(body.floors)
         if "schedule_id" in given:
             if body.schedule_id is not None:
                 await _check_schedule(session, body.schedule_id, group.site_id)

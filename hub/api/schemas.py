@@ -19,6 +19,7 @@ from pydantic import (
 from hub.api.paging import decode_cursor
 from wire import TimeWindow
 from wire.events import AccessReason, CredentialType
+from wire.floors import FloorIn
 
 SiteId = Annotated[str, Field(min_length=1, max_length=64, description="site id, e.g. 'sunrise'")]
 # the same spelling rules as door, edge and schedule names on the wire
@@ -294,6 +295,10 @@ _HOLIDAY_MODE = (
 )
 
 
+_FLOORS = ("building floors its car readers enable besides each member's own unit floor: "
+           "numbers (1 ground, -1 = B1, no 0) or labels such as B1, 2, 12F")
+
+
 class AccessGroupCreate(Strict):
     site_id: SiteId
     name: str = Field(min_length=1, max_length=200)
@@ -301,6 +306,7 @@ class AccessGroupCreate(Strict):
     schedule_id: RowId | None = Field(default=None, description="null: at all times")
     holiday_mode: HolidayModeIn = Field(default="normal", description=_HOLIDAY_MODE)
     holiday_schedule_id: RowId | None = Field(default=None, description="with holiday_mode schedule")
+    floors: list[FloorIn] = Field(default_factory=list, max_length=200, description=_FLOORS)
 
 
 class AccessGroupUpdate(Strict):
@@ -309,8 +315,9 @@ class AccessGroupUpdate(Strict):
     schedule_id: RowId | None = Field(default=None, description="null: at all times")
     holiday_mode: HolidayModeIn | None = Field(default=None, description=_HOLIDAY_MODE)
     holiday_schedule_id: RowId | None = None
+    floors: list[FloorIn] | None = Field(default=None, max_length=200, description=_FLOORS)
 
-    _not_null = field_validator("name", "doors", "holiday_mode")(_refuse_null)
+    _not_null = field_validator("name", "doors", "holiday_mode", "floors")(_refuse_null)
 
 
 class AccessGroupOut(BaseModel):
@@ -321,6 +328,8 @@ class AccessGroupOut(BaseModel):
     schedule_id: int | None
     holiday_mode: HolidayModeIn = "normal"
     holiday_schedule_id: int | None = None
+    floors: list[int] = Field(default_factory=list, description="building floors, B1 = -1")
+    floor_labels: list[str] = Field(default_factory=list, description="the same, as labelled")
 
 
 class AccessGroupList(BaseModel):

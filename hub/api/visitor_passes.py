@@ -36,6 +36,7 @@ from hub.api.scope import scope_of
 from hub.api.store import reading, writing
 from hub.credentials.qr import CONTENT_TYPES, render
 from hub.models import Building, Door, Unit, VisitorPass
+from wire.floors import floor_list
 
 routes = EndpointTable(tag="visitor-passes")
 ISSUERS = frozenset({"admin", "manager", "guard", "resident"})
@@ -53,7 +54,7 @@ def _pass_out(request: web.Request, vp: VisitorPass) -> VisitorPassOut:
         id=vp.id, site_id=vp.site_id, unit_id=vp.unit_id, visitor_name=vp.visitor_name,
         visitor_phone=vp.visitor_phone, doors=sorted(d.name for d in vp.doors),
         valid_from=vp.valid_from, valid_until=vp.valid_until, max_uses=vp.max_uses,
-        uses=vp.uses, status=vp.status,
+        uses=vp.uses, floors=vp.floors or [], status=vp.status,
         created_at=vp.created_at, revoked_at=vp.revoked_at,
         qr_url=f"{base}/{vp.id}/qr.png" if holder else None,
         share_url=f"{base}/shared.png?code={vp.share_code}" if holder else None,
@@ -105,8 +106,13 @@ async def issue_visitor_pass(request: web.Request, body: VisitorPassCreate) -> V
         missing = sorted(set(body.doors) - {d.name for d in doors})
         if missing:
             raise InvalidError.one("doors", f"no such door in site {site_id!r}: {missing}")
+        unit_floors = [found[0].floor] if found[0].floor else []
+        floors = unit_floors if body.floors is None else floor_list(body.floors)
+        if scope_of(request).is_resident and not set(floors) <= set(unit_floors):
+            raise InvalidError.one("floors", f"a resident's pass enables only the host unit's "
+                                   f"floor {unit_floors}, not {floors}")
         vp = VisitorPass(
-            site_id=site_id, unit_id=body.unit_id, visitor_name=body.visitor_name,
+            floors=floors, site_id=site_id, unit_id=body.unit_id, visitor_name=body.visitor_name,
             visitor_phone=body.visitor_phone, valid_from=body.valid_from,
             valid_until=body.valid_until, max_uses=body.max_uses, uses=0, status="active",
             share_code=secrets.token_urlsafe(24), issued_by=user.id, doors=doors,

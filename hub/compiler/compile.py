@@ -39,6 +39,8 @@ class Registry:
     signed: SiteGrants = field(default_factory=SiteGrants)  # QR, Bluetooth, visitor passes
     hub_public_key: str | None = None
     downlink_keys: list[str] = field(default_factory=list)  # the hub keys the edge accepts
+    group_floors: dict[int, list[int]] = field(default_factory=dict)  # floors a group enables
+    resident_floors: dict[int, list[int]] = field(default_factory=dict)  # their unit's floor
 
 
 _CARD = re.compile(r"^[0-9A-Za-z:_-]{1,64}$")
@@ -51,6 +53,7 @@ def _card_ok(number: str, status: str) -> bool:
 
 
 _CARD_FIELDS = frozenset(WireCard.model_fields)
+_NO_FLOORS: list[int] = []  # shared by every card without floors; never mutated
 _new_card = WireCard.__new__
 _set = object.__setattr__
 
@@ -93,6 +96,7 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
             schedule=reg.schedules[sid][0] if sid is not None else None,
             holiday_mode=holiday_mode,
             holiday_schedule=reg.schedules[holiday_sid][0] if holiday_sid is not None else None,
+            floors=reg.group_floors.get(gid, []),
         ))
     group_ids = {r.id for r in rules}
     schedules = sorted(
@@ -128,9 +132,10 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
         credentials.append(_card({
             "card": number, "resident_id": resident, "status": status,
             "valid_from": valid_from, "valid_until": valid_until, "groups": group_list,
+            "floors": reg.resident_floors.get(resident, _NO_FLOORS),
         }))
     signed = edge_grants(reg.signed, {d: my_doors[d][2] for d in my_doors},
-                         reg.resident_groups, group_ids)
+                         reg.resident_groups, group_ids, reg.resident_floors)
     credentials.extend(signed.credentials)
     credentials.sort(key=lambda c: c.card)
     return SnapshotContent.model_construct(

@@ -19,11 +19,14 @@ from hub.models import (
     Door,
     Edge,
     Holiday,
+    Resident,
     Schedule,
     Site,
+    Unit,
     group_doors,
     resident_groups,
 )
+from wire.permissions import HolidayMode
 
 
 async def load_registry(
@@ -48,10 +51,16 @@ async def load_registry(
             select(Schedule.id, Schedule.name, Schedule.windows).where(Schedule.site_id == site_id)
         )).all()
     }
-    groups = {gid: (sid, mode, hsid) for gid, sid, mode, hsid in (await session.execute(
+    groups: dict[int, tuple[int | None, HolidayMode, int | None]] = {}
+    group_floors: dict[int, list[int]] = {}
+    for gid, sid, mode, hsid, floors in (await session.execute(
         select(AccessGroup.id, AccessGroup.schedule_id, AccessGroup.holiday_mode,
-               AccessGroup.holiday_schedule_id).where(AccessGroup.site_id == site_id)
-    )).all()}
+               AccessGroup.holiday_schedule_id, AccessGroup.floors)
+        .where(AccessGroup.site_id == site_id)
+    )).all():
+        groups[gid] = (sid, mode, hsid)
+        if floors:
+            group_floors[gid] = sorted(set(floors))
     gd: dict[int, set[int]] = defaultdict(set)
     for gid, did in (await session.execute(
         select(group_doors.c.group_id, group_doors.c.door_id)
@@ -79,6 +88,7 @@ async def load_registry(
     elif residents is not None:
         card_q = card_q.where(CardCredential.resident_id.in_(sorted(residents)))
     cards = (await session.execute(card_q)).all()
+    resident_floors = await _unit_floors(session, site_id, {rid for _, rid, *_ in cards} | set(rg))
     holidays = list(await session.scalars(
         select(Holiday.day).where(Holiday.site_id == site_id).order_by(Holiday.day)
     ))
@@ -96,7 +106,20 @@ async def load_registry(
         holidays,
         [(pid, entry, exit_, mode, reset) for pid, entry, exit_, mode, reset in passback],
         await load_site_grants(session, site_id),
+        group_floors=group_floors, resident_floors=resident_floors,
     )
+
+
+async def _unit_floors(session: AsyncSession, site_id: str,
+                       residents: Collection[int]) -> dict[int, list[int]]:
+    """Each resident's own floors: their unit's floor (a unit without one gives none)."""
+    q = (select(Resident.id, Unit.floor).join(Unit, Unit.id == Resident.unit_id)
+         .where(Resident.site_id == site_id, Unit.floor.is_not(None), Unit.floor != 0))
+    if len(residents) < 10_000:  # else the whole site, one query instead of a long IN list
+        q = q.where(Resident.id.in_(sorted(residents)))
+    shared: dict[int, list[int]] = {}  # many residents share a floor: share its list
+    return {rid: shared.setdefault(floor, [floor])
+            for rid, floor in (await session.execute(q)).all() if floor}
 
 
 async def affected_edges(

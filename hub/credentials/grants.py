@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.models import PhoneKey, Resident, ResidentAccount, VisitorPass, utcnow, visitor_pass_doors
+from hub.models import (
+    PhoneKey,
+    Resident,
+    ResidentAccount,
+    Unit,
+    VisitorPass,
+    utcnow,
+    visitor_pass_doors,
+)
 from wire import AccessGroupRule, CardCredential, PhoneKeyGrant, VisitorPassLimit
 
 # An expired or revoked pass stays in the snapshot this long, so the door says why it refuses.
@@ -31,6 +39,7 @@ class SiteGrants:
     # id, status, from, until, max uses, uses
     passes: list[tuple[int, str, datetime, datetime, int, int]] = field(default_factory=list)
     pass_doors: dict[int, set[int]] = field(default_factory=dict)
+    pass_floors: dict[int, list[int]] = field(default_factory=dict)  # the host unit's, or chosen
 
 
 @dataclass
@@ -63,6 +72,14 @@ async def load_site_grants(session: AsyncSession, site_id: str) -> SiteGrants:
             .where(VisitorPass.site_id == site_id, VisitorPass.valid_until > horizon)
         )).all()
     ]
+    for pid, chosen, unit_floor in (await session.execute(
+        select(VisitorPass.id, VisitorPass.floors, Unit.floor)
+        .join(Unit, Unit.id == VisitorPass.unit_id)
+        .where(VisitorPass.site_id == site_id, VisitorPass.valid_until > horizon)
+    )).all():
+        floors = pass_floors(chosen, unit_floor)
+        if floors:
+            grants.pass_floors[pid] = floors
     for pid, did in (await session.execute(
         select(visitor_pass_doors.c.pass_id, visitor_pass_doors.c.door_id)
         .join(VisitorPass, VisitorPass.id == visitor_pass_doors.c.pass_id)
@@ -72,24 +89,34 @@ async def load_site_grants(session: AsyncSession, site_id: str) -> SiteGrants:
     return grants
 
 
+def pass_floors(chosen: list[int] | None, unit_floor: int | None) -> list[int]:
+    """A pass enables the floors its issuer chose, else its host unit's floor."""
+    if chosen is not None:
+        return sorted(set(chosen))
+    return [unit_floor] if unit_floor else []
+
+
 def edge_grants(site: SiteGrants, door_names: dict[int, str],
-                resident_groups: dict[int, set[int]], group_ids: set[int]) -> EdgeGrants:
+                resident_groups: dict[int, set[int]], group_ids: set[int],
+                resident_floors: dict[int, list[int]] | None = None) -> EdgeGrants:
     """The grants for one edge: `door_names` are its doors (id -> name), `group_ids` the
-    access groups that reach them."""
+    access groups that reach them, `resident_floors` each resident's own floors."""
+    own = resident_floors or {}
     credentials: list[CardCredential] = []
     keys: list[PhoneKeyGrant] = []
     allowed: dict[int, list[int]] = {}
     for rid in site.residents:
         groups = sorted(resident_groups.get(rid, set()) & group_ids)
         if groups:
-            credentials.append(CardCredential(card=f"qr:{rid}", resident_id=rid, groups=groups))
+            credentials.append(CardCredential(card=f"qr:{rid}", resident_id=rid, groups=groups,
+                                              floors=own.get(rid, [])))
     for kid, rid, key, status in site.phone_keys:
         if rid not in allowed:
             allowed[rid] = sorted(resident_groups.get(rid, set()) & group_ids)
         if allowed[rid]:
             credentials.append(CardCredential(
                 card=f"ble:{kid}", resident_id=rid, groups=allowed[rid],
-                status="active" if status == "active" else "revoked",
+                status="active" if status == "active" else "revoked", floors=own.get(rid, []),
             ))
             keys.append(PhoneKeyGrant(id=kid, resident_id=rid, public_key=key))
     rules: list[AccessGroupRule] = []
@@ -98,7 +125,8 @@ def edge_grants(site: SiteGrants, door_names: dict[int, str],
         doors = sorted(door_names[d] for d in site.pass_doors.get(pid, set()) if d in door_names)
         if not doors:
             continue
-        rules.append(AccessGroupRule(id=-pid, doors=doors, schedule=None))
+        rules.append(AccessGroupRule(id=-pid, doors=doors, schedule=None,
+                                     floors=site.pass_floors.get(pid, [])))
         credentials.append(CardCredential(
             card=f"pass:{pid}", status="active" if status == "active" else "revoked",
             valid_from=valid_from, valid_until=valid_until, groups=[-pid],

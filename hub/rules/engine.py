@@ -35,6 +35,7 @@ from hub.rules.view import EventView
 from hub.tasks import Periodic
 from hub.texts import render as render_text
 from hub.workorders import open_fault_order
+from hub.workorders.priority import fault_priority
 from wire.state import EdgeState
 
 log = logging.getLogger(__name__)
@@ -422,12 +423,16 @@ class RuleEngine:
             log.warning("rule %s: no registered device %s/%s/%s for a work order", rule.name,
                         view.site, view.edge, view.device)
             return
+        priority: str = w.priority
+        if w.priority_from is not None:
+            priority = fault_priority(view.get(w.priority_from)[0],
+                                      view.get("data.device_type")[0], w.priority)
         code = None if w.title else w.text
         params = text_params(w.params, ctx) if code else None
         title = render_text(code, params, "en") if code else render(w.title or "", ctx)
         request = {"site_id": view.site, "device_id": device_id,
                    "fault_code": render(w.fault_code, ctx)[:64],
-                   "skill": render(w.skill, ctx)[:64], "priority": w.priority,
+                   "skill": render(w.skill, ctx)[:64], "priority": priority,
                    "title": title[:200], "title_code": code, "title_params": params,
                    "now": now, "source": f"rule:{rule.name}"}
         opened = await open_work_order(session, request)

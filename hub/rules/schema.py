@@ -197,7 +197,10 @@ class ClearAlarm(_Coded):
 
 class OpenWorkOrder(_Coded):
     skill: str = Field(default="{data.skill|general}", min_length=1, max_length=64)
-    priority: Priority = "normal"
+    priority: Priority = Field(default="normal", description="when priority_from gives none")
+    priority_from: str | None = Field(
+        default=None, description="a severity field (data.severity): the priority follows it "
+        "and the device type (hub.workorders.priority)")
     fault_code: str = Field(default="{data.code}", min_length=1, max_length=64)
     title: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -268,7 +271,7 @@ class Action(_Strict):
         name = next(k for k in type(self).model_fields if getattr(self, k) is not None)
         plain = [(f"{name}.{k}", v) for k, v in body.model_dump().items() if isinstance(v, str)
                  and k not in ("type", "severity", "severity_from", "priority", "command",
-                               "audience", "text")]
+                               "audience", "text", "priority_from")]
         coded = body.param_templates() if isinstance(body, _Coded) else []
         return plain + [(f"{name}.{k}", v) for k, v in coded]
 
@@ -306,11 +309,15 @@ class Rule(_Strict):
                 raise ValueError(f"{where}: {problem}")
         for group in ("actions", "on_reset"):
             for i, action in enumerate(getattr(self, group)):
-                alarm = action.raise_alarm
+                alarm, order = action.raise_alarm, action.open_work_order
                 if alarm is not None and alarm.severity_from is not None:
                     problem = check_path(kind, alarm.severity_from)
                     if problem:
                         raise ValueError(f"{group}.{i}.raise_alarm.severity_from: {problem}")
+                if order is not None and order.priority_from is not None:
+                    problem = check_path(kind, order.priority_from)
+                    if problem:
+                        raise ValueError(f"{group}.{i}.open_work_order.priority_from: {problem}")
                 for field, template in action.templates():
                     for found in _FIELD_IN_TEMPLATE.findall(template):
                         path = found.partition("|")[0]

@@ -193,7 +193,7 @@ async def test_floor_access_writes_only_the_residents_floors() -> None:
         assert await sup.enable_floors("lift-b", [-2, 3], 0.3)
         table, address, coils = sims["lift-b"].writes[-1]
         assert (table, address) == ("coil", 0)
-        assert [i for i, on in enumerate(coils) if on] == [0, 5]  # B2 and 3F (lowest floor -2)
+        assert [i for i, on in enumerate(coils) if on] == [0, 4]  # B2 and 3F: B2, B1, 1, 2, 3
         await rec.wait(lambda: not any(sims["lift-b"].writes[-1][2]))
 
 

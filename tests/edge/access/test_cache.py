@@ -159,3 +159,37 @@ def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(CacheStorageError, match=r"garbage\.db"):
         PermissionCache(bad)
+
+
+_SCHEMA_V1 = """
+CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL,
+    hash TEXT NOT NULL, issued_at TEXT NOT NULL, content TEXT NOT NULL);
+CREATE TABLE credentials (card TEXT PRIMARY KEY, resident_id INTEGER, status TEXT NOT NULL,
+    valid_from TEXT, valid_until TEXT, groups TEXT NOT NULL) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_cache_of_schema_1_is_upgraded_and_keeps_its_snapshot(tmp_path: Path) -> None:
+    """An edge updated in place keeps deciding from the snapshot it held (with no floors
+    until the next one arrives), then holds each credential's floors across restarts."""
+    path = tmp_path / "perm.db"
+    held = snapshot(1)
+    with PermissionCache(path) as c:
+        c.apply(held)
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE credentials; DROP TABLE snapshot;" + _SCHEMA_V1)
+    db.execute("INSERT INTO snapshot VALUES (1, ?, ?, ?, ?)",
+               (held.version, held.hash, held.issued_at.isoformat(),
+                held.model_dump_json(include=cache_module._CONTENT_FIELDS)))
+    db.execute("INSERT INTO credentials VALUES ('A1', 101, 'active', NULL, NULL, '1,2,4')")
+    db.commit()
+    db.close()
+    with PermissionCache(path) as c:
+        state = c.state
+        assert state is not None and state.version == 1
+        assert state.credentials["A1"].groups == (1, 2, 4) and state.credentials["A1"].floors == ()
+        c.apply(snapshot(2, credentials=[CardCredential(card="A1", resident_id=101, groups=[1],
+                                                         floors=[12, -1])]))
+    with PermissionCache(path) as c:
+        assert c.state is not None and c.state.credentials["A1"].floors == (-1, 12)

@@ -184,6 +184,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/doors/{id}/unlock"): Case(
         OPERATORS, resource="doors", body=lambda w, p: {"reason": "快递"}, away=404, ok=202
     ),
+    ("POST", "/doors/{id}/install"): Case(
+        WRITERS, resource="doors", body=lambda w, p: {"minutes": 10}, away=404, ok=202
+    ),
+    ("POST", "/doors/{id}/rotate-key"): Case(
+        WRITERS, resource="doors", body=lambda w, p: {"reason": "年度换钥 yearly"}, away=404,
+        ok=202
+    ),
     ("PATCH", "/doors/{id}"): Case(
         WRITERS, resource="doors", body=lambda w, p: {"label": unique("门")}
     ),

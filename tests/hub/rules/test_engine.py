@@ -4,7 +4,9 @@ stores them, with a clock the test moves."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -172,7 +174,7 @@ async def test_fault_opens_one_work_order_per_device_and_code(
     async with sessions() as session:
         orders = list(await session.scalars(select(WorkOrder).order_by(WorkOrder.id)))
     assert [(o.fault_code, o.skill, o.priority, o.source, o.state[:4]) for o in orders] == [
-        ("Err41", "elevator_safety", "high", "rule:device-fault", "open"),
+        ("Err41", "elevator_safety", "urgent", "rule:device-fault", "open"),  # a lift, critical
         ("Err30", "elevator_mechanical", "high", "rule:device-fault", "open")]
     assert orders[0].title == "lift-1: Err41 Safety circuit open"
     # the fault's Chinese is the device model's own (text_zh); absent here, English stands in
@@ -281,11 +283,62 @@ async def test_camera_motion_links_its_snapshot_and_tamper_opens_an_order(
     assert [(a.type, a.severity) for a in tamper] == [("camera_tamper", "major")]  # no double
     async with sessions() as session:
         order = (await session.scalars(select(WorkOrder))).one()
+    # a camera is no lift: its major tamper is a normal order (was urgent)
     assert (order.fault_code, order.skill, order.priority) == ("camera_covered", "camera",
-                                                               "urgent")
+                                                               "normal")
     await feed(engine, sessions, device("fault_cleared", at(2), name="cam-1",
                                         device_type="camera", code="camera_covered"))
+    assert [a.state for a in await alarms(sessions) if a.type == "camera_tamper"] == ["active"]
+    clock(engine).advance(125)  # the view stayed normal for two minutes: cleared then
+    assert await engine.check_timers() == 1
     assert [a.state for a in await alarms(sessions) if a.type == "camera_tamper"] == ["cleared"]
+
+
+async def test_a_flapping_camera_counts_on_one_alarm(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The demo's camera raised 16-19 tamper alarms in 6 minutes, each cleared within a
+    second: now one alarm counts them, and clears once the view stays normal."""
+    cam = {"name": "cam-1", "device_type": "camera", "code": "camera_moved"}
+    for i in range(18):
+        await feed(engine, sessions,
+                   device("fault_raised", at(20 * i), text="moved", text_zh="被移动", **cam),
+                   device("fault_cleared", at(20 * i + 1), **cam))
+        clock(engine).advance(20)
+        await engine.check_timers()
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.state, alarm.count) == ("camera_tamper", "active", 18)
+    assert alarm.last_seen == at(20 * 17)
+    clock(engine).advance(121)
+    assert await engine.check_timers() == 1
+    [alarm] = await alarms(sessions)
+    assert alarm.state == "cleared"
+    async with sessions() as session:
+        steps = list(await session.scalars(select(AlarmHistory).order_by(AlarmHistory.id)))
+    assert [s.action for s in steps] == ["raised", "cleared"]
+    assert render(steps[1].note_code, steps[1].note_params, "zh") == "摄像头画面已恢复正常 120 秒"
+
+
+@pytest.mark.parametrize(("device_type", "severity", "priority"), [
+    ("elevator", "critical", "urgent"), ("elevator", "major", "high"),
+    ("elevator", "minor", "normal"), ("fire_panel", "critical", "urgent"),
+    ("camera", "critical", "high"), ("camera", "major", "normal"), ("reader", "minor", "low"),
+    ("elevator", None, "high"),  # no rating from the device: the rule's own priority
+])
+async def test_fault_order_priority_follows_severity_and_device_type(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession], device_type: str,
+        severity: str | None, priority: str) -> None:
+    from hub.models import Device
+    from hub.workorders import WorkOrder
+
+    async with sessions() as session, session.begin():
+        session.add(Device(site_id="demo", edge="b1-edge", name="dev-1", device_type=device_type,
+                           model="m", status="online"))
+    rating = {"severity": severity} if severity else {}
+    await feed(engine, sessions, device("fault_raised", at(0), name="dev-1",
+                                        device_type=device_type, code="E1", text="t", **rating))
+    async with sessions() as session:
+        order = (await session.scalars(select(WorkOrder))).one()
+    assert order.priority == priority
 
 
 async def test_disk_low_and_ok(engine: RuleEngine,
@@ -298,3 +351,39 @@ async def test_disk_low_and_ok(engine: RuleEngine,
     await feed(engine, sessions, row("agent", {"event": "disk_ok", "detail": ""}, ts=at(9),
                                      device="agent"))
     assert [a.state for a in await alarms(sessions)] == ["cleared"]
+
+
+async def test_a_duress_grant_raises_a_critical_alarm_a_normal_grant_none(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def granted(ts: datetime, warning: str | None) -> dict[str, Any]:
+        return row("access", {"door": "B1-bikes", "credential_type": "card", "credential": "1001",
+                              "resident_id": 101, "result": "granted", "reason": "granted",
+                              "decision_us": 4000, "warning": warning}, ts=ts, device="B1-bikes")
+
+    await feed(engine, sessions, granted(at(0), None))
+    assert await alarms(sessions) == []
+    await feed(engine, sessions, granted(at(5), "duress"))
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.severity) == ("duress", "critical")
+    assert "DURESS at door B1-bikes (resident 101)" in alarm.message and "胁迫" in alarm.message
+
+
+@pytest.mark.parametrize(("raised", "cleared", "kind"), [
+    ("reader_tamper", "reader_tamper_cleared", "reader_tamper"),
+    ("reader_power_fail", "reader_power_ok", "reader_power_fail"),
+])
+async def test_reader_tamper_and_power_raise_and_clear(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession], raised: str,
+        cleared: str, kind: str) -> None:
+    await feed(engine, sessions, door(raised, at(0)))
+    [alarm] = await alarms(sessions)
+    assert alarm.type == kind and "B1-main" in alarm.message
+    await feed(engine, sessions, door(cleared, at(3)))
+    assert [a.state for a in await alarms(sessions)] == ["cleared"]
+
+
+async def test_wrong_pins_in_a_row_raise_a_door_alarm(
+        engine: RuleEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    await feed(engine, sessions, door("pin_failures", at(0)))
+    [alarm] = await alarms(sessions)
+    assert (alarm.type, alarm.severity) == ("pin_failures", "major")
