@@ -24,10 +24,13 @@ class CatalogModel:
     lowest_floor: int | None = None
     floor_count: int | None = None
 
-    def floors(self) -> range | None:
+    def floors(self) -> list[int] | None:
+        """The building floors the controller enables, counted as wire.floors does (1 the
+        ground floor, -1 B1, no floor 0): `floor_count` of them from `lowest_floor` up."""
         if self.lowest_floor is None or self.floor_count is None:
             return None
-        return range(self.lowest_floor, self.lowest_floor + self.floor_count)
+        floors = range(self.lowest_floor, self.lowest_floor + self.floor_count + 1)
+        return [f for f in floors if f != 0][:self.floor_count]
 
 
 def _model(path: Path, raw: dict[str, Any]) -> CatalogModel:

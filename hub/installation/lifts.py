@@ -13,6 +13,7 @@ from hub.installation.catalog import load_catalog
 from hub.installation.installer import Installer, names
 from hub.installation.specs import LiftSpec, merged
 from hub.models import Building, Device, Door, Lift, LiftFloor
+from wire.floors import floor_label
 
 
 def lift_spec(lift: Lift) -> dict[str, Any]:
@@ -37,7 +38,7 @@ async def _check(inst: Installer, spec: LiftSpec, lift_id: int | None) -> Device
     outside = [f.floor for f in spec.floors if f.floor not in floors]
     if outside:
         raise InvalidInput("floors", f"floors {outside} are outside what {device.model} "
-                           f"enables ({floors.start} to {floors.stop - 1})")
+                           f"enables ({floor_label(floors[0])} to {floor_label(floors[-1])})")
     other = select(Lift.name).where(Lift.device_id == device.id)
     same_name = select(Lift.name).where(Lift.site_id == device.site_id, Lift.name == spec.name)
     if lift_id is not None:

@@ -9,6 +9,8 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from wire.floors import FloorIn, floor_label
+
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                             description="letters, digits and _ . -: the name on the wire")]
 Label = Annotated[str, Field(max_length=200, description="what people read")]
@@ -183,8 +185,17 @@ class CameraSpec(Spec):
 
 
 class FloorSpec(Spec):
-    floor: int = Field(ge=-10, le=200, description="the controller's floor number")
-    label: str = Field(min_length=1, max_length=16, description="what the button says: B1, 1, 2 …")
+    """A stop of the lift: the building's floor number (1 the ground floor, -1 B1, no 0;
+    "B1" or "12F" accepted too) and the label on the button (default: B1, 1, 2 …)."""
+
+    floor: FloorIn
+    label: str = Field(default="", max_length=16, description="what the button says")
+
+    @model_validator(mode="after")
+    def _label(self) -> FloorSpec:
+        if not self.label:
+            self.label = floor_label(self.floor)
+        return self
 
 
 class LiftSpec(Spec):

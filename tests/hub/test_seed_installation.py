@@ -16,6 +16,9 @@ from hub.seed import DEMO_EDGE, DEMO_INSTALLER, DEMO_SITE, DemoWiring, seed_demo
 
 pytestmark = [pytest.mark.timeout(120)]
 KEY = "0f" * 16
+# the demo's building wired whole, as `lintel demo` does with its simulators
+WIRED = DemoWiring(fire_port="/dev/ttyUSB2", lift_tcp_port=1502,
+                   camera_source="http://127.0.0.1:8081/stream.mjpg")
 
 
 async def _trail(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, str, str]]:
@@ -26,15 +29,15 @@ async def _trail(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, 
 
 async def test_the_demo_building_is_commissioned_once_and_compiles(
         sessions: async_sessionmaker[AsyncSession]) -> None:
-    await seed_demo(sessions)
+    await seed_demo(sessions, WIRED)
     first = await _trail(sessions)
     assert first == [
         ("edge", DEMO_EDGE, "create"), ("line", "B1-main-rs485", "create"),
         ("line", "B1-garage-rs485", "create"), ("line", "B1-modbus", "create"),
         ("door", "B1-main", "create"), ("door", "B1-garage", "create"),
-        ("device", "B1-lift-1", "create"), ("device", "B1-fire", "create"),
-        ("lift", "B1-lift-1", "create"), ("camera", "B1-cam-lobby", "create")]
-    await seed_demo(sessions)  # a second start changes nothing
+        ("device", "B1-lift-1", "create"), ("lift", "B1-lift-1", "create"),
+        ("device", "B1-fire", "create"), ("camera", "B1-cam-lobby", "create")]
+    await seed_demo(sessions, WIRED)  # a second start changes nothing
     assert await _trail(sessions) == first
     async with sessions() as session:
         assert set(await session.scalars(select(AuditEntry.actor))) == {
@@ -61,10 +64,11 @@ async def test_the_demo_building_is_commissioned_once_and_compiles(
 async def test_the_demo_rewires_only_what_moved(
         sessions: async_sessionmaker[AsyncSession]) -> None:
     """`lintel demo` gives the simulators' ports at each start: only those change."""
-    await seed_demo(sessions)
+    await seed_demo(sessions, WIRED)
     before = len(await _trail(sessions))
     wiring = DemoWiring(reader_ports={"B1-main": "/dev/pts/7", "B1-garage": "/dev/ttyUSB1"},
-                        reader_keys={"B1-main": KEY}, lift_tcp_port=15020)
+                        reader_keys={"B1-main": KEY}, lift_tcp_port=15020,
+                        fire_port=WIRED.fire_port, camera_source=WIRED.camera_source)
     await seed_demo(sessions, wiring)
     assert (await _trail(sessions))[before:] == [
         ("line", "B1-main-rs485", "update"), ("door", "B1-main", "update"),
@@ -80,9 +84,19 @@ async def test_the_demo_rewires_only_what_moved(
     assert next(x for x in content.lines if x.id == "B1-main-rs485").port == "/dev/pts/7"
 
 
+async def test_the_tests_seed_installs_the_readers_alone(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Without wiring the building has its edge, reader lines and doors; devices register by
+    their first events, as the tests that seed it expect."""
+    await seed_demo(sessions)
+    assert [(r, a) for r, _, a in await _trail(sessions)] == [
+        ("edge", "create"), ("line", "create"), ("line", "create"), ("door", "create"),
+        ("door", "create")]
+
+
 async def test_a_car_reader_names_its_lifts_controller(
         sessions: async_sessionmaker[AsyncSession]) -> None:
-    await seed_demo(sessions)
+    await seed_demo(sessions, WIRED)
     async with sessions() as session, session.begin():
         edge = (await session.scalars(select(Edge).where(Edge.name == DEMO_EDGE))).one()
         lift = (await session.scalars(select(Lift))).one()

@@ -116,8 +116,7 @@ async def test_an_installer_commissions_a_building(
         "line_id": bus["id"], "unit_id": 5, "poll_interval_s": 0.5})
     lift = await call(client, auth, "POST", "/lifts", 201, {
         "name": "B2-lift-1", "device_id": lift_ctl["id"], "floor_enable_s": 8,
-        "floors": [{"floor": 1, "label": "1"}, {"floor": -1, "label": "B1"},
-                   {"floor": 2, "label": "2"}]})
+        "floors": [{"floor": 1, "label": "1"}, {"floor": "B1"}, {"floor": 2, "label": "2"}]})
     assert [(f["floor"], f["label"]) for f in lift["floors"]] == [(-1, "B1"), (1, "1"), (2, "2")]
     assert lift["edge_id"] == e
     car = await call(client, auth, "POST", "/doors", 201, {
@@ -276,8 +275,11 @@ REFUSALS: list[tuple[str, str, dict[str, Any], str, str]] = [
                         "floors": [{"floor": 1, "label": "1"}]},
      "device_id", "(model fire-panel-8z) is not a lift controller"),
     ("POST", "/lifts", {"name": "L2", "device_id": "{lift_ctl}",
+                        "floors": [{"floor": 19, "label": "19"}]},
+     "floors", "floors [19] are outside what elevator-vvvf-a enables (1 to 18)"),
+    ("POST", "/lifts", {"name": "L4", "device_id": "{lift_ctl}",
                         "floors": [{"floor": 0, "label": "G"}]},
-     "floors", "floors [0] are outside what elevator-vvvf-a enables (1 to 18)"),
+     "floors.0.floor", "there is no floor 0"),
     ("POST", "/lifts", {"name": "L3", "device_id": "{lift_ctl}",
                         "floors": [{"floor": 1, "label": "1"}, {"floor": 2, "label": "1"}]},
      "floors", "label repeated: 1"),
