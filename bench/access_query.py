@@ -5,7 +5,8 @@ Starts a throwaway PostgreSQL and Mosquitto on loopback, makes a registry of 20 
 (90 days, 90 % granted) with server-side `generate_series` (secondary indexes dropped
 while loading and built after, as one would for a bulk load), starts `lintel hub` on it
 and times GET /api/v1/access-events for each query shape from an aiohttp client: p50 and
-p99 per shape (target p99 <= 50 ms), with a first page of 50 and pages followed by cursor.
+p99 per shape (target p99 <= 50 ms), with a first page of 50 and pages followed by cursor;
+also a name search and CSV exports (rows/page is then the rows exported).
 Usage: .venv/bin/python bench/access_query.py [--events 10000000] [--samples 200]
        [--loaded-port PORT]  (measure again on a database an earlier load left running)
 """
@@ -219,6 +220,12 @@ def shapes() -> dict[str, Shape]:
             f"building={r.randint(1, BUILDINGS)}&result=denied&{day(r)}"),
         "site + door + one day": lambda r: f"site={site(r)}&door={door(r)}&{day(r)}",
         "site, a page weeks deep (cursor)": lambda r: f"site={site(r)}&cursor={deep_cursor(r)}",
+        # issue 16: a guard's name search (a resident's name, their cards' refusals too) and
+        # the CSV export of a selection (every row, named, not one page)
+        "site + name search (q)": lambda r: f"site={site(r)}&q=resident%20{resident(r)}",
+        "site + one day, CSV export": lambda r: f"site={site(r)}&{day(r)}&format=csv",
+        "building + denied + 90 days, CSV export": lambda r: (
+            f"building={r.randint(1, BUILDINGS)}&result=denied&format=csv"),
         "manager (own site)": lambda r: "",
         "resident (own household)": lambda r: "",
     }
@@ -234,7 +241,11 @@ async def login(http: aiohttp.ClientSession, base: str, username: str) -> dict[s
 async def timed(http: aiohttp.ClientSession, url: str, auth: dict[str, str]) -> tuple[float, Any]:
     started = time.perf_counter()
     async with http.get(url, headers=auth) as resp:
-        body = await resp.json()
+        if resp.content_type == "text/csv":  # an export: its rows, less the header
+            text = await resp.text()
+            body: Any = {"items": text.splitlines()[1:]}
+        else:
+            body = await resp.json()
         if resp.status != 200:
             raise RuntimeError(f"{url}: {resp.status} {body}")
     return (time.perf_counter() - started) * 1000, body

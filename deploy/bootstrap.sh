@@ -9,7 +9,7 @@ LINTEL=${LINTEL:-lintel}
 [ -f deploy/tls/server.crt ] || "$LINTEL" provision --out deploy tls --host mosquitto --host localhost
 [ -f deploy/hub/hub.env ] || "$LINTEL" provision --out deploy hub
 [ -f deploy/edges/demo-b1-edge.yaml ] || "$LINTEL" provision --out deploy edge demo B1 --door B1-main --door B1-garage
-[ -f deploy/edges/demo-b2-edge.yaml ] || "$LINTEL" provision --out deploy edge demo B2
+[ -f deploy/edges/demo-b2-edge.yaml ] || "$LINTEL" provision --out deploy edge demo B2 --door B2-main
 for name in hub postgres influxdb; do
     [ -f "deploy/$name.env" ] || { cp "deploy/$name.env.example" "deploy/$name.env"; echo "deploy/$name.env: change its secrets"; }
 done

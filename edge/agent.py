@@ -19,6 +19,7 @@ from edge.access.tokens import CredentialLedger, SignedCredentialDecider, Signed
 from edge.cameras.supervisor import CameraSupervisor
 from edge.commands import CommandHandler, Result
 from edge.config import EdgeConfig
+from edge.config_sync import ConfigStore, ConfigSync
 from edge.devices import DeviceSupervisor
 from edge.disk import DiskWatch, watch_disk
 from edge.doors import Door, DoorController
@@ -30,6 +31,7 @@ from edge.tasks import Tasks
 from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
 from edge.uplink import Uplink
 from wire import EdgeCommand, EdgeState, topics
+from wire.config import ConfigContent
 from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
@@ -53,13 +55,14 @@ class EdgeAgent:
     disk: DiskWatch
     trust: TrustStore
     downlink: DownlinkGate
+    configs: ConfigSync
+    devices: DeviceSupervisor
+    cameras: CameraSupervisor
 
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
         # wall clock (aware UTC) for decisions, schedules and commands; tests may replace it
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        self.devices: DeviceSupervisor | None = None
-        self.cameras: CameraSupervisor | None = None
         self._stack = contextlib.AsyncExitStack()
         self._tasks = Tasks()
 
@@ -102,21 +105,26 @@ class EdgeAgent:
             if not cfg.hub_keys:
                 log.error("no hub_keys in the configuration: every message from the hub is "
                           "refused")
-            installation = cfg.installation().resolved()  # readers and devices on their ports
+            # what it drives: the hub's configuration stored last, else the file's sections
+            self.configs = ConfigSync(cfg.installation(), site=cfg.site, edge=cfg.edge,
+                                      gate=self.downlink, report=self.report,
+                                      published=self.uplink.publish_state,
+                                      store=ConfigStore(cfg.data_dir / "config.sealed"))
+            self.configs.restore(verifier)
+            installation = self.configs.content.resolved()  # readers and devices on their ports
             self.door_control = await stack.enter_async_context(DoorController(
                 installation.doors, cache=self.cache, decider=self.decider, signed=self.signed,
                 report=self.report, clock=self._now, tick_s=cfg.tick_s,
                 keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"),
                 hub_key=lambda: self._hub_key(cfg.hub_keys)))
             await stack.enter_async_context(self.uplink)
-            if installation.devices:
-                self.devices = await stack.enter_async_context(
-                    DeviceSupervisor(installation.devices, self.report.event, self.door_control.fire))
-                self.door_control.elevators = self.devices
-            if installation.cameras:
-                self.cameras = await stack.enter_async_context(CameraSupervisor(
-                    installation.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
-                    uploads=cfg.uploads, timezone_of_site=self._site_zone))
+            self.devices = await stack.enter_async_context(DeviceSupervisor(
+                installation.devices, self.report.event, self.door_control.fire))
+            self.door_control.elevators = self.devices
+            self.cameras = await stack.enter_async_context(CameraSupervisor(
+                installation.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
+                uploads=cfg.uploads, timezone_of_site=self._site_zone))
+            self.configs.attach(self._apply_installation)
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,
                                               published=self.uplink.publish_state,
@@ -150,15 +158,29 @@ class EdgeAgent:
         await self._stack.aclose()
 
     def state(self) -> EdgeState:
+        refused = self.configs.refused
         return EdgeState(
             status="online", agent_version=__version__,
             perm_version=self.cache.version, perm_hash=self.cache.hash,
+            config_version=self.configs.version, config_hash=self.configs.hash,
+            config_refused_version=refused[0] if refused else None,
+            config_refused=refused[1] if refused else None,
         )
+
+    async def _apply_installation(self, content: ConfigContent) -> None:
+        """Reconcile the running parts to `content` (resolved): devices first (a car reader
+        names its elevator), then doors, then cameras (a camera names its door)."""
+        devices = await self.devices.reconcile(content.devices)
+        doors = await self.door_control.reconcile(content.doors)
+        cameras = await self.cameras.reconcile(content.cameras)
+        log.info("installation applied: (re)started doors %s, devices %s, cameras %s",
+                 doors, devices, cameras)
 
     # --- messages from the hub ---------------------------------------------------------
     async def _incoming(self) -> None:
         site, edge = self.config.site, self.config.edge
         perm, delta, cmd = topics.perm(site, edge), topics.perm_delta(site, edge), topics.cmd(site, edge)
+        config = topics.config(site, edge)
         while True:
             topic, payload = await self.uplink.incoming.get()
             try:
@@ -169,6 +191,8 @@ class EdgeAgent:
                     await self.permissions.delta(topic, payload)
                 elif topic == cmd:
                     self.commands.handle(topic, payload)
+                elif topic == config:
+                    await self.configs.handle(topic, payload)
             except Exception:
                 log.exception("message on %s failed", topic)
 

@@ -58,33 +58,22 @@ class DeviceSupervisor:
 
     def __init__(self, configs: Iterable[DeviceConfig], emit: Emit,
                  fire_doors: FireDoors = lambda active: []) -> None:
-        models = load_models()
+        self._models = load_models()
         self._emit = emit
         self._fire_doors = fire_doors
+        self._configs = list(configs)
         self.devices: dict[str, Device] = {}
-        for cfg in configs:
-            model = models[cfg.model]
-            reader = DeviceReader(model)
-            self.devices[cfg.id] = Device(cfg, model, reader, FaultTracker(reader))
+        # one bus owner per port: endpoint -> its line and the configs it runs
+        self._lines: dict[tuple[str, ...], tuple[ModbusLine, tuple[DeviceConfig, ...]]] = {}
         self.fire_active = False
-        self._stack = contextlib.AsyncExitStack()
         self._tasks: set[asyncio.Task[object]] = set()
 
     async def __aenter__(self) -> Self:
         try:
-            # one bus owner per port: the units of one RS-485 line (or TCP gateway) share a line
-            lines: dict[tuple[str, ...], list[LinkConfig]] = {}
-            for device in self.devices.values():
-                cfg = _link_config(device)
-                lines.setdefault(cfg.endpoint, []).append(cfg)
-            for configs in lines.values():
-                line = await self._stack.enter_async_context(
-                    ModbusLine(configs, self._on_link_event))
-                for name, link in line.links.items():
-                    self.devices[name].link = link
+            await self.reconcile(self._configs)
             self._spawn(self._report_counters())
         except BaseException:
-            await self._stack.aclose()
+            await self._close_lines(list(self._lines))
             raise
         return self
 
@@ -98,7 +87,45 @@ class DeviceSupervisor:
         for device in self.devices.values():
             if device.floors_reset is not None:
                 device.floors_reset.cancel()
-        await self._stack.aclose()
+        await self._close_lines(list(self._lines))
+
+    async def reconcile(self, configs: Iterable[DeviceConfig]) -> list[str]:
+        """Run exactly `configs` (resolved: rtu devices carry their port): a line whose units
+        are unchanged keeps polling untouched; a line with a unit added, changed or removed is
+        closed and opened again with its new units; a line no longer used is closed. Returns
+        the ids of the devices (re)started."""
+        wanted: dict[tuple[str, ...], list[DeviceConfig]] = {}
+        for cfg in configs:
+            wanted.setdefault(_endpoint(cfg, self._models[cfg.model]), []).append(cfg)
+        stale = [ep for ep, (_, held) in self._lines.items()
+                 if tuple(wanted.get(ep, ())) != held]
+        await self._close_lines(stale)
+        started: list[str] = []
+        for endpoint, cfgs in wanted.items():
+            if endpoint in self._lines:
+                continue  # unchanged: keeps polling
+            devices = []
+            for cfg in cfgs:
+                model = self._models[cfg.model]
+                reader = DeviceReader(model)
+                devices.append(Device(cfg, model, reader, FaultTracker(reader)))
+            line = ModbusLine([_link_config(d) for d in devices], self._on_link_event)
+            for device in devices:
+                device.link = line.links[device.config.id]
+                self.devices[device.config.id] = device
+            await line.__aenter__()
+            self._lines[endpoint] = (line, tuple(cfgs))
+            started += [cfg.id for cfg in cfgs]
+        return started
+
+    async def _close_lines(self, endpoints: list[tuple[str, ...]]) -> None:
+        for endpoint in endpoints:
+            line, cfgs = self._lines.pop(endpoint)
+            for cfg in cfgs:
+                device = self.devices.pop(cfg.id, None)
+                if device is not None and device.floors_reset is not None:
+                    device.floors_reset.cancel()
+            await line.__aexit__(None, None, None)
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -107,7 +134,9 @@ class DeviceSupervisor:
 
     # --- readings --------------------------------------------------------------------
     def _on_link_event(self, event: LinkEvent) -> None:
-        device = self.devices[event.device]
+        device = self.devices.get(event.device)
+        if device is None:
+            return  # a device just removed: its line is closing
         try:
             if isinstance(event, LinkStatus):
                 self._health(device, event)
@@ -219,7 +248,9 @@ class DeviceSupervisor:
     async def enable_floors(self, elevator: str, floors: Iterable[int], seconds: float) -> bool:
         """Enable only `floors` in the car for `seconds`, then disable them all again; refused
         (and reported, False) while the lift is recalled or out of service."""
-        device = self.devices[elevator]
+        device = self.devices.get(elevator)
+        if device is None:
+            return False  # removed by a new configuration meanwhile
         floors = sorted(set(floors))
         refused = self.floors_refused(elevator)
         if refused is not None:
@@ -239,9 +270,9 @@ class DeviceSupervisor:
 
     # --- health ----------------------------------------------------------------------
     async def _report_counters(self) -> None:
-        period = min((d.config.counters_every_s for d in self.devices.values()), default=60.0)
-        while True:
-            await asyncio.sleep(period)
+        while True:  # the period follows the devices running now
+            await asyncio.sleep(min((d.config.counters_every_s for d in self.devices.values()),
+                                    default=60.0))
             for device in self.devices.values():
                 assert device.link is not None
                 self._emit(device.config.id, self._data(
@@ -251,6 +282,13 @@ class DeviceSupervisor:
     def _data(device: Device, event: DeviceEventType, **kwargs: Any) -> DeviceData:
         return DeviceData(device_type=device.model.device_type, model=device.model.model,
                           event=event, **kwargs)
+
+
+def _endpoint(cfg: DeviceConfig, model: DeviceModel) -> tuple[str, ...]:
+    """The line a device hangs on: its serial port, or the TCP host and port."""
+    if cfg.transport == "rtu":
+        return ("rtu", str(cfg.port))
+    return ("tcp", cfg.host or "127.0.0.1", str(cfg.tcp_port or model.transport.tcp_port))
 
 
 _ZH = {"fire recall (fire alarm at this edge)": "消防迫降（本楼火警）",

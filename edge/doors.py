@@ -155,6 +155,21 @@ def access_data(door: str, outcome: Outcome) -> AccessData:
     )
 
 
+@dataclass
+class _Bus:
+    bus: OsdpBus
+    task: asyncio.Task[None]
+    signature: tuple[object, ...]  # what the bus was opened with: reopened when it changes
+
+
+def _bus_signature(configs: list[DoorConfig]) -> tuple[object, ...]:
+    """What an OSDP bus is opened with: its speed and its readers (door, address, key)."""
+    if not configs:
+        return ()
+    return (configs[0].reader.baudrate,
+            *((c.id, c.reader.address, c.reader.scbk) for c in configs))
+
+
 class DoorController:
     """`async with DoorController(...)` opens the OSDP buses and runs the doors until exit."""
 
@@ -175,22 +190,12 @@ class DoorController:
         self._by_reader: dict[tuple[str, int], Door] = {}
         # the building's elevators once they run: a card granted in a car enables its floors
         self.elevators: DeviceSupervisor | None = None
-        self._stack = contextlib.AsyncExitStack()
+        self._buses: dict[str, _Bus] = {}  # port -> the OSDP bus serving its readers
         self._tasks = Tasks()
 
     async def __aenter__(self) -> Self:
         try:
-            buses: dict[str, list[DoorConfig]] = defaultdict(list)
-            for config in self._configs:
-                buses[config.reader.serial_port].append(config)
-            for port, configs in buses.items():
-                readers = [ReaderConfig(address=c.reader.address, scbk=self._reader_key(c),
-                                        name=c.id) for c in configs]
-                bus = await self._stack.enter_async_context(
-                    OsdpBus(port, readers, baudrate=configs[0].reader.baudrate))
-                for config in configs:
-                    self.attach(config, bus)
-                self._tasks.spawn(self._pump(port, bus), f"osdp-{port}")
+            await self.reconcile(self._configs)
             self._tasks.spawn(self._timers(), "door-timers")
         except BaseException:
             await self._close()
@@ -203,7 +208,58 @@ class DoorController:
 
     async def _close(self) -> None:
         await self._tasks.cancel()
-        await self._stack.aclose()
+        for port in list(self._buses):
+            await self._close_bus(port)
+
+    async def reconcile(self, configs: Iterable[DoorConfig]) -> list[str]:
+        """Run exactly the doors `configs` describe (resolved: every reader on its port).
+
+        A door whose configuration is unchanged keeps running untouched; a changed door is
+        rebuilt (a fresh state machine); a removed one stops. A line whose set of readers
+        changed (one added, removed, re-keyed or moved) is reopened, the unchanged doors on it
+        keeping their state; other lines are not touched. Returns the ids rebuilt or added."""
+        configs = list(configs)
+        wanted: dict[str, list[DoorConfig]] = defaultdict(list)
+        for config in configs:
+            wanted[config.reader.serial_port].append(config)
+        for port in [p for p, bus in self._buses.items()
+                     if _bus_signature(wanted.get(p, [])) != bus.signature]:
+            await self._close_bus(port)
+        for port, on_port in wanted.items():
+            if port not in self._buses:
+                await self._open_bus(port, on_port)
+        doors: dict[str, Door] = {}
+        changed: list[str] = []
+        for config in configs:
+            bus = self._buses[config.reader.serial_port].bus
+            door = self.doors.get(config.id)
+            if door is None or door.config != config:
+                door = Door(config, bus, DoorStateMachine(
+                    unlock_s=config.unlock_s, held_open_s=config.held_open_s,
+                    now=time.monotonic()))
+                changed.append(config.id)
+            elif door.bus is not bus:
+                door.bus, door.online = bus, False  # its line reopened: same door, same state
+            doors[config.id] = door
+        self.doors = doors
+        self._by_reader = {(d.config.reader.serial_port, d.config.reader.address): d
+                           for d in doors.values()}
+        return changed
+
+    async def _open_bus(self, port: str, configs: list[DoorConfig]) -> None:
+        readers = [ReaderConfig(address=c.reader.address, scbk=self._reader_key(c), name=c.id)
+                   for c in configs]
+        bus = OsdpBus(port, readers, baudrate=configs[0].reader.baudrate)
+        await bus.__aenter__()
+        task = self._tasks.spawn(self._pump(port, bus), f"osdp-{port}")
+        self._buses[port] = _Bus(bus, task, _bus_signature(configs))
+
+    async def _close_bus(self, port: str) -> None:
+        held = self._buses.pop(port)
+        held.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await held.task
+        await held.bus.__aexit__(None, None, None)
 
     def _reader_key(self, config: DoorConfig) -> bytes:
         """The key the door's reader took at this edge, else the configured one."""

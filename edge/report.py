@@ -24,12 +24,12 @@ class Reporter:
 
     def agent(self, event: AgentEventType, detail: str, *, device: str | None = None,
               perm_version: int | None = None, reason: str | None = None,
-              topic: str | None = None) -> None:
+              topic: str | None = None, config_version: int | None = None) -> None:
         """An `agent` event: the edge itself (or `device`, when it is about one) reports."""
         self.event(
             device or self._edge,
             AgentData(event=event, detail=detail, perm_version=perm_version,
-                      reason=reason, topic=topic),
+                      reason=reason, topic=topic, config_version=config_version),
         )
 
     def downlink_refused(self, reason: str, topic: str, detail: str) -> None:

@@ -187,6 +187,7 @@ class Uplink:
             return
         site, edge = self._site_edge
         client.subscribe([(topics.perm(site, edge), 1), (topics.cmd(site, edge), 1),
+                          (topics.config(site, edge), 1),
                           (topics.perm_delta(site, edge), 1), (self._stored_topic, 1)])
         client.publish(topics.state(site, edge), self._state_payload("online"), qos=1, retain=True)
         self._call(self._connected)

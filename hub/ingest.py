@@ -27,11 +27,13 @@ from hub.cameras.store import alert_row, record_camera_alerts
 from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
+from hub.door_states import record_door_events
 from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
+from hub.readers.keys import keyed_rows, record_reader_keys
 from hub.rules.engine import RuleEngine
 from hub.stored import EdgeKey, StoredConfirmer, loose_seq, record_ranges
 from hub.tasks import cancel_and_wait
@@ -247,9 +249,15 @@ class Ingest:
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
             # Device state changes and rules only for events stored now, not redeliveries.
+            keyed = keyed_rows(batch.events)
+            doors = any(row["kind"] == "door" for row in batch.events)
             stored = await insert_ignore(
                 session, _table(EventLog), batch.events, key="id",
-                returning=bool(batch.devices) or self._rules is not None)
+                returning=bool(batch.devices) or self._rules is not None or doors or bool(keyed))
+            if doors:  # the guard's building panel: where the door events left each door
+                await record_door_events(session, [r for r in batch.events if r["id"] in stored])
+            if keyed:  # a reader's own key, sealed: kept for the configuration to carry back
+                await record_reader_keys(session, [r for r in keyed if r["id"] in stored])
             if batch.devices:
                 await apply_device_events(
                     session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)

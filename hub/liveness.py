@@ -75,7 +75,14 @@ async def record_states(
             outbox = ({"outbox_waiting": case((newer, state.outbox_waiting),
                                               else_=Edge.outbox_waiting),
                        "outbox_last_seq": case((newer, state.outbox_last_seq),
-                                               else_=Edge.outbox_last_seq)}
+                                               else_=Edge.outbox_last_seq),
+                       # the configuration it runs, and the last it refused (hub.edgeconfig)
+                       "config_version_held": case((newer, state.config_version),
+                                                   else_=Edge.config_version_held),
+                       "config_refused_version": case((newer, state.config_refused_version),
+                                                      else_=Edge.config_refused_version),
+                       "config_refused": case((newer, state.config_refused),
+                                              else_=Edge.config_refused)}
                       if state.status == "online" else {})
             result = await session.execute(
                 update(Edge).where(*where)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -186,6 +187,11 @@ class Edge(Base):
     # it has heard from it again (wire.state.silent_after_s)
     keepalive_s: Mapped[int | None] = mapped_column(Integer)
     silent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # its configuration (hub.edgeconfig): the version it runs, and the last one it refused
+    # (newer than the one it runs) with why
+    config_version_held: Mapped[int | None] = mapped_column(Integer)
+    config_refused_version: Mapped[int | None] = mapped_column(Integer)
+    config_refused: Mapped[str | None] = mapped_column(Text)
     # issue 15: what an installer calls it (the name is its identity on the broker)
     label: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
@@ -297,12 +303,24 @@ class Door(Base):
     def reader_commissioned(self) -> bool:
         """The reader has a key of its own (else it still speaks the install key)."""
         return self.reader_key is not None
+    # card + PIN: a granted card opens only after its holder's PIN (at the reader's keypad)
+    pin_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PermissionVersion(Base):
     """The last snapshot published to an edge: versions only grow, across hub workers."""
 
     __tablename__ = "permission_versions"
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EdgeConfigVersion(Base):
+    """The last configuration published to an edge: versions only grow, across hub workers."""
+
+    __tablename__ = "edge_config_versions"
     edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))

@@ -124,7 +124,7 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession],
                     wiring: DemoWiring | None = None) -> None:
     """Site `demo`: building B1 with units, commissioned (commission_demo) with edge
     `b1-edge`, doors B1-main and B1-garage, a lift, a fire panel and a camera; schedule
-    `always`, group "B1 main door" (B1-main, always); 张伟 holds card 1001 in that group,
+    `always`, group "1号楼大门" (B1-main, always); 张伟 holds card 1001 in that group,
     李娜 holds card 1002 in no group. There is no card 9999."""
     async with sessions() as session, session.begin():
         site = await _get_or_add(session, Site, {"id": DEMO_SITE},
@@ -139,7 +139,7 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession],
                 ).scalar_one()
         always = await _get_or_add(session, Schedule, {"site_id": site.id, "name": "always"},
                                    windows=ALWAYS)
-        group = await _get_or_add(session, AccessGroup, {"site_id": site.id, "name": "B1 main door"},
+        group = await _get_or_add(session, AccessGroup, {"site_id": site.id, "name": "1号楼大门"},
                                   schedule_id=always.id)
         await session.refresh(group, ["doors"])
         if main not in group.doors:
@@ -216,9 +216,10 @@ async def commission_demo(session: AsyncSession, wiring: DemoWiring) -> None:
                         line_id=lines[f"{door}-rs485"].id, reader_address=address,
                         reader_key=wiring.reader_keys.get(door), fail_safe_egress=egress)
         held = await _one(session, Door, site_id=DEMO_SITE, name=door)
-        if held is not None:  # keep what the console set: the mode and its schedule
+        if held is not None:  # keep what the console set: the mode, its schedule, card + PIN
             spec = spec.model_copy(update={"mode": held.mode,
-                                           "unlock_schedule_id": held.unlock_schedule_id})
+                                           "unlock_schedule_id": held.unlock_schedule_id,
+                                           "pin_required": held.pin_required})
         await _ensure(inst, held, spec, door_spec, DoorChange, create_door, update_door)
     if wiring.lift_tcp_port is not None:
         lift_ctl = await _ensure(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.api.app import create_app
 from hub.api.auth import create_user
 from hub.api.cameras import SNAPSHOT_POLICY, SnapshotPolicy
+from hub.api.keys import EDGE_CONFIGS
 from hub.cameras.store import SnapshotRetention
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
@@ -24,6 +25,7 @@ from hub.credentials import TokenSigner, load_signing_key
 from hub.credentials.downlink import DownlinkSigner
 from hub.credentials.keys import key_from_seed
 from hub.db import create_engine, create_sessionmaker, migrate
+from hub.edgeconfig import EdgeConfigPublisher
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
 from hub.live import LiveBus
@@ -98,6 +100,7 @@ class Hub:
         self._mqtt: MqttClient | None = None
         self._ingest: Ingest | None = None
         self._publisher: PermissionPublisher | None = None
+        self._edge_configs: EdgeConfigPublisher | None = None
         self._live: LiveBus | None = None
         self._url: str | None = None
         self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
@@ -132,6 +135,11 @@ class Hub:
     @property
     def publisher(self) -> PermissionPublisher:
         return _started(self._publisher)
+
+    @property
+    def edge_configs(self) -> EdgeConfigPublisher:
+        """Publishes each edge's configuration (hub.edgeconfig)."""
+        return _started(self._edge_configs)
 
     async def __aenter__(self) -> Self:
         stack = AsyncExitStack()
@@ -206,6 +214,7 @@ class Hub:
         self._publisher = await stack.enter_async_context(
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
                                 hub_public_key=signer.public_key, downlink=downlink))
+        self._edge_configs = EdgeConfigPublisher(self._mqtt, downlink)
         # issue 5: work-order notifications (live push, webhook) and periodic jobs
         self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
@@ -219,6 +228,7 @@ class Hub:
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live)
+        app[EDGE_CONFIGS] = self._edge_configs
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -140,6 +140,15 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             result = asyncio.run(control.press_exit(url, args.door))
         elif args.sim_command == "qr":
             result = asyncio.run(control.scan_qr(url, args.door, args.text))
+        elif args.sim_command == "wiegand":
+            result = asyncio.run(control.wiegand(url, args.door, args.facility, args.card,
+                                                 args.bits))
+        elif args.sim_command == "keys":
+            result = asyncio.run(control.keys(url, args.door, args.keys))
+        elif args.sim_command == "tamper":
+            result = asyncio.run(control.tamper(url, args.door, args.state == "on"))
+        elif args.sim_command == "power":
+            result = asyncio.run(control.power(url, args.door, args.state == "fail"))
         elif args.sim_command in _DEVICE_COMMANDS:
             result = asyncio.run(_device_command(url, args))
         else:
@@ -184,8 +193,8 @@ def _cmd_provision(args: argparse.Namespace) -> int:
     print(f"broker: {out / 'mosquitto' / DYNSEC_FILE} updated; restart Mosquitto to apply "
           "(docker compose restart mosquitto; its queues persist)")
     if args.what == "edge":
-        print(f"config: {identity.config} - add the building's doors (reader port, OSDP "
-              "address, key) and devices there, then mount it as the edge's /etc/lintel/edge.yaml")
+        print(f"config: {identity.config} - the edge's bootstrap; mount it as the edge's "
+              "/etc/lintel/edge.yaml. Its doors, devices and cameras come from the hub")
         if args.cert and identity.config is not None:  # provision_edge always writes one
             print(f"client certificate: {identity.config.with_suffix('.crt')} and .key - mount "
                   "them under /etc/lintel/ beside ca.crt")
@@ -354,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     simsub.add_parser("status", help="each simulated door's relay and reader state")
     serve = simsub.add_parser("serve", help="run simulated readers + door controllers on ptys")
     serve.add_argument("--door", action="append", metavar="NAME:ADDRESS:SCBK",
-                       help="a door to simulate, e.g. B1-main:101:<32 hex digits>; repeatable")
+                       help="a door to simulate, e.g. B1-main:101:<32 hex digits>, or "
+                            "B1-main:101:install for a reader in install mode; repeatable")
     serve.add_argument("--edge-config", type=Path, metavar="FILE",
                        help="simulate every door of this edge config, each pty linked at its "
                             "reader port")
@@ -371,6 +381,20 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--duration", type=float, help="seconds")
     load.add_argument("--threads", type=int)
     load.add_argument("--credentials", type=Path, help="username:password lines, one per edge")
+    wg = simsub.add_parser("wiegand", help="present a raw Wiegand card (facility + number)")
+    wg.add_argument("--door", required=True)
+    wg.add_argument("--facility", type=int, required=True)
+    wg.add_argument("--card", type=int, required=True)
+    wg.add_argument("--bits", type=int, choices=[26, 34], default=26)
+    keys = simsub.add_parser("keys", help="press keys on a door's keypad, e.g. 2580#")
+    keys.add_argument("--door", required=True)
+    keys.add_argument("keys")
+    tamper = simsub.add_parser("tamper", help="open (on) or close (off) a reader's tamper switch")
+    tamper.add_argument("--door", required=True)
+    tamper.add_argument("state", choices=["on", "off"])
+    power = simsub.add_parser("power", help="a reader reports a power failure, or power back")
+    power.add_argument("--door", required=True)
+    power.add_argument("state", choices=["fail", "ok"])
     qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
     qr.add_argument("--door", required=True)
     qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
@@ -389,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default 1883, 8883 with --tls, 8884 with --cert")
     pedge.add_argument("--tls", action="store_true", help="connect to the broker over TLS")
     pedge.add_argument("--door", action="append", metavar="ID",
-                       help="a door of a new config (repeatable; default <building>-main)")
+                       help="a door of a new config's initial installation, for labs "
+                       "(repeatable; default: none, the hub sends the installation)")
     pedge.add_argument("--cert", action="store_true",
                        help="a client certificate (CN = username) instead of a password")
     phub = provsub.add_parser("hub", help="a hub worker's account and ACL")

@@ -169,10 +169,12 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     """Create (or rotate) the identity of `building`'s edge in `site`.
 
     Writes its account (`<site>.<edge>`: password and role) into the broker's
-    dynamic-security file and its config file. A config
-    that already exists keeps its doors, devices and other settings; only the broker
-    connection and the password change (rotation). `doors` names the doors of a new config
-    (default: `<building>-main`), each with a fresh secure-channel key.
+    dynamic-security file and its config file: exactly the edge's bootstrap (site, edge,
+    broker, data folder, the hub's keys); its doors, devices and cameras come from the hub
+    (wire.config). A config that already exists keeps everything else; only the broker
+    connection and the password change (rotation). `doors` (labs and the compose demo, whose
+    simulators read the file) adds an initial installation of those doors to a new config,
+    each with a fresh secure-channel key, until the hub's configuration supersedes it.
 
     With `client_cert` the edge gets a client certificate (common name = its username, signed
     by the CA of `provision_tls`) instead of a password, for the broker's listener with
@@ -190,11 +192,9 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     if doors is not None and existing is not None:
         raise ProvisionError(f"{config} exists: edit its doors there (provisioning again only "
                              "rotates the password)")
-    body = existing or {
-        "site": site, "edge": edge, "data_dir": f"/var/lib/lintel/{edge}",
-        "doors": [_door_skeleton(i, d) for i, d in enumerate(doors or [f"{building}-main"])],
-        "devices": [],
-    }
+    body = existing or {"site": site, "edge": edge, "data_dir": f"/var/lib/lintel/{edge}"}
+    if existing is None and doors:
+        body["doors"] = [_door_skeleton(i, d) for i, d in enumerate(doors)]
     password = "" if client_cert else secrets.token_urlsafe(18)
     old_mqtt = body.get("mqtt")
     mqtt: dict[str, object] = dict(old_mqtt) if isinstance(old_mqtt, dict) else {}
@@ -221,8 +221,9 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     edges.mkdir(parents=True, exist_ok=True)
     _set_account(out / "mosquitto", username, password or None, edge_acl(site, edge))
     config.write_text(
-        f"# Lintel edge {site}/{edge}: its doors (readers on RS-485) and Modbus devices; see\n"
-        "# docs/configuration.md. Provisioning again rotates the password and keeps the rest.\n"
+        f"# Lintel edge {site}/{edge}: who it is, how it reaches the broker and which hub keys it\n"
+        "# trusts; its doors, devices and cameras come signed from the hub (docs/configuration.md).\n"
+        "# Provisioning again rotates the password and keeps the rest.\n"
         + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
     )
     os.chmod(config, 0o600)

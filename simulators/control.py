@@ -27,6 +27,10 @@ def create_control_app(doors: dict[str, OsdpDoorSimulator]) -> web.Application:
     app.router.add_post("/doors/{door}/contact", _contact)
     app.router.add_post("/doors/{door}/exit", _exit)
     app.router.add_post("/doors/{door}/qr", _qr)
+    app.router.add_post("/doors/{door}/wiegand", _wiegand)
+    app.router.add_post("/doors/{door}/keys", _keys)
+    app.router.add_post("/doors/{door}/tamper", _tamper)
+    app.router.add_post("/doors/{door}/power", _power)
     return app
 
 
@@ -69,6 +73,31 @@ async def press_exit(control_url: str, door: str) -> dict[str, Any]:
     return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/exit")
 
 
+async def wiegand(control_url: str, door: str, facility: int, card: int,
+                  bits: int = 26) -> dict[str, Any]:
+    """Present a card whose raw Wiegand bits (26 or 34, parity included) the reader passes on."""
+    return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/wiegand",
+                          {"facility": facility, "card": card, "bits": bits})
+
+
+async def keys(control_url: str, door: str, pressed: str) -> dict[str, Any]:
+    """Press keys on `door`'s keypad (digits, * and #)."""
+    return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/keys",
+                          {"keys": pressed})
+
+
+async def tamper(control_url: str, door: str, tampered: bool) -> dict[str, Any]:
+    """Open (True) or close the reader's tamper switch."""
+    return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/tamper",
+                          {"tampered": tampered})
+
+
+async def power(control_url: str, door: str, failed: bool) -> dict[str, Any]:
+    """The reader reports a power failure (True) or its power back."""
+    return await _request("POST", f"{control_url.rstrip('/')}/doors/{door}/power",
+                          {"failed": failed})
+
+
 async def doors(control_url: str) -> dict[str, Any]:
     """Every simulated door's relay and reader state."""
     return await _request("GET", f"{control_url.rstrip('/')}/doors")
@@ -85,6 +114,9 @@ def door_state(name: str, door: OsdpDoorSimulator) -> dict[str, Any]:
         "relay_changes": [{"at": at, "on": on} for at, on in door.relay_changes[-_RECENT_CHANGES:]],
         "last_led": door.last_led,
         "beeps": len(door.beeps),
+        "install_mode": door.scbk is None,
+        "tamper": door.tamper,
+        "power_fail": door.power_fail,
     }
 
 
@@ -111,6 +143,50 @@ async def _qr(request: web.Request) -> web.Response:
         raise _unprocessable("text", "must be 1 to 128 ASCII characters (a QR token)")
     await _act(name, door.present_qr, text)
     return web.json_response({"door": name, "scanned": True})
+
+
+async def _wiegand(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    body = await _body(request)
+    bits = body.get("bits", 26)
+    if bits not in (26, 34):
+        raise _unprocessable("bits", "must be 26 or 34")
+    facility, card = body.get("facility"), body.get("card")
+    if not isinstance(facility, int) or not 0 <= facility < (256 if bits == 26 else 65536):
+        raise _unprocessable("facility", f"must be an integer that fits the {bits}-bit format")
+    if not isinstance(card, int) or not 0 <= card < 65536:
+        raise _unprocessable("card", "must be an integer 0 to 65535")
+    await _act(name, door.present_wiegand, facility, card, bits)
+    return web.json_response({"door": name, "facility": facility, "card": card, "bits": bits})
+
+
+async def _keys(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    body = await _body(request)
+    pressed = body.get("keys")
+    if not isinstance(pressed, str) or not pressed or any(k not in "0123456789*#"
+                                                           for k in pressed):
+        raise _unprocessable("keys", "must be digits, '*' or '#', e.g. \"2580#\"")
+    await _act(name, door.press_keys, pressed)
+    return web.json_response({"door": name, "keys": pressed})
+
+
+async def _tamper(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    value = (await _body(request)).get("tampered")
+    if not isinstance(value, bool):
+        raise _unprocessable("tampered", "must be true or false")
+    await _act(name, door.set_tamper, value)
+    return web.json_response({"door": name, "tampered": value})
+
+
+async def _power(request: web.Request) -> web.Response:
+    name, door = _door(request)
+    value = (await _body(request)).get("failed")
+    if not isinstance(value, bool):
+        raise _unprocessable("failed", "must be true or false")
+    await _act(name, door.set_power_fail, value)
+    return web.json_response({"door": name, "power_fail": value})
 
 
 async def _contact(request: web.Request) -> web.Response:

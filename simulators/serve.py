@@ -18,18 +18,21 @@ from simulators.osdp_door import OsdpDoorSimulator
 class DoorSpec:
     name: str
     address: int
-    scbk: bytes
+    scbk: bytes | None  # None: a factory reader in install mode (OSDP's SCBK-D)
     link: Path | None = None  # a stable path (the edge config's reader port) to the pty
 
     @classmethod
     def parse(cls, text: str) -> DoorSpec:
-        """`NAME:ADDRESS:SCBK_HEX`, e.g. `B1-main:101:000102…0f`."""
+        """`NAME:ADDRESS:SCBK_HEX`, e.g. `B1-main:101:000102…0f`; `install` instead of the
+        key: a reader from the factory, in install mode."""
         try:
             name, address, key = text.split(":")
-            spec = cls(name, int(address), bytes.fromhex(key))
+            spec = cls(name, int(address), None if key == "install" else bytes.fromhex(key))
         except ValueError as exc:
-            raise ValueError(f"door {text!r}: expected NAME:ADDRESS:SCBK (32 hex digits)") from exc
-        if len(spec.scbk) != 16 or not 0 <= spec.address <= 126 or not name:
+            raise ValueError(f"door {text!r}: expected NAME:ADDRESS:SCBK (32 hex digits, or "
+                             "install)") from exc
+        if (spec.scbk is not None and len(spec.scbk) != 16) or not 0 <= spec.address <= 126 \
+                or not name:
             raise ValueError(f"door {text!r}: address 0-126 and a 16-byte key are needed")
         return spec
 
@@ -49,7 +52,8 @@ async def serve(doors: list[DoorSpec], data: Path, stop: asyncio.Event,
             if spec.link is not None:
                 _link(spec.link, sim.port)
                 stack.callback(spec.link.unlink, missing_ok=True)
-            print(f"door {spec.name}: OSDP address {spec.address} on {sim.port}", flush=True)
+            mode = " (install mode)" if spec.scbk is None else ""
+            print(f"door {spec.name}: OSDP address {spec.address} on {sim.port}{mode}", flush=True)
         runner = web.AppRunner(create_control_app(sims))
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

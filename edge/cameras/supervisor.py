@@ -82,19 +82,7 @@ class CameraSupervisor:
         self._tz = timezone_of_site
         self._uploads = uploads
         self._data_dir = data_dir
-        self.cameras: dict[str, Camera] = {}
-        for cfg in configs:
-            source = CameraSource(SourceConfig(
-                name=cfg.id, source=cfg.source, queue_frames=cfg.queue_frames,
-                realtime=cfg.realtime, loop=cfg.loop, max_fps=cfg.max_fps,
-                backoff_min_s=cfg.backoff_min_s, backoff_max_s=cfg.backoff_max_s,
-            ), self._status_from_thread)
-            schedules = {
-                z.name: WeeklySchedule.from_wire(Schedule(id=z.name, windows=z.schedule))
-                for z in cfg.zones if z.schedule is not None
-            }
-            self.cameras[cfg.id] = Camera(cfg, FrameAnalyser(cfg), source, schedules,
-                                          clip=deque(maxlen=max(1, cfg.clip_frames)))
+        self.cameras: dict[str, Camera] = {cfg.id: self._build(cfg) for cfg in configs}
         self.spool: SnapshotSpool | None = None
         self.uploader: SnapshotUploader | None = None
         self._stack = contextlib.AsyncExitStack()
@@ -113,14 +101,7 @@ class CameraSupervisor:
                     SnapshotUploader(self._uploads, self.spool))
             self.update_armed()
             for camera in self.cameras.values():
-                camera.source.__enter__()
-                # joined off the loop: a reader blocked on a stream this process serves
-                # (the demo's camera) would otherwise wait out ffmpeg's 5 s timeout
-                self._stack.push_async_callback(asyncio.to_thread, camera.source.close)
-                camera.thread = threading.Thread(
-                    target=self._analyse_loop, args=(camera,), name=f"analyse-{camera.config.id}",
-                    daemon=True)
-                camera.thread.start()
+                self._start(camera)
             self._tasks.spawn(self._schedules(), "camera-schedules")
             self._tasks.spawn(self._health(), "camera-health")
         except BaseException:
@@ -135,12 +116,59 @@ class CameraSupervisor:
     async def _close(self) -> None:
         self._stop.set()
         await self._tasks.cancel()
-        for camera in self.cameras.values():
+        cameras = list(self.cameras.values())
+        for camera in cameras:
             camera.source.frames.close()
-        for camera in self.cameras.values():
-            if camera.thread is not None:
-                await asyncio.to_thread(camera.thread.join, 10)
+        for camera in cameras:
+            await self._stop_camera(camera)
         await self._stack.aclose()
+
+    def _build(self, cfg: CameraConfig) -> Camera:
+        source = CameraSource(SourceConfig(
+            name=cfg.id, source=cfg.source, queue_frames=cfg.queue_frames,
+            realtime=cfg.realtime, loop=cfg.loop, max_fps=cfg.max_fps,
+            backoff_min_s=cfg.backoff_min_s, backoff_max_s=cfg.backoff_max_s,
+        ), self._status_from_thread)
+        schedules = {
+            z.name: WeeklySchedule.from_wire(Schedule(id=z.name, windows=z.schedule))
+            for z in cfg.zones if z.schedule is not None
+        }
+        return Camera(cfg, FrameAnalyser(cfg), source, schedules,
+                      clip=deque(maxlen=max(1, cfg.clip_frames)))
+
+    def _start(self, camera: Camera) -> None:
+        camera.source.__enter__()
+        camera.thread = threading.Thread(
+            target=self._analyse_loop, args=(camera,), name=f"analyse-{camera.config.id}",
+            daemon=True)
+        camera.thread.start()
+
+    async def _stop_camera(self, camera: Camera) -> None:
+        camera.source.frames.close()  # the analysis thread returns on a closed queue
+        if camera.thread is not None:
+            await asyncio.to_thread(camera.thread.join, 10)
+        # joined off the loop: a reader blocked on a stream this process serves (the demo's
+        # camera) would otherwise wait out ffmpeg's 5 s timeout
+        await asyncio.to_thread(camera.source.close)
+
+    async def reconcile(self, configs: list[CameraConfig]) -> list[str]:
+        """Run exactly `configs`: an unchanged camera keeps running; a changed one is stopped
+        and started again with its new configuration; a removed one stops. Returns the ids
+        (re)started."""
+        wanted = {cfg.id: cfg for cfg in configs}
+        for camera in [c for c in self.cameras.values()
+                       if wanted.get(c.config.id) != c.config]:
+            del self.cameras[camera.config.id]
+            await self._stop_camera(camera)
+        started = []
+        for cfg in configs:
+            if cfg.id not in self.cameras:
+                camera = self._build(cfg)
+                self.cameras[cfg.id] = camera
+                self._start(camera)
+                started.append(cfg.id)
+        self.update_armed()
+        return started
 
     # --- schedules (on the loop) -------------------------------------------------------
     def update_armed(self, now: datetime | None = None) -> None:
@@ -157,9 +185,9 @@ class CameraSupervisor:
             self.update_armed()
 
     async def _health(self) -> None:
-        period = min(c.config.health_every_s for c in self.cameras.values())
-        while True:
-            await asyncio.sleep(period)
+        while True:  # the period follows the cameras running now
+            await asyncio.sleep(min((c.config.health_every_s for c in self.cameras.values()),
+                                    default=30.0))
             for camera in self.cameras.values():
                 self._emit(camera.config.id, self._device(camera, "counters"))
                 self._emit(camera.config.id, TelemetryData(
@@ -187,7 +215,9 @@ class CameraSupervisor:
         self._call(self._status, status)
 
     def _status(self, status: SourceStatus) -> None:
-        camera = self.cameras[status.name]
+        camera = self.cameras.get(status.name)
+        if camera is None:
+            return  # removed meanwhile
         self._emit(camera.config.id, self._device(
             camera, "online" if status.online else "offline", detail=status.reason or None))
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import NotFoundError
@@ -14,7 +15,8 @@ from hub.api.schemas import EdgeOut
 from hub.api.scope import scope_of
 from hub.api.store import reading
 from hub.dead_letters import dead_letters_of
-from hub.models import Edge
+from hub.edgeconfig import config_refusal
+from hub.models import Edge, EdgeConfigVersion
 from hub.stored import GAPS_SHOWN, progress
 
 routes = EndpointTable(tag="registry")
@@ -44,12 +46,24 @@ class UplinkOut(BaseModel):
     missing: int = Field(description="sequence numbers in all gaps")
 
 
+class ConfigOut(BaseModel):
+    version: int | None = Field(description="the configuration the hub last published to the "
+                                "edge (null: none yet)")
+    running_version: int | None = Field(
+        description="the configuration the edge reports running (null: its own file's)")
+    refused: str | None = Field(
+        description="why the edge refused the newest configuration it was sent (the reason "
+        "word, then what and why), while it runs an older one; null when none is refused")
+    refused_version: int | None = Field(description="the version it refused")
+
+
 class EdgeDetail(EdgeOut):
     keepalive_s: int | None = Field(description="the edge's MQTT keepalive, as it reported it")
     silent_at: datetime | None = Field(
         description="when the hub counts it offline unless it hears from it again (online only)")
     dead_letters: DeadLettersOut
     uplink: UplinkOut
+    config: ConfigOut
 
 
 @routes.get(r"/edges/{id:\d+}", response=EdgeDetail)
@@ -64,6 +78,8 @@ async def get_edge(request: web.Request) -> EdgeDetail:
         scope_of(request).check("edge", edge_id, edge.site_id)
         dead = await dead_letters_of(session, edge.site_id, edge.name)
         stored = await progress(session, edge.site_id, edge.name)
+        published = await session.scalar(
+            select(EdgeConfigVersion.version).where(EdgeConfigVersion.edge_id == edge_id))
     return EdgeDetail(
         id=edge.id, site_id=edge.site_id, name=edge.name, building_id=edge.building_id,
         label=edge.label,
@@ -75,4 +91,12 @@ async def get_edge(request: web.Request) -> EdgeDetail:
         uplink=UplinkOut(
             held_back=edge.outbox_waiting, last_seq=edge.outbox_last_seq,
             stored_through=stored.stored_through, highest_stored=stored.highest_stored,
-            gaps=[SeqGap(first=a, last=b) for a, b in stored.gaps], missing=stored.missing))
+            gaps=[SeqGap(first=a, last=b) for a, b in stored.gaps], missing=stored.missing),
+        config=config_of(edge, published))
+
+
+def config_of(edge: Edge, published: int | None) -> ConfigOut:
+    refused = config_refusal(edge)
+    return ConfigOut(version=published, running_version=edge.config_version_held,
+                     refused=refused,
+                     refused_version=edge.config_refused_version if refused else None)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.edgeconfig import EdgeConfigPublisher
 from hub.installation.publish import ConfigPublisher
 from hub.live import LiveBus
 from hub.models import User
@@ -39,6 +40,8 @@ COOKIE_SECURE = web.AppKey("cookie_secure", bool)
 LIVE = web.AppKey("live", LiveBus)  # pushes to the consoles (hub.live)
 # recompiles and pushes an edge's configuration after an installation change (optional)
 CONFIG_PUBLISHER = web.AppKey("config_publisher", ConfigPublisher)
+# signs and publishes an edge's configuration (hub.edgeconfig); set by the hub's assembly
+EDGE_CONFIGS = web.AppKey("edge_configs", EdgeConfigPublisher)
 
 CURRENT_USER = web.RequestKey("current_user", User)
 

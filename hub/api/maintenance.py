@@ -15,6 +15,7 @@ from hub.api.errors import NotFoundError
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
 from hub.api.workorder_schemas import (
+    CycleOut,
     EquipmentList,
     EquipmentOut,
     EquipmentPatch,
@@ -28,8 +29,10 @@ from hub.api.workorder_schemas import (
     TechnicianQuery,
 )
 from hub.api.workorders import WRITERS, now_of
-from hub.models import Device, User
-from hub.workorders.models import EquipmentRecord, TechnicianSkill, WorkOrder
+from hub.models import Device, Site, User
+from hub.workorders.cycles import check_single_cycle, cycles_of, rules, set_cycles
+from hub.workorders.ledger import local_date, site_zone
+from hub.workorders.models import EquipmentRecord, MaintenanceCycle, TechnicianSkill, WorkOrder
 from hub.workorders.reports import as_csv, resolution_report
 from hub.workorders.service import ACTIVE_STATES, workload
 
@@ -46,8 +49,18 @@ def _equipment() -> Any:
             .outerjoin(_OPEN_PM, _OPEN_PM.c.device_id == Device.id))
 
 
+def _cycle_out(device: Device, cycle: MaintenanceCycle) -> CycleOut:
+    kind = rules()[device.device_type]
+    rule = kind.cycle(cycle.name)
+    assert rule is not None  # set_cycles keeps only the type's own cycles
+    return CycleOut(name=cycle.name, days=cycle.days, max_days=rule.max_days, rule=kind.rule,
+                    text_en=rule.text_en, text_zh=rule.text_zh,
+                    last_done_on=cycle.last_done_on, next_due_on=cycle.next_due_on)
+
+
 def _equipment_out(device: Device, ledger: EquipmentRecord | None,
-                   order_id: int | None) -> EquipmentOut:
+                   order_id: int | None, cycles: list[MaintenanceCycle] | None = None
+                   ) -> EquipmentOut:
     def field(name: str) -> Any:
         return getattr(ledger, name) if ledger is not None else None
 
@@ -56,7 +69,8 @@ def _equipment_out(device: Device, ledger: EquipmentRecord | None,
         device_type=device.device_type, model=device.model,
         install_date=field("install_date"), cycle_days=field("cycle_days"),
         last_maintained_on=field("last_maintained_on"), next_due_on=field("next_due_on"),
-        lead_days=field("lead_days"), skill=field("skill"), open_preventive_order=order_id)
+        lead_days=field("lead_days"), skill=field("skill"), open_preventive_order=order_id,
+        cycles=[_cycle_out(device, c) for c in cycles or []])
 
 
 @routes.get("/equipment", query=EquipmentQuery, response=EquipmentList, roles=STAFF_ROLES)
@@ -73,7 +87,9 @@ async def list_equipment(request: web.Request, query: EquipmentQuery) -> Equipme
                          Device.site_id, Device.edge, Device.name)
     async with reading(request) as session:
         rows = (await session.execute(stmt)).all()
-    return EquipmentList(items=[_equipment_out(*row) for row in rows])
+        cycles = await cycles_of(session, [row[0].id for row in rows])
+    return EquipmentList(items=[_equipment_out(device, ledger, order_id, cycles.get(device.id))
+                                for device, ledger, order_id in rows])
 
 
 async def _equipment_row(request: web.Request, session: Any) -> tuple[Any, ...]:
@@ -88,17 +104,27 @@ async def _equipment_row(request: web.Request, session: Any) -> tuple[Any, ...]:
 async def get_equipment(request: web.Request) -> EquipmentOut:
     """A device's ledger line (its id is the device's)."""
     async with reading(request) as session:
-        return _equipment_out(*await _equipment_row(request, session))
+        device, ledger, order_id = await _equipment_row(request, session)
+        cycles = await cycles_of(session, [device.id])
+        return _equipment_out(device, ledger, order_id, cycles.get(device.id))
 
 
 @routes.patch(r"/equipment/{id:\d+}", body=EquipmentPatch, response=EquipmentOut,
               roles=WRITERS)
 async def patch_equipment(request: web.Request, body: EquipmentPatch) -> EquipmentOut:
-    """Set a device's install date, cycle, last maintenance, next due date or lead time."""
+    """Set a device's install date, cycle, last maintenance, next due date or lead time, or
+    its maintenance cycles (each no longer than its rule allows)."""
     now = now_of(request)
     given = body.model_dump(exclude_unset=True)
+    wanted = given.pop("cycles", None)
     async with writing(request) as change:
         device, ledger, order_id = await _equipment_row(request, change.session)
+        if given.get("cycle_days"):
+            check_single_cycle(device.device_type, given["cycle_days"])
+        if wanted is not None:
+            site = await change.session.get(Site, device.site_id)
+            today = local_date(now, site_zone(site.timezone if site else None))
+            await set_cycles(change.session, device, wanted, today, now)
         if ledger is None:
             ledger = EquipmentRecord(device_id=device.id, updated_at=now)
             change.session.add(ledger)
@@ -111,7 +137,8 @@ async def patch_equipment(request: web.Request, body: EquipmentPatch) -> Equipme
                 ledger.next_due_on = base + timedelta(days=ledger.cycle_days)
         ledger.updated_at = now
         await change.session.flush()
-        return _equipment_out(device, ledger, order_id)
+        cycles = await cycles_of(change.session, [device.id])
+        return _equipment_out(device, ledger, order_id, cycles.get(device.id))
 
 
 # --- technicians ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from hub.api.schemas import (
 )
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
+from hub.edgeconfig import config_refusal
 from hub.models import Edge, Site
 
 routes = EndpointTable(tag="registry")
@@ -34,7 +35,8 @@ async def list_sites(request: web.Request) -> SiteList:
 
 @routes.get("/edges", query=SiteQuery, response=EdgeList)
 async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
-    """List edges with what each last reported: status, last seen, permission version held."""
+    """List edges with what each last reported: status, last seen, permission and
+    configuration versions held, a configuration refused."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
     stmt = select(Edge).where(scope.where(Edge.site_id)).order_by(Edge.site_id, Edge.name)
@@ -54,6 +56,8 @@ async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
                 agent_version=e.agent_version,
                 perm_version_held=e.perm_version_held,
                 last_seen=e.last_seen,
+                config_version_held=e.config_version_held,
+                config_refused=config_refusal(e),
             )
             for e in edges
         ]

@@ -359,6 +359,10 @@ class EdgeOut(BaseModel):
     agent_version: str | None
     perm_version_held: int | None
     last_seen: datetime | None
+    config_version_held: int | None = Field(
+        default=None, description="the configuration the edge reports running (hub.edgeconfig)")
+    config_refused: str | None = Field(
+        default=None, description="why it refused a newer configuration (null: none refused)")
 
 
 class EdgeList(BaseModel):
@@ -440,6 +444,11 @@ class AccessEventQuery(Strict):
     malformed: bool | None = Field(
         default=None, description="true: only events whose credential the edge had to alter "
         "(cut or escaped); false: only the others")
+    q: str | None = Field(default=None, min_length=1, max_length=64, description=(
+        "a resident's or visitor's name (or part of it), or a credential: their events, "
+        "refusals of their cards included"))
+    format: Literal["json", "csv"] = Field(
+        default="json", description="csv: every matching row (up to 100,000), no paging")
     limit: Limit = 50
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")
 
@@ -452,9 +461,14 @@ class AccessEventOut(BaseModel):
     site: str
     edge: str
     door: str
+    door_name: str | None = Field(description="the door's name in the registry (its label)")
     credential_type: CredentialType
     credential: str
-    resident_id: int | None
+    resident_id: int | None = Field(description="the resident the edge decided for")
+    person: str | None = Field(description="who: the resident (also the owner of a known card "
+                               "the edge refused), or the visitor of a pass; null if unknown")
+    person_kind: Literal["resident", "visitor"] | None
+    person_resident_id: int | None = Field(description="the resident `person` names, if one")
     result: Literal["granted", "denied"]
     reason: str
     decision_us: int

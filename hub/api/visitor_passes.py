@@ -30,8 +30,9 @@ from hub.api.credential_schemas import (
 )
 from hub.api.credentials import my_resident, row_id, signer
 from hub.api.endpoints import EndpointTable
-from hub.api.errors import InvalidError, NotFoundError
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
 from hub.api.keys import CURRENT_USER
+from hub.api.schemas import ErrorOut
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
 from hub.credentials.qr import CONTENT_TYPES, render
@@ -172,11 +173,15 @@ async def revoke_visitor_pass(request: web.Request) -> VisitorPassOut:
         return _pass_out(request, vp)
 
 
-@routes.get(_ITEM + "/qr.png", roles=HOLDERS, produces=(CONTENT_TYPES["png"],))
+@routes.get(_ITEM + "/qr.png", roles=HOLDERS, produces=(CONTENT_TYPES["png"],),
+            errors={409: ErrorOut})
 async def visitor_pass_qr(request: web.Request) -> web.Response:
-    """The pass's QR code (PNG): for the guard desk, managers and the host unit's residents."""
+    """The pass's QR code (PNG): for the guard desk, managers and the host unit's residents;
+    409 once the pass is revoked (the doors refuse it: a code to show would mislead)."""
     async with reading(request) as session:
         vp = await _visible(request, session, row_id(request, "visitor pass"))
+    if vp.status == "revoked":
+        raise ConflictError(f"visitor pass {vp.id} is revoked: its code opens no door")
     return _qr_png(request, vp)
 
 

@@ -151,8 +151,25 @@ class WorkOrderOut(BaseModel):
     rating: int | None
 
 
+class ChecklistItemOut(BaseModel):
+    code: str = Field(description="the item's number in the rule, e.g. A1-05 of TSG T5002-2017")
+    cycle: str = Field(description="the maintenance cycle it belongs to, e.g. half_monthly")
+    text_en: str
+    text_zh: str
+    done: bool
+    done_by: str | None = Field(default=None, description="who ticked it")
+    done_at: datetime | None = None
+
+
+class ChecklistIn(Strict):
+    ticks: dict[Annotated[str, Field(min_length=1, max_length=16)], bool] = Field(
+        max_length=200, description="item code -> ticked (true) or unticked (false)")
+
+
 class WorkOrderDetail(WorkOrderOut):
     description: str
+    checklist: list[ChecklistItemOut] = Field(
+        default_factory=list, description="a preventive visit's items; all ticked to resolve")
     rating_comment: str | None
     rated_at: datetime | None
     history: list[HistoryOut]
@@ -167,6 +184,23 @@ class WorkOrderList(BaseModel):
 
 
 # --- equipment ledger -------------------------------------------------------------------
+
+
+class CycleOut(BaseModel):
+    name: str = Field(description="half_monthly, quarterly … (hub/workorders/cycles.yaml)")
+    days: int
+    max_days: int = Field(description="the longest interval its rule allows")
+    rule: str = Field(description="e.g. TSG T5002-2017, GB 25201-2010")
+    text_en: str
+    text_zh: str
+    last_done_on: date | None
+    next_due_on: date
+
+
+class CycleIn(Strict):
+    name: str = Field(min_length=1, max_length=32, description="a cycle of the device's type")
+    days: int | None = Field(default=None, ge=1, le=3660, description="default: the rule's")
+    next_due_on: date | None = Field(default=None, description="default: one cycle from now")
 
 
 class EquipmentQuery(Strict):
@@ -190,6 +224,8 @@ class EquipmentOut(BaseModel):
                                               "ahead (null: the hub's default)")
     skill: str | None = Field(description="of its preventive orders (null: the device type)")
     open_preventive_order: int | None
+    cycles: list[CycleOut] = Field(
+        default_factory=list, description="its maintenance cycles by the rules of the trade")
 
 
 class EquipmentList(BaseModel):
@@ -206,6 +242,9 @@ class EquipmentPatch(Strict):
     next_due_on: date | None = None
     lead_days: int | None = Field(default=None, ge=0, le=60)
     skill: Skill | None = None
+    cycles: list[CycleIn] | None = Field(
+        default=None, max_length=20,
+        description="replaces the device's maintenance cycles; [] sets its type's defaults")
 
     @field_validator("last_maintained_on")
     @classmethod

@@ -36,6 +36,8 @@ from hub.api.schemas import ErrorOut, ValidationErrorOut
 from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, require_site, writing
 from hub.api.workorder_schemas import (
+    ChecklistIn,
+    ChecklistItemOut,
     HistoryOut,
     NoteIn,
     NoteOut,
@@ -54,6 +56,7 @@ from hub.api.workorder_schemas import (
 )
 from hub.models import Building, Device, Household, Unit, User, utcnow
 from hub.texts import actor_text, reader_language, render_or
+from hub.workorders.cycles import tick
 from hub.workorders.models import (
     WorkOrder,
     WorkOrderHistory,
@@ -175,6 +178,7 @@ async def detail(session: AsyncSession, order: WorkOrder, now: datetime) -> Work
                 if order.assignee_id is not None else None)
     return WorkOrderDetail(
         **_out(order, assignee, now), description=order.description,
+        checklist=[ChecklistItemOut(**item) for item in order.checklist or []],
         rating_comment=order.rating_comment, rated_at=order.rated_at,
         history=[HistoryOut(at=h.at, user_id=h.user_id, actor=h.actor,
                             actor_text=actor_text(h.actor, reader_language()), action=h.action,
@@ -437,6 +441,22 @@ async def add_work_order_note(request: web.Request, body: NoteIn) -> NoteOut:
         await change.session.flush()
         return NoteOut(id=note.id, at=note.at, user_id=note.user_id, author=note.author,
                        text=note.text)
+
+
+@routes.post(r"/work-orders/{id:\d+}/checklist", body=ChecklistIn, response=WorkOrderDetail,
+             roles=WORKERS)
+async def tick_work_order_checklist(request: web.Request, body: ChecklistIn) -> WorkOrderDetail:
+    """Tick (true) or untick (false) items of a preventive order's checklist by code (its
+    technician, or a manager); the order resolves only with every item ticked."""
+    user = request[CURRENT_USER]
+    now = now_of(request)
+    async with writing(request) as change:
+        order = await _order(request, change.session, lock=True)
+        if user.role == "technician" and order.assignee_id != user.id:
+            raise ConflictError(f"work order {order.id} is not assigned to you")
+        tick(order, body.ticks, user.username, now)
+        await change.session.flush()
+        return await detail(change.session, order, now)
 
 
 @routes.post(r"/work-orders/{id:\d+}/parts", body=PartIn, response=PartOut, status=201,

@@ -10,7 +10,14 @@ from datetime import date
 from typing import Any, Literal
 
 from hub.credentials.grants import SiteGrants, edge_grants
-from wire import AccessGroupRule, AntiPassbackRule, DoorInfo, SnapshotContent
+from wire import (
+    AccessGroupRule,
+    AntiPassbackRule,
+    CardFormatRule,
+    DoorInfo,
+    ResidentPin,
+    SnapshotContent,
+)
 from wire import CardCredential as WireCard
 from wire import Schedule as WireSchedule
 from wire.permissions import HolidayMode
@@ -41,6 +48,9 @@ class Registry:
     downlink_keys: list[str] = field(default_factory=list)  # the hub keys the edge accepts
     group_floors: dict[int, list[int]] = field(default_factory=dict)  # floors a group enables
     resident_floors: dict[int, list[int]] = field(default_factory=dict)  # their unit's floor
+    pin_doors: set[int] = field(default_factory=set)  # door ids set to card + PIN
+    pins: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # resident -> hashes
+    card_format: CardFormatRule = field(default_factory=CardFormatRule)
 
 
 _CARD = re.compile(r"^[0-9A-Za-z:_-]{1,64}$")
@@ -74,13 +84,14 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
     my_doors = {d[0]: d for d in reg.doors if d[1] == edge_id}
     used_schedules: set[int] = set()
     door_infos = []
-    for _, _, name, label, mode, unlock_sid in sorted(my_doors.values(), key=lambda d: d[2]):
+    for _did, _, name, label, mode, unlock_sid in sorted(my_doors.values(), key=lambda d: d[2]):
         unlock = None
         if mode == "unlocked_on_schedule" and unlock_sid is not None:
             used_schedules.add(unlock_sid)
             unlock = reg.schedules[unlock_sid][0]
         door_infos.append(DoorInfo.model_validate(
-            {"id": name, "name": label, "mode": mode, "unlock_schedule": unlock}))
+            {"id": name, "name": label, "mode": mode, "unlock_schedule": unlock,
+             "pin_required": _did in reg.pin_doors}))
     rules: list[AccessGroupRule] = []
     for gid in sorted(reg.groups):
         doors_here = reg.group_doors.get(gid, set()) & my_doors.keys()
@@ -138,7 +149,14 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
                          reg.resident_groups, group_ids, reg.resident_floors)
     credentials.extend(signed.credentials)
     credentials.sort(key=lambda c: c.card)
+    # PIN hashes only to an edge with a card + PIN door, and only of its card holders
+    pins: list[ResidentPin] = []
+    if reg.pin_doors & my_doors.keys():
+        holders = sorted({c.resident_id for c in credentials if c.resident_id is not None})
+        pins = [ResidentPin(resident_id=r, hash=reg.pins[r][0], duress_hash=reg.pins[r][1])
+                for r in holders if r in reg.pins]
     return SnapshotContent.model_construct(
+        card_format=reg.card_format, pins=pins,
         site=site_id, edge=edge_name, timezone=reg.timezone, doors=door_infos,
         schedules=schedules, groups=[*signed.groups, *rules], credentials=credentials,
         holidays=list(reg.holidays), anti_passback=passback,

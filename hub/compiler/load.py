@@ -26,6 +26,8 @@ from hub.models import (
     group_doors,
     resident_groups,
 )
+from hub.readers.formats import card_format
+from hub.readers.models import ResidentPinRow
 from wire.permissions import HolidayMode
 
 
@@ -46,6 +48,8 @@ async def load_registry(
         select(Door.id, Door.edge_id, Door.name, Door.label, Door.mode, Door.unlock_schedule_id)
         .where(Door.site_id == site_id)
     )).all()
+    pin_doors = set(await session.scalars(
+        select(Door.id).where(Door.site_id == site_id, Door.pin_required.is_(True))))
     schedules = {
         sid: (name, windows) for sid, name, windows in (await session.execute(
             select(Schedule.id, Schedule.name, Schedule.windows).where(Schedule.site_id == site_id)
@@ -107,7 +111,16 @@ async def load_registry(
         [(pid, entry, exit_, mode, reset) for pid, entry, exit_, mode, reset in passback],
         await load_site_grants(session, site_id),
         group_floors=group_floors, resident_floors=resident_floors,
+        pin_doors=pin_doors,
+        pins=await _pins(session, site_id) if pin_doors else {},
+        card_format=await card_format(session, site_id),
     )
+
+
+async def _pins(session: AsyncSession, site_id: str) -> dict[int, tuple[str, str | None]]:
+    return {rid: (pin, duress) for rid, pin, duress in (await session.execute(
+        select(ResidentPinRow.resident_id, ResidentPinRow.pin_hash, ResidentPinRow.duress_hash)
+        .where(ResidentPinRow.site_id == site_id))).all()}
 
 
 async def _unit_floors(session: AsyncSession, site_id: str,

@@ -195,6 +195,10 @@ CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("g
                  channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True))
 CONSOLE.add(Page("/guard/passes", "desk.html", OPERATORS, nav="nav.desk",
                  scripts=("passes.js",)))
+CONSOLE.add(Page("/guard/access", "access_log.html", OPERATORS, nav="nav.access_log",
+                 scripts=("access_log.js",), wide=True))
+CONSOLE.add(Page("/guard/alarms", "alarm_history.html", OPERATORS, nav="nav.alarm_history",
+                 scripts=("alarm_history.js",), wide=True))
 CONSOLE.add(Page("/tech", "orders.html", TECHNICIANS, nav="nav.tech", scripts=("workorders.js",),
                  channels=("work_orders",)))
 CONSOLE.add(Page("/tech/faults", "tech.html", TECHNICIANS, nav="nav.tech_devices",

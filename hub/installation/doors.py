@@ -24,6 +24,10 @@ from hub.models import (
 )
 
 KEY_SET = "(set)"  # what the audit trail keeps of a reader key: never the key
+# what of a door the edge's configuration carries (the rest travels in the permissions)
+CONFIG_FIELDS = ("label", "line_id", "reader_address", "reader_key", "relay_output",
+                 "contact_input", "rex_input", "fail_safe_egress", "unlock_s", "held_open_s",
+                 "lift_id")
 
 
 def door_spec(door: Door) -> dict[str, Any]:
@@ -33,7 +37,7 @@ def door_spec(door: Door) -> dict[str, Any]:
             "contact_input": door.contact_input, "rex_input": door.rex_input,
             "fail_safe_egress": door.fail_safe_egress, "unlock_s": door.unlock_s,
             "held_open_s": door.held_open_s, "lift_id": door.lift_id, "mode": door.mode,
-            "unlock_schedule_id": door.unlock_schedule_id}
+            "unlock_schedule_id": door.unlock_schedule_id, "pin_required": door.pin_required}
 
 
 def _audited(spec: dict[str, Any]) -> dict[str, Any]:
@@ -100,10 +104,13 @@ async def update_door(inst: Installer, door_id: int, changes: BaseModel) -> Door
     await _check(inst, spec, edge, door.id)
     _apply(door, spec)
     await inst.session.flush()
-    # the label, mode and unlock schedule travel in the permission snapshot too
+    after = door_spec(door)
+    # the label, mode, unlock schedule and card + PIN travel in the permission snapshot
     inst.touch(door.site_id, door.edge_id, permissions=True)
+    if all(before[k] == after[k] for k in CONFIG_FIELDS):
+        inst.edges[door.site_id].discard(door.edge_id)  # nothing of its configuration moved
     await inst.record("door", door.id, door.name, door.site_id, "update", _audited(before),
-                      _audited(door_spec(door)))
+                      _audited(after))
     return door
 
 

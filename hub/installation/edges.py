@@ -50,7 +50,7 @@ async def update_edge(inst: Installer, edge_id: int, changes: BaseModel) -> Edge
     spec = merged(EdgeSpec, before, changes)
     await _check(inst, spec, edge.id)
     edge.label, edge.building_id = spec.label, spec.building_id
-    await inst.session.flush()
+    await inst.session.flush()  # neither is in the edge's configuration: nothing to push
     await inst.record("edge", edge.id, edge.name, edge.site_id, "update", before, edge_spec(edge))
     return edge
 

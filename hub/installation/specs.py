@@ -90,6 +90,8 @@ class DoorSpec(Spec):
     mode: DoorMode = "normal"
     unlock_schedule_id: RowId | None = Field(
         default=None, description="mode unlocked_on_schedule: released during this schedule")
+    pin_required: bool = Field(
+        default=False, description="card + PIN: a granted card opens only after its holder's PIN")
 
     @field_validator("reader_key")
     @classmethod

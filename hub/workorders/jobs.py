@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.models import Device, Site, utcnow
 from hub.tasks import Periodic
+from hub.workorders.cycles import open_cycle_orders
 from hub.workorders.dispatch import purge_sent
 from hub.workorders.ledger import end_of_day, local_date, site_zone
 from hub.workorders.models import EquipmentRecord, WorkOrder
@@ -66,6 +67,13 @@ async def open_preventive_orders(session: AsyncSession, now: datetime,
         ).on_conflict_do_nothing().returning(_TABLE.c.id))
         if new_id is None:  # another worker opened this cycle's order first
             continue
+        order = await session.get(WorkOrder, new_id)
+        assert order is not None
+        await opened(session, order, Actor.system("pm"), now)
+        opened_now.append(order)
+    # devices kept by the rules' several cycles (hub/workorders/cycles.py), one visit at a time
+    busy |= {o.device_id for o in opened_now}
+    for new_id in await open_cycle_orders(session, now, default_lead_days, busy):
         order = await session.get(WorkOrder, new_id)
         assert order is not None
         await opened(session, order, Actor.system("pm"), now)

@@ -53,6 +53,8 @@ class WorkOrder(Base):
     fault_code: Mapped[str | None] = mapped_column(String(32))
     open_key: Mapped[str | None] = mapped_column(String(100))
     pm_due_on: Mapped[date | None] = mapped_column(Date)
+    # a preventive order's checklist: [{code, cycle, text_en, text_zh, done, done_by, done_at}]
+    checklist: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     title: Mapped[str] = mapped_column(String(200))
     # a title the hub wrote, as a hub/texts code with parameters (read in the reader's language)
     title_code: Mapped[str | None] = mapped_column(String(64))
@@ -152,6 +154,22 @@ class EquipmentRecord(Base):
     next_due_on: Mapped[date | None] = mapped_column(Date, index=True)
     lead_days: Mapped[int | None] = mapped_column(Integer)
     skill: Mapped[str | None] = mapped_column(String(64))  # of its preventive orders
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MaintenanceCycle(Base):
+    """One of a device's maintenance cycles (a lift's half-monthly, quarterly … maintenance):
+    how often, when next due and last done; `name` is a cycle of hub/workorders/cycles.yaml."""
+
+    __tablename__ = "maintenance_cycles"
+    __table_args__ = (UniqueConstraint("device_id", "name", name="uq_maintenance_cycles_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    days: Mapped[int] = mapped_column(Integer)
+    last_done_on: Mapped[date | None] = mapped_column(Date)
+    next_due_on: Mapped[date] = mapped_column(Date, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -16,9 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import Conflict, InvalidInput, NotFound
-from hub.models import Device, User
+from hub.models import Device, Site, User
 from hub.texts import marker
-from hub.workorders.ledger import maintained
+from hub.workorders.cycles import check_complete, cycles_done
+from hub.workorders.ledger import local_date, maintained, site_zone
 from hub.workorders.models import (
     TechnicianSkill,
     WorkOrder,
@@ -305,6 +306,7 @@ async def transition(session: AsyncSession, order: WorkOrder, action: str, actor
     elif action == "start":
         order.started_at = now
     elif action == "resolve":
+        check_complete(order)  # a preventive visit is done when every item is ticked
         order.resolved_at, order.open_key = now, None
     elif action == "close":
         order.closed_at, order.open_key = now, None
@@ -312,6 +314,9 @@ async def transition(session: AsyncSession, order: WorkOrder, action: str, actor
     record(session, order, actor, DONE[action], now, before, note)
     if action == "resolve" and order.kind == "preventive":
         await maintained(session, order, now)
+        site = await session.get(Site, order.site_id)
+        today = local_date(now, site_zone(site.timezone if site else None))
+        await cycles_done(session, order, today, now)
     notify(session, order, order.state, now, managers=True, requester=True)
     return order
 

@@ -52,7 +52,7 @@ async def test_guard_sees_swipes_live_and_opens_a_door(building: Building,
 
     building.sims["B1-main"].present_card("1001")
     first = page.locator("#access-rows tr").first
-    await expect(first).to_contain_text("B1-main")
+    await expect(first).to_contain_text("1号楼 正门")  # the door's name, not its code
     await expect(first).to_contain_text("张伟")
     await expect(first).to_contain_text("允许")
     building.sims["B1-main"].present_card("9999")

@@ -8,6 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +59,9 @@ def test_provision_edge_refuses_cleanly_or_writes_files_the_edge_and_broker_acce
         assert config.site == site
         if doors:
             assert [d.id for d in config.doors] == doors
+        else:  # exactly the bootstrap: the hub sends the installation
+            written = yaml.safe_load(identity.config.read_text(encoding="utf-8"))
+            assert set(written) == {"site", "edge", "data_dir", "mqtt", "hub_keys"}
         accounts = out / "mosquitto" / DYNSEC_FILE
         blocks = roles(accounts)
         assert set(blocks) == {"hub", identity.username}

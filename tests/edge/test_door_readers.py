@@ -21,7 +21,7 @@ from edge.access.passback import PassbackLog
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider
 from edge.config import DoorConfig, ReaderConfig
 from edge.doors import DoorController
-from edge.drivers.osdp import ReaderLocalStatus
+from edge.drivers.osdp import InputChanged, ReaderLocalStatus
 from edge.keypad import MAX_FAILURES, PIN_TIMEOUT_S
 from edge.outbox import Outbox
 from edge.reader_keys import ReaderKeyStore
@@ -173,6 +173,27 @@ class TestAtTheDoor:
                                                               power_fail=power, at=0.0))
         assert [e.event for e in rig.events("door")] == [
             "reader_tamper", "reader_power_fail", "reader_tamper_cleared", "reader_power_ok"]
+
+
+def test_the_reader_shows_the_door_state(rig: Rig) -> None:
+    controller = rig.controller([])
+    bus = RecordingBus()
+    door = controller.attach(DoorConfig(id="lobby", fail_safe_egress=True, reader=ReaderConfig(
+        port="/dev/null", address=1, scbk="00" * 16)), bus)  # type: ignore[arg-type]
+
+    def shown(action: Any) -> list[tuple[Any, ...]]:
+        bus.sent.clear()
+        action()
+        return [s for s in bus.sent if s[0] != "relay"]
+
+    opened = InputChanged(address=1, input_no=0, active=True, at=0.0)
+    closed = InputChanged(address=1, input_no=0, active=False, at=0.0)
+    assert shown(lambda: controller._input(door, opened)) == [("led", "red"), ("buzz",)]  # forced
+    assert shown(lambda: controller._input(door, closed)) == [("led", "off"), ("silence",)]
+    assert shown(lambda: controller.lockdown(True)) == [("led", "red"), ("silence",)]
+    assert shown(lambda: controller.lockdown(False)) == [("led", "off"), ("silence",)]
+    assert shown(lambda: controller.fire(True)) == [("led", "green"), ("silence",)]
+    assert shown(lambda: controller.fire(False)) == [("led", "off"), ("silence",)]
 
 
 async def wait_for(check: Any, timeout: float = 10.0) -> None:

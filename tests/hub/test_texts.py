@@ -102,3 +102,12 @@ def test_every_builtin_rule_text_renders_in_both_languages() -> None:
             for code in codes:
                 assert fields_of(TEXTS[code][0]) <= set(body.params), (rule.name, code)
     assert coded >= 20
+
+
+def test_every_access_refusal_reason_has_words() -> None:
+    from typing import get_args
+
+    from wire.events import AccessReason
+
+    missing = [r for r in get_args(AccessReason) if f"access_reason.{r}" not in TEXTS]
+    assert not missing, f"add access_reason.<x> to hub/texts/catalogue.py for {missing}"

@@ -87,7 +87,7 @@ async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[R
 
 async def test_anti_passback_and_holidays_at_the_door(rig: Rig) -> None:
     groups = (await rig.call("GET", "/access-groups?site_id=demo"))["items"]
-    group = next(g for g in groups if g["name"] == "B1 main door")
+    group = next(g for g in groups if g["name"] == "1号楼大门")
     await rig.change("PATCH", f"/access-groups/{group['id']}", {"doors": ["B1-main", "B1-garage"]})
     pair = await rig.change("POST", "/anti-passback", {
         "site_id": "demo", "name": "lobby", "entry_door": "B1-main", "exit_door": "B1-garage",

@@ -9,9 +9,25 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from edge.drivers.osdp import CardRead, InputChanged, OsdpBus, ReaderConfig
-from simulators.control import ControlError, create_control_app, swipe
-from simulators.osdp_door import OsdpDoorSimulator, encode_card
+from edge.drivers.osdp import (
+    CardRead,
+    InputChanged,
+    KeyPress,
+    OsdpBus,
+    ReaderConfig,
+    ReaderLocalStatus,
+)
+from simulators.control import (
+    ControlError,
+    create_control_app,
+    keys,
+    power,
+    swipe,
+    tamper,
+    wiegand,
+)
+from simulators.osdp_door import OsdpDoorSimulator, encode_card, encode_wiegand
+from simulators.serve import DoorSpec
 
 ADDRESS = 101
 
@@ -153,3 +169,49 @@ class TestControlServer:
     async def test_swipe_client_raises_on_error(self, client: TestClient) -> None:
         with pytest.raises(ControlError, match="garage"):
             await swipe(str(client.make_url("/")), "garage", "1")
+
+
+@pytest.mark.integration
+class TestReaderVocabularyControl:
+    async def test_wiegand_keys_tamper_and_power_reach_the_bus(
+        self, client: TestClient, bus: OsdpBus
+    ) -> None:
+        url = str(client.make_url("/"))
+        await wiegand(url, "lobby", 12, 3456, 34)
+        await keys(url, "lobby", "2580#")
+        await tamper(url, "lobby", True)
+        await power(url, "lobby", True)
+        seen: list[object] = []
+        async with asyncio.timeout(3):
+            while len(seen) < 4:
+                event = await bus.next_event()
+                if isinstance(event, CardRead | KeyPress | ReaderLocalStatus):
+                    seen.append(event)
+        card, pressed, tampered, failing = seen
+        assert isinstance(card, CardRead) and (card.format, card.bits) == ("wiegand", 34)
+        assert card.data == encode_wiegand(12, 3456, 34)
+        assert isinstance(pressed, KeyPress) and pressed.keys == "2580#"
+        assert isinstance(tampered, ReaderLocalStatus) and not tampered.power_fail
+        assert isinstance(failing, ReaderLocalStatus) and failing.tamper and failing.power_fail
+        state = (await (await client.get("/doors")).json())["doors"][0]
+        assert (state["tamper"], state["power_fail"], state["install_mode"]) == (True, True, False)
+
+    @pytest.mark.parametrize(("path", "body", "field"), [
+        ("wiegand", {"facility": 300, "card": 1}, "facility"),
+        ("wiegand", {"facility": 1, "card": 1, "bits": 37}, "bits"),
+        ("keys", {"keys": "12a#"}, "keys"),
+        ("tamper", {"tampered": "yes"}, "tampered"),
+        ("power", {}, "failed"),
+    ])
+    async def test_bad_requests_name_the_field(
+        self, client: TestClient, path: str, body: dict[str, object], field: str
+    ) -> None:
+        resp = await client.post(f"/doors/lobby/{path}", json=body)
+        assert resp.status == 422
+        assert (await resp.json())["field"] == field
+
+
+def test_a_door_spec_may_name_install_mode() -> None:
+    assert DoorSpec.parse("B1-main:101:install").scbk is None
+    with pytest.raises(ValueError, match="install"):
+        DoorSpec.parse("B1-main:101:nothex")

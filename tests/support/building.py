@@ -105,6 +105,7 @@ async def demo_building(
     shared_group: str | None = "hub",
     doors: Sequence[tuple[str, int]] = (("B1-main", 101),),
     unlock_s: float = 1.0,
+    fail_safe: Sequence[str] = (),
     prepare: Callable[[Hub], Awaitable[None]] | None = None,
     ready: Callable[[EdgeAgent], bool] = lambda agent: bool(agent.cache.version),
     devices: Sequence[dict[str, Any]] = (),
@@ -117,7 +118,8 @@ async def demo_building(
     simulated reader + door controller per door, and the edge; yields once every reader is
     online and `ready(agent)` holds. More keys of the edge's config: `edge_settings`, and
     `edge_extra(hub)` for those that need the running hub (cameras); `devices` are its Modbus
-    devices (their simulators are the caller's); `clock` is the hub rules' clock."""
+    devices (their simulators are the caller's); `clock` is the hub rules' clock; the doors
+    named in `fail_safe` are released by the edge on a fire alarm."""
     settings = HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
         mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
@@ -147,6 +149,7 @@ async def demo_building(
                 "mqtt": {"port": mqtt_port, "username": "b1-edge", "backoff_min_s": 1,
                          "backoff_max_s": 2},
                 "doors": [{"id": name, "unlock_s": unlock_s,
+                           "fail_safe_egress": name in fail_safe,
                            "reader": {"port": sim.port, "address": sim.address,
                                       "scbk": keys[name].hex()}}
                           for name, sim in sims.items()],

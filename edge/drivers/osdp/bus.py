@@ -63,6 +63,7 @@ _TICK = 0.005
 # OSDP's default secure channel base key (SCBK-D), which any installer knows
 DEFAULT_SCBK = bytes(range(0x30, 0x40))
 _PROBE_S = 3.0  # how long the default-key probe may hold the line
+_REKEY_GAP_S = 3.0  # the secure channel's restart after a KEYSET takes well under this
 _REOPEN_MIN = 0.1
 _REOPEN_MAX = 5.0
 
@@ -128,6 +129,8 @@ class OsdpBus:
         self._probe_due: list[int] = []
         self._installing: set[int] = set()  # SCBK-D allowed (EnforceSecure cleared)
         self._keys_pending: dict[int, bytes] = {}  # KEYSET sent, not yet acknowledged
+        self._rekeyed: dict[int, float] = {}  # until when a secure channel restart is expected
+        self._reported: dict[int, tuple[bool, bool]] = {}  # the state last told as ReaderStatus
 
     @property
     def counters(self) -> dict[str, int]:
@@ -404,19 +407,29 @@ class OsdpBus:
         now = time.monotonic()
         for address, pd in self._index.items():
             state = (bool(status >> pd & 1), bool(sc_status >> pd & 1))
-            if state == self._state[address]:
-                continue
-            self._state[address] = state
-            online, secure = state
-            if online and secure:
-                self._insecure.discard(address)
-            if online:
-                self._retry_at.pop(address, None)
-                self._retry_delay[address] = self._retry_min
-                if address in self._ever_online:
-                    self._reconnects += 1
-                self._ever_online.add(address)
-            self._emit(ReaderStatus(address=address, online=online, secure=secure, at=now))
+            if state != self._state[address]:
+                self._state[address] = state
+                online, secure = state
+                if online and secure:
+                    self._insecure.discard(address)
+                if online:
+                    self._retry_at.pop(address, None)
+                    self._retry_delay[address] = self._retry_min
+                    if address in self._ever_online and address not in self._rekeyed:
+                        self._reconnects += 1
+                    self._ever_online.add(address)
+            # a new key restarts the secure channel: that short gap is not the reader going
+            # offline, unless it lasts past _REKEY_GAP_S
+            until = self._rekeyed.get(address)
+            if until is not None:
+                if until > now and state != (True, True):
+                    continue
+                if until <= now:
+                    del self._rekeyed[address]
+            if state != self._reported.get(address, (False, False)):
+                self._reported[address] = state
+                self._emit(ReaderStatus(address=address, online=state[0], secure=state[1],
+                                        at=now))
 
     def _schedule_retry(self, address: int) -> None:
         delay = self._retry_delay[address]
@@ -491,6 +504,7 @@ class OsdpBus:
             return
         now = time.monotonic()
         if status == _COMPLETION_OK:
+            self._rekeyed[address] = now + _REKEY_GAP_S
             self._emit(ReaderKeyed(address=address, key=key, at=now))
         else:
             self._emit(ReaderKeyFailed(address=address, at=now,

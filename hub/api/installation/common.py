@@ -62,6 +62,8 @@ async def installing(request: web.Request) -> AsyncIterator[Installer]:
     if publisher is None:
         return
     for site_id, edges in sorted(inst.edges.items()):
+        if not edges:
+            continue
         try:
             publisher.edges_changed(site_id, sorted(edges))
         except Exception:  # committed; a publisher fault must not undo the answer

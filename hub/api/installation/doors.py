@@ -48,6 +48,7 @@ class DoorOut(Out):
     unlock_s: float = 5.0
     held_open_s: float = 30.0
     lift_id: int | None = Field(default=None, description="a car reader: its lift")
+    pin_required: bool = Field(default=False, description="card + PIN at this door's reader")
 
 
 class DoorList(BaseModel):

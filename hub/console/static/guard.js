@@ -1,19 +1,17 @@
-// Guard console: the live access log, buildings with their edges, doors and devices, remote
-// door opening and building lockdown (each with a reason), and the commands sent.
+// Guard console: the live access log, buildings with their edges, doors (each in its state) and
+// devices, remote door opening and building lockdown (each with a reason), the commands sent,
+// and the alarms: a new critical one sounds a tone (WebAudio, with a remembered mute) and
+// flashes the title until it is acknowledged.
 "use strict";
 (() => {
   const {t, word, el, api, time, pill, statusPill, toast, toastError, askReason, fill, td} = Lintel;
-  const MAX_ROWS = 200;
   const accessRows = document.getElementById("access-rows");
   const seen = new Set();
-  const residentNames = new Map();
 
-  function residentName(id, cell) {
-    if (id === null || id === undefined) { cell.textContent = "—"; return; }
-    if (!residentNames.has(id)) {
-      residentNames.set(id, api("GET", `/residents/${id}`).then((r) => r.name).catch(() => `#${id}`));
-    }
-    residentNames.get(id).then((name) => { cell.textContent = name; });
+  // Who came through: the person the API names (a resident, a refused card's owner, a visitor).
+  function person(e) {
+    if (!e.person) return "—";
+    return e.person_kind === "visitor" ? [e.person, " ", el("span", {class: "muted small"}, t("access.visitor"))] : e.person;
   }
 
   // The edge cut or escaped what the reader sent: the credential shown is not the one read.
@@ -23,32 +21,27 @@
   }
 
   function accessRow(e, fresh) {
-    const who = td(t("access.resident"), "…");
-    residentName(e.resident_id, who);
     const result = e.result === "granted"
       ? pill(t("access.granted"), "ok")
       : pill(`${t("access.denied")} · ${word("reason.", e.reason)}`, "bad");
     return el("tr", {class: fresh ? "fresh" : null, dataset: {id: e.id, door: e.door}},
       td(t("common.time"), time(e.ts)),
-      td(t("common.door"), e.door),
+      td(t("common.door"), e.door_name || e.door),
       td(t("access.credential"), `${word("cred.", e.credential_type)} ${e.credential}`,
         malformedMark(e.malformed)),
-      who, td(t("access.result"), result));
+      td(t("access.resident"), person(e)), td(t("access.result"), result));
   }
 
-  async function loadAccess() {
+  async function loadAccess(markFresh = false) {
     const page = await api("GET", "/access-events?limit=50");
-    seen.clear();
+    fill(accessRows, page.items, (e) => accessRow(e, markFresh && !seen.has(e.id)));
     page.items.forEach((e) => seen.add(e.id));
-    fill(accessRows, page.items, (e) => accessRow(e, false));
   }
 
+  // A pushed event carries codes, not names: the newest page is read again (one indexed query).
+  const reloadAccess = Lintel.debounce(() => loadAccess(true).catch(toastError), 150);
   function pushAccess(e) {
-    if (seen.has(e.id)) return;
-    seen.add(e.id);
-    if (accessRows.querySelector("td.empty")) accessRows.replaceChildren();
-    accessRows.prepend(accessRow(e, true));
-    while (accessRows.children.length > MAX_ROWS) accessRows.lastElementChild.remove();
+    if (!seen.has(e.id)) reloadAccess();
   }
 
   async function command(path, title, done) {
@@ -62,14 +55,31 @@
     } catch (error) { toastError(error); }
   }
 
+  // Each state its own colour, icon and words (never colour alone): see the legend.
+  const DOOR_LOOK = {normal: "ok", open: "info", held_open: "warn", forced: "bad",
+    locked_down: "lock", fire_released: "fire", offline: "off"};
+
+  function doorState(state) {
+    return el("span", {class: `door-state ${DOOR_LOOK[state] || ""}`, "data-state": state,
+      "data-testid": "door-state"}, el("span", {class: "icon", "aria-hidden": "true"}), t(`door.${state}`));
+  }
+
   function doorItem(door) {
-    return el("li", {dataset: {door: door.name}},
-      el("div", {class: "grow"}, el("div", {}, door.label || door.name),
-        el("div", {class: "sub"}, door.name)),
-      door.mode !== "normal" ? pill(word("mode.", door.mode), "bad") : null,
+    const name = door.label || door.name;
+    return el("li", {class: `door ${door.state}`, dataset: {door: door.name, state: door.state}},
+      el("div", {class: "grow"}, el("div", {}, name),
+        el("div", {class: "sub"}, door.changed_at ? `${door.name} · ${time(door.changed_at)}` : door.name)),
+      doorState(door.state),
       el("button", {class: "small", "data-testid": `open-${door.name}`,
-        onclick: () => command(`/doors/${door.id}/unlock`, t("guard.open_title", {door: door.label || door.name}),
-          () => t("guard.opened", {door: door.label || door.name}))}, t("guard.open")));
+        disabled: door.state === "locked_down" || door.state === "offline" ? true : null,
+        onclick: () => command(`/doors/${door.id}/unlock`, t("guard.open_title", {door: name}),
+          () => t("guard.opened", {door: name}))}, t("guard.open")));
+  }
+
+  function legend() {
+    return el("div", {class: "door-legend", "data-testid": "door-legend"},
+      el("span", {class: "muted small"}, t("door.legend")),
+      ["normal", "open", "held_open", "forced", "locked_down", "fire_released", "offline"].map(doorState));
   }
 
   function deviceItem(device) {
@@ -90,7 +100,7 @@
         el("button", {class: "small danger", "data-testid": `lockdown-${edge.name}`,
           onclick: () => command(`/edges/${edge.id}/lockdown`, t("guard.lockdown_title", {edge: edge.name}),
             () => t("guard.command_sent", {command: t("guard.lockdown")}))}, t("guard.lockdown")),
-        el("button", {class: "small",
+        el("button", {class: "small", "data-testid": `release-${edge.name}`,
           onclick: () => command(`/edges/${edge.id}/release`, t("guard.release_title", {edge: edge.name}),
             () => t("guard.command_sent", {command: t("guard.release")}))}, t("guard.release"))),
       el("ul", {class: "row-list"}, doors.map(doorItem), devices.map(deviceItem)));
@@ -98,7 +108,7 @@
 
   async function loadBuildings() {
     const [buildings, edges, doors, devices] = await Promise.all(
-      ["/buildings", "/edges", "/doors", "/devices"].map((p) => api("GET", p)));
+      ["/buildings", "/edges", "/door-states", "/devices"].map((p) => api("GET", p)));
     const box = document.getElementById("buildings");
     const groups = new Map(buildings.items.map((b) => [b.id, {building: b, edges: []}]));
     const loose = {building: null, edges: []};
@@ -107,15 +117,18 @@
     for (const {building, edges: own} of [...groups.values(), loose]) {
       if (!own.length) continue;
       const online = own.filter((e) => e.status === "online").length;
-      blocks.push(el("div", {class: "building", dataset: {building: building ? building.code : ""}},
+      const ownDoors = doors.items.filter((d) => own.some((e) => e.id === d.edge_id));
+      const worst = ["fire_released", "forced", "locked_down"].find((st) => ownDoors.some((d) => d.state === st));
+      blocks.push(el("div", {class: `building${worst ? " " + worst : ""}`, dataset: {building: building ? building.code : ""}},
         el("div", {class: "building-head"},
           el("h3", {}, building ? `${building.name} (${building.code})` : t("guard.no_building")),
+          worst ? doorState(worst) : null,
           pill(`${online}/${own.length} ${t("status.online")}`, online === own.length ? "ok" : "bad")),
         own.map((edge) => edgeBlock(edge,
           doors.items.filter((d) => d.edge_id === edge.id),
           devices.items.filter((d) => d.edge === edge.name && d.site === edge.site_id)))));
     }
-    box.replaceChildren(...(blocks.length ? blocks : [el("p", {class: "muted"}, t("common.none"))]));
+    box.replaceChildren(...(blocks.length ? blocks : [el("p", {class: "muted"}, t("common.none"))]), legend());
   }
 
   async function loadCommands() {
@@ -127,9 +140,105 @@
       td(t("common.status"), statusPill(c.status))));
   }
 
+  // --- the alarm signal: a tone (WebAudio: no sound file) repeated while a critical alarm is
+  // unacknowledged, and a flashing title; the mute is remembered in this browser ---
+  const Signal = (() => {
+    const KEY = "lintel.alarm_sound";
+    const REPEAT_MS = 10000;
+    const button = document.getElementById("sound-toggle");
+    const baseTitle = document.title;
+    let muted = localStorage.getItem(KEY) === "off";
+    let audio = null, flashing = null, repeating = null;
+
+    function context() {
+      const Audio = window.AudioContext || window.webkitAudioContext;
+      if (!Audio) return null;
+      if (!audio) audio = new Audio();
+      if (audio.state === "suspended") audio.resume().then(show, show);
+      return audio;
+    }
+
+    function tone() {
+      if (muted) return;
+      const ctx = context();
+      if (!ctx) return;
+      const start = ctx.currentTime + 0.02;
+      [880, 660, 880].forEach((hz, i) => {  // three short beeps, high-low-high
+        const osc = ctx.createOscillator(), gain = ctx.createGain();
+        const at = start + i * 0.25;
+        osc.type = "square";
+        osc.frequency.value = hz;
+        gain.gain.setValueAtTime(0.0001, at);
+        gain.gain.exponentialRampToValueAtTime(0.25, at + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.2);
+        osc.connect(gain).connect(ctx.destination);
+        osc.start(at);
+        osc.stop(at + 0.22);
+      });
+      show();
+    }
+
+    function show() {
+      if (!button) return;
+      const blocked = !muted && audio && audio.state !== "running";
+      button.textContent = t(muted ? "guard.sound_off" : blocked ? "guard.sound_blocked" : "guard.sound_on");
+      button.setAttribute("aria-pressed", String(!muted));
+      button.classList.toggle("muted", muted);
+      button.classList.toggle("blocked", Boolean(blocked));
+    }
+
+    function flash(text) {
+      clearInterval(flashing);
+      let on = true;
+      document.title = `⚠ ${text}`;
+      flashing = setInterval(() => { on = !on; document.title = on ? `⚠ ${text}` : baseTitle; }, 900);
+    }
+
+    function calm() {
+      clearInterval(flashing);
+      clearInterval(repeating);
+      flashing = repeating = null;
+      document.title = baseTitle;
+    }
+
+    // A new critical alarm: sound now and every REPEAT_MS until `calm()`.
+    function alert(text) {
+      flash(text);
+      tone();
+      clearInterval(repeating);
+      repeating = setInterval(tone, REPEAT_MS);
+    }
+
+    if (button) {
+      button.addEventListener("click", () => {
+        muted = !muted;
+        localStorage.setItem(KEY, muted ? "off" : "on");
+        if (!muted) context();
+        show();
+      });
+    }
+    // browsers start audio only after a gesture on the page: the first click or key allows it
+    const allow = () => { if (!muted) context(); show(); };
+    document.addEventListener("pointerdown", allow, {once: true});
+    document.addEventListener("keydown", allow, {once: true});
+    show();
+    return {alert, calm};
+  })();
+
   // --- alarms: the open ones, worst first; acknowledge and clear with an optional note ---
   const openAlarms = new Map();
   const RANK = {critical: 0, major: 1, minor: 2, info: 3};
+
+  function isNewCritical(a) {
+    if (a.severity !== "critical" || a.state !== "active") return false;
+    const before = openAlarms.get(a.id);
+    return !before || before.state !== "active" || a.count > before.count;
+  }
+
+  // The signal stops once no critical alarm is left unacknowledged.
+  function settleSignal() {
+    if (![...openAlarms.values()].some((a) => a.severity === "critical" && a.state === "active")) Signal.calm();
+  }
 
   function alarmItem(a) {
     const what = word("alarm.", a.type);
@@ -171,8 +280,16 @@
   function pushAlarm(message) {
     const a = message.alarm;
     if (!a) return;  // a comment: nothing shown here
+    const fresh = isNewCritical(a);
     if (a.state === "cleared") openAlarms.delete(a.id); else openAlarms.set(a.id, a);
     renderAlarms();
+    if (fresh) {
+      const what = word("alarm.", a.type);
+      Signal.alert(what);
+      toast(t("guard.new_alarm", {what}), "bad");
+    } else {
+      settleSignal();
+    }
   }
 
   async function loadAlarms() {
@@ -180,12 +297,17 @@
     openAlarms.clear();
     for (const a of page.items) openAlarms.set(a.id, a);
     renderAlarms();
+    settleSignal();
   }
 
-  // --- camera alerts with their snapshots (uploaded by the edge a moment after the alert) ---
-  const MAX_SHOTS = 12;
+  // --- camera alerts, one tile per camera: its latest alert's snapshot (uploaded by the edge
+  // a moment after the alert) and how many alerts it raised, not a dozen near-identical shots ---
+  const MAX_CAMERAS = 12;
+  const RECENT_ALERTS = 100;
+  const cameras = new Map();  // camera -> {latest, count, first}
 
-  function shot(c) {
+  function shot(group) {
+    const c = group.latest;
     const url = c.snapshot_url ?? (c.snapshot_id ? `/api/v1/snapshots/${c.snapshot_id}` : null);
     const none = () => el("div", {class: "noimg"}, t("camera.no_snapshot"));
     let media = none();
@@ -198,23 +320,40 @@
       });
       media = el("a", {href: url, target: "_blank"}, media);
     }
-    return el("div", {class: "shot", dataset: {alert: c.id}}, media,
-      el("div", {class: "cap"}, el("div", {}, `${c.camera} · ${word("camera.", c.event)}`),
-        el("div", {class: "sub"}, `${time(c.ts)}${c.zone ? " · " + t("camera.zone", {zone: c.zone}) : ""}`)));
+    const when = group.count > 1 ? `${time(group.first)} – ${time(c.ts)}` : time(c.ts);
+    return el("div", {class: "shot", dataset: {alert: c.id, camera: c.camera}}, media,
+      el("div", {class: "cap"}, el("div", {}, `${c.camera} · ${word("camera.", c.event)}`,
+        group.count > 1 ? [" ", pill(t("camera.alerts", {n: group.count}), "warn")] : null),
+        el("div", {class: "sub"}, `${when}${c.zone ? " · " + t("camera.zone", {zone: c.zone}) : ""}`)));
+  }
+
+  function renderCameras() {
+    const box = document.getElementById("camera-list");
+    const groups = [...cameras.values()].sort((x, y) => y.latest.ts.localeCompare(x.latest.ts))
+      .slice(0, MAX_CAMERAS);
+    box.replaceChildren(...(groups.length ? groups.map(shot) : [el("span", {class: "muted"}, t("common.none"))]));
+  }
+
+  function addAlert(c) {
+    const group = cameras.get(c.camera);
+    if (!group) { cameras.set(c.camera, {latest: c, count: 1, first: c.ts, ids: new Set([c.id])}); return; }
+    if (group.ids.has(c.id)) return;
+    group.ids.add(c.id);
+    group.count += 1;
+    if (c.ts > group.latest.ts) group.latest = c;
+    if (c.ts < group.first) group.first = c.ts;
   }
 
   async function loadCamera() {
-    const page = await api("GET", `/camera-alerts?limit=${MAX_SHOTS}`);
-    const box = document.getElementById("camera-list");
-    box.replaceChildren(...(page.items.length ? page.items.map(shot) : [el("span", {class: "muted"}, t("common.none"))]));
+    const page = await api("GET", `/camera-alerts?limit=${RECENT_ALERTS}`);
+    cameras.clear();
+    page.items.forEach(addAlert);
+    renderCameras();
   }
 
   function pushCamera(c) {
-    const box = document.getElementById("camera-list");
-    if (box.querySelector(`[data-alert="${c.id}"]`)) return;
-    if (!box.querySelector(".shot")) box.replaceChildren();
-    box.prepend(shot(c));
-    while (box.children.length > MAX_SHOTS) box.lastElementChild.remove();
+    addAlert(c);
+    renderCameras();
   }
 
   const reloadBuildings = Lintel.debounce(() => loadBuildings().catch(toastError), 300);

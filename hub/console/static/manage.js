@@ -82,7 +82,7 @@
     const scheduleNames = new Map(schedules.items.map((s) => [s.id, s.name]));
     fill(document.getElementById("group-rows"), groups.items, (g) => el("tr", {},
       td(t("common.name"), g.name), td(t("common.doors"), g.doors.join(", ") || "—"),
-      td(t("manage.schedule"), scheduleNames.get(g.schedule_id) ?? "—"),
+      td(t("manage.schedule"), el("span", {translate: "no"}, scheduleNames.get(g.schedule_id) ?? "—")),
       el("td", {class: "num"}, residents.items.filter((r) => r.groups.includes(g.id)).length)));
   }
 
@@ -93,7 +93,11 @@
     fill(document.getElementById("edge-rows"), edges.items, (e) => el("tr", {},
       td(t("guard.edge"), e.name), td(t("common.building"), names.get(e.building_id) ?? "—"),
       td(t("common.status"), statusPill(e.status)), td(t("guard.last_seen"), time(e.last_seen)),
-      el("td", {class: "num"}, e.perm_version_held ?? "—")));
+      el("td", {class: "num"}, e.perm_version_held ?? "—"),
+      // the configuration it runs; a refused newer one in red, with the edge's reason
+      td(t("manage.config_version"), e.config_refused
+        ? pill(t("manage.config_refused", {reason: e.config_refused}), "bad")
+        : (e.config_version_held == null ? "—" : `v${e.config_version_held}`))));
     fill(document.getElementById("device-rows"), devices.items, (d) => el("tr", {},
       td(t("common.name"), d.name), td(t("guard.edge"), d.edge), td(t("manage.device_type"), word("device.", d.device_type)),
       td(t("manage.model"), d.model), td(t("common.status"), statusPill(d.status)),

@@ -65,6 +65,26 @@
     } catch (error) { toastError(error); }
   }
 
+  // The desk's printed slip: the visitor, the host, the doors and the window beside the QR.
+  function fillSlip(pass) {
+    const slip = document.getElementById("pass-slip");
+    if (!slip) return;
+    const doorNames = new Map([...form.querySelectorAll("input[name=doors]")].map((c) =>
+      [c.value, c.parentElement.textContent.trim()]));
+    const put = (id, text) => { document.getElementById(id).textContent = text; };
+    put("slip-name", pass.visitor_name);
+    put("slip-phone", pass.visitor_phone);
+    put("slip-unit", unitLabels.get(pass.unit_id) ?? `#${pass.unit_id}`);
+    put("slip-doors", pass.doors.map((d) => doorNames.get(d) || d).join("、"));
+    put("slip-until", `${time(pass.valid_from)} – ${time(pass.valid_until)}`);
+    put("slip-uses", String(pass.max_uses));
+    document.getElementById("pass-print").onclick = () => {
+      document.body.classList.add("printing-slip");
+      window.addEventListener("afterprint", () => document.body.classList.remove("printing-slip"), {once: true});
+      window.print();
+    };
+  }
+
   function showIssued(pass) {
     const box = document.getElementById("pass-issued");
     document.getElementById("pass-issued-title").textContent = t("pass.issued", {name: pass.visitor_name});
@@ -77,6 +97,7 @@
     const share = document.getElementById("pass-share-button");
     share.hidden = !navigator.share;
     share.onclick = () => navigator.share({title: t("visit.title"), url: link}).catch(() => {});
+    fillSlip(pass);
     box.hidden = false;
     box.scrollIntoView({behavior: "smooth", block: "center"});
   }

@@ -1,7 +1,7 @@
 // Technician: the open faults of the site's devices, as cards for a phone.
 "use strict";
 (() => {
-  const {t, el, api, time, pill, toastError} = Lintel;
+  const {t, word, el, api, time, pill, toastError} = Lintel;
   const SEVERITY = {critical: "bad", major: "bad", minor: "warn", info: "info"};
 
   async function load() {
@@ -14,7 +14,7 @@
       for (const f of device.faults) {
         cards.push(el("section", {class: "card", dataset: {device: device.name, code: f.code}},
           el("div", {class: "building-head"}, el("h3", {}, device.name),
-            pill(f.severity ?? "—", SEVERITY[f.severity] ?? "")),
+            pill(f.severity ? word("severity.", f.severity) : "—", SEVERITY[f.severity] ?? "")),
           el("p", {}, (Lintel.lang === "zh" ? f.text_zh : f.text) || f.code),
           el("div", {class: "muted small"}, `${t("tech.raised")} ${time(f.raised_at)} · ${f.code}`,
             f.skill ? ` · ${t("tech.skill")}: ${f.skill}` : "")));

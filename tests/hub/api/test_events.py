@@ -94,9 +94,13 @@ async def test_keyset_pages_cover_everything_once_in_order(
         "site": "sunrise",
         "edge": "edge-b1",
         "door": latest["door"],
+        "door_name": {"B1-main": "Main entrance", "B1-garage": "Garage"}[latest["door"]],
         "credential_type": "card",
         "credential": latest["credential"],
         "resident_id": latest["resident_id"],
+        "person": None,  # no such residents in this registry
+        "person_kind": None,
+        "person_resident_id": None,
         "result": latest["result"],
         "reason": latest["reason"],
         "decision_us": latest["decision_us"],

@@ -406,6 +406,7 @@ async def test_only_admins_and_the_sites_managers_install(
 
 async def test_the_door_patch_keeps_modes_and_schedules(
     client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession],
+    configs: RecordingConfigs,
 ) -> None:
     """What PATCH /doors did before issue 15 (mode and unlock schedule) still holds."""
     schedule = await call(client, auth, "POST", "/schedules", 201, {
@@ -417,6 +418,8 @@ async def test_the_door_patch_keeps_modes_and_schedules(
                         {"mode": "unlocked_on_schedule", "unlock_schedule_id": schedule["id"]})
     assert problem(answer) == ("unlock_schedule_id", f"no schedule {schedule['id']} in this site")
     done = await call(client, auth, "PATCH", f"/doors/{main['id']}", 200,
-                      {"mode": "locked_down"})
+                      {"mode": "locked_down", "pin_required": True})
+    assert done["pin_required"] is True
+    assert configs.calls == []  # mode and card + PIN travel in the permissions alone
     assert (done["mode"], done["label"], done["edge"]) == ("locked_down", "Main entrance",
                                                            "edge-b1")

@@ -108,6 +108,16 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="residents", body=lambda w, p: {"phone": "13900000000"}
     ),
     ("DELETE", "/residents/{id}"): Case(WRITERS, resource="residents"),
+    ("POST", "/residents/{id}/pin"): Case(
+        WRITERS, resource="residents", body=lambda w, p: {"pin": "2580", "duress_pin": "2581"},
+        away=404, ok=200
+    ),
+    ("DELETE", "/residents/{id}/pin"): Case(WRITERS, resource="residents"),
+    ("POST", "/me/pin"): Case(RESIDENT, body=lambda w, p: {"pin": "369258"}, own=True, ok=200),
+    ("GET", "/card-formats"): Case(STAFF),
+    ("POST", "/card-formats"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "facility_codes": [12]}, ok=200
+    ),
     ("GET", "/cards"): Case(HOUSEHOLD, resource="cards"),
     ("POST", "/cards"): Case(
         WRITERS,
@@ -249,6 +259,7 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="anti-passback", body=lambda w, p: {"name": unique("apb"), "mode": "soft"}
     ),
     ("DELETE", "/anti-passback/{id}"): Case(WRITERS, resource="anti-passback"),
+    ("GET", "/door-states"): Case(STAFF, resource="doors"),
     ("GET", "/devices"): Case(STAFF, resource="devices"),
     ("GET", "/devices/{id}"): Case(STAFF, resource="devices"),
     ("GET", "/devices/{id}/telemetry"): Case(STAFF, resource="devices"),
@@ -330,6 +341,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/work-orders/{id}/notes"): Case(
         WO_WORKERS | RESIDENT, resource="work-orders", body=lambda w, p: {"text": "下午在家"},
         away=404,
+    ),
+    ("POST", "/work-orders/{id}/checklist"): Case(
+        WO_WORKERS, resource="work-orders", body=lambda w, p: {"ticks": {}}, away=404, ok=200,
     ),
     ("POST", "/work-orders/{id}/parts"): Case(
         WO_WORKERS, resource="work-orders", body=lambda w, p: {"name": "阀门", "quantity": 1},

@@ -38,3 +38,14 @@ async def test_only_the_desk_managers_and_the_host_get_the_qr(
     # another unit's resident sees nothing of it
     dave = await login(client, "dave")
     assert (await client.get(qr, headers=dave)).status == 404
+
+
+async def test_a_revoked_pass_has_no_qr_to_show(client: Client, people: dict[str, int],  # noqa: F811
+                                                auth: dict[str, str]) -> None:
+    issued = await (await client.post("/api/v1/visitor-passes", headers=auth,
+                                      json=pass_body())).json()
+    qr = f"/api/v1/visitor-passes/{issued['id']}/qr.png"
+    assert (await client.get(qr, headers=auth)).status == 200
+    await client.post(f"/api/v1/visitor-passes/{issued['id']}/revoke", headers=auth)
+    resp = await client.get(qr, headers=auth)
+    assert resp.status == 409 and "revoked" in (await resp.json())["detail"]

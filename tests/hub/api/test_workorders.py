@@ -20,7 +20,7 @@ from hub.api import create_app, create_user
 from hub.api.keys import LIVE
 from hub.api.workorders import MAX_PHOTO_BYTES, WORKORDER_CLOCK
 from hub.models import Building, Device, Household, Unit
-from hub.workorders import TechnicianSkill
+from hub.workorders import TechnicianSkill, WorkOrder
 from hub.workorders.dispatch import WorkOrderNotifier
 from hub.workorders.models import WorkOrderOutbox, WorkOrderPhoto
 from tests.hub.api.conftest import PASSWORD, RecordingPublisher, count
@@ -366,3 +366,87 @@ async def test_technicians_and_managers_are_told_at_once(crew: Crew) -> None:
         mine = await res.next("work_orders", timeout=5, id=request["id"])
         assert (mine["event"], mine["unit_id"]) == ("assigned", 101)
         await nb.nothing(0.3)
+
+
+async def test_maintenance_cycles_by_the_rules_of_the_trade(crew: Crew) -> None:
+    """A lift keeps TSG T5002-2017's four cycles; one longer than the rule allows is refused
+    naming the rule; a visit lists the checklist of every cycle due that day, resolves only
+    when the technician has ticked every item, and moves those cycles on."""
+    from hub.workorders.jobs import WorkOrderJobs
+
+    lift = crew.ids["lift"]
+    before = await count(crew.sessions)
+    for body, where in (({"cycle_days": 30}, "cycle_days"),
+                        ({"cycles": [{"name": "half_monthly", "days": 30}]}, "cycles.0.days")):
+        bad = await crew.call("PATCH", f"/equipment/{lift}", "manager", 422, json=body)
+        problem = bad["detail"][0]
+        assert problem["field"] == where, bad
+        assert "TSG T5002-2017" in problem["reason"] and "at most every 15 days" in problem["reason"]
+    unknown = await crew.call("PATCH", f"/equipment/{lift}", "manager", 422,
+                              json={"cycles": [{"name": "daily"}]})
+    assert unknown["detail"][0]["field"] == "cycles.0.name"
+    assert await count(crew.sessions) == before  # refused: nothing changed
+
+    defaults = await crew.call("PATCH", f"/equipment/{lift}", "manager", 200, json={"cycles": []})
+    assert [(c["name"], c["days"], c["max_days"], c["rule"]) for c in defaults["cycles"]] == [
+        ("half_monthly", 15, 15, "TSG T5002-2017"), ("quarterly", 90, 92, "TSG T5002-2017"),
+        ("half_yearly", 180, 184, "TSG T5002-2017"), ("yearly", 365, 366, "TSG T5002-2017")]
+    assert defaults["cycles"][0]["next_due_on"] == "2026-03-17"  # today (03-02) + 15 days
+    assert defaults["cycles"][0]["text_zh"] == "半月维护保养"
+
+    # this visit covers the half-monthly and the quarterly items, both due on 03-05
+    await crew.call("PATCH", f"/equipment/{lift}", "manager", 200, json={"cycles": [
+        {"name": "half_monthly", "next_due_on": "2026-03-05"},
+        {"name": "quarterly", "next_due_on": "2026-03-05"}, {"name": "yearly"}]})
+    async with crew.sessions() as session, session.begin():
+        session.add(TechnicianSkill(user_id=crew.ids["wang"], skill="elevator"))
+    opened, _ = await WorkOrderJobs(crew.sessions, lead_days=3, clock=crew.clock).run_once()
+    assert len(opened) == 1
+    async with crew.sessions() as session:
+        oid = await session.scalar(select(WorkOrder.id).where(WorkOrder.kind == "preventive"))
+    detail = await crew.call("GET", f"/work-orders/{oid}", "wang", 200)
+    assert (detail["assignee"], detail["pm_due_on"]) == ("wang", "2026-03-05")
+    items = detail["checklist"]
+    assert {i["cycle"] for i in items} == {"half_monthly", "quarterly"}
+    assert "A1-18" in {i["code"] for i in items} and not any(i["done"] for i in items)
+    assert "TSG T5002-2017" in detail["description"]
+
+    await crew.call("POST", f"/work-orders/{oid}/start", "wang", 200, json={})
+    await crew.call("POST", f"/work-orders/{oid}/checklist", "li", 404,
+                    json={"ticks": {"A1-01": True}})  # not li's order: not even shown to li
+    await crew.call("POST", f"/work-orders/{oid}/checklist", "wang", 422,
+                    json={"ticks": {"Z9": True}})
+    ticked = await crew.call("POST", f"/work-orders/{oid}/checklist", "wang", 200,
+                             json={"ticks": {"A1-01": True, "A1-02": True}})
+    done = [i for i in ticked["checklist"] if i["done"]]
+    assert [(i["code"], i["done_by"]) for i in done] == [("A1-01", "wang"), ("A1-02", "wang")]
+    refused = await crew.call("POST", f"/work-orders/{oid}/resolve", "wang", 409, json={})
+    assert "A1-03" in str(refused) and "A2-10" in str(refused)
+    await crew.call("POST", f"/work-orders/{oid}/checklist", "wang", 200,
+                    json={"ticks": {i["code"]: True for i in items}})
+    resolved = await crew.call("POST", f"/work-orders/{oid}/resolve", "wang", 200, json={})
+    assert resolved["state"] == "resolved"
+    await crew.call("POST", f"/work-orders/{oid}/checklist", "wang", 409,
+                    json={"ticks": {"A1-01": False}})  # final once resolved
+    after = {c["name"]: c for c in
+             (await crew.call("GET", f"/equipment/{lift}", "manager", 200))["cycles"]}
+    assert (after["half_monthly"]["last_done_on"], after["half_monthly"]["next_due_on"]) == (
+        "2026-03-02", "2026-03-17")
+    assert after["quarterly"]["next_due_on"] == "2026-05-31"
+    assert after["yearly"]["last_done_on"] is None  # not part of this visit
+
+
+async def test_fire_facilities_take_gb_25201_cycles(crew: Crew) -> None:
+    async with crew.sessions() as session, session.begin():
+        panel = Device(site_id="sunrise", edge="edge-b1", name="fire-1",
+                       device_type="fire_panel", model="m", status="online")
+        session.add(panel)
+        await session.flush()
+        panel_id = panel.id
+    set_ = await crew.call("PATCH", f"/equipment/{panel_id}", "manager", 200, json={"cycles": []})
+    assert [(c["name"], c["days"], c["rule"]) for c in set_["cycles"]] == [
+        ("daily", 1, "GB 25201-2010"), ("monthly", 30, "GB 25201-2010"),
+        ("yearly", 365, "GB 25201-2010")]
+    bad = await crew.call("PATCH", f"/equipment/{panel_id}", "manager", 422,
+                          json={"cycles": [{"name": "monthly", "days": 45}]})
+    assert "GB 25201-2010" in bad["detail"][0]["reason"]

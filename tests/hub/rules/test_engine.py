@@ -365,7 +365,8 @@ async def test_a_duress_grant_raises_a_critical_alarm_a_normal_grant_none(
     await feed(engine, sessions, granted(at(5), "duress"))
     [alarm] = await alarms(sessions)
     assert (alarm.type, alarm.severity) == ("duress", "critical")
-    assert "DURESS at door B1-bikes (resident 101)" in alarm.message and "胁迫" in alarm.message
+    assert "DURESS at door B1-bikes (resident 101)" in alarm.message
+    assert "胁迫" in render(alarm.message_code, alarm.message_params, "zh")
 
 
 @pytest.mark.parametrize(("raised", "cleared", "kind"), [

@@ -1,0 +1,119 @@
+"""The access log as a guard reads it: the door's name, the person (resident, the owner of a
+refused card, the visitor of a pass), a name search, and the CSV export of every match."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.api import events as events_api
+from hub.models import AccessEvent, CardCredential, EventLog, Resident, VisitorPass
+from wire import new_event_id
+
+Client = TestClient[Any, Any]
+URL = "/api/v1/access-events"
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def log(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    """张伟 (card 1001, suspended card 1002), a visitor pass for 王芳, and events: 张伟 let in,
+    his suspended card refused (the edge names nobody), the pass used, a stranger's card."""
+    async with sessions() as session, session.begin():
+        zhang = Resident(site_id="sunrise", unit_id=101, name="张伟")
+        other = Resident(site_id="moonbay", unit_id=901, name="张伟强")
+        session.add_all([zhang, other])
+        await session.flush()
+        session.add_all([
+            CardCredential(site_id="sunrise", resident_id=zhang.id, card_number="1001"),
+            CardCredential(site_id="sunrise", resident_id=zhang.id, card_number="1002",
+                           status="suspended"),
+            CardCredential(site_id="moonbay", resident_id=other.id, card_number="7001"),
+        ])
+        vp = VisitorPass(site_id="sunrise", unit_id=101, visitor_name="王芳",
+                         visitor_phone="13800000000", valid_from=T0,
+                         valid_until=T0 + timedelta(hours=4), max_uses=2, uses=1,
+                         status="active", share_code="s" * 32)
+        session.add(vp)
+        await session.flush()
+        rows = [
+            ("sunrise", "B1-main", "card", "1001", zhang.id, "granted", "granted"),
+            ("sunrise", "B1-garage", "card", "1002", None, "denied", "suspended"),
+            ("sunrise", "B1-main", "visitor_pass", f"pass:{vp.id}", None, "granted", "granted"),
+            ("sunrise", "B1-main", "card", "=cmd()", None, "denied", "unknown_card"),
+            ("moonbay", "M1-main", "card", "7001", other.id, "granted", "granted"),
+        ]
+        ids = []
+        for i, (site, door, ctype, cred, rid, result, reason) in enumerate(rows):
+            event_id = new_event_id()
+            ids.append(event_id)
+            edge = "edge-b1" if site == "sunrise" else "edge-m1"
+            session.add(EventLog(id=event_id, kind="access", site_id=site, edge=edge,
+                                 device="r", seq=i, ts=T0 + timedelta(minutes=i), data={}))
+            await session.flush()
+            session.add(AccessEvent(id=event_id, site_id=site, edge=edge, door=door,
+                                    ts=T0 + timedelta(minutes=i), credential_type=ctype,
+                                    credential=cred, resident_id=rid, result=result,
+                                    reason=reason, decision_us=100))
+        found = {"zhang": zhang.id, "pass": vp.id, "ids": ids}
+    return found
+
+
+async def test_rows_name_the_door_and_the_person(client: Client, auth: dict[str, str],
+                                                 log: dict[str, Any]) -> None:
+    page = await (await client.get(URL, headers=auth, params={"site": "sunrise"})).json()
+    got = [(e["door"], e["door_name"], e["person"], e["person_kind"], e["result"])
+           for e in page["items"]]
+    assert got == [
+        ("B1-main", "Main entrance", None, None, "denied"),  # nobody knows that card
+        ("B1-main", "Main entrance", "王芳", "visitor", "granted"),  # not "pass:1"
+        ("B1-garage", "Garage", "张伟", "resident", "denied"),  # his suspended card
+        ("B1-main", "Main entrance", "张伟", "resident", "granted"),
+    ]
+    refused = page["items"][2]
+    assert refused["resident_id"] is None and refused["person_resident_id"] == log["zhang"]
+
+
+async def test_a_name_search_finds_residents_their_cards_and_visitors(
+        client: Client, auth: dict[str, str], log: dict[str, Any]) -> None:
+    async def search(q: str, **more: str) -> list[str]:
+        resp = await client.get(URL, headers=auth, params={"site": "sunrise", "q": q, **more})
+        assert resp.status == 200, await resp.text()
+        return [e["credential"] for e in (await resp.json())["items"]]
+
+    assert await search("张伟") == ["1002", "1001"]  # moonbay's 张伟强 is another site
+    assert await search("王") == [f"pass:{log['pass']}"]
+    assert await search("1001") == ["1001"]
+    assert await search("张伟", result="denied") == ["1002"]
+    assert await search("%") == [] and await search("_") == []  # wildcards are letters here
+    resp = await client.get(URL, headers=auth, params={"q": "x" * 65})
+    assert resp.status == 422
+
+
+async def test_the_csv_export_holds_every_match(client: Client, auth: dict[str, str],
+                                                log: dict[str, Any],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_api, "_EXPORT_BATCH", 2)  # the batches join up
+    resp = await client.get(URL, headers=auth, params={"site": "sunrise", "format": "csv"})
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    text = (await resp.read()).decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text[1:])))
+    assert [(r["Door name"], r["Person"], r["Reason"]) for r in rows] == [
+        ("Main entrance", "", "unknown card"), ("Main entrance", "王芳", "granted"),
+        ("Garage", "张伟", "suspended"), ("Main entrance", "张伟", "granted")]
+    assert rows[1]["Resident or visitor"] == "visitor"
+    assert rows[0]["Credential"] == "'=cmd()"  # not a formula in a spreadsheet
+    assert [r["Event id"] for r in rows] == list(reversed(log["ids"][:4]))
+    filtered = await client.get(URL, headers={**auth, "Accept-Language": "zh-CN,zh;q=0.9"},
+                                params={"format": "csv", "result": "denied", "site": "sunrise"})
+    denied = list(csv.DictReader(io.StringIO((await filtered.read()).decode().lstrip("\ufeff"))))
+    assert [(r["门名称"], r["结果"], r["原因"]) for r in denied] == [
+        ("Main entrance", "拒绝", "未登记的卡"), ("Garage", "拒绝", "已停用")]
