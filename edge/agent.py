@@ -25,7 +25,7 @@ from edge.disk import DiskWatch, watch_disk
 from edge.doors import Door, DoorController
 from edge.outbox import Outbox
 from edge.permissions import PermissionSync
-from edge.reader_keys import ReaderKeyStore
+from edge.reader_keys import ReaderKeyStore, seal_key
 from edge.report import Reporter
 from edge.tasks import Tasks
 from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
@@ -66,13 +66,13 @@ class EdgeAgent:
         self._stack = contextlib.AsyncExitStack()
         self._tasks = Tasks()
 
-    def _hub_key(self, configured: list[str]) -> str | None:
-        """The hub key a reader's new key is sealed to: the one the snapshot names (the key
-        the hub signs with now), else the first this edge was provisioned with."""
-        state = self.cache.state
-        if state is not None and state.hub_public_key is not None:
-            return state.hub_public_key
-        return configured[0] if configured else None
+    def _seal(self, key: bytes, where: str) -> str | None:
+        """A reader's new key sealed to the hub key the snapshot names (the key the hub signs
+        with now), else the first this edge was provisioned with; `where` is door/address."""
+        state, cfg = self.cache.state, self.config
+        hub = state.hub_public_key if state is not None else None
+        hub = hub or (cfg.hub_keys[0] if cfg.hub_keys else None)
+        return None if hub is None else seal_key(key, hub, f"{cfg.site}/{cfg.edge}/{where}")
 
     def _now(self) -> datetime:
         return self.clock()  # read at each call: a test may swap the clock while running
@@ -111,20 +111,20 @@ class EdgeAgent:
                                       published=self.uplink.publish_state,
                                       store=ConfigStore(cfg.data_dir / "config.sealed"))
             self.configs.restore(verifier)
-            installation = self.configs.content.resolved()  # readers and devices on their ports
+            # the parts start empty; the installation is applied to them like any later one
             self.door_control = await stack.enter_async_context(DoorController(
-                installation.doors, cache=self.cache, decider=self.decider, signed=self.signed,
+                [], cache=self.cache, decider=self.decider, signed=self.signed,
                 report=self.report, clock=self._now, tick_s=cfg.tick_s,
-                keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"),
-                hub_key=lambda: self._hub_key(cfg.hub_keys)))
+                keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"), seal=self._seal))
             await stack.enter_async_context(self.uplink)
             self.devices = await stack.enter_async_context(DeviceSupervisor(
-                installation.devices, self.report.event, self.door_control.fire))
+                [], self.report.event, self.door_control.fire))
             self.door_control.elevators = self.devices
             self.cameras = await stack.enter_async_context(CameraSupervisor(
-                installation.cameras, self.report.event, self._camera_qr, data_dir=cfg.data_dir,
+                [], self.report.event, self._camera_qr, data_dir=cfg.data_dir,
                 uploads=cfg.uploads, timezone_of_site=self._site_zone))
             self.configs.attach(self._apply_installation)
+            await self.configs.start()
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,
                                               published=self.uplink.publish_state,
@@ -165,6 +165,7 @@ class EdgeAgent:
             config_version=self.configs.version, config_hash=self.configs.hash,
             config_refused_version=refused[0] if refused else None,
             config_refused=refused[1] if refused else None,
+            downlink_refused=sum(self.downlink.verifier.refused.values()),
         )
 
     async def _apply_installation(self, content: ConfigContent) -> None:

@@ -107,6 +107,26 @@ class ConfigSync:
         """The agent's reconcile step, once its parts run."""
         self._apply = apply
 
+    async def start(self) -> None:
+        """Apply the installation held at start-up (the stored one, else the file's). One that
+        will not start (a serial port gone since) leaves the edge running nothing but up and
+        reachable: the refusal is reported and the hub's configuration is taken again when it
+        arrives, even at the same version."""
+        try:
+            await self._run(self.content)
+        except Exception as exc:
+            log.exception("the installation held at start-up failed to start")
+            empty = ConfigContent.model_construct(site=self._site, edge=self._edge, lines=[],
+                                                  doors=[], devices=[], cameras=[])
+            try:
+                await self._run(empty)
+            except Exception:
+                log.exception("stopping what had started failed as well")
+            version = self.version
+            self.content, self.version, self.hash = empty, None, None
+            self._refuse(version, Refusal("apply_failed", f"at start-up: {type(exc).__name__}: "
+                                                          f"{exc}"))
+
     async def handle(self, topic: str, payload: bytes) -> None:
         """One message on `config`; a refusal is reported, never raised."""
         if not payload:

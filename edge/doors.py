@@ -44,7 +44,7 @@ from edge.drivers.osdp import (
     ScanRead,
 )
 from edge.keypad import PIN_TIMEOUT_S, Keypad, PinWait
-from edge.reader_keys import ReaderKeyStore, fingerprint, seal_key
+from edge.reader_keys import ReaderKeyStore, fingerprint
 from edge.reader_signals import MOMENTS, RESTING, Resting, Signal
 from edge.report import Reporter
 from edge.tasks import Tasks
@@ -176,10 +176,11 @@ class DoorController:
     def __init__(self, configs: Iterable[DoorConfig], *, cache: PermissionCache,
                  decider: AccessDecider, signed: SignedCredentialDecider, report: Reporter,
                  clock: Clock, tick_s: float, keys: ReaderKeyStore | None = None,
-                 hub_key: Callable[[], str | None] | None = None) -> None:
+                 seal: Callable[[bytes, str], str | None] | None = None) -> None:
         self._configs = list(configs)
         self._keys = keys  # the keys readers took here, over the configured ones
-        self._hub_key = hub_key or (lambda: None)  # the key a reader key is sealed to
+        # seals a reader's new key (and its `door/address`) to the hub; None: cannot
+        self._seal = seal or (lambda key, where: None)
         self._cache = cache
         self._decider = decider
         self._signed = signed
@@ -240,6 +241,8 @@ class DoorController:
                 changed.append(config.id)
             elif door.bus is not bus:
                 door.bus, door.online = bus, False  # its line reopened: same door, same state
+                if door.install_until is not None:  # still in install mode on the new bus
+                    self._drive(door, bus.install, config.reader.address, True)
             doors[config.id] = door
         self.doors = doors
         self._by_reader = {(d.config.reader.serial_port, d.config.reader.address): d
@@ -311,11 +314,14 @@ class DoorController:
                 log.exception("door %s: event %r failed", door.config.id, event)
 
     def card_read(self, door: Door, card: str, *, facility: int | None = None) -> Decision:
-        decision = self._decider.decide_card(door.config.id, card, self._clock(),
-                                             locked_down=door.locked_down, facility=facility)
         state = self._cache.state
         info = None if state is None else state.doors.get(door.config.id)
-        if decision.granted and info is not None and info.pin_required and state is not None:
+        pin = info is not None and info.pin_required
+        # card + PIN: the card is not a passage (anti-passback) until its PIN is right
+        decision = self._decider.decide_card(door.config.id, card, self._clock(),
+                                             locked_down=door.locked_down, facility=facility,
+                                             record=not pin)
+        if decision.granted and pin and state is not None:
             record = None if decision.resident_id is None else state.pins.get(decision.resident_id)
             if record is None:  # card + PIN, and the holder has no PIN: the card alone is not enough
                 self._outcome(door, Outcome("card", card, "denied", "pin_not_set",
@@ -358,6 +364,7 @@ class DoorController:
                 self._door_event(door, "pin_failures", "wrong PINs in a row at the keypad")
             return
         door.keypad.succeeded()
+        self._decider.record_passage(door.config.id, wait.card, self._clock())
         # a duress PIN opens like any other, silently: only the event tells the guards
         self._outcome(door, Outcome("card", wait.card, "granted", "granted", who, spent_us,
                                     warning="duress" if result == "duress" else
@@ -493,22 +500,28 @@ class DoorController:
     def _reader_keyed(self, door: Door, event: ReaderKeyed) -> None:
         """Kept here first (the reader now knows nothing else), then sealed to the hub."""
         reader = door.config.reader
+        stored = True
         if self._keys is not None:
-            self._keys.put(door.config.id, reader.serial_port, reader.address, event.key)
+            try:
+                self._keys.put(door.config.id, reader.serial_port, reader.address, event.key)
+            except OSError as exc:  # the bus uses the key now; the hub gets it sealed below
+                stored = False
+                log.error("door %s: the reader's new key could not be stored: %s",
+                          door.config.id, exc)
+                self._agent(door, "reader_key_failed", f"the reader's new key was not stored "
+                            f"on the edge ({exc.strerror}): after a restart the hub's "
+                            "configuration must carry it", reason="not_stored")
         if door.install_until is not None:
             door.install_until = None
             self._drive(door, door.bus.install, reader.address, False)  # SCBK-D refused again
-        state, hub_key = self._cache.state, self._hub_key()
-        sealed = None
-        if hub_key is not None:
-            where = "" if state is None else f"{state.site}/{state.edge}/"
-            sealed = seal_key(event.key, hub_key, f"{where}{door.config.id}/{reader.address}")
+        sealed = self._seal(event.key, f"{door.config.id}/{reader.address}")
         named = fingerprint(event.key)
         self._report.event(door.config.id, AgentData(
             event="reader_keyed", door=door.config.id, address=event.address,
             key_fingerprint=named, sealed_key=sealed,
             detail=f"reader {door.config.id} at OSDP address {event.address} took a key of its "
-            f"own ({named})" + ("" if sealed else "; no hub key to seal it to: kept here only")))
+            f"own ({named})" + ("" if sealed else "; no hub key to seal it to: kept here only")
+            + ("" if stored else "; NOT stored on the edge")))
 
     def _install_over(self, door: Door, now: float) -> None:
         if door.install_until is None or now < door.install_until:

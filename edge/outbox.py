@@ -8,7 +8,7 @@ import contextlib
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from wire.events import (
     TelemetryEvent,
     new_event_id,
 )
-from wire.stored import SeqRange
+from wire.stored import payload_digest, to_ranges
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Outbox(SqliteStore):
         self.site = site
         self.edge = edge
         self._held: deque[_Row] = deque()
-        self._leaving: list[SeqRange] = []  # confirmed, not yet deleted (the disk refused)
+        self._leaving: list[int] = []  # confirmed, not yet deleted (the disk refused)
         self.held_max = held_max
         self.lost = 0  # events dropped because the disk was full and memory bound reached
         self._lost_before_holding = 0
@@ -222,6 +222,22 @@ class Outbox(SqliteStore):
                 self._write_held()
             return not self._held
 
+    def continue_after(self, floor: int) -> bool:
+        """Number the next message after `floor` (the hub's word that this edge used numbers up
+        to it: this outbox was wiped or restored from an old copy). True if that moved the
+        numbering; the numbers already handed out stay as they are."""
+        with self._lock:
+            if floor <= self._seq:
+                return False
+            self._seq = floor
+            try:
+                self._db.execute(
+                    "INSERT INTO counters (name, value) VALUES ('seq', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)", (floor,))
+            except sqlite3.Error as exc:  # the next message stored writes the counter too
+                log.error("outbox %s cannot keep its new numbering yet: %s", self._path, exc)
+            return True
+
     @property
     def held(self) -> int:
         """Events waiting in memory because the disk refused them."""
@@ -244,30 +260,47 @@ class Outbox(SqliteStore):
             ).fetchall()
         return [OutboxMessage(r[0], r[1], r[2], bool(r[3]), bytes(r[4])) for r in rows]
 
-    def confirmed(self, ranges: Sequence[SeqRange]) -> None:
-        """A hub worker committed these (inclusive ranges): they leave the outbox. On a full
-        disk they stay until a later call manages it (at worst they are sent again: the hub
-        stores by event id, so that is harmless)."""
+    def confirmed(self, stored: Iterable[tuple[int, str]]) -> set[int]:
+        """A hub worker committed these (seq, payload digest): each message whose own bytes
+        have the digest confirmed for its seq leaves the outbox. Returns the seqs kept because
+        their digest was another (the hub committed some other message under that number:
+        this one is sent again). On a full disk they stay until a later call manages it (at
+        worst they are sent again: the hub stores by event id, so that is harmless)."""
+        wanted: dict[int, set[str]] = {}
+        for seq, digest in stored:
+            wanted.setdefault(seq, set()).add(digest)
+        mismatched: set[int] = set()
         with self._lock:
-            self._leaving.extend(ranges)
+            for first, last in to_ranges(wanted):
+                for seq, payload in self._db.execute(
+                        "SELECT seq, payload FROM outbox WHERE seq BETWEEN ? AND ?", (first, last)):
+                    if payload_digest(bytes(payload)) in wanted[seq]:
+                        self._leaving.append(seq)
+                    else:
+                        mismatched.add(seq)
+            if mismatched:
+                log.warning("outbox %s: %d confirmed sequence numbers name other messages than "
+                            "the ones kept here (kept, to be sent again): %s", self._path,
+                            len(mismatched), sorted(mismatched)[:10])
             # No disk sync for a removal (the next stored event's sync covers it): a power cut
             # could only bring back messages already stored, and the hub stores those once.
             self._db.execute("PRAGMA synchronous=NORMAL")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 gone = self._db.executemany("DELETE FROM outbox WHERE seq BETWEEN ? AND ?",
-                                            self._leaving).rowcount
+                                            to_ranges(self._leaving)).rowcount
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
                 if not _disk_refused(exc):
                     raise OutboxError(f"cannot remove confirmed messages: {exc}") from exc
-                return
+                return mismatched
             finally:
                 self._db.execute("PRAGMA synchronous=FULL")
             self._count -= max(gone, 0)
             self._leaving.clear()
+        return mismatched
 
     def __len__(self) -> int:
         """Messages on disk waiting for the hub's confirmation (kept count: no table scan)."""

@@ -20,6 +20,8 @@ class Tasks:
         task = asyncio.create_task(_guard(coro, name), name=name)
         self._tasks.append(task)
         task.add_done_callback(self._forget)  # a task stopped on its own leaves the list
+        # a task cancelled before its first step never awaited `coro`: close it quietly
+        task.add_done_callback(lambda _: coro.close())
         return task
 
     def _forget(self, task: asyncio.Task[None]) -> None:

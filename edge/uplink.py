@@ -37,7 +37,6 @@ from edge.trust import DownlinkRefused
 from wire import EdgeState, StoredRanges, WireError, topics
 from wire._base import parse_model
 from wire.state import heartbeat_s
-from wire.stored import SeqRange
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,8 @@ class Uplink:
         self._inflight: dict[int, int] = {}  # paho mid -> seq, until the broker's PUBACK
         self._unconfirmed: dict[int, float] = {}  # seq -> when last sent; oldest first
         self._due: deque[int] = deque()  # seqs to send again before anything new
-        self._confirmations: list[SeqRange] = []  # verified, not yet applied to the outbox
+        # verified (seq, payload digest), not yet applied to the outbox
+        self._confirmations: list[tuple[int, str]] = []
         self._cursor = 0  # highest seq sent in order since start
         self._resend_after = config.mqtt.resend_after_s
         self._confirmed_since_resend = True
@@ -245,23 +245,25 @@ class Uplink:
             self._gate.refuse(self._stored_topic, DownlinkRefused(
                 "wrong_target", f"confirmation for {confirmed.site}/{confirmed.edge}"))
             return
-        self._confirmations.extend(confirmed.ranges)
+        if confirmed.seq_floor is not None and self._outbox.continue_after(confirmed.seq_floor):
+            log.warning("the hub knows this edge used sequence numbers up to %d, above this "
+                        "outbox's: it was wiped or restored from an old copy; numbering "
+                        "continues after %d", confirmed.seq_floor, confirmed.seq_floor)
+            self.publish_state()
+        self._confirmations.extend(confirmed.confirmed())
         self._wake.set()
 
     def _apply_confirmations(self, now: float) -> None:
-        ranges, self._confirmations = self._confirmations, []
-        self._outbox.confirmed(ranges)
+        confirmations, self._confirmations = self._confirmations, []
+        kept = self._outbox.confirmed(confirmations)  # another message under that seq: not ours
         tracked = self._unconfirmed
         oldest = now
-        for first, last in ranges:
-            if last - first < len(tracked):
-                for seq in range(first, last + 1):
-                    sent = tracked.pop(seq, None)
-                    if sent is not None and sent < oldest:
-                        oldest = sent
-            else:
-                for seq in [s for s in tracked if first <= s <= last]:
-                    oldest = min(oldest, tracked.pop(seq))
+        for seq, _digest in confirmations:
+            if seq in kept:
+                continue
+            sent = tracked.pop(seq, None)
+            if sent is not None and sent < oldest:
+                oldest = sent
         self._latency = max(now - oldest, self._latency * 0.98)
         self._confirmed_since_resend = True
         self._resend_after = self._config.mqtt.resend_after_s

@@ -16,7 +16,7 @@ from edge.trust import DownlinkRefused, DownlinkVerifier
 from hub.credentials.downlink import DownlinkSigner
 from wire import StoredRanges, topics
 from wire.signed import unseal
-from wire.stored import to_ranges
+from wire.stored import payload_digest, stored_bodies
 
 
 class RecordingGate:
@@ -50,6 +50,7 @@ class ConfirmingHub:
         self.confirm = confirm
         self._lock = threading.Lock()
         self._waiting: dict[tuple[str, str], list[int]] = {}
+        self._digests: dict[tuple[str, str, int], set[str]] = {}  # of every message received
         self._subscribed = threading.Event()
         self._stop = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
@@ -70,6 +71,9 @@ class ConfirmingHub:
         seq = json.loads(msg.payload).get("seq")
         with self._lock:
             self.messages.append((msg.topic, bytes(msg.payload)))
+            if seq is not None:
+                self._digests.setdefault((parts.site, parts.edge, seq), set()).add(
+                    payload_digest(bytes(msg.payload)))
             if self.confirm and seq is not None:
                 self._waiting.setdefault((parts.site, parts.edge), []).append(seq)
 
@@ -81,10 +85,15 @@ class ConfirmingHub:
                 self.send(site, edge, seqs)
 
     def send(self, site: str, edge: str, seqs: list[int]) -> None:
-        """Confirm `seqs` to that edge now."""
+        """Confirm `seqs` to that edge now, each with the digest of every message received
+        under it (as a hub confirms what it committed)."""
         topic = topics.stored(site, edge)
-        body = StoredRanges(site=site, edge=edge, ts=datetime.now(UTC), ranges=to_ranges(seqs))
-        self.client.publish(topic, self.signer.sign(topic, body.model_dump_json().encode()), qos=1)
+        with self._lock:
+            confirmed = [(seq, digest) for seq in seqs
+                         for digest in self._digests.get((site, edge, seq), ())]
+        for body in stored_bodies(site, edge, datetime.now(UTC), confirmed):
+            self.client.publish(topic, self.signer.sign(topic, body.model_dump_json().encode()),
+                                qos=1)
 
     def seqs(self, edge: str) -> list[int]:
         """The sequence numbers received from `edge`, in arrival order (repeats included)."""

@@ -29,4 +29,14 @@ async def dead_letters_of(session: AsyncSession, site_id: str, edge: str) -> Dea
     return DeadLetterCount(count or 0, last[0] if last else None, last[1] if last else None)
 
 
-__all__ = ["DeadLetterCount", "dead_letters_of"]
+async def dead_letter_counts(session: AsyncSession, site_id: str | None = None
+                             ) -> dict[tuple[str, str], int]:
+    """The count of each edge's dead letters, by (site, edge), in one query."""
+    stmt = (select(DeadLetter.site_id, DeadLetter.edge, func.count())
+            .where(DeadLetter.edge.is_not(None)).group_by(DeadLetter.site_id, DeadLetter.edge))
+    if site_id is not None:
+        stmt = stmt.where(DeadLetter.site_id == site_id)
+    return {(site or "", edge or ""): count for site, edge, count in await session.execute(stmt)}
+
+
+__all__ = ["DeadLetterCount", "dead_letter_counts", "dead_letters_of"]

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -35,12 +35,20 @@ from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
 from hub.readers.keys import keyed_rows, record_reader_keys
 from hub.rules.engine import RuleEngine
-from hub.stored import EdgeKey, StoredConfirmer, loose_seq, record_ranges
+from hub.stored import (
+    Committed,
+    EdgeKey,
+    StoredConfirmer,
+    loose_seq,
+    outbox_floors,
+    record_ranges,
+)
 from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
 from wire.events import AccessEvent, CameraEvent, DeviceEvent, TelemetryEvent
+from wire.stored import payload_digest
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +84,17 @@ class _Batch:
     dead: list[dict[str, Any]] = field(default_factory=list)
     states: list[tuple[Message, topics.TopicParts, EdgeState]] = field(default_factory=list)
     acks: list[tuple[topics.TopicParts, CommandAck]] = field(default_factory=list)
-    seen_ids: set[str] = field(default_factory=set)
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)  # event rows, by event id
+    messages: dict[str, Message] = field(default_factory=dict)  # and what carried them
     devices: list[DeviceEvent | TelemetryEvent] = field(default_factory=list)
     camera: list[dict[str, Any]] = field(default_factory=list)
-    # every outbox sequence number this batch commits (events, acks, dead letters), per edge
-    seqs: dict[EdgeKey, list[int]] = field(default_factory=dict)
+    # every outbox sequence number this batch commits (events, acks, dead letters), per edge,
+    # with the digest of the message committed under it
+    seqs: dict[EdgeKey, list[Committed]] = field(default_factory=dict)
 
-    def committing(self, site: str, edge: str, seq: int | None) -> None:
+    def committing(self, site: str, edge: str, seq: int | None, message: Message) -> None:
         if seq is not None:
-            self.seqs.setdefault((site, edge), []).append(seq)
+            self.seqs.setdefault((site, edge), []).append((seq, payload_digest(message.payload)))
 
 
 class _Rejected(Exception):
@@ -245,16 +255,18 @@ class Ingest:
         stored: set[str] = set()
         edge_states: list[StateChange] = []
         unknown: list[tuple[Message, topics.TopicParts, EdgeState]] = []
+        floors: list[tuple[str, str, int]] = []
         after = None
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
             # Device state changes and rules only for events stored now, not redeliveries.
             keyed = keyed_rows(batch.events)
-            doors = any(row["kind"] == "door" for row in batch.events)
-            stored = await insert_ignore(
-                session, _table(EventLog), batch.events, key="id",
-                returning=bool(batch.devices) or self._rules is not None or doors or bool(keyed))
-            if doors:  # the guard's building panel: where the door events left each door
+            stored = await insert_ignore(session, _table(EventLog), batch.events, key="id",
+                                         returning=True)
+            if len(stored) < len(batch.events):  # ids stored before: the same events?
+                await _refuse_impostors(session, batch, stored, now)
+            if any(row["kind"] == "door" for row in batch.events):
+                # the guard's building panel: where the door events left each door
                 await record_door_events(session, [r for r in batch.events if r["id"] in stored])
             if keyed:  # a reader's own key, sealed: kept for the configuration to carry back
                 await record_reader_keys(session, [r for r in keyed if r["id"] in stored])
@@ -264,6 +276,8 @@ class Ingest:
             if batch.access:
                 await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
                 await record_pass_uses(session, batch.access)
+            if batch.states:  # an outbox reset, read before the new state is recorded
+                floors = await outbox_floors(session, batch.states, now)
             edge_states, unknown = await record_states(session, batch.states, now)
             batch.dead.extend(_dead_row(message, f"unknown edge {parts.site}/{parts.edge}", now)
                               for message, parts, _state in unknown)
@@ -279,14 +293,17 @@ class Ingest:
             logged: dict[tuple[str, str], set[int]] = {}
             for row in batch.events:
                 logged.setdefault((row["site_id"], row["edge"]), set()).add(row["seq"])
-            ranges = await record_ranges(session, batch.seqs, logged)
+            await record_ranges(session, batch.seqs, logged)
         if self._confirmer is not None:
-            self._confirmer.confirm(ranges)
+            self._confirmer.confirm(batch.seqs)
         try:
             if self._live is not None:
                 await self._live.publish(_live_items(batch) + live_items(edge_states))
             if after is not None:
                 await after()  # the rules' live pushes and edge commands, once committed
+            if self._confirmer is not None:
+                for site, edge, floor in floors:
+                    await self._confirmer.send_floor(site, edge, floor)
         except Exception:  # stored is stored: the batch is acknowledged
             log.exception("ingest: batch committed, but what follows the commit failed")
         self.stats.events += len(batch.events)
@@ -301,9 +318,9 @@ class Ingest:
         _commit_dead_seq(batch, message)
         async with self._sessions() as session, session.begin():
             await session.execute(insert(_table(DeadLetter)), [_dead_row(message, reason, utcnow())])
-            ranges = await record_ranges(session, batch.seqs, {})
+            await record_ranges(session, batch.seqs, {})
         if self._confirmer is not None:
-            self._confirmer.confirm(ranges)
+            self._confirmer.confirm(batch.seqs)
         self.stats.dead_letters += 1
         log.warning("dead letter on %s: %s", message.topic, reason)
 
@@ -328,7 +345,7 @@ class Ingest:
             except WireError as exc:
                 raise _Rejected(exc.reason) from exc
             batch.acks.append((parts, ack))
-            batch.committing(parts.site, parts.edge, ack.seq)
+            batch.committing(parts.site, parts.edge, ack.seq, message)
         else:
             raise _Rejected(f"the hub does not consume {parts.channel!r} messages")
 
@@ -349,15 +366,21 @@ class Ingest:
                 raise _Rejected(f"data.resident_id {data.resident_id} is out of range")
         if isinstance(event, TelemetryEvent) and (problem := reading_problem(event)):
             raise _Rejected(problem)
-        batch.committing(event.site, event.edge, event.seq)  # stored now, before, or dead
-        if event.id in batch.seen_ids:
-            return  # the same event twice in one batch
-        batch.seen_ids.add(event.id)
-        batch.events.append({
+        row = {
             "id": event.id, "kind": event.kind, "site_id": event.site, "edge": event.edge,
             "device": event.device, "seq": event.seq, "ts": event.ts, "received_at": now,
-            "data": event.data.model_dump(mode="json"), "_message": message,
-        })
+            "data": event.data.model_dump(mode="json"),
+        }
+        first = batch.by_id.get(event.id)
+        if first is not None:  # the same id twice in one batch
+            if not _same_event(first, row):
+                raise _Rejected(_impostor(event.id, first))
+            batch.committing(event.site, event.edge, event.seq, message)
+            return
+        batch.committing(event.site, event.edge, event.seq, message)  # stored now, or before
+        batch.by_id[event.id] = row
+        batch.messages[event.id] = message
+        batch.events.append(row)
         if isinstance(event, DeviceEvent | TelemetryEvent):
             batch.devices.append(event)
         if isinstance(event, CameraEvent):
@@ -381,9 +404,9 @@ class Ingest:
         unknown = {row["id"] for row in batch.events if row["site_id"] not in self._known_sites}
         kept = []
         for row in batch.events:
-            message: Message = row.pop("_message")
             if row["id"] in unknown:
-                batch.dead.append(_dead_row(message, f"unknown site {row['site_id']!r}", now))
+                batch.dead.append(_dead_row(batch.messages[row["id"]],
+                                            f"unknown site {row['site_id']!r}", now))
             else:
                 kept.append(row)
         batch.events = kept
@@ -409,6 +432,42 @@ def _live_items(batch: _Batch) -> list[LiveItem]:
     return items
 
 
+_COMPARED = ("kind", "site_id", "edge", "device", "seq", "ts", "data")
+
+
+def _same_event(stored: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    return all(stored[name] == row[name] for name in _COMPARED)
+
+
+def _impostor(event_id: str, stored: Mapping[str, Any]) -> str:
+    return (f"event id {event_id} is already stored as another event ({stored['site_id']}/"
+            f"{stored['edge']} seq {stored['seq']}): not confirmed as that one")
+
+
+async def _refuse_impostors(session: AsyncSession, batch: _Batch, stored: set[str],
+                            now: datetime) -> None:
+    """Events whose id was stored before are confirmed only if what is stored is this very
+    event; one that differs (an id reused by a forger or a broken edge) is kept as a dead
+    letter instead, so its seq is never confirmed on the strength of another event's row."""
+    earlier = {row["id"]: row for row in batch.events if row["id"] not in stored}
+    table = _table(EventLog)
+    found = {row.id: dict(row._mapping) for row in await session.execute(
+        select(*(table.c[name] for name in ("id", *_COMPARED))).where(
+            table.c.id.in_(sorted(earlier))))}
+    refused = {event_id for event_id, row in earlier.items()
+               if event_id not in found or not _same_event(found[event_id], row)}
+    if not refused:
+        return
+    for event_id in refused:
+        reason = (_impostor(event_id, found[event_id]) if event_id in found
+                  else f"event id {event_id} was neither stored now nor found stored")
+        batch.dead.append(_dead_row(batch.messages[event_id], reason, now))
+    batch.events = [row for row in batch.events if row["id"] not in refused]
+    batch.access = [row for row in batch.access if row["id"] not in refused]
+    batch.devices = [e for e in batch.devices if e.id not in refused]
+    batch.camera = [row for row in batch.camera if row["id"] not in refused]
+
+
 def _table(model: type[Base]) -> Table:
     # Core statements on the table: plain executemany, no ORM bookkeeping per row.
     return cast(Table, model.__table__)
@@ -424,7 +483,7 @@ def _commit_dead_seq(batch: _Batch, message: Message) -> None:
     except WireError:
         return
     if parts.channel in ("evt", "cmd/ack"):
-        batch.committing(parts.site, parts.edge, loose_seq(message.payload))
+        batch.committing(parts.site, parts.edge, loose_seq(message.payload), message)
 
 
 def _dead_row(message: Message, reason: str, now: datetime) -> dict[str, Any]:

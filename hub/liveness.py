@@ -76,6 +76,8 @@ async def record_states(
                                               else_=Edge.outbox_waiting),
                        "outbox_last_seq": case((newer, state.outbox_last_seq),
                                                else_=Edge.outbox_last_seq),
+                       "downlink_refused": case((newer, state.downlink_refused),
+                                                else_=Edge.downlink_refused),
                        # the configuration it runs, and the last it refused (hub.edgeconfig)
                        "config_version_held": case((newer, state.config_version),
                                                    else_=Edge.config_version_held),

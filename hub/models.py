@@ -183,6 +183,8 @@ class Edge(Base):
     # what the edge last reported of its outbox: messages waiting for `stored`, last seq written
     outbox_waiting: Mapped[int | None] = mapped_column(BigInteger)
     outbox_last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # downlink messages it refused since its agent started (unsigned, forged, replayed ...)
+    downlink_refused: Mapped[int | None] = mapped_column(BigInteger)
     # liveness (hub.liveness): its MQTT keepalive, and when the hub counts it offline unless
     # it has heard from it again (wire.state.silent_after_s)
     keepalive_s: Mapped[int | None] = mapped_column(Integer)

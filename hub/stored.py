@@ -1,8 +1,11 @@
 """Stored confirmations: what a hub worker committed for each edge, told to the edge on
 `stored` (signed) and kept per edge in the database.
 
-Once a batch is committed the ingest hands its sequence numbers to the `StoredConfirmer`,
-which sends each edge its ranges every `interval_s` or sooner when many wait. What the hub has
+Once a batch is committed the ingest hands its sequence numbers, each with the digest of the
+message it committed (wire.stored.payload_digest), to the `StoredConfirmer`, which sends each
+edge its ranges every `interval_s` or sooner when many wait: the edge lets a message go only
+when its own bytes have that digest, so a message that merely carries its seq (forged, or from
+a wiped outbox's earlier life) confirms nothing of it. What the hub has
 stored is read back from the database, so any worker can tell: an event's seq is in event_log
 (its index on site, edge, seq), and the few other things an outbox sends (command acks, and
 messages kept as dead letters) get ranges of their own in uplink_ranges, in the batch's
@@ -17,23 +20,26 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.credentials.downlink import DownlinkSigner
-from hub.models import EdgeUplink, EventLog, UplinkRange, utcnow
-from hub.mqtt import MqttClient
+from hub.liveness import received_at
+from hub.models import Edge, EdgeUplink, EventLog, UplinkRange, utcnow
+from hub.mqtt import Message, MqttClient
 from hub.tasks import Periodic, cancel_and_wait
-from wire import StoredRanges, topics
-from wire.stored import RANGES_MAX, SEQ_MAX, SeqRange, merge_ranges, to_ranges
+from wire import EdgeState, StoredRanges, topics
+from wire.stored import SEQ_MAX, SeqRange, merge_ranges, stored_bodies, to_ranges
 
 log = logging.getLogger(__name__)
 
 EdgeKey = tuple[str, str]  # (site, edge name)
+Committed = tuple[int, str]  # (seq, payload_digest of the message committed under it)
 GAPS_SHOWN = 100
 
 
@@ -47,20 +53,17 @@ def loose_seq(payload: bytes) -> int | None:
     return seq if type(seq) is int and 0 <= seq <= SEQ_MAX else None
 
 
-async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[int]],
-                        logged: Mapping[EdgeKey, set[int]]) -> dict[EdgeKey, list[SeqRange]]:
-    """This batch's sequence numbers as ranges (for the confirmer); those not `logged` (in
-    event_log) are recorded in uplink_ranges, in the caller's transaction."""
-    ranges: dict[EdgeKey, list[SeqRange]] = {}
+async def record_ranges(session: AsyncSession, seqs: Mapping[EdgeKey, Iterable[Committed]],
+                        logged: Mapping[EdgeKey, set[int]]) -> None:
+    """This batch's sequence numbers not `logged` (in event_log) are recorded in
+    uplink_ranges, in the caller's transaction."""
     rows = []
     for (site, edge), found in seqs.items():
-        ranges[(site, edge)] = to_ranges(found)
         kept = logged.get((site, edge), set())
         rows += [{"site_id": site, "edge": edge, "first_seq": first, "last_seq": last}
-                 for first, last in to_ranges(s for s in found if s not in kept)]
+                 for first, last in to_ranges(s for s, _ in found if s not in kept)]
     if rows:
         await session.execute(insert(UplinkRange), rows)
-    return ranges
 
 
 class StoredConfirmer:
@@ -73,7 +76,7 @@ class StoredConfirmer:
         self._interval_s = interval_s
         self._batch_max = batch_max
         self._publish_timeout_s = publish_timeout_s
-        self._waiting: dict[EdgeKey, list[SeqRange]] = {}
+        self._waiting: dict[EdgeKey, list[Committed]] = {}
         self._touched: set[EdgeKey] = set()  # edges confirmed to since take_touched()
         self._count = 0
         self._full = asyncio.Event()
@@ -95,18 +98,26 @@ class StoredConfirmer:
         except Exception:  # the edges send those again
             log.exception("last stored confirmations failed")
 
-    def confirm(self, ranges: Mapping[EdgeKey, Sequence[SeqRange]]) -> None:
+    def confirm(self, committed: Mapping[EdgeKey, Sequence[Committed]]) -> None:
         """These are committed: tell their edges soon."""
-        self._touched.update(ranges)
-        for key, found in ranges.items():
+        self._touched.update(committed)
+        for key, found in committed.items():
             self._waiting.setdefault(key, []).extend(found)
-            self._count += sum(last - first + 1 for first, last in found)
+            self._count += len(found)
         if self._count >= self._batch_max:
             self._full.set()
 
     def take_touched(self) -> set[EdgeKey]:
         touched, self._touched = self._touched, set()
         return touched
+
+    async def send_floor(self, site: str, edge: str, floor: int) -> None:
+        """Tell an edge numbering below what it used before to continue after `floor`."""
+        topic = topics.stored(site, edge)
+        body = StoredRanges(site=site, edge=edge, ts=utcnow(), ranges=[], digests="",
+                            seq_floor=floor)
+        await self._mqtt.publish(topic, self._signer.sign(topic, body.model_dump_json().encode()),
+                                 qos=1, timeout=self._publish_timeout_s)
 
     async def _run(self) -> None:
         while True:
@@ -127,11 +138,8 @@ class StoredConfirmer:
             return
         publishes = []
         for (site, edge), found in waiting.items():
-            merged = merge_ranges(found)
             topic = topics.stored(site, edge)
-            for start in range(0, len(merged), RANGES_MAX):
-                body = StoredRanges(site=site, edge=edge, ts=utcnow(),
-                                    ranges=merged[start:start + RANGES_MAX])
+            for body in stored_bodies(site, edge, utcnow(), found):
                 payload = self._signer.sign(topic, body.model_dump_json().encode())
                 publishes.append(self._mqtt.publish(topic, payload, qos=1,
                                                     timeout=self._publish_timeout_s))
@@ -141,6 +149,39 @@ class StoredConfirmer:
         if failed:  # the edges send those again; storage is idempotent
             log.warning("%d stored confirmations not acknowledged by the broker: %s",
                         len(failed), failed[0])
+
+
+async def outbox_floors(session: AsyncSession,
+                        states: Sequence[tuple[Message, topics.TopicParts, EdgeState]],
+                        now: datetime) -> list[tuple[str, str, int]]:
+    """Edges whose state says they now write below the numbers the hub knows they used
+    (their outbox was wiped, or restored from an old copy), each with the number to continue
+    after: the highest it reported or the hub stored. Read before hub.liveness records the
+    new state; an older word that a lagging worker reads late is no reset."""
+    reports: dict[EdgeKey, tuple[datetime, int]] = {}
+    for message, parts, state in states:
+        if state.status == "online" and not message.retain and state.outbox_last_seq is not None:
+            reports[(parts.site, parts.edge)] = (received_at(message, now), state.outbox_last_seq)
+    if not reports:
+        return []
+    rows = await session.execute(
+        select(Edge.site_id, Edge.name, Edge.last_seen, Edge.outbox_last_seq,
+               EdgeUplink.stored_through)
+        .outerjoin(EdgeUplink, and_(EdgeUplink.site_id == Edge.site_id,
+                                    EdgeUplink.edge == Edge.name))
+        .where(tuple_(Edge.site_id, Edge.name).in_(sorted(reports))))
+    floors = []
+    for site, edge, last_seen, last_seq, through in rows.all():
+        heard, reported = reports[(site, edge)]
+        known = max(last_seq or 0, through or 0)
+        if reported >= known or (last_seen is not None and heard < last_seen):
+            continue
+        floor = max(known, (await progress(session, site, edge)).highest_stored)
+        log.warning("edge %s/%s writes at seq %d, below the %d it used: its outbox was reset "
+                    "(what it held unconfirmed is lost and shows as a gap); told to continue "
+                    "after %d", site, edge, reported, known, floor)
+        floors.append((site, edge, floor))
+    return floors
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,5 +289,5 @@ class UplinkFolder(Periodic):
                 await fold_edge(session, site, edge)
 
 
-__all__ = ["StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge", "loose_seq",
-           "progress", "record_ranges"]
+__all__ = ["Committed", "StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge",
+           "loose_seq", "outbox_floors", "progress", "record_ranges"]

@@ -98,8 +98,11 @@ def _cmd_edge(args: argparse.Namespace) -> int:
         return 2
 
     async def main(stop: asyncio.Event) -> None:
-        async with EdgeAgent(config):
-            print(f"edge {config.site}/{config.edge} running {len(config.doors)} doors", flush=True)
+        async with EdgeAgent(config) as agent:
+            held = agent.configs.version  # the hub's configuration stored last, if any
+            source = f"the hub's configuration v{held}" if held else "its own file"
+            print(f"edge {config.site}/{config.edge} running {len(agent.doors)} doors from "
+                  f"{source}", flush=True)
             await stop.wait()
 
     asyncio.run(run_until_signalled(main))

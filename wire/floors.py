@@ -47,9 +47,21 @@ def parse_floor(label: str) -> int:
     return floor
 
 
+def served_floors(lowest: int, count: int) -> list[int]:
+    """The floors a car serving `count` stops from `lowest` up reaches (skipping 0): what a lift
+    model's `floor_access` (lowest_floor, floors) covers, e.g. (-2, 4) -> [-2, -1, 1, 2]."""
+    floors: list[int] = []
+    floor = lowest
+    while len(floors) < count:
+        if floor != 0:
+            floors.append(floor)
+        floor += 1
+    return floors
+
+
 def floor_list(floors: list[int]) -> list[int]:
     """Sorted, each once: the canonical form a snapshot carries."""
     return sorted(set(floors))
 
 
-__all__ = ["Floor", "FloorIn", "floor_label", "floor_list", "parse_floor"]
+__all__ = ["Floor", "FloorIn", "floor_label", "floor_list", "parse_floor", "served_floors"]

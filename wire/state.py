@@ -42,5 +42,7 @@ class EdgeState(WireModel):
     # the outbox: messages waiting for the hub's `stored`, and the last sequence number written
     outbox_waiting: int | None = Field(default=None, ge=0)
     outbox_last_seq: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    # hub messages it refused (unsigned, forged, replayed, for another edge) since it started
+    downlink_refused: int | None = Field(default=None, ge=0, le=2**63 - 1)
     # the edge's MQTT keepalive: it republishes this state every heartbeat_s() of it
     keepalive_s: int | None = Field(default=None, ge=1, le=3600)

@@ -44,13 +44,14 @@ class AccessDecider:
 
     def decide_card(
         self, door: str, card: str, now: datetime, *, locked_down: bool = False,
-        facility: int | None = None,
+        facility: int | None = None, record: bool = True,
     ) -> Decision:
         """Decide `card` at `door` at the aware instant `now` (UTC at the edge).
 
         `facility` is the facility code of a raw Wiegand read; when the site checks facility
         codes, one not the site's is refused before the card is looked up. A number the
-        reader decoded itself carries none and is taken as it is.
+        reader decoded itself carries none and is taken as it is. With `record` False a grant
+        is not yet an anti-passback passage (card + PIN: `record_passage` once the PIN is right).
 
         `locked_down` lets the agent pass a lockdown commanded at run time (the door state
         machine's mode), which denies exactly like a door the snapshot marks locked down.
@@ -69,10 +70,17 @@ class AccessDecider:
                 reason = "anti_passback"
             else:
                 warning = "anti_passback" if broken else None
-                self._record(pairs, door, card, now)
+                if record:
+                    self._record(pairs, door, card, now)
         elapsed_us = (time.perf_counter_ns() - started) // 1000
         result: Literal["granted", "denied"] = "granted" if reason == "granted" else "denied"
         return Decision(result, reason, resident_id, elapsed_us, warning)
+
+    def record_passage(self, door: str, card: str, now: datetime) -> None:
+        """`card` went through `door` (its grant was decided with `record=False`)."""
+        state = self._cache.state
+        if state is not None and self._passback is not None:
+            self._record(state.door_passback.get(door, ()), door, card, now)
 
     def _record(
         self, pairs: tuple[AntiPassbackRule, ...], door: str, card: str, now: datetime

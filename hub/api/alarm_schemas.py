@@ -71,6 +71,10 @@ class AlarmOut(BaseModel):
     acknowledged_by: str | None
     cleared_at: datetime | None
     cleared_by: str | None
+    acknowledged_by_text: str | None = Field(
+        default=None, description="who acknowledged it, for people, in the reader's language")
+    cleared_by_text: str | None = Field(
+        default=None, description="who cleared it (a user, or a rule in words), for people")
 
 
 class AlarmPage(BaseModel):

@@ -219,9 +219,16 @@ async def update_unit(request: web.Request, body: UnitUpdate) -> UnitOut:
         given = body.model_fields_set
         if body.number is not None and body.number != unit.number:
             await _refuse_duplicate_number(session, unit.building_id, body.number, unit.id)
+        floor_before = unit.floor
         for name in sorted(given):
             setattr(unit, name, getattr(body, name))
         await session.flush()
+        if unit.floor != floor_before:  # its residents' own floor at the car readers
+            living = list(await session.scalars(select(Resident.id).where(Resident.unit_id == unit.id)))
+            site_id = await session.scalar(
+                select(Building.site_id).where(Building.id == unit.building_id))
+            if living and site_id is not None:
+                await change.touch(site_id, residents=living)
         return await _unit_out(session, unit)
 
 

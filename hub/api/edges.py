@@ -85,6 +85,7 @@ async def get_edge(request: web.Request) -> EdgeDetail:
         label=edge.label,
         status=edge.status, agent_version=edge.agent_version,
         perm_version_held=edge.perm_version_held, last_seen=edge.last_seen,
+        dead_letter_count=dead.count, downlink_refused=edge.downlink_refused,
         keepalive_s=edge.keepalive_s, silent_at=edge.silent_at,
         dead_letters=DeadLettersOut(count=dead.count, last_at=dead.last_at,
                                     last_reason=dead.last_reason),

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
+
+from hub.texts.validation import problem_message, reason_text
 
 _NAMED = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
 
@@ -13,7 +16,15 @@ _NAMED = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
 @dataclass(frozen=True)
 class FieldProblem:
     field: str
-    reason: str
+    reason: str  # in English, as it always was
+    code: str | None = None  # the reason as a hub/texts code (people read it in their language)
+    params: dict[str, Any] | None = None
+
+    def message(self, lang: str) -> str:
+        """`<field>: <reason>` for people, in `lang` (hub.texts.validation)."""
+        if self.code is None:
+            return f"{self.field}: {self.reason}"
+        return problem_message(self.field, self.code, self.params or {}, lang)
 
 
 class ApiError(Exception):
@@ -97,9 +108,12 @@ class InvalidError(ApiError):
                 reason = "unknown field"
             # pydantic prefixes our own ValueErrors; the field already says where
             reason = reason.removeprefix("Value error, ")
+            code, params = reason_text(err)
             # a check across fields names the one it blames: "line_id: needs ..."
             named = _NAMED.match(reason)
             if named is not None and not err["loc"]:
                 field, reason = named.group(1), named.group(2)
-            problems.append(FieldProblem(field, reason))
+                if code == "invalid.other":
+                    params = {"detail": reason}
+            problems.append(FieldProblem(field, reason, code, params))
         return cls(problems)

@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -32,6 +33,8 @@ from hub.api.schemas import IdNumber, Phone, ResidentType
 from hub.api.scope import scope_of
 from hub.api.store import require_site, writing
 from hub.models import Building, Household, Resident, Unit
+from hub.texts import reader_language, render
+from hub.texts.validation import problem_message, reason_text
 
 routes = EndpointTable(tag="import")
 # aiohttp's own limit on a plain body (client_max_size); an upload gets the same
@@ -76,10 +79,18 @@ class _Problems:
     items: list[RowProblemOut]
     total: int = 0
 
-    def add(self, line: int, column: str, reason: str) -> None:
+    def add(self, line: int, column: str, reason: str, code: str = "invalid.other",
+            **params: Any) -> None:
+        """A problem: `reason` in English, and for people `code` with `params` (hub/texts)
+        in the reader's language, naming the column."""
         self.total += 1
         if len(self.items) < MAX_PROBLEMS:
-            self.items.append(RowProblemOut(line=line, column=column, reason=reason))
+            params = params if code != "invalid.other" or params else {"detail": reason}
+            lang = reader_language()
+            message = (problem_message(column, code, params, lang) if column
+                       else render(code, params, lang))
+            self.items.append(RowProblemOut(line=line, column=column, reason=reason,
+                                            message=message))
 
 
 class _Rejected(Exception):
@@ -122,7 +133,8 @@ def _decode(raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         problems = _Problems([])
-        problems.add(line, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")
+        problems.add(line, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                     "import.not_utf8")
         raise _Rejected(problems) from exc
 
 
@@ -135,19 +147,21 @@ def _rows(
     try:
         header = next(reader)
     except StopIteration:
-        problems.add(1, "", "the file is empty; a header row is expected")
+        problems.add(1, "", "the file is empty; a header row is expected", "import.empty")
         return
     header = [h.strip() for h in header]
     known = list(model.model_fields)
     required = [n for n, f in model.model_fields.items() if f.is_required()]
     for name in sorted({h for h in header if header.count(h) > 1}):
-        problems.add(1, name, "the column appears twice")
+        problems.add(1, name, "the column appears twice", "import.column_twice")
     for name in header:
         if name not in known:
-            problems.add(1, name, f"unknown column; the columns are {', '.join(known)}")
+            problems.add(1, name, f"unknown column; the columns are {', '.join(known)}",
+                         "import.unknown_column", columns=", ".join(known))
     for name in required:
         if name not in header:
-            problems.add(1, name, "required column missing from the header")
+            problems.add(1, name, "required column missing from the header",
+                         "import.column_missing")
     if problems.total:
         return
     line = reader.line_num + 1
@@ -156,7 +170,8 @@ def _rows(
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            problems.add(start, "", f"{len(cells)} fields, the header has {len(header)}")
+            problems.add(start, "", f"{len(cells)} fields, the header has {len(header)}",
+                         "import.field_count", n=len(cells), header=len(header))
             continue
         raw = {h: c for h, c in zip(header, cells, strict=True) if c.strip()}
         try:
@@ -164,7 +179,9 @@ def _rows(
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 column = str(err["loc"][0]) if err["loc"] else ""
-                problems.add(start, column, err["msg"].removeprefix("Value error, "))
+                code, params = reason_text(err)
+                problems.add(start, column, err["msg"].removeprefix("Value error, "), code,
+                             **params)
             yield start, None, raw
 
 
@@ -199,18 +216,21 @@ async def _check_units(
         assert isinstance(row, UnitRow)
         key = (row.building, row.number)
         if row.building not in buildings:
-            problems.add(line, "building", f"unknown building {row.building!r} in {site_id!r}")
+            problems.add(line, "building", f"unknown building {row.building!r} in {site_id!r}",
+                         "import.unknown_building", building=row.building)
         elif key in existing:
-            problems.add(line, "number", f"unit {row.number} of {row.building} already exists")
+            problems.add(line, "number", f"unit {row.number} of {row.building} already exists",
+                         "import.unit_exists", unit=row.number, building=row.building)
         elif key in seen:
             problems.add(
-                line, "number", f"unit {row.number} of {row.building} is also on line {seen[key]}"
+                line, "number", f"unit {row.number} of {row.building} is also on line {seen[key]}",
+                "import.also_on_line", row=seen[key],
             )
         else:
             seen[key] = line
             good.append((line, row))
     if count == 0 and not problems.total:
-        problems.add(2, "", "no data rows after the header")
+        problems.add(2, "", "no data rows after the header", "import.no_rows")
     return good
 
 
@@ -236,7 +256,8 @@ async def _check_residents(
         unit_id = units.get((row.building, row.unit))
         ok = True
         if unit_id is None:
-            problems.add(line, "unit", f"unknown unit {row.unit} of building {row.building!r}")
+            problems.add(line, "unit", f"unknown unit {row.unit} of building {row.building!r}",
+                         "import.unknown_unit", unit=row.unit, building=row.building)
             ok = False
         if row.id_number is not None:
             if row.id_number in known_ids:
@@ -244,17 +265,19 @@ async def _check_residents(
                     line,
                     "id_number",
                     f"already the ID number of resident {known_ids[row.id_number]}",
+                    "import.id_taken", resident=known_ids[row.id_number],
                 )
                 ok = False
             elif row.id_number in seen_ids:
-                problems.add(line, "id_number", f"also on line {seen_ids[row.id_number]}")
+                problems.add(line, "id_number", f"also on line {seen_ids[row.id_number]}",
+                             "import.also_on_line", row=seen_ids[row.id_number])
                 ok = False
             else:
                 seen_ids[row.id_number] = line
         if ok and unit_id is not None:
             good.append((line, row, unit_id))
     if count == 0 and not problems.total:
-        problems.add(2, "", "no data rows after the header")
+        problems.add(2, "", "no data rows after the header", "import.no_rows")
     return good
 
 

@@ -24,6 +24,7 @@ from hub.api.errors import (
     UnauthorizedError,
     UnavailableError,
 )
+from hub.texts import reader_language
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def error_response(exc: ApiError) -> web.Response:
     if isinstance(exc, InvalidError):
         body: dict[str, object] = {
             "error": exc.code,
-            "detail": [{"field": p.field, "reason": p.reason} for p in exc.problems],
+            "detail": [{"field": p.field, "reason": p.reason,
+                        "message": p.message(reader_language())} for p in exc.problems],
         }
     else:
         body = {"error": exc.code, "detail": exc.detail}

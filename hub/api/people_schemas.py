@@ -201,7 +201,9 @@ class ImportOut(BaseModel):
 class RowProblemOut(BaseModel):
     line: int = Field(description="1-based line of the file; the header is line 1")
     column: str = Field(description="the column's header, or '' for the whole row")
-    reason: str
+    reason: str = Field(description="in English")
+    message: str = Field(description="the column and the reason for people, in the reader's "
+                         "language (Accept-Language: zh-CN or en)")
 
 
 class ImportRejectedOut(BaseModel):

@@ -143,8 +143,8 @@ async def update_card_format(request: web.Request, body: CardFormatIn) -> CardFo
     scope_of(request).claim_site(site_id)
     async with writing(request) as change:
         session = change.session
-        if await session.get(Site, site_id) is None:
-            raise NotFoundError("site", site_id)
+        if await session.get(Site, site_id) is None:  # a field of the body, not the path
+            raise InvalidError.one("site_id", f"no site {site_id!r}")
         held = await card_format(session, site_id)
         merged = held.model_dump() | body.model_dump(exclude_unset=True, exclude={"site_id"})
         try:

@@ -18,6 +18,7 @@ from hub.api.schemas import (
 )
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
+from hub.dead_letters import dead_letter_counts
 from hub.edgeconfig import config_refusal
 from hub.models import Edge, Site
 
@@ -35,8 +36,9 @@ async def list_sites(request: web.Request) -> SiteList:
 
 @routes.get("/edges", query=SiteQuery, response=EdgeList)
 async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
-    """List edges with what each last reported: status, last seen, permission and
-    configuration versions held, a configuration refused."""
+    """List edges with what each last reported (status, last seen, permission and
+    configuration versions held, a configuration refused, downlink messages refused) and how
+    many of its messages went to the dead letters."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
     stmt = select(Edge).where(scope.where(Edge.site_id)).order_by(Edge.site_id, Edge.name)
@@ -44,6 +46,7 @@ async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
         stmt = stmt.where(Edge.site_id == query.site_id)
     async with reading(request) as session:
         edges = list(await session.scalars(stmt))
+        dead = await dead_letter_counts(session, query.site_id)
     return EdgeList(
         items=[
             EdgeOut(
@@ -56,6 +59,8 @@ async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
                 agent_version=e.agent_version,
                 perm_version_held=e.perm_version_held,
                 last_seen=e.last_seen,
+                dead_letter_count=dead.get((e.site_id, e.name), 0),
+                downlink_refused=e.downlink_refused,
                 config_version_held=e.config_version_held,
                 config_refused=config_refusal(e),
             )

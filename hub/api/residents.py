@@ -204,9 +204,12 @@ async def update_resident(request: web.Request, body: ResidentUpdate) -> Residen
             household_id = body.household_id if "household_id" in given else None
             if "household_id" not in given and body.unit_id == resident.unit_id:
                 household_id = resident.household_id  # same unit: keep the household
+            moved_from = resident.unit_id
             resident.unit_id, resident.household_id = await _place(
                 session, resident.site_id, unit_id, household_id
             )
+            if resident.unit_id != moved_from:  # their own floor at the car readers moves too
+                await change.touch(resident.site_id, residents=[resident.id])
         if "groups" in given and body.groups is not None:
             # the edges of the groups it leaves, then of those it joins
             await change.touch(resident.site_id, residents=[resident.id])

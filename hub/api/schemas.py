@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from hub.api.paging import decode_cursor
+from hub.texts.validation import Refusal
 from wire import TimeWindow
 from wire.events import AccessReason, CredentialType
 from wire.floors import FloorIn
@@ -43,11 +44,12 @@ def _check_id_number(value: str) -> str:
     """Letters and digits; an 18-character mainland ID must carry its GB 11643 check digit."""
     value = value.strip().upper()
     if not re.fullmatch(r"[0-9A-Z]{5,32}", value):
-        raise ValueError("an ID number is 5 to 32 letters or digits")
+        raise Refusal("invalid.id_number", "an ID number is 5 to 32 letters or digits")
     if re.fullmatch(r"[0-9]{17}[0-9X]", value):
         total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
         if "10X98765432"[total % 11] != value[17]:
-            raise ValueError("the check digit of this 18-digit ID number is wrong")
+            raise Refusal("invalid.id_check_digit",
+                          "the check digit of this 18-digit ID number is wrong")
     return value
 
 
@@ -120,7 +122,9 @@ class HealthOut(BaseModel):
 
 class FieldProblemOut(BaseModel):
     field: str
-    reason: str
+    reason: str = Field(description="in English")
+    message: str = Field(description="the field and the reason for people, in the reader's "
+                         "language (Accept-Language: zh-CN or en)")
 
 
 class ErrorOut(BaseModel):
@@ -359,6 +363,11 @@ class EdgeOut(BaseModel):
     agent_version: str | None
     perm_version_held: int | None
     last_seen: datetime | None
+    dead_letter_count: int = Field(description="messages from this edge the hub could not "
+                                   "accept (kept, with the reason, in the dead letters)")
+    downlink_refused: int | None = Field(
+        description="hub messages the edge refused since its agent started (unsigned, forged, "
+        "replayed, for another edge), as it last reported (null: it has not said)")
     config_version_held: int | None = Field(
         default=None, description="the configuration the edge reports running (hub.edgeconfig)")
     config_refused: str | None = Field(

@@ -177,13 +177,17 @@ async def detail(session: AsyncSession, order: WorkOrder, now: datetime) -> Work
     assignee = (await session.scalar(select(User.username).where(User.id == order.assignee_id))
                 if order.assignee_id is not None else None)
     return WorkOrderDetail(
-        **_out(order, assignee, now), description=order.description,
+        **_out(order, assignee, now),
+        description=render_or(order.description_code, order.description_params,
+                              reader_language(), order.description),
         checklist=[ChecklistItemOut(**item) for item in order.checklist or []],
         rating_comment=order.rating_comment, rated_at=order.rated_at,
         history=[HistoryOut(at=h.at, user_id=h.user_id, actor=h.actor,
                             actor_text=actor_text(h.actor, reader_language()), action=h.action,
                             from_state=h.from_state, to_state=h.to_state,
-                            assignee_id=h.assignee_id, note=h.note) for h in history],
+                            assignee_id=h.assignee_id,
+                            note=render_or(h.note_code, h.note_params, reader_language(), h.note)
+                            if h.note_code else h.note) for h in history],
         notes=[NoteOut(id=n.id, at=n.at, user_id=n.user_id, author=n.author, text=n.text)
                for n in notes],
         parts=[PartOut(id=p.id, at=p.at, user_id=p.user_id, name=p.name, quantity=p.quantity)

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.rules.models import Alarm, AlarmHistory, Notice
-from hub.texts import marker
+from hub.texts import actor_marker, marker
 
 ALARM_STATES = ("active", "acknowledged", "cleared")
 
@@ -121,6 +121,8 @@ def alarm_data(alarm: Alarm) -> dict[str, Any]:
         "raised_at": alarm.raised_at.isoformat(),
         "acknowledged_at": _iso(alarm.acknowledged_at), "acknowledged_by": alarm.acknowledged_by,
         "cleared_at": _iso(alarm.cleared_at), "cleared_by": alarm.cleared_by,
+        "acknowledged_by_text": actor_marker(alarm.acknowledged_by),
+        "cleared_by_text": actor_marker(alarm.cleared_by),
     }
 
 

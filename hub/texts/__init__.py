@@ -22,6 +22,7 @@ from hub.texts.language import (
 from hub.texts.render import (
     Params,
     TextError,
+    actor_marker,
     actor_text,
     fields_of,
     localize,
@@ -33,6 +34,6 @@ from hub.texts.render import (
 )
 
 __all__ = ["API_DEFAULT_LANGUAGE", "LANGUAGES", "LANG_COOKIE", "TEXTS", "Params", "TextError",
-           "actor_text", "fields_of", "language_of", "localize", "marker", "pair",
+           "actor_marker", "actor_text", "fields_of", "language_of", "localize", "marker", "pair",
            "parse_accept_language", "reader_language", "render", "render_or",
            "set_reader_language", "word"]

@@ -81,9 +81,16 @@ def marker(code: str | None, params: Params | None, fallback: str) -> Any:
     return {"$text": code, "params": dict(params or {}), "fallback": fallback}
 
 
+def actor_marker(actor: str | None) -> Any:
+    """Who did a step, left for `localize` to put in words (None stays None)."""
+    return None if actor is None else {"$actor": actor}
+
+
 def localize(data: Any, lang: str) -> Any:
-    """`data` (JSON-like) with every `marker` rendered in `lang`."""
+    """`data` (JSON-like) with every `marker` (and `actor_marker`) rendered in `lang`."""
     if isinstance(data, dict):
+        if "$actor" in data:
+            return actor_text(data["$actor"], lang)
         if "$text" in data:
             return render_or(data["$text"], data.get("params"), lang,
                              str(data.get("fallback", "")))
@@ -112,5 +119,5 @@ def actor_text(actor: str | None, lang: str) -> str:
     return actor
 
 
-__all__ = ["Params", "TextError", "actor_text", "fields_of", "localize", "marker", "pair",
+__all__ = ["Params", "TextError", "actor_marker", "actor_text", "fields_of", "localize", "marker", "pair",
            "render", "render_or", "word"]

@@ -62,7 +62,8 @@ async def open_preventive_orders(session: AsyncSession, now: datetime,
             site_id=device.site_id, kind="preventive", source="pm", device_id=device.id,
             pm_due_on=due, title=f"Preventive maintenance: {device.name} (due {due})"[:200],
             title_code="wo_title.preventive", title_params={"device": device.name, "due": str(due)},
-            description=f"every {ledger.cycle_days} days", skill=ledger.skill or device.device_type,
+            description=f"every {ledger.cycle_days} days", description_code="wo_note.every_days",
+            description_params={"days": ledger.cycle_days}, skill=ledger.skill or device.device_type,
             priority="normal", state="open", created_at=now, due_at=end_of_day(due, zone),
         ).on_conflict_do_nothing().returning(_TABLE.c.id))
         if new_id is None:  # another worker opened this cycle's order first
@@ -101,8 +102,11 @@ async def escalate_overdue(session: AsyncSession, now: datetime,
         .execution_options(populate_existing=True)))
     with session.no_autoflush:  # one batch of inserts at the end, not one per order
         for order in escalated:
+            overdue = now - order.due_at
             record(session, order, Actor.system("escalation"), "escalated", now, order.state,
-                   f"overdue by {_hours(now - order.due_at)} (due {order.due_at.isoformat()})")
+                   f"overdue by {_hours(overdue)} (due {order.due_at.isoformat()})",
+                   note_code="wo_note.overdue",
+                   note_params={"hours": round(overdue.total_seconds() / 3600, 1)})
             notify(session, order, "escalated", now, managers=True)
     await session.flush()
     return escalated

@@ -60,6 +60,8 @@ class WorkOrder(Base):
     title_code: Mapped[str | None] = mapped_column(String(64))
     title_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     description: Mapped[str] = mapped_column(Text, default="")
+    description_code: Mapped[str | None] = mapped_column(String(64))  # the hub's own, as a code
+    description_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     skill: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(8))  # urgent / high / normal / low
     # open -> assigned -> in_progress -> resolved -> closed
@@ -93,6 +95,8 @@ class WorkOrderHistory(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     assignee_id: Mapped[int | None] = mapped_column(Integer)  # after the step
     note: Mapped[str | None] = mapped_column(Text)
+    note_code: Mapped[str | None] = mapped_column(String(64))  # a note the hub wrote, as a code
+    note_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class WorkOrderNote(Base):

@@ -120,10 +120,13 @@ def notify(session: AsyncSession, order: WorkOrder, event: str, now: datetime, *
 
 
 def record(session: AsyncSession, order: WorkOrder, actor: Actor, action: str, now: datetime,
-           from_state: str | None, note: str | None = None) -> None:
+           from_state: str | None, note: str | None = None, *, note_code: str | None = None,
+           note_params: dict[str, Any] | None = None) -> None:
+    """A step of the order's history; a note the hub writes goes as a hub/texts code too."""
     session.add(WorkOrderHistory(
         order_id=order.id, at=now, user_id=actor.user_id, actor=actor.name[:64], action=action,
-        from_state=from_state, to_state=order.state, assignee_id=order.assignee_id, note=note))
+        from_state=from_state, to_state=order.state, assignee_id=order.assignee_id, note=note,
+        note_code=note_code, note_params=note_params))
 
 
 async def workload(session: AsyncSession, user_ids: list[int]) -> dict[int, int]:

@@ -278,6 +278,14 @@ async def test_manager_pages_and_csv_check(building: Building, context: BrowserC
         await page.goto(f"{base}{path}")
         await expect(page.locator(ready).first).to_be_visible()
         await screenshot(page, "manager" + path.replace("/", "-"))
+    # each edge's dead letters and the hub messages it refused, beside its other columns
+    await page.goto(f"{base}/manage/devices")
+    heads = page.locator("#edge-table thead th")
+    await expect(heads).to_have_count(8)
+    await expect(page.locator("#edge-rows tr").first.locator("td")).to_have_count(8)
+    texts = await heads.all_inner_texts()
+    assert {"Refused by the hub", "Refused by the edge"} <= set(texts) or \
+        {"中心拒收", "边缘拒收"} <= set(texts)
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 

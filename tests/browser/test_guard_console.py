@@ -349,3 +349,4 @@ async def test_camera_alerts_are_grouped_per_camera(building: Building,
     await expect(tiles).to_have_count(1)
     await expect(tiles).to_contain_text("12 次告警")
     await expect(tiles).to_contain_text("区域 gate")
+

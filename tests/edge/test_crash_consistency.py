@@ -23,7 +23,7 @@ WRITER = textwrap.dedent("""
     from datetime import datetime, timezone
     from pathlib import Path
     import wire
-    from wire.stored import to_ranges
+    from wire.stored import payload_digest
     from edge.outbox import Outbox
     from edge.access.cache import PermissionCache
 
@@ -41,7 +41,7 @@ WRITER = textwrap.dedent("""
         for _ in range(20):
             box.add_event("d1", wire.AccessData(door="d1", credential="1", result="denied",
                                                 reason="unknown_card", decision_us=1))
-        box.confirmed(to_ranges([s.seq for s in box.pending(limit=10)]))
+        box.confirmed([(s.seq, payload_digest(s.payload)) for s in box.pending(limit=10)])
 """)
 
 

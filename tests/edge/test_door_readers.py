@@ -21,10 +21,10 @@ from edge.access.passback import PassbackLog
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider
 from edge.config import DoorConfig, ReaderConfig
 from edge.doors import DoorController
-from edge.drivers.osdp import InputChanged, ReaderLocalStatus
+from edge.drivers.osdp import InputChanged, ReaderKeyed, ReaderLocalStatus
 from edge.keypad import MAX_FAILURES, PIN_TIMEOUT_S
 from edge.outbox import Outbox
-from edge.reader_keys import ReaderKeyStore
+from edge.reader_keys import ReaderKeyStore, seal_key
 from edge.report import Reporter
 from hub.credentials.keys import public_key_b64
 from hub.credentials.pins import hash_pin, salt_of
@@ -36,6 +36,7 @@ from tests.edge.access.test_tokens import NOW
 from tests.edge.test_doors import RecordingBus
 from wire import (
     AccessGroupRule,
+    AntiPassbackRule,
     CardCredential,
     CardFormatRule,
     DoorInfo,
@@ -52,8 +53,9 @@ def pins() -> list[ResidentPin]:
     return [ResidentPin(resident_id=101, hash=main, duress_hash=hash_pin(DURESS, salt_of(main)))]
 
 
-def readers_snapshot() -> Any:
+def readers_snapshot(version: int = 1, **extra: Any) -> Any:
     return snapshot(
+        version, **extra,
         doors=[DoorInfo(id="lobby", name="Lobby"),
                DoorInfo(id="vault", name="Bike store", pin_required=True)],
         schedules=[], groups=[AccessGroupRule(id=1, doors=["lobby", "vault"])],
@@ -79,7 +81,8 @@ class Rig:
             signed=SignedCredentialDecider(self.cache, self.ledger),
             report=Reporter(self.outbox, edge="building-3", wake=lambda: None),
             clock=lambda: NOW, tick_s=0.05, keys=self.keys,
-            hub_key=lambda: public_key_b64(HUB))
+            seal=lambda key, where: seal_key(key, public_key_b64(HUB),
+                                             f"garden-court/building-3/{where}"))
 
     def events(self, kind: str) -> list[Any]:
         found = [parse_event(m.payload) for m in self.outbox.pending(limit=1000)]
@@ -140,6 +143,18 @@ class TestAtTheDoor:
         assert [(e.result, e.reason) for e in rig.events("access")] == [
             ("denied", "pin_wrong")] * MAX_FAILURES
         assert [e.event for e in rig.events("door")] == ["pin_failures"]
+
+    def test_a_wrong_pin_is_no_passage_for_anti_passback(self, rig: Rig, setup: Any) -> None:
+        rig.cache.apply(readers_snapshot(2, anti_passback=[
+            AntiPassbackRule(id=1, entry="vault", exit="lobby", mode="hard")]))
+        controller, vault, _ = setup
+        controller.card_read(vault, "1001")
+        controller.key_press(vault, "1234#")  # wrong: the resident did not go in
+        controller.card_read(vault, "1001")
+        controller.key_press(vault, PIN + "#")
+        controller.card_read(vault, "1001")  # in already: a second entry is refused at once
+        assert [(e.result, e.reason) for e in rig.events("access")] == [
+            ("denied", "pin_wrong"), ("granted", "granted"), ("denied", "anti_passback")]
 
     def test_no_pin_in_time_or_no_pin_at_all_is_refused(self, rig: Rig, setup: Any) -> None:
         controller, vault, bus = setup
@@ -286,3 +301,18 @@ class TestThroughLibosdp:
                 await wait_for(lambda: rig.keys.get("lobby", gate.port, 5) is not None)
                 assert gate.scbk == rig.keys.get("lobby", gate.port, 5) != key
                 assert controller.rotate_key("nowhere") == "unknown door nowhere"
+
+
+def test_a_key_the_edge_cannot_store_is_still_sealed_to_the_hub_and_alarmed(
+        rig: Rig, tmp_path: Path) -> None:
+    controller = rig.controller([])
+    door = controller.attach(DoorConfig(id="lobby", reader=ReaderConfig(
+        port="/dev/null", address=1, scbk="00" * 16)), RecordingBus())  # type: ignore[arg-type]
+    blocked = tmp_path / "no-such-folder" / "reader-keys.json"
+    controller._keys = ReaderKeyStore(blocked)  # its folder is missing: the write fails
+    key = os.urandom(16)
+    controller._reader_keyed(door, ReaderKeyed(address=1, key=key, at=0.0))
+    failed, keyed = rig.events("agent")
+    assert (failed.event, failed.reason) == ("reader_key_failed", "not_stored")
+    assert keyed.event == "reader_keyed" and "NOT stored" in keyed.detail
+    assert open_sealed(keyed.sealed_key, [HUB], "garden-court/building-3/lobby/1") == key

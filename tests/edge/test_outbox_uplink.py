@@ -21,6 +21,7 @@ from tests.support.downlink import HUB_KEYS, SIGNER
 from tests.support.mqtt import Collector
 from tests.support.services import MosquittoServer
 from wire import AccessData, EdgeState, StoredRanges, parse_event, topics
+from wire.stored import payload_digest
 
 
 def grant(n: int) -> AccessData:
@@ -32,7 +33,7 @@ def test_outbox_numbers_events_and_survives_reopen(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
     events = [box.add_event("B1-main", grant(i)) for i in range(5)]
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
-    box.confirmed([(1, 3), (4, 5)])
+    box.confirmed([(m.seq, payload_digest(m.payload)) for m in box.pending()])
     box.close()
     box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
     assert len(box) == 0
@@ -40,6 +41,22 @@ def test_outbox_numbers_events_and_survives_reopen(tmp_path: Path) -> None:
     assert box.add_event("B1-main", grant(9)).seq == 6
     stored = box.pending()
     assert parse_event(stored[0].payload).seq == 6
+    box.close()
+
+
+def test_a_confirmation_for_another_message_under_the_seq_deletes_nothing(tmp_path: Path) -> None:
+    """A hub confirms (seq, digest of the message it committed): a message that only carried
+    this edge's seq (forged, or an earlier life's) lets nothing of this outbox go."""
+    box = Outbox(tmp_path / "o.db", site="demo", edge="e1")
+    for i in range(3):
+        box.add_event("B1-main", grant(i))
+    mine = {m.seq: payload_digest(m.payload) for m in box.pending()}
+    forged = payload_digest(b'{"seq": 2, "forged": true}')
+    kept = box.confirmed([(1, mine[1]), (2, forged), (3, mine[3])])
+    assert kept == {2}
+    assert [m.seq for m in box.pending()] == [2]  # the real seq 2 waits to be sent again
+    assert box.confirmed([(2, forged), (2, mine[2])]) == set()  # its own digest: it goes
+    assert len(box) == 0
     box.close()
 
 
@@ -116,8 +133,9 @@ async def test_only_a_signed_confirmation_lets_events_leave_and_the_rest_are_sen
     stored = topics.stored("demo", "e3")
 
     def body(*ranges: tuple[int, int], edge: str = "e3") -> bytes:
-        return StoredRanges(site="demo", edge=edge, ts=datetime.now(UTC),
-                            ranges=list(ranges)).model_dump_json().encode()
+        digests = "0" * 16 * sum(last - first + 1 for first, last in ranges)
+        return StoredRanges(site="demo", edge=edge, ts=datetime.now(UTC), ranges=list(ranges),
+                            digests=digests).model_dump_json().encode()
 
     forger = Ed25519PrivateKey.generate()
     try:

@@ -70,3 +70,28 @@ def test_old_rows_get_codes_and_read_in_chinese(db_url: str) -> None:
         assert "title_code" in {c["name"] for c in inspect(engine).get_columns("work_orders")}
     finally:
         engine.dispose()
+
+
+def test_0023b_gives_preventive_orders_their_code(db_url: str) -> None:
+    run_migrations(db_url, "0023a")
+    engine = create_sync_engine(sync_url(db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO sites (id, name, timezone) VALUES ('s', 'S', 'UTC')"))
+            for kind, description in (("preventive", "every 30 days"), ("repair", "漏水")):
+                conn.execute(text(
+                    "INSERT INTO work_orders (site_id, kind, source, title, description, skill, "
+                    "priority, state, created_at, due_at) VALUES ('s', :kind, 'pm', 't', :d, "
+                    "'x', 'normal', 'open', :ts, :ts)"), {"kind": kind, "d": description,
+                                                          "ts": _TS})
+        run_migrations(db_url, "0023b")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT description_code, description_params, description "
+                                     "FROM work_orders ORDER BY id")).all()
+        assert [render_or(c, _params(p) if p else None, "zh", d) for c, p, d in rows] == [
+            "每 30 天", "漏水"]
+        downgrade(db_url, "0023a")
+        columns = {c["name"] for c in inspect(engine).get_columns("work_order_history")}
+        assert "note_code" not in columns
+    finally:
+        engine.dispose()

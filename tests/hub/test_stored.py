@@ -4,28 +4,40 @@ number is stored and where the gaps are."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from edge.config import parse_config
+from edge.outbox import Outbox
 from edge.trust import DownlinkVerifier
+from edge.uplink import Uplink
+from harness.stored import RecordingGate
 from hub.ingest import Ingest, hub_subscriptions
-from hub.models import Edge, EdgeUplink, UplinkRange
+from hub.models import DeadLetter, Edge, EdgeUplink, EventLog, UplinkRange
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from hub.stored import StoredConfirmer, UplinkFolder, fold_edge, progress
 from tests.hub.support import access_event, dumps, edge_client, event_topic, eventually
 from tests.support.downlink import HUB_KEYS, SIGNER
 from tests.support.services import MosquittoServer
-from wire import CommandAck, StoredRanges, topics
+from wire import AccessData, CommandAck, EdgeState, StoredRanges, topics
 from wire._base import utcnow
+from wire.stored import payload_digest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 STORED = topics.stored("demo", "b1-edge")
+
+
+def grant(n: int) -> AccessData:
+    return AccessData(door="B1-main", credential=str(1000 + n), result="granted",
+                      reason="granted", decision_us=10)
 
 
 @pytest.fixture
@@ -127,3 +139,105 @@ async def test_the_edge_state_carries_what_waits_in_its_outbox(
         return (row.outbox_waiting, row.outbox_last_seq) == (1234, 99_000)
 
     await eventually(reported)
+
+
+async def test_a_message_is_confirmed_with_its_own_digest_and_an_impostor_never_as_the_stored_event(
+    mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession], hub: Ingest
+) -> None:
+    """Each seq is confirmed with the digest of the very message committed under it. A forged
+    event carrying the edge's seq 2 is stored (the hub cannot tell it from a real one) and
+    confirmed with its own digest, which is not the real seq 2's: the edge keeps that one (see
+    tests/edge: test_a_confirmation_for_another_message_under_the_seq_deletes_nothing). An
+    impostor reusing a stored event's id is not taken for that event: it is a dead letter."""
+    verifier = DownlinkVerifier(HUB_KEYS, site="demo", edge="b1-edge")
+    real = [access_event(seq) for seq in (1, 2)]
+    forged = access_event(2, card="6666")  # another id, the real event's seq
+    impostor = {**access_event(3, card="7777"), "id": real[0]["id"]}  # a stored id, other content
+    sent = [dumps(event) for event in (*real, forged, impostor)]
+    confirmed: set[tuple[int, str]] = set()
+    async with edge_client(mosquitto.host, mosquitto.port, subscriptions=[(STORED, 1)]) as edge:
+        await edge.wait_ready(10)
+        for payload, event in zip(sent, (*real, forged, impostor), strict=True):
+            await edge.publish(event_topic(event), payload, qos=1)
+            await hub.wait_idle()  # one after the other: the impostor comes after the real one
+
+        async def all_confirmed() -> bool:
+            while not edge.messages.empty():
+                message = edge.messages.get_nowait()
+                body = StoredRanges.model_validate_json(verifier.verify(message.topic,
+                                                                       message.payload))
+                confirmed.update(body.confirmed())
+                edge.ack(message)
+            return len(confirmed) >= 4
+
+        await eventually(all_confirmed)
+    assert confirmed == {(1, payload_digest(sent[0])), (2, payload_digest(sent[1])),
+                         (2, payload_digest(sent[2])), (3, payload_digest(sent[3]))}
+    async with seeded() as session:
+        rows = (await session.execute(select(EventLog.id, EventLog.seq, EventLog.data))).all()
+        dead = (await session.execute(select(DeadLetter.payload, DeadLetter.reason))).all()
+    assert sorted((r.seq, r.data["credential"]) for r in rows) == [(1, "1001"), (2, "1001"),
+                                                                   (2, "6666")]
+    assert {r.id for r in rows if r.seq == 1} == {real[0]["id"]}  # still the real event
+    assert [bytes(d.payload) for d in dead] == [sent[3]]  # kept as it came: confirmed as that
+    assert f"event id {real[0]['id']} is already stored as another event" in dead[0].reason
+
+
+async def test_an_edge_whose_outbox_was_wiped_is_told_to_number_on_after_what_it_used(
+    tmp_path: Path, mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession],
+    hub: Ingest
+) -> None:
+    """An outbox file wiped starts again at seq 1. Its first messages (decided while the hub
+    had not yet said a word) are stored and, confirmed by digest, leave it; its state shows
+    the hub it writes below the 5 it used, and the hub's signed `stored` says to continue
+    after 5: no number means two messages from then on, and nothing was lost."""
+    config = parse_config({"site": "demo", "edge": "b1-edge", "data_dir": str(tmp_path),
+                           "mqtt": {"port": mosquitto.port, "resend_after_s": 1.0}})
+
+    def state() -> EdgeState:
+        return EdgeState(status="online", agent_version="test", keepalive_s=15)
+
+    async def drained(box: Outbox) -> bool:
+        return len(box) == 0
+
+    first = Outbox(tmp_path / "outbox.db", site="demo", edge="b1-edge")
+    async with Uplink(config, first, state=state, version="test",
+                      gate=RecordingGate("demo", "b1-edge", HUB_KEYS)) as uplink:
+        for i in range(5):
+            first.add_event("B1-main", grant(i))
+        uplink.wake()
+        await eventually(lambda: drained(first))
+        uplink.publish_state()  # the hub hears it used 1..5
+        await hub.wait_idle()
+        await eventually(lambda: _last_seq(seeded, 5))
+    first.close()
+
+    (tmp_path / "outbox.db").unlink()  # wiped (its -wal and -shm went with the close)
+    box = Outbox(tmp_path / "outbox.db", site="demo", edge="b1-edge")
+    early = [box.add_event("B1-main", grant(i)).seq for i in (10, 11)]  # offline meanwhile
+    assert early == [1, 2]
+    gate = RecordingGate("demo", "b1-edge", HUB_KEYS)
+    async with Uplink(config, box, state=state, version="test", gate=gate) as uplink:
+        await eventually(lambda: _true(box.last_seq == 5))  # told by the hub
+        assert box.add_event("B1-main", grant(12)).seq == 6
+        uplink.wake()
+        await eventually(lambda: drained(box))
+        assert gate.refused == [] and uplink.refusals == 0
+    box.close()
+    await hub.wait_idle()
+    async with seeded() as session:
+        seqs = sorted((await session.scalars(select(EventLog.seq))).all())
+    # the early two share numbers with the first life (counted twice by seq, stored once
+    # each by id), and the numbering is unique again from there
+    assert seqs == [1, 1, 2, 2, 3, 4, 5, 6]
+
+
+async def _last_seq(sessions: async_sessionmaker[AsyncSession], seq: int) -> bool:
+    async with sessions() as session:
+        found = await session.scalar(select(Edge.outbox_last_seq).where(Edge.name == "b1-edge"))
+    return found == seq
+
+
+async def _true(value: bool) -> bool:
+    await asyncio.sleep(0)
+    return value

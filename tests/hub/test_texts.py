@@ -33,7 +33,7 @@ def test_every_code_has_both_languages_with_the_same_parameters(code: str) -> No
     assert fields_of(en) == fields_of(zh), code
     assert not _HAN.search(en), f"{code}: Chinese in the English text"
     words = [w for w in re.findall(r"[A-Za-z]{3,}", re.sub(r"\{[^}]*\}", "", zh))
-             if w not in ("OSDP", "MPa", "YYYY")]
+             if w not in ("OSDP", "MPa", "YYYY", "UTF", "PIN", "CSV")]
     assert not words, f"{code}: English words {words} in the Chinese text"
 
 
@@ -111,3 +111,41 @@ def test_every_access_refusal_reason_has_words() -> None:
 
     missing = [r for r in get_args(AccessReason) if f"access_reason.{r}" not in TEXTS]
     assert not missing, f"add access_reason.<x> to hub/texts/catalogue.py for {missing}"
+
+
+def test_refused_values_read_for_people_naming_the_field() -> None:
+    from pydantic import BaseModel, Field, ValidationError
+
+    from hub.api.schemas import Phone, ResidentType
+    from hub.texts.validation import problem_message, reason_text
+
+    class Row(BaseModel):
+        type: ResidentType
+        visitor_phone: Phone
+        floor: int = Field(ge=-10)
+        name: str = Field(max_length=3)
+
+    try:
+        Row.model_validate({"type": "landlord", "visitor_phone": "call me", "floor": "x",
+                            "name": "four"})
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    messages = {str(e["loc"][0]): problem_message(str(e["loc"][0]), *reason_text(e), "zh")
+                for e in errors}
+    assert messages == {
+        "type": "类型：必须是以下之一：owner（业主）、tenant（租户）、family_member（家属）",
+        "visitor_phone": "访客电话：格式不正确",
+        "floor": "楼层：必须是整数",
+        "name": "名称：最多 3 个字符",
+    }
+    assert problem_message("type", *reason_text(errors[0]), "en") == (
+        "type: must be one of owner, tenant, family_member")
+
+
+def test_actor_markers_read_as_words() -> None:
+    from hub.texts import actor_marker
+
+    data = {"cleared_by_text": actor_marker("rule:device-fault-cleared"),
+            "acknowledged_by_text": actor_marker("guard1"), "none": actor_marker(None)}
+    assert localize(data, "zh") == {"cleared_by_text": "规则：故障清除",
+                                    "acknowledged_by_text": "guard1", "none": None}

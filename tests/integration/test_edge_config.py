@@ -273,5 +273,16 @@ async def test_a_config_signed_by_a_wrong_key_is_refused_as_a_forgery(
             # the hub's own configuration still gets through, replacing the forged retained one
             v1 = await push(b, installation(b, reader_door(garage, "B1-garage")))
             await until(lambda: b.agent.configs.version == v1, 10, "the hub's v1")
+            # a genuine older configuration replayed once a newer one runs: refused, alarmed
+            genuine_v1 = b.hub.downlink.sign(CONFIG, ConfigSnapshot.build(
+                installation(b, reader_door(garage, "B1-garage")), v1,
+                datetime.now(UTC)).payload()) if b.hub.downlink else b""
+            v2 = await push(b, installation(b))
+            await until(lambda: b.agent.configs.version == v2, 10, "the hub's v2")
+            before = b.agent.downlink.verifier.refused["version_regress"]
+            await asyncio.to_thread(forger.publish, CONFIG, genuine_v1)
+            await until(lambda: b.agent.downlink.verifier.refused["version_regress"] > before,
+                        10, "the replay refused")
+            assert b.agent.configs.version == v2 and "B1-garage" not in b.agent.doors
         finally:
             forger.close()

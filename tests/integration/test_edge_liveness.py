@@ -23,7 +23,8 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from simulators.power_cut import PowerCut
 from tests.support.services import MosquittoServer, free_port
-from wire import topics
+from wire import EdgeState, topics
+from wire._base import utcnow
 from wire.state import silent_after_s
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -223,3 +224,28 @@ async def test_an_edges_dead_letters_are_counted_in_its_status(
                 assert (await r.json())["dead_letters"]["count"] == 1
             async with http.get("edges/999999") as r:
                 assert r.status == 404
+            # the list (the console's devices page) counts them too, beside what each edge
+            # says it refused of the hub's messages
+            sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="lonely-itself")
+            sender.connect("127.0.0.1", mosquitto.port)
+            sender.loop_start()
+            try:
+                state = EdgeState(status="online", agent_version="t", ts=utcnow(),
+                                  keepalive_s=15, downlink_refused=4)
+                sender.publish(topics.state("demo", "lonely"), state.model_dump_json(),
+                               qos=1).wait_for_publish(5)
+            finally:
+                sender.disconnect()
+                sender.loop_stop()
+
+            async def reported() -> dict | None:
+                async with http.get(f"edges/{lonely}") as r:
+                    body = await r.json()
+                return body if body["downlink_refused"] == 4 else None
+
+            body = await until(reported, 10, "lonely's refusals")
+            assert isinstance(body, dict) and body["dead_letter_count"] == 3
+            async with http.get("edges", params={"site_id": "demo"}) as r:
+                listed = {e["name"]: e for e in (await r.json())["items"]}
+            assert (listed["lonely"]["dead_letter_count"], listed["lonely"]["downlink_refused"],
+                    listed["b1-edge"]["dead_letter_count"]) == (3, 4, 1)

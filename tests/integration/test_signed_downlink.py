@@ -198,6 +198,10 @@ async def test_every_forgery_is_refused_changes_nothing_and_raises_the_alarm(
             assert "拒绝" in render(alarm["message_code"], alarm["message_params"], "zh")
         assert found["unsigned"]["count"] >= 3
 
+        # the count reaches the edge's status with its next state (the change below sends one)
+        refused = sum(b.agent.downlink.verifier.refused.values())
+        assert refused >= 8 and b.agent.state().downlink_refused == refused
+
         # and the edge still follows the hub: a real change arrives, the far-future forgery
         # left nothing behind
         groups = await b.call("GET", "/access-groups")
@@ -210,6 +214,13 @@ async def test_every_forgery_is_refused_changes_nothing_and_raises_the_alarm(
         assert b.agent.cache.version == held[0] + 1
         granted = await swipe(b, "4343")
         assert granted["result"] == "granted"
+
+        async def reported() -> dict[str, Any] | None:
+            edges = await b.call("GET", "/edges")
+            mine = next(e for e in edges["items"] if e["name"] == EDGE)
+            return mine if mine["downlink_refused"] == refused else None
+
+        await until(reported, 10.0, "the refusals in the edge's status")
     finally:
         await asyncio.to_thread(spy.close)
 

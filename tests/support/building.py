@@ -109,6 +109,7 @@ async def demo_building(
     prepare: Callable[[Hub], Awaitable[None]] | None = None,
     ready: Callable[[EdgeAgent], bool] = lambda agent: bool(agent.cache.version),
     devices: Sequence[dict[str, Any]] = (),
+    cars: dict[str, str] | None = None,
     clock: Clock | None = None,
     edge_extra: Callable[[Hub], Awaitable[dict[str, Any]]] | None = None,
     edge_settings: dict[str, Any] | None = None,
@@ -118,8 +119,9 @@ async def demo_building(
     simulated reader + door controller per door, and the edge; yields once every reader is
     online and `ready(agent)` holds. More keys of the edge's config: `edge_settings`, and
     `edge_extra(hub)` for those that need the running hub (cameras); `devices` are its Modbus
-    devices (their simulators are the caller's); `clock` is the hub rules' clock; the doors
-    named in `fail_safe` are released by the edge on a fire alarm."""
+    devices (their simulators are the caller's), `cars` the car readers among the doors (door
+    -> its elevator device); `clock` is the hub rules' clock; the doors named in `fail_safe`
+    are released by the edge on a fire alarm."""
     settings = HubSettings(
         database_url=database_url, mqtt_host="127.0.0.1", mqtt_port=mqtt_port,
         mqtt_username="hub", mqtt_client_id=f"hub-{secrets.token_hex(3)}",
@@ -150,6 +152,7 @@ async def demo_building(
                          "backoff_max_s": 2},
                 "doors": [{"id": name, "unlock_s": unlock_s,
                            "fail_safe_egress": name in fail_safe,
+                           "elevator": (cars or {}).get(name),
                            "reader": {"port": sim.port, "address": sim.address,
                                       "scbk": keys[name].hex()}}
                           for name, sim in sims.items()],

@@ -24,8 +24,8 @@
 
   function handled(a) {
     const steps = [];
-    if (a.acknowledged_at) steps.push(`${t("alarms.acknowledged_by", {who: a.acknowledged_by ?? "—"})} ${time(a.acknowledged_at)}`);
-    if (a.cleared_at) steps.push(`${t("alarms.cleared_by", {who: a.cleared_by ?? "—"})} ${time(a.cleared_at)}`);
+    if (a.acknowledged_at) steps.push(`${t("alarms.acknowledged_by", {who: a.acknowledged_by_text ?? a.acknowledged_by ?? "—"})} ${time(a.acknowledged_at)}`);
+    if (a.cleared_at) steps.push(`${t("alarms.cleared_by", {who: a.cleared_by_text ?? a.cleared_by ?? "—"})} ${time(a.cleared_at)}`);
     return steps.length ? steps.join(" · ") : "—";
   }
 

@@ -45,7 +45,7 @@ const Lintel = (() => {
 
   function describe(body) {
     if (!body) return "";
-    if (Array.isArray(body.detail)) return body.detail.map((p) => `${p.field}: ${p.reason}`).join("; ");
+    if (Array.isArray(body.detail)) return body.detail.map((p) => p.message ?? `${p.field}: ${p.reason}`).join("; ");
     return body.detail || body.error || "";
   }
 

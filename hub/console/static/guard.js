@@ -38,8 +38,17 @@
     page.items.forEach((e) => seen.add(e.id));
   }
 
+  // Runs `fn` once `ms` after the first ask, however many asks come meanwhile: under steady
+  // traffic it still runs every `ms` (a debounce would wait for a quiet moment that never comes).
+  function batched(fn, ms) {
+    let timer = null;
+    return () => {
+      if (timer === null) timer = setTimeout(() => { timer = null; fn(); }, ms);
+    };
+  }
+
   // A pushed event carries codes, not names: the newest page is read again (one indexed query).
-  const reloadAccess = Lintel.debounce(() => loadAccess(true).catch(toastError), 150);
+  const reloadAccess = batched(() => loadAccess(true).catch(toastError), 200);
   function pushAccess(e) {
     if (!seen.has(e.id)) reloadAccess();
   }
@@ -356,7 +365,7 @@
     renderCameras();
   }
 
-  const reloadBuildings = Lintel.debounce(() => loadBuildings().catch(toastError), 300);
+  const reloadBuildings = batched(() => loadBuildings().catch(toastError), 300);
   Lintel.live(
     {access: pushAccess, devices: reloadBuildings, edges: reloadBuildings, door: reloadBuildings,
       alarms: pushAlarm, camera: pushCamera},

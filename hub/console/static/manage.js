@@ -51,7 +51,7 @@
           const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
           if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
           const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
-            el("td", {}, p.column ?? ""), el("td", {}, p.reason)));
+            el("td", {translate: "no"}, p.column ?? ""), el("td", {}, p.message ?? p.reason)));
           out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
             el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
               el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));
@@ -83,6 +83,7 @@
     fill(document.getElementById("group-rows"), groups.items, (g) => el("tr", {},
       td(t("common.name"), g.name), td(t("common.doors"), g.doors.join(", ") || "—"),
       td(t("manage.schedule"), el("span", {translate: "no"}, scheduleNames.get(g.schedule_id) ?? "—")),
+      td(t("manage.floors"), (g.floor_labels || []).join(", ") || "—"),
       el("td", {class: "num"}, residents.items.filter((r) => r.groups.includes(g.id)).length)));
   }
 
@@ -94,6 +95,11 @@
       td(t("guard.edge"), e.name), td(t("common.building"), names.get(e.building_id) ?? "—"),
       td(t("common.status"), statusPill(e.status)), td(t("guard.last_seen"), time(e.last_seen)),
       el("td", {class: "num"}, e.perm_version_held ?? "—"),
+      // what the edge sent that the hub refused, and what the hub sent that the edge refused
+      el("td", {class: "num", title: t("manage.dead_letters")},
+        e.dead_letter_count ? pill(String(e.dead_letter_count), "bad") : "0"),
+      el("td", {class: "num", title: t("manage.downlink_refused")},
+        e.downlink_refused ? pill(String(e.downlink_refused), "bad") : (e.downlink_refused ?? "—")),
       // the configuration it runs; a refused newer one in red, with the edge's reason
       td(t("manage.config_version"), e.config_refused
         ? pill(t("manage.config_refused", {reason: e.config_refused}), "bad")
@@ -121,6 +127,9 @@
       td(t("equipment.installed"), e.install_date ?? "—"), el("td", {class: "num"}, e.cycle_days ?? "—"),
       td(t("equipment.last"), e.last_maintained_on ?? "—"),
       td(t("equipment.next"), e.next_due_on ?? "—"),
+      // the rules' several cycles (TSG T5002-2017, GB 25201-2010): each one's next due date
+      td(t("equipment.cycles"), (e.cycles || []).map((c) =>
+        `${Lintel.lang === "zh" ? c.text_zh : c.text_en} ${c.next_due_on}`).join("; ") || "—"),
       td(t("equipment.order"), e.open_preventive_order ? `#${e.open_preventive_order}` : "—"),
       td(t("common.actions"), el("button", {class: "small", onclick: () => edit(e)}, t("equipment.edit")))));
   }

@@ -2,7 +2,7 @@
 // (close), a resident's repair requests (ask, follow, confirm, rate). New ones arrive live.
 "use strict";
 (() => {
-  const {t, word, el, api, time, pill, toast, toastError, askReason} = Lintel;
+  const {t, word, el, api, time, pill, toast, toastError, askReason, lang} = Lintel;
   const box = document.getElementById("orders");
   const me = Number(box.dataset.me);
   const role = box.dataset.role;
@@ -74,8 +74,21 @@
         await load();
       } catch (error) { toastError(error); }
     });
+    // a preventive visit's checklist: the technician ticks each item; resolve needs them all
+    const tick = async (item, done) => {
+      try { await api("POST", `/work-orders/${d.id}/checklist`, {ticks: {[item.code]: done}}); await load(); }
+      catch (error) { toastError(error); }
+    };
+    const checklist = d.checklist && d.checklist.length ? el("div", {class: "checklist"},
+      el("h4", {}, t("wo.checklist", {done: d.checklist.filter((i) => i.done).length, all: d.checklist.length})),
+      el("ul", {}, d.checklist.map((i) => el("li", {dataset: {item: i.code}},
+        el("label", {}, el("input", {type: "checkbox", checked: i.done, disabled: !working,
+          onchange: (ev) => tick(i, ev.target.checked)}),
+          ` ${i.code} ${lang === "zh" ? i.text_zh : i.text_en}`,
+          i.done_by ? el("span", {class: "sub"}, ` — ${i.done_by} ${time(i.done_at)}`) : null))))) : null;
     return el("div", {class: "detail"},
       d.description ? el("p", {}, d.description) : null,
+      checklist,
       el("div", {}, el("h4", {}, t("wo.notes")),
         el("ul", {class: "notes"}, d.notes.map((n) => el("li", {}, `${time(n.at)} ${n.author}: ${n.text}`))),
         d.state !== "closed" ? noteForm : null),

@@ -175,3 +175,26 @@ async def test_multipart_upload_and_wrong_content_type(
         headers={**auth, "Content-Type": "text/csv"},
     )
     assert resp.status == 422 and "unknown site" in await resp.text()
+
+
+async def test_a_refused_file_reads_in_chinese_naming_the_column(
+    client: Client, auth: dict[str, str]
+) -> None:
+    """Issue 16: the Chinese console showed pydantic's English ("Input should be 'owner',
+    'tenant' or 'family_member'", a regular expression); each problem now has its words."""
+    await _post(client, auth, "/import/units", UNITS)
+    bad = ("building,unit,name,type,phone,id_number\n"
+           "B1,201,张三,landlord,abc,110105194912310021\n"
+           "B1,999,李四,,,\n")
+    resp = await client.post(
+        f"{API}/import/residents?site_id=sunrise", data=bad.encode(),
+        headers={**auth, "Content-Type": "text/csv", "Accept-Language": "zh-CN"})
+    assert resp.status == 422
+    body = await resp.json()
+    assert [(p["line"], p["column"], p["message"]) for p in body["rows"]] == [
+        (2, "type", "类型：必须是以下之一：owner（业主）、tenant（租户）、family_member（家属）"),
+        (2, "phone", "电话：格式不正确"),
+        (2, "id_number", "证件号：18 位身份证号的校验位不正确"),
+        (3, "unit", "房屋：楼栋 B1 没有房屋 999"),
+    ]
+    assert body["rows"][0]["reason"].startswith("Input should be 'owner'")  # for programs

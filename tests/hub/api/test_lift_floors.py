@@ -23,7 +23,7 @@ from hub.models import (
     VisitorPass,
     resident_groups,
 )
-from tests.hub.api.conftest import count, problem_fields
+from tests.hub.api.conftest import RecordingPublisher, count, problem_fields
 from tests.hub.api.test_signed_credentials import login, pass_body
 from wire import SnapshotContent
 
@@ -75,7 +75,8 @@ async def test_groups_carry_floors_as_numbers_or_labels(
 
 
 async def test_compiler_fills_floors_from_unit_group_and_pass(
-        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession],
+        publisher: RecordingPublisher) -> None:
     alice = await _resident_on_12f(sessions)
     residents = await client.post("/api/v1/access-groups", headers=auth, json={
         "site_id": "sunrise", "name": "residents", "doors": ["B1-main"]})
@@ -100,9 +101,11 @@ async def test_compiler_fills_floors_from_unit_group_and_pass(
     assert groups[ids[0]].floors == [] and groups[ids[1]].floors == [-1]
     assert groups[-visit["id"]].floors == [12] and cards[f"pass:{visit['id']}"].groups == [-visit["id"]]
 
-    # the unit moves to 15F (data corrected): the next compile follows
-    async with sessions() as session, session.begin():
-        await session.execute(update(Unit).where(Unit.id == 101).values(floor=15))
+    # the unit's floor is corrected to 15F: the edges its residents reach are recompiled
+    publisher.edge_calls.clear()
+    resp = await client.patch("/api/v1/units/101", headers=auth, json={"floor": 15})
+    assert resp.status == 200, await resp.text()
+    assert publisher.edge_calls and publisher.edge_calls[-1][0] == "sunrise"
     snap = await _snapshot(sessions)
     assert {c.card: c for c in snap.credentials}["5001"].floors == [15]
 

@@ -270,5 +270,19 @@ async def test_reasons_are_readable(client: Client, auth: dict[str, str]) -> Non
         json={"site_id": "sunrise", "name": "h", "doors": ["B9-back"]},
     )
     assert (await resp.json())["detail"] == [
-        {"field": "doors", "reason": "unknown door 'B9-back' in site 'sunrise'"}
+        {"field": "doors", "reason": "unknown door 'B9-back' in site 'sunrise'",
+         "message": "doors: unknown door 'B9-back' in site 'sunrise'"}
     ]
+
+
+async def test_refusals_read_in_the_readers_language(client: TestClient[Any, Any],
+                                                      auth: dict[str, str]) -> None:
+    """Issue 16: a refused value reads for people in Chinese, naming the field (was pydantic's
+    English, "String should match pattern ..."); `reason` stays English for programs."""
+    resp = await client.post(
+        API + "/schedules", headers={**auth, "Accept-Language": "zh-CN,zh;q=0.9"},
+        json={"site_id": "sunrise", "name": "全 天", "windows": [], "extra": 1})
+    assert resp.status == 422
+    messages = {p["field"]: p["message"] for p in (await resp.json())["detail"]}
+    assert messages == {"name": "名称：格式不正确", "windows": "时段：至少需要 1 项",
+                        "extra": "extra：不是可识别的字段"}

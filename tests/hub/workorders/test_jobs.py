@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.models import utcnow
+from hub.texts import actor_text, render
 from hub.workorders import Actor, EquipmentRecord, WorkOrder, WorkOrderHistory, transition
 from hub.workorders.jobs import WorkOrderJobs
 from hub.workorders.models import WorkOrderOutbox
@@ -44,6 +45,8 @@ async def test_an_elevator_gets_its_preventive_order_lead_days_ahead_once(
     assert (await worker_a.run_once())[0] == []
     order = opened[0]
     assert order.due_at.isoformat() == "2026-03-20T16:00:00+00:00"  # end of the local day
+    assert render(order.title_code, order.title_params, "zh") == "预防性保养：lift-1（到期 2026-03-20）"
+    assert render(order.description_code, order.description_params, "zh") == "每 15 天"
     # the technician works it two days early: next due 15 days after that
     wang = Actor("wang", place.technicians["wang"], "technician")
     async with sessions() as session, session.begin():
@@ -101,6 +104,8 @@ async def test_overdue_orders_are_escalated_once_to_the_managers(
     assert [(s.order_id, s.actor) for s in steps] == [(late.id, "system:escalation"),
                                                      (calm.id, "system:escalation")]
     assert steps[0].note is not None and steps[0].note.startswith("overdue by 1 h 00 min")
+    assert render(steps[0].note_code, steps[0].note_params, "zh") == "已超期 1 小时"
+    assert actor_text(steps[0].actor, "zh") == "系统（超期升级）"
     assert [(o.order_id, o.payload["managers"], o.payload["order"]["escalated"])
             for o in sent] == [(late.id, True, True), (calm.id, True, True)]
 
