@@ -1,4 +1,4 @@
-"""Building devices (elevators, fire equipment, readers, cameras): health, faults, telemetry."""
+"""Building devices (elevators, fire equipment, readers, cameras, utility meters): health, faults, telemetry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pydantic import Field, model_validator
 
 from wire._base import Name, WireModel
 
-DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "reader", "camera"]
+DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "reader", "camera",
+                     "electricity_meter", "water_meter"]
 Severity = Literal["info", "minor", "major", "critical"]
 DeviceEventType = Literal["online", "offline", "fault_raised", "fault_cleared", "counters",
                           "life_safety", "life_safety_reset", "floors_refused"]

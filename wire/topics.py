@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from wire.errors import WireError
 
 ROOT = "lintel/v1"
-EVENT_KINDS = ("access", "door", "device", "telemetry", "camera", "agent")
+EVENT_KINDS = ("access", "door", "device", "telemetry", "camera", "agent", "vehicle")
 HUB_SHARE_GROUP = "hub"
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"

@@ -219,6 +219,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "device.pressure_sensor": ("Pressure sensor", "压力传感器"),
     "device.reader": ("Card reader", "读卡器"),
     "device.camera": ("Camera", "摄像头"),
+    "device.electricity_meter": ("Electricity meter", "电表"),
+    "device.water_meter": ("Water meter", "水表"),
     "mode.normal": ("Normal", "正常"),
     "mode.locked_down": ("Locked down", "已封锁"),
     # alarms and camera alerts

@@ -161,6 +161,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "device_type.pressure_sensor": ("pressure sensor", "压力传感器"),
     "device_type.reader": ("card reader", "读卡器"),
     "device_type.camera": ("camera", "摄像头"),
+    "device_type.electricity_meter": ("electricity meter", "电表"),
+    "device_type.water_meter": ("water meter", "水表"),
     "access_reason.granted": ("granted", "允许"),
     "access_reason.unknown_card": ("unknown card", "未登记的卡"),
     "access_reason.revoked": ("revoked", "已作废"),

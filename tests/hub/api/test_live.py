@@ -67,3 +67,25 @@ async def test_unknown_channel_missing_upgrade_and_no_token_are_clear_errors(
     client.session.cookie_jar.clear()  # the login's session cookie
     resp = await client.get("/api/v1/live?channels=access")
     assert resp.status == 401
+
+
+async def test_a_push_reads_in_each_consoles_language(
+    client: TestClient[Any, Any], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """One alarm pushed once: the Chinese console reads 火灾报警, the English one Fire alarm."""
+    from hub.texts import marker
+
+    async with sessions() as session, session.begin():
+        await create_user(session, "guard-zh", PASSWORD, "guard", site_id="sunrise")
+    headers = await _login(client, "guard-zh")
+    bus = client.app[LIVE]
+    async with client.ws_connect("/api/v1/live?channels=alarms&lang=zh",
+                                 headers=headers) as zh, client.ws_connect(
+            "/api/v1/live?channels=alarms", headers={**headers, "Accept-Language": "en-GB"}) as en:
+        async def registered() -> bool:
+            return bus.listeners == 2
+        await eventually(registered)
+        await bus.publish([LiveItem("alarms", {"message": marker("alarm_type.fire_alarm", None,
+                                                                 "FIRE")}, site_id="sunrise")])
+        got = [json.loads((await ws.receive(timeout=5)).data)["data"] for ws in (zh, en)]
+    assert got == [{"message": "火灾报警"}, {"message": "Fire alarm"}]

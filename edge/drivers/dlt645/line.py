@@ -1,0 +1,214 @@
+"""One DL/T 645 RS-485 line: one bus owner per port, polling its meters in turn.
+
+As the Modbus line (edge/drivers/modbus/line.py): half duplex allows one request on the wire,
+so one task sends every read; each meter keeps its own schedule, timeout, counters and health;
+the meter due earliest goes next; the first failed read ends that meter's poll, so a silent
+meter costs the line its own timeout once in its own slot, and, offline, is tried less and less
+often (capped exponential backoff). Errors are counted and reported through `on_event`, never
+raised out of the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Self
+
+import serial
+
+from edge.drivers.dlt645.errors import FrameError, MeterError
+from edge.drivers.dlt645.frame import FrameReader, answer_value, check_address, read_request
+from edge.drivers.dlt645.items import ITEMS
+from edge.drivers.dlt645.models import (
+    LineConfig,
+    MeterConfig,
+    MeterEvent,
+    MeterReading,
+    MeterState,
+    MeterStatus,
+)
+
+log = logging.getLogger(__name__)
+_PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
+
+
+def check_meters(meters: Sequence[MeterConfig]) -> None:
+    """Meters that may share a line: distinct names and addresses, known data items.
+    Raises ValueError naming the meter at fault."""
+    if not meters:
+        raise ValueError("a meter line needs at least one meter")
+    names: set[str] = set()
+    addresses: dict[str, str] = {}
+    for m in meters:
+        try:
+            check_address(m.address)
+        except FrameError as exc:
+            raise ValueError(f"{m.name}: {exc.reason}") from exc
+        if m.name in names:
+            raise ValueError(f"meter name {m.name} repeated on one line")
+        if m.address in addresses:
+            raise ValueError(f"{addresses[m.address]} and {m.name} share address {m.address}")
+        unknown = [i for i in m.items if i not in ITEMS]
+        if unknown or not m.items:
+            raise ValueError(f"{m.name}: unknown data items {unknown} (known: {sorted(ITEMS)})")
+        names.add(m.name)
+        addresses[m.address] = m.name
+
+
+class Dlt645Line:
+    """`async with Dlt645Line(line, meters, on_event) as line:` polls every meter until exit;
+    `line.meters[name]` holds one meter's counters and health; `await line.read(name)` reads
+    one meter now (between polls)."""
+
+    def __init__(self, line: LineConfig, meters: Sequence[MeterConfig],
+                 on_event: Callable[[MeterEvent], None]) -> None:
+        check_meters(meters)
+        self.config = line
+        self.meters = {m.name: MeterState(m, retry_s=m.interval_s) for m in meters}
+        self._on_event = on_event
+        self._lock = asyncio.Lock()  # one request on the wire
+        self._serial: serial.Serial | None = None
+        self._rx: asyncio.Queue[bytes] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        self._open()
+        self._task = asyncio.create_task(self._run(), name=f"dlt645-{self.config.port}")
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._close()
+
+    def _open(self) -> None:
+        cfg = self.config
+        try:
+            port = serial.Serial(cfg.port, baudrate=cfg.baudrate, parity=_PARITY[cfg.parity],
+                                 bytesize=8, stopbits=1, timeout=0)
+        except ValueError:
+            # Linux ptys refuse parity (EINVAL); a simulated line runs 8N1, as Modbus's does.
+            port = serial.Serial(cfg.port, baudrate=cfg.baudrate, timeout=0)
+        self._serial = port
+        asyncio.get_running_loop().add_reader(port.fileno(), self._readable)
+
+    def _close(self) -> None:
+        if self._serial is not None:
+            with contextlib.suppress(OSError, ValueError):
+                asyncio.get_running_loop().remove_reader(self._serial.fileno())
+            self._serial.close()
+            self._serial = None
+
+    def _readable(self) -> None:
+        assert self._serial is not None
+        try:
+            data = self._serial.read(4096)
+        except serial.SerialException as exc:
+            log.warning("%s: read failed: %s", self.config.port, exc)
+            return
+        if data:
+            self._rx.put_nowait(data)
+
+    # --- polling -------------------------------------------------------------------
+    async def _run(self) -> None:
+        meters = list(self.meters.values())
+        start = time.monotonic()
+        for m in meters:
+            # a random phase spreads the meters over their interval instead of one burst
+            m.due = start + random.uniform(0, min(m.config.interval_s, 1.0))
+        while True:
+            meter = min(meters, key=lambda m: m.due)
+            now = time.monotonic()
+            if meter.due > now:
+                await asyncio.sleep(meter.due - now)
+                continue
+            await self._poll(meter)
+            self._schedule(meter, time.monotonic())
+
+    def _schedule(self, meter: MeterState, now: float) -> None:
+        cfg = meter.config
+        if meter.failures >= cfg.offline_after:
+            meter.due = now + meter.retry_s
+            meter.retry_s = min(meter.retry_s * 2, max(cfg.backoff_max_s, cfg.interval_s))
+            return
+        meter.retry_s = cfg.interval_s
+        meter.due += cfg.interval_s
+        if meter.due < now:  # skip missed slots rather than bunching up
+            meter.due = now + cfg.interval_s - (now - meter.due) % cfg.interval_s
+
+    async def _poll(self, meter: MeterState) -> None:
+        meter.counters.polls += 1
+        started = time.monotonic()
+        try:
+            values = await self._read_items(meter)
+        except MeterError as exc:
+            meter.failures += 1
+            meter.last_error = str(exc)
+            if meter.failures >= meter.config.offline_after and meter.online:
+                meter.online = False
+                self._on_event(MeterStatus(meter.config.name, False, str(exc)))
+            return
+        meter.counters.ok += 1
+        meter.failures = 0
+        if not meter.online:
+            meter.online = True
+            self._on_event(MeterStatus(meter.config.name, True))
+        self._on_event(MeterReading(meter.config.name, values, time.monotonic() - started))
+
+    async def read(self, name: str) -> dict[str, Decimal]:
+        """Read one meter now (a billing reading at 00:00, a retry); raises MeterError."""
+        return await self._read_items(self.meters[name])
+
+    async def _read_items(self, meter: MeterState) -> dict[str, Decimal]:
+        values: dict[str, Decimal] = {}
+        for name in meter.config.items:
+            item = ITEMS[name]
+            value = await self._request(meter, item.di)
+            try:
+                values[name] = item.decode(value)
+            except FrameError as exc:
+                meter.counters.garbled += 1
+                raise MeterError(meter.config.name, exc.reason) from exc
+        return values
+
+    async def _request(self, meter: MeterState, di: int) -> bytes:
+        cfg = meter.config
+        request = read_request(cfg.address, di, self.config.wake)
+        async with self._lock:
+            assert self._serial is not None
+            while not self._rx.empty():  # a late answer to an earlier request is stale
+                self._rx.get_nowait()
+            self._serial.write(request)
+            # the request's own time on the wire (11 bits a byte, 8E1) before the meter's turn
+            deadline = (time.monotonic() + len(request) * 11 / self.config.baudrate
+                        + cfg.timeout_s)
+            reader = FrameReader()
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    async with asyncio.timeout(max(remaining, 0)):
+                        chunk = await self._rx.get()
+                except TimeoutError:
+                    meter.counters.timeouts += 1
+                    raise MeterError(cfg.name, "no answer (timeout)") from None
+                for got in reader.feed(chunk):
+                    if isinstance(got, FrameError):
+                        meter.counters.garbled += 1
+                        raise MeterError(cfg.name, f"garbled answer: {got.reason}")
+                    try:
+                        return answer_value(got, cfg.address, di)
+                    except FrameError as exc:
+                        if got.control == 0xD1 and got.address == cfg.address:
+                            meter.counters.errors += 1
+                        else:
+                            meter.counters.garbled += 1
+                        raise MeterError(cfg.name, exc.reason) from exc
