@@ -82,7 +82,8 @@ DEMO_LOGINS = (DEMO_RESIDENT, DEMO_GUARD, DEMO_TECHNICIAN)
 # The technician's skills: those of the demo building's fault codes.
 TECHNICIAN_SKILLS = ("elevator_drive", "elevator_electrical", "elevator_mechanical",
                      "elevator_safety", "elevator_door", "elevator_rescue", "fire_water",
-                     "fire_electrical", "fire_alarm", "cctv", "general")
+                     "fire_electrical", "fire_alarm", "cctv", "general",
+                     "general_repair")  # residents' repair requests (hub.api.workorder_schemas)
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}]
 # Who commissions the demo building, in the audit trail.
 DEMO_INSTALLER = Actor(username="demo-seed", all_sites=True)

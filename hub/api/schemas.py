@@ -188,10 +188,12 @@ class CardOut(BaseModel):
         description="the status, or `expired` / `not_yet_valid` for an active card now outside "
         "its validity window",
     )
+    holder: str | None = Field(default=None, description="the holder's name (in card lists)")
 
 
 class CardList(BaseModel):
     items: list[CardOut]
+    total: int = Field(description="cards matching the filters, all pages together")
 
 
 class CardQuery(Strict):
@@ -199,6 +201,18 @@ class CardQuery(Strict):
     resident_id: RowId | None = None
     status: CardStatus | None = None
     state: CardState | None = Field(default=None, description="e.g. `expired`: active but past")
+    q: Annotated[str, Field(min_length=1, max_length=100,
+                            description="part of the card number or the holder's name")] | None = None
+    limit: int | None = Field(default=None, ge=1, le=5000, description="page size; none: all")
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+
+
+class CardReplace(Strict):
+    """The new card for the same holder; the old one is revoked (or marked lost)."""
+
+    card_number: CardNumber
+    facility_code: FacilityCode | None = None
+    old_status: Literal["revoked", "lost"] = "revoked"
 
 
 # --- residents -------------------------------------------------------------------------------
@@ -250,12 +264,24 @@ class ResidentOut(BaseModel):
 
 class ResidentList(BaseModel):
     items: list[ResidentOut]
+    total: int = Field(description="residents matching the filters, all pages together")
+
+
+Search = Annotated[str, Field(min_length=1, max_length=100,
+                              description="part of a name, phone or card number")]
+Offset = Annotated[int, Field(ge=0, le=10_000_000, description="rows to skip (paging)")]
 
 
 class ResidentQuery(Strict):
     site_id: SiteId | None = None
     unit_id: RowId | None = None
     household_id: RowId | None = None
+    building_id: RowId | None = None
+    type: ResidentType | None = None
+    group_id: RowId | None = Field(default=None, description="members of this access group")
+    q: Search | None = None
+    limit: int | None = Field(default=None, ge=1, le=5000, description="page size; none: all")
+    offset: Offset = 0
 
 
 # --- schedules -------------------------------------------------------------------------------

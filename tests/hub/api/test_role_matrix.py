@@ -127,6 +127,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/cards/{id}"): Case(HOUSEHOLD, resource="cards"),
     ("PATCH", "/cards/{id}"): Case(WRITERS, resource="cards", body=lambda w, p: {"status": "lost"}),
     ("DELETE", "/cards/{id}"): Case(WRITERS, resource="cards"),
+    ("POST", "/cards/{id}/replace"): Case(
+        WRITERS, resource="cards", body=lambda w, p: {"card_number": unique("")}, ok=201,
+        away=404,
+    ),
     ("GET", "/schedules"): Case(STAFF, resource="schedules"),
     ("POST", "/schedules"): Case(
         WRITERS, body=lambda w, p: {"site_id": SITE[p], "name": unique("s"), "windows": ALWAYS}
@@ -353,7 +357,7 @@ CASES: dict[tuple[str, str], Case] = {
         WO_WORKERS | RESIDENT, resource="work-orders",
         body=lambda w, p: {"content_base64": PNG_B64}, away=404,
     ),
-    ("GET", "/work-order-photos/{id}"): Case(HOUSEHOLD, resource="work-order-photos"),
+    ("GET", "/work-order-photos/{id}"): Case(HOUSEHOLD - {"guard"}, resource="work-order-photos"),
     ("POST", "/work-orders/{id}/rating"): Case(
         RESIDENT, resource="work-orders-closed", body=lambda w, p: {"stars": 5}, away=404
     ),
