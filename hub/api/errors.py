@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,8 @@ from pydantic import ValidationError
 
 from hub.texts import word
 from hub.texts.validation import problem_message, reason_text
+
+_NAMED = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -114,5 +117,11 @@ class InvalidError(ApiError):
             # pydantic prefixes our own ValueErrors; the field already says where
             reason = reason.removeprefix("Value error, ")
             code, params = reason_text(err)
+            # a check across fields names the one it blames: "line_id: needs ..."
+            named = _NAMED.match(reason)
+            if named is not None and not err["loc"]:
+                field, reason = named.group(1), named.group(2)
+                if code == "invalid.other":
+                    params = {"detail": reason}
             problems.append(FieldProblem(field, reason, code, params))
         return cls(problems)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.console.i18n_install import INSTALL_MESSAGES
 from hub.console.i18n_work import WORK_MESSAGES
 from hub.texts import TEXTS
 
@@ -458,8 +459,8 @@ _CATALOGUE.update(WORK_MESSAGES)
 # the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
 # names, ...) so a page's script can name a code's words too
 MESSAGES: dict[str, dict[str, str]] = {
-    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE).items()},
-    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE).items()},
+    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE | INSTALL_MESSAGES).items()},
+    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE | INSTALL_MESSAGES).items()},
 }
 
 
