@@ -55,6 +55,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         ("Edge {edge} refused configuration v{version} ({reason}: {detail}); it keeps running "
          "the previous one"),
         "边缘网关 {edge} 拒绝了下发的配置 v{version}（{reason}：{detail}），仍按原配置运行"),
+    "alarm_msg.patrol_missed": (("Patrol {route} (round {round}, guard {guard}): checkpoint "
+                                 "{checkpoint} missed"),
+                                "巡更路线 {route}（第 {round} 轮，保安 {guard}）：巡更点 {checkpoint} 漏巡"),
+    "alarm_msg.patrol_stalled": (
+        ("Patrol {route} (round {round}): guard {guard} has not reached checkpoint "
+         "{checkpoint} in time"),
+        "巡更路线 {route}（第 {round} 轮）：保安 {guard} 未按时到达巡更点 {checkpoint}"),
+    "alarm_msg.patrol_reading_refused": (
+        "Patrol reading by {guard} refused ({reason}): a copied code or a forged reading?",
+        "保安 {guard} 的巡更记录被拒绝（{reason}），可能是复制的巡更码或伪造的记录"),
     # an alarm written before alarms carried codes: its type and where (migration 0023a)
     "alarm_msg.legacy": ("{type} · {where}", "{type} · {where}"),
     # --- alarm types (the short name of an alarm) -----------------------------------------
@@ -79,6 +89,9 @@ TEXTS: dict[str, tuple[str, str]] = {
                                          "读卡器密钥未保存在边缘网关"),
     "alarm_type.downlink_refused": ("Hub message refused by an edge", "边缘网关拒绝了中心消息"),
     "alarm_type.config_refused": ("Configuration refused by an edge", "边缘网关拒绝了下发的配置"),
+    "alarm_type.patrol_missed": ("Patrol checkpoint missed", "巡更漏巡"),
+    "alarm_type.patrol_stalled": ("Guard stopped on a patrol round", "巡更保安未按时到达"),
+    "alarm_type.patrol_reading_refused": ("Patrol reading refused", "巡更记录被拒绝"),
     # --- notes a rule writes in an alarm's history ----------------------------------------
     "alarm_note.door_closed": ("door closed", "门已关闭"),
     "alarm_note.fire_panel_reset": ("fire panel reset", "消防主机已复位"),
@@ -95,6 +108,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alarm_note.edge_online": ("edge back online", "边缘网关已恢复在线"),
     "alarm_note.disk_ok": ("disk has room again", "磁盘空间已恢复"),
     "alarm_note.config_applied": ("a configuration was applied", "已应用新的配置"),
+    "alarm_note.patrol_synced": ("the checkpoint's reading arrived later (read at {ts})",
+                                 "该巡更点的记录稍后送达（巡更时间 {ts}）"),
     # --- notices a rule posts (title and body share the parameters) -----------------------
     "notice.elevator_out.title": ("Elevator out of service: {device}", "电梯停用：{device}"),
     "notice.elevator_out.body": (
