@@ -34,6 +34,7 @@ from hub.api import (
     residents,
     schedules,
     users,
+    vehicles,
     visitor_passes,
     workorders,
 )
@@ -83,6 +84,7 @@ def all_endpoints() -> list[Endpoint]:
         *imports.routes,
         *credentials.routes,
         *visitor_passes.routes,
+        *vehicles.routes,
         *live.routes,
         *alarms.routes,
         *notices.routes,
