@@ -30,9 +30,11 @@ from wire.events import (
     DoorEvent,
     Event,
     TelemetryEvent,
+    VehicleEvent,
     new_event_id,
 )
 from wire.stored import payload_digest, to_ranges
+from wire.vehicles import VehicleData
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
-EventData = AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData
+EventData = (AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData
+             | VehicleData)
 
 
 def _envelope(data: EventData, **envelope: Any) -> Event:
@@ -65,6 +68,8 @@ def _envelope(data: EventData, **envelope: Any) -> Event:
             return TelemetryEvent(data=data, **envelope)
         case CameraData():
             return CameraEvent(data=data, **envelope)
+        case VehicleData():
+            return VehicleEvent(data=data, **envelope)
 
 
 # (seq, topic, payload, qos, retain)

@@ -23,6 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
 from wire.camera_config import CameraConfig, MotionConfig, TamperConfig, ZoneConfig
+from wire.vehicles import LaneConfig
 
 OSDP_BAUDRATE = 115200  # a reader's line speed when neither the reader nor its line says
 SerialPath = str  # a serial device as the edge names it: /dev/ttyUSB0, /dev/serial/by-id/…
@@ -238,10 +239,15 @@ class ConfigContent(WireModel):
     doors: list[DoorConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    lanes: list[LaneConfig] = Field(default_factory=list, max_length=32,
+                                    description="vehicle lanes: plate camera + barrier")
 
     @model_validator(mode="after")
     def _consistent(self) -> ConfigContent:
         check_installation(self.lines, self.doors, self.devices, self.cameras)
+        lane_ids = [lane.id for lane in self.lanes]
+        if len(set(lane_ids)) != len(lane_ids):
+            raise ValueError("two lanes share an id")
         return self
 
     def content_json(self) -> str:

@@ -20,6 +20,7 @@ from wire._base import Name, UtcDatetime, WireModel, describe
 from wire.devices import DeviceData, TelemetryData
 from wire.errors import WireError
 from wire.topics import TopicParts
+from wire.vehicles import VehicleData
 
 EventId = Annotated[
     str,
@@ -155,6 +156,9 @@ AgentEventType = Literal[
     # the hub's configuration (wire.config) applied, or refused as a whole (`config_version`;
     # `reason`: a short word, `detail`: what and why); a refused one leaves the previous running
     "config_applied", "config_refused",
+    # a plate camera's push refused: wrong or missing credentials (`detail`: the lane, the
+    # peer and how many were refused since the last report)
+    "camera_push_refused",
 ]
 
 
@@ -227,8 +231,14 @@ class CameraEvent(_Envelope):
     data: CameraData
 
 
+class VehicleEvent(_Envelope):
+    kind: Literal["vehicle"] = "vehicle"
+    data: VehicleData
+
+
 Event = Annotated[
-    AccessEvent | DoorEvent | AgentEvent | DeviceEvent | TelemetryEvent | CameraEvent,
+    AccessEvent | DoorEvent | AgentEvent | DeviceEvent | TelemetryEvent | CameraEvent
+    | VehicleEvent,
     Field(discriminator="kind"),
 ]
 _EVENT = TypeAdapter(Event)

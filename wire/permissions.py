@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
 from wire.floors import Floor, floor_list
+from wire.vehicles import VehiclePermissions
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
@@ -249,6 +250,8 @@ class SnapshotContent(WireModel):
         description="the hub keys (raw Ed25519, base64) the edge accepts on its downlink besides "
         "its configured ones: the current key and, during a rollover, the next",
     )
+    vehicles: VehiclePermissions | None = Field(
+        default=None, description="the site's vehicle permissions, for an edge with lanes")
 
     @field_validator("timezone")
     @classmethod

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from wire.errors import WireError
 
 ROOT = "lintel/v1"
-EVENT_KINDS = ("access", "door", "device", "telemetry", "camera", "agent")
+EVENT_KINDS = ("access", "door", "device", "telemetry", "camera", "agent", "vehicle")
 HUB_SHARE_GROUP = "hub"
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -93,6 +94,7 @@ def parse_prefix(topic: str) -> TopicPrefix:
     return TopicPrefix(match["site"], match["edge"], match["rest"])
 
 
+@lru_cache(maxsize=4096)  # the hub parses every message's topic; few distinct ones recur
 def parse(topic: str) -> TopicParts:
     """Split a Lintel topic into its parts, or raise WireError saying why it is not one."""
     match = _EDGE_TOPIC.match(topic)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.auth import HOUSEHOLD_ROLES
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ConflictError, InvalidError, NotFoundError
-from hub.api.schemas import CardCreate, CardList, CardOut, CardQuery, CardState, CardUpdate
+from hub.api.paging import like
+from hub.api.schemas import (
+    CardCreate,
+    CardList,
+    CardOut,
+    CardQuery,
+    CardReplace,
+    CardState,
+    CardUpdate,
+)
 from hub.api.scope import Scope, scope_of
 from hub.api.store import reading, writing
 from hub.models import CardCredential, Resident
@@ -50,14 +59,6 @@ def _state_clause(state: CardState, now: datetime) -> ColumnElement[bool]:
     return CardCredential.status == state
 
 
-def _household_of_card() -> ColumnElement[int | None]:
-    return (
-        select(Resident.household_id)
-        .where(Resident.id == CardCredential.resident_id)
-        .scalar_subquery()
-    )
-
-
 async def _visible(session: AsyncSession, scope: Scope, card_id: int) -> CardCredential:
     card = await session.get(CardCredential, card_id)
     if card is None:
@@ -69,8 +70,9 @@ async def _visible(session: AsyncSession, scope: Scope, card_id: int) -> CardCre
     return card
 
 
-def card_out(card: CardCredential) -> CardOut:
+def card_out(card: CardCredential, holder: str | None = None) -> CardOut:
     return CardOut(
+        holder=holder,
         id=card.id,
         site_id=card.site_id,
         resident_id=card.resident_id,
@@ -120,24 +122,37 @@ async def _reload(session: AsyncSession, card_id: int) -> CardCredential:
 @routes.get("/cards", query=CardQuery, response=CardList, roles=HOUSEHOLD_ROLES)
 async def list_cards(request: web.Request, query: CardQuery) -> CardList:
     """List cards in your scope (a resident: their household's), filtered by site, resident,
-    status or state."""
+    status or state, searched by card number or holder's name, a page at a time."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
-    stmt = (
-        select(CardCredential)
-        .where(scope.where(CardCredential.site_id, _household_of_card()))
-        .order_by(CardCredential.id)
-    )
+    where = [scope.where(CardCredential.site_id, Resident.household_id)]  # joined below
     if query.state is not None:
-        stmt = stmt.where(_state_clause(query.state, datetime.now(UTC)))
+        where.append(_state_clause(query.state, datetime.now(UTC)))
     if query.site_id is not None:
-        stmt = stmt.where(CardCredential.site_id == query.site_id)
+        where.append(CardCredential.site_id == query.site_id)
     if query.resident_id is not None:
-        stmt = stmt.where(CardCredential.resident_id == query.resident_id)
+        where.append(CardCredential.resident_id == query.resident_id)
     if query.status is not None:
-        stmt = stmt.where(CardCredential.status == query.status)
+        where.append(CardCredential.status == query.status)
+    if query.q is not None:
+        pattern = like(query.q.strip())
+        where.append(or_(
+            CardCredential.card_number.ilike(pattern, escape="\\"),
+            CardCredential.resident_id.in_(
+                select(Resident.id).where(Resident.name.ilike(pattern, escape="\\")))))
+    stmt = (select(CardCredential, Resident.name)
+            .join(Resident, Resident.id == CardCredential.resident_id)
+            .where(*where).order_by(CardCredential.id).offset(query.offset))
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit)
     async with reading(request) as session:
-        return CardList(items=[card_out(c) for c in await session.scalars(stmt)])
+        items = [card_out(c, name) for c, name in await session.execute(stmt)]
+        total = len(items) + query.offset
+        if query.limit is not None and (query.offset or len(items) >= query.limit):
+            total = int(await session.scalar(
+                select(func.count()).select_from(CardCredential)
+                .join(Resident, Resident.id == CardCredential.resident_id).where(*where)) or 0)
+        return CardList(items=items, total=total)
 
 
 @routes.post("/cards", body=CardCreate, response=CardOut, status=201)
@@ -189,6 +204,27 @@ async def update_card(request: web.Request, body: CardUpdate) -> CardOut:
             setattr(card, name, getattr(body, name))
         await session.flush()
         await change.touch(card.site_id, residents=holders | {card.resident_id})
+        return card_out(await _reload(session, card.id))
+
+
+@routes.post(r"/cards/{id:\d+}/replace", body=CardReplace, response=CardOut, status=201)
+async def replace_card(request: web.Request, body: CardReplace) -> CardOut:
+    """Replace a card: the holder gets the new number with the old one's validity, and the
+    old card is revoked (or marked lost) in the same transaction: the door never honours both."""
+    async with writing(request) as change:
+        session = change.session
+        old = await _visible(session, scope_of(request), path_id(request, "card"))
+        if old.status in ("revoked", "lost"):
+            raise ConflictError(f"card {old.id} is {old.status} already; issue a new card instead")
+        await _refuse_duplicate(session, old.site_id, body.card_number)
+        old.status = body.old_status
+        card = CardCredential(site_id=old.site_id, resident_id=old.resident_id,
+                              card_number=body.card_number, facility_code=body.facility_code,
+                              status="active", valid_from=old.valid_from,
+                              valid_until=old.valid_until)
+        session.add(card)
+        await session.flush()
+        await change.touch(card.site_id, residents=[card.resident_id])
         return card_out(await _reload(session, card.id))
 
 

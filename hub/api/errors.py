@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from hub.texts.validation import problem_message, reason_text
+
+_NAMED = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -106,5 +109,11 @@ class InvalidError(ApiError):
             # pydantic prefixes our own ValueErrors; the field already says where
             reason = reason.removeprefix("Value error, ")
             code, params = reason_text(err)
+            # a check across fields names the one it blames: "line_id: needs ..."
+            named = _NAMED.match(reason)
+            if named is not None and not err["loc"]:
+                field, reason = named.group(1), named.group(2)
+                if code == "invalid.other":
+                    params = {"detail": reason}
             problems.append(FieldProblem(field, reason, code, params))
         return cls(problems)

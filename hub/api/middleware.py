@@ -17,6 +17,7 @@ from hub.api.errors import (
     ApiError,
     BadRequestError,
     ConflictError,
+    ForbiddenError,
     InvalidError,
     NotFoundError,
     TooManyRequestsError,
@@ -34,6 +35,8 @@ def from_hub_error(exc: hub_errors.HubError) -> ApiError:
         return NotFoundError(exc.what, exc.key)
     if isinstance(exc, hub_errors.Conflict):
         return ConflictError(str(exc))
+    if isinstance(exc, hub_errors.Forbidden):
+        return ForbiddenError(str(exc))
     if isinstance(exc, hub_errors.InvalidInput):
         return InvalidError.one(exc.field, exc.reason)
     if isinstance(exc, hub_errors.DatabaseError):

@@ -90,9 +90,13 @@ async def get_notice(request: web.Request) -> NoticeOut:
 
 @routes.post("/notices", body=NoticeCreate, response=NoticeOut, status=201)
 async def post_notice(request: web.Request, body: NoticeCreate) -> NoticeOut:
-    """Post a notice to a site, one of its buildings, or one unit."""
+    """Post a notice to a site, one of its buildings, or one unit; one whose validity has
+    already ended is refused (nobody would ever see it)."""
     scope_of(request).claim_site(body.site_id)
     now = utcnow()
+    if body.valid_until is not None and body.valid_until <= now:
+        raise InvalidError.one("valid_until", f"{body.valid_until.isoformat()} is already past; "
+                                              "a notice must still be valid when posted")
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)

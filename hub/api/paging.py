@@ -1,4 +1,4 @@
-"""Opaque keyset cursors: urlsafe base64 of the last item's (timestamp, id)."""
+"""Opaque keyset cursors: urlsafe base64 of the last item's (timestamp, id); search patterns."""
 
 from __future__ import annotations
 
@@ -27,3 +27,10 @@ def decode_cursor(cursor: str, key_type: type[K]) -> tuple[datetime, K]:
     if ts.tzinfo is None or type(key) is not key_type:
         raise ValueError("not a cursor this API issued")
     return ts, key
+
+
+def like(text: str) -> str:
+    """A LIKE pattern (escape character backslash) for `text` anywhere, its own % and _
+    taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

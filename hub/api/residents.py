@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
@@ -13,6 +13,7 @@ from hub.api.cards import card_out
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ConflictError, InvalidError, NotFoundError
 from hub.api.households import household_for_unit
+from hub.api.paging import like
 from hub.api.schemas import (
     ResidentCreate,
     ResidentList,
@@ -22,7 +23,15 @@ from hub.api.schemas import (
 )
 from hub.api.scope import Scope, mask_id_number, scope_of
 from hub.api.store import reading, require_site, writing
-from hub.models import AccessGroup, Building, Household, Resident, Unit
+from hub.models import (
+    AccessGroup,
+    Building,
+    CardCredential,
+    Household,
+    Resident,
+    Unit,
+    resident_groups,
+)
 
 routes = EndpointTable(tag="residents")
 _ITEM = r"/residents/{id:\d+}"
@@ -132,26 +141,56 @@ async def _groups(session: AsyncSession, ids: list[int], site_id: str) -> list[A
     return [found[i] for i in wanted]
 
 
+def _filters(query: ResidentQuery) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if query.site_id is not None:
+        found.append(Resident.site_id == query.site_id)
+    if query.unit_id is not None:
+        found.append(Resident.unit_id == query.unit_id)
+    if query.household_id is not None:
+        found.append(Resident.household_id == query.household_id)
+    if query.building_id is not None:
+        found.append(Resident.unit_id.in_(
+            select(Unit.id).where(Unit.building_id == query.building_id)))
+    if query.type is not None:
+        found.append(Resident.type == query.type)
+    if query.group_id is not None:
+        found.append(Resident.id.in_(select(resident_groups.c.resident_id).where(
+            resident_groups.c.group_id == query.group_id)))
+    if query.q is not None:
+        pattern = like(query.q.strip())
+        found.append(or_(
+            Resident.name.ilike(pattern, escape="\\"),
+            Resident.phone.ilike(pattern, escape="\\"),
+            Resident.id.in_(select(CardCredential.resident_id).where(
+                CardCredential.card_number.ilike(pattern, escape="\\")))))
+    return found
+
+
 @routes.get("/residents", query=ResidentQuery, response=ResidentList, roles=HOUSEHOLD_ROLES)
 async def list_residents(request: web.Request, query: ResidentQuery) -> ResidentList:
-    """List residents in your scope (a resident: their household), optionally of one site,
-    unit or household."""
+    """List residents in your scope (a resident: their household): filtered by site, building,
+    unit, household, type or access group, searched by name, phone or card number, a page
+    at a time (`limit`, `offset`; `total` counts them all)."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
+    where = [scope.where(Resident.site_id, Resident.household_id), *_filters(query)]
     stmt = (
         select(Resident)
         .options(*_with_relations())
-        .where(scope.where(Resident.site_id, Resident.household_id))
+        .where(*where)
         .order_by(Resident.id)
+        .offset(query.offset)
     )
-    if query.site_id is not None:
-        stmt = stmt.where(Resident.site_id == query.site_id)
-    if query.unit_id is not None:
-        stmt = stmt.where(Resident.unit_id == query.unit_id)
-    if query.household_id is not None:
-        stmt = stmt.where(Resident.household_id == query.household_id)
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit)
     async with reading(request) as session:
-        return ResidentList(items=[resident_out(r, scope) for r in await session.scalars(stmt)])
+        items = [resident_out(r, scope) for r in await session.scalars(stmt)]
+        total = len(items) + query.offset
+        if query.limit is not None and (query.offset or len(items) >= query.limit):
+            total = int(await session.scalar(
+                select(func.count()).select_from(Resident).where(*where)) or 0)
+        return ResidentList(items=items, total=total)
 
 
 @routes.post("/residents", body=ResidentCreate, response=ResidentOut, status=201)

@@ -188,10 +188,12 @@ class CardOut(BaseModel):
         description="the status, or `expired` / `not_yet_valid` for an active card now outside "
         "its validity window",
     )
+    holder: str | None = Field(default=None, description="the holder's name (in card lists)")
 
 
 class CardList(BaseModel):
     items: list[CardOut]
+    total: int = Field(description="cards matching the filters, all pages together")
 
 
 class CardQuery(Strict):
@@ -199,6 +201,18 @@ class CardQuery(Strict):
     resident_id: RowId | None = None
     status: CardStatus | None = None
     state: CardState | None = Field(default=None, description="e.g. `expired`: active but past")
+    q: Annotated[str, Field(min_length=1, max_length=100,
+                            description="part of the card number or the holder's name")] | None = None
+    limit: int | None = Field(default=None, ge=1, le=5000, description="page size; none: all")
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+
+
+class CardReplace(Strict):
+    """The new card for the same holder; the old one is revoked (or marked lost)."""
+
+    card_number: CardNumber
+    facility_code: FacilityCode | None = None
+    old_status: Literal["revoked", "lost"] = "revoked"
 
 
 # --- residents -------------------------------------------------------------------------------
@@ -250,12 +264,24 @@ class ResidentOut(BaseModel):
 
 class ResidentList(BaseModel):
     items: list[ResidentOut]
+    total: int = Field(description="residents matching the filters, all pages together")
+
+
+Search = Annotated[str, Field(min_length=1, max_length=100,
+                              description="part of a name, phone or card number")]
+Offset = Annotated[int, Field(ge=0, le=10_000_000, description="rows to skip (paging)")]
 
 
 class ResidentQuery(Strict):
     site_id: SiteId | None = None
     unit_id: RowId | None = None
     household_id: RowId | None = None
+    building_id: RowId | None = None
+    type: ResidentType | None = None
+    group_id: RowId | None = Field(default=None, description="members of this access group")
+    q: Search | None = None
+    limit: int | None = Field(default=None, ge=1, le=5000, description="page size; none: all")
+    offset: Offset = 0
 
 
 # --- schedules -------------------------------------------------------------------------------
@@ -353,27 +379,12 @@ class SiteList(BaseModel):
     items: list[SiteOut]
 
 
-class DoorOut(BaseModel):
-    id: int
-    site_id: str
-    name: str
-    label: str
-    mode: str
-    edge_id: int
-    edge: str
-    unlock_schedule_id: int | None = None
-    pin_required: bool = Field(default=False, description="card + PIN at this door's reader")
-
-
-class DoorList(BaseModel):
-    items: list[DoorOut]
-
-
 class EdgeOut(BaseModel):
     id: int
     site_id: str
     name: str
     building_id: int | None
+    label: str = Field(default="", description="what installers call it")
     status: str
     agent_version: str | None
     perm_version_held: int | None
@@ -414,19 +425,6 @@ class HolidayList(BaseModel):
 
 
 DoorModeIn = Literal["normal", "locked_down", "unlocked_on_schedule"]
-
-
-class DoorUpdate(Strict):
-    """A door's mode; unlocked_on_schedule needs unlock_schedule_id (the edge unlocks the door
-    during that schedule's windows, except on site holidays)."""
-
-    label: str | None = Field(default=None, max_length=200)
-    mode: DoorModeIn | None = None
-    unlock_schedule_id: RowId | None = None
-    pin_required: bool | None = Field(
-        default=None, description="card + PIN: a granted card opens only after its holder's PIN")
-
-    _not_null = field_validator("label", "mode", "pin_required")(_refuse_null)
 
 
 class PassbackCreate(Strict):

@@ -151,6 +151,23 @@ class WorkOrderOut(BaseModel):
     rating: int | None
 
 
+class PlaceOut(BaseModel):
+    """Where the job is: the unit of a repair, or the device of a fault and its building."""
+
+    building: str | None = Field(description="the building's name (code)")
+    unit: str | None = Field(description="the unit's number")
+    floor: int | None
+    device: str | None = Field(description="the device's name")
+    edge: str | None = Field(description="the edge that drives the device")
+
+
+class ContactOut(BaseModel):
+    """Whom the technician calls: the resident who asked for the repair."""
+
+    name: str
+    phone: str | None
+
+
 class ChecklistItemOut(BaseModel):
     code: str = Field(description="the item's number in the rule, e.g. A1-05 of TSG T5002-2017")
     cycle: str = Field(description="the maintenance cycle it belongs to, e.g. half_monthly")
@@ -176,6 +193,8 @@ class WorkOrderDetail(WorkOrderOut):
     notes: list[NoteOut]
     parts: list[PartOut]
     photos: list[PhotoOut]
+    place: PlaceOut | None = Field(default=None, description="null: the order names no place")
+    contact: ContactOut | None = Field(default=None, description="null: nobody to call")
 
 
 class WorkOrderList(BaseModel):

@@ -38,6 +38,7 @@ from hub.api.store import reading, require_site, writing
 from hub.api.workorder_schemas import (
     ChecklistIn,
     ChecklistItemOut,
+    ContactOut,
     HistoryOut,
     NoteIn,
     NoteOut,
@@ -45,6 +46,7 @@ from hub.api.workorder_schemas import (
     PartOut,
     PhotoIn,
     PhotoOut,
+    PlaceOut,
     RatingIn,
     ReassignIn,
     TransitionIn,
@@ -54,7 +56,17 @@ from hub.api.workorder_schemas import (
     WorkOrderOut,
     WorkOrderQuery,
 )
-from hub.models import Building, Device, Household, Unit, User, utcnow
+from hub.models import (
+    Building,
+    Device,
+    Edge,
+    Household,
+    Resident,
+    ResidentAccount,
+    Unit,
+    User,
+    utcnow,
+)
 from hub.texts import actor_text, reader_language, render_or
 from hub.workorders.cycles import tick
 from hub.workorders.models import (
@@ -194,7 +206,45 @@ async def detail(session: AsyncSession, order: WorkOrder, now: datetime) -> Work
                for p in parts],
         photos=[PhotoOut(id=pid, at=at, content_type=ctype, size=size,
                          url=PHOTO_URL.format(pid)) for pid, at, ctype, size in photos],
+        place=await _place(session, order), contact=await _contact(session, order),
     )
+
+
+async def _place(session: AsyncSession, order: WorkOrder) -> PlaceOut | None:
+    if order.unit_id is not None:
+        row = (await session.execute(
+            select(Unit.number, Unit.floor, Building.name, Building.code)
+            .join(Building, Building.id == Unit.building_id)
+            .where(Unit.id == order.unit_id))).first()
+        if row is not None:
+            number, floor, name, code = row
+            return PlaceOut(building=f"{name} ({code})", unit=number, floor=floor, device=None,
+                            edge=None)
+    if order.device_id is not None:
+        found = (await session.execute(
+            select(Device.name, Device.edge, Building.name, Building.code)
+            .outerjoin(Edge, and_(Edge.site_id == Device.site_id, Edge.name == Device.edge))
+            .outerjoin(Building, Building.id == Edge.building_id)
+            .where(Device.id == order.device_id))).first()
+        if found is not None:
+            device, edge, name, code = found
+            return PlaceOut(building=f"{name} ({code})" if name else None, unit=None,
+                            floor=None, device=device, edge=edge)
+    return None
+
+
+async def _contact(session: AsyncSession, order: WorkOrder) -> ContactOut | None:
+    """The resident who asked (their login's resident), else the first of the household."""
+    resident = None
+    if order.requested_by is not None:
+        resident = await session.scalar(
+            select(Resident).join(ResidentAccount, ResidentAccount.resident_id == Resident.id)
+            .where(ResidentAccount.user_id == order.requested_by))
+    if resident is None and order.household_id is not None:
+        resident = await session.scalar(
+            select(Resident).where(Resident.household_id == order.household_id)
+            .order_by(Resident.phone.is_(None), Resident.id).limit(1))
+    return None if resident is None else ContactOut(name=resident.name, phone=resident.phone)
 
 
 # --- photos -------------------------------------------------------------------------------
@@ -499,7 +549,8 @@ async def add_work_order_photo(request: web.Request) -> PhotoOut:
                         size=photo.size, url=PHOTO_URL.format(photo.id))
 
 
-@routes.get(r"/work-order-photos/{id:\d+}", roles=HOUSEHOLD_ROLES,
+# the resident's household, the technician on the job and the managers: not the guards
+@routes.get(r"/work-order-photos/{id:\d+}", roles=HOUSEHOLD_ROLES - {"guard"},
             produces=("image/jpeg", "image/png"))
 async def get_work_order_photo(request: web.Request) -> web.Response:
     """A photo of an order you may see."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.console.i18n_install import INSTALL_MESSAGES
+from hub.console.i18n_work import WORK_MESSAGES
 from hub.texts import TEXTS
 
 LANGUAGES = ("zh", "en")
@@ -286,7 +288,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "visit.title": ("Your visitor pass", "您的访客通行证"),
     "visit.hello": ("Welcome, {name}", "{name}，欢迎来访"),
     "visit.host": ("Visiting {building} {unit}", "拜访 {building} {unit}"),
-    "visit.valid": ("Valid {start} – {end}, {uses} uses", "有效期 {start} – {end}，可用 {uses} 次"),
+    "visit.valid": ("Valid {start} – {end}, {uses}", "有效期 {start} – {end}，{uses}"),
     "visit.gone": ("This pass is no longer valid. Ask your host for a new one.",
                    "此通行证已失效，请联系被访住户重新生成。"),
     "pass.valid_until": ("Valid until", "有效期至"),
@@ -452,11 +454,13 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "me.passes_title": ("My visitors", "我的访客"),
 }
 
+_CATALOGUE.update(WORK_MESSAGES)
+
 # the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
 # names, ...) so a page's script can name a code's words too
 MESSAGES: dict[str, dict[str, str]] = {
-    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE).items()},
-    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE).items()},
+    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE | INSTALL_MESSAGES).items()},
+    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE | INSTALL_MESSAGES).items()},
 }
 
 

@@ -106,9 +106,17 @@ async def visitor_page(request: web.Request) -> web.StreamResponse:
         return render(request, "visit.html", status=404, visitor_pass=None)
     vp, unit, building, timezone = found
     doors = sorted(d.label or d.name for d in vp.doors)
+    zone, lang = ZoneInfo(timezone), choose_language(request)
     return render(request, "visit.html", visitor_pass=vp, unit=unit, building=building,
-                  doors=doors, tz=ZoneInfo(timezone),
+                  doors=doors, when=lambda at: day_and_time(at.astimezone(zone), lang),
                   qr_url=f"/api/v1/visitor-passes/shared.png?code={code}")
+
+
+def day_and_time(at: datetime, lang: str) -> str:
+    """"Dec 5, 14:00" / "12月5日 14:00": the day as people write it, not "12-05"."""
+    if lang == "zh":
+        return f"{at.month}月{at.day}日 {at:%H:%M}"
+    return f"{at:%b} {at.day}, {at:%H:%M}"
 
 
 def _scope(user: User) -> Scope:
@@ -118,8 +126,25 @@ def _scope(user: User) -> Scope:
 
 # --- staff pages -------------------------------------------------------------------------------
 
-@CONSOLE.page("/manage", "overview.html", MANAGERS, nav="nav.manage")
+@CONSOLE.page("/manage", "overview.html", MANAGERS, nav="nav.manage", scripts=("overview.js",),
+              channels=("access", "alarms", "work_orders", "devices", "edges"))
 async def overview(request: web.Request, user: User) -> dict[str, Any]:
+    return {"counts": await tile_counts(request, user)}
+
+
+@routes.get("/manage/tiles")
+async def overview_tiles(request: web.Request) -> web.StreamResponse:
+    """The overview's counts as JSON, for the page to refresh its tiles in place."""
+    user = await current_user(request)
+    if user is None:
+        raise web.HTTPUnauthorized(text="sign in first")
+    if user.role not in MANAGERS:
+        raise web.HTTPForbidden(text=f"role {user.role!r} may not read the overview")
+    return web.json_response(await tile_counts(request, user),
+                             headers={"Cache-Control": "no-store"})
+
+
+async def tile_counts(request: web.Request, user: User) -> dict[str, int]:
     """Counts for the tiles of the overview, within the manager's site."""
     scope = _scope(user)
     since = datetime.now(UTC) - timedelta(hours=24)
@@ -150,19 +175,22 @@ async def overview(request: web.Request, user: User) -> dict[str, Any]:
                AccessEvent.result == "denied"),
     }
     async with request.app[SESSIONS]() as session:
-        counts = {name: int(await session.scalar(q) or 0) for name, q in queries.items()}
-    return {"counts": counts}
+        return {name: int(await session.scalar(q) or 0) for name, q in queries.items()}
 
 
 CONSOLE.add(Page("/manage/residents", "residents.html", MANAGERS, nav="nav.residents",
-                 scripts=("manage.js",)))
+                 scripts=("lists.js", "people.js")))
 CONSOLE.add(Page("/manage/cards", "cards.html", MANAGERS, nav="nav.cards",
-                 scripts=("manage.js",)))
+                 scripts=("lists.js", "cards.js"), channels=("access",)))
+CONSOLE.add(Page("/manage/users", "users.html", MANAGERS, nav="nav.users",
+                 scripts=("lists.js", "people.js")))
 CONSOLE.add(Page("/manage/passes", "passes.html", MANAGERS, nav="nav.passes",
                  scripts=("passes.js",)))
 CONSOLE.add(Page("/manage/devices", "devices.html", MANAGERS, nav="nav.devices",
                  scripts=("manage.js",), channels=("devices", "edges")))
 
+CONSOLE.add(Page("/manage/installation", "installation.html", MANAGERS, nav="nav.installation",
+                 scripts=("installation.js",)))
 CONSOLE.add(Page("/manage/orders", "orders.html", MANAGERS, nav="nav.orders",
                  scripts=("workorders.js",), channels=("work_orders",)))
 CONSOLE.add(Page("/manage/equipment", "equipment.html", MANAGERS, nav="nav.equipment",

@@ -4,7 +4,7 @@
 const Lintel = (() => {
   const messages = JSON.parse(document.getElementById("i18n").textContent);
   const lang = window.LINTEL.lang;
-  const locale = lang === "zh" ? "zh-CN" : "en-GB";  // also the API's Accept-Language
+  const locale = lang === "zh" ? "zh-CN" : "en-US";  // also the API's Accept-Language; "Dec 5"
 
   function t(key, values) {
     let text = messages[key];
@@ -69,11 +69,25 @@ const Lintel = (() => {
     return data;
   }
 
+  // "Dec 5, 14:03:07" / "12月5日 14:03:07": a month a person reads, not "12-05".
   function time(iso, withDate = true) {
     if (!iso) return "—";
-    const opts = {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false};
-    if (withDate) Object.assign(opts, {month: "2-digit", day: "2-digit"});
+    const opts = {hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"};
+    if (withDate) Object.assign(opts, {month: "short", day: "numeric"});
     return new Date(iso).toLocaleString(locale, opts);
+  }
+
+  // A day and time without seconds: "Dec 5, 14:03" / "12月5日 14:03".
+  function date(iso) {
+    if (!iso) return "—";
+    return new Date(iso).toLocaleString(locale, {month: "short", day: "numeric", hour: "2-digit",
+      minute: "2-digit", hourCycle: "h23"});
+  }
+
+  // A count with its noun: `key.one` / `key.other` by the language's plural rule ("1 use").
+  function plural(key, n) {
+    const form = new Intl.PluralRules(locale).select(n);
+    return t(messages[`${key}.${form}`] !== undefined ? `${key}.${form}` : `${key}.other`, {n});
   }
 
   function pill(text, kind) { return el("span", {class: `pill ${kind || ""}`}, text); }
@@ -169,6 +183,6 @@ const Lintel = (() => {
     catch { window.prompt(t("common.copy"), text); }
   }
 
-  return {t, word, el, api, time, pill, statusPill, toast, toastError, askReason, fill, td,
+  return {t, word, el, api, time, date, plural, pill, statusPill, toast, toastError, askReason, fill, td,
     live, debounce, copy, lang};
 })();

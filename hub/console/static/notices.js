@@ -23,6 +23,7 @@
     const notices = await api("GET", form ? "/notices" : "/notices?current=true");
     list.replaceChildren(...(notices.items.length ? notices.items.map(noticeCard)
       : [el("p", {class: "muted"}, form ? t("common.none") : t("notices.none"))]));
+    window.dispatchEvent(new Event("lintel:notices"));  // the menu's badge (residents)
   }
 
   async function withdraw(n) {
@@ -49,10 +50,18 @@
         body: form.elements.body.value.trim()};
       if (target.startsWith("b")) body.building_id = Number(target.slice(1));
       if (target.startsWith("u")) body.unit_id = Number(target.slice(1));
-      if (form.elements.valid_until.value) body.valid_until = new Date(form.elements.valid_until.value).toISOString();
-      document.getElementById("notice-error").textContent = "";
+      const error = document.getElementById("notice-error");
+      error.textContent = "";
+      if (form.elements.valid_until.value) {
+        const until = new Date(form.elements.valid_until.value);
+        if (until <= new Date()) { error.textContent = t("notices.past"); return; }
+        body.valid_until = until.toISOString();
+      }
       try { await api("POST", "/notices", body); toast(t("notices.posted")); form.reset(); await load(); }
-      catch (error) { document.getElementById("notice-error").textContent = error.message; }
+      catch (e) {
+        const past = e.body && Array.isArray(e.body.detail) && e.body.detail.some((p) => p.field === "valid_until");
+        error.textContent = past ? t("notices.past") : e.message;
+      }
     });
   }
   const reload = Lintel.debounce(() => load().catch(toastError), 300);

@@ -2,18 +2,20 @@
 // unit), show the QR and the share link, list them and revoke.
 "use strict";
 (() => {
-  const {t, el, api, time, statusPill, toast, toastError, fill, td, copy} = Lintel;
+  const {t, el, api, statusPill, toast, toastError, fill, td, copy} = Lintel;
   const form = document.getElementById("pass-form");
   if (!form) return;
   const ownUnit = form.dataset.unit ? Number(form.dataset.unit) : null;
   const unitLabels = new Map();
 
   async function loadChoices() {
-    const [buildings, units] = await Promise.all([api("GET", "/buildings").catch(() => ({items: []})),
-      api("GET", "/units")]);
+    if (ownUnit !== null) {  // a resident: their own unit only (the building list is staff's)
+      unitLabels.set(ownUnit, form.dataset.unitLabel || "");
+      return;
+    }
+    const [buildings, units] = await Promise.all([api("GET", "/buildings"), api("GET", "/units")]);
     const codes = new Map(buildings.items.map((b) => [b.id, b.code]));
     for (const u of units.items) unitLabels.set(u.id, `${codes.get(u.building_id) ?? ""} ${u.number}`.trim());
-    if (ownUnit !== null) return;
     const select = form.elements.unit_id;
     select.replaceChildren(el("option", {value: ""}, "—"),
       ...units.items.map((u) => el("option", {value: u.id}, unitLabels.get(u.id))));
@@ -45,8 +47,9 @@
         td(t("pass.visitor_name"), p.visitor_name, el("div", {class: "muted small"}, p.visitor_phone)),
         td(t("common.unit"), unitLabels.get(p.unit_id) ?? `#${p.unit_id}`),
         td(t("common.doors"), p.doors.join(", ")),
-        td(t("pass.valid_until"), time(p.valid_until)),
-        el("td", {class: "num", "data-label": t("pass.uses")}, `${p.uses} / ${p.max_uses}`),
+        td(t("pass.valid_until"), Lintel.date(p.valid_until)),
+        el("td", {class: "num", "data-label": t("pass.uses"), title: Lintel.plural("pass.n_uses", p.max_uses)},
+          `${p.uses} / ${p.max_uses}`),
         td(t("common.status"), statusPill(s)),
         td(t("common.actions"), el("div", {class: "actions"},
           s === "active" ? el("a", {class: "button small", href: p.qr_url, target: "_blank"}, t("pass.qr")) : null,
@@ -60,6 +63,12 @@
     if (!window.confirm(t("common.revoke_confirm"))) return;
     try {
       await api("POST", `/visitor-passes/${p.id}/revoke`);
+      const issued = document.getElementById("pass-issued");
+      if (issued.dataset.pass === String(p.id)) {  // a revoked pass's QR must not stay on screen
+        issued.hidden = true;
+        document.getElementById("pass-qr").removeAttribute("src");
+        delete document.getElementById("pass-qr").dataset.token;
+      }
       toast(t("pass.revoked"));
       await loadPasses();
     } catch (error) { toastError(error); }
@@ -87,6 +96,7 @@
 
   function showIssued(pass) {
     const box = document.getElementById("pass-issued");
+    box.dataset.pass = pass.id;
     document.getElementById("pass-issued-title").textContent = t("pass.issued", {name: pass.visitor_name});
     const img = document.getElementById("pass-qr");
     img.src = `data:image/png;base64,${pass.qr_png_base64}`;

@@ -8,9 +8,47 @@
   const role = box.dataset.role;
   const filter = document.getElementById("order-filter");
   const open = new Set();  // orders whose details are shown
+  const fresh = new Set();  // orders that just arrived (highlighted once)
   const devices = new Map();
   const STATE_KIND = {open: "warn", assigned: "info", in_progress: "info", resolved: "ok", closed: ""};
   const PRIORITY_KIND = {urgent: "bad", high: "warn", normal: "", low: ""};
+
+  // A phone photo made small enough to send (the API takes JPEG or PNG up to 4 MB): larger
+  // than 1600 px or 1.5 MB is redrawn as a JPEG; anything not an image is refused here.
+  async function shrink(file) {
+    if (!/^image\//.test(file.type)) {
+      throw new Error(t("repairs.photo_type", {name: file.name}));
+    }
+    const small = /^image\/(jpeg|png)$/.test(file.type) && file.size <= 1.5 * 1024 * 1024;
+    let bitmap = null;
+    try { bitmap = await createImageBitmap(file); } catch { bitmap = null; }
+    if (!bitmap) {
+      if (small) return file;
+      throw new Error(t("repairs.photo_type", {name: file.name}));
+    }
+    if (small && Math.max(bitmap.width, bitmap.height) <= 1600) return file;
+    const scale = Math.min(1, 1600 / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+    if (!blob || blob.size > 4 * 1024 * 1024) throw new Error(t("repairs.photo_too_big", {name: file.name}));
+    return new File([blob], file.name.replace(/\.\w+$/, "") + ".jpg", {type: "image/jpeg"});
+  }
+
+  async function upload(orderId, files) {
+    for (const file of files) {
+      const body = new FormData();
+      body.append("photo", await shrink(file));
+      await api("POST", `/work-orders/${orderId}/photos`, body);
+    }
+  }
+
+  function photoInput(testid) {
+    return el("input", {type: "file", name: "photo", accept: "image/*", capture: "environment", multiple: true,
+      "data-testid": testid});
+  }
 
   async function act(order, action, body) {
     try {
@@ -74,6 +112,17 @@
         await load();
       } catch (error) { toastError(error); }
     });
+    const photoForm = el("form", {class: "inline-form"}, photoInput(`photo-${d.id}`),
+      el("button", {type: "submit", class: "small"}, t("wo.add_photo")));
+    photoForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const files = [...photoForm.elements.photo.files];
+      if (!files.length) return;
+      try { await upload(d.id, files); toast(t("wo.photo_added")); await load(); }
+      catch (error) { toastError(error); }
+    });
+    const place = d.place ? [d.place.building, d.place.unit, d.place.floor !== null && d.place.floor !== undefined
+      ? t("wo.floor", {n: d.place.floor}) : null, d.place.device, d.place.edge].filter(Boolean).join(" · ") : null;
     // a preventive visit's checklist: the technician ticks each item; resolve needs them all
     const tick = async (item, done) => {
       try { await api("POST", `/work-orders/${d.id}/checklist`, {ticks: {[item.code]: done}}); await load(); }
@@ -88,7 +137,16 @@
           i.done_by ? el("span", {class: "sub"}, ` — ${i.done_by} ${time(i.done_at)}`) : null))))) : null;
     return el("div", {class: "detail"},
       d.description ? el("p", {}, d.description) : null,
+      place || d.contact ? el("div", {class: "where", "data-testid": "order-where"},
+        place ? el("div", {}, el("strong", {}, `${t("wo.where")}: `), place) : null,
+        d.contact ? el("div", {}, el("strong", {}, `${t("wo.contact")}: `), d.contact.name,
+          d.contact.phone ? [" · ", el("a", {href: `tel:${d.contact.phone.replace(/[^0-9+]/g, "")}`,
+            "data-testid": "order-call"}, t("wo.call", {phone: d.contact.phone}))] : null) : null) : null,
       checklist,
+      el("div", {}, el("h4", {}, t("wo.photos")),
+        el("div", {class: "photos", "data-testid": "order-photos"}, d.photos.map((p) =>
+          el("a", {href: p.url, target: "_blank"}, el("img", {src: p.url, alt: t("wo.photos"), loading: "lazy"})))),
+        d.state !== "closed" ? photoForm : null),
       el("div", {}, el("h4", {}, t("wo.notes")),
         el("ul", {class: "notes"}, d.notes.map((n) => el("li", {}, `${time(n.at)} ${n.author}: ${n.text}`))),
         d.state !== "closed" ? noteForm : null),
@@ -102,7 +160,8 @@
 
   function card(o, d) {
     const device = o.device_id ? devices.get(o.device_id) : null;
-    return el("article", {class: `card order ${o.priority}`, dataset: {order: o.id, state: o.state}},
+    const isNew = fresh.delete(o.id);
+    return el("article", {class: `card order ${o.priority}${isNew ? " fresh" : ""}`, dataset: {order: o.id, state: o.state}},
       el("div", {class: "building-head"}, el("h3", {}, o.title),
         pill(word("wo.priority.", o.priority), PRIORITY_KIND[o.priority]),
         o.overdue ? pill(t("wo.overdue"), "bad") : null,
@@ -137,9 +196,12 @@
       ev.preventDefault();
       document.getElementById("repair-error").textContent = "";
       try {
-        await api("POST", "/work-orders", {title: form.elements.title.value.trim(),
+        const files = [...form.elements.photo.files];
+        const ready = await Promise.all(files.map(shrink));  // a wrong file is refused before anything is sent
+        const order = await api("POST", "/work-orders", {title: form.elements.title.value.trim(),
           description: form.elements.description.value.trim()});
-        toast(t("repairs.sent"));
+        await upload(order.id, ready);
+        toast(order.assignee ? t("repairs.assigned", {who: order.assignee}) : t("repairs.sent"));
         form.reset();
         await load();
       } catch (error) { document.getElementById("repair-error").textContent = error.message; }
@@ -147,8 +209,17 @@
   }
   if (filter) filter.addEventListener("change", () => load().catch(toastError));
   const reload = Lintel.debounce(() => load().catch(toastError), 200);
+  // The live push names the step ("assigned", "reassigned", ...): an order just given to
+  // this technician is announced with a toast and a vibration, and shown at once.
   Lintel.live({work_orders: (o) => {
-    if (o.event === "assign" && o.assignee_id === me) toast(t("wo.new", {title: o.title}));
+    if (role === "technician" && ["assigned", "reassigned"].includes(o.event) && o.assignee_id === me) {
+      toast(t("wo.new", {title: o.title}), "info");
+      if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
+      fresh.add(o.id);
+      load().catch(toastError);
+      return;
+    }
+    if (role === "resident" && o.event === "assigned") toast(t("repairs.on_its_way", {title: o.title}));
     reload();
   }}, () => start().catch(toastError));
 })();

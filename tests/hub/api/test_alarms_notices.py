@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.models import AccessEvent, Device, DeviceFault, EventLog
-from hub.rules.models import Alarm
+from hub.rules.models import Alarm, Notice
 from tests.hub.api.world import World, build_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -106,13 +106,19 @@ async def test_notices_reach_their_audience(world: World) -> None:
         ("building", {"building_id": building}),
         ("home", {"unit_id": world.unit["home"]}),
         ("neighbour", {"unit_id": world.unit["neighbour"]}),
-        ("expired", {"valid_from": (now - timedelta(days=2)).isoformat(),
-                     "valid_until": (now - timedelta(days=1)).isoformat()}),
         ("future", {"valid_from": (now + timedelta(days=1)).isoformat()}),
     ):
         _, notice = await world.call("POST", "/notices", "manager", 201, json={
             "site_id": "sunrise", "title": name, "body": f"to {name}", **extra})
         posted[name] = notice["id"]
+    # one whose validity has ended since it was posted (posting it so is refused, issue 16)
+    async with world.sessions() as session, session.begin():
+        expired = Notice(site_id="sunrise", title="expired", body="to expired", source="manual",
+                         valid_from=now - timedelta(days=2), valid_until=now - timedelta(days=1),
+                         created_by="manager", created_at=now - timedelta(days=2))
+        session.add(expired)
+        await session.flush()
+        posted["expired"] = expired.id
     assert (await world.call("GET", f"/notices/{posted['home']}", "admin", 200))[1][
         "building_id"] == building  # a unit's notice names its building too
     _, mine = await world.call("GET", "/notices", "resident", 200)

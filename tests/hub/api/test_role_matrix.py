@@ -31,6 +31,7 @@ from tests.hub.api.conftest import PASSWORD, count
 from tests.hub.api.workorder_world import PNG_B64, SKILLS
 from tests.hub.api.world import (
     ALWAYS,
+    INSTALLED,
     PLACES,
     ROLES,
     SITE,
@@ -48,7 +49,9 @@ from tests.hub.api.world import (
 
 Client = TestClient[Any, Any]
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # SQLite and PostgreSQL
+# SQLite and PostgreSQL; issue 15's installation endpoints made it longer (on PostgreSQL at
+# load 12 it once outlasted 300 s; 175 s for the module's six PostgreSQL tests another time)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 EVERYONE = frozenset(ROLES)
 HOUSEHOLD = EVERYONE  # residents too, within their household
@@ -125,6 +128,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/cards/{id}"): Case(HOUSEHOLD, resource="cards"),
     ("PATCH", "/cards/{id}"): Case(WRITERS, resource="cards", body=lambda w, p: {"status": "lost"}),
     ("DELETE", "/cards/{id}"): Case(WRITERS, resource="cards"),
+    ("POST", "/cards/{id}/replace"): Case(
+        WRITERS, resource="cards", body=lambda w, p: {"card_number": unique("")}, ok=201,
+        away=404,
+    ),
     ("GET", "/schedules"): Case(STAFF, resource="schedules"),
     ("POST", "/schedules"): Case(
         WRITERS, body=lambda w, p: {"site_id": SITE[p], "name": unique("s"), "windows": ALWAYS}
@@ -202,6 +209,37 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/doors/{id}"): Case(
         WRITERS, resource="doors", body=lambda w, p: {"label": unique("门")}
     ),
+    # issue 15: the installation, kept by admins and the site's managers
+    ("GET", "/doors/{id}"): Case(STAFF, resource="doors"),
+    ("POST", "/doors"): Case(WRITERS, body=lambda w, p: INSTALLED["new-doors"](w, p)[1],
+                             away=422),
+    ("DELETE", "/doors/{id}"): Case(WRITERS, resource="new-doors"),
+    ("POST", "/edges"): Case(WRITERS, body=lambda w, p: INSTALLED["new-edges"](w, p)[1]),
+    ("PATCH", "/edges/{id}"): Case(WRITERS, resource="edges", body=lambda w, p: {"label": "楼"}),
+    ("DELETE", "/edges/{id}"): Case(WRITERS, resource="new-edges"),
+    ("GET", "/lines"): Case(STAFF, resource="lines"),
+    ("GET", "/lines/{id}"): Case(STAFF, resource="lines"),
+    ("POST", "/lines"): Case(WRITERS, body=lambda w, p: INSTALLED["lines"](w, p)[1], away=422),
+    ("PATCH", "/lines/{id}"): Case(WRITERS, resource="lines", body=lambda w, p: {"label": "x"}),
+    ("DELETE", "/lines/{id}"): Case(WRITERS, resource="lines"),
+    ("GET", "/device-models"): Case(STAFF),
+    ("POST", "/devices"): Case(
+        WRITERS, body=lambda w, p: INSTALLED["installed-devices"](w, p)[1], away=422),
+    ("PATCH", "/devices/{id}"): Case(
+        WRITERS, resource="installed-devices", body=lambda w, p: {"poll_interval_s": 2}),
+    ("DELETE", "/devices/{id}"): Case(WRITERS, resource="installed-devices"),
+    ("GET", "/cameras"): Case(STAFF, resource="cameras"),
+    ("GET", "/cameras/{id}"): Case(STAFF, resource="cameras"),
+    ("POST", "/cameras"): Case(WRITERS, body=lambda w, p: INSTALLED["cameras"](w, p)[1],
+                               away=422),
+    ("PATCH", "/cameras/{id}"): Case(WRITERS, resource="cameras", body=lambda w, p: {"label": "x"}),
+    ("DELETE", "/cameras/{id}"): Case(WRITERS, resource="cameras"),
+    ("GET", "/lifts"): Case(STAFF, resource="lifts"),
+    ("GET", "/lifts/{id}"): Case(STAFF, resource="lifts"),
+    ("POST", "/lifts"): Case(WRITERS, body=lambda w, p: INSTALLED["lifts"](w, p)[1], away=422),
+    ("PATCH", "/lifts/{id}"): Case(WRITERS, resource="lifts", body=lambda w, p: {"label": "x"}),
+    ("DELETE", "/lifts/{id}"): Case(WRITERS, resource="lifts"),
+    ("GET", "/audit"): Case(WRITERS),
     ("POST", "/edges/{id}/lockdown"): Case(
         OPERATORS, resource="edges", body=lambda w, p: {"reason": "演练"}, away=404, ok=202
     ),
@@ -325,7 +363,7 @@ CASES: dict[tuple[str, str], Case] = {
         WO_WORKERS | RESIDENT, resource="work-orders",
         body=lambda w, p: {"content_base64": PNG_B64}, away=404,
     ),
-    ("GET", "/work-order-photos/{id}"): Case(HOUSEHOLD, resource="work-order-photos"),
+    ("GET", "/work-order-photos/{id}"): Case(HOUSEHOLD - {"guard"}, resource="work-order-photos"),
     ("POST", "/work-orders/{id}/rating"): Case(
         RESIDENT, resource="work-orders-closed", body=lambda w, p: {"stars": 5}, away=404
     ),

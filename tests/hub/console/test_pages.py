@@ -13,7 +13,7 @@ from hub.console.pages import CONSOLE, HOME
 from tests.hub.console.conftest import ROLES
 
 Client = TestClient[Any, Any]
-NAV_LINK = re.compile(r'<nav class="tabs"[^>]*>(.*?)</nav>', re.DOTALL)
+NAV_LINK = re.compile(r'<nav class="tabs[^"]*"[^>]*>(.*?)</nav>', re.DOTALL)
 
 
 async def get(console: Client, path: str, cookie: str | None = None, lang: str = "zh"

@@ -1,0 +1,136 @@
+"""Vehicle gates: what the hub grants to plates (inside the signed permission snapshot), the
+lanes an edge drives (camera + barrier), and what a lane decided (the `vehicle` event)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from wire._base import Name, UtcDatetime, WireModel
+
+# A plate as the hub stores it: Chinese provincial prefix (or letters) then letters and digits,
+# upper case, without the separator dot or spaces (粤B·12345 -> 粤B12345).
+_PLATE = re.compile(r"^[\u4e00-\u9fffA-Z0-9]{5,10}$")
+
+
+def normalise_plate(text: str) -> str:
+    """Upper case, without spaces, dots and dashes: how a plate is compared everywhere."""
+    return re.sub(r"[\s·.\-_]", "", text).upper()
+
+
+def _plate(value: str) -> str:
+    plate = normalise_plate(value)
+    if not _PLATE.match(plate):
+        raise ValueError(f"{value!r} is not a plate (5-10 letters, digits or Chinese characters)")
+    return plate
+
+
+Plate = Annotated[str, AfterValidator(_plate)]
+
+
+class ResidentVehicle(WireModel):
+    """A household's registered vehicle: opens the lanes it is allowed (all when `lanes` is
+    empty) within its validity."""
+
+    plate: Plate
+    household_id: int = Field(ge=1)
+    valid_from: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
+    lanes: list[Name] = Field(default_factory=list, max_length=64)
+
+
+class VehiclePass(WireModel):
+    """A visitor-car pass a resident issued: the visitor's plate, a window and a use count
+    (an entry is a use; leaving is always allowed)."""
+
+    id: int = Field(ge=1)
+    plate: Plate
+    household_id: int = Field(ge=1)
+    valid_from: UtcDatetime
+    valid_until: UtcDatetime
+    max_uses: int = Field(ge=1, le=1000)
+    uses: int = Field(default=0, ge=0, description="entries the hub has recorded so far")
+
+    @model_validator(mode="after")
+    def _window(self) -> VehiclePass:
+        if self.valid_until <= self.valid_from:
+            raise ValueError(f"vehicle pass {self.id}: valid_until is not after valid_from")
+        return self
+
+
+class BlockedPlate(WireModel):
+    plate: Plate
+    reason: str = Field(default="", max_length=200)
+
+
+class VehicleSettings(WireModel):
+    """The site's settings for its vehicle lanes."""
+
+    temporary_entry: Literal["open", "guard"] = Field(
+        default="open", description="an unknown car at an entry lane: open (recorded as "
+        "temporary) or keep the barrier down for the guard")
+    passback: Literal["off", "warn", "refuse"] = Field(
+        default="warn", description="a plate entering twice without leaving")
+    min_confidence: float = Field(
+        default=0.85, ge=0, le=1, description="below it a reading never grants a household")
+
+
+class VehiclePermissions(WireModel):
+    residents: list[ResidentVehicle] = Field(default_factory=list)
+    passes: list[VehiclePass] = Field(default_factory=list)
+    blocked: list[BlockedPlate] = Field(default_factory=list)
+    settings: VehicleSettings = Field(default_factory=VehicleSettings)
+
+
+class LaneConfig(WireModel):
+    """A vehicle lane at this edge: the camera that pushes plates to the edge and the barrier.
+
+    The camera authenticates with HTTP basic (`camera_user` and the secret as password) or
+    with the secret as a bearer token; the edge holds only the secret's SHA-256."""
+
+    id: Name
+    name: str = Field(default="", max_length=200)
+    direction: Literal["entry", "exit"]
+    push_format: Name = Field(default="vzenith", description="the camera's push format")
+    camera_user: str = Field(default="camera", min_length=1, max_length=64)
+    camera_secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    barrier: Literal["camera_relay"] = Field(
+        default="camera_relay", description="the camera's own relay, opened by the answer")
+
+
+VehicleResult = Literal["open", "refused", "held"]
+VehicleReason = Literal[
+    "resident", "visitor_pass", "temporary", "exit",
+    "blocked", "expired", "not_yet_valid", "lane_not_allowed",
+    "pass_expired", "pass_not_yet_valid", "pass_used_up",
+    "anti_passback", "guard_open",
+]
+PlateFlag = Literal["near_miss", "ambiguous", "low_confidence"]
+
+
+class VehicleData(WireModel):
+    """kind `vehicle`: one decision at a lane."""
+
+    lane: Name
+    direction: Literal["entry", "exit"]
+    plate: str = Field(min_length=1, max_length=16, description="as the camera read it")
+    matched_plate: str | None = Field(
+        default=None, max_length=16, description="the registered plate the decision used, "
+        "when it differs from the reading (a near miss)")
+    colour: str | None = Field(default=None, max_length=16)
+    confidence: float = Field(ge=0, le=1)
+    result: VehicleResult
+    reason: VehicleReason
+    flag: PlateFlag | None = None
+    warning: Literal["anti_passback"] | None = None
+    household_id: int | None = None
+    pass_id: int | None = None
+    pass_uses: int | None = Field(default=None, ge=0)
+    blocked_reason: str | None = Field(default=None, max_length=200)
+    snapshot_id: str | None = Field(default=None, max_length=36,
+                                    description="the picture at the hub, if any")
+    decision_us: int = Field(ge=0)
+    offline: bool = Field(default=False, description="a reading the camera stored while it "
+                          "could not push, reported late: recorded, not decided")
