@@ -9,6 +9,11 @@ from __future__ import annotations
 TEXTS: dict[str, tuple[str, str]] = {
     # --- alarm messages (rules in hub/rules/builtin.yaml) ---------------------------------
     "alarm_msg.door_forced_open": ("Door {door} forced open", "门 {door} 被强行打开"),
+    "alarm_msg.vehicle_blocked": ("Blocked vehicle {plate} refused at lane {lane}",
+                                  "黑名单车辆 {plate} 在车道 {lane} 被拒绝通行"),
+    "alarm_msg.lane_camera_refused": (
+        "Lane {lane} (edge {edge}) refused a plate push without the camera's credentials",
+        "车道 {lane}（边缘网关 {edge}）拒绝了一次没有相机凭据的车牌推送"),
     "alarm_msg.door_held_open": ("Door {door} held open for more than {for_s} s",
                              "门 {door} 超过 {for_s} 秒未关"),
     "alarm_msg.repeated_denials": (
@@ -137,6 +142,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "actor.source.manager": ("manager", "物业经理"),
     # --- the built-in rules, by name ---------------------------------------------------
     "rule.door-forced-open": ("door forced open", "门被强行打开"),
+    "rule.vehicle-blocked": ("blocked vehicle", "黑名单车辆"),
+    "rule.lane-camera-refused": ("lane camera push refused", "车道相机推送被拒"),
     "rule.door-held-open": ("door held open", "门长时间未关"),
     "rule.denied-burst": ("repeated refusals", "多次被拒"),
     "rule.fire-alarm": ("fire alarm", "火灾报警"),
