@@ -45,6 +45,7 @@ from hub.stored import (
 )
 from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
+from hub.vehicles.store import record_vehicle_events
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
 from wire.events import AccessEvent, CameraEvent, DeviceEvent, TelemetryEvent
@@ -283,6 +284,9 @@ class Ingest:
                               for message, parts, _state in unknown)
             if batch.camera:
                 await record_camera_alerts(session, batch.camera)
+            vehicle_rows = [r for r in batch.events if r["kind"] == "vehicle" and r["id"] in stored]
+            if vehicle_rows:  # stays (who is inside) and visitor-car pass uses
+                await record_vehicle_events(session, vehicle_rows)
             if self._rules is not None:
                 after = await self._rules.evaluate(
                     session, [row for row in batch.events if row["id"] in stored], edge_states)
