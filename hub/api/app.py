@@ -27,6 +27,7 @@ from hub.api import (
     login,
     maintenance,
     meta,
+    meters,
     notices,
     pins,
     registry,
@@ -90,6 +91,7 @@ def all_endpoints() -> list[Endpoint]:
         *cameras.routes,
         *workorders.routes,
         *maintenance.routes,
+        *meters.routes,
         *installation_endpoints(),
     ]
 
