@@ -124,3 +124,20 @@ async def test_a_meter_that_cannot_be_is_refused(client: Client, auth: dict[str,
     assert resp.status == 422 and "month" in await resp.text()
     resp = await client.get("/api/v1/meters/99999/readings", headers=auth)
     assert resp.status == 404
+
+
+async def test_a_water_meters_volume_is_kept_in_cubic_metres(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    meter = await register(client, auth, kind="water", number="WM2026000101", device="wm-101")
+    water = [TelemetryEvent(id=new_event_id(), ts=NOV + timedelta(hours=h), site="sunrise",
+                            edge="edge-b1", device="wm-101", seq=h, data=TelemetryData(
+                                device_type="water_meter", model="water-meter-dn20",
+                                readings=[Reading(name="volume_m3", value=v, unit="m³")]))
+             for h, v in ((1, 123456.789), (2, 123457.001))]
+    async with sessions() as session, session.begin():
+        # an electricity reading from that device is not the water meter's register
+        assert await record_meter_readings(session, [*water, telemetry("wm-101", 5.0, NOV, 9)]) == 2
+    resp = await client.get(f"/api/v1/meters/{meter['id']}/readings", headers=auth)
+    body = await resp.json()
+    assert body["measure"] == "m³"
+    assert [r["value"] for r in body["items"]] == ["123457.001", "123456.789"]
