@@ -27,6 +27,7 @@ from hub.api import (
     login,
     maintenance,
     meta,
+    meters,
     notices,
     patrol,
     pins,
@@ -92,6 +93,7 @@ def all_endpoints() -> list[Endpoint]:
         *cameras.routes,
         *workorders.routes,
         *maintenance.routes,
+        *meters.routes,
         *installation_endpoints(),
     ]
 

@@ -129,7 +129,9 @@ class FieldProblemOut(BaseModel):
 
 class ErrorOut(BaseModel):
     error: str
-    detail: str
+    detail: str = Field(description="in English")
+    message: str | None = Field(default=None, description="for people, in the reader's "
+                                "language (Accept-Language: zh-CN or en), when the hub has words")
 
 
 class ValidationErrorOut(BaseModel):

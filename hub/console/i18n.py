@@ -236,6 +236,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarms.times": ("×{n}", "{n} 次"),
     "alarms.snapshot": ("Snapshot", "抓拍"),
     "alarm.door_forced_open": ("Door forced open", "门被强行打开"),
+    "alarm.vehicle_blocked": ("Blocked vehicle at a lane", "黑名单车辆"),
+    "alarm.lane_camera_refused": ("Lane camera push refused", "车道相机推送被拒"),
     "alarm.door_held_open": ("Door held open", "门长时间未关"),
     "alarm.repeated_denials": ("Repeated refused attempts", "多次刷卡被拒"),
     "alarm.fire_alarm": ("Fire alarm", "火灾报警"),

@@ -3,8 +3,10 @@
 "use strict";
 (() => {
   const {t, el, api, fill, td, toast, toastError} = Lintel;
-  const state = {building: null, edge: null, sites: {}, models: [], lines: []};
-  const opt = (value, label) => ({value, label: label ?? String(value)});
+  const state = {building: null, edge: null, sites: {}, codes: {}, models: [], lines: []};
+  // an option without a label shows its value: a code (osdp, rtu, N), not a word to translate
+  const opt = (value, label) => ({value, label: label ?? String(value), code: label === undefined});
+  const code = (text) => el("span", {translate: "no"}, text);
 
   // Each part: its API path, the columns shown, and the form's fields.
   const PARTS = {
@@ -14,8 +16,8 @@
       fields: () => [{name: "name", required: true, fixed: true}, {name: "label"}],
       body: (v) => ({site_id: state.sites[state.building], building_id: state.building, ...v})},
     lines: {path: "/lines", edgeScoped: true,
-      columns: [["name", (x) => x.name], ["port", (x) => x.port], ["protocol", (x) => x.protocol],
-        ["baudrate", (x) => `${x.baudrate} ${x.parity}${x.stopbits}`]],
+      columns: [["name", (x) => x.name], ["port", (x) => x.port], ["protocol", (x) => code(x.protocol)],
+        ["baudrate", (x) => code(`${x.baudrate} ${x.parity}${x.stopbits}`)]],
       fields: () => [{name: "name", required: true}, {name: "port", required: true, placeholder: "/dev/ttyUSB0"},
         {name: "protocol", options: [opt("osdp"), opt("modbus")]},
         {name: "baudrate", type: "number", options: [9600, 19200, 38400, 57600, 115200].map((b) => opt(b))},
@@ -37,7 +39,7 @@
         {name: "fail_safe_egress", type: "checkbox"}]},
     devices: {path: "/devices", edgeScoped: true, list: (edge) => `/devices?edge=${encodeURIComponent(edge.name)}`,
       columns: [["name", (d) => d.name], ["model", (d) => d.model],
-        ["transport", (d) => d.transport === "tcp" ? `tcp ${d.host}:${d.tcp_port}`
+        ["transport", (d) => d.transport === "tcp" ? code(`tcp ${d.host}:${d.tcp_port}`)
           : d.line_id ? `${lineName(d.line_id)} #${d.unit_id}` : "—"],
         ["status", (d) => Lintel.statusPill(d.status)]],
       fields: () => [{name: "name", required: true, fixed: true}, {name: "label"},
@@ -57,7 +59,7 @@
     const id = `${part}-${f.name}`;
     let control;
     if (f.options) {
-      control = el("select", {id, name: f.name}, f.options.map((o) => el("option", {value: o.value}, o.label)));
+      control = el("select", {id, name: f.name}, f.options.map((o) => el("option", {value: o.value, translate: o.code ? "no" : null}, o.label)));
     } else if (f.type === "checkbox") {
       control = el("input", {id, name: f.name, type: "checkbox"});
     } else {
@@ -173,7 +175,7 @@
     state.edge = edges.find((e) => e.id === chosen) ?? null;
     table("edges", edges);
     document.getElementById("provision").textContent = state.edge
-      ? t("install.provision", {cmd: `lintel provision edge --site ${state.edge.site_id} --edge ${state.edge.name}`})
+      ? t("install.provision", {cmd: `lintel provision edge ${state.edge.site_id} ${state.codes[state.building]}`})
       : t("install.no_edge");
     if (state.edge) {
       const [lines, doors, devices] = await Promise.all([
@@ -196,7 +198,7 @@
     state.models = models.items;
     const select = document.getElementById("building");
     select.replaceChildren(...buildings.items.map((b) => el("option", {value: b.id}, `${b.code} · ${b.name}`)));
-    for (const b of buildings.items) state.sites[b.id] = b.site_id;
+    for (const b of buildings.items) { state.sites[b.id] = b.site_id; state.codes[b.id] = b.code; }
     state.building = buildings.items[0]?.id ?? null;
     select.addEventListener("change", () => { state.building = Number(select.value); state.edge = null; load().catch(toastError); });
     document.getElementById("edge").addEventListener("change", (ev) => {
