@@ -30,6 +30,7 @@ from hub.devices import apply_device_events, reading_problem
 from hub.door_states import record_door_events
 from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
+from hub.meters.readings import record_meter_readings
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
@@ -272,8 +273,11 @@ class Ingest:
             if keyed:  # a reader's own key, sealed: kept for the configuration to carry back
                 await record_reader_keys(session, [r for r in keyed if r["id"] in stored])
             if batch.devices:
-                await apply_device_events(
-                    session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)
+                fresh = [e for e in batch.devices if e.id in stored]
+                await apply_device_events(session, fresh, self._telemetry_sink)
+                # utility meters' register readings, kept per meter for billing
+                await record_meter_readings(
+                    session, [e for e in fresh if isinstance(e, TelemetryEvent)])
             if batch.access:
                 await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
                 await record_pass_uses(session, batch.access)

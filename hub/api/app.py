@@ -27,7 +27,9 @@ from hub.api import (
     login,
     maintenance,
     meta,
+    meters,
     notices,
+    patrol,
     pins,
     registry,
     reports,
@@ -88,10 +90,12 @@ def all_endpoints() -> list[Endpoint]:
         *live.routes,
         *alarms.routes,
         *notices.routes,
+        *patrol.routes,
         *reports.routes,
         *cameras.routes,
         *workorders.routes,
         *maintenance.routes,
+        *meters.routes,
         *installation_endpoints(),
     ]
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cameras.models import Camera
 from hub.errors import NotFound
 from hub.models import Device, Door, Edge, Lift, Line
+from hub.readers.keys import reader_key
 from wire.config import (
     CameraConfig,
     ConfigContent,
@@ -41,13 +43,17 @@ class Installation:
     devices: list[Device] = field(default_factory=list)
     cameras: list[Camera] = field(default_factory=list)
     lifts: list[Lift] = field(default_factory=list)
+    # door -> the key its reader took at the edge (reported sealed, opened with the hub's key)
+    keyed: dict[str, str] = field(default_factory=dict)
 
 
-async def load_installation(session: AsyncSession, edge_id: int) -> Installation:
+async def load_installation(session: AsyncSession, edge_id: int,
+                            keys: list[Ed25519PrivateKey] | None = None) -> Installation:
+    """The edge's rows; with the hub's signing `keys`, the reader keys its edge reported."""
     edge = await session.get(Edge, edge_id)
     if edge is None:
         raise NotFound("edge", edge_id)
-    return Installation(
+    inst = Installation(
         edge=edge,
         lines=list(await session.scalars(select(Line).where(Line.edge_id == edge_id))),
         doors=list(await session.scalars(select(Door).where(Door.edge_id == edge_id))),
@@ -55,6 +61,11 @@ async def load_installation(session: AsyncSession, edge_id: int) -> Installation
         cameras=list(await session.scalars(select(Camera).where(Camera.edge_id == edge_id))),
         lifts=list(await session.scalars(select(Lift).where(Lift.edge_id == edge_id))),
     )
+    for door in inst.doors if keys else []:
+        key = await reader_key(session, edge.site_id, edge.name, door.name, keys or [])
+        if key is not None:
+            inst.keyed[door.name] = key.hex()
+    return inst
 
 
 def compile_config(inst: Installation) -> ConfigContent:
@@ -74,8 +85,9 @@ def compile_config(inst: Installation) -> ConfigContent:
         lift = lifts.get(door.lift_id) if door.lift_id is not None else None
         wire_doors.append(DoorConfig(
             id=door.name, name=door.label,
+            # the key the reader took at the edge, else the installer's, else the install key
             reader=ReaderConfig(line=lines[door.line_id].name, address=door.reader_address,
-                                scbk=door.reader_key or INSTALL_KEY),
+                                scbk=inst.keyed.get(door.name) or door.reader_key or INSTALL_KEY),
             relay_output=door.relay_output,
             # the wire has no "none" for the contact: an unwired contact reads closed anyway
             contact_input=door.contact_input if door.contact_input is not None else 0,
@@ -99,9 +111,10 @@ def compile_config(inst: Installation) -> ConfigContent:
                          doors=wire_doors, devices=wire_devices, cameras=wire_cameras)
 
 
-async def edge_config(session: AsyncSession, edge_id: int) -> ConfigContent:
-    """Load and compile one edge's configuration."""
-    return compile_config(await load_installation(session, edge_id))
+async def edge_config(session: AsyncSession, edge_id: int,
+                      keys: list[Ed25519PrivateKey] | None = None) -> ConfigContent:
+    """Load and compile one edge's configuration (`keys`: see load_installation)."""
+    return compile_config(await load_installation(session, edge_id, keys))
 
 
 __all__ = ["INSTALL_KEY", "Installation", "compile_config", "edge_config",

@@ -99,7 +99,12 @@ async def create_door(inst: Installer, spec: DoorSpec) -> Door:
 async def update_door(inst: Installer, door_id: int, changes: BaseModel) -> Door:
     door = await inst.row(Door, door_id, "door")
     before = door_spec(door)
-    spec = merged(DoorSpec, before, changes)
+    current = dict(before)
+    given = changes.model_fields_set
+    if "mode" in given and getattr(changes, "mode", None) != "unlocked_on_schedule" \
+            and "unlock_schedule_id" not in given:
+        current["unlock_schedule_id"] = None  # leaving the schedule mode drops its schedule
+    spec = merged(DoorSpec, current, changes)
     edge = await inst.edge(door.edge_id, None)
     await _check(inst, spec, edge, door.id)
     _apply(door, spec)

@@ -3,15 +3,21 @@ an installer's API calls), idempotently, and compiles into the edge's configurat
 
 from __future__ import annotations
 
+import base64
+from datetime import UTC, datetime
+
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from edge.reader_keys import seal_key  # the edge's own sealing, as it reports a key
 from hub.audit import AuditEntry
 from hub.installation import Installer, create_door
 from hub.installation.compile import INSTALL_KEY, edge_config
 from hub.installation.specs import DoorSpec
 from hub.models import Edge, Lift, Line
+from hub.readers.models import ReaderKeyRow
 from hub.seed import DEMO_EDGE, DEMO_INSTALLER, DEMO_SITE, DemoWiring, seed_demo
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -108,3 +114,27 @@ async def test_a_car_reader_names_its_lifts_controller(
         content = await edge_config(session, edge.id)
     car = next(d for d in content.doors if d.id == "B1-lift-1-car")
     assert (car.elevator, car.floor_enable_s, car.rex_input) == ("B1-lift-1", 10.0, None)
+
+
+async def test_a_key_the_reader_took_at_the_edge_goes_into_the_configuration(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The edge commissioned B1-main's reader and reported its key sealed to the hub's key: the
+    configuration the hub compiles carries that key (else a recompile would hand the reader
+    back the install key), opened only with the hub's signing key."""
+    await seed_demo(sessions)
+    hub_key = Ed25519PrivateKey.generate()
+    own = bytes(range(16))
+    public = base64.b64encode(hub_key.public_key().public_bytes_raw()).decode()
+    async with sessions() as session, session.begin():
+        session.add(ReaderKeyRow(
+            site_id=DEMO_SITE, edge=DEMO_EDGE, door="B1-main", address=101,
+            sealed_key=seal_key(own, public, f"{DEMO_SITE}/{DEMO_EDGE}/B1-main/101"),
+            fingerprint="f" * 16, keyed_at=datetime.now(UTC), event_id="e" * 36))
+    async with sessions() as session:
+        edge_id = await session.scalar(select(Edge.id).where(Edge.name == DEMO_EDGE))
+        assert edge_id is not None
+        with_key = await edge_config(session, edge_id, [hub_key])
+        without = await edge_config(session, edge_id)
+    keys = {d.id: d.reader.scbk for d in with_key.doors}
+    assert keys == {"B1-main": own.hex(), "B1-garage": INSTALL_KEY}
+    assert {d.reader.scbk for d in without.doors} == {INSTALL_KEY}

@@ -3,7 +3,7 @@
 "use strict";
 (() => {
   const {t, el, api, fill, td, toast, toastError} = Lintel;
-  const state = {building: null, edge: null, sites: {}, models: [], lines: []};
+  const state = {building: null, edge: null, sites: {}, codes: {}, models: [], lines: []};
   // an option without a label shows its value: a code (osdp, rtu, N), not a word to translate
   const opt = (value, label) => ({value, label: label ?? String(value), code: label === undefined});
   const code = (text) => el("span", {translate: "no"}, text);
@@ -175,7 +175,7 @@
     state.edge = edges.find((e) => e.id === chosen) ?? null;
     table("edges", edges);
     document.getElementById("provision").textContent = state.edge
-      ? t("install.provision", {cmd: `lintel provision edge --site ${state.edge.site_id} --edge ${state.edge.name}`})
+      ? t("install.provision", {cmd: `lintel provision edge ${state.edge.site_id} ${state.codes[state.building]}`})
       : t("install.no_edge");
     if (state.edge) {
       const [lines, doors, devices] = await Promise.all([
@@ -198,7 +198,7 @@
     state.models = models.items;
     const select = document.getElementById("building");
     select.replaceChildren(...buildings.items.map((b) => el("option", {value: b.id}, `${b.code} · ${b.name}`)));
-    for (const b of buildings.items) state.sites[b.id] = b.site_id;
+    for (const b of buildings.items) { state.sites[b.id] = b.site_id; state.codes[b.id] = b.code; }
     state.building = buildings.items[0]?.id ?? null;
     select.addEventListener("change", () => { state.building = Number(select.value); state.edge = null; load().catch(toastError); });
     document.getElementById("edge").addEventListener("change", (ev) => {

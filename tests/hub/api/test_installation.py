@@ -420,6 +420,14 @@ async def test_the_door_patch_keeps_modes_and_schedules(
     done = await call(client, auth, "PATCH", f"/doors/{main['id']}", 200,
                       {"mode": "locked_down", "pin_required": True})
     assert done["pin_required"] is True
+    scheduled = await call(client, auth, "POST", "/schedules", 201, {
+        "site_id": "sunrise", "name": "day",
+        "windows": [{"days": [0], "start": "08:00", "end": "09:00"}]})
+    opened = await call(client, auth, "PATCH", f"/doors/{main['id']}", 200,
+                        {"mode": "unlocked_on_schedule", "unlock_schedule_id": scheduled["id"]})
+    assert opened["unlock_schedule_id"] == scheduled["id"]
+    back = await call(client, auth, "PATCH", f"/doors/{main['id']}", 200, {"mode": "normal"})
+    assert (back["mode"], back["unlock_schedule_id"]) == ("normal", None)
     assert configs.calls == []  # mode and card + PIN travel in the permissions alone
     assert (done["mode"], done["label"], done["edge"]) == ("locked_down", "Main entrance",
                                                            "edge-b1")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ from tests.hub.api.world import (
     SNAPSHOT_UPLOAD_QUERY,
     World,
     build_world,
+    meter_body,
     notice_body,
     pass_body,
     passback_body,
@@ -61,6 +63,7 @@ STAFF = frozenset({"admin", "manager", "guard", "technician"})
 WRITERS = frozenset({"admin", "manager"})
 ADMIN = frozenset({"admin"})
 OPERATORS = frozenset({"admin", "manager", "guard"})  # remote door control
+GUARD = frozenset({"guard"})  # patrol rounds are walked by guards themselves
 ISSUERS = OPERATORS | {"resident"}  # visitor passes
 RESIDENT = frozenset({"resident"})  # the /me endpoints
 TECHNICIAN = frozenset({"technician"})  # picking an open work order
@@ -312,6 +315,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/notices/{id}"): Case(HOUSEHOLD, resource="notices"),
     ("POST", "/notices"): Case(WRITERS, body=lambda w, p: notice_body(w.unit[p], p)),
     ("DELETE", "/notices/{id}"): Case(WRITERS, resource="notices"),
+    ("GET", "/meters"): Case(STAFF, resource="meters"),
+    ("POST", "/meters"): Case(WRITERS, body=lambda w, p: meter_body(w.unit[p], p)),
+    ("GET", "/meters/{id}/readings"): Case(STAFF, resource="meters"),
+    ("GET", "/meters/consumption"): Case(
+        WRITERS, query=lambda w: "?site_id=sunrise&month=2026-11"),
     ("GET", "/reports/alarms"): Case(WRITERS),
     ("GET", "/reports/faults"): Case(WRITERS),
     ("GET", "/reports/denied"): Case(WRITERS),
@@ -385,6 +393,31 @@ CASES: dict[tuple[str, str], Case] = {
         OPERATORS, body=lambda w, p: {"site_id": SITE[p], "plate": plate()}),
     ("DELETE", "/blocked-plates/{id}"): Case(OPERATORS, resource="blocked-plates"),
     ("GET", "/vehicles/inside"): Case(STAFF),
+    # issue 17: guard patrol
+    ("GET", "/patrol/checkpoints"): Case(STAFF, resource="patrol-checkpoints"),
+    ("POST", "/patrol/checkpoints"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "code": unique("CP"), "name": "岗亭"}
+    ),
+    ("GET", "/patrol/routes"): Case(STAFF, resource="patrol-routes"),
+    ("POST", "/patrol/routes"): Case(
+        WRITERS, body=lambda w, p: {
+            "site_id": SITE[p], "code": unique("r"), "name": "夜班",
+            "stops": [{"checkpoint": w.ids["patrol-checkpoint-codes"][p], "allowance_s": 600}]}
+    ),
+    ("POST", "/patrol/keys"): Case(GUARD, body=lambda w, p: {"public_key": phone_key()},
+                                   own=True),
+    ("GET", "/patrol/rounds"): Case(OPERATORS, resource="patrol-rounds"),
+    ("GET", "/patrol/rounds/{id}"): Case(OPERATORS, resource="patrol-rounds"),
+    ("POST", "/patrol/rounds"): Case(
+        GUARD, body=lambda w, p: {"site_id": SITE[p], "route": w.ids["patrol-route-codes"][p]}
+    ),
+    # the role and scope gate only (a checkpoint not on the route: 422, nothing stored);
+    # signed readings are tested in test_patrol.py
+    ("POST", "/patrol/rounds/{id}/readings"): Case(
+        GUARD, resource="patrol-rounds", away=404, ok=422, body=lambda w, p: {"readings": [
+            {"id": unique("reading-"), "checkpoint": "CP-nowhere",
+             "ts": datetime.now(UTC).isoformat()}]}
+    ),
 }
 
 

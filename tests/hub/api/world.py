@@ -205,8 +205,12 @@ class World:
                 return key.id
         if resource == "alarms":
             return await add_alarm(self.sessions, site, unique("alarm"))
+        if resource == "patrol-rounds":  # readings are posted to it in place
+            return self.ids[resource][place]
         if resource == "notices":
             return await self.make("POST", "/notices", notice_body(self.unit[place], place))
+        if resource == "meters":
+            return await self.make("POST", "/meters", meter_body(self.unit[place], place))
         if resource.startswith("work-orders") or resource in ("equipment", "technicians"):
             from tests.hub.api.workorder_world import STATE_OF, fresh_work_order
 
@@ -294,6 +298,7 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
     world.ids["units"] = dict(world.unit)
     world.ids["buildings"] = dict(world.building)
     world.ids["sites"] = dict(SITE)
+    world.ids["meters"] = {p: await world.fresh("meters", p) for p in PLACES}
     for resource in ("schedules", "access-groups"):
         by_site = {
             s: await world.fresh(resource, p) for p, s in (("home", "sunrise"), ("away", "moonbay"))
@@ -417,6 +422,20 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
     from tests.hub.api.workorder_world import add_work_orders
 
     await add_work_orders(world, resident_user)
+    from tests.hub.api.patrol_world import add_patrol
+
+    await add_patrol(world)
+
+
+def meter_body(unit_id: int, place: str) -> dict[str, Any]:
+    """A new electricity meter in the place's unit, read by the site's edge."""
+    number = f"{next(_METER_NUMBERS):012d}"
+    return {"site_id": SITE[place], "unit_id": unit_id, "kind": "electricity",
+            "number": number, "edge": "edge-b1" if SITE[place] == "sunrise" else "edge-m1",
+            "device": f"meter-{number}"}
+
+
+_METER_NUMBERS = itertools.count(100000000001)
 
 
 def notice_body(unit_id: int, place: str) -> dict[str, Any]:
