@@ -280,6 +280,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "thing.edge": ("edge gateway", "边缘网关"),
     "thing.device": ("device", "设备"),
     "thing.visitor_pass": ("visitor pass", "访客通行证"),
+    "thing.vehicle": ("vehicle", "车辆"),
+    "thing.blocked_plate": ("blocked plate", "黑名单车牌"),
     "thing.user": ("user", "用户"),
     "thing.resident": ("resident", "住户"),
     "thing.notice": ("notice", "通知"),
