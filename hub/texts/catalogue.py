@@ -307,6 +307,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "thing.schedule": ("schedule", "时间表"),
     "thing.site": ("site", "小区"),
     "thing.card_format": ("card format", "卡格式"),
+    "thing.round": ("patrol round", "巡更轮次"),
+    "thing.meter": ("meter", "电表/水表"),
     # --- validation errors shown to people (pydantic's error types) ----------------------
     "invalid.field": ("{field}: {reason}", "{field}：{reason}"),
     "invalid.missing": ("is required", "必须填写"),
