@@ -30,8 +30,10 @@ from edge.report import Reporter
 from edge.tasks import Tasks
 from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
 from edge.uplink import Uplink
+from edge.vehicles import LaneServer, VehicleLanes
 from wire import EdgeCommand, EdgeState, topics
 from wire.config import ConfigContent
+from wire.permissions import PermissionSnapshot
 from wire.tokens import BleAnswer, BleChallenge
 
 log = logging.getLogger(__name__)
@@ -123,12 +125,17 @@ class EdgeAgent:
             self.cameras = await stack.enter_async_context(CameraSupervisor(
                 [], self.report.event, self._camera_qr, data_dir=cfg.data_dir,
                 uploads=cfg.uploads, timezone_of_site=self._site_zone))
+            self.vehicles = VehicleLanes(self.report.event, spool=self.cameras.spool,
+                                         clock=self._now, path=cfg.data_dir / "vehicles.json")
+            self.vehicles.restore()
+            self.lane_server: LaneServer | None = None
             self.configs.attach(self._apply_installation)
             await self.configs.start()
             self.permissions = PermissionSync(self.cache, site=cfg.site, edge=cfg.edge,
                                               report=self.report,
                                               published=self.uplink.publish_state,
-                                              gate=self.downlink)
+                                              gate=self.downlink,
+                                              on_applied=self._snapshot_applied)
             self.commands = CommandHandler(self.door_control, self.devices, site=cfg.site,
                                            edge=cfg.edge, report=self.report,
                                            resync=self.uplink.publish_state, clock=self._now,
@@ -174,8 +181,24 @@ class EdgeAgent:
         devices = await self.devices.reconcile(content.devices)
         doors = await self.door_control.reconcile(content.doors)
         cameras = await self.cameras.reconcile(content.cameras)
-        log.info("installation applied: (re)started doors %s, devices %s, cameras %s",
-                 doors, devices, cameras)
+        await self._reconcile_lanes(content)
+        log.info("installation applied: (re)started doors %s, devices %s, cameras %s, lanes %s",
+                 doors, devices, cameras, [lane.id for lane in content.lanes])
+
+    # --- vehicle lanes -------------------------------------------------------------------
+    async def _reconcile_lanes(self, content: ConfigContent) -> None:
+        """The lane server starts with the first lane; later installations change its lanes
+        in place (a camera's next push meets the new settings)."""
+        if self.lane_server is None and content.lanes:
+            cfg = self.config
+            self.lane_server = await self._stack.enter_async_context(LaneServer(
+                list(content.lanes), self.vehicles.on_reading, self.vehicles.on_refused,
+                host=cfg.lanes_host, port=cfg.lanes_port))
+        elif self.lane_server is not None:
+            self.lane_server.lanes = {lane.id: lane for lane in content.lanes}
+
+    def _snapshot_applied(self, snapshot: PermissionSnapshot) -> None:
+        self.vehicles.apply(snapshot.vehicles)
 
     # --- messages from the hub ---------------------------------------------------------
     async def _incoming(self) -> None:

@@ -27,6 +27,7 @@ from wire.config import (
     SerialOverride,
     check_installation,
 )
+from wire.vehicles import LaneConfig
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -84,6 +85,10 @@ class EdgeConfig(_Strict):
     devices: list[DeviceConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
     uploads: UploadConfig | None = Field(default=None, description="snapshots to the hub")
+    lanes: list[LaneConfig] = Field(default_factory=list, description="vehicle lanes")
+    lanes_host: str = Field(default="0.0.0.0", description="where plate cameras push to")
+    lanes_port: int = Field(default=8088, ge=0, le=65535,
+                            description="their port (`POST /lpr/<lane>`); 0 picks a free one")
     disk_low_mb: int = Field(
         default=200, ge=0, description="free space (MB) under data_dir below which disk_low is raised")
     disk_check_s: float = Field(
@@ -122,11 +127,12 @@ class EdgeConfig(_Strict):
         configuration arrives (validated already, with this model)."""
         return ConfigContent.model_construct(
             site=self.site, edge=self.edge, lines=self.lines, doors=self.doors,
-            devices=self.devices, cameras=self.cameras)
+            devices=self.devices, cameras=self.cameras, lanes=self.lanes)
 
     def bootstrap(self) -> EdgeConfig:
         """The same configuration without an installation: identity and bootstrap only."""
-        return self.model_copy(update={"lines": [], "doors": [], "devices": [], "cameras": []})
+        return self.model_copy(update={"lines": [], "doors": [], "devices": [], "cameras": [],
+                                       "lanes": []})
 
 
 def load_config(path: Path | str) -> EdgeConfig:

@@ -27,8 +27,10 @@ class PermissionSync:
     edge's state is republished (`published`), so the hub sees the version held."""
 
     def __init__(self, cache: PermissionCache, *, site: str, edge: str, report: Reporter,
-                 published: Callable[[], None], gate: DownlinkGate) -> None:
+                 published: Callable[[], None], gate: DownlinkGate,
+                 on_applied: Callable[[PermissionSnapshot], None] | None = None) -> None:
         self._cache = cache
+        self._on_applied = on_applied  # parts holding more than credentials (vehicle lanes)
         self._site = site
         self._edge = edge
         self._report = report
@@ -63,6 +65,8 @@ class PermissionSync:
         except (WireError, AccessError) as exc:
             self._report.agent("perm_rejected", str(exc)[:2000])
             return
+        if self._on_applied is not None:
+            self._on_applied(snapshot)
         self._report.agent("perm_applied", f"{len(snapshot.credentials)} credentials",
                            perm_version=snapshot.version)
         self._published()

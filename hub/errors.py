@@ -27,6 +27,10 @@ class Conflict(HubError):
     """The change contradicts what is stored (duplicate name, stale version, ...)."""
 
 
+class Forbidden(HubError):
+    """The actor may not act on what they named (a site outside their scope)."""
+
+
 class InvalidInput(HubError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
@@ -50,6 +54,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DatabaseError",
+    "Forbidden",
     "HubError",
     "InvalidInput",
     "MqttError",

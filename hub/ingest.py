@@ -30,6 +30,7 @@ from hub.devices import apply_device_events, reading_problem
 from hub.door_states import record_door_events
 from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
+from hub.meters.readings import record_meter_readings
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
@@ -45,6 +46,7 @@ from hub.stored import (
 )
 from hub.tasks import cancel_and_wait
 from hub.telemetry import TelemetrySink
+from hub.vehicles.store import record_vehicle_events
 from wire import CommandAck, EdgeState, WireError, parse_event, topics
 from wire._base import parse_model
 from wire.events import AccessEvent, CameraEvent, DeviceEvent, TelemetryEvent
@@ -271,8 +273,11 @@ class Ingest:
             if keyed:  # a reader's own key, sealed: kept for the configuration to carry back
                 await record_reader_keys(session, [r for r in keyed if r["id"] in stored])
             if batch.devices:
-                await apply_device_events(
-                    session, [e for e in batch.devices if e.id in stored], self._telemetry_sink)
+                fresh = [e for e in batch.devices if e.id in stored]
+                await apply_device_events(session, fresh, self._telemetry_sink)
+                # utility meters' register readings, kept per meter for billing
+                await record_meter_readings(
+                    session, [e for e in fresh if isinstance(e, TelemetryEvent)])
             if batch.access:
                 await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
                 await record_pass_uses(session, batch.access)
@@ -283,6 +288,9 @@ class Ingest:
                               for message, parts, _state in unknown)
             if batch.camera:
                 await record_camera_alerts(session, batch.camera)
+            vehicle_rows = [r for r in batch.events if r["kind"] == "vehicle" and r["id"] in stored]
+            if vehicle_rows:  # stays (who is inside) and visitor-car pass uses
+                await record_vehicle_events(session, vehicle_rows)
             if self._rules is not None:
                 after = await self._rules.evaluate(
                     session, [row for row in batch.events if row["id"] in stored], edge_states)

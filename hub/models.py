@@ -194,6 +194,53 @@ class Edge(Base):
     config_version_held: Mapped[int | None] = mapped_column(Integer)
     config_refused_version: Mapped[int | None] = mapped_column(Integer)
     config_refused: Mapped[str | None] = mapped_column(Text)
+    # issue 15: what an installer calls it (the name is its identity on the broker)
+    label: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+class Line(Base):
+    """A serial bus (RS-485) on an edge: one owner per port, OSDP readers or Modbus units."""
+
+    __tablename__ = "lines"
+    __table_args__ = (UniqueConstraint("edge_id", "name"), UniqueConstraint("edge_id", "port"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    port: Mapped[str] = mapped_column(String(200))
+    baudrate: Mapped[int] = mapped_column(Integer)
+    parity: Mapped[Literal["N", "E", "O"]] = mapped_column(String(1))
+    stopbits: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[Literal["osdp", "modbus"]] = mapped_column(String(8))
+
+
+class Lift(Base):
+    """A lift (梯控): its Modbus controller, car readers (doors with `lift_id`), floor map."""
+
+    __tablename__ = "lifts"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), unique=True)
+    floor_enable_s: Mapped[float] = mapped_column(Float, default=10.0)
+    floors: Mapped[list[LiftFloor]] = relationship(
+        order_by="LiftFloor.floor", cascade="all, delete-orphan", lazy="selectin")
+
+
+class LiftFloor(Base):
+    """One stop of a lift: the controller's floor number and the label people read (B1, 1 …)."""
+
+    __tablename__ = "lift_floors"
+    __table_args__ = (UniqueConstraint("lift_id", "label"),)
+    lift_id: Mapped[int] = mapped_column(ForeignKey("lifts.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    floor: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(16))
 
 
 class UplinkRange(Base):
@@ -224,7 +271,8 @@ class EdgeUplink(Base):
 class Door(Base):
     __tablename__ = "doors"
     # door ids are names such as "B1-main", unique within a site
-    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    __table_args__ = (UniqueConstraint("site_id", "name"),
+                      UniqueConstraint("line_id", "reader_address"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"), index=True)
@@ -233,6 +281,30 @@ class Door(Base):
     mode: Mapped[str] = mapped_column(String(24), default="normal")
     # mode unlocked_on_schedule: the edge keeps the lock released during this schedule
     unlock_schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
+    # issue 15: the reader (an OSDP address on a line of the door's edge) and the door's wiring
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"), index=True)
+    reader_address: Mapped[int | None] = mapped_column(Integer)
+    # the reader's secure-channel key (32 hex digits), kept for the edge; None: not
+    # commissioned yet (the reader still speaks the install key)
+    reader_key: Mapped[str | None] = mapped_column(String(32))
+    relay_output: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    contact_input: Mapped[int | None] = mapped_column(Integer)
+    rex_input: Mapped[int | None] = mapped_column(Integer)
+    fail_safe_egress: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    unlock_s: Mapped[float] = mapped_column(Float, default=5.0, server_default="5")
+    held_open_s: Mapped[float] = mapped_column(Float, default=30.0, server_default="30")
+    # a car reader: the lift whose floors a grant here enables
+    lift_id: Mapped[int | None] = mapped_column(ForeignKey("lifts.id"), index=True)
+    edge_row: Mapped[Edge] = relationship(lazy="joined", viewonly=True)
+
+    @property
+    def edge_name(self) -> str:
+        return self.edge_row.name
+
+    @property
+    def reader_commissioned(self) -> bool:
+        """The reader has a key of its own (else it still speaks the install key)."""
+        return self.reader_key is not None
     # card + PIN: a granted card opens only after its holder's PIN (at the reader's keypad)
     pin_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -398,7 +470,8 @@ class Device(Base):
     """A building device as its edge reports it; registered by its first event."""
 
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("site_id", "edge", "name"),)
+    __table_args__ = (UniqueConstraint("site_id", "edge", "name"),
+                      UniqueConstraint("line_id", "unit_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     edge: Mapped[str] = mapped_column(String(64))
@@ -414,6 +487,15 @@ class Device(Base):
     # latest reading per name: {"floor": {"value": 3, "unit": null, "ts": "..."}}
     telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # issue 15: installed from the hub (edge_id set): how its edge reaches it
+    edge_id: Mapped[int | None] = mapped_column(ForeignKey("edges.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    transport: Mapped[Literal["rtu", "tcp"] | None] = mapped_column(String(8))
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(200))
+    tcp_port: Mapped[int | None] = mapped_column(Integer)
+    poll_interval_s: Mapped[float | None] = mapped_column(Float)
 
 
 class DeviceFault(Base):

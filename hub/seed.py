@@ -2,21 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api.auth import create_user, hash_password, verify_password
+from hub.cameras.models import Camera
+from hub.installation import (
+    Actor,
+    Installer,
+    create_camera,
+    create_device,
+    create_door,
+    create_edge,
+    create_lift,
+    create_line,
+    update_camera,
+    update_device,
+    update_door,
+    update_edge,
+    update_lift,
+    update_line,
+)
+from hub.installation.cameras import camera_spec
+from hub.installation.catalog import load_catalog
+from hub.installation.devices import device_spec
+from hub.installation.doors import door_spec
+from hub.installation.edges import edge_spec
+from hub.installation.lifts import lift_spec
+from hub.installation.lines import line_spec
+from hub.installation.specs import (
+    CameraChange,
+    CameraSpec,
+    DeviceChange,
+    DeviceSpec,
+    DoorChange,
+    DoorSpec,
+    EdgeChange,
+    EdgeSpec,
+    FloorSpec,
+    LiftChange,
+    LiftSpec,
+    LineChange,
+    LineSpec,
+    Protocol,
+    Spec,
+    ZoneSpec,
+)
 from hub.models import (
     AccessGroup,
     Base,
     Building,
     CardCredential,
+    Device,
     Door,
     Edge,
     Household,
+    Lift,
+    Line,
     Resident,
     ResidentAccount,
     Schedule,
@@ -39,6 +85,28 @@ TECHNICIAN_SKILLS = ("elevator_drive", "elevator_electrical", "elevator_mechanic
                      "fire_electrical", "fire_alarm", "cctv", "general",
                      "general_repair")  # residents' repair requests (hub.api.workorder_schemas)
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}]
+# Who commissions the demo building, in the audit trail.
+DEMO_INSTALLER = Actor(username="demo-seed", all_sites=True)
+
+
+@dataclass(frozen=True)
+class DemoWiring:
+    """Where the demo building's parts are reached: `lintel demo` gives the simulators' ports.
+    The defaults stand for a building whose readers are on the wall and nothing else yet (the
+    tests' seed: their devices register by their events); None leaves a part out."""
+
+    reader_ports: Mapping[str, str] = field(default_factory=lambda: {
+        "B1-main": "/dev/ttyUSB0", "B1-garage": "/dev/ttyUSB1"})
+    reader_keys: Mapping[str, str] = field(default_factory=dict)  # door -> key, once commissioned
+    fire_port: str | None = None  # the fire panel's RS-485 line
+    lift_host: str = "127.0.0.1"
+    lift_tcp_port: int | None = None  # the lift controller's Modbus TCP port
+    camera_source: str | None = None
+
+
+# The demo building's doors: name, label, OSDP address, released on a fire alarm.
+DEMO_DOORS = (("B1-main", "1号楼 正门", 101, True), ("B1-garage", "1号楼 车库门", 102, False))
+DEMO_LIFT, DEMO_FIRE, DEMO_CAMERA = "B1-lift-1", "B1-fire", "B1-cam-lobby"
 
 M = TypeVar("M", bound=Base)
 
@@ -53,10 +121,12 @@ async def _get_or_add(session: AsyncSession, model: type[M], where: dict[str, An
     return row
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Site `demo`: building B1 with units, edge `b1-edge`, doors B1-main and B1-garage,
-    schedule `always`, group "1号楼大门" (B1-main, always); 张伟 holds card 1001 in that
-    group, 李娜 holds card 1002 in no group. There is no card 9999."""
+async def seed_demo(sessions: async_sessionmaker[AsyncSession],
+                    wiring: DemoWiring | None = None) -> None:
+    """Site `demo`: building B1 with units, commissioned (commission_demo) with edge
+    `b1-edge`, doors B1-main and B1-garage, a lift, a fire panel and a camera; schedule
+    `always`, group "1号楼大门" (B1-main, always); 张伟 holds card 1001 in that group,
+    李娜 holds card 1002 in no group. There is no card 9999."""
     async with sessions() as session, session.begin():
         site = await _get_or_add(session, Site, {"id": DEMO_SITE},
                                  name="演示小区 Demo Compound", timezone="Asia/Shanghai")
@@ -65,12 +135,9 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
         for number, floor in (("101", 1), ("102", 1), ("201", 2), ("202", 2)):
             units[number] = await _get_or_add(session, Unit, {"building_id": b1.id, "number": number},
                                               floor=floor)
-        edge = await _get_or_add(session, Edge, {"site_id": site.id, "name": DEMO_EDGE},
-                                 building_id=b1.id)
-        main = await _get_or_add(session, Door, {"site_id": site.id, "name": "B1-main"},
-                                 edge_id=edge.id, label="1号楼 正门")
-        await _get_or_add(session, Door, {"site_id": site.id, "name": "B1-garage"},
-                          edge_id=edge.id, label="1号楼 车库门")
+        await commission_demo(session, wiring or DemoWiring())
+        main = (await session.execute(select(Door).filter_by(site_id=site.id, name="B1-main"))
+                ).scalar_one()
         always = await _get_or_add(session, Schedule, {"site_id": site.id, "name": "always"},
                                    windows=ALWAYS)
         group = await _get_or_add(session, AccessGroup, {"site_id": site.id, "name": "1号楼大门"},
@@ -96,6 +163,94 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> None:
         await _get_or_add(session, CardCredential, {"site_id": site.id, "card_number": "1002"},
                           resident_id=li.id)
 
+
+
+S = TypeVar("S", bound=Spec)
+
+
+async def _ensure(inst: Installer, row: Any, spec: S, current: Callable[[Any], dict[str, Any]],
+                  change: type[Any], create: Callable[[Installer, S], Awaitable[Any]],
+                  update: Callable[[Installer, int, Any], Awaitable[Any]]) -> Any:
+    """The part as `spec` says, through the installation's own functions: added when missing,
+    changed (and audited) only where it differs, left alone when it matches."""
+    if row is None:
+        return await create(inst, spec)
+    wanted = spec.model_dump(mode="json", exclude={*spec.FIXED, "site_id"})
+    held = current(row)
+    diff = {k: v for k, v in wanted.items() if held.get(k) != v}
+    return row if not diff else await update(inst, row.id, change.model_validate(diff))
+
+
+def factory_unit(model: str) -> int:
+    """The unit id a device of `model` answers out of the box (as the simulators do)."""
+    return load_catalog()[model].unit_id
+
+
+async def _one(session: AsyncSession, model: type[M], **where: Any) -> M | None:
+    return (await session.execute(select(model).filter_by(**where))).scalar_one_or_none()
+
+
+async def commission_demo(session: AsyncSession, wiring: DemoWiring) -> None:
+    """The demo building's installation, as an installer would make it through the API: the
+    edge, a line per reader (each simulated reader has its own pty) and one for the Modbus
+    fire panel, the doors, the lift controller (Modbus TCP) and its lift, the lobby camera.
+    Idempotent: run again with other ports, it changes only those."""
+    inst = Installer(session, DEMO_INSTALLER)
+    b1 = await _one(session, Building, site_id=DEMO_SITE, code="B1")
+    assert b1 is not None, "seed_demo makes the building first"
+    edge = await _ensure(inst, await _one(session, Edge, site_id=DEMO_SITE, name=DEMO_EDGE),
+                         EdgeSpec(site_id=DEMO_SITE, name=DEMO_EDGE, label="1号楼",
+                                  building_id=b1.id),
+                         edge_spec, EdgeChange, create_edge, update_edge)
+    lines = {}
+    wanted: list[tuple[str, str, Protocol]] = [
+        (f"{door}-rs485", wiring.reader_ports[door], "osdp") for door, *_ in DEMO_DOORS]
+    if wiring.fire_port is not None:
+        wanted.append(("B1-modbus", wiring.fire_port, "modbus"))
+    for name, port, protocol in wanted:
+        line = LineSpec(edge_id=edge.id, name=name, port=port, protocol=protocol,
+                        baudrate=115200 if protocol == "osdp" else 9600)
+        lines[name] = await _ensure(inst, await _one(session, Line, edge_id=edge.id, name=name),
+                                    line, line_spec, LineChange, create_line, update_line)
+    for door, label, address, egress in DEMO_DOORS:
+        spec = DoorSpec(edge_id=edge.id, name=door, label=label,
+                        line_id=lines[f"{door}-rs485"].id, reader_address=address,
+                        reader_key=wiring.reader_keys.get(door), fail_safe_egress=egress)
+        held = await _one(session, Door, site_id=DEMO_SITE, name=door)
+        if held is not None:  # keep what the console set: the mode, its schedule, card + PIN
+            spec = spec.model_copy(update={"mode": held.mode,
+                                           "unlock_schedule_id": held.unlock_schedule_id,
+                                           "pin_required": held.pin_required})
+        await _ensure(inst, held, spec, door_spec, DoorChange, create_door, update_door)
+    if wiring.lift_tcp_port is not None:
+        lift_ctl = await _ensure(
+            inst, await _one(session, Device, site_id=DEMO_SITE, edge=DEMO_EDGE, name=DEMO_LIFT),
+            DeviceSpec(edge_id=edge.id, name=DEMO_LIFT, label="1号楼 1号电梯",
+                       model="elevator-vvvf-a", transport="tcp", host=wiring.lift_host,
+                       tcp_port=wiring.lift_tcp_port, unit_id=factory_unit("elevator-vvvf-a")),
+            device_spec, DeviceChange, create_device, update_device)
+        await _ensure(
+            inst, await _one(session, Lift, site_id=DEMO_SITE, name=DEMO_LIFT),
+            LiftSpec(name=DEMO_LIFT, label="1号楼 1号电梯", device_id=lift_ctl.id,
+                     building_id=b1.id,
+                     floors=[FloorSpec(floor=n, label=str(n)) for n in range(1, 7)]),
+            lift_spec, LiftChange, create_lift, update_lift)
+    if wiring.fire_port is not None:
+        await _ensure(
+            inst, await _one(session, Device, site_id=DEMO_SITE, edge=DEMO_EDGE, name=DEMO_FIRE),
+            DeviceSpec(edge_id=edge.id, name=DEMO_FIRE, label="1号楼 消防主机",
+                       model="fire-panel-8z", transport="rtu", line_id=lines["B1-modbus"].id,
+                       unit_id=factory_unit("fire-panel-8z")),
+            device_spec, DeviceChange, create_device, update_device)
+    if wiring.camera_source is not None:
+        await _ensure(
+            inst,
+            await _one(session, Camera, site_id=DEMO_SITE, edge_id=edge.id, name=DEMO_CAMERA),
+            CameraSpec(edge_id=edge.id, name=DEMO_CAMERA, label="1号楼 大堂",
+                       source=wiring.camera_source, zones=[ZoneSpec(
+                           name="lobby", polygon=[(0, 0.25), (1, 0.25), (1, 1), (0, 1)],
+                           cooldown_s=60)]),
+            camera_spec, CameraChange, create_camera, update_camera)
 
 
 async def seed_demo_logins(sessions: async_sessionmaker[AsyncSession],
@@ -128,5 +283,6 @@ async def seed_demo_logins(sessions: async_sessionmaker[AsyncSession],
             session.add_all(TechnicianSkill(user_id=tech.id, skill=s) for s in TECHNICIAN_SKILLS)
 
 
-__all__ = ["DEMO_EDGE", "DEMO_GUARD", "DEMO_LOGINS", "DEMO_RESIDENT", "DEMO_SITE",
-           "DEMO_TECHNICIAN", "TECHNICIAN_SKILLS", "seed_demo", "seed_demo_logins"]
+__all__ = ["DEMO_CAMERA", "DEMO_DOORS", "DEMO_EDGE", "DEMO_FIRE", "DEMO_GUARD", "DEMO_LIFT",
+           "DEMO_LOGINS", "DEMO_RESIDENT", "DEMO_SITE", "DEMO_TECHNICIAN", "TECHNICIAN_SKILLS",
+           "DemoWiring", "commission_demo", "seed_demo", "seed_demo_logins"]

@@ -28,6 +28,7 @@ from hub.db import create_engine, create_sessionmaker, migrate
 from hub.edgeconfig import EdgeConfigPublisher
 from hub.errors import MqttError
 from hub.ingest import Ingest, hub_subscriptions
+from hub.installation.push import ConfigPusher
 from hub.live import LiveBus
 from hub.liveness import SilenceSweep
 from hub.models import User
@@ -63,10 +64,12 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
               settings: HubSettings, commands: CommandSender | None = None,
               telemetry_sink: TelemetrySink | None = None,
               signer: TokenSigner | None = None,
-              live: LiveBus | None = None) -> web.Application:
+              live: LiveBus | None = None,
+              config_pusher: ConfigPusher | None = None) -> web.Application:
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                      commands=commands, telemetry_sink=telemetry_sink,
-                     cookie_secure=settings.cookie_secure, signer=signer, live=live)
+                     cookie_secure=settings.cookie_secure, signer=signer, live=live,
+                     config_publisher=config_pusher)
     add_console(app)  # the web console's pages beside the API
     app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
                                           int(settings.snapshot_max_mb * 1024 * 1024))
@@ -101,6 +104,7 @@ class Hub:
         self._ingest: Ingest | None = None
         self._publisher: PermissionPublisher | None = None
         self._edge_configs: EdgeConfigPublisher | None = None
+        self.config_pusher: ConfigPusher | None = None  # once started
         self._live: LiveBus | None = None
         self._url: str | None = None
         self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
@@ -215,6 +219,10 @@ class Hub:
             PermissionPublisher(self._sessions, self._mqtt, debounce_s=s.publish_debounce_s,
                                 hub_public_key=signer.public_key, downlink=downlink))
         self._edge_configs = EdgeConfigPublisher(self._mqtt, downlink)
+        # issue 15: an installation change recompiles and pushes its edges' configuration
+        self.config_pusher = await stack.enter_async_context(ConfigPusher(
+            self._sessions, self._edge_configs, debounce_s=s.publish_debounce_s,
+            keys=[key] + ([next_key] if next_key is not None else [])))
         # issue 5: work-order notifications (live push, webhook) and periodic jobs
         self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
@@ -227,7 +235,7 @@ class Hub:
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
-                        self._live)
+                        self._live, self.config_pusher)
         app[EDGE_CONFIGS] = self._edge_configs
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

@@ -25,9 +25,19 @@ from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
 from edge.sensors.loader import load_models
 from hub.cameras.store import issue_upload_token
+from hub.installation.compile import edge_config as hub_edge_config
 from hub.live import Listener
 from hub.models import Edge
-from hub.seed import DEMO_GUARD, DEMO_RESIDENT, DEMO_TECHNICIAN, seed_demo, seed_demo_logins
+from hub.seed import (
+    DEMO_DOORS,
+    DEMO_GUARD,
+    DEMO_RESIDENT,
+    DEMO_TECHNICIAN,
+    DemoWiring,
+    commission_demo,
+    seed_demo,
+    seed_demo_logins,
+)
 from hub.service import Hub
 from hub.settings import HubSettings
 from lintel.broker import EmbeddedBroker
@@ -42,15 +52,13 @@ log = logging.getLogger(__name__)
 
 SITE = "demo"
 EDGE = "b1-edge"
-# The demo building: door id, OSDP address, label.
-DOORS = [("B1-main", 101, "1号楼 正门"), ("B1-garage", 102, "1号楼 车库门")]
+# The demo building's doors (the seed's): door id, OSDP address, label.
+DOORS = [(door, address, label) for door, label, address, _ in DEMO_DOORS]
 ADMIN = "admin"
 # The demo building's Modbus devices: device id, firmware model, transport.
 DEVICES: list[tuple[str, str, Literal["rtu", "tcp"]]] = [
     ("B1-lift-1", "elevator-vvvf-a", "tcp"), ("B1-fire", "fire-panel-8z", "rtu")]
-FAIL_SAFE_DOORS = {"B1-main"}  # released for egress on a fire alarm
 # The lobby camera: someone crosses the lobby every 20 s; its zone alerts at most once a minute.
-CAMERA = "B1-cam-lobby"
 CAMERA_SCENE = [Step("walk", 45), Step("idle", 150)]
 # How long the hub may take to record the stopped edge's "offline" state.
 EDGE_GOODBYE_S = 5.0
@@ -134,6 +142,17 @@ async def _upload_token(sessions: async_sessionmaker[AsyncSession]) -> str:
         return await issue_upload_token(session, edge_id)
 
 
+async def _commission(hub: Hub, wiring: DemoWiring) -> dict[str, object]:
+    """Wire the demo building to the simulators and return its installation as compiled."""
+    async with hub.sessions() as session, session.begin():
+        await commission_demo(session, wiring)
+        edge_id = await session.scalar(
+            select(Edge.id).where(Edge.site_id == SITE, Edge.name == EDGE))
+        assert edge_id is not None, "the demo seed makes the edge"
+        content = await hub_edge_config(session, edge_id)
+    return content.model_dump(mode="json", include={"lines", "doors", "devices", "cameras"})
+
+
 async def _login(url: str, password: str) -> str:
     async with aiohttp.ClientSession() as http, http.post(
             f"{url}/api/v1/auth/login", json={"username": ADMIN, "password": password}) as resp:
@@ -189,7 +208,6 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         logins = {user: _secret(data / f"{role}-password", lambda: secrets.token_urlsafe(12))
                   for user, role in _LOGIN_ROLES.items()}
         await seed_demo_logins(hub.sessions, logins)
-        await hub.publisher.publish_site(SITE)
 
         sims: dict[str, OsdpDoorSimulator] = {}
         for door, address, _ in DOORS:
@@ -215,23 +233,17 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         stack.callback((data / "sim.json").unlink, missing_ok=True)
 
         camera = await stack.enter_async_context(MjpegServer(CAMERA_SCENE, fps=10))
+        # the building is wired to the simulators: the hub's installation says where, as an
+        # installer would set it through the API, and the edge runs what the hub compiled
+        installation = await _commission(hub, DemoWiring(
+            reader_ports={door: sims[door].port for door, _, _ in DOORS}, reader_keys=keys,
+            fire_port=str(devices["B1-fire"].port), lift_tcp_port=int(
+                devices["B1-lift-1"].tcp_port or 0), camera_source=camera.url))
+        await hub.publisher.publish_site(SITE)
         edge_config = EdgeConfig.model_validate({
             "site": SITE, "edge": EDGE, "data_dir": str(data / "edge"),
             "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "username": EDGE},
-            "doors": [
-                {"id": door, "name": label, "fail_safe_egress": door in FAIL_SAFE_DOORS,
-                 "reader": {"port": sims[door].port, "address": address, "scbk": keys[door]}}
-                for door, address, label in DOORS
-            ],
-            "devices": [
-                {"id": device, "model": model, "transport": transport,
-                 "port": devices[device].port, "host": "127.0.0.1",
-                 "tcp_port": devices[device].tcp_port, "serial": {"parity": "N"}}
-                for device, model, transport in DEVICES
-            ],
-            "cameras": [{"id": CAMERA, "name": "1号楼 大堂", "source": camera.url, "zones": [
-                {"name": "lobby", "polygon": [[0, 0.25], [1, 0.25], [1, 1], [0, 1]],
-                 "cooldown_s": 60}]}],
+            **installation,
             "uploads": {"url": hub.url, "token": await _upload_token(hub.sessions)},
             # the edge obeys only what this hub signs (its key in <data>/hub-signing-key)
             "hub_keys": hub.downlink.public_keys if hub.downlink is not None else [],

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Table = Literal["coil", "discrete_input", "holding", "input"]
 RegisterType = Literal["bool", "uint16", "int16", "uint32", "int32"]
-DeviceType = Literal["elevator", "fire_panel", "pressure_sensor"]
+DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "water_meter"]
 Severity = Literal["info", "minor", "major", "critical"]
 
 WORDS = {"bool": 1, "uint16": 1, "int16": 1, "uint32": 2, "int32": 2}

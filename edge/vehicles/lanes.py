@@ -4,9 +4,13 @@ every decision out as a `vehicle` event with its picture spooled for the hub."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from edge.cameras.spool import SnapshotSpool, SpoolError
 from edge.drivers.lpr import PlateReading
@@ -26,8 +30,10 @@ class VehicleLanes:
     the LaneServer calls."""
 
     def __init__(self, emit: Emit, *, spool: SnapshotSpool | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 path: Path | None = None) -> None:
         self.decider = LaneDecider()
+        self._path = path  # the last permissions applied, so a restart offline still decides
         self._emit = emit
         self._spool = spool
         self._clock = clock
@@ -38,6 +44,22 @@ class VehicleLanes:
     def apply(self, permissions: VehiclePermissions | None) -> None:
         """A new snapshot's vehicle permissions replace the cache (who is inside is kept)."""
         self.decider.replace(VehicleCache(permissions))
+        if self._path is not None:
+            tmp = self._path.with_suffix(".tmp")
+            tmp.write_text((permissions or VehiclePermissions()).model_dump_json())
+            os.replace(tmp, self._path)
+
+    def restore(self) -> None:
+        """The permissions stored at the last apply, if any (the snapshot signed them)."""
+        if self._path is None or not self._path.exists():
+            return
+        try:
+            perms = VehiclePermissions.model_validate_json(self._path.read_bytes())
+        except (OSError, ValidationError) as exc:
+            log.error("vehicle permissions at %s unreadable, lanes start empty: %s",
+                      self._path, exc)
+            return
+        self.decider.replace(VehicleCache(perms))
 
     async def on_reading(self, lane: LaneConfig, reading: PlateReading) -> bool:
         now = self._clock()

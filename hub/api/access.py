@@ -10,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ConflictError, InvalidError
 from hub.api.schemas import (
-    DoorOut,
-    DoorUpdate,
     HolidayCreate,
     HolidayList,
     HolidayOut,
@@ -23,11 +21,10 @@ from hub.api.schemas import (
 )
 from hub.api.scope import scope_of
 from hub.api.store import get_or_404, reading, require_site, writing
-from hub.models import AntiPassbackPair, Door, Edge, Holiday, Schedule
+from hub.models import AntiPassbackPair, Door, Holiday
 
 routes = EndpointTable(tag="access")
 _HOLIDAY = r"/holidays/{id:\d+}"
-_DOOR = r"/doors/{id:\d+}"
 _PAIR = r"/anti-passback/{id:\d+}"
 # permissions are kept by admins and site managers; guards and technicians only read them
 _KEEPERS = frozenset({"admin", "manager"})
@@ -76,43 +73,6 @@ async def delete_holiday(request: web.Request) -> None:
         scope_of(request).check("holiday", holiday.id, holiday.site_id)
         await change.session.delete(holiday)
         change.sites.add(holiday.site_id)
-
-
-@routes.patch(_DOOR, body=DoorUpdate, response=DoorOut, roles=_KEEPERS)
-async def update_door(request: web.Request, body: DoorUpdate) -> DoorOut:
-    """Set a door's label, mode (normal, locked_down, unlocked_on_schedule) or card + PIN."""
-    async with writing(request) as change:
-        session = change.session
-        door = await get_or_404(session, Door, path_id(request, "door"), "door")
-        scope_of(request).check("door", door.id, door.site_id)
-        given = body.model_fields_set
-        mode = body.mode if body.mode is not None else door.mode
-        unlock = body.unlock_schedule_id if "unlock_schedule_id" in given else door.unlock_schedule_id
-        if mode != "unlocked_on_schedule":
-            if "unlock_schedule_id" in given and unlock is not None:
-                raise InvalidError.one(
-                    "unlock_schedule_id", f"only with mode 'unlocked_on_schedule', not {mode!r}"
-                )
-            unlock = None
-        elif unlock is None:
-            raise InvalidError.one("unlock_schedule_id", "mode 'unlocked_on_schedule' needs one")
-        else:
-            site = await session.scalar(select(Schedule.site_id).where(Schedule.id == unlock))
-            if site != door.site_id:
-                raise InvalidError.one("unlock_schedule_id", f"no schedule {unlock} in this site")
-        if body.label is not None:
-            door.label = body.label
-        if body.pin_required is not None:
-            door.pin_required = body.pin_required
-        door.mode, door.unlock_schedule_id = mode, unlock
-        await session.flush()
-        await change.touch(door.site_id, doors=[door.id])
-        edge_name = await session.scalar(select(Edge.name).where(Edge.id == door.edge_id))
-        return DoorOut(
-            id=door.id, site_id=door.site_id, name=door.name, label=door.label, mode=door.mode,
-            edge_id=door.edge_id, edge=edge_name or "", unlock_schedule_id=door.unlock_schedule_id,
-            pin_required=door.pin_required,
-        )
 
 
 async def _pair_out(session: AsyncSession, pair: AntiPassbackPair) -> PassbackOut:

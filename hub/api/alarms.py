@@ -31,7 +31,7 @@ from hub.models import utcnow
 from hub.rules import alarms as ops
 from hub.rules.engine import LivePush
 from hub.rules.models import Alarm, AlarmComment
-from hub.texts import actor_text, localize, reader_language, render_or
+from hub.texts import actor_text, localize, reader_language, render_or, word
 
 routes = EndpointTable(tag="alarms")
 _ITEM = r"/alarms/{id:\d+}"
@@ -115,7 +115,10 @@ async def _change(request: web.Request, what: str, note: str | None) -> AlarmOut
         scope_of(request).check("alarm", alarm_id, alarm.site_id)
         change = ops.acknowledge if what == "acknowledged" else ops.clear
         if not await change(session, alarm, user.username, note, utcnow()):
-            raise ConflictError(f"alarm {alarm_id} is {alarm.state}; it cannot be {what}")
+            raise ConflictError(
+                f"alarm {alarm_id} is {alarm.state}; it cannot be {what}",
+                ("error.alarm_state", {"state": word(f"alarm_state.{alarm.state}", alarm.state),
+                                       "what": word(f"alarm_state.{what}", what)}))
         await session.flush()
         data: dict[str, Any] = ops.alarm_data(alarm)
     await publish(request, [LivePush("alarms", {"event": what, "alarm": data}, data["site_id"],

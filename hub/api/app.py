@@ -27,6 +27,7 @@ from hub.api import (
     login,
     maintenance,
     meta,
+    meters,
     notices,
     pins,
     registry,
@@ -39,11 +40,22 @@ from hub.api import (
 )
 from hub.api.devices import TELEMETRY_SINK
 from hub.api.endpoints import ENDPOINTS, Endpoint
-from hub.api.keys import COMMANDS, COOKIE_SECURE, LIVE, PUBLISHER, SESSIONS, SIGNER, TOKEN_TTL_S
+from hub.api.installation import installation_endpoints
+from hub.api.keys import (
+    COMMANDS,
+    CONFIG_PUBLISHER,
+    COOKIE_SECURE,
+    LIVE,
+    PUBLISHER,
+    SESSIONS,
+    SIGNER,
+    TOKEN_TTL_S,
+)
 from hub.api.language import language_middleware
 from hub.api.middleware import body_limits_middleware, error_middleware
 from hub.api.openapi import build_openapi
 from hub.credentials.signing import TokenSigner
+from hub.installation.publish import ConfigPublisher
 from hub.live import LiveBus
 from hub.telemetry import TelemetrySink
 
@@ -79,6 +91,8 @@ def all_endpoints() -> list[Endpoint]:
         *cameras.routes,
         *workorders.routes,
         *maintenance.routes,
+        *meters.routes,
+        *installation_endpoints(),
     ]
 
 
@@ -92,6 +106,7 @@ def create_app(
     cookie_secure: bool = False,
     signer: TokenSigner | None = None,
     live: LiveBus | None = None,
+    config_publisher: ConfigPublisher | None = None,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`. `cookie_secure`
@@ -105,6 +120,8 @@ def create_app(
     app[TOKEN_TTL_S] = token_ttl_s
     if commands is not None:
         app[COMMANDS] = commands
+    if config_publisher is not None:  # else installation changes push no configuration
+        app[CONFIG_PUBLISHER] = config_publisher
     if telemetry_sink is not None:  # else the SQL telemetry tables behind `sessions`
         app[TELEMETRY_SINK] = telemetry_sink
     app[COOKIE_SECURE] = cookie_secure

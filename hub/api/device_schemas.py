@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.schemas import Limit, Name, QueryDatetime, SiteId, Strict, until_after_since
 from wire.devices import DeviceType, Severity
@@ -19,6 +19,19 @@ class DeviceQuery(Strict):
     type: DeviceType | None = Field(default=None, description="device type")
     status: DeviceStatus | None = Field(
         default=None, description="as shown: devices of an offline edge are `unknown`")
+
+
+class DeviceInstallation(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    edge_id: int
+    label: str
+    transport: Literal["rtu", "tcp"]
+    line_id: int | None
+    unit_id: int | None
+    host: str | None
+    tcp_port: int | None
+    poll_interval_s: float
 
 
 class DeviceOut(BaseModel):
@@ -35,6 +48,9 @@ class DeviceOut(BaseModel):
     edge_status: str | None = Field(description="the edge's own state, null if not registered")
     last_seen: datetime | None = Field(description="edge time of the device's latest event")
     open_faults: int
+    installation: DeviceInstallation | None = Field(
+        default=None, description="how its edge reaches it, when installed from the hub (issue "
+        "15; null: registered by its first event)")
 
 
 class DeviceList(BaseModel):

@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, func, select
 from hub.api.auth import STAFF_ROLES
 from hub.api.device_schemas import (
     DeviceDetail,
+    DeviceInstallation,
     DeviceList,
     DeviceOut,
     DeviceQuery,
@@ -73,6 +74,8 @@ def _out(device: Device, edge_status: str | None, open_faults: int) -> dict[str,
         "status": "unknown" if stale else device.status, "reported_status": device.status,
         "stale": stale, "edge_status": edge_status, "last_seen": device.last_seen,
         "open_faults": int(open_faults),
+        "installation": (DeviceInstallation.model_validate(device)
+                         if device.edge_id is not None else None),
     }
 
 

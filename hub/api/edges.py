@@ -82,6 +82,7 @@ async def get_edge(request: web.Request) -> EdgeDetail:
             select(EdgeConfigVersion.version).where(EdgeConfigVersion.edge_id == edge_id))
     return EdgeDetail(
         id=edge.id, site_id=edge.site_id, name=edge.name, building_id=edge.building_id,
+        label=edge.label,
         status=edge.status, agent_version=edge.agent_version,
         perm_version_held=edge.perm_version_held, last_seen=edge.last_seen,
         dead_letter_count=dead.count, downlink_refused=edge.downlink_refused,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from hub.texts import word
 from hub.texts.validation import problem_message, reason_text
+
+_NAMED = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -25,14 +29,18 @@ class FieldProblem:
 
 
 class ApiError(Exception):
-    """Base of every error the API answers deliberately; `status` and `code` shape the reply."""
+    """Base of every error the API answers deliberately; `status` and `code` shape the reply.
+    `detail` is English; `text` (a hub/texts code and its parameters) is what people read,
+    in their language, as the answer's `message`."""
 
     status = 500
     code = "internal"
+    default_text: str | None = None
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, text: tuple[str, dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.text = text or ((self.default_text, {}) if self.default_text else None)
 
 
 class BadRequestError(ApiError):
@@ -43,6 +51,7 @@ class BadRequestError(ApiError):
 class UnauthorizedError(ApiError):
     status = 401
     code = "unauthorized"
+    default_text = "error.unauthorized"
 
 
 class TooManyRequestsError(ApiError):
@@ -59,6 +68,7 @@ class TooManyRequestsError(ApiError):
 class ForbiddenError(ApiError):
     status = 403
     code = "forbidden"
+    default_text = "error.forbidden"
 
 
 class UnavailableError(ApiError):
@@ -71,7 +81,8 @@ class NotFoundError(ApiError):
     code = "not_found"
 
     def __init__(self, what: str, key: object) -> None:
-        super().__init__(f"{what} {key} not found")
+        super().__init__(f"{what} {key} not found", ("error.not_found", {
+            "what": word(f"thing.{what.replace(' ', '_')}", what), "key": str(key)}))
         self.what = what
         self.key = key
 
@@ -106,5 +117,11 @@ class InvalidError(ApiError):
             # pydantic prefixes our own ValueErrors; the field already says where
             reason = reason.removeprefix("Value error, ")
             code, params = reason_text(err)
+            # a check across fields names the one it blames: "line_id: needs ..."
+            named = _NAMED.match(reason)
+            if named is not None and not err["loc"]:
+                field, reason = named.group(1), named.group(2)
+                if code == "invalid.other":
+                    params = {"detail": reason}
             problems.append(FieldProblem(field, reason, code, params))
         return cls(problems)

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.edgeconfig import EdgeConfigPublisher
+from hub.installation.publish import ConfigPublisher
 from hub.live import LiveBus
 from hub.models import User
 
@@ -37,6 +38,8 @@ TOKEN_TTL_S = web.AppKey("token_ttl_s", int)
 COMMANDS = web.AppKey("commands", CommandSender)
 COOKIE_SECURE = web.AppKey("cookie_secure", bool)
 LIVE = web.AppKey("live", LiveBus)  # pushes to the consoles (hub.live)
+# recompiles and pushes an edge's configuration after an installation change (optional)
+CONFIG_PUBLISHER = web.AppKey("config_publisher", ConfigPublisher)
 # signs and publishes an edge's configuration (hub.edgeconfig); set by the hub's assembly
 EDGE_CONFIGS = web.AppKey("edge_configs", EdgeConfigPublisher)
 

@@ -17,13 +17,14 @@ from hub.api.errors import (
     ApiError,
     BadRequestError,
     ConflictError,
+    ForbiddenError,
     InvalidError,
     NotFoundError,
     TooManyRequestsError,
     UnauthorizedError,
     UnavailableError,
 )
-from hub.texts import reader_language
+from hub.texts import reader_language, render
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ def from_hub_error(exc: hub_errors.HubError) -> ApiError:
     if isinstance(exc, hub_errors.NotFound):
         return NotFoundError(exc.what, exc.key)
     if isinstance(exc, hub_errors.Conflict):
-        return ConflictError(str(exc))
+        return ConflictError(str(exc), getattr(exc, "text", None))
+    if isinstance(exc, hub_errors.Forbidden):
+        return ForbiddenError(str(exc))
     if isinstance(exc, hub_errors.InvalidInput):
         return InvalidError.one(exc.field, exc.reason)
     if isinstance(exc, hub_errors.DatabaseError):
@@ -50,6 +53,8 @@ def error_response(exc: ApiError) -> web.Response:
         }
     else:
         body = {"error": exc.code, "detail": exc.detail}
+        if exc.text is not None:  # for people, in their language
+            body["message"] = render(exc.text[0], exc.text[1], reader_language())
     headers = None
     if isinstance(exc, UnauthorizedError):
         headers = {"WWW-Authenticate": 'Bearer realm="lintel"'}

@@ -1,4 +1,4 @@
-"""Sites (the admin adds them), doors and edges (kept by provisioning and MQTT ingest)."""
+"""Sites (the admin adds them) and the edges' list (doors and edge changes: hub.api.installation)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from hub.api.endpoints import EndpointTable
 from hub.api.errors import ConflictError
 from hub.api.people_schemas import SiteCreate
 from hub.api.schemas import (
-    DoorList,
-    DoorOut,
     EdgeList,
     EdgeOut,
     SiteList,
@@ -22,7 +20,7 @@ from hub.api.scope import scope_of
 from hub.api.store import reading, writing
 from hub.dead_letters import dead_letter_counts
 from hub.edgeconfig import config_refusal
-from hub.models import Door, Edge, Site
+from hub.models import Edge, Site
 
 routes = EndpointTable(tag="registry")
 
@@ -34,39 +32,6 @@ async def list_sites(request: web.Request) -> SiteList:
     async with reading(request) as session:
         sites = await session.scalars(select(Site).where(scope.where(Site.id)).order_by(Site.id))
         return SiteList(items=[SiteOut(id=s.id, name=s.name, timezone=s.timezone) for s in sites])
-
-
-@routes.get("/doors", query=SiteQuery, response=DoorList)
-async def list_doors(request: web.Request, query: SiteQuery) -> DoorList:
-    """List doors with the edge that drives each and its mode."""
-    scope = scope_of(request)
-    scope.claim_site(query.site_id)
-    stmt = (
-        select(Door, Edge.name)
-        .join(Edge, Edge.id == Door.edge_id)
-        .where(scope.where(Door.site_id))
-        .order_by(Door.site_id, Door.name)
-    )
-    if query.site_id is not None:
-        stmt = stmt.where(Door.site_id == query.site_id)
-    async with reading(request) as session:
-        rows = (await session.execute(stmt)).all()
-    return DoorList(
-        items=[
-            DoorOut(
-                id=door.id,
-                site_id=door.site_id,
-                name=door.name,
-                label=door.label,
-                mode=door.mode,
-                edge_id=door.edge_id,
-                edge=edge_name,
-                unlock_schedule_id=door.unlock_schedule_id,
-                pin_required=door.pin_required,
-            )
-            for door, edge_name in rows
-        ]
-    )
 
 
 @routes.get("/edges", query=SiteQuery, response=EdgeList)
@@ -89,6 +54,7 @@ async def list_edges(request: web.Request, query: SiteQuery) -> EdgeList:
                 site_id=e.site_id,
                 name=e.name,
                 building_id=e.building_id,
+                label=e.label,
                 status=e.status,
                 agent_version=e.agent_version,
                 perm_version_held=e.perm_version_held,

@@ -129,7 +129,9 @@ class FieldProblemOut(BaseModel):
 
 class ErrorOut(BaseModel):
     error: str
-    detail: str
+    detail: str = Field(description="in English")
+    message: str | None = Field(default=None, description="for people, in the reader's "
+                                "language (Accept-Language: zh-CN or en), when the hub has words")
 
 
 class ValidationErrorOut(BaseModel):
@@ -379,27 +381,12 @@ class SiteList(BaseModel):
     items: list[SiteOut]
 
 
-class DoorOut(BaseModel):
-    id: int
-    site_id: str
-    name: str
-    label: str
-    mode: str
-    edge_id: int
-    edge: str
-    unlock_schedule_id: int | None = None
-    pin_required: bool = Field(default=False, description="card + PIN at this door's reader")
-
-
-class DoorList(BaseModel):
-    items: list[DoorOut]
-
-
 class EdgeOut(BaseModel):
     id: int
     site_id: str
     name: str
     building_id: int | None
+    label: str = Field(default="", description="what installers call it")
     status: str
     agent_version: str | None
     perm_version_held: int | None
@@ -440,19 +427,6 @@ class HolidayList(BaseModel):
 
 
 DoorModeIn = Literal["normal", "locked_down", "unlocked_on_schedule"]
-
-
-class DoorUpdate(Strict):
-    """A door's mode; unlocked_on_schedule needs unlock_schedule_id (the edge unlocks the door
-    during that schedule's windows, except on site holidays)."""
-
-    label: str | None = Field(default=None, max_length=200)
-    mode: DoorModeIn | None = None
-    unlock_schedule_id: RowId | None = None
-    pin_required: bool | None = Field(
-        default=None, description="card + PIN: a granted card opens only after its holder's PIN")
-
-    _not_null = field_validator("label", "mode", "pin_required")(_refuse_null)
 
 
 class PassbackCreate(Strict):

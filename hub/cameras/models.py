@@ -1,11 +1,21 @@
-"""Tables of the camera alerts, the snapshots and clips the edges upload, and the edges'
-upload tokens (stored as their SHA-256 only, like the users' bearer tokens)."""
+"""Tables of the installed cameras (issue 15), the camera alerts, the snapshots and clips
+the edges upload, and the edges' upload tokens (stored as their SHA-256 only, like the users' bearer tokens)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, UtcDateTime, utcnow
@@ -59,3 +69,20 @@ class EdgeUploadToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Camera(Base):
+    """A camera installed on an edge (issue 15): where its picture comes from, the door whose
+    QR codes it reads, its motion zones (the edge's `cameras:` entries, compiled by the hub)."""
+
+    __tablename__ = "cameras"
+    __table_args__ = (UniqueConstraint("site_id", "edge_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))  # the events' `camera`
+    label: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(64), default="ip-camera")
+    source: Mapped[str] = mapped_column(String(500))
+    door_id: Mapped[int | None] = mapped_column(ForeignKey("doors.id"), index=True)
+    zones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

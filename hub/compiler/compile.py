@@ -21,6 +21,7 @@ from wire import (
 from wire import CardCredential as WireCard
 from wire import Schedule as WireSchedule
 from wire.permissions import HolidayMode
+from wire.vehicles import VehiclePermissions
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Registry:
     pin_doors: set[int] = field(default_factory=set)  # door ids set to card + PIN
     pins: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # resident -> hashes
     card_format: CardFormatRule = field(default_factory=CardFormatRule)
+    vehicles: VehiclePermissions | None = None  # the site's, to every edge (lanes decide)
 
 
 _CARD = re.compile(r"^[0-9A-Za-z:_-]{1,64}$")
@@ -162,6 +164,7 @@ def compile_edge(site_id: str, edge_id: int, edge_name: str, reg: Registry) -> S
         holidays=list(reg.holidays), anti_passback=passback,
         hub_public_key=reg.hub_public_key, phone_keys=signed.phone_keys,
         visitor_passes=signed.visitor_passes, downlink_keys=list(reg.downlink_keys),
+        vehicles=reg.vehicles,
     )
 
 

@@ -25,9 +25,11 @@ from hub.models import (
     Unit,
     group_doors,
     resident_groups,
+    utcnow,
 )
 from hub.readers.formats import card_format
 from hub.readers.models import ResidentPinRow
+from hub.vehicles.store import load_permissions as load_vehicles
 from wire.permissions import HolidayMode
 
 
@@ -114,6 +116,7 @@ async def load_registry(
         pin_doors=pin_doors,
         pins=await _pins(session, site_id) if pin_doors else {},
         card_format=await card_format(session, site_id),
+        vehicles=await load_vehicles(session, site_id, utcnow()),
     )
 
 

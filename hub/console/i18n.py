@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.console.i18n_install import INSTALL_MESSAGES
 from hub.console.i18n_work import WORK_MESSAGES
 from hub.texts import TEXTS
 
@@ -235,6 +236,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarms.times": ("×{n}", "{n} 次"),
     "alarms.snapshot": ("Snapshot", "抓拍"),
     "alarm.door_forced_open": ("Door forced open", "门被强行打开"),
+    "alarm.vehicle_blocked": ("Blocked vehicle at a lane", "黑名单车辆"),
+    "alarm.lane_camera_refused": ("Lane camera push refused", "车道相机推送被拒"),
     "alarm.door_held_open": ("Door held open", "门长时间未关"),
     "alarm.repeated_denials": ("Repeated refused attempts", "多次刷卡被拒"),
     "alarm.fire_alarm": ("Fire alarm", "火灾报警"),
@@ -458,8 +461,8 @@ _CATALOGUE.update(WORK_MESSAGES)
 # the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
 # names, ...) so a page's script can name a code's words too
 MESSAGES: dict[str, dict[str, str]] = {
-    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE).items()},
-    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE).items()},
+    "en": {key: en for key, (en, _zh) in (TEXTS | _CATALOGUE | INSTALL_MESSAGES).items()},
+    "zh": {key: zh for key, (_en, zh) in (TEXTS | _CATALOGUE | INSTALL_MESSAGES).items()},
 }
 
 

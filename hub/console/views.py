@@ -189,6 +189,8 @@ CONSOLE.add(Page("/manage/passes", "passes.html", MANAGERS, nav="nav.passes",
 CONSOLE.add(Page("/manage/devices", "devices.html", MANAGERS, nav="nav.devices",
                  scripts=("manage.js",), channels=("devices", "edges")))
 
+CONSOLE.add(Page("/manage/installation", "installation.html", MANAGERS, nav="nav.installation",
+                 scripts=("installation.js",)))
 CONSOLE.add(Page("/manage/orders", "orders.html", MANAGERS, nav="nav.orders",
                  scripts=("workorders.js",), channels=("work_orders",)))
 CONSOLE.add(Page("/manage/equipment", "equipment.html", MANAGERS, nav="nav.equipment",

@@ -142,7 +142,7 @@ class _Coded(_Strict):
 
 
 class Match(_Strict):
-    kind: Literal["access", "door", "device", "telemetry", "agent", "camera", "edge"]
+    kind: Literal["access", "door", "device", "telemetry", "agent", "camera", "vehicle", "edge"]
     where: Conditions = Field(default_factory=dict, description="every condition must hold")
 
 

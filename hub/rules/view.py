@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from wire.devices import DeviceData, TelemetryData
 from wire.events import AccessData, AgentData, CameraData, DoorData
 from wire.state import EdgeState
+from wire.vehicles import VehicleData
 
 ENVELOPE = ("site", "edge", "device", "kind", "id", "ts")
 # the data model of each kind: a rule may name only its fields
@@ -27,6 +28,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "telemetry": TelemetryData,
     "agent": AgentData,
     "camera": CameraData,
+    "vehicle": VehicleData,
     "edge": EdgeState,
 }
 

@@ -70,7 +70,7 @@ def reason_text(err: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def field_word(name: str) -> dict[str, str]:
     """A field's name as people call it (`visitor_phone` -> 访客电话), else the name itself."""
-    return word(f"field.{name}", name)
+    return word(f"field_word.{name}", name)
 
 
 def problem_message(field: str, code: str, params: Mapping[str, Any], lang: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.models import Device, Site, User
-from hub.texts import marker
+from hub.texts import marker, word
 from hub.workorders.cycles import check_complete, cycles_done
 from hub.workorders.ledger import local_date, maintained, site_zone
 from hub.workorders.models import (
@@ -79,6 +79,9 @@ class IllegalTransition(Conflict):
         self.order_id = order.id
         self.state = order.state
         self.action = action
+        self.text = ("error.wo_transition", {
+            "id": order.id, "state": word(f"wo_state.{order.state}", order.state),
+            "action": word(f"wo_action.{action}", action)})
 
 
 def due_at(priority: str, opened: datetime) -> datetime:

@@ -20,15 +20,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # Words that may stay as they are in the Chinese console: the product's and a language's
 # name, abbreviations people say as they are, and the units. A token with a digit, a hyphen,
 # an underscore or a slash is a code (B1-main, Err02, lift-1, 1001, Asia/Shanghai) and passes
-# too, as do usernames and what an element marked translate="no" holds.
-ALLOWED = frozenset({"Lintel", "English", "QR", "BLE", "OSDP", "CSV", "ID", "PIN", "MPa", "m²",
-                     "WebSocket", "URL"})
+# too, as do usernames and what an element marked translate="no" (or a <code>, or .mono)
+# holds: a command line, a protocol's setting.
+ALLOWED = frozenset({"Lintel", "English", "QR", "BLE", "OSDP", "Modbus", "TCP", "RTU", "CSV",
+                     "ID", "PIN", "MPa", "m²"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.'’²/-]*")
 # the text a person sees: visible text nodes, the options of the visible lists, and the
 # placeholders and tooltips; an element marked translate="no" holds a code or a name
 _VISIBLE_TEXT = """() => {
   const texts = [document.title];
-  const skip = (el) => !el || el.closest('[translate="no"], script, style, template');
+  const skip = (el) => !el || el.closest('[translate="no"], code, kbd, samp, .mono, script, style, template');
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;

@@ -46,7 +46,7 @@ def test_migrate_up_matches_models_then_down(db_url: str) -> None:
 
 
 DOMAINS = ("hub.rules.models", "hub.workorders.models", "hub.cameras.models",
-           "hub.login_throttle", "hub.door_states", "hub.readers.models")
+           "hub.login_throttle", "hub.door_states", "hub.readers.models", "hub.audit")
 
 
 def _fresh_import(module: str) -> list[str]:

@@ -149,3 +149,22 @@ def test_actor_markers_read_as_words() -> None:
             "acknowledged_by_text": actor_marker("guard1"), "none": actor_marker(None)}
     assert localize(data, "zh") == {"cleared_by_text": "规则：故障清除",
                                     "acknowledged_by_text": "guard1", "none": None}
+
+
+def test_a_refused_step_of_a_work_order_reads_in_chinese() -> None:
+    from hub.workorders import IllegalTransition, WorkOrder
+
+    code, params = IllegalTransition(WorkOrder(id=3, state="assigned"), "resolve").text
+    assert render(code, params, "zh") == "工单 3 当前为“已派单”，现在不能完成。"
+
+
+def test_every_thing_the_api_may_not_find_has_words() -> None:
+    from pathlib import Path
+
+    import hub
+
+    names = set()
+    for path in Path(hub.__file__).parent.rglob("*.py"):
+        names |= set(re.findall(r'NotF(?:oundError|ound)\("([a-z ]+)"', path.read_text("utf-8")))
+    missing = sorted(n for n in names if f"thing.{n.replace(' ', '_')}" not in TEXTS)
+    assert not missing, f"add thing.<x> to hub/texts/catalogue.py for {missing}"

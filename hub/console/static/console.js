@@ -46,7 +46,7 @@ const Lintel = (() => {
   function describe(body) {
     if (!body) return "";
     if (Array.isArray(body.detail)) return body.detail.map((p) => p.message ?? `${p.field}: ${p.reason}`).join("; ");
-    return body.detail || body.error || "";
+    return body.message || body.detail || body.error || "";
   }
 
   async function api(method, path, body) {

@@ -85,6 +85,12 @@ async def test_alarm_lifecycle_by_hand(world: World) -> None:
     _, again = await world.call("POST", f"/alarms/{alarm_id}/acknowledge", "manager", 409,
                                 json={})
     assert "acknowledged" in again["detail"]
+    _, again_zh = await world.call("POST", f"/alarms/{alarm_id}/acknowledge", "manager", 409,
+                                   json={}, headers={"Accept-Language": "zh-CN"})
+    assert again_zh["message"] == "该报警已确认，现在不能再确认。"  # for people, in Chinese
+    _, missing = await world.call("GET", "/alarms/999999", "guard", 404,
+                                  headers={"Accept-Language": "zh-CN"})
+    assert missing["message"] == "找不到报警 999999（可能已被删除）。"
     _, cleared = await world.call("POST", f"/alarms/{alarm_id}/clear", "manager", 200, json={})
     assert cleared["state"] == "cleared" and cleared["cleared_by"] == "manager"
     await world.call("POST", f"/alarms/{alarm_id}/clear", "guard", 409, json={})

@@ -129,7 +129,8 @@ async def test_devices_of_an_offline_edge_are_unknown_and_stale(
 async def test_unknown_device_is_404(client: Client, auth: dict[str, str], path: str) -> None:
     resp = await client.get(path, headers=auth)
     assert resp.status == 404
-    assert (await resp.json()) == {"error": "not_found", "detail": "device 999 not found"}
+    assert (await resp.json()) == {"error": "not_found", "detail": "device 999 not found",
+                                   "message": "No device 999 (it may have been removed)."}
 
 
 @pytest.mark.parametrize(("query", "fields"), [

@@ -46,7 +46,8 @@ async def test_schedule_round_trip(
     assert (await call(client, auth, "GET", "/schedules?site_id=moonbay", 200))["items"] == []
     await call(client, auth, "DELETE", f"/schedules/{sid}", 204)
     body = await call(client, auth, "GET", f"/schedules/{sid}", 404)
-    assert body == {"error": "not_found", "detail": f"schedule {sid} not found"}
+    assert body == {"error": "not_found", "detail": f"schedule {sid} not found",
+                    "message": f"No schedule {sid} (it may have been removed)."}
     assert publisher.calls == ["sunrise"] * 3
 
 

@@ -115,6 +115,7 @@ async def test_a_repair_request_from_request_to_rating(crew: Crew) -> None:
     refused = await crew.call("POST", f"/work-orders/{oid}/resolve", "wang", 409, json={})
     assert "is assigned: cannot resolve it" in refused["detail"]
     assert "in_progress" in refused["detail"]
+    assert refused["message"] == f"Work order {oid} is assigned: you cannot resolve it now."
     crew.clock.advance(hours=1)
     await crew.call("POST", f"/work-orders/{oid}/start", "wang", 200, json={})
     await crew.call("POST", f"/work-orders/{oid}/parts", "wang", 201,

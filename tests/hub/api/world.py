@@ -164,6 +164,12 @@ class World:
             )
         if resource in ("doors", "edges"):  # changed or commanded in place, never deleted
             return self.ids[resource][place]
+        if resource == "lifts":  # each on a controller of its own
+            path, body = INSTALLED["installed-devices"](self, place)
+            self.ids["lift-devices"][place].append(
+                await self.make("POST", path, {**body, "model": "elevator-vvvf-a"}))
+        if resource in INSTALLED:  # issue 15: parts an installer adds, changes and removes
+            return await self.make("POST", *INSTALLED[resource](self, place))
         if resource == "holidays":
             return await self.make("POST", "/holidays", {"site_id": site, "day": unique_day()})
         if resource == "anti-passback":
@@ -182,6 +188,8 @@ class World:
             return await add_alarm(self.sessions, site, unique("alarm"))
         if resource == "notices":
             return await self.make("POST", "/notices", notice_body(self.unit[place], place))
+        if resource == "meters":
+            return await self.make("POST", "/meters", meter_body(self.unit[place], place))
         if resource.startswith("work-orders") or resource in ("equipment", "technicians"):
             from tests.hub.api.workorder_world import STATE_OF, fresh_work_order
 
@@ -189,6 +197,44 @@ class World:
                 return await fresh_work_order(self, resource, place)
             return self.ids[resource][place]  # changed in place, never deleted
         raise AssertionError(f"no factory for {resource}")
+
+
+def _part(path: str, **body: Any) -> Any:
+    return lambda w, p: (path, {"edge_id": w.ids["edges"][p], "name": unique("p"), **body})
+
+
+# how to make a fresh installation part in a place: (world, place) -> (path, body)
+INSTALLED: dict[str, Any] = {
+    "new-edges": lambda w, p: ("/edges", {"site_id": SITE[p], "name": unique("e")}),
+    "lines": lambda w, p: ("/lines", {"edge_id": w.ids["edges"][p], "name": unique("l"),
+                                      "port": f"/dev/ttyUSB{unique('')}", "protocol": "osdp"}),
+    "new-doors": _part("/doors"),
+    "installed-devices": _part("/devices", model="fire-panel-8z", transport="tcp",
+                               host="10.0.0.5"),
+    "cameras": _part("/cameras", source="rtsp://10.0.0.9/stream"),
+    "lifts": lambda w, p: ("/lifts", {"device_id": w.ids["lift-devices"][p].pop(),
+                                      "name": unique("lift"),
+                                      "floors": [{"floor": 1, "label": "1"}]}),
+}
+
+
+async def _installation(world: World) -> None:
+    """A line, a camera and a lift per site (each lift's controller installed first)."""
+    for resource in ("lines", "cameras", "installed-devices"):
+        by_site = {s: await world.fresh(resource, p)
+                   for p, s in (("home", "sunrise"), ("away", "moonbay"))}
+        world.ids[resource] = {p: by_site[SITE[p]] for p in PLACES}
+    # lift controllers nothing drives yet: the role matrix's POST /lifts takes one per
+    # caller and place
+    world.ids["lift-devices"] = {place: [] for place in PLACES}
+    for place in PLACES:
+        for _ in range(len(ROLES) + 1):
+            path, body = INSTALLED["installed-devices"](world, place)
+            body["model"] = "elevator-vvvf-a"
+            world.ids["lift-devices"][place].append(await world.make("POST", path, body))
+    by_site = {s: await world.fresh("lifts", p)
+               for p, s in (("home", "sunrise"), ("away", "moonbay"))}
+    world.ids["lifts"] = {p: by_site[SITE[p]] for p in PLACES}
 
 
 async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]) -> World:
@@ -231,6 +277,7 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
     world.ids["units"] = dict(world.unit)
     world.ids["buildings"] = dict(world.building)
     world.ids["sites"] = dict(SITE)
+    world.ids["meters"] = {p: await world.fresh("meters", p) for p in PLACES}
     for resource in ("schedules", "access-groups"):
         by_site = {
             s: await world.fresh(resource, p) for p, s in (("home", "sunrise"), ("away", "moonbay"))
@@ -301,6 +348,7 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
     world.ids["access-events"] = events
     await _beside_the_registry(world, users["resident"])
     await _camera_alerts(world)
+    await _installation(world)
     return world
 
 
@@ -353,6 +401,17 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
     from tests.hub.api.workorder_world import add_work_orders
 
     await add_work_orders(world, resident_user)
+
+
+def meter_body(unit_id: int, place: str) -> dict[str, Any]:
+    """A new electricity meter in the place's unit, read by the site's edge."""
+    number = f"{next(_METER_NUMBERS):012d}"
+    return {"site_id": SITE[place], "unit_id": unit_id, "kind": "electricity",
+            "number": number, "edge": "edge-b1" if SITE[place] == "sunrise" else "edge-m1",
+            "device": f"meter-{number}"}
+
+
+_METER_NUMBERS = itertools.count(100000000001)
 
 
 def notice_body(unit_id: int, place: str) -> dict[str, Any]:

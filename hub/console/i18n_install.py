@@ -1,0 +1,57 @@
+"""The installer's page's words (issue 15), Chinese and English; merged into the console's
+catalogue (hub.console.i18n)."""
+
+from __future__ import annotations
+
+# key: (English, Chinese)
+INSTALL_MESSAGES: dict[str, tuple[str, str]] = {
+    "nav.installation": ("Installation", "安装调试"),
+    "install.title": ("Installation", "安装调试"),
+    "install.hint": (("Add the building's edge, then its serial lines, doors with their readers "
+                      "and Modbus devices. Each change goes into the edge's configuration."),
+                     "先添加楼栋的边缘网关，再添加串口总线、门及其读头、Modbus 设备。每次修改都会编入网关的配置。"),
+    "install.building": ("Building", "楼栋"),
+    "install.edge": ("Edge", "边缘网关"),
+    "install.edges": ("Edges", "边缘网关"),
+    "install.lines": ("Serial lines", "串口总线"),
+    "install.doors": ("Doors and readers", "门与读头"),
+    "install.devices": ("Modbus devices", "Modbus 设备"),
+    "install.add": ("Add", "添加"),
+    "install.save": ("Save", "保存"),
+    "install.edit": ("Edit", "编辑"),
+    "install.delete": ("Delete", "删除"),
+    "install.cancel": ("Cancel", "取消"),
+    "install.confirm_delete": ("Delete {what}?", "确定删除 {what}？"),
+    "install.saved": ("Saved.", "已保存。"),
+    "install.deleted": ("Deleted.", "已删除。"),
+    "install.no_edge": ("Choose or add an edge first.", "请先选择或添加边缘网关。"),
+    "install.provision": ("Provision the box with: {cmd}", "在网关上执行：{cmd}"),
+    "install.commissioned": ("own key", "已配专用密钥"),
+    "install.install_key": ("install key", "出厂密钥"),
+    "install.field.name": ("Name (id)", "名称（编号）"),
+    "install.field.label": ("Label", "显示名称"),
+    "install.field.port": ("Serial port", "串口"),
+    "install.field.protocol": ("Protocol", "协议"),
+    "install.field.baudrate": ("Baud rate", "波特率"),
+    "install.field.parity": ("Parity", "校验位"),
+    "install.field.stopbits": ("Stop bits", "停止位"),
+    "install.field.line_id": ("Line", "总线"),
+    "install.field.reader_address": ("Reader address (0–126)", "读头地址（0–126）"),
+    "install.field.relay_output": ("Lock relay output", "门锁继电器输出"),
+    "install.field.contact_input": ("Door contact input", "门磁输入"),
+    "install.field.rex_input": ("Exit button input", "出门按钮输入"),
+    "install.field.fail_safe_egress": ("Release on fire alarm", "火警时释放"),
+    "install.field.unlock_s": ("Unlock time (s)", "开锁时长（秒）"),
+    "install.field.held_open_s": ("Held-open alarm after (s)", "超时未关报警（秒）"),
+    "install.field.model": ("Model", "型号"),
+    "install.field.transport": ("Transport", "通信方式"),
+    "install.field.unit_id": ("Unit id (1–247)", "从站地址（1–247）"),
+    "install.field.host": ("Host (TCP)", "地址（TCP）"),
+    "install.field.tcp_port": ("TCP port", "TCP 端口"),
+    "install.field.poll_interval_s": ("Poll every (s)", "轮询间隔（秒）"),
+    "install.field.reader": ("Reader", "读头"),
+    "install.field.status": ("Status", "状态"),
+    "install.field.none": ("—", "—"),
+}
+
+__all__ = ["INSTALL_MESSAGES"]

@@ -1,0 +1,47 @@
+"""Issue 15: the installer's page on a phone (390×844), in Chinese: a building's edges, lines,
+doors and devices listed; a line added through the form, a refused one marked at its field
+with the hub's reason, the new one removed again."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import BrowserContext, Dialog, expect
+
+from tests.browser.conftest import logged_in, screenshot
+from tests.support.building import Building
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+
+
+async def test_an_installer_adds_and_removes_a_line_on_a_phone(
+        building: Building, context: BrowserContext) -> None:
+    page = await logged_in(context, building, "manager1", phone=True)
+    await page.goto(f"{building.hub.url}/manage/installation")
+    await expect(page.locator("h1")).to_have_text("安装调试")
+    await expect(page.locator("#edges-rows")).to_contain_text("b1-edge")
+    await expect(page.locator("#lines-rows")).to_contain_text("B1-main-rs485")
+    await expect(page.locator("#doors-rows")).to_contain_text("B1-main")
+    await expect(page.locator("#provision")).to_contain_text("lintel provision edge demo B1")
+
+    form = page.get_by_test_id("lines-form")
+    await form.locator("input[name=name]").fill("B1-bus")
+    await form.locator("input[name=port]").fill("ttyS9")  # not a serial device
+    await form.locator("select[name=protocol]").select_option("modbus")
+    await form.locator("button.primary").click()
+    await expect(form.locator("[data-field=port]")).to_have_class("invalid")
+    await expect(form.locator(".error")).to_contain_text("port")
+    await form.locator("input[name=port]").fill("/dev/ttyUSB9")
+    await form.locator("button.primary").click()
+    await expect(page.locator("#lines-rows")).to_contain_text("/dev/ttyUSB9")
+    # a phone's width holds the page: the tables scroll inside their cards
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await screenshot(page, "installer-phone")
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    page.once("dialog", accept)
+    row = page.locator("#lines-rows tr", has_text="B1-bus")
+    await row.locator("button.danger").click()
+    await expect(page.locator("#lines-rows")).not_to_contain_text("B1-bus")
+    assert page.js_errors == []  # type: ignore[attr-defined]

@@ -1,0 +1,143 @@
+"""Meters at the hub: registry, readings from telemetry (idempotent, reverse ones flagged), a
+replaced meter's month kept continuous, and the monthly CSV for billing — SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.meters.models import MeterReading
+from hub.meters.readings import record_meter_readings
+from hub.models import Building, Unit
+from wire.devices import Reading, TelemetryData
+from wire.events import TelemetryEvent, new_event_id
+
+Client = TestClient[Any, Any]
+# 2026-11 in Asia/Shanghai (the site's zone) starts 2026-10-31 16:00 UTC
+OCT_END = datetime(2026, 10, 31, 12, 0, tzinfo=UTC)
+NOV = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+
+
+def telemetry(device: str, kwh: float, ts: datetime, seq: int,
+              device_type: str = "electricity_meter") -> TelemetryEvent:
+    return TelemetryEvent(id=new_event_id(), ts=ts, site="sunrise", edge="edge-b1",
+                          device=device, seq=seq, data=TelemetryData(
+                              device_type=device_type,  # type: ignore[arg-type]
+                              model="dlt645-2007",
+                              readings=[Reading(name="energy_kwh", value=kwh, unit="kWh")]))
+
+
+async def register(client: Client, auth: dict[str, str], **body: Any) -> dict[str, Any]:
+    payload = {"site_id": "sunrise", "unit_id": 101, "kind": "electricity", "edge": "edge-b1",
+               **body}
+    resp = await client.post("/api/v1/meters", json=payload, headers=auth)
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())
+
+
+async def test_readings_replacement_and_the_monthly_csv(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session, session.begin():
+        b1 = await session.scalar(select(Building.id).where(Building.code == "B1"))
+        session.add(Unit(id=102, building_id=b1, number="102", floor=1))
+    old = await register(client, auth, number="000000000101", device="meter-101",
+                         installed_at="2026-01-01T00:00:00Z")
+    other = await register(client, auth, unit_id=102, number="000000000102",
+                           device="meter-102", installed_at="2026-01-01T00:00:00Z")
+    events = [telemetry("meter-101", 1000.0, OCT_END, 1),  # October's last: the opening
+              telemetry("meter-101", 1010.25, NOV + timedelta(days=3), 2),
+              telemetry("meter-101", 1009.0, NOV + timedelta(days=4), 3),  # reverse: flagged
+              telemetry("meter-101", 1020.5, NOV + timedelta(days=9), 4),  # old meter's last
+              telemetry("meter-102", 55.5, NOV + timedelta(days=1), 5),
+              telemetry("meter-102", 60.0, NOV + timedelta(days=20), 6),
+              telemetry("meter-999", 1.0, NOV, 7)]  # no such meter: telemetry only
+    async with sessions() as session, session.begin():
+        assert await record_meter_readings(session, events) == 6
+    async with sessions() as session, session.begin():  # redelivered: nothing new
+        assert await record_meter_readings(session, events) == 0
+
+    # the electrician swaps the meter on the 10th; the new one starts at 3.00
+    new = await register(client, auth, number="000000000201", device="meter-101",
+                         installed_at="2026-11-10T00:00:00Z", replaces=old["id"])
+    async with sessions() as session, session.begin():
+        await record_meter_readings(session, [
+            telemetry("meter-101", 3.0, NOV + timedelta(days=10), 8),
+            telemetry("meter-101", 12.0, NOV + timedelta(days=25), 9),
+            telemetry("meter-101", 15.0, datetime(2026, 11, 30, 17, tzinfo=UTC), 10)])  # Dec
+        got = await session.scalars(select(MeterReading.meter_id).where(
+            MeterReading.ts > NOV + timedelta(days=10), MeterReading.meter_id != other["id"]))
+        assert set(got) == {new["id"]}  # the device's readings now go to the new meter
+
+    resp = await client.get(f"/api/v1/meters/{old['id']}/readings", headers=auth)
+    body = await resp.json()
+    assert [(r["value"], r["status"]) for r in body["items"]] == [
+        ("1020.500", "ok"), ("1009.000", "reverse"), ("1010.250", "ok"), ("1000.000", "ok")]
+    assert body["measure"] == "kWh"
+
+    resp = await client.get("/api/v1/meters", headers=auth, params={"site_id": "sunrise"})
+    listed = {m["number"]: m for m in (await resp.json())["items"]}
+    assert set(listed) == {"000000000201", "000000000102"}  # the removed one only on request
+    assert listed["000000000201"]["last_reading"] == "15.000"
+
+    resp = await client.get("/api/v1/meters/consumption", headers=auth,
+                            params={"site_id": "sunrise", "month": "2026-11"})
+    rows = {r["unit"]: r for r in (await resp.json())["items"]}
+    # old meter 1000 -> 1020.5 (the reverse reading ignored), new meter 3 -> 12
+    assert rows["101"]["consumption"] == "29.500"
+    assert rows["101"]["meters"] == ["000000000101", "000000000201"]
+    assert rows["102"]["consumption"] == "4.500"  # installed before, first reading in Nov
+
+    resp = await client.get("/api/v1/meters/consumption", headers=auth,
+                            params={"site_id": "sunrise", "month": "2026-11", "format": "csv"})
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    table = list(csv.DictReader(io.StringIO((await resp.text()).lstrip("\ufeff"))))
+    assert [(r["unit"], r["consumption"], r["measure"]) for r in table] == [
+        ("101", "29.500", "kWh"), ("102", "4.500", "kWh")]
+    assert other["id"] != new["id"]
+
+
+async def test_a_meter_that_cannot_be_is_refused(client: Client, auth: dict[str, str]) -> None:
+    await register(client, auth, number="000000000301", device="meter-301")
+    for body, field, why in [
+        ({"number": "12345", "device": "x"}, "", "12-digit DL/T 645 address"),
+        ({"number": "000000000301", "device": "meter-302"}, "number", "is registered"),
+        ({"number": "000000000302", "device": "meter-301"}, "device",
+         "edge-b1/meter-301 reads meter 000000000301"),
+        ({"number": "000000000303", "device": "m", "unit_id": 901}, "unit_id", "no unit 901"),
+        ({"number": "000000000304", "device": "m", "replaces": 9999}, "replaces",
+         "no meter 9999"),
+    ]:
+        payload = {"site_id": "sunrise", "unit_id": 101, "kind": "electricity",
+                   "edge": "edge-b1", **body}
+        resp = await client.post("/api/v1/meters", json=payload, headers=auth)
+        text = await resp.text()
+        assert resp.status == 422, text
+        assert why in text and field in text
+    resp = await client.get("/api/v1/meters/consumption", headers=auth,
+                            params={"site_id": "sunrise", "month": "2026-13"})
+    assert resp.status == 422 and "month" in await resp.text()
+    resp = await client.get("/api/v1/meters/99999/readings", headers=auth)
+    assert resp.status == 404
+
+
+async def test_a_water_meters_volume_is_kept_in_cubic_metres(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    meter = await register(client, auth, kind="water", number="WM2026000101", device="wm-101")
+    water = [TelemetryEvent(id=new_event_id(), ts=NOV + timedelta(hours=h), site="sunrise",
+                            edge="edge-b1", device="wm-101", seq=h, data=TelemetryData(
+                                device_type="water_meter", model="water-meter-dn20",
+                                readings=[Reading(name="volume_m3", value=v, unit="m³")]))
+             for h, v in ((1, 123456.789), (2, 123457.001))]
+    async with sessions() as session, session.begin():
+        # an electricity reading from that device is not the water meter's register
+        assert await record_meter_readings(session, [*water, telemetry("wm-101", 5.0, NOV, 9)]) == 2
+    resp = await client.get(f"/api/v1/meters/{meter['id']}/readings", headers=auth)
+    body = await resp.json()
+    assert body["measure"] == "m³"
+    assert [r["value"] for r in body["items"]] == ["123457.001", "123456.789"]
