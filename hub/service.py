@@ -33,6 +33,7 @@ from hub.live import LiveBus
 from hub.liveness import SilenceSweep
 from hub.models import User
 from hub.mqtt import MqttClient
+from hub.patrol.sweep import PatrolSweep
 from hub.rules.clock import Clock
 from hub.rules.engine import RuleEngine, TimerChecker
 from hub.rules.loader import load_rules
@@ -232,6 +233,8 @@ class Hub:
         await stack.enter_async_context(SilenceSweep(
             self._sessions, s.edge_silence_check_s, rules=self.rules, live=self._live,
             caught_up=self._ingest.caught_up))
+        # issue 17: patrol deadlines (missed checkpoints, stopped guards), any worker
+        await stack.enter_async_context(PatrolSweep(self._sessions, s.rules_check_interval_s))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -59,6 +60,7 @@ STAFF = frozenset({"admin", "manager", "guard", "technician"})
 WRITERS = frozenset({"admin", "manager"})
 ADMIN = frozenset({"admin"})
 OPERATORS = frozenset({"admin", "manager", "guard"})  # remote door control
+GUARD = frozenset({"guard"})  # patrol rounds are walked by guards themselves
 ISSUERS = OPERATORS | {"resident"}  # visitor passes
 RESIDENT = frozenset({"resident"})  # the /me endpoints
 TECHNICIAN = frozenset({"technician"})  # picking an open work order
@@ -378,6 +380,31 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="technicians", body=lambda w, p: {"skills": SKILLS}
     ),
     ("GET", "/reports/work-orders"): Case(WRITERS),
+    # issue 17: guard patrol
+    ("GET", "/patrol/checkpoints"): Case(STAFF, resource="patrol-checkpoints"),
+    ("POST", "/patrol/checkpoints"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "code": unique("CP"), "name": "岗亭"}
+    ),
+    ("GET", "/patrol/routes"): Case(STAFF, resource="patrol-routes"),
+    ("POST", "/patrol/routes"): Case(
+        WRITERS, body=lambda w, p: {
+            "site_id": SITE[p], "code": unique("r"), "name": "夜班",
+            "stops": [{"checkpoint": w.ids["patrol-checkpoint-codes"][p], "allowance_s": 600}]}
+    ),
+    ("POST", "/patrol/keys"): Case(GUARD, body=lambda w, p: {"public_key": phone_key()},
+                                   own=True),
+    ("GET", "/patrol/rounds"): Case(OPERATORS, resource="patrol-rounds"),
+    ("GET", "/patrol/rounds/{id}"): Case(OPERATORS, resource="patrol-rounds"),
+    ("POST", "/patrol/rounds"): Case(
+        GUARD, body=lambda w, p: {"site_id": SITE[p], "route": w.ids["patrol-route-codes"][p]}
+    ),
+    # the role and scope gate only (a checkpoint not on the route: 422, nothing stored);
+    # signed readings are tested in test_patrol.py
+    ("POST", "/patrol/rounds/{id}/readings"): Case(
+        GUARD, resource="patrol-rounds", away=404, ok=422, body=lambda w, p: {"readings": [
+            {"id": unique("reading-"), "checkpoint": "CP-nowhere",
+             "ts": datetime.now(UTC).isoformat()}]}
+    ),
 }
 
 

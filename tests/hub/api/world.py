@@ -186,6 +186,8 @@ class World:
                 return key.id
         if resource == "alarms":
             return await add_alarm(self.sessions, site, unique("alarm"))
+        if resource == "patrol-rounds":  # readings are posted to it in place
+            return self.ids[resource][place]
         if resource == "notices":
             return await self.make("POST", "/notices", notice_body(self.unit[place], place))
         if resource == "meters":
@@ -401,6 +403,9 @@ async def _beside_the_registry(world: World, resident_user: int) -> None:
     from tests.hub.api.workorder_world import add_work_orders
 
     await add_work_orders(world, resident_user)
+    from tests.hub.api.patrol_world import add_patrol
+
+    await add_patrol(world)
 
 
 def meter_body(unit_id: int, place: str) -> dict[str, Any]:
