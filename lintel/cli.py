@@ -133,6 +133,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         return camera_cli.run_cli(args)
     if args.sim_command == "load":
         return _sim_load(args)
+    if args.sim_command == "patrol":
+        return _sim_patrol(args)
     if args.sim_command == "meters":
         return _sim_meters(args)
     url = _control_url(args)
@@ -160,6 +162,22 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             result = asyncio.run(control.doors(url))
     except control.ControlError as exc:
         print(f"lintel sim: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _sim_patrol(args: argparse.Namespace) -> int:
+    from simulators.patrol import PatrolError, walk
+
+    try:
+        secrets = json.loads(args.secrets.read_text("utf-8"))
+        password = os.environ.get("LINTEL_PATROL_PASSWORD") or args.password
+        result = asyncio.run(walk(args.hub, args.site, args.guard, password, args.route,
+                                  secrets, args.key, skip=set(args.skip or ()),
+                                  pace_s=args.pace, offline=args.offline))
+    except (OSError, ValueError, KeyError, PatrolError) as exc:
+        print(f"lintel sim patrol: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
@@ -447,6 +465,21 @@ def build_parser() -> argparse.ArgumentParser:
     qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
     qr.add_argument("--door", required=True)
     qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
+    patrol = simsub.add_parser("patrol", help="a guard's phone walks a patrol round")
+    patrol.add_argument("--guard", required=True, help="the guard's username")
+    patrol.add_argument("--route", required=True, help="the route's code, e.g. night-a")
+    patrol.add_argument("--site", default="demo")
+    patrol.add_argument("--hub", default="http://127.0.0.1:8080", help="the hub's address")
+    patrol.add_argument("--password", default="", help="or LINTEL_PATROL_PASSWORD")
+    patrol.add_argument("--secrets", type=Path, required=True,
+                        help='the checkpoint displays\' secrets, JSON {"CP1": "<hex>"}')
+    patrol.add_argument("--key", type=Path, default=Path("patrol-phone.key"),
+                        help="the phone's key file (made and enrolled when missing)")
+    patrol.add_argument("--skip", action="append", metavar="CHECKPOINT",
+                        help="leave this checkpoint out; repeatable")
+    patrol.add_argument("--pace", type=float, default=0.0, help="seconds between checkpoints")
+    patrol.add_argument("--offline", action="store_true",
+                        help="queue every reading and send them at the end")
     _add_device_commands(simsub)
     _add_camera_commands(simsub)
     sim.set_defaults(func=_cmd_sim)
