@@ -135,6 +135,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         return _sim_load(args)
     if args.sim_command == "plate":
         return _sim_plate(args)
+    if args.sim_command == "patrol":
+        return _sim_patrol(args)
+    if args.sim_command == "meters":
+        return _sim_meters(args)
     url = _control_url(args)
     try:
         if args.sim_command == "swipe":
@@ -160,6 +164,22 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             result = asyncio.run(control.doors(url))
     except control.ControlError as exc:
         print(f"lintel sim: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _sim_patrol(args: argparse.Namespace) -> int:
+    from simulators.patrol import PatrolError, walk
+
+    try:
+        secrets = json.loads(args.secrets.read_text("utf-8"))
+        password = os.environ.get("LINTEL_PATROL_PASSWORD") or args.password
+        result = asyncio.run(walk(args.hub, args.site, args.guard, password, args.route,
+                                  secrets, args.key, skip=set(args.skip or ()),
+                                  pace_s=args.pace, offline=args.offline))
+    except (OSError, ValueError, KeyError, PatrolError) as exc:
+        print(f"lintel sim patrol: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
@@ -241,6 +261,38 @@ def _sim_serve(args: argparse.Namespace) -> int:
         return 2
     asyncio.run(run_until_signalled(
         lambda stop: serve(doors, args.data, stop, control_port=args.control_port)))
+    return 0
+
+
+def _sim_meters(args: argparse.Namespace) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from simulators.dlt645_meters import MeterLineSimulator, SimulatedMeter
+
+    try:
+        meters = []
+        for text in args.meter or []:
+            number, _, kwh = text.partition(":")
+            meters.append(SimulatedMeter(number, kwh=Decimal(kwh or "0"),
+                                         kw=Decimal(str(args.kw)), speed=args.speed))
+        start = Decimal(str(args.kwh))
+        for i in range(args.riser):
+            meters.append(SimulatedMeter(f"{args.first + i:012d}", kwh=start + i,
+                                         kw=Decimal(str(args.kw)), speed=args.speed))
+        if not meters:
+            raise ValueError("name meters with --meter NUMBER[:KWH] or --riser N")
+        line = MeterLineSimulator(meters, baudrate=args.baud or None)
+    except (ValueError, InvalidOperation) as exc:
+        print(f"lintel sim meters: {exc}", file=sys.stderr)
+        return 2
+
+    async def run(stop: asyncio.Event) -> None:
+        with line:
+            print(json.dumps({"port": line.port, "meters": [
+                {"number": m.address, "kwh": str(m.energy())} for m in meters]}), flush=True)
+            await stop.wait()
+
+    asyncio.run(run_until_signalled(run))
     return 0
 
 
@@ -403,6 +455,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulate every door of this edge config, each pty linked at its "
                             "reader port")
     serve.add_argument("--control-port", type=int, default=0, help="control server port")
+    meters = simsub.add_parser("meters", help="DL/T 645 electricity meters on one pty (a riser)")
+    meters.add_argument("--meter", action="append", metavar="NUMBER[:KWH]",
+                        help="a meter's 12-digit number and its reading, e.g. "
+                             "000000000101:1234.5; repeatable")
+    meters.add_argument("--riser", type=int, default=0, metavar="N",
+                        help="N more meters numbered from --first")
+    meters.add_argument("--first", type=int, default=100000000001)
+    meters.add_argument("--kwh", type=float, default=1000.0, help="the riser's first reading")
+    meters.add_argument("--kw", type=float, default=0.5, help="each meter's load")
+    meters.add_argument("--speed", type=float, default=1.0, help="simulated hours per hour")
+    meters.add_argument("--baud", type=int, default=0,
+                        help="answer at this line speed's timing (e.g. 2400); 0: at once")
     load = simsub.add_parser("load", help="N simulated edges publishing through a real broker")
     load.add_argument("--profile", type=Path, help="YAML of load settings (simulators/loadgen.py)")
     load.add_argument("--host")
@@ -432,6 +496,21 @@ def build_parser() -> argparse.ArgumentParser:
     qr = simsub.add_parser("qr", help="show a QR code (token text) to a door's reader")
     qr.add_argument("--door", required=True)
     qr.add_argument("--text", required=True, help="e.g. the token of GET /api/v1/me/qr")
+    patrol = simsub.add_parser("patrol", help="a guard's phone walks a patrol round")
+    patrol.add_argument("--guard", required=True, help="the guard's username")
+    patrol.add_argument("--route", required=True, help="the route's code, e.g. night-a")
+    patrol.add_argument("--site", default="demo")
+    patrol.add_argument("--hub", default="http://127.0.0.1:8080", help="the hub's address")
+    patrol.add_argument("--password", default="", help="or LINTEL_PATROL_PASSWORD")
+    patrol.add_argument("--secrets", type=Path, required=True,
+                        help='the checkpoint displays\' secrets, JSON {"CP1": "<hex>"}')
+    patrol.add_argument("--key", type=Path, default=Path("patrol-phone.key"),
+                        help="the phone's key file (made and enrolled when missing)")
+    patrol.add_argument("--skip", action="append", metavar="CHECKPOINT",
+                        help="leave this checkpoint out; repeatable")
+    patrol.add_argument("--pace", type=float, default=0.0, help="seconds between checkpoints")
+    patrol.add_argument("--offline", action="store_true",
+                        help="queue every reading and send them at the end")
     _add_device_commands(simsub)
     _add_camera_commands(simsub)
     sim.set_defaults(func=_cmd_sim)

@@ -82,7 +82,21 @@ async def list_households(request: web.Request, query: HouseholdQuery) -> Househ
     if query.unit_id is not None:
         stmt = stmt.where(Household.unit_id == query.unit_id)
     async with reading(request) as session:
-        return HouseholdList(items=[await _out(session, h) for h in await session.scalars(stmt)])
+        households = list(await session.scalars(stmt))
+        # the members of all of them in one query (asked per household, 2,500 took seconds)
+        members: dict[int, list[HouseholdMember]] = {h.id: [] for h in households}
+        rows = await session.execute(
+            select(Resident.household_id, Resident.id, Resident.name, Resident.type)
+            .where(Resident.household_id.in_(stmt.with_only_columns(Household.id).order_by(None)))
+            .order_by(Resident.id))
+        for household_id, rid, name, kind in rows:
+            if household_id in members:
+                members[household_id].append(
+                    HouseholdMember(id=rid, name=name, type=kind))  # type: ignore[arg-type]
+        return HouseholdList(items=[
+            HouseholdOut(id=h.id, site_id=h.site_id, unit_id=h.unit_id, name=h.name,
+                         residents=members[h.id], created_at=h.created_at)
+            for h in households])
 
 
 @routes.post("/households", body=HouseholdCreate, response=HouseholdOut, status=201)

@@ -10,6 +10,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.bulk import insert_ignore
+from hub.meters.leaks import check_night
 from hub.meters.models import Meter, MeterReading
 from wire.events import TelemetryEvent
 
@@ -55,4 +56,10 @@ async def record_meter_readings(session: AsyncSession, events: Sequence[Telemetr
                      "milli": value, "status": status})
     table = MeterReading.__table__
     assert isinstance(table, Table)
-    return len(await insert_ignore(session, table, rows, key="event_id", returning=True))
+    new = await insert_ignore(session, table, rows, key="event_id", returning=True)
+    by_id = {m.id: m for m in meters.values()}
+    for row in rows:
+        meter = by_id[row["meter_id"]]
+        if row["event_id"] in new and meter.kind == "water" and row["status"] == "ok":
+            await check_night(session, meter, row["ts"])
+    return len(new)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import secrets
 from datetime import datetime
@@ -23,9 +22,9 @@ from datetime import datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-STEP_S = 60  # a display's code changes every minute
+from wire.patrol import CODE_DIGITS, STEP_S, display_code, reading_bytes, step_of
+
 SKEW_STEPS = 1  # the phone's clock and the display's may differ by a step either way
-CODE_DIGITS = 6
 
 
 def new_secret() -> str:
@@ -33,31 +32,11 @@ def new_secret() -> str:
     return secrets.token_hex(20)
 
 
-def step_of(ts: datetime) -> int:
-    return int(ts.timestamp()) // STEP_S
-
-
-def display_code(secret_hex: str, site: str, checkpoint: str, step: int) -> str:
-    """The code a checkpoint's display shows during `step` (RFC 4226 truncation)."""
-    digest = hmac.new(bytes.fromhex(secret_hex), f"{site}|{checkpoint}|{step}".encode(),
-                      hashlib.sha256).digest()
-    offset = digest[-1] & 0x0F
-    number = int.from_bytes(digest[offset:offset + 4], "big") & 0x7FFFFFFF
-    return str(number % 10 ** CODE_DIGITS).zfill(CODE_DIGITS)
-
-
 def code_matches(secret_hex: str, site: str, checkpoint: str, code: str, ts: datetime) -> bool:
     """Whether `code` is what the display showed at `ts` (a step either side)."""
     step = step_of(ts)
     return any(hmac.compare_digest(display_code(secret_hex, site, checkpoint, s), code)
                for s in range(step - SKEW_STEPS, step + SKEW_STEPS + 1))
-
-
-def reading_bytes(site: str, round_id: int, checkpoint: str, code: str, ts: datetime,
-                  reading_id: str) -> bytes:
-    """What the guard's phone signs (the phone page builds the same text)."""
-    stamp = ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return f"lintel-patrol/1\n{site}\n{round_id}\n{checkpoint}\n{code}\n{stamp}\n{reading_id}".encode()
 
 
 def signature_valid(public_key_b64: str, signature_b64: str, message: bytes) -> bool:

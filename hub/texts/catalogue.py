@@ -123,6 +123,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notice.elevator_back.title": ("Elevator back in service: {device}", "电梯恢复：{device}"),
     "notice.elevator_back.body": ("Elevator {device} is back in service.",
                                   "电梯 {device} 已恢复运行。"),
+    "notice.night_leak.title": ("Water kept running all night: meter {meter}",
+                                "夜间持续用水：水表 {meter}"),
+    "notice.night_leak.body": (
+        ("Water flowed through meter {meter} every hour from 01:00 to 05:00 ({litres} L). "
+         "Please check taps, the toilet cistern and pipes for a leak."),
+        ("水表 {meter} 在 01:00 至 05:00 每小时都有流量（共 {litres} 升）。"
+         "请检查水龙头、马桶水箱和管道是否漏水。")),
     # --- work-order titles the hub writes ------------------------------------------------
     "wo_title.device_fault": ("{device}: {code} {fault}", "{device}：{code} {fault}"),
     "wo_title.camera_tamper": ("{device}: {what}", "{device}：{what}"),
@@ -279,6 +286,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "thing.alarm": ("alarm", "报警"),
     "thing.edge": ("edge gateway", "边缘网关"),
     "thing.device": ("device", "设备"),
+    "thing.meter": ("meter", "计量表"),
     "thing.visitor_pass": ("visitor pass", "访客通行证"),
     "thing.vehicle": ("vehicle", "车辆"),
     "thing.blocked_plate": ("blocked plate", "黑名单车牌"),
@@ -301,6 +309,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "thing.schedule": ("schedule", "时间表"),
     "thing.site": ("site", "小区"),
     "thing.card_format": ("card format", "卡格式"),
+    "thing.round": ("patrol round", "巡更轮次"),
+    "thing.meter": ("meter", "电表/水表"),
     # --- validation errors shown to people (pydantic's error types) ----------------------
     "invalid.field": ("{field}: {reason}", "{field}：{reason}"),
     "invalid.missing": ("is required", "必须填写"),

@@ -122,9 +122,9 @@ const Lists = (() => {
     let offset = 0;
     let total = 0;
     const prev = el("button", {type: "button", class: "small", "data-testid": "page-prev",
-      onclick: () => { offset = Math.max(0, offset - size); load(); }}, t("list.prev"));
+      onclick: () => { offset = Math.max(0, offset - size); load().catch(Lintel.toastError); }}, t("list.prev"));
     const next = el("button", {type: "button", class: "small", "data-testid": "page-next",
-      onclick: () => { offset += size; load(); }}, t("list.next"));
+      onclick: () => { offset += size; load().catch(Lintel.toastError); }}, t("list.next"));
     const where = el("span", {class: "muted", "data-testid": "page-where"});
     pager.replaceChildren(prev, where, next);
 
@@ -136,8 +136,9 @@ const Lists = (() => {
       return `${path}?${params}`;
     }
 
-    async function load() {
-      const page = await api("GET", url(size, offset));
+    // `pending`: the first page, asked for early (beside the page's other lists)
+    async function load(pending = null) {
+      const page = await (pending ?? api("GET", url(size, offset)));
       total = page.total;
       if (offset && offset >= total) { offset = Math.max(0, Math.floor((total - 1) / size) * size); return load(); }
       show(page.items);
@@ -159,7 +160,7 @@ const Lists = (() => {
       }
     }
 
-    return {load, all, first: () => { offset = 0; return load(); }};
+    return {load, all, first: () => { offset = 0; return load(); }, firstUrl: () => url(size, 0)};
   }
 
   // A search box and filters that reload the list (the search after a pause in typing).

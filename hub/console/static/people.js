@@ -46,6 +46,8 @@
   }
 
   async function residentsPage() {
+    const firstPage = api("GET", "/residents?limit=50&offset=0");  // beside the registry's lists
+    firstPage.catch(() => {});  // awaited below; a refusal shows there
     const reg = await registry();
     const search = document.getElementById("resident-search");
     const building = document.getElementById("resident-building");
@@ -85,8 +87,11 @@
             r.cards.map((c) => c.card_number).join(" "), r.groups.map((g) => reg.groupName.get(g) ?? g).join(" ")])));
       } catch (error) { toastError(error); }
     };
-    await Promise.all([list.load(), households(reg), units(reg)]);
     importForms(() => list.load());
+    await list.load(list.firstUrl() === "/residents?limit=50&offset=0" ? firstPage : null);  // the residents first: the household and unit lists run to thousands
+    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));  // painted
+    units(reg);
+    await households(reg);
   }
 
   async function households(reg) {

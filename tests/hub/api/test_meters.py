@@ -141,3 +141,41 @@ async def test_a_water_meters_volume_is_kept_in_cubic_metres(
     body = await resp.json()
     assert body["measure"] == "m³"
     assert [r["value"] for r in body["items"]] == ["123457.001", "123456.789"]
+
+
+async def test_water_running_all_night_posts_one_notice_to_the_unit(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    leaking = await register(client, auth, kind="water", number="WM2026000201", device="wm-201")
+    async with sessions() as session, session.begin():
+        b1 = await session.scalar(select(Building.id).where(Building.code == "B1"))
+        session.add(Unit(id=103, building_id=b1, number="103", floor=1))
+    await register(client, auth, kind="water", unit_id=103, number="WM2026000202",
+                   device="wm-202")
+    midnight = datetime(2026, 11, 2, 16, 30, tzinfo=UTC)  # 00:30 on 3 Nov in Shanghai
+
+    def night(device: str, litres_per_hour: list[int]) -> list[TelemetryEvent]:
+        total, out = 100.0, []
+        for hour, litres in enumerate(litres_per_hour):
+            total += litres / 1000
+            out.append(TelemetryEvent(
+                id=new_event_id(), ts=midnight + timedelta(hours=hour), site="sunrise",
+                edge="edge-b1", device=device, seq=hour, data=TelemetryData(
+                    device_type="water_meter", model="water-meter-dn20",
+                    readings=[Reading(name="volume_m3", value=round(total, 3), unit="m³")])))
+        return out
+
+    running = night("wm-201", [0, 6, 6, 7, 6, 6])  # 00:30 … 05:30, a cistern running
+    quiet = night("wm-202", [0, 2, 0, 0, 0, 3])  # a glass of water at 01:30, a shower at 05:30
+    async with sessions() as session, session.begin():
+        await record_meter_readings(session, running + quiet)
+    async with sessions() as session, session.begin():
+        await record_meter_readings(session, running)  # redelivered: no second notice
+    resp = await client.get("/api/v1/notices", headers=auth, params={"site_id": "sunrise"})
+    notices = [n for n in (await resp.json())["items"] if n["source"] == "rule:night_leak"]
+    assert [(n["unit_id"], n["title"]) for n in notices] == [
+        (leaking["unit_id"], "Water kept running all night: meter WM2026000201")]
+    assert "(31 L)" in notices[0]["body"]
+    resp = await client.get("/api/v1/notices", headers={**auth, "Accept-Language": "zh-CN"},
+                            params={"site_id": "sunrise"})
+    zh = [n for n in (await resp.json())["items"] if n["source"] == "rule:night_leak"]
+    assert zh[0]["title"] == "夜间持续用水：水表 WM2026000201" and "共 31 升" in zh[0]["body"]

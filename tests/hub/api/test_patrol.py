@@ -1,12 +1,14 @@
 """The patrol API on SQLite and PostgreSQL: a manager defines checkpoints and a route, a
 guard enrols the phone key, starts a round and syncs an offline queue (resent: nothing
-doubled); a forged reading is refused with 403 and an alarm; guards see only their rounds."""
+doubled); a forged reading is refused with 403 and an alarm; guards see only their rounds;
+the `lintel sim patrol` walker with a skipped checkpoint, its alarm at the deadline."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -17,7 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import create_user
 from hub.patrol.proof import display_code, reading_bytes, step_of
+from hub.patrol.sweep import PatrolSweep
+from hub.rules.clock import ManualClock
 from hub.rules.models import Alarm
+from simulators.patrol import walk
 from tests.hub.api.conftest import PASSWORD
 
 
@@ -94,3 +99,39 @@ async def test_route_round_offline_sync_and_forgery(
     assert len((await resp.json())["items"]) == 2
     assert (await (await client.get(f"/api/v1/patrol/rounds/{rid}", headers=wang)).json()
             )["readings"] == []
+
+
+async def test_sim_patrol_walks_a_round_and_the_skipped_checkpoint_alarms_at_the_deadline(
+        client: TestClient[Any, Any], sessions: async_sessionmaker[AsyncSession],
+        tmp_path: Path) -> None:
+    async with sessions() as session, session.begin():
+        await create_user(session, "lee", PASSWORD, "manager", site_id="sunrise")
+        await create_user(session, "wang", PASSWORD, "guard", site_id="sunrise")
+    lee = await login(client, "lee")
+    secrets = {}
+    for n in (1, 2, 3):
+        resp = await client.post("/api/v1/patrol/checkpoints", headers=lee, json={
+            "site_id": "sunrise", "code": f"CP{n}", "name": f"Gate {n}"})
+        secrets[f"CP{n}"] = (await resp.json())["secret"]
+    assert (await client.post("/api/v1/patrol/routes", headers=lee, json={
+        "site_id": "sunrise", "code": "night-a", "name": "Night A",
+        "stops": [{"checkpoint": f"CP{n}", "allowance_s": 300} for n in (1, 2, 3)]})).status == 201
+    hub = str(client.make_url("")).rstrip("/")
+    key = tmp_path / "phone.key"
+    done = await walk(hub, "sunrise", "wang", PASSWORD, "night-a", secrets, key)
+    assert done["state"] == "completed" and len(done["readings"]) == 3
+    # the second walk: same phone key (no new enrolment), offline, CP2 skipped
+    walked = await walk(hub, "sunrise", "wang", PASSWORD, "night-a", secrets, key,
+                        skip={"CP2"}, offline=True)
+    assert walked["state"] == "open"
+    assert [r["position"] for r in walked["readings"]] == [1, 3]
+    deadline = datetime.fromisoformat(walked["deadline"])
+    clock = ManualClock(deadline - timedelta(seconds=1))
+    sweep = PatrolSweep(sessions, clock=clock)
+    assert await sweep.run_once() == []
+    clock.advance(1)
+    assert len(await sweep.run_once()) == 1
+    async with sessions() as session:
+        alarm = await session.scalar(select(Alarm).where(Alarm.type == "patrol_missed"))
+        assert alarm is not None and alarm.dedup_key == f"patrol:{walked['id']}:2:missed"
+        assert "CP2" in (alarm.message or "")
