@@ -286,7 +286,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "thing.alarm": ("alarm", "报警"),
     "thing.edge": ("edge gateway", "边缘网关"),
     "thing.device": ("device", "设备"),
-    "thing.meter": ("meter", "计量表"),
     "thing.visitor_pass": ("visitor pass", "访客通行证"),
     "thing.vehicle": ("vehicle", "车辆"),
     "thing.blocked_plate": ("blocked plate", "黑名单车牌"),
