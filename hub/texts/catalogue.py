@@ -132,6 +132,8 @@ TEXTS: dict[str, tuple[str, str]] = {
          "请检查水龙头、马桶水箱和管道是否漏水。")),
     # --- work-order titles the hub writes ------------------------------------------------
     "wo_title.device_fault": ("{device}: {code} {fault}", "{device}：{code} {fault}"),
+    "wo_title.night_leak": ("Water running every night: meter {meter}",
+                            "连续多夜持续用水：水表 {meter}"),
     "wo_title.camera_tamper": ("{device}: {what}", "{device}：{what}"),
     "wo_title.preventive": ("Preventive maintenance: {device} (due {due})",
                             "预防性保养：{device}（到期 {due}）"),
