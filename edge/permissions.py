@@ -65,8 +65,8 @@ class PermissionSync:
         except (WireError, AccessError) as exc:
             self._report.agent("perm_rejected", str(exc)[:2000])
             return
-        if self._on_applied is not None:
-            self._on_applied(snapshot)
+        if self._on_applied is not None:  # 100,000 plates take seconds: off the loop
+            await asyncio.to_thread(self._on_applied, snapshot)
         self._report.agent("perm_applied", f"{len(snapshot.credentials)} credentials",
                            perm_version=snapshot.version)
         self._published()

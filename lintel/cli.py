@@ -133,6 +133,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         return camera_cli.run_cli(args)
     if args.sim_command == "load":
         return _sim_load(args)
+    if args.sim_command == "plate":
+        return _sim_plate(args)
     if args.sim_command == "patrol":
         return _sim_patrol(args)
     if args.sim_command == "meters":
@@ -225,6 +227,24 @@ def _cmd_provision(args: argparse.Namespace) -> int:
         print(f"env file: {identity.config} - every hub worker's env_file "
               "(each worker sets its own LINTEL_HUB_MQTT_CLIENT_ID)")
     return 0
+
+
+def _sim_plate(args: argparse.Namespace) -> int:
+    """Push one recognition to a lane as its Vzenith camera would, and say what the barrier
+    did."""
+    from simulators.lpr import push_plate
+
+    url = f"{args.edge.rstrip('/')}/lpr/{args.lane}"
+    try:
+        got = push_plate(url, args.plate, user=args.user, secret=args.secret,
+                         colour=args.colour, confidence=args.confidence)
+    except OSError as exc:
+        print(f"lintel sim plate: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    barrier = "up (opened)" if got.opened else "stays down"
+    print(json.dumps({"lane": args.lane, "plate": args.plate, "status": got.status,
+                      "barrier": barrier, "answer": got.body}, ensure_ascii=False, indent=2))
+    return 0 if got.status == 200 else 1
 
 
 def _sim_serve(args: argparse.Namespace) -> int:
@@ -416,6 +436,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex = simsub.add_parser("exit", help="press a door's request-to-exit button")
     ex.add_argument("--door", required=True)
     simsub.add_parser("status", help="each simulated door's relay and reader state")
+    plate = simsub.add_parser("plate", help="push a plate recognition to a vehicle lane "
+                              "(Vzenith AlarmInfoPlate, with a rendered picture)")
+    plate.add_argument("--lane", required=True, help="the lane id, e.g. gate-in")
+    plate.add_argument("--plate", required=True, help="e.g. 粤B12345")
+    plate.add_argument("--colour", default="blue",
+                       choices=["blue", "yellow", "green", "white", "black"])
+    plate.add_argument("--confidence", type=float, default=0.95, help="0 to 1")
+    plate.add_argument("--edge", default="http://127.0.0.1:8088",
+                       help="the edge's lane server")
+    plate.add_argument("--user", default="camera", help="the lane camera's user")
+    plate.add_argument("--secret", required=True, help="the lane camera's secret")
     serve = simsub.add_parser("serve", help="run simulated readers + door controllers on ptys")
     serve.add_argument("--door", action="append", metavar="NAME:ADDRESS:SCBK",
                        help="a door to simulate, e.g. B1-main:101:<32 hex digits>, or "

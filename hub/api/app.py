@@ -36,6 +36,7 @@ from hub.api import (
     residents,
     schedules,
     users,
+    vehicles,
     visitor_passes,
     workorders,
 )
@@ -85,6 +86,7 @@ def all_endpoints() -> list[Endpoint]:
         *imports.routes,
         *credentials.routes,
         *visitor_passes.routes,
+        *vehicles.routes,
         *live.routes,
         *alarms.routes,
         *notices.routes,

@@ -1,9 +1,11 @@
 """The night-leak check: water that flows through a unit's meter in every hour of the night
 (01:00-05:00, the site's local time) is almost never use, it is a running cistern or a leak.
-The unit is told by a notice (zh/en, valid a day), once per meter and night."""
+The unit is told by a notice (zh/en, valid a day), once per meter and night; when it lasts (a
+second night running) a plumbing work order is opened for the meter as a device fault."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -11,9 +13,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.errors import HubError
 from hub.meters.models import Meter, MeterReading
-from hub.models import Site
+from hub.models import Device, Site
 from hub.rules.models import Notice
+from hub.workorders.service import open_fault_order
+
+log = logging.getLogger(__name__)
 
 NIGHT_FROM, NIGHT_TO = 1, 5  # local hours
 SOURCE = "rule:night_leak"
@@ -58,4 +64,27 @@ async def check_night(session: AsyncSession, meter: Meter, ts: datetime) -> Noti
                     text_code="notice.night_leak", text_params=params, source=SOURCE,
                     created_by="meters")
     session.add(notice)
+    lasting = await session.scalar(select(Notice.id).where(
+        Notice.source == SOURCE, Notice.unit_id == meter.unit_id,
+        Notice.valid_from >= night - timedelta(days=1), Notice.valid_from < night))
+    if lasting is not None:
+        await _work_order(session, meter, ts)
     return notice
+
+
+async def _work_order(session: AsyncSession, meter: Meter, ts: datetime) -> None:
+    device_id = await session.scalar(select(Device.id).where(
+        Device.site_id == meter.site_id, Device.edge == meter.edge, Device.name == meter.device))
+    if device_id is None:
+        log.warning("night leak at meter %s lasts, but its device is unknown: no work order",
+                    meter.number)
+        return
+    params = {"meter": meter.number}
+    try:
+        await open_fault_order(
+            session, site_id=meter.site_id, device_id=device_id, fault_code="NIGHT_LEAK",
+            skill="plumbing", priority="high", now=ts, source=SOURCE,
+            title=f"Water running every night: meter {meter.number}",
+            title_code="wo_title.night_leak", title_params=params)
+    except HubError as exc:  # the notice stands; the order is for a person to open
+        log.warning("night-leak work order for meter %s not opened: %s", meter.number, exc)

@@ -3,8 +3,9 @@
 As the Modbus line (edge/drivers/modbus/line.py): half duplex allows one request on the wire,
 so one task sends every read; each meter keeps its own schedule, timeout, counters and health;
 the meter due earliest goes next; the first failed read ends that meter's poll, so a silent
-meter costs the line its own timeout once in its own slot, and, offline, is tried less and less
-often (capped exponential backoff). Errors are counted and reported through `on_event`, never
+meter costs the line its own timeout once in its own slot; a missed reading is tried again
+after `retry_s` (not a whole interval later), and a meter offline is tried less and less often
+(capped exponential backoff). Errors are counted and reported through `on_event`, never
 raised out of the loop.
 """
 
@@ -70,7 +71,7 @@ class Dlt645Line:
                  on_event: Callable[[MeterEvent], None]) -> None:
         check_meters(meters)
         self.config = line
-        self.meters = {m.name: MeterState(m, retry_s=m.interval_s) for m in meters}
+        self.meters = {m.name: MeterState(m, retry_s=m.retry_s) for m in meters}
         self._on_event = on_event
         self._lock = asyncio.Lock()  # one request on the wire
         self._serial: serial.Serial | None = None
@@ -138,9 +139,12 @@ class Dlt645Line:
         cfg = meter.config
         if meter.failures >= cfg.offline_after:
             meter.due = now + meter.retry_s
-            meter.retry_s = min(meter.retry_s * 2, max(cfg.backoff_max_s, cfg.interval_s))
+            meter.retry_s = min(meter.retry_s * 2, max(cfg.backoff_max_s, cfg.retry_s))
             return
-        meter.retry_s = cfg.interval_s
+        if meter.failures:  # a missed reading: again soon, so the hour still has its reading
+            meter.due = now + min(cfg.retry_s, cfg.interval_s)
+            return
+        meter.retry_s = cfg.retry_s
         meter.due += cfg.interval_s
         if meter.due < now:  # skip missed slots rather than bunching up
             meter.due = now + cfg.interval_s - (now - meter.due) % cfg.interval_s

@@ -13,6 +13,7 @@ class MeterConfig:
     items: tuple[str, ...] = ("energy_kwh",)  # names in items.ITEMS
     interval_s: float = 3600.0
     timeout_s: float = 1.0  # after the request left: the standard lets a meter take 500 ms
+    retry_s: float = 60.0  # a missed reading is tried again this soon, not an interval later
     offline_after: int = 3  # consecutive failed polls
     backoff_max_s: float = 3600.0  # an offline meter is tried at most this rarely
 

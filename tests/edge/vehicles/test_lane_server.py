@@ -110,3 +110,14 @@ async def test_garbled_push_is_400_and_decides_nothing(lanes: Lanes) -> None:
     assert caught.value.code == 400
     assert "result is missing" in json.loads(caught.value.read())["error"]
     assert lanes.events() == [] and lanes.server.malformed == 1
+
+
+async def test_lintel_sim_plate_pushes_to_the_lane(lanes: Lanes,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from lintel.cli import main
+
+    argv = ["sim", "plate", "--lane", "gate-in", "--plate", "粤B12345", "--secret", SECRET,
+            "--edge", f"http://127.0.0.1:{lanes.server.port}"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert json.loads(capsys.readouterr().out)["barrier"] == "up (opened)"
+    assert [e["reason"] for e in lanes.events()] == ["resident"]

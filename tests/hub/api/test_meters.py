@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.meters.models import MeterReading
 from hub.meters.readings import record_meter_readings
-from hub.models import Building, Unit
+from hub.models import Building, Device, Unit
+from hub.workorders.models import WorkOrder
 from wire.devices import Reading, TelemetryData
 from wire.events import TelemetryEvent, new_event_id
 
@@ -151,10 +152,10 @@ async def test_water_running_all_night_posts_one_notice_to_the_unit(
         session.add(Unit(id=103, building_id=b1, number="103", floor=1))
     await register(client, auth, kind="water", unit_id=103, number="WM2026000202",
                    device="wm-202")
-    midnight = datetime(2026, 11, 2, 16, 30, tzinfo=UTC)  # 00:30 on 3 Nov in Shanghai
+    midnight = start = datetime(2026, 11, 2, 16, 30, tzinfo=UTC)  # 00:30 on 3 Nov in Shanghai
 
     def night(device: str, litres_per_hour: list[int]) -> list[TelemetryEvent]:
-        total, out = 100.0, []
+        total, out = 100.0 + (midnight - start).days, []
         for hour, litres in enumerate(litres_per_hour):
             total += litres / 1000
             out.append(TelemetryEvent(
@@ -179,3 +180,17 @@ async def test_water_running_all_night_posts_one_notice_to_the_unit(
                             params={"site_id": "sunrise"})
     zh = [n for n in (await resp.json())["items"] if n["source"] == "rule:night_leak"]
     assert zh[0]["title"] == "夜间持续用水：水表 WM2026000201" and "共 31 升" in zh[0]["body"]
+    async with sessions() as session:
+        assert await session.scalar(select(WorkOrder.id)) is None  # one night: a notice only
+
+    # the next night too: the leak lasts, a plumbing work order is opened for the meter
+    async with sessions() as session, session.begin():
+        session.add(Device(site_id="sunrise", edge="edge-b1", name="wm-201",
+                           device_type="water_meter", model="water-meter-dn20"))
+    midnight += timedelta(days=1)
+    async with sessions() as session, session.begin():
+        await record_meter_readings(session, night("wm-201", [9, 5, 5, 5, 5, 5]))
+    async with sessions() as session:
+        order = await session.scalar(select(WorkOrder))
+    assert order is not None and order.fault_code == "NIGHT_LEAK" and order.skill == "plumbing"
+    assert order.title == "Water running every night: meter WM2026000201"

@@ -44,8 +44,11 @@ from tests.hub.api.world import (
     pass_body,
     passback_body,
     phone_key,
+    plate,
     unique,
     unique_day,
+    vehicle_body,
+    vehicle_pass_body,
 )
 
 Client = TestClient[Any, Any]
@@ -380,6 +383,16 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="technicians", body=lambda w, p: {"skills": SKILLS}
     ),
     ("GET", "/reports/work-orders"): Case(WRITERS),
+    ("GET", "/vehicles"): Case(HOUSEHOLD),
+    ("POST", "/vehicles"): Case(WRITERS, body=vehicle_body, away=422),
+    ("DELETE", "/vehicles/{id}"): Case(WRITERS, resource="vehicles"),
+    ("GET", "/vehicle-passes"): Case(HOUSEHOLD),
+    ("POST", "/vehicle-passes"): Case(ISSUERS, body=vehicle_pass_body, away=422),
+    ("GET", "/blocked-plates"): Case(STAFF),
+    ("POST", "/blocked-plates"): Case(
+        OPERATORS, body=lambda w, p: {"site_id": SITE[p], "plate": plate()}),
+    ("DELETE", "/blocked-plates/{id}"): Case(OPERATORS, resource="blocked-plates"),
+    ("GET", "/vehicles/inside"): Case(STAFF),
     # issue 17: guard patrol
     ("GET", "/patrol/checkpoints"): Case(STAFF, resource="patrol-checkpoints"),
     ("POST", "/patrol/checkpoints"): Case(

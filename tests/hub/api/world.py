@@ -72,6 +72,21 @@ def pass_body(unit_id: int, place: str) -> dict[str, Any]:
     }
 
 
+def plate() -> str:
+    """A fresh plate, e.g. 粤B01001."""
+    return f"粤B{next(_counter):05d}"
+
+
+def vehicle_body(w: World, place: str) -> dict[str, Any]:
+    return {"household_id": w.ids["households"][place], "plate": plate()}
+
+
+def vehicle_pass_body(w: World, place: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"household_id": w.ids["households"][place], "plate": plate(),
+            "valid_from": now.isoformat(), "valid_until": (now + timedelta(hours=4)).isoformat()}
+
+
 def passback_body(place: str) -> dict[str, Any]:
     entry, exit_ = DOORS[SITE[place]]
     return {"site_id": SITE[place], "name": unique("apb"), "entry_door": entry, "exit_door": exit_}
@@ -176,6 +191,10 @@ class World:
             return await self.make("POST", "/anti-passback", passback_body(place))
         if resource == "visitor-passes":
             return await self.make("POST", "/visitor-passes", pass_body(self.unit[place], place))
+        if resource == "vehicles":
+            return await self.make("POST", "/vehicles", vehicle_body(self, place))
+        if resource == "blocked-plates":
+            return await self.make("POST", "/blocked-plates", {"site_id": site, "plate": plate()})
         if resource == "phone-keys":
             async with self.sessions() as session, session.begin():
                 key = PhoneKey(

@@ -104,3 +104,15 @@ async def test_a_meter_that_goes_silent_goes_offline_with_the_reason() -> None:
 def test_a_line_that_cannot_be_is_refused(configs: list[MeterConfig], reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         check_meters(configs)
+
+
+async def test_a_missed_reading_is_retried_soon_not_an_interval_later() -> None:
+    meter = SimulatedMeter("000000000401", kwh=Decimal("7"), garble=1)
+    events: list[MeterEvent] = []
+    cfg = MeterConfig(name="m401", address=meter.address, interval_s=3600, retry_s=0.1,
+                      timeout_s=0.2)
+    with MeterLineSimulator([meter]) as sim:
+        async with Dlt645Line(LineConfig(port=sim.port), [cfg], events.append) as line:
+            await _until(events, lambda: any(isinstance(e, MeterReading) for e in events))
+            assert line.meters["m401"].counters.garbled == 1
+            assert line.meters["m401"].counters.polls == 2

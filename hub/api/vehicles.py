@@ -1,0 +1,298 @@
+"""Vehicles: households' registered cars, visitor-car passes and blocked plates (compiled into
+the edges' snapshots, so the lanes decide offline), and the vehicles inside now.
+
+Staff of a site keep its registry (admin, manager; a guard blocks plates and issues passes);
+a resident sees their own household's cars and issues visitor-car passes for it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.api.auth import HOUSEHOLD_ROLES, OPERATOR_ROLES, STAFF_ROLES, WRITER_ROLES
+from hub.api.endpoints import EndpointTable, path_id
+from hub.api.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.schemas import RowId, SiteId, Strict
+from hub.api.scope import scope_of
+from hub.api.store import reading, writing
+from hub.models import Household, utcnow
+from hub.vehicles.models import BlockedPlate, Vehicle, VehiclePassRow
+from hub.vehicles.store import inside
+from wire._base import Name
+from wire.vehicles import Plate
+
+routes = EndpointTable(tag="vehicles")
+
+
+class VehicleCreate(Strict):
+    household_id: RowId
+    plate: Plate = Field(description="e.g. 粤B12345 (spaces and the dot are dropped)")
+    colour: str | None = Field(default=None, max_length=16)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    lanes: list[Name] = Field(default_factory=list, max_length=64,
+                              description="the lanes it may use; empty: every lane")
+    note: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _window(self) -> VehicleCreate:
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until is not after valid_from")
+        return self
+
+
+class VehicleOut(BaseModel):
+    id: int
+    site_id: str
+    household_id: int
+    plate: str
+    colour: str | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    lanes: list[str]
+    note: str
+    created_at: datetime
+
+
+class VehicleQuery(Strict):
+    site_id: SiteId | None = None
+    household_id: RowId | None = None
+
+
+class VehicleList(BaseModel):
+    items: list[VehicleOut]
+
+
+class VehiclePassCreate(Strict):
+    household_id: RowId
+    plate: Plate
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+    max_uses: int = Field(default=1, ge=1, le=1000, description="entries allowed")
+
+    @model_validator(mode="after")
+    def _window(self) -> VehiclePassCreate:
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until is not after valid_from")
+        return self
+
+
+class VehiclePassOut(BaseModel):
+    id: int
+    site_id: str
+    household_id: int
+    plate: str
+    valid_from: datetime
+    valid_until: datetime
+    max_uses: int
+    uses: int
+    revoked: bool
+
+
+class VehiclePassList(BaseModel):
+    items: list[VehiclePassOut]
+
+
+class BlockedPlateCreate(Strict):
+    site_id: SiteId
+    plate: Plate
+    reason: str = Field(default="", max_length=200)
+
+
+class BlockedPlateOut(BaseModel):
+    id: int
+    site_id: str
+    plate: str
+    reason: str
+    created_at: datetime
+
+
+class BlockedPlateList(BaseModel):
+    items: list[BlockedPlateOut]
+
+
+class SiteQuery(Strict):
+    site_id: SiteId | None = None
+
+
+class InsideOut(BaseModel):
+    plate: str
+    site_id: str
+    lane: str = Field(description="the lane it came in by")
+    reason: str = Field(description="resident, visitor_pass, temporary …")
+    household_id: int | None
+    pass_id: int | None
+    entered_at: datetime
+    dwell_s: int = Field(description="seconds inside so far")
+
+
+class InsideList(BaseModel):
+    items: list[InsideOut]
+
+
+def _vehicle_out(v: Vehicle) -> VehicleOut:
+    return VehicleOut(id=v.id, site_id=v.site_id, household_id=v.household_id, plate=v.plate,
+                      colour=v.colour, valid_from=v.valid_from, valid_until=v.valid_until,
+                      lanes=v.lanes or [], note=v.note, created_at=v.created_at)
+
+
+def _pass_out(p: VehiclePassRow) -> VehiclePassOut:
+    return VehiclePassOut(id=p.id, site_id=p.site_id, household_id=p.household_id,
+                          plate=p.plate, valid_from=p.valid_from, valid_until=p.valid_until,
+                          max_uses=p.max_uses, uses=p.uses, revoked=p.revoked)
+
+
+async def _household_site(request: web.Request, session: AsyncSession, household_id: int) -> str:
+    """The household's site, when the caller's scope covers it (else 422, as if unknown)."""
+    household = await session.get(Household, household_id)
+    if household is None or not scope_of(request).sees(household.site_id, household.id):
+        raise InvalidError.one("household_id", f"unknown household {household_id}")
+    return household.site_id
+
+
+@routes.get("/vehicles", query=VehicleQuery, response=VehicleList, roles=HOUSEHOLD_ROLES)
+async def list_vehicles(request: web.Request, query: VehicleQuery) -> VehicleList:
+    """Registered vehicles: staff their site's, a resident their household's."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(Vehicle).where(scope.where(Vehicle.site_id, Vehicle.household_id))
+    if query.site_id is not None:
+        stmt = stmt.where(Vehicle.site_id == query.site_id)
+    if query.household_id is not None:
+        stmt = stmt.where(Vehicle.household_id == query.household_id)
+    async with reading(request) as session:
+        rows = await session.scalars(stmt.order_by(Vehicle.site_id, Vehicle.plate))
+        return VehicleList(items=[_vehicle_out(v) for v in rows])
+
+
+@routes.post("/vehicles", body=VehicleCreate, response=VehicleOut, status=201,
+             roles=WRITER_ROLES)
+async def create_vehicle(request: web.Request, body: VehicleCreate) -> VehicleOut:
+    """Register a household's vehicle; the site's lanes open for it once their next
+    snapshot arrives."""
+    async with writing(request) as change:
+        session = change.session
+        site_id = await _household_site(request, session, body.household_id)
+        taken = await session.scalar(select(Vehicle.id).where(
+            Vehicle.site_id == site_id, Vehicle.plate == body.plate))
+        if taken is not None:
+            raise ConflictError(f"plate {body.plate} is already registered in site {site_id} "
+                                f"(vehicle {taken})")
+        vehicle = Vehicle(site_id=site_id, household_id=body.household_id, plate=body.plate,
+                          colour=body.colour, valid_from=body.valid_from,
+                          valid_until=body.valid_until, lanes=sorted(set(body.lanes)),
+                          note=body.note)
+        session.add(vehicle)
+        await session.flush()
+        change.sites.add(site_id)
+        return _vehicle_out(vehicle)
+
+
+@routes.delete(r"/vehicles/{id:\d+}", roles=WRITER_ROLES)
+async def delete_vehicle(request: web.Request) -> None:
+    """Remove a registered vehicle (its past stays stay in the log)."""
+    async with writing(request) as change:
+        vehicle_id = path_id(request, "vehicle")
+        vehicle = await change.session.get(Vehicle, vehicle_id)
+        if vehicle is None or not scope_of(request).sees(vehicle.site_id):
+            raise NotFoundError("vehicle", vehicle_id)
+        await change.session.delete(vehicle)
+        change.sites.add(vehicle.site_id)
+
+
+@routes.get("/vehicle-passes", query=VehicleQuery, response=VehiclePassList,
+            roles=HOUSEHOLD_ROLES)
+async def list_vehicle_passes(request: web.Request, query: VehicleQuery) -> VehiclePassList:
+    """Visitor-car passes with their uses: staff their site's, a resident their household's."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(VehiclePassRow).where(
+        scope.where(VehiclePassRow.site_id, VehiclePassRow.household_id))
+    if query.site_id is not None:
+        stmt = stmt.where(VehiclePassRow.site_id == query.site_id)
+    if query.household_id is not None:
+        stmt = stmt.where(VehiclePassRow.household_id == query.household_id)
+    async with reading(request) as session:
+        rows = await session.scalars(stmt.order_by(VehiclePassRow.id))
+        return VehiclePassList(items=[_pass_out(p) for p in rows])
+
+
+@routes.post("/vehicle-passes", body=VehiclePassCreate, response=VehiclePassOut, status=201,
+             roles=OPERATOR_ROLES | {"resident"})
+async def issue_vehicle_pass(request: web.Request, body: VehiclePassCreate) -> VehiclePassOut:
+    """Issue a visitor-car pass naming the visitor's plate (a resident for their own
+    household; the guard desk or a manager for any of their site)."""
+    async with writing(request) as change:
+        session = change.session
+        site_id = await _household_site(request, session, body.household_id)
+        row = VehiclePassRow(site_id=site_id, household_id=body.household_id, plate=body.plate,
+                             valid_from=body.valid_from, valid_until=body.valid_until,
+                             max_uses=body.max_uses, uses=0, revoked=False)
+        session.add(row)
+        await session.flush()
+        change.sites.add(site_id)
+        return _pass_out(row)
+
+
+@routes.get("/blocked-plates", query=SiteQuery, response=BlockedPlateList, roles=STAFF_ROLES)
+async def list_blocked_plates(request: web.Request, query: SiteQuery) -> BlockedPlateList:
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    stmt = select(BlockedPlate).where(scope.where(BlockedPlate.site_id))
+    if query.site_id is not None:
+        stmt = stmt.where(BlockedPlate.site_id == query.site_id)
+    async with reading(request) as session:
+        rows = await session.scalars(stmt.order_by(BlockedPlate.site_id, BlockedPlate.plate))
+        return BlockedPlateList(items=[
+            BlockedPlateOut(id=b.id, site_id=b.site_id, plate=b.plate, reason=b.reason,
+                            created_at=b.created_at) for b in rows])
+
+
+@routes.post("/blocked-plates", body=BlockedPlateCreate, response=BlockedPlateOut, status=201,
+             roles=OPERATOR_ROLES)
+async def block_plate(request: web.Request, body: BlockedPlateCreate) -> BlockedPlateOut:
+    """Block a plate at the site's lanes: refused there (also on a near-miss reading) and the
+    guard alarmed."""
+    scope_of(request).claim_site(body.site_id)
+    async with writing(request) as change:
+        session = change.session
+        if await session.scalar(select(BlockedPlate.id).where(
+                BlockedPlate.site_id == body.site_id, BlockedPlate.plate == body.plate)):
+            raise ConflictError(f"plate {body.plate} is already blocked in site {body.site_id}")
+        row = BlockedPlate(site_id=body.site_id, plate=body.plate, reason=body.reason)
+        session.add(row)
+        await session.flush()
+        change.sites.add(body.site_id)
+        return BlockedPlateOut(id=row.id, site_id=row.site_id, plate=row.plate,
+                               reason=row.reason, created_at=row.created_at)
+
+
+@routes.delete(r"/blocked-plates/{id:\d+}", roles=OPERATOR_ROLES)
+async def unblock_plate(request: web.Request) -> None:
+    async with writing(request) as change:
+        row_id = path_id(request, "blocked plate")
+        row = await change.session.get(BlockedPlate, row_id)
+        if row is None or not scope_of(request).sees(row.site_id):
+            raise NotFoundError("blocked plate", row_id)
+        await change.session.delete(row)
+        change.sites.add(row.site_id)
+
+
+@routes.get("/vehicles/inside", query=SiteQuery, response=InsideList, roles=STAFF_ROLES)
+async def vehicles_inside(request: web.Request, query: SiteQuery) -> InsideList:
+    """The vehicles inside now (entered, not yet left), longest stay first, with dwell time."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    sites = [query.site_id] if query.site_id else None if scope.all_sites else \
+        [scope.site_id] if scope.site_id else []
+    now = utcnow()
+    async with reading(request) as session:
+        rows = await inside(session, sites)
+    return InsideList(items=[
+        InsideOut(plate=s.plate, site_id=s.site_id, lane=s.lane, reason=s.reason,
+                  household_id=s.household_id, pass_id=s.pass_id, entered_at=s.entered_at,
+                  dwell_s=max(0, int((now - s.entered_at).total_seconds()))) for s in rows])
