@@ -34,6 +34,7 @@ from hub.meters.readings import record_meter_readings
 from hub.models import AccessEvent as AccessEventRow
 from hub.models import Base, DeadLetter, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
+from hub.patrol.cards import record_card_readings
 from hub.readers.keys import keyed_rows, record_reader_keys
 from hub.rules.engine import RuleEngine
 from hub.stored import (
@@ -281,6 +282,9 @@ class Ingest:
             if batch.access:
                 await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
                 await record_pass_uses(session, batch.access)
+                # a guard's card at a door in checkpoint mode: a patrol reading
+                await record_card_readings(
+                    session, [r for r in batch.access if r["id"] in stored], now)
             if batch.states:  # an outbox reset, read before the new state is recorded
                 floors = await outbox_floors(session, batch.states, now)
             edge_states, unknown = await record_states(session, batch.states, now)

@@ -16,6 +16,8 @@ from hub.api.patrol_schemas import (
     CheckpointCreate,
     CheckpointList,
     CheckpointOut,
+    GuardCardCreate,
+    GuardCardOut,
     GuardKeyCreate,
     GuardKeyOut,
     ReadingOut,
@@ -31,8 +33,8 @@ from hub.api.patrol_schemas import (
 )
 from hub.api.scope import scope_of
 from hub.api.store import reading, require_site, writing
-from hub.models import utcnow
-from hub.patrol.models import Checkpoint, GuardKey, Reading, Round, Route, RouteStop
+from hub.models import Door, User, utcnow
+from hub.patrol.models import Checkpoint, GuardCard, GuardKey, Reading, Round, Route, RouteStop
 from hub.patrol.proof import new_secret
 from hub.patrol.rounds import (
     PatrolError,
@@ -56,18 +58,27 @@ def _checkpoint(row: Checkpoint, secret: str | None = None) -> CheckpointOut:
 
 @routes.post("/patrol/checkpoints", body=CheckpointCreate, response=CheckpointOut, status=201)
 async def post_checkpoint(request: web.Request, body: CheckpointCreate) -> CheckpointOut:
-    """Add a checkpoint with a rotating-code display; its secret is shown this once."""
+    """Add a checkpoint: a rotating-code display (its secret is shown this once), or a door
+    whose reader reads guards' cards as this checkpoint."""
     scope_of(request).claim_site(body.site_id)
-    secret = new_secret()
+    if (body.kind == "door") != (body.door is not None):
+        raise InvalidError.one("door", "a door checkpoint names its door; a display none")
+    secret = new_secret() if body.kind == "display" else None
     async with writing(request) as change:
         session = change.session
         await require_site(session, body.site_id)
+        door_id = None
+        if body.door is not None:
+            door_id = await session.scalar(select(Door.id).where(
+                Door.site_id == body.site_id, Door.name == body.door))
+            if door_id is None:
+                raise InvalidError.one("door", f"no door {body.door!r} in {body.site_id!r}")
         if await session.scalar(select(Checkpoint.id).where(
                 Checkpoint.site_id == body.site_id, Checkpoint.code == body.code)) is not None:
             raise ConflictError(f"checkpoint {body.code!r} exists in {body.site_id!r}")
         row = Checkpoint(site_id=body.site_id, code=body.code, name=body.name,
                          name_zh=body.name_zh, location=body.location, kind=body.kind,
-                         secret=secret)
+                         secret=secret, door_id=door_id)
         session.add(row)
         await session.flush()
         return _checkpoint(row, secret)
@@ -155,6 +166,29 @@ async def post_key(request: web.Request, body: GuardKeyCreate) -> GuardKeyOut:
         session.add(row)
         await session.flush()
         return GuardKeyOut(id=row.id, public_key=row.public_key)
+
+
+@routes.post("/patrol/cards", body=GuardCardCreate, response=GuardCardOut, status=201)
+async def post_card(request: web.Request, body: GuardCardCreate) -> GuardCardOut:
+    """Give a guard a card for the door readers in checkpoint mode."""
+    scope_of(request).claim_site(body.site_id)
+    async with writing(request) as change:
+        session = change.session
+        await require_site(session, body.site_id)
+        user = await session.scalar(select(User).where(
+            User.username == body.username, User.role == "guard",
+            User.site_id == body.site_id))
+        if user is None:
+            raise InvalidError.one("username", f"no guard {body.username!r} in {body.site_id!r}")
+        if await session.scalar(select(GuardCard.id).where(
+                GuardCard.site_id == body.site_id,
+                GuardCard.card_number == body.card_number)) is not None:
+            raise ConflictError(f"card {body.card_number} is already a guard's")
+        row = GuardCard(site_id=body.site_id, user_id=user.id, card_number=body.card_number)
+        session.add(row)
+        await session.flush()
+        return GuardCardOut(id=row.id, site_id=row.site_id, username=user.username,
+                            card_number=row.card_number)
 
 
 async def _round_out(request: web.Request, round_id: int) -> RoundOut:

@@ -19,7 +19,8 @@ class CheckpointCreate(Strict):
     name: Text
     name_zh: Text | None = None
     location: Text | None = None
-    kind: Literal["display"] = "display"
+    kind: Literal["display", "door"] = "display"
+    door: Code | None = Field(None, description="kind door: the door whose reader reads it")
 
 
 class CheckpointOut(BaseModel):
@@ -31,6 +32,19 @@ class CheckpointOut(BaseModel):
     location: str | None
     kind: str
     secret: str | None = Field(None, description="the display's key: shown once, on creation")
+
+
+class GuardCardCreate(Strict):
+    site_id: SiteId
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    card_number: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Fa-f]+$")]
+
+
+class GuardCardOut(BaseModel):
+    id: int
+    site_id: str
+    username: str
+    card_number: str
 
 
 class CheckpointList(BaseModel):

@@ -115,3 +115,15 @@ class RoundException(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # missed / stalled
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     alarm_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class GuardCard(Base):
+    """A guard's card: presented at a door reader in checkpoint mode, it records the
+    checkpoint in the guard's open round (hub.patrol.cards, at ingest)."""
+
+    __tablename__ = "patrol_guard_cards"
+    __table_args__ = (UniqueConstraint("site_id", "card_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    card_number: Mapped[str] = mapped_column(String(32))

@@ -39,6 +39,8 @@ async def add_patrol(world: World) -> None:
             await session.flush()
             rounds[place] = row.id
     world.ids["patrol-rounds"] = rounds
+    world.ids["patrol-guards"] = {p: "guard" if s == "sunrise" else away_guard
+                                  for p, s in SITES.items()}
     world.ids["patrol-checkpoints"] = {p: by_site[s]["cp"]["id"] for p, s in SITES.items()}
     world.ids["patrol-checkpoint-codes"] = {p: by_site[s]["cp"]["code"]
                                             for p, s in SITES.items()}

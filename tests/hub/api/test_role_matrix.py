@@ -407,6 +407,10 @@ CASES: dict[tuple[str, str], Case] = {
             "site_id": SITE[p], "code": unique("r"), "name": "夜班",
             "stops": [{"checkpoint": w.ids["patrol-checkpoint-codes"][p], "allowance_s": 600}]}
     ),
+    ("POST", "/patrol/cards"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "username": w.ids["patrol-guards"][p],
+                                    "card_number": unique("9")}
+    ),
     ("POST", "/patrol/keys"): Case(GUARD, body=lambda w, p: {"public_key": phone_key()},
                                    own=True),
     ("GET", "/patrol/rounds"): Case(OPERATORS, resource="patrol-rounds"),
