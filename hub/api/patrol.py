@@ -6,8 +6,9 @@ prove presence is refused (403) and raised as an alarm (docs/patrol.md)."""
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Integer, func, select
 
+from hub.api.alarm_schemas import ReportQuery
 from hub.api.auth import OPERATOR_ROLES
 from hub.api.endpoints import EndpointTable, path_id
 from hub.api.errors import ApiError, ConflictError, ForbiddenError, InvalidError, NotFoundError
@@ -20,6 +21,8 @@ from hub.api.patrol_schemas import (
     GuardCardOut,
     GuardKeyCreate,
     GuardKeyOut,
+    PatrolReport,
+    PatrolReportRow,
     ReadingOut,
     ReadingsPost,
     RoundList,
@@ -31,10 +34,21 @@ from hub.api.patrol_schemas import (
     RouteOut,
     StopIn,
 )
+from hub.api.reports import MANAGERS, PRODUCES
+from hub.api.reports import _answer as report_answer
 from hub.api.scope import scope_of
 from hub.api.store import reading, require_site, writing
 from hub.models import Door, User, utcnow
-from hub.patrol.models import Checkpoint, GuardCard, GuardKey, Reading, Round, Route, RouteStop
+from hub.patrol.models import (
+    Checkpoint,
+    GuardCard,
+    GuardKey,
+    Reading,
+    Round,
+    RoundException,
+    Route,
+    RouteStop,
+)
 from hub.patrol.proof import new_secret
 from hub.patrol.rounds import (
     PatrolError,
@@ -291,6 +305,53 @@ async def post_readings(request: web.Request, body: ReadingsPost) -> RoundOut:
                 async with request.app[SESSIONS]() as other, other.begin():
                     await refusal_alarm(other, refused[0], guard, refused[1], utcnow())
     return await _round_out(request, round_id)
+
+
+@routes.get("/patrol/report", query=ReportQuery, response=PatrolReport, roles=MANAGERS,
+            produces=PRODUCES)
+async def patrol_report(request: web.Request, query: ReportQuery) -> PatrolReport | web.Response:
+    """Rounds per route and guard (started in the window): completion rate and exceptions;
+    JSON, or CSV with `?format=csv`."""
+    scope = scope_of(request)
+    scope.claim_site(query.site_id)
+    where = [scope.where(Round.site_id)]
+    if query.site_id is not None:
+        where.append(Round.site_id == query.site_id)
+    if query.since is not None:
+        where.append(Round.started_at >= query.since)
+    if query.until is not None:
+        where.append(Round.started_at < query.until)
+    key = (Round.site_id, Route.code, func.coalesce(Round.guard, "-"))
+    rows: dict[tuple[str, str, str], dict[str, int]] = {}
+    async with reading(request) as session:
+        for site, route, guard, state, n in await session.execute(
+                select(*key, Round.state, func.count()).join(Route, Route.id == Round.route_id)
+                .where(*where).group_by(*key, Round.state)):
+            rows.setdefault((site, route, guard), {})[state] = n
+        for site, route, guard, kind, n in await session.execute(
+                select(*key, RoundException.kind, func.count())
+                .join(Round, Round.id == RoundException.round_id)
+                .join(Route, Route.id == Round.route_id)
+                .where(*where).group_by(*key, RoundException.kind)):
+            rows.setdefault((site, route, guard), {})[kind] = n
+        for site, route, guard, late, disorder in await session.execute(
+                select(*key, func.sum(func.cast(Reading.late, Integer)),
+                       func.sum(func.cast(Reading.out_of_order, Integer)))
+                .join(Round, Round.id == Reading.round_id)
+                .join(Route, Route.id == Round.route_id)
+                .where(*where).group_by(*key)):
+            entry = rows.setdefault((site, route, guard), {})
+            entry["late"], entry["out_of_order"] = int(late or 0), int(disorder or 0)
+    items = []
+    for (site, route, guard), c in sorted(rows.items()):
+        done, failed = c.get("completed", 0), c.get("incomplete", 0)
+        items.append(PatrolReportRow(
+            site_id=site, route=route, guard=guard, rounds=done + failed + c.get("open", 0),
+            completed=done, incomplete=failed, open=c.get("open", 0),
+            completion_rate=round(done / (done + failed), 3) if done + failed else 0.0,
+            missed=c.get("missed", 0), stalled=c.get("stalled", 0), late=c.get("late", 0),
+            out_of_order=c.get("out_of_order", 0)))
+    return report_answer(request, query, PatrolReport(items=items), "patrol-rounds")
 
 
 class _Refused(ApiError):

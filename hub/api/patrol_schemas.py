@@ -138,3 +138,22 @@ class RoundQuery(Strict):
     site_id: SiteId | None = None
     state: Literal["open", "completed", "incomplete"] | None = None
     limit: int = Field(100, ge=1, le=500)
+
+
+class PatrolReportRow(BaseModel):
+    site_id: str
+    route: str
+    guard: str
+    rounds: int
+    completed: int
+    incomplete: int
+    open: int
+    completion_rate: float = Field(description="completed / (completed + incomplete)")
+    missed: int = Field(description="checkpoints missed")
+    stalled: int = Field(description="times the guard stopped (no checkpoint in time)")
+    late: int
+    out_of_order: int
+
+
+class PatrolReport(BaseModel):
+    items: list[PatrolReportRow]

@@ -135,3 +135,12 @@ async def test_sim_patrol_walks_a_round_and_the_skipped_checkpoint_alarms_at_the
         alarm = await session.scalar(select(Alarm).where(Alarm.type == "patrol_missed"))
         assert alarm is not None and alarm.dedup_key == f"patrol:{walked['id']}:2:missed"
         assert "CP2" in (alarm.message or "")
+    # the supervisor's report: one round of two completed, one checkpoint missed
+    resp = await client.get("/api/v1/patrol/report?site_id=sunrise", headers=lee)
+    assert resp.status == 200, await resp.text()
+    (row,) = (await resp.json())["items"]
+    assert (row["route"], row["guard"], row["rounds"], row["completed"], row["incomplete"],
+            row["completion_rate"], row["missed"]) == ("night-a", "wang", 2, 1, 1, 0.5, 1)
+    resp = await client.get("/api/v1/patrol/report?format=csv", headers=lee)
+    lines = (await resp.text()).splitlines()
+    assert lines[0].startswith("site_id,route,guard,rounds,completed") and len(lines) == 2

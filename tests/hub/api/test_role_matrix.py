@@ -411,6 +411,7 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, body=lambda w, p: {"site_id": SITE[p], "username": w.ids["patrol-guards"][p],
                                     "card_number": unique("9")}
     ),
+    ("GET", "/patrol/report"): Case(WRITERS),
     ("POST", "/patrol/keys"): Case(GUARD, body=lambda w, p: {"public_key": phone_key()},
                                    own=True),
     ("GET", "/patrol/rounds"): Case(OPERATORS, resource="patrol-rounds"),
