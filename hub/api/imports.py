@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,8 @@ from hub.api.store import require_site, writing
 from hub.models import Building, Household, Resident, Unit
 from hub.texts import reader_language, render
 from hub.texts.validation import problem_message, reason_text
+from hub.vehicles.models import Vehicle
+from wire.vehicles import Plate
 
 routes = EndpointTable(tag="import")
 # aiohttp's own limit on a plain body (client_max_size); an upload gets the same
@@ -72,6 +74,15 @@ class ResidentRow(_Row):
     type: ResidentType | None = None
     phone: Phone | None = None
     id_number: IdNumber | None = None
+
+
+class VehicleRow(_Row):
+    building: str = Field(min_length=1, max_length=64)
+    unit: str = Field(min_length=1, max_length=32)
+    plate: Plate
+    colour: str | None = Field(default=None, max_length=16)
+    valid_until: AwareDatetime | None = None
+    note: str = Field(default="", max_length=200)
 
 
 @dataclass
@@ -387,6 +398,72 @@ async def import_residents(request: web.Request, query: ImportQuery) -> ImportOu
                         for _, row, unit_id in good
                     ],
                 )
+                change.sites.add(query.site_id)
+    except _Rejected as exc:
+        return _rejected(exc)
+    return ImportOut(dry_run=query.dry_run, rows=len(good), created=len(good))
+
+
+async def _check_vehicles(
+    session: AsyncSession, site_id: str, text: str, problems: _Problems
+) -> list[tuple[int, VehicleRow, int]]:
+    units = await _units(session, site_id)
+    taken = dict((await session.execute(
+        select(Vehicle.plate, Vehicle.id).where(Vehicle.site_id == site_id))).all())
+    seen: dict[str, int] = {}
+    good: list[tuple[int, VehicleRow, int]] = []
+    count = 0
+    for line, row, _ in _rows(text, VehicleRow, problems):
+        count += 1
+        if row is None:
+            continue
+        assert isinstance(row, VehicleRow)
+        unit_id = units.get((row.building, row.unit))
+        if unit_id is None:
+            problems.add(line, "unit", f"unknown unit {row.unit} of building {row.building!r}",
+                         "import.unknown_unit", unit=row.unit, building=row.building)
+        elif row.plate in taken:
+            problems.add(line, "plate", f"plate {row.plate} is already registered "
+                         f"(vehicle {taken[row.plate]})", "import.plate_taken",
+                         plate=row.plate, vehicle=taken[row.plate])
+        elif row.plate in seen:
+            problems.add(line, "plate", f"also on line {seen[row.plate]}",
+                         "import.also_on_line", row=seen[row.plate])
+        else:
+            seen[row.plate] = line
+            good.append((line, row, unit_id))
+    if count == 0 and not problems.total:
+        problems.add(2, "", "no data rows after the header", "import.no_rows")
+    return good
+
+
+@routes.post(
+    "/import/vehicles",
+    query=ImportQuery,
+    response=ImportOut,
+    upload=_UPLOAD,
+    errors={422: ImportRejectedOut},
+)
+async def import_vehicles(request: web.Request, query: ImportQuery) -> ImportOut | web.Response:
+    """Import households' vehicles from CSV (building, unit, plate, colour, valid_until, note)
+    into their units' households: all rows or none."""
+    scope_of(request).claim_site(query.site_id)
+    try:
+        text = _decode(await _upload(request))
+        async with writing(request) as change:
+            session = change.session
+            await require_site(session, query.site_id)
+            problems = _Problems([])
+            good = await _check_vehicles(session, query.site_id, text, problems)
+            if problems.total:
+                raise _Rejected(problems)
+            if not query.dry_run:
+                households = await _households(session, query.site_id, {u for _, _, u in good})
+                await session.execute(insert(Vehicle), [
+                    {"site_id": query.site_id, "household_id": households[unit_id],
+                     "plate": row.plate, "colour": row.colour, "valid_until": row.valid_until,
+                     "lanes": [], "note": row.note}
+                    for _, row, unit_id in good])
                 change.sites.add(query.site_id)
     except _Rejected as exc:
         return _rejected(exc)

@@ -355,6 +355,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "import.id_taken": ("already the ID number of resident {resident}",
                         "已是住户 {resident} 的证件号"),
     "import.also_on_line": ("also on line {row}", "与第 {row} 行重复"),
+    "import.plate_taken": ("plate {plate} is already registered (vehicle {vehicle})",
+                           "车牌 {plate} 已登记（车辆 {vehicle}）"),
     # the values a list of choices offers, named for people
     "value.owner": ("owner", "业主"),
     "value.tenant": ("tenant", "租户"),

@@ -293,6 +293,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/visitor-passes/shared.png"): Case(
         public=True, query=lambda w: f"?code={w.share_code}"
     ),
+    ("POST", "/import/vehicles"): Case(
+        WRITERS,
+        csv=lambda p: "building,unit,plate\n" + (
+            f"B1,101,{plate()}\n" if SITE[p] == "sunrise" else f"M1,901,{plate()}\n"),
+        ok=200,
+    ),
     ("POST", "/import/residents"): Case(
         WRITERS,
         csv=lambda p: (

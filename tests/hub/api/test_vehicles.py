@@ -101,3 +101,26 @@ async def test_site_settings_reach_the_snapshot(
     assert perms is not None
     assert (perms.settings.temporary_entry, perms.settings.passback,
             perms.settings.min_confidence) == ("guard", "refuse", 0.9)
+
+
+async def test_csv_import_all_rows_or_none(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    headers = {**auth, "Content-Type": "text/csv"}
+    bad = "building,unit,plate\nB1,101,粤B10001\nB1,999,粤B10002\nB1,101,粤B10001\nB1,101,??\n"
+    resp = await client.post("/api/v1/import/vehicles?site_id=sunrise", headers=headers,
+                             data=bad.encode())
+    assert resp.status == 422, await resp.text()
+    rows = {(r["line"], r["column"]) for r in (await resp.json())["rows"]}
+    assert rows == {(3, "unit"), (4, "plate"), (5, "plate")}
+    assert await count(sessions, Vehicle) == {"vehicles": 0}
+    good = "building,unit,plate,colour\nB1,101,粤B 10001,blue\nB1,101,粤B10002,\n"
+    resp = await client.post("/api/v1/import/vehicles?site_id=sunrise", headers=headers,
+                             data=good.encode())
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["created"] == 2
+    again = await client.post("/api/v1/import/vehicles?site_id=sunrise", headers=headers,
+                              data=good.encode())
+    assert again.status == 422 and "already registered" in await again.text()
+    async with sessions() as session:
+        perms = await load_permissions(session, "sunrise", utcnow())
+    assert perms is not None and [v.plate for v in perms.residents] == ["粤B10001", "粤B10002"]
