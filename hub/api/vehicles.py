@@ -19,11 +19,11 @@ from hub.api.errors import ConflictError, InvalidError, NotFoundError
 from hub.api.schemas import RowId, SiteId, Strict
 from hub.api.scope import scope_of
 from hub.api.store import reading, writing
-from hub.models import Household, utcnow
-from hub.vehicles.models import BlockedPlate, Vehicle, VehiclePassRow
-from hub.vehicles.store import inside
+from hub.models import Household, Site, utcnow
+from hub.vehicles.models import BlockedPlate, Vehicle, VehiclePassRow, VehicleSiteSettings
+from hub.vehicles.store import inside, settings_of
 from wire._base import Name
-from wire.vehicles import Plate
+from wire.vehicles import Plate, VehicleSettings
 
 routes = EndpointTable(tag="vehicles")
 
@@ -296,3 +296,48 @@ async def vehicles_inside(request: web.Request, query: SiteQuery) -> InsideList:
         InsideOut(plate=s.plate, site_id=s.site_id, lane=s.lane, reason=s.reason,
                   household_id=s.household_id, pass_id=s.pass_id, entered_at=s.entered_at,
                   dwell_s=max(0, int((now - s.entered_at).total_seconds()))) for s in rows])
+
+
+class VehicleSettingsIn(VehicleSettings):
+    site_id: SiteId
+
+
+class VehicleSettingsOut(VehicleSettings):
+    site_id: str
+
+
+class SiteRequired(Strict):
+    site_id: SiteId
+
+
+@routes.get("/vehicle-settings", query=SiteRequired, response=VehicleSettingsOut,
+            roles=STAFF_ROLES)
+async def get_vehicle_settings(request: web.Request, query: SiteRequired) -> VehicleSettingsOut:
+    """The site's lane settings (the defaults until set)."""
+    scope_of(request).claim_site(query.site_id)
+    async with reading(request) as session:
+        current = settings_of(await session.get(VehicleSiteSettings, query.site_id))
+    return VehicleSettingsOut(site_id=query.site_id, **current.model_dump())
+
+
+@routes.post("/vehicle-settings", body=VehicleSettingsIn, response=VehicleSettingsOut,
+             status=200, roles=WRITER_ROLES)
+async def set_vehicle_settings(request: web.Request,
+                               body: VehicleSettingsIn) -> VehicleSettingsOut:
+    """Set the site's lane settings: an unknown car at an entry (open as temporary, or held
+    for the guard), a plate entering twice without leaving (warn, refuse, off), and the
+    confidence below which a reading never opens as a household."""
+    scope_of(request).claim_site(body.site_id)
+    async with writing(request) as change:
+        session = change.session
+        if await session.get(Site, body.site_id) is None:
+            raise InvalidError.one("site_id", f"unknown site {body.site_id}")
+        row = await session.get(VehicleSiteSettings, body.site_id)
+        if row is None:
+            row = VehicleSiteSettings(site_id=body.site_id)
+            session.add(row)
+        row.temporary_entry, row.passback = body.temporary_entry, body.passback
+        row.min_confidence, row.updated_at = body.min_confidence, utcnow()
+        change.sites.add(body.site_id)
+    return VehicleSettingsOut(site_id=body.site_id, **VehicleSettings.model_validate(
+        body.model_dump(exclude={"site_id"})).model_dump())

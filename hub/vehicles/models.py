@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, UtcDateTime, utcnow
@@ -70,3 +70,14 @@ class VehicleStay(Base):
     entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     exit_event_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class VehicleSiteSettings(Base):
+    """A site's lane settings (wire.vehicles.VehicleSettings); none stored: the defaults."""
+
+    __tablename__ = "vehicle_site_settings"
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    temporary_entry: Mapped[str] = mapped_column(String(8))
+    passback: Mapped[str] = mapped_column(String(8))
+    min_confidence: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -11,9 +11,15 @@ from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.vehicles.models import BlockedPlate, Vehicle, VehiclePassRow, VehicleStay
+from hub.vehicles.models import (
+    BlockedPlate,
+    Vehicle,
+    VehiclePassRow,
+    VehicleSiteSettings,
+    VehicleStay,
+)
 from wire.vehicles import BlockedPlate as WireBlocked
-from wire.vehicles import ResidentVehicle, VehiclePass, VehiclePermissions
+from wire.vehicles import ResidentVehicle, VehiclePass, VehiclePermissions, VehicleSettings
 
 
 async def load_permissions(session: AsyncSession, site_id: str,
@@ -29,9 +35,11 @@ async def load_permissions(session: AsyncSession, site_id: str,
         .order_by(VehiclePassRow.id)))
     blocked = list(await session.scalars(
         select(BlockedPlate).where(BlockedPlate.site_id == site_id).order_by(BlockedPlate.plate)))
-    if not (vehicles or passes or blocked):
+    stored = await session.get(VehicleSiteSettings, site_id)
+    if not (vehicles or passes or blocked or stored):
         return None
     return VehiclePermissions(
+        settings=settings_of(stored),
         residents=[ResidentVehicle(plate=v.plate, household_id=v.household_id,
                                    valid_from=v.valid_from, valid_until=v.valid_until,
                                    lanes=sorted(v.lanes or []))
@@ -40,6 +48,14 @@ async def load_permissions(session: AsyncSession, site_id: str,
                             valid_from=p.valid_from, valid_until=p.valid_until,
                             max_uses=p.max_uses, uses=p.uses) for p in passes],
         blocked=[WireBlocked(plate=b.plate, reason=b.reason) for b in blocked])
+
+
+def settings_of(row: VehicleSiteSettings | None) -> VehicleSettings:
+    if row is None:
+        return VehicleSettings()
+    return VehicleSettings.model_validate({
+        "temporary_entry": row.temporary_entry, "passback": row.passback,
+        "min_confidence": row.min_confidence})
 
 
 async def record_vehicle_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -112,3 +112,16 @@ async def test_resident_visitor_blocked_and_misread(tmp_path: Path, mosquitto: M
         async def temporary() -> bool:
             return any(r.reason == "pass_used_up" for r in await stays(b))
         await until(temporary, what="the temporary stay")
+
+        # the hub goes down: the lane still decides from its cache, and the hub hears of it
+        # (who is inside) once it is back
+        await b.hub.__aexit__(None, None, None)
+        assert await push(b, "gate-in", "粤B12345")
+        b.hub = Hub(b.settings, clock=b.hub.clock)
+        await b.hub.__aenter__()
+
+        async def inside() -> list[dict[str, Any]] | None:
+            items = (await b.call("GET", "/vehicles/inside?site_id=demo"))["items"]
+            return items if any(i["plate"] == "粤B12345" for i in items) else None
+        items = await until(inside, timeout=20, what="the resident inside, reported late")
+        assert {i["plate"]: i["reason"] for i in items}["粤B12345"] == "resident"

@@ -393,6 +393,9 @@ CASES: dict[tuple[str, str], Case] = {
         OPERATORS, body=lambda w, p: {"site_id": SITE[p], "plate": plate()}),
     ("DELETE", "/blocked-plates/{id}"): Case(OPERATORS, resource="blocked-plates"),
     ("GET", "/vehicles/inside"): Case(STAFF),
+    ("GET", "/vehicle-settings"): Case(STAFF, query=lambda w: "?site_id=sunrise"),
+    ("POST", "/vehicle-settings"): Case(
+        WRITERS, body=lambda w, p: {"site_id": SITE[p], "passback": "refuse"}, ok=200),
     # issue 17: guard patrol
     ("GET", "/patrol/checkpoints"): Case(STAFF, resource="patrol-checkpoints"),
     ("POST", "/patrol/checkpoints"): Case(

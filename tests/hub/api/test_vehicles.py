@@ -80,3 +80,24 @@ async def test_inside_lists_open_stays_with_dwell(
     items = (await resp.json())["items"]
     assert [i["plate"] for i in items] == ["粤B12345"]
     assert 89 * 60 <= items[0]["dwell_s"] <= 91 * 60
+
+
+async def test_site_settings_reach_the_snapshot(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession],
+        publisher: RecordingPublisher) -> None:
+    resp = await client.get("/api/v1/vehicle-settings", headers=auth,
+                            params={"site_id": "sunrise"})
+    assert (await resp.json())["passback"] == "warn"  # the default
+    resp = await client.post("/api/v1/vehicle-settings", headers=auth, json={
+        "site_id": "sunrise", "temporary_entry": "guard", "passback": "refuse",
+        "min_confidence": 0.9})
+    assert resp.status == 200, await resp.text()
+    bad = await client.post("/api/v1/vehicle-settings", headers=auth,
+                            json={"site_id": "sunrise", "passback": "sometimes"})
+    assert bad.status == 422 and "passback" in await bad.text()
+    assert publisher.calls == ["sunrise"]
+    async with sessions() as session:
+        perms = await load_permissions(session, "sunrise", utcnow())
+    assert perms is not None
+    assert (perms.settings.temporary_entry, perms.settings.passback,
+            perms.settings.min_confidence) == ("guard", "refuse", 0.9)
