@@ -234,7 +234,8 @@ class Hub:
             self._sessions, s.edge_silence_check_s, rules=self.rules, live=self._live,
             caught_up=self._ingest.caught_up))
         # issue 17: patrol deadlines (missed checkpoints, stopped guards), any worker
-        await stack.enter_async_context(PatrolSweep(self._sessions, s.rules_check_interval_s))
+        await stack.enter_async_context(PatrolSweep(self._sessions, s.rules_check_interval_s,
+                                                    live=self._live))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.live import Listener, LiveBus
 from hub.models import Site, User
 from hub.patrol.models import Checkpoint, GuardKey, Reading, Round, Route, RouteStop
 from hub.patrol.proof import display_code, reading_bytes, step_of
@@ -130,13 +131,18 @@ async def test_a_guard_who_stops_moving_raises_an_alarm(sessions: Sessions) -> N
     rid = await begin(sessions, T0)
     clock = ManualClock(T0 + timedelta(minutes=3))
     assert await post(sessions, rid, signed(rid, "CP1", clock.now()), clock.now())
-    sweep = PatrolSweep(sessions, clock=clock)
+    live = LiveBus()
+    console = Listener(role="guard", user_id=7, channels=frozenset({"alarms"}), site_id="demo")
+    live.listen(console)
+    sweep = PatrolSweep(sessions, clock=clock, live=live)
     clock.advance(10 * 60)  # 10 min after CP1 exactly: CP2's allowance not yet exceeded
     assert await sweep.run_once() == []
     clock.advance(1)
     assert len(await sweep.run_once()) == 1
     assert await sweep.run_once() == []
     assert await alarms(sessions) == [("patrol_stalled", f"patrol:{rid}:2:stalled", "active")]
+    pushed = console.queue.get_nowait()  # the guard's console hears of it at once
+    assert pushed.data["alarm"]["type"] == "patrol_stalled" and console.queue.empty()
 
 
 async def test_an_offline_round_synced_later_in_any_order_nothing_doubled(sessions: Sessions) -> None:
