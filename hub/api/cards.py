@@ -119,6 +119,12 @@ async def _reload(session: AsyncSession, card_id: int) -> CardCredential:
     return card
 
 
+async def _answer(session: AsyncSession, card: CardCredential) -> CardOut:
+    """One card as every answer gives it, the holder's name included (as in the list)."""
+    name = await session.scalar(select(Resident.name).where(Resident.id == card.resident_id))
+    return card_out(card, name)
+
+
 @routes.get("/cards", query=CardQuery, response=CardList, roles=HOUSEHOLD_ROLES)
 async def list_cards(request: web.Request, query: CardQuery) -> CardList:
     """List cards in your scope (a resident: their household's), filtered by site, resident,
@@ -166,14 +172,15 @@ async def create_card(request: web.Request, body: CardCreate) -> CardOut:
         session.add(card)
         await session.flush()
         await change.touch(card.site_id, residents=[card.resident_id])
-        return card_out(await _reload(session, card.id))
+        return await _answer(session, await _reload(session, card.id))
 
 
 @routes.get(_ITEM, response=CardOut, roles=HOUSEHOLD_ROLES)
 async def get_card(request: web.Request) -> CardOut:
     """One card."""
     async with reading(request) as session:
-        return card_out(await _visible(session, scope_of(request), path_id(request, "card")))
+        card = await _visible(session, scope_of(request), path_id(request, "card"))
+        return await _answer(session, card)
 
 
 @routes.patch(_ITEM, body=CardUpdate, response=CardOut)
@@ -204,7 +211,7 @@ async def update_card(request: web.Request, body: CardUpdate) -> CardOut:
             setattr(card, name, getattr(body, name))
         await session.flush()
         await change.touch(card.site_id, residents=holders | {card.resident_id})
-        return card_out(await _reload(session, card.id))
+        return await _answer(session, await _reload(session, card.id))
 
 
 @routes.post(r"/cards/{id:\d+}/replace", body=CardReplace, response=CardOut, status=201)
@@ -225,7 +232,7 @@ async def replace_card(request: web.Request, body: CardReplace) -> CardOut:
         session.add(card)
         await session.flush()
         await change.touch(card.site_id, residents=[card.resident_id])
-        return card_out(await _reload(session, card.id))
+        return await _answer(session, await _reload(session, card.id))
 
 
 @routes.delete(_ITEM)

@@ -45,7 +45,7 @@ def resident_out(resident: Resident, scope: Scope) -> ResidentOut:
         name=resident.name,
         phone=resident.phone,
         groups=sorted(g.id for g in resident.groups),
-        cards=[card_out(c) for c in sorted(resident.cards, key=lambda c: c.id)],
+        cards=[card_out(c, resident.name) for c in sorted(resident.cards, key=lambda c: c.id)],
         created_at=resident.created_at,
         updated_at=resident.updated_at,
         household_id=resident.household_id,
