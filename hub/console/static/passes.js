@@ -85,7 +85,7 @@
     put("slip-phone", pass.visitor_phone);
     put("slip-unit", unitLabels.get(pass.unit_id) ?? `#${pass.unit_id}`);
     put("slip-doors", pass.doors.map((d) => doorNames.get(d) || d).join("、"));
-    put("slip-until", `${time(pass.valid_from)} – ${time(pass.valid_until)}`);
+    put("slip-until", `${Lintel.date(pass.valid_from)} – ${Lintel.date(pass.valid_until)}`);
     put("slip-uses", String(pass.max_uses));
     document.getElementById("pass-print").onclick = () => {
       document.body.classList.add("printing-slip");
