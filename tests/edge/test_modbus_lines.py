@@ -79,8 +79,9 @@ async def test_a_silent_unit_delays_only_its_own_slot() -> None:
         assert all(n >= 9 for n in done), done
         for link in others:
             assert link is not None and link.counters.timeouts == 0
-            # one 0.15 s timeout can stand before a slot; never more than that
-            assert max(link.timing.lateness[-9:]) < 0.15 + 0.05
+            # one 0.15 s timeout can stand before a slot, never two (scheduling jitter on a
+            # loaded 2-core machine reached 0.09 s beyond the one)
+            assert max(link.timing.lateness[-9:]) < 2 * 0.15
         silent = sup.devices["lift-b"].link
         assert silent is not None
         # offline, the silent unit is tried less and less often (backoff up to 0.8 s)
