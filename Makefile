@@ -37,8 +37,12 @@ system-deps:
 # Each test has its own time limit (pytest-timeout), and a test still running after
 # faulthandler_timeout prints every thread's stack; this wall ends a hang that escapes both
 # (a timeout raised inside a task that swallows it) long before CI's own limit.
+# Three workers on two cores: most tests wait on brokers, databases, serial lines and Chromium,
+# so the suite takes about half the serial time; a test file stays on one worker (its module
+# fixtures and servers are shared by its tests). `make test PYTEST_WORKERS=` runs it serially.
+PYTEST_WORKERS ?= -n 3 --dist loadfile
 test: $(STAMP) system-deps
-	timeout --kill-after=30 45m $(PY) -m pytest $(PYTEST_ARGS)
+	timeout --kill-after=30 45m $(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The headline set, short runs (a few minutes), printed as one table with the machine's load.
 bench: $(STAMP) system-deps
