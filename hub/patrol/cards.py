@@ -26,19 +26,26 @@ async def record_card_readings(session: AsyncSession, access_rows: Sequence[dict
     cards = [r for r in access_rows if r.get("credential_type") == "card"]
     if not cards:
         return 0
+    # one query for the batch (a query per access event cost the ingest ~200 µs an event):
+    # every guard card and checkpoint door of the batch's sites, usually a handful
+    known = {
+        (site, door, card): (checkpoint, guard)
+        for checkpoint, guard, site, door, card in await session.execute(
+            select(Checkpoint, User.username, Checkpoint.site_id, Door.name,
+                   GuardCard.card_number)
+            .join(Door, Door.id == Checkpoint.door_id)
+            .join(GuardCard, GuardCard.site_id == Checkpoint.site_id)
+            .join(User, User.id == GuardCard.user_id)
+            .where(Checkpoint.site_id.in_({r["site_id"] for r in cards}),
+                   Checkpoint.kind == "door"))}
+    if not known:
+        return 0
     made = 0
     for row in cards:
-        found = (await session.execute(
-            select(Checkpoint, User.username)
-            .join(Door, Door.id == Checkpoint.door_id)
-            .join(GuardCard, (GuardCard.site_id == Checkpoint.site_id)
-                  & (GuardCard.card_number == row["credential"]))
-            .join(User, User.id == GuardCard.user_id)
-            .where(Checkpoint.site_id == row["site_id"], Checkpoint.kind == "door",
-                   Door.name == row["door"]))).first()
+        found = known.get((row["site_id"], row["door"], row["credential"]))
         if found is None:
             continue
-        checkpoint, guard = found[0], found[1]
+        checkpoint, guard = found
         round_ = await session.scalar(
             select(Round).join(RouteStop, RouteStop.route_id == Round.route_id)
             .where(Round.site_id == row["site_id"], Round.guard == guard,
