@@ -10,11 +10,9 @@ from aiohttp import web
 
 from hub.console.i18n_install import INSTALL_MESSAGES
 from hub.console.i18n_work import WORK_MESSAGES
-from hub.texts import TEXTS
+from hub.texts import LANG_COOKIE, LANGUAGES, TEXTS, parse_accept_language
 
-LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
-LANG_COOKIE = "lintel_lang"
 
 # key: (English, Chinese)
 _CATALOGUE: dict[str, tuple[str, str]] = {
@@ -481,16 +479,4 @@ def choose_language(request: web.Request) -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate(request.headers.get("Accept-Language", "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and q > 0:
-            ranked.append((-q, index, primary))
-    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+    return parse_accept_language(request.headers.get("Accept-Language")) or DEFAULT_LANGUAGE

@@ -19,8 +19,9 @@ from aiohttp import web
 
 from hub.api.auth import authenticate
 from hub.api.errors import UnauthorizedError
-from hub.console.i18n import LANGUAGES, MESSAGES, choose_language, translate
+from hub.console.i18n import MESSAGES, choose_language, translate
 from hub.models import User
+from hub.texts import LANGUAGES
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC_PREFIX = "/console/static"

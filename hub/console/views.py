@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from hub.api import login as api_login
 from hub.api.keys import SESSIONS
 from hub.api.scope import Scope
-from hub.console.i18n import LANG_COOKIE, LANGUAGES, MESSAGES, choose_language
+from hub.console.i18n import MESSAGES, choose_language
 from hub.console.pages import (
     CONSOLE,
     HOME,
@@ -44,6 +44,7 @@ from hub.models import (
     VisitorPass,
 )
 from hub.rules.models import Alarm
+from hub.texts import LANG_COOKIE, LANGUAGES
 from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
