@@ -8,26 +8,31 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.models import PermissionVersion, utcnow
+from hub.models import EdgeConfigVersion, PermissionVersion, utcnow
 
 
-async def bump_version(session: AsyncSession, edge_id: int, digest: str) -> int | None:
-    """The new version if the hash changed (or the edge had none), else None."""
+async def bump_version(
+    session: AsyncSession, edge_id: int, digest: str,
+    of: type[PermissionVersion | EdgeConfigVersion] = PermissionVersion,
+) -> int | None:
+    """The new version if the hash changed (or the edge had none), else None. A conditional
+    UPDATE: two workers publishing at once still get distinct, growing versions. `of`: the
+    table of versions (the permissions', or the pushed configuration's)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     created = await session.execute(
-        insert(PermissionVersion)
+        insert(of)
         .values(edge_id=edge_id, version=1, hash=digest, published_at=now)
         .on_conflict_do_nothing(index_elements=["edge_id"])
-        .returning(PermissionVersion.version)  # rowcount is not reliable here on psycopg
+        .returning(of.version)  # rowcount is not reliable here on psycopg
     )
     if created.scalar_one_or_none() is not None:
         return 1
     bumped = await session.execute(
-        update(PermissionVersion)
-        .where(PermissionVersion.edge_id == edge_id, PermissionVersion.hash != digest)
-        .values(version=PermissionVersion.version + 1, hash=digest, published_at=now)
-        .returning(PermissionVersion.version)
+        update(of)
+        .where(of.edge_id == edge_id, of.hash != digest)
+        .values(version=of.version + 1, hash=digest, published_at=now)
+        .returning(of.version)
         .execution_options(synchronize_session=False)
     )
     return bumped.scalar_one_or_none()

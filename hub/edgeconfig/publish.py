@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.compiler.versions import bump_version
 from hub.credentials.downlink import DownlinkSigner
 from hub.errors import NotFound
 from hub.models import Edge, EdgeConfigVersion, utcnow
@@ -48,7 +48,7 @@ class EdgeConfigPublisher:
         if edge_id is None:
             raise NotFound("edge", f"{site}/{edge}")
         digest = config.content_hash()
-        version = await _bump(session, edge_id, digest)
+        version = await bump_version(session, edge_id, digest, of=EdgeConfigVersion)
         if version is None:
             version = int((await session.execute(
                 select(EdgeConfigVersion.version).where(EdgeConfigVersion.edge_id == edge_id)
@@ -76,27 +76,6 @@ def config_refusal(edge: Edge) -> str | None:
             and edge.config_refused_version <= edge.config_version_held:
         return None
     return edge.config_refused
-
-
-async def _bump(session: AsyncSession, edge_id: int, digest: str) -> int | None:
-    """The new version if the hash changed (or the edge had none), else None. A conditional
-    UPDATE: two workers publishing at once still get distinct, growing versions."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    now = utcnow()
-    created = await session.execute(
-        insert(EdgeConfigVersion)
-        .values(edge_id=edge_id, version=1, hash=digest, published_at=now)
-        .on_conflict_do_nothing(index_elements=["edge_id"])
-        .returning(EdgeConfigVersion.version))  # rowcount is not reliable here on psycopg
-    if created.scalar_one_or_none() is not None:
-        return 1
-    bumped = await session.execute(
-        update(EdgeConfigVersion)
-        .where(EdgeConfigVersion.edge_id == edge_id, EdgeConfigVersion.hash != digest)
-        .values(version=EdgeConfigVersion.version + 1, hash=digest, published_at=now)
-        .returning(EdgeConfigVersion.version)
-        .execution_options(synchronize_session=False))
-    return bumped.scalar_one_or_none()
 
 
 __all__ = ["ConfigPublished", "EdgeConfigPublisher", "config_refusal", "publish_edge_config"]
