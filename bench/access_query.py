@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness.report import report
 from harness.services import MosquittoServer, PostgresServer, free_port
 from harness.stats import summarize
-from hub.api.paging import encode_cursor
+from hub.api.core.paging import encode_cursor
 from hub.db import run_migrations
 
 SITES, BUILDINGS_PER_SITE, DOORS_PER_BUILDING, RESIDENTS_PER_BUILDING = 20, 10, 4, 100

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.edges_1000 import cpu_seconds
+from bench.edges_10000 import cpu_seconds
 from harness.downlink import HUB_KEYS, signed
 from harness.mqtt import Collector
 from harness.services import MosquittoServer

@@ -34,7 +34,8 @@ HEADLINE: list[tuple[str, list[str], int]] = [
     ("pass revocation", ["pass_revocation.py", "-n", "10"], 120),
     ("hub ingest", ["hub_ingest.py", "--events", "10000", "--repeat", "1"], 240),
     ("event to alarm", ["event_to_alarm.py", "--seconds", "20"], 180),
-    ("1,000 edges", ["edges_1000.py", "--duration", "20"], 240),
+    ("1,000 edges", ["edges_10000.py", "--edges", "1000", "--rate", "1", "--steady", "20",
+                     "--no-restart"], 240),
 ]
 
 

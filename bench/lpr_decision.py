@@ -8,8 +8,8 @@ against 100,000 cached vehicles.
    unknown, near misses (p50 / p99 per call).
 3. The whole path over real HTTP on loopback: a Vzenith-format push with a plate picture,
    a new TCP connection each time (as cameras do), the real edge server, the decision, the
-   event written to the real outbox (SQLite, synchronous=FULL) and the picture to the spool,
-   then the answer. Target p99 <= 200 ms.
+   event written to the real outbox (SQLite, synchronous=FULL), who is inside to its log
+   (SQLite, synchronous=FULL) and the picture to the spool, then the answer. Target p99 <= 200 ms.
 
     .venv/bin/python bench/lpr_decision.py [--vehicles N] [--decisions N] [--pushes N]
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.cameras.spool import SnapshotSpool
 from edge.outbox import Outbox
-from edge.vehicles import LaneDecider, LaneServer, VehicleCache, VehicleLanes
+from edge.vehicles import InsideLog, LaneDecider, LaneServer, VehicleCache, VehicleLanes
 from harness.report import report
 from harness.stats import summarize
 from simulators.lpr import vzenith_push
@@ -134,7 +134,8 @@ def bench_push(cache: VehicleCache, every: list[str], n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         outbox = Outbox(Path(tmp) / "outbox.db", site="bench", edge="gate")
         spool = SnapshotSpool(Path(tmp) / "snapshots.db", 500_000_000)
-        lanes = VehicleLanes(outbox.add_event, spool=spool)
+        inside = InsideLog(Path(tmp) / "vehicles-inside.db")  # who is inside, as the agent keeps it
+        lanes = VehicleLanes(outbox.add_event, spool=spool, inside=inside)
         lanes.decider.replace(cache)
         ready = threading.Event()
         stop: asyncio.Event | None = None
@@ -177,11 +178,12 @@ def bench_push(cache: VehicleCache, every: list[str], n: int) -> None:
         thread.join(10)
         size = len(bodies[0])
         report(f"camera push -> answer over HTTP, {n:,} pushes of ~{size / 1024:.0f} KB "
-               "(picture spooled, event in the FULL-sync outbox)",
+               "(picture spooled, event in the FULL-sync outbox, who is inside in its FULL-sync log)",
                f"{summarize(times, 'ms', 1000).text(1)}; {opened:,} opened; "
                f"outbox {len(outbox):,} events, spool {len(spool):,} pictures")
         outbox.close()
         spool.close()
+        inside.close()
 
 
 def main() -> None:

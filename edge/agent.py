@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -16,6 +17,8 @@ from edge.access.cache import PermissionCache
 from edge.access.decision import AccessDecider, Decision
 from edge.access.passback import PassbackLog
 from edge.access.tokens import CredentialLedger, SignedCredentialDecider, SignedDecision
+from edge.boards import BoardSupervisor
+from edge.boards.pages import Emergency
 from edge.cameras.supervisor import CameraSupervisor
 from edge.commands import CommandHandler, Result
 from edge.config import EdgeConfig
@@ -23,6 +26,8 @@ from edge.config_sync import ConfigStore, ConfigSync
 from edge.devices import DeviceSupervisor
 from edge.disk import DiskWatch, watch_disk
 from edge.doors import Door, DoorController
+from edge.homesec import HomeSecurity
+from edge.meters import MeterSupervisor
 from edge.outbox import Outbox
 from edge.permissions import PermissionSync
 from edge.reader_keys import ReaderKeyStore, seal_key
@@ -30,7 +35,7 @@ from edge.report import Reporter
 from edge.tasks import Tasks
 from edge.trust import DownlinkGate, DownlinkVerifier, TrustStore
 from edge.uplink import Uplink
-from edge.vehicles import LaneServer, VehicleLanes
+from edge.vehicles import InsideLog, LaneServer, VehicleLanes
 from wire import EdgeCommand, EdgeState, topics
 from wire.config import ConfigContent
 from wire.permissions import PermissionSnapshot
@@ -59,7 +64,10 @@ class EdgeAgent:
     downlink: DownlinkGate
     configs: ConfigSync
     devices: DeviceSupervisor
+    homesec: HomeSecurity
     cameras: CameraSupervisor
+    meters: MeterSupervisor
+    boards: BoardSupervisor
 
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
@@ -119,15 +127,28 @@ class EdgeAgent:
                 report=self.report, clock=self._now, tick_s=cfg.tick_s,
                 keys=ReaderKeyStore(cfg.data_dir / "reader-keys.json"), seal=self._seal))
             await stack.enter_async_context(self.uplink)
+            # units' alarms: armed here, so they hold with the hub away (and across restarts)
+            self.homesec = await stack.enter_async_context(HomeSecurity(
+                self.report.event, cfg.data_dir / "homesec.json", time.monotonic,
+                lambda: self._now().astimezone(self._site_zone())))
             self.devices = await stack.enter_async_context(DeviceSupervisor(
-                [], self.report.event, self.door_control.fire))
+                [], self.report.event, self.door_control.fire, self._zone_states))
             self.door_control.elevators = self.devices
             self.cameras = await stack.enter_async_context(CameraSupervisor(
                 [], self.report.event, self._camera_qr, data_dir=cfg.data_dir,
                 uploads=cfg.uploads, timezone_of_site=self._site_zone))
+            self.boards = await stack.enter_async_context(BoardSupervisor(
+                self.devices, self.report.event, clock=self._now, emergency=self._emergency,
+                rotate_s=cfg.board_rotate_s))
+            self.meters = await stack.enter_async_context(MeterSupervisor(
+                [], self.report.event, timezone_of_site=self._site_zone, clock=self._now))
+            inside = stack.enter_context(contextlib.closing(
+                InsideLog(cfg.data_dir / "vehicles-inside.db")))
             self.vehicles = VehicleLanes(self.report.event, spool=self.cameras.spool,
-                                         clock=self._now, path=cfg.data_dir / "vehicles.json")
+                                         clock=self._now, path=cfg.data_dir / "vehicles.json",
+                                         inside=inside)
             self.vehicles.restore()
+            stack.push_async_callback(self.vehicles.close)
             self.lane_server: LaneServer | None = None
             self.configs.attach(self._apply_installation)
             await self.configs.start()
@@ -136,7 +157,9 @@ class EdgeAgent:
                                               published=self.uplink.publish_state,
                                               gate=self.downlink,
                                               on_applied=self._snapshot_applied)
-            self.commands = CommandHandler(self.door_control, self.devices, site=cfg.site,
+            self.commands = CommandHandler(self.door_control, self.devices, homesec=self.homesec,
+                                           lanes=self.vehicles,
+                                           site=cfg.site,
                                            edge=cfg.edge, report=self.report,
                                            resync=self.uplink.publish_state, clock=self._now,
                                            gate=self.downlink, trust=self.trust)
@@ -179,11 +202,31 @@ class EdgeAgent:
         """Reconcile the running parts to `content` (resolved): devices first (a car reader
         names its elevator), then doors, then cameras (a camera names its door)."""
         devices = await self.devices.reconcile(content.devices)
+        models = self.devices.models
+        self.homesec.reconcile((d, models[d.model]) for d in content.devices)
         doors = await self.door_control.reconcile(content.doors)
         cameras = await self.cameras.reconcile(content.cameras)
+        meters = await self.meters.reconcile(content.lines, content.meters)
+        self.boards.set_notices(content.board_notices)
         await self._reconcile_lanes(content)
-        log.info("installation applied: (re)started doors %s, devices %s, cameras %s, lanes %s",
-                 doors, devices, cameras, [lane.id for lane in content.lanes])
+        log.info("installation applied: (re)started doors %s, devices %s, cameras %s, "
+                 "meters %s, lanes %s", doors, devices, cameras, meters,
+                 [lane.id for lane in content.lanes])
+
+    def _zone_states(self, device: str, states: dict[int, str] | None) -> None:
+        if states is None:
+            self.homesec.panel_lost(device)
+        else:
+            self.homesec.zones_polled(device, states)
+
+    def _emergency(self) -> Emergency | None:
+        """What takes the LED boards over: this edge's fire alarm, else its lockdown (the hub's
+        command, or a door locked down)."""
+        if self.devices.fire_active:
+            return "fire"
+        if self.door_control.locked_down or any(d.locked_down for d in self.doors.values()):
+            return "lockdown"
+        return None
 
     # --- vehicle lanes -------------------------------------------------------------------
     async def _reconcile_lanes(self, content: ConfigContent) -> None:
@@ -196,6 +239,7 @@ class EdgeAgent:
                 host=cfg.lanes_host, port=cfg.lanes_port))
         elif self.lane_server is not None:
             self.lane_server.lanes = {lane.id: lane for lane in content.lanes}
+        await self.vehicles.set_lanes(list(content.lanes))
 
     def _snapshot_applied(self, snapshot: PermissionSnapshot) -> None:
         self.vehicles.apply(snapshot.vehicles)

@@ -11,8 +11,10 @@ from pydantic import ValidationError
 
 from edge.devices import DeviceSupervisor
 from edge.doors import DoorController
+from edge.homesec import HomeSecurity
 from edge.report import Reporter
 from edge.trust import DownlinkGate, TrustStore
+from edge.vehicles import VehicleLanes
 from wire import CommandAck, EdgeCommand
 from wire._base import describe
 
@@ -21,10 +23,13 @@ Result = Literal["ok", "failed", "rejected"]  # as CommandAck carries it
 
 class CommandHandler:
     def __init__(self, doors: DoorController, elevators: DeviceSupervisor | None, *,
+                 homesec: HomeSecurity | None = None, lanes: VehicleLanes | None = None,
                  site: str, edge: str, report: Reporter, resync: Callable[[], None],
                  clock: Callable[[], datetime], gate: DownlinkGate, trust: TrustStore) -> None:
         self._doors = doors
         self._elevators = elevators
+        self._homesec = homesec
+        self._lanes = lanes
         self._report = report
         self._resync = resync
         self._clock = clock
@@ -92,6 +97,22 @@ class CommandHandler:
                 return "rejected", refused
             return "ok", ("install mode for the reader; reader_keyed follows" if
                           name == "reader_install" else "KEYSET sent; reader_keyed follows")
+        if name == "arm":
+            assert command.device is not None and command.arm_mode is not None
+            if self._homesec is None:
+                return "rejected", "this edge has no alarm panels"
+            done, what = self._homesec.arm(command.device, command.arm_mode,
+                                           "resident" if (command.issued_by or "").startswith(
+                                               "resident") else "hub",
+                                           command.bypass or ())
+            return ("ok" if done else "rejected"), what
+        if name == "lane_open":
+            assert command.lane is not None
+            if self._lanes is None:
+                return "rejected", "this edge has no vehicle lanes"
+            done, what = self._lanes.guard_open(command.lane, command.plate,
+                                                command.reason or "", command.issued_by)
+            return ("ok" if done else "rejected"), what
         if name == "resync":
             self._resync()
             return "ok", "state republished"
@@ -100,4 +121,9 @@ class CommandHandler:
             self._trust.allow_reset(command.perm_version, command.perm_hash)
             return "ok", (f"the hub's snapshot v{command.perm_version} will be taken whatever "
                           "version is held")
+        if name == "reset_config":
+            assert command.config_version is not None and command.config_hash is not None
+            self._trust.allow_reset(command.config_version, command.config_hash, of="config")
+            return "ok", (f"the hub's configuration v{command.config_version} will be taken "
+                          "whatever version runs")
         return "rejected", f"{name} is not supported by this edge"

@@ -82,6 +82,8 @@ class EdgeConfig(_Strict):
     lines: list[SerialLine] = Field(default_factory=list)
     doors: list[DoorConfig] = Field(default_factory=list)
     tick_s: float = Field(default=0.05, gt=0, le=1, description="door timer resolution")
+    board_rotate_s: float = Field(default=8.0, ge=1, le=600,
+                                  description="how long an LED board shows each notice")
     devices: list[DeviceConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
     uploads: UploadConfig | None = Field(default=None, description="snapshots to the hub")

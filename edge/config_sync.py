@@ -150,10 +150,14 @@ class ConfigSync:
         held = self.version or 0
         if (snapshot.version, snapshot.hash) == (self.version, self.hash):
             return  # running it already (the retained copy after a restart)
-        if snapshot.version <= held:
+        store = self._gate.store
+        reset = store is not None and store.reset_allowed("config") == (snapshot.version,
+                                                                       snapshot.hash)
+        if snapshot.version <= held and not reset:
             self._gate.refuse(topic, DownlinkRefused(
                 "version_regress", f"configuration v{snapshot.version} offered, v{held} runs: "
-                "a replay of an older configuration"))
+                "a replay of an older configuration, or the hub's versions went back (reset the "
+                "edge's configuration from the hub)"))
             return
         content = snapshot.content()
         problem = await asyncio.to_thread(check_supported, content, ports=True)
@@ -174,12 +178,14 @@ class ConfigSync:
             return
         await asyncio.to_thread(self._store.save, payload)
         self.content, self.version, self.hash = content, snapshot.version, snapshot.hash
+        if reset and store is not None:
+            store.reset_done("config")  # used up: only that configuration, once
         if self.refused is not None and (self.refused[0] or 0) <= snapshot.version:
             self.refused = None
         self._report.agent(
             "config_applied", f"configuration v{snapshot.version}: {len(content.doors)} doors, "
             f"{len(content.devices)} devices, {len(content.cameras)} cameras, "
-            f"{len(content.lines)} lines", config_version=snapshot.version)
+            f"{len(content.meters)} meters, {len(content.lines)} lines", config_version=snapshot.version)
         self._published()
 
     async def _run(self, content: ConfigContent) -> None:

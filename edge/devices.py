@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[str, DeviceData | TelemetryData], None]  # (device id, event data)
 FireDoors = Callable[[bool], list[str]]  # release (True) or restore (False); returns door ids
+# an alarm panel's zone states by zone number ("normal", "active" …), or None: not answering
+ZoneStates = Callable[[str, dict[int, str] | None], None]
 
 
 @dataclass
@@ -57,8 +59,10 @@ class DeviceSupervisor:
     """`async with DeviceSupervisor(devices, emit, fire_doors)`: polls every device until exit."""
 
     def __init__(self, configs: Iterable[DeviceConfig], emit: Emit,
-                 fire_doors: FireDoors = lambda active: []) -> None:
+                 fire_doors: FireDoors = lambda active: [],
+                 zone_states: ZoneStates = lambda device, states: None) -> None:
         self._models = load_models()
+        self._zone_states = zone_states
         self._emit = emit
         self._fire_doors = fire_doors
         self._configs = list(configs)
@@ -145,8 +149,15 @@ class DeviceSupervisor:
         except Exception:  # a bad reading must not stop the device's poll loop
             log.exception("device %s: handling %r failed", device.config.id, type(event).__name__)
 
+    @property
+    def models(self) -> dict[str, DeviceModel]:
+        """The device models this edge's firmware knows, by name."""
+        return self._models
+
     def _health(self, device: Device, status: LinkStatus) -> None:
         assert device.link is not None
+        if not status.online and device.model.security_zones is not None:
+            self._zone_states(device.config.id, None)
         self._emit(device.config.id, self._data(
             device, "online" if status.online else "offline",
             counters=device.link.counters.as_dict(), detail=status.reason or None,
@@ -159,6 +170,8 @@ class DeviceSupervisor:
             if zones != device.zones_in_alarm:
                 device.zones_in_alarm = zones
                 self._fire_changed(device)
+        if device.model.security_zones is not None:
+            self._zone_states(device.config.id, device.reader.security_zone_states(values))
         for event in device.faults.update(values):
             self._emit(device.config.id, event)
         telemetry = device.reader.telemetry(values)
@@ -209,6 +222,13 @@ class DeviceSupervisor:
             log.error("device %s: write failed: %s", device.config.id, exc)
             return False
         return True
+
+    async def write(self, device_id: str, write: Write) -> bool:
+        """One write to a running device through its own link (False: gone, or it failed)."""
+        device = self.devices.get(device_id)
+        if device is None or device.link is None:
+            return False
+        return await self._write(device, write)
 
     def hub_recall(self, active: bool, reason: str) -> list[str]:
         """The hub's `elevator_recall` (or `release`): a fire recall is never undone by the hub."""

@@ -162,12 +162,14 @@ class _Bus:
     signature: tuple[object, ...]  # what the bus was opened with: reopened when it changes
 
 
-def _bus_signature(configs: list[DoorConfig]) -> tuple[object, ...]:
-    """What an OSDP bus is opened with: its speed and its readers (door, address, key)."""
+def _bus_signature(configs: list[DoorConfig], key_of: Callable[[DoorConfig], bytes]
+                   ) -> tuple[object, ...]:
+    """What an OSDP bus runs: its speed and its readers (door, address, and the key it uses:
+    a key the reader took here counts, so a configuration carrying it back reopens nothing)."""
     if not configs:
         return ()
     return (configs[0].reader.baudrate,
-            *((c.id, c.reader.address, c.reader.scbk) for c in configs))
+            *((c.id, c.reader.address, key_of(c)) for c in configs))
 
 
 class DoorController:
@@ -178,6 +180,7 @@ class DoorController:
                  clock: Clock, tick_s: float, keys: ReaderKeyStore | None = None,
                  seal: Callable[[bytes, str], str | None] | None = None) -> None:
         self._configs = list(configs)
+        self.locked_down = False  # the hub's lockdown of this edge (its doors, its boards)
         self._keys = keys  # the keys readers took here, over the configured ones
         # seals a reader's new key (and its `door/address`) to the hub; None: cannot
         self._seal = seal or (lambda key, where: None)
@@ -224,7 +227,7 @@ class DoorController:
         for config in configs:
             wanted[config.reader.serial_port].append(config)
         for port in [p for p, bus in self._buses.items()
-                     if _bus_signature(wanted.get(p, [])) != bus.signature]:
+                     if _bus_signature(wanted.get(p, []), self._reader_key) != bus.signature]:
             await self._close_bus(port)
         for port, on_port in wanted.items():
             if port not in self._buses:
@@ -255,7 +258,7 @@ class DoorController:
         bus = OsdpBus(port, readers, baudrate=configs[0].reader.baudrate)
         await bus.__aenter__()
         task = self._tasks.spawn(self._pump(port, bus), f"osdp-{port}")
-        self._buses[port] = _Bus(bus, task, _bus_signature(configs))
+        self._buses[port] = _Bus(bus, task, _bus_signature(configs, self._reader_key))
 
     async def _close_bus(self, port: str) -> None:
         held = self._buses.pop(port)
@@ -403,7 +406,7 @@ class DoorController:
 
     def _car_floors(self, door: Door, outcome: Outcome) -> None:
         """A card, QR code, phone or pass granted in a car enables the holder's own floors and
-        those of its groups that include this reader, nothing else."""
+        those of its groups that include this reader, of those its lift stops at; nothing else."""
         elevator, state = door.config.elevator, self._cache.state
         key = outcome.snapshot_key()
         if elevator is None or self.elevators is None or state is None or key is None:
@@ -413,6 +416,8 @@ class DoorController:
             return
         floors = floors_for(cred.groups, cred.floors,
                             state.door_groups.get(door.config.id, frozenset()), state.groups)
+        if door.config.floors is not None:  # the lift's own stops (the hub's floor map)
+            floors &= set(door.config.floors)
         self.elevators.request_floors(elevator, sorted(floors), door.config.floor_enable_s)
 
     def _input(self, door: Door, event: InputChanged) -> None:
@@ -514,6 +519,11 @@ class DoorController:
         if door.install_until is not None:
             door.install_until = None
             self._drive(door, door.bus.install, reader.address, False)  # SCBK-D refused again
+        held = self._buses.get(reader.serial_port)
+        if held is not None and stored:  # the bus runs the new key already
+            on_port = [d.config for d in self.doors.values()
+                       if d.config.reader.serial_port == reader.serial_port]
+            held.signature = _bus_signature(on_port, self._reader_key)
         sealed = self._seal(event.key, f"{door.config.id}/{reader.address}")
         named = fingerprint(event.key)
         self._report.event(door.config.id, AgentData(
@@ -550,6 +560,7 @@ class DoorController:
 
     def lockdown(self, active: bool) -> None:
         """Lock every door down (or release them all)."""
+        self.locked_down = active
         now = time.monotonic()
         for door in self.doors.values():
             self._apply(door, door.fsm.lockdown(now) if active else door.fsm.release(now))

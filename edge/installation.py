@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from edge.drivers.dlt645 import ITEMS
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
 from wire.config import ConfigContent, DeviceConfig
@@ -36,6 +37,11 @@ def check_supported(content: ConfigContent, *, ports: bool,
         if device.transport not in model.transport.kinds:
             return Refusal("unsupported", f"devices.{i}: device {device.id}: model "
                            f"{device.model} offers no {device.transport} transport")
+    for i, meter in enumerate(resolved.meters):
+        unknown = [item for item in meter.items if item not in ITEMS]
+        if unknown:
+            return Refusal("unsupported", f"meters.{i}: meter {meter.id}: unknown data items "
+                           f"{', '.join(unknown)}; known: {', '.join(sorted(ITEMS))}")
     shared = _check_lines(resolved.devices, models)
     if shared is not None:
         return Refusal("unsupported", shared)
@@ -48,6 +54,11 @@ def check_supported(content: ConfigContent, *, ports: bool,
             if device.port is not None and not os.path.exists(device.port):
                 return Refusal("serial_port_missing", f"device {device.id}: serial port "
                                f"{device.port} does not exist on this edge")
+        lines = {line.id: line for line in resolved.lines}
+        for meter in resolved.meters:
+            if not os.path.exists(lines[meter.line].port):
+                return Refusal("serial_port_missing", f"meter {meter.id}: serial port "
+                               f"{lines[meter.line].port} does not exist on this edge")
     return None
 
 

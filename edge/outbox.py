@@ -29,12 +29,15 @@ from wire.events import (
     DoorData,
     DoorEvent,
     Event,
+    HomeSecurityEvent,
+    LaneEvent,
     TelemetryEvent,
     VehicleEvent,
     new_event_id,
 )
+from wire.homesec import HomeSecurityData
 from wire.stored import payload_digest, to_ranges
-from wire.vehicles import VehicleData
+from wire.vehicles import LaneData, VehicleData
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 EventData = (AccessData | DoorData | AgentData | DeviceData | TelemetryData | CameraData
-             | VehicleData)
+             | VehicleData | LaneData | HomeSecurityData)
 
 
 def _envelope(data: EventData, **envelope: Any) -> Event:
@@ -70,6 +73,10 @@ def _envelope(data: EventData, **envelope: Any) -> Event:
             return CameraEvent(data=data, **envelope)
         case VehicleData():
             return VehicleEvent(data=data, **envelope)
+        case LaneData():
+            return LaneEvent(data=data, **envelope)
+        case HomeSecurityData():
+            return HomeSecurityEvent(data=data, **envelope)
 
 
 # (seq, topic, payload, qos, retain)

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -39,6 +40,7 @@ from wire.errors import WireError
 from wire.signed import key_id, signing_bytes, unseal
 
 log = logging.getLogger(__name__)
+Resettable = Literal["permission", "config"]  # what a signed reset names (a table each)
 # a body names its target near its start (snapshot, delta, command, ready): enough to tell a
 # message for another edge from a forgery, without parsing a 100,000-credential snapshot
 _TARGET = re.compile(rb'"site":"([A-Za-z0-9][A-Za-z0-9_.-]*)","edge":"([A-Za-z0-9][A-Za-z0-9_.-]*)"')
@@ -255,6 +257,9 @@ CREATE TABLE IF NOT EXISTS delivered_keys (position INTEGER PRIMARY KEY, key TEX
 CREATE TABLE IF NOT EXISTS permission_reset (
     id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS config_reset (
+    id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, hash TEXT NOT NULL
+);
 """
 
 
@@ -301,21 +306,21 @@ class TrustStore(SqliteStore):
             self._db.executemany("INSERT INTO delivered_keys VALUES (?, ?)", enumerate(keys))
             self._db.execute("COMMIT")
 
-    def allow_reset(self, version: int, digest: str) -> None:
-        """The hub's signed reset: the snapshot (`version`, `digest`) may replace the one held
-        even if older. Only that exact snapshot, once."""
+    def allow_reset(self, version: int, digest: str, of: Resettable = "permission") -> None:
+        """The hub's signed reset: the snapshot (`version`, `digest`) of permissions, or of the
+        configuration, may replace the one held even if older. Only that exact one, once."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO permission_reset VALUES (1, ?, ?)",
+            self._db.execute(f"INSERT OR REPLACE INTO {of}_reset VALUES (1, ?, ?)",
                              (version, digest))
 
-    def reset_allowed(self) -> tuple[int, str] | None:
+    def reset_allowed(self, of: Resettable = "permission") -> tuple[int, str] | None:
         with self._lock:
-            row = self._db.execute("SELECT version, hash FROM permission_reset").fetchone()
+            row = self._db.execute(f"SELECT version, hash FROM {of}_reset").fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
 
-    def reset_done(self) -> None:
+    def reset_done(self, of: Resettable = "permission") -> None:
         with self._lock:
-            self._db.execute("DELETE FROM permission_reset")
+            self._db.execute(f"DELETE FROM {of}_reset")
 
 
 __all__ = ["DownlinkGate", "DownlinkRefused", "DownlinkVerifier", "TrustStore"]

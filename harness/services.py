@@ -182,6 +182,40 @@ class PostgresServer:
             remove_in_background(self.dir)
 
 
+class PostgresStandby(PostgresServer):
+    """A hot standby of `primary`, streaming from it: `pg_basebackup -R` over loopback (the
+    primary's initdb defaults already allow replication from 127.0.0.1 with trust)."""
+
+    def __init__(self, primary: PostgresServer) -> None:
+        super().__init__()
+        self.primary = primary
+
+    def start(self) -> None:
+        bindir = _pg_bindir()
+        if self._as_postgres:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self._run(f"{bindir}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port),
+                  "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the standby's server (again, after `halt`)."""
+        self._run(
+            f"{_pg_bindir()}/pg_ctl", "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-w",
+            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c shared_buffers=16MB -c hot_standby=on",
+            "start",
+        )
+
+    def halt(self) -> None:
+        """Stop the standby's server, keeping its data for `resume`."""
+        self._run(f"{_pg_bindir()}/pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def create_database(self, name: str) -> str:
+        raise RuntimeError("a standby is read-only: create the database on the primary")
+
+
 def _pg_bindir() -> str:
     roots = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     if not roots:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.credentials.downlink import DownlinkSigner
 from hub.errors import Conflict, MqttError, NotFound
-from hub.models import Edge, EdgeCommandRow, PermissionVersion
+from hub.models import Edge, EdgeCommandRow, EdgeConfigVersion, PermissionVersion
 from hub.mqtt import MqttClient
 from wire import CommandAck, EdgeCommand, topics
 from wire.commands import VALIDITY_S, CommandName
+from wire.homesec import ArmMode
 
 if TYPE_CHECKING:
     from hub.compiler import PermissionPublisher
@@ -24,18 +25,29 @@ log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
 
 
+class ConfigPush(Protocol):
+    """Compiles and publishes one edge's configuration (hub.installation.push.ConfigPusher)."""
+
+    async def push(self, edge_id: int, *, force: bool = False) -> object: ...
+
+
 class CommandSender:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], mqtt: MqttClient,
-                 downlink: DownlinkSigner, publisher: PermissionPublisher | None = None) -> None:
+                 downlink: DownlinkSigner, publisher: PermissionPublisher | None = None,
+                 configs: ConfigPush | None = None) -> None:
         self._sessions = sessions
         self._mqtt = mqtt
         self._downlink = downlink
         self._publisher = publisher  # re-sends the snapshot after a reset_permissions
+        self._configs = configs  # ... and the configuration after a reset_config
 
     async def send(self, *, site: str, edge: str, command: CommandName, reason: str, issued_by: str,
                    door: str | None = None, duration_s: float | None = None,
                    perm_version: int | None = None, perm_hash: str | None = None,
-                   ) -> EdgeCommandRow:
+                   config_version: int | None = None, config_hash: str | None = None,
+                   lane: str | None = None, plate: str | None = None,
+                   device: str | None = None, arm_mode: ArmMode | None = None,
+                   bypass: list[int] | None = None) -> EdgeCommandRow:
         """Record the command, then publish it signed (QoS 1, not retained: a stale unlock must
         not be replayed to an edge that reconnects later; it is valid for VALIDITY_S and its id
         is refused a second time). Returns the stored row."""
@@ -45,8 +57,12 @@ class CommandSender:
                               command=command,
                               door=door, reason=reason, issued_by=issued_by,
                               duration_s=duration_s, perm_version=perm_version,
-                              perm_hash=perm_hash)
-        row = EdgeCommandRow(id=message.id, site_id=site, edge=edge, door=door, command=command,
+                              perm_hash=perm_hash, config_version=config_version,
+                              config_hash=config_hash, lane=lane, plate=plate,
+                              device=device, arm_mode=arm_mode, bypass=bypass)
+        # the row's `door` names what was commanded: a door, a lane, or an alarm panel
+        row = EdgeCommandRow(id=message.id, site_id=site, edge=edge,
+                             door=door or lane or device, command=command,
                              reason=reason, issued_by=issued_by, issued_at=now, status="sent",
                              answer=None, answered_at=None)
         async with self._sessions() as session, session.begin():
@@ -89,6 +105,33 @@ class CommandSender:
                               issued_by=issued_by, perm_version=version, perm_hash=digest)
         if row.status == "sent" and self._publisher is not None:
             await self._publisher.publish_site(site, edges=[edge_id], force=True)
+        return row
+
+    async def reset_config(self, *, edge_id: int, reason: str, issued_by: str
+                           ) -> EdgeCommandRow:
+        """Bring an edge back to the hub's configuration whatever version it runs (after the
+        hub's database was restored from a backup, its versions count again from lower and
+        the edge refuses them all): the configuration compiled and versioned now, a signed
+        command naming that version and hash, then that configuration sent again."""
+        if self._configs is None:
+            raise Conflict("this hub does not publish edge configurations")
+        await self._configs.push(edge_id)  # the current installation, versioned
+        async with self._sessions() as session:
+            found = (await session.execute(
+                select(Edge.site_id, Edge.name, EdgeConfigVersion.version, EdgeConfigVersion.hash)
+                .join(EdgeConfigVersion, EdgeConfigVersion.edge_id == Edge.id, isouter=True)
+                .where(Edge.id == edge_id)
+            )).first()
+        if found is None:
+            raise NotFound("edge", edge_id)
+        site, edge, version, digest = found
+        if version is None:
+            raise Conflict(f"no configuration has been published to edge {edge} yet: there is "
+                           "nothing to reset it to")
+        row = await self.send(site=site, edge=edge, command="reset_config", reason=reason,
+                              issued_by=issued_by, config_version=version, config_hash=digest)
+        if row.status == "sent":
+            await self._configs.push(edge_id, force=True)
         return row
 
 

@@ -28,11 +28,13 @@ from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
 from hub.door_states import record_door_events
+from hub.homesec.store import record_homesec_events
+from hub.installation.publish import ConfigPublisher
 from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
 from hub.meters.readings import record_meter_readings
 from hub.models import AccessEvent as AccessEventRow
-from hub.models import Base, DeadLetter, EventLog, Site, utcnow
+from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
 from hub.patrol.cards import record_card_readings
 from hub.readers.keys import keyed_rows, record_reader_keys
@@ -124,6 +126,9 @@ class Ingest:
         confirmer: StoredConfirmer | None = None,
     ) -> None:
         self._sessions = sessions
+        # recompiles the configuration of an edge whose reader took a key of its own, so the
+        # retained one carries it (a replacement edge); set once the hub's pusher runs
+        self.configs: ConfigPublisher | None = None
         self._confirmer = confirmer  # None: no edge is told (tests of the ingest alone)
         self._live = live
         self._rules = rules  # runs on what is stored now, in the same transaction
@@ -259,6 +264,8 @@ class Ingest:
         edge_states: list[StateChange] = []
         unknown: list[tuple[Message, topics.TopicParts, EdgeState]] = []
         floors: list[tuple[str, str, int]] = []
+        rekeyed: dict[str, set[int]] = {}  # site -> edges whose reader keys changed
+        homesec: list[LiveItem] = []
         after = None
         async with self._sessions() as session, session.begin():
             await self._drop_unknown_sites(session, batch, now)
@@ -273,6 +280,7 @@ class Ingest:
                 await record_door_events(session, [r for r in batch.events if r["id"] in stored])
             if keyed:  # a reader's own key, sealed: kept for the configuration to carry back
                 await record_reader_keys(session, [r for r in keyed if r["id"] in stored])
+                rekeyed = await _edges_of(session, [r for r in keyed if r["id"] in stored])
             if batch.devices:
                 fresh = [e for e in batch.devices if e.id in stored]
                 await apply_device_events(session, fresh, self._telemetry_sink)
@@ -295,6 +303,9 @@ class Ingest:
             vehicle_rows = [r for r in batch.events if r["kind"] == "vehicle" and r["id"] in stored]
             if vehicle_rows:  # stays (who is inside) and visitor-car pass uses
                 await record_vehicle_events(session, vehicle_rows)
+            homesec_rows = [r for r in batch.events if r["kind"] == "homesec" and r["id"] in stored]
+            if homesec_rows:  # the units' arm state, and what their phone pages are told
+                homesec = await record_homesec_events(session, homesec_rows)
             if self._rules is not None:
                 after = await self._rules.evaluate(
                     session, [row for row in batch.events if row["id"] in stored], edge_states)
@@ -310,9 +321,12 @@ class Ingest:
             self._confirmer.confirm(batch.seqs)
         try:
             if self._live is not None:
-                await self._live.publish(_live_items(batch) + live_items(edge_states))
+                await self._live.publish(_live_items(batch) + live_items(edge_states) + homesec)
             if after is not None:
                 await after()  # the rules' live pushes and edge commands, once committed
+            for site_id, edge_ids in rekeyed.items():
+                if self.configs is not None:
+                    self.configs.edges_changed(site_id, sorted(edge_ids))
             if self._confirmer is not None:
                 for site, edge, floor in floors:
                     await self._confirmer.send_floor(site, edge, floor)
@@ -430,6 +444,7 @@ class Ingest:
 # Event kinds the consoles watch live, by channel (telemetry is too much for a push).
 _LIVE_CHANNELS = {"access": "access", "door": "door", "device": "devices"}
 _LIVE_CHANNELS["camera"] = "camera"  # camera alerts (issue 6), with their snapshot ids
+_LIVE_CHANNELS["vehicle"] = _LIVE_CHANNELS["lane"] = "vehicles"  # the guard's lane panel
 
 
 def _live_items(batch: _Batch) -> list[LiveItem]:
@@ -506,5 +521,16 @@ def _dead_row(message: Message, reason: str, now: datetime) -> dict[str, Any]:
     return {"received_at": now, "topic": message.topic, "payload": message.payload,
             "reason": reason[:2000], "site_id": site, "edge": edge}
 
+
+
+async def _edges_of(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """The edges (ids, per site) the event rows came from."""
+    found: dict[str, set[int]] = {}
+    for site_id, edge in {(r["site_id"], r["edge"]) for r in rows}:
+        edge_id = await session.scalar(
+            select(Edge.id).where(Edge.site_id == site_id, Edge.name == edge))
+        if edge_id is not None:
+            found.setdefault(site_id, set()).add(edge_id)
+    return found
 
 __all__ = ["Ingest", "IngestStats", "hub_subscriptions"]

@@ -40,10 +40,15 @@ CHANNEL_ROLES: dict[str, frozenset[str]] = {
     "edges": _STAFF,
     "notices": _STAFF | {"resident"},  # notices to a site, a building or a unit
     "alarms": _STAFF,  # raised, repeated, acknowledged, cleared, commented (hub.rules)
-    "camera": _CONTROL_ROOM,  # camera alerts: residents' comings and goings, not for technicians
+    "camera": _CONTROL_ROOM,
+    # a unit's arm state and its alarms (never a silent one) to its household and the control
+    # room; never a zone's comings and goings (the edge does not send them)
+    "homesec": _CONTROL_ROOM | {"resident"},  # camera alerts: residents' comings and goings, not for technicians
     # new and assigned orders to their technician, everything to the site's managers, and
     # a resident's repair request to that resident (hub.workorders.dispatch)
     "work_orders": frozenset({"admin", "manager", "technician", "resident"}),
+    "patrol": _CONTROL_ROOM,  # a round started, a checkpoint read (hub.api.patrol)
+    "vehicles": _CONTROL_ROOM,  # lane decisions and barrier events (issue 17)
 }
 LISTENER_QUEUE = 1000  # items kept for a slow console before the oldest are dropped
 
@@ -155,8 +160,9 @@ class LiveBus:
         if self._publisher is None:
             self._deliver(items)
             return
-        # a shallow dict per item (dataclasses.asdict() deep-copied every data dict)
-        payload = to_json([i._asdict() for i in items], fallback=str)
+        # each item as an array in LiveItem's field order: a dict per item (_asdict) cost a
+        # third of the push, which the ingest makes for every stored event
+        payload = to_json(items, fallback=str)
         try:
             await self._publisher.publish(LIVE_TOPIC, payload, qos=0)
         except PublishError as exc:  # the consoles refresh when they reconnect
@@ -179,8 +185,9 @@ class LiveBus:
 
 
 def _parse(message: Message) -> list[LiveItem]:
-    try:
-        return [LiveItem(**raw) for raw in json.loads(message.payload)]
+    try:  # objects: a push from a worker of an earlier version
+        return [LiveItem(*raw) if isinstance(raw, list) else LiveItem(**raw)
+                for raw in json.loads(message.payload)]
     except (ValueError, TypeError) as exc:  # only hub workers can write this topic
         log.warning("live: ignored a malformed push on %s: %s", message.topic, exc)
         return []

@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 
 from hub import audit, door_states, login_throttle
 from hub.cameras import models as camera_models
+from hub.homesec import models as homesec_models
 from hub.meters import models as meter_models
 from hub.models import Base
 from hub.patrol import models as patrol_models
@@ -21,7 +22,8 @@ from hub.workorders import models as work_order_models
 
 # Importing a domain's models puts its tables on Base.metadata.
 DOMAIN_MODELS = (rule_models, work_order_models, camera_models, login_throttle, door_states,
-                 reader_models, audit, patrol_models, vehicle_models, meter_models)
+                 reader_models, audit, patrol_models, vehicle_models, meter_models,
+                 homesec_models)
 
 metadata: MetaData = Base.metadata
 

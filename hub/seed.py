@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.auth import create_user, hash_password, verify_password
+from hub.api.core.auth import create_user, hash_password, verify_password
 from hub.cameras.models import Camera
 from hub.installation import (
     Actor,
@@ -70,6 +70,8 @@ from hub.models import (
     Unit,
     User,
 )
+from hub.patrol.models import Checkpoint, GuardCard, Route
+from hub.patrol.registry import Stop, add_checkpoint, add_guard_card, add_route
 from hub.workorders.models import TechnicianSkill
 
 DEMO_SITE = "demo"
@@ -83,8 +85,17 @@ DEMO_LOGINS = (DEMO_RESIDENT, DEMO_GUARD, DEMO_TECHNICIAN)
 TECHNICIAN_SKILLS = ("elevator_drive", "elevator_electrical", "elevator_mechanical",
                      "elevator_safety", "elevator_door", "elevator_rescue", "fire_water",
                      "fire_electrical", "fire_alarm", "cctv", "general",
-                     "general_repair")  # residents' repair requests (hub.api.workorder_schemas)
+                     "general_repair")  # residents' repair requests (hub.api.workorders.schemas)
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}]
+# The night patrol (issue 17): code, name, 中文名, location, the door of a door checkpoint.
+DEMO_CHECKPOINTS = (
+    ("CP1", "North gate house", "北门岗亭", "North gate", None),
+    ("CP2", "Car park ramp", "地库坡道", "Basement entrance, B1", None),
+    ("CP3", "Building 1 main door", "1号楼正门", "Building 1 lobby", "B1-main"),
+    ("CP4", "Garden pavilion", "花园凉亭", "Central garden", None),
+)
+DEMO_ROUTE = "night-a"  # every 2 hours from 22:00 to 06:00, 10 minutes per checkpoint
+DEMO_GUARD_CARD = "9001"  # the guard's card: a patrol reading at B1-main (CP3)
 # Who commissions the demo building, in the audit trail.
 DEMO_INSTALLER = Actor(username="demo-seed", all_sites=True)
 
@@ -283,6 +294,33 @@ async def seed_demo_logins(sessions: async_sessionmaker[AsyncSession],
             session.add_all(TechnicianSkill(user_id=tech.id, skill=s) for s in TECHNICIAN_SKILLS)
 
 
-__all__ = ["DEMO_CAMERA", "DEMO_DOORS", "DEMO_EDGE", "DEMO_FIRE", "DEMO_GUARD", "DEMO_LIFT",
-           "DEMO_LOGINS", "DEMO_RESIDENT", "DEMO_SITE", "DEMO_TECHNICIAN", "TECHNICIAN_SKILLS",
-           "DemoWiring", "commission_demo", "seed_demo", "seed_demo_logins"]
+async def seed_patrol(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """The demo's night patrol, through the patrol's registry, each part when missing: the
+    checkpoints (three displays, B1-main's reader), the route `night-a` through them every 2
+    hours from 22:00 to 06:00, and the guard's card. After seed_demo_logins (the guard); apart
+    from seed_demo, whose tests would see the night's rounds raise their alarms. Returns the
+    displays' secrets by checkpoint code (the simulated displays show their codes)."""
+    async with sessions() as session, session.begin():
+        have = set(await session.scalars(select(Checkpoint.code).where(
+            Checkpoint.site_id == DEMO_SITE)))
+        for code, name, name_zh, location, door in DEMO_CHECKPOINTS:
+            if code not in have:
+                await add_checkpoint(session, DEMO_SITE, code, name, name_zh=name_zh,
+                                     location=location, kind="door" if door else "display",
+                                     door=door)
+        if await _one(session, Route, site_id=DEMO_SITE, code=DEMO_ROUTE) is None:
+            await add_route(session, DEMO_SITE, DEMO_ROUTE, "Night round A", name_zh="夜班A线",
+                            stops=[Stop(code, 600) for code, *_ in DEMO_CHECKPOINTS],
+                            every_min=120, from_hour=22, to_hour=6)
+        if await _one(session, GuardCard, site_id=DEMO_SITE,
+                      card_number=DEMO_GUARD_CARD) is None:
+            await add_guard_card(session, DEMO_SITE, DEMO_GUARD, DEMO_GUARD_CARD)
+        return {c.code: c.secret for c in await session.scalars(select(Checkpoint).where(
+            Checkpoint.site_id == DEMO_SITE, Checkpoint.secret.is_not(None)))
+            if c.secret is not None}
+
+
+__all__ = ["DEMO_CAMERA", "DEMO_CHECKPOINTS", "DEMO_DOORS", "DEMO_EDGE", "DEMO_FIRE", "DEMO_GUARD",
+           "DEMO_GUARD_CARD", "DEMO_LIFT", "DEMO_LOGINS", "DEMO_RESIDENT", "DEMO_ROUTE",
+           "DEMO_SITE", "DEMO_TECHNICIAN", "TECHNICIAN_SKILLS", "DemoWiring", "commission_demo",
+           "seed_demo", "seed_demo_logins", "seed_patrol"]

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.api.app import create_app
-from hub.api.auth import create_user
-from hub.api.cameras import SNAPSHOT_POLICY, SnapshotPolicy
-from hub.api.keys import EDGE_CONFIGS
+from hub.api.cameras.routes import SNAPSHOT_POLICY, SnapshotPolicy
+from hub.api.core.auth import create_user
+from hub.api.core.keys import EDGE_CONFIGS
 from hub.cameras.store import SnapshotRetention
 from hub.commands import CommandSender
 from hub.compiler import PermissionPublisher
@@ -34,6 +34,7 @@ from hub.liveness import SilenceSweep
 from hub.models import User
 from hub.mqtt import MqttClient
 from hub.patrol.sweep import PatrolSweep
+from hub.replica import ReplicaReads
 from hub.rules.clock import Clock
 from hub.rules.engine import RuleEngine, TimerChecker
 from hub.rules.loader import load_rules
@@ -66,11 +67,12 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
               telemetry_sink: TelemetrySink | None = None,
               signer: TokenSigner | None = None,
               live: LiveBus | None = None,
-              config_pusher: ConfigPusher | None = None) -> web.Application:
+              config_pusher: ConfigPusher | None = None,
+              replica: ReplicaReads | None = None) -> web.Application:
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                      commands=commands, telemetry_sink=telemetry_sink,
                      cookie_secure=settings.cookie_secure, signer=signer, live=live,
-                     config_publisher=config_pusher)
+                     config_publisher=config_pusher, replica=replica)
     add_console(app)  # the web console's pages beside the API
     app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
                                           int(settings.snapshot_max_mb * 1024 * 1024))
@@ -110,6 +112,7 @@ class Hub:
         self._url: str | None = None
         self.signer: TokenSigner | None = None  # the hub's QR / pass token signer, once started
         self.downlink: DownlinkSigner | None = None  # signs every message to an edge, once started
+        self.replica: ReplicaReads | None = None  # the read replica, when one is configured
 
     @property
     def url(self) -> str:
@@ -223,11 +226,14 @@ class Hub:
         # issue 15: an installation change recompiles and pushes its edges' configuration
         self.config_pusher = await stack.enter_async_context(ConfigPusher(
             self._sessions, self._edge_configs, debounce_s=s.publish_debounce_s,
-            keys=[key] + ([next_key] if next_key is not None else [])))
+            keys=[key] + ([next_key] if next_key is not None else []),
+            sweep_on_start=s.config_sweep_on_start))
+        self._ingest.configs = self.config_pusher  # a reader's new key goes into its config
         # issue 5: work-order notifications (live push, webhook) and periodic jobs
         self.workorders = await enter_work_orders(stack, s, self._sessions, self._live)
 
-        commands = CommandSender(self._sessions, self._mqtt, downlink, self._publisher)
+        commands = CommandSender(self._sessions, self._mqtt, downlink, self._publisher,
+                                 self.config_pusher)
         self.rules.commands, self.rules.live = commands, self._live
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
         await stack.enter_async_context(SilenceSweep(
@@ -238,8 +244,9 @@ class Hub:
                                                     live=self._live))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
+        replica = await self._open_replica(stack)
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
-                        self._live, self.config_pusher)
+                        self._live, self.config_pusher, replica)
         app[EDGE_CONFIGS] = self._edge_configs
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
@@ -249,6 +256,19 @@ class Hub:
         host, port = runner.addresses[0][:2]
         self._url = f"http://{host}:{port}"
         log.info("hub serving %s", self._url)
+
+    async def _open_replica(self, stack: AsyncExitStack) -> ReplicaReads | None:
+        """issue 19: the API's and console's reads from a streaming replica, if one is set."""
+        url = self.settings.database_replica_url
+        if url is None:
+            return None
+        # a replica that does not answer must not hold a read up: fall back to the primary fast
+        engine = create_engine(url, connect_args={"connect_timeout": 2})
+        stack.push_async_callback(engine.dispose)
+        self.replica = await stack.enter_async_context(ReplicaReads(
+            self.sessions, create_sessionmaker(engine),
+            check_interval_s=self.settings.replica_check_interval_s))
+        return self.replica
 
 
 def _started(value: T | None) -> T:

@@ -28,6 +28,12 @@ class HubSettings(BaseSettings):
         default="sqlite+aiosqlite:///./lintel-hub.db",
         description="async SQLAlchemy URL: sqlite+aiosqlite:///... or postgresql+psycopg://...",
     )
+    database_replica_url: str | None = Field(
+        default=None, description="a PostgreSQL streaming replica (hot standby) of database_url: "
+        "the API's and console's reads go there, writes and ingest to the primary; a client that "
+        "just wrote reads from the primary until the replica has replayed its write (docs/scaling.md)")
+    replica_check_interval_s: float = Field(
+        default=2.0, gt=0, le=60, description="how often the replica's lag and health are measured")
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
@@ -49,6 +55,9 @@ class HubSettings(BaseSettings):
     data_dir: Path = Path("./lintel-data")
     ingest_batch_max: int = Field(default=1000, ge=1, le=100_000)
     publish_debounce_s: float = Field(default=0.2, ge=0)
+    config_sweep_on_start: bool = Field(
+        default=True, description="at start-up, compile every edge's configuration and publish "
+        "those that changed or that their edge does not report running (hub.installation.push)")
     stored_confirm_interval_s: float = Field(
         default=0.25, gt=0, le=10,
         description="tell each edge what this worker committed (`stored`) this often")
@@ -137,6 +146,17 @@ class HubSettings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
             raise ValueError("use sqlite+aiosqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("database_replica_url")
+    @classmethod
+    def _replica_postgres(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        if not value.startswith("postgresql+psycopg://"):
+            raise ValueError("a replica must be postgresql+psycopg://")
+        if not str(info.data.get("database_url", "")).startswith("postgresql+psycopg://"):
+            raise ValueError("a replica needs database_url on PostgreSQL too")
         return value
 
     @classmethod

@@ -32,11 +32,13 @@ from hub.seed import (
     DEMO_DOORS,
     DEMO_GUARD,
     DEMO_RESIDENT,
+    DEMO_ROUTE,
     DEMO_TECHNICIAN,
     DemoWiring,
     commission_demo,
     seed_demo,
     seed_demo_logins,
+    seed_patrol,
 )
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -47,6 +49,7 @@ from simulators.control import create_control_app
 from simulators.modbus_control import add_device_routes
 from simulators.modbus_devices import ModbusDeviceSimulator
 from simulators.osdp_door import OsdpDoorSimulator
+from simulators.patrol_displays import add_display_routes
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +153,8 @@ async def _commission(hub: Hub, wiring: DemoWiring) -> dict[str, object]:
             select(Edge.id).where(Edge.site_id == SITE, Edge.name == EDGE))
         assert edge_id is not None, "the demo seed makes the edge"
         content = await hub_edge_config(session, edge_id)
+    if hub.config_pusher is not None:  # the retained configuration says the same (not the
+        hub.config_pusher.edges_changed(SITE, [edge_id])  # last run's ptys, which are gone)
     return content.model_dump(mode="json", include={"lines", "doors", "devices", "cameras"})
 
 
@@ -208,6 +213,10 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         logins = {user: _secret(data / f"{role}-password", lambda: secrets.token_urlsafe(12))
                   for user, role in _LOGIN_ROLES.items()}
         await seed_demo_logins(hub.sessions, logins)
+        displays = await seed_patrol(hub.sessions)
+        # what the checkpoints' displays were given at installation, for `lintel sim patrol`
+        (data / "patrol-displays.json").write_text(json.dumps(displays))
+        os.chmod(data / "patrol-displays.json", 0o600)
 
         sims: dict[str, OsdpDoorSimulator] = {}
         for door, address, _ in DOORS:
@@ -224,6 +233,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
             ))
         control_app = create_control_app(sims)
         add_device_routes(control_app, devices)
+        add_display_routes(control_app, SITE, displays)
         runner = web.AppRunner(control_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -257,6 +267,11 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         print(f"resident login (张伟, for /api/v1/me/qr): {DEMO_RESIDENT} / "
               f"{logins[DEMO_RESIDENT]}", flush=True)
         print(f"guard login (console /guard): {DEMO_GUARD} / {logins[DEMO_GUARD]}", flush=True)
+        print(f"patrol: the guard's phone page {hub.url}/guard/patrol, the checkpoints' "
+              f"displays http://127.0.0.1:{control_port}/patrol/displays, the supervisor's "
+              f"{hub.url}/manage/patrol; a simulated walk: LINTEL_PATROL_PASSWORD=... lintel sim "
+              f"patrol --guard {DEMO_GUARD} --route {DEMO_ROUTE} --secrets "
+              f"{data / 'patrol-displays.json'}", flush=True)
         print(f"technician login (console /tech): {DEMO_TECHNICIAN} / "
               f"{logins[DEMO_TECHNICIAN]}", flush=True)
         print(f"token: {token}", flush=True)

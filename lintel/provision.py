@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.credentials.keys import load_signing_key, public_key_b64, seed_b64
 from hub.live import LIVE_TOPIC
 from lintel import pki
+from lintel.emqx import EMQX_DIR, BrokerFlavour, write_emqx_files
 from wire import topics
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -53,8 +54,10 @@ class Identity:
 
 
 def dynsec_password(password: str, *, salt: bytes | None = None) -> dict[str, object]:
-    """A client's password as the dynamic-security plugin stores it (same PBKDF2-SHA512)."""
-    salt = salt if salt is not None else os.urandom(12)
+    """A client's password as the dynamic-security plugin stores it (same PBKDF2-SHA512).
+    The salt (12 bytes, as the plugin wants) is ASCII text: EMQX takes a salt as text
+    (lintel.emqx renders the same accounts for it)."""
+    salt = salt if salt is not None else secrets.token_urlsafe(9).encode()
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ROUNDS)
     return {"password": base64.b64encode(digest).decode(), "salt": base64.b64encode(salt).decode(),
             "iterations": PBKDF2_ROUNDS}
@@ -124,9 +127,11 @@ def _load_dynsec(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _set_account(broker: Path, username: str, password: str | None, acl: list[Grant]) -> None:
+def _set_account(broker: Path, username: str, password: str | None, acl: list[Grant],
+                 flavour: BrokerFlavour = "mosquitto") -> None:
     """Replace `username`'s client and role (of the same name) in the plugin's file, keeping
-    everyone else's. No password: the account logs in only by client certificate."""
+    everyone else's. No password: the account logs in only by client certificate. The file
+    is the one source of the accounts; for EMQX they are rendered from it beside it."""
     path = broker / DYNSEC_FILE
     doc = _load_dynsec(path)
     client: dict[str, Any] = {"username": username, "roles": [{"rolename": username}]}
@@ -140,6 +145,8 @@ def _set_account(broker: Path, username: str, password: str | None, acl: list[Gr
     broker.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.chmod(path, 0o600)
+    if flavour == "emqx":
+        write_emqx_files(path, broker.parent / EMQX_DIR)
 
 
 TTY_DIR = "/run/lintel/tty"  # where `lintel sim serve --edge-config` links each door's pty
@@ -165,7 +172,8 @@ def _door_skeleton(index: int, door: str) -> dict[str, object]:
 def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "mosquitto",
                    broker_port: int | None = None, tls: bool = False,
                    ca_file: str | None = None, doors: list[str] | None = None,
-                   client_cert: bool = False) -> Identity:
+                   client_cert: bool = False,
+                   broker_flavour: BrokerFlavour = "mosquitto") -> Identity:
     """Create (or rotate) the identity of `building`'s edge in `site`.
 
     Writes its account (`<site>.<edge>`: password and role) into the broker's
@@ -179,6 +187,8 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     With `client_cert` the edge gets a client certificate (common name = its username, signed
     by the CA of `provision_tls`) instead of a password, for the broker's listener with
     `use_identity_as_username` (port 8884 by default).
+
+    `broker_flavour` "emqx" also renders every account for an EMQX cluster (lintel.emqx).
     """
     site = _check("site", site)
     edge = _check("edge", edge_name(building))
@@ -219,7 +229,8 @@ def provision_edge(out: Path, site: str, building: str, *, broker_host: str = "m
     keys = [str(k) for k in held] if isinstance(held, list) else []
     body["hub_keys"] = list(dict.fromkeys([*keys, hub_public_key(out)]))
     edges.mkdir(parents=True, exist_ok=True)
-    _set_account(out / "mosquitto", username, password or None, edge_acl(site, edge))
+    _set_account(out / "mosquitto", username, password or None, edge_acl(site, edge),
+                 broker_flavour)
     config.write_text(
         f"# Lintel edge {site}/{edge}: who it is, how it reaches the broker and which hub keys it\n"
         "# trusts; its doors, devices and cameras come signed from the hub (docs/configuration.md).\n"
@@ -253,7 +264,8 @@ def hub_public_key(out: Path) -> str:
     return public_key_b64(hub_signing_key(out))
 
 
-def provision_hub(out: Path, username: str = "hub") -> Identity:
+def provision_hub(out: Path, username: str = "hub",
+                  broker_flavour: BrokerFlavour = "mosquitto") -> Identity:
     """Create (or rotate) a hub account: it reads every edge's traffic and writes perm/cmd.
 
     Also writes `hub/<username>.env` (LINTEL_HUB_MQTT_USERNAME/PASSWORD, and the signing key
@@ -262,7 +274,7 @@ def provision_hub(out: Path, username: str = "hub") -> Identity:
     """
     username = _check("username", username)
     password = secrets.token_urlsafe(18)
-    _set_account(out / "mosquitto", username, password, HUB_ACL)
+    _set_account(out / "mosquitto", username, password, HUB_ACL, broker_flavour)
     env = out / "hub" / f"{username}.env"
     env.parent.mkdir(parents=True, exist_ok=True)
     env.write_text(f"LINTEL_HUB_MQTT_USERNAME={username}\nLINTEL_HUB_MQTT_PASSWORD={password}\n"

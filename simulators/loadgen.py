@@ -10,6 +10,12 @@ published, so a consumer can measure publish-to-stored latency.
 Connections are spread over a few threads, each driving its clients with one selector (paho's
 external-loop API: `loop_read` / `loop_write` / `loop_misc`), so a thousand connections fit in
 one process on two cores.
+
+With `reconnect_jitter_s` an edge whose connection drops (a broker restart) keeps producing
+events into its client's queue (its backlog) and connects again after a random delay up to
+that many seconds, as a fleet would after an outage; with `downlink` each edge subscribes to
+its retained permissions and configuration on every connect and counts what the broker hands
+it, so a benchmark can see the broker, not the hub, redeliver them.
 """
 
 from __future__ import annotations
@@ -72,6 +78,11 @@ class LoadProfile(BaseModel):
     connect_rate: float = Field(default=500, gt=0, description="new connections per second")
     inflight: int = Field(default=20, ge=1, le=65_535, description="unacknowledged per edge")
     keepalive_s: int = Field(default=60, ge=5, le=3600)
+    reconnect_jitter_s: float = Field(default=0, ge=0, le=3600, description=(
+        "0: a dropped edge stays off; else it reconnects after uniform(0, this) seconds, "
+        "publishing into its backlog meanwhile"))
+    downlink: bool = Field(default=False, description="subscribe to the edge's retained "
+                           "permissions and configuration on every connect")
 
     @model_validator(mode="after")
     def _rush_fits(self) -> LoadProfile:
@@ -106,6 +117,9 @@ class LoadStats:
     acked: int = 0
     errors: int = 0
     disconnects: int = 0
+    reconnects: int = 0
+    retained: int = 0  # retained downlink messages the broker handed the edges
+    fresh_downlink: int = 0  # downlink messages published while the edge was subscribed
     by_kind: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -129,7 +143,9 @@ class LoadStats:
     def summary(self, elapsed: float) -> dict[str, object]:
         return {"edges_connected": self.connected_max, "sent": self.sent, "acked": self.acked,
                 "unacked": self.sent - self.acked, "errors": self.errors,
-                "disconnects": self.disconnects, "seconds": round(elapsed, 2),
+                "disconnects": self.disconnects, "reconnects": self.reconnects,
+                "retained": self.retained, "fresh_downlink": self.fresh_downlink,
+                "seconds": round(elapsed, 2),
                 "rate_acked_per_s": round(self.acked / elapsed, 1) if elapsed else 0.0,
                 "by_kind": dict(sorted(self.by_kind.items()))}
 
@@ -173,7 +189,11 @@ class SimEdge:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_publish = lambda *_: stats.add(acked=1)
+        self.client.on_message = self._on_message
         self.online = False
+        self.fd = -1  # the socket registered with the worker's selector
+        self.connects = 0
+        self.reconnect_at = math.inf  # when a dropped edge tries again (monotonic)
 
     def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
                     _p: object = None) -> None:
@@ -181,7 +201,15 @@ class SimEdge:
             self.stats.add(errors=1)
             return
         self.online = True
-        self.stats.add(connected=1)
+        self.connects += 1
+        self.stats.add(connected=1, reconnects=int(self.connects > 1))
+        if self.profile.downlink:
+            site = self.profile.site
+            self.client.subscribe([(topics.perm(site, self.name), 1),
+                                   (topics.config(site, self.name), 1)])
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        self.stats.add(**{"retained" if msg.retain else "fresh_downlink": 1})
 
     def _envelope(self, device: str) -> _Envelope:
         self.seq += 1
@@ -190,7 +218,9 @@ class SimEdge:
 
     def _publish(self, kind: str, payload: bytes) -> None:
         info = self.client.publish(topics.event(self.profile.site, self.name, kind), payload, qos=1)
-        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
+        # NO_CONN: paho keeps the message and sends it after reconnecting (the backlog)
+        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE,
+                       MQTTErrorCode.MQTT_ERR_NO_CONN):
             self.stats.count_kind(kind)
         else:
             self.stats.add(errors=1)
@@ -243,6 +273,8 @@ class _Worker(threading.Thread):
         self.edges, self.profile, self.stats, self.stop, self.rng = edges, profile, stats, stop, rng
         self.selector = selectors.DefaultSelector()
         self.rate_share = (profile.max_rate / profile.threads) if profile.max_rate else None
+        self.retry: list[SimEdge] = []  # dropped edges waiting for their reconnect time
+        self.closing = False
 
     def _connect(self, edge: SimEdge) -> None:
         try:
@@ -250,20 +282,51 @@ class _Worker(threading.Thread):
         except OSError:
             self.stats.add(errors=1)
             return
+        self._register(edge)
+
+    def _register(self, edge: SimEdge) -> None:
         sock = edge.client.socket()
         if sock is not None:
-            self.selector.register(sock, selectors.EVENT_READ, edge)
+            fd = sock.fileno()
+            try:  # a number still held by an edge whose socket paho closed unseen
+                stale: SimEdge | None = self.selector.get_key(fd).data
+            except KeyError:
+                stale = None
+            if stale is not None:
+                self._drop(stale)
+            edge.fd = fd
+            self.selector.register(fd, selectors.EVENT_READ, edge)
 
     def _drop(self, edge: SimEdge) -> None:
-        sock = edge.client.socket()
-        if sock is not None:
+        # by the number kept at registration: paho may have closed the socket already
+        if edge.fd >= 0:
             try:
-                self.selector.unregister(sock)
+                self.selector.unregister(edge.fd)
             except (KeyError, ValueError):
                 pass
+            edge.fd = -1
         if edge.online:
             edge.online = False
             self.stats.add(connected=-1, disconnects=1)
+        if self.profile.reconnect_jitter_s > 0 and not (self.stop.is_set() or self.closing):
+            edge.reconnect_at = time.monotonic() + self.rng.uniform(0, self.profile.reconnect_jitter_s)
+            self.retry.append(edge)
+
+    def _reconnect_due(self) -> None:
+        """Dropped edges whose jittered delay is over try again (refused: a new delay)."""
+        now = time.monotonic()
+        waiting, self.retry = self.retry, []
+        for edge in waiting:
+            if edge.reconnect_at > now:
+                self.retry.append(edge)
+                continue
+            try:
+                edge.client.reconnect()
+            except OSError:
+                edge.reconnect_at = now + self.rng.uniform(0.5, max(1.0, self.profile.reconnect_jitter_s))
+                self.retry.append(edge)
+                continue
+            self._register(edge)
 
     def run(self) -> None:
         p = self.profile
@@ -302,18 +365,24 @@ class _Worker(threading.Thread):
                     tokens -= 1
                 due, _, index, what = heapq.heappop(agenda)
                 edge = self.edges[index]
-                if edge.online:
+                if edge.online or (p.reconnect_jitter_s > 0 and edge.connects):
                     edge.swipe() if what < 0 else edge.telemetry(what)
                 if what < 0:
                     rate = p.swipe_rate(now - start)
-                    nxt = due + (self.rng.expovariate(rate) if rate > 0 else math.inf)
+                    # from now when late (a slow connect ramp): no burst of overdue swipes
+                    nxt = max(due, now - 1.0) + (self.rng.expovariate(rate) if rate > 0
+                                                 else math.inf)
                 else:
                     nxt = due + p.telemetry_every_s
                 order += 1
                 heapq.heappush(agenda, (nxt, order, index, what))
             timeout = min(0.05, max(0.0, agenda[0][0] - time.monotonic())) if agenda else 0.05
             self._pump(timeout)
-        self._drain(deadline=time.monotonic() + 10)
+            if self.retry:
+                self._reconnect_due()
+        # a backlog after an outage needs the reconnect jitter on top
+        self._drain(deadline=time.monotonic() + 10 + 2 * p.reconnect_jitter_s)
+        self.closing = True
         for edge in self.edges:
             if edge.online:
                 edge.client.disconnect()
@@ -340,10 +409,14 @@ class _Worker(threading.Thread):
             for edge in self.edges:
                 if edge.client.socket() is not None:
                     edge.client.loop_misc()
+                if edge.fd >= 0 and edge.client.socket() is None:
+                    self._drop(edge)  # paho closed it (keepalive): reconnect, free the number
 
     def _drain(self, deadline: float) -> None:
         """Let in-flight publishes be acknowledged before disconnecting."""
         while time.monotonic() < deadline:
+            if self.retry:
+                self._reconnect_due()
             with self.stats.lock:
                 if self.stats.acked >= self.stats.sent:
                     return

@@ -57,6 +57,8 @@ class ModbusDeviceSimulator:
     def _defaults(self) -> None:
         if self.model.device_type == "elevator":
             self.set("floor", 1)
+        if self.model.device_type == "alarm_panel":
+            self.set("battery_v", 13.2)  # a charged 12 V standby battery
         for reg in self.model.registers:  # pressures sit between their low and high limits
             limits = [f for f in self.model.faults if f.point == reg.name]
             low = max((f.below for f in limits if f.below is not None), default=None)
@@ -190,17 +192,25 @@ class ModbusDeviceSimulator:
         self.set("pressure", value)
 
     def zone(self, zone: int, state: str) -> None:
+        """A fire panel's zone (fire, normal, fault …) or an alarm panel's (active: a contact
+        open or a detector triggered, normal, tamper, fault)."""
+        if self.model.security_zones is not None:
+            self._set_zone(self.model.security_zones.point, zone, state)
+            return
         fz = self.model.fire_zones
         if fz is None:
-            raise ValueError(f"{self.name} is not a fire panel")
-        reg = self.model.register(fz.point)
+            raise ValueError(f"{self.name} is not a fire or alarm panel")
+        self._set_zone(fz.point, zone, state)
+        self._panel_alarm()
+
+    def _set_zone(self, block: str, zone: int, state: str) -> None:
+        reg = self.model.register(block)
         if not 1 <= zone <= reg.count:
             raise ValueError(f"zone must be 1..{reg.count}")
         codes = {v: k for k, v in (reg.states or {}).items()}
         if state not in codes:
             raise ValueError(f"state must be one of {sorted(codes)}")
-        self.set(f"{fz.point}_{zone}", codes[state])
-        self._panel_alarm()
+        self.set(f"{block}_{zone}", codes[state])
 
     def reset_panel(self) -> None:
         fz = self.model.fire_zones

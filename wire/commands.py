@@ -5,12 +5,21 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
+from wire.homesec import ArmMode
 
 CommandName = Literal[
     "unlock", "lock", "lockdown", "release", "resync", "elevator_recall", "reset_permissions",
+    # the configuration the edge is to take next whatever version it runs (config_version/hash)
+    "reset_config",
     # a door's reader: install mode for `duration_s` (OSDP's default key allowed, then a key
     # of its own), and a new key for a reader in service
     "reader_install", "rotate_key",
+    # a unit's alarm panel (`device`): arm away or stay, or disarm (`arm_mode`); zones in
+    # `bypass` are left out of this arming
+    "arm",
+    # a vehicle lane's barrier raised by a guard (`lane`, `reason`; `plate`: the held car it
+    # lets in, recorded as a temporary vehicle)
+    "lane_open",
 ]
 _NEEDS_DOOR = ("unlock", "lock", "reader_install", "rotate_key")
 VALIDITY_S = 30  # a command's validity by default: a remote unlock that arrives late is not meant
@@ -36,6 +45,17 @@ class EdgeCommand(WireModel):
     # below the one held (the way out of a bad, e.g. far-future, version)
     perm_version: int | None = Field(default=None, ge=1)
     perm_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # reset_config: likewise for the installation (wire.config), e.g. after the hub's database
+    # was restored from a backup and counts configuration versions again from lower
+    config_version: int | None = Field(default=None, ge=1)
+    config_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    device: Name | None = Field(default=None, description="arm: the alarm panel's device id")
+    arm_mode: ArmMode | None = None
+    bypass: list[int] | None = Field(default=None, max_length=64,
+                                     description="arm: zones left out of this arming")
+    lane: Name | None = Field(default=None, description="lane_open: the lane")
+    plate: str | None = Field(default=None, max_length=16,
+                              description="lane_open: the held car let in, if for one")
 
     @model_validator(mode="after")
     def _fields_needed(self) -> EdgeCommand:
@@ -46,6 +66,13 @@ class EdgeCommand(WireModel):
         if (self.command == "reset_permissions") != (
                 self.perm_version is not None and self.perm_hash is not None):
             raise ValueError("perm_version and perm_hash go with reset_permissions, and only there")
+        if (self.command == "reset_config") != (
+                self.config_version is not None and self.config_hash is not None):
+            raise ValueError("config_version and config_hash go with reset_config, and only there")
+        if (self.command == "arm") != (self.device is not None and self.arm_mode is not None):
+            raise ValueError("device and arm_mode go with arm, and only there")
+        if (self.command == "lane_open") != (self.lane is not None):
+            raise ValueError("lane goes with lane_open, and only there")
         if self.expires <= self.ts:
             raise ValueError("expires must be after ts")
         return self

@@ -22,7 +22,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
+from wire.boards import BoardNotice
 from wire.camera_config import CameraConfig, MotionConfig, TamperConfig, ZoneConfig
+from wire.homesec import PanelSettings
+from wire.meters import MeterConfig
 from wire.vehicles import LaneConfig
 
 OSDP_BAUDRATE = 115200  # a reader's line speed when neither the reader nor its line says
@@ -31,14 +34,14 @@ Parity = Literal["N", "E", "O"]
 
 
 class SerialLine(WireModel):
-    """An RS-485 bus on one serial port of the edge: OSDP readers or Modbus RTU units share it
-    and refer to it by `id`. Unset settings fall back to the protocol's (OSDP: 115200 8N1) or
-    the device model's factory settings (Modbus)."""
+    """An RS-485 bus on one serial port of the edge: OSDP readers, Modbus RTU units or DL/T 645
+    meters share it and refer to it by `id`. Unset settings fall back to the protocol's (OSDP:
+    115200 8N1; DL/T 645: 2400 8E1) or the device model's factory settings (Modbus)."""
 
     id: Name
     port: SerialPath = Field(min_length=1, max_length=200,
                              description="serial device of the line, e.g. /dev/ttyUSB0")
-    protocol: Literal["osdp", "modbus"]
+    protocol: Literal["osdp", "modbus", "dlt645"]
     baudrate: int | None = Field(default=None, ge=1200, le=921600)
     parity: Parity | None = None
     stopbits: Literal[1, 2] | None = None
@@ -97,6 +100,21 @@ class DoorConfig(WireModel):
     fail_safe_egress: bool = Field(default=False, description="released by the edge on a fire alarm")
     elevator: Name | None = Field(default=None, description="set on a car reader: the elevator's device id")
     floor_enable_s: float = Field(default=10.0, gt=0, le=600, description="how long a card enables floors")
+    # left out of the JSON when unset: configurations hashed before it existed keep their hash
+    floors: list[int] | None = Field(
+        default=None, max_length=200, exclude_if=lambda v: v is None,
+        description="set on a car reader: the floors its lift stops at (the hub's floor map, "
+        "1 the ground floor, -1 B1); a grant enables only these. Unset: every floor the "
+        "controller's model serves")
+
+    @model_validator(mode="after")
+    def _floors(self) -> DoorConfig:
+        if self.floors is not None:
+            if self.elevator is None:
+                raise ValueError("floors: only a car reader (with elevator) has floors")
+            if 0 in self.floors:
+                raise ValueError("floors: there is no floor 0 (1 is the ground floor, -1 B1)")
+        return self
 
 
 class SerialOverride(WireModel):
@@ -133,6 +151,8 @@ class DeviceConfig(WireModel):
     telemetry_every_s: float = Field(default=60.0, ge=1, description="telemetry while unchanged")
     backoff_min_s: float = Field(default=0.2, gt=0)
     backoff_max_s: float = Field(default=10.0, gt=0)
+    security: PanelSettings | None = Field(
+        default=None, description="an alarm panel: its unit, delays and arm schedule")
 
     @model_validator(mode="after")
     def _check(self) -> DeviceConfig:
@@ -208,6 +228,30 @@ def check_installation(lines: Iterable[SerialLine], doors: Iterable[DoorConfig],
             raise ValueError(f"camera {camera.id}: door {camera.door!r} is not a door here")
 
 
+def check_meters(lines: Iterable[SerialLine], meters: Iterable[MeterConfig],
+                 taken: Iterable[str]) -> None:
+    """Meters hang on dlt645 lines, at distinct addresses per line, with ids of their own
+    (`taken`: the ids of doors, devices and cameras)."""
+    by_line = {line.id: line for line in lines}
+    taken = set(taken)
+    ids: set[str] = set()
+    addresses: dict[tuple[str, str], str] = {}
+    for meter in meters:
+        if meter.id in ids or meter.id in taken:
+            raise ValueError(f"meter {meter.id}: the id is taken by another meter or device")
+        ids.add(meter.id)
+        line = by_line.get(meter.line)
+        if line is None:
+            raise ValueError(f"meter {meter.id}: line {meter.line!r} is not a line here")
+        if line.protocol != "dlt645":
+            raise ValueError(f"meter {meter.id}: line {line.id} is a {line.protocol} line, a "
+                             "DL/T 645 meter needs a dlt645 line")
+        other = addresses.setdefault((line.id, meter.address), meter.id)
+        if other != meter.id:
+            raise ValueError(f"meters {other} and {meter.id} share address {meter.address} on "
+                             f"line {line.id}")
+
+
 def _repeated(values: Iterable[str]) -> list[str]:
     seen: set[str] = set()
     repeated: set[str] = set()
@@ -241,10 +285,17 @@ class ConfigContent(WireModel):
     cameras: list[CameraConfig] = Field(default_factory=list)
     lanes: list[LaneConfig] = Field(default_factory=list, max_length=32,
                                     description="vehicle lanes: plate camera + barrier")
+    meters: list[MeterConfig] = Field(default_factory=list, max_length=1000,
+                                      description="DL/T 645 meters on dlt645 lines")
+    board_notices: list[BoardNotice] = Field(default_factory=list, max_length=200,
+                                             description="what the edge's LED boards rotate")
 
     @model_validator(mode="after")
     def _consistent(self) -> ConfigContent:
         check_installation(self.lines, self.doors, self.devices, self.cameras)
+        check_meters(self.lines, self.meters, [*(d.id for d in self.doors),
+                                               *(d.id for d in self.devices),
+                                               *(c.id for c in self.cameras)])
         lane_ids = [lane.id for lane in self.lanes]
         if len(set(lane_ids)) != len(lane_ids):
             raise ValueError("two lanes share an id")
@@ -323,7 +374,7 @@ class ConfigSnapshot(ConfigContent):
 
 
 __all__ = [
-    "OSDP_BAUDRATE", "CameraConfig", "ConfigContent", "ConfigSnapshot", "DeviceConfig",
-    "DoorConfig", "MotionConfig", "ReaderConfig", "SerialLine", "SerialOverride",
-    "TamperConfig", "ZoneConfig", "check_installation",
+    "OSDP_BAUDRATE", "BoardNotice", "CameraConfig", "ConfigContent", "ConfigSnapshot",
+    "DeviceConfig", "DoorConfig", "MeterConfig", "MotionConfig", "ReaderConfig", "SerialLine", "SerialOverride",
+    "TamperConfig", "ZoneConfig", "check_installation", "check_meters",
 ]

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from wire._base import Name, WireModel
 
 DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "reader", "camera",
-                     "electricity_meter", "water_meter"]
+                     "electricity_meter", "water_meter", "alarm_panel", "led_board"]
 Severity = Literal["info", "minor", "major", "critical"]
 DeviceEventType = Literal["online", "offline", "fault_raised", "fault_cleared", "counters",
                           "life_safety", "life_safety_reset", "floors_refused"]

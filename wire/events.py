@@ -5,22 +5,16 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    Field,
-    SerializerFunctionWrapHandler,
-    TypeAdapter,
-    ValidationError,
-    model_serializer,
-    model_validator,
-)
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel, describe
 from wire.devices import DeviceData, TelemetryData
 from wire.errors import WireError
+from wire.homesec import HomeSecurityData
 from wire.topics import TopicParts
-from wire.vehicles import VehicleData
+from wire.vehicles import LaneData, VehicleData
 
 EventId = Annotated[
     str,
@@ -97,19 +91,13 @@ class AccessData(WireModel):
     pass_uses: int | None = Field(
         default=None, ge=0, description="uses of the pass counted at this edge, this one included"
     )
+    # A hub from before the flag refuses unknown fields: only flagged events carry it (a
+    # field's own exclude_if: a wrapping model_serializer tripled every dump's cost).
     malformed: str | None = Field(
-        default=None, min_length=1, max_length=500,
+        default=None, min_length=1, max_length=500, exclude_if=lambda value: value is None,
         description="set when what was read could not be carried as it is: what was altered "
         "and how (e.g. a card number truncated); the attempt is kept, never dropped",
     )
-
-    @model_serializer(mode="wrap")
-    def _flag_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A hub from before the flag refuses unknown fields: only flagged events carry it.
-        data: dict[str, Any] = handler(self)
-        if data.get("malformed", "") is None:
-            del data["malformed"]
-        return data
 
     @model_validator(mode="after")
     def _result_matches_reason(self) -> AccessData:
@@ -236,9 +224,19 @@ class VehicleEvent(_Envelope):
     data: VehicleData
 
 
+class LaneEvent(_Envelope):
+    kind: Literal["lane"] = "lane"
+    data: LaneData
+
+
+class HomeSecurityEvent(_Envelope):
+    kind: Literal["homesec"] = "homesec"
+    data: HomeSecurityData
+
+
 Event = Annotated[
     AccessEvent | DoorEvent | AgentEvent | DeviceEvent | TelemetryEvent | CameraEvent
-    | VehicleEvent,
+    | VehicleEvent | LaneEvent | HomeSecurityEvent,
     Field(discriminator="kind"),
 ]
 _EVENT = TypeAdapter(Event)

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
+from wire.errors import Refused
 from wire.floors import Floor, floor_list
 from wire.vehicles import VehiclePermissions
 
@@ -34,20 +35,21 @@ class TimeWindow(WireModel):
     @classmethod
     def _weekdays(cls, days: list[int]) -> list[int]:
         if any(d < 0 or d > 6 for d in days):
-            raise ValueError("days must be 0 (Monday) to 6 (Sunday)")
+            raise Refused("invalid.weekdays", "days must be 0 (Monday) to 6 (Sunday)")
         return sorted(set(days))
 
     @field_validator("start", "end")
     @classmethod
     def _hhmm(cls, value: str) -> str:
         if not _HHMM.match(value):
-            raise ValueError(f"{value!r} is not HH:MM")
+            raise Refused("invalid.hhmm", f"{value!r} is not HH:MM", value=value)
         return value
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeWindow:
         if minutes(self.end) <= minutes(self.start):
-            raise ValueError(f"end {self.end} is not after start {self.start}")
+            raise Refused("invalid.end_after_start", f"end {self.end} is not after start {self.start}",
+                          start=self.start, end=self.end)
         return self
 
 

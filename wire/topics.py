@@ -9,7 +9,8 @@ from functools import lru_cache
 from wire.errors import WireError
 
 ROOT = "lintel/v1"
-EVENT_KINDS = ("access", "door", "device", "telemetry", "camera", "agent", "vehicle")
+EVENT_KINDS = ("access", "door", "device", "telemetry", "camera", "agent", "vehicle", "lane",
+               "homesec")
 HUB_SHARE_GROUP = "hub"
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
 
@@ -75,13 +75,59 @@ class VehicleSettings(WireModel):
         default="warn", description="a plate entering twice without leaving")
     min_confidence: float = Field(
         default=0.85, ge=0, le=1, description="below it a reading never grants a household")
+    over_spaces: Literal["temporary", "refuse"] = Field(
+        default="temporary", description="a household's car entering while its parking "
+        "spaces are all taken by its other cars: a temporary vehicle (by temporary_entry), "
+        "or refused")
+
+
+class HouseholdSpaces(WireModel):
+    """How many of a household's cars may be inside at once: its parking spaces (owned or
+    rented, valid now). A household with none listed has no limit."""
+
+    household_id: int = Field(ge=1)
+    spaces: int = Field(ge=1, le=1000)
 
 
 class VehiclePermissions(WireModel):
     residents: list[ResidentVehicle] = Field(default_factory=list)
     passes: list[VehiclePass] = Field(default_factory=list)
     blocked: list[BlockedPlate] = Field(default_factory=list)
+    spaces: list[HouseholdSpaces] = Field(default_factory=list)
     settings: VehicleSettings = Field(default_factory=VehicleSettings)
+
+
+class CameraRelayBarrier(WireModel):
+    """The barrier is wired to the camera's own relay: the push's answer raises it."""
+
+    kind: Literal["camera_relay"] = "camera_relay"
+
+
+class ModbusBarrier(WireModel):
+    """The barrier is wired to a relay output of a Modbus TCP unit (an I/O module, or a gate
+    controller behind an RTU gateway): the edge pulses `coil`; `up_input`, when wired (the
+    barrier's up limit switch or the loop), tells it the barrier rose, so a rise with no
+    decision behind it is reported as forced."""
+
+    kind: Literal["modbus_coil"] = "modbus_coil"
+    host: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
+    tcp_port: int = Field(default=502, ge=1, le=65535)
+    unit_id: int = Field(default=1, ge=0, le=247)
+    coil: int = Field(default=0, ge=0, le=65535, description="the relay that raises it")
+    pulse_s: float = Field(default=1.0, gt=0, le=30, description="how long the relay holds")
+    up_input: int | None = Field(default=None, ge=0, le=65535,
+                                 description="discrete input: on while the barrier is up")
+    forced_after_s: float = Field(
+        default=5.0, gt=0, le=300, description="a rise this long after the last open the edge "
+        "commanded (or with none) is forced")
+
+
+Barrier = Annotated[CameraRelayBarrier | ModbusBarrier, Field(discriminator="kind")]
+
+
+def _barrier_word(value: object) -> object:
+    # the older configurations say `barrier: camera_relay`
+    return {"kind": value} if isinstance(value, str) else value
 
 
 class LaneConfig(WireModel):
@@ -96,8 +142,10 @@ class LaneConfig(WireModel):
     push_format: Name = Field(default="vzenith", description="the camera's push format")
     camera_user: str = Field(default="camera", min_length=1, max_length=64)
     camera_secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    barrier: Literal["camera_relay"] = Field(
-        default="camera_relay", description="the camera's own relay, opened by the answer")
+    barrier: Annotated[Barrier, BeforeValidator(_barrier_word)] = Field(
+        default_factory=CameraRelayBarrier,
+        description="what raises the barrier: the camera's relay (by the answer) or a "
+        "Modbus coil the edge pulses")
 
 
 VehicleResult = Literal["open", "refused", "held"]
@@ -106,6 +154,8 @@ VehicleReason = Literal[
     "blocked", "expired", "not_yet_valid", "lane_not_allowed",
     "pass_expired", "pass_not_yet_valid", "pass_used_up",
     "anti_passback", "guard_open",
+    # a resident car whose household's parking spaces are all taken by its other cars
+    "no_space",
 ]
 PlateFlag = Literal["near_miss", "ambiguous", "low_confidence"]
 
@@ -134,3 +184,24 @@ class VehicleData(WireModel):
     decision_us: int = Field(ge=0)
     offline: bool = Field(default=False, description="a reading the camera stored while it "
                           "could not push, reported late: recorded, not decided")
+
+
+LaneEventType = Literal[
+    # the barrier rose with no open decided (or commanded) within `forced_after_s`
+    "forced",
+    # the barrier's output could not be worked (Modbus unit unreachable, exception reply)
+    "barrier_failed",
+    # a guard opened the lane from the hub (`reason`, `by`; `plate` when for a held car)
+    "guard_open",
+]
+
+
+class LaneData(WireModel):
+    """kind `lane`: what happened at a lane's barrier, apart from the plate decisions."""
+
+    lane: Name
+    event: LaneEventType
+    detail: str = Field(default="", max_length=500)
+    plate: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    by: str | None = Field(default=None, max_length=64)

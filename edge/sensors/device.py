@@ -69,6 +69,20 @@ class DeviceReader:
         names = self.model.register(fz.point).names()
         return [i for i, name in enumerate(names, 1) if self.raw(values, name) in fz.alarm_states]
 
+    def security_zone_states(self, values: Values) -> dict[int, str]:
+        """An alarm panel's zones by number: normal, active, tamper or fault."""
+        sz = self.model.security_zones
+        if sz is None:
+            return {}
+        names = self.model.register(sz.point).names()
+        states = {}
+        for zone in sz.zones:
+            raw = int(self.raw(values, names[zone.zone - 1]))
+            states[zone.zone] = ("active" if raw in sz.active_states else
+                                 "tamper" if raw in sz.tamper_states else
+                                 "normal" if raw == 0 else "fault")
+        return states
+
     def recall_write(self, active: bool) -> Write:
         recall = self.model.recall
         if recall is None:

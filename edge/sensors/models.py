@@ -9,10 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wire.homesec import ZoneKind
+
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Table = Literal["coil", "discrete_input", "holding", "input"]
 RegisterType = Literal["bool", "uint16", "int16", "uint32", "int32"]
-DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "water_meter"]
+DeviceType = Literal["elevator", "fire_panel", "pressure_sensor", "water_meter", "alarm_panel",
+                     "led_board"]
 Severity = Literal["info", "minor", "major", "critical"]
 
 WORDS = {"bool": 1, "uint16": 1, "int16": 1, "uint32": 2, "int32": 2}
@@ -143,6 +146,30 @@ class FireZones(_Strict):
     alarm_states: list[int] = Field(min_length=1, description="raw zone states meaning fire alarm")
 
 
+class SecurityZone(_Strict):
+    """One zone of an alarm panel as the factory kit wires it."""
+
+    zone: int = Field(ge=1, le=64, description="numbered from 1: element zone_n of the block")
+    kind: ZoneKind
+    entry: bool = Field(default=False, description="a door contact whose opening starts the "
+                        "entry delay instead of an instant alarm")
+    name_en: str = Field(min_length=1, max_length=64)
+    name_zh: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _entry_is_a_door(self) -> SecurityZone:
+        if self.entry and self.kind != "door_contact":
+            raise ValueError(f"zone {self.zone}: only a door_contact can be the entry")
+        return self
+
+
+class SecurityZones(_Strict):
+    point: str = Field(alias="register", description="the zone-state block (one register per zone)")
+    active_states: list[int] = Field(min_length=1, description="raw states: open / triggered")
+    tamper_states: list[int] = Field(default_factory=list, description="raw states: zone tamper")
+    zones: list[SecurityZone] = Field(min_length=1)
+
+
 class DeviceModel(_Strict):
     model: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
     device_type: DeviceType
@@ -154,6 +181,7 @@ class DeviceModel(_Strict):
     recall: WriteTarget | None = Field(default=None, description="fire recall command (elevators)")
     floor_access: FloorAccess | None = None
     fire_zones: FireZones | None = None
+    security_zones: SecurityZones | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> DeviceModel:
@@ -185,6 +213,18 @@ class DeviceModel(_Strict):
                 raise ValueError(f"floor_access.floors {self.floor_access.floors} > {room} the register holds")
         if self.fire_zones is not None and self.fire_zones.point not in {r.name for r in self.registers}:
             raise ValueError(f"fire_zones.register {self.fire_zones.point!r} is not a register block")
+        if self.security_zones is not None:
+            sz = self.security_zones
+            block = next((r for r in self.registers if r.name == sz.point), None)
+            if block is None:
+                raise ValueError(f"security_zones.register {sz.point!r} is not a register block")
+            numbers = [z.zone for z in sz.zones]
+            if len(set(numbers)) != len(numbers) or max(numbers) > block.count:
+                raise ValueError(f"security_zones: zones must be distinct and within 1..{block.count}")
+            if sum(z.entry for z in sz.zones) > 1:
+                raise ValueError("security_zones: at most one entry zone")
+        if self.device_type == "alarm_panel" and self.security_zones is None:
+            raise ValueError("an alarm panel model needs security_zones")
         if self.device_type == "elevator" and self.recall is None:
             raise ValueError("an elevator model needs a recall command")
         if self.device_type == "fire_panel" and self.fire_zones is None:

@@ -41,6 +41,7 @@ class VehicleCache:
             self.passes.setdefault(p.plate, []).append(
                 PassGrant(p.id, p.household_id, p.valid_from, p.valid_until, p.max_uses, p.uses))
         self.blocked: dict[str, str] = {b.plate: b.reason for b in perms.blocked}
+        self.spaces: dict[int, int] = {s.household_id: s.spaces for s in perms.spaces}
         self.index = PlateIndex([*self.residents, *self.passes, *self.blocked])
 
     def __len__(self) -> int:

@@ -2,9 +2,11 @@
 
 Entry: a blocked plate is refused (and the guard alarmed); a resident vehicle valid for this
 lane opens; a visitor car whose pass is valid with uses left opens and uses one; anything else
-is a temporary vehicle, let in or held for the guard by the site's setting. Exit always opens
-(a car is never trapped inside) except for a blocked plate, and ends the plate's stay. A plate
-entering twice without leaving is warned about or refused by the site's setting. The near-miss
+is a temporary vehicle, let in or held for the guard by the site's setting. A resident car
+whose household's parking spaces are all taken by its other cars inside is a temporary vehicle
+or refused, by the site's setting. Exit always opens (a car is never trapped inside) except for
+a blocked plate, and ends the plate's stay. A plate entering twice without leaving is warned
+about or refused by the site's setting. The near-miss
 rule is in `edge.vehicles.plates`: a reading below the confidence threshold, or matching
 several plates, never opens as a household.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from edge.vehicles.cache import PassGrant, ResidentGrant, VehicleCache
+from edge.vehicles.inside import InsideLog
 from wire.vehicles import LaneConfig, PlateFlag, VehicleReason, VehicleResult, normalise_plate
 
 
@@ -48,19 +51,18 @@ def _window(start: datetime | None, end: datetime | None, now: datetime) -> Vehi
 
 class LaneDecider:
     """Decides every lane of an edge from one cache; keeps who is inside and the pass uses
-    counted here (in memory: a restart forgets them, the hub's counts come back with the next
-    snapshot)."""
+    counted here in `inside` (written through to the edge's disk when it has a path)."""
 
-    def __init__(self, cache: VehicleCache | None = None) -> None:
+    def __init__(self, cache: VehicleCache | None = None,
+                 inside: InsideLog | None = None) -> None:
         self.cache = cache or VehicleCache()
-        self.inside: dict[str, datetime] = {}  # plate -> when it entered
-        self._uses: dict[int, int] = {}  # pass id -> uses counted here
+        self.inside = inside if inside is not None else InsideLog()
 
     def replace(self, cache: VehicleCache) -> None:
         self.cache = cache
 
     def pass_uses(self, grant: PassGrant) -> int:
-        return max(grant.uses, self._uses.get(grant.id, 0))
+        return max(grant.uses, self.inside.uses.get(grant.id, 0))
 
     def decide(self, lane: LaneConfig, reading: str, confidence: float,
                now: datetime) -> LaneDecision:
@@ -86,8 +88,7 @@ class LaneDecider:
         known = matched if (matched is not None and not low) else None
         key = known or plate
         if lane.direction == "exit":
-            self.inside.pop(key, None)
-            self.inside.pop(plate, None)
+            self.inside.left(key, plate)
             resident = cache.residents.get(known) if known else None
             grant = cache.passes.get(known, [None])[0] if known else None
             return LaneDecision(
@@ -107,18 +108,23 @@ class LaneDecider:
         if known is not None:
             resident = cache.residents.get(known)
             if resident is not None:
-                refusal = self._resident_refusal(resident, lane, now)
+                refusal = self._resident_refusal(resident, lane, now) \
+                    or self._no_space(key, resident.household_id)
                 if refusal is None:
-                    self.inside[key] = now
+                    self.inside.entered(key, now, resident.household_id, takes_space=True)
                     return LaneDecision(result="open", reason="resident", plate=plate,
+                                        matched_plate=shown, flag=flag, warning=warning,
+                                        household_id=resident.household_id)
+                if refusal == "no_space" and cache.settings.over_spaces == "refuse":
+                    return LaneDecision(result="refused", reason="no_space", plate=plate,
                                         matched_plate=shown, flag=flag, warning=warning,
                                         household_id=resident.household_id)
                 why_not = refusal
             grant, pass_refusal = self._usable_pass(known, now)
             if grant is not None:
                 uses = self.pass_uses(grant) + 1
-                self._uses[grant.id] = uses
-                self.inside[key] = now
+                self.inside.count_use(grant.id, uses)
+                self.inside.entered(key, now, grant.household_id)
                 return LaneDecision(result="open", reason="visitor_pass", plate=plate,
                                     matched_plate=shown, flag=flag, warning=warning,
                                     household_id=grant.household_id, pass_id=grant.id,
@@ -129,9 +135,21 @@ class LaneDecider:
             return LaneDecision(result="held", reason=why_not, plate=plate,
                                 matched_plate=shown if known else None, flag=flag,
                                 warning=warning)
-        self.inside[key] = now
+        self.inside.entered(key, now)
         return LaneDecision(result="open", reason=why_not, plate=plate,
                             matched_plate=shown if known else None, flag=flag, warning=warning)
+
+    def _no_space(self, plate: str, household_id: int) -> VehicleReason | None:
+        """The household's spaces all taken by its other cars inside (this one, inside
+        already by anti-passback's warning, does not count against itself)."""
+        spaces = self.cache.spaces.get(household_id)
+        if spaces is None:
+            return None
+        taken = self.inside.spaces_taken[household_id]
+        stay = self.inside.stays.get(plate)
+        if stay is not None and stay.takes_space and stay.household_id == household_id:
+            taken -= 1
+        return "no_space" if taken >= spaces else None
 
     @staticmethod
     def _resident_refusal(grant: ResidentGrant, lane: LaneConfig,

@@ -3,10 +3,12 @@ every decision out as a `vehicle` event with its picture spooled for the hub."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,15 +16,26 @@ from pydantic import ValidationError
 
 from edge.cameras.spool import SnapshotSpool, SpoolError
 from edge.drivers.lpr import PlateReading
+from edge.vehicles.barrier import BarrierOutput
 from edge.vehicles.cache import VehicleCache
+from edge.vehicles.inside import InsideLog
 from edge.vehicles.lane import LaneDecider, LaneDecision
 from wire.events import AgentData, new_event_id
-from wire.vehicles import LaneConfig, VehicleData, VehiclePermissions
+from wire.vehicles import (
+    LaneConfig,
+    LaneData,
+    ModbusBarrier,
+    VehicleData,
+    VehiclePermissions,
+    normalise_plate,
+)
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str, VehicleData | AgentData], None]  # (device, data): into the outbox
+Emit = Callable[[str, VehicleData | AgentData | LaneData], None]  # (device, data): outbox
 REFUSAL_REPORT_S = 60.0  # refused pushes are reported at most once a minute per lane
+# a guard's open of a camera-relay lane is the answer to that camera's next push this soon
+GUARD_OPEN_S = 60.0
 
 
 class VehicleLanes:
@@ -31,8 +44,10 @@ class VehicleLanes:
 
     def __init__(self, emit: Emit, *, spool: SnapshotSpool | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 path: Path | None = None) -> None:
-        self.decider = LaneDecider()
+                 path: Path | None = None, inside: InsideLog | None = None) -> None:
+        """`path`: the last permissions applied; `inside`: who is inside (both kept on the
+        edge's disk, so a restart without the hub decides as before it)."""
+        self.decider = LaneDecider(inside=inside)
         self._path = path  # the last permissions applied, so a restart offline still decides
         self._emit = emit
         self._spool = spool
@@ -40,9 +55,75 @@ class VehicleLanes:
         self._refused: dict[str, tuple[float, int]] = {}  # lane -> (last report, unreported)
         self.decisions: list[LaneDecision] = []  # the last few, for the guard's status
         self.keep = 50
+        self.barriers: dict[str, BarrierOutput] = {}  # lanes whose barrier the edge drives
+        self.lanes: dict[str, LaneConfig] = {}
+        self._guard_opens: dict[str, float] = {}  # lane -> until when (monotonic)
+        self._opening: set[asyncio.Task[bool]] = set()
+
+    async def set_lanes(self, lanes: list[LaneConfig]) -> None:
+        """Start the Modbus barrier outputs the lanes name, stop those no longer named or
+        changed (a camera-relay barrier needs nothing running)."""
+        self.lanes = {lane.id: lane for lane in lanes}
+        wanted = {lane.id: lane.barrier for lane in lanes
+                  if isinstance(lane.barrier, ModbusBarrier)}
+        for lane_id, output in list(self.barriers.items()):
+            if wanted.get(lane_id) != output.config:
+                del self.barriers[lane_id]
+                await output.__aexit__(None, None, None)
+        for lane_id, config in wanted.items():
+            if lane_id not in self.barriers:
+                output = BarrierOutput(lane_id, config, self._lane_event)
+                await output.__aenter__()
+                self.barriers[lane_id] = output
+
+    async def close(self) -> None:
+        for task in list(self._opening):
+            await task
+        await self.set_lanes([])
+
+    def guard_open(self, lane_id: str, plate: str | None, reason: str,
+                   by: str | None) -> tuple[bool, str]:
+        """A guard raises a lane's barrier from the hub: the edge's relay now, or (a camera's
+        relay) the answer to that camera's next push, which records the car then. With
+        `plate` and the edge's relay, that car's passage is recorded now (a temporary vehicle
+        in, or its stay ended at an exit)."""
+        lane = self.lanes.get(lane_id)
+        if lane is None:
+            return False, f"unknown lane {lane_id}"
+        output = self.barriers.get(lane_id)
+        if output is not None:
+            task = asyncio.get_running_loop().create_task(output.open(),
+                                                          name=f"guard-open-{lane_id}")
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
+            how = "barrier relay pulsed"
+        else:
+            self._guard_opens[lane_id] = time.monotonic() + GUARD_OPEN_S
+            how = f"the camera's next push within {GUARD_OPEN_S:.0f} s is answered open"
+        now = self._clock()
+        shown = normalise_plate(plate)[:16] if plate else None
+        if shown and output is not None:  # a camera's relay: recorded at its next push
+            if lane.direction == "entry":
+                self.decider.inside.entered(shown, now)
+            else:
+                self.decider.inside.left(shown)
+            self._emit(lane.id, VehicleData(
+                lane=lane.id, direction=lane.direction, plate=shown, confidence=1.0,
+                result="open", reason="guard_open", decision_us=0))
+        self._emit(lane.id, LaneData(lane=lane.id, event="guard_open", plate=shown,
+                                     reason=reason[:500], by=by))
+        return True, how
+
+    def _take_guard_open(self, lane_id: str) -> bool:
+        until = self._guard_opens.pop(lane_id, None)
+        return until is not None and time.monotonic() < until
+
+    def _lane_event(self, data: LaneData) -> None:
+        self._emit(data.lane, data)
 
     def apply(self, permissions: VehiclePermissions | None) -> None:
-        """A new snapshot's vehicle permissions replace the cache (who is inside is kept)."""
+        """A new snapshot's vehicle permissions replace the cache (who is inside is kept;
+        a pass's uses are the larger of the hub's count and this edge's)."""
         self.decider.replace(VehicleCache(permissions))
         if self._path is not None:
             tmp = self._path.with_suffix(".tmp")
@@ -70,6 +151,11 @@ class VehicleLanes:
                                     plate=reading.plate, decision_us=0)
         else:
             decision = self.decider.decide(lane, reading.plate, reading.confidence, now)
+            if not decision.opens and self._take_guard_open(lane.id):
+                # the guard opened for the car at the barrier: it passes as the guard's
+                decision = replace(decision, result="open", reason="guard_open")
+                if lane.direction == "entry":
+                    self.decider.inside.entered(decision.plate, now)
         self.decisions = [*self.decisions[-self.keep + 1:], decision]
         snapshot_id = self._spool_picture(lane, reading, now)
         self._emit(lane.id, VehicleData(
@@ -81,6 +167,9 @@ class VehicleLanes:
             pass_uses=decision.pass_uses, blocked_reason=decision.blocked_reason,
             snapshot_id=snapshot_id, decision_us=decision.decision_us,
             offline=reading.offline))
+        output = self.barriers.get(lane.id)
+        if decision.opens and output is not None:
+            await output.open()  # the edge's relay; the answer still tells the camera
         return decision.opens
 
     def on_refused(self, lane: LaneConfig | None, peer: str, why: str) -> None:

@@ -8,57 +8,49 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api import (
-    access,
-    alarms,
-    buildings,
-    cameras,
-    cards,
-    commands,
-    credentials,
-    devices,
-    door_states,
-    edges,
-    events,
-    groups,
-    households,
-    imports,
-    live,
-    login,
-    maintenance,
-    meta,
-    meters,
-    notices,
-    patrol,
-    pins,
-    registry,
-    reports,
-    residents,
-    schedules,
-    users,
-    vehicles,
-    visitor_passes,
-    workorders,
-)
-from hub.api.devices import TELEMETRY_SINK
-from hub.api.endpoints import ENDPOINTS, Endpoint
-from hub.api.installation import installation_endpoints
-from hub.api.keys import (
+from hub.api.access import commands, door_states, groups, schedules
+from hub.api.access import log as events
+from hub.api.access import settings as access
+from hub.api.alarms import notices, reports
+from hub.api.alarms import routes as alarms
+from hub.api.cameras import routes as cameras
+from hub.api.core import live, login, meta
+from hub.api.core.endpoints import ENDPOINTS, Endpoint
+from hub.api.core.keys import (
     COMMANDS,
     CONFIG_PUBLISHER,
     COOKIE_SECURE,
     LIVE,
     PUBLISHER,
+    REPLICA,
     SESSIONS,
     SIGNER,
     TOKEN_TTL_S,
 )
-from hub.api.language import language_middleware
-from hub.api.middleware import body_limits_middleware, error_middleware
-from hub.api.openapi import build_openapi
+from hub.api.core.language import language_middleware
+from hub.api.core.middleware import body_limits_middleware, error_middleware
+from hub.api.core.openapi import build_openapi
+from hub.api.core.replica import replica_middleware
+from hub.api.credentials import cards, pins, visitor_passes
+from hub.api.credentials import signed as credentials
+from hub.api.devices import routes as devices
+from hub.api.devices.routes import TELEMETRY_SINK
+from hub.api.homesec import routes as homesec
+from hub.api.installation import installation_endpoints
+from hub.api.meters import routes as meters
+from hub.api.patrol import routes as patrol
+from hub.api.registry import buildings, edges, households, imports, residents, users
+from hub.api.registry import sites as registry
+from hub.api.vehicles import events as lane_decisions
+from hub.api.vehicles import lane_open, parking_spaces
+from hub.api.vehicles import reports as vehicle_reports
+from hub.api.vehicles import routes as vehicles
+from hub.api.workorders import maintenance
+from hub.api.workorders import routes as workorders
 from hub.credentials.signing import TokenSigner
 from hub.installation.publish import ConfigPublisher
 from hub.live import LiveBus
+from hub.replica import ReplicaReads
 from hub.telemetry import TelemetrySink
 
 API_PREFIX = "/api/v1"
@@ -87,6 +79,10 @@ def all_endpoints() -> list[Endpoint]:
         *credentials.routes,
         *visitor_passes.routes,
         *vehicles.routes,
+        *parking_spaces.routes,
+        *lane_open.routes,
+        *lane_decisions.routes,
+        *vehicle_reports.routes,
         *live.routes,
         *alarms.routes,
         *notices.routes,
@@ -96,6 +92,7 @@ def all_endpoints() -> list[Endpoint]:
         *workorders.routes,
         *maintenance.routes,
         *meters.routes,
+        *homesec.routes,
         *installation_endpoints(),
     ]
 
@@ -111,6 +108,7 @@ def create_app(
     signer: TokenSigner | None = None,
     live: LiveBus | None = None,
     config_publisher: ConfigPublisher | None = None,
+    replica: ReplicaReads | None = None,
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`. `cookie_secure`
@@ -118,8 +116,10 @@ def create_app(
     if token_ttl_s <= 0:
         raise ValueError(f"token_ttl_s must be positive, not {token_ttl_s}")
     app = web.Application(middlewares=[language_middleware, error_middleware,
-                                       body_limits_middleware])
+                                       replica_middleware, body_limits_middleware])
     app[SESSIONS] = sessions
+    if replica is not None:  # else every read uses `sessions`
+        app[REPLICA] = replica
     app[PUBLISHER] = publisher
     app[TOKEN_TTL_S] = token_ttl_s
     if commands is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.console.i18n_install import INSTALL_MESSAGES
+from hub.console.i18n_patrol import PATROL_MESSAGES
+from hub.console.i18n_vehicles import VEHICLE_MESSAGES
 from hub.console.i18n_work import WORK_MESSAGES
 from hub.texts import LANG_COOKIE, LANGUAGES, TEXTS, parse_accept_language
 
@@ -39,6 +41,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.my_passes": ("My visitors", "我的访客"),
     "nav.my_repairs": ("My repairs", "我的报修"),
     "nav.my_notices": ("Notices", "通知公告"),
+    "nav.my_security": ("Home security", "居家安防"),
     "nav.logout": ("Log out", "退出登录"),
     "nav.menu": ("Menu", "菜单"),
     "lang.switch": ("中文", "English"),
@@ -220,6 +223,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "device.camera": ("Camera", "摄像头"),
     "device.electricity_meter": ("Electricity meter", "电表"),
     "device.water_meter": ("Water meter", "水表"),
+    "device.alarm_panel": ("Alarm panel", "报警主机"),
+    "device.led_board": ("LED notice board", "电子告示屏"),
     "mode.normal": ("Normal", "正常"),
     "mode.locked_down": ("Locked down", "已封锁"),
     # alarms and camera alerts
@@ -246,6 +251,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "alarm.reader_insecure": ("Reader not secure (default key or failed secure channel)",
                               "读卡器不安全（默认密钥或安全通道失败）"),
     "alarm.duress": ("Duress (opened under threat)", "胁迫开门"),
+    "alarm.home_intrusion": ("Intrusion (home)", "入室入侵"),
+    "alarm.home_fire": ("Smoke (home)", "住户烟感"),
+    "alarm.home_gas": ("Gas leak (home)", "住户燃气泄漏"),
+    "alarm.home_leak": ("Water leak (home)", "住户漏水"),
+    "alarm.home_panic": ("Panic button (home)", "住户紧急求助"),
     "alarm.pin_failures": ("Wrong PINs in a row", "连续输错密码"),
     "alarm.reader_tamper": ("Reader tampered with", "读卡器被拆动"),
     "alarm.reader_power_fail": ("Reader power failure", "读卡器供电故障"),
@@ -302,6 +312,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "notices.heading": ("Title", "标题"),
     "notices.body": ("Text", "内容"),
     "notices.to": ("For", "发送范围"),
+    "notices.whole_building": ("The whole building", "整栋楼"),
     "notices.whole_site": ("The whole compound", "整个小区"),
     "notices.valid_until": ("Shown until (optional)", "展示截止（可选）"),
     "notices.submit": ("Post", "发布"),
@@ -391,6 +402,12 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "manage.orders_open": ("Open work orders", "未完成工单"),
     "manage.events_today": ("Door events in 24 h", "24 小时通行次数"),
     "manage.denied_today": ("Denied in 24 h", "24 小时拒绝次数"),
+    "manage.replica_ok": ("Read replica: {seconds} s behind ({kb} kB of WAL not replayed)",
+                          "只读副本：落后 {seconds} 秒（{kb} kB WAL 未回放）"),
+    "manage.replica_paused": ("Read replica: replay paused, {seconds} s behind ({kb} kB)",
+                              "只读副本：回放已暂停，落后 {seconds} 秒（{kb} kB）"),
+    "manage.replica_down": ("Read replica unreachable: pages read from the primary database",
+                            "只读副本无法连接：页面改从主库读取"),
     "manage.import": ("Import from CSV", "从 CSV 导入"),
     "manage.import_units": ("Units file", "房屋文件"),
     "manage.import_residents": ("Residents file", "住户文件"),
@@ -431,7 +448,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "reports.traffic": ("Traffic per door per hour (last 24 h)", "各门每小时通行量（近 24 小时）"),
     "reports.traffic_total": ("{n} door events", "共 {n} 次通行"),
     "reports.no_data": ("No data in this period.", "该时段内没有数据。"),
-    "reports.truncated": ("only the first {n} events are counted", "仅统计前 {n} 条记录"),
     "reports.alarms": ("Alarms by type (last {days} days)", "各类报警数量（近 {days} 天）"),
     "reports.alarms_total": ("{n} alarms", "共 {n} 次报警"),
     "reports.resolution": ("Work-order resolution times (last {days} days)",
@@ -445,6 +461,32 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "reports.csv": ("Download CSV", "下载 CSV"),
     # resident
     "me.title": ("My door code", "我的开门码"),
+    # home security (the resident's phone page)
+    "homesec.title": ("Home security", "居家安防"),
+    "homesec.unit": ("unit {unit}", "{unit} 室"),
+    "homesec.mode.away": ("Armed: away", "离家布防"),
+    "homesec.mode.stay": ("Armed: at home", "在家布防"),
+    "homesec.mode.disarmed": ("Disarmed", "已撤防"),
+    "homesec.phase.disarmed": ("off", "未布防"),
+    "homesec.phase.exit_delay": ("leave now: exit delay", "退出延时中，请离开"),
+    "homesec.phase.armed": ("on guard", "防护中"),
+    "homesec.phase.entry_delay": ("entry delay: disarm now", "进入延时，请立即撤防"),
+    "homesec.phase.alarm": ("ALARM", "报警中"),
+    "homesec.panel_offline": ("alarm panel not answering", "报警主机无响应"),
+    "homesec.arm_away": ("Arm (away)", "离家布防"),
+    "homesec.arm_stay": ("Arm (at home)", "在家布防"),
+    "homesec.disarm": ("Disarm", "撤防"),
+    "homesec.arming": ("Arming: the exit delay runs.", "正在布防，退出延时开始。"),
+    "homesec.disarmed": ("Disarmed.", "已撤防。"),
+    "homesec.refused_open": ("Not armed: open now: {zones}. Close them, or arm without them.",
+                             "未能布防，以下防区未关闭：{zones}。请关闭后再试，或旁路这些防区布防。"),
+    "homesec.bypass_and_arm": ("Arm without them", "旁路并布防"),
+    "homesec.refused": ("Not done: {reason}", "未执行：{reason}"),
+    "homesec.no_answer": ("Sent; the building has not answered yet.", "已发送，楼栋尚未回应。"),
+    "homesec.alarms": ("Alarms", "报警"),
+    "homesec.no_alarms": ("No alarms.", "没有报警。"),
+    "homesec.no_panel": ("Your home has no alarm panel.", "您家未安装报警主机。"),
+    "homesec.times": ("{n} times", "{n} 次"),
     "me.hello": ("Hello, {name}", "您好，{name}"),
     "me.qr_hint": ("Hold this code up to the door's reader. It changes every 30 seconds.",
                    "将此二维码对准门口读头即可开门，每 30 秒自动更新。"),
@@ -452,9 +494,49 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "me.not_linked": ("This login is not linked to a resident; ask the property office.",
                       "此账号未关联住户，请联系物业。"),
     "me.passes_title": ("My visitors", "我的访客"),
+    # meters (issue 18)
+    "nav.meters": ("Meter readings", "抄表"),
+    "nav.my_meters": ("My water & power", "我的水电"),
+    "meters.title": ("Monthly meter readings", "月度抄表"),
+    "meters.site": ("Site", "小区"),
+    "meters.month": ("Month", "月份"),
+    "meters.show": ("Show", "查看"),
+    "meters.csv": ("Export CSV for billing", "导出账单 CSV"),
+    "meters.hint": (("Each unit's consumption in the month: the closing reading (the billing "
+                     "reading at 00:00 on the 1st) minus the opening one; a replaced meter's "
+                     "part is added. Reverse and impossible readings are never billed."),
+                    ("每户当月用量＝月末读数（次月1日零点结算读数）减月初读数；换表时新旧表用量相加。"
+                     "倒走或不可能的读数不计费。")),
+    "meters.building": ("Building", "楼栋"),
+    "meters.unit.electricity": ("kWh", "度"),
+    "meters.unit.water": ("m³", "立方米"),
+    "meters.kind": ("Meter", "表类"),
+    "meters.kind.electricity": ("Electricity", "电"),
+    "meters.kind.water": ("Water", "水"),
+    "meters.meters": ("Meter numbers", "表号"),
+    "meters.start": ("Opening reading", "月初读数"),
+    "meters.end": ("Closing reading", "月末读数"),
+    "meters.consumption": ("Consumption", "用量"),
+    "meters.missing": ("No reading", "缺读数"),
+    # LED notice boards (issue 18)
+    "nav.boards": ("Notice boards", "电子告示屏"),
+    "boards.title": ("Notice boards", "电子告示屏"),
+    "boards.hint": (("What each board shows now, read back from the board itself; notices "
+                     "marked for the boards appear here within seconds. Refreshes every 5 s."),
+                    "各告示屏当前显示的画面（从屏上回读）；标记上屏的通知数秒内出现。每 5 秒刷新。"),
+    "boards.emergency": ("emergency instruction", "紧急指示"),
+    "boards.as_of": ("as of {at}", "更新于 {at}"),
+    "boards.no_picture": ("The board has not reported a picture yet.", "告示屏尚未回报画面。"),
+    "my_meters.title": ("My water and electricity", "我的水电用量"),
+    "my_meters.no_reading": ("no reading yet", "暂无读数"),
+    "my_meters.hint": (("Read by the building's meters every hour and at midnight; the property "
+                        "office bills the month from these figures."),
+                       ("楼内电表、水表每小时及零点自动抄读，物业按此月度用量计费。")),
 }
 
 _CATALOGUE.update(WORK_MESSAGES)
+_CATALOGUE.update(PATROL_MESSAGES)
+_CATALOGUE.update(VEHICLE_MESSAGES)
 
 # the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
 # names, ...) so a page's script can name a code's words too

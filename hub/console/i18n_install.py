@@ -52,6 +52,27 @@ INSTALL_MESSAGES: dict[str, tuple[str, str]] = {
     "install.field.reader": ("Reader", "读头"),
     "install.field.status": ("Status", "状态"),
     "install.field.none": ("—", "—"),
+    # the reader's commissioning and the residents' PINs (issue 15 points 3 and 4)
+    "install.install_mode": ("Install mode", "安装模式"),
+    "install.rotate_key": ("New key", "更换密钥"),
+    "install.reason_prompt": ("Why? (kept in the log)", "原因（记入日志）："),
+    "install.reason_install": ("reader commissioning", "读头调试"),
+    "install.reason_rotate": ("reader key rotation", "读头密钥轮换"),
+    "install.install_sent": (
+        ("{door}: install mode for {minutes} min. Power the new reader on the line: the edge "
+         "gives it its own key."),
+        "{door}：安装模式 {minutes} 分钟。请给新读头上电，网关会为其设置专用密钥。"),
+    "install.rotate_sent": ("{door}: a new key is being set on the reader.",
+                            "{door}：正在为读头设置新密钥。"),
+    "install.pins": ("Residents' PINs (card + PIN doors)", "住户密码（刷卡+密码门）"),
+    "install.pin_hint": (("A PIN is 4 to 8 digits, kept hashed; the duress PIN opens the door "
+                          "and silently alerts the guards."),
+                         "密码为 4 至 8 位数字，仅保存散列值；胁迫密码可开门并静默通知保安。"),
+    "install.field.resident": ("Resident", "住户"),
+    "install.field.pin": ("PIN", "密码"),
+    "install.field.duress_pin": ("Duress PIN (optional)", "胁迫密码（可选）"),
+    "install.set_pin": ("Set PIN", "设置密码"),
+    "install.pin_saved": ("PIN set for {name}.", "已为 {name} 设置密码。"),
 }
 
 __all__ = ["INSTALL_MESSAGES"]

@@ -51,6 +51,7 @@ WORK_MESSAGES: dict[str, tuple[str, str]] = {
     "people.issue_card": ("Issue card", "发卡"),
     "people.id_kept": ("kept; type a new one to change it", "已保存；输入新号码可更改"),
     "people.households": ("Households", "住户家庭"),
+    "people.of_building": ("Households and units of", "住户家庭与房屋："),
     "people.add_household": ("Add household", "新增家庭"),
     "people.edit_household": ("Edit household", "编辑家庭"),
     "people.members": ("Members", "成员"),
@@ -153,4 +154,22 @@ WORK_MESSAGES.update({
 WORK_MESSAGES.update({
     "wo.floor": ("floor {n}", "{n} 层"),
     "repairs.on_its_way": ("A technician has taken “{title}”.", "“{title}”已有技师接单。"),
+    # a manager dispatches and reassigns
+    "wo.dispatch": ("Dispatch", "派单"),
+    "wo.reassign": ("Reassign", "改派"),
+    "wo.dispatch_title": ("Who takes #{id} {title}", "派给谁：#{id} {title}"),
+    "wo.technician": ("Technician", "技师"),
+    "wo.auto": ("Automatic: the fewest open orders", "自动：当前工单最少的技师"),
+    "wo.tech_choice": ("{name} · {n} open", "{name} · 在办 {n} 单"),
+    "wo.no_technician": ("No technician has the skill “{skill}”: give someone the skill on the users page.",
+                         "没有技师具备“{skill}”技能：请先在用户页为技师添加该技能。"),
+    "wo.dispatched": ("{who} has the order and was told at once.", "已派给 {who}，并已即时通知。"),
+    "wo.note_optional": ("Note (optional)", "备注（可选）"),
+    # what a repair is about: the skill it needs
+    "repairs.kind": ("What kind of repair", "报修类别"),
+    "skill.general_repair": ("General repair", "综合维修"),
+    "skill.plumbing": ("Water and drains", "水管与下水"),
+    "skill.electrical": ("Electricity and lights", "电路与照明"),
+    "skill.door_access": ("Doors, locks and access", "门、锁与门禁"),
+    "skill.elevator": ("Lift", "电梯"),
 })

@@ -17,8 +17,8 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from hub.api.auth import authenticate
-from hub.api.errors import UnauthorizedError
+from hub.api.core.auth import authenticate
+from hub.api.core.errors import UnauthorizedError
 from hub.console.i18n import MESSAGES, choose_language, translate
 from hub.models import User
 from hub.texts import LANGUAGES

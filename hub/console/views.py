@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,10 +12,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from hub.api import login as api_login
-from hub.api.keys import SESSIONS
-from hub.api.scope import Scope
+from hub.api.core import login as api_login
+from hub.api.core.keys import REPLICA
+from hub.api.core.scope import Scope
+from hub.api.core.store import reading
+from hub.console.boards import led_boards
 from hub.console.i18n import MESSAGES, choose_language
+from hub.console.meters import monthly_readings, my_consumption
 from hub.console.pages import (
     CONSOLE,
     HOME,
@@ -26,6 +30,7 @@ from hub.console.pages import (
     current_user,
     render,
 )
+from hub.console.patrol_report import patrol_summary
 from hub.console.redirects import safe_next
 from hub.console.reports import alarms_by_type, resolution_times, traffic_by_door_hour
 from hub.models import (
@@ -48,6 +53,7 @@ from hub.texts import LANG_COOKIE, LANGUAGES
 from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
+STATIC = Path(__file__).parent / "static"
 REPORT_DAYS = 30  # the period of the alarm and work-order reports
 
 
@@ -96,7 +102,7 @@ async def visitor_page(request: web.Request) -> web.StreamResponse:
     """The page a visitor opens from the shared link: the pass's QR code and when and where
     it works, without a login (the link's code is the secret, as for the API's shared image)."""
     code = request.match_info["code"]
-    async with request.app[SESSIONS]() as session:
+    async with reading(request) as session:
         found = (await session.execute(
             select(VisitorPass, Unit.number, Building.name, Site.timezone)
             .options(selectinload(VisitorPass.doors))
@@ -130,7 +136,9 @@ def _scope(user: User) -> Scope:
 @CONSOLE.page("/manage", "overview.html", MANAGERS, nav="nav.manage", scripts=("overview.js",),
               channels=("access", "alarms", "work_orders", "devices", "edges"))
 async def overview(request: web.Request, user: User) -> dict[str, Any]:
-    return {"counts": await tile_counts(request, user)}
+    reads = request.app.get(REPLICA)  # issue 19: the read replica's lag, when there is one
+    return {"counts": await tile_counts(request, user),
+            "replica": reads.status if reads is not None else None}
 
 
 @routes.get("/manage/tiles")
@@ -175,7 +183,7 @@ async def tile_counts(request: web.Request, user: User) -> dict[str, int]:
         .where(scope.where(AccessEvent.site_id), AccessEvent.ts >= since,
                AccessEvent.result == "denied"),
     }
-    async with request.app[SESSIONS]() as session:
+    async with reading(request) as session:
         return {name: int(await session.scalar(q) or 0) for name, q in queries.items()}
 
 
@@ -193,7 +201,7 @@ CONSOLE.add(Page("/manage/devices", "devices.html", MANAGERS, nav="nav.devices",
 CONSOLE.add(Page("/manage/installation", "installation.html", MANAGERS, nav="nav.installation",
                  scripts=("installation.js",)))
 CONSOLE.add(Page("/manage/orders", "orders.html", MANAGERS, nav="nav.orders",
-                 scripts=("workorders.js",), channels=("work_orders",)))
+                 scripts=("lists.js", "workorders.js"), channels=("work_orders",)))
 CONSOLE.add(Page("/manage/equipment", "equipment.html", MANAGERS, nav="nav.equipment",
                  scripts=("manage.js",)))
 CONSOLE.add(Page("/manage/notices", "notices.html", MANAGERS, nav="nav.notices",
@@ -209,13 +217,19 @@ async def reports(request: web.Request, user: User) -> dict[str, Any]:
 
     now, scope = datetime.now(UTC), _scope(user)
     since = now - timedelta(days=REPORT_DAYS)
-    async with request.app[SESSIONS]() as session:
+    async with reading(request) as session:
         return {
             "days": REPORT_DAYS,
             "traffic": await traffic_by_door_hour(session, scope, now),
             "alarms": await alarms_by_type(session, scope, since, word("alarm.")),
             "resolution": await resolution_times(session, scope, since, word("reports.bucket.")),
         }
+
+
+CONSOLE.add(Page("/manage/meters", "meters.html", MANAGERS, nav="nav.meters",
+                 context=monthly_readings))
+CONSOLE.add(Page("/manage/boards", "boards.html", MANAGERS, nav="nav.boards",
+                 context=led_boards))
 
 
 CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
@@ -226,6 +240,34 @@ CONSOLE.add(Page("/guard/access", "access_log.html", OPERATORS, nav="nav.access_
                  scripts=("access_log.js",), wide=True))
 CONSOLE.add(Page("/guard/alarms", "alarm_history.html", OPERATORS, nav="nav.alarm_history",
                  scripts=("alarm_history.js",), wide=True))
+# issue 17: the guard's lane panel, and the manager's vehicle registry and parking spaces
+CONSOLE.add(Page("/guard/lanes", "lanes.html", OPERATORS, nav="nav.lanes", scripts=("lanes.js",),
+                 channels=("vehicles", "alarms"), wide=True))
+CONSOLE.add(Page("/manage/vehicles", "vehicles.html", MANAGERS, nav="nav.vehicles",
+                 scripts=("vehicles.js",)))
+@routes.get("/guard/patrol/sw.js")
+async def patrol_service_worker(_request: web.Request) -> web.StreamResponse:
+    """The patrol page's service worker (kept at /guard/ so it may serve /guard/patrol)."""
+    return web.FileResponse(STATIC / "patrol_sw.js", headers={
+        "Content-Type": "text/javascript", "Service-Worker-Allowed": "/guard/",
+        "Cache-Control": "no-cache"})
+
+
+# issue 17: the guard's patrol round, on the phone (patrol.js signs and queues the readings)
+CONSOLE.add(Page("/guard/patrol", "patrol.html", frozenset({"guard"}), nav="nav.patrol",
+                 scripts=("patrol.js",)))
+
+
+@CONSOLE.page("/manage/patrol", "patrol_rounds.html", MANAGERS, nav="nav.patrol_rounds",
+              scripts=("patrol_rounds.js",), channels=("patrol", "alarms", "access"), wide=True)
+async def patrol_rounds(request: web.Request, user: User) -> dict[str, Any]:
+    """The rounds live (patrol_rounds.js) and the report of the last REPORT_DAYS days."""
+    since = (datetime.now(UTC) - timedelta(days=REPORT_DAYS)).replace(microsecond=0)
+    async with reading(request) as session:
+        summary = await patrol_summary(session, _scope(user), since, choose_language(request))
+    return {"summary": summary, "days": REPORT_DAYS, "since": since.isoformat()}
+
+
 CONSOLE.add(Page("/tech", "orders.html", TECHNICIANS, nav="nav.tech", scripts=("workorders.js",),
                  channels=("work_orders",)))
 CONSOLE.add(Page("/tech/faults", "tech.html", TECHNICIANS, nav="nav.tech_devices",
@@ -236,7 +278,7 @@ CONSOLE.add(Page("/tech/faults", "tech.html", TECHNICIANS, nav="nav.tech_devices
 
 async def _my_resident(request: web.Request, user: User
                        ) -> tuple[Resident, Unit | None, Building | None] | None:
-    async with request.app[SESSIONS]() as session:
+    async with reading(request) as session:
         link = await session.get(ResidentAccount, user.id)
         resident = None if link is None else await session.get(Resident, link.resident_id)
         if resident is None:
@@ -261,7 +303,7 @@ async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
     if found is None or found[1] is None:
         return {"resident": None, "unit": None, "doors": []}
     resident, unit, building = found
-    async with request.app[SESSIONS]() as session:
+    async with reading(request) as session:
         rows = (await session.execute(
             select(Door, Edge.building_id).join(Edge, Edge.id == Door.edge_id)
             .where(Door.site_id == resident.site_id).order_by(Door.name))).all()
@@ -272,5 +314,9 @@ async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
 
 CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",
                  scripts=("notices.js",), channels=("notices",)))
+CONSOLE.add(Page("/me/security", "my_security.html", RESIDENTS, nav="nav.my_security",
+                 scripts=("homesec.js",), channels=("homesec",)))
 CONSOLE.add(Page("/me/repairs", "repairs.html", RESIDENTS, nav="nav.my_repairs",
                  scripts=("workorders.js",), channels=("work_orders",)))
+CONSOLE.add(Page("/me/meters", "my_meters.html", RESIDENTS, nav="nav.my_meters",
+                 context=my_consumption))

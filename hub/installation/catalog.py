@@ -3,7 +3,7 @@ checks (name, type, transports, factory unit id, floors). The edge validates the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ class CatalogModel:
     # the floors a lift controller can enable, in its own numbering (None: not a lift)
     lowest_floor: int | None = None
     floor_count: int | None = None
+    # an alarm panel's zones: number -> (English name, Chinese name)
+    zones: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def floors(self) -> list[int] | None:
         """The building floors the controller enables, counted as wire.floors does (1 the
@@ -36,11 +38,13 @@ class CatalogModel:
 def _model(path: Path, raw: dict[str, Any]) -> CatalogModel:
     transport = raw.get("transport") or {}
     floors = raw.get("floor_access") or {}
+    zones = (raw.get("security_zones") or {}).get("zones") or []
     return CatalogModel(
         model=str(raw.get("model", path.stem)), device_type=str(raw.get("device_type", "")),
         description=str(raw.get("description", "")),
         transports=tuple(transport.get("kinds") or ()), unit_id=int(transport.get("unit_id", 1)),
-        lowest_floor=floors.get("lowest_floor"), floor_count=floors.get("floors"))
+        lowest_floor=floors.get("lowest_floor"), floor_count=floors.get("floors"),
+        zones={int(z["zone"]): (str(z["name_en"]), str(z["name_zh"])) for z in zones})
 
 
 @cache

@@ -12,6 +12,7 @@ from hub.errors import InvalidInput
 from hub.installation.installer import Installer, names
 from hub.installation.specs import EdgeSpec, merged
 from hub.models import Building, Device, Door, Edge, Lift, Line
+from hub.vehicles.models import Lane
 
 
 def edge_spec(edge: Edge) -> dict[str, Any]:
@@ -64,6 +65,7 @@ async def delete_edge(inst: Installer, edge_id: int) -> None:
         "devices": await names(session, select(Device.name).where(Device.edge_id == edge.id)),
         "cameras": await names(session, select(Camera.name).where(Camera.edge_id == edge.id)),
         "lifts": await names(session, select(Lift.name).where(Lift.edge_id == edge.id)),
+        "lanes": await names(session, select(Lane.name).where(Lane.edge_id == edge.id)),
     })
     before = edge_spec(edge)
     await session.delete(edge)

@@ -1,4 +1,5 @@
-"""Lines: the serial buses of an edge. One owner per port; OSDP readers or Modbus units."""
+"""Lines: the serial buses of an edge. One owner per port; OSDP readers, Modbus units or
+DL/T 645 meters."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from hub.errors import InvalidInput
 from hub.installation.installer import Installer, names
 from hub.installation.specs import LineSpec, merged
+from hub.meters.models import Meter
 from hub.models import Device, Door, Edge, Line
 
 
@@ -19,10 +21,12 @@ def line_spec(line: Line) -> dict[str, Any]:
             "parity": line.parity, "stopbits": line.stopbits, "protocol": line.protocol}
 
 
-async def _users(inst: Installer, line_id: int) -> tuple[list[str], list[str]]:
+async def _users(inst: Installer, line_id: int) -> tuple[list[str], list[str], list[str]]:
     doors = await names(inst.session, select(Door.name).where(Door.line_id == line_id))
     devices = await names(inst.session, select(Device.name).where(Device.line_id == line_id))
-    return doors, devices
+    meters = await names(inst.session, select(Meter.number).where(
+        Meter.line_id == line_id, Meter.removed_at.is_(None)))
+    return doors, devices, meters
 
 
 async def _check(inst: Installer, spec: LineSpec, edge: Edge, line_id: int | None) -> None:
@@ -35,12 +39,14 @@ async def _check(inst: Installer, spec: LineSpec, edge: Edge, line_id: int | Non
                             "line's (one owner per port)", others.where(Line.port == spec.port))
     if line_id is None:
         return
-    doors, devices = await _users(inst, line_id)
-    if spec.protocol == "modbus" and doors:
+    doors, devices, meters = await _users(inst, line_id)
+    if spec.protocol != "osdp" and doors:
         raise InvalidInput("protocol", f"the line carries the readers of doors "
                            f"{', '.join(doors)}, which speak osdp")
-    if spec.protocol == "osdp" and devices:
+    if spec.protocol != "modbus" and devices:
         raise InvalidInput("protocol", f"the line carries Modbus devices {', '.join(devices)}")
+    if spec.protocol != "dlt645" and meters:
+        raise InvalidInput("protocol", f"the line carries DL/T 645 meters {', '.join(meters)}")
 
 
 async def create_line(inst: Installer, spec: LineSpec) -> Line:
@@ -70,8 +76,9 @@ async def update_line(inst: Installer, line_id: int, changes: BaseModel) -> Line
 
 async def delete_line(inst: Installer, line_id: int) -> None:
     line = await inst.row(Line, line_id, "line")
-    doors, devices = await _users(inst, line.id)
-    inst.refuse_in_use(f"line {line.name!r}", {"doors": doors, "devices": devices})
+    doors, devices, meters = await _users(inst, line.id)
+    inst.refuse_in_use(f"line {line.name!r}", {"doors": doors, "devices": devices,
+                                                "meters": meters})
     before = line_spec(line)
     await inst.session.delete(line)
     await inst.session.flush()

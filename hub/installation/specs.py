@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from wire.floors import FloorIn, floor_label
+from wire.vehicles import Barrier, CameraRelayBarrier
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                             description="letters, digits and _ . -: the name on the wire")]
@@ -17,7 +18,7 @@ Label = Annotated[str, Field(max_length=200, description="what people read")]
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 SiteId = Annotated[str, Field(min_length=1, max_length=64)]
 Baudrate = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
-Protocol = Literal["osdp", "modbus"]
+Protocol = Literal["osdp", "modbus", "dlt645"]
 Transport = Literal["rtu", "tcp"]
 DoorMode = Literal["normal", "locked_down", "unlocked_on_schedule"]
 Input = Annotated[int, Field(ge=0, le=15, description="controller input number")]
@@ -43,7 +44,8 @@ class EdgeSpec(Spec):
 
 
 class LineSpec(Spec):
-    """A serial bus (RS-485) of an edge: OSDP readers or Modbus units, never both."""
+    """A serial bus (RS-485) of an edge: OSDP readers, Modbus units or DL/T 645 meters (one
+    protocol per line)."""
 
     FIXED = ("site_id", "edge_id")
     edge_id: RowId
@@ -225,6 +227,27 @@ class LiftSpec(Spec):
         return sorted(floors, key=lambda f: f.floor)
 
 
+class LaneSpec(Spec):
+    """A vehicle lane of an edge: its plate camera pushes to the edge (`POST /lpr/{name}` on
+    the edge's lane port) with `camera_user` and `camera_secret`; the barrier rises by the
+    camera's relay (the answer) or a Modbus coil the edge pulses."""
+
+    FIXED = ("site_id", "edge_id", "name")
+    edge_id: RowId
+    site_id: SiteId | None = Field(default=None, description="if given, must be the edge's site")
+    name: Name = Field(description="the lane's id in events and a vehicle's allowed lanes")
+    label: Label = ""
+    direction: Literal["entry", "exit"]
+    push_format: Name = Field(default="vzenith", description="the camera's push format")
+    camera_user: str = Field(default="camera", min_length=1, max_length=64,
+                             pattern=r"^[^:\s]+$", description="the camera's HTTP basic user")
+    camera_secret: str | None = Field(
+        default=None, min_length=8, max_length=128, description="the camera's password (set "
+        "in the camera as well); the hub and the edge keep only its SHA-256; required to "
+        "install, omitted in a change to keep it")
+    barrier: Barrier = Field(default_factory=CameraRelayBarrier)
+
+
 S = TypeVar("S", bound=Spec)
 
 
@@ -249,6 +272,7 @@ DoorChange = change_model(DoorSpec, "DoorChange")
 DeviceChange = change_model(DeviceSpec, "DeviceChange")
 CameraChange = change_model(CameraSpec, "CameraChange")
 LiftChange = change_model(LiftSpec, "LiftChange")
+LaneChange = change_model(LaneSpec, "LaneChange")
 
 
 def merged(spec: type[S], current: dict[str, Any], changes: BaseModel) -> S:
@@ -258,6 +282,7 @@ def merged(spec: type[S], current: dict[str, Any], changes: BaseModel) -> S:
 
 __all__ = [
     "CameraChange", "CameraSpec", "DeviceChange", "DeviceSpec", "DoorChange", "DoorSpec",
-    "EdgeChange", "EdgeSpec", "FloorSpec", "LiftChange", "LiftSpec", "LineChange", "LineSpec",
+    "EdgeChange", "EdgeSpec", "FloorSpec", "LaneChange", "LaneSpec", "LiftChange", "LiftSpec",
+    "LineChange", "LineSpec",
     "Spec", "ZoneSpec", "change_model", "merged",
 ]

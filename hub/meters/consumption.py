@@ -1,8 +1,12 @@
 """Each unit's consumption in one month, for the property company's billing.
 
-A meter's part of a month is its last good reading before the month's end minus its last good
-reading before the month began (or, for a meter installed during the month, its first reading);
-a unit's consumption adds its meters' parts, so a meter replaced mid-month keeps the month
+A meter's part of a month is its closing reading minus its opening reading. The edge's daily
+billing reading, taken just after 00:00, closes the day before: so a month opens on the billing
+reading of its first day (else the last good reading before it began, else — a meter installed
+during the month — its first reading) and closes on the billing reading of the next month's
+first day (else its last good reading in the month); the same reading closes one month and
+opens the next, so no hour is billed twice or never.
+A unit's consumption adds its meters' parts, so a meter replaced mid-month keeps the month
 continuous (the old meter's final reading, the new meter's first). Months are the site's local
 calendar months. A meter with no good reading in the month is listed as missing.
 """
@@ -12,8 +16,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -36,8 +41,22 @@ class UnitMonth:
     missing: list[str] = field(default_factory=list)  # meters with no reading in the month
 
 
+BILLING_WINDOW = timedelta(hours=2)  # as the edge's retries: later, it no longer closes the day
+
+
 def from_milli(milli: int) -> Decimal:
     return Decimal(milli).scaleb(-3)
+
+
+def recent_months(now: datetime, timezone: str, count: int) -> list[str]:
+    """The `count` calendar months up to the one holding `now` (site time), newest first."""
+    local = now.astimezone(ZoneInfo(timezone))
+    year, mon = local.year, local.month
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return months
 
 
 def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
@@ -50,7 +69,7 @@ def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
 
 
 async def monthly(session: AsyncSession, site_id: str, month: str,
-                  kind: str | None = None) -> list[UnitMonth]:
+                  kind: str | None = None, unit_id: int | None = None) -> list[UnitMonth]:
     site = await session.get(Site, site_id)
     assert site is not None
     start, end = month_bounds(month, site.timezone)
@@ -61,26 +80,40 @@ async def monthly(session: AsyncSession, site_id: str, month: str,
             .order_by(Building.code, Unit.number, Meter.kind, Meter.installed_at))
     if kind is not None:
         stmt = stmt.where(Meter.kind == kind)
+    if unit_id is not None:
+        stmt = stmt.where(Meter.unit_id == unit_id)
     out: dict[tuple[int, str], UnitMonth] = {}
     for meter, unit_number, building in (await session.execute(stmt)).all():
         row = out.setdefault((meter.unit_id, meter.kind),
                              UnitMonth(building=building, unit=unit_number, kind=meter.kind))
         row.meters.append(meter.number)
         good = (MeterReading.meter_id == meter.id, MeterReading.status == "ok")
-        opening = await session.scalar(select(MeterReading.milli).where(
-            *good, MeterReading.ts < start).order_by(MeterReading.ts.desc()).limit(1))
+        opening = await _billing(session, good, start)
+        if opening is None:
+            opening = await session.scalar(select(MeterReading.milli).where(
+                *good, MeterReading.ts < start).order_by(MeterReading.ts.desc()).limit(1))
         in_month = list(await session.scalars(select(MeterReading.milli).where(
             *good, MeterReading.ts >= start, MeterReading.ts < end).order_by(MeterReading.ts)))
-        if not in_month:
+        closing = await _billing(session, good, end)
+        if closing is None and in_month:
+            closing = in_month[-1]
+        if closing is None:
             row.missing.append(meter.number)
             continue
         first = from_milli(opening if opening is not None else in_month[0])
-        last = from_milli(in_month[-1])
+        last = from_milli(closing)
         if row.start is None:
             row.start = first
         row.end = last
         row.consumption += last - first
     return list(out.values())
+
+
+async def _billing(session: AsyncSession, good: tuple[Any, ...], day: datetime) -> int | None:
+    """The meter's billing reading taken at the start of `day` (within the window)."""
+    return await session.scalar(select(MeterReading.milli).where(
+        *good, MeterReading.billing.is_(True), MeterReading.ts >= day,
+        MeterReading.ts < day + BILLING_WINDOW).order_by(MeterReading.ts).limit(1))
 
 
 def to_csv(rows: list[UnitMonth], month: str) -> str:

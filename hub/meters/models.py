@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, UtcDateTime, utcnow
@@ -24,6 +33,9 @@ class Meter(Base):
     number: Mapped[str] = mapped_column(String(32))  # printed on the meter; DL/T 645 address
     edge: Mapped[str] = mapped_column(String(64))
     device: Mapped[str] = mapped_column(String(64))  # the edge's device id for it
+    # a DL/T 645 meter's dlt645 line: the edge reads it from its configuration (water meters
+    # are Modbus devices, installed with POST /devices)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"))
     installed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -41,3 +53,5 @@ class MeterReading(Base):
     # thousandths of the register's measure (kWh, m³): exact on every database
     milli: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="ok")
+    # the edge's daily reading just after 00:00: it closes the day (and the month) it follows
+    billing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -1,8 +1,13 @@
-"""Readings from the edges' telemetry: the register of each registered meter, kept once."""
+"""Readings from the edges' telemetry: the register of each registered meter, kept once.
+
+A reading is never silently taken: one below the meter's previous reading is kept as
+`reverse`, one rising faster than a home can use (MAX_RATE per hour) as `impossible`; both are
+shown to the property office and left out of consumption."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,11 +22,26 @@ from wire.events import TelemetryEvent
 METER_TYPES = {"electricity_meter": "electricity", "water_meter": "water"}
 # the reading that is the meter's register (what billing subtracts), by kind
 REGISTER = {"electricity": ("energy_kwh", "kWh"), "water": ("volume_m3", "m³")}
+# the most a household meter can advance in an hour, in thousandths (100 kW; 10 m³/h, well
+# above a DN20 meter's 5 m³/h overload flow); a faster rise is a misread or a swapped meter
+MAX_RATE = {"electricity": 100_000, "water": 10_000}
+
+
+def judge(kind: str, milli: int, ts: datetime, previous: tuple[int, datetime] | None) -> str:
+    """`ok`, `reverse` (below the previous good reading) or `impossible` (too fast a rise)."""
+    if previous is None:
+        return "ok"
+    last, at = previous
+    if milli < last:
+        return "reverse"
+    hours = max((ts - at).total_seconds() / 3600, 1.0)
+    return "impossible" if milli - last > MAX_RATE[kind] * hours else "ok"
 
 
 async def record_meter_readings(session: AsyncSession, events: Sequence[TelemetryEvent]) -> int:
     """Keep the register reading of every event from a registered meter (idempotent by event
-    id); a reading below the meter's previous one is kept as `reverse`. Returns how many
+    id); a reading below the meter's previous one is kept as `reverse`, one too fast as
+    `impossible`; a `billing` reading (the edge's 00:00 read) is marked. Returns how many
     readings were new. Events from devices not registered as meters are left to telemetry."""
     wanted = [e for e in events if e.data.device_type in METER_TYPES]
     if not wanted:
@@ -32,7 +52,7 @@ async def record_meter_readings(session: AsyncSession, events: Sequence[Telemetr
                             Meter.site_id.in_({k[0] for k in keys}),
                             Meter.device.in_({k[2] for k in keys})))}
     rows: list[dict[str, Any]] = []
-    last: dict[int, int] = {}
+    last: dict[int, tuple[int, datetime] | None] = {}
     for event in sorted(wanted, key=lambda e: e.ts):
         meter = meters.get((event.site, event.edge, event.device))
         if meter is None or meter.kind != METER_TYPES[event.data.device_type]:
@@ -43,17 +63,18 @@ async def record_meter_readings(session: AsyncSession, events: Sequence[Telemetr
             continue
         value = int(Decimal(repr(found.value)).scaleb(3).to_integral_value())
         if meter.id not in last:
-            previous = await session.scalar(
-                select(MeterReading.milli).where(MeterReading.meter_id == meter.id,
-                                                 MeterReading.status == "ok",
-                                                 MeterReading.ts < event.ts)
-                .order_by(MeterReading.ts.desc()).limit(1))
-            last[meter.id] = previous if previous is not None else -1
-        status = "reverse" if value < last[meter.id] else "ok"
+            previous = (await session.execute(
+                select(MeterReading.milli, MeterReading.ts)
+                .where(MeterReading.meter_id == meter.id, MeterReading.status == "ok",
+                       MeterReading.ts < event.ts)
+                .order_by(MeterReading.ts.desc()).limit(1))).first()
+            last[meter.id] = None if previous is None else (previous[0], previous[1])
+        status = judge(meter.kind, value, event.ts, last[meter.id])
         if status == "ok":
-            last[meter.id] = value
+            last[meter.id] = (value, event.ts)
+        billing = any(r.name == "billing" and r.value is True for r in event.data.readings)
         rows.append({"event_id": event.id, "meter_id": meter.id, "ts": event.ts,
-                     "milli": value, "status": status})
+                     "milli": value, "status": status, "billing": billing})
     table = MeterReading.__table__
     assert isinstance(table, Table)
     new = await insert_ignore(session, table, rows, key="event_id", returning=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.models import Door, User
@@ -18,6 +18,15 @@ from hub.patrol.models import Checkpoint, GuardCard, Round, RouteStop
 from hub.patrol.rounds import PatrolError, ReadingIn, record_reading
 
 log = logging.getLogger(__name__)
+
+# built once (its construction cost more than its execution, once per ingest batch)
+_DOOR_CHECKPOINTS = (
+    select(Checkpoint, User.username, Checkpoint.site_id, Door.name, GuardCard.card_number)
+    .join(Door, Door.id == Checkpoint.door_id)
+    .join(GuardCard, GuardCard.site_id == Checkpoint.site_id)
+    .join(User, User.id == GuardCard.user_id)
+    .where(Checkpoint.site_id.in_(bindparam("sites", expanding=True)),
+           Checkpoint.kind == "door"))
 
 
 async def record_card_readings(session: AsyncSession, access_rows: Sequence[dict[str, Any]],
@@ -31,13 +40,7 @@ async def record_card_readings(session: AsyncSession, access_rows: Sequence[dict
     known = {
         (site, door, card): (checkpoint, guard)
         for checkpoint, guard, site, door, card in await session.execute(
-            select(Checkpoint, User.username, Checkpoint.site_id, Door.name,
-                   GuardCard.card_number)
-            .join(Door, Door.id == Checkpoint.door_id)
-            .join(GuardCard, GuardCard.site_id == Checkpoint.site_id)
-            .join(User, User.id == GuardCard.user_id)
-            .where(Checkpoint.site_id.in_({r["site_id"] for r in cards}),
-                   Checkpoint.kind == "door"))}
+            _DOOR_CHECKPOINTS, {"sites": sorted({r["site_id"] for r in cards})})}
     if not known:
         return 0
     made = 0

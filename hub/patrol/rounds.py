@@ -35,11 +35,12 @@ class PatrolError(Exception):
 
 
 class ReadingRefused(Exception):
-    """A reading that does not prove presence (forged, copied, replayed): a security event."""
+    """A reading that does not prove presence (forged, copied, replayed): a security event.
+    `kind` names it for people (hub.texts `error.patrol_refused.<kind>`)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, kind: str, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.kind, self.reason = kind, reason
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ async def record_reading(session: AsyncSession, round_: Round, guard: str, readi
         if (same.round_id, same.checkpoint_id, same.ts) == (
                 round_.id, checkpoint.id if checkpoint else None, reading.ts):
             return same, False
-        raise ReadingRefused("reading id already used for another reading (replay)")
+        raise ReadingRefused("replay", "reading id already used for another reading (replay)")
     if checkpoint is None:
         raise PatrolError("checkpoint", f"no checkpoint {reading.checkpoint!r} in "
                                         f"{round_.site_id!r}")
@@ -141,19 +142,19 @@ async def record_reading(session: AsyncSession, round_: Round, guard: str, readi
 async def _prove(session: AsyncSession, round_: Round, guard: str, checkpoint: Checkpoint,
                  reading: ReadingIn) -> None:
     if checkpoint.kind != "display" or checkpoint.secret is None:
-        raise ReadingRefused(f"checkpoint {checkpoint.code} is read by card at its door only")
+        raise ReadingRefused("card_only", f"checkpoint {checkpoint.code} is read by card at its door only")
     if not reading.code or not reading.signature:
-        raise ReadingRefused("reading carries no code or no signature")
+        raise ReadingRefused("unproven", "reading carries no code or no signature")
     if not code_matches(checkpoint.secret, round_.site_id, checkpoint.code, reading.code,
                         reading.ts):
-        raise ReadingRefused("code is not the one the checkpoint showed at that time")
+        raise ReadingRefused("code", "code is not the one the checkpoint showed at that time")
     keys = await session.scalars(
         select(GuardKey.public_key).join(User, User.id == GuardKey.user_id)
         .where(User.username == guard, GuardKey.revoked_at.is_(None)))
     message = reading_bytes(round_.site_id, round_.id, checkpoint.code, reading.code,
                             reading.ts, reading.id)
     if not any(signature_valid(key, reading.signature, message) for key in keys):
-        raise ReadingRefused("signature does not verify with the guard's enrolled phone key")
+        raise ReadingRefused("signature", "signature does not verify with the guard's enrolled phone key")
 
 
 async def _flag_order(session: AsyncSession, round_id: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import case, select, update
@@ -70,25 +71,9 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
             "event_id": first.event_id, "first_seen": first.ts, "last_seen": last.ts,
             "raised_at": now,
         })
-    dialect = session.get_bind().dialect.name
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = dialect_insert(Alarm).values(rows)
-    excluded = stmt.excluded
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["site_id", "dedup_key"],
-        index_where=Alarm.cleared_at.is_(None),
-        set_={
-            "count": Alarm.count + excluded.count,
-            "last_seen": case((excluded.last_seen > Alarm.last_seen, excluded.last_seen),
-                              else_=Alarm.last_seen),
-            "message": excluded.message,
-            "message_code": excluded.message_code,
-            "message_params": excluded.message_params,
-            "snapshot_id": case((excluded.snapshot_id.is_not(None), excluded.snapshot_id),
-                                else_=Alarm.snapshot_id),
-        },
-    ).returning(Alarm).execution_options(populate_existing=True)
-    found = {(a.site_id, a.dedup_key): a for a in await session.scalars(upsert)}
+    upsert = _raise_statement(session.get_bind().dialect.name)
+    found = {(a.site_id, a.dedup_key): a for a in await session.scalars(
+        upsert, rows, execution_options={"populate_existing": True})}
     out = []
     for row in rows:
         alarm = found[(row["site_id"], row["dedup_key"])]
@@ -101,6 +86,29 @@ async def raise_alarms(session: AsyncSession, specs: Sequence[AlarmRaise], now: 
                                      note_params=row["message_params"]))
         out.append((alarm, created))
     return out
+
+
+@cache
+def _raise_statement(dialect: str) -> Any:
+    """The upsert of `raise_alarms`, built once: the rows are its parameters (an ORM bulk
+    INSERT .. RETURNING), so the statement is compiled once, not for each batch."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = dialect_insert(Alarm)
+    excluded = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["site_id", "dedup_key"],
+        index_where=Alarm.cleared_at.is_(None),
+        set_={
+            "count": Alarm.count + excluded.count,
+            "last_seen": case((excluded.last_seen > Alarm.last_seen, excluded.last_seen),
+                              else_=Alarm.last_seen),
+            "message": excluded.message,
+            "message_code": excluded.message_code,
+            "message_params": excluded.message_params,
+            "snapshot_id": case((excluded.snapshot_id.is_not(None), excluded.snapshot_id),
+                                else_=Alarm.snapshot_id),
+        },
+    ).returning(Alarm)
 
 
 def alarm_data(alarm: Alarm) -> dict[str, Any]:
@@ -189,7 +197,8 @@ def notice_data(notice: Notice) -> dict[str, Any]:
         "body": marker(notice.text_code and f"{notice.text_code}.body", notice.text_params,
                        notice.body),
         "valid_from": notice.valid_from.isoformat(), "valid_until": _iso(notice.valid_until),
-        "source": notice.source, "created_by": notice.created_by,
+        "source": notice.source, "on_boards": bool(notice.on_boards),
+        "created_by": notice.created_by,
         "created_at": notice.created_at.isoformat(),
     }
 

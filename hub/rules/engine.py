@@ -16,11 +16,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast, get_args
 
-from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import BindParameter
 
 from hub.errors import HubError
 from hub.live import LiveItem
@@ -44,6 +46,27 @@ SEVERITIES = frozenset(get_args(Severity))
 _STATE_TABLE = cast(Table, RuleState.__table__)
 
 After = Callable[[], Awaitable[None]]
+
+# Built once, the keys bound at each execution: building a statement and its cache key cost
+# the ingest more than running it, once per batch for each of them.
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
+_EDGE_BUILDINGS = select(Edge.site_id, Edge.name, Edge.building_id).where(
+    tuple_(Edge.site_id, Edge.name).in_(_KEYS))
+_DOOR_IDS = select(Door.site_id, Door.name, Door.id).where(
+    tuple_(Door.site_id, Door.name).in_(_KEYS))
+_DEVICE_IDS = select(Device.site_id, Device.edge, Device.name, Device.id).where(
+    tuple_(Device.site_id, Device.edge, Device.name).in_(_KEYS))
+_LOCK_STATES = (select(RuleState)
+                .where(tuple_(RuleState.rule, RuleState.site_id, RuleState.key).in_(_KEYS))
+                .order_by(RuleState.id)
+                .with_for_update())
+
+
+@cache
+def _make_states(dialect: str) -> Any:
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(_STATE_TABLE).on_conflict_do_nothing(
+        index_elements=["rule", "site_id", "key"])
 
 
 @dataclass(frozen=True)
@@ -145,19 +168,15 @@ class _Refs:
         session = self._session
         if edges:
             self._buildings.update(dict.fromkeys(edges))
-            buildings = await session.execute(select(Edge.site_id, Edge.name, Edge.building_id)
-                                              .where(tuple_(Edge.site_id, Edge.name).in_(sorted(edges))))
+            buildings = await session.execute(_EDGE_BUILDINGS, {"keys": sorted(edges)})
             self._buildings.update({(s, e): b for s, e, b in buildings})
         if doors:
             self._doors.update(dict.fromkeys(doors))
-            door_ids = await session.execute(select(Door.site_id, Door.name, Door.id).where(
-                tuple_(Door.site_id, Door.name).in_(sorted(doors))))
+            door_ids = await session.execute(_DOOR_IDS, {"keys": sorted(doors)})
             self._doors.update({(s, n): i for s, n, i in door_ids})
         if devices:
             self._devices.update(dict.fromkeys(devices))
-            device_ids = await session.execute(
-                select(Device.site_id, Device.edge, Device.name, Device.id).where(
-                    tuple_(Device.site_id, Device.edge, Device.name).in_(sorted(devices))))
+            device_ids = await session.execute(_DEVICE_IDS, {"keys": sorted(devices)})
             self._devices.update({(s, e, n): i for s, e, n, i in device_ids})
 
     async def building(self, site: str, edge: str) -> int | None:
@@ -224,9 +243,7 @@ class RuleEngine:
     def _match(self, views: Sequence[EventView]) -> list[tuple[str, Rule, EventView]]:
         work: list[tuple[str, Rule, EventView]] = []
         for view in views:
-            for rule in self.book.for_site(view.site):
-                if not rule.enabled or rule.match.kind != view.kind:
-                    continue
+            for rule in self.book.watching(view.site, view.kind):
                 matched = holds(rule.match.where, view)
                 if rule.persist is not None:
                     if matched:
@@ -246,18 +263,11 @@ class RuleEngine:
                        for phase, rule, view in work if phase != "act"})
         if not keys:
             return {}
-        dialect = session.get_bind().dialect.name
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
-            dialect_insert(_STATE_TABLE).on_conflict_do_nothing(
-                index_elements=["rule", "site_id", "key"]),
+            _make_states(session.get_bind().dialect.name),
             [{"rule": r, "site_id": s, "key": k, "state": "idle"} for r, s, k in keys])
-        found = await session.scalars(
-            select(RuleState)
-            .where(tuple_(RuleState.rule, RuleState.site_id, RuleState.key).in_(keys))
-            .order_by(RuleState.id)
-            .with_for_update()
-            .execution_options(populate_existing=True))
+        found = await session.scalars(_LOCK_STATES, {"keys": keys},
+                                      execution_options={"populate_existing": True})
         return {(s.rule, s.site_id, s.key): s for s in found}
 
     @staticmethod

@@ -36,12 +36,34 @@ class RuleBook:
 
     default: tuple[Rule, ...]
     by_site: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    # the enabled rules of each rule set by the kind of event they match (None: the default
+    # set): every stored event is matched, and most rules look at other kinds
+    _watching: dict[str | None, dict[str, tuple[Rule, ...]]] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        watching: dict[str | None, dict[str, tuple[Rule, ...]]] = {None: _by_kind(self.default)}
+        watching.update((site, _by_kind(rules)) for site, rules in self.by_site.items())
+        object.__setattr__(self, "_watching", watching)
 
     def for_site(self, site: str) -> tuple[Rule, ...]:
         return self.by_site.get(site, self.default)
 
+    def watching(self, site: str, kind: str) -> tuple[Rule, ...]:
+        """The enabled rules of `site` that match events of `kind`, in the book's order."""
+        index = self._watching.get(site if site in self.by_site else None, {})
+        return index.get(kind, ())
+
     def find(self, site: str, name: str) -> Rule | None:
         return next((r for r in self.for_site(site) if r.name == name), None)
+
+
+def _by_kind(rules: tuple[Rule, ...]) -> dict[str, tuple[Rule, ...]]:
+    index: dict[str, tuple[Rule, ...]] = {}
+    for rule in rules:
+        if rule.enabled:
+            index[rule.match.kind] = (*index.get(rule.match.kind, ()), rule)
+    return index
 
 
 def load_rules(path: Path | str | None = None) -> RuleBook:

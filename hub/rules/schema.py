@@ -142,7 +142,8 @@ class _Coded(_Strict):
 
 
 class Match(_Strict):
-    kind: Literal["access", "door", "device", "telemetry", "agent", "camera", "vehicle", "edge"]
+    kind: Literal["access", "door", "device", "telemetry", "agent", "camera", "vehicle", "lane",
+                  "edge", "homesec"]
     where: Conditions = Field(default_factory=dict, description="every condition must hold")
 
 

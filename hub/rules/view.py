@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from wire.devices import DeviceData, TelemetryData
 from wire.events import AccessData, AgentData, CameraData, DoorData
+from wire.homesec import HomeSecurityData
 from wire.state import EdgeState
-from wire.vehicles import VehicleData
+from wire.vehicles import LaneData, VehicleData
 
 ENVELOPE = ("site", "edge", "device", "kind", "id", "ts")
 # the data model of each kind: a rule may name only its fields
@@ -29,7 +30,9 @@ KINDS: dict[str, type[BaseModel]] = {
     "agent": AgentData,
     "camera": CameraData,
     "vehicle": VehicleData,
+    "lane": LaneData,
     "edge": EdgeState,
+    "homesec": HomeSecurityData,
 }
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 LANGUAGES = ("zh", "en")
 API_DEFAULT_LANGUAGE = "en"
 LANG_COOKIE = "lintel_lang"  # set by the console's language switch
-# the language of the API request being answered (set per request by hub.api.language)
+# the language of the API request being answered (set per request by hub.api.core.language)
 _READER: ContextVar[str] = ContextVar("reader_language", default=API_DEFAULT_LANGUAGE)
 
 

@@ -20,7 +20,9 @@ _SIMPLE = {
     "date_parsing": "invalid.date", "date_type": "invalid.date",
     "date_from_datetime_parsing": "invalid.date", "datetime_parsing": "invalid.datetime",
     "datetime_type": "invalid.datetime", "datetime_from_date_parsing": "invalid.datetime",
-    "timezone_aware": "invalid.timezone",
+    "timezone_aware": "invalid.timezone", "model_type": "invalid.object",
+    "dict_type": "invalid.object", "model_attributes_type": "invalid.object",
+    "list_type": "invalid.list", "json_invalid": "invalid.json",
 }
 _BOUNDS = {"greater_than": ("invalid.gt", "gt"), "greater_than_equal": ("invalid.ge", "ge"),
            "less_than": ("invalid.lt", "lt"), "less_than_equal": ("invalid.le", "le"),
@@ -59,9 +61,10 @@ def reason_text(err: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         name = "limit" if code in ("invalid.gt", "invalid.ge", "invalid.lt", "invalid.le") else (
             "min" if "min" in key else "max")
         return code, {name: ctx.get(key, "-")}
-    refusal = ctx.get("error")
-    if isinstance(refusal, Refusal) and refusal.code in TEXTS:
-        return refusal.code, dict(refusal.params)
+    refusal = ctx.get("error")  # Refusal here, wire.errors.Refused in the contract's models
+    refused = getattr(refusal, "code", None)
+    if isinstance(refusal, ValueError) and isinstance(refused, str) and refused in TEXTS:
+        return refused, dict(getattr(refusal, "params", {}))
     if kind in ("literal_error", "enum"):
         return "invalid.one_of", {"expected": _choices(str(ctx.get("expected", "")))}
     detail = str(err.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")

@@ -13,13 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.vehicles.models import (
     BlockedPlate,
+    ParkingSpace,
     Vehicle,
     VehiclePassRow,
     VehicleSiteSettings,
     VehicleStay,
 )
 from wire.vehicles import BlockedPlate as WireBlocked
-from wire.vehicles import ResidentVehicle, VehiclePass, VehiclePermissions, VehicleSettings
+from wire.vehicles import (
+    HouseholdSpaces,
+    ResidentVehicle,
+    VehiclePass,
+    VehiclePermissions,
+    VehicleSettings,
+)
 
 
 async def load_permissions(session: AsyncSession, site_id: str,
@@ -36,7 +43,12 @@ async def load_permissions(session: AsyncSession, site_id: str,
     blocked = list(await session.scalars(
         select(BlockedPlate).where(BlockedPlate.site_id == site_id).order_by(BlockedPlate.plate)))
     stored = await session.get(VehicleSiteSettings, site_id)
-    if not (vehicles or passes or blocked or stored):
+    spaces = (await session.execute(
+        select(ParkingSpace.household_id, func.count())
+        .where(ParkingSpace.site_id == site_id,
+               or_(ParkingSpace.valid_until.is_(None), ParkingSpace.valid_until > now))
+        .group_by(ParkingSpace.household_id).order_by(ParkingSpace.household_id))).all()
+    if not (vehicles or passes or blocked or stored or spaces):
         return None
     return VehiclePermissions(
         settings=settings_of(stored),
@@ -47,7 +59,8 @@ async def load_permissions(session: AsyncSession, site_id: str,
         passes=[VehiclePass(id=p.id, plate=p.plate, household_id=p.household_id,
                             valid_from=p.valid_from, valid_until=p.valid_until,
                             max_uses=p.max_uses, uses=p.uses) for p in passes],
-        blocked=[WireBlocked(plate=b.plate, reason=b.reason) for b in blocked])
+        blocked=[WireBlocked(plate=b.plate, reason=b.reason) for b in blocked],
+        spaces=[HouseholdSpaces(household_id=h, spaces=n) for h, n in spaces])
 
 
 def settings_of(row: VehicleSiteSettings | None) -> VehicleSettings:
@@ -55,7 +68,7 @@ def settings_of(row: VehicleSiteSettings | None) -> VehicleSettings:
         return VehicleSettings()
     return VehicleSettings.model_validate({
         "temporary_entry": row.temporary_entry, "passback": row.passback,
-        "min_confidence": row.min_confidence})
+        "min_confidence": row.min_confidence, "over_spaces": row.over_spaces})
 
 
 async def record_vehicle_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -1,6 +1,7 @@
 """Issue 15: the installer's page on a phone (390×844), in Chinese: a building's edges, lines,
 doors and devices listed; a line added through the form, a refused one marked at its field
-with the hub's reason, the new one removed again."""
+with the hub's reason, the new one removed again. In English: a door's reader put in install
+mode, a resident's PIN refused at its field, then set."""
 
 from __future__ import annotations
 
@@ -45,3 +46,38 @@ async def test_an_installer_adds_and_removes_a_line_on_a_phone(
     await row.locator("button.danger").click()
     await expect(page.locator("#lines-rows")).not_to_contain_text("B1-bus")
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_an_installer_commissions_a_reader_and_sets_a_pin_in_english(
+        building: Building, context: BrowserContext) -> None:
+    await context.add_cookies([{"name": "lintel_lang", "value": "en", "url": building.hub.url}])
+    try:
+        page = await logged_in(context, building, "manager1", phone=True)
+        await page.goto(f"{building.hub.url}/manage/installation")
+
+        async def reason(dialog: Dialog) -> None:
+            await dialog.accept(dialog.default_value)  # "reader commissioning"
+
+        page.once("dialog", reason)
+        row = page.locator("#doors-rows tr", has_text="B1-garage")
+        await row.get_by_role("button", name="Install mode").click()
+        await expect(page.locator(".toast").last).to_contain_text("B1-garage: install mode for 10")
+        sent = await building.call("GET", "/commands?site_id=demo")
+        assert any(c["command"] == "reader_install" and c["door"] == "B1-garage"
+                   and c["reason"] == "reader commissioning" for c in sent["items"])
+
+        form = page.get_by_test_id("pin-form")
+        await form.locator("select[name=resident]").select_option(label="张伟")
+        await form.locator("input[name=pin]").fill("12")  # too short: refused at its field
+        await form.locator("button.primary").click()
+        await expect(form.locator("[data-field=pin]")).to_have_class("invalid")
+        await form.locator("input[name=pin]").fill("2580")
+        await form.locator("input[name=duress_pin]").fill("2581")
+        await form.locator("button.primary").click()
+        await expect(page.locator(".toast").last).to_contain_text("PIN set for 张伟")
+        await expect(form.locator("[data-field=pin]")).not_to_have_class("invalid")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        await screenshot(page, "installer-reader-pin-en")
+        assert page.js_errors == []  # type: ignore[attr-defined]
+    finally:
+        await context.clear_cookies(name="lintel_lang")

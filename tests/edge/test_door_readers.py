@@ -299,8 +299,15 @@ class TestThroughLibosdp:
                 await wait_for(lambda: controller.doors["lobby"].online)
                 assert controller.rotate_key("lobby") is None
                 await wait_for(lambda: rig.keys.get("lobby", gate.port, 5) is not None)
-                assert gate.scbk == rig.keys.get("lobby", gate.port, 5) != key
+                fresh = rig.keys.get("lobby", gate.port, 5)
+                assert fresh is not None and gate.scbk == fresh != key
                 assert controller.rotate_key("nowhere") == "unknown door nowhere"
+                # the hub's configuration carrying the new key back reopens no line
+                bus = controller.doors["lobby"].bus
+                carried = config.model_copy(update={"reader": config.reader.model_copy(
+                    update={"scbk": fresh.hex()})})
+                await controller.reconcile([carried])
+                assert controller.doors["lobby"].bus is bus
 
 
 def test_a_key_the_edge_cannot_store_is_still_sealed_to_the_hub_and_alarmed(

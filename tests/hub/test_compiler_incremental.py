@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harness.downlink import SIGNER, opened
 from hub.api import create_app
-from hub.api.auth import create_user
+from hub.api.core.auth import create_user
 from hub.compiler import PermissionPublisher, affected_edges, compile_edge, load_registry
 from hub.compiler import publisher as publisher_module
 from hub.compiler.delta import merge

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harness.downlink import SIGNER, opened
-from hub.api.edges import config_of
+from hub.api.registry.edges import config_of
 from hub.edgeconfig import EdgeConfigPublisher
 from hub.errors import NotFound, PublishError
 from hub.liveness import record_states

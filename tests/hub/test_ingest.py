@@ -30,7 +30,7 @@ from tests.hub.support import (
     eventually,
 )
 from tests.support.services import MosquittoServer
-from wire import EdgeState, topics
+from wire import EdgeState, new_event_id, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -306,3 +306,32 @@ async def test_ingest_drains_a_backlog_fast(
     print(f"\ningest {db_url.split(':')[0]}: {n} queued events in {elapsed:.2f}s "
           f"= {n / elapsed:.0f}/s in {ingest.stats.batches} batches")
     assert await count(seeded, AccessEvent) == n
+
+
+class Nudged:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[int]]] = []
+
+    def edges_changed(self, site_id: str, edges: Sequence[int]) -> None:
+        self.calls.append((site_id, list(edges)))
+
+
+async def test_a_readers_new_key_recompiles_its_edges_configuration_once(
+    mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession], running: Running
+) -> None:
+    """The retained configuration then carries the key (a replacement edge can talk to the
+    reader); the same event redelivered asks nothing again."""
+    running.ingest.configs = nudged = Nudged()
+    keyed = {"id": new_event_id(), "ts": datetime.now(UTC).isoformat(), "site": "demo",
+             "edge": "b1-edge", "device": "b1-edge", "seq": 1, "kind": "agent",
+             "data": {"event": "reader_keyed", "door": "B1-main", "address": 101,
+                      "sealed_key": "AAAA", "key_fingerprint": "0" * 16}}
+    async with edge_client(mosquitto.host, mosquitto.port) as edge:
+        await edge.wait_ready(10)
+        for _ in range(2):
+            await edge.publish(event_topic(keyed), dumps(keyed), qos=1)
+    await eventually(lambda: _received(running, 2))
+    await running.ingest.wait_idle()
+    async with seeded() as session:
+        b1 = await session.scalar(select(Edge.id).where(Edge.name == "b1-edge"))
+    assert nudged.calls == [("demo", [b1])]

@@ -6,9 +6,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.auth import verify_password
+from hub.api.core.auth import verify_password
 from hub.models import ResidentAccount, User
-from hub.seed import DEMO_GUARD, DEMO_RESIDENT, DEMO_TECHNICIAN, seed_demo, seed_demo_logins
+from hub.patrol.models import GuardCard, Route
+from hub.patrol.rounds import stops_of
+from hub.seed import (
+    DEMO_GUARD,
+    DEMO_GUARD_CARD,
+    DEMO_RESIDENT,
+    DEMO_ROUTE,
+    DEMO_TECHNICIAN,
+    seed_demo,
+    seed_demo_logins,
+    seed_patrol,
+)
 from hub.workorders.models import TechnicianSkill
 
 pytestmark = [pytest.mark.timeout(60)]
@@ -60,3 +71,21 @@ async def test_a_missing_password_is_refused_and_adds_nobody(
     with pytest.raises(ValueError, match=DEMO_TECHNICIAN):
         await seed_demo_logins(sessions, {DEMO_RESIDENT: "a", DEMO_GUARD: "b"})
     assert await _users(sessions) == {}
+
+
+async def test_the_demo_patrol_has_checkpoints_a_night_route_and_the_guards_card(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    await seed_demo(sessions)
+    await seed_demo_logins(sessions, PASSWORDS)
+    secrets = await seed_patrol(sessions)
+    assert await seed_patrol(sessions) == secrets  # a second start changes nothing
+    async with sessions() as session:
+        route = await session.scalar(select(Route).where(Route.code == DEMO_ROUTE))
+        assert route is not None
+        stops = await stops_of(session, route.id)
+        card = await session.scalar(select(GuardCard))
+    assert (route.every_min, route.from_hour, route.to_hour) == (120, 22, 6)
+    assert [(c.code, c.kind) for _, c in stops] == [
+        ("CP1", "display"), ("CP2", "display"), ("CP3", "door"), ("CP4", "display")]
+    assert set(secrets) == {"CP1", "CP2", "CP4"}
+    assert card is not None and card.card_number == DEMO_GUARD_CARD

@@ -61,16 +61,21 @@ class HubWorkers:
                      "LINTEL_HUB_ADMIN_PASSWORD": "fault-test-pass",
                      "LINTEL_HUB_SIGNING_KEY": seed_b64(TEST_HUB_KEY),  # one key, every worker
                      "LINTEL_HUB_DATA_DIR": str(tmp_path / f"hub{i}")} for i in range(count)]
+        self.logs = tmp_path
 
     async def start(self, i: int) -> None:
         # Popen returns at once; the wait for the worker to serve is awaited below
-        proc = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "lintel.cli", "hub"], env=self.env[i],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        log = self.logs / f"hub{i}-stderr.log"
+        with log.open("a") as stderr:  # kept so a worker that fails to start says why
+            proc = subprocess.Popen(  # noqa: ASYNC220
+                [sys.executable, "-m", "lintel.cli", "hub"], env=self.env[i],
+                stdout=subprocess.PIPE, stderr=stderr, text=True)
         self.procs[i] = proc
         assert proc.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
-        assert "hub serving" in line, f"hub worker {i} did not start: {line!r}"
+        assert "hub serving" in line, (
+            f"hub worker {i} did not start: {line!r}; its stderr ends:\n"
+            f"{log.read_text(errors='replace')[-3000:]}")
 
     def kill(self, i: int) -> None:
         proc = self.procs[i]

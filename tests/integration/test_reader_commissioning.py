@@ -68,8 +68,9 @@ async def test_a_factory_reader_is_given_its_own_key_through_the_api(b: Building
     await until(lambda: alarms(b, "reader_insecure"), what="the reader_insecure alarm")
     assert not b.agent.doors["B1-garage"].online
 
-    command = await b.call("POST", f"/doors/{await door_id(b, 'B1-garage')}/install",
-                           {"minutes": 5}, status=202)
+    garage_id = await door_id(b, "B1-garage")
+    assert not (await b.call("GET", f"/doors/{garage_id}"))["reader_commissioned"]
+    command = await b.call("POST", f"/doors/{garage_id}/install", {"minutes": 5}, status=202)
     assert command["command"] == "reader_install"
 
     async def opened() -> bytes | None:
@@ -80,6 +81,8 @@ async def test_a_factory_reader_is_given_its_own_key_through_the_api(b: Building
     assert key == garage.scbk  # the hub holds the very key the reader now uses
     await until(lambda: b.agent.doors["B1-garage"].online, what="the reader online")
     await until(lambda: _cleared(b), what="reader_insecure cleared by reader_keyed")
+    door = await b.call("GET", f"/doors/{garage_id}")  # what the installer's page shows
+    assert door["reader_commissioned"] and door["reader_keyed_at"] is not None
 
 
 async def _cleared(b: Building) -> bool:

@@ -18,8 +18,10 @@ from sqlalchemy import select
 
 from harness.services import free_port
 from hub.models import Household, utcnow
+from hub.seed import DemoWiring, commission_demo
 from hub.service import Hub
 from hub.vehicles.models import BlockedPlate, Vehicle, VehiclePassRow, VehicleStay
+from simulators.barrier import RAISE_COIL, UP_INPUT, BarrierSimulator
 from simulators.lpr import push_plate
 from tests.support.building import Building, demo_building
 from tests.support.services import MosquittoServer
@@ -125,3 +127,80 @@ async def test_resident_visitor_blocked_and_misread(tmp_path: Path, mosquitto: M
             return items if any(i["plate"] == "粤B12345" for i in items) else None
         items = await until(inside, timeout=20, what="the resident inside, reported late")
         assert {i["plate"]: i["reason"] for i in items}["粤B12345"] == "resident"
+
+
+async def test_lanes_commissioned_at_the_hub_drive_a_modbus_barrier(
+        tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    """Issue 17: the lanes installed through the hub's API reach the edge in its signed
+    configuration and run at once; the entry lane's barrier on a Modbus relay module is
+    pulsed for a resident and not for a blocked plate, and the arm lifted with no decision
+    raises the gate-forced alarm at the hub."""
+    async with BarrierSimulator(hold_s=0.5) as gate, demo_building(
+            tmp_path, mqtt_port=mosquitto.port,
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/hub.db",
+            doors=(("B1-main", 101), ("B1-garage", 102)), prepare=registry,
+            ready=lambda agent: len(agent.vehicles.decider.cache) == 3,
+            edge_settings={"lanes_host": "127.0.0.1", "lanes_port": free_port()}) as b:
+        # the hub's installation as the building is wired, so its configuration runs here
+        async with b.hub.sessions() as session, session.begin():
+            await commission_demo(session, DemoWiring(
+                reader_ports={name: sim.port for name, sim in b.sims.items()},
+                reader_keys={name: (sim.scbk or b"").hex() for name, sim in b.sims.items()}))
+        [edge] = [e for e in (await b.call("GET", "/edges"))["items"] if e["name"] == "b1-edge"]
+        await b.call("POST", "/lanes", {
+            "edge_id": edge["id"], "name": "gate-in", "direction": "entry",
+            "camera_secret": SECRET, "barrier": {
+                "kind": "modbus_coil", "host": "127.0.0.1", "tcp_port": gate.tcp_port,
+                "coil": RAISE_COIL, "up_input": UP_INPUT, "pulse_s": 0.3,
+                "forced_after_s": 1.0}}, status=201)
+        await b.call("POST", "/lanes", {"edge_id": edge["id"], "name": "gate-out",
+                                        "direction": "exit", "camera_secret": SECRET},
+                     status=201)
+
+        async def served() -> bool:
+            server = b.agent.lane_server
+            return server is not None and set(server.lanes) == {"gate-in", "gate-out"} \
+                and "gate-in" in b.agent.vehicles.barriers \
+                and b.agent.vehicles.barriers["gate-in"].up is False
+        await until(served, timeout=20, what="the lanes from the hub's configuration")
+        assert not await push(b, "gate-in", "粤B99999")  # blocked: the relay stays
+        assert gate.raised == 0
+        assert await push(b, "gate-in", "粤B12345")
+        assert gate.raised == 1
+        assert await push(b, "gate-out", "粤B12345")  # the camera's own relay: the answer
+
+        # the guard lets a held car in from the hub: the relay pulses, the car is recorded
+
+        async def released() -> bool:
+            return not gate.coil  # the resident's pulse over
+        await until(released, what="the relay released")
+        [lane] = [x for x in (await b.call("GET", "/lanes"))["items"] if x["name"] == "gate-in"]
+        sent = await b.call("POST", f"/lanes/{lane['id']}/open",
+                            {"reason": "送货车 delivery", "plate": "粤A77777"}, status=202)
+        await until(lambda: _ok_command(b, sent["id"]), what="the edge's answer")
+
+        async def raised_again() -> bool:
+            return gate.raised == 2
+        await until(raised_again, what="the relay pulsed for the guard")
+
+        async def guard_stay() -> bool:
+            return any(s.plate == "粤A77777" and s.reason == "guard_open" for s in await stays(b))
+        await until(guard_stay, what="the guard's temporary vehicle inside at the hub")
+
+        await asyncio.sleep(1.2)  # past forced_after_s, the arm back down
+        gate.force()
+
+        async def forced() -> dict[str, Any] | None:
+            items = (await b.call("GET", "/alarms?type=gate_forced"))["items"]
+            return items[0] if items else None
+        alarm = await until(forced, what="the gate-forced alarm")
+        assert "gate-in" in alarm["message"]
+        swipe = b.sims["B1-main"]  # the doors run on under the hub's configuration
+        swipe.present_card("1001")
+        assert await asyncio.to_thread(swipe.wait_relay, True, 5.0) is not None
+
+
+async def _ok_command(b: Building, command_id: str) -> bool:
+    row = await b.call("GET", f"/commands/{command_id}")
+    assert row["status"] in ("sent", "ok"), row
+    return bool(row["status"] == "ok")

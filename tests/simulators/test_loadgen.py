@@ -102,3 +102,51 @@ def test_any_profile_is_accepted_whole_or_refused_with_a_validation_error(raw: d
     names = profile.edge_names()
     assert len(names) == len(set(names)) == profile.edges
     assert profile.expected_rate() >= 0 and profile.rush_s <= profile.rush_every_s
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_edges_reconnect_after_a_broker_restart_and_send_their_backlog() -> None:
+    """The broker goes away mid-run: every edge keeps producing into its backlog, comes back
+    after its jittered delay, is handed its retained configuration again by the broker, and
+    every event it produced is acknowledged (none dropped while it was offline)."""
+    import threading
+    import time
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    broker = MosquittoServer()
+    broker.start()
+    try:
+        seed = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="seed")
+        seed.connect("127.0.0.1", broker.port)
+        seed.loop_start()
+        infos = [seed.publish(topics.config("lg", f"rc-{i}"), b"cfg", qos=1, retain=True)
+                 for i in range(10)]
+        for info in infos:
+            info.wait_for_publish(5)
+        seed.disconnect()
+        seed.loop_stop()
+        profile = LoadProfile(port=broker.port, site="lg", edges=10, edge_prefix="rc",
+                              devices_per_edge=0, swipes_per_edge_s=5, rush_factor=1,
+                              duration_s=5.0, threads=2, reconnect_jitter_s=1.0, downlink=True)
+
+        def restart() -> None:
+            time.sleep(1.5)
+            broker.stop()  # SIGTERM: retained messages kept in the persistence file
+            time.sleep(0.5)  # edges publish into their backlog meanwhile
+            broker.start()
+
+        restarter = threading.Thread(target=restart)
+        restarter.start()
+        summary = run_load(profile, progress=None, seed=3)
+        restarter.join()
+    finally:
+        broker.cleanup()
+    assert summary["disconnects"] == 10 and summary["reconnects"] == 10
+    assert summary["edges_connected"] == 10
+    assert summary["retained"] == 20  # the configuration on the first connect and after
+    assert summary["fresh_downlink"] == 0
+    assert int(summary["sent"]) > 100  # type: ignore[call-overload]
+    assert summary["acked"] == summary["sent"]  # the backlog too

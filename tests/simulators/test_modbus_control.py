@@ -81,7 +81,7 @@ async def test_bad_requests_are_refused_with_the_reason(
     assert await sim(url, "fault", "--device", "lift", "--code", "E999") == 1
     assert "has no fault code 'E999'" in capsys.readouterr().err
     assert await sim(url, "zone", "--device", "lift", "--zone", "1") == 1
-    assert "lift is not a fire panel" in capsys.readouterr().err
+    assert "lift is not a fire or alarm panel" in capsys.readouterr().err
     assert await sim(url, "zone", "--device", "fire", "--zone", "9") == 1
     assert "zone must be 1..8" in capsys.readouterr().err
     assert await sim(url, "elevator", "--device", "nobody", "--floor", "1") == 1

@@ -1,4 +1,4 @@
-"""A console's side of the live feed (hub.api.live), for tests."""
+"""A console's side of the live feed (hub.api.core.live), for tests."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from harness.services import (
     MosquittoServer,
     PostgresServer,
+    PostgresStandby,
     VictoriaMetricsServer,
     dynsec_plugin,
     find_binary,
@@ -13,6 +14,7 @@ from harness.services import (
 __all__ = [
     "MosquittoServer",
     "PostgresServer",
+    "PostgresStandby",
     "VictoriaMetricsServer",
     "dynsec_plugin",
     "find_binary",

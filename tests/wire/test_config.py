@@ -90,3 +90,19 @@ def test_a_door_is_shared_by_hub_and_edge() -> None:
     from edge.config import DoorConfig as EdgeDoorConfig
 
     assert EdgeDoorConfig is DoorConfig
+
+
+def test_a_car_readers_floor_map_is_carried_and_unset_changes_no_hash() -> None:
+    plain = ConfigContent.model_validate(_content())
+    assert '"floors"' not in plain.content_json()  # hashes made before the field still hold
+    car = {"id": "car", "reader": {"line": "bus-a", "address": 3, "scbk": KEY},
+           "elevator": "lift", "floors": [-1, 1, 2]}
+    raw = _content()
+    content = ConfigContent.model_validate({**raw, "doors": [*raw["doors"], car]})
+    snap = ConfigSnapshot.model_validate_json(
+        ConfigSnapshot.build(content, 1, datetime(2026, 12, 5, tzinfo=UTC)).payload())
+    assert snap.doors[-1].floors == [-1, 1, 2]
+    with pytest.raises(ValidationError, match="only a car reader"):
+        DoorConfig.model_validate({**car, "elevator": None})
+    with pytest.raises(ValidationError, match="no floor 0"):
+        DoorConfig.model_validate({**car, "floors": [0, 1]})

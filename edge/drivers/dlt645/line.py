@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import termios
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -96,7 +97,7 @@ class Dlt645Line:
         try:
             port = serial.Serial(cfg.port, baudrate=cfg.baudrate, parity=_PARITY[cfg.parity],
                                  bytesize=8, stopbits=1, timeout=0)
-        except ValueError:
+        except (ValueError, termios.error):
             # Linux ptys refuse parity (EINVAL); a simulated line runs 8N1, as Modbus's does.
             port = serial.Serial(cfg.port, baudrate=cfg.baudrate, timeout=0)
         self._serial = port

@@ -12,10 +12,12 @@ offline it restarts that reader (disable, enable) on its own capped, jittered ba
 
 A reader that answers on the line (good reply frames from its address) but goes offline
 without ever coming online was refused by the secure channel (the bus enforces it): a wrong
-or missing key, or no secure channel at all. On a line with that one reader the bus then
-tries OSDP's well-known default key (SCBK-D) with a panel of its own for a moment: a reader
-keyed with it, or in install mode, is reported as offering the default key. Either way it is reported once per
-episode (`ReaderInsecure`) and never used without its own key.
+or missing key, or no secure channel at all. The bus then tries OSDP's well-known default key
+(SCBK-D) on that address with a panel of its own for a moment, also on a shared line (the
+other readers answer only their own address and are merely not polled meanwhile): a reader
+keyed with it, or in install mode, is reported as offering the default key ("commission it").
+Either way it is reported once per episode (`ReaderInsecure`) and never used without its own
+key.
 
 Commissioning (`install`, `set_key`): a reader put in install mode on the bus may come up
 with OSDP's install key. libosdp does it when the reader's EnforceSecure flag is cleared:
@@ -521,14 +523,15 @@ class OsdpBus:
                                       reason="default_key" if default else "secure_channel_failed"))
 
     def _accepts_default_key(self, address: int) -> bool:
-        """A panel of our own keyed with SCBK-D, for up to _PROBE_S, on a line with this one
-        reader only (a second panel would take the other readers' replies); the main panel
-        holds the reader offline meanwhile and is not refreshed. Without EnforceSecure,
+        """A panel of our own keyed with SCBK-D and polling only `address`, for up to _PROBE_S;
+        the main panel holds the reader offline meanwhile and is not refreshed, so on a shared
+        line the other readers are not polled (nor answer) until the probe ends: they wait
+        a moment, they do not drop (measured on a simulated line). Without EnforceSecure,
         libosdp retries a failed handshake with SCBK-D (the install mode's key): a reader
         keyed with SCBK-D, or in install mode, brings the secure channel up. The probe stops
         at that notice, before libosdp would send the reader a new key (measured with
         libosdp 3.2.9: the KEYSET never goes out)."""
-        if len(self.readers) != 1 or self._channel.broken:
+        if self._channel.broken:
             return False
         secured: list[bool] = []
 

@@ -9,14 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from hub.api.endpoints import EndpointTable
-from hub.api.installation.common import Out
-from hub.api.scope import scope_of
-from hub.api.store import reading
+from hub.api.core.crud import Out
+from hub.api.core.endpoints import EndpointTable
+from hub.api.core.scope import scope_of
+from hub.api.core.store import reading
 from hub.audit import AuditEntry
 
 routes = EndpointTable(tag="installation")
-Resource = Literal["edge", "line", "door", "device", "camera", "lift"]
+Resource = Literal["edge", "line", "door", "device", "camera", "lift", "lane"]
 
 
 class AuditQuery(BaseModel):

@@ -1,4 +1,4 @@
-"""Cameras installed on edges (their alerts and snapshots: hub.api.cameras)."""
+"""Cameras installed on edges (their alerts and snapshots: hub.api.cameras.routes)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
-from hub.api.endpoints import EndpointTable
-from hub.api.installation.common import (
-    ITEM,
-    Out,
-    PartQuery,
-    apply,
-    installing,
-    remove,
-    scoped_get,
-    scoped_list,
-)
+from hub.api.core.crud import Out, scoped_get, scoped_list
+from hub.api.core.endpoints import EndpointTable
+from hub.api.installation.common import ITEM, PartQuery, apply, installing, remove
 from hub.cameras.models import Camera
 from hub.installation import create_camera, delete_camera, update_camera
 from hub.installation.cameras import masked_source
@@ -49,7 +41,7 @@ class CameraList(BaseModel):
 async def list_cameras(request: web.Request, query: PartQuery) -> CameraList:
     """List the installed cameras of your scope, by site or edge."""
     stmt = select(Camera).order_by(Camera.site_id, Camera.edge_id, Camera.name)
-    return CameraList(items=await scoped_list(request, stmt, Camera, query, CameraOut))
+    return CameraList(items=await scoped_list(request, stmt, Camera, CameraOut, **query.model_dump()))
 
 
 @routes.get("/cameras" + ITEM, response=CameraOut)

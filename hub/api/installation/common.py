@@ -1,34 +1,26 @@
 """What every installation resource shares: the actor, one transaction per change (then the
-permission and configuration publishers), and scoped list and get."""
+permission and configuration publishers), and the change and removal of one row (scoped list
+and get: hub.api.core.crud)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.api.endpoints import path_id
-from hub.api.errors import InvalidError, NotFoundError
-from hub.api.keys import CONFIG_PUBLISHER, CURRENT_USER
-from hub.api.scope import scope_of
-from hub.api.store import reading, writing
+from hub.api.core.endpoints import path_id
+from hub.api.core.errors import InvalidError
+from hub.api.core.keys import CONFIG_PUBLISHER, CURRENT_USER
+from hub.api.core.store import writing
 from hub.installation import Actor, Installer
-from hub.models import Base
 
 log = logging.getLogger(__name__)
-M = TypeVar("M", bound=Base)
 OutT = TypeVar("OutT", bound=BaseModel)
 ITEM = r"/{id:\d+}"
-
-
-class Out(BaseModel):
-    """An answer read straight from its row."""
-
-    model_config = ConfigDict(from_attributes=True)
 
 
 class PartQuery(BaseModel):
@@ -36,10 +28,6 @@ class PartQuery(BaseModel):
 
     site_id: str | None = Field(default=None, min_length=1, max_length=64)
     edge_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-
-
-class _SiteRow(Protocol):
-    site_id: Any
 
 
 def actor_of(request: web.Request) -> Actor:
@@ -68,33 +56,6 @@ async def installing(request: web.Request) -> AsyncIterator[Installer]:
             publisher.edges_changed(site_id, sorted(edges))
         except Exception:  # committed; a publisher fault must not undo the answer
             log.exception("edges_changed(%r, %s) failed", site_id, sorted(edges))
-
-
-async def scoped_list(request: web.Request, stmt: Any, model: type[_SiteRow],
-                      query: PartQuery, out: type[OutT]) -> list[OutT]:
-    """The rows of `stmt` (a Select of one model; its type parameters differ between
-    SQLAlchemy 2.0 and 2.1) in the caller's scope, filtered by the query's site and edge."""
-    scope = scope_of(request)
-    scope.claim_site(query.site_id)
-    stmt = stmt.where(scope.where(model.site_id))
-    if query.site_id is not None:
-        stmt = stmt.where(model.site_id == query.site_id)
-    if query.edge_id is not None:
-        stmt = stmt.where(getattr(model, "edge_id") == query.edge_id)  # noqa: B009
-    async with reading(request) as session:
-        rows = await session.scalars(stmt)
-        return [out.model_validate(row, from_attributes=True) for row in rows]
-
-
-async def scoped_get(request: web.Request, model: type[M], what: str, out: type[OutT]) -> OutT:
-    """One row by the path's id: 404 when it does not exist or lies outside the scope."""
-    row_id = path_id(request, what)
-    async with reading(request) as session:
-        row = await session.get(model, row_id)
-        if row is None:
-            raise NotFoundError(what, row_id)
-        scope_of(request).check(what, row_id, str(getattr(row, "site_id")))  # noqa: B009
-        return out.model_validate(row, from_attributes=True)
 
 
 Change = Callable[[Installer, int, BaseModel], Any]

@@ -1,4 +1,4 @@
-"""Modbus devices installed from the hub (their state and faults: hub.api.devices)."""
+"""Modbus devices installed from the hub (their state and faults: hub.api.devices.routes)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from hub.api.auth import STAFF_ROLES
-from hub.api.endpoints import EndpointTable
-from hub.api.installation.common import ITEM, Out, apply, installing, remove
+from hub.api.core.auth import STAFF_ROLES
+from hub.api.core.crud import Out
+from hub.api.core.endpoints import EndpointTable
+from hub.api.installation.common import ITEM, apply, installing, remove
 from hub.installation import create_device, delete_device, update_device
 from hub.installation.catalog import load_catalog
 from hub.installation.specs import DeviceChange, DeviceSpec

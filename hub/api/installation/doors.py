@@ -1,28 +1,23 @@
 """Doors with their reader and wiring: the whole door resource (list, read, add, change,
-remove); remote unlock is in hub.api.commands."""
+remove); remote unlock is in hub.api.access.commands."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from hub.api.endpoints import EndpointTable
-from hub.api.installation.common import (
-    ITEM,
-    Out,
-    PartQuery,
-    apply,
-    installing,
-    remove,
-    scoped_get,
-    scoped_list,
-)
+from hub.api.core.crud import Out, scoped_get, scoped_list
+from hub.api.core.endpoints import EndpointTable
+from hub.api.core.store import reading
+from hub.api.installation.common import ITEM, PartQuery, apply, installing, remove
 from hub.installation import create_door, delete_door, update_door
 from hub.installation.specs import DoorChange, DoorSpec
 from hub.models import Door
+from hub.readers.models import ReaderKeyRow
 
 routes = EndpointTable(tag="installation")
 
@@ -39,8 +34,11 @@ class DoorOut(Out):
     line_id: int | None = Field(default=None, description="the reader's line")
     reader_address: int | None = Field(default=None, description="the reader's OSDP address")
     reader_commissioned: bool = Field(
-        default=False, description="the reader has its own secure-channel key (the key itself "
-        "is never shown)")
+        default=False, description="the reader has its own secure-channel key, given by the "
+        "installer or taken at the edge in install mode (the key itself is never shown)")
+    reader_keyed_at: datetime | None = Field(
+        default=None, description="when the reader last took a key of its own at the edge "
+        "(install mode or rotation), as the edge reported it")
     relay_output: int = 0
     contact_input: int | None = 0
     rex_input: int | None = 1
@@ -60,19 +58,37 @@ class DoorQuery(PartQuery):
                                 description="the car readers of this lift")
 
 
+async def _keyed(request: web.Request, doors: list[DoorOut]) -> list[DoorOut]:
+    """The doors with the keys their readers took at the edge (reported `reader_keyed`)."""
+    sites = {d.site_id for d in doors}
+    if not sites:
+        return doors
+    async with reading(request) as session:
+        rows = await session.execute(select(
+            ReaderKeyRow.site_id, ReaderKeyRow.edge, ReaderKeyRow.door, ReaderKeyRow.keyed_at,
+        ).where(ReaderKeyRow.site_id.in_(sites)))
+        keyed = {(site, edge, door): at for site, edge, door, at in rows}
+    out = []
+    for door in doors:
+        at = keyed.get((door.site_id, door.edge, door.name))
+        if at is not None:
+            door = door.model_copy(update={"reader_commissioned": True, "reader_keyed_at": at})
+        out.append(door)
+    return out
+
+
 @routes.get("/doors", query=DoorQuery, response=DoorList)
 async def list_doors(request: web.Request, query: DoorQuery) -> DoorList:
     """List doors with their edge, mode, reader and wiring."""
     stmt = select(Door).order_by(Door.site_id, Door.name)
-    if query.lift_id is not None:
-        stmt = stmt.where(Door.lift_id == query.lift_id)
-    return DoorList(items=await scoped_list(request, stmt, Door, query, DoorOut))
+    rows = await scoped_list(request, stmt, Door, DoorOut, **query.model_dump())
+    return DoorList(items=await _keyed(request, rows))
 
 
 @routes.get("/doors" + ITEM, response=DoorOut)
 async def get_door(request: web.Request) -> DoorOut:
     """One door with its reader and wiring."""
-    return await scoped_get(request, Door, "door", DoorOut)
+    return (await _keyed(request, [await scoped_get(request, Door, "door", DoorOut)]))[0]
 
 
 @routes.post("/doors", body=DoorSpec, response=DoorOut, status=201)

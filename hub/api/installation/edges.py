@@ -1,11 +1,12 @@
-"""Edges added, relabelled and removed by installers (read: hub.api.registry, hub.api.edges)."""
+"""Edges added, relabelled and removed by installers (read: hub.api.registry.sites, hub.api.registry.edges)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from hub.api.endpoints import EndpointTable
-from hub.api.installation.common import ITEM, Out, apply, installing, remove
+from hub.api.core.crud import Out
+from hub.api.core.endpoints import EndpointTable
+from hub.api.installation.common import ITEM, apply, installing, remove
 from hub.installation import create_edge, delete_edge, update_edge
 from hub.installation.specs import EdgeChange, EdgeSpec
 

@@ -6,17 +6,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from hub.api.endpoints import EndpointTable
-from hub.api.installation.common import (
-    ITEM,
-    Out,
-    PartQuery,
-    apply,
-    installing,
-    remove,
-    scoped_get,
-    scoped_list,
-)
+from hub.api.core.crud import Out, scoped_get, scoped_list
+from hub.api.core.endpoints import EndpointTable
+from hub.api.installation.common import ITEM, PartQuery, apply, installing, remove
 from hub.installation import create_lift, delete_lift, update_lift
 from hub.installation.specs import LiftChange, LiftSpec
 from hub.models import Lift
@@ -49,7 +41,7 @@ class LiftList(BaseModel):
 async def list_lifts(request: web.Request, query: PartQuery) -> LiftList:
     """List the lifts of your scope with their floor maps (car readers: GET /doors?lift_id=)."""
     stmt = select(Lift).order_by(Lift.site_id, Lift.name)
-    return LiftList(items=await scoped_list(request, stmt, Lift, query, LiftOut))
+    return LiftList(items=await scoped_list(request, stmt, Lift, LiftOut, **query.model_dump()))
 
 
 @routes.get("/lifts" + ITEM, response=LiftOut)

@@ -8,17 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from hub.api.endpoints import EndpointTable
-from hub.api.installation.common import (
-    ITEM,
-    Out,
-    PartQuery,
-    apply,
-    installing,
-    remove,
-    scoped_get,
-    scoped_list,
-)
+from hub.api.core.crud import Out, scoped_get, scoped_list
+from hub.api.core.endpoints import EndpointTable
+from hub.api.installation.common import ITEM, PartQuery, apply, installing, remove
 from hub.installation import create_line, delete_line, update_line
 from hub.installation.specs import LineChange, LineSpec
 from hub.models import Line
@@ -36,7 +28,7 @@ class LineOut(Out):
     baudrate: int
     parity: Literal["N", "E", "O"]
     stopbits: int
-    protocol: Literal["osdp", "modbus"]
+    protocol: Literal["osdp", "modbus", "dlt645"]
 
 
 class LineList(BaseModel):
@@ -47,7 +39,7 @@ class LineList(BaseModel):
 async def list_lines(request: web.Request, query: PartQuery) -> LineList:
     """List the serial lines of your scope, by site or edge."""
     stmt = select(Line).order_by(Line.site_id, Line.edge_id, Line.name)
-    return LineList(items=await scoped_list(request, stmt, Line, query, LineOut))
+    return LineList(items=await scoped_list(request, stmt, Line, LineOut, **query.model_dump()))
 
 
 @routes.get("/lines" + ITEM, response=LineOut)

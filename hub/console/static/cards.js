@@ -244,8 +244,8 @@
     if (done) { toast(t("people.saved")); await loadSchedules(); await loadGroups(); }
   }
 
-  async function loadSchedules() {
-    schedules = (await api("GET", "/schedules")).items;
+  async function loadSchedules(asked = null) {
+    schedules = (await (asked ?? api("GET", "/schedules"))).items;
     fill(document.getElementById("schedule-rows"), schedules, (s) => el("tr", {},
       td(t("common.name"), name(s.name)), td(t("schedules.windows"), s.windows.map(windowText).join("; ")),
       td(t("common.actions"), el("button", {class: "small", onclick: () => editSchedule(s).catch(toastError)}, t("common.edit")))));
@@ -273,11 +273,12 @@
   });
 
   async function start() {
-    const [sites, doorList] = await Promise.all([api("GET", "/sites"), api("GET", "/doors")]);
+    const [sites, doorList, scheduleList] = await Promise.all(
+      ["/sites", "/doors", "/schedules"].map((path) => api("GET", path)));
     site = sites.items[0]?.id ?? null;
     doors = doorList.items;
     enrolDoor.replaceChildren(...doors.map((d) => el("option", {value: d.name}, d.label || d.name)));
-    await loadSchedules();
+    await loadSchedules(Promise.resolve(scheduleList));
     await Promise.all([preselect(), cards(), loadGroups(), loadHolidays()]);
     ready("group-add").onclick = () => editGroup(null).catch(toastError);
     ready("schedule-add").onclick = () => editSchedule(null).catch(toastError);

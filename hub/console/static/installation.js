@@ -1,5 +1,7 @@
 // The installer's page: a building's edges, serial lines, doors (with readers) and Modbus
-// devices, added, changed and removed through the API (/api/v1/edges, /lines, /doors, /devices).
+// devices, added, changed and removed through the API (/api/v1/edges, /lines, /doors, /devices);
+// a door's reader put in install mode or given a new key (/doors/{id}/install, /rotate-key);
+// a resident's PIN set (/residents/{id}/pin).
 "use strict";
 (() => {
   const {t, el, api, fill, td, toast, toastError} = Lintel;
@@ -36,7 +38,10 @@
         {name: "rex_input", type: "number", min: 0, max: 15, value: 1},
         {name: "unlock_s", type: "number", step: "0.5", value: 5},
         {name: "held_open_s", type: "number", value: 30},
-        {name: "fail_safe_egress", type: "checkbox"}]},
+        {name: "fail_safe_egress", type: "checkbox"}],
+      // a door with a reader: the installer's commissioning at the door
+      actions: (d) => d.line_id ? [["install.install_mode", () => readerCommand(d, "install")],
+        ["install.rotate_key", () => readerCommand(d, "rotate-key")]] : []},
     devices: {path: "/devices", edgeScoped: true, list: (edge) => `/devices?edge=${encodeURIComponent(edge.name)}`,
       columns: [["name", (d) => d.name], ["model", (d) => d.model],
         ["transport", (d) => d.transport === "tcp" ? code(`tcp ${d.host}:${d.tcp_port}`)
@@ -137,6 +142,38 @@
     } catch (error) { toastError(error); }
   }
 
+  async function readerCommand(door, action) {
+    const install = action === "install";
+    const reason = window.prompt(t("install.reason_prompt"), t(install ? "install.reason_install" : "install.reason_rotate"));
+    if (reason === null || !reason.trim()) return;
+    const minutes = 10;
+    try {
+      await api("POST", `/doors/${door.id}/${action}`, install ? {minutes, reason: reason.trim()} : {reason: reason.trim()});
+      toast(install ? t("install.install_sent", {door: door.name, minutes}) : t("install.rotate_sent", {door: door.name}));
+    } catch (error) { toastError(error); }
+  }
+
+  async function loadResidents() {
+    const select = document.getElementById("pin-resident");
+    const residents = state.building === null ? []
+      : (await api("GET", `/residents?building_id=${state.building}&limit=500`)).items;
+    select.replaceChildren(...residents.map((r) => el("option", {value: r.id}, r.name)));
+  }
+
+  async function setPin(event) {
+    event.preventDefault();
+    const form = document.getElementById("pin-form");
+    const select = document.getElementById("pin-resident");
+    const body = {pin: form.elements.pin.value.trim()};
+    if (form.elements.duress_pin.value.trim()) body.duress_pin = form.elements.duress_pin.value.trim();
+    try {
+      await api("POST", `/residents/${select.value}/pin`, body);
+      toast(t("install.pin_saved", {name: select.selectedOptions[0]?.textContent ?? ""}));
+      form.reset();
+      showError("pin", {message: ""});  // clears the message and the marked fields
+    } catch (error) { showError("pin", error); }
+  }
+
   async function submit(part, event) {
     event.preventDefault();
     const spec = PARTS[part];
@@ -162,8 +199,10 @@
       spec.columns.map(([name]) => el("th", {}, field(name))), el("th", {}, "")));
     fill(document.getElementById(`${part}-rows`), items, (item) => el("tr", {},
       spec.columns.map(([name, show]) => td(field(name), show(item))),
-      td("", el("button", {class: "small", type: "button", onclick: () => edit(part, item)}, t("install.edit")), " ",
-        el("button", {class: "small danger", type: "button", onclick: () => remove(part, item)}, t("install.delete")))));
+      td("", (spec.actions?.(item) ?? []).flatMap(([label, act]) => [
+        el("button", {class: "small", type: "button", onclick: act}, t(label)), " "]),
+      el("button", {class: "small", type: "button", onclick: () => edit(part, item)}, t("install.edit")), " ",
+      el("button", {class: "small danger", type: "button", onclick: () => remove(part, item)}, t("install.delete")))));
   }
 
   async function load() {
@@ -200,14 +239,17 @@
     select.replaceChildren(...buildings.items.map((b) => el("option", {value: b.id}, `${b.code} · ${b.name}`)));
     for (const b of buildings.items) { state.sites[b.id] = b.site_id; state.codes[b.id] = b.code; }
     state.building = buildings.items[0]?.id ?? null;
-    select.addEventListener("change", () => { state.building = Number(select.value); state.edge = null; load().catch(toastError); });
+    select.addEventListener("change", () => {
+      state.building = Number(select.value); state.edge = null;
+      load().catch(toastError); loadResidents().catch(toastError); });
+    document.getElementById("pin-form").addEventListener("submit", setPin);
     document.getElementById("edge").addEventListener("change", (ev) => {
       state.edge = {id: Number(ev.target.value)}; load().catch(toastError); });
     for (const part of Object.keys(PARTS)) {
       document.getElementById(`${part}-form`).addEventListener("submit", (ev) => submit(part, ev));
       document.getElementById(`${part}-cancel`).addEventListener("click", () => resetForm(part));
     }
-    await load();
+    await Promise.all([load(), loadResidents()]);
   }
 
   start().catch(toastError);

@@ -95,7 +95,8 @@ const Lists = (() => {
   function problem(error) {
     const detail = error.body && Array.isArray(error.body.detail) ? error.body.detail : null;
     if (!detail) return error.message;
-    return detail.map((p) => `${Lintel.word("field.", p.field)}: ${p.reason}`).join("; ");
+    // the hub's own words for the field and the reason, in the reader's language
+    return detail.map((p) => p.message ?? `${Lintel.word("field.", p.field)}: ${p.reason}`).join("; ");
   }
 
   // CSV text (RFC 4180, with a BOM so that spreadsheet programs read Chinese as UTF-8).

@@ -19,8 +19,15 @@
           onclick: () => withdraw(n)}, t("notices.withdraw")) : null));
   }
 
-  async function load() {
-    const notices = await api("GET", form ? "/notices" : "/notices?current=true");
+  const ask = () => api("GET", form ? "/notices" : "/notices?current=true");
+
+  async function load(asked = null) {
+    const notices = await (asked ?? ask());
+    if (form) {  // the units the list names, asked per building they are in
+      const buildings = new Set(notices.items.filter((n) => n.unit_id && !places.has(`u${n.unit_id}`))
+        .map((n) => n.building_id).filter(Boolean));
+      await Promise.all([...buildings].map(unitsOf));
+    }
     list.replaceChildren(...(notices.items.length ? notices.items.map(noticeCard)
       : [el("p", {class: "muted"}, form ? t("common.none") : t("notices.none"))]));
     window.dispatchEvent(new Event("lintel:notices"));  // the menu's badge (residents)
@@ -32,14 +39,30 @@
     catch (error) { toastError(error); }
   }
 
+  // Where a notice goes: the site, a building, or one unit of it (units asked per building:
+  // a compound has thousands).
   async function loadTargets() {
-    const [sites, buildings, units] = await Promise.all(["/sites", "/buildings", "/units"].map((p) => api("GET", p)));
-    const codes = new Map(buildings.items.map((b) => [b.id, b.code]));
+    const [sites, buildings] = await Promise.all(["/sites", "/buildings"].map((p) => api("GET", p)));
     places.set("site", t("notices.whole_site"));
     for (const b of buildings.items) places.set(`b${b.id}`, `${b.name} (${b.code})`);
-    for (const u of units.items) places.set(`u${u.id}`, `${codes.get(u.building_id)} ${u.number}`);
     form.dataset.site = sites.items[0]?.id ?? "";
     form.elements.target.replaceChildren(...[...places].map(([key, label]) => el("option", {value: key}, label)));
+    const unit = form.elements.unit;
+    form.elements.target.onchange = async () => {
+      const target = form.elements.target.value;
+      unit.replaceChildren(el("option", {value: ""}, t("notices.whole_building")));
+      unit.disabled = !target.startsWith("b");
+      if (unit.disabled) return;
+      const units = await unitsOf(Number(target.slice(1)));
+      unit.append(...units.map((u) => el("option", {value: u.id}, places.get(`u${u.id}`))));
+    };
+  }
+
+  async function unitsOf(building) {
+    const units = (await api("GET", `/units?building_id=${building}`)).items;
+    const name = places.get(`b${building}`) ?? "";
+    for (const u of units) places.set(`u${u.id}`, `${name} ${u.number}`);
+    return units;
   }
 
   if (form) {
@@ -49,7 +72,7 @@
       const body = {site_id: form.dataset.site, title: form.elements.title.value.trim(),
         body: form.elements.body.value.trim()};
       if (target.startsWith("b")) body.building_id = Number(target.slice(1));
-      if (target.startsWith("u")) body.unit_id = Number(target.slice(1));
+      if (form.elements.unit.value) body.unit_id = Number(form.elements.unit.value);
       const error = document.getElementById("notice-error");
       error.textContent = "";
       if (form.elements.valid_until.value) {
@@ -65,5 +88,9 @@
     });
   }
   const reload = Lintel.debounce(() => load().catch(toastError), 300);
-  Lintel.live({notices: reload}, () => (form ? loadTargets() : Promise.resolve()).then(load).catch(toastError));
+  Lintel.live({notices: reload}, () => {
+    const asked = ask();  // beside the places its pills name
+    asked.catch(() => {});
+    (form ? loadTargets() : Promise.resolve()).then(() => load(asked)).catch(toastError);
+  });
 })();

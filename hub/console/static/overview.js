@@ -27,6 +27,8 @@
 
   const soon = Lintel.debounce(() => refresh().catch(() => {}), 500);
   const handlers = Object.fromEntries(window.LINTEL.channels.map((c) => [c, soon]));
-  Lintel.live(handlers, soon);
+  // the server has just counted the tiles: refresh on a reconnect, not on the first connect
+  let rendered = true;
+  Lintel.live(handlers, () => { if (rendered) rendered = false; else soon(); });
   setInterval(soon, 30000);
 })();

@@ -6,21 +6,23 @@
   const form = document.getElementById("pass-form");
   if (!form) return;
   const ownUnit = form.dataset.unit ? Number(form.dataset.unit) : null;
-  const unitLabels = new Map();
 
+  // The host unit: a building, then one of its units (a compound has thousands of units).
   async function loadChoices() {
-    if (ownUnit !== null) {  // a resident: their own unit only (the building list is staff's)
-      unitLabels.set(ownUnit, form.dataset.unitLabel || "");
-      return;
-    }
-    const [buildings, units] = await Promise.all([api("GET", "/buildings"), api("GET", "/units")]);
-    const codes = new Map(buildings.items.map((b) => [b.id, b.code]));
-    for (const u of units.items) unitLabels.set(u.id, `${codes.get(u.building_id) ?? ""} ${u.number}`.trim());
+    if (ownUnit !== null) return;  // a resident: their own unit only (the building list is staff's)
+    const [buildings, doors] = await Promise.all(["/buildings", "/doors"].map((path) => api("GET", path)));
+    const building = form.elements.building;
     const select = form.elements.unit_id;
-    select.replaceChildren(el("option", {value: ""}, "—"),
-      ...units.items.map((u) => el("option", {value: u.id}, unitLabels.get(u.id))));
-    const doors = await api("GET", "/doors");
-    document.getElementById("pass-doors").replaceChildren(...doors.items.map((d, i) =>
+    building.replaceChildren(el("option", {value: ""}, "—"),
+      ...buildings.items.map((b) => el("option", {value: b.id}, `${b.name} (${b.code})`)));
+    building.onchange = async () => {
+      select.replaceChildren(el("option", {value: ""}, "—"));
+      if (!building.value) return;
+      const units = await api("GET", `/units?building_id=${building.value}`).catch((e) => { toastError(e); return {items: []}; });
+      select.replaceChildren(el("option", {value: ""}, "—"),
+        ...units.items.map((u) => el("option", {value: u.id}, u.number)));
+    };
+    document.getElementById("pass-doors").replaceChildren(...doors.items.map((d) =>
       el("label", {}, el("input", {type: "checkbox", name: "doors", value: d.name, checked: false}),
         ` ${d.label || d.name}`)));
   }
@@ -45,7 +47,7 @@
       const s = state(p);
       return el("tr", {dataset: {pass: p.id}},
         td(t("pass.visitor_name"), p.visitor_name, el("div", {class: "muted small"}, p.visitor_phone)),
-        td(t("common.unit"), unitLabels.get(p.unit_id) ?? `#${p.unit_id}`),
+        td(t("common.unit"), p.unit_label),
         td(t("common.doors"), p.doors.join(", ")),
         td(t("pass.valid_until"), Lintel.date(p.valid_until)),
         el("td", {class: "num", "data-label": t("pass.uses"), title: Lintel.plural("pass.n_uses", p.max_uses)},
@@ -83,7 +85,7 @@
     const put = (id, text) => { document.getElementById(id).textContent = text; };
     put("slip-name", pass.visitor_name);
     put("slip-phone", pass.visitor_phone);
-    put("slip-unit", unitLabels.get(pass.unit_id) ?? `#${pass.unit_id}`);
+    put("slip-unit", pass.unit_label);
     put("slip-doors", pass.doors.map((d) => doorNames.get(d) || d).join("、"));
     put("slip-until", `${Lintel.date(pass.valid_from)} – ${Lintel.date(pass.valid_until)}`);
     put("slip-uses", String(pass.max_uses));
@@ -138,5 +140,6 @@
     } finally { button.disabled = false; }
   });
 
-  loadChoices().then(loadPasses).catch(toastError);
+  // the list (its unit names come with it) beside the choices
+  Promise.all([loadChoices(), loadPasses()]).catch(toastError);
 })();

@@ -90,18 +90,26 @@
     importForms(() => list.load());
     await list.load(list.firstUrl() === "/residents?limit=50&offset=0" ? firstPage : null);  // the residents first: the household and unit lists run to thousands
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));  // painted
-    units(reg);
-    await households(reg);
+    // the households and units of one building at a time: a compound has thousands of each
+    const chosen = document.getElementById("section-building");
+    chosen.replaceChildren(...reg.buildings.map((b) => el("option", {value: b.id}, `${b.name} (${b.code})`)));
+    const show = () => { units(reg); return households(reg); };
+    chosen.onchange = () => show().catch(toastError);
+    await show();
+  }
+
+  function sectionBuilding() {
+    return Number(document.getElementById("section-building").value);
   }
 
   async function households(reg) {
-    const list = await api("GET", "/households");
+    const list = await api("GET", `/households?building_id=${sectionBuilding()}`);
     document.getElementById("household-count").textContent = list.items.length;
     const edit = async (h) => {
       const withHousehold = new Set(list.items.map((x) => x.unit_id));
       const fields = h ? [{name: "name", label: t("common.name"), maxlength: 200, value: h.name}]
         : [{name: "unit_id", label: t("common.unit"), type: "select", required: true,
-            options: [["", "—"], ...reg.units.filter((u) => !withHousehold.has(u.id)).map((u) => [u.id, reg.unitLabel.get(u.id)])]},
+            options: [["", "—"], ...reg.units.filter((u) => u.building_id === sectionBuilding() && !withHousehold.has(u.id)).map((u) => [u.id, reg.unitLabel.get(u.id)])]},
           {name: "name", label: t("common.name"), maxlength: 200}];
       const done = await formDialog(h ? t("people.edit_household") : t("people.add_household"), fields,
         (v) => h ? api("PATCH", `/households/${h.id}`, {name: v.name ?? ""})
@@ -116,9 +124,11 @@
   }
 
   function units(reg) {
-    document.getElementById("unit-count").textContent = reg.units.length;
+    const building = sectionBuilding();
+    const shown = reg.units.filter((u) => u.building_id === building);
+    document.getElementById("unit-count").textContent = shown.length;
     const codes = new Map(reg.buildings.map((b) => [b.id, b.code]));
-    fill(document.getElementById("unit-rows"), reg.units, (u) => el("tr", {},
+    fill(document.getElementById("unit-rows"), shown, (u) => el("tr", {},
       td(t("common.building"), codes.get(u.building_id)), td(t("common.unit"), u.number),
       el("td", {class: "num"}, u.floor ?? "—"), el("td", {class: "num"}, u.area ?? "—"),
       td(t("common.status"), pill(word("status.", u.status), u.status === "vacant" ? "" : "info"))));

@@ -12,6 +12,7 @@
   const devices = new Map();
   const STATE_KIND = {open: "warn", assigned: "info", in_progress: "info", resolved: "ok", closed: ""};
   const PRIORITY_KIND = {urgent: "bad", high: "warn", normal: "", low: ""};
+  const MANAGER = role === "manager" || role === "admin";
 
   // A phone photo made small enough to send (the API takes JPEG or PNG up to 4 MB): larger
   // than 1600 px or 1.5 MB is redrawn as a JPEG; anything not an image is refused here.
@@ -83,11 +84,34 @@
       buttons.push(el("span", {class: "stars", title: t("repairs.rate")}, [1, 2, 3, 4, 5].map((n) =>
         el("button", {class: "link", "aria-label": `${n}`, onclick: () => act(o, "rating", {stars: n})}, "★"))));
     }
+    if (MANAGER && ["open", "assigned", "in_progress"].includes(o.state)) {
+      buttons.push(el("button", {class: o.assignee_id === null ? "primary" : "small", "data-testid": `dispatch-${o.id}`,
+        onclick: () => dispatch(o).catch(toastError)}, o.assignee_id === null ? t("wo.dispatch") : t("wo.reassign")));
+    }
     buttons.push(el("button", {class: "small", "data-testid": `details-${o.id}`, onclick: () => {
       if (open.has(o.id)) open.delete(o.id); else open.add(o.id);
       load().catch(toastError);
     }}, open.has(o.id) ? t("wo.hide") : t("wo.details")));
     return el("div", {class: "actions"}, buttons);
+  }
+
+  // A manager gives an order to a technician of its skill (their open orders beside each
+  // name), or lets the hub choose by workload; the technician is told at once (live push).
+  async function dispatch(o) {
+    const techs = (await api("GET", `/technicians?skill=${encodeURIComponent(o.skill)}`)).items
+      .filter((x) => x.active && x.id !== o.assignee_id);
+    if (!techs.length) { toast(t("wo.no_technician", {skill: word("skill.", o.skill)}), "bad"); return; }
+    const done = await Lists.formDialog(t("wo.dispatch_title", {id: o.id, title: o.title}), [
+      {name: "technician_id", label: t("wo.technician"), type: "select", testid: "dispatch-technician",
+        options: [["", t("wo.auto")], ...techs.map((x) => [x.id, t("wo.tech_choice", {name: x.username, n: x.open_orders})])]},
+      {name: "note", label: t("wo.note_optional"), maxlength: 4000},
+    ], (v) => api("POST", `/work-orders/${o.id}/reassign`,
+      {technician_id: v.technician_id ? Number(v.technician_id) : null, note: v.note || null}),
+    {ok: o.assignee_id === null ? t("wo.dispatch") : t("wo.reassign"), id: "dispatch-dialog"});
+    if (done) {
+      toast(t("wo.dispatched", {who: done.assignee}));
+      await load();
+    }
   }
 
   function detail(d) {
@@ -199,7 +223,7 @@
         const files = [...form.elements.photo.files];
         const ready = await Promise.all(files.map(shrink));  // a wrong file is refused before anything is sent
         const order = await api("POST", "/work-orders", {title: form.elements.title.value.trim(),
-          description: form.elements.description.value.trim()});
+          description: form.elements.description.value.trim(), skill: form.elements.skill.value});
         await upload(order.id, ready);
         toast(order.assignee ? t("repairs.assigned", {who: order.assignee}) : t("repairs.sent"));
         form.reset();

@@ -137,6 +137,30 @@ class TestMultiDrop:
             line.close()
 
 
+    async def test_a_factory_reader_on_a_shared_line_is_named_as_offering_the_default_key(
+            self) -> None:
+        keyed, line = os.urandom(16), OsdpLine()
+        sims = [OsdpDoorSimulator(address=1, scbk=keyed, name="r1", line=line),
+                OsdpDoorSimulator(address=2, scbk=None, name="new", line=line)]  # factory
+        try:
+            for sim in sims:
+                sim.start()
+            readers = [ReaderConfig(address=1, scbk=keyed),
+                       ReaderConfig(address=2, scbk=os.urandom(16))]
+            async with OsdpBus(line.port, readers, retry_min=0.2, retry_max=0.5) as bus:
+                await online(bus, 1)
+                insecure = await next_of(bus, ReaderInsecure, timeout=20, address=2)
+                assert insecure.reason == "default_key"  # "commission it", not a wrong key
+                assert sims[1].scbk is None and not bus.is_online(2)  # given no key unasked
+                await online(bus, 1, timeout=5)  # the keyed reader is served again
+                sims[0].present_card("1001")
+                assert (await next_of(bus, CardRead, timeout=5)).card == "1001"
+        finally:
+            for sim in sims:
+                sim.close()
+            line.close()
+
+
 class TestVocabulary:
     async def test_raw_wiegand_arrives_as_bits(self, bus: OsdpBus, door: OsdpDoorSimulator) -> None:
         door.present_wiegand(12, 3456, bits=26)

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import event, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-import hub.api.auth as api_auth
+import hub.api.core.auth as api_auth
 from harness.downlink import SIGNER
 from hub.api import create_app, create_user
 from hub.commands import CommandSender

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api import events as events_api
+from hub.api.access import log as events_api
 from hub.models import AccessEvent, CardCredential, EventLog, Resident, VisitorPass
 from wire import new_event_id
 

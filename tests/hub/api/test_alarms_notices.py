@@ -144,6 +144,7 @@ async def test_notices_reach_their_audience(world: World) -> None:
         ({"building_id": world.building["away"]}, "building_id"),
         ({"building_id": building, "unit_id": 999_999}, "unit_id"),
         ({"valid_from": now.isoformat(), "valid_until": now.isoformat()}, "valid_until"),
+        ({"unit_id": world.unit["home"], "on_boards": True}, "on_boards"),  # a unit's: no board
     ):
         _, answer = await world.call("POST", "/notices", "manager", 422, json={
             "site_id": "sunrise", "title": "t", "body": "b", **body})

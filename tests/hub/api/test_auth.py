@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.auth import token_hash
+from hub.api.core.auth import token_hash
 from hub.models import ApiToken
 from tests.hub.api.conftest import PASSWORD, problem_fields
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.middleware import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_depth
+from hub.api.core.middleware import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_depth
 from tests.hub.api.conftest import PASSWORD, count
 
 Client = TestClient[Any, Any]

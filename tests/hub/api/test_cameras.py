@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.cameras import SnapshotPolicy
+from hub.api.cameras.routes import SnapshotPolicy
 from hub.cameras.models import CameraAlert, Snapshot
 from hub.cameras.store import SnapshotRetention
 from hub.models import Edge, EventLog

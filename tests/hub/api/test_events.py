@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.paging import encode_cursor
+from hub.api.core.paging import encode_cursor
 from hub.models import AccessEvent, Building, DeadLetter, EventLog
 from tests.hub.api.conftest import problem_fields
 from wire import new_event_id

@@ -1,4 +1,4 @@
-"""Property tests over the CSV import parser (hub/api/imports.py): any bytes are either
+"""Property tests over the CSV import parser (hub/api/registry/imports.py): any bytes are either
 refused with problems that name a line of the file, or parsed; a well-formed file parses to
 exactly the rows written, whatever the column order, BOM and line endings."""
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.api.imports import ResidentRow, UnitRow, _decode, _Problems, _Rejected, _rows
+from hub.api.registry.imports import ResidentRow, UnitRow, _decode, _Problems, _Rejected, _rows
 
 CELL = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 

@@ -206,7 +206,7 @@ async def _building(client: Client, auth: dict[str, str], e: int) -> dict[str, A
 REFUSALS: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("POST", "/devices", {"edge_id": "{e}", "name": "x1", "model": "lift-9000",
                           "transport": "tcp", "host": "10.0.0.1"},
-     "model", "unknown model 'lift-9000'; known: elevator-mrl-b, elevator-vvvf-a"),
+     "model", "unknown model 'lift-9000'; known: alarm-panel-8z, elevator-mrl-b"),
     ("POST", "/devices", {"edge_id": "{e}", "name": "x2", "model": "fire-panel-8z",
                           "transport": "rtu", "line_id": "{modbus}", "unit_id": 248},
      "unit_id", "less than or equal to 247"),
@@ -266,7 +266,7 @@ REFUSALS: list[tuple[str, str, dict[str, Any], str, str]] = [
      "baudrate", "Input should be"),
     ("POST", "/lines", {"edge_id": "{e}", "name": "bus5", "port": "/dev/ttyS5",
                         "protocol": "wiegand"},
-     "protocol", "'osdp' or 'modbus'"),
+     "protocol", "'osdp', 'modbus' or 'dlt645'"),
     ("PATCH", "/lines/{osdp}", {"protocol": "modbus"},
      "protocol", "the line carries the readers of doors B1-lobby, which speak osdp"),
     ("PATCH", "/lines/{modbus}", {"protocol": "osdp"},

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import create_user
-from hub.api.keys import LIVE
+from hub.api.core.keys import LIVE
 from hub.live import LiveItem
 from tests.hub.api.conftest import PASSWORD
 from tests.hub.support import eventually

@@ -12,9 +12,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.installation.compile import edge_config
 from hub.meters.models import MeterReading
 from hub.meters.readings import record_meter_readings
-from hub.models import Building, Device, Unit
+from hub.models import Building, Device, Edge, Line, Unit
 from hub.workorders.models import WorkOrder
 from wire.devices import Reading, TelemetryData
 from wire.events import TelemetryEvent, new_event_id
@@ -194,3 +195,88 @@ async def test_water_running_all_night_posts_one_notice_to_the_unit(
         order = await session.scalar(select(WorkOrder))
     assert order is not None and order.fault_code == "NIGHT_LEAK" and order.skill == "plumbing"
     assert order.title == "Water running every night: meter WM2026000201"
+
+
+def billing_reading(kwh: float, ts: datetime, seq: int, billing: bool = True) -> TelemetryEvent:
+    """A reading as the edge's meter supervisor sends it (with its `billing` mark at 00:00)."""
+    readings = [Reading(name="energy_kwh", value=kwh, unit="kWh")]
+    if billing:
+        readings.append(Reading(name="billing", value=True))
+    return TelemetryEvent(id=new_event_id(), ts=ts, site="sunrise", edge="edge-b1",
+                          device="meter-101", seq=seq, data=TelemetryData(
+                              device_type="electricity_meter", model="dlt645-2007",
+                              readings=readings))
+
+
+async def test_the_billing_reading_closes_the_month_and_an_impossible_rise_is_flagged(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    meter = await register(client, auth, number="000000000101", device="meter-101",
+                           installed_at="2026-01-01T00:00:00Z")
+    shanghai_midnight = NOV - timedelta(hours=8)  # 2026-11-01 00:00 in Asia/Shanghai
+    dec_midnight = datetime(2026, 11, 30, 16, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        await record_meter_readings(session, [
+            billing_reading(100.0, shanghai_midnight - timedelta(hours=1), 1, billing=False),
+            billing_reading(100.4, shanghai_midnight + timedelta(seconds=5), 2),  # closes Oct
+            billing_reading(200.0, NOV + timedelta(days=14), 3, billing=False),
+            # 700 kWh in an hour: no flat draws 700 kW; flagged, never billed
+            billing_reading(900.0, NOV + timedelta(days=14, hours=1), 4, billing=False),
+            billing_reading(300.0, dec_midnight - timedelta(hours=1), 5, billing=False),
+            billing_reading(300.6, dec_midnight + timedelta(seconds=5), 6)])  # closes Nov
+
+    resp = await client.get(f"/api/v1/meters/{meter['id']}/readings", headers=auth)
+    items = (await resp.json())["items"]
+    assert [(r["value"], r["status"], r["billing"]) for r in items] == [
+        ("300.600", "ok", True), ("300.000", "ok", False), ("900.000", "impossible", False),
+        ("200.000", "ok", False), ("100.400", "ok", True), ("100.000", "ok", False)]
+
+    async def month(which: str) -> dict[str, Any]:
+        resp = await client.get("/api/v1/meters/consumption", headers=auth,
+                                params={"site_id": "sunrise", "month": which})
+        return dict((await resp.json())["items"][0])
+
+    # the hour before midnight is October's; the first day's billing reading closes it
+    october, november = await month("2026-10"), await month("2026-11")
+    assert (october["start_reading"], october["end_reading"]) == ("100.000", "100.400")
+    assert (november["start_reading"], november["end_reading"]) == ("100.400", "300.600")
+    assert november["consumption"] == "200.200" and november["missing_meters"] == []
+
+
+async def test_a_meter_on_a_dlt645_line_goes_into_its_edges_configuration(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session, session.begin():
+        edge = await session.scalar(select(Edge).where(Edge.name == "edge-b1"))
+        assert edge is not None
+        riser = Line(site_id="sunrise", edge_id=edge.id, name="riser", port="/dev/ttyS3",
+                     baudrate=2400, parity="E", stopbits=1, protocol="dlt645")
+        panel = Line(site_id="sunrise", edge_id=edge.id, name="panel", port="/dev/ttyS4",
+                     baudrate=9600, parity="N", stopbits=1, protocol="modbus")
+        session.add_all([riser, panel])
+        await session.flush()
+        edge_id, riser_id, panel_id = edge.id, riser.id, panel.id
+    for line, why in [(panel_id, "line 'panel' speaks modbus; a DL/T 645 meter needs a dlt645"),
+                      (9999, "no line 9999")]:
+        resp = await client.post("/api/v1/meters", headers=auth, json={
+            "site_id": "sunrise", "unit_id": 101, "kind": "electricity", "edge": "edge-b1",
+            "number": "000000000101", "device": "meter-101", "line_id": line})
+        assert resp.status == 422 and why in await resp.text() and "line_id" in await resp.text()
+    resp = await client.post("/api/v1/meters", headers=auth, json={
+        "site_id": "sunrise", "unit_id": 101, "kind": "water", "edge": "edge-b1",
+        "number": "W1", "device": "water-101", "line_id": riser_id})
+    assert resp.status == 422 and "Modbus device" in await resp.text()
+
+    meter = await register(client, auth, number="000000000101", device="meter-101",
+                           line_id=riser_id)
+    assert meter["line_id"] == riser_id
+    async with sessions() as session:
+        config = await edge_config(session, edge_id)
+    assert [(m.id, m.line, m.address, m.billing) for m in config.meters] == [
+        ("meter-101", "riser", "000000000101", True)]
+    # replaced: the edge reads the new meter, not the old one
+    await register(client, auth, number="000000000102", device="meter-101b",
+                   line_id=riser_id, replaces=meter["id"])
+    async with sessions() as session:
+        config = await edge_config(session, edge_id)
+    assert [m.address for m in config.meters] == ["000000000102"]
+    resp = await client.delete(f"/api/v1/lines/{riser_id}", headers=auth)
+    assert resp.status == 409 and "000000000102" in await resp.text()

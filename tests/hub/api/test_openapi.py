@@ -4,8 +4,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from hub.api.openapi import openapi_path
-from hub.api.schemas import CardCreate
+from hub.api.core.openapi import openapi_path
+from hub.api.credentials.schemas import CardCreate
 
 Client = TestClient[Any, Any]
 

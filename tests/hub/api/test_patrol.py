@@ -144,3 +144,8 @@ async def test_sim_patrol_walks_a_round_and_the_skipped_checkpoint_alarms_at_the
     resp = await client.get("/api/v1/patrol/report?format=csv", headers=lee)
     lines = (await resp.text()).splitlines()
     assert lines[0].startswith("site_id,route,guard,rounds,completed") and len(lines) == 2
+    resp = await client.get("/api/v1/patrol/exceptions?site_id=sunrise", headers=lee)
+    assert resp.status == 200, await resp.text()
+    assert [(x["round"], x["route"], x["guard"], x["kind"], x["checkpoint"])
+            for x in (await resp.json())["items"]] == [
+        (walked["id"], "night-a", "wang", "missed", "CP2")]

@@ -76,6 +76,11 @@ async def test_buildings_units_and_households_round_trip(
     assert h["residents"] == [{"id": r["id"], "name": "陈明", "type": "tenant"}]
     _, listed = await w.call("GET", f"/units?building_id={b['id']}&status=occupied", status=200)
     assert [x["household_id"] for x in listed["items"]] == [h["id"]]
+    # a building's households alone (the console shows one building's at a time)
+    _, of_building = await w.call("GET", f"/households?building_id={b['id']}", status=200)
+    assert [x["id"] for x in of_building["items"]] == [h["id"]]
+    _, everyone = await w.call("GET", "/households", status=200)
+    assert len(everyone["items"]) > 1
     # nothing that is lived in can be removed from under the people
     _, conflict = await w.call("DELETE", f"/households/{h['id']}", status=409)
     assert str(r["id"]) in conflict["detail"]

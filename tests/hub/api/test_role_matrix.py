@@ -26,8 +26,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.endpoints import ENDPOINTS
-from hub.api.openapi import openapi_path
+from hub.api.core.endpoints import ENDPOINTS
+from hub.api.core.openapi import openapi_path
 from tests.hub.api.conftest import PASSWORD, count
 from tests.hub.api.workorder_world import PNG_B64, SKILLS
 from tests.hub.api.world import (
@@ -95,6 +95,7 @@ def _resident(w: World, place: str) -> dict[str, Any]:
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/health"): Case(public=True),
     ("GET", "/openapi.json"): Case(public=True),
+    ("GET", "/metrics"): Case(public=True),
     ("POST", "/auth/login"): Case(
         public=True, body=lambda w, p: {"username": "admin", "password": PASSWORD}, ok=200
     ),
@@ -239,11 +240,30 @@ CASES: dict[tuple[str, str], Case] = {
                                away=422),
     ("PATCH", "/cameras/{id}"): Case(WRITERS, resource="cameras", body=lambda w, p: {"label": "x"}),
     ("DELETE", "/cameras/{id}"): Case(WRITERS, resource="cameras"),
+    ("GET", "/lanes"): Case(STAFF, resource="lanes"),
+    ("GET", "/lanes/{id}"): Case(STAFF, resource="lanes"),
+    ("POST", "/lanes/{id}/open"): Case(
+        OPERATORS, resource="lanes", body=lambda w, p: {"reason": "临时车放行"}, away=404, ok=202),
+    ("POST", "/lanes"): Case(WRITERS, body=lambda w, p: INSTALLED["lanes"](w, p)[1], away=422),
+    ("PATCH", "/lanes/{id}"): Case(WRITERS, resource="lanes", body=lambda w, p: {"label": "x"}),
+    ("DELETE", "/lanes/{id}"): Case(WRITERS, resource="lanes"),
     ("GET", "/lifts"): Case(STAFF, resource="lifts"),
     ("GET", "/lifts/{id}"): Case(STAFF, resource="lifts"),
     ("POST", "/lifts"): Case(WRITERS, body=lambda w, p: INSTALLED["lifts"](w, p)[1], away=422),
     ("PATCH", "/lifts/{id}"): Case(WRITERS, resource="lifts", body=lambda w, p: {"label": "x"}),
     ("DELETE", "/lifts/{id}"): Case(WRITERS, resource="lifts"),
+    # issue 18: home security (a resident their own unit; the control room every unit's arm
+    # state and alarms; installers tie a panel to its unit)
+    ("GET", "/me/home-security"): Case(RESIDENT),
+    ("POST", "/me/home-security/arm"): Case(RESIDENT, body=lambda w, p: {"mode": "stay"},
+                                            own=True, ok=200),
+    ("GET", "/security-panels"): Case(OPERATORS, resource="security-panels"),
+    ("POST", "/security-panels"): Case(
+        WRITERS, body=lambda w, p: {"device_id": w.ids["panel-devices"][p].pop(),
+                                    "unit_id": w.ids["panel-units"][p].pop()}, away=422),
+    ("PATCH", "/security-panels/{id}"): Case(
+        WRITERS, resource="security-panels", body=lambda w, p: {"entry_delay_s": 20}),
+    ("DELETE", "/security-panels/{id}"): Case(WRITERS, resource="security-panels"),
     ("GET", "/audit"): Case(WRITERS),
     ("POST", "/edges/{id}/lockdown"): Case(
         OPERATORS, resource="edges", body=lambda w, p: {"reason": "演练"}, away=404, ok=202
@@ -254,6 +274,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/edges/{id}/reset-permissions"): Case(
         WRITERS, resource="edges", body=lambda w, p: {"reason": "数据库恢复后 after a restore"},
         away=404, ok=202
+    ),
+    # this app publishes no configurations: an allowed caller reaches the service's 409
+    ("POST", "/edges/{id}/reset-config"): Case(
+        WRITERS, resource="edges", body=lambda w, p: {"reason": "数据库恢复后 after a restore"},
+        away=404, ok=409
     ),
     ("GET", "/commands"): Case(OPERATORS, resource="commands"),
     ("GET", "/commands/{id}"): Case(OPERATORS, resource="commands"),
@@ -399,6 +424,18 @@ CASES: dict[tuple[str, str], Case] = {
         OPERATORS, body=lambda w, p: {"site_id": SITE[p], "plate": plate()}),
     ("DELETE", "/blocked-plates/{id}"): Case(OPERATORS, resource="blocked-plates"),
     ("GET", "/vehicles/inside"): Case(STAFF),
+    ("GET", "/vehicles/decisions"): Case(STAFF),
+    ("POST", "/vehicles/decisions/{id}/correct"): Case(
+        OPERATORS, resource="lane-decisions", body=lambda w, p: {"plate": plate(),
+                                                                  "reason": "看错了"},
+        away=404),
+    ("GET", "/parking-spaces"): Case(HOUSEHOLD),
+    ("GET", "/reports/vehicle-traffic"): Case(WRITERS),
+    ("GET", "/reports/vehicle-overstays"): Case(WRITERS),
+    ("POST", "/parking-spaces"): Case(
+        WRITERS, body=lambda w, p: {"household_id": w.ids["households"][p],
+                                    "code": unique("P"), "kind": "owned"}, away=422),
+    ("DELETE", "/parking-spaces/{id}"): Case(WRITERS, resource="parking-spaces"),
     ("GET", "/vehicle-settings"): Case(STAFF, query=lambda w: "?site_id=sunrise"),
     ("POST", "/vehicle-settings"): Case(
         WRITERS, body=lambda w, p: {"site_id": SITE[p], "passback": "refuse"}, ok=200),
@@ -418,6 +455,7 @@ CASES: dict[tuple[str, str], Case] = {
                                     "card_number": unique("9")}
     ),
     ("GET", "/patrol/report"): Case(WRITERS),
+    ("GET", "/patrol/exceptions"): Case(WRITERS),
     ("POST", "/patrol/keys"): Case(GUARD, body=lambda w, p: {"public_key": phone_key()},
                                    own=True),
     ("GET", "/patrol/rounds"): Case(OPERATORS, resource="patrol-rounds"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -271,7 +273,7 @@ async def test_reasons_are_readable(client: Client, auth: dict[str, str]) -> Non
     )
     assert (await resp.json())["detail"] == [
         {"field": "doors", "reason": "unknown door 'B9-back' in site 'sunrise'",
-         "message": "doors: unknown door 'B9-back' in site 'sunrise'"}
+         "message": "doors: names no door there is: 'B9-back'"}
     ]
 
 
@@ -286,3 +288,29 @@ async def test_refusals_read_in_the_readers_language(client: TestClient[Any, Any
     messages = {p["field"]: p["message"] for p in (await resp.json())["detail"]}
     assert messages == {"name": "名称：格式不正确", "windows": "时段：至少需要 1 项",
                         "extra": "extra：不是可识别的字段"}
+
+
+_ENGLISH = re.compile(r"[A-Za-z]+")
+# a value to type as it is, shown with its words: `active（有效）`
+_VALUE_SHOWN = re.compile(r"[A-Za-z_]+（")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+async def test_every_refusal_reads_in_chinese(
+    client: Client, auth: dict[str, str], fixtures: dict[str, int],
+    method: str, path: str, body: Any, field: str,
+) -> None:
+    """Issue 16: the hub's own checks (an unknown unit, a window ending before it starts ...)
+    read in the reader's language like pydantic's: no English word but what the request
+    carried (a value, a field's name) and the codes."""
+    sent = _fill(body, fixtures)
+    resp = await client.request(method, API + path.format(**fixtures), json=sent,
+                                headers={**auth, "Accept-Language": "zh-CN"})
+    assert resp.status == 422, await resp.text()
+    carried = set(_ENGLISH.findall(json.dumps(sent) + path))
+    for problem in (await resp.json())["detail"]:
+        english = [w for w in _ENGLISH.findall(_VALUE_SHOWN.sub("", problem["message"]))
+                   if w not in carried and w not in ("YYYY", "MM", "DD")]
+        assert not english, problem

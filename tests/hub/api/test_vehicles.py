@@ -124,3 +124,43 @@ async def test_csv_import_all_rows_or_none(
     async with sessions() as session:
         perms = await load_permissions(session, "sunrise", utcnow())
     assert perms is not None and [v.plate for v in perms.residents] == ["粤B10001", "粤B10002"]
+
+
+async def test_parking_spaces_limit_reaches_the_snapshot(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession],
+        publisher: RecordingPublisher) -> None:
+    """Issue 17: a household's valid spaces (owned, or rented until a day) are its limit in
+    the lanes' permissions; the site's over_spaces setting goes with it."""
+    hh = await household(sessions)
+    now = utcnow()
+    for code, kind, until in (("B2-017", "owned", None),
+                              ("B2-018", "rented", now + timedelta(days=30)),
+                              ("B2-019", "rented", now - timedelta(days=1))):  # ended
+        resp = await client.post("/api/v1/parking-spaces", headers=auth, json={
+            "household_id": hh, "code": code, "kind": kind,
+            "valid_until": until.isoformat() if until else None})
+        assert resp.status == 201, await resp.text()
+    taken = await client.post("/api/v1/parking-spaces", headers=auth,
+                              json={"household_id": hh, "code": "B2-017", "kind": "owned"})
+    assert taken.status == 409 and "B2-017" in await taken.text()
+    bad = await client.post("/api/v1/parking-spaces", headers=auth,
+                            json={"household_id": hh, "code": "B2-020", "kind": "borrowed"})
+    assert bad.status == 422 and "kind" in await bad.text()
+    listed = await (await client.get(f"/api/v1/parking-spaces?household_id={hh}",
+                                     headers=auth)).json()
+    assert [s["code"] for s in listed["items"]] == ["B2-017", "B2-018", "B2-019"]
+    resp = await client.post("/api/v1/vehicle-settings", headers=auth,
+                             json={"site_id": "sunrise", "over_spaces": "refuse"})
+    assert resp.status == 200 and (await resp.json())["over_spaces"] == "refuse"
+    async with sessions() as session:
+        perms = await load_permissions(session, "sunrise", utcnow())
+    assert perms is not None
+    assert [(s.household_id, s.spaces) for s in perms.spaces] == [(hh, 2)]
+    assert perms.settings.over_spaces == "refuse"
+    gone = await client.delete(f"/api/v1/parking-spaces/{listed['items'][0]['id']}",
+                               headers=auth)
+    assert gone.status == 204
+    async with sessions() as session:
+        perms = await load_permissions(session, "sunrise", utcnow())
+    assert perms is not None and [s.spaces for s in perms.spaces] == [1]
+    assert publisher.calls.count("sunrise") == 5

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.api import create_app, create_user
-from hub.api.keys import LIVE
-from hub.api.workorders import MAX_PHOTO_BYTES, WORKORDER_CLOCK
+from hub.api.core.keys import LIVE
+from hub.api.workorders.routes import MAX_PHOTO_BYTES, WORKORDER_CLOCK
 from hub.models import Building, Device, Household, Unit
 from hub.workorders import TechnicianSkill, WorkOrder
 from hub.workorders.dispatch import WorkOrderNotifier

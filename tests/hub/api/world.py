@@ -31,6 +31,7 @@ from hub.models import (
     ResidentAccount,
 )
 from tests.hub.api.conftest import PASSWORD
+from wire import new_event_id
 
 Client = TestClient[Any, Any]
 API = "/api/v1"
@@ -179,6 +180,12 @@ class World:
             )
         if resource in ("doors", "edges"):  # changed or commanded in place, never deleted
             return self.ids[resource][place]
+        if resource == "security-panels":  # each on a panel device and a unit of its own
+            path, body = INSTALLED["installed-devices"](self, place)
+            device = await self.make("POST", path, {**body, "model": "alarm-panel-8z"})
+            unit = await self.fresh("units", place)
+            return await self.make("POST", "/security-panels",
+                                   {"device_id": device, "unit_id": unit})
         if resource == "lifts":  # each on a controller of its own
             path, body = INSTALLED["installed-devices"](self, place)
             self.ids["lift-devices"][place].append(
@@ -193,6 +200,21 @@ class World:
             return await self.make("POST", "/visitor-passes", pass_body(self.unit[place], place))
         if resource == "vehicles":
             return await self.make("POST", "/vehicles", vehicle_body(self, place))
+        if resource == "lane-decisions":  # a lane's decision, as the ingest stores it
+            event = EventLog(
+                id=new_event_id(), kind="vehicle", site_id=site, edge="gate", device="gate-in",
+                seq=next(_counter), ts=datetime.now(UTC), data={
+                    "lane": "gate-in", "direction": "entry", "plate": plate(),
+                    "confidence": 0.6, "result": "open", "reason": "temporary",
+                    "decision_us": 10, "offline": False})
+            event_id = event.id  # the commit expires the row
+            async with self.sessions() as session, session.begin():
+                session.add(event)
+            return event_id
+        if resource == "parking-spaces":
+            return await self.make("POST", "/parking-spaces", {
+                "household_id": self.ids["households"][place], "code": unique("P"),
+                "kind": "rented"})
         if resource == "blocked-plates":
             return await self.make("POST", "/blocked-plates", {"site_id": site, "plate": plate()})
         if resource == "phone-keys":
@@ -233,6 +255,7 @@ INSTALLED: dict[str, Any] = {
     "installed-devices": _part("/devices", model="fire-panel-8z", transport="tcp",
                                host="10.0.0.5"),
     "cameras": _part("/cameras", source="rtsp://10.0.0.9/stream"),
+    "lanes": _part("/lanes", direction="entry", camera_secret="camera-secret"),
     "lifts": lambda w, p: ("/lifts", {"device_id": w.ids["lift-devices"][p].pop(),
                                       "name": unique("lift"),
                                       "floors": [{"floor": 1, "label": "1"}]}),
@@ -241,7 +264,7 @@ INSTALLED: dict[str, Any] = {
 
 async def _installation(world: World) -> None:
     """A line, a camera and a lift per site (each lift's controller installed first)."""
-    for resource in ("lines", "cameras", "installed-devices"):
+    for resource in ("lines", "cameras", "installed-devices", "lanes"):
         by_site = {s: await world.fresh(resource, p)
                    for p, s in (("home", "sunrise"), ("away", "moonbay"))}
         world.ids[resource] = {p: by_site[SITE[p]] for p in PLACES}
@@ -256,6 +279,21 @@ async def _installation(world: World) -> None:
     by_site = {s: await world.fresh("lifts", p)
                for p, s in (("home", "sunrise"), ("away", "moonbay"))}
     world.ids["lifts"] = {p: by_site[SITE[p]] for p in PLACES}
+    # home security: each place's unit guarded by a panel; spare panel devices and units
+    # for the role matrix's POST /security-panels (one per caller and place)
+    world.ids["security-panels"] = {}
+    world.ids["panel-devices"] = {place: [] for place in PLACES}
+    world.ids["panel-units"] = {place: [] for place in PLACES}
+    for place in PLACES:
+        path, body = INSTALLED["installed-devices"](world, place)
+        device = await world.make("POST", path, {**body, "model": "alarm-panel-8z"})
+        world.ids["security-panels"][place] = await world.make(
+            "POST", "/security-panels", {"device_id": device, "unit_id": world.unit[place]})
+        for _ in range(len(ROLES) + 1):
+            path, body = INSTALLED["installed-devices"](world, place)
+            world.ids["panel-devices"][place].append(
+                await world.make("POST", path, {**body, "model": "alarm-panel-8z"}))
+            world.ids["panel-units"][place].append(await world.fresh("units", place))
 
 
 async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]) -> World:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.scope import Scope
+from hub.api.core.scope import Scope
 from hub.console.reports import alarms_by_type, resolution_times, traffic_by_door_hour
 from hub.models import AccessEvent, EventLog
 from hub.rules.models import Alarm

@@ -63,6 +63,32 @@ rules:
     assert sunrise_held.persist.for_s == 120
 
 
+def test_the_rules_watching_a_kind_are_the_enabled_ones_of_the_site(tmp_path: Path) -> None:
+    write(tmp_path / "10-all.yaml", """
+rules:
+  - name: camera-motion
+    enabled: false
+""")
+    write(tmp_path / "20-sunrise.yaml", """
+site: sunrise
+rules:
+  - name: denied-burst
+    enabled: false
+  - name: camera-motion
+    enabled: true
+""")
+    book = load_rules(tmp_path)
+    for site in ("demo", "sunrise"):
+        for kind in ("access", "door", "camera", "agent", "edge", "telemetry", "lift"):
+            expected = [r.name for r in book.for_site(site)
+                        if r.enabled and r.match.kind == kind]
+            assert [r.name for r in book.watching(site, kind)] == expected, (site, kind)
+    assert "denied-burst" in {r.name for r in book.watching("demo", "access")}
+    assert "denied-burst" not in {r.name for r in book.watching("sunrise", "access")}
+    assert [r.name for r in book.watching("sunrise", "camera")] == ["camera-motion"]
+    assert book.watching("demo", "camera") == ()
+
+
 RULE_X = "rules:\n  - name: x\n    match: {kind: door}\n"
 ALARM = "{raise_alarm: {type: t, severity: major, message: m}}"
 

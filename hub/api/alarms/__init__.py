@@ -1,0 +1,1 @@
+"""Alarms, notices and the managers' reports."""

@@ -1,0 +1,1 @@
+"""Camera alerts, snapshots and clips."""

@@ -1,0 +1,1 @@
+"""Building devices: registry, state, faults and telemetry."""

@@ -1,0 +1,1 @@
+"""Utility meters: registry, readings and monthly consumption."""

@@ -1,0 +1,1 @@
+"""Guard patrol: checkpoints, routes, rounds and readings."""

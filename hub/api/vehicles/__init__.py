@@ -1,0 +1,1 @@
+"""Vehicles: registered cars, visitor-car passes, blocked plates, vehicles inside."""

@@ -1,0 +1,1 @@
+"""Work orders and the maintenance registry (equipment ledger, technicians, report)."""

@@ -1,0 +1,98 @@
+"""Vehicle lanes of an edge: direction, the plate camera's push credentials and the barrier
+output. A lane's name is unique in its site (vehicles' allowed lanes name it) and is not
+another part's name on its edge (events name lanes, doors, cameras and devices alike)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from hub.cameras.models import Camera
+from hub.errors import InvalidInput
+from hub.installation.installer import Installer
+from hub.installation.specs import LaneSpec, merged
+from hub.models import Device, Door, Edge
+from hub.vehicles.models import Lane
+
+SECRET_SET = "(set)"  # what the audit trail keeps of a camera secret: never the secret
+
+
+def lane_spec(lane: Lane) -> dict[str, Any]:
+    return {"edge_id": lane.edge_id, "site_id": lane.site_id, "name": lane.name,
+            "label": lane.label, "direction": lane.direction, "push_format": lane.push_format,
+            "camera_user": lane.camera_user, "barrier": dict(lane.barrier)}
+
+
+def _audited(spec: dict[str, Any], secret_changed: bool) -> dict[str, Any]:
+    return {**spec, "camera_secret": SECRET_SET if secret_changed else None}
+
+
+async def _check(inst: Installer, spec: LaneSpec, edge: Edge, lane_id: int | None) -> None:
+    if lane_id is not None:
+        return  # the name is fixed: taken once, when installed
+    await inst.refuse_taken("name", f"site {edge.site_id!r} already has a lane {spec.name!r}",
+                            select(Lane.name).where(Lane.site_id == edge.site_id,
+                                                    Lane.name == spec.name))
+    for model, column, kind in ((Door, Door.name, "door"), (Camera, Camera.name, "camera")):
+        await inst.refuse_taken("name", f"edge {edge.name!r} already has a {kind} "
+                                f"{spec.name!r} (events name lanes, doors and cameras alike)",
+                                select(column).where(model.edge_id == edge.id,
+                                                     column == spec.name))
+    await inst.refuse_taken("name", f"edge {edge.name!r} already has a device {spec.name!r}",
+                            select(Device.name).where(Device.site_id == edge.site_id,
+                                                      Device.edge == edge.name,
+                                                      Device.name == spec.name))
+
+
+def _apply(lane: Lane, spec: LaneSpec) -> None:
+    lane.label, lane.direction, lane.push_format = spec.label, spec.direction, spec.push_format
+    lane.camera_user = spec.camera_user
+    lane.barrier = spec.barrier.model_dump(mode="json")
+    if spec.camera_secret is not None:
+        lane.camera_secret_sha256 = hashlib.sha256(spec.camera_secret.encode()).hexdigest()
+
+
+async def create_lane(inst: Installer, spec: LaneSpec) -> Lane:
+    edge = await inst.edge(spec.edge_id, spec.site_id)
+    if spec.camera_secret is None:
+        raise InvalidInput("camera_secret", "a lane needs its camera's password (the edge "
+                           "refuses pushes without it)")
+    await _check(inst, spec, edge, None)
+    lane = Lane(site_id=edge.site_id, edge_id=edge.id, name=spec.name)
+    _apply(lane, spec)
+    inst.session.add(lane)
+    await inst.session.flush()
+    inst.touch(edge.site_id, edge.id)
+    await inst.record("lane", lane.id, lane.name, lane.site_id, "create",
+                      after=_audited(lane_spec(lane), True))
+    return lane
+
+
+async def update_lane(inst: Installer, lane_id: int, changes: BaseModel) -> Lane:
+    lane = await inst.row(Lane, lane_id, "lane")
+    before = lane_spec(lane)
+    spec = merged(LaneSpec, before, changes)
+    await _check(inst, spec, await inst.edge(lane.edge_id, None), lane.id)
+    _apply(lane, spec)
+    await inst.session.flush()
+    inst.touch(lane.site_id, lane.edge_id)
+    await inst.record("lane", lane.id, lane.name, lane.site_id, "update",
+                      _audited(before, False),
+                      _audited(lane_spec(lane), spec.camera_secret is not None))
+    return lane
+
+
+async def delete_lane(inst: Installer, lane_id: int) -> None:
+    lane = await inst.row(Lane, lane_id, "lane")
+    # a vehicle allowed only some lanes keeps the name: no lane of that name opens for it
+    before = _audited(lane_spec(lane), False)
+    await inst.session.delete(lane)
+    await inst.session.flush()
+    inst.touch(lane.site_id, lane.edge_id)
+    await inst.record("lane", lane_id, lane.name, lane.site_id, "delete", before=before)
+
+
+__all__ = ["create_lane", "delete_lane", "lane_spec", "update_lane"]

@@ -1,0 +1,105 @@
+"""A barrier gate on a Modbus TCP relay module, as an edge lane drives it: coil 0 is the raise
+relay, discrete input 0 the barrier's up limit switch. A pulse on the coil raises the barrier
+for `hold_s` (the car passes, the loop lets it fall); `force()` raises it with no pulse (someone
+lifted the arm, or the controller's own button), which the edge must report.
+
+    async with BarrierSimulator() as gate:  # gate.tcp_port
+        ...; gate.raised  # pulses seen; gate.up  # where the arm is
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Self
+
+from pymodbus.constants import ExcCodes
+from pymodbus.datastore import ModbusServerContext
+from pymodbus.exceptions import NoSuchIdException
+from pymodbus.server import ModbusTcpServer
+
+RAISE_COIL = 0
+UP_INPUT = 0
+
+
+class _Tables(ModbusServerContext):
+    def __init__(self, gate: BarrierSimulator) -> None:
+        # not calling super(): this replaces pymodbus's datastores, as simulators/modbus_line
+        self.old_simulator = True
+        self.simdevices = []
+        self._gate = gate
+
+    def device_ids(self) -> list[int]:
+        return [self._gate.unit_id]
+
+    def _check(self, device_id: int) -> None:
+        if device_id != self._gate.unit_id:
+            raise NoSuchIdException(f"no unit {device_id}")
+
+    async def async_getValues(self, device_id: int, func_code: int, address: int,
+                              count: int = 1) -> list[int] | list[bool] | ExcCodes:
+        self._check(device_id)
+        if address != 0 or count != 1 or func_code not in (1, 2):
+            return ExcCodes.ILLEGAL_ADDRESS
+        return [self._gate.coil] if func_code == 1 else [self._gate.up]
+
+    async def async_setValues(self, device_id: int, func_code: int, address: int,
+                              values: Any) -> ExcCodes | None:
+        self._check(device_id)
+        values = list(values)
+        if func_code not in (5, 15) or address != RAISE_COIL or len(values) != 1:
+            return ExcCodes.ILLEGAL_ADDRESS
+        self._gate.relay(bool(values[0]))
+        return None
+
+
+class BarrierSimulator:
+    def __init__(self, *, unit_id: int = 1, hold_s: float = 2.0) -> None:
+        self.unit_id = unit_id
+        self.hold_s = hold_s
+        self.coil = False
+        self.up = False
+        self.raised = 0  # rising edges of the relay: raises the edge commanded
+        self.tcp_port = 0
+        self._server: ModbusTcpServer | None = None
+        self._fall: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> Self:
+        self._server = ModbusTcpServer(_Tables(self), address=("127.0.0.1", 0),
+                                       ignore_missing_devices=True)
+        await self._server.serve_forever(background=True)
+        sockets = getattr(self._server.transport, "sockets", None)
+        assert sockets, "the Modbus TCP server did not listen"
+        self.tcp_port = int(sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._fall is not None:
+            self._fall.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.shutdown()
+            self._server = None
+
+    def relay(self, on: bool) -> None:
+        if on and not self.coil:
+            self.raised += 1
+            self._raise()
+        self.coil = on
+
+    def force(self) -> None:
+        """The arm rises with no pulse from the edge."""
+        self._raise()
+
+    def _raise(self) -> None:
+        self.up = True
+        if self._fall is not None:
+            self._fall.cancel()
+        self._fall = asyncio.get_running_loop().call_later(self.hold_s, self._lower)
+
+    def _lower(self) -> None:
+        self.up = False
+        self._fall = None
+
+
+__all__ = ["RAISE_COIL", "UP_INPUT", "BarrierSimulator"]

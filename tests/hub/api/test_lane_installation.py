@@ -1,0 +1,114 @@
+"""Vehicle lanes commissioned like doors (issue 17): installed on an edge through the API with
+the camera's push credentials and the barrier output, compiled into that edge's signed
+configuration, the secret kept only as its SHA-256 and never shown or audited; refusals name
+their field and change nothing. SQLite and PostgreSQL (the fixtures' two params)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.audit import AuditEntry
+from hub.installation.compile import edge_config
+from hub.vehicles.models import Lane
+from tests.hub.api.test_installation import (
+    Client,
+    RecordingConfigs,
+    call,
+    client,
+    configs,
+    edge_id,
+    problem,
+)
+
+__all__ = ["client", "configs"]  # the fixtures, shared with the installation's tests
+SECRET = "camera-pass-1"
+
+
+async def test_a_lane_is_commissioned_into_its_edges_configuration(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession],
+        configs: RecordingConfigs) -> None:
+    e = await edge_id(sessions, "edge-b1")
+    gate_in = await call(client, auth, "POST", "/lanes", 201, {
+        "edge_id": e, "name": "gate-in", "label": "东门入口", "direction": "entry",
+        "camera_secret": SECRET})
+    gate_out = await call(client, auth, "POST", "/lanes", 201, {
+        "edge_id": e, "name": "gate-out", "direction": "exit", "camera_user": "admin",
+        "camera_secret": SECRET, "barrier": {"kind": "modbus_coil", "host": "10.0.0.20",
+                                             "coil": 2, "up_input": 0}})
+    assert gate_in["barrier"] == {"kind": "camera_relay"}
+    assert gate_out["barrier"]["coil"] == 2 and gate_out["barrier"]["pulse_s"] == 1.0
+    assert "camera_secret" not in gate_in and SECRET not in str(gate_out)
+    assert await call(client, auth, "GET", f"/lanes/{gate_in['id']}", 200) == gate_in
+    listed = await call(client, auth, "GET", f"/lanes?edge_id={e}", 200)
+    assert [x["name"] for x in listed["items"]] == ["gate-in", "gate-out"]
+
+    async with sessions() as session:
+        content = await edge_config(session, e)
+    lanes = {lane.id: lane for lane in content.lanes}
+    digest = hashlib.sha256(SECRET.encode()).hexdigest()
+    assert lanes["gate-in"].camera_secret_sha256 == digest
+    assert lanes["gate-in"].name == "东门入口" and lanes["gate-in"].direction == "entry"
+    assert lanes["gate-out"].barrier.kind == "modbus_coil"
+    assert lanes["gate-out"].camera_user == "admin"
+
+    # a new secret: a new hash; a change without one keeps it
+    await call(client, auth, "PATCH", f"/lanes/{gate_in['id']}", 200,
+               {"camera_secret": "camera-pass-2"})
+    moved = await call(client, auth, "PATCH", f"/lanes/{gate_out['id']}", 200,
+                       {"barrier": {"kind": "camera_relay"}})
+    assert moved["barrier"] == {"kind": "camera_relay"}
+    async with sessions() as session:
+        rows = {r.name: r for r in await session.scalars(select(Lane))}
+        trail = list(await session.scalars(
+            select(AuditEntry).where(AuditEntry.resource == "lane").order_by(AuditEntry.id)))
+    assert rows["gate-in"].camera_secret_sha256 == hashlib.sha256(b"camera-pass-2").hexdigest()
+    assert rows["gate-out"].camera_secret_sha256 == digest
+    assert all(c == ("sunrise", [e]) for c in configs.calls) and len(configs.calls) == 4
+    assert [(a.action, a.name) for a in trail] == [
+        ("create", "gate-in"), ("create", "gate-out"), ("update", "gate-in"),
+        ("update", "gate-out")]
+    assert trail[2].after == {"camera_secret": "(set)"}
+    assert all(SECRET not in str(a.before) + str(a.after) for a in trail)
+
+    # the edge cannot go while it drives lanes
+    edge = await call(client, auth, "DELETE", f"/edges/{e}", 409)
+    assert "lanes: gate-in, gate-out" in str(edge)
+    await call(client, auth, "DELETE", f"/lanes/{gate_in['id']}", 204)
+    await call(client, auth, "GET", f"/lanes/{gate_in['id']}", 404)
+    async with sessions() as session:
+        assert [lane.id for lane in (await edge_config(session, e)).lanes] == ["gate-out"]
+
+
+REFUSALS: list[tuple[dict[str, Any], str, str]] = [
+    ({"name": "gate-x", "direction": "entry"}, "camera_secret", "needs its camera's password"),
+    ({"name": "gate-x", "direction": "entry", "camera_secret": "short"}, "camera_secret",
+     "at least 8 characters"),
+    ({"name": "gate-x", "direction": "sideways", "camera_secret": SECRET}, "direction",
+     "entry"),
+    ({"name": "gate-x", "direction": "entry", "camera_secret": SECRET,
+      "barrier": {"kind": "modbus_coil", "host": "10.0.0.20", "coil": 70000}},
+     "barrier.modbus_coil.coil", "less than or equal to 65535"),
+    ({"name": "gate-x", "direction": "entry", "camera_secret": SECRET,
+      "barrier": {"kind": "gpio"}}, "barrier", "kind"),
+    ({"name": "taken", "direction": "exit", "camera_secret": SECRET}, "name",
+     "already has a lane 'taken'"),
+    ({"name": "B1-main", "direction": "exit", "camera_secret": SECRET}, "name",
+     "already has a door 'B1-main'"),
+]
+
+
+async def test_each_lane_refusal_names_its_field_and_changes_nothing(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    e = await edge_id(sessions, "edge-b1")
+    await call(client, auth, "POST", "/lanes", 201, {
+        "edge_id": e, "name": "taken", "direction": "entry", "camera_secret": SECRET})
+    for body, field, words in REFUSALS:
+        got = await call(client, auth, "POST", "/lanes", 422, {"edge_id": e, **body})
+        where, reason = problem(got)
+        assert (where, words in reason) == (field, True), (body, got)
+    async with sessions() as session:
+        assert [r.name for r in await session.scalars(select(Lane))] == ["taken"]

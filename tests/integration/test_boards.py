@@ -1,0 +1,164 @@
+"""LED notice boards (issue 18), on real parts: a board and a fire panel commissioned from the
+hub as devices of an edge; a notice marked for the boards reaches the board through the edge's
+signed configuration within seconds and leaves at its expiry; the edge's fire alarm and the
+hub's lockdown take the board over with a bilingual instruction until they clear; the board's
+own fault is a work order;
+what the board shows (its dots, read back by the edge) reaches the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from edge.agent import EdgeAgent
+from edge.config import EdgeConfig
+from edge.sensors.loader import load_models
+from hub.credentials.keys import seed_b64
+from hub.models import Building as BuildingRow
+from hub.models import Device, utcnow
+from hub.workorders.models import WorkOrder
+from simulators.led_board import LedBoardSimulator
+from simulators.modbus_devices import ModbusDeviceSimulator
+from tests.support.building import Building, broker, demo_building
+from tests.support.services import PostgresServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _board_at_hub(b: Building) -> dict[str, Any]:
+    async with b.hub.sessions() as session:
+        device = await session.scalar(select(Device).where(Device.name == "B1-board",
+                                                           Device.edge == "b1-lobby"))
+        return dict(device.telemetry or {}) if device is not None else {}
+
+
+@pytest.mark.parametrize("kind", ["mosquitto+postgres", "amqtt+sqlite"])
+async def test_a_notice_reaches_the_board_leaves_at_expiry_and_fire_or_lockdown_take_over(
+        tmp_path: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    broker_kind, db_kind = kind.split("+")
+    if db_kind == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        database_url = server.create_database(f"boards_{secrets.token_hex(4)}")
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    models = load_models()
+    async with broker(broker_kind) as mqtt_port, demo_building(
+            tmp_path, mqtt_port=mqtt_port, database_url=database_url,
+            shared_group="hub" if broker_kind == "mosquitto" else None, publish_debounce_s=0.05,
+            signing_key=SecretStr(seed_b64(Ed25519PrivateKey.generate()))) as b, \
+            LedBoardSimulator(models["led-board-t192"], name="B1-board") as board, \
+            ModbusDeviceSimulator(models["fire-panel-8z"], name="B1-fire-2",
+                                  transport="tcp") as panel:
+        async with b.hub.sessions() as session:
+            b1 = await session.scalar(select(BuildingRow.id).where(BuildingRow.code == "B1"))
+        edge = await b.call("POST", "/edges", {"site_id": "demo", "name": "b1-lobby",
+                                               "building_id": b1}, status=201)
+        for name, model, port in (("B1-board", "led-board-t192", board.tcp_port),
+                                  ("B1-fire-2", "fire-panel-8z", panel.tcp_port)):
+            await b.call("POST", "/devices", {
+                "edge_id": edge["id"], "name": name, "model": model, "transport": "tcp",
+                "host": "127.0.0.1", "tcp_port": port, "poll_interval_s": 0.2}, status=201)
+        config = EdgeConfig.model_validate({
+            "site": "demo", "edge": "b1-lobby", "data_dir": str(tmp_path / "lobby-edge"),
+            "mqtt": {"port": mqtt_port, "username": "b1-lobby", "backoff_min_s": 1,
+                     "backoff_max_s": 2},
+            "board_rotate_s": 2,
+            "hub_keys": b.hub.downlink.public_keys if b.hub.downlink else []})
+        async with EdgeAgent(config) as agent:
+            await until(lambda: board.lines[0] == "欢迎回家", 20, "the idle page")
+
+            # a notice for the building's boards, valid a few seconds
+            posted = time.monotonic()
+            await b.call("POST", "/notices", {
+                "site_id": "demo", "building_id": b1, "title": "明天9点至12点停水",
+                "body": "Water off tomorrow 9-12", "on_boards": True,
+                "valid_until": (utcnow() + timedelta(seconds=6)).isoformat()}, status=201)
+            await until(lambda: board.lines[0] == "明天9点至12点停水", 10, "the notice on the board")
+            reached_s = time.monotonic() - posted
+            assert reached_s < 5, reached_s
+            assert board.lines[1] == "Water off tomorrow 9-12" and not board.emergency
+
+            # the hub sees what the board shows: its text and its own dots
+            shown = await until(lambda: _shown(b, "明天9点至12点停水"), 10, "the board's report")
+            dots = cv2.imdecode(np.frombuffer(base64.b64decode(shown["frame_png"]["value"]),
+                                              np.uint8), cv2.IMREAD_GRAYSCALE)
+            assert dots.shape == (64, 192)
+            assert np.array_equal(dots, cv2.imdecode(np.frombuffer(board.png, np.uint8),
+                                                     cv2.IMREAD_GRAYSCALE))
+
+            # the manager's console shows the same dots
+            async with b.http.get(f"{b.hub.url}/manage/boards") as resp:
+                assert resp.status == 200
+                html = await resp.text()
+            assert f'src="data:image/png;base64,{shown["frame_png"]["value"]}"' in html
+
+            # expiry: the edge's own clock takes it off
+            await until(lambda: board.lines[0] == "欢迎回家", 12, "the notice leaving at expiry")
+
+            # a standing notice, then the fire alarm: the instruction replaces it
+            await b.call("POST", "/notices", {
+                "site_id": "demo", "title": "电梯保养", "body": "Lift service on Friday",
+                "on_boards": True}, status=201)
+            await until(lambda: board.lines[0] == "电梯保养", 10, "the site's notice")
+            fired = time.monotonic()
+            panel.zone(1, "fire")
+            await until(lambda: board.emergency, 10, "the fire instruction")
+            assert board.lines == ["火警！请走楼梯疏散", "切勿乘坐电梯",
+                                   "FIRE ALARM - leave by the stairs", "Do not use the lifts"]
+            took_over_s = time.monotonic() - fired
+            await until(lambda: _shown(b, "火警！请走楼梯疏散"), 10, "the fire page at the hub")
+            await asyncio.sleep(2.5)  # past a rotation: the instruction stays while the fire does
+            assert board.emergency and board.lines[0] == "火警！请走楼梯疏散"
+            panel.zone(1, "normal")
+            await until(lambda: board.lines[0] == "电梯保养" and not board.emergency, 10,
+                        "the notices back after the fire cleared")
+
+            # the guards lock the building's edge down: the boards say so until released
+            await b.call("POST", f"/edges/{edge['id']}/lockdown", {"reason": "演练"}, status=202)
+            await until(lambda: board.lines[0] == "紧急封闭 请留在室内", 10, "the lockdown page")
+            assert board.emergency and board.lines[2] == "LOCKDOWN - stay indoors"
+            await b.call("POST", f"/edges/{edge['id']}/release", {"reason": "结束"}, status=202)
+            await until(lambda: board.lines[0] == "电梯保养", 10, "the notice after the release")
+
+            # the board's own failure: a device fault, and a work order for it
+            board.fail(0)
+            await until(lambda: _order(b, "LED_MODULE"), 15, "the LED module work order")
+            assert agent.boards.boards["B1-board"].failed is False
+    assert took_over_s < 3, took_over_s
+
+
+async def _shown(b: Building, text: str) -> dict[str, Any] | None:
+    telemetry = await _board_at_hub(b)
+    shown = telemetry.get("shown_text", {}).get("value", "")
+    return telemetry if shown.startswith(text) else None
+
+
+async def _order(b: Building, code: str) -> bool:
+    async with b.hub.sessions() as session:
+        return await session.scalar(select(WorkOrder.id).where(
+            WorkOrder.fault_code == code)) is not None

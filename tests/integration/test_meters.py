@@ -1,0 +1,129 @@
+"""A building's riser of 40 DL/T 645 meters commissioned from the hub (issue 18, meters): the
+line and meters go into the edge's signed configuration, the agent starts the line from it,
+every meter is read, the 00:00 billing reading closes the day, and the month's CSV comes out of
+the hub — real broker, real database, the simulated riser on a pty."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from edge.agent import EdgeAgent
+from edge.config import EdgeConfig
+from hub.credentials.keys import seed_b64
+from hub.meters.models import MeterReading
+from hub.models import Building as BuildingRow
+from hub.models import Unit
+from simulators.dlt645_meters import MeterLineSimulator, SimulatedMeter
+from tests.support.building import broker, demo_building
+from tests.support.services import PostgresServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
+METERS = 40
+
+
+async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("kind", ["mosquitto+postgres", "amqtt+sqlite"])
+async def test_forty_meters_commissioned_from_the_hub_are_read_and_billed_for_the_month(
+        tmp_path: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    broker_kind, db_kind = kind.split("+")
+    if db_kind == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        database_url = server.create_database(f"meters_{secrets.token_hex(4)}")
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    # an hour of load passes every second: the month shows consumption in a test's time
+    riser = [SimulatedMeter(f"{201800000000 + i:012d}", kwh=Decimal(1000 + i), kw=Decimal("1.2"),
+                            speed=3600.0) for i in range(METERS)]
+    async with broker(broker_kind) as mqtt_port, demo_building(
+            tmp_path, mqtt_port=mqtt_port, database_url=database_url,
+            shared_group="hub" if broker_kind == "mosquitto" else None,
+            signing_key=SecretStr(seed_b64(Ed25519PrivateKey.generate()))) as b:
+        async with b.hub.sessions() as session, session.begin():
+            b1 = await session.scalar(select(BuildingRow).where(BuildingRow.code == "B1"))
+            assert b1 is not None
+            units = [Unit(building_id=b1.id, number=f"{10 + i // 4}{i % 4 + 1:02d}",
+                          floor=10 + i // 4) for i in range(METERS)]
+            session.add_all(units)
+            await session.flush()
+            unit_ids = [u.id for u in units]
+        edge = await b.call("POST", "/edges", {"site_id": "demo", "name": "b1-meters",
+                                               "building_id": b1.id}, status=201)
+        with MeterLineSimulator(riser) as sim:
+            line = await b.call("POST", "/lines", {
+                "edge_id": edge["id"], "name": "riser", "port": sim.port, "baudrate": 2400,
+                "parity": "E", "protocol": "dlt645"}, status=201)
+            for i, meter in enumerate(riser):
+                await b.call("POST", "/meters", {
+                    "site_id": "demo", "unit_id": unit_ids[i], "kind": "electricity",
+                    "number": meter.address, "edge": "b1-meters", "device": f"em-{i:02d}",
+                    "line_id": line["id"]}, status=201)
+            config = EdgeConfig.model_validate({
+                "site": "demo", "edge": "b1-meters", "data_dir": str(tmp_path / "meters-edge"),
+                "mqtt": {"port": mqtt_port, "username": "b1-meters", "backoff_min_s": 1,
+                         "backoff_max_s": 2},
+                "hub_keys": b.hub.downlink.public_keys if b.hub.downlink else []})
+            async with EdgeAgent(config) as agent:
+                # the agent started the line from the hub's configuration, not from its file
+                await until(lambda: len(agent.configs.content.meters) == METERS, 30,
+                            "the configuration with the riser")
+                assert config.installation().meters == []
+
+                async def readings() -> int:
+                    async with b.hub.sessions() as session:
+                        return int(await session.scalar(
+                            select(func.count(func.distinct(MeterReading.meter_id)))) or 0)
+                started = time.monotonic()
+                await until(lambda: _count(readings, METERS), 60, "all 40 meters read")
+                read_s = time.monotonic() - started
+                assert all(m.answered >= 1 for m in riser)
+                await asyncio.sleep(1.0)  # an hour of load on every meter
+                await agent.meters.billing_read()  # what 00:00 does
+
+                async def billed() -> bool:
+                    async with b.hub.sessions() as session:
+                        return int(await session.scalar(select(func.count()).where(
+                            MeterReading.billing.is_(True))) or 0) == METERS
+                await until(billed, 30, "the 40 billing readings at the hub")
+            month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+            async with b.http.get(f"{b.api}/meters/consumption", params={
+                    "site_id": "demo", "month": month, "format": "csv"}) as resp:
+                assert resp.status == 200 and resp.content_type == "text/csv"
+                text = await resp.text()
+    table = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(table) == METERS, text
+    for row in table:
+        assert row["kind"] == "electricity" and row["measure"] == "kWh"
+        assert row["missing_meters"] == ""
+        # opened on the first reading, closed on the billing reading an hour+ of load later
+        assert Decimal(row["consumption"]) >= Decimal("1.2"), row
+    assert read_s < 30
+
+
+async def _count(readings: Callable[[], Any], n: int) -> bool:
+    return bool(await readings() == n)
