@@ -239,7 +239,8 @@ class EdgeAgent:
             cfg = self.config
             self.lane_server = await self._stack.enter_async_context(LaneServer(
                 list(content.lanes), self.vehicles.on_reading, self.vehicles.on_refused,
-                host=cfg.lanes_host, port=cfg.lanes_port))
+                host=cfg.lanes_host, port=cfg.lanes_port,
+                on_heartbeat=self.vehicles.on_heartbeat))
         elif self.lane_server is not None:
             self.lane_server.lanes = {lane.id: lane for lane in content.lanes}
         await self.vehicles.set_lanes(list(content.lanes))
