@@ -30,7 +30,7 @@ from hub.meters.readings import REGISTER
 from hub.models import Building, Device, Edge, Line, Unit, utcnow
 
 routes = EndpointTable(tag="meters")
-MANAGERS = frozenset({"admin", "manager"})
+MANAGERS = frozenset({"admin", "company_admin", "manager"})
 _ITEM = r"/meters/{id:\d+}"
 
 
