@@ -18,7 +18,7 @@ from typing import Self, cast
 from edge.homesec.unit import ArmRefused, UnitAlarm
 from edge.sensors.models import DeviceModel
 from wire.config import DeviceConfig
-from wire.homesec import ArmedBy, ArmMode, HomeSecurityData, PanelSettings
+from wire.homesec import ArmedBy, ArmMode, HomeSecurityData, PanelSettings, arm_refusal
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class HomeSecurity:
         """(done, what or why not) — the command's ack."""
         unit = self.units.get(device)
         if unit is None:
-            return False, f"no alarm panel {device} at this edge"
+            return False, arm_refusal("no_panel", device=device)
         try:
             return True, unit.arm(mode, by, bypass)
         except ArmRefused as exc:

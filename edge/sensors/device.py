@@ -80,7 +80,7 @@ class DeviceReader:
             raw = int(self.raw(values, names[zone.zone - 1]))
             states[zone.zone] = ("active" if raw in sz.active_states else
                                  "tamper" if raw in sz.tamper_states else
-                                 "normal" if raw == 0 else "fault")
+                                 "normal" if raw in sz.normal_states else "fault")
         return states
 
     def recall_write(self, active: bool) -> Write:

@@ -49,9 +49,11 @@ class Person:
     def __init__(self, b: Building, token: str) -> None:
         self.b, self.token = b, token
 
-    async def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+    async def call(self, method: str, path: str, body: Any = None, status: int = 200,
+                   lang: str = "en") -> Any:
         async with self.b.http.request(method, f"{self.b.api}{path}", json=body,
-                                       headers={"Authorization": f"Bearer {self.token}"}) as r:
+                                       headers={"Authorization": f"Bearer {self.token}",
+                                                "Accept-Language": lang}) as r:
             payload = await r.json() if r.status != 204 else None
             assert r.status == status, (r.status, payload)
             return payload
@@ -171,8 +173,22 @@ async def test_arming_with_a_window_open_is_refused_naming_it(
         await until(lambda: WINDOW in b.agent.homesec.units["panel-101"].active, "window seen")
         answer = await zhang.call("POST", "/me/home-security/arm", {"mode": "away"})
         assert answer["result"] == "rejected"
-        assert "zone 3 (Bedroom window) is open" in answer["reason"]
+        assert answer["reason"] == ("Not armed: open now: Bedroom window (3). Close them, or arm "
+                                    "without them")
+        assert "zone 3 (Bedroom window) is open" in answer["answer"]  # the edge's own words
         assert answer["open_zones"] == [{"zone": WINDOW, "name": "Bedroom window"}]
+        # every refusal in the resident's language, the zones named in it
+        answer = await zhang.call("POST", "/me/home-security/arm", {"mode": "away"}, lang="zh")
+        assert answer["reason"] == "未布防：卧室窗（3） 未关闭。请关闭，或旁路后布防"
+        assert answer["open_zones"] == [{"zone": WINDOW, "name": "卧室窗"}]
+        answer = await zhang.call("POST", "/me/home-security/arm",
+                                  {"mode": "away", "bypass": [WINDOW, SMOKE]}, lang="zh")
+        assert answer["result"] == "rejected" and answer["open_zones"] == []
+        assert answer["reason"] == ("未执行：烟感（5） 是24小时防区（烟感、燃气、漏水或紧急按钮），"
+                                    "不能旁路")
+        answer = await zhang.call("POST", "/me/home-security/arm",
+                                  {"mode": "stay", "bypass": [12]}, lang="zh")
+        assert answer["reason"] == "未执行：报警主机没有防区 12"
         assert (await zhang.call("GET", "/me/home-security"))["mode"] == "disarmed"
         # by choice: bypassed, the arm goes through
         answer = await zhang.call("POST", "/me/home-security/arm",
