@@ -131,7 +131,8 @@ class EdgeAgent:
             # units' alarms: armed here, so they hold with the hub away (and across restarts)
             self.homesec = await stack.enter_async_context(HomeSecurity(
                 self.report.event, cfg.data_dir / "homesec.json", time.monotonic,
-                lambda: self._now().astimezone(self._site_zone())))
+                lambda: self._now().astimezone(self._site_zone()),
+                snapshot=lambda camera: self.cameras.snapshot(camera)))
             self.devices = await stack.enter_async_context(DeviceSupervisor(
                 [], self.report.event, self.door_control.fire, self._zone_states))
             self.door_control.elevators = self.devices

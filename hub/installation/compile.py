@@ -84,12 +84,23 @@ async def load_installation(session: AsyncSession, edge_id: int,
     inst.board_notices = await notices_for(session, edge, utcnow())
     if any(d.device_type == BOARD_DEVICE for d in inst.devices):
         inst.site_fire = await site_on_fire(session, edge.site_id)
-    inst.panels = await panel_settings(session, [d.id for d in inst.devices])
+    inst.panels = {device: _corridor_camera(settings, inst.cameras)
+                   for device, settings in (await panel_settings(
+                       session, [d.id for d in inst.devices])).items()}
     for door in inst.doors if keys else []:
         key = await reader_key(session, edge.site_id, edge.name, door.name, keys or [])
         if key is not None:
             inst.keyed[door.name] = key.hex()
     return inst
+
+
+def _corridor_camera(settings: PanelSettings, cameras: list[Camera]) -> PanelSettings:
+    """A panel names the camera set on it, else the first of its edge's cameras that covers
+    its unit's floor (the camera's `floors`)."""
+    if settings.camera is not None or settings.floor is None:
+        return settings
+    covering = sorted(c.name for c in cameras if settings.floor in (c.floors or []))
+    return settings.model_copy(update={"camera": covering[0]}) if covering else settings
 
 
 def compile_config(inst: Installation) -> ConfigContent:
