@@ -192,7 +192,7 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession],
                           note="张伟")
         await _get_or_add(session, BlockedPlate,
                           {"site_id": site.id, "plate": DEMO_BLOCKED_PLATE},
-                          reason="欠费未缴 unpaid parking")
+                          reason="欠缴停车费")
 
 
 
