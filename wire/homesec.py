@@ -119,6 +119,9 @@ class HomeSecurityData(WireModel):
     bypassed: list[int] = Field(default_factory=list, max_length=64)
     open_zones: list[int] = Field(default_factory=list, max_length=64)
     detail: str | None = Field(default=None, max_length=500)
+    snapshot_id: str | None = Field(default=None, max_length=36,
+                                    description="an alarm: the corridor camera's picture, "
+                                    "uploaded apart (GET /api/v1/snapshots/{id})")
 
     @model_validator(mode="after")
     def _complete(self) -> HomeSecurityData:

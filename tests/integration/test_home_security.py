@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import cv2
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -21,8 +23,9 @@ from edge.sensors.models import SerialSettings
 from hub.models import Device, EventLog
 from hub.rules.models import Notice
 from hub.seed import DEMO_GUARD, DEMO_RESIDENT
+from simulators.camera_scene import MjpegServer, Step
 from simulators.modbus_devices import ModbusDeviceSimulator
-from tests.support.building import Building, broker, demo_building
+from tests.support.building import ADMIN_PASSWORD, Building, broker, demo_building
 from tests.support.homesec import PASSWORDS, commission_panels, prepare_home
 from tests.support.live import live_socket
 
@@ -208,3 +211,55 @@ async def test_arming_with_a_window_open_is_refused_naming_it(
 
 async def _has(found: Any, code: str) -> bool:
     return code in await found
+
+
+async def test_a_home_alarm_carries_the_corridor_cameras_snapshot_to_the_guard(
+        tmp_path: Path, postgres_url: str) -> None:
+    """A camera installed with the floors whose corridor it sees: unit 101's panel (floor 1)
+    takes it; the unit's smoke alarm reaches the guard with that camera's picture, spooled and
+    uploaded by the edge, and what the corridor showed (a code held up, read with OpenCV) is
+    in the JPEG the guard opens."""
+    async def uploads(hub: Any) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http:
+            api = f"{hub.url}/api/v1"
+            async with http.post(f"{api}/auth/login", json={
+                    "username": "admin", "password": ADMIN_PASSWORD}) as resp:
+                headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+            async with http.get(f"{api}/edges", headers=headers) as resp:
+                edge_id = (await resp.json())["items"][0]["id"]
+            async with http.post(f"{api}/edges/{edge_id}/upload-token", headers=headers) as resp:
+                token = (await resp.json())["token"]
+        return {"uploads": {"url": hub.url, "token": token, "backoff_min_s": 0.2,
+                            "backoff_max_s": 1}}
+
+    code = "corridor 1F east"
+    async with ModbusDeviceSimulator(MODEL, name="panel-101",
+                                     serial=SerialSettings(baudrate=9600, parity="N")) as sim, \
+            MjpegServer([Step("qr", 50, text=code)], fps=5) as corridor, \
+            broker("mosquitto") as mqtt_port, demo_building(
+                tmp_path, mqtt_port=mqtt_port, database_url=postgres_url, prepare=prepare_home,
+                edge_extra=uploads) as b:
+        edge = (await b.call("GET", "/edges"))["items"][0]
+        camera = await b.call("POST", "/cameras", {
+            "edge_id": edge["id"], "name": "cam-1f", "source": corridor.url, "floors": ["1F"]},
+            status=201)
+        assert camera["floors"] == [1]
+        await commission_panels(b, sim.port or "", [("panel-101", "101", sim.unit_id)],
+                                exit_s=0.5, entry_s=1.0, poll_s=0.1)
+        assert b.agent.homesec.units["panel-101"].settings.camera == "cam-1f"
+        await until(lambda: "cam-1f" in b.agent.cameras.cameras
+                    and b.agent.cameras.cameras["cam-1f"].last is not None, "a corridor frame", 20)
+        wang = await login(b, DEMO_GUARD)
+
+        sim.zone(SMOKE, "active")
+        alarm = await until(lambda: alarm_of(wang, "home_fire"), "the smoke alarm")
+        assert alarm["snapshot_url"] == f"/api/v1/snapshots/{alarm['snapshot_id']}"
+
+        async def picture() -> bytes | None:
+            async with b.http.get(f"{b.hub.url}{alarm['snapshot_url']}",
+                                  headers={"Authorization": f"Bearer {wang.token}"}) as resp:
+                return await resp.read() if resp.status == 200 else None
+        jpeg = await until(picture, "the snapshot uploaded", 20)
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (480, 640, 3)
+        assert cv2.QRCodeDetectorAruco().detectAndDecode(image)[0] == code
