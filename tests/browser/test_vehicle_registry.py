@@ -29,10 +29,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio(loo
 SECRET = "registry-lane-secret"
 DIGEST = hashlib.sha256(SECRET.encode()).hexdigest()
 WORDS = {
-    "zh": {"taken": "已在本小区登记", "plate": "不是有效车牌", "blocked_twice": "已在黑名单中",
+    "zh": {"taken": "已登记", "plate": "不是有效车牌", "blocked_twice": "已存在",
            "import_bad": "没有房屋 999", "removed": "已删除"},
-    "en": {"taken": "is already registered in this site", "plate": "is not a plate",
-           "blocked_twice": "is already blocked", "import_bad": "The file was refused",
+    "en": {"taken": "is already registered", "plate": "is not a plate",
+           "blocked_twice": "already exists", "import_bad": "The file was refused",
            "removed": "Removed"},
 }
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.api.core.auth import HOUSEHOLD_ROLES, OPERATOR_ROLES, STAFF_ROLES, WRITER_ROLES
 from hub.api.core.crud import scoped, scoped_delete, visible
 from hub.api.core.endpoints import EndpointTable
-from hub.api.core.errors import ConflictError, InvalidError
+from hub.api.core.errors import ConflictError, InvalidError, thing_word
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
@@ -201,7 +201,7 @@ async def _refuse_registered(session: AsyncSession, site_id: str, plate: str,
     if taken is not None:
         raise ConflictError(f"plate {plate} is already registered in site {site_id} "
                             f"(vehicle {taken})",
-                            ("error.plate_registered", {"plate": plate, "id": taken}))
+                            ("import.plate_taken", {"plate": plate, "vehicle": taken}))
 
 
 @routes.patch(r"/vehicles/{id:\d+}", body=VehicleUpdate, response=VehicleOut,
@@ -316,8 +316,8 @@ async def block_plate(request: web.Request, body: BlockedPlateCreate) -> Blocked
         session = change.session
         if await session.scalar(select(BlockedPlate.id).where(
                 BlockedPlate.site_id == body.site_id, BlockedPlate.plate == body.plate)):
-            raise ConflictError(f"plate {body.plate} is already blocked in site {body.site_id}",
-                                ("error.plate_blocked", {"plate": body.plate}))
+            raise ConflictError(f"plate {body.plate} is already blocked in site {body.site_id}", (
+                "error.exists", {"what": thing_word("blocked plate"), "key": body.plate}))
         row = BlockedPlate(site_id=body.site_id, plate=body.plate, reason=body.reason)
         session.add(row)
         await session.flush()

@@ -182,7 +182,7 @@ async def test_a_vehicle_is_changed_and_a_pass_revoked_and_refusals_speak_chines
     taken = await client.patch(f"/api/v1/vehicles/{made[1]['id']}", headers=zh,
                                json={"plate": "粤B·12345"})
     assert taken.status == 409
-    assert (await taken.json())["message"] == f"车牌 粤B12345 已在本小区登记（车辆 {made[0]['id']}）。"
+    assert (await taken.json())["message"] == f"车牌 粤B12345 已登记（车辆 {made[0]['id']}）"
     backwards = await client.patch(f"/api/v1/vehicles/{made[1]['id']}", headers=zh, json={
         "valid_from": "2026-06-01T00:00:00+08:00", "valid_until": "2026-05-01T00:00:00+08:00"})
     assert backwards.status == 422 and "valid_until" in await backwards.text()
@@ -211,7 +211,7 @@ async def test_a_vehicle_is_changed_and_a_pass_revoked_and_refusals_speak_chines
     assert blocked.status == 201
     again = await client.post("/api/v1/blocked-plates", headers=zh,
                               json={"site_id": "sunrise", "plate": "粤B99999"})
-    assert again.status == 409 and (await again.json())["message"] == "车牌 粤B99999 已在黑名单中。"
+    assert again.status == 409 and (await again.json())["message"] == "黑名单车牌 粤B99999 已存在。"
 
     now = utcnow()
     issued = await (await client.post("/api/v1/vehicle-passes", headers=auth, json={
