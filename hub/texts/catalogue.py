@@ -512,7 +512,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "invalid.ge": ("must be at least {limit}", "不能小于 {limit}"),
     "invalid.lt": ("must be less than {limit}", "必须小于 {limit}"),
     "invalid.le": ("must be at most {limit}", "不能大于 {limit}"),
-    "invalid.plate": ("is not a plate: 5 to 10 letters, digits or Chinese characters (e.g. 粤B12345)",
+    "invalid.plate": ("is not a plate: 5 to 10 letters, digits or Chinese characters",
                       "不是有效车牌：应为 5–10 位字母、数字或汉字（如 粤B12345）"),
     "invalid.other": ("is not valid ({detail})", "无效（{detail}）"),
     "invalid.id_number": ("an ID number is 5 to 32 letters or digits",
