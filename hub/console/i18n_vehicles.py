@@ -102,6 +102,25 @@ VEHICLE_MESSAGES: dict[str, tuple[str, str]] = {
     "vehicles.unblock_text": ("The lanes stop refusing it at their next update.",
                               "车道更新后不再拒绝该车牌。"),
     "vehicles.import_file": ("Vehicles file", "车辆文件"),
+    # the site's lane settings
+    "vset.title": ("Lane settings", "车道规则"),
+    "vset.temporary_entry": ("An unregistered car at an entry", "未登记车辆入场"),
+    "vset.temporary_entry.open": ("let in as a temporary vehicle", "按临时车放行"),
+    "vset.temporary_entry.guard": ("hold for the guard", "等待岗亭处理"),
+    "vset.passback": ("A plate entering again without leaving", "未出场再次入场（防潜回）"),
+    "vset.passback.warn": ("let in, with a warning", "放行并提示"),
+    "vset.passback.refuse": ("refuse", "拒绝"),
+    "vset.passback.off": ("no check", "不检查"),
+    "vset.over_spaces": ("A household's car beyond its parking spaces", "住户车辆超出其车位数"),
+    "vset.over_spaces.temporary": ("treat as a temporary vehicle", "按临时车处理"),
+    "vset.over_spaces.refuse": ("refuse", "拒绝"),
+    "vset.min_confidence": ("Lowest reading confidence that may open as a household (0-1)",
+                            "按住户车辆放行的最低识别置信度（0–1）"),
+    "vset.hint": (("A reading below that confidence, or one that could be several registered "
+                   "plates, is never let in as a household's car: it is a temporary vehicle. "
+                   "The lanes follow at their next update."),
+                  ("低于该置信度、或可能对应多个登记车牌的识别结果，绝不按住户车辆放行，而按临时车处理。"
+                   "车道在下次更新后生效。")),
     # the resident's page
     "myveh.title": ("My cars & visitor cars", "我的车辆与访客车"),
     "myveh.issue": ("Let a visitor's car in", "访客车辆预约"),

@@ -30,10 +30,11 @@ SECRET = "registry-lane-secret"
 DIGEST = hashlib.sha256(SECRET.encode()).hexdigest()
 WORDS = {
     "zh": {"taken": "已登记", "plate": "不是有效车牌", "blocked_twice": "已存在",
-           "import_bad": "没有房屋 999", "removed": "已删除"},
+           "import_bad": "没有房屋 999", "removed": "已删除",
+           "le": "不能大于 1", "saved": "已保存"},
     "en": {"taken": "is already registered", "plate": "is not a plate",
            "blocked_twice": "already exists", "import_bad": "The file was refused",
-           "removed": "Removed"},
+           "removed": "Removed", "le": "must be at most 1", "saved": "Saved"},
 }
 
 
@@ -164,6 +165,27 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
         await brow.get_by_test_id(f"unblock-{blocked}").click()
         await page.get_by_test_id("confirm-ok").click()
         await expect(brow).to_have_count(0)
+
+        # the site's lane settings: anti-passback refused, a confidence out of range refused in
+        # the reader's language and nothing changed
+        settings = page.get_by_test_id("vehicle-settings")
+        await expect(page.get_by_test_id("vset-passback")).to_have_value("off")
+        await page.get_by_test_id("vset-passback").select_option("refuse")
+        await page.get_by_test_id("vset-confidence").evaluate("(e) => { e.value = '1.5'; }")
+        await settings.evaluate("(f) => f.noValidate = true")
+        await page.get_by_test_id("vset-save").click()
+        await expect(page.get_by_test_id("vset-error")).to_contain_text(words["le"])
+        got = await building.call("GET", "/vehicle-settings?site_id=demo")
+        assert (got["passback"], got["min_confidence"]) == ("off", 0.85)
+        await page.get_by_test_id("vset-confidence").fill("0.9")
+        await page.get_by_test_id("vset-save").click()
+        await expect(page.get_by_test_id("vset-error")).to_have_text("")
+        await expect(page.locator("#toasts")).to_contain_text(words["saved"])
+        got = await building.call("GET", "/vehicle-settings?site_id=demo")
+        assert (got["passback"], got["min_confidence"]) == ("refuse", 0.9)
+        await building.call("POST", "/vehicle-settings", {
+            "site_id": "demo", "temporary_entry": "guard", "passback": "off",
+            "min_confidence": 0.85})
 
         # the CSV import from the page: a row naming no unit refuses the file, by line
         csv = tmp_path / "vehicles.csv"

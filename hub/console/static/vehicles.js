@@ -108,6 +108,32 @@
     } catch (error) { toastError(error); }
   }
 
+  // the site's lane settings: an unknown car, a plate entering twice, a doubtful reading, a
+  // household's car beyond its spaces
+  const settings = document.getElementById("vehicle-settings");
+  let site = null;
+  async function loadSettings() {
+    const sites = await api("GET", "/sites");
+    site = sites.items[0]?.id ?? null;
+    if (site === null) return;
+    const current = await api("GET", `/vehicle-settings?site_id=${encodeURIComponent(site)}`);
+    for (const name of ["temporary_entry", "passback", "over_spaces", "min_confidence"]) {
+      settings.elements[name].value = current[name];
+    }
+  }
+  settings.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const error = document.getElementById("vset-error");
+    error.textContent = "";
+    const f = settings.elements;
+    try {
+      await api("POST", "/vehicle-settings", {site_id: site, temporary_entry: f.temporary_entry.value,
+        passback: f.passback.value, over_spaces: f.over_spaces.value,
+        min_confidence: Number(f.min_confidence.value)});
+      toast(t("vehicles.added"), "ok");
+    } catch (e) { error.textContent = Lists.problem(e); }
+  });
+
   document.getElementById("space-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const form = ev.target;
@@ -125,4 +151,5 @@
   importForms(load);
 
   load();
+  loadSettings().catch(toastError);
 })();
