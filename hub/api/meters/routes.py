@@ -110,9 +110,11 @@ async def register_meter(request: web.Request, body: MeterCreate) -> MeterOut:
             if edge is None or edge.name != body.edge:
                 raise InvalidError.one("line_id", f"line {line.name!r} is not on edge "
                                                   f"{body.edge!r}")
-            if line.protocol != "dlt645":
+            wanted = "dlt645" if body.kind == "electricity" else "cjt188"
+            if line.protocol != wanted:
                 raise InvalidError.one("line_id", f"line {line.name!r} speaks {line.protocol}; "
-                                                  "a DL/T 645 meter needs a dlt645 line")
+                                                  f"{'an electricity' if wanted == 'dlt645' else 'a water'} "
+                                                  f"meter needs a {wanted} line")
             if await session.scalar(select(Device.name).where(
                     Device.edge_id == line.edge_id, Device.name == body.device)) is not None:
                 raise InvalidError.one("device", f"{body.device!r} is an installed device of "
