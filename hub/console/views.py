@@ -12,7 +12,9 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from hub.api.access.panel import guard_panel
 from hub.api.core import login as api_login
+from hub.api.core.errors import ApiError
 from hub.api.core.keys import REPLICA
 from hub.api.core.scope import Scope
 from hub.api.core.store import reading
@@ -49,7 +51,7 @@ from hub.models import (
     VisitorPass,
 )
 from hub.rules.models import Alarm
-from hub.texts import LANG_COOKIE, LANGUAGES
+from hub.texts import LANG_COOKIE, LANGUAGES, set_reader_language
 from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
@@ -232,8 +234,18 @@ CONSOLE.add(Page("/manage/boards", "boards.html", MANAGERS, nav="nav.boards",
                  context=led_boards))
 
 
-CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
-                 channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True))
+@CONSOLE.page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
+              channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True)
+async def guard_console(request: web.Request, user: User) -> dict[str, Any]:
+    """The panel's first data in the page itself (the API's /guard-panel, in the console's
+    language): it shows with the document, with no request after it; the live feed and its
+    reconnects ask /guard-panel again."""
+    set_reader_language(choose_language(request))
+    try:
+        panel = await guard_panel(request)
+    except ApiError:  # the page still opens; its script asks the API and shows why
+        return {"panel": None}
+    return {"panel": panel.model_dump(mode="json")}
 CONSOLE.add(Page("/guard/passes", "desk.html", OPERATORS, nav="nav.desk",
                  scripts=("passes.js",)))
 CONSOLE.add(Page("/guard/access", "access_log.html", OPERATORS, nav="nav.access_log",

@@ -13,6 +13,7 @@ from hub.installation.installer import Installer, names
 from hub.installation.specs import LineSpec, merged
 from hub.meters.models import Meter
 from hub.models import Device, Door, Edge, Line
+from hub.texts import word
 
 
 def line_spec(line: Line) -> dict[str, Any]:
@@ -45,14 +46,20 @@ async def _check(inst: Installer, spec: LineSpec, edge: Edge, line_id: int | Non
     doors, devices, meters, water = await _users(inst, line_id)
     if spec.protocol != "osdp" and doors:
         raise InvalidInput("protocol", f"the line carries the readers of doors "
-                           f"{', '.join(doors)}, which speak osdp")
+                           f"{', '.join(doors)}, which speak osdp", "invalid.line_carries",
+                           what=word("thing.door", "door"), names=", ".join(doors))
     if spec.protocol != "modbus" and devices:
-        raise InvalidInput("protocol", f"the line carries Modbus devices {', '.join(devices)}")
+        raise InvalidInput("protocol", f"the line carries Modbus devices {', '.join(devices)}",
+                           "invalid.line_carries", what=word("thing.device", "device"),
+                           names=", ".join(devices))
     if spec.protocol != "dlt645" and meters:
-        raise InvalidInput("protocol", f"the line carries DL/T 645 meters {', '.join(meters)}")
+        raise InvalidInput("protocol", f"the line carries DL/T 645 meters {', '.join(meters)}",
+                           "invalid.line_carries", what=word("thing.meter", "meter"),
+                           names=", ".join(meters))
     if spec.protocol != "cjt188" and water:
         raise InvalidInput("protocol", f"the line carries CJ/T 188 water meters "
-                           f"{', '.join(water)}")
+                           f"{', '.join(water)}", "invalid.line_carries",
+                           what=word("thing.meter", "meter"), names=", ".join(water))
 
 
 async def create_line(inst: Installer, spec: LineSpec) -> Line:

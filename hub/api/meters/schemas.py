@@ -17,6 +17,7 @@ from hub.api.core.schemas import (
     Strict,
     until_after_since,
 )
+from hub.texts.validation import Refusal
 
 MeterKind = Literal["electricity", "water"]
 Month = Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="a calendar month, 2026-11")
@@ -42,12 +43,15 @@ class MeterCreate(Strict):
     @model_validator(mode="after")
     def _dlt645_address(self) -> MeterCreate:
         if self.kind == "electricity" and (len(self.number) != 12 or not self.number.isdigit()):
-            raise ValueError("an electricity meter's number is its 12-digit DL/T 645 address")
+            raise Refusal("invalid.meter_address",
+                          "an electricity meter's number is its 12-digit DL/T 645 address",
+                          protocol="DL/T 645")
         if self.kind == "water" and self.line_id is not None and (
                 len(self.number) != 14 or not self.number.isdigit()):
-            raise ValueError("a water meter read on a cjt188 line has its 14-digit CJ/T 188 "
-                             "address as its number (a Modbus water meter is a device: leave "
-                             "line_id out)")
+            raise Refusal("invalid.water_meter_address",
+                          "a water meter read on a cjt188 line has its 14-digit CJ/T 188 "
+                          "address as its number (a Modbus water meter is a device: leave "
+                          "line_id out)", protocol="CJ/T 188")
         return self
 
 

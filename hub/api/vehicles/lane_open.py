@@ -42,7 +42,8 @@ async def open_lane(request: web.Request, body: LaneOpenIn) -> CommandOut:
     scope_of(request).check("lane", lane_id, lane.site_id)
     sender = request.app.get(COMMANDS)
     if sender is None:
-        raise UnavailableError("this API instance cannot reach the broker to command edges")
+        raise UnavailableError("this API instance cannot reach the broker to command edges",
+                               ("error.no_broker", {}))
     row = await sender.send(site=lane.site_id, edge=edge.name, command="lane_open",
                             reason=body.reason, issued_by=request[CURRENT_USER].username,
                             lane=lane.name, plate=body.plate)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.api.core.auth import HOUSEHOLD_ROLES, OPERATOR_ROLES, STAFF_ROLES, WRITER_ROLES
 from hub.api.core.crud import scoped, scoped_delete
 from hub.api.core.endpoints import EndpointTable
-from hub.api.core.errors import ConflictError, InvalidError
+from hub.api.core.errors import ConflictError, InvalidError, thing_word
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
@@ -174,7 +174,8 @@ async def create_vehicle(request: web.Request, body: VehicleCreate) -> VehicleOu
             Vehicle.site_id == site_id, Vehicle.plate == body.plate))
         if taken is not None:
             raise ConflictError(f"plate {body.plate} is already registered in site {site_id} "
-                                f"(vehicle {taken})")
+                                f"(vehicle {taken})",
+                                ("import.plate_taken", {"plate": body.plate, "vehicle": taken}))
         vehicle = Vehicle(site_id=site_id, household_id=body.household_id, plate=body.plate,
                           colour=body.colour, valid_from=body.valid_from,
                           valid_until=body.valid_until, lanes=sorted(set(body.lanes)),
@@ -243,7 +244,8 @@ async def block_plate(request: web.Request, body: BlockedPlateCreate) -> Blocked
         session = change.session
         if await session.scalar(select(BlockedPlate.id).where(
                 BlockedPlate.site_id == body.site_id, BlockedPlate.plate == body.plate)):
-            raise ConflictError(f"plate {body.plate} is already blocked in site {body.site_id}")
+            raise ConflictError(f"plate {body.plate} is already blocked in site {body.site_id}", (
+                "error.exists", {"what": thing_word("blocked plate"), "key": body.plate}))
         row = BlockedPlate(site_id=body.site_id, plate=body.plate, reason=body.reason)
         session.add(row)
         await session.flush()

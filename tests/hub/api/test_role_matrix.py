@@ -281,6 +281,7 @@ CASES: dict[tuple[str, str], Case] = {
         away=404, ok=409
     ),
     ("GET", "/commands"): Case(OPERATORS, resource="commands"),
+    ("GET", "/guard-panel"): Case(OPERATORS),
     ("GET", "/commands/{id}"): Case(OPERATORS, resource="commands"),
     ("GET", "/holidays"): Case(STAFF, resource="holidays"),
     ("POST", "/holidays"): Case(
