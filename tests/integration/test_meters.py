@@ -180,6 +180,12 @@ async def test_cjt188_water_meters_commissioned_on_their_line_are_read_into_the_
                 await until(lambda: _count(readings, len(riser)), 60, "every water meter read")
                 await asyncio.sleep(1.0)  # an hour of flow
                 await agent.meters.billing_read()
+
+                async def billed() -> bool:
+                    async with b.hub.sessions() as session:
+                        return int(await session.scalar(select(func.count()).where(
+                            MeterReading.billing.is_(True))) or 0) == len(riser)
+                await until(billed, 30, "the billing readings at the hub")
             month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
             table = await b.call("GET", f"/meters/consumption?site_id=demo&month={month}"
                                         "&kind=water")
