@@ -42,6 +42,7 @@ from hub.seed import (
     seed_demo,
     seed_demo_logins,
     seed_patrol,
+    seed_vehicles,
 )
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -219,6 +220,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
                   for user, role in _LOGIN_ROLES.items()}
         await seed_demo_logins(hub.sessions, logins)
         displays = await seed_patrol(hub.sessions)
+        await seed_vehicles(hub.sessions)
         # what the checkpoints' displays were given at installation, for `lintel sim patrol`
         (data / "patrol-displays.json").write_text(json.dumps(displays))
         os.chmod(data / "patrol-displays.json", 0o600)

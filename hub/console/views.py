@@ -256,7 +256,7 @@ CONSOLE.add(Page("/guard/alarms", "alarm_history.html", OPERATORS, nav="nav.alar
 CONSOLE.add(Page("/guard/lanes", "lanes.html", OPERATORS, nav="nav.lanes", scripts=("lanes.js",),
                  channels=("vehicles", "alarms"), wide=True))
 CONSOLE.add(Page("/manage/vehicles", "vehicles.html", MANAGERS, nav="nav.vehicles",
-                 scripts=("vehicles.js",)))
+                 scripts=("lists.js", "vehicles.js")))
 @routes.get("/guard/patrol/sw.js")
 async def patrol_service_worker(_request: web.Request) -> web.StreamResponse:
     """The patrol page's service worker (kept at /guard/ so it may serve /guard/patrol)."""
@@ -322,6 +322,14 @@ async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
     mine = [door for door, b in rows if building is not None and b in (building.id, None)]
     doors = [{"name": d.name, "label": d.label or d.name} for d in (mine or [d for d, _ in rows])]
     return {"resident": resident, "unit": unit, "doors": doors}
+
+
+@CONSOLE.page("/me/vehicles", "my_vehicles.html", RESIDENTS, nav="nav.my_vehicles",
+              scripts=("my_vehicles.js",))
+async def my_vehicles(request: web.Request, user: User) -> dict[str, Any]:
+    """The resident's household: its cars and the visitor-car passes it issues."""
+    found = await _my_resident(request, user)
+    return {"household_id": found[0].household_id if found else None}
 
 
 CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",

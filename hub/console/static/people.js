@@ -95,7 +95,7 @@
             r.cards.map((c) => c.card_number).join(" "), r.groups.map((g) => reg.groupName.get(g) ?? g).join(" ")])));
       } catch (error) { toastError(error); }
     };
-    importForms(() => list.load());
+    Lists.importForms(() => list.load());
     await list.load(list.firstUrl() === "/residents?limit=50&offset=0" ? firstPage : null);  // the residents first: the household and unit lists run to thousands
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));  // painted
     // the households and units of one building at a time: a compound has thousands of each
@@ -143,36 +143,6 @@
       td(t("common.building"), codes.get(u.building_id)), td(t("common.unit"), u.number),
       el("td", {class: "num"}, u.floor ?? "—"), el("td", {class: "num"}, u.area ?? "—"),
       td(t("common.status"), pill(word("status.", u.status), u.status === "vacant" ? "" : "info"))));
-  }
-
-  function importForms(reload) {
-    for (const form of document.querySelectorAll(".import-form")) {
-      form.addEventListener("submit", async (ev) => {
-        ev.preventDefault();
-        const out = form.querySelector(".import-result");
-        const body = new FormData();
-        body.append("file", form.elements.file.files[0]);
-        const dry = form.elements.dry_run.checked;
-        try {
-          const sites = await api("GET", "/sites");
-          const site = sites.items.length ? sites.items[0].id : null;
-          const done = await api("POST",
-            `/import/${form.dataset.kind}?site_id=${encodeURIComponent(site)}&dry_run=${dry}`, body);
-          out.replaceChildren(el("div", {class: "notice ok"}, dry
-            ? t("manage.import_checked", {rows: done.rows})
-            : t("manage.import_ok", {rows: done.rows, created: done.created})));
-          if (!dry) reload().catch(toastError);
-        } catch (error) {
-          const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
-          if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
-          const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
-            el("td", {translate: "no"}, p.column ?? ""), el("td", {}, p.message ?? p.reason)));
-          out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
-            el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
-              el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));
-        }
-      });
-    }
   }
 
   // --- users ----------------------------------------------------------------------------------
