@@ -587,6 +587,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "invalid.water_meter_line": (
         "a water meter is installed as a device, on no {protocol} line: leave the line out",
         "水表应作为设备安装，不接 {protocol} 总线，请不要填写总线"),
+    "invalid.water_meter_address": (
+        ("a water meter on a line has its 14-digit {protocol} address as its number (a Modbus "
+         "water meter is installed as a device: leave the line out)"),
+        "接在总线上的水表，表号应为 14 位的 {protocol} 地址（作为设备安装的水表不填总线）"),
     "invalid.key_length": ("an Ed25519 public key is 32 bytes, this is {n}", "公钥应为 32 字节，此为 {n} 字节"),
     "invalid.channels": ("unknown channels {unknown}; known: {known}", "未知的推送频道 {unknown}；可选：{known}"),
     "invalid.pin_digits": ("must be digits only", "只能是数字"),

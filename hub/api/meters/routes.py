@@ -120,11 +120,13 @@ async def register_meter(request: web.Request, body: MeterCreate) -> MeterOut:
                                                   f"{body.edge!r}", "invalid.other_edge",
                                        thing=thing_word("line"), name=line.name,
                                        edge=edge.name if edge else "-")
-            if line.protocol != "dlt645":
+            wanted = "dlt645" if body.kind == "electricity" else "cjt188"
+            if line.protocol != wanted:
                 raise InvalidError.one("line_id", f"line {line.name!r} speaks {line.protocol}; "
-                                                  "a DL/T 645 meter needs a dlt645 line",
+                                                  f"{'an electricity' if wanted == 'dlt645' else 'a water'} "
+                                                  f"meter needs a {wanted} line",
                                        "invalid.line_protocol", line=line.name,
-                                       protocol=line.protocol, wanted="dlt645")
+                                       protocol=line.protocol, wanted=wanted)
             if await session.scalar(select(Device.name).where(
                     Device.edge_id == line.edge_id, Device.name == body.device)) is not None:
                 raise InvalidError.one("device", f"{body.device!r} is an installed device of "

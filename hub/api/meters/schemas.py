@@ -29,12 +29,13 @@ class MeterCreate(Strict):
     kind: MeterKind
     number: str = Field(pattern=r"^[0-9A-Za-z]{1,32}$",
                         description="as printed on the meter; an electricity meter's is its "
-                                    "12-digit DL/T 645 address")
+                                    "12-digit DL/T 645 address, a water meter read on a cjt188 "
+                                    "line its 14-digit CJ/T 188 address")
     edge: Name = Field(description="the edge that reads it")
     device: Name = Field(description="the edge's device id for this meter")
-    line_id: RowId | None = Field(default=None, description="an electricity meter's dlt645 "
-                                  "line on that edge: the edge then reads it (hourly, and at "
-                                  "00:00 for billing)")
+    line_id: RowId | None = Field(default=None, description="the meter's line on that edge "
+                                  "(dlt645 for electricity, cjt188 for water): the edge then "
+                                  "reads it (hourly, and at 00:00 for billing)")
     installed_at: AwareDatetime | None = Field(default=None, description="default: now")
     replaces: RowId | None = Field(default=None, description="the unit's meter it replaces "
                                    "(removed at installed_at): the month stays continuous")
@@ -45,9 +46,12 @@ class MeterCreate(Strict):
             raise Refusal("invalid.meter_address",
                           "an electricity meter's number is its 12-digit DL/T 645 address",
                           protocol="DL/T 645")
-        if self.kind == "water" and self.line_id is not None:
-            raise Refusal("invalid.water_meter_line", "a water meter is a Modbus device (POST "
-                          "/devices), on no dlt645 line: leave line_id out", protocol="DL/T 645")
+        if self.kind == "water" and self.line_id is not None and (
+                len(self.number) != 14 or not self.number.isdigit()):
+            raise Refusal("invalid.water_meter_address",
+                          "a water meter read on a cjt188 line has its 14-digit CJ/T 188 "
+                          "address as its number (a Modbus water meter is a device: leave "
+                          "line_id out)", protocol="CJ/T 188")
         return self
 
 
