@@ -38,6 +38,7 @@ from hub.replica import ReplicaReads
 from hub.rules.clock import Clock
 from hub.rules.engine import RuleEngine, TimerChecker
 from hub.rules.loader import load_rules
+from hub.history.maintenance import HistoryMaintenance, Retention
 from hub.settings import HubSettings
 from hub.stored import StoredConfirmer, UplinkFolder
 from hub.telemetry import Downsampler, InfluxTelemetrySink, TelemetrySink
@@ -244,6 +245,10 @@ class Hub:
                                                     live=self._live))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
+        # issue 19: partitions made ahead, then the event and access logs' retention
+        await stack.enter_async_context(HistoryMaintenance(
+            self._sessions, Retention(s.history_event_log_days, s.history_access_days),
+            ahead=s.history_ahead, interval_s=s.history_interval_s))
         replica = await self._open_replica(stack)
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live, self.config_pusher, replica)
