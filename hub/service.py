@@ -27,6 +27,7 @@ from hub.credentials.keys import key_from_seed
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.edgeconfig import EdgeConfigPublisher
 from hub.errors import MqttError
+from hub.history.maintenance import HistoryMaintenance, Retention
 from hub.ingest import Ingest, hub_subscriptions
 from hub.installation.push import ConfigPusher
 from hub.live import LiveBus
@@ -38,7 +39,6 @@ from hub.replica import ReplicaReads
 from hub.rules.clock import Clock
 from hub.rules.engine import RuleEngine, TimerChecker
 from hub.rules.loader import load_rules
-from hub.history.maintenance import HistoryMaintenance, Retention
 from hub.settings import HubSettings
 from hub.stored import StoredConfirmer, UplinkFolder
 from hub.telemetry import Downsampler, InfluxTelemetrySink, TelemetrySink
