@@ -75,6 +75,7 @@ class EdgeAgent:
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._stack = contextlib.AsyncExitStack()
         self._tasks = Tasks()
+        self._site_fire = False  # the hub relays a fire elsewhere on the site to the boards
 
     def _seal(self, key: bytes, where: str) -> str | None:
         """A reader's new key sealed to the hub key the snapshot names (the key the hub signs
@@ -130,7 +131,8 @@ class EdgeAgent:
             # units' alarms: armed here, so they hold with the hub away (and across restarts)
             self.homesec = await stack.enter_async_context(HomeSecurity(
                 self.report.event, cfg.data_dir / "homesec.json", time.monotonic,
-                lambda: self._now().astimezone(self._site_zone())))
+                lambda: self._now().astimezone(self._site_zone()),
+                snapshot=lambda camera: self.cameras.snapshot(camera)))
             self.devices = await stack.enter_async_context(DeviceSupervisor(
                 [], self.report.event, self.door_control.fire, self._zone_states))
             self.door_control.elevators = self.devices
@@ -208,6 +210,7 @@ class EdgeAgent:
         cameras = await self.cameras.reconcile(content.cameras)
         meters = await self.meters.reconcile(content.lines, content.meters)
         self.boards.set_notices(content.board_notices)
+        self._site_fire = content.board_emergency == "fire"
         await self._reconcile_lanes(content)
         log.info("installation applied: (re)started doors %s, devices %s, cameras %s, "
                  "meters %s, lanes %s", doors, devices, cameras, meters,
@@ -220,9 +223,10 @@ class EdgeAgent:
             self.homesec.zones_polled(device, states)
 
     def _emergency(self) -> Emergency | None:
-        """What takes the LED boards over: this edge's fire alarm, else its lockdown (the hub's
-        command, or a door locked down)."""
-        if self.devices.fire_active:
+        """What takes the LED boards over: this edge's fire alarm or one elsewhere on the site
+        (the hub's signed configuration says so), else its lockdown (the hub's command, or a
+        door locked down)."""
+        if self.devices.fire_active or self._site_fire:
             return "fire"
         if self.door_control.locked_down or any(d.locked_down for d in self.doors.values()):
             return "lockdown"
@@ -236,7 +240,8 @@ class EdgeAgent:
             cfg = self.config
             self.lane_server = await self._stack.enter_async_context(LaneServer(
                 list(content.lanes), self.vehicles.on_reading, self.vehicles.on_refused,
-                host=cfg.lanes_host, port=cfg.lanes_port))
+                host=cfg.lanes_host, port=cfg.lanes_port,
+                on_heartbeat=self.vehicles.on_heartbeat))
         elif self.lane_server is not None:
             self.lane_server.lanes = {lane.id: lane for lane in content.lanes}
         await self.vehicles.set_lanes(list(content.lanes))

@@ -17,6 +17,7 @@ from edge.trust import DownlinkGate, TrustStore
 from edge.vehicles import VehicleLanes
 from wire import CommandAck, EdgeCommand
 from wire._base import describe
+from wire.homesec import arm_refusal
 
 Result = Literal["ok", "failed", "rejected"]  # as CommandAck carries it
 
@@ -100,7 +101,7 @@ class CommandHandler:
         if name == "arm":
             assert command.device is not None and command.arm_mode is not None
             if self._homesec is None:
-                return "rejected", "this edge has no alarm panels"
+                return "rejected", arm_refusal("no_panel", device=command.device)
             done, what = self._homesec.arm(command.device, command.arm_mode,
                                            "resident" if (command.issued_by or "").startswith(
                                                "resident") else "hub",

@@ -175,6 +175,8 @@ class DeviceSupervisor:
         for event in device.faults.update(values):
             self._emit(device.config.id, event)
         telemetry = device.reader.telemetry(values)
+        if telemetry is None:
+            return
         now = time.monotonic()
         last = device.last_telemetry
         readings = [r.value for r in telemetry.readings]

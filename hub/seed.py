@@ -32,6 +32,7 @@ from hub.installation.catalog import load_catalog
 from hub.installation.devices import device_spec
 from hub.installation.doors import door_spec
 from hub.installation.edges import edge_spec
+from hub.installation.lanes import create_lane, lane_spec, update_lane
 from hub.installation.lifts import lift_spec
 from hub.installation.lines import line_spec
 from hub.installation.specs import (
@@ -44,6 +45,8 @@ from hub.installation.specs import (
     EdgeChange,
     EdgeSpec,
     FloorSpec,
+    LaneChange,
+    LaneSpec,
     LiftChange,
     LiftSpec,
     LineChange,
@@ -72,7 +75,9 @@ from hub.models import (
 )
 from hub.patrol.models import Checkpoint, GuardCard, Route
 from hub.patrol.registry import Stop, add_checkpoint, add_guard_card, add_route
+from hub.vehicles.models import BlockedPlate, Lane, Vehicle
 from hub.workorders.models import TechnicianSkill
+from wire.vehicles import Barrier, CameraRelayBarrier, ModbusBarrier
 
 DEMO_SITE = "demo"
 DEMO_EDGE = "b1-edge"
@@ -113,11 +118,19 @@ class DemoWiring:
     lift_host: str = "127.0.0.1"
     lift_tcp_port: int | None = None  # the lift controller's Modbus TCP port
     camera_source: str | None = None
+    lane_secret: str | None = None  # the lane cameras' password: the two vehicle lanes
+    barrier_port: int | None = None  # the exit lane's barrier (Modbus TCP relay) port
+    barrier_host: str = "127.0.0.1"
 
 
 # The demo building's doors: name, label, OSDP address, released on a fire alarm.
 DEMO_DOORS = (("B1-main", "1号楼 正门", 101, True), ("B1-garage", "1号楼 车库门", 102, False))
 DEMO_LIFT, DEMO_FIRE, DEMO_CAMERA = "B1-lift-1", "B1-fire", "B1-cam-lobby"
+# The compound's car gate: an entry lane on the camera's relay (its heartbeat held, so the
+# guard's open is prompt) and an exit lane on a Modbus relay; name, label, direction.
+DEMO_LANES = (("gate-in", "东门 入口", "entry"), ("gate-out", "东门 出口", "exit"))
+# 张伟's car; a plate the compound blocked; a visitor's car the resident may issue a pass for.
+DEMO_CAR, DEMO_BLOCKED_PLATE, DEMO_VISITOR_CAR = "粤B12345", "粤B99999", "粤C88888"
 
 M = TypeVar("M", bound=Base)
 
@@ -173,6 +186,13 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession],
                           resident_id=zhang.id)
         await _get_or_add(session, CardCredential, {"site_id": site.id, "card_number": "1002"},
                           resident_id=li.id)
+        # issue 17: 张伟's car at the lanes, and a plate the compound refuses
+        await _get_or_add(session, Vehicle, {"site_id": site.id, "plate": DEMO_CAR},
+                          household_id=zhang.household_id, colour="blue", lanes=[],
+                          note="张伟")
+        await _get_or_add(session, BlockedPlate,
+                          {"site_id": site.id, "plate": DEMO_BLOCKED_PLATE},
+                          reason="欠费未缴 unpaid parking")
 
 
 
@@ -262,6 +282,18 @@ async def commission_demo(session: AsyncSession, wiring: DemoWiring) -> None:
                            name="lobby", polygon=[(0, 0.25), (1, 0.25), (1, 1), (0, 1)],
                            cooldown_s=60)]),
             camera_spec, CameraChange, create_camera, update_camera)
+    if wiring.lane_secret is not None:
+        for name, label, direction in DEMO_LANES:
+            barrier: Barrier = CameraRelayBarrier(comet_hold_s=5)
+            if direction == "exit" and wiring.barrier_port is not None:
+                barrier = ModbusBarrier(host=wiring.barrier_host, tcp_port=wiring.barrier_port,
+                                        up_input=0, forced_after_s=5)
+            held_lane = await _one(session, Lane, site_id=DEMO_SITE, name=name)
+            await _ensure(inst, held_lane, LaneSpec(
+                edge_id=edge.id, name=name, label=label, direction=direction,  # type: ignore[arg-type]
+                # the secret is kept only as its hash: given when installing, else kept
+                camera_secret=wiring.lane_secret if held_lane is None else None,
+                barrier=barrier), lane_spec, LaneChange, create_lane, update_lane)
 
 
 async def seed_demo_logins(sessions: async_sessionmaker[AsyncSession],

@@ -236,6 +236,7 @@ class Hub:
         commands = CommandSender(self._sessions, self._mqtt, downlink, self._publisher,
                                  self.config_pusher)
         self.rules.commands, self.rules.live = commands, self._live
+        self.rules.boards = self.config_pusher  # rule notices and a site's fire reach the boards
         await stack.enter_async_context(TimerChecker(self.rules, s.rules_check_interval_s))
         await stack.enter_async_context(SilenceSweep(
             self._sessions, s.edge_silence_check_s, rules=self.rules, live=self._live,

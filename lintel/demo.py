@@ -29,11 +29,14 @@ from hub.installation.compile import edge_config as hub_edge_config
 from hub.live import Listener
 from hub.models import Edge
 from hub.seed import (
+    DEMO_BLOCKED_PLATE,
+    DEMO_CAR,
     DEMO_DOORS,
     DEMO_GUARD,
     DEMO_RESIDENT,
     DEMO_ROUTE,
     DEMO_TECHNICIAN,
+    DEMO_VISITOR_CAR,
     DemoWiring,
     commission_demo,
     seed_demo,
@@ -44,6 +47,8 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from lintel.broker import EmbeddedBroker
 from lintel.demo_feed import DoorFeed
+from lintel.demo_lanes import LaneFeed
+from simulators.barrier import BarrierSimulator
 from simulators.camera_scene import MjpegServer, Step
 from simulators.control import create_control_app
 from simulators.modbus_control import add_device_routes
@@ -243,23 +248,32 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         stack.callback((data / "sim.json").unlink, missing_ok=True)
 
         camera = await stack.enter_async_context(MjpegServer(CAMERA_SCENE, fps=10))
+        # the car gate: the exit lane's barrier on a Modbus TCP relay; the cameras push to the
+        # edge's lane port with their password (kept in the data folder like the others)
+        barrier = await stack.enter_async_context(BarrierSimulator(hold_s=4.0))
+        lane_secret = _secret(data / "lane-camera-secret", lambda: secrets.token_urlsafe(12))
+        lanes_port = _free_port()
         # the building is wired to the simulators: the hub's installation says where, as an
         # installer would set it through the API, and the edge runs what the hub compiled
         installation = await _commission(hub, DemoWiring(
             reader_ports={door: sims[door].port for door, _, _ in DOORS}, reader_keys=keys,
             fire_port=str(devices["B1-fire"].port), lift_tcp_port=int(
-                devices["B1-lift-1"].tcp_port or 0), camera_source=camera.url))
+                devices["B1-lift-1"].tcp_port or 0), camera_source=camera.url,
+            lane_secret=lane_secret, barrier_port=barrier.tcp_port))
         await hub.publisher.publish_site(SITE)
         edge_config = EdgeConfig.model_validate({
             "site": SITE, "edge": EDGE, "data_dir": str(data / "edge"),
             "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "username": EDGE},
             **installation,
             "uploads": {"url": hub.url, "token": await _upload_token(hub.sessions)},
+            "lanes_host": "127.0.0.1", "lanes_port": lanes_port,
             # the edge obeys only what this hub signs (its key in <data>/hub-signing-key)
             "hub_keys": hub.downlink.public_keys if hub.downlink is not None else [],
         })
         await stack.enter_async_context(_edge_heard_out(hub, edge_config))
         await stack.enter_async_context(DoorFeed(hub.live, hub.sessions))
+        lanes_url = f"http://127.0.0.1:{lanes_port}"
+        await stack.enter_async_context(LaneFeed(lanes_url, lane_secret))
         token = await _login(hub.url, password)
         print(f"Lintel demo is running (data in {data}).", flush=True)
         print(f"web: {hub.url}", flush=True)
@@ -278,6 +292,11 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         print("try:  lintel sim swipe --door B1-main --card 1001", flush=True)
         print("      lintel sim zone --device B1-fire --zone 3 fire   (then: lintel sim fire-reset "
               "--device B1-fire)", flush=True)
+        print(f"car gate: the guard's lane panel {hub.url}/guard/lanes (a car every 25 s: "
+              f"{DEMO_CAR} is 张伟's, {DEMO_BLOCKED_PLATE} is blocked, {DEMO_VISITOR_CAR} a "
+              f"visitor the resident can issue a visitor-car pass for); one more: lintel sim "
+              f"plate --lane gate-in --plate 粤A12345 --secret {lane_secret} --edge "
+              f"{lanes_url}", flush=True)
         print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/access-events",
               flush=True)
         print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/camera-alerts"

@@ -59,6 +59,10 @@ class ModbusDeviceSimulator:
             self.set("floor", 1)
         if self.model.device_type == "alarm_panel":
             self.set("battery_v", 13.2)  # a charged 12 V standby battery
+        if self.model.security_zones is not None:  # every loop closed, as the model reads it
+            sz = self.model.security_zones
+            for name in self.model.register(sz.point).names():
+                self.set_raw(name, sz.normal_states[0])
         for reg in self.model.registers:  # pressures sit between their low and high limits
             limits = [f for f in self.model.faults if f.point == reg.name]
             low = max((f.below for f in limits if f.below is not None), default=None)

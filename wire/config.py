@@ -289,6 +289,9 @@ class ConfigContent(WireModel):
                                       description="DL/T 645 meters on dlt645 lines")
     board_notices: list[BoardNotice] = Field(default_factory=list, max_length=200,
                                              description="what the edge's LED boards rotate")
+    board_emergency: Literal["fire"] | None = Field(
+        default=None, description="a fire alarm open elsewhere on the site: the edge's LED "
+        "boards show the fire instruction until a configuration without it")
 
     @model_validator(mode="after")
     def _consistent(self) -> ConfigContent:

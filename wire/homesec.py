@@ -34,6 +34,37 @@ HomeSecurityEventType = Literal[
 ]
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
+# Why an edge refuses an arm: the ack's reason is the English template filled in, and the hub
+# reads the code and zones back from it (same table, so the two cannot drift) to tell the
+# resident in their own language. `{zones}` lists "3 (Bedroom window), 5 (...)".
+ArmRefusalCode = Literal["unknown_zone", "bypass_24h", "panel_silent", "zone_open", "no_panel"]
+ARM_REFUSALS: dict[str, str] = {
+    "unknown_zone": "no zone {zones} on this panel",
+    "bypass_24h": "zone {zones} is a 24-hour zone and cannot be bypassed",
+    "panel_silent": "the alarm panel is not answering: its zones are unknown",
+    "zone_open": "zone {zones} is open; close it or bypass it",
+    "no_panel": "no alarm panel {device} at this edge",
+}
+_REFUSAL_RES = {code: re.compile("^" + re.escape(text).replace(r"\{zones\}", "(?P<zones>.+)")
+                                 .replace(r"\{device\}", "(?P<device>.+)") + "$")
+                for code, text in ARM_REFUSALS.items()}
+_ZONE_NO = re.compile(r"(\d+)(?: \([^)]*\))?")
+
+
+def arm_refusal(code: ArmRefusalCode, *, zones: str = "", device: str = "") -> str:
+    """The ack's reason for refusal `code` (English)."""
+    return ARM_REFUSALS[code].format(zones=zones, device=device)
+
+
+def read_arm_refusal(reason: str) -> tuple[ArmRefusalCode, list[int]] | None:
+    """The refusal's code and the zone numbers it names, or None: not an arm refusal."""
+    for code, pattern in _REFUSAL_RES.items():
+        found = pattern.match(reason)
+        if found is not None:
+            zones = found.groupdict().get("zones") or ""
+            return code, [int(n) for n in _ZONE_NO.findall(zones)]  # type: ignore[return-value]
+    return None
+
 
 class ArmSchedule(WireModel):
     """Arm (or disarm) the unit at `at` (the site's local time) on the ISO weekdays given."""
@@ -88,6 +119,9 @@ class HomeSecurityData(WireModel):
     bypassed: list[int] = Field(default_factory=list, max_length=64)
     open_zones: list[int] = Field(default_factory=list, max_length=64)
     detail: str | None = Field(default=None, max_length=500)
+    snapshot_id: str | None = Field(default=None, max_length=36,
+                                    description="an alarm: the corridor camera's picture, "
+                                    "uploaded apart (GET /api/v1/snapshots/{id})")
 
     @model_validator(mode="after")
     def _complete(self) -> HomeSecurityData:
@@ -98,5 +132,6 @@ class HomeSecurityData(WireModel):
         return self
 
 
-__all__ = ["ALARM_OF_KIND", "TWENTY_FOUR_HOUR", "AlarmType", "ArmMode", "ArmSchedule",
-           "HomeSecurityData", "PanelSettings", "ZoneKind"]
+__all__ = ["ALARM_OF_KIND", "ARM_REFUSALS", "TWENTY_FOUR_HOUR", "AlarmType", "ArmMode",
+           "ArmRefusalCode", "ArmSchedule", "HomeSecurityData", "PanelSettings", "ZoneKind",
+           "arm_refusal", "read_arm_refusal"]

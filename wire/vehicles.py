@@ -98,9 +98,17 @@ class VehiclePermissions(WireModel):
 
 
 class CameraRelayBarrier(WireModel):
-    """The barrier is wired to the camera's own relay: the push's answer raises it."""
+    """The barrier is wired to the camera's own relay: the push's answer raises it, and so
+    does the answer to the camera's heartbeat (its "comet" poll, `POST /lpr/<lane>/heartbeat`)
+    when a guard opened the lane. Set the camera's heartbeat to comet polling at its shortest
+    interval; `comet_hold_s` > 0 holds each heartbeat's answer up to that long and answers at
+    once when the guard opens (keep it below the camera's HTTP timeout)."""
 
     kind: Literal["camera_relay"] = "camera_relay"
+    comet_hold_s: float = Field(
+        default=0.0, ge=0, le=25, description="how long the edge may hold the camera's "
+        "heartbeat before answering (0: answer at once; the open then waits for the next "
+        "heartbeat)")
 
 
 class ModbusBarrier(WireModel):

@@ -20,6 +20,8 @@ class Shown:
 
 
 class BoardFamily(Protocol):
+    cells: int  # what one line holds, in half-width cells (a Chinese character takes two)
+
     def writes(self, page: Page, seq: int) -> list[Write]:
         """The writes that put `page` on the board, in order (the last commits it)."""
         ...

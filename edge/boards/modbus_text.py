@@ -54,6 +54,11 @@ class ModbusTextBoard:
             raise ValueError(f"{model.model}: {words} frame registers do not hold "
                              f"{width} x {height} dots")
         self._words = words
+        # a line is height / LINES dots high; its font draws a Chinese character that square
+        # and a Latin one half as wide, so a line holds width / (row / 2) cells, and no more
+        # than its registers' bytes (GBK: one a cell)
+        half = height // LINES // 2
+        self.cells = min(width // half, min(reg.count * 2 for reg in self._lines))
 
     def writes(self, page: Page, seq: int) -> list[Write]:
         out: list[Write] = []

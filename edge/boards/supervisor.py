@@ -22,7 +22,7 @@ from typing import Self
 
 from edge.boards.family import BoardFamily
 from edge.boards.modbus_text import ModbusTextBoard
-from edge.boards.pages import Emergency, Page, emergency_page, idle_page, notice_page
+from edge.boards.pages import Emergency, Page, emergency_page, idle_page, notice_pages
 from edge.devices import Device, DeviceSupervisor, Emit
 from wire.boards import BoardNotice
 from wire.devices import DeviceData, Reading, TelemetryData
@@ -83,8 +83,9 @@ class BoardSupervisor:
     def set_notices(self, notices: Sequence[BoardNotice]) -> None:
         self.notices = sorted(notices, key=lambda n: (n.valid_from, n.id))
 
-    def page_now(self, now: datetime, monotonic: float) -> Page:
-        """What every board of this edge should show at `now`."""
+    def page_now(self, now: datetime, monotonic: float, cells: int = 24) -> Page:
+        """What a board whose lines hold `cells` should show at `now`: the pages of the
+        notices valid now in turn, `rotate_s` each (a long notice has several)."""
         kind = self._emergency()
         if kind is not None:
             return emergency_page(kind)
@@ -92,7 +93,8 @@ class BoardSupervisor:
                 if n.valid_from <= now and (n.valid_until is None or now < n.valid_until)]
         if not live:
             return idle_page()
-        return notice_page(live[int(monotonic // self.rotate_s) % len(live)])
+        pages = [page for n in live for page in notice_pages(n, cells)]
+        return pages[int(monotonic // self.rotate_s) % len(pages)]
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -108,11 +110,12 @@ class BoardSupervisor:
                    if d.model.device_type == "led_board"}
         for gone in set(self.boards) - set(devices):
             del self.boards[gone]
-        page = self.page_now(self._clock(), monotonic)
+        now = self._clock()
         for device_id, device in devices.items():
             board = self.boards.get(device_id)
             if board is None:
                 board = self.boards[device_id] = _Board(family_of(device))
+            page = self.page_now(now, monotonic, board.family.cells)
             if page != board.page and monotonic >= board.retry_at:
                 await self._show(device, board, page, monotonic)
             self._report(device, board)

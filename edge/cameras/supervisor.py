@@ -69,6 +69,7 @@ class Camera:
     analysis_fps: float = 0.0
     busy_s: float = 0.0  # time spent analysing, for the benchmark
     clip: deque[Any] = field(default_factory=deque)
+    last: Any = None  # the newest frame analysed (a picture on demand: snapshot())
 
 
 class CameraSupervisor:
@@ -238,6 +239,32 @@ class CameraSupervisor:
         if media and self.uploader is not None:
             self.uploader.wake()
 
+    def snapshot(self, camera_id: str, quality: int = 85) -> str | None:
+        """Spool the camera's newest frame as a JPEG for the hub and return its id (None: no
+        such camera, no frame yet, or no uploads configured). For another part's alarm, e.g.
+        a unit's intrusion with the corridor's picture; called on the loop (one encode)."""
+        camera = self.cameras.get(camera_id)
+        image = camera.last if camera is not None else None
+        if camera is None or image is None or self.spool is None:
+            return None
+        ts = datetime.now(UTC)
+        marked = image.copy()
+        cv2.putText(marked, f"{camera_id} {ts:%Y-%m-%d %H:%M:%S}Z", (8, marked.shape[0] - 10),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        ok, jpeg = cv2.imencode(".jpg", marked, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            return None
+        snapshot_id = new_event_id()
+        try:
+            self.spool.add(snapshot_id, camera_id, "snapshot", "image/jpeg", ts.isoformat(),
+                           jpeg.tobytes())
+        except SpoolError:
+            log.exception("camera %s: snapshot not spooled", camera_id)
+            return None
+        if self.uploader is not None:
+            self.uploader.wake()
+        return snapshot_id
+
     def _tamper(self, camera: Camera, change: TamperChange) -> DeviceData:
         text, text_zh = TAMPER_TEXT[change.code]
         if change.raised:
@@ -257,6 +284,7 @@ class CameraSupervisor:
                     return
                 continue
             started = time.perf_counter()
+            camera.last = frame.image  # the reader hands a new array per frame: kept as is
             try:
                 found = camera.analyser.analyse(frame.image, frame.monotonic)
                 if camera.config.clip_frames:

@@ -18,11 +18,12 @@ from typing import Self, cast
 from edge.homesec.unit import ArmRefused, UnitAlarm
 from edge.sensors.models import DeviceModel
 from wire.config import DeviceConfig
-from wire.homesec import ArmedBy, ArmMode, HomeSecurityData, PanelSettings
+from wire.homesec import ArmedBy, ArmMode, HomeSecurityData, PanelSettings, arm_refusal
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, HomeSecurityData], None]  # (device id, data)
+Snapshot = Callable[[str], str | None]  # camera id -> the id of a picture spooled for the hub
 TICK_S = 0.1
 
 
@@ -30,8 +31,9 @@ class HomeSecurity:
     """`async with HomeSecurity(emit, path, clock, local_now)`: ticks until exit."""
 
     def __init__(self, emit: Emit, path: Path | None, clock: Callable[[], float],
-                 local_now: Callable[[], datetime]) -> None:
+                 local_now: Callable[[], datetime], snapshot: Snapshot | None = None) -> None:
         self._emit = emit
+        self._snapshot = snapshot  # the corridor camera's picture for an alarm
         self._path = path
         self._clock = clock
         self._local_now = local_now  # the site's local time, for the schedules
@@ -73,10 +75,25 @@ class HomeSecurity:
 
     def _emitter(self, device: str) -> Callable[[HomeSecurityData], None]:
         def emit(data: HomeSecurityData) -> None:
+            if data.event == "alarm":
+                data = self._with_picture(device, data)
             self._emit(device, data)
             if data.event in ("exit_delay", "armed", "disarmed"):
                 self._save()
         return emit
+
+    def _with_picture(self, device: str, data: HomeSecurityData) -> HomeSecurityData:
+        """An alarm carries its corridor camera's picture when the unit has one."""
+        unit = self.units.get(device)
+        camera = unit.settings.camera if unit is not None else None
+        if camera is None or self._snapshot is None:
+            return data
+        try:
+            snapshot_id = self._snapshot(camera)
+        except Exception:  # the alarm goes without its picture, never not at all
+            log.exception("unit %s: no snapshot from camera %s", data.unit, camera)
+            return data
+        return data if snapshot_id is None else data.model_copy(update={"snapshot_id": snapshot_id})
 
     # --- inputs -------------------------------------------------------------------------
     def zones_polled(self, device: str, states: Mapping[int, str]) -> None:
@@ -94,7 +111,7 @@ class HomeSecurity:
         """(done, what or why not) — the command's ack."""
         unit = self.units.get(device)
         if unit is None:
-            return False, f"no alarm panel {device} at this edge"
+            return False, arm_refusal("no_panel", device=device)
         try:
             return True, unit.arm(mode, by, bypass)
         except ArmRefused as exc:

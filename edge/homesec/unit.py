@@ -24,6 +24,7 @@ from wire.homesec import (
     HomeSecurityData,
     HomeSecurityEventType,
     PanelSettings,
+    arm_refusal,
 )
 
 Phase = Literal["disarmed", "exit_delay", "armed", "entry_delay", "alarm"]
@@ -37,7 +38,8 @@ _ARMED_KINDS: dict[str, frozenset[str]] = {
 
 
 class ArmRefused(Exception):
-    """An arm order that cannot be carried out; the message says why, naming the zones."""
+    """An arm order that cannot be carried out; the message (wire.homesec.ARM_REFUSALS) says
+    why, naming the zones."""
 
 
 class UnitAlarm:
@@ -63,13 +65,12 @@ class UnitAlarm:
         bypass = set(bypass)
         unknown = sorted(bypass - set(self.zones))
         if unknown:
-            raise ArmRefused(f"no zone {', '.join(map(str, unknown))} on this panel")
+            raise ArmRefused(arm_refusal("unknown_zone", zones=", ".join(map(str, unknown))))
         always = sorted(z for z in bypass if self.zones[z].kind in TWENTY_FOUR_HOUR)
         if always:
-            raise ArmRefused(f"zone {', '.join(self._label(z) for z in always)} is a 24-hour "
-                             "zone and cannot be bypassed")
+            raise ArmRefused(arm_refusal("bypass_24h", zones=", ".join(map(self._label, always))))
         if not self.polled:
-            raise ArmRefused("the alarm panel is not answering: its zones are unknown")
+            raise ArmRefused(arm_refusal("panel_silent"))
         if self.phase != "disarmed" and self.mode == mode and bypass <= self.bypassed:
             return f"already armed {mode}"
         # the entry door may stand open: it is the way out during the exit delay
@@ -78,8 +79,7 @@ class UnitAlarm:
         if open_zones:
             self._send("arm_refused", mode=self.mode, by=by, open_zones=open_zones,
                        detail=f"arm {mode} refused: " + ", ".join(map(self._label, open_zones)))
-            raise ArmRefused(f"zone {', '.join(map(self._label, open_zones))} is open; close "
-                             "it or bypass it")
+            raise ArmRefused(arm_refusal("zone_open", zones=", ".join(map(self._label, open_zones))))
         self.mode, self.bypassed = mode, bypass
         self._entry_ends = None
         delay = self.settings.exit_delay_s

@@ -37,12 +37,16 @@ class DeviceReader:
             return reg.states.get(int(raw), f"unknown_{raw}")
         return scaled(reg, raw)
 
-    def telemetry(self, values: Values) -> TelemetryData:
+    def telemetry(self, values: Values) -> TelemetryData | None:
+        """The model's telemetry registers now; None for a model with none (a board's page
+        and dots are reported by its own supervisor)."""
         readings = [
             Reading(name=name, value=self.value(values, name), unit=reg.unit)
             for reg in self.model.registers if reg.telemetry
             for name in reg.names()
         ]
+        if not readings:
+            return None
         return TelemetryData(device_type=self.model.device_type, model=self.model.model,
                              readings=readings)
 
@@ -80,7 +84,7 @@ class DeviceReader:
             raw = int(self.raw(values, names[zone.zone - 1]))
             states[zone.zone] = ("active" if raw in sz.active_states else
                                  "tamper" if raw in sz.tamper_states else
-                                 "normal" if raw == 0 else "fault")
+                                 "normal" if raw in sz.normal_states else "fault")
         return states
 
     def recall_write(self, active: bool) -> Write:

@@ -165,6 +165,8 @@ class SecurityZone(_Strict):
 
 class SecurityZones(_Strict):
     point: str = Field(alias="register", description="the zone-state block (one register per zone)")
+    normal_states: list[int] = Field(default_factory=lambda: [0], min_length=1,
+                                     description="raw states: closed / quiet (else a fault)")
     active_states: list[int] = Field(min_length=1, description="raw states: open / triggered")
     tamper_states: list[int] = Field(default_factory=list, description="raw states: zone tamper")
     zones: list[SecurityZone] = Field(min_length=1)

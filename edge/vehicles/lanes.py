@@ -4,6 +4,7 @@ every decision out as a `vehicle` event with its picture spooled for the hub."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ from edge.vehicles.inside import InsideLog
 from edge.vehicles.lane import LaneDecider, LaneDecision
 from wire.events import AgentData, new_event_id
 from wire.vehicles import (
+    CameraRelayBarrier,
     LaneConfig,
     LaneData,
     ModbusBarrier,
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[str, VehicleData | AgentData | LaneData], None]  # (device, data): outbox
 REFUSAL_REPORT_S = 60.0  # refused pushes are reported at most once a minute per lane
-# a guard's open of a camera-relay lane is the answer to that camera's next push this soon
+# a guard's open of a camera-relay lane is the answer to that camera's next heartbeat or push
+# this soon
 GUARD_OPEN_S = 60.0
 
 
@@ -57,7 +60,9 @@ class VehicleLanes:
         self.keep = 50
         self.barriers: dict[str, BarrierOutput] = {}  # lanes whose barrier the edge drives
         self.lanes: dict[str, LaneConfig] = {}
-        self._guard_opens: dict[str, float] = {}  # lane -> until when (monotonic)
+        # lane -> (until when, monotonic; the plate the guard named) for a camera's relay
+        self._guard_opens: dict[str, tuple[float, str | None]] = {}
+        self._wakers: dict[str, asyncio.Event] = {}  # lanes whose heartbeat is held
         self._opening: set[asyncio.Task[bool]] = set()
 
     async def set_lanes(self, lanes: list[LaneConfig]) -> None:
@@ -77,6 +82,8 @@ class VehicleLanes:
                 self.barriers[lane_id] = output
 
     async def close(self) -> None:
+        for wake in self._wakers.values():  # held heartbeats answered (no) at once
+            wake.set()
         for task in list(self._opening):
             await task
         await self.set_lanes([])
@@ -84,12 +91,13 @@ class VehicleLanes:
     def guard_open(self, lane_id: str, plate: str | None, reason: str,
                    by: str | None) -> tuple[bool, str]:
         """A guard raises a lane's barrier from the hub: the edge's relay now, or (a camera's
-        relay) the answer to that camera's next push, which records the car then. With
-        `plate` and the edge's relay, that car's passage is recorded now (a temporary vehicle
-        in, or its stay ended at an exit)."""
+        relay) the answer to that camera's next heartbeat or push, which records the car then.
+        With `plate`, that car's passage is recorded when the barrier rises (a temporary
+        vehicle in, or its stay ended at an exit)."""
         lane = self.lanes.get(lane_id)
         if lane is None:
             return False, f"unknown lane {lane_id}"
+        shown = normalise_plate(plate)[:16] if plate else None
         output = self.barriers.get(lane_id)
         if output is not None:
             task = asyncio.get_running_loop().create_task(output.open(),
@@ -97,26 +105,47 @@ class VehicleLanes:
             self._opening.add(task)
             task.add_done_callback(self._opening.discard)
             how = "barrier relay pulsed"
+            if shown:
+                self._guard_passage(lane, shown)
         else:
-            self._guard_opens[lane_id] = time.monotonic() + GUARD_OPEN_S
-            how = f"the camera's next push within {GUARD_OPEN_S:.0f} s is answered open"
-        now = self._clock()
-        shown = normalise_plate(plate)[:16] if plate else None
-        if shown and output is not None:  # a camera's relay: recorded at its next push
-            if lane.direction == "entry":
-                self.decider.inside.entered(shown, now)
-            else:
-                self.decider.inside.left(shown)
-            self._emit(lane.id, VehicleData(
-                lane=lane.id, direction=lane.direction, plate=shown, confidence=1.0,
-                result="open", reason="guard_open", decision_us=0))
+            self._guard_opens[lane_id] = (time.monotonic() + GUARD_OPEN_S, shown)
+            wake = self._wakers.pop(lane_id, None)
+            if wake is not None:  # a heartbeat held open: answered now
+                wake.set()
+            how = (f"the camera's next heartbeat or push within {GUARD_OPEN_S:.0f} s is "
+                   "answered open")
         self._emit(lane.id, LaneData(lane=lane.id, event="guard_open", plate=shown,
                                      reason=reason[:500], by=by))
         return True, how
 
-    def _take_guard_open(self, lane_id: str) -> bool:
-        until = self._guard_opens.pop(lane_id, None)
-        return until is not None and time.monotonic() < until
+    def _guard_passage(self, lane: LaneConfig, plate: str) -> None:
+        """The car the guard let through, recorded as it passes."""
+        if lane.direction == "entry":
+            self.decider.inside.entered(plate, self._clock())
+        else:
+            self.decider.inside.left(plate)
+        self._emit(lane.id, VehicleData(
+            lane=lane.id, direction=lane.direction, plate=plate, confidence=1.0,
+            result="open", reason="guard_open", decision_us=0))
+
+    def _take_guard_open(self, lane_id: str) -> tuple[bool, str | None]:
+        """(whether a guard's open waits for this lane's camera, the plate it named)."""
+        until, plate = self._guard_opens.pop(lane_id, (0.0, None))
+        return time.monotonic() < until, plate
+
+    async def on_heartbeat(self, lane: LaneConfig) -> bool:
+        """The camera's heartbeat: True when a guard opened the lane (the answer raises the
+        barrier). With `comet_hold_s`, wait that long for an open before answering no."""
+        hold = lane.barrier.comet_hold_s if isinstance(lane.barrier, CameraRelayBarrier) else 0
+        if hold > 0 and lane.id not in self._guard_opens:
+            wake = self._wakers.setdefault(lane.id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(hold):
+                    await wake.wait()
+        opened, plate = self._take_guard_open(lane.id)
+        if opened and plate:
+            self._guard_passage(lane, plate)
+        return opened
 
     def _lane_event(self, data: LaneData) -> None:
         self._emit(data.lane, data)
@@ -151,7 +180,7 @@ class VehicleLanes:
                                     plate=reading.plate, decision_us=0)
         else:
             decision = self.decider.decide(lane, reading.plate, reading.confidence, now)
-            if not decision.opens and self._take_guard_open(lane.id):
+            if not decision.opens and self._take_guard_open(lane.id)[0]:
                 # the guard opened for the car at the barrier: it passes as the guard's
                 decision = replace(decision, result="open", reason="guard_open")
                 if lane.direction == "entry":

@@ -3,6 +3,8 @@
 A push without the lane camera's credentials is refused (401) and reported as a security
 event; a push that cannot be read is answered 400 with the reason and decides nothing;
 otherwise the lane decides and the answer in the camera's own format works its barrier.
+`POST /lpr/{lane}/heartbeat` takes the camera's heartbeat (comet poll), whose answer works the
+relay when a guard opened the lane.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ log = logging.getLogger(__name__)
 MAX_PUSH_BYTES = 8 * 1024 * 1024  # a push carries a JPEG or two, base64
 OnReading = Callable[[LaneConfig, PlateReading], Awaitable[bool]]  # True: open the barrier
 OnRefused = Callable[[LaneConfig | None, str, str], None]  # (lane, peer, why)
+OnHeartbeat = Callable[[LaneConfig], Awaitable[bool]]  # True: a guard's open, raise it now
+SHUTDOWN_S = 2.0  # a held heartbeat (or a pulse under way) at exit is cut after this
+
+
+async def _never_open(lane: LaneConfig) -> bool:
+    return False
 
 
 def camera_authorised(lane: LaneConfig, header: str | None) -> bool:
@@ -54,10 +62,12 @@ class LaneServer:
     cameras until exit. `port=0` picks a free one (`.port` says which)."""
 
     def __init__(self, lanes: list[LaneConfig], on_reading: OnReading, on_refused: OnRefused,
-                 *, host: str = "0.0.0.0", port: int = 8088) -> None:
+                 *, host: str = "0.0.0.0", port: int = 8088,
+                 on_heartbeat: OnHeartbeat = _never_open) -> None:
         self.lanes = {lane.id: lane for lane in lanes}
         self._on_reading = on_reading
         self._on_refused = on_refused
+        self._on_heartbeat = on_heartbeat
         self._host, self.port = host, port
         self.malformed = 0
         self._runner: web.AppRunner | None = None
@@ -65,10 +75,11 @@ class LaneServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_PUSH_BYTES)
         app.router.add_post("/lpr/{lane}", self._push)
+        app.router.add_post("/lpr/{lane}/heartbeat", self._heartbeat)
         return app
 
     async def __aenter__(self) -> Self:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=SHUTDOWN_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self.port)
         await site.start()
@@ -84,7 +95,8 @@ class LaneServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def _push(self, request: web.Request) -> web.Response:
+    def _lane(self, request: web.Request) -> LaneConfig | web.Response:
+        """The lane the camera's credentials open, or the refusal (reported)."""
         peer = request.remote or "?"
         lane = self.lanes.get(request.match_info["lane"])
         if lane is None:
@@ -94,6 +106,30 @@ class LaneServer:
             self._on_refused(lane, peer, "missing or wrong camera credentials")
             return web.json_response({"error": "camera credentials refused"}, status=401,
                                      headers={"WWW-Authenticate": 'Basic realm="lintel-lpr"'})
+        return lane
+
+    async def _heartbeat(self, request: web.Request) -> web.Response:
+        lane = self._lane(request)
+        if isinstance(lane, web.Response):
+            return lane
+        try:
+            fmt = push_format(lane.push_format)
+            answer = fmt.heartbeat(await request.read())
+        except PushError as exc:
+            self.malformed += 1
+            return web.json_response({"error": str(exc)}, status=400)
+        if answer is None:
+            return web.json_response({"error": f"{lane.push_format} cameras send no heartbeat"},
+                                     status=404)
+        if await self._on_heartbeat(lane):
+            answer = fmt.heartbeat_answer(True)
+        return web.Response(body=answer.body, content_type=answer.content_type, charset="utf-8")
+
+    async def _push(self, request: web.Request) -> web.Response:
+        peer = request.remote or "?"
+        lane = self._lane(request)
+        if isinstance(lane, web.Response):
+            return lane
         try:
             fmt = push_format(lane.push_format)
             reading = fmt.parse(await request.read(), request.content_type)

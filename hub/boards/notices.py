@@ -10,11 +10,14 @@ from sqlalchemy import Exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.models import Device, Edge
-from hub.rules.models import Notice
+from hub.rules.models import Alarm, Notice
 from hub.texts.render import render_or
 from wire.boards import BoardNotice
 
 DEVICE_TYPE = "led_board"
+# an open alarm of these types anywhere on the site puts the fire instruction on every board
+# of the site (the edge whose panel it is already shows it: it decided at once)
+BOARD_FIRES = frozenset({"fire_alarm"})
 
 
 def _has_board() -> Exists:
@@ -55,4 +58,11 @@ async def notices_for(session: AsyncSession, edge: Edge, now: datetime) -> list[
     return out
 
 
-__all__ = ["DEVICE_TYPE", "edges_with_boards", "notices_for"]
+async def site_on_fire(session: AsyncSession, site_id: str) -> bool:
+    """Whether a fire alarm of the site is open (not cleared)."""
+    return await session.scalar(select(Alarm.id).where(
+        Alarm.site_id == site_id, Alarm.type.in_(BOARD_FIRES),
+        Alarm.cleared_at.is_(None)).limit(1)) is not None
+
+
+__all__ = ["BOARD_FIRES", "DEVICE_TYPE", "edges_with_boards", "notices_for", "site_on_fire"]

@@ -87,3 +87,6 @@ class Camera(Base):
     source: Mapped[str] = mapped_column(String(500))
     door_id: Mapped[int | None] = mapped_column(ForeignKey("doors.id"), index=True)
     zones: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # the floors of its edge's building whose corridor it sees: a unit alarm panel on one of
+    # them attaches this camera's snapshot to its alarms (issue 18)
+    floors: Mapped[list[int] | None] = mapped_column(JSON)

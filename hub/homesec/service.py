@@ -18,7 +18,7 @@ from hub.homesec.models import SecurityPanel
 from hub.installation.catalog import load_catalog
 from hub.models import Building, Device, EdgeCommandRow, EventLog, Household, Unit
 from hub.rules.models import Alarm
-from wire.homesec import ArmMode
+from wire.homesec import ArmMode, read_arm_refusal
 
 # what a unit's own page shows; a panic (home_panic) is the guards' alone
 RESIDENT_ALARMS = ("home_intrusion", "home_fire", "home_gas", "home_leak")
@@ -91,6 +91,17 @@ class ArmAnswer:
     reason: str  # the edge's words (English)
     command_id: str
     open_zones: list[tuple[int, str, str]]  # refused for these: (zone, English, Chinese)
+    code: str = "other"  # the text arm_answer.{code} tells the resident what happened
+    zones: list[tuple[int, str, str]] | None = None  # the zones that answer names
+
+    def text_params(self) -> dict[str, Any]:
+        """The parameters of the text `arm_answer.{code}`: the zones named in both languages."""
+        zones = self.zones or []
+        return {"reason": self.reason,
+                "zones": {"en": ", ".join(en if en == str(z) else f"{en} ({z})"
+                                          for z, en, _ in zones),
+                          "zh": "、".join(zh if zh == str(z) else f"{zh}（{z}）"
+                                         for z, _, zh in zones)}}
 
 
 async def arm(sessions: async_sessionmaker[AsyncSession], sender: ArmSender,
@@ -112,14 +123,32 @@ async def arm(sessions: async_sessionmaker[AsyncSession], sender: ArmSender,
         if found is not None:
             status, answer = found
     open_zones: list[tuple[int, str, str]] = []
-    if status == "rejected":
-        open_zones = await _refused_zones(sessions, panel, row.issued_at)
-    return ArmAnswer(status, answer or ("no answer from the building yet" if status == "sent"
-                                        else ""), row.id, open_zones)
+    reason = answer or ("no answer from the building yet" if status == "sent" else "")
+    code, zones = ("no_answer" if status == "sent" else f"ok_{mode}" if status == "ok"
+                   else "other"), []
+    if status in ("rejected", "failed"):
+        names = await _zone_names(sessions, panel)
+        if status == "rejected":
+            open_zones = await _refused_zones(sessions, panel, row.issued_at, names)
+        refusal = read_arm_refusal(reason)
+        if refusal is not None:
+            code = refusal[0]
+            zones = [(z, *names.get(z, (str(z), str(z)))) for z in refusal[1]]
+    return ArmAnswer(status, reason, row.id, open_zones, code, zones)
+
+
+async def _zone_names(sessions: async_sessionmaker[AsyncSession], panel: SecurityPanel
+                      ) -> dict[int, tuple[str, str]]:
+    """The panel model's zone names by number: (English, Chinese)."""
+    async with sessions() as session:
+        model = await session.scalar(select(Device.model).where(Device.id == panel.device_id))
+    found = load_catalog().get(model or "")
+    return dict(found.zones) if found is not None else {}
 
 
 async def _refused_zones(sessions: async_sessionmaker[AsyncSession], panel: SecurityPanel,
-                         since: datetime) -> list[tuple[int, str, str]]:
+                         since: datetime, names: dict[int, tuple[str, str]]
+                         ) -> list[tuple[int, str, str]]:
     """The zones an arm was refused for, named (the edge's arm_refused event, sent before its
     ack through the same outbox), with the panel model's names in both languages."""
     async with sessions() as session:
@@ -128,12 +157,9 @@ async def _refused_zones(sessions: async_sessionmaker[AsyncSession], panel: Secu
                 EventLog.site_id == panel.site_id, EventLog.edge == panel.edge,
                 EventLog.device == panel.device, EventLog.kind == "homesec",
                 EventLog.received_at >= since).order_by(EventLog.ts.desc()))
-        model = await session.scalar(select(Device.model).where(Device.id == panel.device_id))
     refused = next((d for d in found if d.get("event") == "arm_refused"), None)
     if refused is None:
         return []
-    zones = load_catalog().get(model or "")
-    names = zones.zones if zones is not None else {}
     return [(z, *names.get(z, (str(z), str(z)))) for z in refused.get("open_zones") or []]
 
 

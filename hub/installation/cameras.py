@@ -26,7 +26,8 @@ def masked_source(source: str) -> str:
 def camera_spec(camera: Camera) -> dict[str, Any]:
     return {"edge_id": camera.edge_id, "site_id": camera.site_id, "name": camera.name,
             "label": camera.label, "model": camera.model, "source": camera.source,
-            "door_id": camera.door_id, "zones": list(camera.zones or [])}
+            "door_id": camera.door_id, "zones": list(camera.zones or []),
+            "floors": list(camera.floors or [])}
 
 
 def _audited(spec: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +56,7 @@ def _apply(camera: Camera, spec: CameraSpec) -> None:
     camera.label, camera.model, camera.source = spec.label, spec.model, spec.source
     camera.door_id = spec.door_id
     camera.zones = [z.model_dump(mode="json") for z in spec.zones]
+    camera.floors = list(spec.floors) or None
 
 
 async def create_camera(inst: Installer, spec: CameraSpec) -> Camera:

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.boards.notices import notices_for
+from hub.boards.notices import DEVICE_TYPE as BOARD_DEVICE
+from hub.boards.notices import notices_for, site_on_fire
 from hub.cameras.models import Camera
 from hub.errors import NotFound
 from hub.homesec.settings import panel_settings
@@ -55,6 +56,7 @@ class Installation:
     lanes: list[Lane] = field(default_factory=list)
     meters: list[Meter] = field(default_factory=list)  # DL/T 645 meters in use on its lines
     board_notices: list[BoardNotice] = field(default_factory=list)  # when it has LED boards
+    site_fire: bool = False  # a fire alarm open on the site, when it has LED boards
     # device id -> the unit alarm panel's settings (hub.homesec)
     panels: dict[int, PanelSettings] = field(default_factory=dict)
     # door -> the key its reader took at the edge (reported sealed, opened with the hub's key)
@@ -80,12 +82,25 @@ async def load_installation(session: AsyncSession, edge_id: int,
                                                  Meter.removed_at.is_(None)))),
     )
     inst.board_notices = await notices_for(session, edge, utcnow())
-    inst.panels = await panel_settings(session, [d.id for d in inst.devices])
+    if any(d.device_type == BOARD_DEVICE for d in inst.devices):
+        inst.site_fire = await site_on_fire(session, edge.site_id)
+    inst.panels = {device: _corridor_camera(settings, inst.cameras)
+                   for device, settings in (await panel_settings(
+                       session, [d.id for d in inst.devices])).items()}
     for door in inst.doors if keys else []:
         key = await reader_key(session, edge.site_id, edge.name, door.name, keys or [])
         if key is not None:
             inst.keyed[door.name] = key.hex()
     return inst
+
+
+def _corridor_camera(settings: PanelSettings, cameras: list[Camera]) -> PanelSettings:
+    """A panel names the camera set on it, else the first of its edge's cameras that covers
+    its unit's floor (the camera's `floors`)."""
+    if settings.camera is not None or settings.floor is None:
+        return settings
+    covering = sorted(c.name for c in cameras if settings.floor in (c.floors or []))
+    return settings.model_copy(update={"camera": covering[0]}) if covering else settings
 
 
 def compile_config(inst: Installation) -> ConfigContent:
@@ -139,7 +154,8 @@ def compile_config(inst: Installation) -> ConfigContent:
     return ConfigContent(site=inst.edge.site_id, edge=inst.edge.name, lines=wire_lines,
                          doors=wire_doors, devices=wire_devices, cameras=wire_cameras,
                          meters=wire_meters, lanes=wire_lanes,
-                         board_notices=inst.board_notices)
+                         board_notices=inst.board_notices,
+                         board_emergency="fire" if inst.site_fire else None)
 
 
 async def edge_config(session: AsyncSession, edge_id: int,

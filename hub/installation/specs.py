@@ -179,6 +179,15 @@ class CameraSpec(Spec):
                         description="rtsp://…, http(s)://… (MJPEG) or device:N")
     door_id: RowId | None = Field(default=None, description="reads QR codes for this door")
     zones: list[ZoneSpec] = Field(default_factory=list, max_length=16)
+    floors: list[FloorIn] = Field(
+        default_factory=list, max_length=200,
+        description="the floors of the edge's building whose corridor this camera sees: the "
+                    "alarm panels of those floors' units attach its snapshot to their alarms")
+
+    @field_validator("floors")
+    @classmethod
+    def _floors(cls, floors: list[int]) -> list[int]:
+        return sorted(set(floors))
 
     @field_validator("source")
     @classmethod

@@ -24,7 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 
+from hub.boards.notices import BOARD_FIRES, edges_with_boards
 from hub.errors import HubError
+from hub.installation.publish import ConfigPublisher
 from hub.live import LiveItem
 from hub.models import Device, Door, Edge
 from hub.rules import alarms as alarm_ops
@@ -87,9 +89,12 @@ class Effects:
     live: list[LivePush] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
     work_orders: list[dict[str, Any]] = field(default_factory=list)  # for the live feed
+    # site -> the scopes (a building id, None: the whole site) whose LED boards must change:
+    # a notice posted for them, or a fire alarm opened or cleared on the site
+    boards: dict[str, set[int | None]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.live or self.commands or self.work_orders)
+        return bool(self.live or self.commands or self.work_orders or self.boards)
 
 
 @dataclass
@@ -159,6 +164,8 @@ class _Refs:
         for alarm, created in await alarm_ops.raise_alarms(self._session, specs, now):
             stats.alarms_opened += created
             effects.live.append(_alarm_push(alarm, "raised" if created else "repeated"))
+            if created and alarm.type in BOARD_FIRES:  # every board of the site takes over
+                effects.boards.setdefault(alarm.site_id, set()).add(None)
 
     async def _resolve(self, specs: list[alarm_ops.AlarmRaise]) -> None:
         """Look up, in one query each, the edges' buildings, the doors and the devices."""
@@ -202,6 +209,7 @@ class RuleEngine:
         self.clock = clock or SystemClock()
         self.commands = commands  # hub.commands.CommandSender, set once the hub has one
         self.live = live  # hub.live.LiveBus
+        self.boards: ConfigPublisher | None = None  # the edges' configuration pusher
         self._sessions = sessions
         self.stats = EngineStats()
 
@@ -392,6 +400,8 @@ class RuleEngine:
                     note, now, note_code=code, note_params=params)
                 if alarm is not None:
                     effects.live.append(_alarm_push(alarm, "cleared"))
+                    if alarm.type in BOARD_FIRES:
+                        effects.boards.setdefault(alarm.site_id, set()).add(None)
             elif action.post_notice is not None:
                 p = action.post_notice
                 building = (await refs.building(view.site, view.edge)
@@ -408,8 +418,10 @@ class RuleEngine:
                                 text_params=params,
                                 valid_from=now, valid_until=now + timedelta(seconds=p.valid_s),
                                 source=f"rule:{rule.name}", created_by=f"rule:{rule.name}",
-                                created_at=now)
+                                created_at=now, on_boards=p.on_boards)
                 session.add(notice)
+                if p.on_boards:
+                    effects.boards.setdefault(view.site, set()).add(building)
                 await session.flush()
                 effects.live.append(LivePush("notices", alarm_ops.notice_data(notice),
                                              view.site, building))
@@ -462,6 +474,8 @@ class RuleEngine:
                 except Exception:  # pushes are best effort; the rows are committed
                     self.stats.effect_errors += 1
                     log.exception("live push of %d items failed", len(effects.live))
+            if effects.boards:
+                await self._to_boards(effects.boards)
             for command in effects.commands:
                 if self.commands is None:
                     log.warning("rule command %s not sent: the hub has no command sender",
@@ -474,6 +488,23 @@ class RuleEngine:
                     log.exception("rule command %s to %s/%s failed", command["command"],
                                   command["site"], command["edge"])
         return dispatch
+
+    async def _to_boards(self, scopes: dict[str, set[int | None]]) -> None:
+        """The edges whose boards show these scopes get their configuration again (notices
+        and a site's fire ride in it, signed)."""
+        if self.boards is None:
+            return
+        try:
+            async with self._sessions() as session:
+                for site, buildings in scopes.items():
+                    edges: set[int] = set()
+                    for building in buildings:
+                        edges.update(await edges_with_boards(session, site, building))
+                    if edges:
+                        self.boards.edges_changed(site, sorted(edges))
+        except Exception:  # the rows are committed; the next sweep carries them
+            self.stats.effect_errors += 1
+            log.exception("boards of %s not told", sorted(scopes))
 
 
 async def open_work_order(session: AsyncSession, request: dict[str, Any]

@@ -233,6 +233,8 @@ class PostNotice(_Coded):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     body: str | None = Field(default=None, min_length=1, max_length=4000)
     valid_s: float = Field(default=86400, gt=0, le=365 * 86400)
+    on_boards: bool = Field(default=True, description="also on the LED boards of its scope, "
+                            "like a manager's notice marked for them")
 
     def _codes(self) -> list[str]:
         return [f"{self.text}.title", f"{self.text}.body"] if self.text else []

@@ -171,6 +171,28 @@ TEXTS: dict[str, tuple[str, str]] = {
         ("A gas detector went off in unit {unit} (floor {floor}). Do not use flames or "
          "switches near it; security is on the way."),
         "{unit} 室（{floor} 层）燃气报警。请勿在附近使用明火或开关电器，保安正在前往处理。"),
+    # --- a unit's arm answer (the edge's, wire.homesec.ARM_REFUSALS) for its resident ------
+    "arm_answer.unknown_zone": ("Not done: this panel has no zone {zones}",
+                                 "未执行：报警主机没有防区 {zones}"),
+    "arm_answer.bypass_24h": (
+        "Not done: {zones} is a 24-hour zone (smoke, gas, leak or panic) and cannot be left out",
+        "未执行：{zones} 是24小时防区（烟感、燃气、漏水或紧急按钮），不能旁路"),
+    "arm_answer.panel_silent": (
+        "Not done: the alarm panel is not answering, so its zones are unknown",
+        "未执行：报警主机无响应，防区状态未知"),
+    "arm_answer.zone_open": ("Not armed: open now: {zones}. Close them, or arm without them",
+                              "未布防：{zones} 未关闭。请关闭，或旁路后布防"),
+    "arm_answer.no_panel": ("Not done: the building's gateway does not know this alarm panel",
+                             "未执行：楼栋网关没有这台报警主机"),
+    "arm_answer.no_answer": ("Sent; the building has not answered yet",
+                              "已发送，楼栋尚未回应"),
+    "arm_answer.ok_away": ("Arming away: leave before the exit delay ends",
+                           "正在离家布防：请在退出延时结束前离开"),
+    "arm_answer.ok_stay": ("Arming at home: the doors and windows are guarded",
+                           "正在在家布防：门窗已设防"),
+    "arm_answer.ok_disarmed": ("Disarmed", "已撤防"),
+    "arm_answer.other": ("Not done: the building answered: {reason}",
+                          "未执行，楼栋回复：{reason}"),
     # --- work-order titles the hub writes ------------------------------------------------
     "wo_title.device_fault": ("{device}: {code} {fault}", "{device}：{code} {fault}"),
     "wo_title.alarm_panel_offline": ("Alarm panel {device} not answering: its unit is unprotected",

@@ -4,6 +4,7 @@ an installer's API calls), idempotently, and compiles into the edge's configurat
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -138,3 +139,34 @@ async def test_a_key_the_reader_took_at_the_edge_goes_into_the_configuration(
     keys = {d.id: d.reader.scbk for d in with_key.doors}
     assert keys == {"B1-main": own.hex(), "B1-garage": INSTALL_KEY}
     assert {d.reader.scbk for d in without.doors} == {INSTALL_KEY}
+
+
+async def test_the_demo_car_gate_is_installed_once_with_its_secret_kept_as_a_hash(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    import hashlib
+    import json
+
+    from hub.vehicles.models import BlockedPlate, Vehicle
+
+    wiring = dataclasses.replace(WIRED, lane_secret="lane-pass-1", barrier_port=15021)
+    await seed_demo(sessions, wiring)
+    first = await _trail(sessions)
+    assert first[-2:] == [("lane", "gate-in", "create"), ("lane", "gate-out", "create")]
+    await seed_demo(sessions, wiring)  # the secret is not given again: nothing changes
+    assert await _trail(sessions) == first
+    async with sessions() as session:
+        edge_id = await session.scalar(select(Edge.id).where(Edge.name == DEMO_EDGE))
+        assert edge_id is not None
+        content = await edge_config(session, edge_id)
+        cars = [(v.plate, v.note) for v in await session.scalars(select(Vehicle))]
+        blocked = [b.plate for b in await session.scalars(select(BlockedPlate))]
+        trail = await session.scalars(select(AuditEntry).where(AuditEntry.resource == "lane"))
+        assert all("lane-pass-1" not in json.dumps(a.after) for a in trail)
+    lanes = {lane.id: lane for lane in content.lanes}
+    assert (lanes["gate-in"].direction, lanes["gate-out"].direction) == ("entry", "exit")
+    assert lanes["gate-in"].barrier.kind == "camera_relay"
+    assert lanes["gate-in"].barrier.comet_hold_s == 5  # type: ignore[union-attr]
+    assert lanes["gate-out"].barrier.kind == "modbus_coil"
+    assert lanes["gate-out"].barrier.tcp_port == 15021  # type: ignore[union-attr]
+    assert lanes["gate-in"].camera_secret_sha256 == hashlib.sha256(b"lane-pass-1").hexdigest()
+    assert cars == [("粤B12345", "张伟")] and blocked == ["粤B99999"]

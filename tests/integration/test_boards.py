@@ -1,8 +1,9 @@
 """LED notice boards (issue 18), on real parts: a board and a fire panel commissioned from the
 hub as devices of an edge; a notice marked for the boards reaches the board through the edge's
 signed configuration within seconds and leaves at its expiry; the edge's fire alarm and the
-hub's lockdown take the board over with a bilingual instruction until they clear; the board's
-own fault is a work order;
+hub's lockdown take the board over with a bilingual instruction until they clear, and a fire at
+another edge of the site reaches it through the hub; a rule's notice (a unit's smoke) shows like
+a manager's; the board's own fault is a work order;
 what the board shows (its dots, read back by the edge) reaches the hub."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from edge.sensors.loader import load_models
 from hub.credentials.keys import seed_b64
 from hub.models import Building as BuildingRow
 from hub.models import Device, utcnow
+from hub.models import Unit as UnitRow
 from hub.workorders.models import WorkOrder
 from simulators.led_board import LedBoardSimulator
 from simulators.modbus_devices import ModbusDeviceSimulator
@@ -129,7 +131,7 @@ async def test_a_notice_reaches_the_board_leaves_at_expiry_and_fire_or_lockdown_
             panel.zone(1, "fire")
             await until(lambda: board.emergency, 10, "the fire instruction")
             assert board.lines == ["火警！请走楼梯疏散", "切勿乘坐电梯",
-                                   "FIRE ALARM - leave by the stairs", "Do not use the lifts"]
+                                   "FIRE! Leave by the stairs", "Do not use the lifts"]
             took_over_s = time.monotonic() - fired
             await until(lambda: _shown(b, "火警！请走楼梯疏散"), 10, "the fire page at the hub")
             await asyncio.sleep(2.5)  # past a rotation: the instruction stays while the fire does
@@ -162,3 +164,86 @@ async def _order(b: Building, code: str) -> bool:
     async with b.hub.sessions() as session:
         return await session.scalar(select(WorkOrder.id).where(
             WorkOrder.fault_code == code)) is not None
+
+
+async def test_a_rules_notice_shows_on_the_board_and_a_fire_at_another_edge_takes_it_over(
+        tmp_path: Path) -> None:
+    """Two edges of the site on Mosquitto: b1-lobby has the board and unit 101's alarm panel,
+    b2-lobby (another building) the fire panel. Smoke in unit 101 posts the building's notice
+    (rule home-fire), which the board shows like a manager's; a fire at b2-lobby reaches
+    b1-lobby's board through the hub (the site's fire in its signed configuration), and leaves
+    it when the panel is reset."""
+    models = load_models()
+    async with broker("mosquitto") as mqtt_port, demo_building(
+            tmp_path, mqtt_port=mqtt_port, database_url=f"sqlite+aiosqlite:///{tmp_path / 'h.db'}",
+            publish_debounce_s=0.05,
+            signing_key=SecretStr(seed_b64(Ed25519PrivateKey.generate()))) as b, \
+            LedBoardSimulator(models["led-board-t192"], name="B1-board") as board, \
+            ModbusDeviceSimulator(models["alarm-panel-8z"], name="panel-101",
+                                  transport="tcp") as home, \
+            ModbusDeviceSimulator(models["fire-panel-8z"], name="B2-fire",
+                                  transport="tcp") as fire:
+        async with b.hub.sessions() as session:
+            b1 = await session.scalar(select(BuildingRow.id).where(BuildingRow.code == "B1"))
+            unit = await session.scalar(select(UnitRow.id).where(UnitRow.number == "101"))
+        b2 = (await b.call("POST", "/buildings", {"site_id": "demo", "code": "B2",
+                                                  "name": "2号楼"}, status=201))["id"]
+        lobby = await b.call("POST", "/edges", {"site_id": "demo", "name": "b1-lobby",
+                                                "building_id": b1}, status=201)
+        other = await b.call("POST", "/edges", {"site_id": "demo", "name": "b2-lobby",
+                                                "building_id": b2}, status=201)
+        devices = {}
+        for edge, name, model, port in ((lobby, "B1-board", "led-board-t192", board.tcp_port),
+                                        (lobby, "panel-101", "alarm-panel-8z", home.tcp_port),
+                                        (other, "B2-fire", "fire-panel-8z", fire.tcp_port)):
+            devices[name] = await b.call("POST", "/devices", {
+                "edge_id": edge["id"], "name": name, "model": model, "transport": "tcp",
+                "host": "127.0.0.1", "tcp_port": port, "poll_interval_s": 0.2}, status=201)
+        await b.call("POST", "/security-panels", {"device_id": devices["panel-101"]["id"],
+                                                  "unit_id": unit}, status=201)
+
+        def edge_config(name: str) -> EdgeConfig:
+            return EdgeConfig.model_validate({
+                "site": "demo", "edge": name, "data_dir": str(tmp_path / name),
+                "mqtt": {"port": mqtt_port, "username": name, "backoff_min_s": 1,
+                         "backoff_max_s": 2},
+                "board_rotate_s": 2,
+                "hub_keys": b.hub.downlink.public_keys if b.hub.downlink else []})
+        async with EdgeAgent(edge_config("b1-lobby")) as near, \
+                EdgeAgent(edge_config("b2-lobby")) as far:
+            await until(lambda: board.lines[0] == "欢迎回家", 20, "the idle page")
+            await until(lambda: "panel-101" in near.homesec.units
+                        and near.homesec.units["panel-101"].polled, 20, "the unit's panel")
+
+            # smoke in unit 101: the rule posts the building's notice, and the board shows it
+            smoked = time.monotonic()
+            home.zone(5, "active")
+            await until(lambda: board.lines[0] != "欢迎回家" and not board.emergency, 10,
+                        "a page of the rule's notice on the board")
+            notice_s = time.monotonic() - smoked
+            await until(lambda: board.lines[0] == "本楼烟感报警：101 室", 12,
+                        "the notice's first page, in its turn")
+            # a long notice goes on over pages: the first holds the titles
+            assert board.lines[1:] == ["101 室（1 层）烟感报警，", "Smoke alarm in the",
+                                       "building: unit 101"]
+            assert not board.emergency
+
+            # a fire at the other building's edge: this edge's board takes over
+            assert not near.devices.fire_active
+            fired = time.monotonic()
+            fire.zone(1, "fire")
+            await until(lambda: far.devices.fire_active, 10, "the fire at b2-lobby")
+            await until(lambda: board.emergency, 10, "the fire instruction relayed to b1-lobby")
+            relayed_s = time.monotonic() - fired
+            assert board.lines == ["火警！请走楼梯疏散", "切勿乘坐电梯",
+                                   "FIRE! Leave by the stairs", "Do not use the lifts"]
+            assert not near.devices.fire_active  # b1-lobby's own panels are quiet
+            await asyncio.sleep(2.5)  # past a rotation: the instruction stays
+            assert board.emergency
+
+            # the far panel reset: the alarm clears at the hub, and the notice comes back
+            fire.zone(1, "normal")
+            await until(lambda: not board.emergency and board.lines[0] == "本楼烟感报警：101 室",
+                        15, "the board back to the notices after the fire cleared")
+    assert notice_s < 5, notice_s
+    assert relayed_s < 5, relayed_s

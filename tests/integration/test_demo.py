@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -111,6 +112,30 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
             with urllib.request.urlopen(page_req, timeout=5) as resp:
                 assert resp.status == 200 and "<html" in resp.read().decode().lower()
             assert _get(f"{web}/api/v1/auth/me", auth)["role"] == role
+
+        # the car gate: the printed `lintel sim plate` pushes to the entry lane's camera URL
+        # and the guard's lanes list the decision with its picture
+        while True:
+            line = demo.stdout.readline()
+            assert line, "the demo printed no car gate line"
+            if line.startswith("car gate"):
+                break
+        sim_plate = shlex.split(line.split("one more: ", 1)[1])
+        assert sim_plate[:4] == ["lintel", "sim", "plate", "--lane"]
+        push = subprocess.run([*LINTEL, *sim_plate[1:]], capture_output=True, text=True,
+                              timeout=30, check=False)
+        assert push.returncode == 0, push.stderr
+        assert json.loads(push.stdout)["status"] == 200
+        deadline = time.monotonic() + 10
+        while True:
+            decided = _get(f"{web}/api/v1/vehicles/decisions?site_id=demo", token)["items"]
+            if any(d["plate"] == "粤A12345" for d in decided) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        ours = [d for d in decided if d["plate"] == "粤A12345"]
+        assert [(d["lane"], d["result"], d["reason"]) for d in ours] == [
+            ("gate-in", "open", "temporary")]
+        assert ours[0]["snapshot_id"]
 
         bad = subprocess.run(
             [*LINTEL, "sim", "--data", str(data), "swipe", "--door", "B9-nowhere", "--card", "1"],

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import cv2
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -21,8 +23,9 @@ from edge.sensors.models import SerialSettings
 from hub.models import Device, EventLog
 from hub.rules.models import Notice
 from hub.seed import DEMO_GUARD, DEMO_RESIDENT
+from simulators.camera_scene import MjpegServer, Step
 from simulators.modbus_devices import ModbusDeviceSimulator
-from tests.support.building import Building, broker, demo_building
+from tests.support.building import ADMIN_PASSWORD, Building, broker, demo_building
 from tests.support.homesec import PASSWORDS, commission_panels, prepare_home
 from tests.support.live import live_socket
 
@@ -49,9 +52,11 @@ class Person:
     def __init__(self, b: Building, token: str) -> None:
         self.b, self.token = b, token
 
-    async def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+    async def call(self, method: str, path: str, body: Any = None, status: int = 200,
+                   lang: str = "en") -> Any:
         async with self.b.http.request(method, f"{self.b.api}{path}", json=body,
-                                       headers={"Authorization": f"Bearer {self.token}"}) as r:
+                                       headers={"Authorization": f"Bearer {self.token}",
+                                                "Accept-Language": lang}) as r:
             payload = await r.json() if r.status != 204 else None
             assert r.status == status, (r.status, payload)
             return payload
@@ -171,8 +176,22 @@ async def test_arming_with_a_window_open_is_refused_naming_it(
         await until(lambda: WINDOW in b.agent.homesec.units["panel-101"].active, "window seen")
         answer = await zhang.call("POST", "/me/home-security/arm", {"mode": "away"})
         assert answer["result"] == "rejected"
-        assert "zone 3 (Bedroom window) is open" in answer["reason"]
+        assert answer["reason"] == ("Not armed: open now: Bedroom window (3). Close them, or arm "
+                                    "without them")
+        assert "zone 3 (Bedroom window) is open" in answer["answer"]  # the edge's own words
         assert answer["open_zones"] == [{"zone": WINDOW, "name": "Bedroom window"}]
+        # every refusal in the resident's language, the zones named in it
+        answer = await zhang.call("POST", "/me/home-security/arm", {"mode": "away"}, lang="zh")
+        assert answer["reason"] == "未布防：卧室窗（3） 未关闭。请关闭，或旁路后布防"
+        assert answer["open_zones"] == [{"zone": WINDOW, "name": "卧室窗"}]
+        answer = await zhang.call("POST", "/me/home-security/arm",
+                                  {"mode": "away", "bypass": [WINDOW, SMOKE]}, lang="zh")
+        assert answer["result"] == "rejected" and answer["open_zones"] == []
+        assert answer["reason"] == ("未执行：烟感（5） 是24小时防区（烟感、燃气、漏水或紧急按钮），"
+                                    "不能旁路")
+        answer = await zhang.call("POST", "/me/home-security/arm",
+                                  {"mode": "stay", "bypass": [12]}, lang="zh")
+        assert answer["reason"] == "未执行：报警主机没有防区 12"
         assert (await zhang.call("GET", "/me/home-security"))["mode"] == "disarmed"
         # by choice: bypassed, the arm goes through
         answer = await zhang.call("POST", "/me/home-security/arm",
@@ -192,3 +211,55 @@ async def test_arming_with_a_window_open_is_refused_naming_it(
 
 async def _has(found: Any, code: str) -> bool:
     return code in await found
+
+
+async def test_a_home_alarm_carries_the_corridor_cameras_snapshot_to_the_guard(
+        tmp_path: Path, postgres_url: str) -> None:
+    """A camera installed with the floors whose corridor it sees: unit 101's panel (floor 1)
+    takes it; the unit's smoke alarm reaches the guard with that camera's picture, spooled and
+    uploaded by the edge, and what the corridor showed (a code held up, read with OpenCV) is
+    in the JPEG the guard opens."""
+    async def uploads(hub: Any) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http:
+            api = f"{hub.url}/api/v1"
+            async with http.post(f"{api}/auth/login", json={
+                    "username": "admin", "password": ADMIN_PASSWORD}) as resp:
+                headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+            async with http.get(f"{api}/edges", headers=headers) as resp:
+                edge_id = (await resp.json())["items"][0]["id"]
+            async with http.post(f"{api}/edges/{edge_id}/upload-token", headers=headers) as resp:
+                token = (await resp.json())["token"]
+        return {"uploads": {"url": hub.url, "token": token, "backoff_min_s": 0.2,
+                            "backoff_max_s": 1}}
+
+    code = "corridor 1F east"
+    async with ModbusDeviceSimulator(MODEL, name="panel-101",
+                                     serial=SerialSettings(baudrate=9600, parity="N")) as sim, \
+            MjpegServer([Step("qr", 50, text=code)], fps=5) as corridor, \
+            broker("mosquitto") as mqtt_port, demo_building(
+                tmp_path, mqtt_port=mqtt_port, database_url=postgres_url, prepare=prepare_home,
+                edge_extra=uploads) as b:
+        edge = (await b.call("GET", "/edges"))["items"][0]
+        camera = await b.call("POST", "/cameras", {
+            "edge_id": edge["id"], "name": "cam-1f", "source": corridor.url, "floors": ["1F"]},
+            status=201)
+        assert camera["floors"] == [1]
+        await commission_panels(b, sim.port or "", [("panel-101", "101", sim.unit_id)],
+                                exit_s=0.5, entry_s=1.0, poll_s=0.1)
+        assert b.agent.homesec.units["panel-101"].settings.camera == "cam-1f"
+        await until(lambda: "cam-1f" in b.agent.cameras.cameras
+                    and b.agent.cameras.cameras["cam-1f"].last is not None, "a corridor frame", 20)
+        wang = await login(b, DEMO_GUARD)
+
+        sim.zone(SMOKE, "active")
+        alarm = await until(lambda: alarm_of(wang, "home_fire"), "the smoke alarm")
+        assert alarm["snapshot_url"] == f"/api/v1/snapshots/{alarm['snapshot_id']}"
+
+        async def picture() -> bytes | None:
+            async with b.http.get(f"{b.hub.url}{alarm['snapshot_url']}",
+                                  headers={"Authorization": f"Bearer {wang.token}"}) as resp:
+                return await resp.read() if resp.status == 200 else None
+        jpeg = await until(picture, "the snapshot uploaded", 20)
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (480, 640, 3)
+        assert cv2.QRCodeDetectorAruco().detectAndDecode(image)[0] == code

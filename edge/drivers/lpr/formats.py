@@ -19,6 +19,15 @@ class PushFormat(Protocol):
 
     def answer(self, reading: PlateReading, open_barrier: bool) -> PushAnswer: ...
 
+    def heartbeat(self, body: bytes) -> PushAnswer | None:
+        """None when the vendor's cameras send no heartbeat; else checks the body (PushError)
+        and returns the answer that leaves the barrier down (`heartbeat_answer(False)`)."""
+        ...
+
+    def heartbeat_answer(self, open_barrier: bool) -> PushAnswer:
+        """The answer to a heartbeat; True works the camera's relay (a guard's open)."""
+        ...
+
 
 _FORMATS: dict[str, PushFormat] = {}
 

@@ -8,6 +8,11 @@ The camera POSTs `{"AlarmInfoPlate": {"serialno", "ipaddr", "result": {"PlateRes
 An online reading's answer echoes its `plateid`; an offline one (stored while the server was
 unreachable, `isoffline` 1) is answered with `ContinuePushOffline` so the camera sends the
 next, and never opens: the car is long gone.
+
+The camera's heartbeat, set to "comet" polling (comet 轮询: the camera keeps posting its
+heartbeat and acts on what the server's answer carries), is answered
+`{"Response_Heartbeat": {"info": "no"}}`, or `"info": "ok"` to pulse the relay when a guard
+opened the lane: the only way to work the relay at will through the HTTP push protocol.
 """
 
 from __future__ import annotations
@@ -105,6 +110,21 @@ class VzenithFormat:
                 response["plateid"] = int(reading.reading_id)
         return PushAnswer(body=json.dumps({"Response_AlarmInfoPlate": response},
                                           ensure_ascii=False).encode())
+
+    def heartbeat(self, body: bytes) -> PushAnswer | None:
+        # the body says little (a counter, the camera's serial); an empty one is accepted
+        if body.strip():
+            try:
+                doc = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise PushError(f"heartbeat body is not JSON: {exc}") from exc
+            if not isinstance(doc, dict):
+                raise PushError("heartbeat body is not a JSON object")
+        return self.heartbeat_answer(False)
+
+    def heartbeat_answer(self, open_barrier: bool) -> PushAnswer:
+        return PushAnswer(body=json.dumps(
+            {"Response_Heartbeat": {"info": "ok" if open_barrier else "no"}}).encode())
 
 
 VZENITH = register(VzenithFormat())

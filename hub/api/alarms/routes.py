@@ -23,10 +23,11 @@ from hub.api.core.auth import OPERATOR_ROLES, STAFF_ROLES
 from hub.api.core.crud import visible
 from hub.api.core.endpoints import EndpointTable, path_id
 from hub.api.core.errors import ConflictError
-from hub.api.core.keys import CURRENT_USER, LIVE, SESSIONS
+from hub.api.core.keys import CONFIG_PUBLISHER, CURRENT_USER, LIVE, SESSIONS
 from hub.api.core.paging import decode_cursor, encode_cursor
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading
+from hub.boards.notices import BOARD_FIRES, edges_with_boards
 from hub.live import LiveItem
 from hub.models import utcnow
 from hub.rules import alarms as ops
@@ -116,8 +117,13 @@ async def _change(request: web.Request, what: str, note: str | None) -> AlarmOut
                                        "what": word(f"alarm_state.{what}", what)}))
         await session.flush()
         data: dict[str, Any] = ops.alarm_data(alarm)
+        boards = (await edges_with_boards(session, alarm.site_id, None)
+                  if what == "cleared" and alarm.type in BOARD_FIRES else [])
     await publish(request, [LivePush("alarms", {"event": what, "alarm": data}, data["site_id"],
                                      data["building_id"])])
+    publisher = request.app.get(CONFIG_PUBLISHER)
+    if publisher is not None and boards:  # the site's boards leave the fire instruction
+        publisher.edges_changed(data["site_id"], boards)
     return AlarmOut.model_validate(localize(data, reader_language()))
 
 

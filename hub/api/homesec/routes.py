@@ -27,7 +27,7 @@ from hub.homesec.service import (
     site_panels,
 )
 from hub.rules.models import Alarm
-from hub.texts import language_of, render_or
+from hub.texts import language_of, render, render_or
 
 routes = EndpointTable(tag="home-security")
 RESIDENT = frozenset({"resident"})
@@ -79,7 +79,8 @@ class ZoneOut(BaseModel):
 class ArmOut(BaseModel):
     result: str = Field(description="ok, or rejected (reason says why: an open zone, named), "
                         "failed, sent (no answer yet) or unsent (the broker refused it)")
-    reason: str = Field(description="the building's answer (English)")
+    reason: str = Field(description="what happened, in the reader's language (the zones named)")
+    answer: str = Field(description="the building's own answer, as the edge wrote it (English)")
     command_id: str
     open_zones: list[ZoneOut] = Field(description="refused: the zones open, to close or bypass")
 
@@ -118,8 +119,11 @@ async def arm_my_home(request: web.Request, body: ArmIn) -> ArmOut:
         view = await household_panel(session, user.household_id)
     answer = await arm(request.app[SESSIONS], sender, view.panel, body.mode, body.bypass,
                        f"resident:{user.username}")
-    zh = language_of(request) == "zh"
-    return ArmOut(result=answer.result, reason=answer.reason, command_id=answer.command_id,
+    lang = language_of(request)
+    zh = lang == "zh"
+    reason = render(f"arm_answer.{answer.code}", answer.text_params(), lang)
+    return ArmOut(result=answer.result, reason=reason, answer=answer.reason,
+                  command_id=answer.command_id,
                   open_zones=[ZoneOut(zone=z, name=name_zh if zh else name_en)
                               for z, name_en, name_zh in answer.open_zones])
 

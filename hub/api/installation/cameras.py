@@ -29,6 +29,7 @@ class CameraOut(Out):
     source: str = Field(description="where the picture comes from (a password in it: ***)")
     door_id: int | None
     zones: list[dict[str, Any]]
+    floors: list[int] | None = Field(description="the floors whose corridor it sees")
 
     _masked = field_validator("source")(masked_source)
 

@@ -14,7 +14,7 @@ import pytest
 from edge.devices import DeviceSupervisor
 from edge.homesec import HomeSecurity
 from edge.sensors.loader import load_models
-from edge.sensors.models import SerialSettings
+from edge.sensors.models import DeviceModel, SerialSettings
 from simulators.modbus_devices import ModbusDeviceSimulator
 from wire.config import DeviceConfig
 from wire.devices import DeviceData, TelemetryData
@@ -46,19 +46,20 @@ class Seen:
 
 @contextlib.asynccontextmanager
 async def unit(seen: Seen, state: Path | None = None, schedule: list[dict[str, object]] | None = None,
-               local: Callable[[], datetime] = lambda: datetime.now(UTC)
+               local: Callable[[], datetime] = lambda: datetime.now(UTC),
+               model: DeviceModel = MODEL
                ) -> AsyncIterator[tuple[HomeSecurity, ModbusDeviceSimulator]]:
     async with contextlib.AsyncExitStack() as stack:
         sim = await stack.enter_async_context(ModbusDeviceSimulator(
-            MODEL, name="panel-101", serial=SerialSettings(baudrate=9600, parity="N")))
+            model, name="panel-101", serial=SerialSettings(baudrate=9600, parity="N")))
         cfg = DeviceConfig.model_validate({
-            "id": "panel-101", "model": MODEL.model, "transport": "rtu", "port": sim.port,
+            "id": "panel-101", "model": model.model, "transport": "rtu", "port": sim.port,
             "poll_interval_s": 0.05, "timeout_s": 0.15, "offline_after": 2,
             "backoff_min_s": 0.05, "backoff_max_s": 0.2,
             "security": {"unit": "1-101", "floor": 1, "exit_delay_s": 0.3,
                          "entry_delay_s": 0.5, "schedule": schedule or []}})
         homesec = await stack.enter_async_context(HomeSecurity(seen, state, time.monotonic, local))
-        homesec.reconcile([(cfg, MODEL)])
+        homesec.reconcile([(cfg, model)])
 
         def zones(device: str, states: dict[int, str] | None) -> None:
             if states is None:
@@ -120,3 +121,32 @@ async def test_the_arm_state_survives_a_restart_and_the_schedule_arms(tmp_path: 
         assert homesec.units["panel-101"].mode == "stay"
         sim.zone(2, "active")  # the balcony door, armed in stay
         await seen.wait(lambda: ("alarm", "intrusion") in seen.kinds())
+
+
+async def test_a_second_panel_model_is_judged_alike_from_its_own_register_map() -> None:
+    """alarm-panel-16e: input registers at 256, unit 20, ELK zone nibbles (2 normal, 9
+    violated, 5 trouble), 16 zones: nothing but the model file differs for the edge."""
+    seen = Seen()
+    model = load_models()["alarm-panel-16e"]
+    async with unit(seen, model=model) as (homesec, sim):
+        assert sim.unit_id == 20 and sim.tables["input"][256:272] == [2] * 16
+        assert homesec.units["panel-101"].active == set()  # EOL closed loops read normal
+        sim.zone(4, "active")  # the master bedroom window
+        await seen.wait(lambda: 4 in homesec.units["panel-101"].active)
+        done, why = homesec.arm("panel-101", "away", "resident")
+        assert not done and "zone 4 (Master bedroom window) is open" in why
+        sim.zone(4, "normal")
+        await seen.wait(lambda: not homesec.units["panel-101"].active)
+        assert homesec.arm("panel-101", "away", "resident")[0]
+        await seen.wait(lambda: ("armed", None) in seen.kinds())
+        sim.zone(1, "active")  # the entry: the entry delay, then the intrusion
+        await seen.wait(lambda: ("alarm", "intrusion") in seen.kinds())
+        sim.zone(11, "active")  # gas, a 24-hour zone
+        await seen.wait(lambda: ("alarm", "gas") in seen.kinds())
+        gas = seen.homesec()[-1]
+        assert (gas.zone, gas.zone_zh, gas.zone_kind) == (11, "厨房燃气", "gas")
+        sim.zone(7, "tamper")  # a cut loop: not an intrusion, not normal
+        sim.fault("TAMPER")  # the box opened: bit 1 of the trouble word
+        await seen.wait(lambda: any(isinstance(d, DeviceData) and d.code == "TAMPER"
+                                    for _, d in seen.events))
+        assert sim.raw("system_trouble") == 0b10

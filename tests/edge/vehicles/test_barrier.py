@@ -133,7 +133,7 @@ async def test_a_guard_opens_a_camera_relay_lane_at_its_next_push(tmp_path: Path
             held = await asyncio.to_thread(push_plate, url, "粤A77777", secret=SECRET)
             assert not held.opened
             done, how = vehicles.guard_open("gate-in", None, "送货 delivery", "guard1")
-            assert done and "next push" in how
+            assert done and "next heartbeat or push" in how
             again = await asyncio.to_thread(push_plate, url, "粤A77777", secret=SECRET)
             assert again.opened
             later = await asyncio.to_thread(push_plate, url, "粤A88888", secret=SECRET)

@@ -206,7 +206,7 @@ async def _building(client: Client, auth: dict[str, str], e: int) -> dict[str, A
 REFUSALS: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("POST", "/devices", {"edge_id": "{e}", "name": "x1", "model": "lift-9000",
                           "transport": "tcp", "host": "10.0.0.1"},
-     "model", "unknown model 'lift-9000'; known: alarm-panel-8z, elevator-mrl-b"),
+     "model", "unknown model 'lift-9000'; known: alarm-panel-16e, alarm-panel-8z, elevator-mrl-b"),
     ("POST", "/devices", {"edge_id": "{e}", "name": "x2", "model": "fire-panel-8z",
                           "transport": "rtu", "line_id": "{modbus}", "unit_id": 248},
      "unit_id", "less than or equal to 247"),

@@ -39,7 +39,7 @@ async def test_a_lane_is_commissioned_into_its_edges_configuration(
         "edge_id": e, "name": "gate-out", "direction": "exit", "camera_user": "admin",
         "camera_secret": SECRET, "barrier": {"kind": "modbus_coil", "host": "10.0.0.20",
                                              "coil": 2, "up_input": 0}})
-    assert gate_in["barrier"] == {"kind": "camera_relay"}
+    assert gate_in["barrier"] == {"kind": "camera_relay", "comet_hold_s": 0.0}
     assert gate_out["barrier"]["coil"] == 2 and gate_out["barrier"]["pulse_s"] == 1.0
     assert "camera_secret" not in gate_in and SECRET not in str(gate_out)
     assert await call(client, auth, "GET", f"/lanes/{gate_in['id']}", 200) == gate_in
@@ -58,9 +58,12 @@ async def test_a_lane_is_commissioned_into_its_edges_configuration(
     # a new secret: a new hash; a change without one keeps it
     await call(client, auth, "PATCH", f"/lanes/{gate_in['id']}", 200,
                {"camera_secret": "camera-pass-2"})
+    held = await call(client, auth, "PATCH", f"/lanes/{gate_out['id']}", 422,
+                      {"barrier": {"kind": "camera_relay", "comet_hold_s": 60}})
+    assert "comet_hold_s" in str(held)  # longer than any camera's HTTP timeout: refused
     moved = await call(client, auth, "PATCH", f"/lanes/{gate_out['id']}", 200,
-                       {"barrier": {"kind": "camera_relay"}})
-    assert moved["barrier"] == {"kind": "camera_relay"}
+                       {"barrier": {"kind": "camera_relay", "comet_hold_s": 5}})
+    assert moved["barrier"] == {"kind": "camera_relay", "comet_hold_s": 5.0}
     async with sessions() as session:
         rows = {r.name: r for r in await session.scalars(select(Lane))}
         trail = list(await session.scalars(
