@@ -74,9 +74,10 @@ class HubSettings(BaseSettings):
     # issue 19: history partitioned by time on PostgreSQL (hub.history), retention per kind
     history_event_log_days: float | None = Field(
         default=365, gt=0, description="the event log (every event's payload) is kept this "
-        "long; unset: for ever. On PostgreSQL whole months leave at once")
+        "long (a large number: for ever). On PostgreSQL whole months leave at once")
     history_access_days: float | None = Field(
-        default=1095, gt=0, description="the access log is kept this long; unset: for ever")
+        default=1095, gt=0,
+        description="the access log is kept this long (a large number: for ever)")
     history_ahead: int = Field(
         default=3, ge=1, le=24, description="partitions made ahead on PostgreSQL: this many "
         "months of events, days of raw telemetry")
