@@ -302,7 +302,7 @@ async def seed_vehicles(sessions: async_sessionmaker[AsyncSession]) -> None:
                           note="张伟")
         await _get_or_add(session, BlockedPlate,
                           {"site_id": DEMO_SITE, "plate": DEMO_BLOCKED_PLATE},
-                          reason="欠费未缴 unpaid parking")
+                          reason="欠缴停车费")
 
 
 async def seed_demo_logins(sessions: async_sessionmaker[AsyncSession],
