@@ -220,7 +220,7 @@ class Line(Base):
     baudrate: Mapped[int] = mapped_column(Integer)
     parity: Mapped[Literal["N", "E", "O"]] = mapped_column(String(1))
     stopbits: Mapped[int] = mapped_column(Integer)
-    protocol: Mapped[Literal["osdp", "modbus", "dlt645"]] = mapped_column(String(8))
+    protocol: Mapped[Literal["osdp", "modbus", "dlt645", "cjt188"]] = mapped_column(String(8))
 
 
 class Lift(Base):

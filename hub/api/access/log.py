@@ -127,7 +127,7 @@ async def _filtered(session: AsyncSession, scope: Scope, query: AccessEventQuery
     if query.building is not None:
         stmt = stmt.where(*await _building_edges(session, query.building))
     if query.q is not None:
-        stmt = stmt.where(await _search(session, scope, query.q))
+        stmt = stmt.where(await _search(session, scope, query.q, query.site))
     return stmt
 
 
@@ -135,14 +135,18 @@ async def _filtered(session: AsyncSession, scope: Scope, query: AccessEventQuery
 _MAX_MATCHES = 500
 
 
-async def _search(session: AsyncSession, scope: Scope, text: str) -> ColumnElement[bool]:
+async def _search(session: AsyncSession, scope: Scope, text: str, site: str | None
+                  ) -> ColumnElement[bool]:
     """Events of the residents or visitors whose name contains `text` (their cards too, for
     refusals the edge could not name), or of the credential `text` itself: each an index
-    lookup (resident_id, credential), never a scan of the log."""
+    lookup (resident_id, credential), never a scan of the log. With a site asked for, only
+    its people: an admin's search would otherwise scan every site's residents, and their
+    namesakes elsewhere could fill the match list."""
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    in_site = [] if site is None else [Resident.site_id == site]
     residents = list(await session.scalars(
         select(Resident.id).where(scope.where(Resident.site_id, Resident.household_id),
-                                  Resident.name.ilike(pattern, escape="\\"))
+                                  *in_site, Resident.name.ilike(pattern, escape="\\"))
         .order_by(Resident.id).limit(_MAX_MATCHES)))
     credentials = {text}
     if residents:
@@ -152,6 +156,7 @@ async def _search(session: AsyncSession, scope: Scope, text: str) -> ColumnEleme
     if not scope.is_resident:
         passes = await session.scalars(
             select(VisitorPass.id).where(scope.where(VisitorPass.site_id),
+                                         *([] if site is None else [VisitorPass.site_id == site]),
                                          VisitorPass.visitor_name.ilike(pattern, escape="\\"))
             .order_by(VisitorPass.id.desc()).limit(_MAX_MATCHES))
         credentials.update(f"{PASS_PREFIX}{pass_id}" for pass_id in passes)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from hub.api.core.auth import ADMIN_ROLES
 from hub.api.core.endpoints import EndpointTable
-from hub.api.core.errors import ConflictError
+from hub.api.core.errors import ConflictError, thing_word
 from hub.api.core.schemas import SiteQuery
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
@@ -68,6 +68,7 @@ async def create_site(request: web.Request, body: SiteCreate) -> SiteOut:
     """Add a site (a compound); its staff are then given `site_id` (admin only)."""
     async with writing(request) as change:
         if await change.session.get(Site, body.id) is not None:
-            raise ConflictError(f"site {body.id!r} already exists")
+            raise ConflictError(f"site {body.id!r} already exists",
+                                ("error.exists", {"what": thing_word("site"), "key": body.id}))
         change.session.add(Site(id=body.id, name=body.name, timezone=body.timezone))
     return SiteOut(id=body.id, name=body.name, timezone=body.timezone)

@@ -109,7 +109,8 @@ async def correct_plate(request: web.Request, body: CorrectionIn) -> CorrectionO
             raise NotFoundError("lane decision", event_id)
         read = event.data.get("matched_plate") or event.data["plate"]
         if body.plate == read:
-            raise InvalidError.one("plate", f"{body.plate} is what the lane already used")
+            raise InvalidError.one("plate", f"{body.plate} is what the lane already used",
+                                   "invalid.plate_same", plate=body.plate)
         row = PlateCorrection(site_id=event.site_id, event_id=event.id, read_plate=read,
                               plate=body.plate, reason=body.reason,
                               corrected_by=request[CURRENT_USER].username)

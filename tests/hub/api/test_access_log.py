@@ -96,6 +96,31 @@ async def test_a_name_search_finds_residents_their_cards_and_visitors(
     assert resp.status == 422
 
 
+async def test_a_name_search_in_a_site_looks_only_at_its_people(
+        client: Client, auth: dict[str, str], log: dict[str, Any],
+        sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin's search with a site: the other sites' namesakes (earlier ids) must not fill
+    the match list and crowd out the site's own (a fleet has millions of residents)."""
+    monkeypatch.setattr(events_api, "_MAX_MATCHES", 3)
+    async with sessions() as session, session.begin():
+        session.add_all(Resident(site_id="moonbay", unit_id=901, name=f"李娜{i}") for i in range(3))
+        await session.flush()
+        li = Resident(site_id="sunrise", unit_id=101, name="李娜")
+        session.add(li)
+        await session.flush()
+        event_id = new_event_id()
+        session.add(EventLog(id=event_id, kind="access", site_id="sunrise", edge="edge-b1",
+                             device="r", seq=99, ts=T0, data={}))
+        await session.flush()
+        session.add(AccessEvent(id=event_id, site_id="sunrise", edge="edge-b1", door="B1-main",
+                                ts=T0, credential_type="card", credential="2001",
+                                resident_id=li.id, result="granted", reason="granted",
+                                decision_us=100))
+    resp = await client.get(URL, headers=auth, params={"site": "sunrise", "q": "李娜"})
+    assert resp.status == 200, await resp.text()
+    assert [e["person"] for e in (await resp.json())["items"]] == ["李娜"]
+
+
 async def test_the_csv_export_holds_every_match(client: Client, auth: dict[str, str],
                                                 log: dict[str, Any],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
