@@ -41,7 +41,7 @@ class SerialLine(WireModel):
     id: Name
     port: SerialPath = Field(min_length=1, max_length=200,
                              description="serial device of the line, e.g. /dev/ttyUSB0")
-    protocol: Literal["osdp", "modbus", "dlt645"]
+    protocol: Literal["osdp", "modbus", "dlt645", "cjt188"]
     baudrate: int | None = Field(default=None, ge=1200, le=921600)
     parity: Parity | None = None
     stopbits: Literal[1, 2] | None = None
@@ -243,9 +243,13 @@ def check_meters(lines: Iterable[SerialLine], meters: Iterable[MeterConfig],
         line = by_line.get(meter.line)
         if line is None:
             raise ValueError(f"meter {meter.id}: line {meter.line!r} is not a line here")
-        if line.protocol != "dlt645":
+        if line.protocol not in ("dlt645", "cjt188"):
             raise ValueError(f"meter {meter.id}: line {line.id} is a {line.protocol} line, a "
-                             "DL/T 645 meter needs a dlt645 line")
+                             "meter needs a dlt645 or cjt188 line")
+        digits = 14 if line.protocol == "cjt188" else 12
+        if len(meter.address) != digits:
+            raise ValueError(f"meter {meter.id}: a {line.protocol} meter's address is {digits} "
+                             f"digits, not {meter.address!r}")
         other = addresses.setdefault((line.id, meter.address), meter.id)
         if other != meter.id:
             raise ValueError(f"meters {other} and {meter.id} share address {meter.address} on "

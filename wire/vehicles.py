@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from wire._base import Name, UtcDatetime, WireModel
+from wire.errors import Refused
 
 # A plate as the hub stores it: Chinese provincial prefix (or letters) then letters and digits,
 # upper case, without the separator dot or spaces (粤B·12345 -> 粤B12345).
@@ -23,7 +24,8 @@ def normalise_plate(text: str) -> str:
 def _plate(value: str) -> str:
     plate = normalise_plate(value)
     if not _PLATE.match(plate):
-        raise ValueError(f"{value!r} is not a plate (5-10 letters, digits or Chinese characters)")
+        raise Refused("invalid.plate",
+                      f"{value!r} is not a plate (5-10 letters, digits or Chinese characters)")
     return plate
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.api.access import commands, door_states, groups, schedules
+from hub.api.access import commands, door_states, groups, panel, schedules
 from hub.api.access import log as events
 from hub.api.access import settings as access
 from hub.api.alarms import notices, reports
@@ -73,6 +73,7 @@ def all_endpoints() -> list[Endpoint]:
         *commands.routes,
         *access.routes,
         *door_states.routes,
+        *panel.routes,
         *devices.routes,
         *buildings.routes,
         *households.routes,

@@ -12,7 +12,9 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from hub.api.access.panel import guard_panel
 from hub.api.core import login as api_login
+from hub.api.core.errors import ApiError
 from hub.api.core.keys import COMPANY_SITES, REPLICA
 from hub.api.core.scope import Scope, scope_for
 from hub.api.core.store import reading
@@ -50,7 +52,7 @@ from hub.models import (
     VisitorPass,
 )
 from hub.rules.models import Alarm
-from hub.texts import LANG_COOKIE, LANGUAGES
+from hub.texts import LANG_COOKIE, LANGUAGES, set_reader_language
 from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
@@ -234,8 +236,18 @@ CONSOLE.add(Page("/manage/boards", "boards.html", MANAGERS, nav="nav.boards",
 CONSOLE.add(Page("/manage/audit", "audit.html", MANAGERS, nav="nav.audit", context=audit_page))
 
 
-CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
-                 channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True))
+@CONSOLE.page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
+              channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True)
+async def guard_console(request: web.Request, user: User) -> dict[str, Any]:
+    """The panel's first data in the page itself (the API's /guard-panel, in the console's
+    language): it shows with the document, with no request after it; the live feed and its
+    reconnects ask /guard-panel again."""
+    set_reader_language(choose_language(request))
+    try:
+        panel = await guard_panel(request)
+    except ApiError:  # the page still opens; its script asks the API and shows why
+        return {"panel": None}
+    return {"panel": panel.model_dump(mode="json")}
 CONSOLE.add(Page("/guard/passes", "desk.html", OPERATORS, nav="nav.desk",
                  scripts=("passes.js",)))
 CONSOLE.add(Page("/guard/access", "access_log.html", OPERATORS, nav="nav.access_log",
@@ -246,7 +258,7 @@ CONSOLE.add(Page("/guard/alarms", "alarm_history.html", OPERATORS, nav="nav.alar
 CONSOLE.add(Page("/guard/lanes", "lanes.html", OPERATORS, nav="nav.lanes", scripts=("lanes.js",),
                  channels=("vehicles", "alarms"), wide=True))
 CONSOLE.add(Page("/manage/vehicles", "vehicles.html", MANAGERS, nav="nav.vehicles",
-                 scripts=("vehicles.js",)))
+                 scripts=("lists.js", "vehicles.js")))
 @routes.get("/guard/patrol/sw.js")
 async def patrol_service_worker(_request: web.Request) -> web.StreamResponse:
     """The patrol page's service worker (kept at /guard/ so it may serve /guard/patrol)."""
@@ -312,6 +324,14 @@ async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
     mine = [door for door, b in rows if building is not None and b in (building.id, None)]
     doors = [{"name": d.name, "label": d.label or d.name} for d in (mine or [d for d, _ in rows])]
     return {"resident": resident, "unit": unit, "doors": doors}
+
+
+@CONSOLE.page("/me/vehicles", "my_vehicles.html", RESIDENTS, nav="nav.my_vehicles",
+              scripts=("my_vehicles.js",))
+async def my_vehicles(request: web.Request, user: User) -> dict[str, Any]:
+    """The resident's household: its cars and the visitor-car passes it issues."""
+    found = await _my_resident(request, user)
+    return {"household_id": found[0].household_id if found else None}
 
 
 CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",

@@ -59,7 +59,7 @@ async def create_lane(inst: Installer, spec: LaneSpec) -> Lane:
     edge = await inst.edge(spec.edge_id, spec.site_id)
     if spec.camera_secret is None:
         raise InvalidInput("camera_secret", "a lane needs its camera's password (the edge "
-                           "refuses pushes without it)")
+                           "refuses pushes without it)", "invalid.lane_secret")
     await _check(inst, spec, edge, None)
     lane = Lane(site_id=edge.site_id, edge_id=edge.id, name=spec.name)
     _apply(lane, spec)

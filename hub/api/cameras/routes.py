@@ -164,7 +164,8 @@ async def upload_snapshot(request: web.Request, query: SnapshotUploadQuery) -> w
         held = await session.get(SnapshotRow, query.id)
         if held is not None:
             if (held.site_id, held.edge) != (edge.site_id, edge.name):
-                raise ConflictError(f"snapshot {query.id} belongs to another edge")
+                raise ConflictError(f"snapshot {query.id} belongs to another edge",
+                                    ("error.snapshot_other_edge", {"id": query.id}))
             created = False
             expires = held.expires_at
         else:

@@ -114,7 +114,8 @@ async def arm_my_home(request: web.Request, body: ArmIn) -> ArmOut:
     user = request[CURRENT_USER]
     sender = request.app.get(COMMANDS)
     if sender is None:
-        raise UnavailableError("this API instance cannot reach the broker to command edges")
+        raise UnavailableError("this API instance cannot reach the broker to command edges",
+                               ("error.no_broker", {}))
     async with reading(request) as session:
         view = await household_panel(session, user.household_id)
     answer = await arm(request.app[SESSIONS], sender, view.panel, body.mode, body.bypass,

@@ -304,6 +304,8 @@ class ResidentOut(BaseModel):
     id: int
     site_id: str
     unit_id: int | None
+    unit_label: str | None = Field(default=None, description="the unit as people name it: "
+                                   "building code and number, e.g. B1 101")
     name: str
     phone: str | None
     groups: list[int]

@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.core.auth import ADMIN_ROLES, COMPANY_ROLES
 from hub.api.core.endpoints import EndpointTable
-from hub.api.core.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from hub.api.core.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    thing_word,
+)
 from hub.api.core.schemas import SiteQuery
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading, writing
@@ -103,7 +109,8 @@ async def create_site(request: web.Request, body: SiteCreate) -> SiteOut:
     async with writing(request) as change:
         company_id = await _company_for(change.session, scope, body.company_id, DEFAULT_COMPANY)
         if await change.session.get(Site, body.id) is not None:
-            raise ConflictError(f"site {body.id!r} already exists")
+            raise ConflictError(f"site {body.id!r} already exists",
+                                ("error.exists", {"what": thing_word("site"), "key": body.id}))
         site = Site(id=body.id, name=body.name, timezone=body.timezone, company_id=company_id)
         change.session.add(site)
         await change.session.flush()

@@ -23,6 +23,7 @@ from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading, require_site, writing
 from hub.api.registry.schemas import UserCreate, UserList, UserOut, UserQuery, UserUpdate
 from hub.models import ApiToken, Company, Household, Resident, ResidentAccount, User
+from hub.texts.validation import field_word
 
 routes = EndpointTable(tag="users")
 _ITEM = r"/users/{id:\d+}"
@@ -175,7 +176,8 @@ async def create_user_view(request: web.Request, body: UserCreate) -> UserOut:
             session, scope, body.role, body.site_id, household, body.company_id
         )
         if await session.scalar(select(User.id).where(User.username == body.username)):
-            raise ConflictError(f"username {body.username!r} is taken")
+            raise ConflictError(f"username {body.username!r} is taken", (
+                "error.exists", {"what": field_word("username"), "key": body.username}))
         user = User(
             username=body.username,
             password_hash=await hash_password(body.password),

@@ -288,6 +288,7 @@ CASES: dict[tuple[str, str], Case] = {
         away=404, ok=409
     ),
     ("GET", "/commands"): Case(OPERATORS, resource="commands", query=lambda w: "?limit=500"),
+    ("GET", "/guard-panel"): Case(OPERATORS),
     ("GET", "/commands/{id}"): Case(OPERATORS, resource="commands"),
     ("GET", "/holidays"): Case(STAFF, resource="holidays"),
     ("POST", "/holidays"): Case(
@@ -424,8 +425,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/vehicles"): Case(HOUSEHOLD),
     ("POST", "/vehicles"): Case(WRITERS, body=vehicle_body, away=422),
     ("DELETE", "/vehicles/{id}"): Case(WRITERS, resource="vehicles"),
+    ("PATCH", "/vehicles/{id}"): Case(
+        WRITERS, resource="vehicles", body=lambda w, p: {"note": "二号车"}),
     ("GET", "/vehicle-passes"): Case(HOUSEHOLD),
     ("POST", "/vehicle-passes"): Case(ISSUERS, body=vehicle_pass_body, away=422),
+    ("POST", "/vehicle-passes/{id}/revoke"): Case(
+        ISSUERS, resource="vehicle-passes", ok=200, away=404),
     ("GET", "/blocked-plates"): Case(STAFF),
     ("POST", "/blocked-plates"): Case(
         OPERATORS, body=lambda w, p: {"site_id": SITE[p], "plate": plate()}),

@@ -205,6 +205,8 @@ class World:
             return await self.make("POST", "/visitor-passes", pass_body(self.unit[place], place))
         if resource == "vehicles":
             return await self.make("POST", "/vehicles", vehicle_body(self, place))
+        if resource == "vehicle-passes":
+            return await self.make("POST", "/vehicle-passes", vehicle_pass_body(self, place))
         if resource == "lane-decisions":  # a lane's decision, as the ingest stores it
             event = EventLog(
                 id=new_event_id(), kind="vehicle", site_id=site, edge="gate", device="gate-in",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -111,3 +112,21 @@ async def test_overview_counts_only_the_managers_site(console: Client,
     assert tiles["Edges online"] == "1 / 1"
     assert tiles["Residents"] == "1"
     assert tiles["Units"] == "1"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_guard_console_comes_with_its_data(console: Client, cookies: dict[str, str],
+                                                     lang: str) -> None:
+    """The panel's lists are in the page (once, in <main>, in the page's language), so the
+    console shows them with no request after the document."""
+    _, body, _ = await get(console, "/guard", f"{cookies['guard']}; lintel_lang={lang}")
+    title = re.search(r"<title>(.*?)</title>", body, re.DOTALL)
+    assert title is not None and "{" not in title.group(1)
+    found = re.findall(r'<script id="guard-panel" type="application/json">(.*?)</script>',
+                       body, re.DOTALL)
+    assert len(found) == 1
+    panel = json.loads(found[0])
+    assert set(panel) == {"alarms", "access_events", "buildings", "edges", "door_states",
+                          "devices", "commands", "camera_alerts"}
+    assert panel["buildings"]["items"] and panel["door_states"]["items"]
+    assert body.index('id="guard-panel"') > body.index("<main>")
