@@ -21,8 +21,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    Uuid,
     false,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +60,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
+
+
+# Event ids: native uuid on PostgreSQL (16 bytes, not 37), the text as before on SQLite; Python
+# sees the same lower-case string either way. Payloads: jsonb on PostgreSQL.
+EventIdType = String(36).with_variant(Uuid(as_uuid=False), "postgresql")
+Payload = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Site(Base):
@@ -330,23 +338,30 @@ class EdgeConfigVersion(Base):
 
 
 class EventLog(Base):
-    """Every event received, stored once by its id whatever the broker redelivers."""
+    """Every event received, stored once by its id whatever the broker redelivers.
+
+    On PostgreSQL partitioned by `ts` (hub.history): the key is (id, ts), as a partitioned
+    table's must hold its partition key; a redelivery carries the same ts, and an id reused
+    with another ts is refused by the ingest (hub.ingest)."""
 
     __tablename__ = "event_log"
     __table_args__ = (Index("ix_event_log_edge_seq", "site_id", "edge", "seq"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(EventIdType, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[str] = mapped_column(String(64))
     edge: Mapped[str] = mapped_column(String(64))
     device: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
-    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(Payload)
 
 
 class AccessEvent(Base):
-    """Access decisions, denormalised for the access log's filters and keyset paging."""
+    """Access decisions, denormalised for the access log's filters and keyset paging.
+
+    Partitioned by `ts` on PostgreSQL like the event log, and kept longer than it (its own
+    retention), so it holds no foreign key to it (migration 0040a)."""
 
     __tablename__ = "access_events"
     __table_args__ = (
@@ -365,11 +380,11 @@ class AccessEvent(Base):
               sqlite_where=Column("malformed").isnot(None),
               postgresql_where=Column("malformed").isnot(None)),
     )
-    id: Mapped[str] = mapped_column(ForeignKey("event_log.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(EventIdType, primary_key=True)
     site_id: Mapped[str] = mapped_column(String(64), index=True)
     edge: Mapped[str] = mapped_column(String(64))
     door: Mapped[str] = mapped_column(String(64))
-    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
     credential_type: Mapped[CredentialType] = mapped_column(String(16))
     credential: Mapped[str] = mapped_column(String(128))
     resident_id: Mapped[int | None] = mapped_column(Integer)

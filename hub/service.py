@@ -27,6 +27,7 @@ from hub.credentials.keys import key_from_seed
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.edgeconfig import EdgeConfigPublisher
 from hub.errors import MqttError
+from hub.history.maintenance import HistoryMaintenance, Retention
 from hub.ingest import Ingest, hub_subscriptions
 from hub.installation.push import ConfigPusher
 from hub.live import LiveBus
@@ -245,6 +246,10 @@ class Hub:
                                                     live=self._live))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
+        # issue 19: partitions made ahead, then the event and access logs' retention
+        await stack.enter_async_context(HistoryMaintenance(
+            self._sessions, Retention(s.history_event_log_days, s.history_access_days),
+            ahead=s.history_ahead, interval_s=s.history_interval_s))
         replica = await self._open_replica(stack)
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live, self.config_pusher, replica)

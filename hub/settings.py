@@ -71,6 +71,18 @@ class HubSettings(BaseSettings):
     telemetry_raw_days: float = Field(
         default=7, gt=0, description="raw SQL telemetry older than this is rolled into hours")
     telemetry_downsample_interval_s: float = Field(default=3600, gt=0)
+    # issue 19: history partitioned by time on PostgreSQL (hub.history), retention per kind
+    history_event_log_days: float | None = Field(
+        default=365, gt=0, description="the event log (every event's payload) is kept this "
+        "long (a large number: for ever). On PostgreSQL whole months leave at once")
+    history_access_days: float | None = Field(
+        default=1095, gt=0,
+        description="the access log is kept this long (a large number: for ever)")
+    history_ahead: int = Field(
+        default=3, ge=1, le=24, description="partitions made ahead on PostgreSQL: this many "
+        "months of events, days of raw telemetry")
+    history_interval_s: float = Field(
+        default=3600, gt=0, description="how often partitions are made ahead and retention runs")
 
     @field_validator("influxdb_url", "influxdb_org", "influxdb_bucket")
     @classmethod
