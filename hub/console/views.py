@@ -52,6 +52,7 @@ from hub.models import (
 )
 from hub.rules.models import Alarm
 from hub.texts import LANG_COOKIE, LANGUAGES, set_reader_language
+from hub.texts import render as render_text
 from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
@@ -93,7 +94,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def switch_language(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
-        raise web.HTTPNotFound(text=f"unknown language {lang!r}; one of {', '.join(LANGUAGES)}")
+        raise web.HTTPNotFound(text=render_text("error.http_404", None, choose_language(request)))
     redirect = _redirect(safe_next(request.query.get("next"), "/"))
     redirect.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="Lax")
     return redirect
@@ -148,9 +149,10 @@ async def overview_tiles(request: web.Request) -> web.StreamResponse:
     """The overview's counts as JSON, for the page to refresh its tiles in place."""
     user = await current_user(request)
     if user is None:
-        raise web.HTTPUnauthorized(text="sign in first")
+        raise web.HTTPUnauthorized(
+            text=render_text("error.unauthorized", None, choose_language(request)))
     if user.role not in MANAGERS:
-        raise web.HTTPForbidden(text=f"role {user.role!r} may not read the overview")
+        raise web.HTTPForbidden(text=render_text("error.forbidden", None, choose_language(request)))
     return web.json_response(await tile_counts(request, user),
                              headers={"Cache-Control": "no-store"})
 

@@ -74,7 +74,7 @@ class BuildingList(BaseModel):
 
 
 class UnitCreate(Strict):
-    building_id: int
+    building_id: RowId
     number: str = Field(min_length=1, max_length=32, description="e.g. 1203; unique per building")
     floor: int | None = Field(default=None, ge=-10, le=300)
     area: float | None = Field(default=None, gt=0, le=100_000, description="m²")
@@ -93,7 +93,7 @@ class UnitUpdate(Strict):
 class UnitOut(BaseModel):
     id: int
     site_id: str
-    building_id: int
+    building_id: RowId
     number: str
     floor: int | None
     area: float | None
@@ -107,7 +107,7 @@ class UnitList(BaseModel):
 
 class UnitQuery(Strict):
     site_id: SiteId | None = None
-    building_id: int | None = None
+    building_id: RowId | None = None
     status: UnitStatus | None = None
 
 
@@ -115,7 +115,7 @@ class UnitQuery(Strict):
 
 
 class HouseholdCreate(Strict):
-    unit_id: int = Field(description="one household per unit")
+    unit_id: RowId = Field(description="one household per unit")
     name: str = Field(default="", max_length=200)
 
 
@@ -172,7 +172,7 @@ class UserUpdate(Strict):
     password: str | None = Field(default=None, min_length=10, max_length=1024)
     role: Role | None = None
     site_id: SiteId | None = None
-    household_id: int | None = None
+    household_id: RowId | None = None
     disabled: bool | None = None
 
     _not_null = field_validator("password", "role", "disabled")(_refuse_null)
@@ -268,7 +268,7 @@ class ResidentOut(BaseModel):
     cards: list[CardOut]
     created_at: datetime
     updated_at: datetime
-    household_id: int | None = None
+    household_id: RowId | None = None
     type: ResidentType | None = None
     id_number: str | None = Field(
         default=None, description="masked (110101********1234) for every role but admin"
