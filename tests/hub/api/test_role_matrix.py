@@ -264,6 +264,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/me/home-security"): Case(RESIDENT),
     ("POST", "/me/home-security/arm"): Case(RESIDENT, body=lambda w, p: {"mode": "stay"},
                                             own=True, ok=200),
+    ("POST", "/me/home-security/schedule"): Case(RESIDENT, body=lambda w, p: {"schedule": []},
+                                                 own=True, ok=200),
     ("GET", "/security-panels"): Case(OPERATORS, resource="security-panels"),
     ("POST", "/security-panels"): Case(
         WRITERS, body=lambda w, p: {"device_id": w.ids["panel-devices"][p].pop(),
