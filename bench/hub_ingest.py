@@ -12,6 +12,8 @@ Usage: .venv/bin/python bench/hub_ingest.py [--events 30000] [--edges 50] [--rep
        [--denied-share 0.05]
        [--resend N]  (re-send N stored events under new ids: the check must catch them)
        [--profile DIR]  (py-spy stacks of each worker, `pip install py-spy`)
+       [--layouts both]  (issue 19: each run also stores into the same tables unpartitioned,
+                          made from the models, and prints partitioned/unpartitioned)
 Each run prints its figures; the last line is the median of the runs.
 """
 
@@ -32,6 +34,9 @@ import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from alembic import command
+from sqlalchemy import create_engine
+
 from harness.event_log import (
     COMMIT_SETTINGS,
     EventLogCounts,
@@ -43,7 +48,8 @@ from harness.report import report
 from harness.services import MosquittoServer, PostgresServer, free_port
 from harness.stats import percentile
 from harness.stored import ConfirmationWatch
-from hub.db import run_migrations
+from hub.db import alembic_config, run_migrations, sync_url
+from hub.schema import metadata
 from wire import AccessData, AccessEvent, new_event_id, topics
 
 SITE = "bench"
@@ -128,9 +134,20 @@ def broker_rate(port: int, messages: list[tuple[str, bytes]]) -> float:
     return len(messages) / elapsed
 
 
-def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
+def prepare_database(pg: PostgresServer, name: str, edges: int,
+                     layout: str = "partitioned") -> str:
     url = pg.create_database(name)
-    run_migrations(url)
+    if layout == "unpartitioned":
+        # the models' tables as they are (uuid, jsonb, key (id, ts)) but not partitioned:
+        # the partitioning's own cost, apart from the types'
+        engine = create_engine(sync_url(url))
+        try:
+            metadata.create_all(engine)
+        finally:
+            engine.dispose()
+        command.stamp(alembic_config(url), "heads")
+    else:
+        run_migrations(url)
     with psycopg.connect(pg.dsn(name), autocommit=True) as db:
         db.execute("INSERT INTO sites (id, name, timezone) VALUES (%s, %s, 'Asia/Shanghai')",
                    (SITE, "bench"))
@@ -142,19 +159,20 @@ def prepare_database(pg: PostgresServer, name: str, edges: int) -> str:
 
 def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[str, bytes]],
              edges: int, profile: Path | None = None, tag: str = "",
-             resend: int = 0) -> tuple[float, EventLogCounts, float, float, str]:
+             resend: int = 0, layout: str = "partitioned",
+             ) -> tuple[float, EventLogCounts, float, float, str]:
     """Events/s stored (first publish to last commit), the event log's counts, CPU seconds
     of the hub workers and of PostgreSQL under the load, and what was confirmed back.
     `resend` events are re-sent under new ids after the timing."""
-    name = f"bench_{workers}w_{os.getpid()}_{tag}"
-    url = prepare_database(pg, name, edges)
+    name = f"bench_{workers}w_{os.getpid()}_{tag}_{layout[0]}"
+    url = prepare_database(pg, name, edges, layout)
     procs = []
     for w in range(workers):
         env = {**os.environ, "LINTEL_HUB_DATABASE_URL": url,
                "LINTEL_HUB_MQTT_PORT": str(port), "LINTEL_HUB_MQTT_CLIENT_ID": f"hub-{name}-{w}",
                # A group of its own: Mosquitto keeps dealing a share to the offline persistent
                # sessions of an earlier run's workers in the same group.
-               "LINTEL_HUB_MQTT_SHARED_GROUP": f"bench{workers}x{tag}",
+               "LINTEL_HUB_MQTT_SHARED_GROUP": f"bench{workers}x{tag}{layout[0]}",
                "LINTEL_HUB_HTTP_PORT": str(free_port()), "LINTEL_HUB_ADMIN_PASSWORD": "bench-pass",
                "LINTEL_HUB_DATA_DIR": "/tmp"}
         command = [sys.executable, "-m", "lintel.cli", "hub"]
@@ -237,6 +255,8 @@ def main() -> None:
     parser.add_argument("--resend", type=int, default=0, metavar="N",
                         help="re-send N stored events under new ids after each timing (a fault "
                              "made on purpose: the duplicate counts must show N and the run fail)")
+    parser.add_argument("--layouts", choices=("partitioned", "both"), default="partitioned",
+                        help="both: each run beside the same tables unpartitioned")
     parser.add_argument("--profile", type=Path, default=None,
                         help="run each hub worker under py-spy; raw stacks go to this folder")
     args = parser.parse_args()
@@ -253,21 +273,32 @@ def main() -> None:
             figures = {"broker": bare}
             print(f"run {run}: broker alone: {bare:,.0f} messages/s ({args.events:,} QoS 1 "
                   f"events, {LOADERS} publishers, 1 bare subscriber)", flush=True)
+            layouts = ("partitioned", "unpartitioned") if args.layouts == "both" else (
+                "partitioned",)
             for workers in (1, 2):
-                rate, counts, cpu, pg_cpu, confirmed = hub_rate(pg, broker.port, workers, messages,
-                                                     args.edges, args.profile, tag=str(run),
-                                                     resend=args.resend)
-                stored = counts.by_seq
-                figures |= {f"{workers}w": rate, f"{workers}w ratio": rate / bare,
-                            f"{workers}w cpu": cpu / max(stored, 1) * 1e6}
-                print(f"run {run}: hub, {workers} worker(s), PostgreSQL: {rate:,.0f} events/s "
-                      f"committed; ratio hub/broker {rate / bare:.2f}; {counts.text(args.events)}"
-                      f"; hub CPU {cpu / max(stored, 1) * 1e6:.0f} µs/event, PostgreSQL "
-                      f"{pg_cpu / max(stored, 1) * 1e6:.0f} µs/event; {confirmed}", flush=True)
-                if not counts.ok(args.events):
-                    raise SystemExit(f"FAILED: {counts.text(args.events)}")
-                if not confirmed.startswith(f"{args.events:,} of"):
-                    raise SystemExit(f"FAILED: {confirmed}")
+                for layout in layouts:
+                    rate, counts, cpu, pg_cpu, confirmed = hub_rate(
+                        pg, broker.port, workers, messages, args.edges, args.profile,
+                        tag=str(run), resend=args.resend, layout=layout)
+                    stored = counts.by_seq
+                    key = f"{workers}w" if layout == "partitioned" else f"{workers}w flat"
+                    figures |= {key: rate, f"{key} ratio": rate / bare,
+                                f"{key} cpu": cpu / max(stored, 1) * 1e6}
+                    print(f"run {run}: hub, {workers} worker(s), PostgreSQL {layout}: "
+                          f"{rate:,.0f} events/s committed; ratio hub/broker {rate / bare:.2f}; "
+                          f"{counts.text(args.events)}; hub CPU "
+                          f"{cpu / max(stored, 1) * 1e6:.0f} µs/event, PostgreSQL "
+                          f"{pg_cpu / max(stored, 1) * 1e6:.0f} µs/event; {confirmed}",
+                          flush=True)
+                    if not counts.ok(args.events):
+                        raise SystemExit(f"FAILED: {counts.text(args.events)}")
+                    if not confirmed.startswith(f"{args.events:,} of"):
+                        raise SystemExit(f"FAILED: {confirmed}")
+                if args.layouts == "both":
+                    figures[f"{workers}w vs flat"] = figures[f"{workers}w"] / figures[
+                        f"{workers}w flat"]
+                    print(f"run {run}: {workers} worker(s): partitioned/unpartitioned "
+                          f"{figures[f'{workers}w vs flat']:.2f}x", flush=True)
             runs.append(figures)
         median = {k: percentile([r[k] for r in runs], 50) for k in runs[0]}
         report(f"hub ingest, {args.events:,} events, median of {len(runs)}",
@@ -276,6 +307,12 @@ def main() -> None:
                f"2 workers {median['2w']:,.0f} events/s (ratio {median['2w ratio']:.2f}, "
                f"{median['2w cpu']:.0f} µs CPU/event); stored confirmations on; none lost, none "
                "doubled by (edge, seq) or by content, every one confirmed back")
+        if args.layouts == "both":
+            report(f"hub ingest into partitioned beside unpartitioned tables, {args.events:,} "
+                   f"events, median of {len(runs)}",
+                   f"1 worker {median['1w']:,.0f} vs {median['1w flat']:,.0f} events/s "
+                   f"({median['1w vs flat']:.2f}x); 2 workers {median['2w']:,.0f} vs "
+                   f"{median['2w flat']:,.0f} events/s ({median['2w vs flat']:.2f}x)")
     finally:
         broker.cleanup()
         pg.stop()

@@ -39,6 +39,7 @@ Emit = Callable[[str, DeviceData | TelemetryData], None]  # (device id, event da
 FireDoors = Callable[[bool], list[str]]  # release (True) or restore (False); returns door ids
 # an alarm panel's zone states by zone number ("normal", "active" …), or None: not answering
 ZoneStates = Callable[[str, dict[int, str] | None], None]
+ZONE_TAMPER = "ZONE_TAMPER"
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Device:
     floors_reset: asyncio.TimerHandle | None = None
     hub_recalled: bool = False  # the hub commanded a recall (not undone yet)
     last_telemetry: tuple[float, list[float | int | bool | str]] | None = None
+    tampered: tuple[int, ...] = ()  # an alarm panel's zones reporting tamper (a cut loop)
 
 
 class DeviceSupervisor:
@@ -171,7 +173,9 @@ class DeviceSupervisor:
                 device.zones_in_alarm = zones
                 self._fire_changed(device)
         if device.model.security_zones is not None:
-            self._zone_states(device.config.id, device.reader.security_zone_states(values))
+            states = device.reader.security_zone_states(values)
+            self._zone_states(device.config.id, states)
+            self._zone_tamper(device, states)
         for event in device.faults.update(values):
             self._emit(device.config.id, event)
         telemetry = device.reader.telemetry(values)
@@ -299,6 +303,27 @@ class DeviceSupervisor:
                 assert device.link is not None
                 self._emit(device.config.id, self._data(
                     device, "counters", counters=device.link.counters.as_dict()))
+
+    def _zone_tamper(self, device: Device, states: dict[int, str]) -> None:
+        """A zone whose loop is cut or shorted (or whose detector is opened) is the panel's
+        fault ZONE_TAMPER naming the zones, cleared when every zone reads again; the alarm is
+        the hub's rule, the repair a technician's work order."""
+        tampered = tuple(sorted(z for z, s in states.items() if s == "tamper"))
+        if tampered == device.tampered:
+            return
+        device.tampered = tampered
+        if not tampered:
+            self._emit(device.config.id, self._data(device, "fault_cleared", code=ZONE_TAMPER))
+            return
+        sz = device.model.security_zones
+        names = {z.zone: (z.name_en, z.name_zh) for z in sz.zones} if sz is not None else {}
+        self._emit(device.config.id, self._data(
+            device, "fault_raised", code=ZONE_TAMPER, severity="major", skill="security",
+            text="Alarm zone tampered (loop cut or shorted): " + ", ".join(
+                f"{z} ({names.get(z, (str(z),))[0]})" for z in tampered),
+            text_zh="报警防区被破坏（回路断开或短路）：" + "、".join(
+                f"{names.get(z, ('', str(z)))[1]}（{z}）" for z in tampered),
+            detail=f"zones {', '.join(map(str, tampered))}"))
 
     @staticmethod
     def _data(device: Device, event: DeviceEventType, **kwargs: Any) -> DeviceData:

@@ -23,6 +23,7 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from edge.drivers.dlt645 import (
+    CJT188_ITEMS,
     ITEMS,
     Dlt645Line,
     LineConfig,
@@ -32,12 +33,13 @@ from edge.drivers.dlt645 import (
     MeterReading,
 )
 from wire.config import SerialLine
-from wire.devices import DeviceData, Reading, TelemetryData
+from wire.devices import DeviceData, DeviceType, Reading, TelemetryData
 from wire.meters import MeterConfig as WireMeter
 
 log = logging.getLogger(__name__)
 
 MODEL = "dlt645-2007"  # the protocol family: DL/T 645 meters need no register map
+WATER_MODEL = "cjt188-2004"  # CJ/T 188 water meters on a cjt188 line: their volume
 BILLING_WINDOW_S = 2 * 3600.0  # a billing reading later than this no longer closes the day
 MISSED = "BILLING_READ_MISSED"
 Emit = Callable[[str, DeviceData | TelemetryData], None]  # (device id, event data)
@@ -45,18 +47,24 @@ LineKey = tuple[str, int, str]  # port, baudrate, parity
 
 
 def meter_event(event: MeterEvent, counters: dict[str, int] | None = None,
-                billing: bool = False) -> DeviceData | TelemetryData:
+                billing: bool = False, protocol: str = "dlt645") -> DeviceData | TelemetryData:
     """The wire form of a line's report."""
+    kind, model = _KINDS[protocol]
     if isinstance(event, MeterReading):
-        readings = [Reading(name=name, value=float(value), unit=ITEMS[name].unit)
+        readings = [Reading(name=name, value=float(value),
+                            unit=ITEMS[name].unit if name in ITEMS else CJT188_ITEMS[name])
                     # float carries two or four decimals exactly enough: the hub keeps decimals
                     for name, value in event.values.items()]
         if billing:
             readings.append(Reading(name="billing", value=True))
-        return TelemetryData(device_type="electricity_meter", model=MODEL, readings=readings)
-    return DeviceData(device_type="electricity_meter", model=MODEL,
+        return TelemetryData(device_type=kind, model=model, readings=readings)
+    return DeviceData(device_type=kind, model=model,
                       event="online" if event.online else "offline",
                       detail=event.reason, counters=counters)
+
+
+_KINDS: dict[str, tuple[DeviceType, str]] = {"dlt645": ("electricity_meter", MODEL),
+                                             "cjt188": ("water_meter", WATER_MODEL)}
 
 
 def driver_lines(lines: Sequence[SerialLine], meters: Sequence[WireMeter]
@@ -66,12 +74,15 @@ def driver_lines(lines: Sequence[SerialLine], meters: Sequence[WireMeter]
     out: dict[LineKey, tuple[LineConfig, tuple[MeterConfig, ...]]] = {}
     for meter in meters:
         line = by_id[meter.line]
+        water = line.protocol == "cjt188"  # CJ/T 188: 2400 8E1 too, one read gives the volume
         cfg = LineConfig(port=line.port, baudrate=line.baudrate or 2400,
-                         parity=line.parity or "E")
+                         parity=line.parity or "E", protocol=line.protocol,
+                         wake=3 if water else 4)
         key = (cfg.port, cfg.baudrate, cfg.parity)
         held = out.get(key, (cfg, ()))
         out[key] = (cfg, (*held[1], MeterConfig(
-            name=meter.id, address=meter.address, items=tuple(meter.items),
+            name=meter.id, address=meter.address,
+            items=tuple(CJT188_ITEMS) if water else tuple(meter.items),
             interval_s=meter.interval_s, retry_s=meter.retry_s)))
     return out
 
@@ -100,6 +111,10 @@ class MeterSupervisor:
     def lines(self) -> list[Dlt645Line]:
         return [line for line, _ in self._lines.values()]
 
+    @staticmethod
+    def _protocol(line: Dlt645Line | None) -> str:
+        return line.config.protocol if line is not None else "dlt645"
+
     def _line_of(self, meter: str) -> Dlt645Line | None:
         return next((line for line in self.lines if meter in line.meters), None)
 
@@ -111,7 +126,8 @@ class MeterSupervisor:
                 c = line.meters[event.meter].counters
                 counters = {"polls": c.polls, "ok": c.ok, "timeouts": c.timeouts,
                             "garbled": c.garbled, "errors": c.errors}
-        self._emit(event.meter, meter_event(event, counters))
+        line = self._line_of(event.meter)
+        self._emit(event.meter, meter_event(event, counters, protocol=self._protocol(line)))
 
     async def __aenter__(self) -> Self:
         try:
@@ -199,17 +215,20 @@ class MeterSupervisor:
                     log.warning("billing reading of %s failed: %s", name, exc)
                     failed.append(name)
                     continue
-                self._emit(name, meter_event(MeterReading(name, values, 0.0), billing=True))
+                self._emit(name, meter_event(MeterReading(name, values, 0.0), billing=True,
+                                             protocol=line.config.protocol))
                 if name in self.missed:
                     self.missed.discard(name)
-                    self._emit(name, DeviceData(device_type="electricity_meter", model=MODEL,
+                    kind, model = _KINDS[line.config.protocol]
+                    self._emit(name, DeviceData(device_type=kind, model=model,
                                                 event="fault_cleared", code=MISSED))
             pending = failed
             if pending and loop.time() + retry_s > give_up:
                 for name in pending:
                     self.missed.add(name)
+                    kind, model = _KINDS[line.config.protocol]
                     self._emit(name, DeviceData(
-                        device_type="electricity_meter", model=MODEL, event="fault_raised",
+                        device_type=kind, model=model, event="fault_raised",
                         code=MISSED, severity="minor", skill="electrical",
                         text="The daily billing reading could not be taken",
                         text_zh="未能抄读每日结算读数",

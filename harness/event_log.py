@@ -1,7 +1,8 @@
 """Loss and duplicates in the hub's event log (PostgreSQL), counted so that the check can fail.
 
-The primary key is the event id, so counting distinct ids can never find a duplicate. An
-event sent twice under two ids is found instead by its `(site, edge, seq)` and by its content
+The key is the event id (with its ts: the table is partitioned by time), so counting distinct
+ids can never find a duplicate. An event sent twice under two ids is found instead by its
+`(site, edge, seq)` and by its content
 (everything but the id and the sequence number). `resend_with_new_ids` makes exactly that
 fault on purpose, to show the counts catch it.
 """

@@ -23,21 +23,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 async def insert_ignore(
     session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], *, key: str,
-    returning: bool = False,
+    returning: bool = False, conflict: tuple[str, ...] | None = None,
 ) -> set[Any]:
     """Insert `rows` (all with the same keys), skipping those whose `key` exists; with
-    `returning`, the keys of the rows inserted now (the others were stored before)."""
+    `returning`, the keys of the rows inserted now (the others were stored before).
+    `conflict`: the unique key's columns when it is not `key` alone (a table partitioned by
+    time holds its partition key in it); SQLite then skips a row any unique key refuses."""
     if not rows:
         return set()
     columns = tuple(rows[0])
     if session.get_bind().dialect.name != "postgresql":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+        stmt = (sqlite.insert(table).on_conflict_do_nothing() if conflict
+                else sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]))
         if not returning:
             await session.execute(stmt, rows)
             return set()
         return set(await session.scalars(stmt.returning(table.c[key]), rows))
     result = await session.execute(
-        _recordset_insert(table, columns, key, returning),
+        _recordset_insert(table, columns, key, returning, conflict or (key,)),
         {"rows": _json(rows, _time_columns(table, columns))})
     if not returning:
         return set()
@@ -65,14 +68,18 @@ def _time_columns(table: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @cache
-def _recordset_insert(table: Table, columns: tuple[str, ...], key: str, returning: bool) -> Any:
+def _recordset_insert(table: Table, columns: tuple[str, ...], key: str, returning: bool,
+                      conflict: tuple[str, ...]) -> Any:
     names = ", ".join(columns)
     sql = (
         f"INSERT INTO {table.name} ({names}) SELECT {names} "
         f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
-        f"ON CONFLICT ({key}) DO NOTHING"
+        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
     )
-    return text(sql + f" RETURNING {key}" if returning else sql)
+    if not returning:
+        return text(sql)
+    # typed by the column: a uuid comes back as the string the caller gave
+    return text(sql + f" RETURNING {key}").columns(table.c[key])
 
 
 __all__ = ["insert_ignore"]

@@ -14,6 +14,7 @@ from hub.credentials.downlink import DownlinkSigner
 from hub.errors import Conflict, MqttError, NotFound
 from hub.models import Edge, EdgeCommandRow, EdgeConfigVersion, PermissionVersion
 from hub.mqtt import MqttClient
+from hub.texts import word
 from wire import CommandAck, EdgeCommand, topics
 from wire.commands import VALIDITY_S, CommandName
 from wire.homesec import ArmMode
@@ -100,7 +101,8 @@ class CommandSender:
         site, edge, version, digest = found
         if version is None:
             raise Conflict(f"no permission snapshot has been published to edge {edge} yet: "
-                           "there is nothing to reset it to")
+                           "there is nothing to reset it to", "error.nothing_to_reset", edge=edge,
+                           what=word("thing.permissions", "permissions"))
         row = await self.send(site=site, edge=edge, command="reset_permissions", reason=reason,
                               issued_by=issued_by, perm_version=version, perm_hash=digest)
         if row.status == "sent" and self._publisher is not None:
@@ -114,7 +116,8 @@ class CommandSender:
         the edge refuses them all): the configuration compiled and versioned now, a signed
         command naming that version and hash, then that configuration sent again."""
         if self._configs is None:
-            raise Conflict("this hub does not publish edge configurations")
+            raise Conflict("this hub does not publish edge configurations",
+                           "error.no_config_publisher")
         await self._configs.push(edge_id)  # the current installation, versioned
         async with self._sessions() as session:
             found = (await session.execute(
@@ -127,7 +130,8 @@ class CommandSender:
         site, edge, version, digest = found
         if version is None:
             raise Conflict(f"no configuration has been published to edge {edge} yet: there is "
-                           "nothing to reset it to")
+                           "nothing to reset it to", "error.nothing_to_reset", edge=edge,
+                           what=word("thing.configuration", "configuration"))
         row = await self.send(site=site, edge=edge, command="reset_config", reason=reason,
                               issued_by=issued_by, config_version=version, config_hash=digest)
         if row.status == "sent":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HubError(Exception):
     """Base of every error the hub raises on purpose."""
@@ -24,7 +26,12 @@ class NotFound(HubError):
 
 
 class Conflict(HubError):
-    """The change contradicts what is stored (duplicate name, stale version, ...)."""
+    """The change contradicts what is stored (duplicate name, stale version, ...). `code`
+    and `params` are its words for people (hub.texts), the message stays English."""
+
+    def __init__(self, message: str, code: str | None = None, **params: Any) -> None:
+        super().__init__(message)
+        self.text = (code, params) if code else None
 
 
 class Forbidden(HubError):
@@ -32,10 +39,15 @@ class Forbidden(HubError):
 
 
 class InvalidInput(HubError):
-    def __init__(self, field: str, reason: str) -> None:
+    """A refused value: `field`, `reason` in English, `code` and `params` for people
+    (hub.texts)."""
+
+    def __init__(self, field: str, reason: str, code: str | None = None, **params: Any) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.code = code
+        self.params = params
 
 
 class DatabaseError(HubError):

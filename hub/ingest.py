@@ -18,7 +18,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, Uuid, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -272,9 +273,11 @@ class Ingest:
             # Device state changes and rules only for events stored now, not redeliveries.
             keyed = keyed_rows(batch.events)
             stored = await insert_ignore(session, _table(EventLog), batch.events, key="id",
-                                         returning=True)
+                                         returning=True, conflict=_EVENT_KEY)
             if len(stored) < len(batch.events):  # ids stored before: the same events?
                 await _refuse_impostors(session, batch, stored, now)
+            if stored and session.get_bind().dialect.name == "postgresql":
+                stored = await _refuse_reused_ids(session, batch, stored, now)
             if any(row["kind"] == "door" for row in batch.events):
                 # the guard's building panel: where the door events left each door
                 await record_door_events(session, [r for r in batch.events if r["id"] in stored])
@@ -288,7 +291,8 @@ class Ingest:
                 await record_meter_readings(
                     session, [e for e in fresh if isinstance(e, TelemetryEvent)])
             if batch.access:
-                await insert_ignore(session, _table(AccessEventRow), batch.access, key="id")
+                await insert_ignore(session, _table(AccessEventRow), batch.access, key="id",
+                                    conflict=_EVENT_KEY)
                 await record_pass_uses(session, batch.access)
                 # a guard's card at a door in checkpoint mode: a patrol reading
                 await record_card_readings(
@@ -460,6 +464,9 @@ def _live_items(batch: _Batch) -> list[LiveItem]:
 
 
 _COMPARED = ("kind", "site_id", "edge", "device", "seq", "ts", "data")
+# The event tables' unique key: on PostgreSQL they are partitioned by ts, which a unique key
+# must hold (a redelivery carries the same ts); an id reused with another ts is caught after.
+_EVENT_KEY = ("id", "ts")
 
 
 def _same_event(stored: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
@@ -493,6 +500,34 @@ async def _refuse_impostors(session: AsyncSession, batch: _Batch, stored: set[st
     batch.access = [row for row in batch.access if row["id"] not in refused]
     batch.devices = [e for e in batch.devices if e.id not in refused]
     batch.camera = [row for row in batch.camera if row["id"] not in refused]
+
+
+async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[str],
+                             now: datetime) -> set[str]:
+    """On PostgreSQL the key is (id, ts): an event reusing a stored id under another ts is
+    inserted as its own row. Found here (one index probe per partition for the batch), it is
+    taken out again and kept as a dead letter, as SQLite's key on the id alone refuses it."""
+    table = _table(EventLog)
+    ids = bindparam("ids", sorted(stored), type_=ARRAY(Uuid(as_uuid=False)))
+    reused = (await session.execute(
+        select(table.c.id, table.c.ts).where(table.c.id == any_(ids)))).all()
+    mine = {row["id"]: row for row in batch.events if row["id"] in stored}
+    refused = {r.id for r in reused if r.ts != mine[r.id]["ts"]}
+    if not refused:
+        return stored
+    found = {r.id: r for r in (await session.execute(
+        select(*(table.c[name] for name in ("id", *_COMPARED))).where(
+            table.c.id.in_(sorted(refused))))).all() if r.ts != mine[r.id]["ts"]}
+    for event_id in refused:
+        await session.execute(table.delete().where(table.c.id == event_id,
+                                                   table.c.ts == mine[event_id]["ts"]))
+        batch.dead.append(_dead_row(batch.messages[event_id],
+                                    _impostor(event_id, dict(found[event_id]._mapping)), now))
+    batch.events = [row for row in batch.events if row["id"] not in refused]
+    batch.access = [row for row in batch.access if row["id"] not in refused]
+    batch.devices = [e for e in batch.devices if e.id not in refused]
+    batch.camera = [row for row in batch.camera if row["id"] not in refused]
+    return stored - refused
 
 
 def _table(model: type[Base]) -> Table:

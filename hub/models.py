@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -21,8 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    Uuid,
+    event,
     false,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -60,11 +64,37 @@ class Base(DeclarativeBase):
     pass
 
 
+# Event ids: native uuid on PostgreSQL (16 bytes, not 37), the text as before on SQLite; Python
+# sees the same lower-case string either way. Payloads: jsonb on PostgreSQL.
+EventIdType = String(36).with_variant(Uuid(as_uuid=False), "postgresql")
+Payload = JSON().with_variant(JSONB(), "postgresql")
+
+DEFAULT_COMPANY = "default"  # where the sites of a hub from before companies went (0041a)
+
+
+class Company(Base):
+    """A property company (the tenant): its sites, its staff; nothing of it shows to another."""
+
+    __tablename__ = "companies"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# Every database has the default company, as the migration leaves it (create_all too: tests).
+event.listen(Company.__table__, "after_create", DDL(  # type: ignore[no-untyped-call]
+    "INSERT INTO companies (id, name, created_at) "
+    f"VALUES ('{DEFAULT_COMPANY}', 'Default company', CURRENT_TIMESTAMP)"))
+
+
 class Site(Base):
     __tablename__ = "sites"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True,
+                                            default=DEFAULT_COMPANY,
+                                            server_default=DEFAULT_COMPANY)
 
 
 class Building(Base):
@@ -212,7 +242,7 @@ class Line(Base):
     baudrate: Mapped[int] = mapped_column(Integer)
     parity: Mapped[Literal["N", "E", "O"]] = mapped_column(String(1))
     stopbits: Mapped[int] = mapped_column(Integer)
-    protocol: Mapped[Literal["osdp", "modbus", "dlt645"]] = mapped_column(String(8))
+    protocol: Mapped[Literal["osdp", "modbus", "dlt645", "cjt188"]] = mapped_column(String(8))
 
 
 class Lift(Base):
@@ -330,23 +360,30 @@ class EdgeConfigVersion(Base):
 
 
 class EventLog(Base):
-    """Every event received, stored once by its id whatever the broker redelivers."""
+    """Every event received, stored once by its id whatever the broker redelivers.
+
+    On PostgreSQL partitioned by `ts` (hub.history): the key is (id, ts), as a partitioned
+    table's must hold its partition key; a redelivery carries the same ts, and an id reused
+    with another ts is refused by the ingest (hub.ingest)."""
 
     __tablename__ = "event_log"
     __table_args__ = (Index("ix_event_log_edge_seq", "site_id", "edge", "seq"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(EventIdType, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[str] = mapped_column(String(64))
     edge: Mapped[str] = mapped_column(String(64))
     device: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
-    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(Payload)
 
 
 class AccessEvent(Base):
-    """Access decisions, denormalised for the access log's filters and keyset paging."""
+    """Access decisions, denormalised for the access log's filters and keyset paging.
+
+    Partitioned by `ts` on PostgreSQL like the event log, and kept longer than it (its own
+    retention), so it holds no foreign key to it (migration 0040a)."""
 
     __tablename__ = "access_events"
     __table_args__ = (
@@ -365,11 +402,11 @@ class AccessEvent(Base):
               sqlite_where=Column("malformed").isnot(None),
               postgresql_where=Column("malformed").isnot(None)),
     )
-    id: Mapped[str] = mapped_column(ForeignKey("event_log.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(EventIdType, primary_key=True)
     site_id: Mapped[str] = mapped_column(String(64), index=True)
     edge: Mapped[str] = mapped_column(String(64))
     door: Mapped[str] = mapped_column(String(64))
-    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
     credential_type: Mapped[CredentialType] = mapped_column(String(16))
     credential: Mapped[str] = mapped_column(String(128))
     resident_id: Mapped[int | None] = mapped_column(Integer)
@@ -400,13 +437,15 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    # admin / manager / guard / technician / resident
+    # admin (the platform's) / company_admin / manager / guard / technician / resident
     role: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # issue 3: a resident user's scope, and disabling without deleting (history keeps the name)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # a company admin's company (staff and residents belong to their site's)
+    company_id: Mapped[str | None] = mapped_column(ForeignKey("companies.id"))
 
 
 class ApiToken(Base):

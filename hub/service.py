@@ -27,6 +27,7 @@ from hub.credentials.keys import key_from_seed
 from hub.db import create_engine, create_sessionmaker, migrate
 from hub.edgeconfig import EdgeConfigPublisher
 from hub.errors import MqttError
+from hub.history.maintenance import HistoryMaintenance, Retention
 from hub.ingest import Ingest, hub_subscriptions
 from hub.installation.push import ConfigPusher
 from hub.live import LiveBus
@@ -72,7 +73,8 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                      commands=commands, telemetry_sink=telemetry_sink,
                      cookie_secure=settings.cookie_secure, signer=signer, live=live,
-                     config_publisher=config_pusher, replica=replica)
+                     config_publisher=config_pusher, replica=replica,
+                     trusted_proxies=tuple(settings.trusted_proxies))
     add_console(app)  # the web console's pages beside the API
     app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
                                           int(settings.snapshot_max_mb * 1024 * 1024))
@@ -245,6 +247,10 @@ class Hub:
                                                     live=self._live))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
+        # issue 19: partitions made ahead, then the event and access logs' retention
+        await stack.enter_async_context(HistoryMaintenance(
+            self._sessions, Retention(s.history_event_log_days, s.history_access_days),
+            ahead=s.history_ahead, interval_s=s.history_interval_s))
         replica = await self._open_replica(stack)
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,
                         self._live, self.config_pusher, replica)

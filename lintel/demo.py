@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from hub.seed import (
     seed_demo,
     seed_demo_logins,
     seed_patrol,
+    seed_vehicles,
 )
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -219,6 +221,7 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
                   for user, role in _LOGIN_ROLES.items()}
         await seed_demo_logins(hub.sessions, logins)
         displays = await seed_patrol(hub.sessions)
+        await seed_vehicles(hub.sessions)
         # what the checkpoints' displays were given at installation, for `lintel sim patrol`
         (data / "patrol-displays.json").write_text(json.dumps(displays))
         os.chmod(data / "patrol-displays.json", 0o600)
@@ -295,8 +298,9 @@ async def run_demo(data: Path, stop: asyncio.Event, *, http_port: int = 8080,
         print(f"car gate: the guard's lane panel {hub.url}/guard/lanes (a car every 25 s: "
               f"{DEMO_CAR} is 张伟's, {DEMO_BLOCKED_PLATE} is blocked, {DEMO_VISITOR_CAR} a "
               f"visitor the resident can issue a visitor-car pass for); one more: lintel sim "
-              f"plate --lane gate-in --plate 粤A12345 --secret {lane_secret} --edge "
-              f"{lanes_url}", flush=True)
+              # `=`: a secret may start with "-", which argparse takes for an option
+              f"plate --lane gate-in --plate 粤A12345 --secret={shlex.quote(lane_secret)} "
+              f"--edge {lanes_url}", flush=True)
         print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/access-events",
               flush=True)
         print(f"      curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/camera-alerts"

@@ -1,6 +1,7 @@
 """Utility meters an edge reads (inside its signed configuration): DL/T 645 electricity meters
-on a `dlt645` serial line, each addressed by its 12-digit number. Water meters are Modbus
-devices (wire.config.DeviceConfig with a water-meter model)."""
+on a `dlt645` serial line, each addressed by its 12-digit number, and CJ/T 188 water meters on
+a `cjt188` line by their 14-digit number. Water meters may also be Modbus devices
+(wire.config.DeviceConfig with a water-meter model)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ class MeterConfig(WireModel):
 
     id: Name = Field(description="the edge's device id for the meter")
     line: Name = Field(description="the id of a dlt645 line in `lines`")
-    address: str = Field(pattern=r"^[0-9]{12}$", description="the meter's 12-digit number")
+    address: str = Field(pattern=r"^([0-9]{12}|[0-9]{14})$",
+                         description="the meter's number: 12 digits (DL/T 645), 14 (CJ/T 188)")
     items: list[Name] = Field(default_factory=lambda: ["energy_kwh"], min_length=1,
                               max_length=8, description="data items the edge reads")
     interval_s: float = Field(default=3600.0, ge=1, le=86400)

@@ -29,7 +29,8 @@ class CameraAlert(Base):
         Index("ix_camera_alerts_ts_id", "ts", "id"),
         Index("ix_camera_alerts_site_ts", "site_id", "ts"),
     )
-    id: Mapped[str] = mapped_column(ForeignKey("event_log.id", ondelete="CASCADE"), primary_key=True)
+    # the event's id (event_log is partitioned on PostgreSQL: no foreign key to it, 0040a)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
     site_id: Mapped[str] = mapped_column(String(64))
     edge: Mapped[str] = mapped_column(String(64))
     camera: Mapped[str] = mapped_column(String(64))

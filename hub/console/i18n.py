@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.console.i18n_audit import AUDIT_MESSAGES
 from hub.console.i18n_install import INSTALL_MESSAGES
 from hub.console.i18n_patrol import PATROL_MESSAGES
 from hub.console.i18n_vehicles import VEHICLE_MESSAGES
@@ -295,6 +296,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "pass.share_hint": ("Send the visitor this link; it shows the code without a login.",
                         "将此链接发给访客，无需登录即可显示二维码。"),
     "pass.list": ("Visitor passes", "访客通行证"),
+    "pass.search": ("Visitor's name or phone", "访客姓名或电话"),
+    "pass.state.in_force": ("Valid now", "当前有效"),
+    "pass.state.expired": ("Expired", "已过期"),
+    "pass.state.used_up": ("Used up", "已用完"),
+    "pass.state.revoked": ("Revoked", "已作废"),
     "visit.title": ("Your visitor pass", "您的访客通行证"),
     "visit.hello": ("Welcome, {name}", "{name}，欢迎来访"),
     "visit.host": ("Visiting {building} {unit}", "拜访 {building} {unit}"),
@@ -537,6 +543,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
 _CATALOGUE.update(WORK_MESSAGES)
 _CATALOGUE.update(PATROL_MESSAGES)
 _CATALOGUE.update(VEHICLE_MESSAGES)
+_CATALOGUE.update(AUDIT_MESSAGES)
 
 # the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
 # names, ...) so a page's script can name a code's words too

@@ -12,10 +12,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from hub.api.access.panel import guard_panel
 from hub.api.core import login as api_login
-from hub.api.core.keys import REPLICA
-from hub.api.core.scope import Scope
+from hub.api.core.errors import ApiError
+from hub.api.core.keys import COMPANY_SITES, REPLICA
+from hub.api.core.scope import Scope, scope_for
 from hub.api.core.store import reading
+from hub.console.audit import audit_page
 from hub.console.boards import led_boards
 from hub.console.i18n import MESSAGES, choose_language
 from hub.console.meters import monthly_readings, my_consumption
@@ -49,7 +52,8 @@ from hub.models import (
     VisitorPass,
 )
 from hub.rules.models import Alarm
-from hub.texts import LANG_COOKIE, LANGUAGES
+from hub.texts import LANG_COOKIE, LANGUAGES, set_reader_language
+from hub.texts import render as render_text
 from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
@@ -91,7 +95,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def switch_language(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
-        raise web.HTTPNotFound(text=f"unknown language {lang!r}; one of {', '.join(LANGUAGES)}")
+        raise web.HTTPNotFound(text=render_text("error.http_404", None, choose_language(request)))
     redirect = _redirect(safe_next(request.query.get("next"), "/"))
     redirect.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="Lax")
     return redirect
@@ -126,9 +130,9 @@ def day_and_time(at: datetime, lang: str) -> str:
     return f"{at:%b} {at.day}, {at:%H:%M}"
 
 
-def _scope(user: User) -> Scope:
-    return Scope(user_id=user.id, role=user.role, site_id=user.site_id,
-                 household_id=user.household_id)
+def _scope(request: web.Request, user: User) -> Scope:
+    """The user's scope (a company admin's needs the sites read with their session)."""
+    return scope_for(user, request.get(COMPANY_SITES))
 
 
 # --- staff pages -------------------------------------------------------------------------------
@@ -146,16 +150,17 @@ async def overview_tiles(request: web.Request) -> web.StreamResponse:
     """The overview's counts as JSON, for the page to refresh its tiles in place."""
     user = await current_user(request)
     if user is None:
-        raise web.HTTPUnauthorized(text="sign in first")
+        raise web.HTTPUnauthorized(
+            text=render_text("error.unauthorized", None, choose_language(request)))
     if user.role not in MANAGERS:
-        raise web.HTTPForbidden(text=f"role {user.role!r} may not read the overview")
+        raise web.HTTPForbidden(text=render_text("error.forbidden", None, choose_language(request)))
     return web.json_response(await tile_counts(request, user),
                              headers={"Cache-Control": "no-store"})
 
 
 async def tile_counts(request: web.Request, user: User) -> dict[str, int]:
     """Counts for the tiles of the overview, within the manager's site."""
-    scope = _scope(user)
+    scope = _scope(request, user)
     since = datetime.now(UTC) - timedelta(hours=24)
     queries = {
         "residents": select(func.count()).select_from(Resident)
@@ -215,7 +220,7 @@ async def reports(request: web.Request, user: User) -> dict[str, Any]:
     def word(prefix: str) -> Callable[[str], str]:
         return lambda key: MESSAGES[lang].get(prefix + key, key)
 
-    now, scope = datetime.now(UTC), _scope(user)
+    now, scope = datetime.now(UTC), _scope(request, user)
     since = now - timedelta(days=REPORT_DAYS)
     async with reading(request) as session:
         return {
@@ -230,10 +235,21 @@ CONSOLE.add(Page("/manage/meters", "meters.html", MANAGERS, nav="nav.meters",
                  context=monthly_readings))
 CONSOLE.add(Page("/manage/boards", "boards.html", MANAGERS, nav="nav.boards",
                  context=led_boards))
+CONSOLE.add(Page("/manage/audit", "audit.html", MANAGERS, nav="nav.audit", context=audit_page))
 
 
-CONSOLE.add(Page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
-                 channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True))
+@CONSOLE.page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
+              channels=("access", "door", "devices", "edges", "alarms", "camera"), wide=True)
+async def guard_console(request: web.Request, user: User) -> dict[str, Any]:
+    """The panel's first data in the page itself (the API's /guard-panel, in the console's
+    language): it shows with the document, with no request after it; the live feed and its
+    reconnects ask /guard-panel again."""
+    set_reader_language(choose_language(request))
+    try:
+        panel = await guard_panel(request)
+    except ApiError:  # the page still opens; its script asks the API and shows why
+        return {"panel": None}
+    return {"panel": panel.model_dump(mode="json")}
 CONSOLE.add(Page("/guard/passes", "desk.html", OPERATORS, nav="nav.desk",
                  scripts=("passes.js",)))
 CONSOLE.add(Page("/guard/access", "access_log.html", OPERATORS, nav="nav.access_log",
@@ -244,7 +260,7 @@ CONSOLE.add(Page("/guard/alarms", "alarm_history.html", OPERATORS, nav="nav.alar
 CONSOLE.add(Page("/guard/lanes", "lanes.html", OPERATORS, nav="nav.lanes", scripts=("lanes.js",),
                  channels=("vehicles", "alarms"), wide=True))
 CONSOLE.add(Page("/manage/vehicles", "vehicles.html", MANAGERS, nav="nav.vehicles",
-                 scripts=("vehicles.js",)))
+                 scripts=("lists.js", "vehicles.js")))
 @routes.get("/guard/patrol/sw.js")
 async def patrol_service_worker(_request: web.Request) -> web.StreamResponse:
     """The patrol page's service worker (kept at /guard/ so it may serve /guard/patrol)."""
@@ -264,7 +280,7 @@ async def patrol_rounds(request: web.Request, user: User) -> dict[str, Any]:
     """The rounds live (patrol_rounds.js) and the report of the last REPORT_DAYS days."""
     since = (datetime.now(UTC) - timedelta(days=REPORT_DAYS)).replace(microsecond=0)
     async with reading(request) as session:
-        summary = await patrol_summary(session, _scope(user), since, choose_language(request))
+        summary = await patrol_summary(session, _scope(request, user), since, choose_language(request))
     return {"summary": summary, "days": REPORT_DAYS, "since": since.isoformat()}
 
 
@@ -310,6 +326,14 @@ async def my_passes(request: web.Request, user: User) -> dict[str, Any]:
     mine = [door for door, b in rows if building is not None and b in (building.id, None)]
     doors = [{"name": d.name, "label": d.label or d.name} for d in (mine or [d for d, _ in rows])]
     return {"resident": resident, "unit": unit, "doors": doors}
+
+
+@CONSOLE.page("/me/vehicles", "my_vehicles.html", RESIDENTS, nav="nav.my_vehicles",
+              scripts=("my_vehicles.js",))
+async def my_vehicles(request: web.Request, user: User) -> dict[str, Any]:
+    """The resident's household: its cars and the visitor-car passes it issues."""
+    found = await _my_resident(request, user)
+    return {"household_id": found[0].household_id if found else None}
 
 
 CONSOLE.add(Page("/me/notices", "my_notices.html", RESIDENTS, nav="nav.my_notices",

@@ -27,16 +27,22 @@ PIN_MIN, PIN_MAX = 4, 8
 
 
 class PinError(ValueError):
-    """A PIN that cannot be stored: the message says why."""
+    """A PIN that cannot be stored: the message says why; `field`, `code` and `params` say it
+    for people (hub.texts)."""
+
+    def __init__(self, field: str, reason: str, code: str, **params: object) -> None:
+        super().__init__(f"{field} {reason}")
+        self.field, self.reason, self.code, self.params = field, reason, code, params
 
 
 def check_pin(pin: str, field: str = "pin") -> str:
     if not (pin.isascii() and pin.isdigit()):
-        raise PinError(f"{field} must be digits only")
+        raise PinError(field, "must be digits only", "invalid.pin_digits")
     if not PIN_MIN <= len(pin) <= PIN_MAX:
-        raise PinError(f"{field} must be {PIN_MIN} to {PIN_MAX} digits, got {len(pin)}")
+        raise PinError(field, f"must be {PIN_MIN} to {PIN_MAX} digits, got {len(pin)}",
+                       "invalid.pin_length", min=PIN_MIN, max=PIN_MAX)
     if len(set(pin)) == 1:
-        raise PinError(f"{field} must not repeat one digit")
+        raise PinError(field, "must not repeat one digit", "invalid.pin_repeat")
     return pin
 
 

@@ -14,6 +14,7 @@ from hub.homesec.models import SecurityPanel
 from hub.installation import Installer
 from hub.installation.catalog import load_catalog
 from hub.models import Building, Device, Unit
+from hub.texts import word
 from wire.homesec import ArmSchedule
 
 
@@ -47,20 +48,24 @@ def _spec(panel: SecurityPanel) -> dict[str, Any]:
 async def create_panel(inst: Installer, spec: PanelSpec) -> SecurityPanel:
     device = await inst.reference(Device, spec.device_id, "device", "device_id")
     if device.edge_id is None:
-        raise InvalidInput("device_id", f"device {device.name!r} is not installed from the hub")
+        raise InvalidInput("device_id", f"device {device.name!r} is not installed from the hub",
+                           "invalid.not_hub_installed", device=device.name)
     model = load_catalog().get(device.model)
     if model is None or model.device_type != "alarm_panel":
         raise InvalidInput("device_id", f"device {device.name!r} is a {device.model}, not an "
-                           "alarm panel")
+                           "alarm panel", "invalid.not_model", device=device.name,
+                           model=device.model, wanted=word("thing.alarm_panel_model", "an alarm panel"))
     unit = await inst.session.get(Unit, spec.unit_id)
     building = None if unit is None else await inst.session.get(Building, unit.building_id)
     if unit is None or building is None or building.site_id != device.site_id:
-        raise InvalidInput("unit_id", f"no unit {spec.unit_id} in site {device.site_id!r}")
+        raise InvalidInput("unit_id", f"no unit {spec.unit_id} in site {device.site_id!r}",
+                           "invalid.unknown", what=word("thing.unit", "unit"), key=spec.unit_id)
     taken = await inst.session.scalar(select(SecurityPanel.id).where(
         (SecurityPanel.unit_id == unit.id) | (SecurityPanel.device_id == device.id)))
     if taken is not None:
         raise InvalidInput("unit_id", f"unit {unit.number} or device {device.name!r} already "
-                           f"has a panel ({taken})")
+                           f"has a panel ({taken})", "invalid.unit_has_panel", unit=unit.number,
+                           device=device.name, panel=taken)
     panel = SecurityPanel(site_id=device.site_id, unit_id=unit.id, device_id=device.id,
                           edge=device.edge, device=device.name, exit_delay_s=spec.exit_delay_s,
                           entry_delay_s=spec.entry_delay_s,
@@ -83,7 +88,7 @@ async def update_panel(inst: Installer, panel_id: int, change: BaseModel) -> Sec
         if name == "schedule":
             value = [s.model_dump() for s in value or []]
         elif value is None and name != "camera":
-            raise InvalidInput(name, "may be changed, not removed")
+            raise InvalidInput(name, "may be changed, not removed", "invalid.keep_not_remove")
         setattr(panel, name, value)
     await inst.session.flush()
     device = await inst.session.get(Device, panel.device_id)

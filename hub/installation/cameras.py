@@ -14,6 +14,7 @@ from hub.errors import InvalidInput
 from hub.installation.installer import Installer
 from hub.installation.specs import CameraSpec, merged
 from hub.models import Device, Door, Edge
+from hub.texts import word
 
 _PASSWORD = re.compile(r"^([a-z]+://[^:/@]+:)[^@/]*@")
 
@@ -49,7 +50,8 @@ async def _check(inst: Installer, spec: CameraSpec, edge: Edge, camera_id: int |
         door = await inst.reference(Door, spec.door_id, "door", "door_id")
         if door.edge_id != edge.id:
             raise InvalidInput("door_id", f"door {door.name!r} is on another edge than the "
-                               f"camera's ({edge.name!r})")
+                               f"camera's ({edge.name!r})", "invalid.other_edge",
+                               thing=word("thing.door", "door"), name=door.name, edge=edge.name)
 
 
 def _apply(camera: Camera, spec: CameraSpec) -> None:

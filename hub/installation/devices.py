@@ -13,6 +13,8 @@ from hub.installation.catalog import CatalogModel, load_catalog
 from hub.installation.installer import Installer, names
 from hub.installation.specs import DeviceSpec, merged
 from hub.models import Device, Edge, Lift, Line
+from hub.texts import word
+from hub.vehicles.models import Lane
 
 DEFAULT_TCP_PORT = 502
 
@@ -28,7 +30,8 @@ def catalog_model(name: str) -> CatalogModel:
     catalog = load_catalog()
     model = catalog.get(name)
     if model is None:
-        raise InvalidInput("model", f"unknown model {name!r}; known: {', '.join(sorted(catalog))}")
+        raise InvalidInput("model", f"unknown model {name!r}; known: {', '.join(sorted(catalog))}",
+                           "invalid.known_are", value=name, known=", ".join(sorted(catalog)))
     return model
 
 
@@ -37,7 +40,9 @@ async def _check(inst: Installer, spec: DeviceSpec, edge: Edge, device_id: int |
     model = catalog_model(spec.model)
     if spec.transport not in model.transports:
         raise InvalidInput("transport", f"model {model.model} offers "
-                           f"{' and '.join(model.transports)}, not {spec.transport}")
+                           f"{' and '.join(model.transports)}, not {spec.transport}",
+                           "invalid.transport", model=model.model,
+                           offers=", ".join(model.transports), transport=spec.transport)
     if device_id is None:
         await inst.refuse_taken(
             "name", f"edge {edge.name!r} already has a device {spec.name!r}",
@@ -47,10 +52,19 @@ async def _check(inst: Installer, spec: DeviceSpec, edge: Edge, device_id: int |
         line = await inst.reference(Line, spec.line_id, "line", "line_id")
         if line.edge_id != edge.id:
             raise InvalidInput("line_id", f"line {line.name!r} is on another edge than the "
-                               f"device's ({edge.name!r})")
+                               f"device's ({edge.name!r})", "invalid.other_edge",
+                               thing=word("thing.line", "line"), name=line.name, edge=edge.name)
         if line.protocol != "modbus":
             raise InvalidInput("line_id", f"line {line.name!r} speaks {line.protocol}; a "
-                               "Modbus device needs a modbus line")
+                               "Modbus device needs a modbus line", "invalid.line_protocol",
+                               line=line.name, protocol=line.protocol, wanted="modbus")
+        lanes = await inst.session.scalars(select(Lane).where(Lane.edge_id == edge.id))
+        barrier = next((lane.name for lane in lanes
+                        if (lane.barrier or {}).get("line") == line.name), None)
+        if barrier is not None:  # the edge drives a barrier's unit on a line of its own
+            raise InvalidInput("line_id", f"line {line.name!r} already carries lane {barrier}'s "
+                               "barrier", "invalid.barrier_line_taken", line=line.name,
+                               what=word("thing.lane", "lane"), name=barrier)
         unit_id = spec.unit_id if spec.unit_id is not None else model.unit_id
         taken = select(Device.name).where(Device.line_id == line.id, Device.unit_id == unit_id)
         if device_id is not None:
@@ -86,7 +100,8 @@ async def installed_device(inst: Installer, device_id: int) -> Device:
     device = await inst.row(Device, device_id, "device")
     if device.edge_id is None:
         raise InvalidInput("id", f"device {device.name!r} was registered by its events, not "
-                           "installed from the hub; install it with POST /devices")
+                           "installed from the hub; install it with POST /devices",
+                           "invalid.registered_by_events", device=device.name)
     return device
 
 

@@ -22,6 +22,7 @@ from hub.models import (
     Schedule,
     group_doors,
 )
+from hub.texts import word
 
 KEY_SET = "(set)"  # what the audit trail keeps of a reader key: never the key
 # what of a door the edge's configuration carries (the rest travels in the permissions)
@@ -54,10 +55,12 @@ async def _check(inst: Installer, spec: DoorSpec, edge: Edge, door_id: int | Non
         line = await inst.reference(Line, spec.line_id, "line", "line_id")
         if line.edge_id != edge.id:
             raise InvalidInput("line_id", f"line {line.name!r} is on another edge than the "
-                               f"door's ({edge.name!r})")
+                               f"door's ({edge.name!r})", "invalid.other_edge",
+                               thing=word("thing.line", "line"), name=line.name, edge=edge.name)
         if line.protocol != "osdp":
             raise InvalidInput("line_id", f"line {line.name!r} speaks {line.protocol}; a "
-                               "reader needs an osdp line")
+                               "reader needs an osdp line", "invalid.line_protocol",
+                               line=line.name, protocol=line.protocol, wanted="osdp")
         taken = select(Door.name).where(Door.line_id == line.id,
                                         Door.reader_address == spec.reader_address)
         if door_id is not None:
@@ -68,13 +71,16 @@ async def _check(inst: Installer, spec: DoorSpec, edge: Edge, door_id: int | Non
         lift = await inst.reference(Lift, spec.lift_id, "lift", "lift_id")
         if lift.edge_id != edge.id:
             raise InvalidInput("lift_id", f"lift {lift.name!r} is driven by another edge than "
-                               f"the door's ({edge.name!r})")
+                               f"the door's ({edge.name!r})", "invalid.other_edge",
+                               thing=word("thing.lift", "lift"), name=lift.name, edge=edge.name)
     if spec.unlock_schedule_id is not None:
         site = await session.scalar(select(Schedule.site_id)
                                     .where(Schedule.id == spec.unlock_schedule_id))
         if site != edge.site_id:
             raise InvalidInput("unlock_schedule_id",
-                               f"no schedule {spec.unlock_schedule_id} in this site")
+                               f"no schedule {spec.unlock_schedule_id} in this site",
+                               "invalid.unknown", what=word("thing.schedule", "schedule"),
+                               key=spec.unlock_schedule_id)
 
 
 def _apply(door: Door, spec: DoorSpec) -> None:

@@ -12,6 +12,7 @@ from hub.errors import InvalidInput
 from hub.installation.installer import Installer, names
 from hub.installation.specs import EdgeSpec, merged
 from hub.models import Building, Device, Door, Edge, Lift, Line
+from hub.texts import word
 from hub.vehicles.models import Lane
 
 
@@ -25,7 +26,9 @@ async def _check(inst: Installer, spec: EdgeSpec, edge_id: int | None) -> None:
         building = await inst.session.get(Building, spec.building_id)
         if building is None or building.site_id != spec.site_id:
             raise InvalidInput("building_id",
-                               f"unknown building {spec.building_id} in site {spec.site_id!r}")
+                               f"unknown building {spec.building_id} in site {spec.site_id!r}",
+                               "invalid.unknown", what=word("thing.building", "building"),
+                               key=spec.building_id)
     if edge_id is None:
         await inst.refuse_taken("name", f"site {spec.site_id!r} already has edge {spec.name!r}",
                                 select(Edge.name).where(Edge.site_id == spec.site_id,

@@ -13,21 +13,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import audit
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.models import Base, Edge, Site
+from hub.texts import TEXTS, pair, word
 
 M = TypeVar("M", bound=Base)
 
 
+# the kinds `refuse_in_use` names, as hub.texts words
+_KINDS = {"car readers (doors)": "thing.door", "lifts": "thing.lift", "lines": "thing.line",
+          "doors": "thing.door", "devices": "thing.device", "meters": "thing.meter",
+          "cameras": "thing.camera", "lanes": "thing.lane", "access groups": "thing.access_group",
+          "anti-passback pairs": "thing.pair"}
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who changes the installation: an admin (every site) or a site's manager."""
+    """Who changes the installation: the platform admin (every site), a company admin (their
+    company's sites) or a site's manager."""
 
     username: str
     user_id: int | None = None
     site_id: str | None = None  # None with all_sites False: no site at all
     all_sites: bool = False
+    sites: frozenset[str] | None = None  # a company admin's: their company's sites
 
     def sees(self, site_id: str) -> bool:
-        return self.all_sites or (self.site_id is not None and self.site_id == site_id)
+        if self.all_sites:
+            return True
+        if self.sites is not None:
+            return site_id in self.sites
+        return self.site_id is not None and self.site_id == site_id
 
 
 SYSTEM = Actor(username="system", all_sites=True)
@@ -60,7 +74,9 @@ class Installer:
         try:
             return await self.row(model, row_id, what)
         except NotFound as exc:
-            raise InvalidInput(field_name, f"unknown {what} {row_id}") from exc
+            raise InvalidInput(field_name, f"unknown {what} {row_id}", "invalid.unknown",
+                               what=word(f"thing.{what.replace(' ', '_')}", what),
+                               key=row_id) from exc
 
     async def edge(self, edge_id: int, site_id: str | None) -> Edge:
         """The edge a part goes on; `site_id`, if the body gave one, must be the edge's."""
@@ -69,26 +85,31 @@ class Installer:
         edge = await self.reference(Edge, edge_id, "edge", "edge_id")
         if site_id is not None and edge.site_id != site_id:
             raise InvalidInput("edge_id", f"edge {edge.name!r} is in site {edge.site_id!r}, "
-                                          f"not {site_id!r}")
+                                          f"not {site_id!r}", "invalid.site_mismatch",
+                               thing=word("thing.edge", "edge"), name=edge.name,
+                               site=edge.site_id, wanted=site_id)
         return edge
 
     def claim_site(self, site_id: str) -> None:
         if not self.actor.sees(site_id):
-            mine = repr(self.actor.site_id) if self.actor.site_id else "no site"
+            mine = (repr(self.actor.site_id) if self.actor.site_id else
+                    "your company's sites" if self.actor.sites is not None else "no site")
             raise Forbidden(f"site {site_id!r} is outside your scope ({mine})")
 
     async def site(self, site_id: str) -> Site:
         self.claim_site(site_id)
         site = await self.session.get(Site, site_id)
         if site is None:
-            raise InvalidInput("site_id", f"unknown site {site_id!r}")
+            raise InvalidInput("site_id", f"unknown site {site_id!r}", "invalid.unknown",
+                               what=word("thing.site", "site"), key=site_id)
         return site
 
     async def refuse_taken(self, field_name: str, what: str, stmt: Any) -> None:
         """InvalidInput naming the field when `stmt` finds a row that already holds it."""
         held = await self.session.scalar(stmt)
         if held is not None:
-            raise InvalidInput(field_name, f"{what} (held by {held})")
+            raise InvalidInput(field_name, f"{what} (held by {held})", "invalid.held_by",
+                               what=pair(what, TEXTS["word.this_value"][1]), held=held)
 
     @staticmethod
     def refuse_in_use(what: str, users: dict[str, Iterable[str]]) -> None:
@@ -97,7 +118,10 @@ class Installer:
         named = {kind: names for kind, names in named.items() if names}
         if named:
             listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in named.items())
-            raise Conflict(f"{what} is in use ({listed}); remove or move those first")
+            zh = "；".join(f"{TEXTS.get(_KINDS.get(kind, ''), (kind, kind))[1]}：{'、'.join(names)}"
+                          for kind, names in named.items())
+            raise Conflict(f"{what} is in use ({listed}); remove or move those first",
+                           "error.installed_in_use", what=what, listed=pair(listed, zh))
 
     async def record(self, resource: str, row_id: int, name: str, site_id: str,
                      action: audit.AuditAction, before: dict[str, Any] | None = None,

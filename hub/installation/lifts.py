@@ -13,6 +13,7 @@ from hub.installation.catalog import load_catalog
 from hub.installation.installer import Installer, names
 from hub.installation.specs import LiftSpec, merged
 from hub.models import Building, Device, Door, Lift, LiftFloor
+from hub.texts import word
 from wire.floors import floor_label
 
 
@@ -27,18 +28,26 @@ async def _check(inst: Installer, spec: LiftSpec, lift_id: int | None) -> Device
     device = await inst.reference(Device, spec.device_id, "device", "device_id")
     if spec.site_id is not None and device.site_id != spec.site_id:
         raise InvalidInput("device_id", f"device {device.name!r} is in site "
-                           f"{device.site_id!r}, not {spec.site_id!r}")
+                           f"{device.site_id!r}, not {spec.site_id!r}", "invalid.site_mismatch",
+                           thing=word("thing.device", "device"), name=device.name,
+                           site=device.site_id, wanted=spec.site_id)
     if device.edge_id is None:
-        raise InvalidInput("device_id", f"device {device.name!r} is not installed from the hub")
+        raise InvalidInput("device_id", f"device {device.name!r} is not installed from the hub",
+                           "invalid.not_hub_installed", device=device.name)
     model = load_catalog().get(device.model)
     floors = model.floors() if model is not None else None
     if floors is None:
         raise InvalidInput("device_id", f"device {device.name!r} (model {device.model}) is "
-                           "not a lift controller with floor access")
+                           "not a lift controller with floor access", "invalid.not_model",
+                           device=device.name, model=device.model,
+                           wanted=word("thing.lift_controller", "a lift controller"))
     outside = [f.floor for f in spec.floors if f.floor not in floors]
     if outside:
         raise InvalidInput("floors", f"floors {outside} are outside what {device.model} "
-                           f"enables ({floor_label(floors[0])} to {floor_label(floors[-1])})")
+                           f"enables ({floor_label(floors[0])} to {floor_label(floors[-1])})",
+                           "invalid.floors_outside", floors=", ".join(map(str, outside)),
+                           model=device.model, first=floor_label(floors[0]),
+                           last=floor_label(floors[-1]))
     other = select(Lift.name).where(Lift.device_id == device.id)
     same_name = select(Lift.name).where(Lift.site_id == device.site_id, Lift.name == spec.name)
     if lift_id is not None:
@@ -50,7 +59,8 @@ async def _check(inst: Installer, spec: LiftSpec, lift_id: int | None) -> Device
         building = await inst.session.get(Building, spec.building_id)
         if building is None or building.site_id != device.site_id:
             raise InvalidInput("building_id", f"unknown building {spec.building_id} in site "
-                               f"{device.site_id!r}")
+                               f"{device.site_id!r}", "invalid.unknown",
+                               what=word("thing.building", "building"), key=spec.building_id)
     return device
 
 
@@ -86,7 +96,8 @@ async def update_lift(inst: Installer, lift_id: int, changes: BaseModel) -> Lift
     readers = await names(inst.session, select(Door.name).where(Door.lift_id == lift.id))
     if device.edge_id != old_edge and readers:
         raise InvalidInput("device_id", f"the car readers {', '.join(readers)} are on the "
-                           "lift's present edge; the new controller is on another")
+                           "lift's present edge; the new controller is on another",
+                           "invalid.car_readers_edge", readers=", ".join(readers))
     lift.name = spec.name
     _apply(lift, spec, device)
     await inst.session.flush()

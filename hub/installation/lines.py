@@ -1,5 +1,5 @@
-"""Lines: the serial buses of an edge. One owner per port; OSDP readers, Modbus units or
-DL/T 645 meters."""
+"""Lines: the serial buses of an edge. One owner per port; OSDP readers, Modbus units, DL/T 645
+electricity meters or CJ/T 188 water meters."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hub.installation.installer import Installer, names
 from hub.installation.specs import LineSpec, merged
 from hub.meters.models import Meter
 from hub.models import Device, Door, Edge, Line
+from hub.texts import word
 
 
 def line_spec(line: Line) -> dict[str, Any]:
@@ -21,12 +22,15 @@ def line_spec(line: Line) -> dict[str, Any]:
             "parity": line.parity, "stopbits": line.stopbits, "protocol": line.protocol}
 
 
-async def _users(inst: Installer, line_id: int) -> tuple[list[str], list[str], list[str]]:
+async def _users(inst: Installer, line_id: int
+                 ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The doors, devices, electricity meters and water meters on the line."""
     doors = await names(inst.session, select(Door.name).where(Door.line_id == line_id))
     devices = await names(inst.session, select(Device.name).where(Device.line_id == line_id))
-    meters = await names(inst.session, select(Meter.number).where(
-        Meter.line_id == line_id, Meter.removed_at.is_(None)))
-    return doors, devices, meters
+    meters = [await names(inst.session, select(Meter.number).where(
+        Meter.line_id == line_id, Meter.removed_at.is_(None), Meter.kind == kind))
+        for kind in ("electricity", "water")]
+    return doors, devices, meters[0], meters[1]
 
 
 async def _check(inst: Installer, spec: LineSpec, edge: Edge, line_id: int | None) -> None:
@@ -39,14 +43,23 @@ async def _check(inst: Installer, spec: LineSpec, edge: Edge, line_id: int | Non
                             "line's (one owner per port)", others.where(Line.port == spec.port))
     if line_id is None:
         return
-    doors, devices, meters = await _users(inst, line_id)
+    doors, devices, meters, water = await _users(inst, line_id)
     if spec.protocol != "osdp" and doors:
         raise InvalidInput("protocol", f"the line carries the readers of doors "
-                           f"{', '.join(doors)}, which speak osdp")
+                           f"{', '.join(doors)}, which speak osdp", "invalid.line_carries",
+                           what=word("thing.door", "door"), names=", ".join(doors))
     if spec.protocol != "modbus" and devices:
-        raise InvalidInput("protocol", f"the line carries Modbus devices {', '.join(devices)}")
+        raise InvalidInput("protocol", f"the line carries Modbus devices {', '.join(devices)}",
+                           "invalid.line_carries", what=word("thing.device", "device"),
+                           names=", ".join(devices))
     if spec.protocol != "dlt645" and meters:
-        raise InvalidInput("protocol", f"the line carries DL/T 645 meters {', '.join(meters)}")
+        raise InvalidInput("protocol", f"the line carries DL/T 645 meters {', '.join(meters)}",
+                           "invalid.line_carries", what=word("thing.meter", "meter"),
+                           names=", ".join(meters))
+    if spec.protocol != "cjt188" and water:
+        raise InvalidInput("protocol", f"the line carries CJ/T 188 water meters "
+                           f"{', '.join(water)}", "invalid.line_carries",
+                           what=word("thing.meter", "meter"), names=", ".join(water))
 
 
 async def create_line(inst: Installer, spec: LineSpec) -> Line:
@@ -76,9 +89,9 @@ async def update_line(inst: Installer, line_id: int, changes: BaseModel) -> Line
 
 async def delete_line(inst: Installer, line_id: int) -> None:
     line = await inst.row(Line, line_id, "line")
-    doors, devices, meters = await _users(inst, line.id)
+    doors, devices, meters, water = await _users(inst, line.id)
     inst.refuse_in_use(f"line {line.name!r}", {"doors": doors, "devices": devices,
-                                                "meters": meters})
+                                                "meters": meters + water})
     before = line_spec(line)
     await inst.session.delete(line)
     await inst.session.flush()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from hub.texts.validation import Refusal, field_word
 from wire.floors import FloorIn, floor_label
 from wire.vehicles import Barrier, CameraRelayBarrier
 
@@ -18,7 +19,7 @@ Label = Annotated[str, Field(max_length=200, description="what people read")]
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 SiteId = Annotated[str, Field(min_length=1, max_length=64)]
 Baudrate = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
-Protocol = Literal["osdp", "modbus", "dlt645"]
+Protocol = Literal["osdp", "modbus", "dlt645", "cjt188"]
 Transport = Literal["rtu", "tcp"]
 DoorMode = Literal["normal", "locked_down", "unlocked_on_schedule"]
 Input = Annotated[int, Field(ge=0, le=15, description="controller input number")]
@@ -63,7 +64,8 @@ class LineSpec(Spec):
     @classmethod
     def _port(cls, value: str) -> str:
         if not _PORT.match(value):
-            raise ValueError("a serial device such as /dev/ttyUSB0 or COM3")
+            raise Refusal("invalid.serial_port", "a serial device such as /dev/ttyUSB0 or COM3",
+                          example="/dev/ttyUSB0, COM3")
         return value
 
 
@@ -99,20 +101,24 @@ class DoorSpec(Spec):
     @classmethod
     def _key(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[0-9A-Fa-f]{32}", value):
-            raise ValueError("32 hexadecimal digits (a 16-byte key)")
+            raise Refusal("invalid.hex_key", "32 hexadecimal digits (a 16-byte key)")
         return None if value is None else value.lower()
 
     @model_validator(mode="after")
     def _reader(self) -> DoorSpec:
         if (self.line_id is None) != (self.reader_address is None):
             missing = "reader_address" if self.reader_address is None else "line_id"
-            raise ValueError(f"{missing}: a reader needs both line_id and reader_address")
+            raise Refusal("invalid.reader_both",
+                          f"{missing}: a reader needs both line_id and reader_address")
         if self.reader_key is not None and self.line_id is None:
-            raise ValueError("reader_key: needs a reader (line_id and reader_address)")
+            raise Refusal("invalid.key_needs_reader",
+                          "reader_key: needs a reader (line_id and reader_address)")
         if self.mode == "unlocked_on_schedule" and self.unlock_schedule_id is None:
-            raise ValueError("unlock_schedule_id: mode 'unlocked_on_schedule' needs one")
+            raise Refusal("invalid.schedule_needed",
+                          "unlock_schedule_id: mode 'unlocked_on_schedule' needs one")
         if self.mode != "unlocked_on_schedule" and self.unlock_schedule_id is not None:
-            raise ValueError(f"unlock_schedule_id: only with mode 'unlocked_on_schedule', not "
+            raise Refusal("invalid.schedule_only",
+                          f"unlock_schedule_id: only with mode 'unlocked_on_schedule', not "
                              f"{self.mode!r}")
         return self
 
@@ -138,21 +144,21 @@ class DeviceSpec(Spec):
     @classmethod
     def _host(cls, value: str | None) -> str | None:
         if value is not None and not _HOST.match(value):
-            raise ValueError("a host name or IP address")
+            raise Refusal("invalid.host", "a host name or IP address")
         return value
 
     @model_validator(mode="after")
     def _reach(self) -> DeviceSpec:
         if self.transport == "rtu":
             if self.line_id is None:
-                raise ValueError("line_id: an rtu device needs its line")
+                raise Refusal("invalid.rtu_line", "line_id: an rtu device needs its line")
             if self.host is not None or self.tcp_port is not None:
-                raise ValueError("host: host and tcp_port are for tcp devices")
+                raise Refusal("invalid.tcp_only", "host: host and tcp_port are for tcp devices")
         else:
             if self.host is None:
-                raise ValueError("host: a tcp device needs its address")
+                raise Refusal("invalid.tcp_host", "host: a tcp device needs its address")
             if self.line_id is not None:
-                raise ValueError("line_id: a line is for rtu devices")
+                raise Refusal("invalid.rtu_only", "line_id: a line is for rtu devices")
         return self
 
 
@@ -193,7 +199,8 @@ class CameraSpec(Spec):
     @classmethod
     def _source(cls, value: str) -> str:
         if not re.match(r"^(rtsp|rtsps|http|https)://\S+$|^device:[0-9]{1,2}$", value):
-            raise ValueError("rtsp://…, http(s)://… or device:N")
+            raise Refusal("invalid.camera_source", "rtsp://…, http(s)://… or device:N",
+                          forms="rtsp://…, http(s)://…, device:N")
         return value
 
 
@@ -232,7 +239,8 @@ class LiftSpec(Spec):
             seen = [getattr(f, what) for f in floors]
             twice = sorted({str(v) for v in seen if seen.count(v) > 1})
             if twice:
-                raise ValueError(f"{what} repeated: {', '.join(twice)}")
+                raise Refusal("invalid.repeated", f"{what} repeated: {', '.join(twice)}",
+                              what=field_word(what), values=", ".join(twice))
         return sorted(floors, key=lambda f: f.floor)
 
 

@@ -7,6 +7,7 @@ import logging.config
 from alembic import context
 from sqlalchemy import engine_from_config, pool, text
 
+from hub.history.ddl import is_partition_name
 from hub.schema import metadata
 
 config = context.config
@@ -18,12 +19,18 @@ target_metadata = metadata  # every table, the domains' too
 _PG_MIGRATION_LOCK = 0x4C494E54  # "LINT"
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """The event tables' partitions are the hub's to make and drop, not the models'."""
+    return not (type_ == "table" and is_partition_name(name))
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -44,6 +51,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=sqlite,  # SQLite cannot ALTER most things in place
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":

@@ -21,7 +21,7 @@ from hub.models import Site, User
 from hub.patrol.models import Checkpoint, GuardKey, Reading, Round, RoundException, Route, RouteStop
 from hub.patrol.proof import code_matches, reading_bytes, signature_valid
 from hub.rules.alarms import AlarmRaise, clear_by_key, raise_alarms
-from hub.texts import render
+from hub.texts import render, word
 
 CLOCK_SKEW = timedelta(minutes=2)  # a phone's clock may run this far ahead of the hub's
 
@@ -29,9 +29,13 @@ CLOCK_SKEW = timedelta(minutes=2)  # a phone's clock may run this far ahead of t
 class PatrolError(Exception):
     """Bad input: `field` and why; nothing changed."""
 
-    def __init__(self, field: str, reason: str, status: int = 422) -> None:
+    def __init__(self, field: str, reason: str, status: int = 422, *,
+                 code: str = "invalid.other", **params: Any) -> None:
         super().__init__(f"{field}: {reason}")
         self.field, self.reason, self.status = field, reason, status
+        # its words for people (hub.texts): a code and its parameters
+        self.code, self.params = code, params or ({"detail": reason} if code == "invalid.other"
+                                                  else {})
 
 
 class ReadingRefused(Exception):
@@ -82,7 +86,8 @@ async def start_round(session: AsyncSession, route: Route, guard: str, now: date
         return taken
     stops = await stops_of(session, route.id)
     if not stops:
-        raise PatrolError("route", f"route {route.code!r} has no checkpoints")
+        raise PatrolError("route", f"route {route.code!r} has no checkpoints",
+                          code="invalid.round_no_checkpoints", route=route.code)
     row = Round(site_id=route.site_id, route_id=route.id, guard=guard, started_at=now,
                 deadline=max(due_times(now, stops).values()), state="open")
     session.add(row)
@@ -95,7 +100,8 @@ async def record_reading(session: AsyncSession, round_: Round, guard: str, readi
     """Check and store one reading; returns it and whether it is new (a resend is not).
     Raises PatrolError for bad input, ReadingRefused when the proof fails."""
     if round_.guard != guard:
-        raise PatrolError("round", f"round {round_.id} is not walked by {guard!r}", 403)
+        raise PatrolError("round", f"round {round_.id} is not walked by {guard!r}", 403,
+                          code="error.patrol_not_your_round", round=round_.id)
     same = await session.get(Reading, reading.id)
     checkpoint = await session.scalar(select(Checkpoint).where(
         Checkpoint.site_id == round_.site_id, Checkpoint.code == reading.checkpoint))
@@ -106,21 +112,25 @@ async def record_reading(session: AsyncSession, round_: Round, guard: str, readi
         raise ReadingRefused("replay", "reading id already used for another reading (replay)")
     if checkpoint is None:
         raise PatrolError("checkpoint", f"no checkpoint {reading.checkpoint!r} in "
-                                        f"{round_.site_id!r}")
+                                        f"{round_.site_id!r}", code="invalid.unknown",
+                          what=word("thing.checkpoint", "checkpoint"), key=reading.checkpoint)
     stops = await stops_of(session, round_.route_id)
     position = next((s.position for s, c in stops if c.id == checkpoint.id), None)
     if position is None:
-        raise PatrolError("checkpoint", f"checkpoint {reading.checkpoint!r} is not on this route")
+        raise PatrolError("checkpoint", f"checkpoint {reading.checkpoint!r} is not on this route",
+                          code="invalid.not_on_route", checkpoint=reading.checkpoint)
     if reading.ts > now + CLOCK_SKEW:
-        raise PatrolError("ts", "reading time is in the future")
+        raise PatrolError("ts", "reading time is in the future", code="invalid.in_future")
     if reading.ts < round_.started_at - CLOCK_SKEW:
-        raise PatrolError("ts", "reading time is before the round started")
+        raise PatrolError("ts", "reading time is before the round started",
+                          code="invalid.before_round")
     if method == "phone":
         await _prove(session, round_, guard, checkpoint, reading)
     if await session.scalar(select(Reading.id).where(
             Reading.round_id == round_.id, Reading.checkpoint_id == checkpoint.id)) is not None:
         raise PatrolError("checkpoint", f"checkpoint {reading.checkpoint!r} already recorded "
-                                        "in this round", 409)
+                                        "in this round", 409, code="invalid.already_recorded",
+                          checkpoint=reading.checkpoint)
     due = due_times(round_.started_at, stops)
     row = Reading(id=reading.id, round_id=round_.id, checkpoint_id=checkpoint.id,
                   position=position, guard=guard, ts=reading.ts, received_at=now, method=method,

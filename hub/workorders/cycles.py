@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import Conflict, InvalidInput
 from hub.models import Device, Site
+from hub.texts import pair, word
 from hub.workorders.ledger import end_of_day, local_date, site_zone
 from hub.workorders.models import MaintenanceCycle, WorkOrder
 
@@ -70,11 +71,16 @@ def check_days(device_type: str, name: str, days: int, field: str = "days") -> C
         known = [] if kind is None else [c.name for c in kind.cycles]
         raise InvalidInput(field.rsplit(".", 1)[0] + ".name",
                            f"a {device_type} has no maintenance cycle {name!r}; "
-                           f"known: {', '.join(known) or 'none'}")
+                           f"known: {', '.join(known) or 'none'}", "invalid.no_cycle",
+                           type=word(f"device_type.{device_type}", device_type), name=name,
+                           known=", ".join(known))
     if days > cycle.max_days:
         raise InvalidInput(field, f"{kind.rule}: the {cycle.text_en.lower()} of a "
                            f"{_KIND.get(device_type, device_type)} is due at most every "
-                           f"{cycle.max_days} days, not {days}")
+                           f"{cycle.max_days} days, not {days}", "invalid.cycle_too_long",
+                           rule=kind.rule, cycle=pair(cycle.text_en.lower(), cycle.text_zh),
+                           type=word(f"device_type.{device_type}", device_type),
+                           max=cycle.max_days)
     return cycle
 
 
@@ -88,7 +94,10 @@ def check_single_cycle(device_type: str, days: int, field: str = "cycle_days") -
     if days > shortest.max_days:
         raise InvalidInput(field, f"{kind.rule}: the {shortest.text_en.lower()} of a "
                            f"{_KIND.get(device_type, device_type)} is due at most every "
-                           f"{shortest.max_days} days, not {days}")
+                           f"{shortest.max_days} days, not {days}", "invalid.cycle_too_long",
+                           rule=kind.rule, cycle=pair(shortest.text_en.lower(), shortest.text_zh),
+                           type=word(f"device_type.{device_type}", device_type),
+                           max=shortest.max_days)
 
 
 async def set_cycles(session: AsyncSession, device: Device, wanted: Sequence[dict[str, Any]],
@@ -98,13 +107,16 @@ async def set_cycles(session: AsyncSession, device: Device, wanted: Sequence[dic
     kind = rules().get(device.device_type)
     if not wanted:
         if kind is None:
-            raise InvalidInput("cycles", f"no default cycles for a {device.device_type}")
+            raise InvalidInput("cycles", f"no default cycles for a {device.device_type}",
+                               "invalid.no_default_cycles",
+                               type=word(f"device_type.{device.device_type}", device.device_type))
         wanted = [{"name": c.name} for c in kind.cycles]
     held = {c.name: c for c in await session.scalars(
         select(MaintenanceCycle).where(MaintenanceCycle.device_id == device.id))}
     names = [w["name"] for w in wanted]
     if len(set(names)) != len(names):
-        raise InvalidInput("cycles", f"a cycle named twice: {sorted(names)}")
+        raise InvalidInput("cycles", f"a cycle named twice: {sorted(names)}",
+                           "invalid.cycle_twice", names=", ".join(sorted(names)))
     result = []
     for i, w in enumerate(wanted):
         rule = check_days(device.device_type, w["name"], 0, f"cycles.{i}.days")
@@ -198,9 +210,12 @@ def tick(order: WorkOrder, ticks: dict[str, bool], who: str, now: datetime) -> N
     unknown = sorted(set(ticks) - known)
     if unknown:
         raise InvalidInput("ticks", f"work order {order.id} has no checklist item {unknown}; "
-                           f"its items: {sorted(known) or 'none'}")
+                           f"its items: {sorted(known) or 'none'}", "invalid.no_checklist_item",
+                           id=order.id, items=", ".join(unknown), known=", ".join(sorted(known)))
     if ticks and order.state in ("resolved", "closed"):
-        raise Conflict(f"work order {order.id} is {order.state}: its checklist is final")
+        raise Conflict(f"work order {order.id} is {order.state}: its checklist is final",
+                       "error.checklist_final", id=order.id,
+                       state=word(f"wo_state.{order.state}", order.state))
     for item in items:
         if item["code"] in ticks:
             done = ticks[item["code"]]
@@ -213,7 +228,8 @@ def check_complete(order: WorkOrder) -> None:
     """A preventive order resolves only with every checklist item ticked."""
     left = [i["code"] for i in order.checklist or [] if not i.get("done")]
     if left:
-        raise Conflict(f"work order {order.id}: checklist items not ticked: {', '.join(left)}")
+        raise Conflict(f"work order {order.id}: checklist items not ticked: {', '.join(left)}",
+                       "error.checklist_left", id=order.id, items=", ".join(left))
 
 
 async def cycles_done(session: AsyncSession, order: WorkOrder, today: date,

@@ -86,7 +86,8 @@ class IllegalTransition(Conflict):
 
 def due_at(priority: str, opened: datetime) -> datetime:
     if priority not in PRIORITY_DUE:
-        raise InvalidInput("priority", f"unknown priority {priority!r}; one of {list(PRIORITIES)}")
+        raise InvalidInput("priority", f"unknown priority {priority!r}; one of {list(PRIORITIES)}",
+                           "invalid.known_are", value=priority, known=", ".join(PRIORITIES))
     return opened + PRIORITY_DUE[priority]
 
 
@@ -174,9 +175,11 @@ async def check_technician(session: AsyncSession, order: WorkOrder, user_id: int
     user = await session.get(User, user_id)
     if user is None or user.role != "technician" or user.site_id != order.site_id:
         raise InvalidInput("technician_id",
-                           f"user {user_id} is not a technician of site {order.site_id!r}")
+                           f"user {user_id} is not a technician of site {order.site_id!r}",
+                           "invalid.not_technician", user=user_id)
     if user.disabled_at is not None:
-        raise InvalidInput("technician_id", f"technician {user.username!r} is disabled")
+        raise InvalidInput("technician_id", f"technician {user.username!r} is disabled",
+                           "invalid.technician_disabled", user=user.username)
     return user
 
 
@@ -195,7 +198,8 @@ async def assign(session: AsyncSession, order: WorkOrder, actor: Actor, now: dat
     else:
         await check_technician(session, order, technician_id)
     if order.assignee_id == technician_id and order.state != "open":
-        raise Conflict(f"work order {order.id} is already assigned to user {technician_id}")
+        raise Conflict(f"work order {order.id} is already assigned to user {technician_id}",
+                       "error.wo_already_assigned", id=order.id, who=f"#{technician_id}")
     before, previous = order.state, order.assignee_id
     order.assignee_id, order.assigned_at, order.state = technician_id, now, "assigned"
     action = "assigned" if previous is None else "reassigned"
@@ -245,12 +249,15 @@ async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: in
         raise ValueError("now must be timezone-aware")
     for field, value, longest in (("fault_code", fault_code, 32), ("skill", skill, 64)):
         if not value or len(value) > longest:
-            raise InvalidInput(field, f"must be 1 to {longest} characters, not {value!r}")
+            raise InvalidInput(field, f"must be 1 to {longest} characters, not {value!r}",
+                               "invalid.length", max=longest)
     device = await session.get(Device, device_id)
     if device is None:
         raise NotFound("device", device_id)
     if device.site_id != site_id:
-        raise InvalidInput("device_id", f"device {device_id} is not in site {site_id!r}")
+        raise InvalidInput("device_id", f"device {device_id} is not in site {site_id!r}",
+                           "invalid.not_in_site", thing=word("thing.device", "device"),
+                           key=device_id)
     key = fault_key(device_id, fault_code)
     existing = await session.scalar(select(WorkOrder).where(WorkOrder.open_key == key))
     if existing is not None:
@@ -269,7 +276,8 @@ async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: in
     if new_id is None:
         winner = await session.scalar(select(WorkOrder).where(WorkOrder.open_key == key))
         if winner is None:  # it was resolved between the insert and this read
-            raise Conflict(f"work order for {key} changed while opening; try again")
+            raise Conflict(f"work order for {key} changed while opening; try again",
+                           "error.wo_changed")
         return winner, False
     order = await session.get(WorkOrder, new_id)
     assert order is not None
@@ -280,7 +288,8 @@ async def open_fault_order(session: AsyncSession, *, site_id: str, device_id: in
 def _may_act(order: WorkOrder, actor: Actor, action: str) -> None:
     """A technician works only their own orders (and picks unassigned ones)."""
     if actor.role == "technician" and action != "accept" and order.assignee_id != actor.user_id:
-        raise Conflict(f"work order {order.id} is not assigned to you")
+        raise Conflict(f"work order {order.id} is not assigned to you", "error.wo_not_yours",
+                       id=order.id)
 
 
 async def transition(session: AsyncSession, order: WorkOrder, action: str, actor: Actor,
@@ -292,10 +301,13 @@ async def transition(session: AsyncSession, order: WorkOrder, action: str, actor
         if not await assign(session, order, actor, now, technician_id=technician_id, note=note):
             other = " other" if order.assignee_id is not None else ""
             raise Conflict(f"no{other} active technician of site {order.site_id!r} has skill "
-                           f"{order.skill!r}; name one, or give someone the skill")
+                           f"{order.skill!r}; name one, or give someone the skill",
+                           "error.wo_no_other_technician" if other else "error.wo_no_technician",
+                           skill=order.skill)
         return order
     if action not in TRANSITIONS:
-        raise InvalidInput("action", f"unknown action {action!r}; one of {sorted(TRANSITIONS)}")
+        raise InvalidInput("action", f"unknown action {action!r}; one of {sorted(TRANSITIONS)}",
+                           "invalid.known_are", value=action, known=", ".join(sorted(TRANSITIONS)))
     sources, target = TRANSITIONS[action]
     if order.state not in sources:
         raise IllegalTransition(order, action)
@@ -303,11 +315,13 @@ async def transition(session: AsyncSession, order: WorkOrder, action: str, actor
     before = order.state
     if action == "accept":
         if actor.user_id is None:
-            raise InvalidInput("action", "accept is a technician picking an order for themselves")
+            raise InvalidInput("action", "accept is a technician picking an order for themselves",
+                               "invalid.accept_own")
         user = await check_technician(session, order, actor.user_id)
         if order.skill not in await skills_of(session, user.id):
             raise Conflict(f"work order {order.id} needs skill {order.skill!r}, "
-                           f"which {user.username!r} does not have")
+                           f"which {user.username!r} does not have", "error.wo_lacks_skill",
+                           id=order.id, skill=order.skill, who=user.username)
         order.assignee_id, order.assigned_at = actor.user_id, now
     elif action == "start":
         order.started_at = now

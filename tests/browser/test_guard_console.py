@@ -318,6 +318,19 @@ async def test_the_desk_prints_a_visitor_slip(building: Building,
     await page.fill("input[name=visitor_phone]", "phone?")
     assert not await page.evaluate(
         "() => document.querySelector('input[name=visitor_phone]').checkValidity()")
+    # the list is searched and filtered by the API, newest first
+    rows = page.locator("#pass-rows tr[data-pass]")
+    await page.get_by_test_id("pass-search").fill("李雷")
+    await expect(rows.first).to_contain_text("李雷")
+    await expect(rows.filter(has_not_text="李雷")).to_have_count(0)
+    await page.get_by_test_id("pass-search").fill("没有这位访客")
+    await expect(rows).to_have_count(0)
+    await expect(page.locator("#pass-rows")).to_contain_text("无")
+    await page.get_by_test_id("pass-search").fill("")
+    await page.get_by_test_id("pass-state").select_option("revoked")
+    await expect(rows.filter(has_text="李雷")).to_have_count(0)  # it is in force
+    await page.get_by_test_id("pass-state").select_option("in_force")
+    await expect(rows.filter(has_text="李雷").first).to_be_visible()
     assert errors == [], errors
 
 

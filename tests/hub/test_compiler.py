@@ -172,8 +172,7 @@ async def test_compile_100k_credentials(
     elapsed = time.perf_counter() - started
     print(f"\ncompile+publish {result.credentials} credentials on {db_url.split(':')[0]}: "
           f"{elapsed:.2f}s")
-    assert result.credentials == n + 1
-    assert elapsed < 20
+    assert result.credentials == n + 1  # its time is bench/permission_compile.py's to measure
     snap = await retained_snapshot(mosquitto)
     assert len(snap.credentials) == n + 1
     async with seeded() as session:

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import inspect
 
 from hub.db import alembic_config, downgrade, run_migrations, sync_url
+from hub.history import is_partition_name
 from hub.schema import metadata
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,11 @@ def test_migrate_up_matches_models_then_down(db_url: str) -> None:
     try:
         assert set(metadata.tables) <= set(inspect(engine).get_table_names())
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            # the partitions of the event tables (PostgreSQL) are the hub's, not the models'
+            ctx = MigrationContext.configure(conn, opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _: not (kind == "table"
+                                                           and is_partition_name(name))})
             assert compare_metadata(ctx, metadata) == []
         command.check(alembic_config(db_url))  # raises if autogenerate would emit anything
         run_migrations(db_url)  # a second upgrade is a no-op

@@ -19,7 +19,14 @@ from hub.installation.compile import INSTALL_KEY, edge_config
 from hub.installation.specs import DoorSpec
 from hub.models import Edge, Lift, Line
 from hub.readers.models import ReaderKeyRow
-from hub.seed import DEMO_EDGE, DEMO_INSTALLER, DEMO_SITE, DemoWiring, seed_demo
+from hub.seed import (
+    DEMO_EDGE,
+    DEMO_INSTALLER,
+    DEMO_SITE,
+    DemoWiring,
+    seed_demo,
+    seed_vehicles,
+)
 
 pytestmark = [pytest.mark.timeout(120)]
 KEY = "0f" * 16
@@ -150,6 +157,8 @@ async def test_the_demo_car_gate_is_installed_once_with_its_secret_kept_as_a_has
 
     wiring = dataclasses.replace(WIRED, lane_secret="lane-pass-1", barrier_port=15021)
     await seed_demo(sessions, wiring)
+    await seed_vehicles(sessions)
+    await seed_vehicles(sessions)  # once
     first = await _trail(sessions)
     assert first[-2:] == [("lane", "gate-in", "create"), ("lane", "gate-out", "create")]
     await seed_demo(sessions, wiring)  # the secret is not given again: nothing changes

@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, TypeVar
 
 import serial
 
+from edge.drivers import cjt188
 from edge.drivers.dlt645.errors import FrameError, MeterError
-from edge.drivers.dlt645.frame import FrameReader, answer_value, check_address, read_request
+from edge.drivers.dlt645.frame import Frame, FrameReader, answer_value, check_address, read_request
 from edge.drivers.dlt645.items import ITEMS
 from edge.drivers.dlt645.models import (
     LineConfig,
@@ -37,30 +38,47 @@ from edge.drivers.dlt645.models import (
 )
 
 log = logging.getLogger(__name__)
+_F = TypeVar("_F")
+_F_co = TypeVar("_F_co", covariant=True)
+_T = TypeVar("_T")
+
+
+class _Reader(Protocol[_F_co]):
+    def feed(self, data: bytes) -> Sequence[_F_co | ValueError]: ...
+
+
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
-def check_meters(meters: Sequence[MeterConfig]) -> None:
-    """Meters that may share a line: distinct names and addresses, known data items.
-    Raises ValueError naming the meter at fault."""
+def check_meters(meters: Sequence[MeterConfig], protocol: str = "dlt645") -> None:
+    """Meters that may share a line: distinct names and addresses, known data items (a
+    CJ/T 188 water meter: its 14-digit number, its volume). Raises ValueError naming the
+    meter at fault."""
     if not meters:
         raise ValueError("a meter line needs at least one meter")
     names: set[str] = set()
     addresses: dict[str, str] = {}
     for m in meters:
         try:
-            check_address(m.address)
-        except FrameError as exc:
+            if protocol == "cjt188":
+                cjt188.check_address(m.address)
+            else:
+                check_address(m.address)
+        except (FrameError, cjt188.FrameError) as exc:
             raise ValueError(f"{m.name}: {exc.reason}") from exc
         if m.name in names:
             raise ValueError(f"meter name {m.name} repeated on one line")
         if m.address in addresses:
             raise ValueError(f"{addresses[m.address]} and {m.name} share address {m.address}")
-        unknown = [i for i in m.items if i not in ITEMS]
+        known = CJT188_ITEMS if protocol == "cjt188" else ITEMS
+        unknown = [i for i in m.items if i not in known]
         if unknown or not m.items:
-            raise ValueError(f"{m.name}: unknown data items {unknown} (known: {sorted(ITEMS)})")
+            raise ValueError(f"{m.name}: unknown data items {unknown} (known: {sorted(known)})")
         names.add(m.name)
         addresses[m.address] = m.name
+
+
+CJT188_ITEMS = {"volume_m3": "m3"}  # what a CJ/T 188 water meter's current-data read gives
 
 
 class Dlt645Line:
@@ -70,7 +88,7 @@ class Dlt645Line:
 
     def __init__(self, line: LineConfig, meters: Sequence[MeterConfig],
                  on_event: Callable[[MeterEvent], None]) -> None:
-        check_meters(meters)
+        check_meters(meters, line.protocol)
         self.config = line
         self.meters = {m.name: MeterState(m, retry_s=m.retry_s) for m in meters}
         self._on_event = on_event
@@ -174,6 +192,11 @@ class Dlt645Line:
         return await self._read_items(self.meters[name])
 
     async def _read_items(self, meter: MeterState) -> dict[str, Decimal]:
+        if self.config.protocol == "cjt188":
+            current = await self._exchange(
+                meter, cjt188.read_request(meter.config.address, wake=self.config.wake),
+                cjt188.FrameReader(), lambda f: cjt188.parse_current(f, meter.config.address))
+            return {"volume_m3": current.volume_m3}
         values: dict[str, Decimal] = {}
         for name in meter.config.items:
             item = ITEMS[name]
@@ -186,8 +209,24 @@ class Dlt645Line:
         return values
 
     async def _request(self, meter: MeterState, di: int) -> bytes:
+        address = meter.config.address
+
+        def answer(frame: Frame) -> bytes:
+            try:
+                return answer_value(frame, address, di)
+            except FrameError as exc:
+                if frame.control == 0xD1 and frame.address == address:  # the meter's own
+                    meter.counters.errors += 1
+                    raise MeterError(meter.config.name, exc.reason) from exc
+                raise
+        return await self._exchange(meter, read_request(address, di, self.config.wake),
+                                    FrameReader(), answer)
+
+    async def _exchange(self, meter: MeterState, request: bytes, reader: _Reader[_F],
+                        answer: Callable[[_F], _T]) -> _T:
+        """Send `request`, wait for the frame that answers it (within the meter's timeout)
+        and return `answer(frame)`; raises MeterError counting a timeout or a garbled reply."""
         cfg = meter.config
-        request = read_request(cfg.address, di, self.config.wake)
         async with self._lock:
             assert self._serial is not None
             while not self._rx.empty():  # a late answer to an earlier request is stale
@@ -196,7 +235,6 @@ class Dlt645Line:
             # the request's own time on the wire (11 bits a byte, 8E1) before the meter's turn
             deadline = (time.monotonic() + len(request) * 11 / self.config.baudrate
                         + cfg.timeout_s)
-            reader = FrameReader()
             while True:
                 remaining = deadline - time.monotonic()
                 try:
@@ -206,14 +244,11 @@ class Dlt645Line:
                     meter.counters.timeouts += 1
                     raise MeterError(cfg.name, "no answer (timeout)") from None
                 for got in reader.feed(chunk):
-                    if isinstance(got, FrameError):
+                    if isinstance(got, ValueError):  # either codec's FrameError
                         meter.counters.garbled += 1
-                        raise MeterError(cfg.name, f"garbled answer: {got.reason}")
+                        raise MeterError(cfg.name, f"garbled answer: {got}")
                     try:
-                        return answer_value(got, cfg.address, di)
-                    except FrameError as exc:
-                        if got.control == 0xD1 and got.address == cfg.address:
-                            meter.counters.errors += 1
-                        else:
-                            meter.counters.garbled += 1
-                        raise MeterError(cfg.name, exc.reason) from exc
+                        return answer(got)
+                    except ValueError as exc:
+                        meter.counters.garbled += 1
+                        raise MeterError(cfg.name, str(exc)) from exc

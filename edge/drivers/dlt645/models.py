@@ -24,6 +24,7 @@ class LineConfig:
     baudrate: int = 2400  # DL/T 645-2007's default for RS-485 meters, 8E1
     parity: str = "E"
     wake: int = 4  # FE bytes before each request
+    protocol: str = "dlt645"  # or "cjt188": water meters (CJ/T 188-2004) on the same kind of line
 
 
 @dataclass(slots=True)

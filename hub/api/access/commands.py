@@ -67,7 +67,8 @@ class CommandList(BaseModel):
 def _sender(request: web.Request) -> CommandSender:
     sender = request.app.get(COMMANDS)
     if sender is None:
-        raise UnavailableError("this API instance cannot reach the broker to command edges")
+        raise UnavailableError("this API instance cannot reach the broker to command edges",
+                               ("error.no_broker", {}))
     return sender
 
 
@@ -148,7 +149,7 @@ async def reset_edge_permissions(request: web.Request, body: ReasonIn) -> Comman
         row = await _sender(request).reset_permissions(
             edge_id=edge_id, reason=body.reason, issued_by=request[CURRENT_USER].username)
     except Conflict as exc:
-        raise ConflictError(str(exc)) from exc
+        raise ConflictError(str(exc), exc.text) from exc
     return CommandOut.model_validate(row)
 
 
@@ -166,7 +167,7 @@ async def reset_edge_config(request: web.Request, body: ReasonIn) -> CommandOut:
         row = await _sender(request).reset_config(
             edge_id=edge_id, reason=body.reason, issued_by=request[CURRENT_USER].username)
     except Conflict as exc:
-        raise ConflictError(str(exc)) from exc
+        raise ConflictError(str(exc), exc.text) from exc
     return CommandOut.model_validate(row)
 
 

@@ -13,7 +13,7 @@ from hub.api.access.schemas import (
     AccessGroupOut,
     AccessGroupUpdate,
 )
-from hub.api.core.crud import refuse_taken
+from hub.api.core.crud import refuse_taken, scoped
 from hub.api.core.endpoints import EndpointTable, path_id
 from hub.api.core.errors import InvalidError, NotFoundError
 from hub.api.core.schemas import SiteQuery
@@ -94,16 +94,8 @@ def _check_holiday(mode: str, holiday_schedule_id: int | None) -> None:
 @routes.get("/access-groups", query=SiteQuery, response=AccessGroupList)
 async def list_groups(request: web.Request, query: SiteQuery) -> AccessGroupList:
     """List access groups, optionally of one site."""
-    scope = scope_of(request)
-    scope.claim_site(query.site_id)
-    stmt = (
-        select(AccessGroup)
-        .options(selectinload(AccessGroup.doors))
-        .where(scope.where(AccessGroup.site_id))
-        .order_by(AccessGroup.id)
-    )
-    if query.site_id is not None:
-        stmt = stmt.where(AccessGroup.site_id == query.site_id)
+    stmt = scoped(request, select(AccessGroup).options(selectinload(AccessGroup.doors))
+                  .order_by(AccessGroup.id), AccessGroup, query.site_id)
     async with reading(request) as session:
         return AccessGroupList(items=[group_out(g) for g in await session.scalars(stmt)])
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from hub.api.access.schemas import ScheduleCreate, ScheduleList, ScheduleOut, ScheduleUpdate
 from hub.api.core.crud import refuse_taken, scoped_get, scoped_list, visible
 from hub.api.core.endpoints import EndpointTable
-from hub.api.core.errors import ConflictError
+from hub.api.core.errors import ConflictError, listing, thing_word
 from hub.api.core.schemas import SiteQuery
 from hub.api.core.scope import scope_of
 from hub.api.core.store import require_site, writing
@@ -87,11 +87,15 @@ async def delete_schedule(request: web.Request) -> None:
             )
         )
         if users:
-            raise ConflictError(f"schedule {schedule.id} is used by access groups {users}")
+            raise ConflictError(f"schedule {schedule.id} is used by access groups {users}", (
+                "error.in_use", {"what": thing_word("schedule"), "key": schedule.id,
+                                 "users": listing(("access group", users))}))
         doors = list(await session.scalars(
             select(Door.name).where(Door.unlock_schedule_id == schedule.id).order_by(Door.name)
         ))
         if doors:
-            raise ConflictError(f"schedule {schedule.id} unlocks doors {doors}")
+            raise ConflictError(f"schedule {schedule.id} unlocks doors {doors}", (
+                "error.in_use", {"what": thing_word("schedule"), "key": schedule.id,
+                                 "users": listing(("door", doors))}))
         await session.delete(schedule)
         change.sites.add(schedule.site_id)

@@ -3,11 +3,13 @@ anti-passback pairs, the access log and the dead letters."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from hub.api.core.paging import decode_cursor
 from hub.api.core.schemas import (
     Limit,
     Name,
@@ -19,6 +21,7 @@ from hub.api.core.schemas import (
     _cursor_of,
     _refuse_null,
 )
+from hub.texts.validation import Refusal
 from wire import TimeWindow
 from wire.events import AccessReason, CredentialType
 from wire.floors import FloorIn
@@ -185,6 +188,17 @@ class AccessEventQuery(Strict):
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")
 
     _cursor = field_validator("cursor")(_cursor_of(str))
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_event_id(cls, value: str | None) -> str | None:
+        """The cursor's key is an event id (a uuid column on PostgreSQL)."""
+        if value is not None:
+            try:
+                uuid.UUID(decode_cursor(value, str)[1])
+            except ValueError as exc:
+                raise Refusal("invalid.cursor", "not a cursor this API issued") from exc
+        return value
 
 
 class AccessEventOut(BaseModel):

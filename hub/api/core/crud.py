@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.core.endpoints import path_id
-from hub.api.core.errors import ConflictError, NotFoundError
+from hub.api.core.errors import ConflictError, NotFoundError, thing_word
 from hub.api.core.schemas import Out
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
 from hub.models import Base
+from hub.texts import TEXTS, pair
 
 M = TypeVar("M", bound=Base)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -90,7 +91,11 @@ async def refuse_taken(session: AsyncSession, model: type[Base], what: str,
     if existing is not None:
         held = ", ".join(f"{k} {v!r}" if isinstance(v, str) else f"{k} {v}"
                          for k, v in values.items())
-        raise ConflictError(f"{what} {existing} already has {held}")
+        zh = "，".join(f"{TEXTS.get(f'field_word.{k}', (k, k))[1]} {v}" for k, v in values.items()
+                      if k != "site_id")
+        raise ConflictError(f"{what} {existing} already has {held}", (
+            "error.already_has", {"what": thing_word(what), "key": existing,
+                                  "held": pair(held, zh or held)}))
 
 
 async def scoped_delete(request: web.Request, model: type[Base], what: str, *,

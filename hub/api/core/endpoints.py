@@ -141,12 +141,14 @@ def _validate(model: type[BaseModel], data: Any) -> BaseModel:
 async def _json_body(request: web.Request) -> Any:
     raw = await request.read()
     if not raw:
-        raise BadRequestError("request body is empty; a JSON object is expected")
+        raise BadRequestError("request body is empty; a JSON object is expected",
+                              ("error.body_empty", {}))
     try:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
-        raise BadRequestError(f"request body is not UTF-8: {exc.reason}") from exc
+        raise BadRequestError(f"request body is not UTF-8: {exc.reason}",
+                              ("error.body_not_utf8", {})) from exc
     except json.JSONDecodeError as exc:
         raise BadRequestError(
-            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            ("error.body_not_json", {"line": exc.lineno, "column": exc.colno})) from exc

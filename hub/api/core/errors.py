@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from hub.texts import word
+from hub.texts import TEXTS, word
 from hub.texts.validation import problem_message, reason_text
+
+
+def thing_word(what: str) -> dict[str, str]:
+    """A kind of record as a text parameter (`thing.<what>` of hub/texts): 门卡, "card"."""
+    return word(f"thing.{what.replace(' ', '_')}", what)
+
+
+def listing(*parts: tuple[str, Sequence[object]]) -> dict[str, str]:
+    """What still holds a record, as a text parameter in both languages: `listing(("unit",
+    [101, 102]), ("edge gateway", ["b1"]))` -> "unit 101, 102; edge b1" / "房屋 101、102；…";
+    empty parts are left out."""
+    en, zh = [], []
+    for what, items in parts:
+        if not items:
+            continue
+        key = f"thing.{what.replace(' ', '_')}"
+        names = TEXTS.get(key, (what, what))
+        en.append(f"{names[0]} {', '.join(map(str, items))}")
+        zh.append(f"{names[1]} {'、'.join(map(str, items))}")
+    return {"en": "; ".join(en), "zh": "；".join(zh)}
+
 
 _NAMED = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
 
@@ -61,7 +83,7 @@ class TooManyRequestsError(ApiError):
     code = "too_many_requests"
 
     def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
+        super().__init__(detail, ("error.too_many_logins", {"s": retry_after}))
         self.retry_after = retry_after
 
 
@@ -82,7 +104,7 @@ class NotFoundError(ApiError):
 
     def __init__(self, what: str, key: object) -> None:
         super().__init__(f"{what} {key} not found", ("error.not_found", {
-            "what": word(f"thing.{what.replace(' ', '_')}", what), "key": str(key)}))
+            "what": thing_word(what), "key": str(key)}))
         self.what = what
         self.key = key
 
@@ -113,7 +135,7 @@ class InvalidError(ApiError):
                 ) -> InvalidError:
         """`field` names a `thing` that does not exist (or not for the caller): 未知的房屋：5."""
         return cls.one(field, reason or f"unknown {thing} {key}", "invalid.unknown",
-                       what=word(f"thing.{thing.replace(' ', '_')}", thing), key=str(key))
+                       what=thing_word(thing), key=str(key))
 
     @classmethod
     def from_pydantic(cls, exc: ValidationError) -> InvalidError:

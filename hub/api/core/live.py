@@ -13,12 +13,13 @@ from sqlalchemy import select
 from hub.api.core.auth import ROLES
 from hub.api.core.endpoints import EndpointTable
 from hub.api.core.errors import BadRequestError, ForbiddenError
-from hub.api.core.keys import CURRENT_USER, LIVE, SESSIONS
+from hub.api.core.keys import COMPANY_SITES, CURRENT_USER, LIVE, SESSIONS
 from hub.api.core.schemas import ErrorOut
 from hub.errors import MqttError
 from hub.live import CHANNEL_ROLES, Listener, LiveItem
 from hub.models import Household, Unit, User
 from hub.texts import language_of, localize
+from hub.texts.validation import Refusal
 
 routes = EndpointTable(tag="live")
 HEARTBEAT_S = 20.0  # pings keep proxies from closing an idle console's socket
@@ -39,9 +40,10 @@ class LiveQuery(BaseModel):
         names = [c.strip() for c in value.split(",")]
         unknown = [c for c in names if c not in CHANNEL_ROLES]
         if unknown:
-            raise ValueError(
-                f"unknown channel(s) {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(sorted(CHANNEL_ROLES))}")
+            raise Refusal(
+                "invalid.channels", f"unknown channel(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(CHANNEL_ROLES))}", unknown=", ".join(unknown),
+                known=", ".join(sorted(CHANNEL_ROLES)))
         return ",".join(names)
 
 
@@ -55,7 +57,8 @@ async def live(request: web.Request, query: LiveQuery) -> web.StreamResponse:
         raise ForbiddenError(f"role {user.role!r} may not listen to {', '.join(refused)}")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
     if not ws.can_prepare(request).ok:
-        raise BadRequestError("this endpoint is a WebSocket: send an Upgrade request")
+        raise BadRequestError("this endpoint is a WebSocket: send an Upgrade request",
+                              ("error.websocket", {}))
     listener = await _listener_for(request, user, channels)
     listener.lang = query.lang or language_of(request)
     bus = request.app[LIVE]
@@ -102,4 +105,5 @@ async def _listener_for(request: web.Request, user: User, channels: frozenset[st
         if row is not None:
             site_id, building_id = row
     return Listener(role=user.role, user_id=user.id, channels=channels, site_id=site_id,
-                    household_id=user.household_id, building_id=building_id)
+                    household_id=user.household_id, building_id=building_id,
+                    sites=request.get(COMPANY_SITES) if user.role == "company_admin" else None)

@@ -24,7 +24,7 @@ from hub.api.core.errors import (
     UnauthorizedError,
     UnavailableError,
 )
-from hub.texts import reader_language, render
+from hub.texts import TEXTS, reader_language, render
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,11 @@ def from_hub_error(exc: hub_errors.HubError) -> ApiError:
     if isinstance(exc, hub_errors.Forbidden):
         return ForbiddenError(str(exc))
     if isinstance(exc, hub_errors.InvalidInput):
-        return InvalidError.one(exc.field, exc.reason)
+        return InvalidError.one(exc.field, exc.reason, exc.code, **exc.params)
     if isinstance(exc, hub_errors.DatabaseError):
-        return UnavailableError("the database is unavailable; try again")
-    return ApiError("internal error; see the hub's log")
+        return UnavailableError("the database is unavailable; try again",
+                                ("error.db_unavailable", {}))
+    return ApiError("internal error; see the hub's log", ("error.internal", {}))
 
 
 def error_response(exc: ApiError) -> web.Response:
@@ -52,9 +53,11 @@ def error_response(exc: ApiError) -> web.Response:
                         "message": p.message(reader_language())} for p in exc.problems],
         }
     else:
-        body = {"error": exc.code, "detail": exc.detail}
-        if exc.text is not None:  # for people, in their language
-            body["message"] = render(exc.text[0], exc.text[1], reader_language())
+        # for people, in their language; a refusal without words of its own says its status
+        # (tests/hub/api/test_refusal_texts.py keeps every raise from needing it)
+        code, params = exc.text or ("error.refused", {"status": exc.status})
+        body = {"error": exc.code, "detail": exc.detail,
+                "message": render(code, params, reader_language())}
     headers = None
     if isinstance(exc, UnauthorizedError):
         headers = {"WWW-Authenticate": 'Bearer realm="lintel"'}
@@ -80,7 +83,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # a race our own checks could not see (two writers at once): the database said no
         log.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
         return web.json_response(
-            {"error": "conflict", "detail": "the change conflicts with existing data"}, status=409
+            {"error": "conflict", "detail": "the change conflicts with existing data",
+             "message": render("error.conflict_race", None, reader_language())}, status=409
         )
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -88,13 +92,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         slug = exc.reason.lower().replace(" ", "_")
         detail = f"{exc.reason}: {request.method} {request.path}"
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        code = f"error.http_{exc.status}" if f"error.http_{exc.status}" in TEXTS else None
+        message = render(code or "error.refused", {"status": exc.status}, reader_language())
         return web.json_response(
-            {"error": slug, "detail": detail}, status=exc.status, headers=headers
+            {"error": slug, "detail": detail, "message": message}, status=exc.status,
+            headers=headers
         )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response(
-            {"error": "internal", "detail": "internal error; see the hub's log"}, status=500
+            {"error": "internal", "detail": "internal error; see the hub's log",
+             "message": render("error.internal", None, reader_language())}, status=500
         )
 
 
@@ -128,18 +136,21 @@ async def body_limits_middleware(request: web.Request, handler: Handler) -> web.
     declared = request.content_length
     if declared is not None and declared > limit:
         raise BadRequestError(
-            f"request body is {declared} bytes; a JSON body may have at most {limit} bytes")
+            f"request body is {declared} bytes; a JSON body may have at most {limit} bytes",
+            ("error.body_too_large", {"limit": limit}))
     try:
         raw = await request.read()  # kept by aiohttp: the endpoint reads the same bytes
     except web.HTTPRequestEntityTooLarge as exc:  # sent in chunks past aiohttp's own limit
         raise BadRequestError(
-            f"request body is too large; a JSON body may have at most {limit} bytes"
-        ) from exc
+            f"request body is too large; a JSON body may have at most {limit} bytes",
+            ("error.body_too_large", {"limit": limit})) from exc
     if len(raw) > limit:
         raise BadRequestError(
-            f"request body is {len(raw)} bytes; a JSON body may have at most {limit} bytes")
+            f"request body is {len(raw)} bytes; a JSON body may have at most {limit} bytes",
+            ("error.body_too_large", {"limit": limit}))
     depth = json_depth(raw)
     if depth > MAX_JSON_DEPTH:
         raise BadRequestError(
-            f"request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted")
+            f"request body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted",
+            ("error.body_too_deep", {"depth": depth, "max": MAX_JSON_DEPTH}))
     return await handler(request)

@@ -24,6 +24,7 @@ from hub.api.credentials.schemas import (
     CardUpdate,
 )
 from hub.models import CardCredential, Resident
+from hub.texts import word
 from hub.texts.validation import field_word
 
 routes = EndpointTable(tag="cards")
@@ -106,8 +107,9 @@ async def _refuse_duplicate(
     existing = await session.scalar(stmt)
     if existing is not None:
         raise ConflictError(
-            f"card number {card_number} is already card {existing} in site {site_id!r}"
-        )
+            f"card number {card_number} is already card {existing} in site {site_id!r}",
+            ("error.taken", {"what": field_word("card_number"), "value": card_number,
+                             "holder": f"#{existing}"}))
 
 
 async def _reload(session: AsyncSession, card_id: int) -> CardCredential:
@@ -225,7 +227,10 @@ async def replace_card(request: web.Request, body: CardReplace) -> CardOut:
         session = change.session
         old = await _visible(session, scope_of(request), path_id(request, "card"))
         if old.status in ("revoked", "lost"):
-            raise ConflictError(f"card {old.id} is {old.status} already; issue a new card instead")
+            raise ConflictError(
+                f"card {old.id} is {old.status} already; issue a new card instead",
+                ("error.card_final", {"card": old.id,
+                                      "status": word(f"value.{old.status}", old.status)}))
         await _refuse_duplicate(session, old.site_id, body.card_number)
         old.status = body.old_status
         card = CardCredential(site_id=old.site_id, resident_id=old.resident_id,

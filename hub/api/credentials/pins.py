@@ -21,6 +21,7 @@ from hub.credentials.pins import PinError, check_pin, hash_pin, salt_of
 from hub.models import Resident, Site
 from hub.readers.formats import card_format
 from hub.readers.models import CardFormatRow, ResidentPinRow
+from hub.texts.validation import Refusal
 from wire import CardFormatRule
 from wire.permissions import WiegandBits
 
@@ -50,7 +51,9 @@ class CardFormatIn(Strict):
     @model_validator(mode="after")
     def _something(self) -> CardFormatIn:
         if not self.model_fields_set - {"site_id"}:
-            raise ValueError("name at least one of wiegand, check_facility, facility_codes")
+            raise Refusal("invalid.name_one_of",
+                          "name at least one of wiegand, check_facility, facility_codes",
+                          fields="wiegand, check_facility, facility_codes")
         return self
 
 
@@ -67,8 +70,7 @@ async def _store_pin(change: Change, resident: Resident, body: PinIn, who: str) 
         pin = check_pin(body.pin, "pin")
         duress = None if body.duress_pin is None else check_pin(body.duress_pin, "duress_pin")
     except PinError as exc:
-        field = "duress_pin" if str(exc).startswith("duress_pin") else "pin"
-        raise InvalidError.one(field, str(exc).split(" ", 1)[1]) from exc
+        raise InvalidError.one(exc.field, exc.reason, exc.code, **exc.params) from exc
     if duress is not None and duress == pin:
         raise InvalidError.one("duress_pin", "must differ from pin", "invalid.pin_same")
     main = hash_pin(pin)
@@ -150,7 +152,9 @@ async def update_card_format(request: web.Request, body: CardFormatIn) -> CardFo
         try:
             rule = CardFormatRule.model_validate(merged)
         except ValueError as exc:
-            raise InvalidError.one("facility_codes", str(exc).splitlines()[-1].strip()) from exc
+            detail = str(exc).splitlines()[-1].strip()
+            raise InvalidError.one("facility_codes", detail, "invalid.card_format",
+                                   detail=detail) from exc
         row = await session.get(CardFormatRow, site_id)
         if row is None:
             row = CardFormatRow(site_id=site_id)

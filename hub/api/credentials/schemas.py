@@ -18,13 +18,17 @@ from pydantic import (
 )
 
 from hub.api.core.schemas import (
+    Limit,
     Name,
     Out,
     Phone,
+    QueryDatetime,
     RowId,
     SiteId,
     Strict,
+    _cursor_of,
     _refuse_null,
+    until_after_since,
 )
 from hub.texts.validation import Refusal, field_word
 from wire.floors import FloorIn
@@ -58,9 +62,10 @@ class PhoneKeyCreate(Strict):
         try:
             raw = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ValueError("is not base64") from exc
+            raise Refusal("invalid.base64", "is not base64") from exc
         if len(raw) != 32:
-            raise ValueError(f"an Ed25519 public key is 32 bytes, this is {len(raw)}")
+            raise Refusal("invalid.key_length",
+                          f"an Ed25519 public key is 32 bytes, this is {len(raw)}", n=len(raw))
         return base64.b64encode(raw).decode()
 
 
@@ -101,10 +106,26 @@ class VisitorPassCreate(Strict):
         return self
 
 
+PassState = Literal["in_force", "expired", "used_up", "revoked"]
+
+
 class VisitorPassQuery(Strict):
     site_id: SiteId | None = None
     unit_id: RowId | None = None
+    building_id: RowId | None = Field(default=None, description="passes to the building's units")
     status: PassStatus | None = None
+    state: PassState | None = Field(default=None, description=(
+        "as the desk sees it now: in_force (active, within its window, uses left), expired, "
+        "used_up or revoked"))
+    q: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="part of the visitor's name or phone")
+    since: QueryDatetime | None = Field(default=None, description="issued at or after")
+    until: QueryDatetime | None = Field(default=None, description="issued before")
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
+    limit: Limit = 50
+
+    _ordered = field_validator("until")(until_after_since)
+    _cursor = field_validator("cursor")(_cursor_of(int))
 
 
 class ShareQuery(Strict):
@@ -141,7 +162,8 @@ class VisitorPassIssued(VisitorPassOut):
 
 
 class VisitorPassList(BaseModel):
-    items: list[VisitorPassOut]
+    items: list[VisitorPassOut] = Field(description="newest first")
+    next_cursor: str | None = Field(default=None, description="null on the last page")
 
 
 # --- cards -----------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ async def register_phone_key(request: web.Request, body: PhoneKeyCreate) -> Phon
         resident = await my_resident(request, session)
         taken = await session.scalar(select(PhoneKey.id).where(PhoneKey.public_key == body.public_key))
         if taken is not None:
-            raise ConflictError("this public key is already registered")
+            raise ConflictError("this public key is already registered",
+                                ("error.key_registered", {}))
         key = PhoneKey(site_id=resident.site_id, resident_id=resident.id,
                        public_key=body.public_key, label=body.label, status="active")
         session.add(key)

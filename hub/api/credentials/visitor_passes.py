@@ -13,9 +13,10 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +24,7 @@ from hub.api.core.auth import OPERATOR_ROLES, STAFF_ROLES
 from hub.api.core.endpoints import EndpointTable
 from hub.api.core.errors import ConflictError, InvalidError, NotFoundError
 from hub.api.core.keys import CURRENT_USER
+from hub.api.core.paging import decode_cursor, encode_cursor, like
 from hub.api.core.schemas import ErrorOut
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
@@ -35,25 +37,18 @@ from hub.api.credentials.schemas import (
     VisitorPassQuery,
 )
 from hub.api.credentials.signed import my_resident, row_id, signer
+from hub.api.registry.labels import unit_labels
 from hub.credentials.qr import CONTENT_TYPES, render
 from hub.models import Building, Door, Unit, VisitorPass
 from wire.floors import floor_list
 
 routes = EndpointTable(tag="visitor-passes")
-ISSUERS = frozenset({"admin", "manager", "guard", "resident"})
+ISSUERS = frozenset({"admin", "company_admin", "manager", "guard", "resident"})
 READERS = STAFF_ROLES | {"resident"}
 # who may hold a pass's QR image and share link (a resident: of the host unit only)
 HOLDERS = OPERATOR_ROLES | {"resident"}
 _ITEM = r"/visitor-passes/{id:\d+}"
 _SHARE = "/visitor-passes/shared.png"
-
-
-async def _unit_labels(session: AsyncSession, unit_ids: set[int]) -> dict[int, str]:
-    """Each unit as people name it ("B1 101"): the lists show it without the site's units."""
-    rows = await session.execute(
-        select(Unit.id, Building.code, Unit.number).join(Building, Building.id == Unit.building_id)
-        .where(Unit.id.in_(unit_ids)))
-    return {unit_id: f"{code} {number}" for unit_id, code, number in rows}
 
 
 def _pass_out(request: web.Request, vp: VisitorPass, labels: dict[int, str]) -> VisitorPassOut:
@@ -133,34 +128,67 @@ async def issue_visitor_pass(request: web.Request, body: VisitorPassCreate) -> V
         change.sites.add(site_id)
         loaded = await _load(session, vp.id)
         assert loaded is not None  # written in this very transaction
-        out = _pass_out(request, loaded, await _unit_labels(session, {loaded.unit_id}))
+        out = _pass_out(request, loaded, await unit_labels(session, {loaded.unit_id}))
         window = (loaded.id, loaded.valid_from, loaded.valid_until)
     token = signer(request).visitor_pass(*window)
     png = base64.b64encode(render(token.text, "png")).decode()
     return VisitorPassIssued(**out.model_dump(), token=token.text, qr_png_base64=png)
 
 
+def _state(stmt: Any, state: str | None, now: datetime) -> Any:
+    """Passes in `state` as the desk reads it (the console's words for a pass)."""
+    live = VisitorPass.status == "active"
+    if state == "revoked":
+        return stmt.where(VisitorPass.status == "revoked")
+    if state == "expired":
+        return stmt.where(live, VisitorPass.valid_until <= now)
+    if state == "used_up":
+        return stmt.where(live, VisitorPass.valid_until > now, VisitorPass.uses >= VisitorPass.max_uses)
+    if state == "in_force":
+        return stmt.where(live, VisitorPass.valid_until > now, VisitorPass.uses < VisitorPass.max_uses)
+    return stmt
+
+
 @routes.get("/visitor-passes", query=VisitorPassQuery, response=VisitorPassList, roles=READERS)
 async def list_visitor_passes(request: web.Request, query: VisitorPassQuery) -> VisitorPassList:
-    """List visitor passes: staff their site's (filtered), a resident their own unit's."""
+    """Visitor passes, newest first, a page at a time (pass `next_cursor` back as `cursor`):
+    staff their site's, a resident their own unit's; filtered by unit, building, state and
+    when issued, searched by the visitor's name or phone."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
-    stmt = select(VisitorPass).options(selectinload(VisitorPass.doors)).order_by(VisitorPass.id)
+    stmt = select(VisitorPass).options(selectinload(VisitorPass.doors))
+    for column, value in ((VisitorPass.site_id, query.site_id), (VisitorPass.unit_id, query.unit_id),
+                          (VisitorPass.status, query.status)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.building_id is not None:
+        stmt = stmt.where(VisitorPass.unit_id.in_(
+            select(Unit.id).where(Unit.building_id == query.building_id)))
+    stmt = _state(stmt, query.state, datetime.now(UTC))
+    if query.q is not None:
+        pattern = like(query.q.strip())
+        stmt = stmt.where(or_(VisitorPass.visitor_name.ilike(pattern, escape="\\"),
+                              VisitorPass.visitor_phone.ilike(pattern, escape="\\")))
+    if query.since is not None:
+        stmt = stmt.where(VisitorPass.created_at >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(VisitorPass.created_at < query.until)
+    if query.cursor is not None:  # ids grow as passes are issued: the key alone orders them
+        _, last_id = decode_cursor(query.cursor, int)
+        stmt = stmt.where(VisitorPass.id < last_id)
+    stmt = stmt.order_by(VisitorPass.id.desc()).limit(query.limit + 1)
     async with reading(request) as session:
         if scope.is_resident:
             resident = await my_resident(request, session)
             stmt = stmt.where(VisitorPass.unit_id == resident.unit_id)
         else:
             stmt = stmt.where(scope.where(VisitorPass.site_id))
-        if query.site_id is not None:
-            stmt = stmt.where(VisitorPass.site_id == query.site_id)
-        if query.unit_id is not None:
-            stmt = stmt.where(VisitorPass.unit_id == query.unit_id)
-        if query.status is not None:
-            stmt = stmt.where(VisitorPass.status == query.status)
         rows = list(await session.scalars(stmt))
-        labels = await _unit_labels(session, {vp.unit_id for vp in rows})
-        return VisitorPassList(items=[_pass_out(request, vp, labels) for vp in rows])
+        page, more = rows[:query.limit], len(rows) > query.limit
+        labels = await unit_labels(session, {vp.unit_id for vp in page})
+    return VisitorPassList(
+        items=[_pass_out(request, vp, labels) for vp in page],
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
 
 
 @routes.get(_ITEM, response=VisitorPassOut, roles=READERS)
@@ -168,7 +196,7 @@ async def get_visitor_pass(request: web.Request) -> VisitorPassOut:
     """One visitor pass, with the uses recorded so far."""
     async with reading(request) as session:
         vp = await _visible(request, session, row_id(request, "visitor pass"))
-        return _pass_out(request, vp, await _unit_labels(session, {vp.unit_id}))
+        return _pass_out(request, vp, await unit_labels(session, {vp.unit_id}))
 
 
 @routes.post(_ITEM + "/revoke", response=VisitorPassOut, roles=READERS - {"technician"})
@@ -181,7 +209,7 @@ async def revoke_visitor_pass(request: web.Request) -> VisitorPassOut:
             vp.revoked_at = datetime.now(UTC)
             change.sites.add(vp.site_id)
         await change.session.flush()
-        return _pass_out(request, vp, await _unit_labels(change.session, {vp.unit_id}))
+        return _pass_out(request, vp, await unit_labels(change.session, {vp.unit_id}))
 
 
 @routes.get(_ITEM + "/qr.png", roles=HOLDERS, produces=(CONTENT_TYPES["png"],),
@@ -192,7 +220,8 @@ async def visitor_pass_qr(request: web.Request) -> web.Response:
     async with reading(request) as session:
         vp = await _visible(request, session, row_id(request, "visitor pass"))
     if vp.status == "revoked":
-        raise ConflictError(f"visitor pass {vp.id} is revoked: its code opens no door")
+        raise ConflictError(f"visitor pass {vp.id} is revoked: its code opens no door",
+                            ("error.pass_revoked", {"id": vp.id}))
     return _qr_png(request, vp)
 
 

@@ -28,7 +28,7 @@ class LineOut(Out):
     baudrate: int
     parity: Literal["N", "E", "O"]
     stopbits: int
-    protocol: Literal["osdp", "modbus", "dlt645"]
+    protocol: Literal["osdp", "modbus", "dlt645", "cjt188"]
 
 
 class LineList(BaseModel):

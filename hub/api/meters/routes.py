@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from hub.api.core.crud import visible
 from hub.api.core.endpoints import EndpointTable, path_id
-from hub.api.core.errors import InvalidError
+from hub.api.core.errors import InvalidError, thing_word
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, require_site
 from hub.api.installation.common import installing
@@ -28,9 +28,10 @@ from hub.meters.consumption import from_milli, monthly, to_csv
 from hub.meters.models import Meter, MeterReading
 from hub.meters.readings import REGISTER
 from hub.models import Building, Device, Edge, Line, Unit, utcnow
+from hub.texts import word
 
 routes = EndpointTable(tag="meters")
-MANAGERS = frozenset({"admin", "manager"})
+MANAGERS = frozenset({"admin", "company_admin", "manager"})
 _ITEM = r"/meters/{id:\d+}"
 
 
@@ -79,19 +80,23 @@ async def register_meter(request: web.Request, body: MeterCreate) -> MeterOut:
         unit_site = await session.scalar(select(Building.site_id).join(
             Unit, Unit.building_id == Building.id).where(Unit.id == body.unit_id))
         if unit_site != body.site_id:
-            raise InvalidError.one("unit_id", f"no unit {body.unit_id} in {body.site_id!r}")
+            raise InvalidError.unknown("unit_id", "unit", body.unit_id,
+                                       f"no unit {body.unit_id} in {body.site_id!r}")
         if await session.scalar(select(Meter.id).where(
                 Meter.site_id == body.site_id, Meter.kind == body.kind,
                 Meter.number == body.number)) is not None:
-            raise InvalidError.one("number", f"{body.kind} meter {body.number} is registered")
+            raise InvalidError.one("number", f"{body.kind} meter {body.number} is registered",
+                                   "invalid.taken", what=thing_word("meter"), value=body.number)
         if body.replaces is not None:
             old = await session.get(Meter, body.replaces)
             if old is None or old.site_id != body.site_id or old.removed_at is not None:
-                raise InvalidError.one("replaces", f"no meter {body.replaces} in use in "
-                                                   f"{body.site_id!r}")
+                raise InvalidError.unknown("replaces", "meter", body.replaces,
+                                           f"no meter {body.replaces} in use in {body.site_id!r}")
             if old.unit_id != body.unit_id or old.kind != body.kind:
                 raise InvalidError.one("replaces", f"meter {old.id} is not this unit's "
-                                                   f"{body.kind} meter")
+                                                   f"{body.kind} meter", "invalid.not_units_meter",
+                                       meter=old.id, kind=word(f"device_type.{body.kind}_meter",
+                                                               f"{body.kind} meter"))
             old.removed_at = installed
             if old.line_id is not None:  # the edge stops reading it
                 inst.touch(old.site_id, await session.scalar(
@@ -101,22 +106,32 @@ async def register_meter(request: web.Request, body: MeterCreate) -> MeterOut:
             Meter.device == body.device, Meter.removed_at.is_(None),
             Meter.id != (body.replaces or 0)))
         if taken is not None:
-            raise InvalidError.one("device", f"{body.edge}/{body.device} reads meter {taken}")
+            raise InvalidError.one("device", f"{body.edge}/{body.device} reads meter {taken}",
+                                   "invalid.reads_meter", device=f"{body.edge}/{body.device}",
+                                   meter=taken)
         if body.line_id is not None:
             line = await session.get(Line, body.line_id)
             if line is None or line.site_id != body.site_id:
-                raise InvalidError.one("line_id", f"no line {body.line_id} in {body.site_id!r}")
+                raise InvalidError.unknown("line_id", "line", body.line_id,
+                                           f"no line {body.line_id} in {body.site_id!r}")
             edge = await session.get(Edge, line.edge_id)
             if edge is None or edge.name != body.edge:
                 raise InvalidError.one("line_id", f"line {line.name!r} is not on edge "
-                                                  f"{body.edge!r}")
-            if line.protocol != "dlt645":
+                                                  f"{body.edge!r}", "invalid.other_edge",
+                                       thing=thing_word("line"), name=line.name,
+                                       edge=edge.name if edge else "-")
+            wanted = "dlt645" if body.kind == "electricity" else "cjt188"
+            if line.protocol != wanted:
                 raise InvalidError.one("line_id", f"line {line.name!r} speaks {line.protocol}; "
-                                                  "a DL/T 645 meter needs a dlt645 line")
+                                                  f"{'an electricity' if wanted == 'dlt645' else 'a water'} "
+                                                  f"meter needs a {wanted} line",
+                                       "invalid.line_protocol", line=line.name,
+                                       protocol=line.protocol, wanted=wanted)
             if await session.scalar(select(Device.name).where(
                     Device.edge_id == line.edge_id, Device.name == body.device)) is not None:
                 raise InvalidError.one("device", f"{body.device!r} is an installed device of "
-                                                 "that edge: give the meter an id of its own")
+                                                 "that edge: give the meter an id of its own",
+                                       "invalid.device_name_taken", device=body.device)
             inst.touch(body.site_id, line.edge_id)
         meter = Meter(site_id=body.site_id, unit_id=body.unit_id, kind=body.kind,
                       number=body.number, edge=body.edge, device=body.device,

@@ -17,6 +17,7 @@ from hub.api.core.schemas import (
     Strict,
     until_after_since,
 )
+from hub.texts.validation import Refusal
 
 MeterKind = Literal["electricity", "water"]
 Month = Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="a calendar month, 2026-11")
@@ -28,12 +29,13 @@ class MeterCreate(Strict):
     kind: MeterKind
     number: str = Field(pattern=r"^[0-9A-Za-z]{1,32}$",
                         description="as printed on the meter; an electricity meter's is its "
-                                    "12-digit DL/T 645 address")
+                                    "12-digit DL/T 645 address, a water meter read on a cjt188 "
+                                    "line its 14-digit CJ/T 188 address")
     edge: Name = Field(description="the edge that reads it")
     device: Name = Field(description="the edge's device id for this meter")
-    line_id: RowId | None = Field(default=None, description="an electricity meter's dlt645 "
-                                  "line on that edge: the edge then reads it (hourly, and at "
-                                  "00:00 for billing)")
+    line_id: RowId | None = Field(default=None, description="the meter's line on that edge "
+                                  "(dlt645 for electricity, cjt188 for water): the edge then "
+                                  "reads it (hourly, and at 00:00 for billing)")
     installed_at: AwareDatetime | None = Field(default=None, description="default: now")
     replaces: RowId | None = Field(default=None, description="the unit's meter it replaces "
                                    "(removed at installed_at): the month stays continuous")
@@ -41,10 +43,15 @@ class MeterCreate(Strict):
     @model_validator(mode="after")
     def _dlt645_address(self) -> MeterCreate:
         if self.kind == "electricity" and (len(self.number) != 12 or not self.number.isdigit()):
-            raise ValueError("an electricity meter's number is its 12-digit DL/T 645 address")
-        if self.kind == "water" and self.line_id is not None:
-            raise ValueError("a water meter is a Modbus device (POST /devices), on no dlt645 "
-                             "line: leave line_id out")
+            raise Refusal("invalid.meter_address",
+                          "an electricity meter's number is its 12-digit DL/T 645 address",
+                          protocol="DL/T 645")
+        if self.kind == "water" and self.line_id is not None and (
+                len(self.number) != 14 or not self.number.isdigit()):
+            raise Refusal("invalid.water_meter_address",
+                          "a water meter read on a cjt188 line has its 14-digit CJ/T 188 "
+                          "address as its number (a Modbus water meter is a device: leave "
+                          "line_id out)", protocol="CJ/T 188")
         return self
 
 

@@ -74,8 +74,8 @@ def _checkpoint(row: Checkpoint, door: str | None, secret: str | None = None) ->
 
 def _invalid(exc: PatrolError) -> ApiError:
     if exc.status == 409:
-        return ConflictError(exc.reason)
-    return InvalidError.one(exc.field, exc.reason)
+        return ConflictError(exc.reason, (exc.code, exc.params))
+    return InvalidError.one(exc.field, exc.reason, exc.code, **exc.params)
 
 
 @routes.post("/patrol/checkpoints", body=CheckpointCreate, response=CheckpointOut, status=201)
@@ -155,7 +155,7 @@ async def post_key(request: web.Request, body: GuardKeyCreate) -> GuardKeyOut:
         session = change.session
         if await session.scalar(select(GuardKey.id).where(
                 GuardKey.public_key == body.public_key)) is not None:
-            raise ConflictError("this key is already enrolled")
+            raise ConflictError("this key is already enrolled", ("error.key_registered", {}))
         row = GuardKey(user_id=user.id, public_key=body.public_key, created_at=utcnow())
         session.add(row)
         await session.flush()
@@ -209,11 +209,12 @@ async def post_round(request: web.Request, body: RoundStart) -> RoundOut:
         route = await session.scalar(select(Route).where(Route.site_id == body.site_id,
                                                          Route.code == body.route))
         if route is None:
-            raise InvalidError.one("route", f"no route {body.route!r} in {body.site_id!r}")
+            raise InvalidError.unknown("route", "route", body.route,
+                                       f"no route {body.route!r} in {body.site_id!r}")
         try:
             row = await start_round(session, route, request[CURRENT_USER].username, utcnow())
         except PatrolError as exc:
-            raise InvalidError.one(exc.field, exc.reason) from exc
+            raise _invalid(exc) from exc
         round_id = row.id
     return await _pushed(request, await _round_out(request, round_id))
 
@@ -279,10 +280,13 @@ async def post_readings(request: web.Request, body: ReadingsPost) -> RoundOut:
                         signature=item.signature), utcnow())
                 except PatrolError as exc:
                     if exc.status == 403:
-                        raise ForbiddenError(exc.reason) from exc
+                        raise ForbiddenError(exc.reason, (exc.code, exc.params)) from exc
                     if exc.status == 409:
-                        raise ConflictError(f"readings.{n}: {exc.reason}") from exc
-                    raise InvalidError.one(f"readings.{n}.{exc.field}", exc.reason) from exc
+                        raise ConflictError(f"readings.{n}: {exc.reason}", (
+                            "error.patrol_reading", {"n": n + 1, "reason": {
+                                "code": exc.code, "params": exc.params}})) from exc
+                    raise InvalidError.one(f"readings.{n}.{exc.field}", exc.reason, exc.code,
+                                           **exc.params) from exc
         except ReadingRefused as exc:
             refused = (site, exc.reason)
             raise _Refused(exc.reason, (f"error.patrol_refused.{exc.kind}", {})) from exc

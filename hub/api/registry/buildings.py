@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.api.core.auth import HOUSEHOLD_ROLES
 from hub.api.core.crud import refuse_taken, scoped_get, scoped_list, visible
 from hub.api.core.endpoints import EndpointTable, path_id
-from hub.api.core.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.core.errors import ConflictError, InvalidError, NotFoundError, listing, thing_word
 from hub.api.core.schemas import SiteQuery
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading, require_site, writing
@@ -89,8 +89,9 @@ async def delete_building(request: web.Request) -> None:
         )
         if units or edges:
             raise ConflictError(
-                f"building {building.id} still has units {units[:10]} and edges {edges}"
-            )
+                f"building {building.id} still has units {units[:10]} and edges {edges}",
+                ("error.in_use", {"what": thing_word("building"), "key": building.id,
+                                  "users": listing(("unit", units[:10]), ("edge", edges))}))
         await session.delete(building)
 
 
@@ -211,6 +212,7 @@ async def delete_unit(request: web.Request) -> None:
         )
         if household is not None or residents:
             raise ConflictError(
-                f"unit {unit.id} still has household {household} and residents {residents}"
-            )
+                f"unit {unit.id} still has household {household} and residents {residents}",
+                ("error.in_use", {"what": thing_word("unit"), "key": unit.id, "users": listing(
+                    ("household", [household] if household else []), ("resident", residents))}))
         await session.delete(unit)

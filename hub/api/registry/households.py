@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.core.auth import HOUSEHOLD_ROLES
 from hub.api.core.endpoints import EndpointTable, path_id
-from hub.api.core.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.core.errors import ConflictError, InvalidError, NotFoundError, listing, thing_word
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading, writing
 from hub.api.registry.schemas import (
@@ -115,7 +115,9 @@ async def create_household(request: web.Request, body: HouseholdCreate) -> House
             select(Household.id).where(Household.unit_id == body.unit_id)
         )
         if existing is not None:
-            raise ConflictError(f"unit {body.unit_id} already has household {existing}")
+            raise ConflictError(f"unit {body.unit_id} already has household {existing}", (
+                "error.already_has", {"what": thing_word("unit"), "key": body.unit_id,
+                                      "held": listing(("household", [existing]))}))
         household = Household(site_id=site_id, unit_id=body.unit_id, name=body.name)
         session.add(household)
         await session.flush()
@@ -156,6 +158,7 @@ async def delete_household(request: web.Request) -> None:
         )
         if members or users:
             raise ConflictError(
-                f"household {household.id} still has residents {members} and users {users}"
-            )
+                f"household {household.id} still has residents {members} and users {users}",
+                ("error.in_use", {"what": thing_word("household"), "key": household.id,
+                                  "users": listing(("resident", members), ("user", users))}))
         await session.delete(household)

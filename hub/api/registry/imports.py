@@ -117,12 +117,13 @@ async def _upload(request: web.Request) -> bytes:
         try:
             return await _multipart_file(request)
         except (BadHttpMessage, ValueError) as exc:  # a malformed part header or boundary
-            raise BadRequestError(f"the multipart body is malformed: {exc}") from exc
+            raise BadRequestError(f"the multipart body is malformed: {exc}",
+                                  ("error.upload_malformed", {})) from exc
     if request.content_type in ("text/csv", "text/plain", "application/octet-stream"):
         return await request.read()
     raise BadRequestError(
-        f"send the CSV as text/csv or multipart/form-data, not {request.content_type!r}"
-    )
+        f"send the CSV as text/csv or multipart/form-data, not {request.content_type!r}",
+        ("error.upload_type", {"types": "text/csv, multipart/form-data"}))
 
 
 async def _multipart_file(request: web.Request) -> bytes:
@@ -137,7 +138,8 @@ async def _multipart_file(request: web.Request) -> bytes:
                         max_size=MAX_UPLOAD_BYTES, actual_size=len(data)
                     )
             return bytes(data)
-    raise BadRequestError("the multipart body has no file part (name it `file`)")
+    raise BadRequestError("the multipart body has no file part (name it `file`)",
+                          ("error.upload_no_part", {"name": "file"}))
 
 
 def _decode(raw: bytes) -> str:

@@ -10,12 +10,13 @@ from sqlalchemy.sql.base import ExecutableOption
 
 from hub.api.core.auth import HOUSEHOLD_ROLES
 from hub.api.core.endpoints import EndpointTable, path_id
-from hub.api.core.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.core.errors import ConflictError, InvalidError, NotFoundError, listing
 from hub.api.core.paging import like
 from hub.api.core.scope import Scope, mask_id_number, scope_of
 from hub.api.core.store import reading, require_site, writing
 from hub.api.credentials.cards import card_out
 from hub.api.registry.households import household_for_unit
+from hub.api.registry.labels import unit_labels
 from hub.api.registry.schemas import (
     ResidentCreate,
     ResidentList,
@@ -32,16 +33,19 @@ from hub.models import (
     Unit,
     resident_groups,
 )
+from hub.texts.validation import field_word
 
 routes = EndpointTable(tag="residents")
 _ITEM = r"/residents/{id:\d+}"
 
 
-def resident_out(resident: Resident, scope: Scope) -> ResidentOut:
+def resident_out(resident: Resident, scope: Scope, labels: dict[int, str]) -> ResidentOut:
+    """`labels`: units as people name them (`unit_labels`), for the resident's unit."""
     return ResidentOut(
         id=resident.id,
         site_id=resident.site_id,
         unit_id=resident.unit_id,
+        unit_label=None if resident.unit_id is None else labels.get(resident.unit_id),
         name=resident.name,
         phone=resident.phone,
         groups=sorted(g.id for g in resident.groups),
@@ -56,6 +60,12 @@ def resident_out(resident: Resident, scope: Scope) -> ResidentOut:
 
 def _with_relations() -> list[ExecutableOption]:
     return [selectinload(Resident.cards), selectinload(Resident.groups)]
+
+
+async def _out(session: AsyncSession, resident_id: int, scope: Scope) -> ResidentOut:
+    """The resident as answered, loaded afresh with their unit's name."""
+    resident = await _load(session, resident_id, scope)
+    return resident_out(resident, scope, await unit_labels(session, [resident.unit_id]))
 
 
 async def _load(session: AsyncSession, resident_id: int, scope: Scope) -> Resident:
@@ -121,7 +131,10 @@ async def _refuse_duplicate_id_number(
         stmt = stmt.where(Resident.id != except_id)
     existing = await session.scalar(stmt)
     if existing is not None:
-        raise ConflictError(f"resident {existing} in site {site_id!r} has this ID number already")
+        raise ConflictError(
+            f"resident {existing} in site {site_id!r} has this ID number already",
+            ("error.taken", {"what": field_word("id_number"), "value": "",
+                             "holder": listing(("resident", [existing]))}))
 
 
 async def _groups(session: AsyncSession, ids: list[int], site_id: str) -> list[AccessGroup]:
@@ -186,7 +199,9 @@ async def list_residents(request: web.Request, query: ResidentQuery) -> Resident
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
     async with reading(request) as session:
-        items = [resident_out(r, scope) for r in await session.scalars(stmt)]
+        rows = list(await session.scalars(stmt))
+        labels = await unit_labels(session, [r.unit_id for r in rows])
+        items = [resident_out(r, scope, labels) for r in rows]
         total = len(items) + query.offset
         if query.limit is not None and (query.offset or len(items) >= query.limit):
             total = int(await session.scalar(
@@ -219,7 +234,7 @@ async def create_resident(request: web.Request, body: ResidentCreate) -> Residen
         session.add(resident)
         await session.flush()
         await change.touch(body.site_id, residents=[resident.id])
-        return resident_out(await _load(session, resident.id, scope), scope)
+        return await _out(session, resident.id, scope)
 
 
 @routes.get(_ITEM, response=ResidentOut, roles=HOUSEHOLD_ROLES)
@@ -227,7 +242,7 @@ async def get_resident(request: web.Request) -> ResidentOut:
     """One resident with cards and group ids."""
     scope = scope_of(request)
     async with reading(request) as session:
-        return resident_out(await _load(session, path_id(request, "resident"), scope), scope)
+        return await _out(session, path_id(request, "resident"), scope)
 
 
 @routes.patch(_ITEM, body=ResidentUpdate, response=ResidentOut)
@@ -264,7 +279,7 @@ async def update_resident(request: web.Request, body: ResidentUpdate) -> Residen
             if name in given:
                 setattr(resident, name, getattr(body, name))
         await session.flush()
-        return resident_out(await _load(session, resident.id, scope), scope)
+        return await _out(session, resident.id, scope)
 
 
 @routes.delete(_ITEM)

@@ -4,6 +4,7 @@ with who and why, and carried into who is inside)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from aiohttp import web
@@ -99,13 +100,17 @@ async def correct_plate(request: web.Request, body: CorrectionIn) -> CorrectionO
     event_id = request.match_info["id"]
     async with writing(request) as change:
         session = change.session
-        event = await session.get(EventLog, event_id)
+        # by id alone: the key is (id, ts); an id that is no UUID names nothing (nor may it
+        # reach PostgreSQL's uuid column)
+        event = (await session.scalar(select(EventLog).where(EventLog.id == event_id).limit(1))
+                 if _is_uuid(event_id) else None)
         if event is None or event.kind != "vehicle" \
                 or not scope_of(request).sees(event.site_id):
             raise NotFoundError("lane decision", event_id)
         read = event.data.get("matched_plate") or event.data["plate"]
         if body.plate == read:
-            raise InvalidError.one("plate", f"{body.plate} is what the lane already used")
+            raise InvalidError.one("plate", f"{body.plate} is what the lane already used",
+                                   "invalid.plate_same", plate=body.plate)
         row = PlateCorrection(site_id=event.site_id, event_id=event.id, read_plate=read,
                               plate=body.plate, reason=body.reason,
                               corrected_by=request[CURRENT_USER].username)
@@ -121,3 +126,10 @@ async def correct_plate(request: web.Request, body: CorrectionIn) -> CorrectionO
                 .values(left_at=event.ts, exit_event_id=event.id))
         await session.flush()
         return CorrectionOut.model_validate(row, from_attributes=True)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False

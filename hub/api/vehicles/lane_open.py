@@ -30,8 +30,9 @@ class LaneOpenIn(Strict):
 @routes.post(r"/lanes/{id:\d+}/open", body=LaneOpenIn, response=CommandOut, status=202,
              roles=OPERATOR_ROLES)
 async def open_lane(request: web.Request, body: LaneOpenIn) -> CommandOut:
-    """Raise a lane's barrier now (an edge relay), or at its camera's next push (a camera's
-    relay), with a reason; the edge answers like any command."""
+    """Raise a lane's barrier now (an edge relay), or on its camera's next heartbeat or push
+    (a camera's relay; at once when the lane holds the heartbeat), with a reason; the edge
+    answers like any command."""
     lane_id = path_id(request, "lane")
     async with reading(request) as session:
         found = (await session.execute(select(Lane, Edge).join(Edge, Edge.id == Lane.edge_id)
@@ -42,7 +43,8 @@ async def open_lane(request: web.Request, body: LaneOpenIn) -> CommandOut:
     scope_of(request).check("lane", lane_id, lane.site_id)
     sender = request.app.get(COMMANDS)
     if sender is None:
-        raise UnavailableError("this API instance cannot reach the broker to command edges")
+        raise UnavailableError("this API instance cannot reach the broker to command edges",
+                               ("error.no_broker", {}))
     row = await sender.send(site=lane.site_id, edge=edge.name, command="lane_open",
                             reason=body.reason, issued_by=request[CURRENT_USER].username,
                             lane=lane.name, plate=body.plate)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hub.api.core.auth import HOUSEHOLD_ROLES, WRITER_ROLES
 from hub.api.core.crud import scoped
 from hub.api.core.endpoints import EndpointTable, path_id
-from hub.api.core.errors import ConflictError, InvalidError, NotFoundError
+from hub.api.core.errors import ConflictError, InvalidError, NotFoundError, listing, thing_word
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
@@ -74,11 +74,13 @@ async def add_parking_space(request: web.Request, body: ParkingSpaceCreate) -> P
         session = change.session
         household = await session.get(Household, body.household_id)
         if household is None or not scope_of(request).sees(household.site_id, household.id):
-            raise InvalidError.one("household_id", f"unknown household {body.household_id}")
+            raise InvalidError.unknown("household_id", "household", body.household_id)
         taken = await session.scalar(select(ParkingSpace.household_id).where(
             ParkingSpace.site_id == household.site_id, ParkingSpace.code == body.code))
         if taken is not None:
-            raise ConflictError(f"space {body.code} is already household {taken}'s")
+            raise ConflictError(f"space {body.code} is already household {taken}'s", (
+                "error.taken", {"what": thing_word("parking space"), "value": body.code,
+                                "holder": listing(("household", [taken]))}))
         row = ParkingSpace(site_id=household.site_id, household_id=household.id,
                            code=body.code, kind=body.kind, valid_until=body.valid_until,
                            note=body.note)

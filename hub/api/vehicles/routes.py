@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.core.auth import HOUSEHOLD_ROLES, OPERATOR_ROLES, STAFF_ROLES, WRITER_ROLES
-from hub.api.core.crud import scoped, scoped_delete
+from hub.api.core.crud import scoped, scoped_delete, visible
 from hub.api.core.endpoints import EndpointTable
-from hub.api.core.errors import ConflictError, InvalidError
+from hub.api.core.errors import ConflictError, InvalidError, thing_word
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
@@ -46,6 +46,18 @@ class VehicleCreate(Strict):
             raise Refusal("invalid.after", "valid_until is not after valid_from",
                           other=field_word("valid_from"))
         return self
+
+
+class VehicleUpdate(Strict):
+    """A registered vehicle changed: only the fields given (null clears a window end)."""
+
+    household_id: RowId | None = None
+    plate: Plate | None = Field(default=None, description="a plate registered wrongly")
+    colour: str | None = Field(default=None, max_length=16)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    lanes: list[Name] | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=200)
 
 
 class VehicleOut(BaseModel):
@@ -170,11 +182,7 @@ async def create_vehicle(request: web.Request, body: VehicleCreate) -> VehicleOu
     async with writing(request) as change:
         session = change.session
         site_id = await _household_site(request, session, body.household_id)
-        taken = await session.scalar(select(Vehicle.id).where(
-            Vehicle.site_id == site_id, Vehicle.plate == body.plate))
-        if taken is not None:
-            raise ConflictError(f"plate {body.plate} is already registered in site {site_id} "
-                                f"(vehicle {taken})")
+        await _refuse_registered(session, site_id, body.plate)
         vehicle = Vehicle(site_id=site_id, household_id=body.household_id, plate=body.plate,
                           colour=body.colour, valid_from=body.valid_from,
                           valid_until=body.valid_until, lanes=sorted(set(body.lanes)),
@@ -182,6 +190,57 @@ async def create_vehicle(request: web.Request, body: VehicleCreate) -> VehicleOu
         session.add(vehicle)
         await session.flush()
         change.sites.add(site_id)
+        return _vehicle_out(vehicle)
+
+
+async def _refuse_registered(session: AsyncSession, site_id: str, plate: str,
+                             except_id: int | None = None) -> None:
+    """409 when the site has this plate registered already (to another vehicle)."""
+    taken = await session.scalar(select(Vehicle.id).where(
+        Vehicle.site_id == site_id, Vehicle.plate == plate, Vehicle.id != (except_id or 0)))
+    if taken is not None:
+        raise ConflictError(f"plate {plate} is already registered in site {site_id} "
+                            f"(vehicle {taken})",
+                            ("import.plate_taken", {"plate": plate, "vehicle": taken}))
+
+
+@routes.patch(r"/vehicles/{id:\d+}", body=VehicleUpdate, response=VehicleOut,
+              roles=WRITER_ROLES)
+async def update_vehicle(request: web.Request, body: VehicleUpdate) -> VehicleOut:
+    """Change a registered vehicle (its household, plate, validity, lanes, note); the lanes
+    follow at the site's next snapshot."""
+    given = body.model_fields_set
+    async with writing(request) as change:
+        session = change.session
+        vehicle = await visible(session, request, Vehicle, "vehicle", lock=True)
+        if "household_id" in given:
+            if body.household_id is None:
+                raise InvalidError.one("household_id", "a vehicle belongs to a household",
+                                       "invalid.missing")
+            if await _household_site(request, session, body.household_id) != vehicle.site_id:
+                raise InvalidError.unknown("household_id", "household", body.household_id)
+            vehicle.household_id = body.household_id
+        if "plate" in given:
+            if body.plate is None:
+                raise InvalidError.one("plate", "a vehicle has a plate", "invalid.missing")
+            await _refuse_registered(session, vehicle.site_id, body.plate, vehicle.id)
+            vehicle.plate = body.plate
+        if "valid_from" in given:
+            vehicle.valid_from = body.valid_from
+        if "valid_until" in given:
+            vehicle.valid_until = body.valid_until
+        if (vehicle.valid_from and vehicle.valid_until
+                and vehicle.valid_until <= vehicle.valid_from):
+            raise InvalidError.one("valid_until", "valid_until is not after valid_from",
+                                   "invalid.after", other=field_word("valid_from"))
+        if "colour" in given:
+            vehicle.colour = body.colour
+        if "lanes" in given:
+            vehicle.lanes = sorted(set(body.lanes or []))
+        if "note" in given:
+            vehicle.note = body.note or ""
+        await session.flush()
+        change.sites.add(vehicle.site_id)
         return _vehicle_out(vehicle)
 
 
@@ -219,6 +278,20 @@ async def issue_vehicle_pass(request: web.Request, body: VehiclePassCreate) -> V
         return VehiclePassOut.model_validate(row)
 
 
+@routes.post(r"/vehicle-passes/{id:\d+}/revoke", response=VehiclePassOut, status=200,
+             roles=OPERATOR_ROLES | {"resident"})
+async def revoke_vehicle_pass(request: web.Request) -> VehiclePassOut:
+    """Revoke a visitor-car pass (a resident their household's): the lanes stop opening for
+    its plate at the site's next snapshot; its past entries stay."""
+    async with writing(request) as change:
+        row = await visible(change.session, request, VehiclePassRow, "vehicle pass", lock=True)
+        if not row.revoked:
+            row.revoked = True
+            change.sites.add(row.site_id)
+        await change.session.flush()
+        return VehiclePassOut.model_validate(row)
+
+
 @routes.get("/blocked-plates", query=SiteQuery, response=BlockedPlateList, roles=STAFF_ROLES)
 async def list_blocked_plates(request: web.Request, query: SiteQuery) -> BlockedPlateList:
     scope = scope_of(request)
@@ -243,7 +316,8 @@ async def block_plate(request: web.Request, body: BlockedPlateCreate) -> Blocked
         session = change.session
         if await session.scalar(select(BlockedPlate.id).where(
                 BlockedPlate.site_id == body.site_id, BlockedPlate.plate == body.plate)):
-            raise ConflictError(f"plate {body.plate} is already blocked in site {body.site_id}")
+            raise ConflictError(f"plate {body.plate} is already blocked in site {body.site_id}", (
+                "error.exists", {"what": thing_word("blocked plate"), "key": body.plate}))
         row = BlockedPlate(site_id=body.site_id, plate=body.plate, reason=body.reason)
         session.add(row)
         await session.flush()
@@ -262,8 +336,7 @@ async def vehicles_inside(request: web.Request, query: SiteQuery) -> InsideList:
     """The vehicles inside now (entered, not yet left), longest stay first, with dwell time."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
-    sites = [query.site_id] if query.site_id else None if scope.all_sites else \
-        [scope.site_id] if scope.site_id else []
+    sites = [query.site_id] if query.site_id else scope.sites
     now = utcnow()
     async with reading(request) as session:
         rows = await inside(session, sites)

@@ -67,7 +67,7 @@ from hub.models import (
     User,
     utcnow,
 )
-from hub.texts import actor_text, reader_language, render_or
+from hub.texts import actor_text, reader_language, render_or, word
 from hub.workorders.cycles import tick
 from hub.workorders.models import (
     WorkOrder,
@@ -100,8 +100,8 @@ _UPLOAD = {
         "required": ["photo"]}},
     "application/json": {"schema": PhotoIn.model_json_schema()},
 }
-WORKERS = frozenset({"admin", "manager", "technician"})
-WRITERS = frozenset({"admin", "manager"})
+WORKERS = frozenset({"admin", "company_admin", "manager", "technician"})
+WRITERS = frozenset({"admin", "company_admin", "manager"})
 
 
 def now_of(request: web.Request) -> datetime:
@@ -278,7 +278,8 @@ async def _add_photo(session: AsyncSession, order: WorkOrder, data: bytes, conte
     held = await session.scalar(select(func.count()).select_from(WorkOrderPhoto)
                                 .where(WorkOrderPhoto.order_id == order.id))
     if (held or 0) >= MAX_PHOTOS_PER_ORDER:
-        raise ConflictError(f"work order {order.id} already has {MAX_PHOTOS_PER_ORDER} photos")
+        raise ConflictError(f"work order {order.id} already has {MAX_PHOTOS_PER_ORDER} photos",
+                            ("error.wo_photos_full", {"id": order.id, "max": MAX_PHOTOS_PER_ORDER}))
     photo = WorkOrderPhoto(order_id=order.id, at=now, user_id=user_id,
                            content_type=content_type, size=len(data),
                            sha256=hashlib.sha256(data).hexdigest(), data=data)
@@ -311,8 +312,10 @@ async def _uploaded_photo(request: web.Request) -> bytes:
                                                    "invalid.photo_too_big", max=MAX_PHOTO_BYTES)
                     return bytes(data)
         except (BadHttpMessage, ValueError) as exc:
-            raise BadRequestError(f"the multipart body is malformed: {exc}") from exc
-        raise BadRequestError("the multipart body has no part named `photo`")
+            raise BadRequestError(f"the multipart body is malformed: {exc}",
+                                  ("error.upload_malformed", {})) from exc
+        raise BadRequestError("the multipart body has no part named `photo`",
+                              ("error.upload_no_part", {"name": "photo"}))
     if ctype == "application/json":
         try:
             body = PhotoIn.model_validate(await _json_body(request))
@@ -320,7 +323,8 @@ async def _uploaded_photo(request: web.Request) -> bytes:
             raise InvalidError.from_pydantic(exc) from exc
         return decode_photo(body.content_base64, "content_base64")[0]
     raise BadRequestError("send the photo as image/jpeg, image/png, multipart/form-data "
-                          f"(part `photo`) or JSON with content_base64, not {ctype!r}")
+                          f"(part `photo`) or JSON with content_base64, not {ctype!r}",
+                          ("error.upload_type", {"types": "JPEG, PNG"}))
 
 
 # --- list, read, open -----------------------------------------------------------------------
@@ -401,7 +405,7 @@ async def _staff_target(session: AsyncSession, scope: Scope, body: WorkOrderIn
 
 
 @routes.post("/work-orders", body=WorkOrderIn, response=WorkOrderDetail, status=201,
-             roles=frozenset({"admin", "manager", "resident"}))
+             roles=frozenset({"admin", "company_admin", "manager", "resident"}))
 async def create_work_order(request: web.Request, body: WorkOrderIn) -> WorkOrderDetail:
     """Open an order (staff), or a repair request for your own unit (resident)."""
     scope = scope_of(request)
@@ -473,7 +477,7 @@ async def resolve_work_order(request: web.Request, body: TransitionIn) -> WorkOr
 
 
 @routes.post(r"/work-orders/{id:\d+}/close", body=TransitionIn, response=WorkOrderDetail,
-             roles=frozenset({"admin", "manager", "resident"}))
+             roles=frozenset({"admin", "company_admin", "manager", "resident"}))
 async def close_work_order(request: web.Request, body: TransitionIn) -> WorkOrderDetail:
     """Close a resolved order (a manager, or the resident confirming their repair)."""
     return await _step(request, "close", body.note)
@@ -490,7 +494,7 @@ async def reassign_work_order(request: web.Request, body: ReassignIn) -> WorkOrd
 
 
 @routes.post(r"/work-orders/{id:\d+}/notes", body=NoteIn, response=NoteOut, status=201,
-             roles=frozenset({"admin", "manager", "technician", "resident"}))
+             roles=frozenset({"admin", "company_admin", "manager", "technician", "resident"}))
 async def add_work_order_note(request: web.Request, body: NoteIn) -> NoteOut:
     """Add a note to an order you may see."""
     user = request[CURRENT_USER]
@@ -514,7 +518,8 @@ async def tick_work_order_checklist(request: web.Request, body: ChecklistIn) -> 
     async with writing(request) as change:
         order = await _order(request, change.session, lock=True)
         if user.role == "technician" and order.assignee_id != user.id:
-            raise ConflictError(f"work order {order.id} is not assigned to you")
+            raise ConflictError(f"work order {order.id} is not assigned to you",
+                                ("error.wo_not_yours", {"id": order.id}))
         tick(order, body.ticks, user.username, now)
         await change.session.flush()
         return await detail(change.session, order, now)
@@ -528,9 +533,11 @@ async def add_work_order_part(request: web.Request, body: PartIn) -> PartOut:
     async with writing(request) as change:
         order = await _order(request, change.session)
         if user.role == "technician" and order.assignee_id != user.id:
-            raise ConflictError(f"work order {order.id} is not assigned to you")
+            raise ConflictError(f"work order {order.id} is not assigned to you",
+                                ("error.wo_not_yours", {"id": order.id}))
         if order.state == "closed":
-            raise ConflictError(f"work order {order.id} is closed: no more parts")
+            raise ConflictError(f"work order {order.id} is closed: no more parts",
+                                ("error.wo_closed_parts", {"id": order.id}))
         part = WorkOrderPart(order_id=order.id, at=now_of(request), user_id=user.id,
                              name=body.name, quantity=body.quantity)
         change.session.add(part)
@@ -540,7 +547,7 @@ async def add_work_order_part(request: web.Request, body: PartIn) -> PartOut:
 
 
 @routes.post(r"/work-orders/{id:\d+}/photos", response=PhotoOut, status=201,
-             roles=frozenset({"admin", "manager", "technician", "resident"}), upload=_UPLOAD,
+             roles=frozenset({"admin", "company_admin", "manager", "technician", "resident"}), upload=_UPLOAD,
              errors={413: ErrorOut, 422: ValidationErrorOut})
 async def add_work_order_photo(request: web.Request) -> PhotoOut:
     """Attach a JPEG or PNG (at most 4 MiB): a raw image body, multipart part `photo`, or
@@ -586,10 +593,13 @@ async def rate_work_order(request: web.Request, body: RatingIn) -> WorkOrderDeta
             raise ForbiddenError("only the resident who asked for this repair may rate it")
         if order.state != "closed":
             raise ConflictError(f"work order {order.id} is {order.state}: "
-                                "a repair is rated once it is closed")
+                                "a repair is rated once it is closed", ("error.wo_rate_closed", {
+                                    "id": order.id,
+                                    "state": word(f"wo_state.{order.state}", order.state)}))
         if order.rated_at is not None:
             raise ConflictError(f"work order {order.id} was already rated "
-                                f"({order.rating} stars)")
+                                f"({order.rating} stars)",
+                                ("error.wo_rated", {"id": order.id, "stars": order.rating}))
         order.rating, order.rating_comment, order.rated_at = body.stars, body.comment, now
         record(change.session, order, actor_of(request), "rated", now, order.state,
                f"{body.stars}/5 {body.comment}".strip())

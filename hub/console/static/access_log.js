@@ -45,11 +45,12 @@
       td(t("access.result"), result));
   }
 
-  async function load(next) {
+  // `pending`: the first page, asked for before the form could say what it holds
+  async function load(next, pending = null) {
     const p = params();
     p.set("limit", String(PAGE));
     if (next) p.set("cursor", cursor);
-    const page = await api("GET", `/access-events?${p}`);
+    const page = await (pending ?? api("GET", `/access-events?${p}`));
     if (!next) { rows.replaceChildren(); shown = 0; }
     if (!next && !page.items.length) {
       rows.append(el("tr", {}, el("td", {class: "empty", colspan: 5}, t("common.none"))));
@@ -62,13 +63,13 @@
     document.getElementById("access-count").textContent = t("access.shown", {n: shown});
   }
 
-  function apply() {
+  function apply(pending = null) {
     const p = params();
     history.replaceState(null, "", `${location.pathname}${p.toString() ? "?" + p : ""}`);
     const csv = new URLSearchParams(p);
     csv.set("format", "csv");
     document.getElementById("access-export").href = `/api/v1/access-events?${csv}`;
-    return load(false);
+    return load(false, pending);
   }
 
   async function choices() {
@@ -88,5 +89,12 @@
   form.addEventListener("submit", (ev) => { ev.preventDefault(); apply().catch(toastError); });
   form.addEventListener("reset", () => setTimeout(() => apply().catch(toastError)));
   more.addEventListener("click", () => load(true).catch(toastError));
-  choices().then(apply).catch(toastError);
+  // the first page, from the address's filters, asked beside the choices the form needs
+  const FILTERS = ["q", "building", "door", "result", "reason", "since", "until"];
+  const first = new URLSearchParams([...new URLSearchParams(location.search)]
+    .filter(([name, value]) => FILTERS.includes(name) && value));
+  first.set("limit", String(PAGE));
+  const firstPage = api("GET", `/access-events?${first}`);
+  firstPage.catch(() => {});  // awaited in apply; a refusal shows there
+  choices().then(() => apply(firstPage)).catch(toastError);
 })();

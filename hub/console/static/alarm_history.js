@@ -69,5 +69,6 @@
   form.addEventListener("submit", (ev) => { ev.preventDefault(); load(false).catch(toastError); });
   form.addEventListener("reset", () => setTimeout(() => load(false).catch(toastError)));
   more.addEventListener("click", () => load(true).catch(toastError));
-  choices().then(() => load(false)).catch(toastError);
+  // the first page beside the choices: it needs none of them (the filters start empty)
+  Promise.all([choices(), load(false)]).catch(toastError);
 })();

@@ -32,8 +32,8 @@
       td(t("access.resident"), person(e)), td(t("access.result"), result));
   }
 
-  async function loadAccess(markFresh = false) {
-    const page = await api("GET", "/access-events?limit=50");
+  async function loadAccess(markFresh = false, given = null) {
+    const page = given ?? await api("GET", "/access-events?limit=50");
     fill(accessRows, page.items, (e) => accessRow(e, markFresh && !seen.has(e.id)));
     page.items.forEach((e) => seen.add(e.id));
   }
@@ -115,8 +115,8 @@
       el("ul", {class: "row-list"}, doors.map(doorItem), devices.map(deviceItem)));
   }
 
-  async function loadBuildings() {
-    const [buildings, edges, doors, devices] = await Promise.all(
+  async function loadBuildings(given = null) {
+    const [buildings, edges, doors, devices] = given ?? await Promise.all(
       ["/buildings", "/edges", "/door-states", "/devices"].map((p) => api("GET", p)));
     const box = document.getElementById("buildings");
     const groups = new Map(buildings.items.map((b) => [b.id, {building: b, edges: []}]));
@@ -140,8 +140,8 @@
     box.replaceChildren(...(blocks.length ? blocks : [el("p", {class: "muted"}, t("common.none"))]), legend());
   }
 
-  async function loadCommands() {
-    const list = await api("GET", "/commands?limit=8");
+  async function loadCommands(given = null) {
+    const list = given ?? await api("GET", "/commands?limit=8");
     fill(document.getElementById("command-rows"), list.items, (c) => el("tr", {},
       td(t("common.time"), time(c.issued_at)),
       td(t("guard.command"), `${word("command.", c.command)}${c.door ? " · " + c.door : ""}`),
@@ -301,8 +301,8 @@
     }
   }
 
-  async function loadAlarms() {
-    const page = await api("GET", "/alarms?open=true&limit=100");
+  async function loadAlarms(given = null) {
+    const page = given ?? await api("GET", "/alarms?open=true&limit=100");
     openAlarms.clear();
     for (const a of page.items) openAlarms.set(a.id, a);
     renderAlarms();
@@ -353,8 +353,8 @@
     if (c.ts < group.first) group.first = c.ts;
   }
 
-  async function loadCamera() {
-    const page = await api("GET", `/camera-alerts?limit=${RECENT_ALERTS}`);
+  async function loadCamera(given = null) {
+    const page = given ?? await api("GET", `/camera-alerts?limit=${RECENT_ALERTS}`);
     cameras.clear();
     page.items.forEach(addAlert);
     renderCameras();
@@ -365,10 +365,23 @@
     renderCameras();
   }
 
+  // Everything at once: the panel the page came with, then (after a reconnect) /guard-panel,
+  // one request for the eight lists.
+  function showPanel(panel) {
+    return Promise.all([loadAlarms(panel.alarms), loadAccess(false, panel.access_events),
+      loadBuildings([panel.buildings, panel.edges, panel.door_states, panel.devices]),
+      loadCommands(panel.commands), loadCamera(panel.camera_alerts)]);
+  }
+  const embedded = document.getElementById("guard-panel");
+  let first = embedded ? JSON.parse(embedded.textContent) : null;
+
   const reloadBuildings = batched(() => loadBuildings().catch(toastError), 300);
   Lintel.live(
     {access: pushAccess, devices: reloadBuildings, edges: reloadBuildings, door: reloadBuildings,
       alarms: pushAlarm, camera: pushCamera},
-    () => Promise.all([loadAlarms(), loadAccess(), loadBuildings(), loadCommands(), loadCamera()])
-      .catch(toastError));
+    () => {
+      const panel = first;
+      first = null;
+      return (panel ? showPanel(panel) : api("GET", "/guard-panel").then(showPanel)).catch(toastError);
+    });
 })();

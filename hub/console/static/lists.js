@@ -173,5 +173,37 @@ const Lists = (() => {
     }
   }
 
-  return {confirm, formDialog, problem, csv, download, paged, watch, field};
+  // The CSV import forms of a page (`.import-form`, `data-kind` units / residents / vehicles):
+  // check only or write, all rows or none; a refusal lists each problem by line and column.
+  function importForms(reload) {
+    for (const form of document.querySelectorAll(".import-form")) {
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const out = form.querySelector(".import-result");
+        const body = new FormData();
+        body.append("file", form.elements.file.files[0]);
+        const dry = form.elements.dry_run.checked;
+        try {
+          const sites = await api("GET", "/sites");
+          const site = sites.items.length ? sites.items[0].id : null;
+          const done = await api("POST",
+            `/import/${form.dataset.kind}?site_id=${encodeURIComponent(site)}&dry_run=${dry}`, body);
+          out.replaceChildren(el("div", {class: "notice ok"}, dry
+            ? t("manage.import_checked", {rows: done.rows})
+            : t("manage.import_ok", {rows: done.rows, created: done.created})));
+          if (!dry) reload().catch(Lintel.toastError);
+        } catch (error) {
+          const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
+          if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
+          const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
+            el("td", {translate: "no"}, p.column ?? ""), el("td", {}, p.message ?? p.reason)));
+          out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
+            el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
+              el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));
+        }
+      });
+    }
+  }
+
+  return {confirm, formDialog, problem, csv, download, paged, watch, field, importForms};
 })();

@@ -40,26 +40,54 @@
     return "active";
   }
 
-  async function loadPasses() {
-    const list = await api("GET", "/visitor-passes");
-    const items = list.items.slice().reverse();  // newest first
-    fill(document.getElementById("pass-rows"), items, (p) => {
-      const s = state(p);
-      return el("tr", {dataset: {pass: p.id}},
-        td(t("pass.visitor_name"), p.visitor_name, el("div", {class: "muted small"}, p.visitor_phone)),
-        td(t("common.unit"), p.unit_label),
-        td(t("common.doors"), p.doors.join(", ")),
-        td(t("pass.valid_until"), Lintel.date(p.valid_until)),
-        el("td", {class: "num", "data-label": t("pass.uses"), title: Lintel.plural("pass.n_uses", p.max_uses)},
-          `${p.uses} / ${p.max_uses}`),
-        td(t("common.status"), statusPill(s)),
-        td(t("common.actions"), el("div", {class: "actions"},
-          s === "active" ? el("a", {class: "button small", href: p.qr_url, target: "_blank"}, t("pass.qr")) : null,
-          s === "active" ? el("button", {class: "small", onclick: () => copy(visitLink(p))}, t("common.copy")) : null,
-          p.status === "active" ? el("button", {class: "small danger", "data-testid": `revoke-${p.id}`,
-            onclick: () => revoke(p)}, t("common.revoke")) : null)));
-    });
+  // The list, newest first, a page at a time (the API's cursor), searched and filtered there.
+  const filters = document.getElementById("pass-filters");
+  const more = document.getElementById("pass-more");
+  const end = document.getElementById("pass-end");
+  const PAGE = 50;
+  let cursor = null;
+
+  function passRow(p) {
+    const s = state(p);
+    return el("tr", {dataset: {pass: p.id}},
+      td(t("pass.visitor_name"), p.visitor_name, el("div", {class: "muted small"}, p.visitor_phone)),
+      td(t("common.unit"), p.unit_label),
+      td(t("common.doors"), p.doors.join(", ")),
+      td(t("pass.valid_until"), Lintel.date(p.valid_until)),
+      el("td", {class: "num", "data-label": t("pass.uses"), title: Lintel.plural("pass.n_uses", p.max_uses)},
+        `${p.uses} / ${p.max_uses}`),
+      td(t("common.status"), statusPill(s)),
+      td(t("common.actions"), el("div", {class: "actions"},
+        s === "active" ? el("a", {class: "button small", href: p.qr_url, target: "_blank"}, t("pass.qr")) : null,
+        s === "active" ? el("button", {class: "small", onclick: () => copy(visitLink(p))}, t("common.copy")) : null,
+        p.status === "active" ? el("button", {class: "small danger", "data-testid": `revoke-${p.id}`,
+          onclick: () => revoke(p)}, t("common.revoke")) : null)));
   }
+
+  async function loadPasses(next = false) {
+    const params = new URLSearchParams({limit: String(PAGE)});
+    if (filters) {
+      const q = filters.elements.q.value.trim();
+      if (q) params.set("q", q);
+      if (filters.elements.state.value) params.set("state", filters.elements.state.value);
+    }
+    if (next && cursor) params.set("cursor", cursor);
+    const list = await api("GET", `/visitor-passes?${params}`);
+    const rows = document.getElementById("pass-rows");
+    if (next) list.items.forEach((p) => rows.append(passRow(p)));
+    else fill(rows, list.items, passRow);
+    cursor = list.next_cursor;
+    if (more) more.hidden = !cursor;
+    if (end) end.hidden = Boolean(cursor) || !rows.querySelector("tr[data-pass]");
+  }
+
+  if (filters) {
+    filters.addEventListener("submit", (ev) => ev.preventDefault());
+    const again = Lintel.debounce(() => loadPasses().catch(toastError), 250);
+    filters.elements.q.addEventListener("input", again);
+    filters.elements.state.addEventListener("change", again);
+  }
+  if (more) more.addEventListener("click", () => loadPasses(true).catch(toastError));
 
   async function revoke(p) {
     if (!window.confirm(t("common.revoke_confirm"))) return;

@@ -10,23 +10,29 @@
   const TYPES = ["owner", "tenant", "family_member"];
   const ROLES = ["manager", "guard", "technician", "resident"];
 
+  // The site's small lists; its units (thousands in a compound) a building's at a time (the
+  // rows name their unit themselves: `unit_label`).
   async function registry() {
-    const [sites, buildings, units, groups] = await Promise.all(
-      ["/sites", "/buildings", "/units", "/access-groups"].map((p) => api("GET", p)));
+    const [sites, buildings, groups] = await Promise.all(
+      ["/sites", "/buildings", "/access-groups"].map((p) => api("GET", p)));
     const codes = new Map(buildings.items.map((b) => [b.id, b.code]));
-    const unitLabel = new Map(units.items.map((u) => [u.id, `${codes.get(u.building_id)} ${u.number}`]));
-    return {site: sites.items[0]?.id ?? null, buildings: buildings.items, units: units.items, unitLabel,
+    const label = (u) => `${codes.get(u.building_id)} ${u.number}`;
+    return {site: sites.items[0]?.id ?? null, buildings: buildings.items, label,
+      buildingUnits: async (id) => (await api("GET", `/units?building_id=${id}`)).items,
       groups: groups.items, groupName: new Map(groups.items.map((g) => [g.id, g.name]))};
   }
 
   // --- residents ------------------------------------------------------------------------------
 
-  function residentFields(reg, r) {
+  // The unit: a building, then one of its units (a compound has thousands of units).
+  function residentFields(reg, place, r) {
     return [
       {name: "name", label: t("common.name"), required: true, maxlength: 200, value: r?.name, testid: "resident-name"},
       {name: "phone", label: t("common.phone"), type: "tel", maxlength: 32, value: r?.phone, pattern: "\\+?[0-9][0-9 ()\\-]*"},
+      {name: "building", label: t("common.building"), type: "select", value: place.building, testid: "resident-building",
+        options: [["", "—"], ...reg.buildings.map((b) => [b.id, `${b.name} (${b.code})`])]},
       {name: "unit_id", label: t("common.unit"), type: "select", value: r?.unit_id, testid: "resident-unit",
-        options: [["", "—"], ...reg.units.map((u) => [u.id, reg.unitLabel.get(u.id)])]},
+        options: unitOptions(reg, place.units)},
       {name: "type", label: t("manage.resident_type"), type: "select", value: r?.type,
         options: [["", "—"], ...TYPES.map((ty) => [ty, word("type.", ty)])]},
       {name: "id_number", label: t("manage.id_number"), maxlength: 32,
@@ -34,6 +40,28 @@
       {name: "groups", label: t("manage.groups"), type: "checks", value: r?.groups ?? [],
         options: reg.groups.map((g) => [g.id, g.name, true])},
     ];
+  }
+
+  function unitOptions(reg, units) {
+    return [["", "—"], ...units.map((u) => [u.id, reg.label(u)])];
+  }
+
+  // The building the form starts on: the resident's, else the list's filter, else the first.
+  async function startingPlace(reg, r, filtered) {
+    let building = filtered ? Number(filtered) : reg.buildings[0]?.id ?? null;
+    if (r?.unit_id) building = (await api("GET", `/units/${r.unit_id}`)).building_id;
+    return {building, units: building === null ? [] : await reg.buildingUnits(building)};
+  }
+
+  // The dialog's unit list follows its building.
+  function followBuilding(reg) {
+    const form = document.querySelector("#resident-dialog form");
+    const chosen = form.elements.building;
+    const unit = form.elements.unit_id;
+    chosen.addEventListener("change", async () => {
+      const units = chosen.value ? await reg.buildingUnits(Number(chosen.value)).catch((e) => { toastError(e); return []; }) : [];
+      unit.replaceChildren(...unitOptions(reg, units).map(([value, label]) => el("option", {value}, label)));
+    });
   }
 
   function residentBody(v, old) {
@@ -56,15 +84,19 @@
     building.append(...reg.buildings.map((b) => el("option", {value: b.id}, `${b.name} (${b.code})`)));
     group.append(...reg.groups.map((g) => el("option", {value: g.id, translate: "no"}, g.name)));
 
+    let showSection = async () => {};  // the building's households and units, once chosen
     const edit = async (r) => {
-      const done = await formDialog(r ? t("people.edit_resident", {name: r.name}) : t("people.add_resident"),
-        residentFields(reg, r), (v) => r ? api("PATCH", `/residents/${r.id}`, residentBody(v, r))
+      const place = await startingPlace(reg, r, building.value);
+      const asked = formDialog(r ? t("people.edit_resident", {name: r.name}) : t("people.add_resident"),
+        residentFields(reg, place, r), (v) => r ? api("PATCH", `/residents/${r.id}`, residentBody(v, r))
           : api("POST", "/residents", {site_id: reg.site, ...residentBody(v, null)}), {id: "resident-dialog"});
-      if (done) { toast(t("people.saved")); await list.load(); await households(reg); }
+      followBuilding(reg);
+      const done = await asked;
+      if (done) { toast(t("people.saved")); await list.load(); await showSection(); }
     };
 
     const row = (r) => el("tr", {dataset: {resident: r.id}},
-      td(t("common.name"), r.name), td(t("common.unit"), reg.unitLabel.get(r.unit_id) ?? "—"),
+      td(t("common.name"), r.name), td(t("common.unit"), r.unit_label ?? "—"),
       td(t("manage.resident_type"), r.type ? word("type.", r.type) : "—"),
       td(t("common.phone"), r.phone ?? "—"), el("td", {class: "mono"}, r.id_number ?? "—"),
       td(t("manage.cards"), r.cards.map((c) => c.card_number).join(", ") || "—"),
@@ -83,85 +115,58 @@
         const all = await list.all();
         download(`residents-${new Date().toISOString().slice(0, 10)}.csv`, csv(
           [t("common.name"), t("common.unit"), t("manage.resident_type"), t("common.phone"), t("manage.cards"), t("manage.groups")],
-          all.map((r) => [r.name, reg.unitLabel.get(r.unit_id) ?? "", r.type ? word("type.", r.type) : "", r.phone ?? "",
+          all.map((r) => [r.name, r.unit_label ?? "", r.type ? word("type.", r.type) : "", r.phone ?? "",
             r.cards.map((c) => c.card_number).join(" "), r.groups.map((g) => reg.groupName.get(g) ?? g).join(" ")])));
       } catch (error) { toastError(error); }
     };
-    importForms(() => list.load());
+    Lists.importForms(() => list.load());
     await list.load(list.firstUrl() === "/residents?limit=50&offset=0" ? firstPage : null);  // the residents first: the household and unit lists run to thousands
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));  // painted
     // the households and units of one building at a time: a compound has thousands of each
     const chosen = document.getElementById("section-building");
     chosen.replaceChildren(...reg.buildings.map((b) => el("option", {value: b.id}, `${b.name} (${b.code})`)));
-    const show = () => { units(reg); return households(reg); };
-    chosen.onchange = () => show().catch(toastError);
-    await show();
+    showSection = async () => {
+      const shown = await reg.buildingUnits(sectionBuilding());
+      units(reg, shown);
+      return households(reg, shown);
+    };
+    chosen.onchange = () => showSection().catch(toastError);
+    await showSection();
   }
 
   function sectionBuilding() {
     return Number(document.getElementById("section-building").value);
   }
 
-  async function households(reg) {
+  async function households(reg, shown) {
     const list = await api("GET", `/households?building_id=${sectionBuilding()}`);
+    const unitNames = new Map(shown.map((u) => [u.id, reg.label(u)]));
     document.getElementById("household-count").textContent = list.items.length;
     const edit = async (h) => {
       const withHousehold = new Set(list.items.map((x) => x.unit_id));
       const fields = h ? [{name: "name", label: t("common.name"), maxlength: 200, value: h.name}]
         : [{name: "unit_id", label: t("common.unit"), type: "select", required: true,
-            options: [["", "—"], ...reg.units.filter((u) => u.building_id === sectionBuilding() && !withHousehold.has(u.id)).map((u) => [u.id, reg.unitLabel.get(u.id)])]},
+            options: [["", "—"], ...shown.filter((u) => !withHousehold.has(u.id)).map((u) => [u.id, reg.label(u)])]},
           {name: "name", label: t("common.name"), maxlength: 200}];
       const done = await formDialog(h ? t("people.edit_household") : t("people.add_household"), fields,
         (v) => h ? api("PATCH", `/households/${h.id}`, {name: v.name ?? ""})
           : api("POST", "/households", {unit_id: Number(v.unit_id), name: v.name ?? ""}));
-      if (done) { toast(t("people.saved")); await households(reg); }
+      if (done) { toast(t("people.saved")); await households(reg, shown); }
     };
     ready("household-add").onclick = () => edit(null).catch(toastError);
     fill(document.getElementById("household-rows"), list.items, (h) => el("tr", {dataset: {household: h.id}},
-      td(t("common.unit"), reg.unitLabel.get(h.unit_id) ?? `#${h.unit_id}`), td(t("common.name"), h.name || "—"),
+      td(t("common.unit"), unitNames.get(h.unit_id) ?? `#${h.unit_id}`), td(t("common.name"), h.name || "—"),
       td(t("people.members"), h.residents.map((m) => m.name).join(", ") || "—"),
       td(t("common.actions"), el("button", {class: "small", onclick: () => edit(h).catch(toastError)}, t("common.edit")))));
   }
 
-  function units(reg) {
-    const building = sectionBuilding();
-    const shown = reg.units.filter((u) => u.building_id === building);
+  function units(reg, shown) {
     document.getElementById("unit-count").textContent = shown.length;
     const codes = new Map(reg.buildings.map((b) => [b.id, b.code]));
     fill(document.getElementById("unit-rows"), shown, (u) => el("tr", {},
       td(t("common.building"), codes.get(u.building_id)), td(t("common.unit"), u.number),
       el("td", {class: "num"}, u.floor ?? "—"), el("td", {class: "num"}, u.area ?? "—"),
       td(t("common.status"), pill(word("status.", u.status), u.status === "vacant" ? "" : "info"))));
-  }
-
-  function importForms(reload) {
-    for (const form of document.querySelectorAll(".import-form")) {
-      form.addEventListener("submit", async (ev) => {
-        ev.preventDefault();
-        const out = form.querySelector(".import-result");
-        const body = new FormData();
-        body.append("file", form.elements.file.files[0]);
-        const dry = form.elements.dry_run.checked;
-        try {
-          const sites = await api("GET", "/sites");
-          const site = sites.items.length ? sites.items[0].id : null;
-          const done = await api("POST",
-            `/import/${form.dataset.kind}?site_id=${encodeURIComponent(site)}&dry_run=${dry}`, body);
-          out.replaceChildren(el("div", {class: "notice ok"}, dry
-            ? t("manage.import_checked", {rows: done.rows})
-            : t("manage.import_ok", {rows: done.rows, created: done.created})));
-          if (!dry) reload().catch(toastError);
-        } catch (error) {
-          const problems = error.body && Array.isArray(error.body.rows) ? error.body.rows : null;
-          if (error.status !== 422 || !problems) { out.replaceChildren(el("div", {class: "notice bad"}, error.message)); return; }
-          const rows = problems.map((p) => el("tr", {}, el("td", {class: "num"}, p.line ?? ""),
-            el("td", {translate: "no"}, p.column ?? ""), el("td", {}, p.message ?? p.reason)));
-          out.replaceChildren(el("div", {class: "notice bad"}, t("manage.import_bad")),
-            el("table", {class: "table"}, el("thead", {}, el("tr", {}, el("th", {}, t("manage.line")),
-              el("th", {}, t("manage.column")), el("th", {}, t("common.reason")))), el("tbody", {}, rows)));
-        }
-      });
-    }
   }
 
   // --- users ----------------------------------------------------------------------------------

@@ -150,3 +150,21 @@ async def test_a_second_panel_model_is_judged_alike_from_its_own_register_map() 
         await seen.wait(lambda: any(isinstance(d, DeviceData) and d.code == "TAMPER"
                                     for _, d in seen.events))
         assert sim.raw("system_trouble") == 0b10
+
+
+async def test_a_zones_cut_loop_is_the_panels_fault_until_it_reads_again() -> None:
+    seen = Seen()
+    async with unit(seen) as (homesec, sim):
+        sim.zone(3, "tamper")  # the bedroom window's loop cut
+        await seen.wait(lambda: any(isinstance(d, DeviceData) and d.code == "ZONE_TAMPER"
+                                    for _, d in seen.events))
+        raised = next(d for _, d in seen.events if isinstance(d, DeviceData)
+                      and d.code == "ZONE_TAMPER")
+        assert (raised.event, raised.skill, raised.detail) == ("fault_raised", "security",
+                                                               "zones 3")
+        assert raised.text_zh == "报警防区被破坏（回路断开或短路）：卧室窗（3）"
+        assert 3 not in homesec.units["panel-101"].active  # not an opening: no intrusion
+        sim.zone(3, "normal")
+        await seen.wait(lambda: any(isinstance(d, DeviceData) and d.code == "ZONE_TAMPER"
+                                    and d.event == "fault_cleared" for _, d in seen.events))
+        assert seen.homesec() == []

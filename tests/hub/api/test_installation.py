@@ -266,7 +266,7 @@ REFUSALS: list[tuple[str, str, dict[str, Any], str, str]] = [
      "baudrate", "Input should be"),
     ("POST", "/lines", {"edge_id": "{e}", "name": "bus5", "port": "/dev/ttyS5",
                         "protocol": "wiegand"},
-     "protocol", "'osdp', 'modbus' or 'dlt645'"),
+     "protocol", "'osdp', 'modbus', 'dlt645' or 'cjt188'"),
     ("PATCH", "/lines/{osdp}", {"protocol": "modbus"},
      "protocol", "the line carries the readers of doors B1-lobby, which speak osdp"),
     ("PATCH", "/lines/{modbus}", {"protocol": "osdp"},

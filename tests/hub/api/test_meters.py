@@ -254,7 +254,7 @@ async def test_a_meter_on_a_dlt645_line_goes_into_its_edges_configuration(
         session.add_all([riser, panel])
         await session.flush()
         edge_id, riser_id, panel_id = edge.id, riser.id, panel.id
-    for line, why in [(panel_id, "line 'panel' speaks modbus; a DL/T 645 meter needs a dlt645"),
+    for line, why in [(panel_id, "line 'panel' speaks modbus; an electricity meter needs a dlt645"),
                       (9999, "no line 9999")]:
         resp = await client.post("/api/v1/meters", headers=auth, json={
             "site_id": "sunrise", "unit_id": 101, "kind": "electricity", "edge": "edge-b1",
@@ -263,7 +263,11 @@ async def test_a_meter_on_a_dlt645_line_goes_into_its_edges_configuration(
     resp = await client.post("/api/v1/meters", headers=auth, json={
         "site_id": "sunrise", "unit_id": 101, "kind": "water", "edge": "edge-b1",
         "number": "W1", "device": "water-101", "line_id": riser_id})
-    assert resp.status == 422 and "Modbus device" in await resp.text()
+    assert resp.status == 422 and "14-digit CJ/T 188 address" in await resp.text()
+    resp = await client.post("/api/v1/meters", headers=auth, json={
+        "site_id": "sunrise", "unit_id": 101, "kind": "water", "edge": "edge-b1",
+        "number": "11000000000101", "device": "water-101", "line_id": riser_id})
+    assert resp.status == 422 and "a water meter needs a cjt188 line" in await resp.text()
 
     meter = await register(client, auth, number="000000000101", device="meter-101",
                            line_id=riser_id)

@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.models import Household, utcnow
+from hub.models import Building, Household, Unit, utcnow
 from hub.vehicles.models import Vehicle
 from hub.vehicles.store import load_permissions, record_vehicle_events
 from tests.hub.api.conftest import RecordingPublisher, count
@@ -17,9 +18,13 @@ from tests.hub.api.conftest import RecordingPublisher, count
 Client = TestClient[Any, Any]
 
 
-async def household(sessions: async_sessionmaker[AsyncSession]) -> int:
+async def household(sessions: async_sessionmaker[AsyncSession], unit_id: int = 101) -> int:
     async with sessions() as session, session.begin():
-        row = Household(site_id="sunrise", unit_id=101, name="101")
+        if unit_id != 101:  # the seed's building B1 has unit 101 only
+            b1 = await session.scalar(select(Building.id).where(Building.code == "B1"))
+            session.add(Unit(id=unit_id, building_id=b1, number=str(unit_id), floor=1))
+            await session.flush()
+        row = Household(site_id="sunrise", unit_id=unit_id, name=str(unit_id))
         session.add(row)
         await session.flush()
         return row.id
@@ -164,3 +169,58 @@ async def test_parking_spaces_limit_reaches_the_snapshot(
         perms = await load_permissions(session, "sunrise", utcnow())
     assert perms is not None and [s.spaces for s in perms.spaces] == [1]
     assert publisher.calls.count("sunrise") == 5
+
+
+async def test_a_vehicle_is_changed_and_a_pass_revoked_and_refusals_speak_chinese(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession],
+        publisher: RecordingPublisher) -> None:
+    hh, other = await household(sessions), await household(sessions, 102)
+    made = [await (await client.post("/api/v1/vehicles", headers=auth, json={
+        "household_id": hh, "plate": plate})).json() for plate in ("粤B12345", "粤B23456")]
+    zh = {**auth, "Accept-Language": "zh-CN"}
+    # a plate another vehicle holds: 409 in the reader's language, nothing changed
+    taken = await client.patch(f"/api/v1/vehicles/{made[1]['id']}", headers=zh,
+                               json={"plate": "粤B·12345"})
+    assert taken.status == 409
+    assert (await taken.json())["message"] == f"车牌 粤B12345 已登记（车辆 {made[0]['id']}）"
+    backwards = await client.patch(f"/api/v1/vehicles/{made[1]['id']}", headers=zh, json={
+        "valid_from": "2026-06-01T00:00:00+08:00", "valid_until": "2026-05-01T00:00:00+08:00"})
+    assert backwards.status == 422 and "valid_until" in await backwards.text()
+    nobody = await client.patch(f"/api/v1/vehicles/{made[1]['id']}", headers=auth,
+                                json={"household_id": 9999})
+    assert nobody.status == 422 and "household_id" in await nobody.text()
+    async with sessions() as session:
+        row = await session.get(Vehicle, made[1]["id"])
+        assert row is not None and (row.plate, row.household_id, row.valid_until) == (
+            "粤B23456", hh, None)
+    calls = publisher.calls.count("sunrise")
+    changed = await client.patch(f"/api/v1/vehicles/{made[1]['id']}", headers=auth, json={
+        "household_id": other, "plate": "粤B 34567", "note": "二号车",
+        "valid_until": "2027-01-01T00:00:00+08:00", "lanes": ["gate-in", "gate-in"]})
+    assert changed.status == 200, await changed.text()
+    got = await changed.json()
+    assert (got["plate"], got["household_id"], got["note"], got["lanes"]) == (
+        "粤B34567", other, "二号车", ["gate-in"])
+    assert publisher.calls.count("sunrise") == calls + 1
+    cleared = await client.patch(f"/api/v1/vehicles/{made[1]['id']}", headers=auth,
+                                 json={"valid_until": None})
+    assert (await cleared.json())["valid_until"] is None
+
+    blocked = await client.post("/api/v1/blocked-plates", headers=auth,
+                                json={"site_id": "sunrise", "plate": "粤B99999"})
+    assert blocked.status == 201
+    again = await client.post("/api/v1/blocked-plates", headers=zh,
+                              json={"site_id": "sunrise", "plate": "粤B99999"})
+    assert again.status == 409 and (await again.json())["message"] == "黑名单车牌 粤B99999 已存在。"
+
+    now = utcnow()
+    issued = await (await client.post("/api/v1/vehicle-passes", headers=auth, json={
+        "household_id": hh, "plate": "粤C88888", "valid_from": now.isoformat(),
+        "valid_until": (now + timedelta(hours=4)).isoformat()})).json()
+    revoked = await client.post(f"/api/v1/vehicle-passes/{issued['id']}/revoke", headers=auth)
+    assert revoked.status == 200 and (await revoked.json())["revoked"] is True
+    async with sessions() as session:
+        perms = await load_permissions(session, "sunrise", utcnow())
+    assert perms is not None and perms.passes == []  # the lanes stop opening for it
+    missing = await client.post("/api/v1/vehicle-passes/9999/revoke", headers=zh)
+    assert missing.status == 404 and "访客车辆通行证" in (await missing.json())["message"]
