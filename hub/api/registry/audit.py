@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import ColumnElement, String, cast, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +48,13 @@ class AuditQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=500)
     format: Literal["json", "csv"] = Field(default="json",
                                            description="csv: every match, no paging")
+
+    @field_validator("site_id", "company_id", "user", "resource", "resource_id", "q")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 for c in value):
+            raise ValueError("holds a control character")  # PostgreSQL refuses NUL in text
+        return value
 
     @model_validator(mode="after")
     def _window(self) -> AuditQuery:
