@@ -1,4 +1,5 @@
-"""A barrier gate on a Modbus TCP relay module, as an edge lane drives it: coil 0 is the raise
+"""A barrier gate on a Modbus relay module (TCP, or RTU on a line of its own), as an edge lane
+drives it: coil 0 is the raise
 relay, discrete input 0 the barrier's up limit switch. A pulse on the coil raises the barrier
 for `hold_s` (the car passes, the loop lets it fall); `force()` raises it with no pulse (someone
 lifted the arm, or the controller's own button), which the edge must report.
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Self
+from typing import Any, Literal, Self
 
+from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
+
+from simulators.modbus_line import _PtyBridge
 
 RAISE_COIL = 0
 UP_INPUT = 0
@@ -54,17 +58,31 @@ class _Tables(ModbusServerContext):
 
 
 class BarrierSimulator:
-    def __init__(self, *, unit_id: int = 1, hold_s: float = 2.0) -> None:
+    def __init__(self, *, unit_id: int = 1, hold_s: float = 2.0,
+                 transport: Literal["tcp", "rtu"] = "tcp") -> None:
+        """`transport` rtu: the unit on an RS-485 line of its own (a pty pair bridged like a
+        serial cable, 9600 8N1); `.port` is the end the edge opens."""
         self.unit_id = unit_id
+        self.transport = transport
+        self.port: str | None = None
+        self._bridge: _PtyBridge | None = None
         self.hold_s = hold_s
         self.coil = False
         self.up = False
         self.raised = 0  # rising edges of the relay: raises the edge commanded
         self.tcp_port = 0
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusBaseServer | None = None
         self._fall: asyncio.TimerHandle | None = None
 
     async def __aenter__(self) -> Self:
+        if self.transport == "rtu":
+            self._bridge = _PtyBridge()
+            self.port = self._bridge.edge_port
+            self._server = ModbusSerialServer(
+                _Tables(self), framer=FramerType.RTU, port=self._bridge.device_port,
+                baudrate=9600, bytesize=8, parity="N", stopbits=1, ignore_missing_devices=True)
+            await self._server.serve_forever(background=True)
+            return self
         self._server = ModbusTcpServer(_Tables(self), address=("127.0.0.1", 0),
                                        ignore_missing_devices=True)
         await self._server.serve_forever(background=True)
@@ -80,6 +98,9 @@ class BarrierSimulator:
             with contextlib.suppress(Exception):
                 await self._server.shutdown()
             self._server = None
+        if self._bridge is not None:
+            self._bridge.close()
+            self._bridge = None
 
     def relay(self, on: bool) -> None:
         if on and not self.coil:

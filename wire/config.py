@@ -26,7 +26,7 @@ from wire.boards import BoardNotice
 from wire.camera_config import CameraConfig, MotionConfig, TamperConfig, ZoneConfig
 from wire.homesec import PanelSettings
 from wire.meters import MeterConfig
-from wire.vehicles import LaneConfig
+from wire.vehicles import LaneConfig, ModbusBarrier
 
 OSDP_BAUDRATE = 115200  # a reader's line speed when neither the reader nor its line says
 SerialPath = str  # a serial device as the edge names it: /dev/ttyUSB0, /dev/serial/by-id/…
@@ -264,6 +264,30 @@ def _repeated(values: Iterable[str]) -> list[str]:
     return sorted(repeated)
 
 
+def check_barrier_lines(lines: Iterable[SerialLine], lanes: Iterable[LaneConfig],
+                        devices: Iterable[DeviceConfig]) -> None:
+    """A lane's RTU barrier names a modbus line here that no polled device and no other
+    barrier uses: the barrier's unit is driven on a line of its own."""
+    by_line = {line.id: line for line in lines}
+    device_lines = {d.line for d in devices if d.line is not None}
+    taken: dict[str, str] = {}
+    for lane in lanes:
+        barrier = lane.barrier
+        if not isinstance(barrier, ModbusBarrier) or barrier.line is None:
+            continue
+        line = by_line.get(barrier.line)
+        if line is None:
+            raise ValueError(f"lane {lane.id}: line {barrier.line!r} is not a line here")
+        if line.protocol != "modbus":
+            raise ValueError(f"lane {lane.id}: line {line.id} is a {line.protocol} line, a "
+                             "barrier needs a modbus line")
+        if line.id in device_lines or line.id in taken:
+            other = f"lane {taken[line.id]}" if line.id in taken else "polled devices"
+            raise ValueError(f"lane {lane.id}: line {line.id} also carries {other}; a "
+                             "barrier's unit needs a line of its own")
+        taken[line.id] = lane.id
+
+
 def _port_of(port: str | None, line: str | None, lines: dict[str, SerialLine]) -> str:
     if line is not None:
         return lines[line].port
@@ -306,6 +330,7 @@ class ConfigContent(WireModel):
         lane_ids = [lane.id for lane in self.lanes]
         if len(set(lane_ids)) != len(lane_ids):
             raise ValueError("two lanes share an id")
+        check_barrier_lines(self.lines, self.lanes, self.devices)
         return self
 
     def content_json(self) -> str:
@@ -340,7 +365,17 @@ class ConfigContent(WireModel):
                                         stopbits=own.stopbits or line.stopbits)
                 device = device.model_copy(update={"port": line.port, "serial": serial})
             devices.append(device)
-        return self.model_copy(update={"doors": doors, "devices": devices})
+        lanes = []
+        for lane in self.lanes:
+            barrier = lane.barrier
+            line = lines.get(barrier.line) if isinstance(barrier, ModbusBarrier) and \
+                barrier.line else None
+            if line is not None:
+                lane = lane.model_copy(update={"barrier": barrier.model_copy(update={
+                    "port": line.port, "baudrate": line.baudrate, "parity": line.parity,
+                    "stopbits": line.stopbits})})
+            lanes.append(lane)
+        return self.model_copy(update={"doors": doors, "devices": devices, "lanes": lanes})
 
 
 _CONTENT_KEYS = set(ConfigContent.model_fields)

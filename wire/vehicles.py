@@ -114,14 +114,24 @@ class CameraRelayBarrier(WireModel):
 
 
 class ModbusBarrier(WireModel):
-    """The barrier is wired to a relay output of a Modbus TCP unit (an I/O module, or a gate
-    controller behind an RTU gateway): the edge pulses `coil`; `up_input`, when wired (the
-    barrier's up limit switch or the loop), tells it the barrier rose, so a rise with no
-    decision behind it is reported as forced."""
+    """The barrier is wired to a relay output of a Modbus unit (an I/O module or a gate
+    controller), over TCP (`host`) or on an RS-485 line of the edge (`transport` rtu, `line`:
+    a modbus line of its own, which the barrier's unit does not share with polled devices):
+    the edge pulses `coil`; `up_input`, when wired (the barrier's up limit switch or the
+    loop), tells it the barrier rose, so a rise with no decision behind it is reported as
+    forced."""
 
     kind: Literal["modbus_coil"] = "modbus_coil"
-    host: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
+    transport: Literal["tcp", "rtu"] = "tcp"
+    host: str | None = Field(default=None, min_length=1, max_length=200,
+                             pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$", description="tcp")
     tcp_port: int = Field(default=502, ge=1, le=65535)
+    line: Name | None = Field(default=None, description="rtu: the id of the edge's modbus line")
+    # rtu: the line's port and serial settings, filled in from `line` at the edge
+    port: str | None = Field(default=None, min_length=1, max_length=200)
+    baudrate: int | None = Field(default=None, ge=1200, le=921600)
+    parity: Literal["N", "E", "O"] | None = None
+    stopbits: Literal[1, 2] | None = None
     unit_id: int = Field(default=1, ge=0, le=247)
     coil: int = Field(default=0, ge=0, le=65535, description="the relay that raises it")
     pulse_s: float = Field(default=1.0, gt=0, le=30, description="how long the relay holds")
@@ -130,6 +140,14 @@ class ModbusBarrier(WireModel):
     forced_after_s: float = Field(
         default=5.0, gt=0, le=300, description="a rise this long after the last open the edge "
         "commanded (or with none) is forced")
+
+    @model_validator(mode="after")
+    def _where(self) -> ModbusBarrier:
+        if self.transport == "tcp" and self.host is None:
+            raise Refused("invalid.barrier_host", "a Modbus TCP barrier needs its host")
+        if self.transport == "rtu" and self.line is None and self.port is None:
+            raise Refused("invalid.barrier_line", "a Modbus RTU barrier needs its line")
+        return self
 
 
 Barrier = Annotated[CameraRelayBarrier | ModbusBarrier, Field(discriminator="kind")]

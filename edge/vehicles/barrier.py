@@ -1,5 +1,6 @@
-"""A lane's barrier on a Modbus relay output (an I/O module or a gate controller): pulse the
-coil to raise it; watch the up input, when wired, so a rise nobody decided is reported forced.
+"""A lane's barrier on a Modbus relay output (an I/O module or a gate controller, over TCP or
+on an RS-485 line of its own): pulse the coil to raise it; watch the up input, when wired, so
+a rise nobody decided is reported forced.
 
 The camera's own relay needs nothing here: the push's answer works it.
 """
@@ -12,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from edge.drivers.modbus import LinkConfig, LinkEvent, ModbusError, ModbusLine, PollResult
 from edge.drivers.modbus import ReadBlock as Block
@@ -39,11 +40,15 @@ class BarrierOutput:
         self._clock = clock
         blocks = () if config.up_input is None else (
             Block(table="discrete_input", address=config.up_input, count=1),)
+        if config.transport == "rtu":  # the line's port and settings (ConfigContent.resolved)
+            where: dict[str, Any] = {
+                "transport": "rtu", "port": config.port, "baudrate": config.baudrate or 9600,
+                "parity": config.parity or "N", "stopbits": config.stopbits or 1}
+        else:
+            where = {"transport": "tcp", "host": config.host, "tcp_port": config.tcp_port}
         self._line = ModbusLine([LinkConfig(
-            name=f"barrier-{lane}", transport="tcp", unit_id=config.unit_id, blocks=blocks,
-            host=config.host, tcp_port=config.tcp_port,
-            interval_s=POLL_S if blocks else IDLE_S,
-            timeout_s=0.5)], self._on_poll)
+            name=f"barrier-{lane}", unit_id=config.unit_id, blocks=blocks,
+            interval_s=POLL_S if blocks else IDLE_S, timeout_s=0.5, **where)], self._on_poll)
         self._link = self._line.links[f"barrier-{lane}"]
         self._opened_at: float | None = None  # when this edge last raised it
         self.up: bool | None = None  # the up input as last read (None: not wired or unknown)

@@ -15,9 +15,10 @@ from sqlalchemy.orm import selectinload
 from hub.api.access.panel import guard_panel
 from hub.api.core import login as api_login
 from hub.api.core.errors import ApiError
-from hub.api.core.keys import REPLICA
-from hub.api.core.scope import Scope
+from hub.api.core.keys import COMPANY_SITES, REPLICA
+from hub.api.core.scope import Scope, scope_for
 from hub.api.core.store import reading
+from hub.console.audit import audit_page
 from hub.console.boards import led_boards
 from hub.console.i18n import MESSAGES, choose_language
 from hub.console.meters import monthly_readings, my_consumption
@@ -52,6 +53,7 @@ from hub.models import (
 )
 from hub.rules.models import Alarm
 from hub.texts import LANG_COOKIE, LANGUAGES, set_reader_language
+from hub.texts import render as render_text
 from hub.workorders.models import WorkOrder
 
 routes = web.RouteTableDef()
@@ -93,7 +95,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def switch_language(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
-        raise web.HTTPNotFound(text=f"unknown language {lang!r}; one of {', '.join(LANGUAGES)}")
+        raise web.HTTPNotFound(text=render_text("error.http_404", None, choose_language(request)))
     redirect = _redirect(safe_next(request.query.get("next"), "/"))
     redirect.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="Lax")
     return redirect
@@ -128,9 +130,9 @@ def day_and_time(at: datetime, lang: str) -> str:
     return f"{at:%b} {at.day}, {at:%H:%M}"
 
 
-def _scope(user: User) -> Scope:
-    return Scope(user_id=user.id, role=user.role, site_id=user.site_id,
-                 household_id=user.household_id)
+def _scope(request: web.Request, user: User) -> Scope:
+    """The user's scope (a company admin's needs the sites read with their session)."""
+    return scope_for(user, request.get(COMPANY_SITES))
 
 
 # --- staff pages -------------------------------------------------------------------------------
@@ -148,16 +150,17 @@ async def overview_tiles(request: web.Request) -> web.StreamResponse:
     """The overview's counts as JSON, for the page to refresh its tiles in place."""
     user = await current_user(request)
     if user is None:
-        raise web.HTTPUnauthorized(text="sign in first")
+        raise web.HTTPUnauthorized(
+            text=render_text("error.unauthorized", None, choose_language(request)))
     if user.role not in MANAGERS:
-        raise web.HTTPForbidden(text=f"role {user.role!r} may not read the overview")
+        raise web.HTTPForbidden(text=render_text("error.forbidden", None, choose_language(request)))
     return web.json_response(await tile_counts(request, user),
                              headers={"Cache-Control": "no-store"})
 
 
 async def tile_counts(request: web.Request, user: User) -> dict[str, int]:
     """Counts for the tiles of the overview, within the manager's site."""
-    scope = _scope(user)
+    scope = _scope(request, user)
     since = datetime.now(UTC) - timedelta(hours=24)
     queries = {
         "residents": select(func.count()).select_from(Resident)
@@ -217,7 +220,7 @@ async def reports(request: web.Request, user: User) -> dict[str, Any]:
     def word(prefix: str) -> Callable[[str], str]:
         return lambda key: MESSAGES[lang].get(prefix + key, key)
 
-    now, scope = datetime.now(UTC), _scope(user)
+    now, scope = datetime.now(UTC), _scope(request, user)
     since = now - timedelta(days=REPORT_DAYS)
     async with reading(request) as session:
         return {
@@ -232,6 +235,7 @@ CONSOLE.add(Page("/manage/meters", "meters.html", MANAGERS, nav="nav.meters",
                  context=monthly_readings))
 CONSOLE.add(Page("/manage/boards", "boards.html", MANAGERS, nav="nav.boards",
                  context=led_boards))
+CONSOLE.add(Page("/manage/audit", "audit.html", MANAGERS, nav="nav.audit", context=audit_page))
 
 
 @CONSOLE.page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
@@ -276,7 +280,7 @@ async def patrol_rounds(request: web.Request, user: User) -> dict[str, Any]:
     """The rounds live (patrol_rounds.js) and the report of the last REPORT_DAYS days."""
     since = (datetime.now(UTC) - timedelta(days=REPORT_DAYS)).replace(microsecond=0)
     async with reading(request) as session:
-        summary = await patrol_summary(session, _scope(user), since, choose_language(request))
+        summary = await patrol_summary(session, _scope(request, user), since, choose_language(request))
     return {"summary": summary, "days": REPORT_DAYS, "since": since.isoformat()}
 
 

@@ -14,8 +14,10 @@ from hub.cameras.models import Camera
 from hub.errors import InvalidInput
 from hub.installation.installer import Installer
 from hub.installation.specs import LaneSpec, merged
-from hub.models import Device, Door, Edge
+from hub.models import Device, Door, Edge, Line
+from hub.texts import word
 from hub.vehicles.models import Lane
+from wire.vehicles import ModbusBarrier
 
 SECRET_SET = "(set)"  # what the audit trail keeps of a camera secret: never the secret
 
@@ -47,6 +49,35 @@ async def _check(inst: Installer, spec: LaneSpec, edge: Edge, lane_id: int | Non
                                                       Device.name == spec.name))
 
 
+async def _check_barrier(inst: Installer, spec: LaneSpec, edge: Edge,
+                         lane_id: int | None) -> None:
+    """An RTU barrier's line: a modbus line of this edge that no device and no other lane's
+    barrier uses (the edge drives the barrier's unit on a line of its own)."""
+    barrier = spec.barrier
+    if not isinstance(barrier, ModbusBarrier) or barrier.line is None:
+        return
+    line = await inst.session.scalar(
+        select(Line).where(Line.edge_id == edge.id, Line.name == barrier.line))
+    if line is None:
+        raise InvalidInput("barrier.line", f"edge {edge.name!r} has no line {barrier.line!r}",
+                           "invalid.unknown", what=word("thing.line", "line"),
+                           key=barrier.line)
+    if line.protocol != "modbus":
+        raise InvalidInput("barrier.line", f"line {line.name!r} speaks {line.protocol}; a "
+                           "barrier needs a modbus line", "invalid.line_protocol",
+                           line=line.name, protocol=line.protocol, wanted="modbus")
+    device = await inst.session.scalar(select(Device.name).where(Device.line_id == line.id))
+    others = await inst.session.scalars(select(Lane).where(
+        Lane.edge_id == edge.id, Lane.id != (lane_id or 0)))
+    lane = next((o.name for o in others if (o.barrier or {}).get("line") == line.name), None)
+    if device is not None or lane is not None:
+        what, name = ("device", device) if device is not None else ("lane", lane)
+        raise InvalidInput("barrier.line", f"line {line.name!r} already carries {what} {name}; "
+                           "a barrier's unit needs a line of its own",
+                           "invalid.barrier_line_taken", line=line.name,
+                           what=word(f"thing.{what}", what), name=name)
+
+
 def _apply(lane: Lane, spec: LaneSpec) -> None:
     lane.label, lane.direction, lane.push_format = spec.label, spec.direction, spec.push_format
     lane.camera_user = spec.camera_user
@@ -61,6 +92,7 @@ async def create_lane(inst: Installer, spec: LaneSpec) -> Lane:
         raise InvalidInput("camera_secret", "a lane needs its camera's password (the edge "
                            "refuses pushes without it)", "invalid.lane_secret")
     await _check(inst, spec, edge, None)
+    await _check_barrier(inst, spec, edge, None)
     lane = Lane(site_id=edge.site_id, edge_id=edge.id, name=spec.name)
     _apply(lane, spec)
     inst.session.add(lane)
@@ -75,7 +107,9 @@ async def update_lane(inst: Installer, lane_id: int, changes: BaseModel) -> Lane
     lane = await inst.row(Lane, lane_id, "lane")
     before = lane_spec(lane)
     spec = merged(LaneSpec, before, changes)
-    await _check(inst, spec, await inst.edge(lane.edge_id, None), lane.id)
+    edge = await inst.edge(lane.edge_id, None)
+    await _check(inst, spec, edge, lane.id)
+    await _check_barrier(inst, spec, edge, lane.id)
     _apply(lane, spec)
     await inst.session.flush()
     inst.touch(lane.site_id, lane.edge_id)

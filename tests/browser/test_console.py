@@ -240,8 +240,8 @@ async def test_resident_is_refused_staff_pages(building: Building, context: Brow
         # nothing of the page itself, and no menu entry a resident may not open
         assert await page.locator("#resident-table, #access-table, #fault-list").count() == 0
         hrefs = await page.locator("nav.tabs a").evaluate_all("as => as.map(a => a.pathname)")
-        assert hrefs == ["/me", "/me/passes", "/me/notices", "/me/security", "/me/repairs",
-                         "/me/meters"]
+        assert hrefs == ["/me", "/me/passes", "/me/vehicles", "/me/notices", "/me/security",
+                         "/me/repairs", "/me/meters"]
     await screenshot(page, "not-allowed-phone")
 
 

@@ -263,3 +263,26 @@ async def test_a_home_alarm_carries_the_corridor_cameras_snapshot_to_the_guard(
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert image.shape == (480, 640, 3)
         assert cv2.QRCodeDetectorAruco().detectAndDecode(image)[0] == code
+
+
+async def test_the_resident_sets_the_units_arm_schedule_and_the_edge_keeps_it(
+        tmp_path: Path, postgres_url: str) -> None:
+    async with home(tmp_path, postgres_url) as (b, _, zhang, wang):
+        schedule = [{"days": [1, 2, 3, 4, 5], "at": "08:30", "mode": "away"},
+                    {"days": [1, 2, 3, 4, 5], "at": "18:00", "mode": "disarmed"}]
+        mine = await zhang.call("POST", "/me/home-security/schedule", {"schedule": schedule})
+        assert mine["schedule"] == schedule
+        homesec = b.agent.homesec  # its units are replaced when a configuration changes them
+        await until(lambda: [s.at for s in homesec.units["panel-101"].settings.schedule]
+                    == ["08:30", "18:00"], "the schedule at the edge")
+        assert (await zhang.call("GET", "/me/home-security"))["schedule"] == schedule
+        # a bad time is refused naming it; the schedule stays
+        bad = await zhang.call("POST", "/me/home-security/schedule",
+                               {"schedule": [{"days": [8], "at": "25:00", "mode": "away"}]},
+                               status=422)
+        assert {d["field"] for d in bad["detail"]} >= {"schedule.0.days", "schedule.0.at"}
+        assert (await zhang.call("GET", "/me/home-security"))["schedule"] == schedule
+        # the guards never see when a home stands empty
+        panels = (await wang.call("GET", "/security-panels"))["items"]
+        assert "schedule" not in panels[0]
+        await wang.call("POST", "/me/home-security/schedule", {"schedule": []}, status=403)

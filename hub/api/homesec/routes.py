@@ -16,7 +16,9 @@ from hub.api.core.errors import UnavailableError
 from hub.api.core.keys import COMMANDS, CURRENT_USER, SESSIONS
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading
+from hub.api.installation.common import installing
 from hub.homesec.models import SecurityPanel
+from hub.homesec.panels import PanelChange, update_panel
 from hub.homesec.service import (
     HOME_ALARMS,
     RESIDENT_ALARMS,
@@ -28,6 +30,7 @@ from hub.homesec.service import (
 )
 from hub.rules.models import Alarm
 from hub.texts import language_of, render, render_or
+from wire.homesec import ArmSchedule
 
 routes = EndpointTable(tag="home-security")
 RESIDENT = frozenset({"resident"})
@@ -61,6 +64,20 @@ class PanelStateOut(BaseModel):
 
 class PanelStateList(BaseModel):
     items: list[PanelStateOut]
+
+
+class MyPanelOut(PanelStateOut):
+    """The resident's own view: also when the unit arms by itself (never shown to guards: it
+    says when a home stands empty)."""
+
+    schedule: list[ArmSchedule] = Field(description="arm or disarm at these times (the site's)")
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: list[ArmSchedule] = Field(max_length=16, description="replaces the unit's schedule; "
+                                        "[] arms only by hand")
 
 
 class ArmIn(BaseModel):
@@ -97,14 +114,30 @@ def _state(view: PanelView, alarms: list[Alarm], lang: str) -> PanelStateOut:
                 for a in alarms])
 
 
-@routes.get("/me/home-security", response=PanelStateOut, roles=RESIDENT)
-async def my_home_security(request: web.Request) -> PanelStateOut:
-    """My unit's arm state and its open alarms (404 when the unit has no alarm panel)."""
+@routes.get("/me/home-security", response=MyPanelOut, roles=RESIDENT)
+async def my_home_security(request: web.Request) -> MyPanelOut:
+    """My unit's arm state, its arm schedule and its open alarms (404 when the unit has no
+    alarm panel)."""
     user = request[CURRENT_USER]
     async with reading(request) as session:
         view = await household_panel(session, user.household_id)
         alarms = await open_alarms(session, [view.panel], RESIDENT_ALARMS)
-    return _state(view, alarms[view.panel.id], language_of(request))
+    state = _state(view, alarms[view.panel.id], language_of(request))
+    return MyPanelOut(**state.model_dump(), schedule=[
+        ArmSchedule.model_validate(s) for s in view.panel.schedule or []])
+
+
+@routes.post("/me/home-security/schedule", body=ScheduleIn, response=MyPanelOut,
+            roles=RESIDENT)
+async def set_my_schedule(request: web.Request, body: ScheduleIn) -> MyPanelOut:
+    """Set when my unit arms or disarms by itself (e.g. away on weekdays at 08:30, disarmed
+    at 18:00). The building's edge keeps it and arms on time with the hub away."""
+    user = request[CURRENT_USER]
+    async with reading(request) as session:
+        panel_id = (await household_panel(session, user.household_id)).panel.id
+    async with installing(request) as inst:  # audited, and the edge's configuration follows
+        await update_panel(inst, panel_id, PanelChange(schedule=body.schedule))
+    return await my_home_security(request)
 
 
 @routes.post("/me/home-security/arm", body=ArmIn, response=ArmOut, roles=RESIDENT)

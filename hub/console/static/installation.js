@@ -205,8 +205,9 @@
       el("button", {class: "small danger", type: "button", onclick: () => remove(part, item)}, t("install.delete")))));
   }
 
-  async function load() {
-    const edges = (await api("GET", "/edges")).items.filter((e) => e.building_id === state.building);
+  // `given`: the site's edges, when the page asked for them already (its first load)
+  async function load(given = null) {
+    const edges = (given ?? (await api("GET", "/edges")).items).filter((e) => e.building_id === state.building);
     const select = document.getElementById("edge");
     const chosen = state.edge && edges.find((e) => e.id === state.edge.id) ? state.edge.id : edges[0]?.id;
     select.replaceChildren(...edges.map((e) => el("option", {value: e.id}, e.label ? `${e.name} · ${e.label}` : e.name)));
@@ -233,7 +234,9 @@
   }
 
   async function start() {
-    const [buildings, models] = await Promise.all([api("GET", "/buildings"), api("GET", "/device-models")]);
+    // the edges beside the buildings: the first building's parts are then one round away
+    const [buildings, models, edges] = await Promise.all(
+      [api("GET", "/buildings"), api("GET", "/device-models"), api("GET", "/edges")]);
     state.models = models.items;
     const select = document.getElementById("building");
     select.replaceChildren(...buildings.items.map((b) => el("option", {value: b.id}, `${b.code} · ${b.name}`)));
@@ -249,7 +252,7 @@
       document.getElementById(`${part}-form`).addEventListener("submit", (ev) => submit(part, ev));
       document.getElementById(`${part}-cancel`).addEventListener("click", () => resetForm(part));
     }
-    await Promise.all([load(), loadResidents()]);
+    await Promise.all([load(edges.items), loadResidents()]);
   }
 
   start().catch(toastError);

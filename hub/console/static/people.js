@@ -10,29 +10,29 @@
   const TYPES = ["owner", "tenant", "family_member"];
   const ROLES = ["manager", "guard", "technician", "resident"];
 
-  // The site's small lists; the units (thousands in a compound) only when a form needs them all,
-  // or a building's at a time (the rows name their unit themselves: `unit_label`).
+  // The site's small lists; its units (thousands in a compound) a building's at a time (the
+  // rows name their unit themselves: `unit_label`).
   async function registry() {
     const [sites, buildings, groups] = await Promise.all(
       ["/sites", "/buildings", "/access-groups"].map((p) => api("GET", p)));
     const codes = new Map(buildings.items.map((b) => [b.id, b.code]));
     const label = (u) => `${codes.get(u.building_id)} ${u.number}`;
-    let every = null;
     return {site: sites.items[0]?.id ?? null, buildings: buildings.items, label,
-      allUnits: () => (every ??= api("GET", "/units").then((list) => list.items)
-        .catch((error) => { every = null; throw error; })),
       buildingUnits: async (id) => (await api("GET", `/units?building_id=${id}`)).items,
       groups: groups.items, groupName: new Map(groups.items.map((g) => [g.id, g.name]))};
   }
 
   // --- residents ------------------------------------------------------------------------------
 
-  function residentFields(reg, units, r) {
+  // The unit: a building, then one of its units (a compound has thousands of units).
+  function residentFields(reg, place, r) {
     return [
       {name: "name", label: t("common.name"), required: true, maxlength: 200, value: r?.name, testid: "resident-name"},
       {name: "phone", label: t("common.phone"), type: "tel", maxlength: 32, value: r?.phone, pattern: "\\+?[0-9][0-9 ()\\-]*"},
+      {name: "building", label: t("common.building"), type: "select", value: place.building, testid: "resident-building",
+        options: [["", "—"], ...reg.buildings.map((b) => [b.id, `${b.name} (${b.code})`])]},
       {name: "unit_id", label: t("common.unit"), type: "select", value: r?.unit_id, testid: "resident-unit",
-        options: [["", "—"], ...units.map((u) => [u.id, reg.label(u)])]},
+        options: unitOptions(reg, place.units)},
       {name: "type", label: t("manage.resident_type"), type: "select", value: r?.type,
         options: [["", "—"], ...TYPES.map((ty) => [ty, word("type.", ty)])]},
       {name: "id_number", label: t("manage.id_number"), maxlength: 32,
@@ -40,6 +40,28 @@
       {name: "groups", label: t("manage.groups"), type: "checks", value: r?.groups ?? [],
         options: reg.groups.map((g) => [g.id, g.name, true])},
     ];
+  }
+
+  function unitOptions(reg, units) {
+    return [["", "—"], ...units.map((u) => [u.id, reg.label(u)])];
+  }
+
+  // The building the form starts on: the resident's, else the list's filter, else the first.
+  async function startingPlace(reg, r, filtered) {
+    let building = filtered ? Number(filtered) : reg.buildings[0]?.id ?? null;
+    if (r?.unit_id) building = (await api("GET", `/units/${r.unit_id}`)).building_id;
+    return {building, units: building === null ? [] : await reg.buildingUnits(building)};
+  }
+
+  // The dialog's unit list follows its building.
+  function followBuilding(reg) {
+    const form = document.querySelector("#resident-dialog form");
+    const chosen = form.elements.building;
+    const unit = form.elements.unit_id;
+    chosen.addEventListener("change", async () => {
+      const units = chosen.value ? await reg.buildingUnits(Number(chosen.value)).catch((e) => { toastError(e); return []; }) : [];
+      unit.replaceChildren(...unitOptions(reg, units).map(([value, label]) => el("option", {value}, label)));
+    });
   }
 
   function residentBody(v, old) {
@@ -64,10 +86,12 @@
 
     let showSection = async () => {};  // the building's households and units, once chosen
     const edit = async (r) => {
-      const units = await reg.allUnits();
-      const done = await formDialog(r ? t("people.edit_resident", {name: r.name}) : t("people.add_resident"),
-        residentFields(reg, units, r), (v) => r ? api("PATCH", `/residents/${r.id}`, residentBody(v, r))
+      const place = await startingPlace(reg, r, building.value);
+      const asked = formDialog(r ? t("people.edit_resident", {name: r.name}) : t("people.add_resident"),
+        residentFields(reg, place, r), (v) => r ? api("PATCH", `/residents/${r.id}`, residentBody(v, r))
           : api("POST", "/residents", {site_id: reg.site, ...residentBody(v, null)}), {id: "resident-dialog"});
+      followBuilding(reg);
+      const done = await asked;
       if (done) { toast(t("people.saved")); await list.load(); await showSection(); }
     };
 

@@ -47,17 +47,22 @@ def lane_events(outbox: Outbox) -> list[dict[str, object]]:
     return out
 
 
-@pytest.fixture
-async def gate() -> AsyncIterator[BarrierSimulator]:
-    async with BarrierSimulator(hold_s=0.6) as sim:
+@pytest.fixture(params=["tcp", "rtu"])
+async def gate(request: pytest.FixtureRequest) -> AsyncIterator[BarrierSimulator]:
+    """The barrier's relay unit over Modbus TCP, or on an RS-485 line of its own (RTU)."""
+    async with BarrierSimulator(hold_s=0.6, transport=request.param) as sim:
         yield sim
 
 
-def modbus_lane(port: int) -> LaneConfig:
+def modbus_lane(gate: BarrierSimulator | int) -> LaneConfig:
+    if isinstance(gate, int) or gate.transport == "tcp":
+        port = gate if isinstance(gate, int) else gate.tcp_port
+        where: dict[str, object] = {"host": "127.0.0.1", "tcp_port": port}
+    else:  # as ConfigContent.resolved fills it in from the lane's line
+        where = {"transport": "rtu", "line": "gate-485", "port": gate.port, "baudrate": 9600}
     return LaneConfig(id="gate-in", direction="entry", camera_secret_sha256=DIGEST,
-                      barrier=ModbusBarrier(host="127.0.0.1", tcp_port=port, coil=RAISE_COIL,
-                                            up_input=UP_INPUT, pulse_s=0.2,
-                                            forced_after_s=1.5))
+                      barrier=ModbusBarrier(coil=RAISE_COIL, up_input=UP_INPUT, pulse_s=0.2,
+                                            forced_after_s=1.5, **where))  # type: ignore[arg-type]
 
 
 async def test_modbus_barrier_raised_on_open_and_forced_rise_reported(
@@ -67,7 +72,7 @@ async def test_modbus_barrier_raised_on_open_and_forced_rise_reported(
     vehicles.apply(VehiclePermissions(
         residents=[ResidentVehicle(plate="粤B12345", household_id=7)],
         blocked=[BlockedPlate(plate="粤B99999", reason="stolen")]))
-    lane = modbus_lane(gate.tcp_port)
+    lane = modbus_lane(gate)
     try:
         await vehicles.set_lanes([lane])
         output = vehicles.barriers["gate-in"]

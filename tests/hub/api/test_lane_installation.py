@@ -115,3 +115,49 @@ async def test_each_lane_refusal_names_its_field_and_changes_nothing(
         assert (where, words in reason) == (field, True), (body, got)
     async with sessions() as session:
         assert [r.name for r in await session.scalars(select(Lane))] == ["taken"]
+
+
+async def test_a_barrier_on_an_rs485_line_of_its_own(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A Modbus RTU barrier names a modbus line of the edge that nothing else uses; the edge's
+    resolved configuration carries the line's port and settings."""
+    e = await edge_id(sessions, "edge-b1")
+    for name, port, protocol in (("gate-485", "/dev/ttyUSB7", "modbus"),
+                                 ("riser-485", "/dev/ttyUSB8", "modbus"),
+                                 ("readers", "/dev/ttyUSB9", "osdp")):
+        await call(client, auth, "POST", "/lines", 201, {
+            "edge_id": e, "name": name, "port": port, "protocol": protocol,
+            **({"baudrate": 19200} if name == "gate-485" else {})})
+    lines = {x["name"]: x["id"] for x in
+             (await call(client, auth, "GET", f"/lines?edge_id={e}", 200))["items"]}
+    await call(client, auth, "POST", "/devices", 201, {
+        "edge_id": e, "name": "fire", "model": "fire-panel-8z", "transport": "rtu",
+        "line_id": lines["riser-485"]})
+    rtu = {"kind": "modbus_coil", "transport": "rtu", "unit_id": 2, "coil": 1}
+    for line, words in (("nowhere", "no line"), ("readers", "speaks osdp"),
+                        ("riser-485", "already carries device fire"),
+                        (None, "needs its line")):
+        got = await call(client, auth, "POST", "/lanes", 422, {
+            "edge_id": e, "name": "gate-out", "direction": "exit", "camera_secret": SECRET,
+            "barrier": {**rtu, "line": line}})
+        where, reason = problem(got)
+        assert where.startswith("barrier") and words in reason, got
+    lane = await call(client, auth, "POST", "/lanes", 201, {
+        "edge_id": e, "name": "gate-out", "direction": "exit", "camera_secret": SECRET,
+        "barrier": {**rtu, "line": "gate-485"}})
+    assert (lane["barrier"]["transport"], lane["barrier"]["line"]) == ("rtu", "gate-485")
+    # the line is the barrier's now: no device joins it, nor a second barrier
+    gate_line = lines["gate-485"]
+    refused = await call(client, auth, "POST", "/devices", 422, {
+        "edge_id": e, "name": "fire2", "model": "fire-panel-8z", "transport": "rtu",
+        "line_id": gate_line})
+    assert problem(refused)[0] == "line_id" and "barrier" in problem(refused)[1]
+    again = await call(client, auth, "POST", "/lanes", 422, {
+        "edge_id": e, "name": "gate-out-2", "direction": "exit", "camera_secret": SECRET,
+        "barrier": {**rtu, "line": "gate-485"}})
+    assert "lane gate-out" in problem(again)[1]
+    async with sessions() as session:
+        content = (await edge_config(session, e)).resolved()
+    barrier = next(x for x in content.lanes if x.id == "gate-out").barrier
+    assert (barrier.port, barrier.baudrate, barrier.unit_id) == (  # type: ignore[union-attr]
+        "/dev/ttyUSB7", 19200, 2)

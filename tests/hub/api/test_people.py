@@ -65,6 +65,13 @@ async def test_buildings_units_and_households_round_trip(
         "POST", "/households", json={"unit_id": u["id"], "name": "陈家"}, status=201
     )
     await w.call("POST", "/households", json={"unit_id": u["id"]}, status=409)
+    # an id past any row's (SQLite once answered 500: integer too large) is refused by name
+    for field, path, body in (
+        ("unit_id", "/households", {"unit_id": 2**63}),
+        ("building_id", "/units", {"building_id": 2**40, "number": "9-9"}),
+    ):
+        _, bad = await w.call("POST", path, json=body, status=422)
+        assert field in problem_fields(bad), bad
     _, r = await w.call(
         "POST",
         "/residents",

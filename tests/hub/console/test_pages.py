@@ -82,8 +82,11 @@ async def test_language_cookie_wins_and_next_stays_on_this_site(console: Client,
     status, body, _ = await get(console, "/manage", f"{cookies['manager']}; lintel_lang=en",
                                 lang="zh-CN")
     assert status == 200 and "<h1>Overview</h1>" in body
-    status, body, _ = await get(console, "/lang/fr")
-    assert status == 404 and "unknown language" in body
+    console.session.cookie_jar.clear()  # the switch above left English in the jar
+    status, body, _ = await get(console, "/lang/fr")  # in the reader's language
+    assert status == 404 and body == "该地址不存在。"
+    status, body, _ = await get(console, "/lang/fr", lang="en")
+    assert status == 404 and body == "There is nothing at this address."
 
 
 async def test_an_unknown_shared_pass_link_says_so(console: Client) -> None:
@@ -130,3 +133,13 @@ async def test_the_guard_console_comes_with_its_data(console: Client, cookies: d
                           "devices", "commands", "camera_alerts"}
     assert panel["buildings"]["items"] and panel["door_states"]["items"]
     assert body.index('id="guard-panel"') > body.index("<main>")
+
+
+async def test_the_overview_tiles_refuse_in_the_readers_language(
+        console: Client, cookies: dict[str, str]) -> None:
+    status, body, _ = await get(console, "/manage/tiles")
+    assert (status, body) == (401, "请重新登录。")
+    status, body, _ = await get(console, "/manage/tiles", cookies["guard"], lang="en")
+    assert (status, body) == (403, "Your role may not do this.")
+    status, body, _ = await get(console, "/manage/tiles", cookies["manager"])
+    assert status == 200 and "residents" in json.loads(body)
