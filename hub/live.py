@@ -30,8 +30,8 @@ from hub.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 LIVE_TOPIC = "lintel/hub/live"  # outside lintel/v1/<site>/<edge>/: no edge may read or write it
-_STAFF = frozenset({"admin", "manager", "guard", "technician"})
-_CONTROL_ROOM = frozenset({"admin", "manager", "guard"})
+_STAFF = frozenset({"admin", "company_admin", "manager", "guard", "technician"})
+_CONTROL_ROOM = frozenset({"admin", "company_admin", "manager", "guard"})
 # Who may listen to each channel (then each item is filtered by scope, see `admits`).
 CHANNEL_ROLES: dict[str, frozenset[str]] = {
     "access": _CONTROL_ROOM,
@@ -46,7 +46,7 @@ CHANNEL_ROLES: dict[str, frozenset[str]] = {
     "homesec": _CONTROL_ROOM | {"resident"},  # camera alerts: residents' comings and goings, not for technicians
     # new and assigned orders to their technician, everything to the site's managers, and
     # a resident's repair request to that resident (hub.workorders.dispatch)
-    "work_orders": frozenset({"admin", "manager", "technician", "resident"}),
+    "work_orders": frozenset({"admin", "company_admin", "manager", "technician", "resident"}),
     "patrol": _CONTROL_ROOM,  # a round started, a checkpoint read (hub.api.patrol)
     "vehicles": _CONTROL_ROOM,  # lane decisions and barrier events (issue 17)
 }
@@ -76,6 +76,7 @@ class Listener:
     site_id: str | None = None  # a staff user's site; a resident's household's site
     household_id: int | None = None
     building_id: int | None = None  # a resident's building
+    sites: frozenset[str] | None = None  # a company admin's: their company's sites
     lang: str = "en"  # the texts of the pushes are rendered in it (hub.texts)
     queue: asyncio.Queue[LiveItem] = field(
         default_factory=lambda: asyncio.Queue(maxsize=LISTENER_QUEUE))
@@ -85,8 +86,10 @@ class Listener:
         if item.channel not in self.channels or self.role not in CHANNEL_ROLES.get(
                 item.channel, frozenset()):
             return False
-        if self.role == "admin":
+        if self.role == "admin":  # the platform's
             return True
+        if self.role == "company_admin":  # nothing of another company, ever
+            return self.sites is not None and item.site_id in self.sites
         if self.role == "resident":
             if item.household_id is not None or item.user_id is not None:
                 return (self.household_id is not None and item.household_id == self.household_id

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    event,
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -67,12 +69,32 @@ class Base(DeclarativeBase):
 EventIdType = String(36).with_variant(Uuid(as_uuid=False), "postgresql")
 Payload = JSON().with_variant(JSONB(), "postgresql")
 
+DEFAULT_COMPANY = "default"  # where the sites of a hub from before companies went (0041a)
+
+
+class Company(Base):
+    """A property company (the tenant): its sites, its staff; nothing of it shows to another."""
+
+    __tablename__ = "companies"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# Every database has the default company, as the migration leaves it (create_all too: tests).
+event.listen(Company.__table__, "after_create", DDL(  # type: ignore[no-untyped-call]
+    "INSERT INTO companies (id, name, created_at) "
+    f"VALUES ('{DEFAULT_COMPANY}', 'Default company', CURRENT_TIMESTAMP)"))
+
 
 class Site(Base):
     __tablename__ = "sites"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True,
+                                            default=DEFAULT_COMPANY,
+                                            server_default=DEFAULT_COMPANY)
 
 
 class Building(Base):
@@ -415,13 +437,15 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    # admin / manager / guard / technician / resident
+    # admin (the platform's) / company_admin / manager / guard / technician / resident
     role: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # issue 3: a resident user's scope, and disabling without deleting (history keeps the name)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # a company admin's company (staff and residents belong to their site's)
+    company_id: Mapped[str | None] = mapped_column(ForeignKey("companies.id"))
 
 
 class ApiToken(Base):

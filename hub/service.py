@@ -73,7 +73,8 @@ def build_app(sessions: async_sessionmaker[AsyncSession], publisher: PermissionP
     app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=settings.token_ttl_s,
                      commands=commands, telemetry_sink=telemetry_sink,
                      cookie_secure=settings.cookie_secure, signer=signer, live=live,
-                     config_publisher=config_pusher, replica=replica)
+                     config_publisher=config_pusher, replica=replica,
+                     trusted_proxies=tuple(settings.trusted_proxies))
     add_console(app)  # the web console's pages beside the API
     app[SNAPSHOT_POLICY] = SnapshotPolicy(settings.snapshot_retention_days,
                                           int(settings.snapshot_max_mb * 1024 * 1024))

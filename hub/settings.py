@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,10 @@ class HubSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port")
     token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="reverse proxies (addresses or networks, e.g. "
+        "10.0.0.0/8) whose X-Forwarded-For names the client in the audit log; from anyone else "
+        "the header is ignored")
     admin_username: str = Field(default="admin", min_length=1, max_length=64)
     admin_password: SecretStr | None = Field(
         default=None, description="bootstrap admin; a random one is generated and logged if unset"
@@ -83,6 +88,16 @@ class HubSettings(BaseSettings):
         "months of events, days of raw telemetry")
     history_interval_s: float = Field(
         default=3600, gt=0, description="how often partitions are made ahead and retention runs")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{proxy!r} is not an address or network") from exc
+        return value
 
     @field_validator("influxdb_url", "influxdb_org", "influxdb_bucket")
     @classmethod

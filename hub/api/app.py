@@ -15,6 +15,7 @@ from hub.api.alarms import notices, reports
 from hub.api.alarms import routes as alarms
 from hub.api.cameras import routes as cameras
 from hub.api.core import live, login, meta
+from hub.api.core.audit import audit_middleware, parse_proxies
 from hub.api.core.endpoints import ENDPOINTS, Endpoint
 from hub.api.core.keys import (
     COMMANDS,
@@ -26,6 +27,7 @@ from hub.api.core.keys import (
     SESSIONS,
     SIGNER,
     TOKEN_TTL_S,
+    TRUSTED_PROXIES,
 )
 from hub.api.core.language import language_middleware
 from hub.api.core.middleware import body_limits_middleware, error_middleware
@@ -39,7 +41,7 @@ from hub.api.homesec import routes as homesec
 from hub.api.installation import installation_endpoints
 from hub.api.meters import routes as meters
 from hub.api.patrol import routes as patrol
-from hub.api.registry import buildings, edges, households, imports, residents, users
+from hub.api.registry import audit, buildings, edges, households, imports, residents, users
 from hub.api.registry import sites as registry
 from hub.api.vehicles import events as lane_decisions
 from hub.api.vehicles import lane_open, parking_spaces
@@ -95,6 +97,7 @@ def all_endpoints() -> list[Endpoint]:
         *meters.routes,
         *homesec.routes,
         *installation_endpoints(),
+        *audit.routes,
     ]
 
 
@@ -110,14 +113,19 @@ def create_app(
     live: LiveBus | None = None,
     config_publisher: ConfigPublisher | None = None,
     replica: ReplicaReads | None = None,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> web.Application:
     """The REST API under /api/v1. `publisher.registry_changed(site_id)` is called after each
     committed registry change; the caller owns the engine behind `sessions`. `cookie_secure`
-    marks the session cookie Secure (set it when the console is served over HTTPS)."""
+    marks the session cookie Secure (set it when the console is served over HTTPS);
+    `trusted_proxies` (addresses or networks) are the reverse proxies whose X-Forwarded-For
+    the audit believes."""
     if token_ttl_s <= 0:
         raise ValueError(f"token_ttl_s must be positive, not {token_ttl_s}")
     app = web.Application(middlewares=[language_middleware, error_middleware,
-                                       replica_middleware, body_limits_middleware])
+                                       replica_middleware, body_limits_middleware,
+                                       audit_middleware])
+    app[TRUSTED_PROXIES] = parse_proxies(trusted_proxies)
     app[SESSIONS] = sessions
     if replica is not None:  # else every read uses `sessions`
         app[REPLICA] = replica

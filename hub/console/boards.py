@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from hub.api.core.keys import COMPANY_SITES
+from hub.api.core.scope import scope_for
 from hub.api.core.store import reading
 from hub.boards.notices import DEVICE_TYPE
 from hub.models import Device, User
@@ -21,8 +23,7 @@ def _reading(device: Device, name: str) -> Any:
 async def led_boards(request: web.Request, user: User) -> dict[str, Any]:
     async with reading(request) as session:
         stmt = select(Device).where(Device.device_type == DEVICE_TYPE)
-        if user.site_id is not None:
-            stmt = stmt.where(Device.site_id == user.site_id)
+        stmt = stmt.where(scope_for(user, request.get(COMPANY_SITES)).where(Device.site_id))
         devices = list(await session.scalars(stmt.order_by(Device.site_id, Device.name)))
     boards = []
     for d in devices:

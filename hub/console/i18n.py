@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.console.i18n_audit import AUDIT_MESSAGES
 from hub.console.i18n_install import INSTALL_MESSAGES
 from hub.console.i18n_patrol import PATROL_MESSAGES
 from hub.console.i18n_vehicles import VEHICLE_MESSAGES
@@ -542,6 +543,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
 _CATALOGUE.update(WORK_MESSAGES)
 _CATALOGUE.update(PATROL_MESSAGES)
 _CATALOGUE.update(VEHICLE_MESSAGES)
+_CATALOGUE.update(AUDIT_MESSAGES)
 
 # the console's own words, and the texts the hub makes (hub/texts: alarm messages, command
 # names, ...) so a page's script can name a code's words too

@@ -11,6 +11,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from hub.api.core.keys import COMPANY_SITES
+from hub.api.core.scope import scope_for
 from hub.api.core.store import reading
 from hub.meters.consumption import monthly, recent_months
 from hub.models import Building, Resident, ResidentAccount, Site, Unit, User
@@ -23,8 +25,8 @@ async def monthly_readings(request: web.Request, user: User) -> dict[str, Any]:
     """One month of the site's readings per unit (`?month=2026-11`, default this month)."""
     async with reading(request) as session:
         sites = list(await session.scalars(select(Site).order_by(Site.id)))
-        if user.site_id is not None:
-            sites = [s for s in sites if s.id == user.site_id]
+        scope = scope_for(user, request.get(COMPANY_SITES))
+        sites = [s for s in sites if scope.sees(s.id)]
         wanted = request.query.get("site_id")
         site = next((s for s in sites if s.id == wanted), sites[0] if sites else None)
         if site is None:

@@ -26,13 +26,13 @@ from hub.texts import LANGUAGES
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC_PREFIX = "/console/static"
 
-MANAGERS = frozenset({"admin", "manager"})
+MANAGERS = frozenset({"admin", "company_admin", "manager"})
 OPERATORS = MANAGERS | {"guard"}
 TECHNICIANS = frozenset({"technician"})  # managers work orders at /manage/orders
 RESIDENTS = frozenset({"resident"})
 
-HOME = {"admin": "/manage", "manager": "/manage", "guard": "/guard", "technician": "/tech",
-        "resident": "/me"}
+HOME = {"admin": "/manage", "company_admin": "/manage", "manager": "/manage", "guard": "/guard",
+        "technician": "/tech", "resident": "/me"}
 
 Context = Callable[[web.Request, User], Awaitable[dict[str, Any]]]
 

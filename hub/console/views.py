@@ -15,9 +15,10 @@ from sqlalchemy.orm import selectinload
 from hub.api.access.panel import guard_panel
 from hub.api.core import login as api_login
 from hub.api.core.errors import ApiError
-from hub.api.core.keys import REPLICA
-from hub.api.core.scope import Scope
+from hub.api.core.keys import COMPANY_SITES, REPLICA
+from hub.api.core.scope import Scope, scope_for
 from hub.api.core.store import reading
+from hub.console.audit import audit_page
 from hub.console.boards import led_boards
 from hub.console.i18n import MESSAGES, choose_language
 from hub.console.meters import monthly_readings, my_consumption
@@ -129,9 +130,9 @@ def day_and_time(at: datetime, lang: str) -> str:
     return f"{at:%b} {at.day}, {at:%H:%M}"
 
 
-def _scope(user: User) -> Scope:
-    return Scope(user_id=user.id, role=user.role, site_id=user.site_id,
-                 household_id=user.household_id)
+def _scope(request: web.Request, user: User) -> Scope:
+    """The user's scope (a company admin's needs the sites read with their session)."""
+    return scope_for(user, request.get(COMPANY_SITES))
 
 
 # --- staff pages -------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ async def overview_tiles(request: web.Request) -> web.StreamResponse:
 
 async def tile_counts(request: web.Request, user: User) -> dict[str, int]:
     """Counts for the tiles of the overview, within the manager's site."""
-    scope = _scope(user)
+    scope = _scope(request, user)
     since = datetime.now(UTC) - timedelta(hours=24)
     queries = {
         "residents": select(func.count()).select_from(Resident)
@@ -219,7 +220,7 @@ async def reports(request: web.Request, user: User) -> dict[str, Any]:
     def word(prefix: str) -> Callable[[str], str]:
         return lambda key: MESSAGES[lang].get(prefix + key, key)
 
-    now, scope = datetime.now(UTC), _scope(user)
+    now, scope = datetime.now(UTC), _scope(request, user)
     since = now - timedelta(days=REPORT_DAYS)
     async with reading(request) as session:
         return {
@@ -234,6 +235,7 @@ CONSOLE.add(Page("/manage/meters", "meters.html", MANAGERS, nav="nav.meters",
                  context=monthly_readings))
 CONSOLE.add(Page("/manage/boards", "boards.html", MANAGERS, nav="nav.boards",
                  context=led_boards))
+CONSOLE.add(Page("/manage/audit", "audit.html", MANAGERS, nav="nav.audit", context=audit_page))
 
 
 @CONSOLE.page("/guard", "guard.html", OPERATORS, nav="nav.guard", scripts=("guard.js",),
@@ -278,7 +280,7 @@ async def patrol_rounds(request: web.Request, user: User) -> dict[str, Any]:
     """The rounds live (patrol_rounds.js) and the report of the last REPORT_DAYS days."""
     since = (datetime.now(UTC) - timedelta(days=REPORT_DAYS)).replace(microsecond=0)
     async with reading(request) as session:
-        summary = await patrol_summary(session, _scope(user), since, choose_language(request))
+        summary = await patrol_summary(session, _scope(request, user), since, choose_language(request))
     return {"summary": summary, "days": REPORT_DAYS, "since": since.isoformat()}
 
 

@@ -27,15 +27,21 @@ _KINDS = {"car readers (doors)": "thing.door", "lifts": "thing.lift", "lines": "
 
 @dataclass(frozen=True)
 class Actor:
-    """Who changes the installation: an admin (every site) or a site's manager."""
+    """Who changes the installation: the platform admin (every site), a company admin (their
+    company's sites) or a site's manager."""
 
     username: str
     user_id: int | None = None
     site_id: str | None = None  # None with all_sites False: no site at all
     all_sites: bool = False
+    sites: frozenset[str] | None = None  # a company admin's: their company's sites
 
     def sees(self, site_id: str) -> bool:
-        return self.all_sites or (self.site_id is not None and self.site_id == site_id)
+        if self.all_sites:
+            return True
+        if self.sites is not None:
+            return site_id in self.sites
+        return self.site_id is not None and self.site_id == site_id
 
 
 SYSTEM = Actor(username="system", all_sites=True)
@@ -86,7 +92,8 @@ class Installer:
 
     def claim_site(self, site_id: str) -> None:
         if not self.actor.sees(site_id):
-            mine = repr(self.actor.site_id) if self.actor.site_id else "no site"
+            mine = (repr(self.actor.site_id) if self.actor.site_id else
+                    "your company's sites" if self.actor.sites is not None else "no site")
             raise Forbidden(f"site {site_id!r} is outside your scope ({mine})")
 
     async def site(self, site_id: str) -> Site:

@@ -28,7 +28,7 @@ routes = EndpointTable(tag="access")
 _HOLIDAY = r"/holidays/{id:\d+}"
 _PAIR = r"/anti-passback/{id:\d+}"
 # permissions are kept by admins and site managers; guards and technicians only read them
-_KEEPERS = frozenset({"admin", "manager"})
+_KEEPERS = frozenset({"admin", "company_admin", "manager"})
 
 
 @routes.get("/holidays", query=SiteQuery, response=HolidayList)

@@ -31,7 +31,7 @@ from hub.models import AccessEvent, Device, DeviceFault
 from hub.rules.models import Alarm
 
 routes = EndpointTable(tag="reports")
-MANAGERS = frozenset({"admin", "manager"})
+MANAGERS = frozenset({"admin", "company_admin", "manager"})
 PRODUCES = ("application/json", "text/csv")
 _Report = TypeVar("_Report", bound=BaseModel)
 _Columns = TypeVarTuple("_Columns")

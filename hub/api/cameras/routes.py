@@ -24,7 +24,7 @@ from hub.api.cameras.schemas import (
     SnapshotUploadQuery,
     UploadTokenOut,
 )
-from hub.api.core.auth import ADMIN_ROLES, OPERATOR_ROLES, bearer_token
+from hub.api.core.auth import COMPANY_ROLES, OPERATOR_ROLES, bearer_token
 from hub.api.core.crud import visible
 from hub.api.core.endpoints import EndpointTable, path_id
 from hub.api.core.errors import ApiError, ConflictError, NotFoundError, UnauthorizedError
@@ -194,7 +194,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 
 @routes.post(r"/edges/{id:\d+}/upload-token", response=UploadTokenOut, status=201,
-             roles=ADMIN_ROLES)
+             roles=COMPANY_ROLES)
 async def issue_edge_upload_token(request: web.Request) -> UploadTokenOut:
     """Issue the edge's snapshot upload token (shown once; the previous one stops working)."""
     edge_id = path_id(request, "edge")

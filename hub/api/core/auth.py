@@ -18,19 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from hub.api.core.errors import ForbiddenError, UnauthorizedError
-from hub.api.core.keys import CURRENT_USER, SESSIONS
-from hub.models import ApiToken, User
+from hub.api.core.keys import COMPANY_SITES, CURRENT_USER, SESSIONS
+from hub.models import ApiToken, Site, User
 
-ROLES = frozenset({"admin", "manager", "guard", "technician", "resident"})
+# `admin` is the platform's (every company); `company_admin` keeps all the sites of one
+# company (docs/tenants.md). A role set that names only "admin" stays platform-only.
+ROLES = frozenset({"admin", "company_admin", "manager", "guard", "technician", "resident"})
 # Who may read the registry and the access log (each within its scope, see hub.api.core.scope).
-STAFF_ROLES = frozenset({"admin", "manager", "guard", "technician"})
+STAFF_ROLES = frozenset({"admin", "company_admin", "manager", "guard", "technician"})
 # Who may change the registry and permissions: the default of every non-GET endpoint.
-WRITER_ROLES = frozenset({"admin", "manager"})
+WRITER_ROLES = frozenset({"admin", "company_admin", "manager"})
 # The control room: remote door commands, alarms, camera alerts and snapshots.
-OPERATOR_ROLES = frozenset({"admin", "manager", "guard"})
+OPERATOR_ROLES = frozenset({"admin", "company_admin", "manager", "guard"})
 # Reads a resident may make too, limited to their own household.
 HOUSEHOLD_ROLES = STAFF_ROLES | {"resident"}
+# The platform's own: companies, dead letters (unattributed payloads).
 ADMIN_ROLES = frozenset({"admin"})
+# Who keeps sites and companies' staff: the platform admin and, in their company, its admin.
+COMPANY_ROLES = frozenset({"admin", "company_admin"})
 # The web console's session cookie: the same token as the bearer one, HttpOnly.
 SESSION_COOKIE = "lintel_session"
 
@@ -65,6 +70,7 @@ async def create_user(
     role: str,
     site_id: str | None = None,
     household_id: int | None = None,
+    company_id: str | None = None,
 ) -> User:
     """Add a user with an argon2 password hash; the caller commits (bootstrap and seeds)."""
     if role not in ROLES:
@@ -75,6 +81,7 @@ async def create_user(
         role=role,
         site_id=site_id,
         household_id=household_id,
+        company_id=company_id,
     )
     session.add(user)
     await session.flush()
@@ -114,8 +121,13 @@ async def authenticate(request: web.Request) -> User:
         ):
             raise UnauthorizedError("the token is invalid, expired or revoked")
         user = row.user
+        sites = None
+        if user.role == "company_admin":  # the scope is the company's sites, as of now
+            sites = frozenset(await session.scalars(
+                select(Site.id).where(Site.company_id == user.company_id)))
         session.expunge(user)
     request[CURRENT_USER] = user
+    request[COMPANY_SITES] = sites
     return user
 
 

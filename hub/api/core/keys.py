@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -49,10 +50,16 @@ CONFIG_PUBLISHER = web.AppKey("config_publisher", ConfigPublisher)
 # signs and publishes an edge's configuration (hub.edgeconfig); set by the hub's assembly
 EDGE_CONFIGS = web.AppKey("edge_configs", EdgeConfigPublisher)
 
+# the reverse proxies whose X-Forwarded-For is believed (hub.api.core.audit.client_address)
+TRUSTED_PROXIES = web.AppKey(
+    "trusted_proxies", tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...])
+
 # reads from a streaming replica (hub.replica); absent: every read uses SESSIONS
 REPLICA = web.AppKey("replica", ReplicaReads)
 
 CURRENT_USER = web.RequestKey("current_user", User)
+# a company admin's sites, read with their token (None for every other role)
+COMPANY_SITES = web.RequestKey[frozenset[str] | None]("company_sites")
 # the sessions this request reads with: the replica's, when it is usable and caught up
 READ_SESSIONS = web.RequestKey("read_sessions", async_sessionmaker[AsyncSession])
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hub.api.core.auth import ROLES
 from hub.api.core.endpoints import EndpointTable
 from hub.api.core.errors import BadRequestError, ForbiddenError
-from hub.api.core.keys import CURRENT_USER, LIVE, SESSIONS
+from hub.api.core.keys import COMPANY_SITES, CURRENT_USER, LIVE, SESSIONS
 from hub.api.core.schemas import ErrorOut
 from hub.errors import MqttError
 from hub.live import CHANNEL_ROLES, Listener, LiveItem
@@ -105,4 +105,5 @@ async def _listener_for(request: web.Request, user: User, channels: frozenset[st
         if row is not None:
             site_id, building_id = row
     return Listener(role=user.role, user_id=user.id, channels=channels, site_id=site_id,
-                    household_id=user.household_id, building_id=building_id)
+                    household_id=user.household_id, building_id=building_id,
+                    sites=request.get(COMPANY_SITES) if user.role == "company_admin" else None)

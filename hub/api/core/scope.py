@@ -1,4 +1,5 @@
-"""What a signed-in user may see: all sites (admin), one site (staff) or one household.
+"""What a signed-in user may see: all sites (the platform admin), the sites of one company
+(a company admin), one site (staff) or one household.
 
 The role decides which endpoints a user may call at all (403, see `Endpoint.allowed_roles`);
 the scope decides which rows those endpoints show. A row outside the scope answers 404, as
@@ -16,7 +17,8 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, false, true
 
 from hub.api.core.errors import ForbiddenError, NotFoundError
-from hub.api.core.keys import CURRENT_USER
+from hub.api.core.keys import COMPANY_SITES, CURRENT_USER
+from hub.models import User
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,17 @@ class Scope:
     role: str
     site_id: str | None  # the staff user's site; None with a non-admin role sees no site
     household_id: int | None  # a resident user's household
+    company_id: str | None = None  # a company admin's company
+    company_sites: frozenset[str] | None = None  # and its sites (read with the token)
 
     @property
     def all_sites(self) -> bool:
+        """The platform admin: every company's sites."""
         return self.role == "admin"
+
+    @property
+    def is_company_admin(self) -> bool:
+        return self.role == "company_admin"
 
     @property
     def is_resident(self) -> bool:
@@ -36,8 +45,19 @@ class Scope:
 
     @property
     def shows_id_numbers(self) -> bool:
-        """Only the admin reads residents' ID numbers in full."""
-        return self.role == "admin"
+        """Only admins (the platform's, a company's for its sites) read ID numbers in full."""
+        return self.role in ("admin", "company_admin")
+
+    @property
+    def sites(self) -> list[str] | None:
+        """The sites in scope, sorted; None: every site (the platform admin)."""
+        if self.all_sites:
+            return None
+        if self.is_company_admin:
+            return sorted(self.company_sites or ())
+        if self.is_resident or self.site_id is None:
+            return []
+        return [self.site_id]
 
     def where(
         self, site: ColumnElement[Any] | Any, household: ColumnElement[Any] | Any = None
@@ -51,18 +71,24 @@ class Scope:
             if household is None or self.household_id is None:
                 return false()
             return household == self.household_id
+        if self.is_company_admin:
+            sites = self.sites
+            return site.in_(sites) if sites else false()
         if self.site_id is None:
             return false()
         return site == self.site_id
 
-    def sees(self, site_id: str, household_id: int | None = None) -> bool:
+    def sees(self, site_id: str | None, household_id: int | None = None) -> bool:
         if self.all_sites:
             return True
+        if self.is_company_admin:
+            return site_id is not None and site_id in (self.company_sites or ())
         if self.is_resident:
             return self.household_id is not None and household_id == self.household_id
         return self.site_id is not None and site_id == self.site_id
 
-    def check(self, what: str, key: object, site_id: str, household_id: int | None = None) -> None:
+    def check(self, what: str, key: object, site_id: str | None,
+              household_id: int | None = None) -> None:
         """404 for a row outside the scope: the same answer as for a row that does not exist."""
         if not self.sees(site_id, household_id):
             raise NotFoundError(what, key)
@@ -71,17 +97,26 @@ class Scope:
         """403 when the caller names a site outside their scope (in a filter or a body)."""
         if site_id is None or self.all_sites:
             return
+        if self.is_company_admin:
+            if site_id not in (self.company_sites or ()):
+                raise ForbiddenError(
+                    f"site {site_id!r} is outside your company ({self.company_id!r})")
+            return
         if self.is_resident or site_id != self.site_id:
             mine = "no site" if self.site_id is None or self.is_resident else repr(self.site_id)
             raise ForbiddenError(f"site {site_id!r} is outside your scope ({mine})")
 
 
 def scope_of(request: web.Request) -> Scope:
-    """The scope of the user the endpoint authenticated."""
-    user = request[CURRENT_USER]
-    return Scope(
-        user_id=user.id, role=user.role, site_id=user.site_id, household_id=user.household_id
-    )
+    """The scope of the user the endpoint (or the console) authenticated."""
+    return scope_for(request[CURRENT_USER], request.get(COMPANY_SITES))
+
+
+def scope_for(user: User, company_sites: frozenset[str] | None = None) -> Scope:
+    """A user's scope; a company admin's needs their company's sites."""
+    return Scope(user_id=user.id, role=user.role, site_id=user.site_id,
+                 household_id=user.household_id, company_id=user.company_id,
+                 company_sites=company_sites if user.role == "company_admin" else None)
 
 
 def mask_id_number(value: str | None, scope: Scope) -> str | None:
@@ -94,4 +129,4 @@ def mask_id_number(value: str | None, scope: Scope) -> str | None:
     return value[:keep_head] + "*" * (len(value) - keep_head - 4) + value[-4:]
 
 
-__all__ = ["Scope", "mask_id_number", "scope_of"]
+__all__ = ["Scope", "mask_id_number", "scope_for", "scope_of"]

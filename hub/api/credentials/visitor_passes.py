@@ -43,7 +43,7 @@ from hub.models import Building, Door, Unit, VisitorPass
 from wire.floors import floor_list
 
 routes = EndpointTable(tag="visitor-passes")
-ISSUERS = frozenset({"admin", "manager", "guard", "resident"})
+ISSUERS = frozenset({"admin", "company_admin", "manager", "guard", "resident"})
 READERS = STAFF_ROLES | {"resident"}
 # who may hold a pass's QR image and share link (a resident: of the host unit only)
 HOLDERS = OPERATOR_ROLES | {"resident"}

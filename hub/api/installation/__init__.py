@@ -1,10 +1,10 @@
 """The installation's API (issue 15): edges, lines, doors with readers, devices, cameras,
-lifts, vehicle lanes and the audit trail. Each module holds a resource's routes and answer models; the
-bodies and every change are the domain's own (hub.installation), shared with the demo seed."""
+lifts and vehicle lanes (their audit trail: hub.api.registry.audit). Each module holds a
+resource's routes and answer models; the bodies and every change are the domain's own
+(hub.installation), shared with the demo seed."""
 
 from hub.api.core.endpoints import Endpoint
 from hub.api.installation import (
-    audit,
     cameras,
     devices,
     doors,
@@ -18,7 +18,7 @@ from hub.api.installation import (
 
 def installation_endpoints() -> list[Endpoint]:
     return [*edges.routes, *lines.routes, *doors.routes, *devices.routes, *cameras.routes,
-            *lifts.routes, *lanes.routes, *panels.routes, *audit.routes]
+            *lifts.routes, *lanes.routes, *panels.routes]
 
 
 __all__ = ["installation_endpoints"]

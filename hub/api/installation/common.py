@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.api.core.endpoints import path_id
 from hub.api.core.errors import InvalidError
 from hub.api.core.keys import CONFIG_PUBLISHER, CURRENT_USER
+from hub.api.core.scope import scope_of
 from hub.api.core.store import writing
 from hub.installation import Actor, Installer
 
@@ -31,9 +32,12 @@ class PartQuery(BaseModel):
 
 
 def actor_of(request: web.Request) -> Actor:
+    scope = scope_of(request)
     user = request[CURRENT_USER]
+    sites = scope.sites
     return Actor(username=user.username, user_id=user.id, site_id=user.site_id,
-                 all_sites=user.role == "admin")
+                 all_sites=sites is None,
+                 sites=frozenset(sites) if scope.is_company_admin and sites is not None else None)
 
 
 @asynccontextmanager

@@ -31,7 +31,7 @@ from hub.models import Building, Device, Edge, Line, Unit, utcnow
 from hub.texts import word
 
 routes = EndpointTable(tag="meters")
-MANAGERS = frozenset({"admin", "manager"})
+MANAGERS = frozenset({"admin", "company_admin", "manager"})
 _ITEM = r"/meters/{id:\d+}"
 
 

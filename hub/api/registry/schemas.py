@@ -24,23 +24,61 @@ from hub.api.credentials.schemas import CardOut
 from hub.texts.validation import Refusal
 
 UnitStatus = Literal["vacant", "occupied", "rented"]
-Role = Literal["admin", "manager", "guard", "technician", "resident"]
+Role = Literal["admin", "company_admin", "manager", "guard", "technician", "resident"]
+CompanyId = Annotated[Name, Field(description="company id, e.g. 'acme'")]
+
+
+class CompanyCreate(Strict):
+    id: CompanyId
+    name: str = Field(min_length=1, max_length=200)
+
+
+class CompanyOut(Out):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class CompanyList(BaseModel):
+    items: list[CompanyOut]
 
 
 class SiteCreate(Strict):
     id: Name
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
+    company_id: CompanyId | None = Field(
+        default=None, description="the platform admin names it (default: 'default'); a company "
+        "admin's site goes into their own company")
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise Refusal("invalid.time_zone", f"unknown time zone {value!r}",
-                          value=value) from exc
-        return value
+        return _zone(value)
+
+
+def _zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise Refusal("invalid.time_zone", f"unknown time zone {value!r}",
+                      value=value) from exc
+    return value
+
+
+class SiteUpdate(Strict):
+    """Only the keys given change; `company_id` (the platform admin) moves the site."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    company_id: CompanyId | None = None
+
+    _not_null = field_validator("name", "timezone", "company_id")(_refuse_null)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return value if value is None else _zone(value)
 
 
 # --- buildings -------------------------------------------------------------------------------
@@ -157,8 +195,12 @@ class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[^\s]+$")
     password: str = Field(min_length=10, max_length=1024)
     role: Role
-    site_id: SiteId | None = Field(default=None, description="required for every role but admin")
+    site_id: SiteId | None = Field(default=None, description="required for every role but the "
+                                   "admins")
     household_id: int | None = Field(default=None, description="required for role resident")
+    company_id: CompanyId | None = Field(
+        default=None, description="role company_admin: their company (a company admin's own "
+        "when they make one)")
     resident_id: int | None = Field(
         default=None, ge=1, le=2**31 - 1,
         description="role resident: the resident this login acts as (their QR code, phone keys "
@@ -173,6 +215,7 @@ class UserUpdate(Strict):
     role: Role | None = None
     site_id: SiteId | None = None
     household_id: RowId | None = None
+    company_id: CompanyId | None = None
     disabled: bool | None = None
 
     _not_null = field_validator("password", "role", "disabled")(_refuse_null)
@@ -184,6 +227,7 @@ class UserOut(BaseModel):
     role: Role
     site_id: str | None
     household_id: int | None
+    company_id: str | None = Field(default=None, description="a company admin's company")
     resident_id: int | None = Field(default=None, description="the resident a resident login acts as")
     disabled: bool
     created_at: datetime
@@ -304,6 +348,7 @@ class SiteOut(BaseModel):
     id: str
     name: str
     timezone: str
+    company_id: str
 
 
 class SiteList(BaseModel):

@@ -336,8 +336,7 @@ async def vehicles_inside(request: web.Request, query: SiteQuery) -> InsideList:
     """The vehicles inside now (entered, not yet left), longest stay first, with dwell time."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
-    sites = [query.site_id] if query.site_id else None if scope.all_sites else \
-        [scope.site_id] if scope.site_id else []
+    sites = [query.site_id] if query.site_id else scope.sites
     now = utcnow()
     async with reading(request) as session:
         rows = await inside(session, sites)

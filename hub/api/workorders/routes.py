@@ -100,8 +100,8 @@ _UPLOAD = {
         "required": ["photo"]}},
     "application/json": {"schema": PhotoIn.model_json_schema()},
 }
-WORKERS = frozenset({"admin", "manager", "technician"})
-WRITERS = frozenset({"admin", "manager"})
+WORKERS = frozenset({"admin", "company_admin", "manager", "technician"})
+WRITERS = frozenset({"admin", "company_admin", "manager"})
 
 
 def now_of(request: web.Request) -> datetime:
@@ -405,7 +405,7 @@ async def _staff_target(session: AsyncSession, scope: Scope, body: WorkOrderIn
 
 
 @routes.post("/work-orders", body=WorkOrderIn, response=WorkOrderDetail, status=201,
-             roles=frozenset({"admin", "manager", "resident"}))
+             roles=frozenset({"admin", "company_admin", "manager", "resident"}))
 async def create_work_order(request: web.Request, body: WorkOrderIn) -> WorkOrderDetail:
     """Open an order (staff), or a repair request for your own unit (resident)."""
     scope = scope_of(request)
@@ -477,7 +477,7 @@ async def resolve_work_order(request: web.Request, body: TransitionIn) -> WorkOr
 
 
 @routes.post(r"/work-orders/{id:\d+}/close", body=TransitionIn, response=WorkOrderDetail,
-             roles=frozenset({"admin", "manager", "resident"}))
+             roles=frozenset({"admin", "company_admin", "manager", "resident"}))
 async def close_work_order(request: web.Request, body: TransitionIn) -> WorkOrderDetail:
     """Close a resolved order (a manager, or the resident confirming their repair)."""
     return await _step(request, "close", body.note)
@@ -494,7 +494,7 @@ async def reassign_work_order(request: web.Request, body: ReassignIn) -> WorkOrd
 
 
 @routes.post(r"/work-orders/{id:\d+}/notes", body=NoteIn, response=NoteOut, status=201,
-             roles=frozenset({"admin", "manager", "technician", "resident"}))
+             roles=frozenset({"admin", "company_admin", "manager", "technician", "resident"}))
 async def add_work_order_note(request: web.Request, body: NoteIn) -> NoteOut:
     """Add a note to an order you may see."""
     user = request[CURRENT_USER]
@@ -547,7 +547,7 @@ async def add_work_order_part(request: web.Request, body: PartIn) -> PartOut:
 
 
 @routes.post(r"/work-orders/{id:\d+}/photos", response=PhotoOut, status=201,
-             roles=frozenset({"admin", "manager", "technician", "resident"}), upload=_UPLOAD,
+             roles=frozenset({"admin", "company_admin", "manager", "technician", "resident"}), upload=_UPLOAD,
              errors={413: ErrorOut, 422: ValidationErrorOut})
 async def add_work_order_photo(request: web.Request) -> PhotoOut:
     """Attach a JPEG or PNG (at most 4 MiB): a raw image body, multipart part `photo`, or

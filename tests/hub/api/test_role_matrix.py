@@ -32,6 +32,7 @@ from tests.hub.api.conftest import PASSWORD, count
 from tests.hub.api.workorder_world import PNG_B64, SKILLS
 from tests.hub.api.world import (
     ALWAYS,
+    COMPANY_OF,
     INSTALLED,
     PLACES,
     ROLES,
@@ -59,10 +60,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 EVERYONE = frozenset(ROLES)
 HOUSEHOLD = EVERYONE  # residents too, within their household
-STAFF = frozenset({"admin", "manager", "guard", "technician"})
-WRITERS = frozenset({"admin", "manager"})
-ADMIN = frozenset({"admin"})
-OPERATORS = frozenset({"admin", "manager", "guard"})  # remote door control
+STAFF = frozenset({"admin", "company_admin", "manager", "guard", "technician"})
+WRITERS = frozenset({"admin", "company_admin", "manager"})
+ADMIN = frozenset({"admin"})  # the platform's own
+COMPANY = frozenset({"admin", "company_admin"})  # sites and a company's staff
+OPERATORS = frozenset({"admin", "company_admin", "manager", "guard"})  # remote door control
 GUARD = frozenset({"guard"})  # patrol rounds are walked by guards themselves
 ISSUERS = OPERATORS | {"resident"}  # visitor passes
 RESIDENT = frozenset({"resident"})  # the /me endpoints
@@ -102,7 +104,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/auth/logout"): Case(EVERYONE, ok=204),
     ("GET", "/auth/me"): Case(EVERYONE),
     ("GET", "/sites"): Case(STAFF, resource="sites"),
-    ("POST", "/sites"): Case(ADMIN, body=lambda w, p: {"id": unique("site"), "name": "新小区"}),
+    ("POST", "/sites"): Case(COMPANY, body=lambda w, p: {"id": unique("site"), "name": "新小区",
+                                                         "company_id": COMPANY_OF[SITE[p]]}),
+    ("PATCH", "/sites/{id}"): Case(COMPANY, resource="sites", body=lambda w, p: {"name": "改名"}),
+    # issue 19: companies above sites (the platform admin adds them; a company admin reads theirs)
+    ("GET", "/companies"): Case(COMPANY),
+    ("POST", "/companies"): Case(ADMIN, body=lambda w, p: {"id": unique("co"), "name": "新公司"}),
     ("GET", "/doors"): Case(STAFF, resource="doors"),
     ("GET", "/edges"): Case(STAFF, resource="edges"),
     ("GET", "/edges/{id}"): Case(STAFF, resource="edges"),
@@ -282,7 +289,7 @@ CASES: dict[tuple[str, str], Case] = {
         WRITERS, resource="edges", body=lambda w, p: {"reason": "数据库恢复后 after a restore"},
         away=404, ok=409
     ),
-    ("GET", "/commands"): Case(OPERATORS, resource="commands"),
+    ("GET", "/commands"): Case(OPERATORS, resource="commands", query=lambda w: "?limit=500"),
     ("GET", "/guard-panel"): Case(OPERATORS),
     ("GET", "/commands/{id}"): Case(OPERATORS, resource="commands"),
     ("GET", "/holidays"): Case(STAFF, resource="holidays"),
@@ -361,7 +368,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/camera-alerts/{id}"): Case(OPERATORS, resource="camera-alerts"),
     ("GET", "/snapshots/{id}"): Case(OPERATORS, resource="snapshots"),
     ("POST", "/snapshots"): Case(edge=True, query=lambda w: SNAPSHOT_UPLOAD_QUERY),
-    ("POST", "/edges/{id}/upload-token"): Case(ADMIN, resource="edges"),
+    ("POST", "/edges/{id}/upload-token"): Case(COMPANY, resource="edges", away=404),
     # issue 5: work orders (a technician sees their own and the open ones of their skills)
     ("GET", "/work-orders"): Case(HOUSEHOLD, resource="work-orders"),
     ("GET", "/work-orders/{id}"): Case(HOUSEHOLD, resource="work-orders"),
@@ -481,7 +488,7 @@ CASES: dict[tuple[str, str], Case] = {
 
 
 def visible(role: str) -> set[str]:
-    """The places a role's scope covers."""
+    """The places a role's scope covers (the company admin's: acme's, i.e. sunrise's)."""
     if role == "admin":
         return set(PLACES)
     if role == "resident":
@@ -583,6 +590,11 @@ async def test_role_matrix(world: World, sessions: async_sessionmaker[AsyncSessi
                     after = await count(sessions)
                     if after != before:
                         failures.append(f"{role} {method} {concrete}: refused but changed {after}")
+                elif before is not None and role is not None and not case.public:
+                    # issue 19: every write a user makes leaves one entry in the audit log
+                    logged = (await count(sessions))["audit_log"] - before["audit_log"]
+                    if logged != 1:
+                        failures.append(f"{role} {method} {concrete}: {logged} audit entries")
                 if method == "GET" and status == 200 and not is_item and case.resource:
                     shown = {item["id"] for item in body["items"]}
                     ids = world.ids[case.resource]
@@ -626,7 +638,7 @@ async def test_id_numbers_are_masked_for_everyone_but_the_admin(world: World) ->
         _, one = await world.call("GET", f"/residents/{rid}", role, 200)
         _, listed = await world.call("GET", "/residents", role, 200)
         shown = {one["id_number"]} | {r["id_number"] for r in listed["items"] if r["id"] == rid}
-        if role == "admin":
+        if role in ("admin", "company_admin"):  # the company's own residents
             assert shown == {"11010519491231002X"}
         else:
             assert shown == {"110105********002X"}, role

@@ -1,7 +1,9 @@
 """A registry with three places and a user per role, built through the API as the admin.
 
 Places: `home` (sunrise, unit 101: the resident user's household), `neighbour` (sunrise,
-unit 102: another household of the same site) and `away` (moonbay, unit 901).
+unit 102: another household of the same site) and `away` (moonbay, unit 901). Sunrise belongs
+to the company `acme`, moonbay to `rival`: the company admin is acme's, so everything of
+`away` is another company's to them (and to sunrise's staff).
 
 Beside the registry: holidays, anti-passback pairs, remote commands, devices, visitor passes
 and phone keys in each place; the resident user acts as the home resident (`/me`).
@@ -37,7 +39,8 @@ Client = TestClient[Any, Any]
 API = "/api/v1"
 PLACES = ("home", "neighbour", "away")
 SITE = {"home": "sunrise", "neighbour": "sunrise", "away": "moonbay"}
-ROLES = ("admin", "manager", "guard", "technician", "resident")
+ROLES = ("admin", "company_admin", "manager", "guard", "technician", "resident")
+COMPANY_OF = {"sunrise": "acme", "moonbay": "rival"}
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}]
 # a valid 18-digit mainland ID number (GB 11643 check digit)
 ID_NUMBER = "11010519491231002X"
@@ -178,6 +181,8 @@ class World:
                     "site_id": site,
                 },
             )
+        if resource == "sites":  # renamed in place
+            return site
         if resource in ("doors", "edges"):  # changed or commanded in place, never deleted
             return self.ids[resource][place]
         if resource == "security-panels":  # each on a panel device and a unit of its own
@@ -305,6 +310,10 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
             # the seed gave units 101 and 901 explicit ids; move the sequence past them
             await session.execute(text("SELECT setval('units_id_seq', 1000)"))
     world.tokens["admin"] = await world.login("admin")
+    for site, company in COMPANY_OF.items():  # two companies, a site each
+        await world.call("POST", "/companies", json={"id": company, "name": company.title()},
+                         status=201)
+        await world.call("PATCH", f"/sites/{site}", json={"company_id": company}, status=200)
     _, buildings = await world.call("GET", "/buildings", status=200)
     code = {b["site_id"]: b["id"] for b in buildings["items"]}
     world.building = {p: code[SITE[p]] for p in PLACES}
@@ -359,9 +368,11 @@ async def build_world(client: Client, sessions: async_sessionmaker[AsyncSession]
 
     # one user per role: staff of sunrise, the resident user in the home household
     users = {}
-    for role in ("manager", "guard", "technician", "resident"):
+    for role in ("company_admin", "manager", "guard", "technician", "resident"):
         body: dict[str, Any] = {"username": role, "password": PASSWORD, "role": role}
-        if role == "resident":
+        if role == "company_admin":
+            body["company_id"] = COMPANY_OF["sunrise"]
+        elif role == "resident":
             body["household_id"] = households["home"]
         else:
             body["site_id"] = "sunrise"
