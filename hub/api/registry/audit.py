@@ -21,6 +21,7 @@ from hub.api.core.errors import InvalidError
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading
 from hub.audit import AuditEntry
+from hub.texts.validation import Refusal, field_word
 
 routes = EndpointTable(tag="audit")
 AUDITORS = frozenset({"admin", "company_admin", "manager"})
@@ -59,7 +60,8 @@ class AuditQuery(BaseModel):
     @model_validator(mode="after")
     def _window(self) -> AuditQuery:
         if self.since and self.until and self.since >= self.until:
-            raise ValueError("since must be before until")
+            raise Refusal("invalid.after", "until: must be after since",
+                          other=field_word("since"))
         return self
 
 
