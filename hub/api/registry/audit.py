@@ -54,7 +54,8 @@ class AuditQuery(BaseModel):
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
         if value is not None and any(ord(c) < 32 for c in value):
-            raise ValueError("holds a control character")  # PostgreSQL refuses NUL in text
+            # PostgreSQL refuses NUL in text
+            raise Refusal("invalid.control_character", "holds a control character")
         return value
 
     @model_validator(mode="after")
