@@ -169,7 +169,9 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
     procs = []
     for w in range(workers):
         env = {**os.environ, "LINTEL_HUB_DATABASE_URL": url,
-               "LINTEL_HUB_MQTT_PORT": str(port), "LINTEL_HUB_MQTT_CLIENT_ID": f"hub-{name}-{w}",
+               "LINTEL_HUB_MQTT_PORT": str(port),
+               # a client id is at most 23 characters
+               "LINTEL_HUB_MQTT_CLIENT_ID": f"hub-{workers}w{tag}{layout[0]}-{os.getpid()}-{w}",
                # A group of its own: Mosquitto keeps dealing a share to the offline persistent
                # sessions of an earlier run's workers in the same group.
                "LINTEL_HUB_MQTT_SHARED_GROUP": f"bench{workers}x{tag}{layout[0]}",
@@ -185,6 +187,8 @@ def hub_rate(pg: PostgresServer, port: int, workers: int, messages: list[tuple[s
         assert proc.stdout is not None
         line = proc.stdout.readline()
         while line.startswith("py-spy") or not line.strip():
+            if not line and proc.poll() is not None:  # it exited: EOF for ever, not a wait
+                break
             line = proc.stdout.readline()
         if "hub serving" not in line:
             raise RuntimeError(f"hub worker {w} did not start: {line!r}")

@@ -553,6 +553,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                                "公司管理员属于一个物业公司，请填写公司"),
     "invalid.company_admins_only": ("only company admins' logins have a company",
                                     "只有公司管理员的登录账号才属于公司"),
+    "invalid.control_character": ("holds a control character", "含有控制字符"),
     "invalid.company_filter": ("only the platform admin filters by company",
                                "只有平台管理员可以按公司筛选"),
     "invalid.audit_too_many": ("too many entries match; narrow the time window",

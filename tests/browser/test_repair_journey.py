@@ -123,8 +123,8 @@ async def test_a_residents_pages_in_english_on_a_phone(
         await page.goto(f"{building.hub.url}/me")
         nav = page.locator("nav.tabs a")
         await expect(nav).to_have_text(
-            ["My door code", "My visitors", "Notices", "Home security", "My repairs",
-             "My water & power"])
+            ["My door code", "My visitors", "My cars & visitor cars", "Notices", "Home security",
+             "My repairs", "My water & power"])
         cut = await nav.evaluate_all(
             "as => as.filter(a => a.scrollWidth > a.clientWidth "
             "|| a.getBoundingClientRect().right > innerWidth).map(a => a.textContent)")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import ColumnElement, String, cast, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from hub.api.core.errors import InvalidError
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading
 from hub.audit import AuditEntry
+from hub.texts.validation import Refusal, field_word
 
 routes = EndpointTable(tag="audit")
 AUDITORS = frozenset({"admin", "company_admin", "manager"})
@@ -49,10 +50,19 @@ class AuditQuery(BaseModel):
     format: Literal["json", "csv"] = Field(default="json",
                                            description="csv: every match, no paging")
 
+    @field_validator("site_id", "company_id", "user", "resource", "resource_id", "q")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 for c in value):
+            # PostgreSQL refuses NUL in text
+            raise Refusal("invalid.control_character", "holds a control character")
+        return value
+
     @model_validator(mode="after")
     def _window(self) -> AuditQuery:
         if self.since and self.until and self.since >= self.until:
-            raise ValueError("since must be before until")
+            raise Refusal("invalid.after", "until: must be after since",
+                          other=field_word("since"))
         return self
 
 

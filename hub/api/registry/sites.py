@@ -157,7 +157,8 @@ async def create_company(request: web.Request, body: CompanyCreate) -> CompanyOu
     """Add a company (a tenant): then its sites and its company admin (platform admin only)."""
     async with writing(request) as change:
         if await change.session.get(Company, body.id) is not None:
-            raise ConflictError(f"company {body.id!r} already exists")
+            raise ConflictError(f"company {body.id!r} already exists",
+                                ("error.exists", {"what": thing_word("company"), "key": body.id}))
         company = Company(id=body.id, name=body.name, created_at=utcnow())
         change.session.add(company)
         await change.session.flush()

@@ -107,6 +107,8 @@ async def test_the_search_and_export_keep_to_the_company(world: World) -> None:
     await world.call("GET", "/audit?site_id=moonbay", "company_admin", 403)
     await world.call("GET", "/audit?company_id=rival", "company_admin", 422)
     await world.call("GET", "/audit", "guard", 403)
+    _, bad = await world.call("GET", "/audit?q=a%00b", "company_admin", 422)
+    assert bad["detail"][0]["field"] == "q"
     _, site = await world.call("GET", "/audit?limit=500", "manager", 200)
     assert {i["site_id"] for i in site["items"]} == {"sunrise"}
     # paging: two at a time, newest first, to the end
