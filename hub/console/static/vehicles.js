@@ -32,6 +32,8 @@
   }
 
   async function editVehicle(v) {
+    // the page's first load may still be asking for the units: the list needs them
+    if (homes.size === 0) await households();
     const fields = [
       {name: "household_id", label: t("vehicles.household"), type: "select", required: true, value: v?.household_id,
         testid: "vehicle-household", options: [["", "—"], ...[...homes].sort((a, b) => a[1].localeCompare(b[1]))
