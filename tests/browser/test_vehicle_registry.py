@@ -169,6 +169,7 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
         # the site's lane settings: anti-passback refused, a confidence out of range refused in
         # the reader's language and nothing changed
         settings = page.get_by_test_id("vehicle-settings")
+        await expect(settings).to_have_attribute("data-loaded", "1")  # the site's values, read
         await expect(page.get_by_test_id("vset-passback")).to_have_value("off")
         await page.get_by_test_id("vset-passback").select_option("refuse")
         await page.get_by_test_id("vset-confidence").evaluate("(e) => { e.value = '1.5'; }")
@@ -179,6 +180,8 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
         assert (got["passback"], got["min_confidence"]) == ("off", 0.85)
         await page.get_by_test_id("vset-confidence").fill("0.9")
         await page.get_by_test_id("vset-save").click()
+        # saved: the page counts its saves (the toast's words may still show from an earlier one)
+        await expect(settings).to_have_attribute("data-saved", "1")
         await expect(page.get_by_test_id("vset-error")).to_have_text("")
         await expect(page.locator("#toasts")).to_contain_text(words["saved"])
         got = await building.call("GET", "/vehicle-settings?site_id=demo")

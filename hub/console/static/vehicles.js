@@ -122,6 +122,7 @@
     for (const name of ["temporary_entry", "passback", "over_spaces", "min_confidence"]) {
       settings.elements[name].value = current[name];
     }
+    settings.dataset.loaded = "1";  // the form holds the site's values, not its defaults
   }
   settings.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -132,6 +133,7 @@
       await api("POST", "/vehicle-settings", {site_id: site, temporary_entry: f.temporary_entry.value,
         passback: f.passback.value, over_spaces: f.over_spaces.value,
         min_confidence: Number(f.min_confidence.value)});
+      settings.dataset.saved = String(Number(settings.dataset.saved ?? 0) + 1);
       toast(t("vehicles.added"), "ok");
     } catch (e) { error.textContent = Lists.problem(e); }
   });
