@@ -296,6 +296,9 @@ class EdgeUplink(Base):
     edge: Mapped[str] = mapped_column(String(64), primary_key=True)
     stored_through: Mapped[int] = mapped_column(BigInteger, server_default="0")
     folded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # the edge's time of the event at stored_through (at most the hub's, when folded): a lower
+    # bound for the ts of those above it, so reading them prunes event_log (migration 0045b)
+    through_ts: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Door(Base):
