@@ -7,6 +7,7 @@ refused, a queue that outlives a reload; the supervisor's live rounds, report an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import secrets
@@ -20,6 +21,7 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Route as PlaywrightRoute
 from sqlalchemy import select
 
 from hub.api import create_user
@@ -198,6 +200,10 @@ async def test_a_scheduled_round_taken_late_a_refused_code_and_a_reload_en(
         cp1 = page.locator("[data-testid=patrol-stops] li[data-checkpoint=CP1]")
         await expect(cp1).to_contain_text("refused")
         await _read(page, hub, "CP1")
+        # the hub's answer: the page flags a queued reading "late" itself before it is sent,
+        # and a send still on its way when the route below cuts the hub off stays queued too
+        await expect(cp1).to_have_class("read")
+        await expect(page.get_by_test_id("patrol-queue")).to_have_text("Every reading is sent.")
         await expect(cp1).to_contain_text("late")
         await expect(cp1).not_to_contain_text("refused")
 
@@ -205,6 +211,9 @@ async def test_a_scheduled_round_taken_late_a_refused_code_and_a_reload_en(
         # in IndexedDB, and a reload sends it
         await page.route("**/readings", lambda route: route.abort())
         await _read(page, hub, "CP2")
+        # the send was tried and failed (the queue's count shows before it is tried)
+        await expect(page.locator("#toasts")).to_contain_text(
+            "CP2 kept; it is sent when the network is back")
         await expect(page.get_by_test_id("patrol-queue")).to_contain_text(
             "1 reading(s) kept on this phone")
         await page.unroute("**/readings")
@@ -289,3 +298,35 @@ async def _signed_reading(hub: Hub, guard: str, round_id: int, checkpoint: str) 
                               "code": code, "signature": base64.b64encode(signature).decode()}]
         }) as r:
             assert r.status == 200, await r.text()
+
+
+async def test_a_reading_made_while_another_is_being_sent_goes_next_en(
+        hub: Hub, browser: Browser) -> None:
+    """CP2 read while CP1's send is still on its way (a slow network): it goes as soon as CP1
+    is answered, not at the page's next timer, and is never called kept for want of a network.
+    Last in this module: the supervisor's counts above do not include this round."""
+    ctx, page = await _phone(browser, hub, "wang", "en-US")
+    try:
+        await page.get_by_test_id("patrol-start-walk").click()
+        await expect(page.get_by_test_id("patrol-next")).to_contain_text("CP1 · North gate")
+        arrived, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_first(route: PlaywrightRoute) -> None:
+            if not arrived.is_set():
+                arrived.set()
+                await release.wait()
+            await route.continue_()
+
+        await page.route("**/readings", slow_first)
+        await _read(page, hub, "CP1")
+        await asyncio.wait_for(arrived.wait(), 10)
+        await _read(page, hub, "CP2")
+        await expect(page.get_by_test_id("patrol-queue")).to_contain_text("2 reading(s)")
+        release.set()
+        await expect(page.locator("#toasts")).to_contain_text("CP2 recorded")
+        await expect(page.get_by_test_id("patrol-queue")).to_have_text("Every reading is sent.")
+        await expect(page.locator("#toasts")).not_to_contain_text("CP2 kept")
+        assert (await _readings(hub, "wang"))[-2:] == [("CP1", False, False), ("CP2", False, False)]
+        assert page.js_errors == []  # type: ignore[attr-defined]
+    finally:
+        await ctx.close()
