@@ -6,6 +6,7 @@ a swipe first (granted), then the clock starts, PATCH the card to revoked, and t
 swiped again and again at the simulated door, each swipe as soon as the last was answered,
 until the door refuses it (the reader's LED turns red). The figure is the API call to that
 refusal reaching the door; its resolution is one swipe (card read to answer, printed too).
+The target is p99 <= 2 s (the maximum judged under 1,000 revocations).
 `--debounce` runs with another publish debounce (labelled as not the default); `--bulk` adds
 that many other credentials to the same edge, to measure with a large snapshot.
 
@@ -43,6 +44,7 @@ from hub.settings import HubSettings
 from simulators.osdp_door import OsdpDoorSimulator
 
 PASSWORD = "bench password 1234"
+TARGET_S = 2.0  # a revoked card refused at the door within 2 s (p99)
 
 
 async def bulk_cards(hub: Hub, group_id: int, count: int) -> None:
@@ -150,7 +152,10 @@ async def run(revocations: int, bulk: int, debounce: float | None) -> None:
                     one_swipe += [a.answered_at - a.presented_at for a in (first, *before, refused)]
         what = (f"API revocation to a swipe refused at the OSDP door, {bulk + revocations + 1:,}"
                 f" credentials, {debounce_label(debounce)}")
-        report(what, summarize(took, "s").text(3))
+        summary = summarize(took, "s")
+        tail = summary.p99 if summary.p99 is not None else summary.max  # max under 1,000
+        report(what, f"{summary.text(3)} ({'meets' if tail <= TARGET_S else 'MISSES'} the "
+                     f"{TARGET_S:g} s p99 target)")
         print(f"  resolution: one swipe (card read to the door's answer) "
               f"{summarize(one_swipe, 'ms', 1000).text(0)}; swipes still granted after "
               f"the API call: {sum(granted_after) / len(granted_after):.1f} on average")

@@ -247,9 +247,10 @@ class Hub:
                                                     live=self._live))
         await stack.enter_async_context(SnapshotRetention(
             self._sessions, interval_s=s.snapshot_cleanup_interval_s))
-        # issue 19: partitions made ahead, then the event and access logs' retention
+        # issue 19: partitions made ahead, then the event and access logs' and alarms' retention
         await stack.enter_async_context(HistoryMaintenance(
-            self._sessions, Retention(s.history_event_log_days, s.history_access_days),
+            self._sessions, Retention(s.history_event_log_days, s.history_access_days,
+                                      s.history_alarm_days),
             ahead=s.history_ahead, interval_s=s.history_interval_s))
         replica = await self._open_replica(stack)
         app = build_app(self._sessions, self._publisher, s, commands, telemetry_sink, signer,

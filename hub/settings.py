@@ -83,6 +83,10 @@ class HubSettings(BaseSettings):
     history_access_days: float | None = Field(
         default=1095, gt=0,
         description="the access log is kept this long (a large number: for ever)")
+    history_alarm_days: float | None = Field(
+        default=1095, gt=0, description="alarms' history (who raised, acknowledged, cleared "
+        "each, when) is kept this long, and alarms cleared before then go with it; an open "
+        "alarm stays (a large number: for ever)")
     history_ahead: int = Field(
         default=3, ge=1, le=24, description="partitions made ahead on PostgreSQL: this many "
         "months of events, days of raw telemetry")

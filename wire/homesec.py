@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from wire._base import WireModel
+from wire.errors import Refused
 
 ZoneKind = Literal["door_contact", "window_contact", "pir", "smoke", "gas", "water_leak",
                    "panic"]
@@ -78,14 +79,16 @@ class ArmSchedule(WireModel):
     def _weekdays(cls, days: list[int]) -> list[int]:
         bad = [d for d in days if not 1 <= d <= 7]
         if bad:
-            raise ValueError(f"weekdays are 1 (Monday) to 7 (Sunday), not {bad}")
+            raise Refused("invalid.iso_weekdays",
+                          f"weekdays are 1 (Monday) to 7 (Sunday), not {bad}",
+                          bad=", ".join(map(str, bad)))
         return sorted(set(days))
 
     @field_validator("at")
     @classmethod
     def _time(cls, at: str) -> str:
         if not _HHMM.match(at):
-            raise ValueError(f"{at!r} is not a time HH:MM")
+            raise Refused("invalid.hhmm", f"{at!r} is not a time HH:MM", value=at)
         return at
 
 

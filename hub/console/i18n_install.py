@@ -64,6 +64,22 @@ INSTALL_MESSAGES: dict[str, tuple[str, str]] = {
         "{door}：安装模式 {minutes} 分钟。请给新读头上电，网关会为其设置专用密钥。"),
     "install.rotate_sent": ("{door}: a new key is being set on the reader.",
                             "{door}：正在为读头设置新密钥。"),
+    # an edge that refuses the hub's configurations (the hub's database restored from a backup)
+    "install.reset_config": ("Reset configuration", "重置配置"),
+    "install.reset_config_title": (
+        ("Reset {edge}'s configuration? The edge drops the version it runs and takes the hub's "
+         "current configuration (use it after the hub's database was restored from a backup)."),
+        "确定重置 {edge} 的配置？网关将放弃当前运行的版本，改用中心当前的配置（用于中心数据库从备份恢复之后）。"),
+    "install.reset_config_reason": ("Reason (required, kept in the log)", "原因（必填，记入日志）"),
+    "install.reset_waiting": ("{edge}: reset sent; waiting for the edge's answer…",
+                              "{edge}：重置指令已发送，等待网关回应…"),
+    "install.reset_done": ("done", "已执行"),
+    "install.reset_ok": ("{edge} takes the hub's current configuration again.",
+                         "{edge} 已接受重置，将重新采用中心当前的配置。"),
+    "install.reset_unsent": ("{edge}: not sent (the broker refused it); try again.",
+                             "{edge}：未发出（消息服务器拒绝），请重试。"),
+    "install.reset_not_taken": ("{edge} did not take the reset.", "{edge} 未执行重置。"),
+    "install.reset_refused": ("{edge}: reset refused: {reason}", "{edge}：重置被拒绝：{reason}"),
     "install.pins": ("Residents' PINs (card + PIN doors)", "住户密码（刷卡+密码门）"),
     "install.pin_hint": (("A PIN is 4 to 8 digits, kept hashed; the duress PIN opens the door "
                           "and silently alerts the guards."),

@@ -4,22 +4,26 @@ Each partitioned table has monthly (events) or daily (telemetry) RANGE partition
 named `<table>_pYYYYMMDD` after their first day (UTC), and a DEFAULT partition
 `<table>_default` that takes any row no partition covers (a late event whose month was
 dropped, an edge whose clock runs years ahead): nothing is refused for its time.
-Shared by the migrations (0040a, 0040b) and the hub's maintenance job, so both name and bound
+Shared by the migrations (0040a, 0040b, 0045a) and the hub's maintenance job, so both name and bound
 partitions alike. Pure: strings in, strings out.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 Period = Literal["day", "month"]
+# How far an edge's clock (an event's `ts`) may lag the hub's: a query bounded by the hub's
+# time (`received_at`, a command's issue) adds `ts >= that - EDGE_CLOCK_MARGIN` so that it
+# prunes to the partitions it needs and still finds an event stamped by a slow edge.
+EDGE_CLOCK_MARGIN = timedelta(days=7)
 
 # table -> period of its partitions
 PARTITIONED: dict[str, Period] = {"event_log": "month", "access_events": "month",
-                                  "telemetry": "day"}
-_NAME = re.compile(r"^(event_log|access_events|telemetry)_(p\d{8}|default)$")
+                                  "telemetry": "day", "alarm_history": "month"}
+_NAME = re.compile(rf"^({'|'.join(PARTITIONED)})_(p\d{{8}}|default)$")
 _BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 
 
@@ -104,6 +108,6 @@ def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-__all__ = ["LIST_DETACHED", "LIST_PARTITIONS", "PARTITIONED", "Period", "create_default",
+__all__ = ["EDGE_CLOCK_MARGIN", "LIST_DETACHED", "LIST_PARTITIONS", "PARTITIONED", "Period", "create_default",
            "create_partition", "default_name", "is_partition_name", "next_start",
            "parse_bound", "partition_name", "partition_of", "period_start"]

@@ -6,6 +6,9 @@ kind's retention are detached and dropped, and the DEFAULT partition's own old r
 bounded batches. SQLite: the same retention by bounded batched deletes, a short write
 transaction each, so the ingest never waits long. Raw telemetry leaves through its
 downsampling (hub.telemetry.downsample), which rolls it into hours first.
+Alarms follow their history: once an alarm's steps are past the alarm history's retention,
+the alarm itself goes too if it was cleared before the cutoff (hub.rules.alarms), in batches;
+an alarm still open is kept whatever its age.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.history.ddl import PARTITIONED, default_name
 from hub.history.partitions import create_ahead, detach_before, drop_detached, is_partitioned
 from hub.models import AccessEvent, EventLog, utcnow
+from hub.rules.alarms import delete_cleared_before
+from hub.rules.models import AlarmHistory
 from hub.tasks import Periodic
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 _PG_HISTORY_LOCK = 0x4C494E56  # hub workers take turns
 _TABLES: dict[str, Table] = {"event_log": cast(Table, EventLog.__table__),
-                             "access_events": cast(Table, AccessEvent.__table__)}
+                             "access_events": cast(Table, AccessEvent.__table__),
+                             "alarm_history": cast(Table, AlarmHistory.__table__)}
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,11 @@ class Retention:
 
     event_log_days: float | None = 365.0
     access_days: float | None = 1095.0
+    alarm_history_days: float | None = 1095.0  # with the access log: records for regulators
 
     def by_table(self) -> dict[str, float | None]:
-        return {"event_log": self.event_log_days, "access_events": self.access_days}
+        return {"event_log": self.event_log_days, "access_events": self.access_days,
+                "alarm_history": self.alarm_history_days}
 
 
 @dataclass
@@ -89,7 +97,23 @@ class HistoryMaintenance(Periodic):
             else:
                 report.deleted[table] = await self._delete_before(table, cutoff,
                                                                   postgres=postgres)
+            if table == "alarm_history":
+                report.deleted["alarms"] = await self._delete_alarms_before(cutoff)
         return report
+
+    async def _delete_alarms_before(self, cutoff: datetime) -> int:
+        """Alarms cleared before `cutoff` (their comments and any step left go with them by
+        the foreign keys), `batch_rows` at a time."""
+        total = 0
+        while True:
+            async with self._sessions() as session, session.begin():
+                count = await delete_cleared_before(session, cutoff, self._batch)
+            total += count
+            if count < self._batch:
+                break
+        if total:
+            log.info("history: %d alarms cleared before %s deleted", total, cutoff)
+        return total
 
     async def _delete_before(self, table: str, cutoff: datetime, *, postgres: bool) -> int:
         """Rows older than `cutoff`, `batch_rows` at a time, each batch its own transaction."""

@@ -14,8 +14,14 @@ from hub.homesec.models import SecurityPanel
 from hub.installation import Installer
 from hub.installation.catalog import load_catalog
 from hub.models import Building, Device, Unit
-from hub.texts import word
+from hub.texts import pair, word
 from wire.homesec import ArmSchedule
+
+_DAYS = {1: pair("Monday", "周一"), 2: pair("Tuesday", "周二"), 3: pair("Wednesday", "周三"),
+         4: pair("Thursday", "周四"), 5: pair("Friday", "周五"), 6: pair("Saturday", "周六"),
+         7: pair("Sunday", "周日")}
+_MODES = {"away": pair("arm away", "离家布防"), "stay": pair("arm at home", "在家布防"),
+          "disarmed": pair("disarm", "撤防")}
 
 
 class PanelSpec(BaseModel):
@@ -39,6 +45,25 @@ class PanelChange(BaseModel):
     camera: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+def check_schedule(schedule: list[ArmSchedule]) -> None:
+    """One instruction per weekday and minute: an entry that repeats an earlier one, or says
+    otherwise at the same moment (arm and disarm at 08:30 on Monday), is refused naming it."""
+    seen: dict[tuple[int, str], int] = {}
+    for j, entry in enumerate(schedule):
+        for day in entry.days:
+            i = seen.setdefault((day, entry.at), j)
+            if i == j:
+                continue
+            other = schedule[i]
+            when = {"other": i + 1, "day": _DAYS[day], "at": entry.at}
+            if other.mode == entry.mode:
+                raise InvalidInput(f"schedule.{j}", f"repeats entry {i + 1} ({day} {entry.at})",
+                                   "invalid.schedule_repeat", **when)
+            raise InvalidInput(f"schedule.{j}", f"entry {i + 1} already says {other.mode} at "
+                               f"{entry.at} on day {day}", "invalid.schedule_clash",
+                               mode=_MODES[other.mode], **when)
+
+
 def _spec(panel: SecurityPanel) -> dict[str, Any]:
     return {"device_id": panel.device_id, "unit_id": panel.unit_id,
             "exit_delay_s": panel.exit_delay_s, "entry_delay_s": panel.entry_delay_s,
@@ -46,6 +71,7 @@ def _spec(panel: SecurityPanel) -> dict[str, Any]:
 
 
 async def create_panel(inst: Installer, spec: PanelSpec) -> SecurityPanel:
+    check_schedule(spec.schedule)
     device = await inst.reference(Device, spec.device_id, "device", "device_id")
     if device.edge_id is None:
         raise InvalidInput("device_id", f"device {device.name!r} is not installed from the hub",
@@ -83,6 +109,7 @@ async def update_panel(inst: Installer, panel_id: int, change: BaseModel) -> Sec
     assert isinstance(change, PanelChange)
     panel = await inst.row(SecurityPanel, panel_id, "security_panel")
     before = _spec(panel)
+    check_schedule(change.schedule or [])
     for name in change.model_fields_set:
         value = getattr(change, name)
         if name == "schedule":
@@ -109,4 +136,4 @@ async def delete_panel(inst: Installer, panel_id: int) -> None:
                       before=before)
 
 
-__all__ = ["PanelChange", "PanelSpec", "create_panel", "delete_panel", "update_panel"]
+__all__ = ["PanelChange", "PanelSpec", "check_schedule", "create_panel", "delete_panel", "update_panel"]

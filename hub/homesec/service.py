@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.errors import NotFound
+from hub.history.ddl import EDGE_CLOCK_MARGIN
 from hub.homesec.models import SecurityPanel
 from hub.installation.catalog import load_catalog
 from hub.models import Building, Device, EdgeCommandRow, EventLog, Household, Unit
@@ -152,15 +153,21 @@ async def _refused_zones(sessions: async_sessionmaker[AsyncSession], panel: Secu
     """The zones an arm was refused for, named (the edge's arm_refused event, sent before its
     ack through the same outbox), with the panel model's names in both languages."""
     async with sessions() as session:
-        found = await session.scalars(
-            select(EventLog.data).where(
-                EventLog.site_id == panel.site_id, EventLog.edge == panel.edge,
-                EventLog.device == panel.device, EventLog.kind == "homesec",
-                EventLog.received_at >= since).order_by(EventLog.ts.desc()))
+        found = await session.scalars(panel_events_since(panel, since))
     refused = next((d for d in found if d.get("event") == "arm_refused"), None)
     if refused is None:
         return []
     return [(z, *names.get(z, (str(z), str(z)))) for z in refused.get("open_zones") or []]
+
+
+def panel_events_since(panel: SecurityPanel, since: datetime) -> Select[tuple[dict[str, Any]]]:
+    """The panel's events the hub received since `since`, newest first. The bound on `ts`
+    beside `received_at` lets PostgreSQL read only the event log's recent months."""
+    return select(EventLog.data).where(
+        EventLog.site_id == panel.site_id, EventLog.edge == panel.edge,
+        EventLog.device == panel.device, EventLog.kind == "homesec",
+        EventLog.received_at >= since, EventLog.ts >= since - EDGE_CLOCK_MARGIN,
+    ).order_by(EventLog.ts.desc())
 
 
 def alarm_row(alarm: Alarm) -> dict[str, Any]:
@@ -173,4 +180,4 @@ def alarm_row(alarm: Alarm) -> dict[str, Any]:
 
 
 __all__ = ["HOME_ALARMS", "RESIDENT_ALARMS", "ArmAnswer", "PanelView", "alarm_row", "arm",
-           "household_panel", "open_alarms", "site_panels"]
+           "household_panel", "open_alarms", "panel_events_since", "site_panels"]

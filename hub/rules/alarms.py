@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Select, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -182,10 +182,39 @@ async def clear(session: AsyncSession, alarm: Alarm, actor: str, note: str | Non
     return True
 
 
-async def history(session: AsyncSession, alarm_id: int) -> list[AlarmHistory]:
-    return list(await session.scalars(
-        select(AlarmHistory).where(AlarmHistory.alarm_id == alarm_id)
-        .order_by(AlarmHistory.ts, AlarmHistory.id)))
+# Every step of an alarm is written at the hub's time between its raise and its clear; the
+# margin only absorbs two hub workers' clocks disagreeing.
+STEP_MARGIN = timedelta(days=1)
+
+
+def history_query(alarm: Alarm) -> Select[AlarmHistory]:
+    """The alarm's steps, oldest first. Bounded by the alarm's raise (and clear) so that on
+    PostgreSQL only the months of its life are read, not every partition of alarm_history."""
+    stmt = select(AlarmHistory).where(AlarmHistory.alarm_id == alarm.id,
+                                      AlarmHistory.ts >= alarm.raised_at - STEP_MARGIN)
+    if alarm.cleared_at is not None:
+        stmt = stmt.where(AlarmHistory.ts <= alarm.cleared_at + STEP_MARGIN)
+    return stmt.order_by(AlarmHistory.ts, AlarmHistory.id)
+
+
+async def history(session: AsyncSession, alarm: Alarm) -> list[AlarmHistory]:
+    return list(await session.scalars(history_query(alarm)))
+
+
+async def delete_cleared_before(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    """Up to `limit` alarms cleared before `cutoff` deleted with their steps (and comments, by
+    their foreign key); how many. Raised before their clear, so `ix_alarms_raised` finds them;
+    a cleared alarm gets no step after its clear, so the steps' bound prunes to old months."""
+    ids = list(await session.scalars(
+        select(Alarm.id).where(Alarm.raised_at < cutoff, Alarm.cleared_at < cutoff)
+        .order_by(Alarm.raised_at, Alarm.id).limit(limit)))
+    if ids:
+        await session.execute(delete(AlarmHistory).where(
+            AlarmHistory.alarm_id.in_(ids), AlarmHistory.ts < cutoff + STEP_MARGIN)
+            .execution_options(synchronize_session=False))
+        await session.execute(delete(Alarm).where(Alarm.id.in_(ids))
+                              .execution_options(synchronize_session=False))
+    return len(ids)
 
 
 def notice_data(notice: Notice) -> dict[str, Any]:
@@ -203,5 +232,6 @@ def notice_data(notice: Notice) -> dict[str, Any]:
     }
 
 
-__all__ = ["ALARM_STATES", "AlarmRaise", "acknowledge", "alarm_data", "clear", "clear_by_key",
-           "history", "notice_data", "raise_alarms", "snapshot_url"]
+__all__ = ["ALARM_STATES", "STEP_MARGIN", "AlarmRaise", "acknowledge", "alarm_data", "clear",
+           "clear_by_key", "delete_cleared_before", "history", "history_query", "notice_data", "raise_alarms",
+           "snapshot_url"]

@@ -1,7 +1,8 @@
 """Issue 15: the installer's page on a phone (390×844), in Chinese: a building's edges, lines,
 doors and devices listed; a line added through the form, a refused one marked at its field
 with the hub's reason, the new one removed again. In English: a door's reader put in install
-mode, a resident's PIN refused at its field, then set."""
+mode, a resident's PIN refused at its field, then set. In both: an edge's configuration reset,
+confirmed with a required reason, the edge's answer shown."""
 
 from __future__ import annotations
 
@@ -78,6 +79,69 @@ async def test_an_installer_commissions_a_reader_and_sets_a_pin_in_english(
         await expect(form.locator("[data-field=pin]")).not_to_have_class("invalid")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await screenshot(page, "installer-reader-pin-en")
+        assert page.js_errors == []  # type: ignore[attr-defined]
+    finally:
+        await context.clear_cookies(name="lintel_lang")
+
+
+async def _reset_commands(building: Building) -> list[dict[str, object]]:
+    sent = await building.call("GET", "/commands?site_id=demo&edge=b1-edge")
+    return [c for c in sent["items"] if c["command"] == "reset_config"]
+
+
+async def test_an_installer_resets_an_edges_configuration_with_a_reason_in_chinese(
+        building: Building, context: BrowserContext) -> None:
+    page = await logged_in(context, building, "manager1", phone=True)
+    await page.goto(f"{building.hub.url}/manage/installation")
+    before = len(await _reset_commands(building))
+    row = page.locator("#edges-rows tr", has_text="b1-edge")
+    dialog = page.locator("#reason-dialog")
+    # cancelled: nothing is sent
+    await row.get_by_role("button", name="重置配置").click()
+    await expect(dialog.locator("#reason-title")).to_contain_text("确定重置 b1-edge 的配置")
+    await dialog.get_by_role("button", name="取消").click()
+    await expect(dialog).to_be_hidden()
+    # confirmed without a reason: the dialog stays open, the reason is required
+    await row.get_by_role("button", name="重置配置").click()
+    await dialog.get_by_role("button", name="确认").click()
+    await expect(dialog).to_be_visible()
+    assert len(await _reset_commands(building)) == before
+    await dialog.locator("textarea").fill("数据库从备份恢复")
+    await dialog.get_by_role("button", name="确认").click()
+    outcome = page.get_by_test_id("edge-command")
+    await expect(outcome).to_have_attribute("data-status", "ok")
+    await expect(outcome).to_contain_text("b1-edge 已接受重置")
+    sent = await _reset_commands(building)
+    assert len(sent) == before + 1
+    assert sent[0]["reason"] == "数据库从备份恢复" and sent[0]["issued_by"] == "manager1"
+    assert sent[0]["status"] == "ok"
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await screenshot(page, "installer-reset-config-zh-phone")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_an_installer_resets_an_edges_configuration_in_english(
+        building: Building, context: BrowserContext) -> None:
+    await context.add_cookies([{"name": "lintel_lang", "value": "en", "url": building.hub.url}])
+    try:
+        page = await logged_in(context, building, "manager1")
+        await page.goto(f"{building.hub.url}/manage/installation")
+        before = len(await _reset_commands(building))
+        row = page.locator("#edges-rows tr", has_text="b1-edge")
+        await row.get_by_role("button", name="Reset configuration").click()
+        dialog = page.locator("#reason-dialog")
+        await expect(dialog.locator("#reason-title")).to_contain_text(
+            "Reset b1-edge's configuration?")
+        await expect(dialog.locator("label")).to_contain_text("Reason (required")
+        await dialog.locator("textarea").fill("hub database restored from backup")
+        await dialog.get_by_role("button", name="Confirm").click()
+        outcome = page.get_by_test_id("edge-command")
+        await expect(outcome).to_have_attribute("data-status", "ok")
+        await expect(outcome).to_contain_text(
+            "b1-edge takes the hub's current configuration again")
+        sent = await _reset_commands(building)
+        assert len(sent) == before + 1 and sent[0]["reason"] == "hub database restored from backup"
+        await screenshot(page, "installer-reset-config-en")
         assert page.js_errors == []  # type: ignore[attr-defined]
     finally:
         await context.clear_cookies(name="lintel_lang")

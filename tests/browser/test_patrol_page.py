@@ -198,6 +198,10 @@ async def test_a_scheduled_round_taken_late_a_refused_code_and_a_reload_en(
         cp1 = page.locator("[data-testid=patrol-stops] li[data-checkpoint=CP1]")
         await expect(cp1).to_contain_text("refused")
         await _read(page, hub, "CP1")
+        # the hub's answer: the page flags a queued reading "late" itself before it is sent,
+        # and a send still on its way when the route below cuts the hub off stays queued too
+        await expect(cp1).to_have_class("read")
+        await expect(page.get_by_test_id("patrol-queue")).to_have_text("Every reading is sent.")
         await expect(cp1).to_contain_text("late")
         await expect(cp1).not_to_contain_text("refused")
 
@@ -205,6 +209,9 @@ async def test_a_scheduled_round_taken_late_a_refused_code_and_a_reload_en(
         # in IndexedDB, and a reload sends it
         await page.route("**/readings", lambda route: route.abort())
         await _read(page, hub, "CP2")
+        # the send was tried and failed (the queue's count shows before it is tried)
+        await expect(page.locator("#toasts")).to_contain_text(
+            "CP2 kept; it is sent when the network is back")
         await expect(page.get_by_test_id("patrol-queue")).to_contain_text(
             "1 reading(s) kept on this phone")
         await page.unroute("**/readings")

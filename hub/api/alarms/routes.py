@@ -89,7 +89,7 @@ async def get_alarm(request: web.Request) -> AlarmDetail:
     alarm_id = path_id(request, "alarm")
     async with reading(request) as session:
         alarm = await visible(session, request, Alarm, "alarm", alarm_id)
-        steps = await ops.history(session, alarm_id)
+        steps = await ops.history(session, alarm)
         comments = list(await session.scalars(
             select(AlarmComment).where(AlarmComment.alarm_id == alarm_id)
             .order_by(AlarmComment.ts, AlarmComment.id)))

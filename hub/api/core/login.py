@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hub import login_throttle
+from hub.api.core.audit import client_address
 from hub.api.core.auth import ROLES, SESSION_COOKIE, bearer_token, token_hash, verify_password
 from hub.api.core.endpoints import EndpointTable
 from hub.api.core.errors import TooManyRequestsError, UnauthorizedError
@@ -36,8 +37,9 @@ async def login(request: web.Request, body: LoginRequest) -> web.Response:
     checked, concurrent ones included: past 5 failures for one username from one address
     within a minute (20 for one username from anywhere, 20 from one address for any
     username), 429 with Retry-After, whatever the password."""
-    # the peer's address: behind a reverse proxy every client shares the proxy's
-    address = request.remote or "unknown"
+    # behind a trusted reverse proxy, the client it names: else every client would share the
+    # proxy's count, and one guesser would lock everybody out
+    address = client_address(request)
     sessions = request.app[SESSIONS]
     try:
         attempt = await login_throttle.begin(sessions, body.username, address)

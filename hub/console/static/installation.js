@@ -1,10 +1,11 @@
 // The installer's page: a building's edges, serial lines, doors (with readers) and Modbus
 // devices, added, changed and removed through the API (/api/v1/edges, /lines, /doors, /devices);
 // a door's reader put in install mode or given a new key (/doors/{id}/install, /rotate-key);
+// an edge made to take the hub's configuration again (/edges/{id}/reset-config);
 // a resident's PIN set (/residents/{id}/pin).
 "use strict";
 (() => {
-  const {t, el, api, fill, td, toast, toastError} = Lintel;
+  const {t, el, api, fill, td, toast, toastError, askReason, statusPill} = Lintel;
   const state = {building: null, edge: null, sites: {}, codes: {}, models: [], lines: []};
   // an option without a label shows its value: a code (osdp, rtu, N), not a word to translate
   const opt = (value, label) => ({value, label: label ?? String(value), code: label === undefined});
@@ -16,6 +17,7 @@
       columns: [["name", (e) => e.name], ["label", (e) => e.label || "—"],
         ["status", (e) => Lintel.statusPill(e.status)]],
       fields: () => [{name: "name", required: true, fixed: true}, {name: "label"}],
+      actions: (e) => [["install.reset_config", () => resetConfig(e)]],
       body: (v) => ({site_id: state.sites[state.building], building_id: state.building, ...v})},
     lines: {path: "/lines", edgeScoped: true,
       columns: [["name", (x) => x.name], ["port", (x) => x.port], ["protocol", (x) => code(x.protocol)],
@@ -151,6 +153,48 @@
       await api("POST", `/doors/${door.id}/${action}`, install ? {minutes, reason: reason.trim()} : {reason: reason.trim()});
       toast(install ? t("install.install_sent", {door: door.name, minutes}) : t("install.rotate_sent", {door: door.name}));
     } catch (error) { toastError(error); }
+  }
+
+  // The way out for an edge that refuses the hub's configurations as older than the one it
+  // runs (the hub's database restored from a backup): a signed reset_config, with its reason.
+  async function resetConfig(edge) {
+    const reason = await askReason(t("install.reset_config_title", {edge: edge.name}),
+      {label: t("install.reset_config_reason")});
+    if (!reason) return;
+    const box = document.getElementById("edge-command");
+    try {
+      let command = await api("POST", `/edges/${edge.id}/reset-config`, {reason});
+      showCommand(box, command);
+      command = await answered(command);
+      showCommand(box, command);
+    } catch (error) {
+      box.dataset.status = "refused";
+      box.className = "error";
+      box.replaceChildren(t("install.reset_refused", {edge: edge.name, reason: error.message}));
+      box.hidden = false;
+    }
+  }
+
+  // The command once its edge answered, or as sent if no answer came within ten seconds.
+  async function answered(command) {
+    const query = `/commands?site_id=${encodeURIComponent(command.site_id)}&edge=${encodeURIComponent(command.edge)}&limit=50`;
+    for (let i = 0; i < 20 && command.status === "sent"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      command = (await api("GET", query)).items.find((c) => c.id === command.id) ?? command;
+    }
+    return command;
+  }
+
+  function showCommand(box, command) {
+    const done = command.status === "ok";
+    const words = done ? "install.reset_ok" : command.status === "sent" ? "install.reset_waiting"
+      : command.status === "unsent" ? "install.reset_unsent" : "install.reset_not_taken";
+    box.dataset.status = command.status;
+    box.className = done || command.status === "sent" ? "muted" : "error";
+    const pill = done ? Lintel.pill(t("install.reset_done"), "ok") : statusPill(command.status);
+    box.replaceChildren(pill, " ", t(words, {edge: command.edge}),
+      command.answer ? el("span", {class: "mono small", translate: "no"}, ` (${command.answer})`) : null);
+    box.hidden = false;
   }
 
   async function loadResidents() {

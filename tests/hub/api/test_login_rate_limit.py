@@ -124,3 +124,28 @@ async def test_per_account_and_per_address_limits(
         assert (await attempt(client, "alice", PASSWORD))[0] == 200
         clock.now += timedelta(seconds=61)
         assert (await attempt(client, "admin", PASSWORD))[0] == 200
+
+
+async def test_behind_a_trusted_proxy_each_client_is_counted_by_its_own_address(
+        sessions: async_sessionmaker[AsyncSession], publisher: RecordingPublisher,
+        clock: Clock) -> None:
+    """Behind the site's reverse proxy one guesser's failures hold back that guesser, not every
+    client the proxy forwards; a forged X-Forwarded-For from anyone else changes nothing."""
+    async def from_(client: Client, forwarded: str, password: str) -> int:
+        resp = await client.post(LOGIN, json={"username": "admin", "password": password},
+                                 headers={"X-Forwarded-For": forwarded})
+        return resp.status
+
+    app = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600,
+                     trusted_proxies=("127.0.0.0/8",))
+    async with TestClient(TestServer(app)) as behind:
+        for _ in range(login_throttle.MAX_FAILURES):
+            assert await from_(behind, "203.0.113.7", "guess") == 401
+        assert await from_(behind, "203.0.113.7", PASSWORD) == 429
+        assert await from_(behind, "203.0.113.8", PASSWORD) == 200  # another client
+    clock.now += timedelta(seconds=60)
+    direct = create_app(sessions=sessions, publisher=publisher, token_ttl_s=3600)
+    async with TestClient(TestServer(direct)) as client:  # no proxy trusted: the header is not
+        for i in range(login_throttle.MAX_FAILURES):
+            assert await from_(client, f"198.51.100.{i}", "guess") == 401
+        assert await from_(client, "198.51.100.99", PASSWORD) == 429
