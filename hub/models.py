@@ -382,6 +382,17 @@ class EventLog(Base):
     data: Mapped[dict[str, Any]] = mapped_column(Payload)
 
 
+class EventIdOutlier(Base):
+    """An event stored with a ts more than a day from the time its UUIDv7 id carries (or an id
+    that is no UUIDv7). The ingest looks for a reused id only in the days around the id's time
+    (hub.ingest): the ids of the rare events stored elsewhere in time are kept here, so that
+    look still finds them. Used on PostgreSQL, where the event log's key is (id, ts)."""
+
+    __tablename__ = "event_id_outliers"
+    id: Mapped[str] = mapped_column(EventIdType, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class AccessEvent(Base):
     """Access decisions, denormalised for the access log's filters and keyset paging.
 
