@@ -202,12 +202,16 @@ async def history(session: AsyncSession, alarm: Alarm) -> list[AlarmHistory]:
 
 
 async def delete_cleared_before(session: AsyncSession, cutoff: datetime, limit: int) -> int:
-    """Up to `limit` alarms cleared before `cutoff` deleted (with their comments and steps, by
-    the foreign keys); how many. Raised before their clear, so `ix_alarms_raised` finds them."""
+    """Up to `limit` alarms cleared before `cutoff` deleted with their steps (and comments, by
+    their foreign key); how many. Raised before their clear, so `ix_alarms_raised` finds them;
+    a cleared alarm gets no step after its clear, so the steps' bound prunes to old months."""
     ids = list(await session.scalars(
         select(Alarm.id).where(Alarm.raised_at < cutoff, Alarm.cleared_at < cutoff)
         .order_by(Alarm.raised_at, Alarm.id).limit(limit)))
     if ids:
+        await session.execute(delete(AlarmHistory).where(
+            AlarmHistory.alarm_id.in_(ids), AlarmHistory.ts < cutoff + STEP_MARGIN)
+            .execution_options(synchronize_session=False))
         await session.execute(delete(Alarm).where(Alarm.id.in_(ids))
                               .execution_options(synchronize_session=False))
     return len(ids)

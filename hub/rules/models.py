@@ -86,11 +86,16 @@ class Alarm(Base):
 
 
 class AlarmHistory(Base):
-    """Each step of an alarm's life, with who and when."""
+    """Each step of an alarm's life, with who and when.
+
+    On PostgreSQL partitioned by `ts` (hub.history, migration 0045a): the key is (id, ts), and
+    no foreign key to `alarms` (maintaining one would lock `alarms` each time a month is
+    attached or dropped, against the raises that lock `alarms` then this table: a deadlock);
+    the steps are written beside their alarm and deleted with it (hub.rules.alarms)."""
 
     __tablename__ = "alarm_history"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    alarm_id: Mapped[int] = mapped_column(Integer, index=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     action: Mapped[Literal["raised", "acknowledged", "cleared"]] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))  # a username, or rule:<name>

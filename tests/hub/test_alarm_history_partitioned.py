@@ -167,9 +167,12 @@ async def test_retention_drops_an_old_month_while_alarms_are_raised_and_keeps_th
             AlarmHistory.alarm_id.in_(raised), AlarmHistory.action == "raised"))
         old_steps = await session.scalar(select(func.count()).select_from(AlarmHistory).where(
             AlarmHistory.ts < edge_month))
+        orphans = await session.scalar(select(func.count()).select_from(AlarmHistory).where(
+            AlarmHistory.alarm_id.not_in(select(Alarm.id))))
     assert not alarms & set(gone), "cleared alarms past the retention are deleted"
     assert comments == 0  # with their alarms
     assert old_steps == 0
+    assert orphans == 0  # a deleted alarm's steps went with it
     assert still_open in alarms  # open: kept, whatever its age
     assert set(raised) <= alarms and live_steps == len(raised)
     assert sum(r.deleted.get("alarms", 0) for r in reports) == len(gone) + len(before_cutoff)

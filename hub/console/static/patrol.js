@@ -11,7 +11,8 @@
   const user = root.dataset.user;
   const $ = (id) => document.getElementById(id);
   const state = {routes: [], checkpoints: new Map(), round: null, queue: [], refused: new Map(),
-    sending: false, canSign: true};
+    sending: false, canSign: true,
+    answers: 0};  // rounds the hub answered with (a start, a reading): a refresh older is stale
 
   // --- IndexedDB: the phone's key (per login) and the queue of readings not yet stored
   const db = new Promise((resolve, reject) => {
@@ -169,7 +170,7 @@
   async function start(route) {
     try {
       await phoneKey();
-      state.round = await api("POST", "/patrol/rounds", {site_id: route.site_id, route: route.code});
+      answered(await api("POST", "/patrol/rounds", {site_id: route.site_id, route: route.code}));
       await keep();
       render();
     } catch (error) {
@@ -214,11 +215,20 @@
       .sort((a, b) => (a.reading.ts < b.reading.ts ? -1 : a.reading.ts > b.reading.ts ? 1 : 0));
   }
 
+  // One send at a time; asked while one runs, it runs again after it: a reading made meanwhile
+  // would otherwise wait for the next timer, shown as kept for want of a network it has.
+  let sending = Promise.resolve();
+  function sync() {
+    const run = sending.then(sendQueue);
+    sending = run.catch(() => {});
+    return run;
+  }
+
   // Sends the queue oldest first, one reading a call: a refused one (a mistyped code) is taken
   // out and shown, the rest still go. A network failure keeps everything for the next try.
-  async function sync() {
+  async function sendQueue() {
     const sent = new Set();
-    if (state.sending || !navigator.onLine) return sent;
+    if (!navigator.onLine) return sent;
     state.sending = true;
     try {
       await loadQueue();
@@ -226,7 +236,7 @@
       for (const item of [...state.queue]) {
         try {
           const round = await api("POST", `/patrol/rounds/${item.round}/readings`, {readings: [item.reading]});
-          if (state.round && round.id === state.round.id) state.round = round;
+          if (state.round && round.id === state.round.id) answered(round);
           sent.add(item.id);
         } catch (error) {
           if (error.status === undefined || error.status >= 500 || error.status === 401) break;
@@ -248,6 +258,7 @@
 
   // The routes, checkpoints and the latest round from the hub, kept for a page opened offline.
   async function refresh() {
+    const asked = state.answers;
     let answers;
     try {
       answers = await Promise.all([api("GET", "/patrol/routes"), api("GET", "/patrol/checkpoints"),
@@ -260,8 +271,16 @@
     state.routes = routes.items;
     state.checkpoints = new Map(checkpoints.items.map((c) => [c.code, c]));
     const latest = rounds.items[0] || null;
-    if (!state.round || (latest && latest.id >= state.round.id)) state.round = latest;
+    // a round answered while this was asked for is newer than this answer (a reading sent)
+    if (!state.round || (latest && latest.id >= state.round.id && asked === state.answers)) {
+      state.round = latest;
+    }
     await keep();
+  }
+
+  function answered(round) {
+    state.round = round;
+    state.answers += 1;
   }
 
   async function keep() {
