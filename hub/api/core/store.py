@@ -59,6 +59,15 @@ async def reading(request: web.Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def autocommit(session: AsyncSession) -> None:
+    """Let a read-only session's statements run without a transaction: no BEGIN and ROLLBACK
+    round trips around them (each statement still sees committed data). Only while the
+    session has no connection yet (a replica session already has one: it keeps its
+    transaction); the pool resets the connection when the session returns it."""
+    if not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 @asynccontextmanager
 async def writing(request: web.Request) -> AsyncIterator[Change]:
     """Commit everything or nothing; only after the commit, tell the publisher which sites

@@ -142,3 +142,46 @@ async def test_the_csv_export_holds_every_match(client: Client, auth: dict[str, 
     denied = list(csv.DictReader(io.StringIO((await filtered.read()).decode().lstrip("\ufeff"))))
     assert [(r["门名称"], r["结果"], r["原因"]) for r in denied] == [
         ("Main entrance", "拒绝", "未登记的卡"), ("Garage", "拒绝", "已停用")]
+
+
+async def test_only_a_pass_of_the_events_site_named_exactly_names_a_visitor(
+        client: Client, auth: dict[str, str], log: dict[str, Any],
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The names are looked up in the page's own statement (pass:<digits> parsed there):
+    anything but the digits of a pass of the event's site names nobody, a door missing from
+    the registry has no name, and a leading zero is still the pass's number."""
+    async with sessions() as session, session.begin():
+        elsewhere = VisitorPass(site_id="moonbay", unit_id=901, visitor_name="刘洋",
+                                visitor_phone="13900000000", valid_from=T0,
+                                valid_until=T0 + timedelta(hours=4), max_uses=2, uses=0,
+                                status="active", share_code="m" * 32)
+        session.add(elsewhere)
+        await session.flush()
+        pass_id, other_pass = log["pass"], elsewhere.id
+        credentials = [f"pass:{other_pass}", f"pass:{pass_id}x", "pass:", f"pass:0{pass_id}",
+                       "pass:1234567890", f"Pass:{pass_id}", f"pass:-{pass_id}"]
+        for i, credential in enumerate(credentials):
+            event_id = new_event_id()
+            ts = T0 + timedelta(hours=1, minutes=i)
+            session.add(EventLog(id=event_id, kind="access", site_id="sunrise", edge="edge-b1",
+                                 device="r", seq=100 + i, ts=ts, data={}))
+            await session.flush()
+            session.add(AccessEvent(id=event_id, site_id="sunrise", edge="edge-b1",
+                                    door="B1-gone" if i == 0 else "B1-main", ts=ts,
+                                    credential_type="visitor_pass", credential=credential,
+                                    resident_id=None, result="denied", reason="unknown_card",
+                                    decision_us=100))
+    resp = await client.get(URL, headers=auth, params={
+        "site": "sunrise", "since": (T0 + timedelta(hours=1)).isoformat()})
+    assert resp.status == 200, await resp.text()
+    got = {e["credential"]: (e["door_name"], e["person"], e["person_kind"],
+                             e["person_resident_id"]) for e in (await resp.json())["items"]}
+    assert got == {
+        f"pass:{other_pass}": (None, None, None, None),  # moonbay's pass, sunrise's door
+        f"pass:{pass_id}x": ("Main entrance", None, None, None),
+        "pass:": ("Main entrance", None, None, None),
+        f"pass:0{pass_id}": ("Main entrance", "王芳", "visitor", None),
+        "pass:1234567890": ("Main entrance", None, None, None),  # past the id column
+        f"Pass:{pass_id}": ("Main entrance", None, None, None),
+        f"pass:-{pass_id}": ("Main entrance", None, None, None),
+    }
