@@ -12,13 +12,14 @@ import asyncio
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import Table, Uuid, any_, bindparam, insert, select
+from sqlalchemy import Table, Uuid, any_, bindparam, insert, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,7 +36,7 @@ from hub.live import LiveBus, LiveItem
 from hub.liveness import StateChange, live_items, record_states
 from hub.meters.readings import record_meter_readings
 from hub.models import AccessEvent as AccessEventRow
-from hub.models import Base, DeadLetter, Edge, EventLog, Site, utcnow
+from hub.models import Base, DeadLetter, Edge, EventIdOutlier, EventLog, Site, utcnow
 from hub.mqtt import Message, MqttClient, backoff_delay
 from hub.patrol.cards import record_card_readings
 from hub.readers.keys import keyed_rows, record_reader_keys
@@ -502,17 +503,55 @@ async def _refuse_impostors(session: AsyncSession, batch: _Batch, stored: set[st
     batch.camera = [row for row in batch.camera if row["id"] not in refused]
 
 
+# Where the ingest looks for an id reused under another ts: the days around the time its
+# UUIDv7 id carries (an edge stamps both at once), plus the few ids stored far from it.
+_ID_WINDOW = timedelta(days=1)
+
+
+def _id_time(event_id: str) -> datetime | None:
+    """The time a UUIDv7 id carries (its first 48 bits, Unix milliseconds); None for others."""
+    try:
+        value = uuid.UUID(event_id).int
+    except ValueError:
+        return None
+    if (value >> 76) & 0xF != 7:
+        return None
+    return datetime.fromtimestamp((value >> 80) / 1000, UTC)
+
+
+def _outlier(row: Mapping[str, Any]) -> bool:
+    at = _id_time(row["id"])
+    return at is None or abs(row["ts"] - at) > _ID_WINDOW
+
+
 async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[str],
                              now: datetime) -> set[str]:
     """On PostgreSQL the key is (id, ts): an event reusing a stored id under another ts is
-    inserted as its own row. Found here (one index probe per partition for the batch), it is
-    taken out again and kept as a dead letter, as SQLite's key on the id alone refuses it."""
-    table = _table(EventLog)
-    ids = bindparam("ids", sorted(stored), type_=ARRAY(Uuid(as_uuid=False)))
-    reused = (await session.execute(
-        select(table.c.id, table.c.ts).where(table.c.id == any_(ids)))).all()
+    inserted as its own row. Found here, it is taken out again and kept as a dead letter, as
+    SQLite's key on the id alone refuses it. The look costs the same whatever the depth of
+    the history: for an id whose ts lies within a day of its UUIDv7 time, only the partitions
+    of those days and the table of outliers; an outlier itself is looked for everywhere (rare:
+    a forged or broken edge's), and kept among the outliers for the looks after it."""
+    table, outliers = _table(EventLog), _table(EventIdOutlier)
     mine = {row["id"]: row for row in batch.events if row["id"] in stored}
+    far = sorted(i for i, row in mine.items() if _outlier(row))
+    near = sorted(set(mine) - set(far))
+    reused: list[Any] = []
+    if near:  # one round trip; the bounds as values, so the plan holds only those partitions
+        times = [cast(datetime, _id_time(i)) for i in near]
+        ids = bindparam("near", near, type_=ARRAY(Uuid(as_uuid=False)))
+        reused += (await session.execute(union_all(
+            select(table.c.id, table.c.ts).where(
+                table.c.id == any_(ids), table.c.ts >= min(times) - _ID_WINDOW,
+                table.c.ts <= max(times) + _ID_WINDOW),
+            select(outliers.c.id, outliers.c.ts).where(outliers.c.id == any_(ids))))).all()
+    if far:
+        reused += (await session.execute(select(table.c.id, table.c.ts).where(
+            table.c.id == any_(bindparam("far", far, type_=ARRAY(Uuid(as_uuid=False))))))).all()
     refused = {r.id for r in reused if r.ts != mine[r.id]["ts"]}
+    kept = [{"id": i, "ts": mine[i]["ts"]} for i in far if i not in refused]
+    if kept:
+        await insert_ignore(session, outliers, kept, key="id")
     if not refused:
         return stored
     found = {r.id: r for r in (await session.execute(

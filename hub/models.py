@@ -296,6 +296,9 @@ class EdgeUplink(Base):
     edge: Mapped[str] = mapped_column(String(64), primary_key=True)
     stored_through: Mapped[int] = mapped_column(BigInteger, server_default="0")
     folded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # the edge's time of the event at stored_through (at most the hub's, when folded): a lower
+    # bound for the ts of those above it, so reading them prunes event_log (migration 0045b)
+    through_ts: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Door(Base):
@@ -377,6 +380,17 @@ class EventLog(Base):
     ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(Payload)
+
+
+class EventIdOutlier(Base):
+    """An event stored with a ts more than a day from the time its UUIDv7 id carries (or an id
+    that is no UUIDv7). The ingest looks for a reused id only in the days around the id's time
+    (hub.ingest): the ids of the rare events stored elsewhere in time are kept here, so that
+    look still finds them. Used on PostgreSQL, where the event log's key is (id, ts)."""
+
+    __tablename__ = "event_id_outliers"
+    id: Mapped[str] = mapped_column(EventIdType, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class AccessEvent(Base):

@@ -24,11 +24,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import Select, and_, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.credentials.downlink import DownlinkSigner
+from hub.history.ddl import EDGE_CLOCK_MARGIN
 from hub.liveness import received_at
 from hub.models import Edge, EdgeUplink, EventLog, UplinkRange, utcnow
 from hub.mqtt import Message, MqttClient
@@ -195,27 +196,55 @@ class UplinkProgress:
 SCAN_MAX = 200_000  # event seqs read above stored_through at once (the folder keeps it close)
 
 
-async def _stored_above(session: AsyncSession, site: str, edge: str, through: int
-                        ) -> tuple[list[SeqRange], list[int]]:
-    """What is stored above `through`: merged ranges (event_log's seqs and uplink_ranges),
-    and the ids of the uplink_ranges rows read."""
-    seqs = (await session.scalars(
-        select(EventLog.seq).where(EventLog.site_id == site, EventLog.edge == edge,
-                                   EventLog.seq > through)
-        .order_by(EventLog.seq).limit(SCAN_MAX))).all()
+@dataclass(frozen=True, slots=True)
+class _Above:
+    ranges: list[SeqRange]  # merged: event_log's seqs and uplink_ranges
+    range_ids: list[int]  # the uplink_ranges rows read
+    events: Sequence[tuple[int, datetime]]  # event_log's (seq, ts) read, by seq
+
+
+async def _stored_above(session: AsyncSession, site: str, edge: str, through: int,
+                        through_ts: datetime | None) -> _Above:
+    """What is stored above `through`. An edge stamps its events in the order it numbers them,
+    so those above `through` carry a ts no earlier than `through_ts` (the one at `through`),
+    less a clock set back by up to EDGE_CLOCK_MARGIN: that bound lets PostgreSQL read only
+    the event log's recent months. Should the bounded read leave a gap (an edge whose clock
+    went back further), it is read again without the bound, so a gap shown is a real one."""
     rows = (await session.execute(
         select(UplinkRange.id, UplinkRange.first_seq, UplinkRange.last_seq).where(
             UplinkRange.site_id == site, UplinkRange.edge == edge))).all()
-    return (merge_ranges([*to_ranges(seqs), *((a, b) for _, a, b in rows)]),
-            [row[0] for row in rows])
+    uplink = [(a, b) for _, a, b in rows]
+
+    async def read(bound: datetime | None) -> tuple[list[SeqRange],
+                                                     Sequence[tuple[int, datetime]]]:
+        stmt = events_above(site, edge, through, bound)
+        events = [(seq, ts) for seq, ts in (await session.execute(stmt)).all()]
+        return merge_ranges([*to_ranges(seq for seq, _ in events), *uplink]), events
+
+    ranges, events = await read(through_ts)
+    if through_ts is not None and _fold(through, ranges)[1]:
+        ranges, events = await read(None)
+    return _Above(ranges, [row[0] for row in rows], events)
+
+
+def events_above(site: str, edge: str, through: int, through_ts: datetime | None
+                 ) -> Select[int, datetime]:
+    """The edge's event seqs (with their ts) above `through`, by seq; bounded by ts when the
+    edge's time at `through` is known."""
+    stmt = select(EventLog.seq, EventLog.ts).where(
+        EventLog.site_id == site, EventLog.edge == edge, EventLog.seq > through)
+    if through_ts is not None:
+        stmt = stmt.where(EventLog.ts >= through_ts - EDGE_CLOCK_MARGIN)
+    return stmt.order_by(EventLog.seq).limit(SCAN_MAX)
 
 
 async def progress(session: AsyncSession, site: str, edge: str) -> UplinkProgress:
     """The edge's committed sequence numbers as they stand now (folded or not yet)."""
-    through = await session.scalar(select(EdgeUplink.stored_through).where(
-        EdgeUplink.site_id == site, EdgeUplink.edge == edge)) or 0
-    above, _ = await _stored_above(session, site, edge, through)
-    through, above = _fold(through, above)
+    row = (await session.execute(select(EdgeUplink.stored_through, EdgeUplink.through_ts).where(
+        EdgeUplink.site_id == site, EdgeUplink.edge == edge))).one_or_none()
+    through, through_ts = (row[0], row[1]) if row is not None else (0, None)
+    through, above = _fold(through, (await _stored_above(session, site, edge, through,
+                                                         through_ts)).ranges)
     gaps: list[SeqRange] = []
     previous = through
     for first, last in above:
@@ -244,11 +273,17 @@ async def fold_edge(session: AsyncSession, site: str, edge: str) -> None:
                       else sqlite.insert)
     await session.execute(dialect_insert(EdgeUplink).values(
         site_id=site, edge=edge, stored_through=0).on_conflict_do_nothing())
-    through = await session.scalar(select(EdgeUplink.stored_through).where(
-        EdgeUplink.site_id == site, EdgeUplink.edge == edge).with_for_update())
-    assert through is not None
-    stored, ids = await _stored_above(session, site, edge, through)
-    new_through, _ = _fold(through, stored)
+    through, through_ts = (await session.execute(
+        select(EdgeUplink.stored_through, EdgeUplink.through_ts).where(
+            EdgeUplink.site_id == site, EdgeUplink.edge == edge).with_for_update())).one()
+    found = await _stored_above(session, site, edge, through, through_ts)
+    new_through, _ = _fold(through, found.ranges)
+    now = utcnow()
+    # the edge's time at the new stored_through (no later than the hub's: an edge clock
+    # running ahead, then set right, must not hide its next events)
+    passed = [ts for seq, ts in found.events if seq <= new_through]
+    new_ts = min(passed[-1], now) if passed else through_ts
+    ids = found.range_ids
     if ids:
         rows = (await session.execute(
             select(UplinkRange.first_seq, UplinkRange.last_seq).where(
@@ -260,10 +295,10 @@ async def fold_edge(session: AsyncSession, site: str, edge: str) -> None:
                 await session.execute(insert(UplinkRange), [
                     {"site_id": site, "edge": edge, "first_seq": max(a, new_through + 1),
                      "last_seq": b} for a, b in kept])
-    if new_through != through:
+    if new_through != through or new_ts != through_ts:
         await session.execute(update(EdgeUplink).where(
             EdgeUplink.site_id == site, EdgeUplink.edge == edge).values(
-            stored_through=new_through, folded_at=utcnow()))
+            stored_through=new_through, through_ts=new_ts, folded_at=now))
 
 
 class UplinkFolder(Periodic):
@@ -289,5 +324,5 @@ class UplinkFolder(Periodic):
                 await fold_edge(session, site, edge)
 
 
-__all__ = ["Committed", "StoredConfirmer", "UplinkFolder", "UplinkProgress", "fold_edge",
-           "loose_seq", "outbox_floors", "progress", "record_ranges"]
+__all__ = ["Committed", "StoredConfirmer", "UplinkFolder", "UplinkProgress", "events_above",
+           "fold_edge", "loose_seq", "outbox_floors", "progress", "record_ranges"]

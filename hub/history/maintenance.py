@@ -94,6 +94,8 @@ class HistoryMaintenance(Periodic):
                                                       _PG_HISTORY_LOCK)
                 report.deleted[table] = await self._delete_before(
                     default_name(table), cutoff, postgres=True)
+                if table == "event_log":  # the ingest's note of ids stored far from their time
+                    await self._delete_before("event_id_outliers", cutoff, postgres=True)
             else:
                 report.deleted[table] = await self._delete_before(table, cutoff,
                                                                   postgres=postgres)

@@ -160,7 +160,7 @@ async def _refused_zones(sessions: async_sessionmaker[AsyncSession], panel: Secu
     return [(z, *names.get(z, (str(z), str(z)))) for z in refused.get("open_zones") or []]
 
 
-def panel_events_since(panel: SecurityPanel, since: datetime) -> Select[tuple[dict[str, Any]]]:
+def panel_events_since(panel: SecurityPanel, since: datetime) -> Select[dict[str, Any]]:
     """The panel's events the hub received since `since`, newest first. The bound on `ts`
     beside `received_at` lets PostgreSQL read only the event log's recent months."""
     return select(EventLog.data).where(

@@ -4,6 +4,7 @@ PostgreSQL (uuid ids, jsonb payloads), every row kept; on SQLite only the foreig
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -80,5 +81,28 @@ def test_a_populated_database_is_partitioned_with_every_row(db_url: str) -> None
                 "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                 "WHERE conname = 'event_log_pkey'")).scalar()
             assert key == "PRIMARY KEY (id, ts)"
+    finally:
+        engine.dispose()
+
+
+def test_ids_stored_far_from_their_time_are_noted_for_the_ingest(db_url: str) -> None:
+    """Migration 0048a: on PostgreSQL the events already stored whose ts lies over a day from
+    their UUIDv7 id's time (and those whose id is no UUIDv7) are noted, so the ingest's look
+    for a reused id, kept to the days around each id's time, still finds them."""
+    run_migrations(db_url, "0040a")
+    engine = create_sync_engine(sync_url(db_url))
+    now = datetime.now(UTC)
+    rows = {"near": (new_event_id(), now), "far": (new_event_id(), "2025-01-15 08:00:00+00"),
+            "v4": (str(uuid.uuid4()), now)}
+    try:
+        with engine.begin() as conn:
+            for n, (event_id, ts) in enumerate(rows.values()):
+                conn.execute(text(_EVENT), {"id": event_id, "seq": n, "ts": ts, "data": "{}"})
+        run_migrations(db_url)
+        with engine.begin() as conn:
+            noted = {r[0] for r in conn.execute(text(
+                "SELECT CAST(id AS text) FROM event_id_outliers"))}
+        postgres = engine.dialect.name == "postgresql"
+        assert noted == ({rows["far"][0], rows["v4"][0]} if postgres else set())
     finally:
         engine.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from edge.trust import DownlinkVerifier
 from edge.uplink import Uplink
 from harness.stored import RecordingGate
 from hub.ingest import Ingest, hub_subscriptions
-from hub.models import DeadLetter, Edge, EdgeUplink, EventLog, UplinkRange
+from hub.models import DeadLetter, Edge, EdgeUplink, EventIdOutlier, EventLog, UplinkRange
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from hub.stored import StoredConfirmer, UplinkFolder, fold_edge, progress
@@ -55,6 +56,18 @@ async def hub(mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSessio
                 Ingest(seeded, mqtt, confirmer=confirmer) as ingest):
         await mqtt.wait_ready(10)
         yield ingest
+
+
+async def handled(sessions: async_sessionmaker[AsyncSession], n: int) -> None:
+    """Until `n` events are stored or refused: each in a batch after the one before (the hub
+    being idle says nothing of a message still on its way)."""
+    async def done() -> bool:
+        async with sessions() as session:
+            stored = len((await session.execute(select(EventLog.id))).all())
+            refused = len((await session.execute(select(DeadLetter.id))).all())
+        return stored + refused >= n
+
+    await eventually(done)
 
 
 async def test_committed_sequence_numbers_are_confirmed_signed_and_kept_with_their_gaps(
@@ -157,9 +170,10 @@ async def test_a_message_is_confirmed_with_its_own_digest_and_an_impostor_never_
     confirmed: set[tuple[int, str]] = set()
     async with edge_client(mosquitto.host, mosquitto.port, subscriptions=[(STORED, 1)]) as edge:
         await edge.wait_ready(10)
-        for payload, event in zip(sent, (*real, forged, impostor), strict=True):
+        for n, (payload, event) in enumerate(zip(sent, (*real, forged, impostor), strict=True),
+                                             start=1):
             await edge.publish(event_topic(event), payload, qos=1)
-            await hub.wait_idle()  # one after the other: the impostor comes after the real one
+            await handled(seeded, n)  # one after the other: the impostor comes after the real one
 
         async def all_confirmed() -> bool:
             while not edge.messages.empty():
@@ -241,3 +255,31 @@ async def _last_seq(sessions: async_sessionmaker[AsyncSession], seq: int) -> boo
 async def _true(value: bool) -> bool:
     await asyncio.sleep(0)
     return value
+
+
+async def test_an_id_reused_under_another_ts_is_found_however_far_in_time_it_was_stored(
+    mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession], hub: Ingest
+) -> None:
+    """The ingest looks for a reused id only in the days around the time its UUIDv7 id carries
+    (a cost that does not grow with the history), and keeps the ids of events stored far from
+    that time apart: a reuse is refused whichever of the two came first."""
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=40)).isoformat()
+    stamped_late = {**access_event(1), "ts": old}  # a fresh id, a ts 40 days before it
+    recent = access_event(2)
+    impostors = [{**access_event(3, card="7777"), "id": stamped_late["id"]},  # near its id
+                 {**access_event(4, card="8888"), "id": recent["id"], "ts": old}]
+    async with edge_client(mosquitto.host, mosquitto.port) as edge:
+        await edge.wait_ready(10)
+        for n, event in enumerate((stamped_late, recent, *impostors), start=1):
+            await edge.publish(event_topic(event), dumps(event), qos=1)
+            await handled(seeded, n)
+    async with seeded() as session:
+        rows = (await session.execute(select(EventLog.seq, EventLog.data))).all()
+        dead = (await session.execute(select(DeadLetter.reason))).scalars().all()
+        kept = (await session.execute(select(EventIdOutlier.id))).scalars().all()
+        postgres = session.get_bind().dialect.name == "postgresql"
+    assert sorted((r.seq, r.data["credential"]) for r in rows) == [(1, "1001"), (2, "1001")]
+    assert len(dead) == 2 and all("is already stored as another event" in d for d in dead)
+    # on PostgreSQL (key (id, ts)) the id stored far from its time is noted for later looks
+    assert kept == ([stamped_late["id"]] if postgres else [])
