@@ -203,7 +203,7 @@ async def test_resident_visitor_pass_qr_opens_the_door(building: Building, conte
     finally:
         await visitor.close()
 
-    await building.wait_perm_change(held, timeout=5)  # the pass reached the edge
+    await building.wait_perm_change(held, timeout=15.0)  # the pass reached the edge
     garage = building.sims["B1-garage"]
     garage.present_qr(token)
     assert await asyncio.to_thread(garage.wait_relay, True, 3.0) is not None
