@@ -16,10 +16,12 @@ the staff scoped to their site) and, per filter shape a guard, manager or regula
 - hot: the same requests again (their pages now cached): p50, p99, hub CPU per request;
 - no pause: a fifth of them again with no pause between (the hub's throughput, requests/s).
 Each client pauses `--think-ms` (mean, exponential) between requests: 20 people at consoles.
-Target p99 <= 100 ms. A CSV export's "rows" are the rows exported.
+Target p99 <= 100 ms. A CSV export's "rows" are the rows exported. `--hub-workers N`: N hub
+processes share the API's port (http_reuse_port), their CPU summed.
 
 Usage: PYTHONPATH=. .venv/bin/python bench/access_query.py --events 100000000 \
-           --data /tmp/accessbench-100m [--load-only] [--requests 50] [--auto-explain 100]
+           --data /tmp/accessbench-100m [--load-only] [--requests 50] [--auto-explain 100] \
+           [--hub-workers 2]
        (again with the same --data: measures that loaded database without loading it)
 """
 
@@ -388,19 +390,38 @@ def disk_usage(pg: BenchPostgres) -> dict[str, int]:
     return {"database": int(row[0]), "heap": int(row[1]), "indexes": int(row[2])}
 
 
-def start_hub(pg: BenchPostgres, broker: MosquittoServer) -> tuple[subprocess.Popen[str], int]:
+def start_hub(pg: BenchPostgres, broker: MosquittoServer, workers: int = 1
+              ) -> tuple[list[subprocess.Popen[str]], int]:
+    """`workers` hub processes on one HTTP port (http_reuse_port when more than one: the
+    kernel spreads the clients' connections over them), one after the other."""
     http = free_port()
-    env = {**os.environ, "LINTEL_HUB_DATABASE_URL": pg.url(NAME),
-           "LINTEL_HUB_MQTT_PORT": str(broker.port), "LINTEL_HUB_HTTP_PORT": str(http),
-           "LINTEL_HUB_ADMIN_PASSWORD": PASSWORD, "LINTEL_HUB_DATA_DIR": str(pg.dir),
-           "LINTEL_HUB_MQTT_CLIENT_ID": f"hub-{NAME}"}
-    proc = subprocess.Popen([sys.executable, "-m", "lintel.cli", "hub"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "hub serving" not in line:
-        raise RuntimeError(f"hub did not start: {line!r}")
-    return proc, http
+    procs = []
+    for i in range(workers):
+        env = {**os.environ, "LINTEL_HUB_DATABASE_URL": pg.url(NAME),
+               "LINTEL_HUB_MQTT_PORT": str(broker.port), "LINTEL_HUB_HTTP_PORT": str(http),
+               "LINTEL_HUB_ADMIN_PASSWORD": PASSWORD, "LINTEL_HUB_DATA_DIR": str(pg.dir),
+               "LINTEL_HUB_MQTT_CLIENT_ID": f"hub-{NAME}" + (f"-{i}" if i else ""),
+               "LINTEL_HUB_HTTP_REUSE_PORT": "true" if workers > 1 else "false"}
+        proc = subprocess.Popen([sys.executable, "-m", "lintel.cli", "hub"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "hub serving" not in line:
+            raise RuntimeError(f"hub did not start: {line!r}")
+    return procs, http
+
+
+class Hubs:
+    """The hub's worker processes, their CPU summed."""
+
+    def __init__(self, procs: list[subprocess.Popen[str]]) -> None:
+        self.procs = [psutil.Process(p.pid) for p in procs]
+
+    def cpu_times(self) -> tuple[float, float]:
+        """User and system seconds, all workers."""
+        times = [p.cpu_times() for p in self.procs]
+        return sum(t.user for t in times), sum(t.system for t in times)
 
 
 def settle(hub: psutil.Process, timeout: float = 300.0) -> None:
@@ -506,7 +527,7 @@ class Phase:
 
 
 async def phase(sessions: list[aiohttp.ClientSession], url: str, shape: Shape | None,
-                seed: int, per_client: int, think_s: float, hub: psutil.Process) -> Phase:
+                seed: int, per_client: int, think_s: float, hub: Hubs) -> Phase:
     """Every client runs `per_client` requests of the shape, all clients at once, each
     request answered before the client's next, with an exponential pause of mean `think_s`
     between (0: back to back). The same seed asks the same questions again.
@@ -557,7 +578,7 @@ async def make_clients(sessions: list[aiohttp.ClientSession], base: str) -> None
         c.auth = await login(sessions[i], base, c.username)
 
 
-async def measure(pg: BenchPostgres, port: int, hub: psutil.Process, loaded: Loaded,
+async def measure(pg: BenchPostgres, port: int, hub: Hubs, loaded: Loaded,
                   per_client: int, cold: int, think_s: float) -> None:
     base = f"http://127.0.0.1:{port}/api/v1"
     url = f"{base}/access-events"
@@ -616,6 +637,9 @@ def main() -> None:
                         help="also load the event_log rows (twice the disk; the queries read "
                              "only access_events)")
     parser.add_argument("--requests", type=int, default=50, help="per client per shape")
+    parser.add_argument("--hub-workers", type=int, default=1,
+                        help="hub processes sharing the API's port (http_reuse_port); hub CPU "
+                             "is their sum")
     parser.add_argument("--cold", type=int, default=3, help="per client per shape, cold")
     parser.add_argument("--think-ms", type=float, default=500,
                         help="a client's mean pause between requests (exponential)")
@@ -630,7 +654,7 @@ def main() -> None:
                         "auto_explain.log_analyze": "on", "auto_explain.log_buffers": "on",
                         "auto_explain.log_timing": "off"}
     marker = pg.dir / "loaded.json"
-    broker, hub = MosquittoServer(), None
+    broker, hubs = MosquittoServer(), []
     try:
         if marker.exists():
             pg.resume()
@@ -648,16 +672,18 @@ def main() -> None:
             return
         broker.start()
         pg.restart()
-        hub, port = start_hub(pg, broker)
-        settle(psutil.Process(hub.pid))
+        hubs, port = start_hub(pg, broker, args.hub_workers)
+        for proc in hubs:
+            settle(psutil.Process(proc.pid))
         print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        asyncio.run(measure(pg, port, psutil.Process(hub.pid), loaded, args.requests, args.cold,
+        asyncio.run(measure(pg, port, Hubs(hubs), loaded, args.requests, args.cold,
                             args.think_ms / 1000))
         print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
-        if hub is not None:
-            hub.terminate()
-            hub.wait(timeout=30)
+        for proc in hubs:
+            proc.terminate()
+        for proc in hubs:
+            proc.wait(timeout=30)
         broker.cleanup()
         if args.data is None:
             pg.stop()

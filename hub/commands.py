@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
+
+
+VersionTable = type[PermissionVersion] | type[EdgeConfigVersion]
+# what a reset of each names, when there is nothing to reset to: in English, and its word
+_RESET_OF: dict[VersionTable, tuple[str, str]] = {
+    PermissionVersion: ("permission snapshot", "permissions"),
+    EdgeConfigVersion: ("configuration", "configuration")}
 
 
 class ConfigPush(Protocol):
@@ -85,24 +92,33 @@ class CommandSender:
             row.status, row.answer = "unsent", f"broker: {exc}"[:500]
         return row
 
+    async def _current_version(self, edge_id: int, table: VersionTable
+                               ) -> tuple[str, str, int, str]:
+        """The edge's site and name, and the version and hash of `table` the hub holds for it:
+        what a reset names. NotFound for no such edge; Conflict when nothing was published."""
+        async with self._sessions() as session:
+            found = (await session.execute(
+                select(Edge.site_id, Edge.name, table.version, table.hash)
+                .join(table, table.edge_id == Edge.id, isouter=True)
+                .where(Edge.id == edge_id)
+            )).first()
+        if found is None:
+            raise NotFound("edge", edge_id)
+        site, edge, _, digest = found
+        version = cast("int | None", found[2])  # the outer join's: nothing published yet
+        if version is None:
+            english, thing = _RESET_OF[table]
+            raise Conflict(f"no {english} has been published to edge {edge} yet: there is "
+                           "nothing to reset it to", "error.nothing_to_reset", edge=edge,
+                           what=word(f"thing.{thing}", thing))
+        return site, edge, version, digest
+
     async def reset_permissions(self, *, edge_id: int, reason: str,
                                 issued_by: str) -> EdgeCommandRow:
         """Bring an edge back to the hub's snapshot whatever version it holds (one stuck on a
         bad, e.g. far-future, version refuses every lower one): a signed command naming the
         hub's current version and hash, then that snapshot sent again."""
-        async with self._sessions() as session:
-            found = (await session.execute(
-                select(Edge.site_id, Edge.name, PermissionVersion.version, PermissionVersion.hash)
-                .join(PermissionVersion, PermissionVersion.edge_id == Edge.id, isouter=True)
-                .where(Edge.id == edge_id)
-            )).first()
-        if found is None:
-            raise NotFound("edge", edge_id)
-        site, edge, version, digest = found
-        if version is None:
-            raise Conflict(f"no permission snapshot has been published to edge {edge} yet: "
-                           "there is nothing to reset it to", "error.nothing_to_reset", edge=edge,
-                           what=word("thing.permissions", "permissions"))
+        site, edge, version, digest = await self._current_version(edge_id, PermissionVersion)
         row = await self.send(site=site, edge=edge, command="reset_permissions", reason=reason,
                               issued_by=issued_by, perm_version=version, perm_hash=digest)
         if row.status == "sent" and self._publisher is not None:
@@ -119,19 +135,7 @@ class CommandSender:
             raise Conflict("this hub does not publish edge configurations",
                            "error.no_config_publisher")
         await self._configs.push(edge_id)  # the current installation, versioned
-        async with self._sessions() as session:
-            found = (await session.execute(
-                select(Edge.site_id, Edge.name, EdgeConfigVersion.version, EdgeConfigVersion.hash)
-                .join(EdgeConfigVersion, EdgeConfigVersion.edge_id == Edge.id, isouter=True)
-                .where(Edge.id == edge_id)
-            )).first()
-        if found is None:
-            raise NotFound("edge", edge_id)
-        site, edge, version, digest = found
-        if version is None:
-            raise Conflict(f"no configuration has been published to edge {edge} yet: there is "
-                           "nothing to reset it to", "error.nothing_to_reset", edge=edge,
-                           what=word("thing.configuration", "configuration"))
+        site, edge, version, digest = await self._current_version(edge_id, EdgeConfigVersion)
         row = await self.send(site=site, edge=edge, command="reset_config", reason=reason,
                               issued_by=issued_by, config_version=version, config_hash=digest)
         if row.status == "sent":

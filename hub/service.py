@@ -259,7 +259,10 @@ class Hub:
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, s.http_host, s.http_port)
+        # several workers on one port: each its own process, nothing shared but the
+        # database and the broker (tokens, login throttling, live pushes all live there)
+        site = web.TCPSite(runner, s.http_host, s.http_port,
+                           reuse_port=True if s.http_reuse_port else None)
         await site.start()
         host, port = runner.addresses[0][:2]
         self._url = f"http://{host}:{port}"

@@ -48,6 +48,9 @@ class HubSettings(BaseSettings):
     mqtt_backoff_max_s: float = Field(default=30.0, gt=0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port")
+    http_reuse_port: bool = Field(default=False, description=(
+        "SO_REUSEPORT: several hub workers on one machine listen on the same http_port and the "
+        "kernel spreads the connections over them (the API past one core; Linux)"))
     token_ttl_s: int = Field(default=12 * 3600, ge=60)
     trusted_proxies: list[str] = Field(
         default_factory=list, description="reverse proxies (addresses or networks, e.g. "

