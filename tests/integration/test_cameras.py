@@ -27,6 +27,7 @@ from hub.service import Hub
 from simulators.camera_scene import MjpegServer, Step
 from tests.support.building import ADMIN_PASSWORD, Building, broker, demo_building
 from tests.support.live import live_socket
+from tests.support.qr import early_in_a_qr_period
 from wire.tokens import decode_token, encode_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -118,6 +119,7 @@ async def test_qr_codes_at_the_gate_camera_go_through_the_door_decision(tmp_path
             zhang = await session.scalar(select(Resident).where(Resident.name == "张伟"))
             assert zhang is not None and zhang.unit_id is not None
         who = f"resident:{zhang.id}"
+        await early_in_a_qr_period()  # shown twice below: granted, then replayed
         qr = signer.resident_qr(zhang.id)
 
         granted = await show_code(s, gate, qr.text, who, 0)

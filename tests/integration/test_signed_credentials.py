@@ -26,6 +26,7 @@ from simulators.ble_reader import BleReaderSimulator
 from simulators.phone import PhoneSimulator
 from tests.integration.test_first_door import Stack
 from tests.support.building import broker, demo_building
+from tests.support.qr import early_in_a_qr_period
 from tests.support.services import PostgresServer
 from wire.tokens import BleAnswer, decode_token, encode_token
 
@@ -97,6 +98,7 @@ async def present(s: Stack, text: str, credential: str, nth: int) -> dict[str, A
 async def test_resident_qr_granted_once_then_refused(stack: Stack) -> None:
     s = stack
     token = await resident_token(s)
+    await early_in_a_qr_period()  # shown twice below: granted, then replayed
     qr = await as_resident(s, token, "GET", "/me/qr")
     who = f"resident:{qr['resident_id']}"
     s.sim.present_qr(qr["token"])  # how fast: bench/pass_revocation.py (scan to relay)
