@@ -100,7 +100,7 @@ async def test_guard_acknowledges_the_alarm_of_a_forced_door(building: Building,
     await page.goto(f"{building.hub.url}/guard")
     await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
     door = building.sims["B1-garage"]
-    assert await asyncio.to_thread(door.wait_relay, False, 3.0) is not None
+    assert await asyncio.to_thread(door.wait_relay, False, 10.0) is not None
     door.set_door_contact(True)  # opened with no grant: forced
     try:
         alarm = page.locator('#alarm-list li[data-type="door_forced_open"]')
@@ -206,7 +206,7 @@ async def test_resident_visitor_pass_qr_opens_the_door(building: Building, conte
     await building.wait_perm_change(held, timeout=15.0)  # the pass reached the edge
     garage = building.sims["B1-garage"]
     garage.present_qr(token)
-    assert await asyncio.to_thread(garage.wait_relay, True, 3.0) is not None
+    assert await asyncio.to_thread(garage.wait_relay, True, 10.0) is not None
     async with asyncio.timeout(5):  # the edge reports the use; the hub stores it
         while not (granted := await building.events(door="B1-garage", result="granted")):
             await asyncio.sleep(0.05)

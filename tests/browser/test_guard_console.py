@@ -144,7 +144,7 @@ async def _a_guards_shift(page: Page, building: Building, fire_panel: ModbusDevi
     # 张伟's card opens the door: shown open while it stands open, normal once it closes
     sim = building.sims["B1-main"]
     sim.present_card("1001")
-    assert await asyncio.to_thread(sim.wait_relay, True, 3.0) is not None
+    assert await asyncio.to_thread(sim.wait_relay, True, 10.0) is not None
     sim.set_door_contact(True)
     try:
         await expect(main).to_have_attribute("data-state", "open")

@@ -24,7 +24,7 @@ async def _granted(building: Building, door: str, card: str, timeout: float = 8.
     sim = building.sims[door]
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        assert await asyncio.to_thread(sim.wait_relay, False, 3.0) is not None
+        assert await asyncio.to_thread(sim.wait_relay, False, 10.0) is not None
         sim.present_card(card)
         if await asyncio.to_thread(sim.wait_relay, True, 1.0) is not None:
             return True
@@ -117,7 +117,7 @@ async def test_a_manager_adds_a_resident_and_issues_a_card_that_opens_the_door(
     await expect(card_row).to_contain_text("挂失")
     await building.wait_perm_change(held, timeout=10)
     sim = building.sims["B1-main"]
-    assert await asyncio.to_thread(sim.wait_relay, False, 3.0) is not None
+    assert await asyncio.to_thread(sim.wait_relay, False, 10.0) is not None
     sim.present_card("20261204")
     assert await asyncio.to_thread(sim.wait_relay, True, 1.5) is None  # lost: refused
     assert page.js_errors == []  # type: ignore[attr-defined]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +21,15 @@ from hub.history.maintenance import HistoryMaintenance, Retention
 from hub.history.partitions import create_ahead
 from hub.homesec.models import SecurityPanel
 from hub.homesec.service import panel_events_since
+from hub.ingest import Ingest, hub_subscriptions
+from hub.mqtt import MqttClient
 from hub.rules import alarms as ops
+from hub.rules.engine import RuleEngine
+from hub.rules.loader import load_rules
 from hub.rules.models import Alarm, AlarmComment, AlarmHistory
 from hub.seed import seed_demo
+from tests.hub.support import access_event, dumps, edge_client, event_topic
+from tests.support.services import MosquittoServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 NOW = datetime.now(UTC)
@@ -189,6 +197,73 @@ async def test_retention_drops_an_old_month_while_alarms_are_raised_and_keeps_th
         names = await partitions_of(seeded, "alarm_history")
         assert partition_name("alarm_history", edge_month) in names
         assert partition_name("alarm_history", period_start(NOW, "month")) in names
+
+
+@pytest.fixture
+async def alarming_ingest(mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession],
+                          tmp_path: Path) -> AsyncIterator[Ingest]:
+    """The real ingest with the rules engine and a rule raising one alarm per card."""
+    (tmp_path / "cards.yaml").write_text("""
+rules:
+  - name: every-card
+    match: {kind: access}
+    actions:
+      - raise_alarm: {type: card_seen, severity: minor, key: "card:{data.credential}",
+                      message: "card {data.credential}"}
+""")
+    mqtt = MqttClient(host=mosquitto.host, port=mosquitto.port, client_id="hub-alarms",
+                      subscriptions=hub_subscriptions("hub"))
+    rules = RuleEngine(load_rules(tmp_path), seeded)
+    async with mqtt, Ingest(seeded, mqtt, rules=rules) as running:
+        await mqtt.wait_ready(10)
+        yield running
+
+
+async def test_retention_runs_while_the_rules_raise_alarms_from_the_ingest(
+    mosquitto: MosquittoServer, seeded: async_sessionmaker[AsyncSession],
+    alarming_ingest: Ingest, db_url: str
+) -> None:
+    """Events through Mosquitto and the ingest raise alarms (one per card) while the job
+    drops an old month of alarm_history: every new alarm has its raise step, the old month
+    and its cleared alarms are gone."""
+    cutoff = NOW - timedelta(days=RETENTION_DAYS)
+    gone_month = period_start(cutoff - timedelta(days=62), "month")
+    if db_url.startswith("postgresql"):
+        await create_ahead(seeded, "alarm_history", "month", gone_month, 0, 1)
+    gone = [await raise_one(seeded, f"gone-{n}", gone_month + timedelta(days=1, hours=n),
+                            cleared_after=timedelta(minutes=5)) for n in range(10)]
+    events = [access_event(n, card=f"c{n}") for n in range(1, 301)]
+    job = HistoryMaintenance(seeded, Retention(None, None, RETENTION_DAYS), batch_rows=3)
+
+    async def publish() -> None:
+        async with edge_client(mosquitto.host, mosquitto.port, name="alarm-edge") as edge:
+            await edge.wait_ready(10)
+            for chunk in range(0, len(events), 50):
+                await asyncio.gather(*(edge.publish(event_topic(e), dumps(e), qos=1)
+                                       for e in events[chunk:chunk + 50]))
+
+    async def all_raised() -> bool:
+        async with seeded() as session:
+            return (await session.scalar(select(func.count()).select_from(AlarmHistory).where(
+                AlarmHistory.actor == "rule:every-card"))) == len(events)
+
+    publishing = asyncio.create_task(publish())
+    reports = []
+    async with asyncio.timeout(90):  # the job runs over and over while the ingest raises
+        while not publishing.done() or not reports or not await all_raised():
+            reports.append(await job.run_once())
+    await publishing
+    async with seeded() as session:
+        keys = set(await session.scalars(select(Alarm.dedup_key).where(
+            Alarm.type == "card_seen")))
+        left = set(await session.scalars(select(Alarm.id).where(Alarm.id.in_(gone))))
+        old_steps = await session.scalar(select(func.count()).select_from(AlarmHistory).where(
+            AlarmHistory.ts < cutoff))
+    assert keys == {f"card:c{n}" for n in range(1, 301)}
+    assert not left and old_steps == 0
+    if db_url.startswith("postgresql"):
+        assert partition_name("alarm_history", gone_month) in {
+            name for r in reports for name in r.dropped}
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has no partitions

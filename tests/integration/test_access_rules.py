@@ -132,14 +132,14 @@ async def test_door_unlocked_on_schedule_by_the_edge(rig: Rig) -> None:
         "mode": "unlocked_on_schedule", "unlock_schedule_id": schedule["id"]})
     assert door["mode"] == "unlocked_on_schedule"
     # Monday 10:00 local: inside the window, the edge releases the lock by itself
-    assert await asyncio.to_thread(rig.garage.wait_relay, True, 3.0) is not None
+    assert await asyncio.to_thread(rig.garage.wait_relay, True, 10.0) is not None
     await asyncio.sleep(1.0)  # longer than a grant pulse: the schedule holds it
     assert rig.garage.relay is True
     rig.now[0] = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)  # 18:30 local: window closed
-    assert await asyncio.to_thread(rig.garage.wait_relay, False, 3.0) is not None
+    assert await asyncio.to_thread(rig.garage.wait_relay, False, 10.0) is not None
     rig.now[0] = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # Tuesday 09:00 local
-    assert await asyncio.to_thread(rig.garage.wait_relay, True, 3.0) is not None
+    assert await asyncio.to_thread(rig.garage.wait_relay, True, 10.0) is not None
     # back to normal: the edge relocks, and a card is needed again
     await rig.change("PATCH", f"/doors/{garage['id']}", {"mode": "normal"})
-    assert await asyncio.to_thread(rig.garage.wait_relay, False, 3.0) is not None
+    assert await asyncio.to_thread(rig.garage.wait_relay, False, 10.0) is not None
     assert rig.main.relay is False  # the other door was never touched

@@ -222,6 +222,7 @@ async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_pat
             assert b"ftyp" in (await resp.read())[:12]
 
         # a covered lens: a device fault at the hub (what the rules turn into a work order)
+        walked = len((await s.call("GET", "/camera-alerts?camera=cam-lobby"))["items"])
         await lobby.show([Step("cover", 30)])
 
         async def camera_fault() -> dict[str, Any] | None:
@@ -241,9 +242,10 @@ async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_pat
             return bool(faults["items"]) and not any(f["open"] for f in faults["items"])
 
         await until(cleared, 20, "the fault cleared once the view is back")
-        # the covering and uncovering raised no motion alert
+        # the covering and uncovering raised no motion alert (the walk may have raised two on a
+        # loaded machine, as above)
         page = await s.call("GET", "/camera-alerts?camera=cam-lobby")
-        assert len(page["items"]) == 1
+        assert len(page["items"]) == walked
 
 
 def alert_with_clip(s: Building, alert_id: str) -> Callable[[], Awaitable[Any]]:

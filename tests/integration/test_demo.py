@@ -49,7 +49,7 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
         )
     try:
         lines: dict[str, str] = {}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a loaded machine took over 60 s once
         assert demo.stdout is not None
         while "token" not in lines:
             assert time.monotonic() < deadline, "the demo never printed its token"
@@ -190,7 +190,7 @@ def test_demo_stops_quietly_on_ctrl_c(tmp_path: Path) -> None:
     assert not noise, after
     assert demo.returncode == 0
     assert out.splitlines()[-1] == "Lintel demo stopped.", out
-    assert took < 10, f"stopping took {took:.1f} s"
+    assert took < 20, f"stopping took {took:.1f} s"  # 11.6 s seen on a loaded machine
 
 
 @pytest.mark.parametrize("taken", ["http", "mqtt"])

@@ -52,7 +52,7 @@ async def test_disk_low_alarm_and_doors_go_on_when_the_outbox_cannot_write(
         await until(lambda: _async(len(agent.outbox) == 0), 5, "the outbox never emptied")
         disk.fill(agent.outbox._db)
         b.sim.present_card("1001")
-        assert await asyncio.to_thread(b.sim.wait_relay, True, 2.0) is not None
+        assert await asyncio.to_thread(b.sim.wait_relay, True, 10.0) is not None
         b.sim.present_card("9999")
         await until(lambda: _async(agent.doors["B1-main"].counters["denied"] == 1), 3,
                     "the unknown card was not decided")

@@ -117,13 +117,14 @@ async def test_a_revoked_card_is_denied_once_the_snapshot_reaches_the_edge(stack
     assert (event["result"], event["reason"]) == ("denied", "revoked")
 
 
+@pytest.mark.timeout(300)  # 500 OSDP reads on a loaded machine took over a minute
 async def test_hub_down_500_swipes_arrive_once(stack: Stack) -> None:
     s = stack
     await s.hub.__aexit__(None, None, None)
     for i in range(500):
         s.sim.present_card("9999" if i % 2 else "1002")
     # every read reaches the edge and waits in the broker's queue for the hub
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while sum(d.counters["denied"] for d in s.agent.doors.values()) < 500:
         assert time.monotonic() < deadline, s.agent.doors["B1-main"].counters
         await asyncio.sleep(0.1)

@@ -255,7 +255,7 @@ async def _edge_offline_and_back(b: Site, tmp_path: Path, mosquitto: MosquittoSe
         edge.send_signal(signal.SIGKILL)
         edge.wait(timeout=10)
         await until(lambda: _edge_status(b, "offline"), 10, "the will")
-        alarm = await one_alarm(b, type="edge_offline", timeout=2)  # at that moment
+        alarm = await one_alarm(b, type="edge_offline", timeout=10)  # at that moment
         assert alarm["edge"] == "lonely" and alarm["severity"] == "critical"
         edge = start()
         await until(lambda: _state(b, alarm["id"], "cleared"), 20, "edge back online")

@@ -134,9 +134,12 @@ async def check_visitor_passes(s: Stack) -> None:
                                {**base, "doors": ["B1-main"], "max_uses": 2}, status=201)
     await s.wait_perm_change(old_hash, timeout=15.0)
     cred = f"pass:{issued['id']}"
+    pulses = len(s.sim.relay_changes)
     first = await present(s, issued["token"], cred, 0)
     assert (first["credential_type"], first["reason"]) == ("visitor_pass", "granted")
-    assert await asyncio.to_thread(s.sim.wait_relay, True, 10.0) is not None
+    # the relay pulsed (it may be off again by the time the event reached the hub)
+    assert (True in [on for _, on in s.sim.relay_changes[pulses:]]
+            or await asyncio.to_thread(s.sim.wait_relay, True, 10.0) is not None)
     assert (await present(s, issued["token"], cred, 1))["reason"] == "granted"
     used_up = await present(s, issued["token"], cred, 2)
     assert (used_up["result"], used_up["reason"]) == ("denied", "pass_used_up")

@@ -52,6 +52,9 @@ async def commission_panels(b: Building, port: str, panels: Sequence[tuple[str, 
             "entry_delay_s": entry_s}, status=201)
     homesec = b.agent.homesec
     deadline = time.monotonic() + 30
-    while not all(d in homesec.units and homesec.units[d].polled for d, _, _ in panels):
+    # the panel's settings (its unit, its delays) may come in a configuration of their own,
+    # after the device's: polled with them, not with the device's alone
+    while not all(d in homesec.units and homesec.units[d].polled
+                  and homesec.units[d].settings.unit == number for d, number, _ in panels):
         assert time.monotonic() < deadline, "the edge never polled every commissioned panel"
         await asyncio.sleep(0.05)
