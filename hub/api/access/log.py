@@ -236,13 +236,16 @@ async def _named_page(session: AsyncSession, stmt: Select[*tuple[Any, ...]], lim
     return list(await connection.execute(named))
 
 
-def _out(row: Row[Any]) -> AccessEventOut:
-    person: str | None = None
-    kind: Literal["resident", "visitor"] | None = None
+def _person(row: Row[Any]) -> tuple[str | None, Literal["resident", "visitor"] | None]:
     if row.resident_name is not None:
-        person, kind = row.resident_name, "resident"
-    elif row.visitor_name is not None:
-        person, kind = row.visitor_name, "visitor"
+        return row.resident_name, "resident"
+    if row.visitor_name is not None:
+        return row.visitor_name, "visitor"
+    return None, None
+
+
+def _out(row: Row[Any]) -> AccessEventOut:
+    person, kind = _person(row)
     return AccessEventOut(
         id=row.id, ts=row.ts, site=row.site_id, edge=row.edge, door=row.door,
         door_name=row.door_name or None,
@@ -266,8 +269,13 @@ async def _export(request: web.Request, session: AsyncSession,
     await resp.prepare(request)
     lang = reader_language()  # Accept-Language, else the console's language cookie
 
+    words: dict[str, str] = {}  # a few codes (results, reasons, kinds), each rendered once
+
     def text(code: str, fallback: str) -> str:
-        return render_or(code, None, lang, fallback)
+        word = words.get(code)
+        if word is None:
+            word = words[code] = render_or(code, None, lang, fallback)
+        return word
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -278,12 +286,14 @@ async def _export(request: web.Request, session: AsyncSession,
         batch_stmt = stmt if after is None else stmt.where(_before(*after))
         limit = min(_EXPORT_BATCH, MAX_EXPORT_ROWS - written)
         batch = await _named_page(session, batch_stmt, limit)
-        for e in map(_out, batch):
-            kind = text(f"access_person.{e.person_kind}", e.person_kind) if e.person_kind else ""
-            writer.writerow((e.ts.isoformat(), e.door, e.door_name or "", e.person or "", kind,
+        for e in batch:  # the rows as they come: no answer model to build for a CSV line
+            person, kind = _person(e)
+            writer.writerow((e.ts.isoformat(), e.door, e.door_name or "", person or "",
+                             text(f"access_person.{kind}", kind) if kind else "",
                              e.credential_type, _cell(e.credential),
                              text(f"access_result.{e.result}", e.result),
-                             text(f"access_reason.{e.reason}", e.reason), e.edge, e.site, e.id))
+                             text(f"access_reason.{e.reason}", e.reason), e.edge, e.site_id,
+                             e.id))
         await resp.write(buffer.getvalue().encode())
         buffer.seek(0)
         buffer.truncate()
