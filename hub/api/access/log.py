@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
@@ -54,6 +54,7 @@ from hub.models import (
     Edge,
     Resident,
     VisitorPass,
+    utcnow,
 )
 from hub.texts import reader_language, render_or
 
@@ -86,11 +87,16 @@ async def list_access_events(request: web.Request, query: AccessEventQuery
         stmt = await _filtered(session, scope, query)
         if query.format == "csv":
             return await _export(request, session, stmt)
+        upper = query.until
         if query.cursor is not None:
             ts, last_id = decode_cursor(query.cursor, str)  # checked by the query model
             stmt = stmt.where(_before(ts, last_id))
+            upper = ts
         # one extra row tells whether another page follows
-        rows = await _named_page(session, stmt, query.limit + 1)
+        if query.q is not None or scope.is_resident:
+            rows = await _newest_matches(session, stmt, query.limit + 1, upper, query.since)
+        else:
+            rows = await _named_page(session, stmt, query.limit + 1)
     page, more = rows[: query.limit], len(rows) > query.limit
     return AccessEventPage(
         items=[_out(row) for row in page],
@@ -234,6 +240,28 @@ async def _named_page(session: AsyncSession, stmt: Select[*tuple[Any, ...]], lim
     # Core, not the ORM's execution path: plain rows are all a page needs
     connection = await session.connection()
     return list(await connection.execute(named))
+
+
+# The windows a search looks back through, newest first, before the whole log.
+_WINDOWS = (timedelta(days=31), timedelta(days=92), timedelta(days=366))
+
+
+async def _newest_matches(session: AsyncSession, stmt: Select[*tuple[Any, ...]], limit: int,
+                          upper: datetime | None, since: datetime | None) -> list[Row[Any]]:
+    """A page of a few people's events (a name search, a household): PostgreSQL fetches
+    every one of their events in every month, then sorts them for the newest (10,000 rows
+    for a common name over two years: a second and more from disk). Looked for in the last
+    month first, then the last year, then all: a window holding a full page holds the
+    newest, as everything outside it is older."""
+    end = upper or utcnow()
+    for window in _WINDOWS:
+        start = end - window
+        if since is not None and start <= since:
+            break
+        rows = await _named_page(session, stmt.where(AccessEvent.ts >= start), limit)
+        if len(rows) >= limit:
+            return rows
+    return await _named_page(session, stmt, limit)
 
 
 def _person(row: Row[Any]) -> tuple[str | None, Literal["resident", "visitor"] | None]:

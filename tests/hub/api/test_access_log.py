@@ -185,3 +185,44 @@ async def test_only_a_pass_of_the_events_site_named_exactly_names_a_visitor(
         f"Pass:{pass_id}": ("Main entrance", None, None, None),
         f"pass:-{pass_id}": ("Main entrance", None, None, None),
     }
+
+
+async def test_a_search_pages_newest_first_through_the_windows_it_looks_back_in(
+        client: Client, auth: dict[str, str], log: dict[str, Any],
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A name search looks in the last month, then three months, a year, then the whole log
+    (a full page in a window holds the newest); the pages are the same as one look's."""
+    now = datetime.now(UTC)
+    ages = [2, 20, 50, 200, 500, 900]  # days
+    async with sessions() as session, session.begin():
+        zhao = Resident(site_id="sunrise", unit_id=101, name="赵敏")
+        session.add(zhao)
+        await session.flush()
+        for seq, days in enumerate(ages, start=100):
+            event_id, ts = new_event_id(), now - timedelta(days=days)
+            session.add(EventLog(id=event_id, kind="access", site_id="sunrise", edge="edge-b1",
+                                 device="r", seq=seq, ts=ts, data={}))
+            await session.flush()
+            session.add(AccessEvent(id=event_id, site_id="sunrise", edge="edge-b1",
+                                    door="B1-main", ts=ts, credential_type="card",
+                                    credential=f"9{seq}", resident_id=zhao.id, result="granted",
+                                    reason="granted", decision_us=100))
+
+    async def pages(limit: int, **more: str) -> list[list[str]]:
+        got: list[list[str]] = []
+        params = {"site": "sunrise", "q": "赵敏", "limit": str(limit), **more}
+        while True:
+            resp = await client.get(URL, headers=auth, params=params)
+            assert resp.status == 200, await resp.text()
+            body = await resp.json()
+            got.append([e["credential"] for e in body["items"]])
+            if body["next_cursor"] is None:
+                return got
+            params["cursor"] = body["next_cursor"]
+
+    newest_first = [f"9{seq}" for seq in range(100, 106)]
+    assert await pages(2) == [newest_first[0:2], newest_first[2:4], newest_first[4:6]]
+    assert await pages(4) == [newest_first[0:4], newest_first[4:6]]
+    assert await pages(10) == [newest_first]
+    since = (now - timedelta(days=300)).isoformat()
+    assert await pages(2, since=since) == [newest_first[0:2], newest_first[2:4]]
