@@ -579,7 +579,7 @@ async def make_clients(sessions: list[aiohttp.ClientSession], base: str) -> None
 
 
 async def measure(pg: BenchPostgres, port: int, hub: Hubs, loaded: Loaded,
-                  per_client: int, cold: int, think_s: float) -> None:
+                  per_client: int, cold: int, think_s: float, only: list[str]) -> None:
     base = f"http://127.0.0.1:{port}/api/v1"
     url = f"{base}/access-events"
     sessions = [aiohttp.ClientSession() for _ in CLIENTS]
@@ -591,7 +591,9 @@ async def measure(pg: BenchPostgres, port: int, hub: Hubs, loaded: Loaded,
               f"{'hot p50/p99':>12} {'rows':>5} {'hub CPU':>7} | "
               f"{'no pause: p50/p99':>17} {'req/s':>5}")
         worst: dict[str, float] = {}
-        all_shapes: list[tuple[str, Shape | None]] = [*shapes(loaded).items(), (PAGES, None)]
+        all_shapes: list[tuple[str, Shape | None]] = [
+            (name, shape) for name, shape in [*shapes(loaded).items(), (PAGES, None)]
+            if not only or any(word in name for word in only)]
         dropped = True
         for k, (name, shape) in enumerate(all_shapes):
             await asyncio.to_thread(pg.restart)
@@ -637,6 +639,8 @@ def main() -> None:
                         help="also load the event_log rows (twice the disk; the queries read "
                              "only access_events)")
     parser.add_argument("--requests", type=int, default=50, help="per client per shape")
+    parser.add_argument("--shapes", nargs="*", default=[], metavar="WORD",
+                        help="only the shapes whose name holds one of these words")
     parser.add_argument("--hub-workers", type=int, default=1,
                         help="hub processes sharing the API's port (http_reuse_port); hub CPU "
                              "is their sum")
@@ -677,7 +681,7 @@ def main() -> None:
             settle(psutil.Process(proc.pid))
         print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         asyncio.run(measure(pg, port, Hubs(hubs), loaded, args.requests, args.cold,
-                            args.think_ms / 1000))
+                            args.think_ms / 1000, args.shapes))
         print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         for proc in hubs:
