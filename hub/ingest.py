@@ -519,9 +519,6 @@ def _id_time(event_id: str) -> datetime | None:
     return datetime.fromtimestamp((value >> 80) / 1000, UTC)
 
 
-def _outlier(row: Mapping[str, Any]) -> bool:
-    at = _id_time(row["id"])
-    return at is None or abs(row["ts"] - at) > _ID_WINDOW
 
 
 async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[str],
@@ -534,11 +531,12 @@ async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[s
     a forged or broken edge's), and kept among the outliers for the looks after it."""
     table, outliers = _table(EventLog), _table(EventIdOutlier)
     mine = {row["id"]: row for row in batch.events if row["id"] in stored}
-    far = sorted(i for i, row in mine.items() if _outlier(row))
-    near = sorted(set(mine) - set(far))
+    at = {i: _id_time(i) for i in mine}  # None: no UUIDv7
+    near = sorted(i for i, t in at.items() if t is not None and abs(mine[i]["ts"] - t) <= _ID_WINDOW)
+    far = sorted(set(mine) - set(near))
     reused: list[Any] = []
     if near:  # one round trip; the bounds as values, so the plan holds only those partitions
-        times = [cast(datetime, _id_time(i)) for i in near]
+        times = [cast(datetime, at[i]) for i in near]
         ids = bindparam("near", near, type_=ARRAY(Uuid(as_uuid=False)))
         reused += (await session.execute(union_all(
             select(table.c.id, table.c.ts).where(
