@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -16,11 +17,49 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+_LOWEST_PORT = 20000
+_next_port: list[int] = []
+
+
+def _port_range() -> tuple[int, int]:
+    """This process's share of the loopback ports below the kernel's ephemeral range.
+
+    A port the kernel hands out for port 0 lies in the ephemeral range, where any outgoing
+    connection (to PostgreSQL, to the broker) may take it as its local port between the pick
+    and the server's bind, or while a server is restarted on it: CI saw `EADDRINUSE` so. Below
+    that range only servers bind, and each xdist worker takes its own slice, so two workers
+    never pick the same port."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker) if worker.isdigit() else 0
+    size = max(1, (ephemeral_low - _LOWEST_PORT) // max(1, count))
+    low = _LOWEST_PORT + size * (index % max(1, count))
+    return low, low + size
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, not in the ephemeral range (see `_port_range`)."""
+    low, high = _port_range()
+    if high - low < 16:  # an unusual kernel setting: fall back to the kernel's choice
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    if not _next_port:  # a random start: the last run's ports may still be in TIME_WAIT
+        _next_port.append(low + random.randrange(high - low))
+    for _ in range(high - low):
+        port = _next_port[0]
+        _next_port[0] = low + (port + 1 - low) % (high - low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free loopback port in {low}-{high}")
 
 
 def remove_in_background(path: Path | str) -> None:

@@ -45,7 +45,7 @@ class Rig:
         """An API write, then wait until the edge holds the snapshot it led to."""
         old = self.agent.cache.hash
         answer = await self.call(method, path, body, status)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20
         while self.agent.cache.hash == old:
             assert time.monotonic() < deadline, f"{method} {path} never reached the edge"
             await asyncio.sleep(0.02)
@@ -56,7 +56,7 @@ class Rig:
         door = sim.name
         before = len(await self._events(door))
         sim.present_card(card)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20
         while True:
             items = await self._events(door)
             if len(items) > before:

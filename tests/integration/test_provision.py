@@ -75,7 +75,7 @@ def test_an_edge_publishes_only_under_its_own_prefix(tmp_path: Path) -> None:
             refused.on_connect = lambda c, u, f, rc, p=None, result=result: result.append(rc)
             refused.connect("127.0.0.1", broker.port)
             refused.loop_start()
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 20
             while not result and time.monotonic() < deadline:
                 time.sleep(0.05)
             refused.loop_stop()
@@ -134,7 +134,7 @@ def subscribe_codes(client: mqtt.Client, filters: list[str]) -> dict[str, int]:
     for topic_filter in filters:
         before = len(acks)
         client.subscribe(topic_filter, qos=1)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20
         while len(acks) == before and time.monotonic() < deadline:
             time.sleep(0.01)
         assert len(acks) > before, f"no SUBACK for {topic_filter}"
@@ -187,7 +187,7 @@ def test_an_edge_may_not_join_the_hubs_share_group_and_nothing_is_lost(
                               qos=1).wait_for_publish(5)
         for topic in own:
             hub_client.publish(topic, b"for-b1", qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20
         while (len(hub_got) < 20 or len(b1_got) < len(own)) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)  # anything more would arrive now
