@@ -250,6 +250,10 @@ def check_meters(lines: Iterable[SerialLine], meters: Iterable[MeterConfig],
         if len(meter.address) != digits:
             raise ValueError(f"meter {meter.id}: a {line.protocol} meter's address is {digits} "
                              f"digits, not {meter.address!r}")
+        kinds = ("water", "hot_water") if line.protocol == "cjt188" else ("electricity",)
+        if meter.kind is not None and meter.kind not in kinds:
+            raise ValueError(f"meter {meter.id}: a {line.protocol} line reads "
+                             f"{' or '.join(kinds)} meters, not {meter.kind}")
         other = addresses.setdefault((line.id, meter.address), meter.id)
         if other != meter.id:
             raise ValueError(f"meters {other} and {meter.id} share address {meter.address} on "

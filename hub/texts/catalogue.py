@@ -268,6 +268,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "device_type.camera": ("camera", "摄像头"),
     "device_type.electricity_meter": ("electricity meter", "电表"),
     "device_type.water_meter": ("water meter", "水表"),
+    "device_type.hot_water_meter": ("hot water meter", "热水表"),  # a meter kind, not a device type
     "device_type.alarm_panel": ("alarm panel", "报警主机"),
     "device_type.led_board": ("LED notice board", "电子告示屏"),
     "access_reason.granted": ("granted", "允许"),
