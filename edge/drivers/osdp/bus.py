@@ -8,7 +8,13 @@ least every `_TICK` seconds otherwise.
 
 libosdp 3.2 declares a silent reader offline after about 8 s of probing and then waits
 300 s before it tries again. The bus takes the retry over: when libosdp reports a reader
-offline it restarts that reader (disable, enable) on its own capped, jittered backoff.
+offline it restarts that reader's session (disable, then enable once libosdp has it
+disabled) on its own capped, jittered backoff, and keeps restarting it until it is online
+over the secure channel again, whatever libosdp says or fails to say meanwhile. A reader
+whose secure channel breaks (libosdp: "Invalid MAC", seen on a loaded machine) comes back
+this way; the other readers of the line are not touched. The backoff is reset only once
+the reader has stayed online for `_STABLE_S`: a channel that breaks at every first poll
+is restarted less and less often, not every half second.
 
 A reader that answers on the line (good reply frames from its address) but goes offline
 without ever coming online was refused by the secure channel (the bus enforces it): a wrong
@@ -68,6 +74,7 @@ _PROBE_S = 3.0  # how long the default-key probe may hold the line
 _REKEY_GAP_S = 3.0  # the secure channel's restart after a KEYSET takes well under this
 _REOPEN_MIN = 0.1
 _REOPEN_MAX = 5.0
+_STABLE_S = 10.0  # online this long: the reader's restart backoff starts over
 
 # OSDP osdp_OUT control codes
 _OUT_OFF, _OUT_ON, _OUT_TEMP_ON, _OUT_TEMP_OFF = 1, 2, 5, 6
@@ -124,7 +131,10 @@ class OsdpBus:
         self._reconnects = 0
         self._retry_min, self._retry_max = retry_min, retry_max
         self._retry_delay = dict.fromkeys(addresses, retry_min)
-        self._retry_at: dict[int, float] = {}
+        self._retry_at: dict[int, float] = {}  # when to restart an offline reader next
+        self._enabling: set[int] = set()  # disabled for a restart, to be enabled again
+        self._online_since: dict[int, float] = {}  # while online, until the backoff resets
+        self._restarts = dict.fromkeys(addresses, 0)
         self._port_reopens = 0
         self._replies_seen = dict.fromkeys(addresses, 0)  # reply frames when last judged
         self._insecure: set[int] = set()  # reported, until it comes online securely
@@ -146,7 +156,13 @@ class OsdpBus:
             "bytes_tx": self._channel.bytes_tx,
             "reconnects": self._reconnects,
             "port_reopens": self._port_reopens,
+            "restarts": sum(self._restarts.values()),
         }
+
+    def restarts(self, address: int) -> int:
+        """How many times the bus restarted this reader's session (it was offline)."""
+        self._pd(address)
+        return self._restarts[address]
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
@@ -389,6 +405,7 @@ class OsdpBus:
             self._track_status(status, sc_status)
             self._judge_refused()
             self._retry_offline()
+            self._settle()
             if not self._channel.broken:
                 backoff = _REOPEN_MIN
 
@@ -416,10 +433,14 @@ class OsdpBus:
                     self._insecure.discard(address)
                 if online:
                     self._retry_at.pop(address, None)
-                    self._retry_delay[address] = self._retry_min
+                    self._online_since[address] = now
                     if address in self._ever_online and address not in self._rekeyed:
                         self._reconnects += 1
                     self._ever_online.add(address)
+                else:
+                    self._online_since.pop(address, None)
+                    if address in self._ever_online and address not in self._rekeyed:
+                        self._schedule_retry(address)  # however libosdp came to drop it
             # a new key restarts the secure channel: that short gap is not the reader going
             # offline, unless it lasts past _REKEY_GAP_S
             until = self._rekeyed.get(address)
@@ -431,9 +452,12 @@ class OsdpBus:
             if state != self._reported.get(address, (False, False)):
                 self._reported[address] = state
                 self._emit(ReaderStatus(address=address, online=state[0], secure=state[1],
-                                        at=now))
+                                        at=now, restarts=self._restarts[address]))
 
     def _schedule_retry(self, address: int) -> None:
+        """A restart of `address` after the current backoff, unless one is pending already."""
+        if address in self._retry_at:
+            return
         delay = self._retry_delay[address]
         self._retry_at[address] = time.monotonic() + delay * random.uniform(0.5, 1.0)
         self._retry_delay[address] = min(delay * 2, self._retry_max)
@@ -445,11 +469,32 @@ class OsdpBus:
                 continue
             del self._retry_at[address]
             pd = self._index[address]
-            # enable_pd is refused until a refresh has carried the disable through
+            # enable_pd is refused until a refresh has carried the disable through, and on a
+            # shared line one refresh may stop at another reader's exchange: then the enable
+            # waits for a later refresh (_settle) instead of leaving the reader disabled
             with self._lock:
                 self._cp.disable_pd(pd)
                 self._cp.refresh()
-                self._cp.enable_pd(pd)
+                enabled = self._cp.enable_pd(pd)
+            if not enabled:
+                self._enabling.add(address)
+            self._restarts[address] += 1
+            # the next restart is already due, should this one not bring the reader back
+            self._schedule_retry(address)
+
+    def _settle(self) -> None:
+        """Finish restarts libosdp has now carried through; reset the backoff of readers
+        online for `_STABLE_S`."""
+        for address in list(self._enabling):
+            with self._lock:
+                done = self._cp.enable_pd(self._index[address])
+            if done:
+                self._enabling.discard(address)
+        now = time.monotonic()
+        for address, since in list(self._online_since.items()):
+            if now - since >= _STABLE_S:
+                del self._online_since[address]
+                self._retry_delay[address] = self._retry_min
 
     def _on_event(self, pd: int, event: dict[str, Any]) -> int:
         # Called by libosdp inside refresh(), on the refresh thread.
