@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -122,7 +123,8 @@ class DeviceSupervisor:
                 devices.append(Device(cfg, model, reader, FaultTracker(reader)))
             units = [_link_config(d) for d in devices]
             guests = self._guests_at(endpoint, units)
-            line = ModbusLine(units, self._on_link_event, guests=guests)
+            mine = {d.config.id: d for d in devices}
+            line = ModbusLine(units, functools.partial(self._on_link_event, mine), guests=guests)
             for device in devices:
                 device.link = line.links[device.config.id]
                 self.devices[device.config.id] = device
@@ -155,7 +157,7 @@ class DeviceSupervisor:
     async def _open_guest_line(self, endpoint: tuple[str, ...],
                                guests: list[ModbusLink]) -> None:
         if guests:
-            line = ModbusLine([], self._on_link_event, guests=guests)
+            line = ModbusLine([], functools.partial(self._on_link_event, {}), guests=guests)
             await line.__aenter__()
             self._lines[endpoint] = (line, ())
 
@@ -202,7 +204,8 @@ class DeviceSupervisor:
                 device = self.devices.pop(cfg.id, None)
                 if device is not None and device.floors_reset is not None:
                     device.floors_reset.cancel()
-            await line.__aexit__(None, None, None)
+            # shielded: a reconcile cancelled here must not leave the old line polling on
+            await asyncio.shield(line.__aexit__(None, None, None))
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -210,10 +213,16 @@ class DeviceSupervisor:
         task.add_done_callback(self._tasks.discard)
 
     # --- readings --------------------------------------------------------------------
-    def _on_link_event(self, event: LinkEvent) -> None:
-        device = self.devices.get(event.device)
-        if device is None:
-            return  # a device just removed: its line is closing
+    def _on_link_event(self, mine: dict[str, Device], event: LinkEvent) -> None:
+        """An event of one line, read by the device definitions that line was opened with.
+
+        Looked up by id alone, a poll the old line finishes while a new configuration takes
+        over (pymodbus can swallow the cancel as a reply lands) reached the new definition of
+        the same id: its values keyed by the old register map, read against the new one
+        (`KeyError: ('discrete_input', 0)`), or telemetry mixed from two configurations."""
+        device = mine.get(event.device)
+        if device is None or self.devices.get(event.device) is not device:
+            return  # changed or removed meanwhile: its line is closing, the poll is stale
         try:
             if isinstance(event, LinkStatus):
                 self._health(device, event)
