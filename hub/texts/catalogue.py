@@ -622,9 +622,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "invalid.not_units_meter": ("meter {meter} is not this unit's {kind}", "表 {meter} 不是该房屋的{kind}"),
     "invalid.other_edge": ("{thing} {name} is on another edge gateway ({edge})",
                            "{thing} {name} 在另一个边缘网关上（{edge}）"),
-    "invalid.barrier_line_taken": (
-        "line {line} already carries {what} {name}; a barrier needs a line of its own",
-        "总线 {line} 已接有{what} {name}，道闸须独占一条总线"),
+    "invalid.unit_id_taken": ("line {line} already has {what} {name} at unit id {unit}",
+                              "总线 {line} 上的{what} {name} 已使用站号 {unit}"),
     "invalid.line_protocol": ("line {line} speaks {protocol}; this needs a {wanted} line",
                               "总线 {line} 使用 {protocol} 协议，此处需要 {wanted} 总线"),
     "invalid.line_carries": ("the line still carries {what}: {names}", "该总线上仍有{what}：{names}"),
