@@ -148,7 +148,7 @@ class EdgeAgent:
                 InsideLog(cfg.data_dir / "vehicles-inside.db")))
             self.vehicles = VehicleLanes(self.report.event, spool=self.cameras.spool,
                                          clock=self._now, path=cfg.data_dir / "vehicles.json",
-                                         inside=inside)
+                                         inside=inside, lines=self.devices)
             self.vehicles.restore()
             stack.push_async_callback(self.vehicles.close)
             self.lane_server: LaneServer | None = None

@@ -1,5 +1,9 @@
 """The device supervisor: every Modbus device's link, readings, faults, health and life safety.
 
+It owns the edge's Modbus lines (one bus owner per port or TCP endpoint); a unit another part
+drives (a lane's barrier) `join`s the line of its endpoint as a guest, so it shares the bus
+with the polled devices instead of opening the port a second time.
+
 Life safety is decided here, at the edge, the moment a fire zone goes into alarm: the
 fail-safe egress doors are released (through the agent's `fire_doors` callback, which drives
 the door state machines) and every elevator gets its recall command; the events reporting it
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -71,6 +76,7 @@ class DeviceSupervisor:
         self.devices: dict[str, Device] = {}
         # one bus owner per port: endpoint -> its line and the configs it runs
         self._lines: dict[tuple[str, ...], tuple[ModbusLine, tuple[DeviceConfig, ...]]] = {}
+        self._guests: dict[str, ModbusLink] = {}  # other parts' units by name, on those lines
         self.fire_active = False
         self._tasks: set[asyncio.Task[object]] = set()
 
@@ -115,14 +121,81 @@ class DeviceSupervisor:
                 model = self._models[cfg.model]
                 reader = DeviceReader(model)
                 devices.append(Device(cfg, model, reader, FaultTracker(reader)))
-            line = ModbusLine([_link_config(d) for d in devices], self._on_link_event)
+            units = [_link_config(d) for d in devices]
+            guests = self._guests_at(endpoint, units)
+            mine = {d.config.id: d for d in devices}
+            line = ModbusLine(units, functools.partial(self._on_link_event, mine), guests=guests)
             for device in devices:
                 device.link = line.links[device.config.id]
                 self.devices[device.config.id] = device
             await line.__aenter__()
             self._lines[endpoint] = (line, tuple(cfgs))
             started += [cfg.id for cfg in cfgs]
+        for endpoint in {g.config.endpoint for g in self._guests.values()
+                         if g.line.closed} - set(self._lines):
+            # guests whose line carried devices no longer there: a line of their own
+            await self._open_guest_line(endpoint, self._guests_at(endpoint, []))
         return started
+
+    def _guests_at(self, endpoint: tuple[str, ...], configs: list[LinkConfig]) -> list[ModbusLink]:
+        """The guests to move onto a new line at `endpoint`; one that clashes with the
+        devices (which the installation's checks refuse) is left off it, and told so by its
+        writes failing."""
+        taken: set[int | str] = {*(c.unit_id for c in configs), *(c.name for c in configs)}
+        guests = []
+        for guest in self._guests.values():
+            if guest.config.endpoint != endpoint:
+                continue
+            if guest.config.unit_id in taken or guest.config.name in taken:
+                log.error("%s: unit id %s taken on %s: not driven", guest.config.name,
+                          guest.config.unit_id, " ".join(endpoint[1:]))
+                continue
+            taken |= {guest.config.unit_id, guest.config.name}
+            guests.append(guest)
+        return guests
+
+    async def _open_guest_line(self, endpoint: tuple[str, ...],
+                               guests: list[ModbusLink]) -> None:
+        if guests:
+            line = ModbusLine([], functools.partial(self._on_link_event, {}), guests=guests)
+            await line.__aenter__()
+            self._lines[endpoint] = (line, ())
+
+    async def join(self, config: LinkConfig,
+                   on_event: Callable[[LinkEvent], None]) -> ModbusLink:
+        """A unit another part drives (a lane's barrier), polled and written on the line of
+        its endpoint alongside the devices there (a line of its own when none is). Raises
+        ModbusError when it cannot share that line (unit id or serial settings)."""
+        await self.leave(config.name)
+        held = self._lines.get(config.endpoint)
+        if held is None:
+            line = ModbusLine([config], on_event)
+            link = line.links[config.name]
+            self._guests[config.name] = link
+            await line.__aenter__()
+            self._lines[config.endpoint] = (line, ())
+            return link
+        line = held[0]
+        link = ModbusLink(config, line, on_event)
+        try:
+            line.adopt(link)
+        except ValueError as exc:
+            raise ModbusError(config.name, str(exc)) from exc
+        self._guests[config.name] = link
+        return link
+
+    async def leave(self, name: str) -> None:
+        """Stop driving guest `name`; a line left with no unit is closed."""
+        link = self._guests.pop(name, None)
+        if link is None:
+            return
+        line = link.line
+        line.release(name)
+        endpoint = link.config.endpoint
+        held = self._lines.get(endpoint)
+        if held is not None and held[0] is line and not line.links:
+            del self._lines[endpoint]
+            await line.__aexit__(None, None, None)
 
     async def _close_lines(self, endpoints: list[tuple[str, ...]]) -> None:
         for endpoint in endpoints:
@@ -131,7 +204,8 @@ class DeviceSupervisor:
                 device = self.devices.pop(cfg.id, None)
                 if device is not None and device.floors_reset is not None:
                     device.floors_reset.cancel()
-            await line.__aexit__(None, None, None)
+            # shielded: a reconcile cancelled here must not leave the old line polling on
+            await asyncio.shield(line.__aexit__(None, None, None))
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -139,10 +213,16 @@ class DeviceSupervisor:
         task.add_done_callback(self._tasks.discard)
 
     # --- readings --------------------------------------------------------------------
-    def _on_link_event(self, event: LinkEvent) -> None:
-        device = self.devices.get(event.device)
-        if device is None:
-            return  # a device just removed: its line is closing
+    def _on_link_event(self, mine: dict[str, Device], event: LinkEvent) -> None:
+        """An event of one line, read by the device definitions that line was opened with.
+
+        Looked up by id alone, a poll the old line finishes while a new configuration takes
+        over (pymodbus can swallow the cancel as a reply lands) reached the new definition of
+        the same id: its values keyed by the old register map, read against the new one
+        (`KeyError: ('discrete_input', 0)`), or telemetry mixed from two configurations."""
+        device = mine.get(event.device)
+        if device is None or self.devices.get(event.device) is not device:
+            return  # changed or removed meanwhile: its line is closing, the poll is stale
         try:
             if isinstance(event, LinkStatus):
                 self._health(device, event)

@@ -438,6 +438,12 @@ class DoorController:
             self._set_relay(door, locked=door.fsm.locked)
             self._rest(door)
         detail = f"reader {door.config.id} at OSDP address {event.address}"
+        if event.restarts:
+            # the bus restarts an offline reader's session by itself (a broken secure
+            # channel, a power cycle): how often so far says whether it keeps failing
+            detail += f"; reader session restarted {event.restarts} times by the edge"
+        log.log(logging.INFO if event.online else logging.WARNING, "door %s: %s %s",
+                door.config.id, detail, "online" if event.online else "offline")
         self._report.event(door.config.id, AgentData(
             event="device_online" if event.online else "device_offline", door=door.config.id,
             address=event.address, detail=detail))

@@ -11,6 +11,7 @@ from edge.drivers.dlt645 import ITEMS
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
 from wire.config import ConfigContent, DeviceConfig
+from wire.vehicles import LaneConfig, ModbusBarrier
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def check_supported(content: ConfigContent, *, ports: bool,
         if unknown:
             return Refusal("unsupported", f"meters.{i}: meter {meter.id}: unknown data items "
                            f"{', '.join(unknown)}; known: {', '.join(sorted(ITEMS))}")
-    shared = _check_lines(resolved.devices, models)
+    shared = _check_lines(resolved.devices, models, resolved.lanes)
     if shared is not None:
         return Refusal("unsupported", shared)
     if ports:
@@ -62,28 +63,43 @@ def check_supported(content: ConfigContent, *, ports: bool,
     return None
 
 
-def _check_lines(devices: list[DeviceConfig], models: dict[str, DeviceModel]) -> str | None:
-    """Several units may share one RS-485 line (or one TCP gateway): at distinct unit ids and,
-    on a serial line, with the same serial settings (the line has one)."""
-    lines: dict[tuple[str, ...], dict[int, DeviceConfig]] = {}
+def _check_lines(devices: list[DeviceConfig], models: dict[str, DeviceModel],
+                 lanes: list[LaneConfig]) -> str | None:
+    """Several units may share one RS-485 line (or one TCP gateway), a lane's Modbus barrier
+    among them: at distinct unit ids and, on a serial line, with the same serial settings
+    (the line has one)."""
+    units: list[tuple[tuple[str, ...], int, str, tuple[int, int, str, int] | None]] = []
     for dev in devices:
         model = models[dev.model].transport
         if dev.transport == "rtu":
             key: tuple[str, ...] = ("rtu", str(dev.port))
         else:
             key = ("tcp", str(dev.host), str(dev.tcp_port or model.tcp_port))
-        unit = dev.unit_id or model.unit_id
-        units = lines.setdefault(key, {})
-        if unit in units:
-            return (f"devices {units[unit].id} and {dev.id} share unit id {unit} on "
-                    f"{' '.join(key[1:])}: give one of them its own unit_id")
-        if dev.transport == "rtu" and units:
-            other = next(iter(units.values()))
-            mine, theirs = _serial(dev, models), _serial(other, models)
-            if mine != theirs:
-                return (f"devices {other.id} and {dev.id} share serial port {dev.port} with "
-                        f"different serial settings {theirs} and {mine}: a line has one")
-        units[unit] = dev
+        serial = _serial(dev, models) if dev.transport == "rtu" else None
+        units.append((key, dev.unit_id or model.unit_id, f"devices {dev.id}", serial))
+    for lane in lanes:
+        b = lane.barrier
+        if not isinstance(b, ModbusBarrier):
+            continue
+        if b.transport == "rtu":
+            key, serial = ("rtu", str(b.port)), (b.baudrate or 9600, 8, b.parity or "N",
+                                                 b.stopbits or 1)
+        else:
+            key, serial = ("tcp", str(b.host), str(b.tcp_port)), None
+        units.append((key, b.unit_id, f"lane {lane.id}'s barrier", serial))
+    lines: dict[tuple[str, ...], dict[int, tuple[str, tuple[int, int, str, int] | None]]] = {}
+    for key, unit, who, serial in units:
+        held = lines.setdefault(key, {})
+        if unit in held:
+            return (f"{held[unit][0]} and {who.removeprefix('devices ')} share unit id {unit} "
+                    f"on {' '.join(key[1:])}: give one of them its own unit_id")
+        if serial is not None and held:
+            other, theirs = next(iter(held.values()))
+            if serial != theirs:
+                return (f"{other} and {who.removeprefix('devices ')} share serial port "
+                        f"{key[1]} with different serial settings {theirs} and {serial}: a "
+                        "line has one")
+        held[unit] = (who, serial)
     return None
 
 

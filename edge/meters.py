@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+from edge.drivers.cjt188 import COLD_WATER, HOT_WATER
 from edge.drivers.dlt645 import (
     CJT188_ITEMS,
     ITEMS,
@@ -39,7 +40,7 @@ from wire.meters import MeterConfig as WireMeter
 log = logging.getLogger(__name__)
 
 MODEL = "dlt645-2007"  # the protocol family: DL/T 645 meters need no register map
-WATER_MODEL = "cjt188-2004"  # CJ/T 188 water meters on a cjt188 line: their volume
+WATER_MODEL = "cjt188-2004"  # CJ/T 188 water meters (cold or hot) on a cjt188 line: their volume
 BILLING_WINDOW_S = 2 * 3600.0  # a billing reading later than this no longer closes the day
 MISSED = "BILLING_READ_MISSED"
 Emit = Callable[[str, DeviceData | TelemetryData], None]  # (device id, event data)
@@ -83,6 +84,7 @@ def driver_lines(lines: Sequence[SerialLine], meters: Sequence[WireMeter]
         out[key] = (cfg, (*held[1], MeterConfig(
             name=meter.id, address=meter.address,
             items=tuple(CJT188_ITEMS) if water else tuple(meter.items),
+            meter_type=HOT_WATER if meter.kind == "hot_water" else COLD_WATER,
             interval_s=meter.interval_s, retry_s=meter.retry_s)))
     return out
 

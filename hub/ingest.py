@@ -12,10 +12,9 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -30,6 +29,7 @@ from hub.commands import record_acks
 from hub.credentials.uses import record_pass_uses
 from hub.devices import apply_device_events, reading_problem
 from hub.door_states import record_door_events
+from hub.history.ids import ID_WINDOW, id_time
 from hub.homesec.store import record_homesec_events
 from hub.installation.publish import ConfigPublisher
 from hub.live import LiveBus, LiveItem
@@ -503,27 +503,6 @@ async def _refuse_impostors(session: AsyncSession, batch: _Batch, stored: set[st
     batch.camera = [row for row in batch.camera if row["id"] not in refused]
 
 
-# Where the ingest looks for an id reused under another ts: the days around the time its
-# UUIDv7 id carries (an edge stamps both at once), plus the few ids stored far from it.
-_ID_WINDOW = timedelta(days=1)
-
-
-def _id_time(event_id: str) -> datetime | None:
-    """The time a UUIDv7 id carries (its first 48 bits, Unix milliseconds); None for others."""
-    if _CANONICAL_V7.match(event_id):  # as the wire writes them: the hex read in place
-        return datetime.fromtimestamp(int(event_id[:8] + event_id[9:13], 16) / 1000, UTC)
-    try:
-        value = uuid.UUID(event_id).int
-    except ValueError:
-        return None
-    if (value >> 76) & 0xF != 7:
-        return None
-    return datetime.fromtimestamp((value >> 80) / 1000, UTC)
-
-
-_CANONICAL_V7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-
-
 def _reused_near() -> Any:
     """The rows of the `near` ids within [low, high] when an id has more than one there (the
     row this batch stored and another), and the outliers stored under those ids: nothing at
@@ -556,14 +535,14 @@ async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[s
     a forged or broken edge's), and kept among the outliers for the looks after it."""
     table, outliers = _table(EventLog), _table(EventIdOutlier)
     mine = {row["id"]: row for row in batch.events if row["id"] in stored}
-    at = {i: _id_time(i) for i in mine}  # None: no UUIDv7
-    near = sorted(i for i, t in at.items() if t is not None and abs(mine[i]["ts"] - t) <= _ID_WINDOW)
+    at = {i: id_time(i) for i in mine}  # None: no UUIDv7
+    near = sorted(i for i, t in at.items() if t is not None and abs(mine[i]["ts"] - t) <= ID_WINDOW)
     far = sorted(set(mine) - set(near))
     reused: list[Any] = []
     if near:  # one round trip; the bounds as values, so the plan holds only those partitions
         times = [cast(datetime, at[i]) for i in near]
         reused += (await session.execute(_REUSED_NEAR, {
-            "near": near, "low": min(times) - _ID_WINDOW, "high": max(times) + _ID_WINDOW})).all()
+            "near": near, "low": min(times) - ID_WINDOW, "high": max(times) + ID_WINDOW})).all()
     if far:
         reused += (await session.execute(_REUSED_FAR, {"far": far})).all()
     refused = {r.id for r in reused if r.ts != mine[r.id]["ts"]}

@@ -1,30 +1,29 @@
-"""A riser of CJ/T 188-2004 water meters on one serial line (a pty).
+"""A riser of CJ/T 188-2004 water meters, cold and domestic hot, on one serial line (a pty).
 
-As on a real RS-485/M-Bus line every meter hears every frame and answers only a read of the
-current data (DI 90 1F) addressed to its own 14-digit number; a silent meter does not answer.
-A meter's volume is set by the test (`meters[address].volume_m3`) or grows with its flow.
+The bus is the one every serial meter riser shares (simulators.serial_meter_line). A meter
+answers only a read of the current data (DI 90 1F) addressed to its own 14-digit number and
+its own type (cold water 10, hot water 11; AA, the standard's any-type, too); a silent meter
+does not answer. A meter's volume is set by the test (`meters[address].volume_m3`) or grows
+with its flow.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pty
-import select
-import threading
 import time
-import tty
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Self
 
-from edge.drivers.cjt188 import Frame, FrameReader, current_answer
+from edge.drivers.cjt188 import COLD_WATER, Frame, FrameReader, current_answer, encode
 from edge.drivers.cjt188.frame import CURRENT, READ
+from simulators.serial_meter_line import SerialMeterLine, by_address
+
+ANY_TYPE = 0xAA  # a read for a meter of any type (CJ/T 188's wildcard type)
 
 
 @dataclass
 class WaterMeter:
     address: str  # 14 digits
+    meter_type: int = COLD_WATER  # or HOT_WATER (0x11)
     volume_m3: Decimal = Decimal(0)
     flow_m3_h: Decimal = Decimal(0)  # the volume grows by this much an hour (`speed` faster)
     battery_low: bool = False
@@ -37,60 +36,24 @@ class WaterMeter:
         return (self.volume_m3 + self.flow_m3_h * hours).quantize(Decimal("0.01"))
 
     def answer(self, frame: Frame, speed: float) -> bytes | None:
-        if self.silent or frame.control != READ or frame.data[:2] != CURRENT:
+        if (self.silent or frame.control != READ or frame.data[:2] != CURRENT
+                or frame.meter_type not in (self.meter_type, ANY_TYPE)):
             return None
         self.reads += 1
         ser = frame.data[2] if len(frame.data) > 2 else 0
         return current_answer(self.address, self.volume(speed), battery_low=self.battery_low,
-                              ser=ser)
+                              ser=ser, meter_type=self.meter_type)
 
 
-class WaterMeterLineSimulator:
+class WaterMeterLineSimulator(SerialMeterLine[Frame, WaterMeter]):
     """`with WaterMeterLineSimulator(meters) as line:` answers on `line.port` until exit."""
 
-    def __init__(self, meters: list[WaterMeter], *, speed: float = 1.0) -> None:
-        self.meters = {m.address: m for m in meters}
-        if len(self.meters) != len(meters):
-            raise ValueError("two meters share an address on one line")
+    def __init__(self, meters: list[WaterMeter], *, speed: float = 1.0,
+                 baudrate: int | None = None) -> None:
         self.speed = speed
-        self._master, self._slave = pty.openpty()
-        tty.setraw(self._master)
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
-        self.garbled_seen = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="cjt188-sim", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _serve(self) -> None:
-        reader = FrameReader()
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 4096)
-            except OSError:
-                continue
-            for got in reader.feed(data):
-                if not isinstance(got, Frame):
-                    self.garbled_seen += 1
-                    continue
-                meter = self.meters.get(got.address)
-                reply = meter.answer(got, self.speed) if meter is not None else None
-                if reply is not None:
-                    with contextlib.suppress(OSError):
-                        os.write(self._master, reply)
+        super().__init__(by_address(meters, lambda m: m.address), reader=FrameReader,
+                         answer=lambda meter, frame: meter.answer(frame, self.speed),
+                         encode=encode, name="cjt188-sim", baudrate=baudrate)
 
 
 __all__ = ["WaterMeter", "WaterMeterLineSimulator"]

@@ -1,26 +1,16 @@
 """A riser of DL/T 645-2007 electricity meters on one serial line (a pty).
 
-Behaves as meters on a real RS-485 bus do: every meter hears every frame and answers only a
-read addressed to its own number (a frame for another meter, a garbled frame and a silent meter
-get no answer: the master times out); a read of an identifier the meter does not keep gets the
-error answer D1 with 'no such data' (02). Energy grows with the meter's load over time
-(`speed` makes an hour pass faster). With `baudrate` set, each answer waits for the request's
-and its own time on the wire at that speed plus the meter's turnaround, so a benchmark sees a
-real line's timing on a pty that moves bytes at memory speed.
+The bus is the one every serial meter riser shares (simulators.serial_meter_line: only the
+addressed meter answers; `baudrate` gives a real line's timing). A read of an identifier the
+meter does not keep gets the error answer D1 with 'no such data' (02). Energy grows with the
+meter's load over time (`speed` makes an hour pass faster).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pty
-import select
-import threading
 import time
-import tty
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Self
 
 from edge.drivers.dlt645.frame import (
     READ,
@@ -32,6 +22,7 @@ from edge.drivers.dlt645.frame import (
     read_answer,
 )
 from edge.drivers.dlt645.items import BY_DI
+from simulators.serial_meter_line import SerialMeterLine, by_address
 
 NO_SUCH_DATA = 0x02
 
@@ -79,59 +70,11 @@ class SimulatedMeter:
         return out
 
 
-class MeterLineSimulator:
+class MeterLineSimulator(SerialMeterLine[Frame, SimulatedMeter]):
     """`with MeterLineSimulator(meters) as line:` answers on `line.port` until exit."""
 
     def __init__(self, meters: list[SimulatedMeter], *, baudrate: int | None = None,
                  turnaround_s: float = 0.0) -> None:
-        self.meters: dict[str, SimulatedMeter] = {}
-        for m in meters:
-            if m.address in self.meters:
-                raise ValueError(f"two meters with address {m.address} on one line")
-            self.meters[m.address] = m
-        self._char_s = 11 / baudrate if baudrate else 0.0  # 8E1: 11 bits a byte
-        self._turnaround_s = turnaround_s
-        self._master, self._slave = pty.openpty()
-        tty.setraw(self._master)
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
-        self.frames_seen = 0
-        self.garbled_seen = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="dlt645-sim", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _serve(self) -> None:
-        reader = FrameReader()
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 4096)
-            except OSError:
-                continue
-            for got in reader.feed(data):
-                if not isinstance(got, Frame):
-                    self.garbled_seen += 1
-                    continue
-                self.frames_seen += 1
-                meter = self.meters.get(got.address)
-                reply = meter.answer(got) if meter is not None else None
-                if reply is None:
-                    continue
-                if self._char_s:
-                    request = len(encode(got))
-                    time.sleep((request + len(reply)) * self._char_s + self._turnaround_s)
-                with contextlib.suppress(OSError):
-                    os.write(self._master, reply)
+        super().__init__(by_address(meters, lambda m: m.address), reader=FrameReader,
+                         answer=lambda meter, frame: meter.answer(frame), encode=encode,
+                         name="dlt645-sim", baudrate=baudrate, turnaround_s=turnaround_s)

@@ -16,7 +16,7 @@ import threading
 import time
 import tty
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
@@ -35,10 +35,14 @@ FC_TABLE: dict[int, Table] = {1: "coil", 5: "coil", 15: "coil", 2: "discrete_inp
                               4: "input"}
 
 
+class _Units(Protocol):
+    units: dict[int, ModbusDeviceSimulator]
+
+
 class _Store(ModbusServerContext):
     """The line's units' tables, served to pymodbus through the context interface."""
 
-    def __init__(self, line: ModbusLineSimulator) -> None:
+    def __init__(self, line: _Units) -> None:
         # Deliberately not calling super(): this replaces pymodbus's deprecated datastores.
         self.old_simulator = True
         self.simdevices = []

@@ -56,6 +56,22 @@ _CAPABILITIES = osdp.PDCapabilities(
 )
 
 
+# OSDP framing, for break_secure_channel: start of message, control bits, the first
+# security block type that carries a MAC (SCS_15)
+_SOM, _CTRL_CRC, _CTRL_SCB, _SCS_MAC = 0x53, 0x04, 0x08, 0x15
+
+
+def crc16(data: bytes | bytearray) -> int:
+    """OSDP's CRC-16 (CCITT polynomial 0x1021, initial value 0x1D0F)."""
+    crc = 0x1D0F
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
 # OSDP keypad data: digits as ASCII, "*" as DEL (0x7F), "#" as CR (0x0D)
 _KEY_CODES = {"*": 0x7F, "#": 0x0D}
 
@@ -134,6 +150,8 @@ class OsdpDoorSimulator:
         self.keys_set = 0  # KEYSET commands a panel sent (libosdp applies them itself)
         self.tamper = False
         self.power_fail = False
+        self._bad_mac_until = 0.0
+        self.bad_macs = 0  # replies sent with a wrong MAC (break_secure_channel)
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -155,6 +173,7 @@ class OsdpDoorSimulator:
             # no key: a reader in install mode, which accepts OSDP's default key (SCBK-D)
             flags=[osdp.LibFlag.EnforceSecure] if self._scbk is not None else [],
         )
+        channel.tamper = self._garble_mac
         self._pd = osdp_sys.PeripheralDevice(info.get(), capabilities=_CAPABILITIES.get())
         self._pd.set_command_callback(self._on_command)
         self._line.attach(self.address, channel, self._pd, self._tick)
@@ -265,6 +284,32 @@ class OsdpDoorSimulator:
     def press_exit(self) -> None:
         self._set_input(_EXIT_BUTTON, True)
         self._set_input(_EXIT_BUTTON, False)
+
+    def break_secure_channel(self, seconds: float) -> None:
+        """For `seconds`, every secure reply carries a wrong MAC (its CRC still good), as when
+        a loaded machine breaks the secure channel's MAC chain: the panel's libosdp logs
+        "Invalid MAC" and drops the reader; the handshake itself still works, so each new
+        session fails at its first poll until the time is up."""
+        self._bad_mac_until = time.monotonic() + seconds
+
+    @property
+    def secure_channel_broken(self) -> bool:
+        return time.monotonic() < self._bad_mac_until
+
+    def _garble_mac(self, data: bytes) -> bytes:
+        # on the line's thread: SOM, addr, len, ctrl, [SCB len, SCB type, ...], ..., MAC, CRC
+        if time.monotonic() >= self._bad_mac_until or len(data) < 14 or data[0] != _SOM:
+            return data
+        length = data[2] | data[3] << 8
+        if (length != len(data) or not data[4] & _CTRL_SCB or not data[4] & _CTRL_CRC
+                or data[6] < _SCS_MAC):
+            return data  # not a frame carrying a MAC (the handshake's frames carry none)
+        frame = bytearray(data)
+        frame[length - 6] ^= 0x5A  # the MAC's first byte
+        crc = crc16(frame[:-2])
+        frame[-2:] = bytes([crc & 0xFF, crc >> 8])
+        self.bad_macs += 1
+        return bytes(frame)
 
     def inject_garbage(self, data: bytes) -> None:
         """Write raw bytes towards the panel between two frames (line noise)."""

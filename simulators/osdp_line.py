@@ -29,6 +29,7 @@ class _LineChannel(osdp.Channel):
         super().__init__()
         self._line = line
         self.rx = bytearray()
+        self.tamper: Callable[[bytes], bytes] | None = None  # rewrites the reader's replies
 
     def read(self, max_bytes: int) -> bytes:
         data = bytes(self.rx[:max_bytes])
@@ -36,7 +37,13 @@ class _LineChannel(osdp.Channel):
         return data
 
     def write(self, buf: bytes) -> int:
-        return self._line.write(bytes(buf))
+        data = bytes(buf)
+        if self.tamper is not None:
+            tampered = self.tamper(data)
+            if tampered is not data:
+                self._line.write(tampered)
+                return len(data)
+        return self._line.write(data)
 
     def flush(self) -> None:
         self.rx.clear()

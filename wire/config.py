@@ -250,6 +250,10 @@ def check_meters(lines: Iterable[SerialLine], meters: Iterable[MeterConfig],
         if len(meter.address) != digits:
             raise ValueError(f"meter {meter.id}: a {line.protocol} meter's address is {digits} "
                              f"digits, not {meter.address!r}")
+        kinds = ("water", "hot_water") if line.protocol == "cjt188" else ("electricity",)
+        if meter.kind is not None and meter.kind not in kinds:
+            raise ValueError(f"meter {meter.id}: a {line.protocol} line reads "
+                             f"{' or '.join(kinds)} meters, not {meter.kind}")
         other = addresses.setdefault((line.id, meter.address), meter.id)
         if other != meter.id:
             raise ValueError(f"meters {other} and {meter.id} share address {meter.address} on "
@@ -266,11 +270,13 @@ def _repeated(values: Iterable[str]) -> list[str]:
 
 def check_barrier_lines(lines: Iterable[SerialLine], lanes: Iterable[LaneConfig],
                         devices: Iterable[DeviceConfig]) -> None:
-    """A lane's RTU barrier names a modbus line here that no polled device and no other
-    barrier uses: the barrier's unit is driven on a line of its own."""
+    """A lane's RTU barrier names a modbus line here; its unit shares that bus with the
+    line's polled devices and other barriers, at a unit id none of them has (a device without
+    its own unit id has its model's, which the edge checks)."""
     by_line = {line.id: line for line in lines}
-    device_lines = {d.line for d in devices if d.line is not None}
-    taken: dict[str, str] = {}
+    taken: dict[tuple[str, int], str] = {
+        (d.line, d.unit_id): f"device {d.id}" for d in devices
+        if d.line is not None and d.unit_id is not None}
     for lane in lanes:
         barrier = lane.barrier
         if not isinstance(barrier, ModbusBarrier) or barrier.line is None:
@@ -281,11 +287,10 @@ def check_barrier_lines(lines: Iterable[SerialLine], lanes: Iterable[LaneConfig]
         if line.protocol != "modbus":
             raise ValueError(f"lane {lane.id}: line {line.id} is a {line.protocol} line, a "
                              "barrier needs a modbus line")
-        if line.id in device_lines or line.id in taken:
-            other = f"lane {taken[line.id]}" if line.id in taken else "polled devices"
-            raise ValueError(f"lane {lane.id}: line {line.id} also carries {other}; a "
-                             "barrier's unit needs a line of its own")
-        taken[line.id] = lane.id
+        other = taken.setdefault((line.id, barrier.unit_id), f"lane {lane.id}")
+        if other != f"lane {lane.id}":
+            raise ValueError(f"lane {lane.id}: line {line.id} already has {other} at unit id "
+                             f"{barrier.unit_id}")
 
 
 def _port_of(port: str | None, line: str | None, lines: dict[str, SerialLine]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
@@ -60,9 +61,10 @@ AccessReason = Literal[
 CredentialType = Literal["card", "qr", "ble", "visitor_pass"]
 
 
-def new_event_id() -> str:
-    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds then randomness, so ids sort by time."""
-    ms = time.time_ns() // 1_000_000
+def new_event_id(at: datetime | None = None) -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds then randomness, so ids sort by time;
+    `at`: the time it carries (now by default; a replay or a test stamps its own)."""
+    ms = time.time_ns() // 1_000_000 if at is None else int(at.timestamp() * 1000)
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version

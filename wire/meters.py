@@ -1,9 +1,11 @@
 """Utility meters an edge reads (inside its signed configuration): DL/T 645 electricity meters
 on a `dlt645` serial line, each addressed by its 12-digit number, and CJ/T 188 water meters on
-a `cjt188` line by their 14-digit number. Water meters may also be Modbus devices
-(wire.config.DeviceConfig with a water-meter model)."""
+a `cjt188` line by their 14-digit number, cold or domestic hot water. Water meters may also be
+Modbus devices (wire.config.DeviceConfig with a water-meter model)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -23,6 +25,9 @@ class MeterConfig(WireModel):
     interval_s: float = Field(default=3600.0, ge=1, le=86400)
     retry_s: float = Field(default=60.0, ge=0.1, le=3600)
     billing: bool = Field(default=True, description="also read at 00:00 (site time) for billing")
+    kind: Literal["electricity", "water", "hot_water"] | None = Field(
+        default=None, description="what it meters (default: electricity on a dlt645 line, cold "
+                                  "water on a cjt188 line; hot water is CJ/T 188 meter type 11)")
 
 
 __all__ = ["MeterConfig"]

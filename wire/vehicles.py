@@ -116,7 +116,8 @@ class CameraRelayBarrier(WireModel):
 class ModbusBarrier(WireModel):
     """The barrier is wired to a relay output of a Modbus unit (an I/O module or a gate
     controller), over TCP (`host`) or on an RS-485 line of the edge (`transport` rtu, `line`:
-    a modbus line of its own, which the barrier's unit does not share with polled devices):
+    a modbus line, which the barrier's unit may share with polled devices at its own unit id;
+    the edge sends the raise before their polls):
     the edge pulses `coil`; `up_input`, when wired (the barrier's up limit switch or the
     loop), tells it the barrier rose, so a rise with no decision behind it is reported as
     forced."""

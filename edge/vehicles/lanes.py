@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from edge.cameras.spool import SnapshotSpool, SpoolError
 from edge.drivers.lpr import PlateReading
-from edge.vehicles.barrier import BarrierOutput
+from edge.drivers.modbus import ModbusError
+from edge.vehicles.barrier import BarrierOutput, SharedLines
 from edge.vehicles.cache import VehicleCache
 from edge.vehicles.inside import InsideLog
 from edge.vehicles.lane import LaneDecider, LaneDecision
@@ -47,9 +48,12 @@ class VehicleLanes:
 
     def __init__(self, emit: Emit, *, spool: SnapshotSpool | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 path: Path | None = None, inside: InsideLog | None = None) -> None:
+                 path: Path | None = None, inside: InsideLog | None = None,
+                 lines: SharedLines | None = None) -> None:
         """`path`: the last permissions applied; `inside`: who is inside (both kept on the
-        edge's disk, so a restart without the hub decides as before it)."""
+        edge's disk, so a restart without the hub decides as before it); `lines`: the edge's
+        Modbus lines, which a Modbus barrier's unit joins."""
+        self._lines = lines
         self.decider = LaneDecider(inside=inside)
         self._path = path  # the last permissions applied, so a restart offline still decides
         self._emit = emit
@@ -77,8 +81,14 @@ class VehicleLanes:
                 await output.__aexit__(None, None, None)
         for lane_id, config in wanted.items():
             if lane_id not in self.barriers:
-                output = BarrierOutput(lane_id, config, self._lane_event)
-                await output.__aenter__()
+                output = BarrierOutput(lane_id, config, self._lane_event, lines=self._lines)
+                try:
+                    await output.__aenter__()
+                except ModbusError as exc:  # the installation's checks refuse this first
+                    log.error("lane %s: barrier not driven: %s", lane_id, exc)
+                    self._lane_event(LaneData(lane=lane_id, event="barrier_failed",
+                                              detail=f"barrier not driven: {exc}"[:500]))
+                    continue
                 self.barriers[lane_id] = output
 
     async def close(self) -> None:

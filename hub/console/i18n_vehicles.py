@@ -63,6 +63,8 @@ VEHICLE_MESSAGES: dict[str, tuple[str, str]] = {
     "vehicles.title": ("Vehicles & parking", "车辆与车位"),
     "vehicles.registered": ("Registered vehicles", "登记车辆"),
     "vehicles.household": ("Household", "住户"),
+    "vehicles.household_search": ("Unit, e.g. B1 101", "房号，如 B1 101"),
+    "vehicles.pick_household": ("Choose the household's unit from the list.", "请从列表中选择住户的房号。"),
     "vehicles.valid_until": ("Valid until", "有效期至"),
     "vehicles.spaces": ("Parking spaces", "车位"),
     "vehicles.space": ("Space", "车位号"),

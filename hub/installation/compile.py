@@ -149,7 +149,8 @@ def compile_config(inst: Installation) -> ConfigContent:
         "push_format": lane.push_format, "camera_user": lane.camera_user,
         "camera_secret_sha256": lane.camera_secret_sha256, "barrier": lane.barrier,
     }) for lane in sorted(inst.lanes, key=lambda x: x.name)]
-    wire_meters = [MeterConfig(id=m.device, line=lines[m.line_id].name, address=m.number)
+    wire_meters = [MeterConfig(id=m.device, line=lines[m.line_id].name, address=m.number,
+                               kind=m.kind)  # type: ignore[arg-type]  # validated: MeterKind
                    for m in sorted(inst.meters, key=lambda x: x.device) if m.line_id in lines]
     return ConfigContent(site=inst.edge.site_id, edge=inst.edge.name, lines=wire_lines,
                          doors=wire_doors, devices=wire_devices, cameras=wire_cameras,

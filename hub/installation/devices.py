@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hub.errors import InvalidInput
 from hub.installation.catalog import CatalogModel, load_catalog
 from hub.installation.installer import Installer, names
+from hub.installation.lanes import barrier_at
 from hub.installation.specs import DeviceSpec, merged
 from hub.models import Device, Edge, Lift, Line
 from hub.texts import word
@@ -58,14 +59,15 @@ async def _check(inst: Installer, spec: DeviceSpec, edge: Edge, device_id: int |
             raise InvalidInput("line_id", f"line {line.name!r} speaks {line.protocol}; a "
                                "Modbus device needs a modbus line", "invalid.line_protocol",
                                line=line.name, protocol=line.protocol, wanted="modbus")
-        lanes = await inst.session.scalars(select(Lane).where(Lane.edge_id == edge.id))
-        barrier = next((lane.name for lane in lanes
-                        if (lane.barrier or {}).get("line") == line.name), None)
-        if barrier is not None:  # the edge drives a barrier's unit on a line of its own
-            raise InvalidInput("line_id", f"line {line.name!r} already carries lane {barrier}'s "
-                               "barrier", "invalid.barrier_line_taken", line=line.name,
-                               what=word("thing.lane", "lane"), name=barrier)
         unit_id = spec.unit_id if spec.unit_id is not None else model.unit_id
+        lanes = await inst.session.scalars(select(Lane).where(Lane.edge_id == edge.id))
+        barrier = next((lane.name for lane in lanes if barrier_at(lane, line.name) == unit_id),
+                       None)
+        if barrier is not None:  # a lane's barrier unit shares the bus at its own unit id
+            raise InvalidInput("unit_id", f"line {line.name!r} already has lane {barrier}'s "
+                               f"barrier at unit id {unit_id}", "invalid.unit_id_taken",
+                               line=line.name, what=word("thing.lane", "lane"), name=barrier,
+                               unit=unit_id)
         taken = select(Device.name).where(Device.line_id == line.id, Device.unit_id == unit_id)
         if device_id is not None:
             taken = taken.where(Device.id != device_id)

@@ -51,8 +51,8 @@ async def _check(inst: Installer, spec: LaneSpec, edge: Edge, lane_id: int | Non
 
 async def _check_barrier(inst: Installer, spec: LaneSpec, edge: Edge,
                          lane_id: int | None) -> None:
-    """An RTU barrier's line: a modbus line of this edge that no device and no other lane's
-    barrier uses (the edge drives the barrier's unit on a line of its own)."""
+    """An RTU barrier's line: a modbus line of this edge, where the barrier's unit id is no
+    device's and no other lane's barrier's (the unit shares the bus with them)."""
     barrier = spec.barrier
     if not isinstance(barrier, ModbusBarrier) or barrier.line is None:
         return
@@ -66,16 +66,25 @@ async def _check_barrier(inst: Installer, spec: LaneSpec, edge: Edge,
         raise InvalidInput("barrier.line", f"line {line.name!r} speaks {line.protocol}; a "
                            "barrier needs a modbus line", "invalid.line_protocol",
                            line=line.name, protocol=line.protocol, wanted="modbus")
-    device = await inst.session.scalar(select(Device.name).where(Device.line_id == line.id))
+    device = await inst.session.scalar(select(Device.name).where(
+        Device.line_id == line.id, Device.unit_id == barrier.unit_id))
     others = await inst.session.scalars(select(Lane).where(
         Lane.edge_id == edge.id, Lane.id != (lane_id or 0)))
-    lane = next((o.name for o in others if (o.barrier or {}).get("line") == line.name), None)
+    lane = next((o.name for o in others if barrier_at(o, line.name) == barrier.unit_id), None)
     if device is not None or lane is not None:
         what, name = ("device", device) if device is not None else ("lane", lane)
-        raise InvalidInput("barrier.line", f"line {line.name!r} already carries {what} {name}; "
-                           "a barrier's unit needs a line of its own",
-                           "invalid.barrier_line_taken", line=line.name,
-                           what=word(f"thing.{what}", what), name=name)
+        raise InvalidInput("barrier.unit_id", f"line {line.name!r} already has {what} {name} "
+                           f"at unit id {barrier.unit_id}", "invalid.unit_id_taken",
+                           line=line.name, what=word(f"thing.{what}", what), name=name,
+                           unit=barrier.unit_id)
+
+
+def barrier_at(lane: Lane, line: str) -> int | None:
+    """The unit id of `lane`'s barrier when it hangs on modbus line `line`."""
+    barrier = lane.barrier or {}
+    if barrier.get("kind") != "modbus_coil" or barrier.get("line") != line:
+        return None
+    return int(barrier.get("unit_id", 1))
 
 
 def _apply(lane: Lane, spec: LaneSpec) -> None:
@@ -129,4 +138,4 @@ async def delete_lane(inst: Installer, lane_id: int) -> None:
     await inst.record("lane", lane_id, lane.name, lane.site_id, "delete", before=before)
 
 
-__all__ = ["create_lane", "delete_lane", "lane_spec", "update_lane"]
+__all__ = ["barrier_at", "create_lane", "delete_lane", "lane_spec", "update_lane"]

@@ -29,7 +29,7 @@ class Meter(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # electricity / water
+    kind: Mapped[str] = mapped_column(String(16))  # electricity / water / hot_water
     number: Mapped[str] = mapped_column(String(32))  # printed on the meter; DL/T 645 address
     edge: Mapped[str] = mapped_column(String(64))
     device: Mapped[str] = mapped_column(String(64))  # the edge's device id for it

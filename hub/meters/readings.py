@@ -19,12 +19,15 @@ from hub.meters.leaks import check_night
 from hub.meters.models import Meter, MeterReading
 from wire.events import TelemetryEvent
 
-METER_TYPES = {"electricity_meter": "electricity", "water_meter": "water"}
+# the kinds of meter a device type's telemetry may be (a water meter's: cold or hot water)
+METER_TYPES = {"electricity_meter": ("electricity",), "water_meter": ("water", "hot_water")}
+WATER_KINDS = METER_TYPES["water_meter"]
 # the reading that is the meter's register (what billing subtracts), by kind
-REGISTER = {"electricity": ("energy_kwh", "kWh"), "water": ("volume_m3", "m³")}
+REGISTER = {"electricity": ("energy_kwh", "kWh"), "water": ("volume_m3", "m³"),
+            "hot_water": ("volume_m3", "m³")}
 # the most a household meter can advance in an hour, in thousandths (100 kW; 10 m³/h, well
 # above a DN20 meter's 5 m³/h overload flow); a faster rise is a misread or a swapped meter
-MAX_RATE = {"electricity": 100_000, "water": 10_000}
+MAX_RATE = {"electricity": 100_000, "water": 10_000, "hot_water": 10_000}
 
 
 def judge(kind: str, milli: int, ts: datetime, previous: tuple[int, datetime] | None) -> str:
@@ -55,7 +58,7 @@ async def record_meter_readings(session: AsyncSession, events: Sequence[Telemetr
     last: dict[int, tuple[int, datetime] | None] = {}
     for event in sorted(wanted, key=lambda e: e.ts):
         meter = meters.get((event.site, event.edge, event.device))
-        if meter is None or meter.kind != METER_TYPES[event.data.device_type]:
+        if meter is None or meter.kind not in METER_TYPES[event.data.device_type]:
             continue
         name = REGISTER[meter.kind][0]
         found = next((r for r in event.data.readings if r.name == name), None)
@@ -81,6 +84,7 @@ async def record_meter_readings(session: AsyncSession, events: Sequence[Telemetr
     by_id = {m.id: m for m in meters.values()}
     for row in rows:
         meter = by_id[row["meter_id"]]
-        if row["event_id"] in new and meter.kind == "water" and row["status"] == "ok":
+        # hot water running all night is a leak too (a dripping tap, a burst pipe after the meter)
+        if row["event_id"] in new and meter.kind in WATER_KINDS and row["status"] == "ok":
             await check_night(session, meter, row["ts"])
     return len(new)

@@ -268,6 +268,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "device_type.camera": ("camera", "摄像头"),
     "device_type.electricity_meter": ("electricity meter", "电表"),
     "device_type.water_meter": ("water meter", "水表"),
+    "device_type.hot_water_meter": ("hot water meter", "热水表"),  # a meter kind, not a device type
     "device_type.alarm_panel": ("alarm panel", "报警主机"),
     "device_type.led_board": ("LED notice board", "电子告示屏"),
     "access_reason.granted": ("granted", "允许"),
@@ -621,9 +622,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "invalid.not_units_meter": ("meter {meter} is not this unit's {kind}", "表 {meter} 不是该房屋的{kind}"),
     "invalid.other_edge": ("{thing} {name} is on another edge gateway ({edge})",
                            "{thing} {name} 在另一个边缘网关上（{edge}）"),
-    "invalid.barrier_line_taken": (
-        "line {line} already carries {what} {name}; a barrier needs a line of its own",
-        "总线 {line} 已接有{what} {name}，道闸须独占一条总线"),
+    "invalid.unit_id_taken": ("line {line} already has {what} {name} at unit id {unit}",
+                              "总线 {line} 上的{what} {name} 已使用站号 {unit}"),
     "invalid.line_protocol": ("line {line} speaks {protocol}; this needs a {wanted} line",
                               "总线 {line} 使用 {protocol} 协议，此处需要 {wanted} 总线"),
     "invalid.line_carries": ("the line still carries {what}: {names}", "该总线上仍有{what}：{names}"),

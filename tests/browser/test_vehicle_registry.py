@@ -31,10 +31,11 @@ DIGEST = hashlib.sha256(SECRET.encode()).hexdigest()
 WORDS = {
     "zh": {"taken": "已登记", "plate": "不是有效车牌", "blocked_twice": "已存在",
            "import_bad": "没有房屋 999", "removed": "已删除",
-           "le": "不能大于 1", "saved": "已保存"},
+           "le": "不能大于 1", "saved": "已保存", "pick": "请从列表中选择住户的房号"},
     "en": {"taken": "is already registered", "plate": "is not a plate",
            "blocked_twice": "already exists", "import_bad": "The file was refused",
-           "removed": "Removed", "le": "must be at most 1", "saved": "Saved"},
+           "removed": "Removed", "le": "must be at most 1", "saved": "Saved",
+           "pick": "Choose the household's unit from the list"},
 }
 
 
@@ -105,12 +106,19 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
     car = "粤B2345" + ("1" if lang == "zh" else "2")
     try:
         page = await logged_in(ctx, building, "manager1")
+        units: list[str] = []  # what the page asks of the site's units
+        page.on("request", lambda r: units.append(r.url) if "/api/v1/units" in r.url else None)
         await page.goto(f"{building.hub.url}/manage/vehicles")
 
-        # register 张伟's household's car: the lane opens for it as a resident's
+        # register 张伟's household's car, its unit searched (a few units asked, not the site's
+        # every unit): the lane opens for it as a resident's
         await page.get_by_test_id("add-vehicle").click()
         dialog = page.locator("#vehicle-dialog")
-        await dialog.get_by_test_id("vehicle-household").select_option(label="B1 101")
+        await dialog.get_by_test_id("vehicle-household").press_sequentially("B1 1")
+        choices = dialog.locator("#vehicle-household-choices option")
+        await expect(choices.first).to_be_attached()
+        assert "B1 101" in await choices.evaluate_all("(os) => os.map((o) => o.value)")
+        await dialog.get_by_test_id("vehicle-household").fill("B1 101")
         await dialog.get_by_test_id("vehicle-plate").fill(car)
         await dialog.locator("input[name=note]").fill("二号车")
         await dialog.get_by_test_id("dialog-ok").click()
@@ -123,8 +131,11 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
 
         # the same plate again: refused in the reader's language, the dialog stays open
         await page.get_by_test_id("add-vehicle").click()
-        await dialog.get_by_test_id("vehicle-household").select_option(label="B1 102")
+        await dialog.get_by_test_id("vehicle-household").fill("B9 999")  # no such unit
         await dialog.get_by_test_id("vehicle-plate").fill(car)
+        await dialog.get_by_test_id("dialog-ok").click()
+        await expect(dialog.locator(".error-text")).to_contain_text(words["pick"])
+        await dialog.get_by_test_id("vehicle-household").fill("B1 102")
         await dialog.get_by_test_id("dialog-ok").click()
         await expect(dialog.locator(".error-text")).to_contain_text(words["taken"])
         await dialog.get_by_test_id("vehicle-plate").fill("?!")
@@ -132,6 +143,7 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
         await expect(dialog.locator(".error-text")).to_contain_text(words["plate"])
         await dialog.get_by_test_id("dialog-cancel").click()
         await expect(page.locator("#vehicle-rows tr[data-plate]")).to_have_count(1)
+        assert units and all("q=" in u and "limit=" in u for u in units), units
 
         # changed: registered until a day in the past, the lane no longer opens as resident
         await row.get_by_test_id(f"edit-vehicle-{car}").click()
@@ -201,6 +213,14 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
         await expect(result).to_contain_text(words["import_bad"])
         await expect(result.locator("tbody tr")).to_have_count(1)
         await expect(result.locator("tbody tr")).to_contain_text("3")
+        # a parking space for a household found the same way (last: a space changes what the
+        # lane decides for that household's cars)
+        space = page.get_by_test_id("space-form")
+        await space.get_by_test_id("space-household").fill("B1 102")
+        await space.locator("input[name=code]").fill(f"P-9{lang}")
+        await space.locator("button[type=submit]").click()
+        await expect(page.locator("#space-rows tr", has_text=f"P-9{lang}")).to_contain_text("B1 102")
+        assert all("q=" in u and "limit=" in u for u in units), units
         assert page.js_errors == []  # type: ignore[attr-defined]
     finally:
         await ctx.close()

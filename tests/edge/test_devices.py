@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -225,3 +226,52 @@ async def test_counters_are_reported_periodically_with_reconnects() -> None:
             assert counters is not None
             assert counters["polls"] > counters["ok"] > 0 and counters["timeouts"] >= 6
             assert counters["reconnects"] >= 1
+
+
+def _tcp_config(dev: str, model: str, sim: ModbusDeviceSimulator, interval: float) -> DeviceConfig:
+    return DeviceConfig.model_validate({
+        "id": dev, "model": model, "transport": "tcp", "host": "127.0.0.1",
+        "tcp_port": sim.tcp_port, "poll_interval_s": interval, "timeout_s": 0.5,
+        "backoff_min_s": 0.05, "backoff_max_s": 0.2, "telemetry_every_s": 1,
+    })
+
+
+def _telemetry_names(model: str) -> set[str]:
+    return {name for reg in MODELS[model].registers if reg.telemetry for name in reg.names()}
+
+
+async def test_a_device_changed_mid_poll_never_mixes_two_definitions(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """fire-1 becomes a hydrant gauge (another model, other registers, another endpoint)
+    while it is polled, back and forth: each telemetry is one model's, nothing raises; and a
+    poll of the old definition finishing after the switch (pymodbus may swallow the line's
+    cancel as a reply lands) is dropped, not read against the new register map."""
+    rec = Recorder()
+    panel, gauge = "fire-panel-8z", "pressure-hydrant-pt"
+    async with (
+        ModbusDeviceSimulator(MODELS[panel], name="fire-1", transport="tcp") as panel_sim,
+        ModbusDeviceSimulator(MODELS[gauge], name="spr", transport="tcp") as gauge_sim,
+    ):
+        configs = {panel: _tcp_config("fire-1", panel, panel_sim, 0.05),
+                   gauge: _tcp_config("fire-1", gauge, gauge_sim, 0.05)}
+        async with DeviceSupervisor([configs[panel]], rec) as sup:
+            for model in (gauge, panel, gauge, panel, gauge):
+                await rec.wait(lambda: sup.devices["fire-1"].values is not None, timeout=20)
+                old = sup.devices["fire-1"]
+                assert old.link is not None and old.values is not None
+                stale_link, stale_values = old.link, dict(old.values)
+                n = len(rec.telemetry("fire-1"))
+                await sup.reconcile([configs[model]])
+                stale_link.polled(stale_values, 0.01, 0.0)  # the old line's last poll, late
+                await rec.wait(lambda n=n, m=model: len(rec.telemetry("fire-1")) > n
+                               and set(rec.telemetry("fire-1")[-1]) == _telemetry_names(m),
+                               timeout=20)
+            assert sup.devices["fire-1"].model.model == MODELS[gauge].model
+        kinds = [set(t) for t in rec.telemetry("fire-1")]
+        assert kinds and all(k in (_telemetry_names(panel), _telemetry_names(gauge)) for k in kinds)
+        device_models = {d.model for dev, d, _ in rec.events if dev == "fire-1"
+                         and isinstance(d, TelemetryData)}
+        assert device_models == {MODELS[panel].model, MODELS[gauge].model}
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -258,6 +258,58 @@ class TestThroughLibosdp:
             vault.close()
             line.close()
 
+    async def test_a_broken_secure_channel_recovers_alone_and_the_other_door_decides(
+            self, rig: Rig) -> None:
+        """The lobby reader's replies carry a wrong MAC for 6 s (libosdp: "Invalid MAC", as
+        a loaded machine once broke it, and the reader stayed offline): the edge restarts
+        that reader's session by itself on its backoff, the vault on the same line keeps
+        deciding, and once the channel is sound the lobby is back and decides a card, the
+        agent never restarted."""
+        keys = {1: os.urandom(16), 2: os.urandom(16)}
+        line = OsdpLine()
+        lobby = OsdpDoorSimulator(address=1, scbk=keys[1], name="lobby", line=line)
+        vault = OsdpDoorSimulator(address=2, scbk=keys[2], name="vault", line=line)
+        try:
+            lobby.start()
+            vault.start()
+            configs = [DoorConfig(id=name, unlock_s=0.3, reader=ReaderConfig(
+                port=line.port, address=a, scbk=keys[a].hex()))
+                for name, a in (("lobby", 1), ("vault", 2))]
+            async with rig.controller(configs) as controller:
+                doors = controller.doors
+                await wait_for(lambda: all(d.online for d in doors.values()), 20)
+                lobby.break_secure_channel(6.0)
+                await wait_for(lambda: not doors["lobby"].online, 20)
+                vault.present_card("1001")  # the other door decides meanwhile
+                await wait_for(lambda: doors["vault"].keypad.waiting is not None, 20)
+                vault.press_keys(PIN + "#")
+                assert await asyncio.to_thread(vault.wait_relay, True, 20) is not None
+                await wait_for(lambda: not lobby.secure_channel_broken, 20)
+                await wait_for(lambda: doors["lobby"].online
+                               and doors["lobby"].bus.is_online(1), 30)
+                assert lobby.bad_macs > 0
+                lobby.present_card("1001")
+                assert await asyncio.to_thread(lobby.wait_relay, True, 20) is not None
+                await wait_for(lambda: [e.door for e in rig.events("access")]
+                               == ["vault", "lobby"], 20)
+                restarts = doors["lobby"].bus.restarts(1)
+                assert restarts >= 1 and doors["vault"].bus.restarts(2) == 0
+            agent = [(e.door, e.event) for e in rig.events("agent")
+                     if e.event in ("device_offline", "device_online")]
+            assert ("vault", "device_offline") not in agent
+            offline = agent.count(("lobby", "device_offline"))
+            # at least once, and restarted on a backoff: not offline and back every half
+            # second for the 6 s the channel stayed broken
+            assert 1 <= offline <= 6, agent
+            assert agent[-1] == ("lobby", "device_online")
+            back = [e for e in rig.events("agent") if e.event == "device_online"][-1]
+            assert f"restarted {restarts} times" in back.detail
+            assert [e.result for e in rig.events("access")] == ["granted", "granted"]
+        finally:
+            lobby.close()
+            vault.close()
+            line.close()
+
     async def test_a_reader_from_install_mode_to_its_own_key(self, rig: Rig) -> None:
         configured = os.urandom(16)
         with OsdpDoorSimulator(address=5, scbk=None, name="gate") as gate:  # from the factory

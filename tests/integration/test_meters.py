@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from edge.agent import EdgeAgent
 from edge.config import EdgeConfig
+from edge.drivers.cjt188 import HOT_WATER
 from hub.credentials.keys import seed_b64
 from hub.meters.models import MeterReading
 from hub.models import Building as BuildingRow
@@ -133,11 +134,15 @@ async def _count(readings: Callable[[], Any], n: int) -> bool:
 async def test_cjt188_water_meters_commissioned_on_their_line_are_read_into_the_hub(
         tmp_path: Path) -> None:
     """A riser of CJ/T 188 water meters (the simulator on a pty) on a `cjt188` line installed
-    from the hub: the edge reads each volume and the hub keeps it as the unit's water reading,
-    billed and shown in the month's water consumption; a wrong pairing is refused (Mosquitto,
-    SQLite)."""
-    riser = [WaterMeter(f"{11000000000100 + i:014d}", volume_m3=Decimal(50 + i),
-                        flow_m3_h=Decimal("0.30")) for i in range(4)]
+    from the hub, four cold and two domestic hot (meter type 11: a hot meter answers only a
+    read of its own type): the edge reads each volume and the hub keeps it as the unit's water
+    or hot-water reading, billed and shown in the month's consumption of each; a wrong pairing
+    is refused (Mosquitto, SQLite)."""
+    cold = [WaterMeter(f"{11000000000100 + i:014d}", volume_m3=Decimal(50 + i),
+                       flow_m3_h=Decimal("0.30")) for i in range(4)]
+    hot = [WaterMeter(f"{11000000000200 + i:014d}", meter_type=HOT_WATER,
+                      volume_m3=Decimal(20 + i), flow_m3_h=Decimal("0.10")) for i in range(2)]
+    riser = cold + hot
     async with broker("mosquitto") as mqtt_port, demo_building(
             tmp_path, mqtt_port=mqtt_port,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
@@ -159,10 +164,15 @@ async def test_cjt188_water_meters_commissioned_on_their_line_are_read_into_the_
                 "line_id": line["id"]}, status=422)
             assert refused["detail"][0]["field"] == "line_id"
             assert "an electricity meter needs a dlt645 line" in refused["detail"][0]["reason"]
-            for unit, meter in zip(units, riser, strict=True):
+            for unit, meter in zip(units, cold, strict=True):
                 await b.call("POST", "/meters", {
                     "site_id": "demo", "unit_id": unit.id, "kind": "water",
                     "number": meter.address, "edge": "b1-water", "device": f"wm-{unit.number}",
+                    "line_id": line["id"]}, status=201)
+            for unit, meter in zip(units, hot, strict=False):
+                await b.call("POST", "/meters", {
+                    "site_id": "demo", "unit_id": unit.id, "kind": "hot_water",
+                    "number": meter.address, "edge": "b1-water", "device": f"hw-{unit.number}",
                     "line_id": line["id"]}, status=201)
             config = EdgeConfig.model_validate({
                 "site": "demo", "edge": "b1-water", "data_dir": str(tmp_path / "water-edge"),
@@ -189,7 +199,14 @@ async def test_cjt188_water_meters_commissioned_on_their_line_are_read_into_the_
             month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
             table = await b.call("GET", f"/meters/consumption?site_id=demo&month={month}"
                                         "&kind=water")
+            hot_table = await b.call("GET", f"/meters/consumption?site_id=demo&month={month}"
+                                            "&kind=hot_water")
     rows = table["items"] if isinstance(table, dict) else table
-    assert len(rows) == len(riser), table
+    assert len(rows) == len(cold), table
     for row in rows:
         assert Decimal(str(row["consumption"])) >= Decimal("0.30"), row
+    hot_rows = hot_table["items"] if isinstance(hot_table, dict) else hot_table
+    assert sorted(r["meters"] for r in hot_rows) == [[m.address] for m in hot], hot_table
+    for row in hot_rows:
+        assert row["kind"] == "hot_water" and row["measure"] == "m³", row
+        assert Decimal(str(row["consumption"])) >= Decimal("0.10"), row

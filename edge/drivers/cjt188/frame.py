@@ -2,12 +2,13 @@
 and a stream reader that resynchronises.
 
 A frame on the wire is `FE… 68 T A0..A6 C L DATA CS 16`: wake-up bytes, the meter type (0x10
-cold water), the meter's 14-digit number as 7 BCD bytes lowest first, control code, data length,
-the data (no offset, unlike DL/T 645), and the sum mod 256 of every byte from the 68 to the end
-of the data. A read of the current data (DI 90 1F) is answered with the cumulative flow and the
-flow at the settlement day (4 BCD bytes lowest first, two decimals, then a unit code), the
-meter's clock and two status bytes. Checked against worked frames published with a public
-CJ/T 188 tool (see the tests).
+cold water, 0x11 domestic hot water: both answer the same current data), the meter's 14-digit
+number as 7 BCD bytes lowest first, control code, data length, the data (no offset, unlike
+DL/T 645), and the sum mod 256 of every byte from the 68 to the end of the data (the frame and
+its reader are the ones DL/T 645 shares, edge.drivers.meter_frame). A read of the current
+data (DI 90 1F) is answered with the cumulative flow and the flow at the settlement day (4 BCD
+bytes lowest first, two decimals, then a unit code), the meter's clock and two status bytes.
+Checked against worked frames published with a public CJ/T 188 tool (see the tests).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-START = 0x68
-END = 0x16
-WAKE = 0xFE
+from edge.drivers import meter_frame
+from edge.drivers.meter_frame import START, address_digits, bcd_address, unwrap, wrap
+
 COLD_WATER = 0x10
+HOT_WATER = 0x11  # domestic hot water (生活热水): the same current data as cold water
+WATER_TYPES = {COLD_WATER: "cold water", HOT_WATER: "hot water"}
 READ = 0x01  # master: read data
 READ_ANSWER = 0x81  # meter: normal answer
 READ_ERROR = 0xC1  # meter: error answer
@@ -29,12 +32,8 @@ _ADDRESS = re.compile(r"\d{14}")
 UNITS = {0x29: ("L", Decimal("0.001")), 0x2C: ("m3", Decimal(1))}  # to m³
 
 
-class FrameError(ValueError):
+class FrameError(meter_frame.FrameError):
     """Bytes that are not one well-formed CJ/T 188 frame; `reason` says what is wrong."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,71 +61,22 @@ def check_address(address: str) -> str:
     return address
 
 
-def checksum(raw: bytes) -> int:
-    return sum(raw) & 0xFF
-
-
 def encode(frame: Frame, wake: int = 3) -> bytes:
-    body = (bytes([START, frame.meter_type]) + bytes.fromhex(check_address(frame.address))[::-1]
-            + bytes([frame.control, len(frame.data)]) + frame.data)
-    return bytes([WAKE]) * wake + body + bytes([checksum(body), END])
+    return wrap(bytes([START, frame.meter_type]) + bcd_address(check_address(frame.address))
+                + bytes([frame.control, len(frame.data)]) + frame.data, wake)
 
 
 def decode(raw: bytes) -> Frame:
     """Exactly one frame, after any FE bytes; raises FrameError naming what is wrong."""
-    body = raw.lstrip(bytes([WAKE]))
-    if not body or body[0] != START:
-        raise FrameError("frame does not start with 68")
-    if len(body) < _HEADER + 2:
-        raise FrameError(f"frame of {len(body)} bytes is shorter than the minimum 13")
-    length = body[10]
-    if len(body) != _HEADER + length + 2:
-        raise FrameError(f"length byte says {length} data bytes, "
-                         f"frame holds {len(body) - _HEADER - 2}")
-    cs = checksum(body[: _HEADER + length])
-    if body[-2] != cs:
-        raise FrameError(f"checksum is {body[-2]:02X}, expected {cs:02X}")
-    if body[-1] != END:
-        raise FrameError(f"frame ends with {body[-1]:02X}, not 16")
-    digits = body[2:9][::-1].hex()
-    if not digits.isdigit():
-        raise FrameError(f"address {body[2:9].hex(' ')} is not BCD")
-    return Frame(body[1], digits, body[9], body[_HEADER: _HEADER + length])
+    body = unwrap(raw, _HEADER, FrameError)
+    return Frame(body[1], address_digits(body[2:9], FrameError), body[9], body[_HEADER:])
 
 
-class FrameReader:
-    """Cuts a byte stream into frames (FE and noise before a 68 skipped; after a bad frame,
-    resumes at the next 68). `feed` returns each frame, or the FrameError of a garbled one."""
+class FrameReader(meter_frame.FrameReader[Frame]):
+    """Cuts a byte stream into CJ/T 188 frames (see edge.drivers.meter_frame.FrameReader)."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[Frame | FrameError]:
-        self._buf += data
-        out: list[Frame | FrameError] = []
-        while True:
-            start = self._buf.find(START)
-            if start < 0:
-                if bytes(self._buf).strip(bytes([WAKE])):
-                    out.append(FrameError(f"{len(self._buf)} stray bytes outside a frame"))
-                self._buf.clear()
-                return out
-            if bytes(self._buf[:start]).strip(bytes([WAKE])):
-                out.append(FrameError(f"{start} stray bytes before a frame"))
-            del self._buf[:start]
-            if len(self._buf) < _HEADER:
-                return out
-            size = _HEADER + self._buf[10] + 2
-            if len(self._buf) < size:
-                return out
-            raw = bytes(self._buf[:size])
-            try:
-                out.append(decode(raw))
-            except FrameError as exc:
-                out.append(exc)
-                del self._buf[: size if raw[-1] == END else 1]
-                continue
-            del self._buf[:size]
+        super().__init__(header=_HEADER, decode=decode, error=FrameError)
 
 
 def read_request(address: str, ser: int = 0, meter_type: int = COLD_WATER, wake: int = 3) -> bytes:
@@ -157,10 +107,14 @@ def current_answer(address: str, volume_m3: Decimal, *, settlement_m3: Decimal |
     return encode(Frame(meter_type, address, READ_ANSWER, data))
 
 
-def parse_current(frame: Frame, address: str) -> Current:
-    """The answer to a current-data read from `address`; raises FrameError for anything else."""
+def parse_current(frame: Frame, address: str, meter_type: int = COLD_WATER) -> Current:
+    """The answer to a current-data read from the `meter_type` meter `address`; raises
+    FrameError for anything else (a cold-water answer is never taken for a hot-water meter's)."""
     if frame.address != address:
         raise FrameError(f"answer from meter {frame.address}, asked {address}")
+    if frame.meter_type != meter_type:
+        raise FrameError(f"answer from a meter of type {frame.meter_type:02X}, "
+                         f"asked type {meter_type:02X}")
     if frame.control == READ_ERROR:
         raise FrameError(f"meter answered an error ({frame.data.hex(' ') or 'no detail'})")
     if frame.control != READ_ANSWER:
@@ -175,5 +129,5 @@ def parse_current(frame: Frame, address: str) -> Current:
                    battery_low=bool(st & 0x04))
 
 
-__all__ = ["COLD_WATER", "Current", "Frame", "FrameError", "FrameReader", "check_address",
+__all__ = ["COLD_WATER", "HOT_WATER", "WATER_TYPES", "Current", "Frame", "FrameError", "FrameReader", "check_address",
            "current_answer", "decode", "encode", "parse_current", "read_request"]

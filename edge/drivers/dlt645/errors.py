@@ -1,12 +1,10 @@
 """The DL/T 645 driver's errors."""
 
+from edge.drivers import meter_frame
 
-class FrameError(ValueError):
+
+class FrameError(meter_frame.FrameError):
     """Bytes that are not one well-formed DL/T 645 frame; `reason` says what is wrong."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class MeterError(Exception):

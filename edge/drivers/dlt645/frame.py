@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from edge.drivers import meter_frame
 from edge.drivers.dlt645.errors import FrameError
+from edge.drivers.meter_frame import START, address_digits, bcd_address, unwrap, wrap
 
-START = 0x68
-END = 0x16
-WAKE = 0xFE
 OFFSET = 0x33
 READ = 0x11  # master: read data
 READ_ANSWER = 0x91  # meter: normal answer, no follow-up frame
@@ -63,95 +62,36 @@ def check_address(address: str) -> str:
 
 def address_bytes(address: str) -> bytes:
     """'221211182903' -> 03 29 18 11 12 22: BCD, lowest byte first."""
-    check_address(address)
-    return bytes.fromhex(address)[::-1]
+    return bcd_address(check_address(address))
 
 
 def address_of(raw: bytes) -> str:
-    digits = raw[::-1].hex()
-    if not digits.isdigit():
-        raise FrameError(f"address {raw.hex(' ')} is not BCD")
-    return digits
-
-
-def checksum(raw: bytes) -> int:
-    return sum(raw) & 0xFF
+    return address_digits(raw, FrameError)
 
 
 def encode(frame: Frame, wake: int = 4) -> bytes:
     """The bytes to send: `wake` FE bytes, then the frame."""
-    body = (bytes([START]) + address_bytes(frame.address) + bytes([START, frame.control,
-                                                                   len(frame.data)])
-            + bytes((b + OFFSET) & 0xFF for b in frame.data))
-    return bytes([WAKE]) * wake + body + bytes([checksum(body), END])
+    return wrap(bytes([START]) + address_bytes(frame.address)
+                + bytes([START, frame.control, len(frame.data)])
+                + bytes((b + OFFSET) & 0xFF for b in frame.data), wake)
+
+
+def _second_start(header: bytes) -> str | None:
+    return None if header[7] == START else f"second start byte is {header[7]:02X}, not 68"
 
 
 def decode(raw: bytes) -> Frame:
     """Exactly one frame, after any FE bytes; raises FrameError naming what is wrong."""
-    body = raw.lstrip(bytes([WAKE]))
-    if not body:
-        raise FrameError("no frame: only wake-up bytes or nothing")
-    if body[0] != START:
-        raise FrameError(f"frame starts with {body[0]:02X}, not 68")
-    if len(body) < _HEADER + 2:
-        raise FrameError(f"frame of {len(body)} bytes is shorter than the minimum 12")
-    if body[7] != START:
-        raise FrameError(f"second start byte is {body[7]:02X}, not 68")
-    length = body[9]
-    if len(body) != _HEADER + length + 2:
-        raise FrameError(f"length byte says {length} data bytes, "
-                         f"frame holds {len(body) - _HEADER - 2}")
-    cs = checksum(body[: _HEADER + length])
-    if body[-2] != cs:
-        raise FrameError(f"checksum is {body[-2]:02X}, expected {cs:02X}")
-    if body[-1] != END:
-        raise FrameError(f"frame ends with {body[-1]:02X}, not 16")
-    data = bytes((b - OFFSET) & 0xFF for b in body[_HEADER: _HEADER + length])
+    body = unwrap(raw, _HEADER, FrameError, _second_start)
+    data = bytes((b - OFFSET) & 0xFF for b in body[_HEADER:])
     return Frame(address_of(body[1:7]), body[8], data)
 
 
-class FrameReader:
-    """Cuts a byte stream into frames: skips FE and noise before a 68, and after a bad frame
-    resumes at the next 68, so one garbled frame costs only itself. `feed` returns each
-    complete frame, or the FrameError of a garbled one, in order."""
+class FrameReader(meter_frame.FrameReader[Frame]):
+    """Cuts a byte stream into DL/T 645 frames (see edge.drivers.meter_frame.FrameReader)."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[Frame | FrameError]:
-        self._buf += data
-        out: list[Frame | FrameError] = []
-        while True:
-            start = self._buf.find(START)
-            if start < 0:
-                skipped = bytes(self._buf).strip(bytes([WAKE]))
-                if skipped:
-                    out.append(FrameError(f"{len(skipped)} stray bytes outside a frame"))
-                self._buf.clear()
-                return out
-            noise = bytes(self._buf[:start]).strip(bytes([WAKE]))
-            if noise:
-                out.append(FrameError(f"{len(noise)} stray bytes before a frame"))
-            del self._buf[:start]
-            if len(self._buf) < _HEADER:
-                return out
-            if self._buf[7] != START:
-                out.append(FrameError(f"second start byte is {self._buf[7]:02X}, not 68"))
-                del self._buf[:1]
-                continue
-            size = _HEADER + self._buf[9] + 2
-            if len(self._buf) < size:
-                return out
-            raw = bytes(self._buf[:size])
-            try:
-                out.append(decode(raw))
-            except FrameError as exc:
-                out.append(exc)
-                # a frame whose shape holds (ends in 16) is dropped whole; otherwise resume at
-                # the next 68, which may start a frame the bad length byte swallowed
-                del self._buf[: size if raw[-1] == END else 1]
-                continue
-            del self._buf[:size]
+        super().__init__(header=_HEADER, decode=decode, error=FrameError, shape=_second_start)
 
 
 def read_request(address: str, di: int, wake: int = 4) -> bytes:

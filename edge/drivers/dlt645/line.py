@@ -36,6 +36,7 @@ from edge.drivers.dlt645.models import (
     MeterState,
     MeterStatus,
 )
+from edge.drivers.meter_frame import FrameError as MeterFrameError
 
 log = logging.getLogger(__name__)
 _F = TypeVar("_F")
@@ -52,8 +53,8 @@ _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_
 
 def check_meters(meters: Sequence[MeterConfig], protocol: str = "dlt645") -> None:
     """Meters that may share a line: distinct names and addresses, known data items (a
-    CJ/T 188 water meter: its 14-digit number, its volume). Raises ValueError naming the
-    meter at fault."""
+    CJ/T 188 water meter: its 14-digit number, its volume, its type: cold or hot water). Raises
+    ValueError naming the meter at fault."""
     if not meters:
         raise ValueError("a meter line needs at least one meter")
     names: set[str] = set()
@@ -64,12 +65,16 @@ def check_meters(meters: Sequence[MeterConfig], protocol: str = "dlt645") -> Non
                 cjt188.check_address(m.address)
             else:
                 check_address(m.address)
-        except (FrameError, cjt188.FrameError) as exc:
+        except MeterFrameError as exc:  # either codec's
             raise ValueError(f"{m.name}: {exc.reason}") from exc
         if m.name in names:
             raise ValueError(f"meter name {m.name} repeated on one line")
         if m.address in addresses:
             raise ValueError(f"{addresses[m.address]} and {m.name} share address {m.address}")
+        if protocol == "cjt188" and m.meter_type not in cjt188.WATER_TYPES:
+            kinds = ", ".join(f"{t:02X} {n}" for t, n in cjt188.WATER_TYPES.items())
+            raise ValueError(f"{m.name}: CJ/T 188 meter type {m.meter_type:02X} is not a water "
+                             f"meter's ({kinds})")
         known = CJT188_ITEMS if protocol == "cjt188" else ITEMS
         unknown = [i for i in m.items if i not in known]
         if unknown or not m.items:
@@ -193,9 +198,12 @@ class Dlt645Line:
 
     async def _read_items(self, meter: MeterState) -> dict[str, Decimal]:
         if self.config.protocol == "cjt188":
+            cfg = meter.config
             current = await self._exchange(
-                meter, cjt188.read_request(meter.config.address, wake=self.config.wake),
-                cjt188.FrameReader(), lambda f: cjt188.parse_current(f, meter.config.address))
+                meter, cjt188.read_request(cfg.address, meter_type=cfg.meter_type,
+                                           wake=self.config.wake),
+                cjt188.FrameReader(),
+                lambda f: cjt188.parse_current(f, cfg.address, cfg.meter_type))
             return {"volume_m3": current.volume_m3}
         values: dict[str, Decimal] = {}
         for name in meter.config.items:

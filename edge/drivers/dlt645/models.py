@@ -11,6 +11,7 @@ class MeterConfig:
     name: str  # the device id
     address: str  # the meter's 12-digit number
     items: tuple[str, ...] = ("energy_kwh",)  # names in items.ITEMS
+    meter_type: int = 0x10  # a CJ/T 188 meter's type: 0x10 cold water, 0x11 hot water
     interval_s: float = 3600.0
     timeout_s: float = 1.0  # after the request left: the standard lets a meter take 500 ms
     retry_s: float = 60.0  # a missed reading is tried again this soon, not an interval later

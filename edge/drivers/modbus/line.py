@@ -5,7 +5,10 @@ unit of a line is polled by the line's one task over its one pymodbus client. Ea
 its own schedule, timeout and health (`ModbusLink`): the due poll that is earliest goes next
 (units with equal intervals take turns), a silent unit costs the line its own timeout once in
 its own slot (and, offline, is tried less and less often), and the first unanswered request of
-a poll ends that unit's poll. A write waits at most for the request on the wire.
+a poll ends that unit's poll. A write goes before every poll request still to be sent (a
+barrier waiting to rise, a lift's floors): it waits at most for the request on the wire.
+Parts of the edge other than the one that built the line may `adopt` a unit of their own on it
+(a lane's barrier on the bus of the meters and lifts), and `release` it again.
 Errors are counted, never raised out of the poll loop; each link reports online/offline and
 each complete poll to the `on_event` callback (which must not block).
 """
@@ -76,10 +79,19 @@ class ModbusLine:
     `line.links[name]` is one unit's counters, timing, health and `write`."""
 
     def __init__(self, configs: Sequence[LinkConfig],
-                 on_event: Callable[[LinkEvent], None]) -> None:
-        check_line(configs)
-        self.config = configs[0]  # the endpoint and serial settings the units share
+                 on_event: Callable[[LinkEvent], None], *,
+                 guests: Sequence[ModbusLink] = ()) -> None:
+        """`guests`: units of other parts, already made, that move onto this line."""
+        check_line([*configs, *(g.config for g in guests)])
+        # the endpoint and serial settings the units share
+        self.config = configs[0] if configs else guests[0].config
         self.links = {cfg.name: ModbusLink(cfg, self, on_event) for cfg in configs}
+        for guest in guests:
+            guest.line = self
+            self.links[guest.config.name] = guest
+        self._writes = 0  # writes waiting or on the wire: polls hold back for them
+        self._no_writes = asyncio.Event()
+        self._no_writes.set()
         self._rx = 0  # reply bytes seen during the current request
         self._connected_once = False  # the first connection is not a reconnect
         self._lock = asyncio.Lock()  # one request on the wire
@@ -115,6 +127,23 @@ class ModbusLine:
                     link.counters.reconnects += 1
             self._connected_once = True
 
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def adopt(self, link: ModbusLink) -> None:
+        """Poll (and write) `link`, a unit another part made, on this line from now on.
+        Raises ValueError when it cannot share the line (another endpoint or serial
+        settings, a unit id or name already here)."""
+        check_line([*(u.config for u in self.links.values()), link.config])
+        link.line = self
+        link.due = time.monotonic() + random.uniform(0, link.config.interval_s)
+        self.links[link.config.name] = link
+
+    def release(self, name: str) -> ModbusLink | None:
+        """Stop polling unit `name` (its link is the caller's again)."""
+        return self.links.pop(name, None)
+
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name=f"modbus-{self.config.endpoint[1]}")
         return self
@@ -135,13 +164,16 @@ class ModbusLine:
 
     # --- polling -------------------------------------------------------------------
     async def _run(self) -> None:
-        links = list(self.links.values())
         start = time.monotonic()
-        for link in links:
+        for link in self.links.values():
             # A random phase spreads the units over their interval instead of polling in bursts.
             link.due = start + random.uniform(0, link.config.interval_s)
         backoff = self.config.backoff_min_s
         while not self._closing:
+            links = list(self.links.values())  # units are adopted and released as it runs
+            if not links:
+                await asyncio.sleep(0.1)
+                continue
             if not self._client.connected:
                 if not await self._connect():
                     for link in links:
@@ -174,6 +206,7 @@ class ModbusLine:
         values: dict[tuple[Table, int], int | bool] = {}
         try:
             for block in link.config.blocks:
+                await self._no_writes.wait()  # a waiting write goes first
                 for offset, value in enumerate(await self._read(link, block)):
                     values[(block.table, block.address + offset)] = value
         except ModbusError as exc:
@@ -222,13 +255,23 @@ class ModbusLine:
     # --- writes --------------------------------------------------------------------
     async def write(self, link: ModbusLink, table: Table, address: int,
                     values: Sequence[int | bool]) -> None:
-        c = self._client
-        if not c.connected and not await self._connect():
-            raise ModbusError(link.config.name, "link down")
-        if table == "coil":
-            await self._call(link, c.write_coils, address, [bool(v) for v in values])
-        else:
-            await self._call(link, c.write_registers, address, [int(v) for v in values])
+        """Send one write before any poll request not yet on the wire."""
+        if self._closing:
+            raise ModbusError(link.config.name, "line closed")
+        self._writes += 1
+        self._no_writes.clear()
+        try:
+            c = self._client
+            if not c.connected and not await self._connect():
+                raise ModbusError(link.config.name, "link down")
+            if table == "coil":
+                await self._call(link, c.write_coils, address, [bool(v) for v in values])
+            else:
+                await self._call(link, c.write_registers, address, [int(v) for v in values])
+        finally:
+            self._writes -= 1
+            if not self._writes:
+                self._no_writes.set()
 
 
 __all__ = ["ModbusLine", "check_line"]

@@ -8,7 +8,16 @@ least every `_TICK` seconds otherwise.
 
 libosdp 3.2 declares a silent reader offline after about 8 s of probing and then waits
 300 s before it tries again. The bus takes the retry over: when libosdp reports a reader
-offline it restarts that reader (disable, enable) on its own capped, jittered backoff.
+offline it restarts that reader's session (disable, then enable once libosdp has it
+disabled) on its own capped, jittered backoff, and keeps restarting it until it is online
+over the secure channel again, whatever libosdp says or fails to say meanwhile. A reader
+whose secure channel breaks (libosdp: "Invalid MAC", seen on a loaded machine) comes back
+this way; the other readers of the line are not touched. The backoff is reset only once
+the reader has stayed online for `_STABLE_S`: a channel that breaks at every first poll
+is restarted less and less often, not every half second. Should a refresh itself fail (an
+exception out of libosdp or out of a callback it runs; it used to end the refresh thread and
+leave every reader of the line offline until the agent restarted), the bus makes the line's
+control panel anew, with the keys the readers hold, on its own backoff (`panel_restarts`).
 
 A reader that answers on the line (good reply frames from its address) but goes offline
 without ever coming online was refused by the secure channel (the bus enforces it): a wrong
@@ -31,6 +40,8 @@ switches the panel's key for that reader when the reader acknowledges, and the b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import os
 import random
 import select
@@ -61,6 +72,8 @@ from edge.drivers.osdp.models import (
     ScanRead,
 )
 
+log = logging.getLogger(__name__)
+
 _TICK = 0.005
 # OSDP's default secure channel base key (SCBK-D), which any installer knows
 DEFAULT_SCBK = bytes(range(0x30, 0x40))
@@ -68,6 +81,7 @@ _PROBE_S = 3.0  # how long the default-key probe may hold the line
 _REKEY_GAP_S = 3.0  # the secure channel's restart after a KEYSET takes well under this
 _REOPEN_MIN = 0.1
 _REOPEN_MAX = 5.0
+_STABLE_S = 10.0  # online this long: the reader's restart backoff starts over
 
 # OSDP osdp_OUT control codes
 _OUT_OFF, _OUT_ON, _OUT_TEMP_ON, _OUT_TEMP_OFF = 1, 2, 5, 6
@@ -124,8 +138,12 @@ class OsdpBus:
         self._reconnects = 0
         self._retry_min, self._retry_max = retry_min, retry_max
         self._retry_delay = dict.fromkeys(addresses, retry_min)
-        self._retry_at: dict[int, float] = {}
+        self._retry_at: dict[int, float] = {}  # when to restart an offline reader next
+        self._enabling: set[int] = set()  # disabled for a restart, to be enabled again
+        self._online_since: dict[int, float] = {}  # while online, until the backoff resets
+        self._restarts = dict.fromkeys(addresses, 0)
         self._port_reopens = 0
+        self._panel_restarts = 0  # a refresh failed: the line's control panel made anew
         self._replies_seen = dict.fromkeys(addresses, 0)  # reply frames when last judged
         self._insecure: set[int] = set()  # reported, until it comes online securely
         self._probe_due: list[int] = []
@@ -146,7 +164,14 @@ class OsdpBus:
             "bytes_tx": self._channel.bytes_tx,
             "reconnects": self._reconnects,
             "port_reopens": self._port_reopens,
+            "restarts": sum(self._restarts.values()),
+            "panel_restarts": self._panel_restarts,
         }
+
+    def restarts(self, address: int) -> int:
+        """How many times the bus restarted this reader's session (it was offline)."""
+        self._pd(address)
+        return self._restarts[address]
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
@@ -155,20 +180,7 @@ class OsdpBus:
         except serial.SerialException as exc:
             raise OsdpError(f"cannot open OSDP port {self.port}") from exc
         osdp_sys.set_loglevel(osdp.LogLevel.Error)
-        infos = [
-            osdp.PDInfo(
-                r.address,
-                self._channel,
-                scbk=r.scbk,
-                name=r.name or f"reader-{r.address}",
-                # notifications tell us when libosdp gives a reader up, even one never online
-                flags=[osdp.LibFlag.EnforceSecure, osdp.LibFlag.EnableNotification],
-            ).get()
-            for r in self.readers
-        ]
-        self._cp = osdp_sys.ControlPanel(infos)
-        self._cp.set_event_callback(self._on_event)
-        self._cp.set_command_completion_callback(self._on_completion)
+        self._cp = self._panel()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -355,6 +367,26 @@ class OsdpBus:
             raise OsdpError(f"reader {address} on {self.port} refused the {what} command")
         self._wake()
 
+    def _panel(self) -> Any:
+        """libosdp's control panel for the line's readers, with the keys they hold now."""
+        infos = [
+            osdp.PDInfo(
+                r.address,
+                self._channel,
+                scbk=r.scbk,
+                name=r.name or f"reader-{r.address}",
+                # notifications tell us when libosdp gives a reader up, even one never online
+                flags=[osdp.LibFlag.EnforceSecure, osdp.LibFlag.EnableNotification],
+            ).get()
+            for r in self.readers
+        ]
+        cp = osdp_sys.ControlPanel(infos)
+        cp.set_event_callback(self._on_event)
+        cp.set_command_completion_callback(self._on_completion)
+        for address in self._installing:
+            cp.clear_flag(self._index[address], osdp.LibFlag.EnforceSecure)
+        return cp
+
     def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"\0")
@@ -366,31 +398,63 @@ class OsdpBus:
     def _run(self) -> None:
         watch_port = True
         backoff = _REOPEN_MIN
+        failed = _REOPEN_MIN
         while not self._stop.is_set():
-            if self._channel.broken:
-                backoff = self._reopen(backoff)
-                continue
-            fds = [self._wake_r]
-            port_fd = self._channel.fileno()
-            if watch_port and port_fd is not None:
-                fds.append(port_fd)
-            readable, _, _ = select.select(fds, [], [], _TICK)
-            if self._wake_r in readable:
-                try:
-                    os.read(self._wake_r, 512)
-                except BlockingIOError:
-                    pass
-            rx_before = self._channel.bytes_rx
-            with self._lock:
-                self._cp.refresh()
-                status, sc_status = self._cp.status(), self._cp.sc_status()
-            # libosdp reads only while it awaits a reply; don't spin on bytes it leaves
-            watch_port = port_fd not in readable or self._channel.bytes_rx != rx_before
-            self._track_status(status, sc_status)
-            self._judge_refused()
-            self._retry_offline()
-            if not self._channel.broken:
-                backoff = _REOPEN_MIN
+            try:
+                watch_port, backoff = self._step(watch_port, backoff)
+                failed = _REOPEN_MIN
+            except Exception:
+                # Whatever fails in a refresh (libosdp, a callback) must not end this thread:
+                # every reader of the line would stay offline until the agent restarted.
+                # libosdp's state after it is unknown: a new panel for the line, on a backoff.
+                log.exception("OSDP %s: refresh failed; control panel restarted", self.port)
+                self._panel_restarts += 1
+                self._track_status(0, 0)
+                if self._stop.wait(failed * random.uniform(0.5, 1.0)):
+                    return
+                failed = min(failed * 2, _REOPEN_MAX)
+                self._restart_panel()
+
+    def _restart_panel(self) -> None:
+        with self._lock:
+            self._cp = None  # torn down before the new one opens the channel's sessions
+            self._retry_at.clear()
+            self._enabling.clear()
+            for address in list(self._keys_pending):
+                self._keys_pending.pop(address)
+                self._emit(ReaderKeyFailed(address=address, at=time.monotonic(),
+                                           reason="control panel restarted before the KEYSET "
+                                                  "was acknowledged"))
+            self._cp = self._panel()
+
+    def _step(self, watch_port: bool, backoff: float) -> tuple[bool, float]:
+        """One turn of the refresh thread: reopen a broken port, or wait for bytes, a command
+        or the tick, refresh, and act on what changed."""
+        if self._channel.broken:
+            return watch_port, self._reopen(backoff)
+        fds = [self._wake_r]
+        port_fd = self._channel.fileno()
+        if watch_port and port_fd is not None:
+            fds.append(port_fd)
+        readable, _, _ = select.select(fds, [], [], _TICK)
+        if self._wake_r in readable:
+            try:
+                os.read(self._wake_r, 512)
+            except BlockingIOError:
+                pass
+        rx_before = self._channel.bytes_rx
+        with self._lock:
+            self._cp.refresh()
+            status, sc_status = self._cp.status(), self._cp.sc_status()
+        # libosdp reads only while it awaits a reply; don't spin on bytes it leaves
+        watch_port = port_fd not in readable or self._channel.bytes_rx != rx_before
+        self._track_status(status, sc_status)
+        self._judge_refused()
+        self._retry_offline()
+        self._settle()
+        if not self._channel.broken:
+            backoff = _REOPEN_MIN
+        return watch_port, backoff
 
     def _reopen(self, backoff: float) -> float:
         self._channel.close()
@@ -416,10 +480,14 @@ class OsdpBus:
                     self._insecure.discard(address)
                 if online:
                     self._retry_at.pop(address, None)
-                    self._retry_delay[address] = self._retry_min
+                    self._online_since[address] = now
                     if address in self._ever_online and address not in self._rekeyed:
                         self._reconnects += 1
                     self._ever_online.add(address)
+                else:
+                    self._online_since.pop(address, None)
+                    if address in self._ever_online and address not in self._rekeyed:
+                        self._schedule_retry(address)  # however libosdp came to drop it
             # a new key restarts the secure channel: that short gap is not the reader going
             # offline, unless it lasts past _REKEY_GAP_S
             until = self._rekeyed.get(address)
@@ -431,9 +499,12 @@ class OsdpBus:
             if state != self._reported.get(address, (False, False)):
                 self._reported[address] = state
                 self._emit(ReaderStatus(address=address, online=state[0], secure=state[1],
-                                        at=now))
+                                        at=now, restarts=self._restarts[address]))
 
     def _schedule_retry(self, address: int) -> None:
+        """A restart of `address` after the current backoff, unless one is pending already."""
+        if address in self._retry_at:
+            return
         delay = self._retry_delay[address]
         self._retry_at[address] = time.monotonic() + delay * random.uniform(0.5, 1.0)
         self._retry_delay[address] = min(delay * 2, self._retry_max)
@@ -445,11 +516,32 @@ class OsdpBus:
                 continue
             del self._retry_at[address]
             pd = self._index[address]
-            # enable_pd is refused until a refresh has carried the disable through
+            # enable_pd is refused until a refresh has carried the disable through, and on a
+            # shared line one refresh may stop at another reader's exchange: then the enable
+            # waits for a later refresh (_settle) instead of leaving the reader disabled
             with self._lock:
                 self._cp.disable_pd(pd)
                 self._cp.refresh()
-                self._cp.enable_pd(pd)
+                enabled = self._cp.enable_pd(pd)
+            if not enabled:
+                self._enabling.add(address)
+            self._restarts[address] += 1
+            # the next restart is already due, should this one not bring the reader back
+            self._schedule_retry(address)
+
+    def _settle(self) -> None:
+        """Finish restarts libosdp has now carried through; reset the backoff of readers
+        online for `_STABLE_S`."""
+        for address in list(self._enabling):
+            with self._lock:
+                done = self._cp.enable_pd(self._index[address])
+            if done:
+                self._enabling.discard(address)
+        now = time.monotonic()
+        for address, since in list(self._online_since.items()):
+            if now - since >= _STABLE_S:
+                del self._online_since[address]
+                self._retry_delay[address] = self._retry_min
 
     def _on_event(self, pd: int, event: dict[str, Any]) -> int:
         # Called by libosdp inside refresh(), on the refresh thread.
@@ -507,6 +599,8 @@ class OsdpBus:
         now = time.monotonic()
         if status == _COMPLETION_OK:
             self._rekeyed[address] = now + _REKEY_GAP_S
+            # kept for a control panel made anew (_restart_panel): libosdp holds it now
+            self.readers[pd] = dataclasses.replace(self.readers[pd], scbk=key)
             self._emit(ReaderKeyed(address=address, key=key, at=now))
         else:
             self._emit(ReaderKeyFailed(address=address, at=now,

@@ -90,12 +90,13 @@ class InputChanged:
 
 @dataclass(frozen=True, kw_only=True)
 class ReaderStatus:
-    """A reader came online or went offline."""
+    """A reader came online or went offline; `restarts`: of its session by the bus so far."""
 
     address: int
     online: bool
     secure: bool
     at: float
+    restarts: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,8 @@ from hub.api.core.schemas import (
 )
 from hub.texts.validation import Refusal
 
-MeterKind = Literal["electricity", "water"]
+WATER_KINDS = ("water", "hot_water")  # read on a cjt188 line, in m³
+MeterKind = Literal["electricity", "water", "hot_water"]  # hot water: CJ/T 188 type 11
 Month = Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="a calendar month, 2026-11")
 
 
@@ -46,7 +47,7 @@ class MeterCreate(Strict):
             raise Refusal("invalid.meter_address",
                           "an electricity meter's number is its 12-digit DL/T 645 address",
                           protocol="DL/T 645")
-        if self.kind == "water" and self.line_id is not None and (
+        if self.kind in WATER_KINDS and self.line_id is not None and (
                 len(self.number) != 14 or not self.number.isdigit()):
             raise Refusal("invalid.water_meter_address",
                           "a water meter read on a cjt188 line has its 14-digit CJ/T 188 "

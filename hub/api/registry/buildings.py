@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.core.auth import HOUSEHOLD_ROLES
@@ -123,9 +123,22 @@ async def _unit(session: AsyncSession, scope: Scope, unit_id: int) -> Unit:
     return unit
 
 
+def unit_named(q: str) -> ColumnElement[bool]:
+    """Units as people name them: "B1 101" or "B1-101" (building code, number's start), "101"
+    (a number's start) or "B1" (a building's code); case does not matter for the code."""
+    words = q.replace("-", " ").split()
+    if len(words) >= 2:
+        return and_(func.lower(Building.code) == words[0].lower(),
+                    Unit.number.startswith(" ".join(words[1:]), autoescape=True))
+    word = words[0] if words else q
+    return or_(Unit.number.startswith(word, autoescape=True),
+               func.lower(Building.code) == word.lower())
+
+
 @routes.get("/units", query=UnitQuery, response=UnitList, roles=HOUSEHOLD_ROLES)
 async def list_units(request: web.Request, query: UnitQuery) -> UnitList:
-    """List units in your scope (a resident: their own), by site, building or status."""
+    """List units in your scope (a resident: their own), by site, building or status, or
+    searched as people name them (`q`, with `limit`: a picker asks for a few)."""
     scope = scope_of(request)
     scope.claim_site(query.site_id)
     # one query with the site and household joined (one household per unit): asked per unit,
@@ -143,6 +156,13 @@ async def list_units(request: web.Request, query: UnitQuery) -> UnitList:
         stmt = stmt.where(Unit.building_id == query.building_id)
     if query.status is not None:
         stmt = stmt.where(Unit.status == query.status)
+    if query.q is not None:
+        stmt = stmt.where(unit_named(query.q))
+    if query.has_household is not None:
+        stmt = stmt.where(Household.id.is_not(None) if query.has_household
+                          else Household.id.is_(None))
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit)
     async with reading(request) as session:
         return UnitList(items=[
             UnitOut(id=unit.id, site_id=site_id, building_id=unit.building_id,

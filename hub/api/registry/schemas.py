@@ -147,6 +147,12 @@ class UnitQuery(Strict):
     site_id: SiteId | None = None
     building_id: RowId | None = None
     status: UnitStatus | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=40,
+                          description='a unit as people name it: "B1 101", "B1-101", "101" '
+                          "(the number's start) or a building's code")
+    has_household: bool | None = Field(default=None,
+                                       description="only units with (true) or without a household")
+    limit: int | None = Field(default=None, ge=1, le=5000, description="at most this many; none: all")
 
 
 # --- households ------------------------------------------------------------------------------

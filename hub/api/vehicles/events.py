@@ -4,7 +4,6 @@ with who and why, and carried into who is inside)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from aiohttp import web
@@ -18,6 +17,7 @@ from hub.api.core.keys import CURRENT_USER
 from hub.api.core.schemas import SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
+from hub.history.ids import find_event
 from hub.models import EventLog
 from hub.vehicles.models import PlateCorrection, VehicleStay
 from wire.vehicles import Plate
@@ -100,10 +100,8 @@ async def correct_plate(request: web.Request, body: CorrectionIn) -> CorrectionO
     event_id = request.match_info["id"]
     async with writing(request) as change:
         session = change.session
-        # by id alone: the key is (id, ts); an id that is no UUID names nothing (nor may it
-        # reach PostgreSQL's uuid column)
-        event = (await session.scalar(select(EventLog).where(EventLog.id == event_id).limit(1))
-                 if _is_uuid(event_id) else None)
+        # the key is (id, ts): the look is bounded by the id's UUIDv7 time (one partition)
+        event = await find_event(session, event_id)
         if event is None or event.kind != "vehicle" \
                 or not scope_of(request).sees(event.site_id):
             raise NotFoundError("lane decision", event_id)
@@ -126,10 +124,3 @@ async def correct_plate(request: web.Request, body: CorrectionIn) -> CorrectionO
                 .values(left_at=event.ts, exit_event_id=event.id))
         await session.flush()
         return CorrectionOut.model_validate(row, from_attributes=True)
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False

@@ -17,6 +17,7 @@ from hub.api.core.errors import ConflictError, InvalidError, NotFoundError, list
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
+from hub.api.registry.labels import household_labels
 from hub.models import Household
 from hub.vehicles.models import ParkingSpace
 
@@ -37,6 +38,8 @@ class ParkingSpaceOut(Out):
     id: int
     site_id: str
     household_id: int
+    household_label: str | None = Field(default=None,
+                                        description='its unit as people name it, "B1 101"')
     code: str
     kind: str
     valid_until: datetime | None
@@ -62,7 +65,11 @@ async def list_parking_spaces(request: web.Request,
     async with reading(request) as session:
         rows = await session.scalars(scoped(request, stmt, ParkingSpace, query.site_id,
                                             household_id=query.household_id))
-        return ParkingSpaceList(items=[ParkingSpaceOut.model_validate(r) for r in rows])
+        spaces = list(rows)
+        labels = await household_labels(session, [r.household_id for r in spaces])
+        return ParkingSpaceList(items=[
+            ParkingSpaceOut.model_validate(r).model_copy(
+                update={"household_label": labels.get(r.household_id)}) for r in spaces])
 
 
 @routes.post("/parking-spaces", body=ParkingSpaceCreate, response=ParkingSpaceOut, status=201,
@@ -87,7 +94,9 @@ async def add_parking_space(request: web.Request, body: ParkingSpaceCreate) -> P
         session.add(row)
         await session.flush()
         change.sites.add(household.site_id)
-        return ParkingSpaceOut.model_validate(row)
+        labels = await household_labels(session, [household.id])
+        return ParkingSpaceOut.model_validate(row).model_copy(
+            update={"household_label": labels.get(household.id)})
 
 
 @routes.delete(r"/parking-spaces/{id:\d+}", roles=WRITER_ROLES)

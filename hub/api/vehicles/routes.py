@@ -20,6 +20,7 @@ from hub.api.core.errors import ConflictError, InvalidError, thing_word
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
+from hub.api.registry.labels import household_labels
 from hub.models import Household, Site, utcnow
 from hub.texts.validation import Refusal, field_word
 from hub.vehicles.models import BlockedPlate, Vehicle, VehiclePassRow, VehicleSiteSettings
@@ -64,6 +65,8 @@ class VehicleOut(BaseModel):
     id: int
     site_id: str
     household_id: int
+    household_label: str | None = Field(default=None,
+                                        description='its unit as people name it, "B1 101"')
     plate: str
     colour: str | None
     valid_from: datetime | None
@@ -150,8 +153,10 @@ class InsideList(BaseModel):
     items: list[InsideOut]
 
 
-def _vehicle_out(v: Vehicle) -> VehicleOut:
-    return VehicleOut(id=v.id, site_id=v.site_id, household_id=v.household_id, plate=v.plate,
+def _vehicle_out(v: Vehicle, labels: dict[int, str] | None = None) -> VehicleOut:
+    """`labels`: households as people name them (`household_labels`)."""
+    return VehicleOut(id=v.id, site_id=v.site_id, household_id=v.household_id,
+                      household_label=(labels or {}).get(v.household_id), plate=v.plate,
                       colour=v.colour, valid_from=v.valid_from, valid_until=v.valid_until,
                       lanes=v.lanes or [], note=v.note, created_at=v.created_at)
 
@@ -170,8 +175,9 @@ async def list_vehicles(request: web.Request, query: VehicleQuery) -> VehicleLis
     stmt = scoped(request, select(Vehicle).order_by(Vehicle.site_id, Vehicle.plate), Vehicle,
                   query.site_id, household_id=query.household_id)
     async with reading(request) as session:
-        rows = await session.scalars(stmt)
-        return VehicleList(items=[_vehicle_out(v) for v in rows])
+        rows = list(await session.scalars(stmt))
+        labels = await household_labels(session, [v.household_id for v in rows])
+        return VehicleList(items=[_vehicle_out(v, labels) for v in rows])
 
 
 @routes.post("/vehicles", body=VehicleCreate, response=VehicleOut, status=201,
@@ -190,7 +196,7 @@ async def create_vehicle(request: web.Request, body: VehicleCreate) -> VehicleOu
         session.add(vehicle)
         await session.flush()
         change.sites.add(site_id)
-        return _vehicle_out(vehicle)
+        return _vehicle_out(vehicle, await household_labels(session, [vehicle.household_id]))
 
 
 async def _refuse_registered(session: AsyncSession, site_id: str, plate: str,
@@ -241,7 +247,7 @@ async def update_vehicle(request: web.Request, body: VehicleUpdate) -> VehicleOu
             vehicle.note = body.note or ""
         await session.flush()
         change.sites.add(vehicle.site_id)
-        return _vehicle_out(vehicle)
+        return _vehicle_out(vehicle, await household_labels(session, [vehicle.household_id]))
 
 
 @routes.delete(r"/vehicles/{id:\d+}", roles=WRITER_ROLES)

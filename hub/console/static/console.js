@@ -140,20 +140,29 @@ const Lintel = (() => {
   // A table cell labelled with its column's heading (shown on phone widths).
   function td(label, ...content) { return el("td", {"data-label": label}, ...content); }
 
-  // The live feed: a WebSocket on /api/v1/live that reconnects with backoff and jitter; on
-  // start and after each reconnect `onConnect` (re)loads the lists: pushes made while away are lost.
+  // The live feed: a WebSocket on /api/v1/live that reconnects with backoff and jitter.
+  // `onConnect` (re)loads the page's lists each time the feed opens, the first time too: the
+  // hub opens the socket once its pushes flow to it, so a list loaded after that misses nothing
+  // (loaded before, an event stored between the load and the open showed only at the next
+  // reload). A feed that cannot open within LOAD_ANYWAY_MS, or fails, still gets its lists.
+  const LOAD_ANYWAY_MS = 3000;
   function live(handlers, onConnect) {
     const channels = window.LINTEL.channels;
     const badge = document.getElementById("live");
+    const load = () => { if (onConnect) onConnect(); };
+    if (!channels.length) { load(); return; }
     let delay = 500;
-    let dropped = false;
+    let loaded = false;  // the lists have been loaded at least once
+    const fallback = setTimeout(() => { if (!loaded) { loaded = true; load(); } }, LOAD_ANYWAY_MS);
     function connect() {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       const ws = new WebSocket(`${scheme}://${location.host}/api/v1/live?channels=${channels.join(",")}&lang=${lang}`);
       ws.onopen = () => {
         delay = 500;
         if (badge) { badge.classList.add("on"); badge.textContent = t("live.connected"); }
-        if (dropped && onConnect) onConnect();
+        loaded = true;
+        clearTimeout(fallback);
+        load();  // pushes made while away (or before the first open) are in what it loads
       };
       ws.onmessage = (ev) => {
         let msg;
@@ -162,14 +171,13 @@ const Lintel = (() => {
         if (handle) handle(msg.data);
       };
       ws.onclose = () => {
-        dropped = true;
+        if (!loaded) { loaded = true; clearTimeout(fallback); load(); }  // refused: lists without pushes
         if (badge) { badge.classList.remove("on"); badge.textContent = t("live.reconnecting"); }
         setTimeout(connect, delay * (0.75 + Math.random() / 2));
         delay = Math.min(delay * 2, 15000);
       };
     }
-    if (onConnect) onConnect();
-    if (channels.length) connect();
+    connect();
   }
 
   // Runs `fn` at most once per `ms` however often it is asked for.

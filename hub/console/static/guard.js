@@ -365,23 +365,20 @@
     renderCameras();
   }
 
-  // Everything at once: the panel the page came with, then (after a reconnect) /guard-panel,
-  // one request for the eight lists.
+  // Everything at once: the panel the page came with, shown at once, then /guard-panel (one
+  // request for the eight lists) each time the live feed opens: what happened between the
+  // page's rendering and the feed's opening was pushed to nobody.
   function showPanel(panel) {
     return Promise.all([loadAlarms(panel.alarms), loadAccess(false, panel.access_events),
       loadBuildings([panel.buildings, panel.edges, panel.door_states, panel.devices]),
       loadCommands(panel.commands), loadCamera(panel.camera_alerts)]);
   }
   const embedded = document.getElementById("guard-panel");
-  let first = embedded ? JSON.parse(embedded.textContent) : null;
+  if (embedded) showPanel(JSON.parse(embedded.textContent)).catch(toastError);
 
   const reloadBuildings = batched(() => loadBuildings().catch(toastError), 300);
   Lintel.live(
     {access: pushAccess, devices: reloadBuildings, edges: reloadBuildings, door: reloadBuildings,
       alarms: pushAlarm, camera: pushCamera},
-    () => {
-      const panel = first;
-      first = null;
-      return (panel ? showPanel(panel) : api("GET", "/guard-panel").then(showPanel)).catch(toastError);
-    });
+    () => api("GET", "/guard-panel").then(showPanel).catch(toastError));
 })();

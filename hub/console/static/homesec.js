@@ -149,6 +149,5 @@
   document.getElementById("homesec-bypass").addEventListener("click",
     () => arm(lastMode, openZones).catch(toastError));
   const reload = Lintel.debounce(() => load().catch(toastError), 100);
-  Lintel.live({homesec: reload}, reload);
-  load().catch(toastError);
+  Lintel.live({homesec: reload}, reload);  // loads once the feed is open (Lintel.live)
 })();

@@ -27,8 +27,8 @@
 
   const soon = Lintel.debounce(() => refresh().catch(() => {}), 500);
   const handlers = Object.fromEntries(window.LINTEL.channels.map((c) => [c, soon]));
-  // the server has just counted the tiles: refresh on a reconnect, not on the first connect
-  let rendered = true;
-  Lintel.live(handlers, () => { if (rendered) rendered = false; else soon(); });
+  // the server counted the tiles before the feed was open: count again once it is (and on
+  // each reconnect), so nothing that happened in between is missing
+  Lintel.live(handlers, soon);
   setInterval(soon, 30000);
 })();

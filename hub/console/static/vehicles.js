@@ -6,16 +6,50 @@
   const {t, word, el, api, time, toast, toastError, fill, td, lang} = Lintel;
   const {confirm, formDialog, importForms} = Lists;
   const COLOURS = ["blue", "green", "yellow", "white", "black"];
-  let homes = new Map();  // household id -> "B1 101", for the lists and the form
+  // The lists name each household as the API does ("B1 101", household_label): the page
+  // asks for no unit it does not show.
+  const home = (row) => row.household_label ?? `#${row.household_id}`;
 
-  async function households() {
-    const [buildings, units] = await Promise.all([api("GET", "/buildings"), api("GET", "/units")]);
-    const code = new Map(buildings.items.map((b) => [b.id, b.code]));
-    homes = new Map(units.items.filter((u) => u.household_id !== null)
-      .map((u) => [u.household_id, `${code.get(u.building_id) ?? "?"} ${u.number}`]));
+  // A household chosen by searching its unit ("B1 101", "101"): the API gives a few at a time.
+  function householdPicker(current, testid) {
+    const list = el("datalist", {id: `${testid}-choices`});
+    const input = el("input", {list: list.id, "data-testid": testid, placeholder: t("vehicles.household_search"),
+      autocomplete: "off", required: true, value: current ? home(current) : "", "aria-label": t("vehicles.household")});
+    const found = new Map(current ? [[home(current), current.household_id]] : []);
+    async function search(text) {
+      const page = await api("GET", `/units?has_household=true&limit=20&q=${encodeURIComponent(text)}`)
+        .catch(() => ({items: []}));
+      const code = await buildingCodes();
+      list.replaceChildren(...page.items.map((u) => {
+        const label = `${code.get(u.building_id) ?? "?"} ${u.number}`;
+        found.set(label, u.household_id);
+        return el("option", {value: label});
+      }));
+    }
+    const look = Lintel.debounce(() => {
+      const text = input.value.trim();
+      if (text && !found.has(text)) search(text);
+    }, 200);
+    input.addEventListener("input", look);
+    // the household of the unit typed or chosen (a unit typed in full is looked up), or null
+    async function get() {
+      const text = input.value.trim();
+      if (text && !found.has(text)) await search(text);
+      const key = [...found.keys()].find((k) => k.toLowerCase() === text.toLowerCase());
+      return key === undefined ? null : found.get(key);
+    }
+    return {node: el("span", {class: "picker"}, input, list), get};
   }
 
-  const home = (id) => homes.get(id) ?? `#${id}`;
+  let codes = null;  // building id -> code: a site's few buildings, asked once
+  async function buildingCodes() {
+    if (codes === null) {
+      const buildings = await api("GET", "/buildings");
+      codes = new Map(buildings.items.map((b) => [b.id, b.code]));
+    }
+    return codes;
+  }
+
   // a registration's end with its year ("2027年1月31日", "Jan 31, 2027")
   const yearDay = new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-US", {year: "numeric", month: "short", day: "numeric"});
   const date = (iso) => yearDay.format(new Date(iso));
@@ -32,12 +66,9 @@
   }
 
   async function editVehicle(v) {
-    // the page's first load may still be asking for the units: the list needs them
-    if (homes.size === 0) await households();
+    const picker = householdPicker(v, "vehicle-household");
     const fields = [
-      {name: "household_id", label: t("vehicles.household"), type: "select", required: true, value: v?.household_id,
-        testid: "vehicle-household", options: [["", "—"], ...[...homes].sort((a, b) => a[1].localeCompare(b[1]))
-          .map(([id, label]) => [id, label, true])]},
+      {name: "household_search", label: t("vehicles.household"), type: "hidden", extra: picker.node},
       {name: "plate", label: t("lanes.plate"), required: true, maxlength: 16, value: v?.plate, testid: "vehicle-plate",
         placeholder: "粤B12345"},
       {name: "colour", label: t("vehicles.colour"), type: "select", value: v?.colour ?? "blue",
@@ -47,8 +78,10 @@
       {name: "note", label: t("vehicles.note"), maxlength: 200, value: v?.note},
     ];
     const done = await formDialog(v ? t("vehicles.edit_title", {plate: v.plate}) : t("vehicles.add_title"), fields,
-      (f) => {
-        const body = {household_id: Number(f.household_id), plate: f.plate, colour: f.colour,
+      async (f) => {
+        const household = await picker.get();
+        if (household === null) throw new Error(t("vehicles.pick_household"));
+        const body = {household_id: household, plate: f.plate, colour: f.colour,
           valid_until: endOfDay(f.valid_until), note: f.note ?? ""};
         return v ? api("PATCH", `/vehicles/${v.id}`, body) : api("POST", "/vehicles", body);
       }, {id: "vehicle-dialog"});
@@ -84,10 +117,10 @@
     try {
       const [vehicles, spaces, inside, blocked] = await Promise.all([
         api("GET", "/vehicles"), api("GET", "/parking-spaces"), api("GET", "/vehicles/inside"),
-        api("GET", "/blocked-plates"), households()]);
+        api("GET", "/blocked-plates")]);
       fill(document.getElementById("vehicle-rows"), vehicles.items, (v) => el("tr", {"data-plate": v.plate},
         td(t("lanes.plate"), el("span", {translate: "no"}, v.plate)),
-        td(t("vehicles.household"), el("span", {translate: "no"}, home(v.household_id))),
+        td(t("vehicles.household"), el("span", {translate: "no"}, home(v))),
         td(t("vehicles.valid_until"), v.valid_until ? date(v.valid_until) : "—"),
         td(t("vehicles.note"), v.note || "—"),
         td(t("common.actions"),
@@ -96,7 +129,7 @@
           el("button", {class: "small danger", "data-testid": `remove-vehicle-${v.plate}`,
             onclick: () => removeVehicle(v).catch(toastError)}, t("vehicles.remove")))));
       fill(document.getElementById("space-rows"), spaces.items, (s) => el("tr", {},
-        td(t("vehicles.space"), s.code), td(t("vehicles.household"), home(s.household_id)),
+        td(t("vehicles.space"), s.code), td(t("vehicles.household"), home(s)),
         td(t("vehicles.kind"), t(`vehicles.kind.${s.kind}`)),
         td(t("vehicles.valid_until"), s.valid_until ? date(s.valid_until) : "—")));
       fill(document.getElementById("inside-rows"), inside.items, (s) => el("tr", {},
@@ -138,12 +171,16 @@
     } catch (e) { error.textContent = Lists.problem(e); }
   });
 
+  const spaceHousehold = householdPicker(null, "space-household");
+  document.getElementById("space-household").replaceWith(spaceHousehold.node);
   document.getElementById("space-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const form = ev.target;
     const data = Object.fromEntries(new FormData(form));
     try {
-      await api("POST", "/parking-spaces", {household_id: Number(data.household_id),
+      const household = await spaceHousehold.get();
+      if (household === null) throw new Error(t("vehicles.pick_household"));
+      await api("POST", "/parking-spaces", {household_id: household,
         code: data.code, kind: data.kind});
       toast(t("vehicles.added"), "ok");
       form.reset();

@@ -6,8 +6,9 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import osdp
 import pytest
 
 from edge.drivers.osdp import (
@@ -229,6 +230,37 @@ class TestOsdpBus:
         assert bus.counters["errors"] >= 1
         assert bus.counters["garbage_bytes"] >= 10
         assert bus.is_online(ADDRESS)
+
+    async def test_a_failing_refresh_restarts_the_panel_not_the_agent(
+        self, door: OsdpDoorSimulator, scbk: bytes
+    ) -> None:
+        """Something failing inside libosdp's refresh (here the bus's own event handler, once,
+        on a card read) ended the refresh thread: every reader of the line stayed offline
+        until the agent restarted. The bus makes the line's control panel anew instead."""
+        bus = OsdpBus(door.port, [ReaderConfig(address=ADDRESS, scbk=scbk)])
+        handler = bus._on_event
+        failed: list[dict[str, Any]] = []
+
+        def failing_once(pd: int, event: dict[str, Any]) -> int:
+            if event.get("event") == osdp.Event.CardRead and not failed:
+                failed.append(event)
+                raise RuntimeError("event handler failed")
+            return handler(pd, event)
+
+        bus._on_event = failing_once  # type: ignore[method-assign]
+        async with bus:
+            await online(bus, timeout=20)
+            door.present_card("1001")
+            offline = await next_of(bus, ReaderStatus, timeout=20)
+            assert not offline.online and failed
+            back = await next_of(bus, ReaderStatus, timeout=20)
+            assert back.online and back.secure and bus.is_online(ADDRESS)
+            assert bus.counters["panel_restarts"] == 1
+            door.present_card("1002")
+            async with asyncio.timeout(20):
+                while (await next_of(bus, CardRead, timeout=20)).card != "1002":
+                    pass
+            assert bus.counters["panel_restarts"] == 1
 
     @pytest.mark.slow
     async def test_offline_when_the_reader_stops_and_online_when_it_returns(

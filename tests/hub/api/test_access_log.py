@@ -21,6 +21,23 @@ URL = "/api/v1/access-events"
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
+async def _add_access(session: AsyncSession, *, seq: int, ts: datetime, credential: str,
+                      site: str = "sunrise", edge: str = "edge-b1", door: str = "B1-main",
+                      credential_type: str = "card", resident_id: int | None = None,
+                      result: str = "granted", reason: str = "granted") -> str:
+    """One access event as the ingest stores it: its log row, then its access row (the access
+    row's id refers to the log's). Returns the event id."""
+    event_id = new_event_id()
+    session.add(EventLog(id=event_id, kind="access", site_id=site, edge=edge, device="r",
+                         seq=seq, ts=ts, data={}))
+    await session.flush()
+    session.add(AccessEvent(id=event_id, site_id=site, edge=edge, door=door, ts=ts,
+                            credential_type=credential_type, credential=credential,
+                            resident_id=resident_id, result=result, reason=reason,
+                            decision_us=100))
+    return event_id
+
+
 @pytest.fixture
 async def log(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
     """张伟 (card 1001, suspended card 1002), a visitor pass for 王芳, and events: 张伟 let in,
@@ -49,18 +66,11 @@ async def log(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
             ("sunrise", "B1-main", "card", "=cmd()", None, "denied", "unknown_card"),
             ("moonbay", "M1-main", "card", "7001", other.id, "granted", "granted"),
         ]
-        ids = []
-        for i, (site, door, ctype, cred, rid, result, reason) in enumerate(rows):
-            event_id = new_event_id()
-            ids.append(event_id)
-            edge = "edge-b1" if site == "sunrise" else "edge-m1"
-            session.add(EventLog(id=event_id, kind="access", site_id=site, edge=edge,
-                                 device="r", seq=i, ts=T0 + timedelta(minutes=i), data={}))
-            await session.flush()
-            session.add(AccessEvent(id=event_id, site_id=site, edge=edge, door=door,
-                                    ts=T0 + timedelta(minutes=i), credential_type=ctype,
-                                    credential=cred, resident_id=rid, result=result,
-                                    reason=reason, decision_us=100))
+        ids = [await _add_access(
+            session, seq=i, ts=T0 + timedelta(minutes=i), site=site,
+            edge="edge-b1" if site == "sunrise" else "edge-m1", door=door, credential_type=ctype,
+            credential=cred, resident_id=rid, result=result, reason=reason)
+            for i, (site, door, ctype, cred, rid, result, reason) in enumerate(rows)]
         found = {"zhang": zhang.id, "pass": vp.id, "ids": ids}
     return found
 
@@ -108,14 +118,7 @@ async def test_a_name_search_in_a_site_looks_only_at_its_people(
         li = Resident(site_id="sunrise", unit_id=101, name="李娜")
         session.add(li)
         await session.flush()
-        event_id = new_event_id()
-        session.add(EventLog(id=event_id, kind="access", site_id="sunrise", edge="edge-b1",
-                             device="r", seq=99, ts=T0, data={}))
-        await session.flush()
-        session.add(AccessEvent(id=event_id, site_id="sunrise", edge="edge-b1", door="B1-main",
-                                ts=T0, credential_type="card", credential="2001",
-                                resident_id=li.id, result="granted", reason="granted",
-                                decision_us=100))
+        await _add_access(session, seq=99, ts=T0, credential="2001", resident_id=li.id)
     resp = await client.get(URL, headers=auth, params={"site": "sunrise", "q": "李娜"})
     assert resp.status == 200, await resp.text()
     assert [e["person"] for e in (await resp.json())["items"]] == ["李娜"]
@@ -161,16 +164,10 @@ async def test_only_a_pass_of_the_events_site_named_exactly_names_a_visitor(
         credentials = [f"pass:{other_pass}", f"pass:{pass_id}x", "pass:", f"pass:0{pass_id}",
                        "pass:1234567890", f"Pass:{pass_id}", f"pass:-{pass_id}"]
         for i, credential in enumerate(credentials):
-            event_id = new_event_id()
-            ts = T0 + timedelta(hours=1, minutes=i)
-            session.add(EventLog(id=event_id, kind="access", site_id="sunrise", edge="edge-b1",
-                                 device="r", seq=100 + i, ts=ts, data={}))
-            await session.flush()
-            session.add(AccessEvent(id=event_id, site_id="sunrise", edge="edge-b1",
-                                    door="B1-gone" if i == 0 else "B1-main", ts=ts,
-                                    credential_type="visitor_pass", credential=credential,
-                                    resident_id=None, result="denied", reason="unknown_card",
-                                    decision_us=100))
+            await _add_access(session, seq=100 + i, ts=T0 + timedelta(hours=1, minutes=i),
+                              door="B1-gone" if i == 0 else "B1-main",
+                              credential_type="visitor_pass", credential=credential,
+                              result="denied", reason="unknown_card")
     resp = await client.get(URL, headers=auth, params={
         "site": "sunrise", "since": (T0 + timedelta(hours=1)).isoformat()})
     assert resp.status == 200, await resp.text()
@@ -199,14 +196,8 @@ async def test_a_search_pages_newest_first_through_the_windows_it_looks_back_in(
         session.add(zhao)
         await session.flush()
         for seq, days in enumerate(ages, start=100):
-            event_id, ts = new_event_id(), now - timedelta(days=days)
-            session.add(EventLog(id=event_id, kind="access", site_id="sunrise", edge="edge-b1",
-                                 device="r", seq=seq, ts=ts, data={}))
-            await session.flush()
-            session.add(AccessEvent(id=event_id, site_id="sunrise", edge="edge-b1",
-                                    door="B1-main", ts=ts, credential_type="card",
-                                    credential=f"9{seq}", resident_id=zhao.id, result="granted",
-                                    reason="granted", decision_us=100))
+            await _add_access(session, seq=seq, ts=now - timedelta(days=days),
+                              credential=f"9{seq}", resident_id=zhao.id)
 
     async def pages(limit: int, **more: str) -> list[list[str]]:
         got: list[list[str]] = []

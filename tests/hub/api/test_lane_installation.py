@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from edge.installation import check_supported
 from hub.audit import AuditEntry
 from hub.installation.compile import edge_config
 from hub.vehicles.models import Lane
@@ -117,10 +118,12 @@ async def test_each_lane_refusal_names_its_field_and_changes_nothing(
         assert [r.name for r in await session.scalars(select(Lane))] == ["taken"]
 
 
-async def test_a_barrier_on_an_rs485_line_of_its_own(
+async def test_a_barrier_shares_an_rs485_line_with_polled_devices(
         client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
-    """A Modbus RTU barrier names a modbus line of the edge that nothing else uses; the edge's
-    resolved configuration carries the line's port and settings."""
+    """A Modbus RTU barrier names a modbus line of the edge; its unit shares the bus with the
+    polled devices and other barriers there at a unit id of its own (two units at one id on a
+    line are refused, either way round). The edge's resolved configuration carries the line's
+    port and settings, and the edge accepts it."""
     e = await edge_id(sessions, "edge-b1")
     for name, port, protocol in (("gate-485", "/dev/ttyUSB7", "modbus"),
                                  ("riser-485", "/dev/ttyUSB8", "modbus"),
@@ -130,34 +133,46 @@ async def test_a_barrier_on_an_rs485_line_of_its_own(
             **({"baudrate": 19200} if name == "gate-485" else {})})
     lines = {x["name"]: x["id"] for x in
              (await call(client, auth, "GET", f"/lines?edge_id={e}", 200))["items"]}
-    await call(client, auth, "POST", "/devices", 201, {
+    fire = await call(client, auth, "POST", "/devices", 201, {
         "edge_id": e, "name": "fire", "model": "fire-panel-8z", "transport": "rtu",
         "line_id": lines["riser-485"]})
+    taken = fire["unit_id"]
     rtu = {"kind": "modbus_coil", "transport": "rtu", "unit_id": 2, "coil": 1}
-    for line, words in (("nowhere", "no line"), ("readers", "speaks osdp"),
-                        ("riser-485", "already carries device fire"),
-                        (None, "needs its line")):
+    for line, unit, words in (("nowhere", 2, "no line"), ("readers", 2, "speaks osdp"),
+                              ("riser-485", taken, f"already has device fire at unit id {taken}"),
+                              (None, 2, "needs its line")):
         got = await call(client, auth, "POST", "/lanes", 422, {
             "edge_id": e, "name": "gate-out", "direction": "exit", "camera_secret": SECRET,
-            "barrier": {**rtu, "line": line}})
+            "barrier": {**rtu, "line": line, "unit_id": unit}})
         where, reason = problem(got)
         assert where.startswith("barrier") and words in reason, got
+    free = 9 if taken != 9 else 10
     lane = await call(client, auth, "POST", "/lanes", 201, {
         "edge_id": e, "name": "gate-out", "direction": "exit", "camera_secret": SECRET,
-        "barrier": {**rtu, "line": "gate-485"}})
-    assert (lane["barrier"]["transport"], lane["barrier"]["line"]) == ("rtu", "gate-485")
-    # the line is the barrier's now: no device joins it, nor a second barrier
-    gate_line = lines["gate-485"]
+        "barrier": {**rtu, "line": "riser-485", "unit_id": free}})
+    assert (lane["barrier"]["transport"], lane["barrier"]["line"]) == ("rtu", "riser-485")
+    # the barrier's unit id is its own on the line: no device takes it, nor a second barrier
     refused = await call(client, auth, "POST", "/devices", 422, {
         "edge_id": e, "name": "fire2", "model": "fire-panel-8z", "transport": "rtu",
-        "line_id": gate_line})
-    assert problem(refused)[0] == "line_id" and "barrier" in problem(refused)[1]
+        "line_id": lines["riser-485"], "unit_id": free})
+    assert problem(refused)[0] == "unit_id" and "barrier" in problem(refused)[1], refused
     again = await call(client, auth, "POST", "/lanes", 422, {
         "edge_id": e, "name": "gate-out-2", "direction": "exit", "camera_secret": SECRET,
-        "barrier": {**rtu, "line": "gate-485"}})
+        "barrier": {**rtu, "line": "riser-485", "unit_id": free}})
+    assert problem(again)[0] == "barrier.unit_id"
     assert "lane gate-out" in problem(again)[1]
+    # at other unit ids both join the bus
+    await call(client, auth, "POST", "/devices", 201, {
+        "edge_id": e, "name": "fire2", "model": "fire-panel-8z", "transport": "rtu",
+        "line_id": lines["riser-485"], "unit_id": free + 1})
+    await call(client, auth, "POST", "/lanes", 201, {
+        "edge_id": e, "name": "gate-out-2", "direction": "exit", "camera_secret": SECRET,
+        "barrier": {**rtu, "line": "gate-485", "unit_id": 2}})
     async with sessions() as session:
         content = (await edge_config(session, e)).resolved()
+    assert check_supported(content, ports=False) is None  # the edge runs it as it is
     barrier = next(x for x in content.lanes if x.id == "gate-out").barrier
+    assert (barrier.port, barrier.unit_id) == ("/dev/ttyUSB8", free)  # type: ignore[union-attr]
+    barrier = next(x for x in content.lanes if x.id == "gate-out-2").barrier
     assert (barrier.port, barrier.baudrate, barrier.unit_id) == (  # type: ignore[union-attr]
         "/dev/ttyUSB7", 19200, 2)

@@ -153,6 +153,8 @@ async def test_water_running_all_night_posts_one_notice_to_the_unit(
         session.add(Unit(id=103, building_id=b1, number="103", floor=1))
     await register(client, auth, kind="water", unit_id=103, number="WM2026000202",
                    device="wm-202")
+    hot = await register(client, auth, kind="hot_water", unit_id=103, number="HW2026000301",
+                         device="hw-301")
     midnight = start = datetime(2026, 11, 2, 16, 30, tzinfo=UTC)  # 00:30 on 3 Nov in Shanghai
 
     def night(device: str, litres_per_hour: list[int]) -> list[TelemetryEvent]:
@@ -168,18 +170,22 @@ async def test_water_running_all_night_posts_one_notice_to_the_unit(
 
     running = night("wm-201", [0, 6, 6, 7, 6, 6])  # 00:30 … 05:30, a cistern running
     quiet = night("wm-202", [0, 2, 0, 0, 0, 3])  # a glass of water at 01:30, a shower at 05:30
+    dripping = night("hw-301", [0, 3, 3, 3, 3, 3])  # a hot tap left dripping: a leak too
     async with sessions() as session, session.begin():
-        await record_meter_readings(session, running + quiet)
+        await record_meter_readings(session, running + quiet + dripping)
     async with sessions() as session, session.begin():
         await record_meter_readings(session, running)  # redelivered: no second notice
     resp = await client.get("/api/v1/notices", headers=auth, params={"site_id": "sunrise"})
-    notices = [n for n in (await resp.json())["items"] if n["source"] == "rule:night_leak"]
+    notices = sorted((n for n in (await resp.json())["items"]
+                      if n["source"] == "rule:night_leak"), key=lambda n: n["title"])
     assert [(n["unit_id"], n["title"]) for n in notices] == [
+        (hot["unit_id"], "Water kept running all night: meter HW2026000301"),
         (leaking["unit_id"], "Water kept running all night: meter WM2026000201")]
-    assert "(31 L)" in notices[0]["body"]
+    assert "(31 L)" in notices[1]["body"] and "(15 L)" in notices[0]["body"]
     resp = await client.get("/api/v1/notices", headers={**auth, "Accept-Language": "zh-CN"},
                             params={"site_id": "sunrise"})
-    zh = [n for n in (await resp.json())["items"] if n["source"] == "rule:night_leak"]
+    zh = [n for n in (await resp.json())["items"] if n["source"] == "rule:night_leak"
+          and "WM2026000201" in n["title"]]
     assert zh[0]["title"] == "夜间持续用水：水表 WM2026000201" and "共 31 升" in zh[0]["body"]
     async with sessions() as session:
         assert await session.scalar(select(WorkOrder.id)) is None  # one night: a notice only
@@ -260,22 +266,23 @@ async def test_a_meter_on_a_dlt645_line_goes_into_its_edges_configuration(
             "site_id": "sunrise", "unit_id": 101, "kind": "electricity", "edge": "edge-b1",
             "number": "000000000101", "device": "meter-101", "line_id": line})
         assert resp.status == 422 and why in await resp.text() and "line_id" in await resp.text()
-    resp = await client.post("/api/v1/meters", headers=auth, json={
-        "site_id": "sunrise", "unit_id": 101, "kind": "water", "edge": "edge-b1",
-        "number": "W1", "device": "water-101", "line_id": riser_id})
-    assert resp.status == 422 and "14-digit CJ/T 188 address" in await resp.text()
-    resp = await client.post("/api/v1/meters", headers=auth, json={
-        "site_id": "sunrise", "unit_id": 101, "kind": "water", "edge": "edge-b1",
-        "number": "11000000000101", "device": "water-101", "line_id": riser_id})
-    assert resp.status == 422 and "a water meter needs a cjt188 line" in await resp.text()
+    for kind in ("water", "hot_water"):  # hot water: CJ/T 188 type 11, the same line
+        resp = await client.post("/api/v1/meters", headers=auth, json={
+            "site_id": "sunrise", "unit_id": 101, "kind": kind, "edge": "edge-b1",
+            "number": "W1", "device": "water-101", "line_id": riser_id})
+        assert resp.status == 422 and "14-digit CJ/T 188 address" in await resp.text()
+        resp = await client.post("/api/v1/meters", headers=auth, json={
+            "site_id": "sunrise", "unit_id": 101, "kind": kind, "edge": "edge-b1",
+            "number": "11000000000101", "device": "water-101", "line_id": riser_id})
+        assert resp.status == 422 and "a water meter needs a cjt188 line" in await resp.text()
 
     meter = await register(client, auth, number="000000000101", device="meter-101",
                            line_id=riser_id)
     assert meter["line_id"] == riser_id
     async with sessions() as session:
         config = await edge_config(session, edge_id)
-    assert [(m.id, m.line, m.address, m.billing) for m in config.meters] == [
-        ("meter-101", "riser", "000000000101", True)]
+    assert [(m.id, m.line, m.address, m.billing, m.kind) for m in config.meters] == [
+        ("meter-101", "riser", "000000000101", True, "electricity")]
     # replaced: the edge reads the new meter, not the old one
     await register(client, auth, number="000000000102", device="meter-101b",
                    line_id=riser_id, replaces=meter["id"])

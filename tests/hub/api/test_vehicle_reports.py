@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.models import EventLog, utcnow
+from hub.models import EventIdOutlier, EventLog, utcnow
 from hub.vehicles.models import VehicleStay
 from wire import new_event_id
 
@@ -23,7 +23,7 @@ H9 = datetime(2026, 12, 1, 1, 5, tzinfo=UTC)
 
 def event(ts: datetime, direction: str, result: str = "open", site: str = "sunrise",
           household: int | None = 7, offline: bool = False) -> EventLog:
-    return EventLog(id=new_event_id(), kind="vehicle", site_id=site, edge="edge-b1",
+    return EventLog(id=new_event_id(ts), kind="vehicle", site_id=site, edge="edge-b1",
                     device="gate", seq=next(_seq), ts=ts, data={
                         "lane": "gate", "direction": direction, "plate": "粤B12345",
                         "confidence": 0.9, "result": result, "reason": "resident",
@@ -119,3 +119,24 @@ async def test_a_misread_plate_is_corrected_and_the_correction_logged(
     decisions = await (await client.get("/api/v1/vehicles/decisions", headers=auth)).json()
     assert {d["id"]: d["corrected_plate"] for d in decisions["items"]} == {
         entry_id: "粤B12345", exit_id: "粤B12345"}
+
+
+async def test_a_decision_stored_far_from_its_ids_time_is_still_corrected(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The look by id is bounded by the time its UUIDv7 carries (tests/hub/test_event_by_id.py
+    shows the plan); an edge whose clock was off stored its decision far from that time, and
+    the ingest kept the id among the outliers: the correction finds it all the same."""
+    entered = event(H8, "entry", household=None)
+    entered.id = new_event_id(H8 + timedelta(days=40))  # the edge's clock ran 40 days ahead
+    entered.data = {**entered.data, "plate": "粤B1234S", "reason": "temporary"}
+    entry_id = entered.id
+    async with sessions() as session, session.begin():
+        session.add(entered)
+        session.add(EventIdOutlier(id=entry_id, ts=H8))
+    fixed = await client.post(f"/api/v1/vehicles/decisions/{entry_id}/correct", headers=auth,
+                              json={"plate": "粤B12345", "reason": "看照片是 5 不是 S"})
+    assert fixed.status == 201, await fixed.text()
+    assert (await fixed.json())["event_id"] == entry_id
+    unknown = await client.post(f"/api/v1/vehicles/decisions/{new_event_id(H8)}/correct",
+                                headers=auth, json={"plate": "粤B12345", "reason": "x"})
+    assert unknown.status == 404

@@ -224,3 +224,43 @@ async def test_a_vehicle_is_changed_and_a_pass_revoked_and_refusals_speak_chines
     assert perms is not None and perms.passes == []  # the lanes stop opening for it
     missing = await client.post("/api/v1/vehicle-passes/9999/revoke", headers=zh)
     assert missing.status == 404 and "访客车辆通行证" in (await missing.json())["message"]
+
+
+async def test_the_registry_names_households_and_finds_units_a_few_at_a_time(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The console's vehicle page asks for no unit it does not show: the vehicles and spaces
+    name their household ("B1 101"), and its unit picker searches units as people name them,
+    a few at a time; a bad search names its field."""
+    hh = await household(sessions)
+    other = await household(sessions, 1203)
+    async with sessions() as session, session.begin():
+        b1 = await session.scalar(select(Building.id).where(Building.code == "B1"))
+        session.add(Unit(id=1204, building_id=b1, number="1204", floor=12))  # no household
+    car = await client.post("/api/v1/vehicles", headers=auth,
+                            json={"household_id": other, "plate": "粤B12345"})
+    assert (await car.json())["household_label"] == "B1 1203"
+    space = await client.post("/api/v1/parking-spaces", headers=auth,
+                              json={"household_id": hh, "code": "P-01", "kind": "owned"})
+    assert space.status == 201, await space.text()
+    assert (await space.json())["household_label"] == "B1 101"
+    cars = await (await client.get("/api/v1/vehicles", headers=auth)).json()
+    assert [(v["plate"], v["household_label"]) for v in cars["items"]] == [("粤B12345", "B1 1203")]
+    spaces = await (await client.get("/api/v1/parking-spaces", headers=auth)).json()
+    assert [(s["code"], s["household_label"]) for s in spaces["items"]] == [("P-01", "B1 101")]
+
+    async def units(query: str) -> list[tuple[int, int | None]]:
+        resp = await client.get(f"/api/v1/units?{query}", headers=auth)
+        assert resp.status == 200, await resp.text()
+        return [(u["id"], u["household_id"]) for u in (await resp.json())["items"]]
+
+    assert await units("q=B1%201") == [(101, hh), (1203, other), (1204, None)]
+    assert await units("q=b1-12&has_household=true") == [(1203, other)]
+    assert await units("q=12&has_household=false") == [(1204, None)]
+    assert await units("q=B1&limit=2") == [(101, hh), (1203, other)]
+    assert await units("q=M1%20901") == [(901, None)]
+    assert await units("q=B2%20101") == []
+    assert await units("q=%25") == []  # a LIKE wildcard is a character like any other
+    for bad, name in (("q=", "q"), ("limit=0", "limit"), ("has_household=perhaps",
+                                                         "has_household")):
+        resp = await client.get(f"/api/v1/units?{bad}", headers=auth)
+        assert resp.status == 422 and name in await resp.text(), bad

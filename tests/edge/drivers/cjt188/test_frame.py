@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from edge.drivers.cjt188 import (
+    HOT_WATER,
     Frame,
     FrameError,
     FrameReader,
@@ -37,6 +38,23 @@ def test_the_published_answer_decodes_to_its_flows() -> None:
     assert current.valve == "open" and not current.battery_low
 
 
+def test_a_hot_water_meters_read_is_the_published_frame_of_type_11() -> None:
+    """The published read with the meter type 10 (cold) made 11 (domestic hot water): the
+    checksum one more."""
+    hot = bytes.fromhex("68 11 12 00 00 00 00 00 00 01 03 90 1F 00 3E 16")
+    assert read_request(METER, meter_type=HOT_WATER, wake=0) == hot
+    assert decode(hot).meter_type == HOT_WATER
+
+
+def test_a_hot_water_answer_is_taken_for_a_hot_meter_only() -> None:
+    raw = current_answer(METER, Decimal("12.50"), meter_type=HOT_WATER)
+    assert parse_current(decode(raw), METER, HOT_WATER).volume_m3 == Decimal("12.50")
+    with pytest.raises(FrameError, match="answer from a meter of type 11, asked type 10"):
+        parse_current(decode(raw), METER)
+    with pytest.raises(FrameError, match="answer from a meter of type 10, asked type 11"):
+        parse_current(decode(ANSWER), METER, HOT_WATER)
+
+
 def test_the_simulators_answer_round_trips() -> None:
     raw = current_answer("12345678901234", Decimal("87.65"), valve="closed", battery_low=True)
     current = parse_current(decode(raw), "12345678901234")
@@ -48,7 +66,7 @@ def test_the_simulators_answer_round_trips() -> None:
     (ANSWER[:-2] + b"\x68\x16", "checksum is 68, expected 67"),
     (ANSWER[:-1] + b"\x17", "not 16"),
     (ANSWER[:13] + b"\x15" + ANSWER[14:], "length byte says 21"),
-    (b"\x69" + ANSWER[4:], "does not start with 68"),
+    (b"\x69" + ANSWER[4:], "starts with 69, not 68"),
 ])
 def test_a_bad_frame_is_refused_naming_why(raw: bytes, reason: str) -> None:
     with pytest.raises(FrameError, match=reason):
