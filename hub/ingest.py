@@ -18,7 +18,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import Table, Uuid, any_, bindparam, insert, select, union_all
+from sqlalchemy import Table, Uuid, any_, bindparam, func, insert, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -503,6 +503,28 @@ async def _refuse_impostors(session: AsyncSession, batch: _Batch, stored: set[st
     batch.camera = [row for row in batch.camera if row["id"] not in refused]
 
 
+def _reused_near() -> Any:
+    """The rows of the `near` ids within [low, high] when an id has more than one there (the
+    row this batch stored and another), and the outliers stored under those ids: nothing at
+    all in the usual case, where fetching every id's own new row cost the ingest more than
+    the look itself. Built once, the values bound at each batch."""
+    table, outliers = cast(Table, EventLog.__table__), cast(Table, EventIdOutlier.__table__)
+    ids = bindparam("near", type_=ARRAY(Uuid(as_uuid=False)))
+    window = select(table.c.id, table.c.ts,
+                    func.count().over(partition_by=table.c.id).label("copies")).where(
+        table.c.id == any_(ids), table.c.ts >= bindparam("low"),
+        table.c.ts <= bindparam("high")).subquery()
+    return union_all(
+        select(window.c.id, window.c.ts).where(window.c.copies > 1),
+        select(outliers.c.id, outliers.c.ts).where(outliers.c.id == any_(ids)))
+
+
+_REUSED_NEAR = _reused_near()
+_EVENT_LOG = cast(Table, EventLog.__table__)
+_REUSED_FAR = select(_EVENT_LOG.c.id, _EVENT_LOG.c.ts).where(
+    _EVENT_LOG.c.id == any_(bindparam("far", type_=ARRAY(Uuid(as_uuid=False)))))
+
+
 async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[str],
                              now: datetime) -> set[str]:
     """On PostgreSQL the key is (id, ts): an event reusing a stored id under another ts is
@@ -519,15 +541,10 @@ async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[s
     reused: list[Any] = []
     if near:  # one round trip; the bounds as values, so the plan holds only those partitions
         times = [cast(datetime, at[i]) for i in near]
-        ids = bindparam("near", near, type_=ARRAY(Uuid(as_uuid=False)))
-        reused += (await session.execute(union_all(
-            select(table.c.id, table.c.ts).where(
-                table.c.id == any_(ids), table.c.ts >= min(times) - ID_WINDOW,
-                table.c.ts <= max(times) + ID_WINDOW),
-            select(outliers.c.id, outliers.c.ts).where(outliers.c.id == any_(ids))))).all()
+        reused += (await session.execute(_REUSED_NEAR, {
+            "near": near, "low": min(times) - ID_WINDOW, "high": max(times) + ID_WINDOW})).all()
     if far:
-        reused += (await session.execute(select(table.c.id, table.c.ts).where(
-            table.c.id == any_(bindparam("far", far, type_=ARRAY(Uuid(as_uuid=False))))))).all()
+        reused += (await session.execute(_REUSED_FAR, {"far": far})).all()
     refused = {r.id for r in reused if r.ts != mine[r.id]["ts"]}
     kept = [{"id": i, "ts": mine[i]["ts"]} for i in far if i not in refused]
     if kept:

@@ -5,6 +5,7 @@ ids stored far from it (`EventIdOutlier`, kept by the ingest; migration 0048a)."
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,10 +17,14 @@ from hub.models import EventIdOutlier, EventLog
 # How far from its id's time an event's ts may lie and still be looked for there; one further
 # is an outlier (the ingest keeps those in event_id_outliers).
 ID_WINDOW = timedelta(days=1)
+# the ingest reads every stored event's id time: uuid.UUID() cost twice the slicing
+_CANONICAL_V7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def id_time(event_id: str) -> datetime | None:
     """The time a UUIDv7 id carries (its first 48 bits, Unix milliseconds); None for others."""
+    if _CANONICAL_V7.match(event_id):  # as the wire writes them: the hex read in place
+        return datetime.fromtimestamp(int(event_id[:8] + event_id[9:13], 16) / 1000, UTC)
     try:
         value = uuid.UUID(event_id).int
     except ValueError:

@@ -219,7 +219,9 @@ class RuleEngine:
                        states: Sequence[tuple[str, str, EdgeState]] = ()) -> After | None:
         """Run the rules on events just stored (event_log rows) and on edge state messages;
         returns what to call after the commit, or None when nothing matched."""
-        views = [EventView.of_row(r) for r in sorted(rows, key=lambda r: (r["ts"], r["seq"]))]
+        # only the events some rule watches: most kinds have none, and a view costs a little
+        watched = [r for r in rows if self.book.watching(r["site_id"], r["kind"])]
+        views = [EventView.of_row(r) for r in sorted(watched, key=lambda r: (r["ts"], r["seq"]))]
         if states:
             now = self.clock.now()
             views += [EventView.of_state(site, edge, state, now) for site, edge, state in states]

@@ -70,6 +70,8 @@ class Condition(_Strict):
             return False
         if self.not_in is not None and any(_same(value, v) for v in self.not_in):
             return False
+        if self.lt is None and self.le is None and self.gt is None and self.ge is None:
+            return True  # most conditions: no bound (every stored event meets them)
         bounds = ((self.lt, operator.lt), (self.le, operator.le),
                   (self.gt, operator.gt), (self.ge, operator.ge))
         for bound, compare in bounds:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,11 +59,23 @@ def check_path(kind: str, path: str) -> str | None:
 _ENVELOPE_ATTRS = frozenset({"site", "edge", "device", "kind", "id"})
 
 
-@dataclass(frozen=True)
+@cache
+def _data_path(path: str) -> tuple[str, tuple[str, ...]] | None:
+    """`data.a.b.c` as ("a", ("b", "c")); None for a path outside `data`. Split once per
+    path, not at every look of every event."""
+    head, _, rest = path.partition(".")
+    if head != "data" or not rest:
+        return None
+    top, _, nested = rest.partition(".")
+    return top, tuple(nested.split(".")) if nested else ()
+
+
+@dataclass(eq=False)  # not frozen: a frozen dataclass's __init__ cost twice as much, per event
 class EventView:
-    """An event (or edge state) as the rules see it. Every stored event gets one, and most
-    match no rule: `data.*` and the envelope are read straight from the event, and the flat
-    `fields` (a rule's context) are only built for those that match."""
+    """An event (or edge state) as the rules see it, never changed once made. Every stored
+    event some rule watches gets one, and most match no rule: `data.*` and the envelope are
+    read straight from the event, and the flat `fields` (a rule's context) are only built for
+    those that match."""
 
     id: str
     kind: str
@@ -89,13 +101,13 @@ class EventView:
         return fields
 
     def get(self, path: str) -> tuple[Any, bool]:
-        head, _, rest = path.partition(".")
-        if head == "data" and rest:
-            top, _, nested = rest.partition(".")
+        data_path = _data_path(path)
+        if data_path is not None:
+            top, nested = data_path
             if top not in self.data:
                 return None, False
             value: Any = self.data[top]
-            for part in nested.split(".") if nested else ():
+            for part in nested:
                 if not isinstance(value, dict) or part not in value:
                     return None, False
                 value = value[part]
