@@ -6,6 +6,7 @@ door simulators on one multi-drop line), all decided at the edge with no hub."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -217,20 +218,31 @@ async def wait_for(check: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
+@contextlib.contextmanager
+def _lobby_and_vault() -> Iterator[tuple[OsdpDoorSimulator, OsdpDoorSimulator, list[DoorConfig]]]:
+    """Two readers on one simulated RS-485 line (lobby at address 1, vault at 2), each with
+    its own key, and the doors' configurations for them."""
+    keys = {1: os.urandom(16), 2: os.urandom(16)}
+    line = OsdpLine()
+    lobby = OsdpDoorSimulator(address=1, scbk=keys[1], name="lobby", line=line)
+    vault = OsdpDoorSimulator(address=2, scbk=keys[2], name="vault", line=line)
+    try:
+        lobby.start()
+        vault.start()
+        yield lobby, vault, [DoorConfig(id=name, unlock_s=0.3, reader=ReaderConfig(
+            port=line.port, address=a, scbk=keys[a].hex()))
+            for name, a in (("lobby", 1), ("vault", 2))]
+    finally:
+        lobby.close()
+        vault.close()
+        line.close()
+
+
 @pytest.mark.integration
 class TestThroughLibosdp:
     async def test_two_readers_on_one_line_decide_card_wiegand_pin_duress_tamper(
             self, rig: Rig) -> None:
-        keys = {1: os.urandom(16), 2: os.urandom(16)}
-        line = OsdpLine()
-        lobby = OsdpDoorSimulator(address=1, scbk=keys[1], name="lobby", line=line)
-        vault = OsdpDoorSimulator(address=2, scbk=keys[2], name="vault", line=line)
-        try:
-            lobby.start()
-            vault.start()
-            configs = [DoorConfig(id=name, unlock_s=0.3, reader=ReaderConfig(
-                port=line.port, address=a, scbk=keys[a].hex()))
-                for name, a in (("lobby", 1), ("vault", 2))]
+        with _lobby_and_vault() as (lobby, vault, configs):
             async with rig.controller(configs) as controller:
                 await wait_for(lambda: all(d.online for d in controller.doors.values()))
                 lobby.present_wiegand(12, 3456)  # a raw 26-bit read
@@ -253,10 +265,6 @@ class TestThroughLibosdp:
                 ("lobby", "granted", None), ("vault", "granted", None),
                 ("vault", "granted", "duress")]
             assert vault.last_led is not None and vault.last_led["color"] == "green"
-        finally:
-            lobby.close()
-            vault.close()
-            line.close()
 
     async def test_a_broken_secure_channel_recovers_alone_and_the_other_door_decides(
             self, rig: Rig) -> None:
@@ -265,16 +273,7 @@ class TestThroughLibosdp:
         that reader's session by itself on its backoff, the vault on the same line keeps
         deciding, and once the channel is sound the lobby is back and decides a card, the
         agent never restarted."""
-        keys = {1: os.urandom(16), 2: os.urandom(16)}
-        line = OsdpLine()
-        lobby = OsdpDoorSimulator(address=1, scbk=keys[1], name="lobby", line=line)
-        vault = OsdpDoorSimulator(address=2, scbk=keys[2], name="vault", line=line)
-        try:
-            lobby.start()
-            vault.start()
-            configs = [DoorConfig(id=name, unlock_s=0.3, reader=ReaderConfig(
-                port=line.port, address=a, scbk=keys[a].hex()))
-                for name, a in (("lobby", 1), ("vault", 2))]
+        with _lobby_and_vault() as (lobby, vault, configs):
             async with rig.controller(configs) as controller:
                 doors = controller.doors
                 await wait_for(lambda: all(d.online for d in doors.values()), 20)
@@ -305,10 +304,6 @@ class TestThroughLibosdp:
             back = [e for e in rig.events("agent") if e.event == "device_online"][-1]
             assert f"restarted {restarts} times" in back.detail
             assert [e.result for e in rig.events("access")] == ["granted", "granted"]
-        finally:
-            lobby.close()
-            vault.close()
-            line.close()
 
     async def test_a_reader_from_install_mode_to_its_own_key(self, rig: Rig) -> None:
         configured = os.urandom(16)
