@@ -23,6 +23,7 @@ from typing import Any, Self
 import osdp
 import osdp_sys
 
+from edge.drivers.osdp.channel import crc16
 from simulators.osdp_line import OsdpLine
 
 _INPUTS = 2
@@ -59,17 +60,6 @@ _CAPABILITIES = osdp.PDCapabilities(
 # OSDP framing, for break_secure_channel: start of message, control bits, the first
 # security block type that carries a MAC (SCS_15)
 _SOM, _CTRL_CRC, _CTRL_SCB, _SCS_MAC = 0x53, 0x04, 0x08, 0x15
-
-
-def crc16(data: bytes | bytearray) -> int:
-    """OSDP's CRC-16 (CCITT polynomial 0x1021, initial value 0x1D0F)."""
-    crc = 0x1D0F
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
 
 
 # OSDP keypad data: digits as ASCII, "*" as DEL (0x7F), "#" as CR (0x0D)
