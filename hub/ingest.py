@@ -503,12 +503,17 @@ async def _refuse_impostors(session: AsyncSession, batch: _Batch, stored: set[st
     batch.camera = [row for row in batch.camera if row["id"] not in refused]
 
 
+def _table(model: type[Base]) -> Table:
+    # Core statements on the table: plain executemany, no ORM bookkeeping per row.
+    return cast(Table, model.__table__)
+
+
 def _reused_near() -> Any:
     """The rows of the `near` ids within [low, high] when an id has more than one there (the
     row this batch stored and another), and the outliers stored under those ids: nothing at
     all in the usual case, where fetching every id's own new row cost the ingest more than
     the look itself. Built once, the values bound at each batch."""
-    table, outliers = cast(Table, EventLog.__table__), cast(Table, EventIdOutlier.__table__)
+    table, outliers = _table(EventLog), _table(EventIdOutlier)
     ids = bindparam("near", type_=ARRAY(Uuid(as_uuid=False)))
     window = select(table.c.id, table.c.ts,
                     func.count().over(partition_by=table.c.id).label("copies")).where(
@@ -520,7 +525,7 @@ def _reused_near() -> Any:
 
 
 _REUSED_NEAR = _reused_near()
-_EVENT_LOG = cast(Table, EventLog.__table__)
+_EVENT_LOG = _table(EventLog)
 _REUSED_FAR = select(_EVENT_LOG.c.id, _EVENT_LOG.c.ts).where(
     _EVENT_LOG.c.id == any_(bindparam("far", type_=ARRAY(Uuid(as_uuid=False)))))
 
@@ -564,11 +569,6 @@ async def _refuse_reused_ids(session: AsyncSession, batch: _Batch, stored: set[s
     batch.devices = [e for e in batch.devices if e.id not in refused]
     batch.camera = [row for row in batch.camera if row["id"] not in refused]
     return stored - refused
-
-
-def _table(model: type[Base]) -> Table:
-    # Core statements on the table: plain executemany, no ORM bookkeeping per row.
-    return cast(Table, model.__table__)
 
 
 _ORIGIN = re.compile(rf"^{re.escape(topics.ROOT)}/([^/]{{1,64}})/([^/]{{1,64}})/")
