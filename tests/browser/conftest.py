@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlalchemy import select
 
 from edge.sensors.loader import load_models
@@ -26,6 +26,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
                  "--disable-sync", "--disable-dev-shm-usage"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "console password 1"
+# A check waits for what the page must come to show. Many go through the edge and back (a
+# command, its event, the ingest, the live push): under a second here, yet CI shares two
+# cores with three test workers, and a stalled fsync there once held one past 5 s. Passing
+# checks return as soon as they hold; only a failing one waits this long.
+expect.set_options(timeout=15_000)
 # login -> role; `zhang` acts as the demo resident 张伟
 USERS = {"guard1": "guard", "tech1": "technician", "manager1": "manager", "zhang": "resident"}
 

@@ -221,7 +221,7 @@ async def test_counters_are_reported_periodically_with_reconnects() -> None:
             await rec.wait(lambda: len(rec.device("hyd", "online")) == 2, timeout=8)
             # pymodbus drops a TCP link that stops answering; the next counters report says so
             n = len(rec.device("hyd", "counters"))
-            await rec.wait(lambda: len(rec.device("hyd", "counters")) > n, timeout=3)
+            await rec.wait(lambda: len(rec.device("hyd", "counters")) > n, timeout=15)
             counters = rec.device("hyd", "counters")[-1].counters
             assert counters is not None
             assert counters["polls"] > counters["ok"] > 0 and counters["timeouts"] >= 6

@@ -89,7 +89,7 @@ async def test_a_silent_unit_delays_only_its_own_slot() -> None:
         await asyncio.sleep(1.6)
         assert silent.counters.timeouts - tried <= 4
         sims["lift-b"].silent = False
-        await rec.wait(lambda: len(rec.device("lift-b", "online")) == 2, timeout=3)
+        await rec.wait(lambda: len(rec.device("lift-b", "online")) == 2, timeout=15)
 
 
 def _edge(devices: list[dict[str, Any]]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def test_killed_edge_is_marked_offline_by_its_will(tmp_path: Path, mosquitto: Mo
 
     # The will is retained: a hub that connects later still learns the edge is offline.
     late = Collector("127.0.0.1", mosquitto.port, topics.state("demo", "lonely"), client_id="late")
-    retained = late.wait_for(1, timeout=5)
+    retained = late.wait_for(1, timeout=15)
     late.close()
     assert retained and retained[0][2] is True
     assert json.loads(retained[0][1])["status"] == "offline"

@@ -111,7 +111,7 @@ class TestOsdpBus:
 
     async def test_reports_online_as_an_event(self, door: OsdpDoorSimulator, scbk: bytes) -> None:
         async with OsdpBus(door.port, [ReaderConfig(address=ADDRESS, scbk=scbk)]) as bus:
-            status = await next_of(bus, ReaderStatus, timeout=5)
+            status = await next_of(bus, ReaderStatus, timeout=15)
         assert (status.address, status.online, status.secure) == (ADDRESS, True, True)
 
     @pytest.mark.parametrize(("card", "bits"), [("1001", 16), ("7", 16), ("123456789012", 40)])
@@ -271,7 +271,7 @@ class TestOsdpBus:
         offline = await next_of(bus, ReaderStatus, timeout=12)
         assert not offline.online and not bus.is_online(ADDRESS)
         door.start()
-        back = await next_of(bus, ReaderStatus, timeout=5)
+        back = await next_of(bus, ReaderStatus, timeout=15)
         assert back.online and back.secure
         assert bus.counters["reconnects"] == 1
         door.present_card("1001")

@@ -152,9 +152,9 @@ class TestMultiDrop:
                 insecure = await next_of(bus, ReaderInsecure, timeout=20, address=2)
                 assert insecure.reason == "default_key"  # "commission it", not a wrong key
                 assert sims[1].scbk is None and not bus.is_online(2)  # given no key unasked
-                await online(bus, 1, timeout=5)  # the keyed reader is served again
+                await online(bus, 1, timeout=15)  # the keyed reader is served again
                 sims[0].present_card("1001")
-                assert (await next_of(bus, CardRead, timeout=5)).card == "1001"
+                assert (await next_of(bus, CardRead, timeout=15)).card == "1001"
         finally:
             for sim in sims:
                 sim.close()

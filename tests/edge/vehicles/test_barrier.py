@@ -86,7 +86,7 @@ async def test_modbus_barrier_raised_on_open_and_forced_rise_reported(
             assert got.opened
             assert gate.raised == 1 and gate.up  # the coil pulsed before the answer
             await until(lambda: not gate.coil)  # and released after pulse_s
-            await until(lambda: output.up is False, timeout=3)  # the car passed, the arm fell
+            await until(lambda: output.up is False, timeout=15)  # the car passed, the arm fell
             assert output.forced == 0  # a rise the edge commanded is no forced rise
             await asyncio.sleep(1.6)  # past forced_after_s
             gate.force()

@@ -110,7 +110,7 @@ async def test_the_car_named_is_recorded_when_the_heartbeat_raises_the_barrier(
     async with PlateCamera(edge.url, "gate-in", secret=SECRET, heartbeat_s=0.2) as camera:
         await asyncio.sleep(0.3)
         edge.vehicles.guard_open("gate-in", "粤B 77777", "delivery", "guard1")
-        await camera.next_pulse(timeout_s=3)
+        await camera.next_pulse(timeout_s=15)
         assert len(camera.pulses) == 1
         await asyncio.sleep(0.5)  # later heartbeats answer no: one open, one pulse
         assert len(camera.pulses) == 1

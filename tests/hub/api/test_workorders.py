@@ -357,14 +357,14 @@ async def test_technicians_and_managers_are_told_at_once(crew: Crew) -> None:
         await asyncio.sleep(0.1)  # the sockets are listening
         order = await crew.order(title="电梯门夹人", skill="elevator_door", priority="urgent")
         # poll_s is 30 s: only the commit's nudge can deliver within the timeouts below
-        pushed = await wang.next("work_orders", timeout=5, id=order["id"])
+        pushed = await wang.next("work_orders", timeout=15, id=order["id"])
         assert (pushed["event"], pushed["assignee_id"], pushed["priority"]) == (
             "assigned", crew.ids["wang"], "urgent")
-        assert (await manager.next("work_orders", timeout=5, id=order["id"]))["event"] == \
+        assert (await manager.next("work_orders", timeout=15, id=order["id"]))["event"] == \
             "assigned"
         await li.nothing(0.3)
         request = await crew.order("res", title="马桶堵了", site_id=None)
-        mine = await res.next("work_orders", timeout=5, id=request["id"])
+        mine = await res.next("work_orders", timeout=15, id=request["id"])
         assert (mine["event"], mine["unit_id"]) == ("assigned", 101)
         await nb.nothing(0.3)
 
