@@ -84,7 +84,7 @@ class Building:
             bits = [i for i in range(fa.floors) if sim.raw(f"floor_enable_{i + 1}")]
         return [fa.floor(b) for b in bits]
 
-    async def wait(self, check: Callable[[], object], timeout: float = 5.0) -> None:
+    async def wait(self, check: Callable[[], object], timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while not check():
             assert time.monotonic() < deadline, "timed out waiting"

@@ -46,7 +46,7 @@ class Recorder:
         return [{r.name: r.value for r in d.readings} for dev, d, _ in self.events
                 if dev == device and isinstance(d, TelemetryData)]
 
-    async def wait(self, check: Callable[[], object], timeout: float = 5.0) -> None:
+    async def wait(self, check: Callable[[], object], timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while not check():
             assert time.monotonic() < deadline, "timed out waiting"

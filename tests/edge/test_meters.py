@@ -28,11 +28,11 @@ async def test_a_riser_reports_each_meters_energy_and_a_silent_meter_offline() -
                                offline_after=1) for i, m in enumerate(meters)]
         async with MeterSupervisor([(LineConfig(port=sim.port), configs)], lambda d, e:
                                    emitted.append((d, e))):
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(15):
                 while len({d for d, e in emitted if isinstance(e, TelemetryData)}) < 3:
                     await asyncio.sleep(0.02)
             meters[2].silent = True
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(15):
                 while not any(isinstance(e, DeviceData) and e.event == "offline"
                               for _, e in emitted):
                     await asyncio.sleep(0.02)

@@ -27,11 +27,11 @@ async def test_a_water_meter_reports_its_volume_and_a_tamper_fault() -> None:
             "id": "wm-101", "model": model.model, "transport": "rtu", "port": sim.port,
             "poll_interval_s": 0.1, "timeout_s": 0.2, "telemetry_every_s": 1})
         async with DeviceSupervisor([config], lambda d, e: events.append((d, e))):
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(15):
                 while not any(isinstance(e, TelemetryData) for _, e in events):
                     await asyncio.sleep(0.02)
             sim.set("meter_status", 2)
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(15):
                 while not any(isinstance(e, DeviceData) and e.event == "fault_raised"
                               for _, e in events):
                     await asyncio.sleep(0.02)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,14 +47,3 @@ def edge_client(host: str, port: int, name: str = "test-edge", **kw: Any) -> Mqt
 async def count(sessions: async_sessionmaker[AsyncSession], model: Any) -> int:
     async with sessions() as session:
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> None:
-    """Poll an async predicate until it is true, or fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if await check():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.05)

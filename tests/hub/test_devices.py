@@ -17,8 +17,9 @@ from hub.models import DeadLetter, Device, DeviceFault, EventLog, TelemetryRow
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from tests.hub.device_support import at, device_event, elevator_story, telemetry_event
-from tests.hub.support import count, dumps, edge_client, event_topic, eventually
+from tests.hub.support import count, dumps, edge_client, event_topic
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 from wire import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -50,7 +51,7 @@ async def publish(mosquitto: MosquittoServer, messages: list[tuple[str, bytes]])
 async def settle(ingest: Ingest, received: int) -> None:
     async def done() -> bool:
         return ingest.stats.received >= received
-    await eventually(done)
+    await until(done)
     await ingest.wait_idle()
 
 

@@ -13,8 +13,9 @@ from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
 from lintel.broker import EmbeddedBroker
-from tests.hub.support import access_event, count, dumps, event_topic, eventually
+from tests.hub.support import access_event, count, dumps, event_topic
 from tests.support.services import free_port
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -37,13 +38,13 @@ async def test_ingest_through_amqtt_with_stop_and_restart(tmp_path: Path) -> Non
                 live = [access_event(i) for i in range(20)]
                 for event in live + live[:5]:  # five duplicates
                     await edge.publish(event_topic(event), dumps(event), qos=1)
-                await eventually(lambda: _stored(hub, 20))
+                await until(lambda: _stored(hub, 20))
                 await hub.ingest.wait_idle()
             # The hub is down: amqtt queues for its persistent session (it has a username).
             queued = [access_event(100 + i) for i in range(200)]
             await asyncio.gather(*(edge.publish(event_topic(e), dumps(e), qos=1) for e in queued))
             async with Hub(settings) as hub:
-                await eventually(lambda: _stored(hub, 220), timeout=30)
+                await until(lambda: _stored(hub, 220), timeout=30)
                 await asyncio.sleep(0.3)
                 assert await count(hub.sessions, EventLog) == 220
                 assert await count(hub.sessions, AccessEvent) == 220

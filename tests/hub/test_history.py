@@ -25,8 +25,9 @@ from hub.ingest import Ingest, hub_subscriptions
 from hub.models import AccessEvent, EventLog
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
-from tests.hub.support import access_event, dumps, edge_client, event_topic, eventually
+from tests.hub.support import access_event, dumps, edge_client, event_topic
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 NOW = datetime.now(UTC)
@@ -89,7 +90,7 @@ async def test_partitions_are_made_ahead_and_future_events_move_into_theirs(
     far = NOW + timedelta(days=200)
     old = NOW - timedelta(days=3000)
     await publish(mosquitto, [event_at(1, far), event_at(2, old), event_at(3, NOW)])
-    await eventually(lambda: _count(seeded, AccessEvent, 3))
+    await until(lambda: _count(seeded, AccessEvent, 3))
     job = HistoryMaintenance(seeded, Retention(None, None), ahead=3)
     await job.run_once()
     if not db_url.startswith("postgresql"):
@@ -131,7 +132,7 @@ async def test_an_access_log_query_for_one_month_reads_only_that_months_partitio
     months = months_from(NOW, 3)
     await publish(mosquitto, [event_at(n, m + timedelta(days=1, hours=n))
                               for n, m in enumerate(months)])
-    await eventually(lambda: _count(seeded, AccessEvent, 3))
+    await until(lambda: _count(seeded, AccessEvent, 3))
     scope = Scope(user_id=1, role="manager", site_id="demo", household_id=None)
     query = AccessEventQuery(site="demo", since=months[1], until=months[2])
     async with seeded() as session:
@@ -180,7 +181,7 @@ async def test_retention_drops_a_partition_while_the_ingest_stores_and_keeps_the
     if inside[0]["ts"] >= (edge_month + timedelta(days=28)).isoformat():
         inside = []
     await publish(mosquitto, old + straddling + inside)
-    await eventually(lambda: _count(seeded, AccessEvent, len(old) + len(straddling) + len(inside)),
+    await until(lambda: _count(seeded, AccessEvent, len(old) + len(straddling) + len(inside)),
                      timeout=60)
     edge_end = period_start(edge_month + timedelta(days=32), "month")
     before_edge = await stored_at(seeded, AccessEvent, edge_month, edge_end)
@@ -192,7 +193,7 @@ async def test_retention_drops_a_partition_while_the_ingest_stores_and_keeps_the
     while not publishing.done() or not reports:
         reports.append(await job.run_once())
     await publishing
-    await eventually(lambda: _settled(seeded, live), timeout=60)
+    await until(lambda: _settled(seeded, live), timeout=60)
     reports.append(await job.run_once())
     assert await stored_at(seeded, AccessEvent, gone_month, edge_month) == 0
     assert await stored_at(seeded, EventLog, gone_month, edge_month) == 0

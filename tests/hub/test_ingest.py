@@ -27,9 +27,9 @@ from tests.hub.support import (
     dumps,
     edge_client,
     event_topic,
-    eventually,
 )
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 from wire import EdgeState, new_event_id, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -64,7 +64,7 @@ async def test_same_event_three_times_is_stored_once(
         await edge.wait_ready(10)
         for _ in range(3):
             await edge.publish(event_topic(event), dumps(event), qos=1)
-    await eventually(lambda: _received(running, 3))
+    await until(lambda: _received(running, 3))
     await running.ingest.wait_idle()
     assert await count(seeded, EventLog) == 1
     assert await count(seeded, AccessEvent) == 1
@@ -120,7 +120,7 @@ async def test_malformed_messages_go_to_dead_letters(
         await edge.wait_ready(10)
         for name, topic, payload, _ in BAD:
             await edge.publish(topic, _payload(name, payload), qos=1)
-    await eventually(lambda: _received(running, len(BAD)))
+    await until(lambda: _received(running, len(BAD)))
     await running.ingest.wait_idle()
     async with seeded() as session:
         dead = (await session.execute(select(DeadLetter).order_by(DeadLetter.id))).scalars().all()
@@ -155,11 +155,11 @@ async def test_a_worker_storing_old_events_says_it_is_not_caught_up(
     async with edge_client(mosquitto.host, mosquitto.port) as edge:
         await edge.wait_ready(10)
         await edge.publish(event_topic(late), dumps(late), qos=1)
-        await eventually(behind)
+        await until(behind)
         assert running.ingest.behind_s >= 60
         fresh = access_event(2)
         await edge.publish(event_topic(fresh), dumps(fresh), qos=1)
-        await eventually(caught_up)
+        await until(caught_up)
 
 
 async def test_state_updates_the_edge(
@@ -175,7 +175,7 @@ async def test_state_updates_the_edge(
         async with seeded() as session:
             row = (await session.execute(select(Edge))).scalar_one()
             return row.status == "online"
-    await eventually(updated)
+    await until(updated)
     async with seeded() as session:
         row = (await session.execute(select(Edge))).scalar_one()
     assert (row.agent_version, row.perm_version_held) == ("0.1.0", 3)
@@ -198,7 +198,7 @@ async def test_events_published_while_hub_stopped_arrive_once(
         await asyncio.gather(*(edge.publish(event_topic(e), dumps(e), qos=1) for e in events))
     started = time.perf_counter()
     async with Hub(settings) as hub:
-        await eventually(lambda: _all_stored(hub.sessions, 500), timeout=30)
+        await until(lambda: _all_stored(hub.sessions, 500), timeout=30)
         elapsed = time.perf_counter() - started
         await asyncio.sleep(0.3)  # anything redelivered twice would show up now
         assert await count(hub.sessions, EventLog) == 500
@@ -221,7 +221,7 @@ async def test_a_message_the_database_refuses_does_not_block_its_batch(
     async with edge_client(mosquitto.host, mosquitto.port) as edge:
         await edge.wait_ready(10)
         await asyncio.gather(*(edge.publish(event_topic(e), dumps(e), qos=1) for e in events))
-    await eventually(lambda: _received(running, 10))
+    await until(lambda: _received(running, 10))
     await running.ingest.wait_idle()
     refused = 1 if db_url.startswith("postgresql") else 0
     assert await count(seeded, EventLog) == 10 - refused
@@ -257,8 +257,8 @@ async def test_messages_failing_on_a_hub_error_are_dead_lettered_not_left_in_fli
                                        for e in events))
         # the failing ones go one by one, two transactions each: 16-29 s on PostgreSQL at
         # load 10-14 on the shared 2 cores
-        await eventually(lambda: _all_stored(seeded, len(good)), timeout=60)
-        await eventually(lambda: _dead_letters(seeded, len(poisoned)), timeout=30)
+        await until(lambda: _all_stored(seeded, len(good)), timeout=60)
+        await until(lambda: _dead_letters(seeded, len(poisoned)), timeout=30)
         await ingest.wait_idle()
     async with seeded() as session:
         dead = (await session.execute(select(DeadLetter))).scalars().all()
@@ -330,7 +330,7 @@ async def test_a_readers_new_key_recompiles_its_edges_configuration_once(
         await edge.wait_ready(10)
         for _ in range(2):
             await edge.publish(event_topic(keyed), dumps(keyed), qos=1)
-    await eventually(lambda: _received(running, 2))
+    await until(lambda: _received(running, 2))
     await running.ingest.wait_idle()
     async with seeded() as session:
         b1 = await session.scalar(select(Edge.id).where(Edge.name == "b1-edge"))

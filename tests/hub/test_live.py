@@ -13,9 +13,10 @@ from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from hub.service import Hub
 from hub.settings import HubSettings
-from tests.hub.support import access_event, dumps, edge_client, event_topic, eventually
+from tests.hub.support import access_event, dumps, edge_client, event_topic
 from tests.support.live import live_socket
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 
 ITEM = LiveItem("access", {"id": "e1"}, site_id="sunrise", building_id=1)
 ALL = frozenset({"access", "devices"})
@@ -87,7 +88,7 @@ async def test_a_swipe_stored_by_one_worker_reaches_consoles_on_both(
             token = (await resp.json())["token"]
         async with live_socket(http, one.url, ["access"], token=token) as first, \
                 live_socket(http, two.url, ["access", "edges"], token=token) as second:
-            await eventually(lambda: _true(one.live.listeners == two.live.listeners == 1))
+            await until(lambda: one.live.listeners == two.live.listeners == 1)
             events = [access_event(seq) for seq in (1, 2)]
             async with edge_client("127.0.0.1", mosquitto.port) as edge:
                 await edge.wait_ready(10)
@@ -104,11 +105,6 @@ async def test_a_swipe_stored_by_one_worker_reaches_consoles_on_both(
                     ("B1-main", "granted", "b1-edge")}
             stored = one.ingest.stats.events + two.ingest.stats.events
             assert stored == 2  # the shared subscription split them; the pushes reached both
-
-
-async def _true(value: bool) -> bool:
-    await asyncio.sleep(0)
-    return value
 
 
 @pytest.mark.integration

@@ -20,8 +20,9 @@ from hub.models import Building, Unit, utcnow
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from simulators.dlt645_meters import MeterLineSimulator, SimulatedMeter
-from tests.hub.support import dumps, edge_client, eventually
+from tests.hub.support import dumps, edge_client
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 from wire import topics
 from wire.devices import DeviceData, TelemetryData
 from wire.events import DeviceEvent, TelemetryEvent, new_event_id
@@ -81,7 +82,7 @@ async def test_a_riser_of_meters_reaches_the_hubs_readings(
                     rows = list(await session.scalars(select(MeterReading.meter_id)))
                 return len(rows) >= N * n and len(set(rows)) == N
 
-            await eventually(lambda: stored_per_meter(2), timeout=30)
+            await until(lambda: stored_per_meter(2), timeout=30)
             # the broker redelivers one: the hub keeps it once
             again = next(e for e in sent if isinstance(e, TelemetryEvent))
             await edge.publish(topics.event("demo", "b1-edge", "telemetry"),
@@ -90,7 +91,7 @@ async def test_a_riser_of_meters_reaches_the_hubs_readings(
             async def all_received() -> bool:
                 return ingest.stats.received >= len(sent) + 1
 
-            await eventually(all_received)
+            await until(all_received)
             await ingest.wait_idle()
     async with sessions() as session:
         readings = list(await session.scalars(select(MeterReading).order_by(MeterReading.ts)))

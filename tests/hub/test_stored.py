@@ -4,7 +4,6 @@ number is stored and where the gaps are."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,9 +23,10 @@ from hub.models import DeadLetter, Edge, EdgeUplink, EventIdOutlier, EventLog, U
 from hub.mqtt import MqttClient
 from hub.seed import seed_demo
 from hub.stored import StoredConfirmer, UplinkFolder, fold_edge, progress
-from tests.hub.support import access_event, dumps, edge_client, event_topic, eventually
+from tests.hub.support import access_event, dumps, edge_client, event_topic
 from tests.support.downlink import HUB_KEYS, SIGNER
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 from wire import AccessData, CommandAck, EdgeState, StoredRanges, topics
 from wire._base import utcnow
 from wire.stored import payload_digest
@@ -67,7 +67,7 @@ async def handled(sessions: async_sessionmaker[AsyncSession], n: int) -> None:
             refused = len((await session.execute(select(DeadLetter.id))).all())
         return stored + refused >= n
 
-    await eventually(done)
+    await until(done)
 
 
 async def test_committed_sequence_numbers_are_confirmed_signed_and_kept_with_their_gaps(
@@ -98,7 +98,7 @@ async def test_committed_sequence_numbers_are_confirmed_signed_and_kept_with_the
             seqs = {s for a, b in confirmed for s in range(a, b + 1)}
             return seqs >= {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 14}
 
-        await eventually(all_confirmed)
+        await until(all_confirmed)
     assert {s for a, b in confirmed for s in range(a, b + 1)} == {1, 2, 3, 4, 5, 6, 7, 8, 10,
                                                                   11, 14}
     await hub.wait_idle()
@@ -151,7 +151,7 @@ async def test_the_edge_state_carries_what_waits_in_its_outbox(
             row = (await session.execute(select(Edge).where(Edge.name == "b1-edge"))).scalar_one()
         return (row.outbox_waiting, row.outbox_last_seq) == (1234, 99_000)
 
-    await eventually(reported)
+    await until(reported)
 
 
 async def test_a_message_is_confirmed_with_its_own_digest_and_an_impostor_never_as_the_stored_event(
@@ -184,7 +184,7 @@ async def test_a_message_is_confirmed_with_its_own_digest_and_an_impostor_never_
                 edge.ack(message)
             return len(confirmed) >= 4
 
-        await eventually(all_confirmed)
+        await until(all_confirmed)
     assert confirmed == {(1, payload_digest(sent[0])), (2, payload_digest(sent[1])),
                          (2, payload_digest(sent[2])), (3, payload_digest(sent[3]))}
     async with seeded() as session:
@@ -220,10 +220,10 @@ async def test_an_edge_whose_outbox_was_wiped_is_told_to_number_on_after_what_it
         for i in range(5):
             first.add_event("B1-main", grant(i))
         uplink.wake()
-        await eventually(lambda: drained(first))
+        await until(lambda: drained(first))
         uplink.publish_state()  # the hub hears it used 1..5
         await hub.wait_idle()
-        await eventually(lambda: _last_seq(seeded, 5))
+        await until(lambda: _last_seq(seeded, 5))
     first.close()
 
     (tmp_path / "outbox.db").unlink()  # wiped (its -wal and -shm went with the close)
@@ -232,10 +232,10 @@ async def test_an_edge_whose_outbox_was_wiped_is_told_to_number_on_after_what_it
     assert early == [1, 2]
     gate = RecordingGate("demo", "b1-edge", HUB_KEYS)
     async with Uplink(config, box, state=state, version="test", gate=gate) as uplink:
-        await eventually(lambda: _true(box.last_seq == 5))  # told by the hub
+        await until(lambda: box.last_seq == 5)  # told by the hub
         assert box.add_event("B1-main", grant(12)).seq == 6
         uplink.wake()
-        await eventually(lambda: drained(box))
+        await until(lambda: drained(box))
         assert gate.refused == [] and uplink.refusals == 0
     box.close()
     await hub.wait_idle()
@@ -250,11 +250,6 @@ async def _last_seq(sessions: async_sessionmaker[AsyncSession], seq: int) -> boo
     async with sessions() as session:
         found = await session.scalar(select(Edge.outbox_last_seq).where(Edge.name == "b1-edge"))
     return found == seq
-
-
-async def _true(value: bool) -> bool:
-    await asyncio.sleep(0)
-    return value
 
 
 async def test_an_id_reused_under_another_ts_is_found_however_far_in_time_it_was_stored(

@@ -31,8 +31,9 @@ from hub.telemetry import (
     TelemetryWriteError,
 )
 from tests.hub.device_support import telemetry_event
-from tests.hub.support import count, dumps, edge_client, event_topic, eventually
+from tests.hub.support import count, dumps, edge_client, event_topic
 from tests.support.services import MosquittoServer, free_port
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -201,7 +202,7 @@ async def test_ingest_sends_telemetry_to_influx_and_keeps_device_state_in_sql(
 
     async def received() -> bool:
         return influx_ingest.stats.received >= 2
-    await eventually(received)
+    await until(received)
     await influx_ingest.wait_idle()
     series = victoria.export_until('{__name__=~"telemetry_.*"}', series=2)
     found = {s["metric"]["__name__"]: s["values"] for s in series}
@@ -230,7 +231,7 @@ async def test_hub_configured_for_influxdb_writes_there_and_says_it_cannot_query
 
         async def stored() -> bool:
             return await count(hub.sessions, Device) == 1
-        await eventually(stored)
+        await until(stored)
         series = victoria.export_until('{__name__="telemetry_pressure"}', series=1)
         assert [s["values"] for s in series] == [[0.42]]
         async with aiohttp.ClientSession(hub.url) as http:
@@ -290,7 +291,7 @@ async def test_influx_away_keeps_telemetry_in_sql_and_the_ingest_moving(
 
         async def received() -> bool:
             return ingest.stats.received >= 3
-        await eventually(received)
+        await until(received)
         await ingest.wait_idle()
     assert await _raw(seeded) == [NOW, NOW + timedelta(seconds=1), NOW + timedelta(seconds=2)]
     assert ingest.stats.dead_letters == 0 and ingest.stats.db_retries == 0

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import secrets
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,20 +35,9 @@ from simulators.led_board import LedBoardSimulator
 from simulators.modbus_devices import ModbusDeviceSimulator
 from tests.support.building import Building, broker, demo_building
 from tests.support.services import PostgresServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def _board_at_hub(b: Building) -> dict[str, Any]:
@@ -92,7 +80,7 @@ async def test_a_notice_reaches_the_board_leaves_at_expiry_and_fire_or_lockdown_
             "board_rotate_s": 2,
             "hub_keys": b.hub.downlink.public_keys if b.hub.downlink else []})
         async with EdgeAgent(config) as agent:
-            await until(lambda: board.lines[0] == "欢迎回家", 20, "the idle page")
+            await until(lambda: board.lines[0] == "欢迎回家", "the idle page", timeout=20)
 
             # a notice for the building's boards, valid a few seconds
             await b.call("POST", "/notices", {
@@ -100,11 +88,13 @@ async def test_a_notice_reaches_the_board_leaves_at_expiry_and_fire_or_lockdown_
                 "body": "Water off tomorrow 9-12", "on_boards": True,
                 "valid_until": (utcnow() + timedelta(seconds=20)).isoformat()}, status=201)
             # 20 s: room for a loaded machine to show it (in about a second on a quiet one)
-            await until(lambda: board.lines[0] == "明天9点至12点停水", 15, "the notice on the board")
+            await until(lambda: board.lines[0] == "明天9点至12点停水",
+                        "the notice on the board",
+                        timeout=15)
             assert board.lines[1] == "Water off tomorrow 9-12" and not board.emergency
 
             # the hub sees what the board shows: its text and its own dots
-            shown = await until(lambda: _shown(b, "明天9点至12点停水"), 10, "the board's report")
+            shown = await until(lambda: _shown(b, "明天9点至12点停水"), "the board's report", timeout=10)
             dots = cv2.imdecode(np.frombuffer(base64.b64decode(shown["frame_png"]["value"]),
                                               np.uint8), cv2.IMREAD_GRAYSCALE)
             assert dots.shape == (64, 192)
@@ -118,34 +108,39 @@ async def test_a_notice_reaches_the_board_leaves_at_expiry_and_fire_or_lockdown_
             assert f'src="data:image/png;base64,{shown["frame_png"]["value"]}"' in html
 
             # expiry: the edge's own clock takes it off
-            await until(lambda: board.lines[0] == "欢迎回家", 30, "the notice leaving at expiry")
+            await until(lambda: board.lines[0] == "欢迎回家",
+                        "the notice leaving at expiry",
+                        timeout=30)
 
             # a standing notice, then the fire alarm: the instruction replaces it
             await b.call("POST", "/notices", {
                 "site_id": "demo", "title": "电梯保养", "body": "Lift service on Friday",
                 "on_boards": True}, status=201)
-            await until(lambda: board.lines[0] == "电梯保养", 10, "the site's notice")
+            await until(lambda: board.lines[0] == "电梯保养", "the site's notice", timeout=10)
             panel.zone(1, "fire")
-            await until(lambda: board.emergency, 10, "the fire instruction")
+            await until(lambda: board.emergency, "the fire instruction", timeout=10)
             assert board.lines == ["火警！请走楼梯疏散", "切勿乘坐电梯",
                                    "FIRE! Leave by the stairs", "Do not use the lifts"]
-            await until(lambda: _shown(b, "火警！请走楼梯疏散"), 10, "the fire page at the hub")
+            await until(lambda: _shown(b, "火警！请走楼梯疏散"), "the fire page at the hub", timeout=10)
             await asyncio.sleep(2.5)  # past a rotation: the instruction stays while the fire does
             assert board.emergency and board.lines[0] == "火警！请走楼梯疏散"
             panel.zone(1, "normal")
-            await until(lambda: board.lines[0] == "电梯保养" and not board.emergency, 10,
-                        "the notices back after the fire cleared")
+            await until(lambda: board.lines[0] == "电梯保养" and not board.emergency,
+                        "the notices back after the fire cleared",
+                        timeout=10)
 
             # the guards lock the building's edge down: the boards say so until released
             await b.call("POST", f"/edges/{edge['id']}/lockdown", {"reason": "演练"}, status=202)
-            await until(lambda: board.lines[0] == "紧急封闭 请留在室内", 10, "the lockdown page")
+            await until(lambda: board.lines[0] == "紧急封闭 请留在室内", "the lockdown page", timeout=10)
             assert board.emergency and board.lines[2] == "LOCKDOWN - stay indoors"
             await b.call("POST", f"/edges/{edge['id']}/release", {"reason": "结束"}, status=202)
-            await until(lambda: board.lines[0] == "电梯保养", 10, "the notice after the release")
+            await until(lambda: board.lines[0] == "电梯保养",
+                        "the notice after the release",
+                        timeout=10)
 
             # the board's own failure: a device fault, and a work order for it
             board.fail(0)
-            await until(lambda: _order(b, "LED_MODULE"), 15, "the LED module work order")
+            await until(lambda: _order(b, "LED_MODULE"), "the LED module work order", timeout=15)
             assert agent.boards.boards["B1-board"].failed is False
 
 
@@ -206,18 +201,22 @@ async def test_a_rules_notice_shows_on_the_board_and_a_fire_at_another_edge_take
                 "hub_keys": b.hub.downlink.public_keys if b.hub.downlink else []})
         async with EdgeAgent(edge_config("b1-lobby")) as near, \
                 EdgeAgent(edge_config("b2-lobby")) as far:
-            await until(lambda: board.lines[0] == "欢迎回家", 20, "the idle page")
+            await until(lambda: board.lines[0] == "欢迎回家", "the idle page", timeout=20)
             await until(lambda: "panel-101" in near.homesec.units
-                        and near.homesec.units["panel-101"].polled, 20, "the unit's panel")
+                        and near.homesec.units["panel-101"].polled,
+                        "the unit's panel",
+                        timeout=20)
 
             # smoke in unit 101: the rule posts the building's notice, and the board shows it
             smoked = time.monotonic()
             home.zone(5, "active")
-            await until(lambda: board.lines[0] != "欢迎回家" and not board.emergency, 10,
-                        "a page of the rule's notice on the board")
+            await until(lambda: board.lines[0] != "欢迎回家" and not board.emergency,
+                        "a page of the rule's notice on the board",
+                        timeout=10)
             notice_s = time.monotonic() - smoked
-            await until(lambda: board.lines[0] == "本楼烟感报警：101 室", 12,
-                        "the notice's first page, in its turn")
+            await until(lambda: board.lines[0] == "本楼烟感报警：101 室",
+                        "the notice's first page, in its turn",
+                        timeout=12)
             # a long notice goes on over pages: the first holds the titles
             assert board.lines[1:] == ["101 室（1 层）烟感报警，", "Smoke alarm in the",
                                        "building: unit 101"]
@@ -226,8 +225,10 @@ async def test_a_rules_notice_shows_on_the_board_and_a_fire_at_another_edge_take
             # a fire at the other building's edge: this edge's board takes over
             assert not near.devices.fire_active
             fire.zone(1, "fire")
-            await until(lambda: far.devices.fire_active, 10, "the fire at b2-lobby")
-            await until(lambda: board.emergency, 10, "the fire instruction relayed to b1-lobby")
+            await until(lambda: far.devices.fire_active, "the fire at b2-lobby", timeout=10)
+            await until(lambda: board.emergency,
+                        "the fire instruction relayed to b1-lobby",
+                        timeout=10)
             assert board.lines == ["火警！请走楼梯疏散", "切勿乘坐电梯",
                                    "FIRE! Leave by the stairs", "Do not use the lifts"]
             assert not near.devices.fire_active  # b1-lobby's own panels are quiet
@@ -237,5 +238,6 @@ async def test_a_rules_notice_shows_on_the_board_and_a_fire_at_another_edge_take
             # the far panel reset: the alarm clears at the hub, and the notice comes back
             fire.zone(1, "normal")
             await until(lambda: not board.emergency and board.lines[0] == "本楼烟感报警：101 室",
-                        15, "the board back to the notices after the fire cleared")
+                        "the board back to the notices after the fire cleared",
+                        timeout=15)
     assert notice_s < 5, notice_s

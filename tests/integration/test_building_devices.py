@@ -9,7 +9,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from edge.sensors.models import SerialSettings
 from simulators.modbus_devices import ModbusDeviceSimulator
 from simulators.osdp_door import OsdpDoorSimulator
 from tests.support.services import free_port
+from tests.support.waiting import until
 from wire import AccessGroupRule, CardCredential, DoorInfo, PermissionSnapshot, SnapshotContent
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -45,13 +46,6 @@ class Building:
                 if body["data"]["event"] == event:
                     out.append(body)
         return out
-
-
-async def until(check: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

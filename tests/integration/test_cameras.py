@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,22 +27,13 @@ from simulators.camera_scene import MjpegServer, Step
 from tests.support.building import ADMIN_PASSWORD, Building, broker, demo_building
 from tests.support.live import live_socket
 from tests.support.qr import early_in_a_qr_period
+from tests.support.waiting import until
 from wire.tokens import decode_token, encode_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 WHOLE = [[0, 0], [1, 0], [1, 1], [0, 1]]
 PASSWORD = "camera test password"
 IDLE = [Step("idle", 10)]
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
@@ -105,7 +95,7 @@ async def show_code(s: Building, gate: MjpegServer, text: str, credential: str,
                 if e["credential"] == credential]
         return mine[nth] if len(mine) > nth else None
 
-    found = await until(event, 20, f"access event #{nth} of {credential}")
+    found = await until(event, f"access event #{nth} of {credential}", timeout=20)
     await gate.show(IDLE)
     await asyncio.sleep(0.6)  # out of view long enough to count as gone
     return found
@@ -199,7 +189,9 @@ async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_pat
                      and a["snapshot_id"] == pushed["snapshot_id"]]
             return ready[0] if ready else None
 
-        alert = await until(alert_with_snapshot, 20, "the pushed lobby alert with its snapshot")
+        alert = await until(alert_with_snapshot,
+                            "the pushed lobby alert with its snapshot",
+                            timeout=20)
         assert (alert["event"], alert["zone"]) == ("motion", "lobby")
         await lobby.show(IDLE)
         assert (alert["event"], alert["zone"], alert["edge"]) == ("motion", "lobby", "b1-edge")
@@ -217,8 +209,8 @@ async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_pat
                     assert resp.content_type == "image/jpeg" and body[:3] == b"\xff\xd8\xff"
         async with aiohttp.ClientSession() as http, http.get(url) as resp:
             assert resp.status == 401
-        await until(lambda: s.call("GET", "/camera-alerts?camera=cam-lobby"), 5, "list")
-        clip = await until(alert_with_clip(s, alert["id"]), 20, "the clip")
+        await until(lambda: s.call("GET", "/camera-alerts?camera=cam-lobby"), "list", timeout=5)
+        clip = await until(alert_with_clip(s, alert["id"]), "the clip", timeout=20)
         async with s.http.get(f"{s.hub.url}{clip['clip_url']}") as resp:
             assert resp.status == 200 and resp.content_type == "video/mp4"
             assert b"ftyp" in (await resp.read())[:12]
@@ -234,7 +226,7 @@ async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_pat
                 return None
             return await s.call("GET", f"/devices/{cam[0]['id']}")
 
-        detail = await until(camera_fault, 20, "the covered-lens fault")
+        detail = await until(camera_fault, "the covered-lens fault", timeout=20)
         assert [f["code"] for f in detail["faults"]] == ["camera_covered"]
         assert detail["status"] == "online" and detail["counters"]["frames"] > 0
         await lobby.show(IDLE)
@@ -243,7 +235,7 @@ async def test_motion_alert_with_snapshot_and_tamper_fault_reach_the_hub(tmp_pat
             faults = await s.call("GET", f"/devices/{detail['id']}/faults")
             return bool(faults["items"]) and not any(f["open"] for f in faults["items"])
 
-        await until(cleared, 20, "the fault cleared once the view is back")
+        await until(cleared, "the fault cleared once the view is back", timeout=20)
         # the covering and uncovering raised no motion alert (the walk may have raised two on a
         # loaded machine, as above)
         page = await s.call("GET", "/camera-alerts?camera=cam-lobby")

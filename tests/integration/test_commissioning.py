@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,22 +32,11 @@ from simulators.osdp_door import OsdpDoorSimulator
 from simulators.osdp_line import OsdpLine
 from tests.support.building import ADMIN_PASSWORD
 from tests.support.services import MosquittoServer, free_port
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 MODELS = load_models()
 PTY = SerialSettings(baudrate=9600, parity="N")  # Linux ptys refuse parity bits
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def enabled(lift: ModbusDeviceSimulator) -> list[int]:

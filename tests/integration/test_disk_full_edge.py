@@ -4,7 +4,6 @@ and the events the full disk held in memory arrive, in order, once it can write 
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from hub.models import EventLog
 from tests.support import disk
 from tests.support.building import Building, broker, demo_building
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,15 +23,6 @@ async def agent_events(b: Building, event: str) -> list[dict[str, Any]]:
         rows = await db.scalars(
             select(EventLog).where(EventLog.kind == "agent").order_by(EventLog.seq))
         return [r.data for r in rows if r.data["event"] == event]
-
-
-async def until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := await check():
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout}s")
 
 
 async def test_disk_low_alarm_and_doors_go_on_when_the_outbox_cannot_write(
@@ -44,31 +35,32 @@ async def test_disk_low_alarm_and_doors_go_on_when_the_outbox_cannot_write(
         agent = b.agent
         # nearly full: 40 MB free under the data folder, the alarm is below 100 MB
         agent.disk.free = lambda _: 40_000_000
-        low = await until(lambda: agent_events(b, "disk_low"), 5, "no disk_low at the hub")
+        low = await until(lambda: agent_events(b, "disk_low"), "no disk_low at the hub", timeout=5)
         assert "40 MB free" in low[0]["detail"] and "below 100 MB" in low[0]["detail"]
 
         # full: the outbox cannot write any more (filled once nothing is left to send, as a
         # sent event's row, deleted, would leave room); a card is still decided, the door opens
-        await until(lambda: _async(len(agent.outbox) == 0), 5, "the outbox never emptied")
+        await until(lambda: _async(len(agent.outbox) == 0), "the outbox never emptied", timeout=5)
         disk.fill(agent.outbox._db)
         b.sim.present_card("1001")
         assert await asyncio.to_thread(b.sim.wait_relay, True, 10.0) is not None
         b.sim.present_card("9999")
-        await until(lambda: _async(agent.doors["B1-main"].counters["denied"] == 1), 3,
-                    "the unknown card was not decided")
+        await until(lambda: _async(agent.doors["B1-main"].counters["denied"] == 1),
+                    "the unknown card was not decided",
+                    timeout=3)
         assert agent.outbox.held >= 2
         assert not [e for e in await b.events() if e["credential"] in ("1001", "9999")]
 
         # room again: the held events are stored, sent and stored at the hub, in order
         disk.free(agent.outbox._db)
         agent.disk.free = lambda _: 500_000_000
-        stored = await until(lambda: _swipes(b), 10, "the held swipes never arrived")
+        stored = await until(lambda: _swipes(b), "the held swipes never arrived", timeout=10)
         assert [(e["credential"], e["result"]) for e in stored] == [
             ("9999", "denied"), ("1001", "granted")]  # newest first
         assert agent.outbox.held == 0 and agent.outbox.lost == 0
-        held = await until(lambda: _held_alarm(b), 5, "no alarm about the held events")
+        held = await until(lambda: _held_alarm(b), "no alarm about the held events", timeout=5)
         assert "the outbox cannot write" in held["detail"]
-        assert await until(lambda: agent_events(b, "disk_ok"), 5, "no disk_ok at the hub")
+        assert await until(lambda: agent_events(b, "disk_ok"), "no disk_ok at the hub", timeout=5)
 
 
 async def _async(value: Any) -> Any:

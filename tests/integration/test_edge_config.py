@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,23 +31,12 @@ from simulators.osdp_door import OsdpDoorSimulator
 from tests.support.building import Building, broker, demo_building
 from tests.support.mqtt import Collector
 from tests.support.services import PostgresServer
+from tests.support.waiting import until
 from wire import ConfigContent, ConfigSnapshot, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 SITE, EDGE = "demo", "b1-edge"
 CONFIG = topics.config(SITE, EDGE)
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.05)
 
 
 async def _garage_in_the_main_group(hub: Hub) -> None:
@@ -124,12 +112,13 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
         lines = [{"id": "bus-garage", "port": garage.port, "protocol": "osdp"}]
         v1 = await push(b, installation(b, reader_door(garage, "B1-garage", "bus-garage"),
                                         lines=lines))
-        await until(lambda: b.agent.configs.version == v1 and garage.online, 15,
-                    "the garage door online")
+        await until(lambda: b.agent.configs.version == v1 and garage.online,
+                    "the garage door online",
+                    timeout=15)
         assert b.agent.doors["B1-main"] is main and main.bus is b.agent.doors["B1-main"].bus
         await swipe_opens(garage)
         await swipe_opens(b.sim)  # the door already there was not disturbed
-        detail = await until(lambda: _config_is(b, v1, v1), 10, "the hub to see v1 running")
+        detail = await until(lambda: _config_is(b, v1, v1), "the hub to see v1 running", timeout=10)
         assert detail["config"]["refused"] is None
 
         # a configuration naming a serial port this edge does not have: refused whole
@@ -137,7 +126,7 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
                               {"id": "B1-side", "reader": {"port": "/dev/ttyLINTEL-none",
                                                            "scbk": "11" * 16}}, lines=lines)
         v2 = await push(b, broken)
-        detail = await until(lambda: _refused(b, v2), 10, "the refusal at the hub")
+        detail = await until(lambda: _refused(b, v2), "the refusal at the hub", timeout=10)
         assert detail["config"]["running_version"] == v1
         assert "serial_port_missing" in detail["config"]["refused"]
         assert "/dev/ttyLINTEL-none" in detail["config"]["refused"]
@@ -146,7 +135,7 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
         assert listed["config_version_held"] == v1  # what the console's edge table shows
         assert listed["config_refused"] == detail["config"]["refused"]
         await swipe_opens(garage)  # the previous configuration runs on
-        alarms = await until(lambda: _alarms(b, "config_refused"), 10, "the alarm")
+        alarms = await until(lambda: _alarms(b, "config_refused"), "the alarm", timeout=10)
         assert f"v{v2}" in alarms[0]["message"] and "serial port missing" in alarms[0]["message"]
         zh = render(alarms[0]["message_code"], alarms[0]["message_params"], "zh")
         assert "拒绝" in zh and "串口不存在" in zh
@@ -156,18 +145,18 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
                                         lines=lines, devices=[{
                                             "id": "lift-x", "model": "elevator-nope",
                                             "transport": "tcp", "host": "127.0.0.1"}]))
-        detail = await until(lambda: _refused(b, v3), 10, "the second refusal")
+        detail = await until(lambda: _refused(b, v3), "the second refusal", timeout=10)
         assert detail["config"]["refused"].startswith("unknown_model")
         assert b.agent.configs.version == v1
 
         # the garage removed again: its reader is no longer served, the main door runs on
         v4 = await push(b, installation(b))
-        await until(lambda: b.agent.configs.version == v4, 10, "v4 applied")
+        await until(lambda: b.agent.configs.version == v4, "v4 applied", timeout=10)
         assert "B1-garage" not in b.agent.doors and b.agent.doors["B1-main"] is main
-        await until(lambda: not garage.online, 15, "the garage reader dropped")
+        await until(lambda: not garage.online, "the garage reader dropped", timeout=15)
         await swipe_opens(b.sim)
-        await until(lambda: _config_is(b, v4, v4), 10, "the hub to see v4 running")
-        await until(lambda: _refusal_cleared(b), 10, "the refusal cleared at the hub")
+        await until(lambda: _config_is(b, v4, v4), "the hub to see v4 running", timeout=10)
+        await until(lambda: _refusal_cleared(b), "the refusal cleared at the hub", timeout=10)
 
 
 async def _config_is(b: Building, version: int, running: int) -> dict[str, Any] | None:
@@ -218,11 +207,11 @@ async def test_a_removed_device_stops_being_polled_and_the_others_run_on(
                   "parity": "N"}]
         async with building(tmp_path, "mosquitto+sqlite", request) as b:
             v1 = await push(b, installation(b, devices=devices, lines=lines))
-            await until(lambda: b.agent.configs.version == v1, 10, "v1 applied")
-            await until(lambda: lift_polls[0] > 3 and fire_polls[0] > 3, 10, "both polled")
+            await until(lambda: b.agent.configs.version == v1, "v1 applied", timeout=10)
+            await until(lambda: lift_polls[0] > 3 and fire_polls[0] > 3, "both polled", timeout=10)
             fire_line = b.agent.devices.devices["fire"].link
             v2 = await push(b, installation(b, devices=devices[1:]))
-            await until(lambda: b.agent.configs.version == v2, 10, "v2 applied")
+            await until(lambda: b.agent.configs.version == v2, "v2 applied", timeout=10)
             await asyncio.sleep(0.5)  # a poll under way when the line closed may still land
             stopped_at, fire_at = lift_polls[0], fire_polls[0]
             await asyncio.sleep(1.5)
@@ -239,7 +228,9 @@ async def test_the_stored_config_runs_at_restart_without_a_broker(
             # the garage instead of the main door (whose simulator goes with the building)
             only = ConfigContent(site=SITE, edge=EDGE, doors=[reader_door(garage, "B1-garage")])
             v1 = await push(b, only)
-            await until(lambda: b.agent.configs.version == v1 and garage.online, 15, "v1 runs")
+            await until(lambda: b.agent.configs.version == v1 and garage.online,
+                        "v1 runs",
+                        timeout=15)
             config = b.agent.config
         # the hub and the broker are gone; the edge restarts from its file (which still names
         # the main door) and its data folder, where the hub's configuration wins
@@ -247,7 +238,7 @@ async def test_the_stored_config_runs_at_restart_without_a_broker(
         async with EdgeAgent(offline) as agent:
             assert agent.configs.version == v1
             assert set(agent.doors) == {"B1-garage"}
-            await until(lambda: garage.online, 15, "the garage reader back")
+            await until(lambda: garage.online, "the garage reader back", timeout=15)
             garage.present_card("1001")  # decided from the cached permissions, offline
             assert await asyncio.to_thread(garage.wait_relay, True, 5.0) is not None
 
@@ -265,24 +256,26 @@ async def test_a_config_signed_by_a_wrong_key_is_refused_as_a_forgery(
             before = b.agent.downlink.verifier.refused["unknown_key"]
             await asyncio.to_thread(forger.publish, CONFIG, stranger.sign(CONFIG, forged.payload()),
                                     retain=True)
-            await until(lambda: b.agent.downlink.verifier.refused["unknown_key"] > before, 10,
-                        "the refusal")
+            await until(lambda: b.agent.downlink.verifier.refused["unknown_key"] > before,
+                        "the refusal",
+                        timeout=10)
             assert b.agent.configs.version is None and "B1-garage" not in b.agent.doors
-            alarms = await until(lambda: _alarms(b, "downlink_refused"), 15, "the alarm")
+            alarms = await until(lambda: _alarms(b, "downlink_refused"), "the alarm", timeout=15)
             assert any(CONFIG in a["message"] for a in alarms)
             # the hub's own configuration still gets through, replacing the forged retained one
             v1 = await push(b, installation(b, reader_door(garage, "B1-garage")))
-            await until(lambda: b.agent.configs.version == v1, 10, "the hub's v1")
+            await until(lambda: b.agent.configs.version == v1, "the hub's v1", timeout=10)
             # a genuine older configuration replayed once a newer one runs: refused, alarmed
             genuine_v1 = b.hub.downlink.sign(CONFIG, ConfigSnapshot.build(
                 installation(b, reader_door(garage, "B1-garage")), v1,
                 datetime.now(UTC)).payload()) if b.hub.downlink else b""
             v2 = await push(b, installation(b))
-            await until(lambda: b.agent.configs.version == v2, 10, "the hub's v2")
+            await until(lambda: b.agent.configs.version == v2, "the hub's v2", timeout=10)
             before = b.agent.downlink.verifier.refused["version_regress"]
             await asyncio.to_thread(forger.publish, CONFIG, genuine_v1)
             await until(lambda: b.agent.downlink.verifier.refused["version_regress"] > before,
-                        10, "the replay refused")
+                        "the replay refused",
+                        timeout=10)
             assert b.agent.configs.version == v2 and "B1-garage" not in b.agent.doors
         finally:
             forger.close()

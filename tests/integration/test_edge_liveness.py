@@ -9,7 +9,6 @@ import contextlib
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from hub.settings import HubSettings
 from hub.texts.render import render
 from simulators.power_cut import PowerCut
 from tests.support.services import MosquittoServer, free_port
+from tests.support.waiting import until
 from wire import EdgeState, topics
 from wire._base import utcnow
 
@@ -75,23 +75,13 @@ async def offline_alarm(hub: Hub, name: str) -> Alarm | None:
             Alarm.type == "edge_offline", Alarm.edge == name, Alarm.cleared_at.is_(None)))
 
 
-async def until(check: object, timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()  # type: ignore[operator]
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 async def test_power_loss_raises_the_edge_offline_alarm(
         tmp_path: Path, mosquitto: MosquittoServer, postgres_url: str) -> None:
     async with hub_with_edges(tmp_path, mosquitto.port, postgres_url, ["lonely"]) as hub, \
             PowerCut("127.0.0.1", mosquitto.port) as relay:
         edge = start_edge(tmp_path, "lonely", relay.port)
         try:
-            await until(lambda: _status(hub, "lonely", "online"), 30, "the edge online")
+            await until(lambda: _status(hub, "lonely", "online"), "the edge online", timeout=30)
             row = await edge_row(hub, "lonely")
             assert row.keepalive_s == KEEPALIVE and row.silent_at is not None
             first_silent_at = row.silent_at
@@ -104,8 +94,9 @@ async def test_power_loss_raises_the_edge_offline_alarm(
             relay.cut()  # power lost: no goodbye, no FIN; only silence
             edge.send_signal(signal.SIGKILL)
             cut_at = datetime.now(UTC)
-            alarm = await until(lambda: offline_alarm(hub, "lonely"), PATIENCE_S,
-                                "the edge_offline alarm")
+            alarm = await until(lambda: offline_alarm(hub, "lonely"),
+                                "the edge_offline alarm",
+                                timeout=PATIENCE_S)
             assert isinstance(alarm, Alarm)
             assert alarm.raised_at > cut_at  # raised by this silence, not before it
             assert alarm.severity == "critical"
@@ -118,7 +109,7 @@ async def test_power_loss_raises_the_edge_offline_alarm(
         # power back (straight to the broker): the alarm clears
         edge = start_edge(tmp_path, "lonely", mosquitto.port)
         try:
-            await until(lambda: _cleared(hub, alarm.id), 30, "the alarm cleared")
+            await until(lambda: _cleared(hub, alarm.id), "the alarm cleared", timeout=30)
         finally:
             edge.kill()
             edge.wait(10)
@@ -135,13 +126,14 @@ async def test_two_hub_workers_raise_one_alarm_for_each_lost_edge(
                  start_edge(tmp_path, "lonelier", mosquitto.port)]  # killed: the will at once
         try:
             for name in edges:
-                await until(lambda n=name: _status(hub, n, "online"), 30, f"{name} online")
+                await until(lambda n=name: _status(hub, n, "online"), f"{name} online", timeout=30)
             relay.cut()
             for proc in procs:
                 proc.send_signal(signal.SIGKILL)
             for name in edges:
-                await until(lambda n=name: offline_alarm(hub, n), PATIENCE_S,
-                            f"{name}'s alarm")
+                await until(lambda n=name: offline_alarm(hub, n),
+                            f"{name}'s alarm",
+                            timeout=PATIENCE_S)
             await asyncio.sleep(3)  # both workers' sweeps and both copies of the will ran
             for name in edges:
                 alarm = await offline_alarm(hub, name)
@@ -157,21 +149,22 @@ async def test_a_dead_broker_sends_no_will_and_the_hub_still_counts_its_edges_of
     async with hub_with_edges(tmp_path, mosquitto.port, postgres_url, ["lonely"]) as hub:
         edge = start_edge(tmp_path, "lonely", mosquitto.port)
         try:
-            await until(lambda: _status(hub, "lonely", "online"), 30, "the edge online")
+            await until(lambda: _status(hub, "lonely", "online"), "the edge online", timeout=30)
             assert mosquitto.proc is not None
             mosquitto.proc.send_signal(signal.SIGKILL)  # no will will come
             mosquitto.proc.wait(10)
             mosquitto.proc = None
             died_at = datetime.now(UTC)
-            alarm = await until(lambda: offline_alarm(hub, "lonely"), PATIENCE_S,
-                                "the edge_offline alarm")
+            alarm = await until(lambda: offline_alarm(hub, "lonely"),
+                                "the edge_offline alarm",
+                                timeout=PATIENCE_S)
             assert isinstance(alarm, Alarm)
             assert alarm.raised_at > died_at  # by the hub's sweep: no will came
             # raised once, though the sweep runs every second
             await asyncio.sleep(2)
             assert (await offline_alarm(hub, "lonely")).count == 1  # type: ignore[union-attr]
             mosquitto.start()  # same port: the edge comes back, the alarm clears
-            await until(lambda: _cleared(hub, alarm.id), 30, "the alarm cleared")
+            await until(lambda: _cleared(hub, alarm.id), "the alarm cleared", timeout=30)
         finally:
             edge.kill()
             edge.wait(10)
@@ -217,7 +210,7 @@ async def test_an_edges_dead_letters_are_counted_in_its_status(
                     body = await r.json()
                 return body if body["dead_letters"]["count"] == 3 else None
 
-            body = await until(counted, 10, "three dead letters of lonely")
+            body = await until(counted, "three dead letters of lonely", timeout=10)
             assert isinstance(body, dict)
             assert "bogus" in body["dead_letters"]["last_reason"]
             assert body["status"] == "unknown" and body["keepalive_s"] is None
@@ -245,7 +238,7 @@ async def test_an_edges_dead_letters_are_counted_in_its_status(
                     body = await r.json()
                 return body if body["downlink_refused"] == 4 else None
 
-            body = await until(reported, 10, "lonely's refusals")
+            body = await until(reported, "lonely's refusals", timeout=10)
             assert isinstance(body, dict) and body["dead_letter_count"] == 3
             async with http.get("edges", params={"site_id": "demo"}) as r:
                 listed = {e["name"]: e for e in (await r.json())["items"]}

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +27,11 @@ from simulators.modbus_devices import ModbusDeviceSimulator
 from tests.support.building import ADMIN_PASSWORD, Building, broker, demo_building
 from tests.support.homesec import PASSWORDS, commission_panels, prepare_home
 from tests.support.live import live_socket
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 MODEL = load_models()["alarm-panel-8z"]
 FRONT_DOOR, WINDOW, PIR, SMOKE, PANIC = 1, 3, 4, 5, 8
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 class Person:
@@ -206,7 +194,7 @@ async def test_arming_with_a_window_open_is_refused_naming_it(
             return {o["fault_code"] for o in listed if o.get("skill") == "security"}
         await until(lambda: _has(orders(), "TAMPER"), "the tamper's work order")
         sim.silent = True
-        await until(lambda: _has(orders(), "offline"), "the silent panel's work order", 15)
+        await until(lambda: _has(orders(), "offline"), "the silent panel's work order", timeout=15)
 
 
 async def _has(found: Any, code: str) -> bool:
@@ -248,7 +236,9 @@ async def test_a_home_alarm_carries_the_corridor_cameras_snapshot_to_the_guard(
                                 exit_s=0.5, entry_s=1.0, poll_s=0.1)
         assert b.agent.homesec.units["panel-101"].settings.camera == "cam-1f"
         await until(lambda: "cam-1f" in b.agent.cameras.cameras
-                    and b.agent.cameras.cameras["cam-1f"].last is not None, "a corridor frame", 20)
+                    and b.agent.cameras.cameras["cam-1f"].last is not None,
+                    "a corridor frame",
+                    timeout=20)
         wang = await login(b, DEMO_GUARD)
 
         sim.zone(SMOKE, "active")
@@ -259,7 +249,7 @@ async def test_a_home_alarm_carries_the_corridor_cameras_snapshot_to_the_guard(
             async with b.http.get(f"{b.hub.url}{alarm['snapshot_url']}",
                                   headers={"Authorization": f"Bearer {wang.token}"}) as resp:
                 return await resp.read() if resp.status == 200 else None
-        jpeg = await until(picture, "the snapshot uploaded", 20)
+        jpeg = await until(picture, "the snapshot uploaded", timeout=20)
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert image.shape == (480, 640, 3)
         assert cv2.QRCodeDetectorAruco().detectAndDecode(image)[0] == code
@@ -274,7 +264,8 @@ async def test_the_resident_sets_the_units_arm_schedule_and_the_edge_keeps_it(
         assert mine["schedule"] == schedule
         homesec = b.agent.homesec  # its units are replaced when a configuration changes them
         await until(lambda: [s.at for s in homesec.units["panel-101"].settings.schedule]
-                    == ["08:30", "18:00"], "the schedule at the edge")
+                    == ["08:30", "18:00"],
+                    "the schedule at the edge")
         assert (await zhang.call("GET", "/me/home-security"))["schedule"] == schedule
         # a bad time is refused naming it; the schedule stays
         bad = await zhang.call("POST", "/me/home-security/schedule",

@@ -6,8 +6,6 @@ decides a card at a car reader (libosdp) and enables exactly those floors on eac
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from hub.service import Hub
 from simulators.modbus_devices import ModbusDeviceSimulator
 from simulators.modbus_line import ModbusLineSimulator
 from tests.support.building import broker, demo_building
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 MODELS = load_models()
@@ -35,13 +34,6 @@ def enabled(sim: ModbusDeviceSimulator) -> list[int]:
         mask = int(sim.raw("floor_enable"))
         return [fa.floor(b) for b in range(fa.floors) if mask >> b & 1]
     return [fa.floor(b) for b in range(fa.floors) if sim.raw(f"floor_enable_{b + 1}")]
-
-
-async def until(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.03)
 
 
 async def _car_readers(hub: Hub) -> None:
@@ -103,7 +95,8 @@ async def test_a_card_in_each_car_enables_the_residents_floors(
             assert len(lifts["lift-b"].writes) == writes
 
             # in fire recall (the recall coil read back), a granted card enables nothing
-            await until(lambda: enabled(lifts["lift-b"]) == [], "lift B's floors off again",
+            await until(lambda: enabled(lifts["lift-b"]) == [],
+                        "lift B's floors off again",
                         timeout=15)
             lifts["lift-b"].set("fire_recall", True)
             await until(lambda: supervisor.floors_refused("lift-b") is not None, "recall seen")

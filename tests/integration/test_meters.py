@@ -33,21 +33,10 @@ from simulators.cjt188_meters import WaterMeter, WaterMeterLineSimulator
 from simulators.dlt645_meters import MeterLineSimulator, SimulatedMeter
 from tests.support.building import broker, demo_building
 from tests.support.services import PostgresServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 METERS = 40
-
-
-async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("kind", ["mosquitto+postgres", "amqtt+sqlite"])
@@ -92,8 +81,9 @@ async def test_forty_meters_commissioned_from_the_hub_are_read_and_billed_for_th
                 "hub_keys": b.hub.downlink.public_keys if b.hub.downlink else []})
             async with EdgeAgent(config) as agent:
                 # the agent started the line from the hub's configuration, not from its file
-                await until(lambda: len(agent.configs.content.meters) == METERS, 30,
-                            "the configuration with the riser")
+                await until(lambda: len(agent.configs.content.meters) == METERS,
+                            "the configuration with the riser",
+                            timeout=30)
                 assert config.installation().meters == []
 
                 async def readings() -> int:
@@ -101,7 +91,7 @@ async def test_forty_meters_commissioned_from_the_hub_are_read_and_billed_for_th
                         return int(await session.scalar(
                             select(func.count(func.distinct(MeterReading.meter_id)))) or 0)
                 started = time.monotonic()
-                await until(lambda: _count(readings, METERS), 120, "all 40 meters read")
+                await until(lambda: _count(readings, METERS), "all 40 meters read", timeout=120)
                 read_s = time.monotonic() - started
                 assert all(m.answered >= 1 for m in riser)
                 await asyncio.sleep(1.0)  # an hour of load on every meter
@@ -111,7 +101,7 @@ async def test_forty_meters_commissioned_from_the_hub_are_read_and_billed_for_th
                     async with b.hub.sessions() as session:
                         return int(await session.scalar(select(func.count()).where(
                             MeterReading.billing.is_(True))) or 0) == METERS
-                await until(billed, 30, "the 40 billing readings at the hub")
+                await until(billed, "the 40 billing readings at the hub", timeout=30)
             month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
             async with b.http.get(f"{b.api}/meters/consumption", params={
                     "site_id": "demo", "month": month, "format": "csv"}) as resp:
@@ -180,14 +170,17 @@ async def test_cjt188_water_meters_commissioned_on_their_line_are_read_into_the_
                          "backoff_max_s": 2},
                 "hub_keys": b.hub.downlink.public_keys if b.hub.downlink else []})
             async with EdgeAgent(config) as agent:
-                await until(lambda: len(agent.configs.content.meters) == len(riser), 30,
-                            "the configuration with the water riser")
+                await until(lambda: len(agent.configs.content.meters) == len(riser),
+                            "the configuration with the water riser",
+                            timeout=30)
 
                 async def readings() -> int:
                     async with b.hub.sessions() as session:
                         return int(await session.scalar(
                             select(func.count(func.distinct(MeterReading.meter_id)))) or 0)
-                await until(lambda: _count(readings, len(riser)), 60, "every water meter read")
+                await until(lambda: _count(readings, len(riser)),
+                            "every water meter read",
+                            timeout=60)
                 await asyncio.sleep(1.0)  # an hour of flow
                 await agent.meters.billing_read()
 
@@ -195,7 +188,7 @@ async def test_cjt188_water_meters_commissioned_on_their_line_are_read_into_the_
                     async with b.hub.sessions() as session:
                         return int(await session.scalar(select(func.count()).where(
                             MeterReading.billing.is_(True))) or 0) == len(riser)
-                await until(billed, 30, "the billing readings at the hub")
+                await until(billed, "the billing readings at the hub", timeout=30)
             month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
             table = await b.call("GET", f"/meters/consumption?site_id=demo&month={month}"
                                         "&kind=water")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from hub.readers.keys import reader_key
 from hub.service import Hub
 from tests.support.building import Building, broker, demo_building
 from tests.support.services import PostgresServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 HUB_KEY = Ed25519PrivateKey.generate()
@@ -41,18 +41,6 @@ async def b(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Bui
         yield building
 
 
-async def until(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.05)
-
-
 async def door_id(b: Building, name: str) -> int:
     doors = (await b.call("GET", "/doors"))["items"]
     return int(next(d["id"] for d in doors if d["name"] == name))
@@ -65,7 +53,7 @@ async def alarms(b: Building, kind: str) -> list[dict[str, Any]]:
 async def test_a_factory_reader_is_given_its_own_key_through_the_api(b: Building) -> None:
     garage = b.sims["B1-garage"]
     garage.swap(None)  # a new reader from the factory, in install mode
-    await until(lambda: alarms(b, "reader_insecure"), what="the reader_insecure alarm")
+    await until(lambda: alarms(b, "reader_insecure"), "the reader_insecure alarm")
     assert not b.agent.doors["B1-garage"].online
 
     garage_id = await door_id(b, "B1-garage")
@@ -77,10 +65,10 @@ async def test_a_factory_reader_is_given_its_own_key_through_the_api(b: Building
         async with b.hub.sessions() as session:
             return await reader_key(session, "demo", "b1-edge", "B1-garage", [HUB_KEY])
 
-    key = await until(opened, what="the reader's key at the hub")
+    key = await until(opened, "the reader's key at the hub")
     assert key == garage.scbk  # the hub holds the very key the reader now uses
-    await until(lambda: b.agent.doors["B1-garage"].online, what="the reader online")
-    await until(lambda: _cleared(b), what="reader_insecure cleared by reader_keyed")
+    await until(lambda: b.agent.doors["B1-garage"].online, "the reader online")
+    await until(lambda: _cleared(b), "reader_insecure cleared by reader_keyed")
     door = await b.call("GET", f"/doors/{garage_id}")  # what the installer's page shows
     assert door["reader_commissioned"] and door["reader_keyed_at"] is not None
 
@@ -99,32 +87,32 @@ async def test_card_and_pin_with_the_hub_down_and_duress_raises_a_silent_alarm(
     await b.call("PATCH", f"/doors/{await door_id(b, 'B1-main')}", {"pin_required": True})
     await b.wait_perm_change(held, 15)
     await until(lambda: b.agent.cache.state is not None and b.agent.cache.state.pins,
-                what="the PINs at the edge")
+                "the PINs at the edge")
 
     await b.hub.__aexit__(None, None, None)  # the hub is down: the edge decides alone
     try:
         door = b.agent.doors["B1-main"]
         main.present_card("1001")
-        await until(lambda: door.keypad.waiting is not None, what="the keypad waiting")
+        await until(lambda: door.keypad.waiting is not None, "the keypad waiting")
         assert not main.relay  # the card alone does not open a card + PIN door
         main.press_keys("2580#")
         assert await asyncio.to_thread(main.wait_relay, True, 10.0) is not None
         await asyncio.to_thread(main.wait_relay, False, 5)
         main.present_card("1001")
-        await until(lambda: door.keypad.waiting is not None, what="the keypad waiting")
+        await until(lambda: door.keypad.waiting is not None, "the keypad waiting")
         main.press_keys("2581#")  # under duress: opens like the PIN
         assert await asyncio.to_thread(main.wait_relay, True, 10.0) is not None
         # the reader shows what any grant shows (the relay goes first, the LED just after)
         await until(lambda: main.last_led is not None and main.last_led["color"] == "green",
-                    what="the green LED")
+                    "the green LED")
         main.set_tamper(True)
         await asyncio.sleep(0.3)
     finally:
         b.hub = Hub(b.settings, clock=b.hub.clock)
         await b.hub.__aenter__()
 
-    duress = await until(lambda: alarms(b, "duress"), 20, "the duress alarm")
+    duress = await until(lambda: alarms(b, "duress"), "the duress alarm", timeout=20)
     assert duress[0]["severity"] == "critical" and "B1-main" in duress[0]["message"]
-    await until(lambda: alarms(b, "reader_tamper"), 20, "the tamper alarm")
+    await until(lambda: alarms(b, "reader_tamper"), "the tamper alarm", timeout=20)
     granted = [e for e in await b.events(door="B1-main") if e["credential"] == "1001"]
     assert [e["result"] for e in granted] == ["granted", "granted"]

@@ -9,8 +9,7 @@ import contextlib
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,10 @@ from tests.support.building import ADMIN_PASSWORD, demo_building
 from tests.support.building import Building as Site
 from tests.support.live import live_socket
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 MODELS = load_models()
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.05)
 
 
 async def alarms(b: Site, **query: str) -> list[dict[str, Any]]:
@@ -52,7 +42,7 @@ async def one_alarm(b: Site, timeout: float = 10.0, **query: str) -> dict[str, A
     async def found() -> dict[str, Any] | None:
         items = await alarms(b, **query)
         return items[0] if items else None
-    return await until(found, timeout, f"an alarm {query}")  # type: ignore[no-any-return]
+    return await until(found, f"an alarm {query}", timeout=timeout)  # type: ignore[no-any-return]
 
 
 async def login(b: Site, role: str) -> str:
@@ -187,39 +177,39 @@ async def test_device_rules_through_modbus(tmp_path: Path, mosquitto: MosquittoS
         alarm = await one_alarm(b, type="fire_alarm")
         assert alarm["severity"] == "critical" and alarm["message"] == "Fire alarm at fire-1"
         fire.reset_panel()
-        await until(lambda: _state(b, alarm["id"], "cleared"), what="fire alarm cleared")
+        await until(lambda: _state(b, alarm["id"], "cleared"), "fire alarm cleared")
 
         # a fault: an alarm and a work order for the fault's skill; the device clears it
         lift.fault("Err41")
         fault = await one_alarm(b, type="device_fault")
         assert fault["device"] == "lift-1" and "Err41" in fault["message"]
         assert fault["device_id"] is not None
-        orders = await until(lambda: _orders(b), what="a work order")
+        orders = await until(lambda: _orders(b), "a work order")
         assert [(o.fault_code, o.skill, o.device_id) for o in orders] == [
             ("Err41", "elevator_safety", fault["device_id"])]
         lift.fault("Err41", active=False)
-        await until(lambda: _state(b, fault["id"], "cleared"), what="fault alarm cleared")
+        await until(lambda: _state(b, fault["id"], "cleared"), "fault alarm cleared")
 
         # pressure below 0.10 MPa: the transmitter's own LOW fault at once, and after five
         # minutes the sustained-low alarm; restored pressure clears it
         pump.set_pressure(0.05)
-        await until(lambda: _any(b, type="device_fault", state="active"), what="LOW fault")
+        await until(lambda: _any(b, type="device_fault", state="active"), "LOW fault")
         await asyncio.sleep(0.5)
         assert await alarms(b, type="pressure_low") == []
         clock.advance(301)
         low = await one_alarm(b, type="pressure_low")
         assert low["severity"] == "critical" and low["device"] == "pump-1"
         pump.set_pressure(0.35)
-        await until(lambda: _state(b, low["id"], "cleared"), what="pressure alarm cleared")
+        await until(lambda: _state(b, low["id"], "cleared"), "pressure alarm cleared")
 
         # the elevator out of service for ten minutes: the building's residents are told,
         # and told again when it returns
         lift.set("service_mode", 3)
         await asyncio.sleep(1.0)
         clock.advance(601)
-        notices = await until(lambda: _notices(b, 1), what="out-of-service notice")
+        notices = await until(lambda: _notices(b, 1), "out-of-service notice")
         lift.set("service_mode", 0)
-        notices = await until(lambda: _notices(b, 2), what="back-in-service notice")
+        notices = await until(lambda: _notices(b, 2), "back-in-service notice")
         assert [n["title"] for n in notices] == [
             "Elevator back in service: lift-1", "Elevator out of service: lift-1"]
         assert {n["building_id"] for n in notices} == {alarm["building_id"]}
@@ -231,9 +221,9 @@ async def test_device_rules_through_modbus(tmp_path: Path, mosquitto: MosquittoS
             items = await alarms(b, type="device_offline")
             return next((a for a in items if a["device"] == "lift-1"), None)
 
-        offline = await until(lift_offline, 10, "lift-1's device_offline alarm")
+        offline = await until(lift_offline, "lift-1's device_offline alarm", timeout=10)
         lift.silent = False
-        await until(lambda: _state(b, offline["id"], "cleared"), what="device back online")
+        await until(lambda: _state(b, offline["id"], "cleared"), "device back online")
 
         # an edge that dies (its will): critical alarm at once; back online clears it
         await _edge_offline_and_back(b, tmp_path, mosquitto)
@@ -251,14 +241,14 @@ async def _edge_offline_and_back(b: Site, tmp_path: Path, mosquitto: MosquittoSe
 
     edge = start()
     try:
-        await until(lambda: _edge_status(b, "online"), 20, "the lonely edge online")
+        await until(lambda: _edge_status(b, "online"), "the lonely edge online", timeout=20)
         edge.send_signal(signal.SIGKILL)
         edge.wait(timeout=10)
-        await until(lambda: _edge_status(b, "offline"), 10, "the will")
+        await until(lambda: _edge_status(b, "offline"), "the will", timeout=10)
         alarm = await one_alarm(b, type="edge_offline", timeout=10)  # at that moment
         assert alarm["edge"] == "lonely" and alarm["severity"] == "critical"
         edge = start()
-        await until(lambda: _state(b, alarm["id"], "cleared"), 20, "edge back online")
+        await until(lambda: _state(b, alarm["id"], "cleared"), "edge back online", timeout=20)
     finally:
         edge.kill()
         edge.wait(timeout=10)

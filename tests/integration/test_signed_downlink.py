@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from hub.texts import render
 from tests.support.building import Building, broker, demo_building
 from tests.support.mqtt import Collector
 from tests.support.services import PostgresServer
+from tests.support.waiting import until
 from wire import (
     AccessGroupRule,
     CardCredential,
@@ -60,18 +60,6 @@ async def b(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Bui
         yield building
 
 
-async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.05)
-
-
 def hub_signer(b: Building) -> DownlinkSigner:
     assert b.hub.downlink is not None
     return b.hub.downlink
@@ -102,7 +90,8 @@ async def refusals(b: Building) -> dict[str, int]:
 
 async def wait_refused(b: Building, reason: str, before: dict[str, int]) -> None:
     await until(lambda: b.agent.downlink.verifier.refused[reason] > before.get(reason, 0),
-                5.0, f"a {reason} refusal")
+                f"a {reason} refusal",
+                timeout=5.0)
 
 
 async def swipe(b: Building, card: str) -> dict[str, Any]:
@@ -113,7 +102,9 @@ async def swipe(b: Building, card: str) -> dict[str, Any]:
     async def stored() -> dict[str, Any] | None:
         mine = [e for e in await b.events(door="B1-main") if e["credential"] == card]
         return mine[0] if len(mine) > seen else None
-    return await until(stored, 10.0, f"the access event of card {card}")  # type: ignore[no-any-return]
+    return await until(stored,
+                       f"the access event of card {card}",
+                       timeout=10.0)  # type: ignore[no-any-return]
 
 
 async def relay_still(b: Building, changes: int, settle_s: float = 1.0) -> None:
@@ -190,7 +181,7 @@ async def test_every_forgery_is_refused_changes_nothing_and_raises_the_alarm(
 
         # the guards see each kind, in Chinese and English
         wanted = {"unsigned", "unknown_key", "bad_signature", "wrong_target", "stale", "replayed"}
-        found = await until(lambda: _all(alarm_reasons(b), wanted), 15.0, "the alarms")
+        found = await until(lambda: _all(alarm_reasons(b), wanted), "the alarms", timeout=15.0)
         for reason, alarm in found.items():
             assert alarm["severity"] == "critical" and alarm["edge"] == EDGE
             assert alarm["message_params"]["reason"]["code"] == f"downlink_reason.{reason}"
@@ -220,7 +211,7 @@ async def test_every_forgery_is_refused_changes_nothing_and_raises_the_alarm(
             mine = next(e for e in edges["items"] if e["name"] == EDGE)
             return mine if mine["downlink_refused"] == refused else None
 
-        await until(reported, 10.0, "the refusals in the edge's status")
+        await until(reported, "the refusals in the edge's status", timeout=10.0)
     finally:
         await asyncio.to_thread(spy.close)
 
@@ -234,8 +225,9 @@ async def test_a_bad_version_is_undone_only_by_the_hubs_signed_reset(b: Building
     spy = await asyncio.to_thread(Collector, "127.0.0.1", b.mqtt_port, PERM, client_id="spy")
     try:
         hub = hub_signer(b)
-        old = await until(lambda: [p for t, p, _ in spy.messages if t == PERM], 5.0,
-                          "the retained snapshot")
+        old = await until(lambda: [p for t, p, _ in spy.messages if t == PERM],
+                          "the retained snapshot",
+                          timeout=5.0)
         old_payload = old[0]
         groups = await b.call("GET", "/access-groups")
         main_group = next(g for g in groups["items"] if "B1-main" in g["doors"])
@@ -255,7 +247,7 @@ async def test_a_bad_version_is_undone_only_by_the_hubs_signed_reset(b: Building
 
         # a hub-signed snapshot with a far-future version (a hub fault): the edge takes it ...
         await asyncio.to_thread(spy.publish, PERM, hub.sign(PERM, granting_snapshot(10**9)))
-        await until(lambda: b.agent.cache.version == 10**9, 10.0, "the far-future snapshot")
+        await until(lambda: b.agent.cache.version == 10**9, "the far-future snapshot", timeout=10.0)
         # ... and from then on refuses the hub's real versions
         before = await refusals(b)
         await b.call("POST", "/cards", {"resident_id": resident["id"], "card_number": "7002"},
@@ -273,10 +265,10 @@ async def test_a_bad_version_is_undone_only_by_the_hubs_signed_reset(b: Building
         sent = await b.call("POST", f"/edges/{edge_id}/reset-permissions",
                             {"reason": "数据库恢复 database restored"}, status=202)
         assert sent["command"] == "reset_permissions"
-        await until(lambda: b.agent.cache.version < 10**9, 10.0, "the reset")
+        await until(lambda: b.agent.cache.version < 10**9, "the reset", timeout=10.0)
         assert b.agent.cache.lookup_card("7002") is not None
         assert b.agent.cache.lookup_card(FORGED_CARD) is None
-        answered = await until(lambda: _answered(b, sent["id"]), 10.0, "the edge's answer")
+        answered = await until(lambda: _answered(b, sent["id"]), "the edge's answer", timeout=10.0)
         assert answered["status"] == "ok"
         # the reset is used up: the old far-future snapshot, replayed, is refused again
         assert b.agent.trust.reset_allowed() is None
@@ -300,8 +292,9 @@ async def test_the_hub_key_rotates_with_the_edge_online(b: Building) -> None:
     b.settings = b.settings.model_copy(
         update={"signing_key_next": SecretStr(seed_b64(upcoming))})
     await b.restart_hub()
-    await until(lambda: upcoming_public in b.agent.downlink.verifier.accepted, 15.0,
-                "the next key at the edge")
+    await until(lambda: upcoming_public in b.agent.downlink.verifier.accepted,
+                "the next key at the edge",
+                timeout=15.0)
 
     # 2. the hub switches to the next key; the edge, never re-provisioned, obeys it
     b.settings = b.settings.model_copy(
@@ -310,8 +303,9 @@ async def test_the_hub_key_rotates_with_the_edge_online(b: Building) -> None:
     assert hub_signer(b).public_key == upcoming_public
     # the start-up publish, signed by the new key, names it for QR codes too
     await until(lambda: b.agent.cache.state is not None
-                and b.agent.cache.state.hub_public_key == upcoming_public, 15.0,
-                "the snapshot signed by the new key")
+                and b.agent.cache.state.hub_public_key == upcoming_public,
+                "the snapshot signed by the new key",
+                timeout=15.0)
     before = await refusals(b)
     changes = len(b.sim.relay_changes)
     await b.call("POST", f"/doors/{door['id']}/unlock", {"reason": "after the rollover",
@@ -328,6 +322,6 @@ async def test_the_hub_key_rotates_with_the_edge_online(b: Building) -> None:
     await b.call("POST", "/cards", {"resident_id": resident["id"], "card_number": "8008"},
                  status=201)
     await b.wait_perm_change(held_hash, timeout=10.0)
-    await until(lambda: b.agent.cache.lookup_card("8008") is not None, 10.0, "the new card")
+    await until(lambda: b.agent.cache.lookup_card("8008") is not None, "the new card", timeout=10.0)
     # the delivered key list survives in the edge's trust store
     assert upcoming_public in b.agent.trust.delivered_keys()

@@ -4,7 +4,6 @@ real broker, the edge's page in the API: held back at the edge, stored up to, ga
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from tests.support.mqtt import Collector
 from tests.support.services import MosquittoServer, free_port
+from tests.support.waiting import until
 from wire import AccessData, AccessEvent, EdgeState, new_event_id, topics
 from wire._base import utcnow
 
@@ -31,16 +31,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 def swipe(n: int) -> AccessData:
     return AccessData(door="B1-main", credential=str(1000 + n), result="denied",
                       reason="unknown_card", decision_us=5)
-
-
-async def until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 async def test_the_edge_page_shows_held_back_stored_up_to_and_gaps(
@@ -79,7 +69,7 @@ async def test_the_edge_page_shows_held_back_stored_up_to_and_gaps(
 
             box.add_events([("B1-main", swipe(i)) for i in range(500)])
             uplink.wake()
-            await until(lambda: asyncio.sleep(0, len(box) == 0), 20, "the outbox confirmed")
+            await until(lambda: asyncio.sleep(0, len(box) == 0), "the outbox confirmed", timeout=20)
             assert gate.refused == []
             uplink.publish_state()  # as the heartbeat does: what waits here now
 
@@ -87,7 +77,7 @@ async def test_the_edge_page_shows_held_back_stored_up_to_and_gaps(
                 now = await page()
                 return now if now["last_seq"] == 500 and now["stored_through"] == 500 else None
 
-            now = await until(settled, 10, "the edge page caught up")
+            now = await until(settled, "the edge page caught up", timeout=10)
             assert now == {"held_back": 0, "last_seq": 500, "stored_through": 500,
                            "highest_stored": 500, "gaps": [], "missing": 0}
 
@@ -103,7 +93,7 @@ async def test_the_edge_page_shows_held_back_stored_up_to_and_gaps(
                 now = await page()
                 return now if now["highest_stored"] == 510 else None
 
-            now = await until(gap, 10, "the late event stored")
+            now = await until(gap, "the late event stored", timeout=10)
             assert (now["stored_through"], now["gaps"], now["missing"]) == (
                 500, [{"first": 501, "last": 509}], 9)
         box.close()

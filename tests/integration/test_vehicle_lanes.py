@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from simulators.barrier import RAISE_COIL, UP_INPUT, BarrierSimulator
 from simulators.lpr import push_plate
 from tests.support.building import Building, demo_building
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 SECRET = "gate-camera-secret"
@@ -32,16 +31,6 @@ LANES = [{"id": "gate-in", "direction": "entry",
           "camera_secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest()},
          {"id": "gate-out", "direction": "exit",
           "camera_secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest()}]
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.05)
 
 
 async def registry(hub: Hub) -> None:
@@ -94,26 +83,26 @@ async def test_resident_visitor_blocked_and_misread(tmp_path: Path, mosquitto: M
             async with b.hub.sessions() as session:
                 row = await session.scalar(select(VehiclePassRow))
                 return row is not None and row.uses == 1
-        await until(pass_counted, what="the pass's use counted at the hub")
+        await until(pass_counted, "the pass's use counted at the hub")
 
         async def all_left() -> list[VehicleStay] | None:
             rows = await stays(b)
             return rows if len(rows) == 2 and all(r.left_at for r in rows) else None
-        rows = await until(all_left, what="both stays ended")
+        rows = await until(all_left, "both stays ended")
         assert [(r.plate, r.reason) for r in rows] == [("粤B12345", "resident"),
                                                        ("粤B66666", "visitor_pass")]
 
         async def blocked_alarm() -> dict[str, Any] | None:
             items = (await b.call("GET", "/alarms?type=vehicle_blocked"))["items"]
             return items[0] if items else None
-        alarm = await until(blocked_alarm, what="the blocked-plate alarm")
+        alarm = await until(blocked_alarm, "the blocked-plate alarm")
         assert "粤B99999" in str(alarm)
         # a second visit on the one-use pass is a temporary vehicle now (the site's default
         # lets it in, recorded as such)
         await push(b, "gate-in", "粤B66666")
         async def temporary() -> bool:
             return any(r.reason == "pass_used_up" for r in await stays(b))
-        await until(temporary, what="the temporary stay")
+        await until(temporary, "the temporary stay")
 
         # the hub goes down: the lane still decides from its cache, and the hub hears of it
         # (who is inside) once it is back
@@ -125,7 +114,7 @@ async def test_resident_visitor_blocked_and_misread(tmp_path: Path, mosquitto: M
         async def inside() -> list[dict[str, Any]] | None:
             items = (await b.call("GET", "/vehicles/inside?site_id=demo"))["items"]
             return items if any(i["plate"] == "粤B12345" for i in items) else None
-        items = await until(inside, timeout=20, what="the resident inside, reported late")
+        items = await until(inside, "the resident inside, reported late", timeout=20)
         assert {i["plate"]: i["reason"] for i in items}["粤B12345"] == "resident"
 
 
@@ -162,7 +151,7 @@ async def test_lanes_commissioned_at_the_hub_drive_a_modbus_barrier(
             return server is not None and set(server.lanes) == {"gate-in", "gate-out"} \
                 and "gate-in" in b.agent.vehicles.barriers \
                 and b.agent.vehicles.barriers["gate-in"].up is False
-        await until(served, timeout=20, what="the lanes from the hub's configuration")
+        await until(served, "the lanes from the hub's configuration", timeout=20)
         assert not await push(b, "gate-in", "粤B99999")  # blocked: the relay stays
         assert gate.raised == 0
         assert await push(b, "gate-in", "粤B12345")
@@ -173,19 +162,19 @@ async def test_lanes_commissioned_at_the_hub_drive_a_modbus_barrier(
 
         async def released() -> bool:
             return not gate.coil  # the resident's pulse over
-        await until(released, what="the relay released")
+        await until(released, "the relay released")
         [lane] = [x for x in (await b.call("GET", "/lanes"))["items"] if x["name"] == "gate-in"]
         sent = await b.call("POST", f"/lanes/{lane['id']}/open",
                             {"reason": "送货车 delivery", "plate": "粤A77777"}, status=202)
-        await until(lambda: _ok_command(b, sent["id"]), what="the edge's answer")
+        await until(lambda: _ok_command(b, sent["id"]), "the edge's answer")
 
         async def raised_again() -> bool:
             return gate.raised == 2
-        await until(raised_again, what="the relay pulsed for the guard")
+        await until(raised_again, "the relay pulsed for the guard")
 
         async def guard_stay() -> bool:
             return any(s.plate == "粤A77777" and s.reason == "guard_open" for s in await stays(b))
-        await until(guard_stay, what="the guard's temporary vehicle inside at the hub")
+        await until(guard_stay, "the guard's temporary vehicle inside at the hub")
 
         await asyncio.sleep(1.2)  # past forced_after_s, the arm back down
         gate.force()
@@ -193,7 +182,7 @@ async def test_lanes_commissioned_at_the_hub_drive_a_modbus_barrier(
         async def forced() -> dict[str, Any] | None:
             items = (await b.call("GET", "/alarms?type=gate_forced"))["items"]
             return items[0] if items else None
-        alarm = await until(forced, what="the gate-forced alarm")
+        alarm = await until(forced, "the gate-forced alarm")
         assert "gate-in" in alarm["message"]
         swipe = b.sims["B1-main"]  # the doors run on under the hub's configuration
         swipe.present_card("1001")

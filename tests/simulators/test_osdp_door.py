@@ -68,7 +68,7 @@ def door(scbk: bytes) -> Iterator[OsdpDoorSimulator]:
 @pytest.fixture
 async def bus(door: OsdpDoorSimulator, scbk: bytes) -> AsyncIterator[OsdpBus]:
     async with OsdpBus(door.port, [ReaderConfig(address=ADDRESS, scbk=scbk)]) as b:
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(15):
             while not b.is_online(ADDRESS):
                 await b.next_event()
         yield b
@@ -81,7 +81,7 @@ async def client(door: OsdpDoorSimulator) -> AsyncIterator[TestClient]:
 
 
 async def next_card(bus: OsdpBus) -> CardRead:
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(15):
         while not isinstance(event := await bus.next_event(), CardRead):
             pass
         return event
@@ -120,7 +120,7 @@ class TestControlServer:
         assert (await client.post("/doors/lobby/contact", json={"open": True})).status == 200
         assert (await client.post("/doors/lobby/exit")).status == 200
         seen = []
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(15):
             while len(seen) < 3:
                 event = await bus.next_event()
                 if isinstance(event, InputChanged):
@@ -182,7 +182,7 @@ class TestReaderVocabularyControl:
         await tamper(url, "lobby", True)
         await power(url, "lobby", True)
         seen: list[object] = []
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(15):
             while len(seen) < 4:
                 event = await bus.next_event()
                 if isinstance(event, CardRead | KeyPress | ReaderLocalStatus):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from edge.cameras.supervisor import CameraSupervisor
 from edge.cameras.upload import SnapshotUploader
 from simulators.camera_scene import MjpegServer, Step, write_video
 from tests.support.services import free_port
+from tests.support.waiting import until
 from wire.devices import DeviceData
 
 pytestmark = pytest.mark.timeout(90)
@@ -42,13 +42,6 @@ class Recorder:
         return [d for c, d in self.events if c == camera and isinstance(d, DeviceData)]
 
 
-async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
-        await asyncio.sleep(0.02)
-
-
 def camera(**fields: Any) -> CameraConfig:
     return CameraConfig.model_validate({"backoff_min_s": 0.2, "backoff_max_s": 0.5, **fields})
 
@@ -58,9 +51,9 @@ async def test_a_dropped_stream_shows_as_the_camera_going_offline_and_back(tmp_p
     async with MjpegServer([Step("idle", 10)], fps=20) as server:
         cams = [camera(id="cam1", source=server.url)]
         async with CameraSupervisor(cams, rec.emit, rec.qr, data_dir=tmp_path) as supervisor:
-            await until(lambda: len(rec.device_events("cam1")) >= 1, 10, "online")
+            await until(lambda: len(rec.device_events("cam1")) >= 1, "online", timeout=10)
             await server.drop()
-            await until(lambda: len(rec.device_events("cam1")) >= 3, 15, "offline, online")
+            await until(lambda: len(rec.device_events("cam1")) >= 3, "offline, online", timeout=15)
             counters = supervisor.counters(supervisor.cameras["cam1"])
     events = rec.device_events("cam1")
     assert [e.event for e in events[:3]] == ["online", "offline", "online"]
@@ -98,7 +91,9 @@ async def test_a_stuck_and_a_busy_camera_do_not_stall_the_loop_or_each_other(
                        zones=[{"name": "all", "polygon": WHOLE, "cooldown_s": 0}]),
                 camera(id="gate", source=str(gate), door="B1-main")]
         async with CameraSupervisor(cams, rec.emit, rec.qr, data_dir=tmp_path) as supervisor:
-            await until(lambda: supervisor.cameras["stuck"].analysed > 5, 10, "stuck streams")
+            await until(lambda: supervisor.cameras["stuck"].analysed > 5,
+                        "stuck streams",
+                        timeout=10)
             stuck_server.stall_s = 30.0  # the camera hangs: no frame for 30 s
             at_stall = supervisor.cameras["stuck"].analysed
             worst, started = 0.0, time.monotonic()
@@ -106,7 +101,7 @@ async def test_a_stuck_and_a_busy_camera_do_not_stall_the_loop_or_each_other(
                 before = time.monotonic()
                 await asyncio.sleep(0.01)
                 worst = max(worst, time.monotonic() - before - 0.01)
-            await until(lambda: bool(rec.codes), 10, "the gate's code")
+            await until(lambda: bool(rec.codes), "the gate's code", timeout=10)
             busy_analysed = supervisor.cameras["busy"].analysed
             stuck_analysed = supervisor.cameras["stuck"].analysed
     # a stuck read on the loop would stall it for the camera's 30 s; 2 s leaves room for a
@@ -134,7 +129,9 @@ async def test_snapshots_wait_in_the_spool_until_the_hub_takes_them(tmp_path: Pa
         return web.json_response({}, status=201)
 
     async with SnapshotUploader(config, spool) as uploader:
-        await until(lambda: uploader.failures >= 2, 10, "failed attempts while the hub is away")
+        await until(lambda: uploader.failures >= 2,
+                    "failed attempts while the hub is away",
+                    timeout=10)
         assert len(spool) == 1  # kept
         spool.close()  # the edge restarts: the spool is on disk
         uploader.spool = spool = SnapshotSpool(tmp_path / "snapshots.db", max_bytes=10_000_000)
@@ -147,7 +144,7 @@ async def test_snapshots_wait_in_the_spool_until_the_hub_takes_them(tmp_path: Pa
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
             uploader.wake()
-            await until(lambda: len(spool) == 0, 10, "the spool emptied")
+            await until(lambda: len(spool) == 0, "the spool emptied", timeout=10)
         finally:
             await runner.cleanup()
     spool.close()

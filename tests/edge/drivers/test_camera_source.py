@@ -4,8 +4,6 @@ HTTP stream (the simulator) that drops and comes back, a consumer too slow for t
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,15 +11,9 @@ import pytest
 from edge.drivers.camera import CameraSource, FrameQueue, SourceConfig, SourceStatus
 from simulators.camera_scene import MjpegServer, Step, write_video
 from tests.support.services import free_port
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
-        await asyncio.sleep(0.02)
 
 
 def test_the_queue_drops_the_oldest_frame_for_a_new_one() -> None:
@@ -59,11 +51,11 @@ async def test_a_dropped_stream_is_reopened_with_backoff() -> None:
         source = CameraSource(config, statuses.append)
         source.__enter__()
         try:
-            await until(lambda: source.counters.frames >= 10, 10, "frames from the stream")
+            await until(lambda: source.counters.frames >= 10, "frames from the stream", timeout=10)
             await server.drop()
-            await until(lambda: len(statuses) >= 3, 15, "offline and back online")
+            await until(lambda: len(statuses) >= 3, "offline and back online", timeout=15)
             before = source.counters.frames
-            await until(lambda: source.counters.frames > before + 5, 10, "frames again")
+            await until(lambda: source.counters.frames > before + 5, "frames again", timeout=10)
         finally:
             await asyncio.to_thread(source.close)
     assert [s.online for s in statuses[:3]] == [True, False, True]
@@ -76,7 +68,7 @@ async def test_a_slow_consumer_loses_old_frames_not_the_stream() -> None:
         source = CameraSource(SourceConfig(name="cam1", source=server.url, queue_frames=2))
         source.__enter__()
         try:
-            await until(lambda: source.counters.frames >= 20, 10, "frames")
+            await until(lambda: source.counters.frames >= 20, "frames", timeout=10)
             assert source.counters.dropped >= source.counters.frames - 2 - 1
             newest = source.counters.frames
             frame = await asyncio.to_thread(source.frames.get, 1.0)
@@ -93,7 +85,7 @@ async def test_an_unreachable_stream_is_reported_once_and_retried() -> None:
     source = CameraSource(config, statuses.append)
     source.__enter__()
     try:
-        await until(lambda: source.counters.errors >= 3, 15, "three failed opens")
+        await until(lambda: source.counters.errors >= 3, "three failed opens", timeout=15)
     finally:
         await asyncio.to_thread(source.close)
     assert len(statuses) == 1 and not statuses[0].online

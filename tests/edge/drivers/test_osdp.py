@@ -29,7 +29,7 @@ ADDRESS = 101
 T = TypeVar("T", bound=BusEvent)
 
 
-async def next_of(bus: OsdpBus, kind: type[T], timeout: float = 3.0) -> T:
+async def next_of(bus: OsdpBus, kind: type[T], timeout: float = 15.0) -> T:
     """The next event of `kind`, skipping others."""
     async with asyncio.timeout(timeout):
         while True:
@@ -38,7 +38,7 @@ async def next_of(bus: OsdpBus, kind: type[T], timeout: float = 3.0) -> T:
                 return event
 
 
-async def online(bus: OsdpBus, timeout: float = 5.0) -> None:
+async def online(bus: OsdpBus, timeout: float = 15.0) -> None:
     async with asyncio.timeout(timeout):
         while not bus.is_online(ADDRESS):
             await bus.next_event()
@@ -159,7 +159,7 @@ class TestOsdpBus:
     ) -> None:
         bus.led(ADDRESS, "green", on_ms=1000)
         bus.buzz(ADDRESS, on_ms=200)
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(15):
             while not door.beeps:
                 await asyncio.sleep(0.01)
         assert door.last_led is not None

@@ -30,7 +30,7 @@ ADDRESS = 101
 T = TypeVar("T", bound=BusEvent)
 
 
-async def next_of(bus: OsdpBus, kind: type[T], timeout: float = 3.0, address: int | None = None
+async def next_of(bus: OsdpBus, kind: type[T], timeout: float = 15.0, address: int | None = None
                   ) -> T:
     async with asyncio.timeout(timeout):
         while True:
@@ -39,7 +39,7 @@ async def next_of(bus: OsdpBus, kind: type[T], timeout: float = 3.0, address: in
                 return event
 
 
-async def online(bus: OsdpBus, *addresses: int, timeout: float = 5.0) -> None:
+async def online(bus: OsdpBus, *addresses: int, timeout: float = 15.0) -> None:
     # polled: the secure channel's restart after a new key is not reported as an event
     async with asyncio.timeout(timeout):
         while not all(bus.is_online(a) for a in addresses):
@@ -186,7 +186,7 @@ class TestVocabulary:
     ) -> None:
         bus.led_pattern(ADDRESS, "red", on_ms=200, off_ms=200)
         bus.buzz_pattern(ADDRESS, on_ms=100, off_ms=100, count=3)
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(15):
             while not door.beeps:
                 await asyncio.sleep(0.01)
         assert door.last_led is not None

@@ -37,7 +37,7 @@ class Seen:
     def kinds(self) -> list[tuple[str, str | None]]:
         return [(d.event, d.alarm) for d in self.homesec()]
 
-    async def wait(self, check: Callable[[], object], timeout: float = 5.0) -> None:
+    async def wait(self, check: Callable[[], object], timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while not check():
             assert time.monotonic() < deadline, f"timed out; seen {self.kinds()}"

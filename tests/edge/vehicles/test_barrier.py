@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from edge.vehicles import LaneServer, VehicleLanes
 from harness.services import free_port
 from simulators.barrier import RAISE_COIL, UP_INPUT, BarrierSimulator
 from simulators.lpr import push_plate
+from tests.support.waiting import until
 from wire.events import parse_event
 from wire.vehicles import (
     BlockedPlate,
@@ -30,13 +30,6 @@ from wire.vehicles import (
 pytestmark = pytest.mark.timeout(60)
 SECRET = "lane-secret-2"
 DIGEST = hashlib.sha256(SECRET.encode()).hexdigest()
-
-
-async def until(check: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {check}"
-        await asyncio.sleep(0.05)
 
 
 def lane_events(outbox: Outbox) -> list[dict[str, object]]:

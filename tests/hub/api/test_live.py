@@ -13,7 +13,7 @@ from hub.api import create_user
 from hub.api.core.keys import LIVE
 from hub.live import LiveItem
 from tests.hub.api.conftest import PASSWORD
-from tests.hub.support import eventually
+from tests.support.waiting import until
 
 
 async def _login(client: TestClient[Any, Any], username: str) -> dict[str, str]:
@@ -33,7 +33,7 @@ async def test_a_guard_receives_pushes_of_their_site_only(
     async with client.ws_connect("/api/v1/live?channels=access,door", headers=headers) as ws:
         async def registered() -> bool:
             return bus.listeners == 1
-        await eventually(registered)
+        await until(registered)
         await bus.publish([
             LiveItem("access", {"id": "other"}, site_id="moonbay"),
             LiveItem("edges", {"id": "not-asked"}, site_id="sunrise"),
@@ -44,7 +44,7 @@ async def test_a_guard_receives_pushes_of_their_site_only(
         assert json.loads(msg.data) == {"channel": "access", "data": {"id": "mine"}}
     async def gone() -> bool:
         return bus.listeners == 0
-    await eventually(gone)  # a closed console is forgotten
+    await until(gone)  # a closed console is forgotten
 
 
 async def test_a_resident_may_not_listen_to_the_access_log(client: TestClient[Any, Any]) -> None:
@@ -84,7 +84,7 @@ async def test_a_push_reads_in_each_consoles_language(
             "/api/v1/live?channels=alarms", headers={**headers, "Accept-Language": "en-GB"}) as en:
         async def registered() -> bool:
             return bus.listeners == 2
-        await eventually(registered)
+        await until(registered)
         await bus.publish([LiveItem("alarms", {"message": marker("alarm_type.fire_alarm", None,
                                                                  "FIRE")}, site_id="sunrise")])
         got = [json.loads((await ws.receive(timeout=5)).data)["data"] for ws in (zh, en)]

@@ -27,7 +27,7 @@ from hub.live import LiveItem
 from tests.hub.api.conftest import PASSWORD
 from tests.hub.api.test_role_matrix import CASES
 from tests.hub.api.world import World, build_world
-from tests.hub.support import eventually
+from tests.support.waiting import until
 
 Client = TestClient[Any, Any]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -121,7 +121,7 @@ async def test_live_pushes_of_another_company_never_arrive(world: World) -> None
     async def opened(n: int) -> None:
         async def registered() -> bool:
             return bool(bus.listeners == n)
-        await eventually(registered)
+        await until(registered)
 
     acme = {"Authorization": f"Bearer {world.tokens['company_admin']}"}
     platform = {"Authorization": f"Bearer {world.tokens['admin']}"}

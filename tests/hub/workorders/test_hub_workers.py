@@ -17,10 +17,10 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from hub.workorders import WorkOrder
 from hub.workorders.ledger import local_date, site_zone
-from tests.hub.support import eventually
 from tests.hub.workorders.conftest import Receiver
 from tests.support.live import live_socket
 from tests.support.services import MosquittoServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 PASSWORD = "correct horse battery staple"
@@ -85,7 +85,7 @@ async def test_two_workers_open_each_preventive_order_once(
 
             async def posted() -> bool:
                 return len(receiver.got) >= LIFTS
-            await eventually(posted)
+            await until(posted)
             # both workers keep running their jobs: still one order per device and due date
             for _ in range(5):
                 await one.workorders[1].run_once()

@@ -14,10 +14,10 @@ from hub.workorders import WorkOrder
 from hub.workorders.dispatch import WorkOrderNotifier
 from hub.workorders.models import WorkOrderOutbox
 from hub.workorders.service import Actor, create_order
-from tests.hub.support import eventually
 from tests.hub.workorders.conftest import Receiver
 from tests.hub.workorders.support import T0, Place
 from tests.support.services import free_port
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -51,7 +51,7 @@ async def test_a_failing_webhook_is_retried_and_the_push_sent_once(
 
         async def settled() -> bool:
             return all(row.done for row in await _outbox(sessions))
-        await eventually(settled)
+        await until(settled)
     assert [event for event, _ in receiver.got] == ["work_order.assigned"] * 3
     body = receiver.got[-1][1]
     assert (body["event"], body["work_order"]["id"], body["notify_user_ids"]) == (
@@ -74,7 +74,7 @@ async def test_a_dead_webhook_is_given_up_and_the_order_kept(
 
         async def settled() -> bool:
             return all(row.done for row in await _outbox(sessions))
-        await eventually(settled)
+        await until(settled)
     assert notifier.failed == 3 and notifier.sent == 0
     async with sessions() as session:
         order = await session.get(WorkOrder, order_id)
@@ -90,6 +90,6 @@ async def test_two_notifiers_send_each_row_once(sessions: async_sessionmaker[Asy
         async def settled() -> bool:
             rows = await _outbox(sessions)
             return len(rows) == 10 and all(row.done for row in rows)
-        await eventually(settled)
+        await until(settled)
         await asyncio.sleep(0.1)  # a double send would land now
     assert sorted(body["work_order"]["id"] for _, body in receiver.got) == ids
