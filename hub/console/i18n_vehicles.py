@@ -62,6 +62,7 @@ VEHICLE_MESSAGES: dict[str, tuple[str, str]] = {
     # the manager's registry
     "vehicles.title": ("Vehicles & parking", "车辆与车位"),
     "vehicles.registered": ("Registered vehicles", "登记车辆"),
+    "vehicles.search": ("Plate, unit or note", "车牌、房号或备注"),
     "vehicles.household": ("Household", "住户"),
     "vehicles.household_search": ("Unit, e.g. B1 101", "房号，如 B1 101"),
     "vehicles.pick_household": ("Choose the household's unit from the list.", "请从列表中选择住户的房号。"),

@@ -129,6 +129,25 @@ async def test_the_manager_keeps_the_registry_and_the_lane_follows(
         assert await opens(building, car)
         assert await decided(building, car) == ["resident"]
 
+        # the list is searched (the plate as people write it, the unit or the note), counted,
+        # and exported as it is filtered
+        search = page.get_by_test_id("vehicle-search")
+        count = page.get_by_test_id("vehicle-count")
+        await expect(count).to_have_text("1")
+        for found in (f"{car[:2]} {car[2:5].lower()}", "101", "二号"):
+            await search.fill("粤Z")  # no such car: the list empties
+            await expect(page.locator("#vehicle-rows tr[data-plate]")).to_have_count(0)
+            await expect(count).to_have_text("0")
+            await search.fill(found)
+            await expect(count).to_have_text("1")
+            await expect(row).to_have_count(1)
+        async with page.expect_download() as download:
+            await page.get_by_test_id("vehicle-export").click()
+        exported = Path(await (await download.value).path()).read_text(encoding="utf-8-sig")
+        assert car in exported and "B1 101" in exported and "二号车" in exported, exported
+        await search.fill("")
+        await expect(row).to_have_count(1)
+
         # the same plate again: refused in the reader's language, the dialog stays open
         await page.get_by_test_id("add-vehicle").click()
         await dialog.get_by_test_id("vehicle-household").fill("B9 999")  # no such unit

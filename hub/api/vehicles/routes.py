@@ -10,23 +10,25 @@ from datetime import datetime
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.api.core.auth import HOUSEHOLD_ROLES, OPERATOR_ROLES, STAFF_ROLES, WRITER_ROLES
 from hub.api.core.crud import scoped, scoped_delete, visible
 from hub.api.core.endpoints import EndpointTable
 from hub.api.core.errors import ConflictError, InvalidError, thing_word
+from hub.api.core.paging import like
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
 from hub.api.registry.labels import household_labels
-from hub.models import Household, Site, utcnow
+from hub.api.registry.schemas import Offset
+from hub.models import Household, Site, Unit, utcnow
 from hub.texts.validation import Refusal, field_word
 from hub.vehicles.models import BlockedPlate, Vehicle, VehiclePassRow, VehicleSiteSettings
 from hub.vehicles.store import inside, settings_of
 from wire._base import Name
-from wire.vehicles import Plate, VehicleSettings
+from wire.vehicles import Plate, VehicleSettings, normalise_plate
 
 routes = EndpointTable(tag="vehicles")
 
@@ -79,10 +81,16 @@ class VehicleOut(BaseModel):
 class VehicleQuery(Strict):
     site_id: SiteId | None = None
     household_id: RowId | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=100,
+                          description="part of a plate (粤B 12 finds 粤B12345), a unit number "
+                                      "or a note")
+    limit: int | None = Field(default=None, ge=1, le=5000, description="page size; none: all")
+    offset: Offset = 0
 
 
 class VehicleList(BaseModel):
     items: list[VehicleOut]
+    total: int = Field(description="vehicles matching the filters, all pages together")
 
 
 class VehiclePassCreate(Strict):
@@ -171,13 +179,35 @@ async def _household_site(request: web.Request, session: AsyncSession, household
 
 @routes.get("/vehicles", query=VehicleQuery, response=VehicleList, roles=HOUSEHOLD_ROLES)
 async def list_vehicles(request: web.Request, query: VehicleQuery) -> VehicleList:
-    """Registered vehicles: staff their site's, a resident their household's."""
-    stmt = scoped(request, select(Vehicle).order_by(Vehicle.site_id, Vehicle.plate), Vehicle,
-                  query.site_id, household_id=query.household_id)
+    """Registered vehicles: staff their site's, a resident their household's; searched by
+    plate, unit number or note, a page at a time (`limit`, `offset`; `total` counts them all)."""
+    where = scoped(request, select(Vehicle.id), Vehicle, query.site_id,
+                   household_id=query.household_id)
+    if query.q is not None and query.q.strip():
+        where = where.where(_matching(query.q.strip()))
+    stmt = (select(Vehicle).where(Vehicle.id.in_(where.scalar_subquery()))
+            .order_by(Vehicle.site_id, Vehicle.plate, Vehicle.id).offset(query.offset))
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit)
     async with reading(request) as session:
         rows = list(await session.scalars(stmt))
         labels = await household_labels(session, [v.household_id for v in rows])
-        return VehicleList(items=[_vehicle_out(v, labels) for v in rows])
+        total = len(rows) + query.offset
+        if query.limit is not None and (query.offset or len(rows) >= query.limit):
+            total = int(await session.scalar(
+                select(func.count()).select_from(where.subquery())) or 0)
+        return VehicleList(items=[_vehicle_out(v, labels) for v in rows], total=total)
+
+
+def _matching(text: str) -> ColumnElement[bool]:
+    """A vehicle whose plate holds `text` as plates are written (spaces and the dot dropped,
+    upper case), or whose household's unit number or note holds it."""
+    plate = normalise_plate(text)
+    unit_numbers = (select(Household.id).join(Unit, Unit.id == Household.unit_id)
+                    .where(Unit.number.ilike(like(text), escape="\\")))
+    return or_(*([Vehicle.plate.like(like(plate), escape="\\")] if plate else []),
+               Vehicle.note.ilike(like(text), escape="\\"),
+               Vehicle.household_id.in_(unit_numbers.scalar_subquery()))
 
 
 @routes.post("/vehicles", body=VehicleCreate, response=VehicleOut, status=201,

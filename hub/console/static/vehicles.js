@@ -4,7 +4,7 @@
 "use strict";
 (() => {
   const {t, word, el, api, time, toast, toastError, fill, td, lang} = Lintel;
-  const {confirm, formDialog, importForms} = Lists;
+  const {confirm, formDialog, importForms, paged, watch, csv, download} = Lists;
   const COLOURS = ["blue", "green", "yellow", "white", "black"];
   // The lists name each household as the API does ("B1 101", household_label): the page
   // asks for no unit it does not show.
@@ -113,21 +113,36 @@
     await load();
   }
 
+  // The registered vehicles, a page at a time, searched by plate, unit or note: a compound
+  // registers thousands.
+  const search = document.getElementById("vehicle-search");
+  const vehicles = paged({path: "/vehicles", query: () => ({q: search.value.trim()}),
+    pager: document.getElementById("vehicle-pager"), count: document.getElementById("vehicle-count"),
+    show: (items) => fill(document.getElementById("vehicle-rows"), items, (v) => el("tr", {"data-plate": v.plate},
+      td(t("lanes.plate"), el("span", {translate: "no"}, v.plate)),
+      td(t("vehicles.household"), el("span", {translate: "no"}, home(v))),
+      td(t("vehicles.valid_until"), v.valid_until ? date(v.valid_until) : "—"),
+      td(t("vehicles.note"), v.note || "—"),
+      td(t("common.actions"),
+        el("button", {class: "small", "data-testid": `edit-vehicle-${v.plate}`,
+          onclick: () => editVehicle(v).catch(toastError)}, t("common.edit")), " ",
+        el("button", {class: "small danger", "data-testid": `remove-vehicle-${v.plate}`,
+          onclick: () => removeVehicle(v).catch(toastError)}, t("vehicles.remove")))))});
+  watch([search], vehicles.first);
+  document.getElementById("vehicle-export").addEventListener("click", async () => {
+    try {
+      const all = await vehicles.all();
+      download(`vehicles-${new Date().toISOString().slice(0, 10)}.csv`, csv(
+        [t("lanes.plate"), t("vehicles.household"), t("vehicles.valid_until"), t("vehicles.note")],
+        all.map((v) => [v.plate, home(v), v.valid_until ? date(v.valid_until) : "", v.note])));
+    } catch (error) { toastError(error); }
+  });
+
   async function load() {
     try {
-      const [vehicles, spaces, inside, blocked] = await Promise.all([
-        api("GET", "/vehicles"), api("GET", "/parking-spaces"), api("GET", "/vehicles/inside"),
+      const [, spaces, inside, blocked] = await Promise.all([
+        vehicles.load(), api("GET", "/parking-spaces"), api("GET", "/vehicles/inside"),
         api("GET", "/blocked-plates")]);
-      fill(document.getElementById("vehicle-rows"), vehicles.items, (v) => el("tr", {"data-plate": v.plate},
-        td(t("lanes.plate"), el("span", {translate: "no"}, v.plate)),
-        td(t("vehicles.household"), el("span", {translate: "no"}, home(v))),
-        td(t("vehicles.valid_until"), v.valid_until ? date(v.valid_until) : "—"),
-        td(t("vehicles.note"), v.note || "—"),
-        td(t("common.actions"),
-          el("button", {class: "small", "data-testid": `edit-vehicle-${v.plate}`,
-            onclick: () => editVehicle(v).catch(toastError)}, t("common.edit")), " ",
-          el("button", {class: "small danger", "data-testid": `remove-vehicle-${v.plate}`,
-            onclick: () => removeVehicle(v).catch(toastError)}, t("vehicles.remove")))));
       fill(document.getElementById("space-rows"), spaces.items, (s) => el("tr", {},
         td(t("vehicles.space"), s.code), td(t("vehicles.household"), home(s)),
         td(t("vehicles.kind"), t(`vehicles.kind.${s.kind}`)),

@@ -7,13 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.models import Building, Household, Unit, utcnow
+from hub.models import Building, Household, Unit, User, utcnow
 from hub.vehicles.models import Vehicle
 from hub.vehicles.store import load_permissions, record_vehicle_events
-from tests.hub.api.conftest import RecordingPublisher, count
+from tests.hub.api.conftest import PASSWORD, RecordingPublisher, count
 
 Client = TestClient[Any, Any]
 
@@ -264,3 +264,48 @@ async def test_the_registry_names_households_and_finds_units_a_few_at_a_time(
                                                          "has_household")):
         resp = await client.get(f"/api/v1/units?{bad}", headers=auth)
         assert resp.status == 422 and name in await resp.text(), bad
+
+
+async def test_the_registry_is_searched_and_paged_and_a_resident_finds_only_their_own(
+        client: Client, auth: dict[str, str], sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A compound registers thousands of cars: the list is searched by plate (as people write
+    it: 粤B 12 finds 粤B12345), unit number or note, and read a page at a time with the total;
+    a resident's search never reaches another household's cars."""
+    mine = await household(sessions)
+    theirs = await household(sessions, 1203)
+    cars = [(mine, "粤B12345", "blue Tesla"), (mine, "粤B12399", ""),
+            (theirs, "粤A88888", "moving van"), (theirs, "粤B34512", "")]
+    for hh, plate, note in cars:
+        resp = await client.post("/api/v1/vehicles", headers=auth,
+                                 json={"household_id": hh, "plate": plate, "note": note})
+        assert resp.status == 201, await resp.text()
+
+    async def plates(query: str, headers: dict[str, str] = auth) -> tuple[list[str], int]:
+        resp = await client.get(f"/api/v1/vehicles?{query}", headers=headers)
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        return [v["plate"] for v in body["items"]], body["total"]
+
+    assert await plates("") == (["粤A88888", "粤B12345", "粤B12399", "粤B34512"], 4)
+    assert await plates("q=%E7%B2%A4b%20123") == (["粤B12345", "粤B12399"], 2)  # 粤b 123
+    assert await plates("q=345") == (["粤B12345", "粤B34512"], 2)
+    assert await plates("q=1203") == (["粤A88888", "粤B34512"], 2)  # the unit's number
+    assert await plates("q=TESLA") == (["粤B12345"], 1)  # the note, any case
+    assert await plates("q=%25") == ([], 0)  # a LIKE wildcard is a character like any other
+    assert await plates("limit=3") == (["粤A88888", "粤B12345", "粤B12399"], 4)
+    assert await plates("limit=3&offset=3") == (["粤B34512"], 4)
+    assert await plates("q=%E7%B2%A4B&limit=2&offset=2") == (["粤B34512"], 3)
+    for bad, name in (("q=", "q"), ("limit=0", "limit"), ("limit=5001", "limit"),
+                      ("offset=-1", "offset")):
+        resp = await client.get(f"/api/v1/vehicles?{bad}", headers=auth)
+        assert resp.status == 422 and name in await resp.text(), bad
+
+    async with sessions() as session, session.begin():
+        await session.execute(update(User).where(User.username == "alice")
+                              .values(household_id=mine))
+    login = await client.post("/api/v1/auth/login",
+                              json={"username": "alice", "password": PASSWORD})
+    alice = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    assert await plates("", alice) == (["粤B12345", "粤B12399"], 2)
+    assert await plates("q=1203", alice) == ([], 0)
+    assert await plates("q=345&limit=1", alice) == (["粤B12345"], 1)
