@@ -41,7 +41,7 @@ from hub.api.access.schemas import (
 )
 from hub.api.core.auth import ADMIN_ROLES, HOUSEHOLD_ROLES
 from hub.api.core.endpoints import EndpointTable
-from hub.api.core.paging import decode_cursor, encode_cursor
+from hub.api.core.paging import decode_cursor, encode_cursor, newest_first, page_of
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import autocommit, reading
 from hub.credentials.uses import PREFIX as PASS_PREFIX
@@ -359,19 +359,11 @@ def _payload_text(payload: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
 async def list_dead_letters(request: web.Request, query: DeadLetterQuery) -> DeadLetterPage:
     """Messages the hub refused, with the reason, newest first (admin: they belong to no
     site, and may carry anyone's data)."""
-    stmt = select(DeadLetter)
-    if query.cursor is not None:
-        ts, last_seen = decode_cursor(query.cursor, int)
-        stmt = stmt.where(
-            or_(
-                DeadLetter.received_at < ts,
-                and_(DeadLetter.received_at == ts, DeadLetter.id < last_seen),
-            )
-        )
-    stmt = stmt.order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc()).limit(query.limit + 1)
+    stmt = newest_first(select(DeadLetter), DeadLetter.received_at, DeadLetter.id, query.cursor,
+                        int, query.limit)
     async with reading(request) as session:
         rows = list(await session.scalars(stmt))
-    page, more = rows[: query.limit], len(rows) > query.limit
+    page, next_cursor = page_of(rows, query.limit, lambda d: (d.received_at, d.id))
     items = []
     for d in page:
         text, encoding = _payload_text(d.payload)
@@ -385,7 +377,4 @@ async def list_dead_letters(request: web.Request, query: DeadLetterQuery) -> Dea
                 reason=d.reason,
             )
         )
-    return DeadLetterPage(
-        items=items,
-        next_cursor=encode_cursor(page[-1].received_at, page[-1].id) if more else None,
-    )
+    return DeadLetterPage(items=items, next_cursor=next_cursor)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from hub.api.alarms.schemas import (
     AlarmDetail,
@@ -24,7 +24,7 @@ from hub.api.core.crud import visible
 from hub.api.core.endpoints import EndpointTable, path_id
 from hub.api.core.errors import ConflictError
 from hub.api.core.keys import CONFIG_PUBLISHER, CURRENT_USER, LIVE, SESSIONS
-from hub.api.core.paging import decode_cursor, encode_cursor
+from hub.api.core.paging import newest_first, page_of
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading
 from hub.boards.notices import BOARD_FIRES, edges_with_boards
@@ -71,16 +71,11 @@ async def list_alarms(request: web.Request, query: AlarmQuery) -> AlarmPage:
         stmt = stmt.where(Alarm.raised_at >= query.since)
     if query.until is not None:
         stmt = stmt.where(Alarm.raised_at < query.until)
-    if query.cursor is not None:
-        ts, last_id = decode_cursor(query.cursor, int)
-        stmt = stmt.where(or_(Alarm.raised_at < ts,
-                              and_(Alarm.raised_at == ts, Alarm.id < last_id)))
-    stmt = stmt.order_by(Alarm.raised_at.desc(), Alarm.id.desc()).limit(query.limit + 1)
+    stmt = newest_first(stmt, Alarm.raised_at, Alarm.id, query.cursor, int, query.limit)
     async with reading(request) as session:
         rows = list(await session.scalars(stmt))
-    page, more = rows[:query.limit], len(rows) > query.limit
-    return AlarmPage(items=[alarm_out(a) for a in page],
-                     next_cursor=encode_cursor(page[-1].raised_at, page[-1].id) if more else None)
+    page, next_cursor = page_of(rows, query.limit, lambda a: (a.raised_at, a.id))
+    return AlarmPage(items=[alarm_out(a) for a in page], next_cursor=next_cursor)
 
 
 @routes.get(_ITEM, response=AlarmDetail, roles=STAFF_ROLES)

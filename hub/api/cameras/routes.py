@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from hub.api.cameras.schemas import (
     CameraAlertOut,
@@ -29,7 +29,7 @@ from hub.api.core.crud import visible
 from hub.api.core.endpoints import EndpointTable, path_id
 from hub.api.core.errors import ApiError, ConflictError, NotFoundError, UnauthorizedError
 from hub.api.core.keys import SESSIONS
-from hub.api.core.paging import decode_cursor, encode_cursor
+from hub.api.core.paging import newest_first, page_of
 from hub.api.core.schemas import ErrorOut
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading
@@ -85,20 +85,14 @@ async def list_camera_alerts(request: web.Request, query: CameraAlertQuery) -> C
         stmt = stmt.where(CameraAlert.ts >= query.since)
     if query.until is not None:
         stmt = stmt.where(CameraAlert.ts < query.until)
-    if query.cursor is not None:
-        ts, last_id = decode_cursor(query.cursor, str)
-        stmt = stmt.where(or_(CameraAlert.ts < ts,
-                              and_(CameraAlert.ts == ts, CameraAlert.id < last_id)))
-    stmt = stmt.order_by(CameraAlert.ts.desc(), CameraAlert.id.desc()).limit(query.limit + 1)
+    stmt = newest_first(stmt, CameraAlert.ts, CameraAlert.id, query.cursor, str, query.limit)
     async with reading(request) as session:
         rows = list(await session.scalars(stmt))
-        page, more = rows[: query.limit], len(rows) > query.limit
+        page, next_cursor = page_of(rows, query.limit, lambda a: (a.ts, a.id))
         wanted = {m for a in page for m in (a.snapshot_id, a.clip_id) if m is not None}
         stored = set(await session.scalars(
             select(SnapshotRow.id).where(SnapshotRow.id.in_(wanted)))) if wanted else set()
-    return CameraAlertPage(
-        items=[_alert_out(a, stored) for a in page],
-        next_cursor=encode_cursor(page[-1].ts, page[-1].id) if more else None)
+    return CameraAlertPage(items=[_alert_out(a, stored) for a in page], next_cursor=next_cursor)
 
 
 @routes.get(r"/camera-alerts/{id:[0-9a-f-]{36}}", response=CameraAlertOut, roles=OPERATOR_ROLES)

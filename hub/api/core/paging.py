@@ -1,16 +1,23 @@
-"""Opaque keyset cursors: urlsafe base64 of the last item's (timestamp, id); search patterns."""
+"""Opaque keyset cursors: urlsafe base64 of the last item's (timestamp, id); newest-first pages
+read by them; search patterns."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.texts.validation import Refusal
 
 K = TypeVar("K", str, int)
+R = TypeVar("R")
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 def encode_cursor(ts: datetime, key: str | int) -> str:
@@ -29,6 +36,23 @@ def decode_cursor(cursor: str, key_type: type[K]) -> tuple[datetime, K]:
     if ts.tzinfo is None or type(key) is not key_type:
         raise Refusal("invalid.cursor", "not a cursor this API issued")
     return ts, key
+
+
+def newest_first(stmt: S, ts: InstrumentedAttribute[datetime], key: InstrumentedAttribute[Any],
+                 cursor: str | None, key_type: type[K], limit: int) -> S:
+    """`stmt` newest first by (`ts`, `key`), from after the row `cursor` names, one row more
+    than the page: that row only tells whether another page follows (`page_of`)."""
+    if cursor is not None:
+        at, last = decode_cursor(cursor, key_type)
+        stmt = stmt.where(or_(ts < at, and_(ts == at, key < last)))
+    return stmt.order_by(ts.desc(), key.desc()).limit(limit + 1)
+
+
+def page_of(rows: Sequence[R], limit: int, position: Callable[[R], tuple[datetime, str | int]]
+            ) -> tuple[list[R], str | None]:
+    """The page of the rows `newest_first` read, and the cursor of the next (None: the last)."""
+    page = list(rows[:limit])
+    return page, encode_cursor(*position(page[-1])) if len(rows) > limit else None
 
 
 def like(text: str) -> str:

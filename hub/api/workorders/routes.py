@@ -31,7 +31,7 @@ from hub.api.core.errors import (
     NotFoundError,
 )
 from hub.api.core.keys import CURRENT_USER
-from hub.api.core.paging import decode_cursor, encode_cursor
+from hub.api.core.paging import newest_first, page_of
 from hub.api.core.schemas import ErrorOut, ValidationErrorOut
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading, require_site, writing
@@ -350,16 +350,12 @@ async def list_work_orders(request: web.Request, query: WorkOrderQuery) -> WorkO
         if query.overdue is not None:
             late = and_(WorkOrder.state.in_(ACTIVE_STATES), WorkOrder.due_at < now)
             stmt = stmt.where(late if query.overdue else ~late)
-        if query.cursor is not None:
-            ts, last_id = decode_cursor(query.cursor, int)
-            stmt = stmt.where(or_(WorkOrder.created_at < ts,
-                                  and_(WorkOrder.created_at == ts, WorkOrder.id < last_id)))
-        stmt = stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
-        rows = (await session.execute(stmt.limit(query.limit + 1))).all()
-    page, more = rows[: query.limit], len(rows) > query.limit
-    return WorkOrderList(
-        items=[WorkOrderOut(**_out(order, name, now)) for order, name in page],
-        next_cursor=encode_cursor(page[-1][0].created_at, page[-1][0].id) if more else None)
+        stmt = newest_first(stmt, WorkOrder.created_at, WorkOrder.id, query.cursor, int,
+                            query.limit)
+        rows = (await session.execute(stmt)).all()
+    page, next_cursor = page_of(rows, query.limit, lambda r: (r[0].created_at, r[0].id))
+    return WorkOrderList(items=[WorkOrderOut(**_out(order, name, now)) for order, name in page],
+                         next_cursor=next_cursor)
 
 
 @routes.get(r"/work-orders/{id:\d+}", response=WorkOrderDetail, roles=HOUSEHOLD_ROLES)
