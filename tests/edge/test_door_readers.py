@@ -246,13 +246,13 @@ class TestThroughLibosdp:
             async with rig.controller(configs) as controller:
                 await wait_for(lambda: all(d.online for d in controller.doors.values()))
                 lobby.present_wiegand(12, 3456)  # a raw 26-bit read
-                assert await asyncio.to_thread(lobby.wait_relay, True, 3) is not None
+                assert await asyncio.to_thread(lobby.wait_relay, True, 15) is not None
                 assert not vault.relay
                 vault.present_card("1001")
                 await wait_for(lambda: controller.doors["vault"].keypad.waiting is not None)
                 vault.press_keys(PIN + "#")
-                assert await asyncio.to_thread(vault.wait_relay, True, 3) is not None
-                await asyncio.to_thread(vault.wait_relay, False, 3)
+                assert await asyncio.to_thread(vault.wait_relay, True, 15) is not None
+                await asyncio.to_thread(vault.wait_relay, False, 15)
                 vault.present_card("1001")
                 await wait_for(lambda: controller.doors["vault"].keypad.waiting is not None)
                 vault.press_keys(DURESS + "#")
@@ -327,7 +327,7 @@ class TestThroughLibosdp:
                 assert not controller.doors["lobby"].install_until
                 await wait_for(lambda: controller.doors["lobby"].online)
                 gate.present_card("1001")
-                assert await asyncio.to_thread(gate.wait_relay, True, 3) is not None
+                assert await asyncio.to_thread(gate.wait_relay, True, 15) is not None
 
                 gate.swap(None)  # a factory reader put in its place: refused now
                 await wait_for(lambda: insecure() == 2, timeout=20)

@@ -65,8 +65,8 @@ async def _running(call: Callable[..., Any], edge_id: int, version: int) -> Any:
 
 async def swipe_opens(sim: OsdpDoorSimulator, card: str = "1001") -> None:
     sim.present_card(card)
-    assert await asyncio.to_thread(sim.wait_relay, True, 5.0) is not None, f"{sim.name} stayed"
-    assert await asyncio.to_thread(sim.wait_relay, False, 5.0) is not None
+    assert await asyncio.to_thread(sim.wait_relay, True, 15) is not None, f"{sim.name} stayed"
+    assert await asyncio.to_thread(sim.wait_relay, False, 15) is not None
 
 
 async def test_a_building_commissioned_through_the_api_works_without_an_edge_restart(

@@ -25,7 +25,7 @@ LINTEL = [sys.executable, "-m", "lintel.cli"]
 
 def _get(url: str, token: str) -> dict:
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
+    with urllib.request.urlopen(req, timeout=15) as resp:
         return json.loads(resp.read())
 
 
@@ -109,7 +109,7 @@ def test_demo_prints_a_token_and_a_swipe_reaches_the_api(tmp_path: Path) -> None
             auth = _login(web, user, lines[role])
             page_req = urllib.request.Request(f"{web}{page}",
                                               headers={"Authorization": f"Bearer {auth}"})
-            with urllib.request.urlopen(page_req, timeout=5) as resp:
+            with urllib.request.urlopen(page_req, timeout=15) as resp:
                 assert resp.status == 200 and "<html" in resp.read().decode().lower()
             assert _get(f"{web}/api/v1/auth/me", auth)["role"] == role
 
@@ -233,7 +233,7 @@ def _login(web: str, username: str, password: str) -> str:
         f"{web}/api/v1/auth/login", method="POST",
         data=json.dumps({"username": username, "password": password}).encode(),
         headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(login, timeout=5) as resp:
+    with urllib.request.urlopen(login, timeout=15) as resp:
         return str(json.loads(resp.read())["token"])
 
 

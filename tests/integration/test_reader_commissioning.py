@@ -97,7 +97,7 @@ async def test_card_and_pin_with_the_hub_down_and_duress_raises_a_silent_alarm(
         assert not main.relay  # the card alone does not open a card + PIN door
         main.press_keys("2580#")
         assert await asyncio.to_thread(main.wait_relay, True, 10.0) is not None
-        await asyncio.to_thread(main.wait_relay, False, 5)
+        await asyncio.to_thread(main.wait_relay, False, 15)
         main.present_card("1001")
         await until(lambda: door.keypad.waiting is not None, "the keypad waiting")
         main.press_keys("2581#")  # under duress: opens like the PIN

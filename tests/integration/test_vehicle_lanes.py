@@ -186,7 +186,7 @@ async def test_lanes_commissioned_at_the_hub_drive_a_modbus_barrier(
         assert "gate-in" in alarm["message"]
         swipe = b.sims["B1-main"]  # the doors run on under the hub's configuration
         swipe.present_card("1001")
-        assert await asyncio.to_thread(swipe.wait_relay, True, 5.0) is not None
+        assert await asyncio.to_thread(swipe.wait_relay, True, 15) is not None
 
 
 async def _ok_command(b: Building, command_id: str) -> bool:

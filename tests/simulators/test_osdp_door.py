@@ -131,7 +131,7 @@ class TestControlServer:
         self, client: TestClient, bus: OsdpBus, door: OsdpDoorSimulator
     ) -> None:
         bus.output(ADDRESS, 0, True)
-        assert await asyncio.to_thread(door.wait_relay, True, 2) is not None
+        assert await asyncio.to_thread(door.wait_relay, True, 15) is not None
         body = await (await client.get("/doors")).json()
         [lobby] = body["doors"]
         assert lobby["door"] == "lobby"

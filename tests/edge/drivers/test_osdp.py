@@ -140,16 +140,16 @@ class TestOsdpBus:
 
     async def test_output_switches_the_relay(self, bus: OsdpBus, door: OsdpDoorSimulator) -> None:
         bus.output(ADDRESS, 0, True)
-        assert await asyncio.to_thread(door.wait_relay, True, 2) is not None
+        assert await asyncio.to_thread(door.wait_relay, True, 15) is not None
         bus.output(ADDRESS, 0, False)
-        assert await asyncio.to_thread(door.wait_relay, False, 2) is not None
+        assert await asyncio.to_thread(door.wait_relay, False, 15) is not None
         assert [on for _, on in door.relay_changes] == [True, False]
 
     async def test_timed_output_reverts(self, bus: OsdpBus, door: OsdpDoorSimulator) -> None:
         bus.output(ADDRESS, 0, True, timer_ms=300)
-        on_at = await asyncio.to_thread(door.wait_relay, True, 5)
+        on_at = await asyncio.to_thread(door.wait_relay, True, 15)
         await asyncio.sleep(0.05)
-        off_at = await asyncio.to_thread(door.wait_relay, False, 5)
+        off_at = await asyncio.to_thread(door.wait_relay, False, 15)
         assert on_at is not None and off_at is not None
         # held for its 300 ms, then off by itself (a loaded machine may see it late, never early)
         assert 0.25 <= off_at - on_at < 2.0

@@ -129,7 +129,7 @@ class TestMultiDrop:
                 reads = {(await next_of(bus, CardRead)).address for _ in range(2)}
                 assert reads == {1, 2}
                 bus.output(2, 0, True)
-                assert await asyncio.to_thread(sims[2].wait_relay, True, 2) is not None
+                assert await asyncio.to_thread(sims[2].wait_relay, True, 15) is not None
                 assert not sims[1].relay
         finally:
             for sim in sims.values():

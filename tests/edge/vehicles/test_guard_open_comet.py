@@ -124,7 +124,7 @@ def _post(url: str, body: bytes, auth: str | None) -> tuple[int, dict[str, objec
     headers = {"Authorization": f"Basic {auth}"} if auth else {}
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=15) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
