@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.live import Listener, LiveBus, LiveItem
 from hub.models import CardCredential, Door, Resident
 from hub.tasks import cancel_when_idle
+from hub.texts.render import localize
 
 log = logging.getLogger("lintel.demo")
 
@@ -71,8 +72,9 @@ class DoorFeed:
                 log.log(level, "%s: %s%s", door, data.get("event"), cause)
         elif item.channel == "alarms" and data.get("event") in _ALARM_EVENTS:
             alarm = data.get("alarm") or {}
+            # the console's words (the demo speaks English), not the text's code and parameters
             log.warning("alarm %s: %s %s, %s", data["event"], alarm.get("severity"),
-                        alarm.get("type"), alarm.get("message"))
+                        alarm.get("type"), localize(alarm.get("message"), "en"))
 
     async def _describe_access(self, site_id: str, data: dict[str, Any]) -> str:
         """`B1-main 1号楼 正门: card 1001 (张伟) granted` — or denied, with the reason."""
