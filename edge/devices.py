@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from edge.drivers.modbus import (
     LinkConfig,
@@ -45,6 +45,9 @@ FireDoors = Callable[[bool], list[str]]  # release (True) or restore (False); re
 # an alarm panel's zone states by zone number ("normal", "active" …), or None: not answering
 ZoneStates = Callable[[str, dict[int, str] | None], None]
 ZONE_TAMPER = "ZONE_TAMPER"
+# a car's floors disabled again after a failed write: first retry, and the backoff's cap
+FLOORS_RETRY_MIN_S, FLOORS_RETRY_MAX_S = 0.2, 5.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,7 +59,7 @@ class Device:
     link: ModbusLink | None = None
     values: Values | None = None
     zones_in_alarm: list[int] = field(default_factory=list)
-    floors_reset: asyncio.TimerHandle | None = None
+    floors_reset: asyncio.Task[None] | None = None  # disables the car's floors again
     hub_recalled: bool = False  # the hub commanded a recall (not undone yet)
     last_telemetry: tuple[float, list[float | int | bool | str]] | None = None
     tampered: tuple[int, ...] = ()  # an alarm panel's zones reporting tamper (a cut loop)
@@ -207,10 +210,11 @@ class DeviceSupervisor:
             # shielded: a reconcile cancelled here must not leave the old line polling on
             await asyncio.shield(line.__aexit__(None, None, None))
 
-    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # --- readings --------------------------------------------------------------------
     def _on_link_event(self, mine: dict[str, Device], event: LinkEvent) -> None:
@@ -368,11 +372,20 @@ class DeviceSupervisor:
         if device.floors_reset is not None:
             device.floors_reset.cancel()
         ok = await self._write(device, device.reader.floor_write(floors))
-        loop = asyncio.get_running_loop()
-        device.floors_reset = loop.call_later(
-            seconds, lambda: self._spawn(self._write(device, device.reader.floor_write([])))
-        )
+        if device.floors_reset is not None:  # another card's, begun while this one wrote
+            device.floors_reset.cancel()
+        device.floors_reset = self._spawn(self._disable_floors(device, seconds))
         return ok
+
+    async def _disable_floors(self, device: Device, after_s: float) -> None:
+        """After `after_s`, disable every floor of the car again. A write that fails (no reply
+        on a busy or noisy line) is tried again on a backoff until it lands: a car left open
+        to a resident's floors lets anyone ride there. The next card's enable cancels this."""
+        await asyncio.sleep(after_s)
+        delay = FLOORS_RETRY_MIN_S
+        while not await self._write(device, device.reader.floor_write([])):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, FLOORS_RETRY_MAX_S)
 
     # --- health ----------------------------------------------------------------------
     async def _report_counters(self) -> None:

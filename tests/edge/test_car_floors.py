@@ -134,14 +134,29 @@ async def test_a_card_enables_exactly_its_floors_on_each_lift_model(tmp_path: Pa
             # own 12F + garage B1; lift A (vvvf, floors 1-18) has no B1 to enable
             want = [12] if lift == "lift-a" else [-1, 12]
             await b.wait(lambda lift=lift, want=want: b.floors_enabled(lift) == want)
-            # and for the configured seconds only
-            await b.wait(lambda lift=lift: b.floors_enabled(lift) == [], timeout=ENABLE_S + 2)
+            # and for the configured seconds only (a write lost on the busy line is sent again)
+            await b.wait(lambda lift=lift: b.floors_enabled(lift) == [], timeout=ENABLE_S + 10)
         assert b.sims["lift-a"].writes[0] == ("holding", 20, [0, 1 << 11])  # bit 11 = 12F
         table, address, coils = b.sims["lift-b"].writes[0]
         assert (table, address) == ("coil", 0)
         assert [i for i, on in enumerate(coils) if on] == [1, 13]  # B2 B1 1 2 … : B1 and 12F
         b.controller.card_read(b.doors["car-b"], "C102")  # own 5F + gym 2F
         await b.wait(lambda: b.floors_enabled("lift-b") == [2, 5])
+
+
+async def test_floors_are_disabled_again_though_the_lift_missed_the_first_write(
+        tmp_path: Path) -> None:
+    """The lift does not answer when its floors should close (a noisy or busy line): the
+    edge writes again on a backoff until they are closed, rather than leave the car open to
+    the resident's floors for whoever rides next."""
+    async with building(tmp_path) as b:
+        assert b.controller.card_read(b.doors["car-b"], "C101").granted
+        await b.wait(lambda: b.floors_enabled("lift-b") == [-1, 12])
+        b.sims["lift-b"].silent = True  # deaf from before the floors' time runs out
+        await asyncio.sleep(ENABLE_S + 1.0)
+        assert b.floors_enabled("lift-b") == [-1, 12]  # the disabling write went unheard
+        b.sims["lift-b"].silent = False
+        await b.wait(lambda: b.floors_enabled("lift-b") == [])
 
 
 async def test_qr_phone_and_pass_enable_their_floors_too(tmp_path: Path) -> None:
