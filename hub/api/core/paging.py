@@ -1,5 +1,5 @@
 """Opaque keyset cursors: urlsafe base64 of the last item's (timestamp, id); newest-first pages
-read by them; search patterns."""
+read by them; the total of an offset page; search patterns."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.texts.validation import Refusal
@@ -53,6 +54,16 @@ def page_of(rows: Sequence[R], limit: int, position: Callable[[R], tuple[datetim
     """The page of the rows `newest_first` read, and the cursor of the next (None: the last)."""
     page = list(rows[:limit])
     return page, encode_cursor(*position(page[-1])) if len(rows) > limit else None
+
+
+async def offset_total(session: AsyncSession, shown: int, offset: int, limit: int | None,
+                       count: Select[int]) -> int:
+    """How many rows match, all pages together, for a page of `shown` rows read from `offset`
+    (at most `limit`): the page tells when it holds the rest (no limit, or the first page not
+    full); else `count` (the filters' SELECT count(*)) asks the database."""
+    if limit is None or (not offset and shown < limit):
+        return shown + offset
+    return int(await session.scalar(count) or 0)
 
 
 def like(text: str) -> str:

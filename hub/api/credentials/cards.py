@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.api.core.auth import HOUSEHOLD_ROLES
 from hub.api.core.endpoints import EndpointTable, path_id
 from hub.api.core.errors import ConflictError, InvalidError, NotFoundError
-from hub.api.core.paging import like
+from hub.api.core.paging import like, offset_total
 from hub.api.core.scope import Scope, scope_of
 from hub.api.core.store import reading, writing
 from hub.api.credentials.schemas import (
@@ -156,11 +156,10 @@ async def list_cards(request: web.Request, query: CardQuery) -> CardList:
         stmt = stmt.limit(query.limit)
     async with reading(request) as session:
         items = [card_out(c, name) for c, name in await session.execute(stmt)]
-        total = len(items) + query.offset
-        if query.limit is not None and (query.offset or len(items) >= query.limit):
-            total = int(await session.scalar(
-                select(func.count()).select_from(CardCredential)
-                .join(Resident, Resident.id == CardCredential.resident_id).where(*where)) or 0)
+        total = await offset_total(
+            session, len(items), query.offset, query.limit,
+            select(func.count()).select_from(CardCredential)
+            .join(Resident, Resident.id == CardCredential.resident_id).where(*where))
         return CardList(items=items, total=total)
 
 

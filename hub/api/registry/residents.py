@@ -11,7 +11,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from hub.api.core.auth import HOUSEHOLD_ROLES
 from hub.api.core.endpoints import EndpointTable, path_id
 from hub.api.core.errors import ConflictError, InvalidError, NotFoundError, listing
-from hub.api.core.paging import like
+from hub.api.core.paging import like, offset_total
 from hub.api.core.scope import Scope, mask_id_number, scope_of
 from hub.api.core.store import reading, require_site, writing
 from hub.api.credentials.cards import card_out
@@ -202,10 +202,8 @@ async def list_residents(request: web.Request, query: ResidentQuery) -> Resident
         rows = list(await session.scalars(stmt))
         labels = await unit_labels(session, [r.unit_id for r in rows])
         items = [resident_out(r, scope, labels) for r in rows]
-        total = len(items) + query.offset
-        if query.limit is not None and (query.offset or len(items) >= query.limit):
-            total = int(await session.scalar(
-                select(func.count()).select_from(Resident).where(*where)) or 0)
+        total = await offset_total(session, len(items), query.offset, query.limit,
+                                   select(func.count()).select_from(Resident).where(*where))
         return ResidentList(items=items, total=total)
 
 

@@ -17,7 +17,7 @@ from hub.api.core.auth import HOUSEHOLD_ROLES, OPERATOR_ROLES, STAFF_ROLES, WRIT
 from hub.api.core.crud import scoped, scoped_delete, visible
 from hub.api.core.endpoints import EndpointTable
 from hub.api.core.errors import ConflictError, InvalidError, thing_word
-from hub.api.core.paging import like
+from hub.api.core.paging import like, offset_total
 from hub.api.core.schemas import Out, RowId, SiteId, Strict
 from hub.api.core.scope import scope_of
 from hub.api.core.store import reading, writing
@@ -181,21 +181,20 @@ async def _household_site(request: web.Request, session: AsyncSession, household
 async def list_vehicles(request: web.Request, query: VehicleQuery) -> VehicleList:
     """Registered vehicles: staff their site's, a resident their household's; searched by
     plate, unit number or note, a page at a time (`limit`, `offset`; `total` counts them all)."""
-    where = scoped(request, select(Vehicle.id), Vehicle, query.site_id,
-                   household_id=query.household_id)
-    if query.q is not None and query.q.strip():
-        where = where.where(_matching(query.q.strip()))
-    stmt = (select(Vehicle).where(Vehicle.id.in_(where.scalar_subquery()))
-            .order_by(Vehicle.site_id, Vehicle.plate, Vehicle.id).offset(query.offset))
+    matching = scoped(request, select(Vehicle), Vehicle, query.site_id,
+                      household_id=query.household_id)
+    text = (query.q or "").strip()
+    if text:
+        matching = matching.where(_matching(text))
+    stmt = matching.order_by(Vehicle.site_id, Vehicle.plate, Vehicle.id).offset(query.offset)
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
     async with reading(request) as session:
         rows = list(await session.scalars(stmt))
         labels = await household_labels(session, [v.household_id for v in rows])
-        total = len(rows) + query.offset
-        if query.limit is not None and (query.offset or len(rows) >= query.limit):
-            total = int(await session.scalar(
-                select(func.count()).select_from(where.subquery())) or 0)
+        total = await offset_total(session, len(rows), query.offset, query.limit,
+                                   matching.with_only_columns(func.count(),
+                                                              maintain_column_froms=True))
         return VehicleList(items=[_vehicle_out(v, labels) for v in rows], total=total)
 
 
