@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from tests.edge.access.snapshots import snapshot
 from tests.edge.access.test_tokens import NOW, PHONE, SIGNER
 from tests.edge.test_devices import Recorder
 from tests.edge.test_doors import RecordingBus
+from tests.support.waiting import PATIENCE_S, until
 from wire import AccessGroupRule, CardCredential, DoorInfo, PhoneKeyGrant, VisitorPassLimit
 
 pytestmark = pytest.mark.integration
@@ -84,11 +84,8 @@ class Building:
             bits = [i for i in range(fa.floors) if sim.raw(f"floor_enable_{i + 1}")]
         return [fa.floor(b) for b in bits]
 
-    async def wait(self, check: Callable[[], object], timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, "timed out waiting"
-            await asyncio.sleep(0.02)
+    async def wait(self, check: Callable[[], object], timeout: float = PATIENCE_S) -> None:
+        await until(check, timeout=timeout, every=0.02)
 
 
 @contextlib.asynccontextmanager

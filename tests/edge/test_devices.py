@@ -16,6 +16,7 @@ from edge.devices import DeviceSupervisor
 from edge.sensors.loader import load_models
 from edge.sensors.models import SerialSettings
 from simulators.modbus_devices import ModbusDeviceSimulator
+from tests.support.waiting import PATIENCE_S, until
 from wire.devices import DeviceData, TelemetryData
 
 pytestmark = pytest.mark.integration
@@ -46,11 +47,8 @@ class Recorder:
         return [{r.name: r.value for r in d.readings} for dev, d, _ in self.events
                 if dev == device and isinstance(d, TelemetryData)]
 
-    async def wait(self, check: Callable[[], object], timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, "timed out waiting"
-            await asyncio.sleep(0.02)
+    async def wait(self, check: Callable[[], object], timeout: float = PATIENCE_S) -> None:
+        await until(check, timeout=timeout, every=0.02)
 
 
 @contextlib.asynccontextmanager
