@@ -13,7 +13,6 @@ are queued after the actions. A panel reset (no zone in alarm) restores the norm
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -34,6 +33,7 @@ from edge.drivers.modbus import (
 from edge.sensors.device import DeviceReader, FaultTracker, Values, Write
 from edge.sensors.loader import load_models
 from edge.sensors.models import DeviceModel
+from edge.tasks import stop
 from wire.config import DeviceConfig
 from wire.devices import DeviceData, DeviceEventType, TelemetryData
 from wire.permissions import AccessGroupRule
@@ -94,11 +94,7 @@ class DeviceSupervisor:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(*self._tasks)
         for device in self.devices.values():
             if device.floors_reset is not None:
                 device.floors_reset.cancel()

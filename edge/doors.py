@@ -9,7 +9,6 @@ wall clock; the door state machines run on the monotonic clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
@@ -47,7 +46,7 @@ from edge.keypad import PIN_TIMEOUT_S, Keypad, PinWait
 from edge.reader_keys import ReaderKeyStore, fingerprint
 from edge.reader_signals import MOMENTS, RESTING, Resting, Signal
 from edge.report import Reporter
-from edge.tasks import Tasks
+from edge.tasks import Tasks, stop
 from wire import AccessData, AgentData, CardFormatRule, DoorData
 from wire.config import DoorConfig
 from wire.events import CREDENTIAL_MAX_LEN, AccessReason, CredentialType, DoorEventType
@@ -262,9 +261,7 @@ class DoorController:
 
     async def _close_bus(self, port: str) -> None:
         held = self._buses.pop(port)
-        held.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await held.task
+        await stop(held.task)
         await held.bus.__aexit__(None, None, None)
 
     def _reader_key(self, config: DoorConfig) -> bytes:

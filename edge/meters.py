@@ -14,7 +14,6 @@ billing reading), so a missing reading is reported, never silently absent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from edge.drivers.dlt645 import (
     MeterEvent,
     MeterReading,
 )
+from edge.tasks import stop
 from wire.config import SerialLine
 from wire.devices import DeviceData, DeviceType, Reading, TelemetryData
 from wire.meters import MeterConfig as WireMeter
@@ -142,11 +142,7 @@ class MeterSupervisor:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(*self._tasks)
         await self._close(list(self._lines))
 
     async def reconcile(self, lines: Sequence[SerialLine], meters: Sequence[WireMeter]

@@ -145,7 +145,8 @@ class Uplink:
                 topics.state(*self._site_edge), self._state_payload("offline"), qos=1, retain=True
             )
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.to_thread(info.wait_for_publish, 2.0), 3.0)
+                async with asyncio.timeout(3.0):
+                    await asyncio.to_thread(info.wait_for_publish, 2.0)
         client.disconnect()
         client.loop_stop()
         self._client = None

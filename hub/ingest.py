@@ -173,7 +173,8 @@ class Ingest:
             # two conditions, and an asyncio.Queue offers no event for "empty"
             while not (self._idle.is_set() and self._mqtt.messages.empty()):  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-        await asyncio.wait_for(idle(), timeout)
+        async with asyncio.timeout(timeout):
+            await idle()
 
     async def _run(self) -> None:
         queue = self._mqtt.messages

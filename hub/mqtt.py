@@ -168,7 +168,8 @@ class MqttClient:
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until connected and every subscription is acknowledged."""
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         except TimeoutError as exc:
             raise MqttError(f"broker {self.host}:{self.port} not ready after {timeout}s") from exc
 
@@ -191,7 +192,10 @@ class MqttClient:
         fut: asyncio.Future[None] = loop.create_future()
         self._pending[info.mid] = fut
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            # asyncio.timeout, not wait_for: 3.11's wait_for drops a cancel that lands as the
+            # PUBACK does, and the caller's loop would go on after its part was stopped.
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(fut)
         except TimeoutError as exc:
             raise PublishError(f"no PUBACK for {topic!r} within {timeout}s") from exc
         finally:

@@ -20,6 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 LSN = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
 # after a failed connection, reads stay on the primary this long before the replica is tried
@@ -115,10 +117,8 @@ class ReplicaReads:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
 
 __all__ = ["ReplicaReads", "ReplicaStatus", "valid_lsn"]

@@ -11,13 +11,29 @@ from typing import Any, Self
 log = logging.getLogger(__name__)
 
 
+# How long a cancelled task may take to stop before it is cancelled again.
+RECANCEL_S = 2.0
+
+
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Cancel a part's background task and wait until it has stopped."""
+    """Cancel a part's background task and wait until it has stopped.
+
+    A cancel can be lost: Python 3.11's `asyncio.wait_for` (ours are gone, libraries still
+    use it) returns normally when the cancel lands as its wait ends, and the task's loop goes
+    on. Waiting on such a task held a hub's shutdown forever; it is cancelled again every
+    RECANCEL_S, with a warning naming it, until it stops. An error the task ended with is
+    raised here, as awaiting it would."""
     if task is None:
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    while not task.done():
+        await asyncio.wait({task}, timeout=RECANCEL_S)
+        if not task.done():
+            log.warning("task %r went on after it was cancelled; cancelling it again",
+                        task.get_name())
+            task.cancel()
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error
 
 
 async def cancel_when_idle(task: asyncio.Task[Any] | None, idle: asyncio.Event,

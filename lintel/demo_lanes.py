@@ -16,6 +16,7 @@ from typing import Self
 import aiohttp
 
 from hub.seed import DEMO_BLOCKED_PLATE, DEMO_CAR, DEMO_VISITOR_CAR
+from hub.tasks import cancel_and_wait
 from simulators.lpr_camera import PlateCamera
 
 log = logging.getLogger("lintel.demo")
@@ -49,10 +50,7 @@ class LaneFeed:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self._stack.aclose()
 
     async def _run(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from edge.boards.family import BoardFamily
 from edge.boards.modbus_text import ModbusTextBoard
 from edge.boards.pages import Emergency, Page, emergency_page, idle_page, notice_pages
 from edge.devices import Device, DeviceSupervisor, Emit
+from edge.tasks import stop
 from wire.boards import BoardNotice
 from wire.devices import DeviceData, Reading, TelemetryData
 
@@ -75,10 +75,7 @@ class BoardSupervisor:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop(self._task)
 
     def set_notices(self, notices: Sequence[BoardNotice]) -> None:
         self.notices = sorted(notices, key=lambda n: (n.valid_from, n.id))

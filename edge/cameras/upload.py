@@ -20,6 +20,7 @@ import aiohttp
 
 from edge.cameras.config import UploadConfig
 from edge.cameras.spool import SnapshotSpool, SpoolItem
+from edge.tasks import stop
 
 log = logging.getLogger(__name__)
 _RETRY = {401, 403, 408, 429}
@@ -47,10 +48,7 @@ class SnapshotUploader:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop(self._task)
         if self._session is not None:
             await self._session.close()
 
@@ -71,9 +69,9 @@ class SnapshotUploader:
                     delay = min(self.config.backoff_max_s,
                                 self.config.backoff_min_s * 2 ** attempt)
                     attempt += 1
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(),
-                                               delay * random.uniform(0.5, 1.0))
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay * random.uniform(0.5, 1.0)):
+                            await self._wake.wait()
                     break
                 attempt = 0
 

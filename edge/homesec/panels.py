@@ -5,7 +5,6 @@ unit is kept on disk so that a restart (or the hub's absence) leaves the units a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ from typing import Self, cast
 
 from edge.homesec.unit import ArmRefused, UnitAlarm
 from edge.sensors.models import DeviceModel
+from edge.tasks import stop
 from wire.config import DeviceConfig
 from wire.homesec import ArmedBy, ArmMode, HomeSecurityData, PanelSettings, arm_refusal
 
@@ -47,10 +47,7 @@ class HomeSecurity:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop(self._task)
 
     def reconcile(self, devices: Iterable[tuple[DeviceConfig, DeviceModel]]) -> None:
         """Run a unit alarm for each alarm panel in `devices`; a panel kept keeps its state."""

@@ -12,7 +12,6 @@ The camera's own relay needs nothing here: the push's answer works it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from edge.drivers.modbus import (
     PollResult,
 )
 from edge.drivers.modbus import ReadBlock as Block
+from edge.tasks import stop
 from wire.vehicles import LaneData, ModbusBarrier
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,7 @@ class BarrierOutput:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        for task in list(self._pulses):
-            task.cancel()
-        for task in list(self._pulses):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(*self._pulses)
         if self._lines is not None:
             await self._lines.leave(self._unit.name)
         elif self._line is not None:

@@ -124,7 +124,8 @@ class PermissionPublisher:
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until every scheduled site has been published (for tests)."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._idle.wait()
 
     def _note_idle(self) -> None:
         """Keep `_idle` true exactly when nothing is scheduled, waiting or being published."""

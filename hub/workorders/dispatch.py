@@ -11,6 +11,7 @@ was committed before any of this and is never touched here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import weakref
@@ -122,10 +123,9 @@ class WorkOrderNotifier:
                     pass
             except Exception:  # the database may be away; the rows wait in the outbox
                 log.exception("work-order notifications failed; retrying")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def dispatch_once(self) -> int:

@@ -37,12 +37,13 @@ async def test_ingest_through_amqtt_with_stop_and_restart(tmp_path: Path) -> Non
                 await hub.mqtt.wait_ready(10)
                 live = [access_event(i) for i in range(20)]
                 for event in live + live[:5]:  # five duplicates
-                    await edge.publish(event_topic(event), dumps(event), qos=1)
+                    await edge.publish(event_topic(event), dumps(event), qos=1, timeout=15)
                 await until(lambda: _stored(hub, 20))
                 await hub.ingest.wait_idle()
             # The hub is down: amqtt queues for its persistent session (it has a username).
             queued = [access_event(100 + i) for i in range(200)]
-            await asyncio.gather(*(edge.publish(event_topic(e), dumps(e), qos=1) for e in queued))
+            await asyncio.gather(*(edge.publish(event_topic(e), dumps(e), qos=1, timeout=15)
+                                   for e in queued))
             async with Hub(settings) as hub:
                 await until(lambda: _stored(hub, 220), timeout=30)
                 await asyncio.sleep(0.3)

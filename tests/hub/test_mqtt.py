@@ -95,3 +95,25 @@ async def test_reconnect_has_the_broker_send_unacknowledged_messages_again(
         hub.ack(following)
     assert (first.payload, again.payload, following.payload) == (b"m", b"m", b"next")
     assert again.generation == first.generation + 1
+
+
+async def test_a_stop_landing_with_the_puback_cancels_the_publisher() -> None:
+    """A part's loop awaiting publish() when its hub stops: the PUBACK and the cancel come in
+    one turn of the event loop. The caller must see the cancel (Python 3.11's wait_for
+    returned normally then, the loop went on, and the hub's shutdown waited on it forever)."""
+    client = MqttClient(host="127.0.0.1", port=1, client_id="t")  # never connects
+    client._loop = asyncio.get_running_loop()
+    sent: list[str] = []
+
+    async def publisher() -> None:
+        await client.publish("lintel/v1/s/e/cmd", b"{}", qos=1, timeout=30)
+        sent.append("went on")
+
+    task = asyncio.create_task(publisher())
+    await asyncio.sleep(0)
+    (mid,) = client._pending
+    client._published(mid)  # what paho's on_publish hands the loop for the PUBACK
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sent == []

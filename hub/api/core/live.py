@@ -18,6 +18,7 @@ from hub.api.core.schemas import ErrorOut
 from hub.errors import MqttError
 from hub.live import CHANNEL_ROLES, Listener, LiveItem
 from hub.models import Household, Unit, User
+from hub.tasks import cancel_and_wait
 from hub.texts import language_of, localize
 from hub.texts.validation import Refusal
 
@@ -75,9 +76,7 @@ async def live(request: web.Request, query: LiveQuery) -> web.StreamResponse:
                 if msg.type == WSMsgType.ERROR:
                     break
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await cancel_and_wait(sender)
     finally:
         bus.unlisten(listener)
     return ws
