@@ -40,9 +40,11 @@ system-deps:
 # Three workers on two cores: most tests wait on brokers, databases, serial lines and Chromium,
 # so the suite takes about half the serial time; a test file stays on one worker (its module
 # fixtures and servers are shared by its tests). `make test PYTEST_WORKERS=` runs it serially.
+# The 25 slowest tests are listed at the end: one creeping towards its time limit shows there
+# before it fails on a loaded machine.
 PYTEST_WORKERS ?= -n 3 --dist loadfile
 test: $(STAMP) system-deps
-	timeout --kill-after=30 45m $(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	timeout --kill-after=30 45m $(PY) -m pytest $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 # The headline set, short runs (a few minutes), printed as one table with the machine's load.
 bench: $(STAMP) system-deps
