@@ -42,7 +42,7 @@ _TASK_DUMP = pytest.StashKey[threading.Timer]()
 TASK_DUMP_LEAD_S = 3.0
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, optionalhook=True)
 def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Iterator[None]:
     yield
     if settings.timeout and settings.timeout > 2 * TASK_DUMP_LEAD_S:
@@ -52,7 +52,7 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Iterator[None]
         item.stash[_TASK_DUMP] = timer
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, optionalhook=True)
 def pytest_timeout_cancel_timer(item: pytest.Item) -> Iterator[None]:
     yield
     timer = item.stash.get(_TASK_DUMP, None)
