@@ -118,7 +118,7 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
         assert b.agent.doors["B1-main"] is main and main.bus is b.agent.doors["B1-main"].bus
         await swipe_opens(garage)
         await swipe_opens(b.sim)  # the door already there was not disturbed
-        detail = await until(lambda: _config_is(b, v1, v1), "the hub to see v1 running", timeout=10)
+        detail = await until(lambda: _config_is(b, v1, v1), "the hub to see v1 running", timeout=20)
         assert detail["config"]["refused"] is None
 
         # a configuration naming a serial port this edge does not have: refused whole
@@ -126,7 +126,7 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
                               {"id": "B1-side", "reader": {"port": "/dev/ttyLINTEL-none",
                                                            "scbk": "11" * 16}}, lines=lines)
         v2 = await push(b, broken)
-        detail = await until(lambda: _refused(b, v2), "the refusal at the hub", timeout=10)
+        detail = await until(lambda: _refused(b, v2), "the refusal at the hub", timeout=20)
         assert detail["config"]["running_version"] == v1
         assert "serial_port_missing" in detail["config"]["refused"]
         assert "/dev/ttyLINTEL-none" in detail["config"]["refused"]
@@ -135,7 +135,7 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
         assert listed["config_version_held"] == v1  # what the console's edge table shows
         assert listed["config_refused"] == detail["config"]["refused"]
         await swipe_opens(garage)  # the previous configuration runs on
-        alarms = await until(lambda: _alarms(b, "config_refused"), "the alarm", timeout=10)
+        alarms = await until(lambda: _alarms(b, "config_refused"), "the alarm", timeout=20)
         assert f"v{v2}" in alarms[0]["message"] and "serial port missing" in alarms[0]["message"]
         zh = render(alarms[0]["message_code"], alarms[0]["message_params"], "zh")
         assert "拒绝" in zh and "串口不存在" in zh
@@ -145,18 +145,18 @@ async def test_a_pushed_door_works_at_once_and_a_bad_config_is_refused_whole(
                                         lines=lines, devices=[{
                                             "id": "lift-x", "model": "elevator-nope",
                                             "transport": "tcp", "host": "127.0.0.1"}]))
-        detail = await until(lambda: _refused(b, v3), "the second refusal", timeout=10)
+        detail = await until(lambda: _refused(b, v3), "the second refusal", timeout=20)
         assert detail["config"]["refused"].startswith("unknown_model")
         assert b.agent.configs.version == v1
 
         # the garage removed again: its reader is no longer served, the main door runs on
         v4 = await push(b, installation(b))
-        await until(lambda: b.agent.configs.version == v4, "v4 applied", timeout=10)
+        await until(lambda: b.agent.configs.version == v4, "v4 applied", timeout=20)
         assert "B1-garage" not in b.agent.doors and b.agent.doors["B1-main"] is main
         await until(lambda: not garage.online, "the garage reader dropped", timeout=15)
         await swipe_opens(b.sim)
-        await until(lambda: _config_is(b, v4, v4), "the hub to see v4 running", timeout=10)
-        await until(lambda: _refusal_cleared(b), "the refusal cleared at the hub", timeout=10)
+        await until(lambda: _config_is(b, v4, v4), "the hub to see v4 running", timeout=20)
+        await until(lambda: _refusal_cleared(b), "the refusal cleared at the hub", timeout=20)
 
 
 async def _config_is(b: Building, version: int, running: int) -> dict[str, Any] | None:
@@ -207,11 +207,11 @@ async def test_a_removed_device_stops_being_polled_and_the_others_run_on(
                   "parity": "N"}]
         async with building(tmp_path, "mosquitto+sqlite", request) as b:
             v1 = await push(b, installation(b, devices=devices, lines=lines))
-            await until(lambda: b.agent.configs.version == v1, "v1 applied", timeout=10)
-            await until(lambda: lift_polls[0] > 3 and fire_polls[0] > 3, "both polled", timeout=10)
+            await until(lambda: b.agent.configs.version == v1, "v1 applied", timeout=20)
+            await until(lambda: lift_polls[0] > 3 and fire_polls[0] > 3, "both polled", timeout=20)
             fire_line = b.agent.devices.devices["fire"].link
             v2 = await push(b, installation(b, devices=devices[1:]))
-            await until(lambda: b.agent.configs.version == v2, "v2 applied", timeout=10)
+            await until(lambda: b.agent.configs.version == v2, "v2 applied", timeout=20)
             await asyncio.sleep(0.5)  # a poll under way when the line closed may still land
             stopped_at, fire_at = lift_polls[0], fire_polls[0]
             await asyncio.sleep(1.5)
@@ -258,24 +258,24 @@ async def test_a_config_signed_by_a_wrong_key_is_refused_as_a_forgery(
                                     retain=True)
             await until(lambda: b.agent.downlink.verifier.refused["unknown_key"] > before,
                         "the refusal",
-                        timeout=10)
+                        timeout=20)
             assert b.agent.configs.version is None and "B1-garage" not in b.agent.doors
             alarms = await until(lambda: _alarms(b, "downlink_refused"), "the alarm", timeout=15)
             assert any(CONFIG in a["message"] for a in alarms)
             # the hub's own configuration still gets through, replacing the forged retained one
             v1 = await push(b, installation(b, reader_door(garage, "B1-garage")))
-            await until(lambda: b.agent.configs.version == v1, "the hub's v1", timeout=10)
+            await until(lambda: b.agent.configs.version == v1, "the hub's v1", timeout=20)
             # a genuine older configuration replayed once a newer one runs: refused, alarmed
             genuine_v1 = b.hub.downlink.sign(CONFIG, ConfigSnapshot.build(
                 installation(b, reader_door(garage, "B1-garage")), v1,
                 datetime.now(UTC)).payload()) if b.hub.downlink else b""
             v2 = await push(b, installation(b))
-            await until(lambda: b.agent.configs.version == v2, "the hub's v2", timeout=10)
+            await until(lambda: b.agent.configs.version == v2, "the hub's v2", timeout=20)
             before = b.agent.downlink.verifier.refused["version_regress"]
             await asyncio.to_thread(forger.publish, CONFIG, genuine_v1)
             await until(lambda: b.agent.downlink.verifier.refused["version_regress"] > before,
                         "the replay refused",
-                        timeout=10)
+                        timeout=20)
             assert b.agent.configs.version == v2 and "B1-garage" not in b.agent.doors
         finally:
             forger.close()
